@@ -1,0 +1,115 @@
+// The environment, validated once at start into a typed, frozen Config. No other file reads process.env.
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import ipaddr from 'ipaddr.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every variable the server reads, with its default. `.env.example` documents the same list. */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 in containers)' }),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'PostgreSQL connection string; unset = embedded PGlite under DATA_DIR',
+    }),
+  ),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'pg pool size per instance' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Embedded mode: where PGlite keeps its files' }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets and nonces; unset = in process / PostgreSQL' }),
+  ),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F:.,/ ]+)$',
+    description: 'false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs whose X-Forwarded-For is trusted',
+  }),
+  MASTER_KEY: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9+/]{43}=$',
+      description: '32 random bytes, base64 (openssl rand -base64 32); encrypts secrets at rest. Required with DATABASE_URL',
+    }),
+  ),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
+  PUBLIC_URL: Type.String({ pattern: '^https?://[^\\s]+$', default: 'http://localhost:3000', description: 'Base URL written into the OpenAPI document' }),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export type TrustProxy = boolean | number | string[];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolMax: number;
+  readonly dataDir: string;
+  readonly redisUrl: string | undefined;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly trustProxy: TrustProxy;
+  readonly masterKey: Buffer | undefined;
+  readonly bodyLimit: number;
+  readonly shutdownTimeoutMs: number;
+  readonly publicUrl: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseTrustProxy(raw: string): TrustProxy {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^[0-9]{1,2}$/.test(raw)) return Number(raw);
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Validates the given environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const known = Object.keys(EnvSchema.properties) as (keyof Env)[];
+  // Only our variables, and an empty string counts as unset so `FOO=` in a .env falls back to the default.
+  const picked: Record<string, unknown> = {};
+  for (const key of known) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const withDefaults = Value.Default(EnvSchema, picked);
+  const converted = Value.Convert(EnvSchema, withDefaults) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const err of Value.Errors(EnvSchema, converted)) {
+    const name = err.instancePath.replace(/^\//, '') || String((err.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'environment');
+    problems.push(`${name}: ${err.message} (got ${JSON.stringify(converted[name])})`);
+  }
+  if (problems.length === 0) {
+    const e = converted as Env;
+    const proxies = parseTrustProxy(e.TRUST_PROXY);
+    if (Array.isArray(proxies)) {
+      const bad = proxies.filter((p) => !(p.includes('/') ? ipaddr.isValidCIDR(p) : ipaddr.isValid(p)));
+      if (bad.length > 0) problems.push(`TRUST_PROXY: not an address or CIDR: ${bad.join(', ')}`);
+    }
+    if (e.DATABASE_URL !== undefined && e.MASTER_KEY === undefined) {
+      problems.push('MASTER_KEY: required when DATABASE_URL is set (generate one with: openssl rand -base64 32)');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const e = converted as Env;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    masterKey: e.MASTER_KEY === undefined ? undefined : Buffer.from(e.MASTER_KEY, 'base64'),
+    bodyLimit: e.BODY_LIMIT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    publicUrl: e.PUBLIC_URL.replace(/\/+$/, ''),
+  });
+}

@@ -1,0 +1,87 @@
+// The store: a node-postgres pool when DATABASE_URL is set, embedded PGlite otherwise. One Drizzle
+// schema serves both, so the rest of the code never knows which it runs on.
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import type { SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import * as schema from './schema/index.js';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Store {
+  readonly kind: 'postgres' | 'pglite';
+  readonly db: Db;
+  /** Runs fn on one connection holding a session-level advisory lock (PGlite has one connection). */
+  withAdvisoryLock<T>(key: bigint, fn: (db: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function createPostgresStore(url: string, opts: { max?: number; applicationName?: string } = {}): Store {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'reseller-api',
+    // A dead database must fail requests quickly rather than queue them forever.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection emits here; without a listener the process would crash.
+  pool.on('error', () => {});
+  let closed = false;
+  return {
+    kind: 'postgres',
+    db: drizzlePg({ client: pool, schema }) as unknown as Db,
+    async withAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [key.toString()]);
+        try {
+          return await fn(drizzlePg({ client, schema }) as unknown as Db);
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [key.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+export function pgliteStore(client: PGlite): Store {
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    // One connection in one process: nothing else can interleave.
+    withAdvisoryLock: (_key, fn) => fn(db),
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+export async function createEmbeddedStore(dataDir: string): Promise<Store> {
+  await mkdir(dataDir, { recursive: true });
+  return pgliteStore(await PGlite.create(dataDir));
+}
+
+export async function createStore(config: { databaseUrl: string | undefined; databasePoolMax: number; dataDir: string }): Promise<Store> {
+  return config.databaseUrl !== undefined
+    ? createPostgresStore(config.databaseUrl, { max: config.databasePoolMax })
+    : createEmbeddedStore(config.dataDir);
+}
+
+/** Raw SQL through Drizzle; node-postgres and PGlite both answer with `{ rows }`. */
+export async function queryRows<T extends Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

@@ -1,0 +1,2 @@
+// The one Drizzle schema for PostgreSQL and PGlite: one file per module, re-exported here.
+export * from './accounts.js';

@@ -1,0 +1,50 @@
+// Liveness and readiness for load balancers and orchestrators.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { readJournal } from '../../db/migrate.js';
+import { checkReadiness } from './service.js';
+
+const Health = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
+const Check = Type.Enum(['ok', 'failing', 'pending']);
+const Readiness = Type.Object(
+  {
+    status: Type.Enum(['ready', 'not_ready']),
+    checks: Type.Object({ database: Check, migrations: Check }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Read once: the journal shipped with this build is what "migrated" means for this instance.
+  const journal = readJournal();
+  const expectedMigration = journal.at(-1)?.when ?? null;
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'getHealth',
+        tags: ['health'],
+        summary: 'Liveness: the process is up and serving',
+        response: { 200: Health },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['health'],
+        summary: 'Readiness: the database answers and every migration is applied',
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (req, reply) => {
+      const result = await checkReadiness(app.db, expectedMigration, req.log);
+      return reply.code(result.status === 'ready' ? 200 : 503).send(result);
+    },
+  );
+};

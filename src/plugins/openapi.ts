@@ -1,0 +1,76 @@
+// The OpenAPI 3.1 document, generated from the route schemas, at /openapi.json and /docs. It also
+// refuses to start an app with a public route that lacks what an SDK generator needs.
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+import { Type } from 'typebox';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+
+const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
+
+const DESCRIPTION = `${pkg.description}.
+
+## Conventions
+- JSON only, base path \`/v1\`; \`snake_case\` names in bodies.
+- Errors are RFC 9457 \`application/problem+json\` with a stable \`code\` to switch on and a \`request_id\`.
+  Validation errors (422 \`validation_failed\`) list \`errors: [{pointer, code, message}]\`, where
+  \`pointer\` is a JSON Pointer rooted at the request part: \`/body/...\`, \`/query/...\`, \`/params/...\`.
+- Send \`X-Request-Id\` (8-128 characters of \`A-Za-z0-9._:@-\`) to have your id used in our logs; every
+  response echoes the id in use.
+- Money is \`{amount, currency}\` with \`amount\` in integer minor units; times are RFC 3339 UTC.
+`;
+
+export interface OpenApiOptions {
+  publicUrl: string;
+}
+
+export default fp<OpenApiOptions>(
+  async function openapiPlugin(app, opts) {
+    app.addHook('onRoute', (route) => {
+      const s = route.schema;
+      if (s?.hide) return;
+      const where = `${String(route.method)} ${route.url}`;
+      if (!s) throw new Error(`${where}: every route needs a schema`);
+      if (typeof s.operationId !== 'string' || !OPERATION_ID.test(s.operationId)) throw new Error(`${where}: operationId must be camelCase`);
+      if (!Array.isArray(s.tags) || s.tags.length === 0) throw new Error(`${where}: tags are required`);
+      if (typeof s.summary !== 'string') throw new Error(`${where}: summary is required`);
+      const statuses = Object.keys(s.response ?? {});
+      if (!statuses.some((c) => /^2\d\d$/.test(c))) throw new Error(`${where}: a 2xx response schema is required`);
+    });
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'reseller-api',
+          version: pkg.version,
+          description: DESCRIPTION,
+          license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } as { name: string },
+        },
+        servers: [{ url: opts.publicUrl }],
+        tags: [{ name: 'health', description: 'Liveness, readiness and this document' }],
+      },
+      // Shared schemas keep their $id as their component name, so generated SDKs get `Problem`, not `def-0`.
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
+    app.get(
+      '/openapi.json',
+      {
+        schema: {
+          operationId: 'getOpenApiDocument',
+          tags: ['health'],
+          summary: 'This OpenAPI 3.1 document',
+          response: { 200: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
+        },
+      },
+      async () => app.swagger(),
+    );
+  },
+  { name: 'openapi', fastify: '5.x' },
+);

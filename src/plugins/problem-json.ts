@@ -1,0 +1,197 @@
+// One error handler for the whole app: every failure (ours, Fastify's, unknown routes, wrong
+// methods, bodies, crashes) leaves as RFC 9457 application/problem+json with a stable `code`.
+// It also documents those problem responses on every route, so the OpenAPI document is honest.
+import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPVersion } from 'find-my-way';
+import {
+  AppError,
+  BadRequest,
+  FieldError,
+  InternalError,
+  MalformedJson,
+  MethodNotAllowed,
+  PayloadTooLarge,
+  Problem,
+  PROBLEM_CONTENT_TYPE,
+  problemResponses,
+  problemType,
+  RouteNotFound,
+  ServiceUnavailable,
+  UnsupportedMediaType,
+  ValidationFailed,
+  type FieldErrorBody,
+  type ProblemBody,
+} from '../errors.js';
+import { redactSecrets } from '../lib/redact.js';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+const KEYWORD_CODES: Record<string, string> = {
+  required: 'required',
+  additionalProperties: 'unknown_field',
+  type: 'invalid_type',
+  format: 'invalid_format',
+  pattern: 'invalid_format',
+  enum: 'invalid_value',
+  const: 'invalid_value',
+  minLength: 'too_short',
+  maxLength: 'too_long',
+  minimum: 'too_small',
+  exclusiveMinimum: 'too_small',
+  maximum: 'too_large',
+  exclusiveMaximum: 'too_large',
+  minItems: 'too_few_items',
+  maxItems: 'too_many_items',
+  uniqueItems: 'duplicate_items',
+};
+
+const escapePointer = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Ajv errors -> field errors with a JSON Pointer rooted at the request part. */
+export function toFieldErrors(validation: AjvError[], context: string): FieldErrorBody[] {
+  const part = context === 'querystring' ? 'query' : context;
+  const seen = new Set<string>();
+  const out: FieldErrorBody[] = [];
+  for (const e of validation) {
+    let pointer = `/${part}${e.instancePath}`;
+    if (e.keyword === 'required') pointer += `/${escapePointer(String(e.params.missingProperty))}`;
+    if (e.keyword === 'additionalProperties') pointer += `/${escapePointer(String(e.params.additionalProperty))}`;
+    const code = KEYWORD_CODES[e.keyword] ?? 'invalid';
+    const message =
+      e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid');
+    const key = `${pointer} ${code}`;
+    // anyOf/oneOf branches repeat the same failure; one line per field and code is enough.
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ pointer, code, message });
+  }
+  return out;
+}
+
+/** Maps any thrown value to the AppError that describes it to the client. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as FastifyError & { validationContext?: string };
+  if (Array.isArray(e?.validation)) {
+    const errors = toFieldErrors(e.validation as unknown as AjvError[], e.validationContext ?? 'body');
+    return new ValidationFailed(`${errors.length} field(s) failed validation`, { errors });
+  }
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLarge('The request body exceeds the size limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaType('Send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new MalformedJson('The body is empty but Content-Type says JSON');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new MalformedJson();
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new BadRequest('Content-Length does not match the body');
+  }
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 400 && (e instanceof SyntaxError || /JSON/.test(String(e?.message)))) {
+    return new MalformedJson();
+  }
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors carry safe messages; keep its status.
+    return new AppError({ code: status === 404 ? 'not_found' : 'bad_request', status, title: 'Bad request' }, e.message);
+  }
+  return new InternalError('An unexpected error occurred. Quote the request_id when you contact support.');
+}
+
+export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
+  return {
+    ...err.extensions,
+    type: problemType(err.code),
+    title: err.title,
+    status: err.statusCode,
+    detail: err.message,
+    code: err.code,
+    instance: req.url.split('?')[0] ?? req.url,
+    request_id: req.id,
+    ...(err.fieldErrors ? { errors: err.fieldErrors } : {}),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.statusCode).type(PROBLEM_CONTENT_TYPE).send(renderProblem(err, reply.request));
+}
+
+/** Which problem statuses a route can produce whatever its handler does. */
+function defaultProblemStatuses(route: RouteOptions): number[] {
+  const s = route.schema ?? {};
+  const statuses = [500];
+  if (s.body || s.querystring || s.params || s.headers) statuses.push(422);
+  if (s.body) statuses.push(400, 413, 415);
+  return statuses;
+}
+
+export default fp(
+  async function problemJsonPlugin(app) {
+    app.addSchema(FieldError);
+    app.addSchema(Problem);
+
+    // A second router that only answers "which methods exist at this path?" for 405s.
+    const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const m of methods) {
+        try {
+          methodsRouter.on(m as 'GET', route.url, () => {});
+        } catch {
+          // Already known (HEAD is added for every GET).
+        }
+      }
+      if (route.schema && !route.schema.hide) {
+        const documented = (route.schema.response ?? {}) as Record<string, unknown>;
+        route.schema.response = { ...problemResponses(...defaultProblemStatuses(route)), ...documented };
+      }
+    });
+
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
+    // Requests arriving on kept-alive connections while we drain get a clean problem, not a hang.
+    app.addHook('onRequest', async (_req, reply) => {
+      if (closing) {
+        reply.header('connection', 'close');
+        throw new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+      }
+    });
+
+    app.setNotFoundHandler(async (req, reply) => {
+      const path = req.url.split('?')[0] ?? '/';
+      const allowed = METHODS.filter((m) => m !== req.method && methodsRouter.find(m, path) !== null);
+      if (allowed.length > 0) {
+        return sendProblem(
+          reply,
+          new MethodNotAllowed(`${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, {
+            headers: { allow: allowed.join(', ') },
+          }),
+        );
+      }
+      return sendProblem(reply, new RouteNotFound(`No route ${req.method} ${path}`));
+    });
+
+    app.setErrorHandler(async (err, req, reply) => {
+      const appError = toAppError(err);
+      if (appError.statusCode >= 500) {
+        req.log.error({ err, body: redactSecrets(req.body) }, 'request failed');
+      } else {
+        req.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+      }
+      return sendProblem(reply, appError);
+    });
+  },
+  { name: 'problem-json', fastify: '5.x' },
+);
