@@ -1,5 +1,6 @@
 // buildApp(config): the whole application as one Fastify instance. server.ts and the tests use it.
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type RawReplyDefaultExpression,
@@ -11,6 +12,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Store } from './db/client.js';
 import { loggerOptions } from './logger.js';
+import { buildValidatorFactory } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
@@ -33,21 +35,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     logger: loggerOptions({ level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) }),
     genReqId: genRequestId,
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     // A hop count becomes proxy-addr's function form: trust the nearest N proxies.
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrust(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimit,
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
-    ajv: {
-      customOptions: {
-        // Strict input: unknown fields are an error, not silently dropped.
-        removeAdditional: false,
-        allErrors: true,
-        coerceTypes: 'array',
-        useDefaults: true,
-      },
-    },
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(requestIdPlugin);

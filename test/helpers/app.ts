@@ -1,0 +1,43 @@
+// Builds the real app on this test file's own database, with logs captured for assertions.
+import { PassThrough } from 'node:stream';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Store } from '../../src/db/client.js';
+import { testStore } from './db.js';
+
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ LOG_LEVEL: 'info', MASTER_KEY: TEST_MASTER_KEY, ...env });
+}
+
+export interface TestApp {
+  app: App;
+  store: Store;
+  /** Every log line written so far, parsed. */
+  logs(): Record<string, unknown>[];
+}
+
+export async function buildTestApp(
+  t: TestContext,
+  opts: { env?: Record<string, string>; store?: Store; configure?: (app: App) => void | Promise<void> } = {},
+): Promise<TestApp> {
+  const store = opts.store ?? (await testStore(t));
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString('utf8')).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts.filter(Boolean));
+  });
+  const app = await buildApp(testConfig(opts.env), { store, logStream: stream });
+  if (opts.configure) await opts.configure(app);
+  await app.ready();
+  t.teardown(() => app.close());
+  return { app, store, logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
