@@ -34,7 +34,9 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
-  PUBLIC_URL: Type.String({ pattern: '^https?://[^\\s]+$', default: 'http://localhost:3000', description: 'Base URL written into the OpenAPI document' }),
+  PUBLIC_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s]+$', description: 'Public base URL for the OpenAPI servers list; unset = relative (/)' }),
+  ),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -52,7 +54,7 @@ export interface Config {
   readonly masterKey: Buffer | undefined;
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
-  readonly publicUrl: string;
+  readonly publicUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +112,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     masterKey: e.MASTER_KEY === undefined ? undefined : Buffer.from(e.MASTER_KEY, 'base64'),
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    publicUrl: e.PUBLIC_URL.replace(/\/+$/, ''),
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
   });
 }

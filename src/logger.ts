@@ -43,6 +43,11 @@ export function loggerOptions(setup: LoggerSetup): LoggerOptions & { stream?: De
       censor: REDACTED,
     },
     serializers: {
+      // pino's redact paths reach one level; these keys may nest secrets at any depth.
+      body: redactSecrets,
+      headers: redactSecrets,
+      query: redactSecrets,
+      params: redactSecrets,
       req(req: FastifyRequest) {
         return {
           method: req.method,

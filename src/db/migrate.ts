@@ -13,7 +13,7 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', impor
 /** Arbitrary but fixed: every instance must use the same key. */
 const MIGRATION_LOCK_KEY = 0x7265_7365_6c6c_6572n; // "reseller"
 
-interface JournalEntry { idx: number; when: number; tag: string }
+export interface JournalEntry { idx: number; when: number; tag: string }
 
 export function readJournal(folder = MIGRATIONS_FOLDER): JournalEntry[] {
   const journal = JSON.parse(readFileSync(`${folder}/meta/_journal.json`, 'utf8')) as { entries: JournalEntry[] };
@@ -43,4 +43,20 @@ export async function latestAppliedMigration(db: Db): Promise<number | null> {
     if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '3F000') return null;
     throw err;
   }
+}
+
+/**
+ * drizzle 0.45's migrator applies only migrations newer than the newest applied one, so an entry
+ * whose `when` is not above its predecessor's is silently skipped forever. Returns what is wrong.
+ */
+export function journalOrderProblems(entries: readonly JournalEntry[]): string[] {
+  const problems: string[] = [];
+  entries.forEach((entry, i) => {
+    if (entry.idx !== i) problems.push(`${entry.tag}: idx ${entry.idx} where ${i} was expected`);
+    const prev = entries[i - 1];
+    if (prev && !(entry.when > prev.when)) {
+      problems.push(`${entry.tag}: when ${entry.when} is not after ${prev.tag}'s ${prev.when}; the migrator would skip it`);
+    }
+  });
+  return problems;
 }

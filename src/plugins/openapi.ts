@@ -23,7 +23,7 @@ const DESCRIPTION = `${pkg.description}.
 `;
 
 export interface OpenApiOptions {
-  publicUrl: string;
+  publicUrl: string | undefined;
 }
 
 export default fp<OpenApiOptions>(
@@ -36,6 +36,7 @@ export default fp<OpenApiOptions>(
       if (typeof s.operationId !== 'string' || !OPERATION_ID.test(s.operationId)) throw new Error(`${where}: operationId must be camelCase`);
       if (!Array.isArray(s.tags) || s.tags.length === 0) throw new Error(`${where}: tags are required`);
       if (typeof s.summary !== 'string') throw new Error(`${where}: summary is required`);
+      if (!Array.isArray(s.security)) throw new Error(`${where}: security must be declared ([] for public routes)`);
       const statuses = Object.keys(s.response ?? {});
       if (!statuses.some((c) => /^2\d\d$/.test(c))) throw new Error(`${where}: a 2xx response schema is required`);
     });
@@ -49,7 +50,7 @@ export default fp<OpenApiOptions>(
           description: DESCRIPTION,
           license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } as { name: string },
         },
-        servers: [{ url: opts.publicUrl }],
+        servers: [{ url: opts.publicUrl ?? '/', description: opts.publicUrl ? 'This deployment' : 'The server that serves this document' }],
         tags: [{ name: 'health', description: 'Liveness, readiness and this document' }],
       },
       // Shared schemas keep their $id as their component name, so generated SDKs get `Problem`, not `def-0`.
@@ -66,6 +67,7 @@ export default fp<OpenApiOptions>(
           operationId: 'getOpenApiDocument',
           tags: ['health'],
           summary: 'This OpenAPI 3.1 document',
+          security: [],
           response: { 200: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
         },
       },

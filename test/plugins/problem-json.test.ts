@@ -15,6 +15,7 @@ function testRoutes(app: App) {
         operationId: 'testEcho',
         tags: ['test'],
         summary: 'echo',
+        security: [],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }),
         body: Type.Object(
@@ -32,14 +33,14 @@ function testRoutes(app: App) {
   );
   app.get(
     '/v1/test-crash',
-    { schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', response: { 200: Type.Object({}) } } },
+    { schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', security: [], response: { 200: Type.Object({}) } } },
     async () => {
       throw new Error('connect ECONNREFUSED 10.1.2.3:5432 at select * from secrets where password = hunter2');
     },
   );
   app.get(
     '/v1/test-coded',
-    { schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } } },
+    { schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', security: [], response: { 200: Type.Object({}) } } },
     async () => {
       throw new Teapot('No tea today', { extensions: { brew_after: '2026-01-01T00:00:00Z' }, headers: { 'retry-after': '60' } });
     },

@@ -1,0 +1,85 @@
+// The real entry point in a child process: it starts, serves, and drains on SIGTERM.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Type } from 'typebox';
+import { buildTestApp } from './helpers/app.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+function startServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', check);
+    void exited.then(() => reject(new Error(`exited before listening: ${stderr}`)));
+  });
+  return { child, exited, listening, output: () => ({ stdout, stderr }) };
+}
+
+t.test('the server starts on embedded PGlite, serves /readyz, and exits cleanly on SIGTERM', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'reseller-api-server-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const server = startServer({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+  const base = await server.listening;
+  const ready = await fetch(`${base}/readyz`);
+  t.equal(ready.status, 200);
+  t.same(await ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+  server.child.kill('SIGTERM');
+  t.equal(await server.exited, 0, 'exit code 0');
+  t.match(server.output().stdout, '"signal":"SIGTERM"');
+  t.match(server.output().stdout, 'server closed');
+});
+
+t.test('a bad configuration stops the process with a message naming the variable', async (t) => {
+  const server = startServer({ PORT: 'not-a-port', LOG_LEVEL: 'chatty' });
+  server.listening.catch(() => {});
+  t.equal(await server.exited, 1);
+  t.match(server.output().stderr, /PORT: /);
+  t.match(server.output().stderr, /LOG_LEVEL: /);
+});
+
+t.test('close() lets a request in flight finish, then stops listening and closes the store', async (t) => {
+  let entered!: () => void;
+  const handlerEntered = new Promise<void>((r) => (entered = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const { app, store } = await buildTestApp(t, {
+    configure(app) {
+      app.get(
+        '/v1/test-slow',
+        { schema: { operationId: 'testSlow', tags: ['test'], summary: 'slow', security: [], response: { 200: Type.Object({ done: Type.Boolean() }) } } },
+        async () => {
+          entered();
+          await released;
+          return { done: true };
+        },
+      );
+    },
+  });
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const inFlight = fetch(`${base}/v1/test-slow`);
+  await handlerEntered;
+  const closing = app.close();
+  release();
+  const res = await inFlight;
+  t.equal(res.status, 200, 'the request in flight completed');
+  t.same(await res.json(), { done: true });
+  await closing;
+  await t.rejects(fetch(`${base}/healthz`), 'no longer accepting connections');
+  await store.close();
+});
