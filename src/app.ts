@@ -17,6 +17,18 @@ import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
+import auditPlugin from './plugins/audit.js';
+import authPlugin from './plugins/auth.js';
+import redisPlugin from './plugins/redis.js';
+import secretsPlugin from './plugins/secrets.js';
+import { accountRoutes } from './modules/accounts/account-routes.js';
+import { adminAccountRoutes } from './modules/accounts/admin-routes.js';
+import { apiKeyRoutes } from './modules/accounts/api-key-routes.js';
+import { auditRoutes } from './modules/accounts/audit-routes.js';
+import { authRoutes } from './modules/accounts/auth-routes.js';
+import { bootstrapOperator } from './modules/accounts/bootstrap.js';
+import { userRoutes } from './modules/accounts/user-routes.js';
+import { billingRoutes } from './modules/billing/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
 export interface BuildOptions {
@@ -46,9 +58,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
-  await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
+  await app.register(redisPlugin, { redisUrl: config.redisUrl });
+  await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
+  // auth documents each route's security, which the openapi plugin then checks: auth goes first.
+  await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
+  await app.register(auditPlugin);
+  await app.register(openapiPlugin, { publicUrl: config.publicUrl });
+  await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
 
   await app.register(healthRoutes);
+  await app.register(authRoutes, { policy: config.auth });
+  await app.register(accountRoutes);
+  await app.register(userRoutes);
+  await app.register(apiKeyRoutes);
+  await app.register(auditRoutes);
+  await app.register(billingRoutes);
+  await app.register(adminAccountRoutes);
   return app;
 }

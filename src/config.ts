@@ -34,6 +34,16 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
+  SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
+  SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
+  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Consecutive failed logins before the user is locked' }),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Failed logins from one address within the window before it is locked' }),
+  LOGIN_FAILURE_WINDOW_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'Window for counting failed logins per address' }),
+  LOGIN_LOCKOUT_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a login lock lasts' }),
+  BOOTSTRAP_OPERATOR_USERNAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$', description: 'First operator, created at start when no operator exists' })),
+  BOOTSTRAP_OPERATOR_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256, description: 'Password of the bootstrap operator' })),
+  BOOTSTRAP_OPERATOR_EMAIL: Type.Optional(Type.String({ format: 'email', description: 'E-mail of the bootstrap operator' })),
   PUBLIC_URL: Type.Optional(
     Type.String({ pattern: '^https?://[^\\s]+$', description: 'Public base URL for the OpenAPI servers list; unset = relative (/)' }),
   ),
@@ -55,6 +65,16 @@ export interface Config {
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
   readonly publicUrl: string | undefined;
+  readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
+  readonly auth: {
+    readonly cacheTtlMs: number;
+    readonly sessionTtlMs: number;
+    readonly signatureMaxSkewS: number;
+    readonly maxFailuresPerUser: number;
+    readonly maxFailuresPerAddress: number;
+    readonly failureWindowS: number;
+    readonly lockoutS: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -94,6 +114,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       const bad = proxies.filter((p) => !(p.includes('/') ? ipaddr.isValidCIDR(p) : ipaddr.isValid(p)));
       if (bad.length > 0) problems.push(`TRUST_PROXY: not an address or CIDR: ${bad.join(', ')}`);
     }
+    if ((e.BOOTSTRAP_OPERATOR_USERNAME === undefined) !== (e.BOOTSTRAP_OPERATOR_PASSWORD === undefined)) {
+      problems.push('BOOTSTRAP_OPERATOR_PASSWORD: set both BOOTSTRAP_OPERATOR_USERNAME and BOOTSTRAP_OPERATOR_PASSWORD, or neither');
+    }
     if (e.DATABASE_URL !== undefined && e.MASTER_KEY === undefined) {
       problems.push('MASTER_KEY: required when DATABASE_URL is set (generate one with: openssl rand -base64 32)');
     }
@@ -113,5 +136,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    bootstrapOperator:
+      e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD
+        ? Object.freeze({ username: e.BOOTSTRAP_OPERATOR_USERNAME, password: e.BOOTSTRAP_OPERATOR_PASSWORD, email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost` })
+        : undefined,
+    auth: Object.freeze({
+      cacheTtlMs: e.AUTH_CACHE_TTL_MS,
+      sessionTtlMs: e.SESSION_TTL_HOURS * 3_600_000,
+      signatureMaxSkewS: e.SIGNATURE_MAX_SKEW_S,
+      maxFailuresPerUser: e.LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      failureWindowS: e.LOGIN_FAILURE_WINDOW_S,
+      lockoutS: e.LOGIN_LOCKOUT_S,
+    }),
   });
 }

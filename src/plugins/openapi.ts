@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
+import { SECURITY_SCHEMES } from './auth.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -36,7 +37,7 @@ export default fp<OpenApiOptions>(
       if (typeof s.operationId !== 'string' || !OPERATION_ID.test(s.operationId)) throw new Error(`${where}: operationId must be camelCase`);
       if (!Array.isArray(s.tags) || s.tags.length === 0) throw new Error(`${where}: tags are required`);
       if (typeof s.summary !== 'string') throw new Error(`${where}: summary is required`);
-      if (!Array.isArray(s.security)) throw new Error(`${where}: security must be declared ([] for public routes)`);
+      if (!Array.isArray(s.security)) throw new Error(`${where}: security must be declared (the auth plugin derives it from config.permission)`);
       const statuses = Object.keys(s.response ?? {});
       if (!statuses.some((c) => /^2\d\d$/.test(c))) throw new Error(`${where}: a 2xx response schema is required`);
     });
@@ -51,7 +52,17 @@ export default fp<OpenApiOptions>(
           license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } as { name: string },
         },
         servers: [{ url: opts.publicUrl ?? '/', description: opts.publicUrl ? 'This deployment' : 'The server that serves this document' }],
-        tags: [{ name: 'health', description: 'Liveness, readiness and this document' }],
+        tags: [
+          { name: 'health', description: 'Liveness, readiness and this document' },
+          { name: 'auth', description: 'Login, logout and sessions' },
+          { name: 'account', description: 'Your reseller account and its IP allowlist' },
+          { name: 'users', description: 'One login per person: users, passwords, two-factor' },
+          { name: 'api-keys', description: 'API keys with scopes; bearer or HMAC-signed requests' },
+          { name: 'audit', description: 'The audit trail of changes' },
+          { name: 'billing', description: 'Balance and ledger' },
+          { name: 'admin', description: 'Operator (provider staff) routes' },
+        ],
+        components: { securitySchemes: SECURITY_SCHEMES as unknown as Record<string, never> },
       },
       // Shared schemas keep their $id as their component name, so generated SDKs get `Problem`, not `def-0`.
       refResolver: {
@@ -67,9 +78,9 @@ export default fp<OpenApiOptions>(
           operationId: 'getOpenApiDocument',
           tags: ['health'],
           summary: 'This OpenAPI 3.1 document',
-          security: [],
           response: { 200: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
         },
+        config: { permission: 'public' },
       },
       async () => app.swagger(),
     );

@@ -39,16 +39,28 @@ t.test('PUBLIC_URL becomes the server in the document', async (t) => {
   t.same(doc.servers.map((s: { url: string }) => s.url), ['https://api.reseller.test']);
 });
 
-t.test('a public route without operationId, security or a 2xx schema refuses to start', async (t) => {
+t.test('a route without operationId, permission or a 2xx schema refuses to start', async (t) => {
   const store = await testStore(t);
-  const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['no operationId', { tags: ['x'], summary: 's', security: [], response: { 200: Type.Object({}) } }, /operationId/],
-    ['no security', { operationId: 'x', tags: ['x'], summary: 's', response: { 200: Type.Object({}) } }, /security/],
-    ['no 2xx', { operationId: 'x', tags: ['x'], summary: 's', security: [], response: {} }, /2xx/],
+  const ok = { operationId: 'x', tags: ['x'], summary: 's', response: { 200: Type.Object({}) } };
+  const cases: [string, Record<string, unknown>, Record<string, unknown> | undefined, RegExp][] = [
+    ['no operationId', { ...ok, operationId: undefined }, { permission: 'public' }, /operationId/],
+    ['no permission', ok, undefined, /config.permission/],
+    ['no 2xx', { ...ok, response: {} }, { permission: 'public' }, /2xx/],
   ];
-  for (const [name, schema, message] of cases) {
+  for (const [name, schema, config, message] of cases) {
     const app = await buildApp(testConfig({ LOG_LEVEL: 'silent' }), { store });
-    t.throws(() => app.get('/v1/bad', { schema }, async () => ({})), message, name);
+    t.throws(() => app.get('/v1/bad', { schema, ...(config ? { config } : {}) }, async () => ({})), message, name);
     await app.close();
   }
+});
+
+t.test('secured routes document both security schemes and 401/403', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  t.same(Object.keys(doc.components.securitySchemes).sort(), ['bearerAuth', 'hmacSignature']);
+  t.match(doc.components.securitySchemes.hmacSignature.description, 'canonical string');
+  const op = doc.paths['/v1/account'].get;
+  t.same(op.security, [{ bearerAuth: [] }, { hmacSignature: [] }]);
+  t.ok(op.responses['401'] && op.responses['403']);
+  t.same(doc.paths['/healthz'].get.security, []);
 });

@@ -15,7 +15,6 @@ function testRoutes(app: App) {
         operationId: 'testEcho',
         tags: ['test'],
         summary: 'echo',
-        security: [],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }),
         body: Type.Object(
@@ -28,19 +27,20 @@ function testRoutes(app: App) {
         ),
         response: { 200: Type.Object({ ok: Type.Boolean() }) },
       },
+      config: { permission: 'public' },
     },
     async () => ({ ok: true }),
   );
   app.get(
     '/v1/test-crash',
-    { schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', security: [], response: { 200: Type.Object({}) } } },
+    { schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', response: { 200: Type.Object({}) } }, config: { permission: 'public' } },
     async () => {
       throw new Error('connect ECONNREFUSED 10.1.2.3:5432 at select * from secrets where password = hunter2');
     },
   );
   app.get(
     '/v1/test-coded',
-    { schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', security: [], response: { 200: Type.Object({}) } } },
+    { schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } }, config: { permission: 'public' } },
     async () => {
       throw new Teapot('No tea today', { extensions: { brew_after: '2026-01-01T00:00:00Z' }, headers: { 'retry-after': '60' } });
     },

@@ -26,9 +26,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getHealth',
         tags: ['health'],
         summary: 'Liveness: the process is up and serving',
-        security: [],
         response: { 200: Health },
       },
+      config: { permission: 'public' },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -40,9 +40,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getReadiness',
         tags: ['health'],
         summary: 'Readiness: the database answers and every migration is applied',
-        security: [],
         response: { 200: Readiness, 503: Readiness },
       },
+      config: { permission: 'public' },
     },
     async (req, reply) => {
       const result = await checkReadiness(app.db, expectedMigration, req.log);

@@ -1,0 +1,81 @@
+// /v1/account: the caller's own reseller account and its IP allowlist.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { problemResponses } from '../../errors.js';
+import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
+import { AllowlistWouldLockOut } from './errors.js';
+import { Account, accountView, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
+import { getAccount, setAccountAllowlist, tenantOf, updateOwnAccount, validAllowlist } from './service.js';
+
+export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/account',
+    {
+      schema: { operationId: 'getAccount', tags: ['account'], summary: 'Your reseller account', response: { 200: Account, ...problemResponses(404) } },
+      config: { permission: 'account:read' },
+    },
+    async (req) => accountView(await getAccount(app.db, tenantOf(req.principal))),
+  );
+
+  app.patch(
+    '/v1/account',
+    {
+      schema: {
+        operationId: 'updateAccount',
+        tags: ['account'],
+        summary: 'Update contact data or the two-factor policy',
+        description: 'Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy).',
+        body: OwnAccountPatch,
+        response: { 200: Account, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'account:write' },
+    },
+    async (req) => {
+      const b = req.body;
+      const row = await updateOwnAccount(app.db, req.principal!, {
+        companyName: b.company_name,
+        contactEmail: b.contact_email,
+        contactPhone: b.contact_phone,
+        country: b.country,
+        address: b.address,
+        requireTwoFactor: b.require_two_factor,
+      });
+      req.audit = { targetType: 'account', targetId: row.id };
+      return accountView(row);
+    },
+  );
+
+  app.get(
+    '/v1/account/ip-allowlist',
+    {
+      schema: { operationId: 'getAccountIpAllowlist', tags: ['account'], summary: 'Addresses allowed to call for this account', response: { 200: Allowlist, ...problemResponses(404) } },
+      config: { permission: 'account:read' },
+    },
+    async (req) => ({ entries: (await getAccount(app.db, tenantOf(req.principal))).ipAllowlist }),
+  );
+
+  app.put(
+    '/v1/account/ip-allowlist',
+    {
+      schema: {
+        operationId: 'setAccountIpAllowlist',
+        tags: ['account'],
+        summary: 'Replace the account IP allowlist (IPv4/IPv6 CIDR; empty = any address)',
+        description: 'A list that would exclude the address of this very request is refused (422 allowlist_would_lock_out) unless `confirm: true`.',
+        body: AllowlistBody,
+        response: { 200: Allowlist, ...problemResponses(404) },
+      },
+      config: { permission: 'account:write' },
+    },
+    async (req) => {
+      const principal = req.principal!;
+      const normalised = validAllowlist(req.body.entries, '/body/entries');
+      if (!req.body.confirm && !addressAllowed(req.ip, parseAllowlist(normalised))) {
+        throw new AllowlistWouldLockOut(`${req.ip} is not in the new list; send confirm: true to lock yourself out anyway`);
+      }
+      const entries = await setAccountAllowlist(app.db, principal, normalised);
+      app.credentialCache.revoke({ accountId: principal.accountId! });
+      req.audit = { targetType: 'account', targetId: principal.accountId! };
+      return { entries };
+    },
+  );
+};

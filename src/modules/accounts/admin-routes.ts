@@ -1,0 +1,141 @@
+// /v1/admin/accounts: operators create, inspect, edit, suspend, resume and credit reseller accounts.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { problemResponses } from '../../errors.js';
+import { decodeCursor } from '../../lib/cursor.js';
+import { IdParams, Page, page } from '../../schemas.js';
+import { postLedgerEntry } from '../billing/ledger.js';
+import { Transaction, transactionView } from '../billing/schemas.js';
+import { Account, accountView, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
+import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
+
+export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/admin/accounts',
+    {
+      schema: {
+        operationId: 'adminCreateAccount',
+        tags: ['admin'],
+        summary: 'Create a reseller account with its first owner',
+        body: CreateAccountBody,
+        response: { 201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }), ...problemResponses(409) },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const { account, owner } = await createAccount(app.db, {
+        name: b.name,
+        companyName: b.company_name,
+        contactEmail: b.contact_email,
+        contactPhone: b.contact_phone,
+        country: b.country,
+        address: b.address,
+        currency: b.currency,
+        creditLimit: b.credit_limit ?? 0,
+        owner: b.owner,
+      });
+      req.audit = { accountId: account.id, targetType: 'account', targetId: account.id };
+      return reply.code(201).send({ account: accountView(account), owner: userView(owner) });
+    },
+  );
+
+  app.get(
+    '/v1/admin/accounts',
+    {
+      schema: { operationId: 'adminListAccounts', tags: ['admin'], summary: 'Reseller accounts', querystring: ListAccountsQuery, response: { 200: Page(Account) } },
+      config: { permission: 'admin:read' },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])?.id;
+      const rows = await listAccounts(app.db, { limit, after, status: req.query.status });
+      return page(rows, limit, (a) => ({ id: a.id }), accountView);
+    },
+  );
+
+  app.get(
+    '/v1/admin/accounts/:id',
+    {
+      schema: { operationId: 'adminGetAccount', tags: ['admin'], summary: 'One reseller account', params: IdParams, response: { 200: Account, ...problemResponses(404) } },
+      config: { permission: 'admin:read' },
+    },
+    async (req) => accountView(await getAccount(app.db, req.params.id)),
+  );
+
+  app.patch(
+    '/v1/admin/accounts/:id',
+    {
+      schema: { operationId: 'adminUpdateAccount', tags: ['admin'], summary: 'Edit an account (contact data, credit limit)', params: IdParams, body: AdminAccountPatch, response: { 200: Account, ...problemResponses(404) } },
+      config: { permission: 'admin:write' },
+    },
+    async (req) => {
+      const b = req.body;
+      const row = await updateAccount(app.db, req.params.id, {
+        name: b.name,
+        companyName: b.company_name,
+        contactEmail: b.contact_email,
+        contactPhone: b.contact_phone,
+        country: b.country,
+        address: b.address,
+        creditLimit: b.credit_limit,
+      });
+      req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };
+      return accountView(row);
+    },
+  );
+
+  for (const [action, to] of [['suspend', 'suspended'], ['resume', 'active']] as const) {
+    app.post(
+      `/v1/admin/accounts/:id/${action}`,
+      {
+        schema: {
+          operationId: action === 'suspend' ? 'adminSuspendAccount' : 'adminResumeAccount',
+          tags: ['admin'],
+          summary: action === 'suspend' ? 'Suspend an account: its calls answer 403 account_suspended' : 'Lift a suspension',
+          params: IdParams,
+          ...(action === 'suspend' ? { body: SuspendBody } : {}),
+          response: { 200: Account, ...problemResponses(404, 409) },
+        },
+        config: { permission: 'admin:write' },
+      },
+      async (req) => {
+        const reason = action === 'suspend' ? (req.body as { reason: string }).reason : null;
+        const row = await setAccountStatus(app.db, req.params.id, to, reason);
+        app.credentialCache.revoke({ accountId: row.id });
+        req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };
+        return accountView(row);
+      },
+    );
+  }
+
+  app.post(
+    '/v1/admin/accounts/:id/credit',
+    {
+      schema: {
+        operationId: 'adminCreditAccount',
+        tags: ['admin'],
+        summary: 'Add funds to an account (a ledger credit)',
+        params: IdParams,
+        body: CreditBody,
+        response: { 201: Type.Object({ transaction: Transaction }, { additionalProperties: false }), ...problemResponses(404) },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req, reply) => {
+      const entry = await app.db.transaction((tx) =>
+        postLedgerEntry(tx, {
+          accountId: req.params.id,
+          type: 'credit',
+          money: { amount: req.body.amount.amount, currency: req.body.amount.currency },
+          reason: req.body.reason,
+          reference: req.body.reference,
+          createdBy: req.principal!.userId,
+        }),
+      );
+      req.audit = { accountId: req.params.id, targetType: 'ledger_transaction', targetId: String(entry.id) };
+      return reply.code(201).send({ transaction: transactionView(entry) });
+    },
+  );
+
+};

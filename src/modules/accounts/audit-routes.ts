@@ -1,0 +1,66 @@
+// GET /v1/audit-events: who changed what (R-SEC-7). Resellers see their account; operators all.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { and, desc, eq, gte, lt, lte } from 'drizzle-orm';
+import { auditEvents } from '../../db/schema/index.js';
+import { problemResponses } from '../../errors.js';
+import { cursorId, Page, page } from '../../schemas.js';
+import { AuditEvent, AuditQuery } from './schemas.js';
+
+export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/audit-events',
+    {
+      schema: {
+        operationId: 'listAuditEvents',
+        tags: ['audit'],
+        summary: 'Audit trail of state-changing calls, newest first',
+        querystring: AuditQuery,
+        response: { 200: Page(AuditEvent), ...problemResponses(400) },
+      },
+      config: { permission: 'audit:read' },
+    },
+    async (req) => {
+      const q = req.query;
+      const p = req.principal!;
+      const limit = q.limit ?? 50;
+      // Resellers are pinned to their account whatever they ask for (R-SEC-6).
+      const accountId = p.accountId ?? q.account_id;
+      const before = cursorId(q.cursor);
+      const rows = await app.db
+        .select()
+        .from(auditEvents)
+        .where(
+          and(
+            accountId ? eq(auditEvents.accountId, accountId) : undefined,
+            before !== undefined ? lt(auditEvents.id, before) : undefined,
+            q.operation ? eq(auditEvents.operation, q.operation) : undefined,
+            q.user_id ? eq(auditEvents.userId, q.user_id) : undefined,
+            q.result ? eq(auditEvents.result, q.result) : undefined,
+            q.since ? gte(auditEvents.at, new Date(q.since)) : undefined,
+            q.until ? lte(auditEvents.at, new Date(q.until)) : undefined,
+          ),
+        )
+        .orderBy(desc(auditEvents.id))
+        .limit(limit + 1);
+      return page(rows, limit, (r) => ({ id: r.id }), (r) => ({
+        id: r.id,
+        at: r.at.toISOString(),
+        account_id: r.accountId,
+        user_id: r.userId,
+        credential_type: r.credentialType as 'session' | 'api_key' | null,
+        credential_id: r.credentialId,
+        address: r.address,
+        operation: r.operation,
+        method: r.method,
+        path: r.path,
+        target_type: r.targetType,
+        target_id: r.targetId,
+        status_code: r.statusCode,
+        result: r.result as 'success' | 'failure',
+        error_code: r.errorCode,
+        request_id: r.requestId,
+        details: (r.details as Record<string, unknown> | null) ?? null,
+      }));
+    },
+  );
+};

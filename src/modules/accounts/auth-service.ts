@@ -1,0 +1,343 @@
+// Logins and the credentials they hand out: sessions (R-SEC-5), lockout (R-API-5), TOTP and
+// recovery codes (R-SEC-3), API keys with scopes and allowlists (R-SEC-4, R-SEC-5).
+import { createHash } from 'node:crypto';
+import { and, count, desc, eq, gt, isNull, max, sql } from 'drizzle-orm';
+import * as OTPAuth from 'otpauth';
+import type { Db } from '../../db/client.js';
+import { accounts, apiKeys, loginFailures, recoveryCodes, sessions, users } from '../../db/schema/index.js';
+import { NotFound } from '../../errors.js';
+import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
+import { newApiKey, newRecoveryCode, newSessionToken } from '../../lib/tokens.js';
+import type { Principal } from './credentials.js';
+import {
+  AccountSuspended,
+  AccountTerminated,
+  InvalidCredentials,
+  InvalidTwoFactorCode,
+  IpNotAllowed,
+  LoginLocked,
+  PermissionDenied,
+  ScopeNotPermitted,
+  TwoFactorAlreadyEnabled,
+  TwoFactorEnrolmentRequired,
+  TwoFactorNotEnrolled,
+  TwoFactorRequired,
+} from './errors.js';
+import { burnPasswordCheck, verifyPassword } from './passwords.js';
+import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
+import { getUserInAccount, tenantOf, validAllowlist, type UserRow } from './service.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const TOTP_PERIOD = 30;
+const RECOVERY_CODES = 10;
+const ENROLMENT_SESSION_MS = 15 * 60_000;
+
+export interface AuthPolicy {
+  sessionTtlMs: number;
+  maxFailuresPerUser: number;
+  maxFailuresPerAddress: number;
+  failureWindowS: number;
+  lockoutS: number;
+}
+
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+}
+
+interface RequestInfo {
+  address: string;
+  userAgent: string;
+}
+
+// ---- login --------------------------------------------------------------------------------
+
+export interface LoginInput {
+  username: string;
+  password: string;
+  totpCode?: string;
+  recoveryCode?: string;
+}
+
+export interface IssuedSession {
+  token: string;
+  sessionId: string;
+  expiresAt: Date;
+  user: UserRow;
+}
+
+/** Calls `onUser` as soon as the user is known, so the audit row names whose login failed. */
+export async function login(
+  db: Db,
+  box: SecretBox,
+  policy: AuthPolicy,
+  input: LoginInput,
+  req: RequestInfo,
+  onUser: (user: UserRow) => void = () => {},
+): Promise<IssuedSession> {
+  const now = Date.now();
+  const windowStart = new Date(now - policy.failureWindowS * 1000);
+  const [byAddress] = await db
+    .select({ n: count(), latest: max(loginFailures.at) })
+    .from(loginFailures)
+    .where(and(eq(loginFailures.address, req.address), gt(loginFailures.at, windowStart)));
+  if ((byAddress?.n ?? 0) >= policy.maxFailuresPerAddress && byAddress?.latest) {
+    const until = byAddress.latest.getTime() + policy.lockoutS * 1000;
+    if (until > now) throw lockedError(until - now, 'this address');
+  }
+
+  const [user] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${input.username})`);
+  if (user) onUser(user);
+  if (user?.lockedUntil && user.lockedUntil.getTime() > now) throw lockedError(user.lockedUntil.getTime() - now, 'this user');
+
+  if (!user) {
+    await burnPasswordCheck(input.password);
+    await recordFailure(db, policy, null, req.address);
+    throw new InvalidCredentials('Wrong username or password');
+  }
+  if (!(await verifyPassword(user.passwordHash, input.password)) || user.status !== 'active') {
+    await recordFailure(db, policy, user, req.address);
+    throw new InvalidCredentials('Wrong username or password');
+  }
+
+  const account = user.accountId ? (await db.select().from(accounts).where(eq(accounts.id, user.accountId)))[0] : undefined;
+  const lists = [parseAllowlist(account?.ipAllowlist ?? []), parseAllowlist(user.ipAllowlist)];
+  if (!lists.every((l) => addressAllowed(req.address, l))) throw new IpNotAllowed(`${req.address} is not on the allowlist for this user`);
+  if (account?.status === 'suspended') throw new AccountSuspended();
+  if (account?.status === 'terminated') throw new AccountTerminated();
+
+  if (user.totpEnabled) {
+    if (input.totpCode) {
+      if (!(await acceptTotp(db, box, user, input.totpCode))) {
+        await recordFailure(db, policy, user, req.address);
+        throw new InvalidTwoFactorCode();
+      }
+    } else if (input.recoveryCode) {
+      if (!(await consumeRecoveryCode(db, user.id, input.recoveryCode))) {
+        await recordFailure(db, policy, user, req.address);
+        throw new InvalidTwoFactorCode();
+      }
+    } else {
+      throw new TwoFactorRequired('Send totp_code (or one of your recovery codes as recovery_code)');
+    }
+  } else if (account?.requireTwoFactor) {
+    const enrolment = await issueSession(db, user, req, ENROLMENT_SESSION_MS, true);
+    throw new TwoFactorEnrolmentRequired('Enrol two-factor authentication with the enrolment token, then log in again', {
+      extensions: { enrolment_token: enrolment.token, user_id: user.id, expires_at: enrolment.expiresAt.toISOString() },
+    });
+  }
+
+  await db.update(users).set({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }).where(eq(users.id, user.id));
+  return issueSession(db, user, req, policy.sessionTtlMs, false);
+}
+
+function lockedError(remainingMs: number, what: string) {
+  const seconds = Math.max(1, Math.ceil(remainingMs / 1000));
+  return new LoginLocked(`Too many failed logins for ${what}; try again in ${seconds} s`, {
+    headers: { 'retry-after': String(seconds) },
+    extensions: { retry_after_seconds: seconds },
+  });
+}
+
+async function recordFailure(db: Db, policy: AuthPolicy, user: UserRow | null, address: string): Promise<void> {
+  await db.insert(loginFailures).values({ address });
+  if (!user) return;
+  // Atomic increment: parallel guesses cannot slip past the limit.
+  const [row] = await db
+    .update(users)
+    .set({ failedLogins: sql`${users.failedLogins} + 1` })
+    .where(eq(users.id, user.id))
+    .returning({ failedLogins: users.failedLogins });
+  if ((row?.failedLogins ?? 0) >= policy.maxFailuresPerUser) {
+    await db
+      .update(users)
+      .set({ failedLogins: 0, lockedUntil: new Date(Date.now() + policy.lockoutS * 1000) })
+      .where(eq(users.id, user.id));
+  }
+}
+
+async function issueSession(db: Db, user: UserRow, req: RequestInfo, ttlMs: number, enrolmentOnly: boolean): Promise<IssuedSession> {
+  const token = newSessionToken();
+  const expiresAt = new Date(Date.now() + ttlMs);
+  const [row] = await db
+    .insert(sessions)
+    .values({ userId: user.id, tokenHash: sha256(token), expiresAt, enrolmentOnly, createdAddress: req.address, userAgent: req.userAgent.slice(0, 512) })
+    .returning({ id: sessions.id });
+  return { token, sessionId: row!.id, expiresAt, user };
+}
+
+// ---- sessions -----------------------------------------------------------------------------
+
+export async function listSessions(db: Db, principal: Principal) {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, principal.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+    .orderBy(desc(sessions.createdAt));
+}
+
+/** Own sessions only; anything else is not found (R-SEC-6). */
+export async function revokeSession(db: Db, principal: Principal, sessionId: string): Promise<void> {
+  const [row] = await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, principal.userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  if (!row) throw new NotFound('No such session');
+}
+
+// ---- two-factor ---------------------------------------------------------------------------
+
+function totpFor(user: Pick<UserRow, 'username'>, secretBase32: string) {
+  return new OTPAuth.TOTP({ issuer: 'reseller-api', label: user.username, algorithm: 'SHA1', digits: 6, period: TOTP_PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+}
+
+/** Accepts a code for the current step +-1, once: the step is remembered so a code cannot be replayed. */
+async function acceptTotp(db: Db, box: SecretBox, user: UserRow, code: string): Promise<boolean> {
+  if (!user.totpSecret || !/^[0-9]{6}$/.test(code)) return false;
+  const timestamp = Date.now();
+  const delta = totpFor(user, box.open(user.totpSecret)).validate({ token: code, timestamp, window: 1 });
+  if (delta === null) return false;
+  const step = Math.floor(timestamp / 1000 / TOTP_PERIOD) + delta;
+  const [row] = await db
+    .update(users)
+    .set({ totpLastStep: step })
+    .where(and(eq(users.id, user.id), sql`coalesce(${users.totpLastStep}, -1) < ${step}`))
+    .returning({ id: users.id });
+  return row !== undefined;
+}
+
+const normaliseRecoveryCode = (code: string) => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+
+async function consumeRecoveryCode(db: Db, userId: string, code: string): Promise<boolean> {
+  const [row] = await db
+    .update(recoveryCodes)
+    .set({ usedAt: new Date() })
+    .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, sha256(normaliseRecoveryCode(code))), isNull(recoveryCodes.usedAt)))
+    .returning({ userId: recoveryCodes.userId });
+  return row !== undefined;
+}
+
+function selfOnly(principal: Principal, userId: string) {
+  if (principal.userId !== userId) throw new PermissionDenied('Only the user can enrol their own second factor');
+}
+
+export async function startTwoFactorEnrolment(db: Db, box: SecretBox, principal: Principal, userId: string) {
+  const user = await getUserInAccount(db, principal, userId);
+  selfOnly(principal, user.id);
+  if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
+  const secret = new OTPAuth.Secret({ size: 20 }).base32;
+  await db.update(users).set({ totpSecret: box.seal(secret), totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
+  return { secret, otpauthUri: totpFor(user, secret).toString() };
+}
+
+export async function confirmTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string): Promise<string[]> {
+  const user = await getUserInAccount(db, principal, userId);
+  selfOnly(principal, user.id);
+  if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
+  if (!user.totpSecret) throw new TwoFactorNotEnrolled();
+  if (!(await acceptTotp(db, box, user, code))) throw new InvalidTwoFactorCode();
+  const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ totpEnabled: true, updatedAt: new Date() }).where(eq(users.id, user.id));
+    await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
+    await tx.insert(recoveryCodes).values(codes.map((c) => ({ userId: user.id, codeHash: sha256(normaliseRecoveryCode(c)) })));
+    // The enrolment-only session has served its purpose.
+    await tx.update(sessions).set({ revokedAt: new Date() }).where(and(eq(sessions.userId, user.id), eq(sessions.enrolmentOnly, true), isNull(sessions.revokedAt)));
+  });
+  return codes;
+}
+
+/** Self with a current code, or an admin (users:write) resetting a user who lost the device. */
+export async function disableTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string | undefined): Promise<void> {
+  const user = await getUserInAccount(db, principal, userId);
+  if (user.id === principal.userId) {
+    if (!code || !(await acceptTotp(db, box, user, code))) throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
+  } else if (!principal.permissions.has('users:write')) {
+    throw new PermissionDenied('Resetting another user\'s second factor needs users:write');
+  }
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ totpEnabled: false, totpSecret: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
+    await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
+  });
+}
+
+export async function remainingRecoveryCodes(db: Db, userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(recoveryCodes).where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
+  return row?.n ?? 0;
+}
+
+// ---- API keys -----------------------------------------------------------------------------
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+export interface NewApiKey {
+  name: string;
+  scopes: Permission[];
+  ipAllowlist?: string[];
+  expiresAt?: Date;
+}
+
+export async function createApiKey(db: Db, box: SecretBox, principal: Principal, input: NewApiKey) {
+  tenantOf(principal);
+  const held = principal.credential.type === 'api_key' ? principal.permissions : ROLE_PERMISSIONS[principal.role];
+  const excess = input.scopes.filter((s) => !held.has(s));
+  if (excess.length > 0) {
+    throw new ScopeNotPermitted(`You do not hold: ${excess.join(', ')}`, {
+      errors: excess.map((s) => ({ pointer: `/body/scopes/${input.scopes.indexOf(s)}`, code: 'scope_not_permitted', message: `${s} is not yours to grant` })),
+    });
+  }
+  const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
+  const fresh = newApiKey();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      keyId: fresh.keyId,
+      userId: principal.userId,
+      name: input.name,
+      secretHash: sha256(fresh.key),
+      secretSealed: box.seal(fresh.secret),
+      scopes: [...new Set(input.scopes)],
+      ipAllowlist,
+      expiresAt: input.expiresAt ?? null,
+    })
+    .returning();
+  return { row: row!, key: fresh.key, secret: fresh.secret };
+}
+
+/** Own keys; with users:write, every key of the account. */
+function keyVisibility(principal: Principal) {
+  const accountId = tenantOf(principal);
+  return principal.permissions.has('users:write')
+    ? sql`${apiKeys.userId} in (select id from users where account_id = ${accountId})`
+    : eq(apiKeys.userId, principal.userId);
+}
+
+export async function listApiKeys(db: Db, principal: Principal): Promise<ApiKeyRow[]> {
+  return db.select().from(apiKeys).where(and(keyVisibility(principal), isNull(apiKeys.revokedAt))).orderBy(desc(apiKeys.createdAt));
+}
+
+export async function getApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, id), keyVisibility(principal)));
+  if (!row) throw new NotFound('No such API key');
+  return row;
+}
+
+export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal, id: string) {
+  const current = await getApiKey(db, principal, id);
+  if (current.revokedAt) throw new NotFound('No such API key');
+  const fresh = newApiKey();
+  const [row] = await db
+    .update(apiKeys)
+    .set({ keyId: fresh.keyId, secretHash: sha256(fresh.key), secretSealed: box.seal(fresh.secret), rotatedAt: new Date() })
+    .where(eq(apiKeys.id, current.id))
+    .returning();
+  return { row: row!, key: fresh.key, secret: fresh.secret };
+}
+
+export async function revokeApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
+  const current = await getApiKey(db, principal, id);
+  const [row] = await db.update(apiKeys).set({ revokedAt: current.revokedAt ?? new Date() }).where(eq(apiKeys.id, current.id)).returning();
+  return row!;
+}
+

@@ -1,0 +1,151 @@
+// Resolves a bearer token, API key or signed-request key id to what authorisation needs, with
+// prepared queries (per-request hot path) and no argon2: credentials are 256-bit random, so a
+// SHA-256 lookup is as strong as the secret.
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
+import { parseAllowlist, type ParsedAllowlist } from '../../lib/cidr.js';
+import { ROLE_PERMISSIONS, type Permission, type Role } from './permissions.js';
+
+export interface Principal {
+  userId: string;
+  username: string;
+  accountId: string | null;
+  role: Role;
+  permissions: ReadonlySet<Permission>;
+  credential: { type: 'session' | 'api_key'; id: string };
+  enrolmentOnly: boolean;
+}
+
+export interface CredentialRecord {
+  principal: Principal;
+  expiresAt: number | null;
+  revoked: boolean;
+  userActive: boolean;
+  accountStatus: 'active' | 'suspended' | 'terminated' | null;
+  /** Account, user and key lists: the address must pass each non-empty one (R-SEC-4). */
+  allowlists: ParsedAllowlist[];
+  /** HMAC only: the sealed key secret. */
+  secretSealed?: string;
+}
+
+const principalColumns = {
+  userId: users.id,
+  username: users.username,
+  accountId: users.accountId,
+  role: users.role,
+  userStatus: users.status,
+  userAllowlist: users.ipAllowlist,
+  accountStatus: accounts.status,
+  accountAllowlist: accounts.ipAllowlist,
+};
+
+function base(row: { userId: string; username: string; accountId: string | null; role: Role; userStatus: string; userAllowlist: string[]; accountStatus: 'active' | 'suspended' | 'terminated' | null; accountAllowlist: string[] | null }) {
+  return {
+    userActive: row.userStatus === 'active',
+    accountStatus: row.accountStatus,
+    lists: [parseAllowlist(row.accountAllowlist ?? []), parseAllowlist(row.userAllowlist)],
+  };
+}
+
+export function createCredentialLookup(db: Db) {
+  const sessionByHash = db
+    .select({ ...principalColumns, id: sessions.id, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt, enrolmentOnly: sessions.enrolmentOnly })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(accounts, eq(accounts.id, users.accountId))
+    .where(eq(sessions.tokenHash, sql.placeholder('hash')))
+    .prepare('auth_session_by_hash');
+
+  const keyColumns = {
+    ...principalColumns,
+    id: apiKeys.id,
+    keyId: apiKeys.keyId,
+    secretHash: apiKeys.secretHash,
+    secretSealed: apiKeys.secretSealed,
+    scopes: apiKeys.scopes,
+    keyAllowlist: apiKeys.ipAllowlist,
+    expiresAt: apiKeys.expiresAt,
+    revokedAt: apiKeys.revokedAt,
+  };
+  const keyByHash = db
+    .select(keyColumns)
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .leftJoin(accounts, eq(accounts.id, users.accountId))
+    .where(eq(apiKeys.secretHash, sql.placeholder('hash')))
+    .prepare('auth_api_key_by_hash');
+  const keyById = db
+    .select(keyColumns)
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .leftJoin(accounts, eq(accounts.id, users.accountId))
+    .where(eq(apiKeys.keyId, sql.placeholder('keyId')))
+    .prepare('auth_api_key_by_id');
+
+  function keyRecord(row: Awaited<ReturnType<typeof keyByHash.execute>>[number]): CredentialRecord {
+    const b = base(row);
+    const rolePerms = ROLE_PERMISSIONS[row.role];
+    // A key never holds more than its user's role allows now, even if the role shrank after creation.
+    const permissions = new Set(row.scopes.filter((s): s is Permission => rolePerms.has(s as Permission)));
+    return {
+      principal: {
+        userId: row.userId,
+        username: row.username,
+        accountId: row.accountId,
+        role: row.role,
+        permissions,
+        credential: { type: 'api_key', id: row.id },
+        enrolmentOnly: false,
+      },
+      expiresAt: row.expiresAt?.getTime() ?? null,
+      revoked: row.revokedAt !== null,
+      userActive: b.userActive,
+      accountStatus: b.accountStatus,
+      allowlists: [...b.lists, parseAllowlist(row.keyAllowlist)],
+      secretSealed: row.secretSealed,
+    };
+  }
+
+  return {
+    async session(tokenHash: string): Promise<CredentialRecord | null> {
+      const row = (await sessionByHash.execute({ hash: tokenHash }))[0];
+      if (!row) return null;
+      const b = base(row);
+      return {
+        principal: {
+          userId: row.userId,
+          username: row.username,
+          accountId: row.accountId,
+          role: row.role,
+          permissions: ROLE_PERMISSIONS[row.role],
+          credential: { type: 'session', id: row.id },
+          enrolmentOnly: row.enrolmentOnly,
+        },
+        expiresAt: row.expiresAt.getTime(),
+        revoked: row.revokedAt !== null,
+        userActive: b.userActive,
+        accountStatus: b.accountStatus,
+        allowlists: b.lists,
+      };
+    },
+    async apiKeyByHash(secretHash: string): Promise<CredentialRecord | null> {
+      const row = (await keyByHash.execute({ hash: secretHash }))[0];
+      return row ? keyRecord(row) : null;
+    },
+    async apiKeyById(keyId: string): Promise<CredentialRecord | null> {
+      const row = (await keyById.execute({ keyId }))[0];
+      return row ? keyRecord(row) : null;
+    },
+    /** Last use, written at most once a minute per credential by the caller. */
+    async touch(type: 'session' | 'api_key', id: string, address: string): Promise<void> {
+      const now = new Date();
+      if (type === 'session') {
+        await db.update(sessions).set({ lastUsedAt: now, lastUsedAddress: address }).where(eq(sessions.id, id));
+      } else {
+        await db.update(apiKeys).set({ lastUsedAt: now, lastUsedAddress: address }).where(and(eq(apiKeys.id, id)));
+      }
+    },
+  };
+}
+export type CredentialLookup = ReturnType<typeof createCredentialLookup>;

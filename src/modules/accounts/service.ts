@@ -1,0 +1,292 @@
+// Reseller accounts and their users (R-SEC-1, R-SEC-2, R-SEC-4, R-SEC-6). Every function that
+// reads or changes a tenant's object takes the caller's principal and filters by its account:
+// another tenant's object is "not found", never "forbidden".
+import { and, asc, count, eq, gt, isNull, ne } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
+import { NotFound } from '../../errors.js';
+import { normaliseAllowlist } from '../../lib/cidr.js';
+import type { Principal } from './credentials.js';
+import {
+  AccountNotActive,
+  InvalidAllowlist,
+  LastOwner,
+  PermissionDenied,
+  RoleNotAssignable,
+  TwoFactorNeededForPolicy,
+  UsernameTaken,
+  WrongPassword,
+} from './errors.js';
+import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
+import { mayAssignRole, type ResellerRole, type Role } from './permissions.js';
+
+export type AccountRow = typeof accounts.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+
+export function validAllowlist(entries: readonly string[], pointer: string): string[] {
+  const { valid, invalid } = normaliseAllowlist(entries);
+  if (invalid.length > 0) {
+    throw new InvalidAllowlist(`Not an IP address or CIDR: ${invalid.join(', ')}`, {
+      errors: invalid.map((e) => ({ pointer, code: 'invalid_allowlist', message: `${e} is not an IP address or CIDR` })),
+    });
+  }
+  return valid;
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
+
+/** The caller's own account id; operators have none and get 404 on tenant routes. */
+export function tenantOf(principal: Principal | null): string {
+  if (!principal?.accountId) throw new NotFound('This route serves reseller accounts');
+  return principal.accountId;
+}
+
+// ---- accounts -----------------------------------------------------------------------------
+
+export interface NewAccount {
+  name: string;
+  companyName: string;
+  contactEmail: string;
+  contactPhone: string;
+  country: string;
+  address: string;
+  currency: string;
+  creditLimit: number;
+  owner: { username: string; email: string; name: string; password: string };
+}
+
+/** Operators create an account together with its first owner. */
+export async function createAccount(db: Db, input: NewAccount): Promise<{ account: AccountRow; owner: UserRow }> {
+  assertStrongPassword(input.owner.password, [input.owner.username, input.owner.email, input.name, input.companyName], '/body/owner/password');
+  const passwordHash = await hashPassword(input.owner.password);
+  try {
+    return await db.transaction(async (tx) => {
+      const [account] = await tx
+        .insert(accounts)
+        .values({
+          name: input.name,
+          companyName: input.companyName,
+          contactEmail: input.contactEmail,
+          contactPhone: input.contactPhone,
+          country: input.country,
+          address: input.address,
+          currency: input.currency,
+          creditLimit: input.creditLimit,
+        })
+        .returning();
+      const [owner] = await tx
+        .insert(users)
+        .values({ accountId: account!.id, username: input.owner.username, email: input.owner.email, name: input.owner.name, role: 'owner', passwordHash })
+        .returning();
+      return { account: account!, owner: owner! };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new UsernameTaken(`The username ${input.owner.username} is taken`);
+    throw err;
+  }
+}
+
+export async function getAccount(db: Db, accountId: string): Promise<AccountRow> {
+  const [row] = await db.select().from(accounts).where(eq(accounts.id, accountId));
+  if (!row) throw new NotFound('No such account');
+  return row;
+}
+
+export async function listAccounts(db: Db, opts: { limit: number; after?: string; status?: AccountRow['status'] }): Promise<AccountRow[]> {
+  return db
+    .select()
+    .from(accounts)
+    .where(and(opts.after ? gt(accounts.id, opts.after) : undefined, opts.status ? eq(accounts.status, opts.status) : undefined))
+    .orderBy(asc(accounts.id))
+    .limit(opts.limit + 1);
+}
+
+export type AccountPatch = Partial<Pick<AccountRow, 'name' | 'companyName' | 'contactEmail' | 'contactPhone' | 'country' | 'address' | 'creditLimit'>>;
+
+export async function updateAccount(db: Db, accountId: string, patch: AccountPatch): Promise<AccountRow> {
+  const [row] = await db.update(accounts).set({ ...patch, updatedAt: new Date() }).where(eq(accounts.id, accountId)).returning();
+  if (!row) throw new NotFound('No such account');
+  return row;
+}
+
+/** Resellers edit their contact data and the 2FA policy; only someone with 2FA may require it. */
+export async function updateOwnAccount(db: Db, principal: Principal, patch: AccountPatch & { requireTwoFactor?: boolean }): Promise<AccountRow> {
+  const accountId = tenantOf(principal);
+  if (patch.requireTwoFactor === true) {
+    const [me] = await db.select({ totpEnabled: users.totpEnabled }).from(users).where(eq(users.id, principal.userId));
+    if (!me?.totpEnabled) throw new TwoFactorNeededForPolicy();
+  }
+  const [row] = await db.update(accounts).set({ ...patch, updatedAt: new Date() }).where(eq(accounts.id, accountId)).returning();
+  return row!;
+}
+
+export async function setAccountStatus(db: Db, accountId: string, to: 'active' | 'suspended', reason: string | null): Promise<AccountRow> {
+  const current = await getAccount(db, accountId);
+  if (current.status === 'terminated') throw new AccountNotActive('A terminated account cannot change status');
+  const [row] = await db
+    .update(accounts)
+    .set({ status: to, suspendedReason: to === 'suspended' ? reason : null, updatedAt: new Date() })
+    .where(eq(accounts.id, accountId))
+    .returning();
+  return row!;
+}
+
+export async function setAccountAllowlist(db: Db, principal: Principal, entries: string[]): Promise<string[]> {
+  const accountId = tenantOf(principal);
+  const list = validAllowlist(entries, '/body/entries');
+  await db.update(accounts).set({ ipAllowlist: list, updatedAt: new Date() }).where(eq(accounts.id, accountId));
+  return list;
+}
+
+// ---- users --------------------------------------------------------------------------------
+
+export async function getUserInAccount(db: Db, principal: Principal, userId: string): Promise<UserRow> {
+  const accountId = tenantOf(principal);
+  const [row] = await db.select().from(users).where(and(eq(users.id, userId), eq(users.accountId, accountId)));
+  if (!row) throw new NotFound('No such user');
+  return row;
+}
+
+/** Self, or someone who may read users. */
+export async function getUserVisibleTo(db: Db, principal: Principal, userId: string): Promise<UserRow> {
+  const user = await getUserInAccount(db, principal, userId);
+  if (user.id !== principal.userId && !principal.permissions.has('users:read')) throw new PermissionDenied('This needs the users:read permission');
+  return user;
+}
+
+export async function listUsers(db: Db, principal: Principal, opts: { limit: number; after?: string }): Promise<UserRow[]> {
+  const accountId = tenantOf(principal);
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.accountId, accountId), opts.after ? gt(users.id, opts.after) : undefined))
+    .orderBy(asc(users.id))
+    .limit(opts.limit + 1);
+}
+
+export interface NewUser {
+  username: string;
+  email: string;
+  name: string;
+  role: ResellerRole;
+  password: string;
+  ipAllowlist?: string[];
+}
+
+export async function createUser(db: Db, principal: Principal, input: NewUser): Promise<UserRow> {
+  const accountId = tenantOf(principal);
+  if (!mayAssignRole(principal.role, input.role)) throw new RoleNotAssignable(`A ${principal.role} cannot create a ${input.role}`);
+  assertStrongPassword(input.password, [input.username, input.email, input.name]);
+  const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
+  const passwordHash = await hashPassword(input.password);
+  try {
+    const [row] = await db
+      .insert(users)
+      .values({ accountId, username: input.username, email: input.email, name: input.name, role: input.role, passwordHash, ipAllowlist })
+      .returning();
+    return row!;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new UsernameTaken(`The username ${input.username} is taken`);
+    throw err;
+  }
+}
+
+async function activeOwners(db: Db | Parameters<Parameters<Db['transaction']>[0]>[0], accountId: string, except: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(users)
+    .where(and(eq(users.accountId, accountId), eq(users.role, 'owner'), eq(users.status, 'active'), ne(users.id, except)));
+  return row?.n ?? 0;
+}
+
+export interface UserPatch {
+  name?: string;
+  email?: string;
+  role?: ResellerRole;
+  status?: 'active' | 'disabled';
+  ipAllowlist?: string[];
+}
+
+/** Users edit their own name and e-mail; role, status and allowlist need users:write. */
+export async function updateUser(db: Db, principal: Principal, userId: string, patch: UserPatch): Promise<{ user: UserRow; credentialsChanged: boolean }> {
+  const target = await getUserInAccount(db, principal, userId);
+  const privileged = patch.role !== undefined || patch.status !== undefined || patch.ipAllowlist !== undefined;
+  const self = target.id === principal.userId;
+  if ((privileged || !self) && !principal.permissions.has('users:write')) throw new PermissionDenied('This needs the users:write permission');
+  if (patch.role !== undefined && (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role as Role))) {
+    throw new RoleNotAssignable(`A ${principal.role} cannot change a ${target.role} into a ${patch.role}`);
+  }
+  if (target.role === 'owner' && !mayAssignRole(principal.role, 'owner') && privileged) {
+    throw new RoleNotAssignable('Only an owner can change an owner');
+  }
+  const ipAllowlist = patch.ipAllowlist ? validAllowlist(patch.ipAllowlist, '/body/ip_allowlist') : undefined;
+  return db.transaction(async (tx) => {
+    const losesOwnership = target.role === 'owner' && ((patch.role !== undefined && patch.role !== 'owner') || patch.status === 'disabled');
+    if (losesOwnership && (await activeOwners(tx, target.accountId!, target.id)) === 0) throw new LastOwner();
+    const [user] = await tx
+      .update(users)
+      .set({ ...patch, ...(ipAllowlist ? { ipAllowlist } : {}), updatedAt: new Date() })
+      .where(eq(users.id, target.id))
+      .returning();
+    const credentialsChanged = patch.status === 'disabled' || patch.role !== undefined || ipAllowlist !== undefined;
+    if (patch.status === 'disabled') await revokeUserCredentials(tx, target.id);
+    return { user: user!, credentialsChanged };
+  });
+}
+
+export async function revokeUserCredentials(tx: Db | Parameters<Parameters<Db['transaction']>[0]>[0], userId: string, keepSessionId?: string): Promise<void> {
+  const now = new Date();
+  await tx
+    .update(sessions)
+    .set({ revokedAt: now })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keepSessionId ? ne(sessions.id, keepSessionId) : undefined));
+  await tx.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
+}
+
+/**
+ * Self: needs the current password; other sessions are signed out. Admin reset (users:write, same
+ * account, role it may manage): no current password; every session and key of the user is revoked.
+ */
+export async function changePassword(db: Db, principal: Principal, userId: string, input: { currentPassword?: string; newPassword: string }): Promise<void> {
+  const target = await getUserInAccount(db, principal, userId);
+  const self = target.id === principal.userId;
+  if (self) {
+    if (!input.currentPassword || !(await verifyPassword(target.passwordHash, input.currentPassword))) throw new WrongPassword();
+  } else {
+    if (!principal.permissions.has('users:write')) throw new PermissionDenied('Resetting another user\'s password needs users:write');
+    if (!mayAssignRole(principal.role, target.role as Role)) throw new RoleNotAssignable(`A ${principal.role} cannot reset a ${target.role}'s password`);
+  }
+  assertStrongPassword(input.newPassword, [target.username, target.email, target.name], '/body/new_password');
+  const passwordHash = await hashPassword(input.newPassword);
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), failedLogins: 0, lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    if (self) {
+      await tx
+        .update(sessions)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(sessions.userId, target.id), isNull(sessions.revokedAt), principal.credential.type === 'session' ? ne(sessions.id, principal.credential.id) : undefined));
+    } else {
+      await revokeUserCredentials(tx, target.id);
+    }
+  });
+}
+
+// ---- operators ----------------------------------------------------------------------------
+
+export async function createOperator(db: Db, input: { username: string; email: string; name: string; password: string }): Promise<UserRow> {
+  assertStrongPassword(input.password, [input.username, input.email, input.name]);
+  const passwordHash = await hashPassword(input.password);
+  try {
+    const [row] = await db.insert(users).values({ accountId: null, role: 'operator', username: input.username, email: input.email, name: input.name, passwordHash }).returning();
+    return row!;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new UsernameTaken(`The username ${input.username} is taken`);
+    throw err;
+  }
+}
+
+export async function operatorCount(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(users).where(eq(users.role, 'operator'));
+  return row?.n ?? 0;
+}
+

@@ -1,0 +1,191 @@
+// /v1/users: one login per person (R-SEC-1), passwords (R-SEC-2) and two-factor (R-SEC-3).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { problemResponses } from '../../errors.js';
+import { IdParams, Page, page, PageQuery } from '../../schemas.js';
+import { decodeCursor } from '../../lib/cursor.js';
+import { confirmTwoFactor, disableTwoFactor, startTwoFactorEnrolment } from './auth-service.js';
+import { CodeBody, CreateUserBody, OptionalCodeBody, PasswordBody, RecoveryCodes, TwoFactorEnrolment, User, UserPatchBody, userView } from './schemas.js';
+import { changePassword, createUser, getUserVisibleTo, listUsers, updateUser } from './service.js';
+
+export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/users',
+    {
+      schema: {
+        operationId: 'listUsers',
+        tags: ['users'],
+        summary: 'Users of your account',
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(User), ...problemResponses(400, 404) },
+      },
+      config: { permission: 'users:read' },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])?.id;
+      const rows = await listUsers(app.db, req.principal!, { limit, after });
+      return page(rows, limit, (u) => ({ id: u.id }), userView);
+    },
+  );
+
+  app.post(
+    '/v1/users',
+    {
+      schema: {
+        operationId: 'createUser',
+        tags: ['users'],
+        summary: 'Add a user (one per person; credentials are never shared)',
+        body: CreateUserBody,
+        response: { 201: User, ...problemResponses(403, 404, 409) },
+      },
+      config: { permission: 'users:write' },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const user = await createUser(app.db, req.principal!, { username: b.username, email: b.email, name: b.name, role: b.role, password: b.password, ipAllowlist: b.ip_allowlist });
+      req.audit = { targetType: 'user', targetId: user.id };
+      return reply.code(201).send(userView(user));
+    },
+  );
+
+  app.get(
+    '/v1/users/:id',
+    {
+      schema: { operationId: 'getUser', tags: ['users'], summary: 'One user (yourself, or any with users:read)', params: IdParams, response: { 200: User, ...problemResponses(404) } },
+      config: { permission: 'authenticated' },
+    },
+    async (req) => userView(await getUserVisibleTo(app.db, req.principal!, req.params.id)),
+  );
+
+  app.patch(
+    '/v1/users/:id',
+    {
+      schema: {
+        operationId: 'updateUser',
+        tags: ['users'],
+        summary: 'Update a user; role, status and allowlist need users:write',
+        description: 'Disabling a user revokes all their sessions and API keys. An account keeps at least one active owner (409 last_owner).',
+        params: IdParams,
+        body: UserPatchBody,
+        response: { 200: User, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'authenticated' },
+    },
+    async (req) => {
+      const b = req.body;
+      const { user, credentialsChanged } = await updateUser(app.db, req.principal!, req.params.id, {
+        name: b.name,
+        email: b.email,
+        role: b.role,
+        status: b.status,
+        ipAllowlist: b.ip_allowlist,
+      });
+      if (credentialsChanged) app.credentialCache.revoke({ userId: user.id });
+      req.audit = { targetType: 'user', targetId: user.id };
+      return userView(user);
+    },
+  );
+
+  app.delete(
+    '/v1/users/:id',
+    {
+      schema: {
+        operationId: 'disableUser',
+        tags: ['users'],
+        summary: 'Disable a user and revoke their sessions and keys (kept for the audit trail)',
+        params: IdParams,
+        response: { 200: User, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'users:write' },
+    },
+    async (req) => {
+      const { user } = await updateUser(app.db, req.principal!, req.params.id, { status: 'disabled' });
+      app.credentialCache.revoke({ userId: user.id });
+      req.audit = { targetType: 'user', targetId: user.id };
+      return userView(user);
+    },
+  );
+
+  app.put(
+    '/v1/users/:id/password',
+    {
+      schema: {
+        operationId: 'setUserPassword',
+        tags: ['users'],
+        summary: 'Change your password (with the current one) or reset another user\'s (users:write)',
+        description: 'Changing your own password signs out your other sessions; a reset revokes all of the user\'s sessions and API keys.',
+        params: IdParams,
+        body: PasswordBody,
+        response: { 204: Type.Null({ description: 'Password set' }), ...problemResponses(404) },
+      },
+      config: { permission: 'authenticated' },
+    },
+    async (req, reply) => {
+      await changePassword(app.db, req.principal!, req.params.id, { currentPassword: req.body.current_password, newPassword: req.body.new_password });
+      app.credentialCache.revoke({ userId: req.params.id });
+      req.audit = { targetType: 'user', targetId: req.params.id };
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/users/:id/two-factor',
+    {
+      schema: {
+        operationId: 'startTwoFactorEnrolment',
+        tags: ['users'],
+        summary: 'Start TOTP enrolment for yourself: returns the secret and an otpauth:// URI',
+        params: IdParams,
+        response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'authenticated', allowEnrolment: true },
+    },
+    async (req) => {
+      const r = await startTwoFactorEnrolment(app.db, app.secretBox, req.principal!, req.params.id);
+      req.audit = { targetType: 'user', targetId: req.params.id };
+      return { secret: r.secret, otpauth_uri: r.otpauthUri };
+    },
+  );
+
+  app.post(
+    '/v1/users/:id/two-factor/confirm',
+    {
+      schema: {
+        operationId: 'confirmTwoFactor',
+        tags: ['users'],
+        summary: 'Confirm enrolment with a current code; returns 10 one-time recovery codes (shown once)',
+        params: IdParams,
+        body: CodeBody,
+        response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'authenticated', allowEnrolment: true },
+    },
+    async (req) => {
+      const codes = await confirmTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);
+      app.credentialCache.revoke({ userId: req.params.id });
+      req.audit = { targetType: 'user', targetId: req.params.id };
+      return { recovery_codes: codes };
+    },
+  );
+
+  app.delete(
+    '/v1/users/:id/two-factor',
+    {
+      schema: {
+        operationId: 'disableTwoFactor',
+        tags: ['users'],
+        summary: 'Turn two-factor off: yourself with a current code, or another user with users:write',
+        params: IdParams,
+        body: Type.Optional(OptionalCodeBody),
+        response: { 204: Type.Null({ description: 'Disabled' }), ...problemResponses(404) },
+      },
+      config: { permission: 'authenticated' },
+    },
+    async (req, reply) => {
+      await disableTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body?.code);
+      req.audit = { targetType: 'user', targetId: req.params.id };
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,45 @@
+// /v1/billing: the account's balance and ledger.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { problemResponses } from '../../errors.js';
+import { cursorId, Page, page, PageQuery } from '../../schemas.js';
+import { tenantOf } from '../accounts/service.js';
+import { getBalance, listTransactions } from './ledger.js';
+import { Balance, Transaction, transactionView } from './schemas.js';
+
+export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/billing/balance',
+    {
+      schema: { operationId: 'getBalance', tags: ['billing'], summary: 'Balance, credit limit and what is available to spend', response: { 200: Balance, ...problemResponses(404) } },
+      config: { permission: 'billing:read' },
+    },
+    async (req) => {
+      const b = await getBalance(app.db, tenantOf(req.principal));
+      return {
+        balance: { amount: b.balance, currency: b.currency },
+        credit_limit: { amount: b.creditLimit, currency: b.currency },
+        available: { amount: b.balance + b.creditLimit, currency: b.currency },
+      };
+    },
+  );
+
+  app.get(
+    '/v1/billing/transactions',
+    {
+      schema: {
+        operationId: 'listTransactions',
+        tags: ['billing'],
+        summary: 'Ledger entries, newest first',
+        querystring: Type.Object({ ...PageQuery, type: Type.Optional(Type.Enum(['credit', 'charge', 'refund', 'fee'])) }, { additionalProperties: false }),
+        response: { 200: Page(Transaction), ...problemResponses(400, 404) },
+      },
+      config: { permission: 'billing:read' },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const rows = await listTransactions(app.db, tenantOf(req.principal), { limit: limit + 1, before: cursorId(req.query.cursor), type: req.query.type });
+      return page(rows, limit, (t) => ({ id: t.id }), transactionView);
+    },
+  );
+};

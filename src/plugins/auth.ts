@@ -1,0 +1,229 @@
+// Authentication and authorisation for every route (R-SEC-1, R-SEC-4, R-SEC-5).
+// Each route declares `config.permission`; this plugin documents the security it needs in the
+// OpenAPI document and, per request: resolves the credential (cached hash lookup, never argon2),
+// checks IP allowlists first, then expiry, revocation, account status and permission. Signed
+// requests are verified over the raw body before validation runs.
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { addressAllowed } from '../lib/cidr.js';
+import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from '../lib/request-signature.js';
+import { TtlCache } from '../lib/ttl-cache.js';
+import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
+import { problemResponses } from '../errors.js';
+import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
+import {
+  AccountSuspended,
+  AccountTerminated,
+  AuthenticationRequired,
+  CredentialRevoked,
+  InvalidCredentials,
+  IpNotAllowed,
+  NonceReused,
+  PermissionDenied,
+  SignatureExpired,
+  SignatureInvalid,
+  TokenExpired,
+  TwoFactorEnrolmentRequired,
+} from '../modules/accounts/errors.js';
+import { postgresNonceStore, redisNonceStore, type NonceStore } from '../modules/accounts/nonce-store.js';
+import type { Permission } from '../modules/accounts/permissions.js';
+
+export type RoutePermission = Permission | 'authenticated' | 'public';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the caller must hold: a permission, any valid credential, or nothing. Required on every route. */
+    permission?: RoutePermission;
+    /** Reachable with an enrolment-only session (two-factor set-up under require_two_factor). */
+    allowEnrolment?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    rawBody: Buffer | undefined;
+  }
+  interface FastifyInstance {
+    credentialCache: { revoke(match: { userId?: string; credentialId?: string; accountId?: string }): void };
+  }
+}
+
+export const SECURITY_SCHEMES = {
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A login token (`rst_...`, from POST /v1/auth/login) or an API key (`rak_<key_id>_<secret>`).',
+  },
+  hmacSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Authorization',
+    description: [
+      'A signed request with an API key, so the secret never travels:',
+      '`Authorization: HMAC-SHA256 Credential=<key_id>, Timestamp=<unix seconds>, Nonce=<16-128 chars of A-Za-z0-9_->, Signature=<hex>`.',
+      '',
+      'Signature = lowercase hex HMAC-SHA256, keyed with the key secret, of the canonical string: these seven lines joined by `\\n`:',
+      '1. `HMAC-SHA256`',
+      '2. the method in upper case',
+      '3. the path exactly as sent, without the query (e.g. `/v1/account`)',
+      '4. the query parameters, each name and value percent-encoded per RFC 3986, sorted by name then value, joined as `name=value` with `&` (empty line when none)',
+      '5. lowercase hex SHA-256 of the exact body bytes (of the empty string when there is no body)',
+      '6. the Timestamp value; it must be within 300 s of the server clock',
+      '7. the Nonce value; a nonce is accepted once per key',
+    ].join('\n'),
+  },
+} as const;
+
+const SECURED: Record<string, string[]>[] = [{ bearerAuth: [] }, { hmacSignature: [] }];
+const TOUCH_INTERVAL_MS = 60_000;
+
+interface PendingSignature {
+  auth: HmacAuthorization;
+  secret: string;
+  keyId: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export interface AuthPluginOptions {
+  cacheTtlMs: number;
+  signatureMaxSkewS: number;
+}
+
+export default fp<AuthPluginOptions>(
+  async function authPlugin(app, opts) {
+    app.decorateRequest('principal', null);
+    app.decorateRequest('rawBody', undefined);
+
+    app.addHook('onRoute', (route) => {
+      if (route.schema?.hide || route.url.startsWith('/docs')) return;
+      const permission = route.config?.permission;
+      if (!permission) throw new Error(`${String(route.method)} ${route.url}: config.permission is required`);
+      route.schema ??= {};
+      route.schema.security = permission === 'public' ? [] : SECURED;
+      if (permission !== 'public') {
+        route.schema.response = { ...problemResponses(401, 403), ...(route.schema.response as object) };
+      }
+    });
+
+    // Signed requests sign the exact bytes, so keep them; parse with Fastify's own safe JSON parser.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+      req.rawBody = body as Buffer;
+      // An empty JSON body on a DELETE or a POST without fields is common from HTTP clients.
+      if ((body as Buffer).length === 0) return done(null, undefined);
+      parseJson(req, (body as Buffer).toString('utf8'), done);
+    });
+
+    const lookup = createCredentialLookup(app.db);
+    const cache = new TtlCache<CredentialRecord>(opts.cacheTtlMs, 10_000);
+    const pgNonces = postgresNonceStore(app.db);
+    const nonces: NonceStore = app.redis ? redisNonceStore(app.redis, pgNonces, app.log) : pgNonces;
+    const lastTouch = new Map<string, number>();
+    const pending = new WeakMap<FastifyRequest, PendingSignature>();
+
+    app.decorate('credentialCache', {
+      revoke(match: { userId?: string; credentialId?: string; accountId?: string }) {
+        cache.deleteWhere(
+          (r) =>
+            (match.userId !== undefined && r.principal.userId === match.userId) ||
+            (match.credentialId !== undefined && r.principal.credential.id === match.credentialId) ||
+            (match.accountId !== undefined && r.principal.accountId === match.accountId),
+        );
+      },
+    });
+
+    async function resolve(cacheKey: string, load: () => Promise<CredentialRecord | null>): Promise<CredentialRecord | null> {
+      const hit = cache.get(cacheKey);
+      if (hit) return hit;
+      const record = await load();
+      if (record) cache.set(cacheKey, record);
+      return record;
+    }
+
+    function touch(record: CredentialRecord, address: string, log: FastifyRequest['log']) {
+      const { type, id } = record.principal.credential;
+      const now = Date.now();
+      if (now - (lastTouch.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
+      lastTouch.set(id, now);
+      if (lastTouch.size > 50_000) lastTouch.clear();
+      lookup.touch(type, id, address).catch((err: unknown) => log.warn({ err }, 'could not record credential use'));
+    }
+
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const config = req.routeOptions.config;
+      const permission = config?.permission;
+      // Unknown routes (no config) answer 404 without asking who is calling.
+      if (!permission || permission === 'public') return;
+
+      const header = req.headers.authorization;
+      if (!header) {
+        reply.header('www-authenticate', 'Bearer, HMAC-SHA256');
+        throw new AuthenticationRequired('Send Authorization: Bearer <token or API key>, or a signed HMAC-SHA256 request');
+      }
+
+      let record: CredentialRecord | null;
+      let signature: HmacAuthorization | null = null;
+      if (header.startsWith('Bearer ')) {
+        const token = header.slice(7).trim();
+        if (token.startsWith(SESSION_TOKEN_PREFIX)) record = await resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
+        else if (token.startsWith(API_KEY_PREFIX)) record = await resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
+        else record = null;
+      } else {
+        signature = parseHmacAuthorization(header);
+        if (!signature) throw new InvalidCredentials('Malformed Authorization header');
+        const skew = Math.abs(Date.now() / 1000 - Number(signature.timestamp));
+        if (skew > opts.signatureMaxSkewS) {
+          throw new SignatureExpired(`Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`);
+        }
+        const keyId = signature.credential;
+        record = await resolve(`h:${keyId}`, () => lookup.apiKeyById(keyId));
+      }
+      if (!record) throw new InvalidCredentials();
+
+      // R-SEC-4: the address check comes before anything else about the caller.
+      if (!record.allowlists.every((list) => addressAllowed(req.ip, list))) {
+        throw new IpNotAllowed(`${req.ip} is not on the allowlist for this credential`);
+      }
+      if (record.revoked) throw new CredentialRevoked();
+      if (record.expiresAt !== null && record.expiresAt <= Date.now()) throw new TokenExpired();
+      if (!record.userActive) throw new InvalidCredentials('The user is disabled');
+      if (record.accountStatus === 'suspended') throw new AccountSuspended();
+      if (record.accountStatus === 'terminated') throw new AccountTerminated();
+      const principal = record.principal;
+      if (principal.enrolmentOnly && !config.allowEnrolment) {
+        throw new TwoFactorEnrolmentRequired('This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)');
+      }
+      if (permission !== 'authenticated' && !principal.permissions.has(permission)) {
+        throw new PermissionDenied(`This needs the ${permission} permission`);
+      }
+      if (signature) {
+        if (!record.secretSealed) throw new InvalidCredentials();
+        pending.set(req, { auth: signature, secret: app.secretBox.open(record.secretSealed), keyId: signature.credential });
+      }
+      req.principal = principal;
+      touch(record, req.ip, req.log);
+    });
+
+    // After the body is read, before it is validated or acted on.
+    app.addHook('preValidation', async (req) => {
+      const sig = pending.get(req);
+      if (!sig) return;
+      const [path, query = ''] = req.url.split('?', 2) as [string, string?];
+      const ok = signatureMatches(
+        sig.secret,
+        { method: req.method, path, query, body: req.rawBody ?? '', timestamp: sig.auth.timestamp, nonce: sig.auth.nonce },
+        sig.auth.signature,
+      );
+      if (!ok) {
+        req.principal = null;
+        throw new SignatureInvalid('The signature does not match the canonical string (see the hmacSignature security scheme)');
+      }
+      // Nonces outlive the skew window twice over, so a replay is refused by one check or the other.
+      if (!(await nonces.claim(sig.keyId, sig.auth.nonce, opts.signatureMaxSkewS * 2))) {
+        req.principal = null;
+        throw new NonceReused();
+      }
+    });
+  },
+  { name: 'auth', fastify: '5.x', dependencies: ['db', 'redis', 'secrets'] },
+);

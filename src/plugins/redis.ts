@@ -1,0 +1,35 @@
+// The shared Redis client when REDIS_URL is set (rate-limit buckets, nonces); null otherwise.
+import { Redis } from 'ioredis';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis | null;
+  }
+}
+
+export default fp<{ redisUrl: string | undefined }>(
+  async function redisPlugin(app, opts) {
+    if (!opts.redisUrl) {
+      app.decorate('redis', null);
+      return;
+    }
+    const redis = new Redis(opts.redisUrl, {
+      // Fail fast rather than queue: callers fall back or fail open.
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    redis.on('error', (err) => app.log.warn({ err }, 'redis error'));
+    try {
+      await redis.connect();
+    } catch (err) {
+      app.log.error({ err }, 'redis not reachable at start; will keep retrying');
+    }
+    app.decorate('redis', redis);
+    app.addHook('onClose', async () => {
+      redis.disconnect();
+    });
+  },
+  { name: 'redis', fastify: '5.x' },
+);

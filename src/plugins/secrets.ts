@@ -1,0 +1,44 @@
+// Seals and opens secrets at rest with the master key. Embedded mode without MASTER_KEY keeps a
+// generated key in DATA_DIR/master.key (mode 0600), so `npm start` needs no setup.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fp from 'fastify-plugin';
+import { openSecret, sealSecret } from '../lib/secret-box.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    secretBox: { seal(plaintext: string): string; open(sealed: string): string };
+  }
+}
+
+async function embeddedMasterKey(dataDir: string): Promise<Buffer> {
+  const file = join(dataDir, 'master.key');
+  try {
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold 32 base64 bytes`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dataDir, { recursive: true });
+    const key = randomBytes(32);
+    await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  }
+}
+
+export default fp<{ masterKey: Buffer | undefined; dataDir: string }>(
+  async function secretsPlugin(app, opts) {
+    let key = opts.masterKey;
+    if (!key) {
+      key = await embeddedMasterKey(opts.dataDir);
+      app.log.warn('MASTER_KEY is not set: using the key kept in DATA_DIR/master.key (embedded mode only)');
+    }
+    const masterKey = key;
+    app.decorate('secretBox', {
+      seal: (plaintext: string) => sealSecret(masterKey, plaintext),
+      open: (sealed: string) => openSecret(masterKey, sealed),
+    });
+  },
+  { name: 'secrets', fastify: '5.x' },
+);
