@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Store } from './db/client.js';
 import { loggerOptions } from './logger.js';
-import { buildValidatorFactory } from './validation.js';
+import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
@@ -56,6 +56,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });

@@ -2,6 +2,7 @@
 // and headers only ever arrive as text, so "5" must become 5 there; a JSON body that sends 5 where
 // a string belongs is a client bug and must fail, not be quietly rewritten.
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
+import type { FastifyRequest } from 'fastify';
 
 type PoolOptions = Parameters<BuildCompilerFromPool>[1];
 
@@ -22,4 +23,13 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
     const coercing = pool(externalSchemas, withCoercion('array'));
     return (route) => ((route as { httpPart?: string }).httpPart === 'body' ? strict(route) : coercing(route));
   };
+}
+
+/**
+ * A request with no body on a route that takes one is validated as `{}`: optional-only bodies
+ * (DELETE with an optional code) just work, and required fields are reported one by one
+ * ("/body/name is required") instead of "body must be object".
+ */
+export async function emptyBodyAsObject(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined && req.routeOptions.schema?.body) req.body = {};
 }

@@ -177,13 +177,13 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'Turn two-factor off: yourself with a current code, or another user with users:write',
         params: IdParams,
-        body: Type.Optional(OptionalCodeBody),
+        body: OptionalCodeBody,
         response: { 204: Type.Null({ description: 'Disabled' }), ...problemResponses(404) },
       },
       config: { permission: 'authenticated' },
     },
     async (req, reply) => {
-      await disableTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body?.code);
+      await disableTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);
       req.audit = { targetType: 'user', targetId: req.params.id };
       return reply.code(204).send(null);
     },

@@ -1,0 +1,66 @@
+import t from 'tap';
+import { buildTestApp } from '../../helpers/app.js';
+import { addUser, apiKey, bearer, operator, reseller } from '../../helpers/fixtures.js';
+
+t.test('R-SEC-7: every change leaves who, which credential, from where, what and the result', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const key = await apiKey(app, r.token, ['account:read', 'account:write', 'users:read', 'audit:read']);
+  await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(key.key), payload: { company_name: 'Audited' }, remoteAddress: '127.0.0.9', });
+  const tech = await addUser(app, r.token, 'technical');
+  await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: 'wrong-password-here' } });
+  await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(key.key), payload: { country: 'nope' } });
+
+  const res = await app.inject({ method: 'GET', url: '/v1/audit-events?limit=100', headers: bearer(r.token) });
+  t.equal(res.statusCode, 200);
+  const events = res.json().data as Record<string, unknown>[];
+  const patch = events.find((e) => e.operation === 'updateAccount' && e.result === 'success');
+  t.match(patch, {
+    account_id: r.accountId,
+    user_id: r.ownerId,
+    credential_type: 'api_key',
+    credential_id: key.id,
+    address: '127.0.0.9',
+    method: 'PATCH',
+    path: '/v1/account',
+    target_type: 'account',
+    target_id: r.accountId,
+    status_code: 200,
+  });
+  t.match(patch?.details, { body: { company_name: 'Audited' } });
+
+  const created = events.find((e) => e.operation === 'createUser');
+  t.equal(created?.target_id, tech.id);
+  t.equal((created?.details as { body: { password: string } }).body.password, '[Redacted]', 'passwords never reach the audit log');
+
+  const failedLogin = events.find((e) => e.operation === 'login' && e.result === 'failure');
+  t.match(failedLogin, { user_id: tech.id, status_code: 401, error_code: 'invalid_credentials', credential_type: null });
+  const invalid = events.find((e) => e.operation === 'updateAccount' && e.result === 'failure');
+  t.match(invalid, { status_code: 422, error_code: 'validation_failed' });
+  t.notOk(events.some((e) => e.method === 'GET'), 'reads are not audited');
+
+  const filtered = await app.inject({ method: 'GET', url: `/v1/audit-events?operation=updateAccount&result=success`, headers: bearer(r.token) });
+  t.same(filtered.json().data.map((e: { operation: string }) => e.operation), ['updateAccount']);
+});
+
+t.test('R-SEC-7: audit events page with an opaque cursor; operators see every account', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const a = await reseller(app, op.token);
+  const b = await reseller(app, op.token);
+  for (let i = 0; i < 5; i++) await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(a.token), payload: { address: `Street ${i}` } });
+  const first = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=2&operation=updateAccount', headers: bearer(a.token) })).json();
+  t.equal(first.data.length, 2);
+  t.type(first.next_cursor, 'string');
+  const second = (await app.inject({ method: 'GET', url: `/v1/audit-events?limit=2&operation=updateAccount&cursor=${first.next_cursor}`, headers: bearer(a.token) })).json();
+  t.ok(second.data[0].id < first.data[1].id, 'the next page continues where the first stopped');
+  const bad = await app.inject({ method: 'GET', url: '/v1/audit-events?cursor=garbage', headers: bearer(a.token) });
+  t.equal(bad.statusCode, 400);
+
+  const all = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })).json().data;
+  const accounts = new Set(all.map((e: { account_id: string }) => e.account_id));
+  t.ok(accounts.has(a.accountId) && accounts.has(b.accountId), 'operators see both accounts');
+  const onlyB = (await app.inject({ method: 'GET', url: `/v1/audit-events?account_id=${b.accountId}`, headers: bearer(op.token) })).json().data;
+  t.ok(onlyB.length > 0 && onlyB.every((e: { account_id: string }) => e.account_id === b.accountId));
+});
