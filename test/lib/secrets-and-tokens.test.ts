@@ -1,0 +1,61 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { checkPasswordStrength } from '../../src/lib/password-strength.js';
+import { openSecret, sealSecret } from '../../src/lib/secret-box.js';
+import { newApiKey, newRecoveryCode, splitApiKey } from '../../src/lib/tokens.js';
+import { TtlCache } from '../../src/lib/ttl-cache.js';
+
+t.test('sealed secrets open with the same key only, and tampering is detected', async (t) => {
+  const key = randomBytes(32);
+  const sealed = sealSecret(key, 'the secret');
+  t.not(sealSecret(key, 'the secret'), sealed, 'a fresh IV each time');
+  t.equal(openSecret(key, sealed), 'the secret');
+  t.throws(() => openSecret(randomBytes(32), sealed), 'another key cannot open it');
+  const parts = sealed.split('.');
+  const ct = Buffer.from(parts[3]!, 'base64url');
+  ct[0] = ct[0]! ^ 1;
+  t.throws(() => openSecret(key, [parts[0], parts[1], parts[2], ct.toString('base64url')].join('.')), 'a flipped bit fails authentication');
+});
+
+t.test('R-SEC-2: password strength: length and guessability', async (t) => {
+  const cases: [string, boolean][] = [
+    ['violet-Harbour-lantern-58!quay', true],
+    ['iloveyou123456', false],
+    ['Welcome12345!', false],
+    ['aaaaaaaaaaaaaaaa', false],
+    ['password123456', false],
+    ['qwertyuiop1234', false],
+    ['short-Pw1!', false],
+    ['mK9#vQ2$zL7@wP4', true],
+  ];
+  for (const [pw, ok] of cases) t.equal(checkPasswordStrength(pw).ok, ok, pw);
+  t.equal(checkPasswordStrength('alexandra.kowalski-2024', ['alexandra.kowalski']).ok, false, 'leaning on the username is weak');
+});
+
+t.test('API keys and recovery codes have the documented shapes', async (t) => {
+  const k = newApiKey();
+  t.same(splitApiKey(k.key), { keyId: k.keyId, secret: k.secret });
+  t.equal(splitApiKey('rst_abc'), null);
+  t.equal(splitApiKey('rak_short_x'), null);
+  const codes = new Set(Array.from({ length: 200 }, newRecoveryCode));
+  t.equal(codes.size, 200);
+  for (const c of [...codes].slice(0, 20)) t.match(c, /^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
+});
+
+t.test('the TTL cache expires, evicts the oldest past its size, and deletes by predicate', async (t) => {
+  let now = 0;
+  const cache = new TtlCache<number>(100, 2, () => now);
+  cache.set('a', 1);
+  cache.set('b', 2);
+  t.equal(cache.get('a'), 1);
+  cache.set('c', 3);
+  t.equal(cache.get('a'), undefined, 'the oldest entry made room');
+  now = 100;
+  t.equal(cache.get('b'), undefined, 'expired at its TTL');
+  cache.set('d', 4);
+  cache.deleteWhere((v) => v === 4);
+  t.equal(cache.get('d'), undefined);
+  const off = new TtlCache<number>(0, 10);
+  off.set('x', 1);
+  t.equal(off.get('x'), undefined, 'TTL 0 disables caching');
+});
