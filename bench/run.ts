@@ -1,0 +1,56 @@
+// Runs every benchmark in one go and prints a Markdown table for bench/RESULTS.md.
+//   DATABASE_URL=postgres://... npm run bench      (PGlite when unset)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+function start(args: string[]): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d;
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ child, info: JSON.parse(line) });
+    });
+    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+  });
+}
+
+interface Row { name: string; rps: number; p50: number; p99: number; non2xx: number }
+
+async function load(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
+  // Warm-up so JIT and pools are settled before measuring.
+  await autocannon({ url, headers, connections: CONNECTIONS, duration: 2 });
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION });
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+const app = await start(['app']);
+const rows: Row[] = [];
+try {
+  const bare = await start(['bare', app.info.accountId!]);
+  try {
+    rows.push(await load('bare Fastify + pg: GET account by id', `${bare.info.url}/bare/account`));
+  } finally {
+    bare.child.kill();
+  }
+  rows.push(await load('app: same read, public route', `${app.info.url}/bench/public/account`));
+  rows.push(await load('app: same read, API key (Bearer)', `${app.info.url}/bench/authed/account`, { authorization: `Bearer ${app.info.key}` }));
+  rows.push(await load('app: GET /v1/account, API key (Bearer)', `${app.info.url}/v1/account`, { authorization: `Bearer ${app.info.key}` }));
+} finally {
+  app.child.kill();
+}
+
+const byName = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))!;
+const ratio = byName('app: same read, API key').rps / byName('app: same read, public').rps;
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log(`Machine: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; store: ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`);
+console.log(`Date: ${new Date().toISOString().slice(0, 10)}; autocannon ${CONNECTIONS} connections, ${DURATION} s per route after 2 s warm-up\n`);
+console.log('| route | req/s | p50 ms | p99 ms | non-2xx |');
+console.log('|---|---:|---:|---:|---:|');
+for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.non2xx} |`);
+console.log(`\nAPI-key authenticated / public, same route: ${(ratio * 100).toFixed(1)}% (target >= 70%)`);

@@ -1,0 +1,55 @@
+// Servers under load, one per child process so the load generator never shares their core.
+//   tsx bench/servers.ts app    -> the real app (+ two bench routes), prints {"port", "key"}
+//   tsx bench/servers.ts bare   -> a bare Fastify + pg route, prints {"port"}
+// The database is DATABASE_URL (a fresh schema is created by the runner) or embedded PGlite.
+import Fastify from 'fastify';
+import pg from 'pg';
+import { eq } from 'drizzle-orm';
+import { Type } from 'typebox';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { accounts } from '../src/db/schema/index.js';
+import { apiKey, operator, reseller } from '../test/helpers/fixtures.js';
+
+const mode = process.argv[2];
+const databaseUrl = process.env.DATABASE_URL;
+
+if (mode === 'bare') {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const accountId = process.argv[3];
+  const app = Fastify({ logger: false });
+  app.get('/bare/account', { schema: { response: { 200: Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() }) } } }, async () => {
+    const r = await pool.query({ name: 'bare_account', text: 'select id, name, status from accounts where id = $1', values: [accountId] });
+    return r.rows[0];
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.stdout.write(`${JSON.stringify({ url: address })}\n`);
+} else if (mode === 'app') {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl ?? '',
+    MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+    DATA_DIR: process.env.BENCH_DATA_DIR ?? './bench/.out/data',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: process.env.REDIS_URL ?? '',
+  });
+  const app = await buildApp(config);
+  // The same read served two ways: public, and behind an API key. Only authentication differs.
+  const view = Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() });
+  const readAccount = async (id: string) => {
+    const [row] = await app.db.select({ id: accounts.id, name: accounts.name, status: accounts.status }).from(accounts).where(eq(accounts.id, id));
+    return row!;
+  };
+  let publicAccountId = '';
+  app.get('/bench/public/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'public' } }, async () => readAccount(publicAccountId));
+  app.get('/bench/authed/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } }, async (req) => readAccount(req.principal!.accountId!));
+  await app.ready();
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  publicAccountId = r.accountId;
+  const key = await apiKey(app, r.token, ['account:read']);
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId })}\n`);
+} else {
+  process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');
+  process.exit(2);
+}
