@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../../errors.js';
 import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
 import { AllowlistWouldLockOut } from './errors.js';
-import { Account, accountView, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
+import { Account, accountView, contactFromBody, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
 import { getAccount, setAccountAllowlist, tenantOf, updateOwnAccount, validAllowlist } from './service.js';
 
 export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -32,11 +32,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const b = req.body;
       const row = await updateOwnAccount(app.db, req.principal!, {
-        companyName: b.company_name,
-        contactEmail: b.contact_email,
-        contactPhone: b.contact_phone,
-        country: b.country,
-        address: b.address,
+        ...contactFromBody(b),
         requireTwoFactor: b.require_two_factor,
       });
       req.audit = { targetType: 'account', targetId: row.id };

@@ -6,7 +6,7 @@ import { decodeCursor } from '../../lib/cursor.js';
 import { IdParams, Page, page } from '../../schemas.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
-import { Account, accountView, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
+import { Account, accountView, contactFromBody, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
 import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
 
 export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -26,11 +26,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const b = req.body;
       const { account, owner } = await createAccount(app.db, {
         name: b.name,
-        companyName: b.company_name,
-        contactEmail: b.contact_email,
-        contactPhone: b.contact_phone,
-        country: b.country,
-        address: b.address,
+        ...contactFromBody(b),
         currency: b.currency,
         creditLimit: b.credit_limit ?? 0,
         owner: b.owner,
@@ -73,11 +69,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const b = req.body;
       const row = await updateAccount(app.db, req.params.id, {
         name: b.name,
-        companyName: b.company_name,
-        contactEmail: b.contact_email,
-        contactPhone: b.contact_phone,
-        country: b.country,
-        address: b.address,
+        ...contactFromBody(b),
         creditLimit: b.credit_limit,
       });
       req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };

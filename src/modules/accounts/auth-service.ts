@@ -1,7 +1,7 @@
 // Logins and the credentials they hand out: sessions (R-SEC-5), lockout (R-API-5), TOTP and
 // recovery codes (R-SEC-3), API keys with scopes and allowlists (R-SEC-4, R-SEC-5).
 import { createHash } from 'node:crypto';
-import { and, count, desc, eq, gt, isNull, max, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lt, max, sql } from 'drizzle-orm';
 import * as OTPAuth from 'otpauth';
 import type { Db } from '../../db/client.js';
 import { accounts, apiKeys, loginFailures, recoveryCodes, sessions, users } from '../../db/schema/index.js';
@@ -139,8 +139,14 @@ function lockedError(remainingMs: number, what: string) {
   });
 }
 
+let failuresRecorded = 0;
+
 async function recordFailure(db: Db, policy: AuthPolicy, user: UserRow | null, address: string): Promise<void> {
   await db.insert(loginFailures).values({ address });
+  // Rows older than the window no longer count; sweep them now and then so the table stays small.
+  if (++failuresRecorded % 200 === 0) {
+    await db.delete(loginFailures).where(lt(loginFailures.at, new Date(Date.now() - policy.failureWindowS * 1000)));
+  }
   if (!user) return;
   // Atomic increment: parallel guesses cannot slip past the limit.
   const [row] = await db

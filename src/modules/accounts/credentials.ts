@@ -1,7 +1,7 @@
 // Resolves a bearer token, API key or signed-request key id to what authorisation needs, with
 // prepared queries (per-request hot path) and no argon2: credentials are 256-bit random, so a
 // SHA-256 lookup is as strong as the secret.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { parseAllowlist, type ParsedAllowlist } from '../../lib/cidr.js';
@@ -68,20 +68,16 @@ export function createCredentialLookup(db: Db) {
     expiresAt: apiKeys.expiresAt,
     revokedAt: apiKeys.revokedAt,
   };
-  const keyByHash = db
-    .select(keyColumns)
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .leftJoin(accounts, eq(accounts.id, users.accountId))
-    .where(eq(apiKeys.secretHash, sql.placeholder('hash')))
-    .prepare('auth_api_key_by_hash');
-  const keyById = db
-    .select(keyColumns)
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .leftJoin(accounts, eq(accounts.id, users.accountId))
-    .where(eq(apiKeys.keyId, sql.placeholder('keyId')))
-    .prepare('auth_api_key_by_id');
+  const keyQuery = (where: SQL, name: string) =>
+    db
+      .select(keyColumns)
+      .from(apiKeys)
+      .innerJoin(users, eq(users.id, apiKeys.userId))
+      .leftJoin(accounts, eq(accounts.id, users.accountId))
+      .where(where)
+      .prepare(name);
+  const keyByHash = keyQuery(eq(apiKeys.secretHash, sql.placeholder('hash')), 'auth_api_key_by_hash');
+  const keyById = keyQuery(eq(apiKeys.keyId, sql.placeholder('keyId')), 'auth_api_key_by_id');
 
   function keyRecord(row: Awaited<ReturnType<typeof keyByHash.execute>>[number]): CredentialRecord {
     const b = base(row);

@@ -75,6 +75,23 @@ const optionalContactFields = {
   address: Type.Optional(contactFields.address),
 };
 
+/** The contact fields of a body, in the service's names (absent stays absent). */
+export function contactFromBody<B extends Partial<Record<keyof typeof contactFields, string>>>(b: B): {
+  companyName: B['company_name'];
+  contactEmail: B['contact_email'];
+  contactPhone: B['contact_phone'];
+  country: B['country'];
+  address: B['address'];
+} {
+  return {
+    companyName: b.company_name,
+    contactEmail: b.contact_email,
+    contactPhone: b.contact_phone,
+    country: b.country,
+    address: b.address,
+  };
+}
+
 export const CreateAccountBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
