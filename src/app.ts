@@ -19,6 +19,7 @@ import problemJsonPlugin from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import redisPlugin from './plugins/redis.js';
 import secretsPlugin from './plugins/secrets.js';
 import { accountRoutes } from './modules/accounts/account-routes.js';
@@ -29,6 +30,7 @@ import { authRoutes } from './modules/accounts/auth-routes.js';
 import { bootstrapOperator } from './modules/accounts/bootstrap.js';
 import { userRoutes } from './modules/accounts/user-routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
+import { fairUseRoutes } from './modules/fair-use/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
 export interface BuildOptions {
@@ -64,6 +66,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
+  await app.register(rateLimitPlugin, { redisKeyPrefix: config.redisKeyPrefix, refreshMs: config.fairUseRefreshMs });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
@@ -76,5 +79,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(auditRoutes);
   await app.register(billingRoutes);
   await app.register(adminAccountRoutes);
+  await app.register(fairUseRoutes);
   return app;
 }

@@ -34,6 +34,8 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: 'reseller-api:', description: 'Prefix of every Redis key, so several deployments can share one Redis' }),
+  FAIR_USE_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 5_000, description: 'How often an instance rereads rate limits and costs that operators changed' }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
@@ -65,6 +67,8 @@ export interface Config {
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
   readonly publicUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  readonly fairUseRefreshMs: number;
   readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
     readonly cacheTtlMs: number;
@@ -136,6 +140,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    fairUseRefreshMs: e.FAIR_USE_REFRESH_MS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD
         ? Object.freeze({ username: e.BOOTSTRAP_OPERATOR_USERNAME, password: e.BOOTSTRAP_OPERATOR_PASSWORD, email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost` })

@@ -123,3 +123,4 @@ function problemDescription(status: number): string {
   };
   return `${known[status] ?? 'Error'} (problem+json${codes.length ? `; codes include ${codes.join(', ')}` : ''})`;
 }
+export const RateLimited = defineError('rate_limited', 429, 'Rate limit exceeded');

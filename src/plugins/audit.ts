@@ -1,6 +1,6 @@
 // R-SEC-7: every state-changing call leaves an audit row: who, which credential, from where, what,
-// on which object, and the result (failures included). Written after the response, so it never
-// adds latency to the call; a failure to write is logged loudly.
+// on which object, and the result (failures included). Written just before the response leaves, so
+// a client that has its answer finds the change in the audit log; a failed write is logged loudly.
 import fp from 'fastify-plugin';
 import { auditEvents } from '../db/schema/index.js';
 import { redactSecrets } from '../lib/redact.js';
@@ -17,7 +17,6 @@ export interface AuditNote {
 declare module 'fastify' {
   interface FastifyRequest {
     audit: AuditNote | undefined;
-    auditErrorCode: string | undefined;
   }
 }
 
@@ -27,21 +26,13 @@ const MAX_DETAIL_BYTES = 8_192;
 export default fp(
   async function auditPlugin(app) {
     app.decorateRequest('audit', undefined);
-    app.decorateRequest('auditErrorCode', undefined);
 
     app.addHook('onSend', async (req, reply, payload) => {
-      // Keep the problem code for the audit row without parsing bodies on success.
-      if (reply.statusCode >= 400 && CHANGES.has(req.method) && typeof payload === 'string') {
-        const m = /"code":"([a-z0-9_]+)"/.exec(payload);
-        if (m) req.auditErrorCode = m[1];
-      }
-      return payload;
-    });
-
-    app.addHook('onResponse', async (req, reply) => {
-      if (!CHANGES.has(req.method)) return;
+      if (!CHANGES.has(req.method)) return payload;
       const operation = req.routeOptions.schema?.operationId;
-      if (!operation) return; // unknown routes change nothing
+      if (!operation) return payload; // unknown routes change nothing
+      // The problem code, without parsing bodies on success.
+      const errorCode = reply.statusCode >= 400 && typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
       const p = req.principal;
       const note = req.audit ?? {};
       const params = (req.params ?? {}) as Record<string, unknown>;
@@ -61,7 +52,7 @@ export default fp(
           targetId: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
           statusCode: reply.statusCode,
           result: reply.statusCode < 400 ? 'success' : 'failure',
-          errorCode: req.auditErrorCode ?? null,
+          errorCode,
           requestId: req.id,
           details: {
             ...note.details,
@@ -72,6 +63,7 @@ export default fp(
       } catch (err) {
         req.log.error({ err, operation }, 'AUDIT WRITE FAILED');
       }
+      return payload;
     });
   },
   { name: 'audit', fastify: '5.x', dependencies: ['db'] },

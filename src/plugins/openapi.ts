@@ -60,6 +60,7 @@ export default fp<OpenApiOptions>(
           { name: 'api-keys', description: 'API keys with scopes; bearer or HMAC-signed requests' },
           { name: 'audit', description: 'The audit trail of changes' },
           { name: 'billing', description: 'Balance and ledger' },
+          { name: 'fair-use', description: 'Rate limits, costs and your standing' },
           { name: 'admin', description: 'Operator (provider staff) routes' },
         ],
         components: { securitySchemes: SECURITY_SCHEMES as unknown as Record<string, never> },
@@ -80,7 +81,7 @@ export default fp<OpenApiOptions>(
           summary: 'This OpenAPI 3.1 document',
           response: { 200: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
         },
-        config: { permission: 'public' },
+        config: { permission: 'public', rateLimitExempt: true },
       },
       async () => app.swagger(),
     );

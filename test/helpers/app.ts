@@ -1,4 +1,5 @@
 // Builds the real app on this test file's own database, with logs captured for assertions.
+import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -9,6 +10,14 @@ export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 interface TestContext {
   teardown(fn: () => unknown): void;
+}
+
+export const TEST_REDIS_URL = process.env.REDIS_URL || undefined;
+
+/** Env for an app on the test Redis with its own key prefix (parallel test files never share buckets). */
+export function redisEnv(prefix = `test:${randomUUID()}:`): Record<string, string> {
+  if (!TEST_REDIS_URL) throw new Error('redisEnv needs REDIS_URL');
+  return { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix };
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {

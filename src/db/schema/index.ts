@@ -1,3 +1,4 @@
 // The one Drizzle schema for PostgreSQL and PGlite: one file per module, re-exported here.
 export * from './accounts.js';
 export * from './billing.js';
+export * from './fair-use.js';

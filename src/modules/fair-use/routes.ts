@@ -1,0 +1,115 @@
+// /v1/fair-use (resellers: their standing) and /v1/admin/fair-use (operators: limits and costs).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { asc, eq } from 'drizzle-orm';
+import { operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
+import { NotFound, problemResponses } from '../../errors.js';
+import { bucketsOf } from '../../plugins/rate-limit.js';
+import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
+
+export const fairUseRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const policy = app.fairUsePolicy;
+
+  app.get(
+    '/v1/fair-use',
+    {
+      schema: { operationId: 'getFairUse', tags: ['fair-use'], summary: 'Your rate-limit buckets and what operations cost', response: { 200: FairUseView } },
+      config: { permission: 'fair_use:read' },
+    },
+    async (req) => {
+      const mine = bucketsOf(req);
+      const policies = mine.map((b) => policy.bucket(b.scope));
+      const tokens = await app.buckets.peek(mine.map((b) => b.key), policies);
+      const costs = await app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId));
+      return {
+        buckets: mine.map((b, i) => ({
+          scope: b.scope,
+          capacity: policies[i]!.capacity,
+          refill_per_minute: Math.round(policies[i]!.refillPerSecond * 60),
+          remaining: tokens[i]!,
+        })),
+        costs: costs.map((c) => ({ operation_id: c.operationId, cost: c.cost })),
+      };
+    },
+  );
+
+  const limitsView = async () => {
+    const [limits, costs] = await Promise.all([
+      app.db.select().from(rateLimitPolicies).orderBy(asc(rateLimitPolicies.scope)),
+      app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId)),
+    ]);
+    return {
+      limits: limits.map((l) => ({ scope: l.scope as 'credential', capacity: l.capacity, refill_per_minute: l.refillPerMinute, updated_at: l.updatedAt.toISOString() })),
+      costs: costs.map((c) => ({ operation_id: c.operationId, cost: c.cost, updated_at: c.updatedAt.toISOString() })),
+    };
+  };
+
+  app.get(
+    '/v1/admin/fair-use/limits',
+    {
+      schema: { operationId: 'adminGetFairUseLimits', tags: ['admin'], summary: 'Rate limits per bucket scope and operation costs', response: { 200: LimitsView } },
+      config: { permission: 'admin:read' },
+    },
+    limitsView,
+  );
+
+  app.put(
+    '/v1/admin/fair-use/limits/:scope',
+    {
+      schema: {
+        operationId: 'adminSetFairUseLimit',
+        tags: ['admin'],
+        summary: 'Set a bucket scope\'s capacity and refill rate; every instance applies it within FAIR_USE_REFRESH_MS',
+        params: Type.Object({ scope: Scope }, { additionalProperties: false }),
+        body: LimitBody,
+        response: { 200: Limit },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req) => {
+      const [row] = await app.db
+        .insert(rateLimitPolicies)
+        .values({ scope: req.params.scope, capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute })
+        .onConflictDoUpdate({ target: rateLimitPolicies.scope, set: { capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute, updatedAt: new Date() } })
+        .returning();
+      await policy.refresh();
+      req.audit = { targetType: 'rate_limit_policy', targetId: req.params.scope };
+      return { scope: row!.scope as 'credential', capacity: row!.capacity, refill_per_minute: row!.refillPerMinute, updated_at: row!.updatedAt.toISOString() };
+    },
+  );
+
+  const OperationParams = Type.Object({ operation_id: Type.String({ pattern: '^[a-z][A-Za-z0-9]*$', maxLength: 100 }) }, { additionalProperties: false });
+
+  app.put(
+    '/v1/admin/fair-use/costs/:operation_id',
+    {
+      schema: { operationId: 'adminSetOperationCost', tags: ['admin'], summary: 'Set what one call to an operation costs in tokens', params: OperationParams, body: CostBody, response: { 200: Cost } },
+      config: { permission: 'admin:write' },
+    },
+    async (req) => {
+      const [row] = await app.db
+        .insert(operationCosts)
+        .values({ operationId: req.params.operation_id, cost: req.body.cost })
+        .onConflictDoUpdate({ target: operationCosts.operationId, set: { cost: req.body.cost, updatedAt: new Date() } })
+        .returning();
+      await policy.refresh();
+      req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };
+      return { operation_id: row!.operationId, cost: row!.cost, updated_at: row!.updatedAt.toISOString() };
+    },
+  );
+
+  app.delete(
+    '/v1/admin/fair-use/costs/:operation_id',
+    {
+      schema: { operationId: 'adminResetOperationCost', tags: ['admin'], summary: 'Back to the default cost of 1', params: OperationParams, response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) } },
+      config: { permission: 'admin:write' },
+    },
+    async (req, reply) => {
+      const gone = await app.db.delete(operationCosts).where(eq(operationCosts.operationId, req.params.operation_id)).returning();
+      if (gone.length === 0) throw new NotFound('That operation has the default cost');
+      await policy.refresh();
+      req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,98 @@
+// R-API-1: cost-weighted token buckets per credential and per account (per address for callers
+// without a credential), through @fastify/rate-limit for its hooks and headers, with our
+// token-bucket store behind its store interface. Redis failures fail open, loudly.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { problemResponses, RateLimited } from '../errors.js';
+import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
+import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    fairUsePolicy: FairUsePolicy;
+    buckets: BucketBackend;
+  }
+}
+
+/** The buckets a request spends, as `scope:id` keys. */
+export function bucketsOf(req: FastifyRequest): { scope: BucketScope; key: string }[] {
+  const p = req.principal;
+  if (!p) return [{ scope: 'address', key: `address:${req.ip}` }];
+  const out: { scope: BucketScope; key: string }[] = [{ scope: 'credential', key: `credential:${p.credential.id}` }];
+  if (p.accountId) out.push({ scope: 'account', key: `account:${p.accountId}` });
+  return out;
+}
+
+// The store interface hands us only a key: it carries the operation and the buckets.
+const SEP = '|';
+
+export default fp<{ redisKeyPrefix: string; refreshMs: number }>(
+  async function rateLimitPlugin(app, opts) {
+    const policy = new FairUsePolicy(app.db);
+    await policy.refresh();
+    policy.start(opts.refreshMs, (err) => app.log.error({ err }, 'could not refresh fair-use policy; keeping the last one'));
+    app.addHook('onClose', async () => policy.stop());
+    const buckets = app.redis ? redisBuckets(app.redis, opts.redisKeyPrefix) : memoryBuckets();
+    app.decorate('fairUsePolicy', policy);
+    app.decorate('buckets', buckets);
+
+    app.addHook('onRoute', (route) => {
+      if (route.schema?.hide || route.config?.rateLimitExempt || !route.schema) return;
+      route.schema.response = { ...problemResponses(429), ...(route.schema.response as object) };
+    });
+
+    let lastStoreError = 0;
+    class TokenBucketStore {
+      incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, _timeWindow: number, max: number) {
+        const [operation, ...keys] = key.split(SEP);
+        const policies = keys.map((k) => policy.bucket(k.slice(0, k.indexOf(':')) as BucketScope));
+        buckets
+          .take(keys, policies, policy.cost(operation))
+          .then((r) =>
+            cb(null, r.allowed ? { current: Math.max(0, max - r.remaining), ttl: r.resetMs } : { current: max + 1, ttl: r.retryAfterMs }),
+          )
+          .catch((err: Error) => {
+            // Fail open: a Redis outage must not refuse every call. Say so, at most every 10 s.
+            if (Date.now() - lastStoreError > 10_000) {
+              lastStoreError = Date.now();
+              app.log.error({ err }, 'rate-limit store failed; letting requests through unmetered');
+            }
+            cb(err);
+          });
+      }
+      child() {
+        return this;
+      }
+    }
+
+    await app.register(rateLimit, {
+      global: true,
+      // After authentication and signature checks, so an unsigned flood cannot drain a key's bucket.
+      hook: 'preValidation',
+      enableDraftSpec: true,
+      skipOnError: true,
+      timeWindow: 60_000,
+      store: TokenBucketStore as never,
+      keyGenerator: (req) => [req.routeOptions.schema?.operationId ?? 'unknown', ...bucketsOf(req).map((b) => b.key)].join(SEP),
+      max: (req) => policy.bucket(bucketsOf(req)[0]!.scope).capacity,
+      allowList: (req) => Boolean(req.routeOptions.config?.rateLimitExempt) || Boolean(req.routeOptions.schema?.hide),
+      errorResponseBuilder: (_req, ctx) =>
+        new RateLimited(`Rate limit exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { extensions: { retry_after_seconds: Math.ceil(ctx.ttl / 1000) } }),
+    });
+
+    // Unknown routes have no route hooks: meter them per address too, so probing costs something.
+    const limitUnknown = app.rateLimit();
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.is404) await limitUnknown.call(app, req, reply);
+    });
+  },
+  { name: 'rate-limit', fastify: '5.x', dependencies: ['db', 'redis', 'auth'] },
+);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Health checks and documents are never metered. */
+    rateLimitExempt?: boolean;
+  }
+}
