@@ -19,7 +19,9 @@ import problemJsonPlugin from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
+import idempotencyPlugin from './plugins/idempotency.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
+import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
 import secretsPlugin from './plugins/secrets.js';
 import { accountRoutes } from './modules/accounts/account-routes.js';
@@ -67,6 +69,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
   await app.register(rateLimitPlugin, { redisKeyPrefix: config.redisKeyPrefix, refreshMs: config.fairUseRefreshMs });
+  await app.register(idempotencyPlugin);
+  await app.register(repeatedFailureGuard, { windowS: config.repeatedFailureWindowS });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await bootstrapOperator(app.db, config.bootstrapOperator, app.log);

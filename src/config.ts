@@ -36,6 +36,7 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: 'reseller-api:', description: 'Prefix of every Redis key, so several deployments can share one Redis' }),
   FAIR_USE_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 5_000, description: 'How often an instance rereads rate limits and costs that operators changed' }),
+  REPEATED_FAILURE_WINDOW_S: Type.Integer({ minimum: 0, maximum: 86_400, default: 600, description: 'R-API-2: how long an identical failed command is refused' }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
@@ -69,6 +70,7 @@ export interface Config {
   readonly publicUrl: string | undefined;
   readonly redisKeyPrefix: string;
   readonly fairUseRefreshMs: number;
+  readonly repeatedFailureWindowS: number;
   readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
     readonly cacheTtlMs: number;
@@ -142,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     fairUseRefreshMs: e.FAIR_USE_REFRESH_MS,
+    repeatedFailureWindowS: e.REPEATED_FAILURE_WINDOW_S,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD
         ? Object.freeze({ username: e.BOOTSTRAP_OPERATOR_USERNAME, password: e.BOOTSTRAP_OPERATOR_PASSWORD, email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost` })

@@ -1,7 +1,7 @@
 // The limits and costs in force, read from the database and refreshed every few seconds, so an
 // operator's change reaches every instance without a restart (R-API-1).
 import type { Db } from '../../db/client.js';
-import { operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
+import { guardExemptions, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
 import type { BucketPolicy } from '../../lib/token-bucket.js';
 
 export type BucketScope = 'credential' | 'account' | 'address';
@@ -15,6 +15,7 @@ const FALLBACK: Record<BucketScope, BucketPolicy> = {
 export class FairUsePolicy {
   private buckets: Record<BucketScope, BucketPolicy> = { ...FALLBACK };
   private costs = new Map<string, number>();
+  private exempt = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly db: Db) {}
@@ -27,14 +28,24 @@ export class FairUsePolicy {
     return (operationId && this.costs.get(operationId)) || 1;
   }
 
+  /** R-API-2: operations the repeated-failure guard leaves alone. */
+  guardExempt(operationId: string): boolean {
+    return this.exempt.has(operationId);
+  }
+
   async refresh(): Promise<void> {
-    const [policies, costs] = await Promise.all([this.db.select().from(rateLimitPolicies), this.db.select().from(operationCosts)]);
+    const [policies, costs, exempt] = await Promise.all([
+      this.db.select().from(rateLimitPolicies),
+      this.db.select().from(operationCosts),
+      this.db.select().from(guardExemptions),
+    ]);
     const buckets = { ...FALLBACK };
     for (const p of policies) {
       if (p.scope in buckets) buckets[p.scope as BucketScope] = { capacity: p.capacity, refillPerSecond: p.refillPerMinute / 60 };
     }
     this.buckets = buckets;
     this.costs = new Map(costs.map((c) => [c.operationId, c.cost]));
+    this.exempt = new Set(exempt.map((e) => e.operationId));
   }
 
   /** Keeps refreshing until stop(); a failed refresh keeps the last good policy. */

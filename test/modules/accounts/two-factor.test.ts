@@ -87,7 +87,10 @@ t.test('R-SEC-3: require_two_factor needs 2FA on the one who sets it, and sends 
   t.equal(early.json().code, 'two_factor_needed_for_policy');
 
   await enrol(app, r.token, r.ownerId);
-  const set = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true } });
+  // R-API-2: the identical command failed a moment ago, so it is refused unaltered even now.
+  const repeat = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true } });
+  t.equal(repeat.json().code, 'repeated_failed_command');
+  const set = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true, country: 'DE' } });
   t.equal(set.statusCode, 200);
   t.equal(set.json().require_two_factor, true);
 

@@ -1,0 +1,119 @@
+// Idempotency-Key on state-changing POSTs (API.md, Stripe's design): the first response to a key
+// is stored for 24 h in PostgreSQL and replayed with `Idempotent-Replayed: true`; the same key with
+// a different request is 422 idempotency_key_reused; while the first is running, 409
+// idempotency_key_in_use. 5xx answers are not stored, so a retry after a server error runs again.
+import { createHash } from 'node:crypto';
+import fp from 'fastify-plugin';
+import { and, eq, lt, sql } from 'drizzle-orm';
+import { idempotencyKeys } from '../db/schema/index.js';
+import { defineError, problemResponses, ValidationFailed } from '../errors.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+
+export const IdempotencyKeyInUse = defineError('idempotency_key_in_use', 409, 'A request with this Idempotency-Key is still running');
+export const IdempotencyKeyReused = defineError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
+
+const HEADER = 'idempotency-key';
+const KEY_SHAPE = /^[\x21-\x7E]{1,255}$/;
+const TTL_MS = 24 * 3_600_000;
+/** An in-flight record older than this belongs to a request that died with its process. */
+const ABANDONED_MS = 5 * 60_000;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when this request answers from a stored response: nothing ran. */
+    idempotentReplay: boolean;
+  }
+}
+
+export function commandFingerprint(method: string, route: string, parts: { params?: unknown; query?: unknown; body?: unknown }): string {
+  return createHash('sha256').update(`${method} ${route}\n${canonicalJson({ params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null })}`).digest('hex');
+}
+
+export default fp(
+  async function idempotencyPlugin(app) {
+    app.decorateRequest('idempotentReplay', false);
+    const owned = new WeakMap<object, { scope: string; key: string }>();
+
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (!methods.includes('POST') || route.config?.permission === 'public' || !route.schema || route.schema.hide) return;
+      route.schema.headers ??= {
+        type: 'object',
+        properties: {
+          [HEADER]: { type: 'string', minLength: 1, maxLength: 255, description: 'Makes a retry safe: the first response to this key is replayed for 24 h' },
+        },
+      };
+      route.schema.response = { ...problemResponses(409, 422), ...(route.schema.response as object) };
+      const hook = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+        const key = req.headers[HEADER];
+        if (typeof key !== 'string' || !req.principal) return;
+        if (!KEY_SHAPE.test(key)) {
+          throw new ValidationFailed('Idempotency-Key must be 1-255 visible ASCII characters', {
+            errors: [{ pointer: '/headers/idempotency-key', code: 'invalid_format', message: 'must be 1-255 visible ASCII characters' }],
+          });
+        }
+        const scope = req.principal.accountId ? `account:${req.principal.accountId}` : `user:${req.principal.userId}`;
+        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
+        const now = new Date();
+        const claimed = await app.db
+          .insert(idempotencyKeys)
+          .values({ scope, key, fingerprint, operation: req.routeOptions.schema?.operationId ?? '', state: 'in_flight', requestId: req.id, expiresAt: new Date(now.getTime() + TTL_MS) })
+          .onConflictDoUpdate({
+            target: [idempotencyKeys.scope, idempotencyKeys.key],
+            set: { fingerprint, state: 'in_flight', requestId: req.id, createdAt: now, expiresAt: new Date(now.getTime() + TTL_MS), responseStatus: null, responseBody: null, responseType: null },
+            // Take over only a record that expired, or an in-flight one whose request died.
+            setWhere: sql`${idempotencyKeys.expiresAt} < now() or (${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.createdAt} < ${new Date(now.getTime() - ABANDONED_MS)})`,
+          })
+          .returning({ key: idempotencyKeys.key });
+        if (claimed.length === 1) {
+          owned.set(req, { scope, key });
+          return;
+        }
+        const [existing] = await app.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+        if (!existing) throw new IdempotencyKeyInUse('The key changed hands while we looked; retry');
+        if (existing.fingerprint !== fingerprint) {
+          throw new IdempotencyKeyReused(`This key was first used for another request (${existing.operation}, request ${existing.requestId})`);
+        }
+        if (existing.state !== 'done') throw new IdempotencyKeyInUse(`Request ${existing.requestId} with this key is still running; retry shortly`, { headers: { 'retry-after': '1' } });
+        req.idempotentReplay = true;
+        return reply
+          .code(existing.responseStatus ?? 200)
+          .header('idempotent-replayed', 'true')
+          .type(existing.responseType ?? 'application/json')
+          .send(existing.responseBody ? app.secretBox.open(existing.responseBody) : '');
+      };
+      // Route-level, so it runs after authentication and the rate limit and before the guard.
+      route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), hook];
+    });
+
+    app.addHook('onSend', async (req, reply, payload) => {
+      const mine = owned.get(req);
+      if (!mine) return payload;
+      owned.delete(req);
+      const where = and(eq(idempotencyKeys.scope, mine.scope), eq(idempotencyKeys.key, mine.key));
+      if (reply.statusCode >= 500) {
+        await app.db.delete(idempotencyKeys).where(where);
+      } else {
+        await app.db
+          .update(idempotencyKeys)
+          .set({
+            state: 'done',
+            responseStatus: reply.statusCode,
+            // Responses can hold secrets shown once (a new API key): sealed like every secret at rest.
+            responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
+            responseType: String(reply.getHeader('content-type') ?? 'application/json'),
+          })
+          .where(where);
+      }
+      return payload;
+    });
+
+    // Expired records are dead weight; clear them now and then.
+    const sweep = setInterval(() => {
+      app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, new Date())).catch((err: unknown) => app.log.warn({ err }, 'idempotency sweep failed'));
+    }, 10 * 60_000);
+    sweep.unref();
+    app.addHook('onClose', async () => clearInterval(sweep));
+  },
+  { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'secrets', 'auth', 'rate-limit'] },
+);

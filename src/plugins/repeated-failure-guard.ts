@@ -1,0 +1,93 @@
+// R-API-2: a failed command must not be repeated unaltered. When the same account sends the same
+// operation with the same parameters (canonical JSON of path, query and body) that failed with a
+// client error within the window, the repeat is refused with 409 repeated_failed_command, without
+// running. 5xx, 429, 401 and 403 are never remembered: retrying those is legitimate.
+import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
+import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import { failedCommands } from '../db/schema/index.js';
+import { defineError, problemResponses } from '../errors.js';
+import { commandFingerprint } from './idempotency.js';
+
+export const RepeatedFailedCommand = defineError('repeated_failed_command', 409, 'This exact command already failed; change it before sending it again');
+
+const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const NOT_REMEMBERED = new Set([401, 403, 429]);
+/** Refusals by the fair-use machinery itself are not failures of the command. */
+const OWN_CODES = new Set(['repeated_failed_command', 'idempotency_key_in_use', 'idempotency_key_reused', 'rate_limited', 'too_many_concurrent_requests', 'bulk_notice_required', 'api_suspended']);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    commandFingerprint: string | undefined;
+  }
+}
+
+export default fp<{ windowS: number }>(
+  async function repeatedFailureGuard(app, opts) {
+    app.decorateRequest('commandFingerprint', undefined);
+
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (!methods.some((m) => COMMANDS.has(m)) || route.config?.permission === 'public' || !route.schema || route.schema.hide) return;
+      route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
+      const hook = async (req: FastifyRequest) => {
+        const accountId = req.principal?.accountId;
+        const operation = req.routeOptions.schema?.operationId;
+        if (!accountId || !operation || app.fairUsePolicy.guardExempt(operation)) return;
+        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
+        req.commandFingerprint = fingerprint;
+        const [first] = await app.db
+          .select()
+          .from(failedCommands)
+          .where(and(eq(failedCommands.accountId, accountId), eq(failedCommands.fingerprint, fingerprint), gt(failedCommands.expiresAt, new Date())));
+        if (first) {
+          req.commandFingerprint = undefined;
+          throw new RepeatedFailedCommand(
+            `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command, or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
+            {
+              extensions: {
+                first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId },
+                retry_after: first.expiresAt.toISOString(),
+              },
+            },
+          );
+        }
+      };
+      route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), hook];
+    });
+
+    app.addHook('onSend', async (req, reply, payload) => {
+      const fingerprint = req.commandFingerprint;
+      const status = reply.statusCode;
+      if (!fingerprint || req.idempotentReplay || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return payload;
+      const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
+      if (code && OWN_CODES.has(code)) return payload;
+      const now = Date.now();
+      await app.db
+        .insert(failedCommands)
+        .values({
+          accountId: req.principal!.accountId!,
+          fingerprint,
+          operation: req.routeOptions.schema?.operationId ?? '',
+          statusCode: status,
+          errorCode: code,
+          requestId: req.id,
+          failedAt: new Date(now),
+          expiresAt: new Date(now + opts.windowS * 1000),
+        })
+        .onConflictDoUpdate({
+          target: [failedCommands.accountId, failedCommands.fingerprint],
+          set: { statusCode: status, errorCode: code, requestId: req.id, failedAt: new Date(now), expiresAt: new Date(now + opts.windowS * 1000) },
+          setWhere: sql`${failedCommands.expiresAt} <= now()`,
+        });
+      return payload;
+    });
+
+    const sweep = setInterval(() => {
+      app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, new Date())).catch((err: unknown) => app.log.warn({ err }, 'failed-command sweep failed'));
+    }, 10 * 60_000);
+    sweep.unref();
+    app.addHook('onClose', async () => clearInterval(sweep));
+  },
+  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'auth', 'rate-limit', 'idempotency'] },
+);
