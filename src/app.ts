@@ -18,8 +18,10 @@ import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
+import bulkWorkPlugin from './plugins/bulk-work.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
+import incidentsPlugin from './plugins/incidents.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
@@ -32,6 +34,7 @@ import { authRoutes } from './modules/accounts/auth-routes.js';
 import { bootstrapOperator } from './modules/accounts/bootstrap.js';
 import { userRoutes } from './modules/accounts/user-routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
+import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
@@ -68,9 +71,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
-  await app.register(rateLimitPlugin, { redisKeyPrefix: config.redisKeyPrefix, refreshMs: config.fairUseRefreshMs });
+  await app.register(incidentsPlugin, { periodDays: config.incidentPeriodDays });
+  await app.register(rateLimitPlugin, {
+    redisKeyPrefix: config.redisKeyPrefix,
+    refreshMs: config.fairUseRefreshMs,
+    maxInFlightPerAccount: config.maxInFlightPerAccount,
+    dropCatchIntervalS: config.dropCatchIntervalS,
+    incidentHitsPerMinute: config.rateLimitIncidentHits,
+  });
   await app.register(idempotencyPlugin);
   await app.register(repeatedFailureGuard, { windowS: config.repeatedFailureWindowS });
+  await app.register(bulkWorkPlugin, { threshold: config.bulkDailyThreshold, ceiling: config.bulkDailyCeiling });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
@@ -83,6 +94,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(auditRoutes);
   await app.register(billingRoutes);
   await app.register(adminAccountRoutes);
-  await app.register(fairUseRoutes);
+  const fairUse = { periodDays: config.incidentPeriodDays, bulkThreshold: config.bulkDailyThreshold, bulkCeiling: config.bulkDailyCeiling };
+  await app.register(fairUseRoutes, fairUse);
+  await app.register(incidentRoutes, fairUse);
   return app;
 }

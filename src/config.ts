@@ -37,6 +37,12 @@ export const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: 'reseller-api:', description: 'Prefix of every Redis key, so several deployments can share one Redis' }),
   FAIR_USE_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 5_000, description: 'How often an instance rereads rate limits and costs that operators changed' }),
   REPEATED_FAILURE_WINDOW_S: Type.Integer({ minimum: 0, maximum: 86_400, default: 600, description: 'R-API-2: how long an identical failed command is refused' }),
+  MAX_IN_FLIGHT_PER_ACCOUNT: Type.Integer({ minimum: 1, maximum: 10_000, default: 32, description: 'Requests one account may have running at once on one instance' }),
+  BULK_DAILY_THRESHOLD: Type.Integer({ minimum: 1, default: 10_000, description: 'R-API-3: orders and updates per account per UTC day before a bulk notice is expected' }),
+  BULK_DAILY_CEILING: Type.Integer({ minimum: 1, default: 20_000, description: 'R-API-3: past this, calls without a covering bulk notice are refused' }),
+  DROP_CATCH_INTERVAL_S: Type.Integer({ minimum: 1, maximum: 3600, default: 5, description: 'R-DOM-4: the same account may check the same name once per this many seconds' }),
+  INCIDENT_PERIOD_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'R-API-4: the rolling period over which open incidents climb the ladder' }),
+  RATE_LIMIT_INCIDENT_HITS: Type.Integer({ minimum: 1, default: 100, description: 'R-API-4: 429s of one account within a minute that make a sustained-rate-limit incident' }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
@@ -71,6 +77,12 @@ export interface Config {
   readonly redisKeyPrefix: string;
   readonly fairUseRefreshMs: number;
   readonly repeatedFailureWindowS: number;
+  readonly maxInFlightPerAccount: number;
+  readonly bulkDailyThreshold: number;
+  readonly bulkDailyCeiling: number;
+  readonly dropCatchIntervalS: number;
+  readonly incidentPeriodDays: number;
+  readonly rateLimitIncidentHits: number;
   readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
     readonly cacheTtlMs: number;
@@ -123,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if ((e.BOOTSTRAP_OPERATOR_USERNAME === undefined) !== (e.BOOTSTRAP_OPERATOR_PASSWORD === undefined)) {
       problems.push('BOOTSTRAP_OPERATOR_PASSWORD: set both BOOTSTRAP_OPERATOR_USERNAME and BOOTSTRAP_OPERATOR_PASSWORD, or neither');
     }
+    if (e.BULK_DAILY_CEILING < e.BULK_DAILY_THRESHOLD) problems.push('BULK_DAILY_CEILING: must not be below BULK_DAILY_THRESHOLD');
     if (e.DATABASE_URL !== undefined && e.MASTER_KEY === undefined) {
       problems.push('MASTER_KEY: required when DATABASE_URL is set (generate one with: openssl rand -base64 32)');
     }
@@ -145,6 +158,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     fairUseRefreshMs: e.FAIR_USE_REFRESH_MS,
     repeatedFailureWindowS: e.REPEATED_FAILURE_WINDOW_S,
+    maxInFlightPerAccount: e.MAX_IN_FLIGHT_PER_ACCOUNT,
+    bulkDailyThreshold: e.BULK_DAILY_THRESHOLD,
+    bulkDailyCeiling: e.BULK_DAILY_CEILING,
+    dropCatchIntervalS: e.DROP_CATCH_INTERVAL_S,
+    incidentPeriodDays: e.INCIDENT_PERIOD_DAYS,
+    rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD
         ? Object.freeze({ username: e.BOOTSTRAP_OPERATOR_USERNAME, password: e.BOOTSTRAP_OPERATOR_PASSWORD, email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost` })

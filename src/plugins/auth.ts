@@ -15,6 +15,7 @@ import { createCredentialLookup, type CredentialRecord, type Principal } from '.
 import {
   AccountSuspended,
   AccountTerminated,
+  ApiSuspended,
   AuthenticationRequired,
   CredentialRevoked,
   InvalidCredentials,
@@ -37,6 +38,8 @@ declare module 'fastify' {
     permission?: RoutePermission;
     /** Reachable with an enrolment-only session (two-factor set-up under require_two_factor). */
     allowEnrolment?: boolean;
+    /** Reachable while the fair-use ladder has suspended the account's API access (its standing). */
+    allowDuringApiSuspension?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -189,6 +192,13 @@ export default fp<AuthPluginOptions>(
       if (!record.userActive) throw new InvalidCredentials('The user is disabled');
       if (record.accountStatus === 'suspended') throw new AccountSuspended();
       if (record.accountStatus === 'terminated') throw new AccountTerminated();
+      if (record.apiSuspendedUntil !== null && record.apiSuspendedUntil > Date.now() && !config.allowDuringApiSuspension) {
+        const endsAt = new Date(record.apiSuspendedUntil).toISOString();
+        throw new ApiSuspended(`API access is suspended until ${endsAt} (R-API-4); GET /v1/fair-use shows why`, {
+          extensions: { ends_at: endsAt },
+          headers: { 'retry-after': String(Math.ceil((record.apiSuspendedUntil - Date.now()) / 1000)) },
+        });
+      }
       const principal = record.principal;
       if (principal.enrolmentOnly && !config.allowEnrolment) {
         throw new TwoFactorEnrolmentRequired('This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)');

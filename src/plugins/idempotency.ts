@@ -4,6 +4,7 @@
 // idempotency_key_in_use. 5xx answers are not stored, so a retry after a server error runs again.
 import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
+import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
 import { defineError, problemResponses, ValidationFailed } from '../errors.js';
@@ -13,6 +14,7 @@ export const IdempotencyKeyInUse = defineError('idempotency_key_in_use', 409, 'A
 export const IdempotencyKeyReused = defineError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
 
 const HEADER = 'idempotency-key';
+const POST_ONLY = new Set(['POST']);
 const KEY_SHAPE = /^[\x21-\x7E]{1,255}$/;
 const TTL_MS = 24 * 3_600_000;
 /** An in-flight record older than this belongs to a request that died with its process. */
@@ -35,8 +37,7 @@ export default fp(
     const owned = new WeakMap<object, { scope: string; key: string }>();
 
     app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (!methods.includes('POST') || route.config?.permission === 'public' || !route.schema || route.schema.hide) return;
+      if (!isCommandRoute(route, POST_ONLY) || !route.schema) return;
       route.schema.headers ??= {
         type: 'object',
         properties: {
@@ -83,7 +84,7 @@ export default fp(
           .send(existing.responseBody ? app.secretBox.open(existing.responseBody) : '');
       };
       // Route-level, so it runs after authentication and the rate limit and before the guard.
-      route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), hook];
+      appendPreValidation(route, hook);
     });
 
     app.addHook('onSend', async (req, reply, payload) => {

@@ -4,14 +4,18 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { problemResponses, RateLimited } from '../errors.js';
+import { defineError, problemResponses, RateLimited } from '../errors.js';
+import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/drop-catch.js';
 import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
 import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
+
+export const TooManyConcurrentRequests = defineError('too_many_concurrent_requests', 429, 'Too many requests of this account are running at once');
 
 declare module 'fastify' {
   interface FastifyInstance {
     fairUsePolicy: FairUsePolicy;
     buckets: BucketBackend;
+    dropCatch: DropCatchThrottle;
   }
 }
 
@@ -27,7 +31,7 @@ export function bucketsOf(req: FastifyRequest): { scope: BucketScope; key: strin
 // The store interface hands us only a key: it carries the operation and the buckets.
 const SEP = '|';
 
-export default fp<{ redisKeyPrefix: string; refreshMs: number }>(
+export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAccount: number; dropCatchIntervalS: number; incidentHitsPerMinute: number }>(
   async function rateLimitPlugin(app, opts) {
     const policy = new FairUsePolicy(app.db);
     await policy.refresh();
@@ -36,6 +40,31 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number }>(
     const buckets = app.redis ? redisBuckets(app.redis, opts.redisKeyPrefix) : memoryBuckets();
     app.decorate('fairUsePolicy', policy);
     app.decorate('buckets', buckets);
+    app.decorate('dropCatch', dropCatchThrottle(buckets, opts.dropCatchIntervalS));
+
+    // Requests in flight per account on this instance: a burst of slow calls cannot take every worker.
+    const inFlight = new Map<string, number>();
+    const counted = new WeakMap<object, string>();
+    const done = (req: FastifyRequest) => {
+      const accountId = counted.get(req);
+      if (!accountId) return;
+      counted.delete(req);
+      const n = (inFlight.get(accountId) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(accountId);
+      else inFlight.set(accountId, n);
+    };
+    app.addHook('onRequest', async (req) => {
+      const accountId = req.principal?.accountId;
+      if (!accountId) return;
+      const n = inFlight.get(accountId) ?? 0;
+      if (n >= opts.maxInFlightPerAccount) {
+        throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
+      }
+      inFlight.set(accountId, n + 1);
+      counted.set(req, accountId);
+    });
+    app.addHook('onResponse', async (req) => done(req));
+    app.addHook('onRequestAbort', async (req) => done(req));
 
     app.addHook('onRoute', (route) => {
       if (route.schema?.hide || route.config?.rateLimitExempt || !route.schema) return;
@@ -66,7 +95,25 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number }>(
       }
     }
 
+    // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an hour.
+    const hits = new Map<string, { minute: number; n: number }>();
+    const onExceeded = (req: FastifyRequest) => {
+      const accountId = req.principal?.accountId;
+      if (!accountId) return;
+      const minute = Math.floor(Date.now() / 60_000);
+      const h = hits.get(accountId);
+      const n = h && h.minute === minute ? h.n + 1 : 1;
+      hits.set(accountId, { minute, n });
+      if (hits.size > 10_000) hits.clear();
+      if (n !== opts.incidentHitsPerMinute) return;
+      const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
+      app.incidents
+        .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
+        .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
+    };
+
     await app.register(rateLimit, {
+      onExceeded,
       global: true,
       // After authentication and signature checks, so an unsigned flood cannot drain a key's bucket.
       hook: 'preValidation',
@@ -87,7 +134,7 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number }>(
       if (req.is404) await limitUnknown.call(app, req, reply);
     });
   },
-  { name: 'rate-limit', fastify: '5.x', dependencies: ['db', 'redis', 'auth'] },
+  { name: 'rate-limit', fastify: '5.x', dependencies: ['db', 'redis', 'auth', 'incidents'] },
 );
 
 declare module 'fastify' {

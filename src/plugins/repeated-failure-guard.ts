@@ -3,6 +3,7 @@
 // client error within the window, the repeat is refused with 409 repeated_failed_command, without
 // running. 5xx, 429, 401 and 403 are never remembered: retrying those is legitimate.
 import fp from 'fastify-plugin';
+import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import type { FastifyRequest } from 'fastify';
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
 import { failedCommands } from '../db/schema/index.js';
@@ -11,7 +12,6 @@ import { commandFingerprint } from './idempotency.js';
 
 export const RepeatedFailedCommand = defineError('repeated_failed_command', 409, 'This exact command already failed; change it before sending it again');
 
-const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const NOT_REMEMBERED = new Set([401, 403, 429]);
 /** Refusals by the fair-use machinery itself are not failures of the command. */
 const OWN_CODES = new Set(['repeated_failed_command', 'idempotency_key_in_use', 'idempotency_key_reused', 'rate_limited', 'too_many_concurrent_requests', 'bulk_notice_required', 'api_suspended']);
@@ -27,8 +27,7 @@ export default fp<{ windowS: number }>(
     app.decorateRequest('commandFingerprint', undefined);
 
     app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (!methods.some((m) => COMMANDS.has(m)) || route.config?.permission === 'public' || !route.schema || route.schema.hide) return;
+      if (!isCommandRoute(route) || !route.schema) return;
       route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
       const hook = async (req: FastifyRequest) => {
         const accountId = req.principal?.accountId;
@@ -42,6 +41,13 @@ export default fp<{ windowS: number }>(
           .where(and(eq(failedCommands.accountId, accountId), eq(failedCommands.fingerprint, fingerprint), gt(failedCommands.expiresAt, new Date())));
         if (first) {
           req.commandFingerprint = undefined;
+          // R-API-4: one incident per remembered failure, however often it is repeated.
+          await app.incidents.record({
+            accountId,
+            type: 'repeated_failed_command',
+            dedupeKey: `${fingerprint}:${first.failedAt.getTime()}`,
+            evidence: { operation, first_failure_request_id: first.requestId, first_failure_code: first.errorCode, repeat_request_id: req.id },
+          });
           throw new RepeatedFailedCommand(
             `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command, or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
             {
@@ -53,7 +59,7 @@ export default fp<{ windowS: number }>(
           );
         }
       };
-      route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), hook];
+      appendPreValidation(route, hook);
     });
 
     app.addHook('onSend', async (req, reply, payload) => {
@@ -89,5 +95,5 @@ export default fp<{ windowS: number }>(
     sweep.unref();
     app.addHook('onClose', async () => clearInterval(sweep));
   },
-  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'auth', 'rate-limit', 'idempotency'] },
+  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
 );

@@ -25,6 +25,10 @@ export const accounts = pgTable('accounts', {
   requireTwoFactor: boolean('require_two_factor').notNull().default(false),
   ipAllowlist: text('ip_allowlist').array().notNull().default(sql`'{}'::text[]`),
   suspendedReason: text('suspended_reason'),
+  /** R-API-4: API access suspended by the fair-use ladder until this time. */
+  apiSuspendedUntil: ts('api_suspended_until'),
+  /** R-API-4: flagged for operators to review for termination. */
+  terminationReview: boolean('termination_review').notNull().default(false),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, (t) => [check('accounts_balance_floor', sql`${t.balance} >= -${t.creditLimit}`), check('accounts_credit_limit_nonneg', sql`${t.creditLimit} >= 0`)]);

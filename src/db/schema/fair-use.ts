@@ -1,5 +1,6 @@
 // Fair use (R-API): rate-limit policies and operation costs that operators edit at run time.
-import { index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /** One row per bucket scope: 'credential', 'account', 'address' (unauthenticated callers). */
 export const rateLimitPolicies = pgTable('rate_limit_policies', {
@@ -59,3 +60,70 @@ export const guardExemptions = pgTable('guard_exemptions', {
   reason: text('reason').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
+
+/** R-API-4: breaches of fair use, with evidence. One per (account, type, dedupe key). */
+export const fairUseIncidents = pgTable(
+  'fair_use_incidents',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    accountId: uuid('account_id').notNull(),
+    type: text('type').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    evidence: jsonb('evidence').notNull(),
+    status: text('status').notNull().default('open'), // 'open' | 'cleared'
+    annotation: text('annotation'),
+    actions: text('actions').array().notNull().default(sql`'{}'::text[]`),
+    clearedAt: timestamp('cleared_at', { withTimezone: true, precision: 3 }),
+    clearedBy: uuid('cleared_by'),
+  },
+  (t) => [uniqueIndex('fair_use_incidents_dedupe_key').on(t.accountId, t.type, t.dedupeKey), index('fair_use_incidents_account_idx').on(t.accountId, t.occurredAt)],
+);
+
+/** R-API-4: the escalation ladder. When open incidents within the period reach `threshold`, `action` is taken. */
+export const ladderSteps = pgTable('ladder_steps', {
+  threshold: integer('threshold').primaryKey(),
+  action: text('action').notNull(), // 'warning' | 'suspend_api' | 'fee' | 'termination_review'
+  suspensionHours: integer('suspension_hours'),
+  /** Fee per currency in minor units, e.g. {"EUR": 2500, "RUB": 250000}. */
+  fee: jsonb('fee'),
+});
+
+/** Account events for webhooks (a later issue delivers them). */
+export const accountEvents = pgTable(
+  'account_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    accountId: uuid('account_id').notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('account_events_account_idx').on(t.accountId, t.id)],
+);
+
+/** R-API-3: state-changing calls per account per UTC day. */
+export const dailyCounters = pgTable(
+  'daily_counters',
+  {
+    accountId: uuid('account_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    commands: integer('commands').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.day] })],
+);
+
+/** R-API-3: notices of bulk work filed in advance. */
+export const bulkNotices = pgTable(
+  'bulk_notices',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    expectedCount: integer('expected_count').notNull(),
+    description: text('description').notNull(),
+    createdBy: uuid('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('bulk_notices_account_day_idx').on(t.accountId, t.day)],
+);

@@ -23,6 +23,8 @@ export interface CredentialRecord {
   revoked: boolean;
   userActive: boolean;
   accountStatus: 'active' | 'suspended' | 'terminated' | null;
+  /** R-API-4: API access suspended by the fair-use ladder until then. */
+  apiSuspendedUntil: number | null;
   /** Account, user and key lists: the address must pass each non-empty one (R-SEC-4). */
   allowlists: ParsedAllowlist[];
   /** HMAC only: the sealed key secret. */
@@ -38,12 +40,14 @@ const principalColumns = {
   userAllowlist: users.ipAllowlist,
   accountStatus: accounts.status,
   accountAllowlist: accounts.ipAllowlist,
+  apiSuspendedUntil: accounts.apiSuspendedUntil,
 };
 
-function base(row: { userId: string; username: string; accountId: string | null; role: Role; userStatus: string; userAllowlist: string[]; accountStatus: 'active' | 'suspended' | 'terminated' | null; accountAllowlist: string[] | null }) {
+function base(row: { userId: string; username: string; accountId: string | null; role: Role; userStatus: string; userAllowlist: string[]; accountStatus: 'active' | 'suspended' | 'terminated' | null; accountAllowlist: string[] | null; apiSuspendedUntil: Date | null }) {
   return {
     userActive: row.userStatus === 'active',
     accountStatus: row.accountStatus,
+    apiSuspendedUntil: row.apiSuspendedUntil?.getTime() ?? null,
     lists: [parseAllowlist(row.accountAllowlist ?? []), parseAllowlist(row.userAllowlist)],
   };
 }
@@ -98,6 +102,7 @@ export function createCredentialLookup(db: Db) {
       revoked: row.revokedAt !== null,
       userActive: b.userActive,
       accountStatus: b.accountStatus,
+      apiSuspendedUntil: b.apiSuspendedUntil,
       allowlists: [...b.lists, parseAllowlist(row.keyAllowlist)],
       secretSealed: row.secretSealed,
     };
@@ -122,6 +127,7 @@ export function createCredentialLookup(db: Db) {
         revoked: row.revokedAt !== null,
         userActive: b.userActive,
         accountStatus: b.accountStatus,
+        apiSuspendedUntil: b.apiSuspendedUntil,
         allowlists: b.lists,
       };
     },

@@ -30,3 +30,4 @@ export const LastOwner = defineError('last_owner', 409, 'An account keeps at lea
 export const CurrencyMismatch = defineError('currency_mismatch', 422, "The amount's currency is not the account's currency");
 export const AccountNotActive = defineError('account_not_active', 409, 'The account is not in a state that allows this');
 export const NotASession = defineError('not_a_session', 409, 'This credential is an API key, not a login session');
+export const ApiSuspended = defineError('api_suspended', 403, 'API access is suspended for breaches of fair use');

@@ -1,27 +1,53 @@
 // /v1/fair-use (resellers: their standing) and /v1/admin/fair-use (operators: limits and costs).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { asc, eq } from 'drizzle-orm';
-import { operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
+import { and, asc, count, desc, eq, gt } from 'drizzle-orm';
+import { fairUseIncidents, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
+import { getAccount, tenantOf } from '../accounts/service.js';
+import { commandsOn, noticedCount, utcDay } from './bulk.js';
+import { incidentView } from './incident-routes.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
 
-export const fairUseRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulkThreshold: number; bulkCeiling: number }> = async (app, opts) => {
   const policy = app.fairUsePolicy;
 
   app.get(
     '/v1/fair-use',
     {
-      schema: { operationId: 'getFairUse', tags: ['fair-use'], summary: 'Your rate-limit buckets and what operations cost', response: { 200: FairUseView } },
-      config: { permission: 'fair_use:read' },
+      schema: {
+        operationId: 'getFairUse',
+        tags: ['fair-use'],
+        summary: 'Your standing: API suspension, incidents, today\'s order count, rate-limit buckets and costs',
+        response: { 200: FairUseView },
+      },
+      config: { permission: 'fair_use:read', allowDuringApiSuspension: true },
     },
     async (req) => {
+      const accountId = tenantOf(req.principal);
+      const day = utcDay();
+      const since = new Date(Date.now() - opts.periodDays * 86_400_000);
+      const [account, [open], incidents, commands, noticed] = await Promise.all([
+        getAccount(app.db, accountId),
+        app.db.select({ n: count() }).from(fairUseIncidents).where(and(eq(fairUseIncidents.accountId, accountId), eq(fairUseIncidents.status, 'open'), gt(fairUseIncidents.occurredAt, since))),
+        app.db.select().from(fairUseIncidents).where(eq(fairUseIncidents.accountId, accountId)).orderBy(desc(fairUseIncidents.id)).limit(20),
+        commandsOn(app.db, accountId, day),
+        noticedCount(app.db, accountId, day),
+      ]);
       const mine = bucketsOf(req);
       const policies = mine.map((b) => policy.bucket(b.scope));
       const tokens = await app.buckets.peek(mine.map((b) => b.key), policies);
       const costs = await app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId));
       return {
+        standing: {
+          api_suspended_until: account.apiSuspendedUntil && account.apiSuspendedUntil > new Date() ? account.apiSuspendedUntil.toISOString() : null,
+          termination_review: account.terminationReview,
+          open_incidents: open?.n ?? 0,
+          period_days: opts.periodDays,
+        },
+        today: { day, commands, threshold: opts.bulkThreshold, ceiling: opts.bulkCeiling, noticed },
+        recent_incidents: incidents.map(incidentView),
         buckets: mine.map((b, i) => ({
           scope: b.scope,
           capacity: policies[i]!.capacity,

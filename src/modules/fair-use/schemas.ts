@@ -14,7 +14,7 @@ export const BucketView = Type.Object(
   strict,
 );
 
-export const FairUseView = Type.Object(
+const BucketsAndCosts = Type.Object(
   {
     buckets: Type.Array(BucketView, { description: 'The buckets this credential spends; a call must find tokens in each' }),
     costs: Type.Array(Type.Object({ operation_id: Type.String(), cost: Type.Integer() }, strict), { description: 'Operations that cost more than 1' }),
@@ -30,3 +30,78 @@ export const LimitBody = Type.Object(
 export const Cost = Type.Object({ operation_id: Type.String(), cost: Type.Integer({ minimum: 1 }), updated_at: DateTime }, strict);
 export const CostBody = Type.Object({ cost: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict);
 export const LimitsView = Type.Object({ limits: Type.Array(Limit), costs: Type.Array(Cost) }, strict);
+
+export const Incident = Type.Object(
+  {
+    id: Type.Integer(),
+    account_id: Type.String({ format: 'uuid' }),
+    type: Type.Enum(['repeated_failed_command', 'rate_limit_sustained', 'bulk_without_notice', 'drop_catch_pattern', 'abuse_unanswered']),
+    occurred_at: DateTime,
+    evidence: Type.Object({}, { additionalProperties: true }),
+    status: Type.Enum(['open', 'cleared']),
+    annotation: Type.Union([Type.String(), Type.Null()]),
+    actions: Type.Array(Type.String(), { description: 'Ladder steps this incident triggered' }),
+    cleared_at: Type.Union([DateTime, Type.Null()]),
+  },
+  strict,
+);
+
+export const Standing = Type.Object(
+  {
+    api_suspended_until: Type.Union([DateTime, Type.Null()]),
+    termination_review: Type.Boolean(),
+    open_incidents: Type.Integer({ description: 'Open incidents within the rolling period: what the ladder counts' }),
+    period_days: Type.Integer(),
+  },
+  strict,
+);
+
+export const Today = Type.Object(
+  {
+    day: Type.String({ format: 'date' }),
+    commands: Type.Integer({ description: 'Orders and updates counted today (UTC)' }),
+    threshold: Type.Integer(),
+    ceiling: Type.Integer(),
+    noticed: Type.Integer({ description: 'The largest count a bulk notice for today announced' }),
+  },
+  strict,
+);
+
+export const BulkNotice = Type.Object(
+  { id: Type.String({ format: 'uuid' }), date: Type.String({ format: 'date' }), expected_count: Type.Integer(), description: Type.String(), created_at: DateTime },
+  strict,
+);
+export const BulkNoticeBody = Type.Object(
+  {
+    date: Type.String({ format: 'date', description: 'UTC day of the bulk work: today or later' }),
+    expected_count: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
+    description: Type.String({ minLength: 1, maxLength: 2000 }),
+  },
+  strict,
+);
+
+export const IncidentPatch = Type.Object(
+  { annotation: Type.Optional(Type.String({ maxLength: 4000 })), status: Type.Optional(Type.Enum(['open', 'cleared'])) },
+  { ...strict, minProperties: 1 },
+);
+
+export const LadderStep = Type.Object(
+  {
+    threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Open incidents within the period at which this step fires' }),
+    action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
+    suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
+    fee: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), Type.Integer({ minimum: 1 })), Type.Null()])),
+  },
+  strict,
+);
+export const Ladder = Type.Object({ steps: Type.Array(LadderStep, { maxItems: 50 }) }, strict);
+
+export const FairUseView = Type.Object(
+  {
+    standing: Standing,
+    today: Today,
+    recent_incidents: Type.Array(Incident, { description: 'The 20 newest' }),
+    ...BucketsAndCosts.properties,
+  },
+  strict,
+);

@@ -1,0 +1,51 @@
+// R-API-3: every state-changing call of a reseller counts toward its UTC day. Past the threshold
+// without a bulk notice that covers the count: a Fair-Use-Warning header on each response and one
+// incident a day; past the ceiling: 429 bulk_notice_required until the day ends.
+import fp from 'fastify-plugin';
+import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { defineError, problemResponses } from '../errors.js';
+import { countCommand, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
+
+export const BulkNoticeRequired = defineError('bulk_notice_required', 429, 'Daily volume past the ceiling without a bulk notice');
+
+
+export default fp<{ threshold: number; ceiling: number }>(
+  async function bulkWorkPlugin(app, opts) {
+    app.addHook('onRoute', (route) => {
+      if (!isCommandRoute(route) || !route.schema) return;
+      if (route.config?.bulkExempt) return;
+      route.schema.response = { ...problemResponses(429), ...(route.schema.response as object) };
+      const hook = async (req: FastifyRequest, reply: FastifyReply) => {
+        const accountId = req.principal?.accountId;
+        if (!accountId) return;
+        const day = utcDay();
+        const n = await countCommand(app.db, accountId, day);
+        if (n <= opts.threshold) return;
+        const noticed = await noticedCount(app.db, accountId, day);
+        const verdict = judgeBulk(n, noticed, opts.threshold, opts.ceiling);
+        if (verdict.kind === 'ok') return;
+        if (verdict.kind === 'refuse') {
+          const endOfDay = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+          throw new BulkNoticeRequired(`${n} orders and updates today, past the ceiling of ${opts.ceiling}, without a bulk notice that covers them (POST /v1/fair-use/bulk-notices)`, {
+            headers: { 'retry-after': String(Math.ceil((endOfDay - Date.now()) / 1000)) },
+            extensions: { count: n, threshold: opts.threshold, ceiling: opts.ceiling, noticed },
+          });
+        }
+        reply.header('fair-use-warning', `bulk_notice_missing; count=${n}; threshold=${opts.threshold}; ceiling=${opts.ceiling}`);
+        if (verdict.firstPast) {
+          await app.incidents.record({ accountId, type: 'bulk_without_notice', dedupeKey: day, evidence: { day, count: n, threshold: opts.threshold, noticed, request_id: req.id } });
+        }
+      };
+      appendPreValidation(route, hook);
+    });
+  },
+  { name: 'bulk-work', fastify: '5.x', dependencies: ['db', 'auth', 'incidents', 'repeated-failure-guard'] },
+);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Not an order or update (filing the bulk notice itself). */
+    bulkExempt?: boolean;
+  }
+}

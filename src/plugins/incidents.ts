@@ -1,0 +1,28 @@
+// R-API-4: `app.incidents.record(...)` for every module that detects a breach. Records the incident,
+// applies the ladder, and makes a new API suspension bite at once on this instance.
+import fp from 'fastify-plugin';
+import { recordIncident, type IncidentType, type RecordedIncident } from '../modules/fair-use/incidents.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    incidents: {
+      record(input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown> }): Promise<RecordedIncident | null>;
+    };
+  }
+}
+
+export default fp<{ periodDays: number }>(
+  async function incidentsPlugin(app, opts) {
+    app.decorate('incidents', {
+      async record(input) {
+        const recorded = await recordIncident(app.db, input, opts.periodDays);
+        if (recorded) {
+          app.log.warn({ account_id: input.accountId, incident: input.type, incident_id: recorded.id, open_in_period: recorded.openInPeriod, actions: recorded.actions }, 'fair-use incident');
+          if (recorded.apiSuspendedUntil) app.credentialCache.revoke({ accountId: input.accountId });
+        }
+        return recorded;
+      },
+    });
+  },
+  { name: 'incidents', fastify: '5.x', dependencies: ['db', 'auth'] },
+);
