@@ -95,25 +95,27 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
       }
     }
 
-    // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an hour.
+    // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an
+    // hour. Counted as the 429 leaves, awaited, so the incident exists once the client has its answer.
     const hits = new Map<string, { minute: number; n: number }>();
-    const onExceeded = (req: FastifyRequest) => {
+    app.addHook('onSend', async (req, reply, payload) => {
       const accountId = req.principal?.accountId;
-      if (!accountId) return;
+      if (reply.statusCode !== 429 || !accountId || typeof payload !== 'string' || !payload.includes('"code":"rate_limited"')) return payload;
       const minute = Math.floor(Date.now() / 60_000);
       const h = hits.get(accountId);
       const n = h && h.minute === minute ? h.n + 1 : 1;
       hits.set(accountId, { minute, n });
       if (hits.size > 10_000) hits.clear();
-      if (n !== opts.incidentHitsPerMinute) return;
-      const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
-      app.incidents
-        .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
-        .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
-    };
+      if (n === opts.incidentHitsPerMinute) {
+        const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
+        await app.incidents
+          .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
+          .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
+      }
+      return payload;
+    });
 
     await app.register(rateLimit, {
-      onExceeded,
       global: true,
       // After authentication and signature checks, so an unsigned flood cannot drain a key's bucket.
       hook: 'preValidation',
