@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { accounts } from '../src/db/schema/index.js';
+import { accounts, rateLimitPolicies } from '../src/db/schema/index.js';
 import { apiKey, operator, reseller } from '../test/helpers/fixtures.js';
 
 const mode = process.argv[2];
@@ -30,6 +30,8 @@ if (mode === 'bare') {
     MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
     DATA_DIR: process.env.BENCH_DATA_DIR ?? './bench/.out/data',
     LOG_LEVEL: 'warn',
+    // 50 connections on one account: the in-flight cap (default 32) would answer 429s instead of work.
+    MAX_IN_FLIGHT_PER_ACCOUNT: '1000',
     REDIS_URL: process.env.REDIS_URL ?? '',
   });
   const app = await buildApp(config);
@@ -42,11 +44,16 @@ if (mode === 'bare') {
   let publicAccountId = '';
   app.get('/bench/public/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'public' } }, async () => readAccount(publicAccountId));
   app.get('/bench/authed/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } }, async (req) => readAccount(req.principal!.accountId!));
+  // Issue 4: the same authenticated read with the fair-use limiter switched off for this route only.
+  app.get('/bench/unmetered/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read', rateLimit: false } }, async (req) => readAccount(req.principal!.accountId!));
   await app.ready();
   const op = await operator(app);
   const r = await reseller(app, op.token);
   publicAccountId = r.accountId;
   const key = await apiKey(app, r.token, ['account:read']);
+  // Buckets large enough that the load itself is never limited: we measure the metering, not refusals.
+  await app.db.update(rateLimitPolicies).set({ capacity: 1_000_000_000, refillPerMinute: 1_000_000_000 });
+  await app.fairUsePolicy.refresh();
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId })}\n`);
 } else {

@@ -125,7 +125,7 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
       store: TokenBucketStore as never,
       keyGenerator: (req) => [req.routeOptions.schema?.operationId ?? 'unknown', ...bucketsOf(req).map((b) => b.key)].join(SEP),
       max: (req) => policy.bucket(bucketsOf(req)[0]!.scope).capacity,
-      allowList: (req) => Boolean(req.routeOptions.config?.rateLimitExempt) || Boolean(req.routeOptions.schema?.hide),
+      allowList: (req) => Boolean(req.routeOptions.config?.rateLimitExempt),
       errorResponseBuilder: (_req, ctx) =>
         new RateLimited(`Rate limit exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { extensions: { retry_after_seconds: Math.ceil(ctx.ttl / 1000) } }),
     });

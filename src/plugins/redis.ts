@@ -19,6 +19,8 @@ export default fp<{ redisUrl: string | undefined }>(
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       lazyConnect: true,
+      // Concurrent requests' bucket scripts go out in one write: fewer syscalls per request.
+      enableAutoPipelining: true,
     });
     redis.on('error', (err) => app.log.warn({ err }, 'redis error'));
     try {
