@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { and, asc, count, desc, eq, gt } from 'drizzle-orm';
-import { fairUseIncidents, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
+import { fairUseIncidents, guardExemptions, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { commandsOn, noticedCount, utcDay } from './bulk.js';
 import { incidentView } from './incident-routes.js';
@@ -121,6 +121,59 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       await policy.refresh();
       req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };
       return { operation_id: row!.operationId, cost: row!.cost, updated_at: row!.updatedAt.toISOString() };
+    },
+  );
+
+  const Exemption = Type.Object({ operation_id: Type.String(), reason: Type.String(), created_at: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+
+  app.get(
+    '/v1/admin/fair-use/guard-exemptions',
+    {
+      schema: { operationId: 'adminListGuardExemptions', tags: ['admin'], summary: 'Operations the repeated-failure guard (R-API-2) leaves alone', response: { 200: Type.Object({ data: Type.Array(Exemption) }, { additionalProperties: false }) } },
+      config: { permission: 'admin:read' },
+    },
+    async () => ({
+      data: (await app.db.select().from(guardExemptions).orderBy(asc(guardExemptions.operationId))).map((e) => ({ operation_id: e.operationId, reason: e.reason, created_at: e.createdAt.toISOString() })),
+    }),
+  );
+
+  app.put(
+    '/v1/admin/fair-use/guard-exemptions/:operation_id',
+    {
+      schema: {
+        operationId: 'adminSetGuardExemption',
+        tags: ['admin'],
+        summary: 'Exempt an operation from the repeated-failure guard',
+        params: OperationParams,
+        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 200: Exemption },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req) => {
+      const [row] = await app.db
+        .insert(guardExemptions)
+        .values({ operationId: req.params.operation_id, reason: req.body.reason })
+        .onConflictDoUpdate({ target: guardExemptions.operationId, set: { reason: req.body.reason } })
+        .returning();
+      await policy.refresh();
+      req.audit = { targetType: 'guard_exemption', targetId: req.params.operation_id };
+      return { operation_id: row!.operationId, reason: row!.reason, created_at: row!.createdAt.toISOString() };
+    },
+  );
+
+  app.delete(
+    '/v1/admin/fair-use/guard-exemptions/:operation_id',
+    {
+      schema: { operationId: 'adminRemoveGuardExemption', tags: ['admin'], summary: 'Guard an operation again', params: OperationParams, response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) } },
+      config: { permission: 'admin:write' },
+    },
+    async (req, reply) => {
+      const gone = await app.db.delete(guardExemptions).where(eq(guardExemptions.operationId, req.params.operation_id)).returning();
+      if (gone.length === 0) throw new NotFound('That operation is not exempt');
+      await policy.refresh();
+      req.audit = { targetType: 'guard_exemption', targetId: req.params.operation_id };
+      return reply.code(204).send(null);
     },
   );
 

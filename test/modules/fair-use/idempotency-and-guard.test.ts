@@ -1,7 +1,7 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
-import { failedCommands, guardExemptions, idempotencyKeys } from '../../../src/db/schema/index.js';
+import { failedCommands, idempotencyKeys } from '../../../src/db/schema/index.js';
 import { AppError } from '../../../src/errors.js';
 import type { App } from '../../../src/app.js';
 import { buildTestApp } from '../../helpers/app.js';
@@ -93,9 +93,12 @@ t.test('R-API-2: operators exempt an operation; a failure is forgotten after the
   t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'repeated_failed_command');
   await store.db.update(failedCommands).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(failedCommands.accountId, r.accountId));
   t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'after the window it runs (and fails) again');
-  await store.db.insert(guardExemptions).values({ operationId: 'createUser', reason: 'test' });
-  await app.fairUsePolicy.refresh();
+  const exempt = await app.inject({ method: 'PUT', url: '/v1/admin/fair-use/guard-exemptions/createUser', headers: bearer(op.token), payload: { reason: 'test' } });
+  t.equal(exempt.statusCode, 200);
   t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'an exempt operation is never refused');
+  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'not even twice');
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/fair-use/guard-exemptions/createUser', headers: bearer(op.token) })).statusCode, 204);
+  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'repeated_failed_command', 'guarded again');
 });
 
 t.test('Idempotency-Key: the first response is replayed, once executed', async (t) => {
