@@ -9,6 +9,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
 import { defineError, problemResponses, ValidationFailed } from '../errors.js';
 import { canonicalJson } from '../lib/canonical-json.js';
+import { sweepExpiredRows } from '../db/sweep.js';
 
 export const IdempotencyKeyInUse = defineError('idempotency_key_in_use', 409, 'A request with this Idempotency-Key is still running');
 export const IdempotencyKeyReused = defineError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
@@ -109,12 +110,7 @@ export default fp(
       return payload;
     });
 
-    // Expired records are dead weight; clear them now and then.
-    const sweep = setInterval(() => {
-      app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, new Date())).catch((err: unknown) => app.log.warn({ err }, 'idempotency sweep failed'));
-    }, 10 * 60_000);
-    sweep.unref();
-    app.addHook('onClose', async () => clearInterval(sweep));
+    sweepExpiredRows(app, 'idempotency key', () => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, new Date())));
   },
   { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'secrets', 'auth', 'rate-limit'] },
 );

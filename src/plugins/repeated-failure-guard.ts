@@ -9,6 +9,7 @@ import { and, eq, gt, lt, sql } from 'drizzle-orm';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';
 import { commandFingerprint } from './idempotency.js';
+import { sweepExpiredRows } from '../db/sweep.js';
 
 export const RepeatedFailedCommand = defineError('repeated_failed_command', 409, 'This exact command already failed; change it before sending it again');
 
@@ -89,11 +90,7 @@ export default fp<{ windowS: number }>(
       return payload;
     });
 
-    const sweep = setInterval(() => {
-      app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, new Date())).catch((err: unknown) => app.log.warn({ err }, 'failed-command sweep failed'));
-    }, 10 * 60_000);
-    sweep.unref();
-    app.addHook('onClose', async () => clearInterval(sweep));
+    sweepExpiredRows(app, 'failed-command', () => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, new Date())));
   },
   { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
 );
