@@ -40,7 +40,7 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
     const buckets = app.redis ? redisBuckets(app.redis, opts.redisKeyPrefix) : memoryBuckets();
     app.decorate('fairUsePolicy', policy);
     app.decorate('buckets', buckets);
-    app.decorate('dropCatch', dropCatchThrottle(buckets, opts.dropCatchIntervalS));
+    app.decorate('dropCatch', dropCatchThrottle(buckets, opts.dropCatchIntervalS, (err) => app.log.error({ err }, 'drop-catch store failed; letting the check through')));
 
     // Requests in flight per account on this instance: a burst of slow calls cannot take every worker.
     const inFlight = new Map<string, number>();

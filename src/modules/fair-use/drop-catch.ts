@@ -9,12 +9,19 @@ export interface DropCatchThrottle {
   assertMayCheck(accountId: string, name: string): Promise<void>;
 }
 
-export function dropCatchThrottle(buckets: BucketBackend, intervalS: number): DropCatchThrottle {
+export function dropCatchThrottle(buckets: BucketBackend, intervalS: number, onStoreError: (err: unknown) => void = () => {}): DropCatchThrottle {
   // One token, refilled once per interval: exactly "once per interval", with the exact wait.
   const policy = { capacity: 1, refillPerSecond: 1 / intervalS };
   return {
     async assertMayCheck(accountId, name) {
-      const r = await buckets.take([`dropcatch:${accountId}:${name.toLowerCase()}`], [policy], 1);
+      let r;
+      try {
+        r = await buckets.take([`dropcatch:${accountId}:${name.toLowerCase()}`], [policy], 1);
+      } catch (err) {
+        // Like the rate limiter: a Redis outage lets checks through rather than failing them all.
+        onStoreError(err);
+        return;
+      }
       if (!r.allowed) {
         const seconds = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
         throw new RateLimited(`${name} was checked less than ${intervalS} s ago by this account; retry in ${seconds} s`, {

@@ -201,3 +201,11 @@ t.test('R-DOM-4: the throttle holds across instances through Redis', { skip: !TE
   const err = await b.app.dropCatch.assertMayCheck('acc-x', 'shared.example').catch((e: unknown) => e);
   t.match(err, { statusCode: 429, code: 'rate_limited' });
 });
+
+t.test('R-DOM-4: with the store unreachable the throttle lets checks through and says so', async (t) => {
+  const errors: unknown[] = [];
+  const broken = { take: async () => Promise.reject(new Error('redis down')), peek: async () => [] };
+  const throttle = dropCatchThrottle(broken, 5, (err) => errors.push(err));
+  await t.resolves(throttle.assertMayCheck('acc-1', 'example.com'));
+  t.equal(errors.length, 1);
+});
