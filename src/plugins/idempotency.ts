@@ -3,6 +3,7 @@
 // a different request is 422 idempotency_key_reused; while the first is running, 409
 // idempotency_key_in_use. 5xx answers are not stored, so a retry after a server error runs again.
 import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
@@ -46,7 +47,7 @@ export default fp(
         },
       };
       route.schema.response = { ...problemResponses(409, 422), ...(route.schema.response as object) };
-      const hook = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+      const hook = async (req: FastifyRequest, reply: FastifyReply) => {
         const key = req.headers[HEADER];
         if (typeof key !== 'string' || !req.principal) return;
         if (!KEY_SHAPE.test(key)) {
