@@ -36,6 +36,7 @@ import { userRoutes } from './modules/accounts/user-routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
 import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
+import { tldRoutes } from './modules/domains/tld-routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
 export interface BuildOptions {
@@ -97,5 +98,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const fairUse = { periodDays: config.incidentPeriodDays, bulkThreshold: config.bulkDailyThreshold, bulkCeiling: config.bulkDailyCeiling };
   await app.register(fairUseRoutes, fairUse);
   await app.register(incidentRoutes, fairUse);
+  await app.register(tldRoutes);
   return app;
 }

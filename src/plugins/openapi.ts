@@ -61,6 +61,7 @@ export default fp<OpenApiOptions>(
           { name: 'audit', description: 'The audit trail of changes' },
           { name: 'billing', description: 'Balance and ledger' },
           { name: 'fair-use', description: 'Rate limits, costs and your standing' },
+          { name: 'domains', description: 'TLD catalogue, checks, registrations, transfers' },
           { name: 'admin', description: 'Operator (provider staff) routes' },
         ],
         components: { securitySchemes: SECURITY_SCHEMES as unknown as Record<string, never> },

@@ -2,3 +2,4 @@
 export * from './accounts.js';
 export * from './billing.js';
 export * from './fair-use.js';
+export * from './domains.js';

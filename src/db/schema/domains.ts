@@ -1,0 +1,63 @@
+// Domains (R-DOM): the TLD catalogue. Registry rules are data that operators edit (R-DOM-5).
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, integer, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+export const tlds = pgTable('tlds', {
+  /** A-label, without the dot: 'com', 'xn--p1ai'. */
+  tld: text('tld').primaryKey(),
+  enabled: boolean('enabled').notNull().default(true),
+  minLabelLength: integer('min_label_length').notNull().default(1),
+  maxLabelLength: integer('max_label_length').notNull().default(63),
+  /** Unicode scripts allowed in U-labels (one per label); empty = no IDN. */
+  idnScripts: text('idn_scripts').array().notNull().default(sql`'{}'::text[]`),
+  minPeriodYears: integer('min_period_years').notNull().default(1),
+  maxPeriodYears: integer('max_period_years').notNull().default(10),
+  authCodeRequired: boolean('auth_code_required').notNull().default(true),
+  /** Contact roles a registration must name: owner, admin, tech, billing. */
+  requiredContacts: text('required_contacts').array().notNull(),
+  /** ISO 3166 countries the owner must be in; empty = anywhere. */
+  ownerCountries: text('owner_countries').array().notNull().default(sql`'{}'::text[]`),
+  addGraceDays: integer('add_grace_days').notNull(),
+  autoRenewGraceDays: integer('auto_renew_grace_days').notNull(),
+  redemptionDays: integer('redemption_days').notNull(),
+  pendingDeleteDays: integer('pending_delete_days').notNull(),
+  transferApprovalDays: integer('transfer_approval_days').notNull().default(5),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
+export const tldOperation = pgEnum('tld_operation', ['register', 'renew', 'transfer', 'restore']);
+
+/** Price per year (restore: per event) in minor units, per TLD, operation and currency. */
+export const tldPrices = pgTable(
+  'tld_prices',
+  {
+    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    operation: tldOperation('operation').notNull(),
+    currency: text('currency').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tld, t.operation, t.currency] })],
+);
+
+export const tldReservedNames = pgTable(
+  'tld_reserved_names',
+  {
+    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    reason: text('reason').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tld, t.label] })],
+);
+
+/** Premium names: their own yearly prices instead of the TLD's. */
+export const tldPremiumNames = pgTable(
+  'tld_premium_names',
+  {
+    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    currency: text('currency').notNull(),
+    registerAmount: bigint('register_amount', { mode: 'number' }).notNull(),
+    renewAmount: bigint('renew_amount', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tld, t.label, t.currency] })],
+);

@@ -1,0 +1,65 @@
+// The TLD catalogue (R-DOM-5): rules, prices, reserved and premium names, read and edited as data.
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { tldPremiumNames, tldPrices, tldReservedNames, tlds } from '../../db/schema/index.js';
+import { NotFound } from '../../errors.js';
+
+export type TldRow = typeof tlds.$inferSelect;
+export type TldOperation = 'register' | 'renew' | 'transfer' | 'restore';
+
+export interface TldEntry {
+  rules: TldRow;
+  prices: { operation: TldOperation; currency: string; amount: number }[];
+  reserved: { label: string; reason: string }[];
+  premium: { label: string; currency: string; registerAmount: number; renewAmount: number }[];
+}
+
+/** The catalogue (or one TLD), with prices in `currency` only when given. */
+export async function loadTlds(db: Db, opts: { tld?: string; currency?: string } = {}): Promise<TldEntry[]> {
+  const rules = await db.select().from(tlds).where(opts.tld ? eq(tlds.tld, opts.tld) : undefined).orderBy(asc(tlds.tld));
+  if (opts.tld && rules.length === 0) throw new NotFound(`No TLD .${opts.tld} in the catalogue`);
+  const names = rules.map((r) => r.tld);
+  if (names.length === 0) return [];
+  const [prices, reserved, premium] = await Promise.all([
+    db.select().from(tldPrices).where(and(inArray(tldPrices.tld, names), opts.currency ? eq(tldPrices.currency, opts.currency) : undefined)).orderBy(asc(tldPrices.operation), asc(tldPrices.currency)),
+    db.select().from(tldReservedNames).where(inArray(tldReservedNames.tld, names)).orderBy(asc(tldReservedNames.label)),
+    db.select().from(tldPremiumNames).where(and(inArray(tldPremiumNames.tld, names), opts.currency ? eq(tldPremiumNames.currency, opts.currency) : undefined)).orderBy(asc(tldPremiumNames.label)),
+  ]);
+  return rules.map((r) => ({
+    rules: r,
+    prices: prices.filter((p) => p.tld === r.tld),
+    reserved: reserved.filter((x) => x.tld === r.tld),
+    premium: premium.filter((x) => x.tld === r.tld),
+  }));
+}
+
+export type TldRules = Omit<TldRow, 'tld' | 'updatedAt'>;
+
+export async function upsertTld(db: Db, tld: string, rules: TldRules): Promise<void> {
+  await db
+    .insert(tlds)
+    .values({ tld, ...rules })
+    .onConflictDoUpdate({ target: tlds.tld, set: { ...rules, updatedAt: new Date() } });
+}
+
+/** Replaces the TLD's prices, reserved names and premium names that are given. */
+export async function replaceTldLists(
+  db: Db,
+  tld: string,
+  lists: { prices?: TldEntry['prices']; reserved?: TldEntry['reserved']; premium?: TldEntry['premium'] },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (lists.prices) {
+      await tx.delete(tldPrices).where(eq(tldPrices.tld, tld));
+      if (lists.prices.length) await tx.insert(tldPrices).values(lists.prices.map((p) => ({ tld, ...p })));
+    }
+    if (lists.reserved) {
+      await tx.delete(tldReservedNames).where(eq(tldReservedNames.tld, tld));
+      if (lists.reserved.length) await tx.insert(tldReservedNames).values(lists.reserved.map((r) => ({ tld, ...r })));
+    }
+    if (lists.premium) {
+      await tx.delete(tldPremiumNames).where(eq(tldPremiumNames.tld, tld));
+      if (lists.premium.length) await tx.insert(tldPremiumNames).values(lists.premium.map((p) => ({ tld, ...p })));
+    }
+  });
+}
