@@ -36,6 +36,7 @@ import { userRoutes } from './modules/accounts/user-routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
 import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
+import { contactRoutes } from './modules/domains/contact-routes.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
@@ -99,5 +100,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(fairUseRoutes, fairUse);
   await app.register(incidentRoutes, fairUse);
   await app.register(tldRoutes);
+  await app.register(contactRoutes);
   return app;
 }

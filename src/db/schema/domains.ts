@@ -1,6 +1,6 @@
 // Domains (R-DOM): the TLD catalogue. Registry rules are data that operators edit (R-DOM-5).
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, integer, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const tlds = pgTable('tlds', {
   /** A-label, without the dot: 'com', 'xn--p1ai'. */
@@ -60,4 +60,27 @@ export const tldPremiumNames = pgTable(
     renewAmount: bigint('renew_amount', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.tld, t.label, t.currency] })],
+);
+
+/** R-DOM-1: contact handles a reseller uses for its customers' domains. */
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id').notNull(),
+    /** Registry-style handle, unique across the registry: 'RA-' + 10 characters. */
+    handle: text('handle').notNull(),
+    name: text('name').notNull(),
+    organisation: text('organisation').notNull().default(''),
+    email: text('email').notNull(),
+    phone: text('phone').notNull(),
+    country: text('country').notNull(),
+    street: text('street').array().notNull(),
+    city: text('city').notNull(),
+    state: text('state').notNull().default(''),
+    postalCode: text('postal_code').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('contacts_handle_key').on(t.handle), index('contacts_account_idx').on(t.accountId, t.handle)],
 );

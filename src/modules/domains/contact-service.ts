@@ -1,0 +1,89 @@
+// Contact handles (R-DOM-1): complete, valid contact data per handle, owned by one account.
+import { randomBytes } from 'node:crypto';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { contacts } from '../../db/schema/index.js';
+import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { isCountryCode } from '../../lib/countries.js';
+import type { AccountRow } from '../accounts/service.js';
+
+export type ContactRow = typeof contacts.$inferSelect;
+export type ContactInput = Pick<ContactRow, 'name' | 'organisation' | 'email' | 'phone' | 'country' | 'street' | 'city' | 'state' | 'postalCode'>;
+
+const HANDLE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+export function newHandle(): string {
+  const bytes = randomBytes(10);
+  return `RA-${[...bytes].map((b) => HANDLE_ALPHABET[b % HANDLE_ALPHABET.length]).join('')}`;
+}
+
+/** Checks a schema cannot express; every problem is reported with its pointer. */
+export function contactProblems(c: Partial<ContactInput>): FieldErrorBody[] {
+  const out: FieldErrorBody[] = [];
+  if (c.country !== undefined && !isCountryCode(c.country)) out.push({ pointer: '/body/country', code: 'invalid_country', message: `${c.country} is not an ISO 3166-1 alpha-2 country code` });
+  if (c.street !== undefined && c.street.every((l) => l.trim() === '')) out.push({ pointer: '/body/street', code: 'required', message: 'at least one street line' });
+  for (const [field, value] of Object.entries({ name: c.name, city: c.city, postal_code: c.postalCode })) {
+    if (value !== undefined && value.trim() === '') out.push({ pointer: `/body/${field}`, code: 'required', message: 'must not be blank' });
+  }
+  return out;
+}
+
+export interface ContactWarning {
+  code: 'reseller_data_as_contact';
+  message: string;
+}
+
+/** R-DOM-1: the reseller's own data standing in for its customer's. */
+export function resellerDataWarnings(c: Pick<ContactRow, 'email' | 'organisation' | 'phone'>, account: Pick<AccountRow, 'contactEmail' | 'companyName' | 'contactPhone'>): ContactWarning[] {
+  const same = (a: string, b: string) => a.trim() !== '' && a.trim().toLowerCase() === b.trim().toLowerCase();
+  const matches = [
+    same(c.email, account.contactEmail) && 'e-mail',
+    same(c.organisation, account.companyName) && 'organisation',
+    same(c.phone, account.contactPhone) && 'phone',
+  ].filter(Boolean);
+  return matches.length
+    ? [{ code: 'reseller_data_as_contact', message: `This contact carries your own ${matches.join(', ')}: a domain's contacts must be your customer's real data (R-DOM-1)` }]
+    : [];
+}
+
+function assertValid(c: Partial<ContactInput>) {
+  const problems = contactProblems(c);
+  if (problems.length) throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
+}
+
+export async function createContact(db: Db, accountId: string, input: ContactInput): Promise<ContactRow> {
+  assertValid(input);
+  const [row] = await db.insert(contacts).values({ accountId, handle: newHandle(), ...input }).returning();
+  return row!;
+}
+
+export async function getContact(db: Db, accountId: string, handle: string): Promise<ContactRow> {
+  const [row] = await db.select().from(contacts).where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)));
+  if (!row) throw new NotFound(`No contact ${handle}`);
+  return row;
+}
+
+export async function listContacts(db: Db, accountId: string, opts: { limit: number; after?: string }): Promise<ContactRow[]> {
+  return db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.accountId, accountId), opts.after ? gt(contacts.handle, opts.after) : undefined))
+    .orderBy(asc(contacts.handle))
+    .limit(opts.limit + 1);
+}
+
+export async function updateContact(db: Db, accountId: string, handle: string, patch: Partial<ContactInput>): Promise<ContactRow> {
+  assertValid(patch);
+  const [row] = await db
+    .update(contacts)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)))
+    .returning();
+  if (!row) throw new NotFound(`No contact ${handle}`);
+  return row;
+}
+
+/** Deletes a handle. Domains do not exist yet in this build; when they do, a handle in use stays (409). */
+export async function deleteContact(db: Db, accountId: string, handle: string): Promise<void> {
+  const gone = await db.delete(contacts).where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle))).returning({ id: contacts.id });
+  if (gone.length === 0) throw new NotFound(`No contact ${handle}`);
+}
