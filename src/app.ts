@@ -37,6 +37,7 @@ import { billingRoutes } from './modules/billing/routes.js';
 import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
 import { contactRoutes } from './modules/domains/contact-routes.js';
+import { domainRoutes } from './modules/domains/domain-routes.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 
@@ -101,5 +102,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(incidentRoutes, fairUse);
   await app.register(tldRoutes);
   await app.register(contactRoutes);
+  await app.register(domainRoutes, { quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
   return app;
 }

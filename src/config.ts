@@ -43,6 +43,9 @@ export const EnvSchema = Type.Object({
   DROP_CATCH_INTERVAL_S: Type.Integer({ minimum: 1, maximum: 3600, default: 5, description: 'R-DOM-4: the same account may check the same name once per this many seconds' }),
   INCIDENT_PERIOD_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'R-API-4: the rolling period over which open incidents climb the ladder' }),
   RATE_LIMIT_INCIDENT_HITS: Type.Integer({ minimum: 1, default: 100, description: 'R-API-4: 429s of one account within a minute that make a sustained-rate-limit incident' }),
+  DOMAIN_CHECK_WINDOW_S: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3_600, description: 'R-DOM-2: a registration needs a check of the name that found it free within this window' }),
+  DOMAIN_QUOTE_TTL_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a price quote from a check is honoured' }),
+  DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({ minimum: 1, default: 300, description: 'R-DOM-4: distinct names one account checks in a minute that make a drop-catch incident' }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
@@ -82,6 +85,7 @@ export interface Config {
   readonly bulkDailyCeiling: number;
   readonly dropCatchIntervalS: number;
   readonly incidentPeriodDays: number;
+  readonly domains: { readonly checkWindowS: number; readonly quoteTtlS: number; readonly dropCatchNamesPerMinute: number };
   readonly rateLimitIncidentHits: number;
   readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
@@ -163,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bulkDailyCeiling: e.BULK_DAILY_CEILING,
     dropCatchIntervalS: e.DROP_CATCH_INTERVAL_S,
     incidentPeriodDays: e.INCIDENT_PERIOD_DAYS,
+    domains: Object.freeze({ checkWindowS: e.DOMAIN_CHECK_WINDOW_S, quoteTtlS: e.DOMAIN_QUOTE_TTL_S, dropCatchNamesPerMinute: e.DROP_CATCH_NAMES_PER_MINUTE }),
     rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD

@@ -84,3 +84,40 @@ export const contacts = pgTable(
   },
   (t) => [uniqueIndex('contacts_handle_key').on(t.handle), index('contacts_account_idx').on(t.accountId, t.handle)],
 );
+
+/** The built-in registry's own state (what an EPP registry would hold): who holds which name. */
+export const registryNames = pgTable('registry_names', {
+  name: text('name').primaryKey(),
+  /** The sponsoring reseller account, or null for names held at other registrars. */
+  sponsorAccountId: uuid('sponsor_account_id'),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+/** R-DOM-2: the availability checks an account made, and what they found. */
+export const domainChecks = pgTable(
+  'domain_checks',
+  {
+    accountId: uuid('account_id').notNull(),
+    name: text('name').notNull(),
+    result: text('result').notNull(), // free | taken | reserved | premium
+    checkedAt: timestamp('checked_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.name] })],
+);
+
+/** A price promised for a while: registration honours it until it expires. */
+export const domainQuotes = pgTable(
+  'domain_quotes',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id').notNull(),
+    name: text('name').notNull(),
+    premium: boolean('premium').notNull(),
+    currency: text('currency').notNull(),
+    /** Per year. */
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('domain_quotes_account_idx').on(t.accountId, t.name)],
+);
