@@ -102,6 +102,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(incidentRoutes, fairUse);
   await app.register(tldRoutes);
   await app.register(contactRoutes);
-  await app.register(domainRoutes, { quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  await app.register(domainRoutes, { checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
   return app;
 }

@@ -121,3 +121,33 @@ export const domainQuotes = pgTable(
   },
   (t) => [index('domain_quotes_account_idx').on(t.accountId, t.name)],
 );
+
+/** Domains a reseller holds for its customers. One live record per name. */
+export const domains = pgTable(
+  'domains',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id').notNull(),
+    name: text('name').notNull(),
+    unicodeName: text('unicode_name').notNull(),
+    tld: text('tld').notNull(),
+    status: text('status').notNull().default('active'),
+    premium: boolean('premium').notNull().default(false),
+    registeredAt: timestamp('registered_at', { withTimezone: true, precision: 3 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    autorenew: boolean('autorenew').notNull().default(true),
+    locked: boolean('locked').notNull().default(true),
+    authCodeSealed: text('auth_code_sealed').notNull(),
+    nameservers: text('nameservers').array().notNull(),
+    ownerHandle: text('owner_handle').notNull(),
+    adminHandle: text('admin_handle'),
+    techHandle: text('tech_handle'),
+    billingHandle: text('billing_handle'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('domains_live_name_key').on(t.name).where(sql`${t.status} <> 'released'`),
+    index('domains_account_idx').on(t.accountId, t.name),
+  ],
+);

@@ -1,9 +1,15 @@
 // /v1/domains: availability checks (R-DOM-2, R-DOM-4).
+import { domainToASCII } from 'node:url';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Money } from '../../schemas.js';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import { domains } from '../../db/schema/index.js';
+import { NotFound, problemResponses } from '../../errors.js';
+import { decodeCursor } from '../../lib/cursor.js';
+import { Currency, DateTime, Money, Page, page, PageQuery } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { checkNames } from './check-service.js';
+import { registerDomain, type DomainRow } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 
 const strict = { additionalProperties: false } as const;
@@ -23,8 +29,57 @@ const CheckResult = Type.Object(
   strict,
 );
 
+const Handle = Type.String({ pattern: '^RA-[A-Z0-9]{10}$' });
+const Domain = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String({ description: 'A-label form' }),
+    unicode_name: Type.String(),
+    tld: Type.String(),
+    status: Type.String(),
+    premium: Type.Boolean(),
+    registered_at: DateTime,
+    expires_at: DateTime,
+    autorenew: Type.Boolean(),
+    locked: Type.Boolean(),
+    nameservers: Type.Array(Type.String()),
+    contacts: Type.Object({ owner: Handle, admin: Type.Union([Handle, Type.Null()]), tech: Type.Union([Handle, Type.Null()]), billing: Type.Union([Handle, Type.Null()]) }, strict),
+  },
+  strict,
+);
+const domainView = (d: DomainRow) => ({
+  id: d.id,
+  name: d.name,
+  unicode_name: d.unicodeName,
+  tld: d.tld,
+  status: d.status,
+  premium: d.premium,
+  registered_at: d.registeredAt.toISOString(),
+  expires_at: d.expiresAt.toISOString(),
+  autorenew: d.autorenew,
+  locked: d.locked,
+  nameservers: d.nameservers,
+  contacts: { owner: d.ownerHandle, admin: d.adminHandle, tech: d.techHandle, billing: d.billingHandle },
+});
+const Warning = Type.Object({ code: Type.String(), message: Type.String() }, strict);
+const RegisterBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 253 }),
+    period_years: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Default: the TLD minimum' })),
+    contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
+    nameservers: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' }),
+    quote_id: Type.Optional(Type.String({ format: 'uuid', description: 'Honour the price of this quote (from a check) while it holds' })),
+    max_price: Type.Optional(Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' })),
+    accept_premium: Type.Optional(Type.Boolean()),
+    autorenew: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }) }, strict);
+
 export interface DomainRouteOptions {
   registry?: RegistryBackend;
+  checkWindowS: number;
   quoteTtlS: number;
   dropCatchNamesPerMinute: number;
 }
@@ -65,6 +120,67 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         });
       }
       return { results };
+    },
+  );
+
+  app.post(
+    '/v1/domains',
+    {
+      schema: {
+        operationId: 'registerDomain',
+        tags: ['domains'],
+        summary: 'Register a checked name; charged to the balance in the same transaction',
+        description:
+          'Refused with 409 availability_check_required unless this account checked the name and found it free within the window (R-DOM-2). Honours quote_id, refuses above max_price (409 price_changed), needs accept_premium for premium names. Of two concurrent registrations of one name exactly one succeeds. Send an Idempotency-Key to make retries safe.',
+        body: RegisterBody,
+        response: { 201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict), ...problemResponses(402, 409) },
+      },
+      config: { permission: 'domains:write' },
+    },
+    async (req, reply) => {
+      const account = await getAccount(app.db, tenantOf(req.principal));
+      const b = req.body;
+      const r = await registerDomain(
+        { db: app.db, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
+        account,
+        { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
+      );
+      req.audit = { targetType: 'domain', targetId: r.domain.name };
+      return reply.code(201).send({ domain: domainView(r.domain), charged: r.charged, warnings: r.warnings });
+    },
+  );
+
+  app.get(
+    '/v1/domains',
+    {
+      schema: { operationId: 'listDomains', tags: ['domains'], summary: 'Your domains', querystring: Type.Object({ ...PageQuery, tld: Type.Optional(Type.String({ maxLength: 63 })) }, strict), response: { 200: Page(Domain) } },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const after = decodeCursor<{ name: string }>(req.query.cursor, ['name'])?.name;
+      const rows = await app.db
+        .select()
+        .from(domains)
+        .where(and(eq(domains.accountId, tenantOf(req.principal)), after ? gt(domains.name, after) : undefined, req.query.tld ? eq(domains.tld, req.query.tld) : undefined))
+        .orderBy(asc(domains.name))
+        .limit(limit + 1);
+      return page(rows, limit, (d) => ({ name: d.name }), domainView);
+    },
+  );
+
+  app.get(
+    '/v1/domains/:name',
+    {
+      schema: { operationId: 'getDomain', tags: ['domains'], summary: 'One domain (A-label or Unicode name)', params: NameParams, response: { 200: Domain, ...problemResponses(404) } },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => {
+      const raw = req.params.name.toLowerCase().replace(/\.$/, '');
+      const name = domainToASCII(raw) || raw;
+      const [row] = await app.db.select().from(domains).where(and(eq(domains.accountId, tenantOf(req.principal)), eq(domains.name, name)));
+      if (!row || row.status === 'released') throw new NotFound(`No domain ${req.params.name} in your account`);
+      return domainView(row);
     },
   );
 };

@@ -1,0 +1,146 @@
+// Registration (R-DOM-1, R-DOM-2, R-DOM-5): a checked name, a period the TLD allows, contacts that
+// satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
+// domain and the ledger charge in one transaction.
+import { and, eq, gt, inArray } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { contacts, domainChecks, domainQuotes, domains } from '../../db/schema/index.js';
+import { defineError, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { parseDomainName, tldOf } from '../../lib/domain-name.js';
+import { randomToken } from '../../lib/tokens.js';
+import type { AccountRow } from '../accounts/service.js';
+import { postLedgerEntry } from '../billing/ledger.js';
+import { resellerDataWarnings, type ContactWarning } from './contact-service.js';
+import { DomainNotAvailable, type RegistryBackend } from './registry.js';
+import { loadTlds } from './tld-service.js';
+
+export const AvailabilityCheckRequired = defineError('availability_check_required', 409, 'Check the name with POST /v1/domains/check first');
+export const PriceChanged = defineError('price_changed', 409, 'The price is above max_price');
+export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
+export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
+
+export type DomainRow = typeof domains.$inferSelect;
+export type ContactRole = 'owner' | 'admin' | 'tech' | 'billing';
+
+export interface RegisterInput {
+  name: string;
+  periodYears?: number;
+  contacts: Partial<Record<ContactRole, string>>;
+  nameservers: string[];
+  quoteId?: string;
+  maxPrice?: { amount: number; currency: string };
+  acceptPremium?: boolean;
+  autorenew?: boolean;
+}
+
+export interface RegisterDeps {
+  db: Db;
+  registry: RegistryBackend;
+  seal(plaintext: string): string;
+  checkWindowS: number;
+}
+
+const HOSTNAME = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export async function registerDomain(
+  deps: RegisterDeps,
+  account: AccountRow,
+  input: RegisterInput,
+  now = new Date(),
+): Promise<{ domain: DomainRow; charged: { amount: number; currency: string }; warnings: ContactWarning[] }> {
+  const { db } = deps;
+  const tld = tldOf(input.name);
+  const [entry] = await loadTlds(db, { currency: account.currency }).then((all) => all.filter((e) => e.rules.tld === tld && e.rules.enabled));
+  const invalid = (pointer: string, code: string, message: string): never => {
+    throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
+  };
+  if (!entry) invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
+  const rules = entry!.rules;
+  const parsed = parseDomainName(input.name, tld, { minLength: rules.minLabelLength, maxLength: rules.maxLabelLength, idnScripts: rules.idnScripts });
+  if (!parsed.ok) return invalid('/body/name', parsed.code, parsed.reason);
+  const name = parsed.name;
+
+  const problems: FieldErrorBody[] = [];
+  const years = input.periodYears ?? rules.minPeriodYears;
+  if (years < rules.minPeriodYears || years > rules.maxPeriodYears) {
+    problems.push({ pointer: '/body/period_years', code: 'period_not_allowed', message: `.${tld} registers for ${rules.minPeriodYears}-${rules.maxPeriodYears} years` });
+  }
+  const ns = input.nameservers.map((h) => h.toLowerCase().replace(/\.$/, ''));
+  if (ns.length === 1 || ns.length > 13) problems.push({ pointer: '/body/nameservers', code: 'invalid_count', message: 'none, or 2 to 13 name servers' });
+  ns.forEach((h, i) => {
+    if (!HOSTNAME.test(h)) problems.push({ pointer: `/body/nameservers/${i}`, code: 'invalid_hostname', message: `${h} is not a host name` });
+  });
+  if (new Set(ns).size !== ns.length) problems.push({ pointer: '/body/nameservers', code: 'duplicate_items', message: 'name servers must be distinct' });
+
+  // Contacts: the roles the TLD requires, handles of this account, owners where the TLD allows.
+  const roles = Object.entries(input.contacts).filter(([, h]) => h) as [ContactRole, string][];
+  for (const role of rules.requiredContacts as ContactRole[]) {
+    if (!input.contacts[role]) problems.push({ pointer: `/body/contacts/${role}`, code: 'required', message: `.${tld} requires a ${role} contact` });
+  }
+  const found = roles.length
+    ? await db.select().from(contacts).where(and(eq(contacts.accountId, account.id), inArray(contacts.handle, roles.map(([, h]) => h))))
+    : [];
+  const byHandle = new Map(found.map((c) => [c.handle, c]));
+  for (const [role, handle] of roles) {
+    if (!byHandle.has(handle)) problems.push({ pointer: `/body/contacts/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
+  }
+  const owner = input.contacts.owner ? byHandle.get(input.contacts.owner) : undefined;
+  if (owner && rules.ownerCountries.length && !rules.ownerCountries.includes(owner.country)) {
+    problems.push({ pointer: '/body/contacts/owner', code: 'contact_not_eligible', message: `.${tld} owners must be in ${rules.ownerCountries.join(', ')}; ${owner.handle} is in ${owner.country}` });
+  }
+  if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the registration`, { errors: problems });
+
+  // R-DOM-2: this account checked this name and found it free within the window.
+  const [check] = await db
+    .select()
+    .from(domainChecks)
+    .where(and(eq(domainChecks.accountId, account.id), eq(domainChecks.name, name), gt(domainChecks.checkedAt, new Date(now.getTime() - deps.checkWindowS * 1000))));
+  if (!check || (check.result !== 'free' && check.result !== 'premium')) {
+    throw new AvailabilityCheckRequired(
+      check ? `The last check of ${name} found it ${check.result}` : `${name} was not checked by this account in the last ${Math.round(deps.checkWindowS / 60)} minutes`,
+    );
+  }
+  const label = name.slice(0, name.indexOf('.'));
+  if (entry!.reserved.some((r) => r.label === label)) throw new DomainNotAvailable(`${name} is reserved`);
+
+  const premium = entry!.premium.find((p) => p.label === label);
+  let yearly = premium ? premium.registerAmount : entry!.prices.find((p) => p.operation === 'register')?.amount;
+  if (input.quoteId) {
+    const [quote] = await db.select().from(domainQuotes).where(and(eq(domainQuotes.id, input.quoteId), eq(domainQuotes.accountId, account.id)));
+    if (!quote || quote.name !== name || quote.expiresAt <= now) throw new QuoteExpired(quote ? `The quote expired at ${quote.expiresAt.toISOString()}` : 'No such quote for this account');
+    yearly = quote.amount;
+  }
+  if (yearly === undefined) return invalid('/body/name', 'not_sold_in_currency', `.${tld} is not sold in ${account.currency}`);
+  const total = { amount: yearly * years, currency: account.currency };
+  if (premium && !input.acceptPremium) {
+    throw new PremiumNotAccepted(`${name} is a premium name at ${total.amount} ${total.currency} for ${years} year(s); send accept_premium: true`, { extensions: { price: total } });
+  }
+  if (input.maxPrice && (input.maxPrice.currency !== total.currency || total.amount > input.maxPrice.amount)) {
+    throw new PriceChanged(`The registration costs ${total.amount} ${total.currency}, above max_price`, { extensions: { price: total, max_price: input.maxPrice } });
+  }
+
+  const domain = await db.transaction(async (tx) => {
+    const created = await deps.registry.create(tx, { name, accountId: account.id, years, now });
+    const [row] = await tx
+      .insert(domains)
+      .values({
+        accountId: account.id,
+        name,
+        unicodeName: parsed.unicode,
+        tld,
+        premium: Boolean(premium),
+        registeredAt: created.createdAt,
+        expiresAt: created.expiresAt,
+        autorenew: input.autorenew ?? true,
+        authCodeSealed: deps.seal(randomToken(12)),
+        nameservers: ns,
+        ownerHandle: input.contacts.owner!,
+        adminHandle: input.contacts.admin ?? null,
+        techHandle: input.contacts.tech ?? null,
+        billingHandle: input.contacts.billing ?? null,
+      })
+      .returning();
+    await postLedgerEntry(tx, { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` });
+    return row!;
+  });
+  return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, account) : [] };
+}
