@@ -22,10 +22,10 @@ function start(args: string[]): Promise<{ child: ChildProcess; info: Record<stri
 
 interface Row { name: string; rps: number; p50: number; p99: number; non2xx: number }
 
-async function load(name: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
+async function load(name: string, url: string, headers: Record<string, string> = {}, extra: Partial<autocannon.Options> = {}, warmUp = true): Promise<Row> {
   // Warm-up so JIT and pools are settled before measuring.
-  await autocannon({ url, headers, connections: CONNECTIONS, duration: 2 });
-  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION });
+  if (warmUp) await autocannon({ url, headers, connections: CONNECTIONS, duration: 2, ...extra });
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION, ...extra });
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
 }
 
@@ -42,6 +42,46 @@ try {
   rows.push(await load('app: same read, API key (Bearer)', `${app.info.url}/bench/authed/account`, { authorization: `Bearer ${app.info.key}` }));
   rows.push(await load('app: same read, API key, fair-use limiter off', `${app.info.url}/bench/unmetered/account`, { authorization: `Bearer ${app.info.key}` }));
   rows.push(await load('app: GET /v1/account, API key (Bearer)', `${app.info.url}/v1/account`, { authorization: `Bearer ${app.info.key}` }));
+
+  // Issue 5. A check of one fresh name per request (the same name twice within 5 s is throttled).
+  let n = 0;
+  rows.push(
+    await load('app: POST /v1/domains/check, one name, API key', `${app.info.url}/v1/domains/check`, { authorization: `Bearer ${app.info.key}`, 'content-type': 'application/json' }, {
+      method: 'POST',
+      requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: JSON.stringify({ names: [`bench-${process.pid}-${n++}.com`] }) }) }],
+    }),
+  );
+  // Registrations spread over 10 accounts, each name checked beforehand (R-DOM-2), no warm-up so
+  // that every name is registered once.
+  const registrants = app.info.registrants as unknown as { key: string; contact: string; prefix: string; count: number }[];
+  let i = 0;
+  rows.push(
+    await load(
+      'app: POST /v1/domains (registration), 10 accounts, 25 connections',
+      `${app.info.url}/v1/domains`,
+      { 'content-type': 'application/json' },
+      {
+        method: 'POST',
+        connections: 25,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req) => {
+              const r = registrants[i % registrants.length]!;
+              const j = Math.floor(i / registrants.length);
+              i++;
+              return {
+                ...req,
+                headers: { ...req.headers, authorization: `Bearer ${r.key}` },
+                body: JSON.stringify({ name: `${r.prefix}${j}-${app.info.pid}.com`, contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, nameservers: [] }),
+              };
+            },
+          },
+        ],
+      },
+      false,
+    ),
+  );
 } finally {
   app.child.kill();
 }
@@ -52,6 +92,8 @@ if (invalid.length > 0) {
   process.exitCode = 1;
 }
 const byName = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))!;
+const checkRatio = byName('app: POST /v1/domains/check').rps / byName('bare Fastify').rps;
+const reg = byName('app: POST /v1/domains (registration)');
 const ratio = byName('app: same read, API key').rps / byName('app: same read, public').rps;
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Machine: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; store: ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`);
@@ -62,3 +104,5 @@ for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50}
 console.log(`\nAPI-key authenticated / public, same route: ${(ratio * 100).toFixed(1)}% (issue 3 target >= 70%)`);
 const limiter = byName('app: same read, API key (Bearer)').rps / byName('app: same read, API key, fair-use limiter off').rps;
 console.log(`Fair-use limiter on / off, same authenticated route: ${(limiter * 100).toFixed(1)}% (issue 4 target >= 85%)`);
+console.log(`Domain check (one name, authenticated) / bare Fastify + pg: ${(checkRatio * 100).toFixed(1)}% (issue 5 target >= 50%)`);
+console.log(`Registrations: ${Math.round(reg.rps)}/s, p99 ${reg.p99} ms (issue 5 target >= 500/s with p99 < 100 ms)`);

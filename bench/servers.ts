@@ -32,6 +32,8 @@ if (mode === 'bare') {
     LOG_LEVEL: 'warn',
     // 50 connections on one account: the in-flight cap (default 32) would answer 429s instead of work.
     MAX_IN_FLIGHT_PER_ACCOUNT: '1000',
+    // The bench checks thousands of distinct names a minute on purpose.
+    DROP_CATCH_NAMES_PER_MINUTE: '100000000',
     REDIS_URL: process.env.REDIS_URL ?? '',
   });
   const app = await buildApp(config);
@@ -50,12 +52,33 @@ if (mode === 'bare') {
   const op = await operator(app);
   const r = await reseller(app, op.token);
   publicAccountId = r.accountId;
-  const key = await apiKey(app, r.token, ['account:read']);
+  const key = await apiKey(app, r.token, ['account:read', 'domains:read']);
   // Buckets large enough that the load itself is never limited: we measure the metering, not refusals.
   await app.db.update(rateLimitPolicies).set({ capacity: 1_000_000_000, refillPerMinute: 1_000_000_000 });
   await app.fairUsePolicy.refresh();
+  // Issue 5: ten funded accounts with a contact each and names already checked, for registrations.
+  const perAccount = Number(process.env.BENCH_NAMES_PER_ACCOUNT ?? 2500);
+  const registrants = [];
+  for (let i = 0; i < 10; i++) {
+    const acc = await reseller(app, op.token);
+    await app.inject({ method: 'POST', url: `/v1/admin/accounts/${acc.accountId}/credit`, headers: { authorization: `Bearer ${op.token}` }, payload: { amount: { amount: 100_000_000, currency: 'EUR' }, reason: 'bench' } });
+    const k = await apiKey(app, acc.token, ['domains:read', 'domains:write']);
+    const contact = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/contacts',
+        headers: { authorization: `Bearer ${k.key}` },
+        payload: { name: 'Bench Customer', email: 'c@bench.test', phone: '+49.301234567', country: 'DE', street: ['Str. 1'], city: 'Berlin', postal_code: '10115' },
+      })
+    ).json().handle as string;
+    const names = Array.from({ length: perAccount }, (_, j) => `reg-${i}-${j}-${process.pid}.com`);
+    for (let j = 0; j < names.length; j += 50) {
+      await app.inject({ method: 'POST', url: '/v1/domains/check', headers: { authorization: `Bearer ${k.key}` }, payload: { names: names.slice(j, j + 50) } });
+    }
+    registrants.push({ key: k.key, contact, prefix: `reg-${i}-`, count: perAccount });
+  }
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid })}\n`);
 } else {
   process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');
   process.exit(2);

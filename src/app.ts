@@ -39,6 +39,7 @@ import { fairUseRoutes } from './modules/fair-use/routes.js';
 import { contactRoutes } from './modules/domains/contact-routes.js';
 import { domainRoutes } from './modules/domains/domain-routes.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
+import { TldCatalogue } from './modules/domains/tld-service.js';
 import { healthRoutes } from './modules/health/routes.js';
 
 export interface BuildOptions {
@@ -100,8 +101,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const fairUse = { periodDays: config.incidentPeriodDays, bulkThreshold: config.bulkDailyThreshold, bulkCeiling: config.bulkDailyCeiling };
   await app.register(fairUseRoutes, fairUse);
   await app.register(incidentRoutes, fairUse);
-  await app.register(tldRoutes);
+  const catalogue = new TldCatalogue(app.db);
+  await catalogue.refresh();
+  catalogue.start(config.fairUseRefreshMs, (err) => app.log.error({ err }, 'could not refresh the TLD catalogue; keeping the last one'));
+  app.addHook('onClose', async () => catalogue.stop());
+  await app.register(tldRoutes, { catalogue });
   await app.register(contactRoutes);
-  await app.register(domainRoutes, { checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  await app.register(domainRoutes, { catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
   return app;
 }

@@ -6,7 +6,7 @@ import { domainChecks, domainQuotes } from '../../db/schema/index.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
 import type { RegistryBackend } from './registry.js';
-import { loadTlds, type TldEntry } from './tld-service.js';
+import type { TldCatalogue } from './tld-service.js';
 
 export type CheckStatus = 'free' | 'taken' | 'reserved' | 'premium' | 'invalid';
 
@@ -21,15 +21,14 @@ export interface CheckResult {
 
 export interface CheckDeps {
   db: Db;
+  catalogue: TldCatalogue;
   registry: RegistryBackend;
   dropCatch: DropCatchThrottle;
   quoteTtlMs: number;
 }
 
 export async function checkNames(deps: CheckDeps, account: { id: string; currency: string }, inputs: string[], now = new Date()): Promise<CheckResult[]> {
-  const tldNames = [...new Set(inputs.map(tldOf))];
-  const entries = new Map<string, TldEntry>();
-  for (const e of await loadTlds(deps.db, { currency: account.currency })) if (tldNames.includes(e.rules.tld) && e.rules.enabled) entries.set(e.rules.tld, e);
+  const entries = deps.catalogue.forCurrency(account.currency);
 
   const results: CheckResult[] = inputs.map((input) => {
     const tld = tldOf(input);

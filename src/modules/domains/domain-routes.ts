@@ -11,6 +11,7 @@ import { getAccount, tenantOf } from '../accounts/service.js';
 import { checkNames } from './check-service.js';
 import { registerDomain, type DomainRow } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
+import type { TldCatalogue } from './tld-service.js';
 
 const strict = { additionalProperties: false } as const;
 const CheckBody = Type.Object({ names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) }, strict);
@@ -79,6 +80,7 @@ const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 25
 
 export interface DomainRouteOptions {
   registry?: RegistryBackend;
+  catalogue: TldCatalogue;
   checkWindowS: number;
   quoteTtlS: number;
   dropCatchNamesPerMinute: number;
@@ -101,11 +103,12 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         body: CheckBody,
         response: { 200: Type.Object({ results: Type.Array(CheckResult) }, strict) },
       },
-      config: { permission: 'domains:read' },
+      // A check is neither an order nor an update (R-API-3); R-DOM-4 governs it instead.
+      config: { permission: 'domains:read', bulkExempt: true },
     },
     async (req) => {
       const account = await getAccount(app.db, tenantOf(req.principal));
-      const results = await checkNames({ db: app.db, registry, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000 }, { id: account.id, currency: account.currency }, req.body.names);
+      const results = await checkNames({ db: app.db, catalogue: opts.catalogue, registry, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000 }, { id: account.id, currency: account.currency }, req.body.names);
       const minute = Math.floor(Date.now() / 60_000);
       const c = names.get(account.id);
       const n = (c && c.minute === minute ? c.n : 0) + results.filter((r) => r.name).length;
@@ -141,7 +144,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const account = await getAccount(app.db, tenantOf(req.principal));
       const b = req.body;
       const r = await registerDomain(
-        { db: app.db, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
+        { db: app.db, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
         account,
         { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
       );

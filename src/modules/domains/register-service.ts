@@ -11,7 +11,7 @@ import type { AccountRow } from '../accounts/service.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactWarning } from './contact-service.js';
 import { DomainNotAvailable, type RegistryBackend } from './registry.js';
-import { loadTlds } from './tld-service.js';
+import type { TldCatalogue } from './tld-service.js';
 
 export const AvailabilityCheckRequired = defineError('availability_check_required', 409, 'Check the name with POST /v1/domains/check first');
 export const PriceChanged = defineError('price_changed', 409, 'The price is above max_price');
@@ -34,6 +34,7 @@ export interface RegisterInput {
 
 export interface RegisterDeps {
   db: Db;
+  catalogue: TldCatalogue;
   registry: RegistryBackend;
   seal(plaintext: string): string;
   checkWindowS: number;
@@ -49,7 +50,7 @@ export async function registerDomain(
 ): Promise<{ domain: DomainRow; charged: { amount: number; currency: string }; warnings: ContactWarning[] }> {
   const { db } = deps;
   const tld = tldOf(input.name);
-  const [entry] = await loadTlds(db, { currency: account.currency }).then((all) => all.filter((e) => e.rules.tld === tld && e.rules.enabled));
+  const entry = deps.catalogue.forCurrency(account.currency).get(tld);
   const invalid = (pointer: string, code: string, message: string): never => {
     throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
   };

@@ -3,13 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses, ValidationFailed } from '../../errors.js';
 import { getAccount } from '../accounts/service.js';
-import { loadTlds, replaceTldLists, upsertTld } from './tld-service.js';
+import { loadTlds, replaceTldLists, upsertTld, type TldCatalogue } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
 
 const TldParams = Type.Object({ tld: Type.String({ pattern: '^[a-z0-9-]{2,63}$', description: 'A-label, without the dot' }) }, { additionalProperties: false });
 const TldList = Type.Object({ data: Type.Array(Tld) }, { additionalProperties: false });
 
-export const tldRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> = async (app, { catalogue }) => {
   /** Resellers see prices in their billing currency; operators see every currency. */
   const currencyOf = async (accountId: string | null) => (accountId ? (await getAccount(app.db, accountId)).currency : undefined);
 
@@ -72,6 +72,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox = async (app) => {
         pendingDeleteDays: b.pending_delete_days,
         transferApprovalDays: b.transfer_approval_days,
       });
+      await catalogue.refresh();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
       return tldView((await loadTlds(app.db, { tld: req.params.tld }))[0]!);
     },
@@ -97,6 +98,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox = async (app) => {
         reserved: req.body.reserved_names,
         premium: req.body.premium_names?.map((p) => ({ label: p.label, currency: p.currency, registerAmount: p.register_amount, renewAmount: p.renew_amount })),
       });
+      await catalogue.refresh();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
       return tldView((await loadTlds(app.db, { tld: req.params.tld }))[0]!);
     },

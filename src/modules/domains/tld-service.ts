@@ -63,3 +63,43 @@ export async function replaceTldLists(
     }
   });
 }
+
+/**
+ * The catalogue in memory for checks and registrations (the hot path), reloaded every few seconds
+ * and at once after an operator's edit on this instance, like the fair-use policy.
+ */
+export class TldCatalogue {
+  private all: TldEntry[] = [];
+  private byCurrency = new Map<string, Map<string, TldEntry>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly db: Db) {}
+
+  async refresh(): Promise<void> {
+    this.all = await loadTlds(this.db);
+    this.byCurrency = new Map();
+  }
+
+  /** Enabled TLDs with prices and premium names in `currency` only. */
+  forCurrency(currency: string): Map<string, TldEntry> {
+    let m = this.byCurrency.get(currency);
+    if (!m) {
+      m = new Map(
+        this.all
+          .filter((e) => e.rules.enabled)
+          .map((e) => [e.rules.tld, { ...e, prices: e.prices.filter((p) => p.currency === currency), premium: e.premium.filter((p) => p.currency === currency) }]),
+      );
+      this.byCurrency.set(currency, m);
+    }
+    return m;
+  }
+
+  start(intervalMs: number, onError: (err: unknown) => void): void {
+    this.timer = setInterval(() => this.refresh().catch(onError), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
