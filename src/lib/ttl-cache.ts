@@ -20,8 +20,9 @@ export class TtlCache<V> {
 
   set(key: string, value: V): void {
     if (this.ttlMs <= 0) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
+    // No delete-then-set to refresh the order: on a large V8 Map that pattern costs time growing
+    // with the map's size. Eviction is by first insertion, which is enough for a 5-second cache.
+    if (!this.entries.has(key) && this.entries.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest entry.
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
