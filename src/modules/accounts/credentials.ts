@@ -43,12 +43,32 @@ const principalColumns = {
   apiSuspendedUntil: accounts.apiSuspendedUntil,
 };
 
-function base(row: { userId: string; username: string; accountId: string | null; role: Role; userStatus: string; userAllowlist: string[]; accountStatus: 'active' | 'suspended' | 'terminated' | null; accountAllowlist: string[] | null; apiSuspendedUntil: Date | null }) {
+type PrincipalRow = {
+  userId: string;
+  username: string;
+  accountId: string | null;
+  role: Role;
+  userStatus: string;
+  userAllowlist: string[];
+  accountStatus: 'active' | 'suspended' | 'terminated' | null;
+  accountAllowlist: string[] | null;
+  apiSuspendedUntil: Date | null;
+};
+
+/** The parts of a record every credential type shares, from the user and account columns. */
+function toRecord(
+  row: PrincipalRow,
+  c: { credential: Principal['credential']; permissions: ReadonlySet<Permission>; enrolmentOnly: boolean; expiresAt: Date | null; revokedAt: Date | null; keyAllowlist?: string[]; secretSealed?: string },
+): CredentialRecord {
   return {
+    principal: { userId: row.userId, username: row.username, accountId: row.accountId, role: row.role, permissions: c.permissions, credential: c.credential, enrolmentOnly: c.enrolmentOnly },
+    expiresAt: c.expiresAt?.getTime() ?? null,
+    revoked: c.revokedAt !== null,
     userActive: row.userStatus === 'active',
     accountStatus: row.accountStatus,
     apiSuspendedUntil: row.apiSuspendedUntil?.getTime() ?? null,
-    lists: [parseAllowlist(row.accountAllowlist ?? []), parseAllowlist(row.userAllowlist)],
+    allowlists: [parseAllowlist(row.accountAllowlist ?? []), parseAllowlist(row.userAllowlist), ...(c.keyAllowlist ? [parseAllowlist(c.keyAllowlist)] : [])],
+    ...(c.secretSealed ? { secretSealed: c.secretSealed } : {}),
   };
 }
 
@@ -84,52 +104,30 @@ export function createCredentialLookup(db: Db) {
   const keyById = keyQuery(eq(apiKeys.keyId, sql.placeholder('keyId')), 'auth_api_key_by_id');
 
   function keyRecord(row: Awaited<ReturnType<typeof keyByHash.execute>>[number]): CredentialRecord {
-    const b = base(row);
     const rolePerms = ROLE_PERMISSIONS[row.role];
-    // A key never holds more than its user's role allows now, even if the role shrank after creation.
-    const permissions = new Set(row.scopes.filter((s): s is Permission => rolePerms.has(s as Permission)));
-    return {
-      principal: {
-        userId: row.userId,
-        username: row.username,
-        accountId: row.accountId,
-        role: row.role,
-        permissions,
-        credential: { type: 'api_key', id: row.id },
-        enrolmentOnly: false,
-      },
-      expiresAt: row.expiresAt?.getTime() ?? null,
-      revoked: row.revokedAt !== null,
-      userActive: b.userActive,
-      accountStatus: b.accountStatus,
-      apiSuspendedUntil: b.apiSuspendedUntil,
-      allowlists: [...b.lists, parseAllowlist(row.keyAllowlist)],
+    return toRecord(row, {
+      credential: { type: 'api_key', id: row.id },
+      // A key never holds more than its user's role allows now, even if the role shrank after creation.
+      permissions: new Set(row.scopes.filter((s): s is Permission => rolePerms.has(s as Permission))),
+      enrolmentOnly: false,
+      expiresAt: row.expiresAt,
+      revokedAt: row.revokedAt,
+      keyAllowlist: row.keyAllowlist,
       secretSealed: row.secretSealed,
-    };
+    });
   }
 
   return {
     async session(tokenHash: string): Promise<CredentialRecord | null> {
       const row = (await sessionByHash.execute({ hash: tokenHash }))[0];
       if (!row) return null;
-      const b = base(row);
-      return {
-        principal: {
-          userId: row.userId,
-          username: row.username,
-          accountId: row.accountId,
-          role: row.role,
-          permissions: ROLE_PERMISSIONS[row.role],
-          credential: { type: 'session', id: row.id },
-          enrolmentOnly: row.enrolmentOnly,
-        },
-        expiresAt: row.expiresAt.getTime(),
-        revoked: row.revokedAt !== null,
-        userActive: b.userActive,
-        accountStatus: b.accountStatus,
-        apiSuspendedUntil: b.apiSuspendedUntil,
-        allowlists: b.lists,
-      };
+      return toRecord(row, {
+        credential: { type: 'session', id: row.id },
+        permissions: ROLE_PERMISSIONS[row.role],
+        enrolmentOnly: row.enrolmentOnly,
+        expiresAt: row.expiresAt,
+        revokedAt: row.revokedAt,
+      });
     },
     async apiKeyByHash(secretHash: string): Promise<CredentialRecord | null> {
       const row = (await keyByHash.execute({ hash: secretHash }))[0];

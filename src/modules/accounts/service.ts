@@ -2,7 +2,7 @@
 // reads or changes a tenant's object takes the caller's principal and filters by its account:
 // another tenant's object is "not found", never "forbidden".
 import { and, asc, count, eq, gt, isNull, ne } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { isUniqueViolation, type Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
 import { normaliseAllowlist } from '../../lib/cidr.js';
@@ -32,8 +32,6 @@ export function validAllowlist(entries: readonly string[], pointer: string): str
   }
   return valid;
 }
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
 
 /** The caller's own account id; operators have none and get 404 on tenant routes. */
 export function tenantOf(principal: Principal | null): string {

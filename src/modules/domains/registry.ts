@@ -3,6 +3,7 @@
 // transaction, so a registry change and the ledger charge for it commit together; an EPP backend
 // would instead make its call before commit and compensate (delete) if the commit fails.
 import { inArray } from 'drizzle-orm';
+import { isUniqueViolation } from '../../db/client.js';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
 import type { Tx } from '../billing/ledger.js';
@@ -15,8 +16,6 @@ export interface RegistryBackend {
   /** Creates the name for `years`; throws domain_not_available if someone holds it. */
   create(tx: Tx, input: { name: string; accountId: string; years: number; now: Date }): Promise<{ createdAt: Date; expiresAt: Date }>;
 }
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
 
 export function addYears(d: Date, years: number): Date {
   const out = new Date(d);
