@@ -1,9 +1,9 @@
 // Contact handles (R-DOM-1): complete, valid contact data per handle, owned by one account.
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, ne, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { contacts } from '../../db/schema/index.js';
-import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { contacts, domains } from '../../db/schema/index.js';
+import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { isCountryCode } from '../../lib/countries.js';
 import type { AccountRow } from '../accounts/service.js';
 
@@ -82,8 +82,24 @@ export async function updateContact(db: Db, accountId: string, handle: string, p
   return row;
 }
 
-/** Deletes a handle. Domains do not exist yet in this build; when they do, a handle in use stays (409). */
+export const ContactInUse = defineError('contact_in_use', 409, 'The contact is used by a domain');
+
+/** Deletes a handle no live domain uses (R-DOM-1): a domain never loses a contact it names. */
 export async function deleteContact(db: Db, accountId: string, handle: string): Promise<void> {
+  const using = await db
+    .select({ name: domains.name })
+    .from(domains)
+    .where(
+      and(
+        eq(domains.accountId, accountId),
+        ne(domains.status, 'released'),
+        or(eq(domains.ownerHandle, handle), eq(domains.adminHandle, handle), eq(domains.techHandle, handle), eq(domains.billingHandle, handle)),
+      ),
+    )
+    .limit(5);
+  if (using.length > 0) {
+    throw new ContactInUse(`${handle} is a contact of ${using.map((d) => d.name).join(', ')}${using.length === 5 ? ' and more' : ''}; replace it there first`);
+  }
   const gone = await db.delete(contacts).where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle))).returning({ id: contacts.id });
   if (gone.length === 0) throw new NotFound(`No contact ${handle}`);
 }

@@ -148,3 +148,17 @@ t.test('R-DOM-2: of two concurrent registrations of one name exactly one succeed
   const charges = await store.db.select().from(ledgerTransactions).where(eq(ledgerTransactions.reference, 'domain:contested.com'));
   t.equal(charges.length, 1, 'only the winner was charged');
 });
+
+t.test('R-DOM-1: a contact handle in use by a domain cannot be deleted', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { r, contact } = await setup(app);
+  await check(app, r, 'keeps-its-owner.com');
+  t.equal((await register(app, r, { name: 'keeps-its-owner.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [] })).statusCode, 201);
+  const refused = await app.inject({ method: 'DELETE', url: `/v1/contacts/${contact}`, headers: bearer(r.token) });
+  t.equal(refused.statusCode, 409);
+  t.equal(refused.json().code, 'contact_in_use');
+  t.match(refused.json().detail, 'keeps-its-owner.com');
+  t.equal((await app.inject({ method: 'GET', url: `/v1/contacts/${contact}`, headers: bearer(r.token) })).statusCode, 200, 'still there');
+  const spare = (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: CUSTOMER })).json().handle;
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/contacts/${spare}`, headers: bearer(r.token) })).statusCode, 204, 'an unused handle goes');
+});
