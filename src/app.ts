@@ -22,6 +22,7 @@ import bulkWorkPlugin from './plugins/bulk-work.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import incidentsPlugin from './plugins/incidents.js';
+import jobsPlugin from './plugins/jobs.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
@@ -36,6 +37,7 @@ import { userRoutes } from './modules/accounts/user-routes.js';
 import { billingRoutes } from './modules/billing/routes.js';
 import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
+import { abuseRoutes } from './modules/domains/abuse-routes.js';
 import { contactRoutes } from './modules/domains/contact-routes.js';
 import { domainRoutes } from './modules/domains/domain-routes.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
@@ -75,6 +77,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
+  await app.register(jobsPlugin, config.jobs);
   await app.register(incidentsPlugin, { periodDays: config.incidentPeriodDays });
   await app.register(rateLimitPlugin, {
     redisKeyPrefix: config.redisKeyPrefix,
@@ -108,5 +111,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(tldRoutes, { catalogue });
   await app.register(contactRoutes);
   await app.register(domainRoutes, { catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  await app.register(abuseRoutes, { responseHours: config.domains.abuseResponseHours });
   return app;
 }

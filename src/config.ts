@@ -46,6 +46,10 @@ export const EnvSchema = Type.Object({
   DOMAIN_CHECK_WINDOW_S: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3_600, description: 'R-DOM-2: a registration needs a check of the name that found it free within this window' }),
   DOMAIN_QUOTE_TTL_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a price quote from a check is honoured' }),
   DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({ minimum: 1, default: 300, description: 'R-DOM-4: distinct names one account checks in a minute that make a drop-catch incident' }),
+  DOMAIN_TRANSFER_APPROVAL_HOURS: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 * 24, description: 'R-DOM-3: hours a transfer waits for the owner\'s approval before it expires; unset = the TLD\'s transfer_approval_days' })),
+  ABUSE_RESPONSE_HOURS: Type.Integer({ minimum: 1, maximum: 24 * 30, default: 48, description: 'R-DOM-6: hours a reseller has to respond to an abuse complaint before it escalates' }),
+  JOBS_ENABLED: Type.Boolean({ default: true, description: 'Run the background jobs (domain lifecycle, transfer expiry, abuse escalation) on this instance; safe on several at once' }),
+  JOBS_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000, description: 'How often each background job runs' }),
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
@@ -167,7 +171,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bulkDailyCeiling: e.BULK_DAILY_CEILING,
     dropCatchIntervalS: e.DROP_CATCH_INTERVAL_S,
     incidentPeriodDays: e.INCIDENT_PERIOD_DAYS,
-    domains: Object.freeze({ checkWindowS: e.DOMAIN_CHECK_WINDOW_S, quoteTtlS: e.DOMAIN_QUOTE_TTL_S, dropCatchNamesPerMinute: e.DROP_CATCH_NAMES_PER_MINUTE }),
+    domains: Object.freeze({
+      checkWindowS: e.DOMAIN_CHECK_WINDOW_S,
+      quoteTtlS: e.DOMAIN_QUOTE_TTL_S,
+      dropCatchNamesPerMinute: e.DROP_CATCH_NAMES_PER_MINUTE,
+      transferApprovalHours: e.DOMAIN_TRANSFER_APPROVAL_HOURS,
+      abuseResponseHours: e.ABUSE_RESPONSE_HOURS,
+    }),
+    jobs: Object.freeze({ enabled: e.JOBS_ENABLED, intervalMs: e.JOBS_INTERVAL_MS }),
     rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD

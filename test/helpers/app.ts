@@ -21,7 +21,8 @@ export function redisEnv(prefix = `test:${randomUUID()}:`): Record<string, strin
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ LOG_LEVEL: 'info', MASTER_KEY: TEST_MASTER_KEY, ...env });
+  // Background jobs off: tests run them with app.jobs.run(name, now) at an injected time.
+  return loadConfig({ LOG_LEVEL: 'info', MASTER_KEY: TEST_MASTER_KEY, JOBS_ENABLED: 'false', ...env });
 }
 
 export interface TestApp {

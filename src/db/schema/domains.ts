@@ -92,6 +92,10 @@ export const registryNames = pgTable('registry_names', {
   sponsorAccountId: uuid('sponsor_account_id'),
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  /** SHA-256 of the auth code (EPP authInfo); null: unknown here, the name cannot be transferred in. */
+  authCodeHash: text('auth_code_hash'),
+  /** clientTransferProhibited: the sponsor's lock. */
+  transferProhibited: boolean('transfer_prohibited').notNull().default(false),
 });
 
 /** R-DOM-2: the availability checks an account made, and what they found. */
@@ -131,10 +135,21 @@ export const domains = pgTable(
     name: text('name').notNull(),
     unicodeName: text('unicode_name').notNull(),
     tld: text('tld').notNull(),
+    /** active | grace (expired, auto-renew grace) | redemption | pending_delete | released | transferred_out */
     status: text('status').notNull().default('active'),
     premium: boolean('premium').notNull().default(false),
     registeredAt: timestamp('registered_at', { withTimezone: true, precision: 3 }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    /**
+     * The lifecycle dates, stored once and read by both the API and the sweeps (one source of truth).
+     * Set from expires_at and the TLD's periods whenever expires_at changes (lifecycleDates()), and
+     * from the deletion time when a domain is deleted.
+     */
+    graceEndsAt: timestamp('grace_ends_at', { withTimezone: true, precision: 3 }).notNull(),
+    redemptionEndsAt: timestamp('redemption_ends_at', { withTimezone: true, precision: 3 }).notNull(),
+    purgeAt: timestamp('purge_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** The last auto-renewal that failed for lack of funds (retried once a day during grace). */
+    autorenewFailedAt: timestamp('autorenew_failed_at', { withTimezone: true, precision: 3 }),
     autorenew: boolean('autorenew').notNull().default(true),
     locked: boolean('locked').notNull().default(true),
     authCodeSealed: text('auth_code_sealed').notNull(),
@@ -147,7 +162,90 @@ export const domains = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('domains_live_name_key').on(t.name).where(sql`${t.status} <> 'released'`),
+    uniqueIndex('domains_live_name_key').on(t.name).where(sql`${t.status} NOT IN ('released', 'transferred_out')`),
     index('domains_account_idx').on(t.accountId, t.name),
+    // The lifecycle sweep's scans: what is due next, per status.
+    index('domains_lifecycle_idx').on(t.status, t.expiresAt),
+  ],
+);
+
+/** R-DOM-3: transfers in, waiting for the owner's approval. */
+export const domainTransfers = pgTable(
+  'domain_transfers',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    /** The gaining reseller. */
+    accountId: uuid('account_id').notNull(),
+    name: text('name').notNull(),
+    unicodeName: text('unicode_name').notNull(),
+    tld: text('tld').notNull(),
+    /** The losing reseller, when the name is held by another account here. */
+    losingAccountId: uuid('losing_account_id'),
+    /** pending_approval | approved | completed | rejected | cancelled | expired */
+    status: text('status').notNull().default('pending_approval'),
+    /** SHA-256 of the approval token the reseller hands to its customer (the token is shown once). */
+    approvalTokenHash: text('approval_token_hash').notNull(),
+    ownerHandle: text('owner_handle').notNull(),
+    adminHandle: text('admin_handle'),
+    techHandle: text('tech_handle'),
+    billingHandle: text('billing_handle'),
+    nameservers: text('nameservers').array(),
+    currency: text('currency').notNull(),
+    /** The price at request time, per year; charged on completion at the price then current. */
+    quotedAmount: bigint('quoted_amount', { mode: 'number' }).notNull(),
+    chargedAmount: bigint('charged_amount', { mode: 'number' }),
+    /** Why an approved transfer has not completed yet (insufficient_funds), or why it was rejected. */
+    note: text('note'),
+    domainId: uuid('domain_id'),
+    requestedAt: timestamp('requested_at', { withTimezone: true, precision: 3 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    completedAt: timestamp('completed_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('domain_transfers_token_key').on(t.approvalTokenHash),
+    // One open transfer per name.
+    uniqueIndex('domain_transfers_open_name_key').on(t.name).where(sql`${t.status} IN ('pending_approval', 'approved')`),
+    index('domain_transfers_account_idx').on(t.accountId, t.requestedAt),
+    index('domain_transfers_open_idx').on(t.status, t.expiresAt),
+  ],
+);
+
+/** R-DOM-6: abuse complaints about a domain, answered by its reseller within a set time. */
+export const abuseComplaints = pgTable(
+  'abuse_complaints',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    domainId: uuid('domain_id').notNull(),
+    domainName: text('domain_name').notNull(),
+    /** The reseller holding the domain when the complaint was filed. */
+    accountId: uuid('account_id').notNull(),
+    /** spam | phishing | malware | botnet | fraud | copyright | other */
+    category: text('category').notNull(),
+    description: text('description').notNull(),
+    evidenceUrls: text('evidence_urls').array().notNull().default(sql`'{}'::text[]`),
+    reporterName: text('reporter_name'),
+    reporterEmail: text('reporter_email'),
+    /** operator | public */
+    source: text('source').notNull(),
+    filedByUserId: uuid('filed_by_user_id'),
+    filedFromIp: text('filed_from_ip'),
+    /** open | responded | escalated | closed */
+    status: text('status').notNull().default('open'),
+    respondBy: timestamp('respond_by', { withTimezone: true, precision: 3 }).notNull(),
+    /** What the reseller did: investigating | suspended | removed | no_violation | other */
+    responseAction: text('response_action'),
+    responseMessage: text('response_message'),
+    respondedAt: timestamp('responded_at', { withTimezone: true, precision: 3 }),
+    respondedByUserId: uuid('responded_by_user_id'),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
+    incidentId: uuid('incident_id'),
+    closedAt: timestamp('closed_at', { withTimezone: true, precision: 3 }),
+    closeNote: text('close_note'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('abuse_complaints_account_idx').on(t.accountId, t.createdAt),
+    index('abuse_complaints_due_idx').on(t.status, t.respondBy),
   ],
 );

@@ -1,5 +1,4 @@
 // /v1/domains: availability checks (R-DOM-2, R-DOM-4).
-import { domainToASCII } from 'node:url';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { and, asc, eq, gt } from 'drizzle-orm';
@@ -9,11 +8,11 @@ import { decodeCursor } from '../../lib/cursor.js';
 import { Currency, DateTime, Money, Page, page, PageQuery } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { checkNames } from './check-service.js';
-import { registerDomain, type DomainRow } from './register-service.js';
+import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import { registerDomain } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-const strict = { additionalProperties: false } as const;
 const CheckBody = Type.Object({ names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) }, strict);
 const CheckResult = Type.Object(
   {
@@ -30,39 +29,6 @@ const CheckResult = Type.Object(
   strict,
 );
 
-const Handle = Type.String({ pattern: '^RA-[A-Z0-9]{10}$' });
-const Domain = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String({ description: 'A-label form' }),
-    unicode_name: Type.String(),
-    tld: Type.String(),
-    status: Type.String(),
-    premium: Type.Boolean(),
-    registered_at: DateTime,
-    expires_at: DateTime,
-    autorenew: Type.Boolean(),
-    locked: Type.Boolean(),
-    nameservers: Type.Array(Type.String()),
-    contacts: Type.Object({ owner: Handle, admin: Type.Union([Handle, Type.Null()]), tech: Type.Union([Handle, Type.Null()]), billing: Type.Union([Handle, Type.Null()]) }, strict),
-  },
-  strict,
-);
-const domainView = (d: DomainRow) => ({
-  id: d.id,
-  name: d.name,
-  unicode_name: d.unicodeName,
-  tld: d.tld,
-  status: d.status,
-  premium: d.premium,
-  registered_at: d.registeredAt.toISOString(),
-  expires_at: d.expiresAt.toISOString(),
-  autorenew: d.autorenew,
-  locked: d.locked,
-  nameservers: d.nameservers,
-  contacts: { owner: d.ownerHandle, admin: d.adminHandle, tech: d.techHandle, billing: d.billingHandle },
-});
-const Warning = Type.Object({ code: Type.String(), message: Type.String() }, strict);
 const RegisterBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253 }),
@@ -76,7 +42,6 @@ const RegisterBody = Type.Object(
   },
   strict,
 );
-const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }) }, strict);
 
 export interface DomainRouteOptions {
   registry?: RegistryBackend;
@@ -179,10 +144,9 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       config: { permission: 'domains:read' },
     },
     async (req) => {
-      const raw = req.params.name.toLowerCase().replace(/\.$/, '');
-      const name = domainToASCII(raw) || raw;
+      const name = nameFromParam(req.params.name);
       const [row] = await app.db.select().from(domains).where(and(eq(domains.accountId, tenantOf(req.principal)), eq(domains.name, name)));
-      if (!row || row.status === 'released') throw new NotFound(`No domain ${req.params.name} in your account`);
+      if (!row || row.status === 'released' || row.status === 'transferred_out') throw new NotFound(`No domain ${req.params.name} in your account`);
       return domainView(row);
     },
   );

@@ -10,6 +10,7 @@ import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactWarning } from './contact-service.js';
+import { lifecycleDates } from './lifecycle-dates.js';
 import { DomainNotAvailable, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -18,7 +19,8 @@ export const PriceChanged = defineError('price_changed', 409, 'The price is abov
 export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
 
-export type DomainRow = typeof domains.$inferSelect;
+import type { DomainRow } from './domain-schemas.js';
+export type { DomainRow };
 export type ContactRole = 'owner' | 'admin' | 'tech' | 'billing';
 
 export interface RegisterInput {
@@ -131,6 +133,7 @@ export async function registerDomain(
         premium: Boolean(premium),
         registeredAt: created.createdAt,
         expiresAt: created.expiresAt,
+        ...lifecycleDates(created.expiresAt, rules),
         autorenew: input.autorenew ?? true,
         authCodeSealed: deps.seal(randomToken(12)),
         nameservers: ns,
