@@ -89,7 +89,14 @@ export interface Config {
   readonly bulkDailyCeiling: number;
   readonly dropCatchIntervalS: number;
   readonly incidentPeriodDays: number;
-  readonly domains: { readonly checkWindowS: number; readonly quoteTtlS: number; readonly dropCatchNamesPerMinute: number };
+  readonly domains: {
+    readonly checkWindowS: number;
+    readonly quoteTtlS: number;
+    readonly dropCatchNamesPerMinute: number;
+    readonly transferApprovalHours: number | undefined;
+    readonly abuseResponseHours: number;
+  };
+  readonly jobs: { readonly enabled: boolean; readonly intervalMs: number };
   readonly rateLimitIncidentHits: number;
   readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
