@@ -39,7 +39,9 @@ import { incidentRoutes } from './modules/fair-use/incident-routes.js';
 import { fairUseRoutes } from './modules/fair-use/routes.js';
 import { abuseRoutes } from './modules/domains/abuse-routes.js';
 import { contactRoutes } from './modules/domains/contact-routes.js';
+import { domainManageRoutes } from './modules/domains/domain-manage-routes.js';
 import { domainRoutes } from './modules/domains/domain-routes.js';
+import { builtInRegistry } from './modules/domains/registry.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
 import { TldCatalogue } from './modules/domains/tld-service.js';
 import { healthRoutes } from './modules/health/routes.js';
@@ -110,7 +112,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => catalogue.stop());
   await app.register(tldRoutes, { catalogue });
   await app.register(contactRoutes);
-  await app.register(domainRoutes, { catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  // The registry backend: the built-in one (state in our database); an EPP backend would go here.
+  const registry = builtInRegistry;
+  await app.register(domainRoutes, { registry, catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  await app.register(domainManageRoutes, { registry, catalogue });
   await app.register(abuseRoutes, { responseHours: config.domains.abuseResponseHours });
   return app;
 }

@@ -122,7 +122,8 @@ export async function registerDomain(
   }
 
   const domain = await db.transaction(async (tx) => {
-    const created = await deps.registry.create(tx, { name, accountId: account.id, years, now });
+    const authCode = randomToken(12);
+    const created = await deps.registry.create(tx, { name, accountId: account.id, years, now, authCode });
     const [row] = await tx
       .insert(domains)
       .values({
@@ -135,7 +136,7 @@ export async function registerDomain(
         expiresAt: created.expiresAt,
         ...lifecycleDates(created.expiresAt, rules),
         autorenew: input.autorenew ?? true,
-        authCodeSealed: deps.seal(randomToken(12)),
+        authCodeSealed: deps.seal(authCode),
         nameservers: ns,
         ownerHandle: input.contacts.owner!,
         adminHandle: input.contacts.admin ?? null,

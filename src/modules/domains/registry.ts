@@ -1,8 +1,11 @@
 // The registry side of domains, behind one interface so that an EPP (RFC 5730-5734) backend can
 // replace the built-in one without touching routes or services. Every call takes the caller's
 // transaction, so a registry change and the ledger charge for it commit together; an EPP backend
-// would instead make its call before commit and compensate (delete) if the commit fails.
-import { inArray } from 'drizzle-orm';
+// would instead make its call before commit and compensate (delete, or a renew undo) if the commit
+// fails. The methods map onto EPP commands: check, info, create, renew, update (authInfo,
+// clientTransferProhibited), delete, RGP restore, and transfer (request, approve).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
 import { isUniqueViolation } from '../../db/client.js';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
@@ -10,11 +13,41 @@ import type { Tx } from '../billing/ledger.js';
 
 export const DomainNotAvailable = defineError('domain_not_available', 409, 'The domain is not available');
 
+export interface RegistryRecord {
+  name: string;
+  /** The sponsoring reseller account here, or null for names held at other registrars. */
+  sponsorAccountId: string | null;
+  expiresAt: Date;
+  transferProhibited: boolean;
+}
+
 export interface RegistryBackend {
-  /** Which of `names` (A-labels) the registry holds. */
+  /** Which of `names` (A-labels) the registry holds (EPP domain:check). */
   taken(tx: Tx, names: string[]): Promise<Set<string>>;
+  /** EPP domain:info; null when the registry does not hold the name. */
+  info(tx: Tx, name: string): Promise<RegistryRecord | null>;
   /** Creates the name for `years`; throws domain_not_available if someone holds it. */
-  create(tx: Tx, input: { name: string; accountId: string; years: number; now: Date }): Promise<{ createdAt: Date; expiresAt: Date }>;
+  create(tx: Tx, input: { name: string; accountId: string; years: number; now: Date; authCode: string }): Promise<{ createdAt: Date; expiresAt: Date }>;
+  /** Adds `years` to the current expiry (EPP renew carries curExpDate, so a renew is never applied twice). */
+  renew(tx: Tx, input: { name: string; accountId: string; years: number; currentExpiresAt: Date }): Promise<{ expiresAt: Date }>;
+  /** Sets the auth code and/or the transfer lock. */
+  update(tx: Tx, input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean }): Promise<void>;
+  /** Whether `authCode` is the name's auth code (EPP transfer request carries authInfo). */
+  verifyAuthCode(tx: Tx, name: string, authCode: string): Promise<boolean>;
+  /** Moves sponsorship to `toAccountId`, adding `years` to the expiry (EPP transfer approved). */
+  transfer(tx: Tx, input: { name: string; toAccountId: string; years: number; authCode: string }): Promise<{ expiresAt: Date }>;
+  /**
+   * EPP domain:delete. Within the add grace period the registry purges the name at once (`purge`);
+   * otherwise it starts redemption and the name stays held until release().
+   */
+  delete(tx: Tx, input: { name: string; accountId: string; purge: boolean }): Promise<void>;
+  /** EPP RGP restore of a name in redemption. */
+  restore(tx: Tx, input: { name: string; accountId: string }): Promise<void>;
+  /**
+   * Releases the name at the end of pending delete. The built-in registry drops its row; an EPP
+   * registry purges on its own schedule, so an EPP backend would only confirm the name is gone.
+   */
+  release(tx: Tx, name: string): Promise<void>;
 }
 
 export function addYears(d: Date, years: number): Date {
@@ -23,6 +56,10 @@ export function addYears(d: Date, years: number): Date {
   return out;
 }
 
+export const authCodeHash = (code: string): string => createHash('sha256').update(code, 'utf8').digest('hex');
+
+const sponsoredBy = (name: string, accountId: string) => and(eq(registryNames.name, name), eq(registryNames.sponsorAccountId, accountId));
+
 /** The built-in registry: its state in our PostgreSQL, like a registrar's test environment. */
 export const builtInRegistry: RegistryBackend = {
   async taken(tx, names) {
@@ -30,12 +67,16 @@ export const builtInRegistry: RegistryBackend = {
     const rows = await tx.select({ name: registryNames.name }).from(registryNames).where(inArray(registryNames.name, names));
     return new Set(rows.map((r) => r.name));
   },
-  async create(tx, { name, accountId, years, now }) {
+  async info(tx, name) {
+    const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name));
+    return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
+  },
+  async create(tx, { name, accountId, years, now, authCode }) {
     const expiresAt = addYears(now, years);
     try {
       // A savepoint, so a lost race surfaces as domain_not_available rather than an aborted transaction.
       await tx.transaction(async (sp) => {
-        await sp.insert(registryNames).values({ name, sponsorAccountId: accountId, createdAt: now, expiresAt });
+        await sp.insert(registryNames).values({ name, sponsorAccountId: accountId, createdAt: now, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true });
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DomainNotAvailable(`${name} was registered a moment ago`);
@@ -43,5 +84,42 @@ export const builtInRegistry: RegistryBackend = {
     }
     return { createdAt: now, expiresAt };
   },
+  async renew(tx, { name, accountId, years, currentExpiresAt }) {
+    const expiresAt = addYears(currentExpiresAt, years);
+    const rows = await tx
+      .update(registryNames)
+      .set({ expiresAt })
+      .where(and(sponsoredBy(name, accountId), eq(registryNames.expiresAt, currentExpiresAt)))
+      .returning({ name: registryNames.name });
+    if (rows.length === 0) throw new Error(`registry: ${name} is not sponsored by ${accountId} with expiry ${currentExpiresAt.toISOString()}`);
+    return { expiresAt };
+  },
+  async update(tx, { name, accountId, authCode, transferProhibited }) {
+    const set: Partial<typeof registryNames.$inferInsert> = {};
+    if (authCode !== undefined) set.authCodeHash = authCodeHash(authCode);
+    if (transferProhibited !== undefined) set.transferProhibited = transferProhibited;
+    if (Object.keys(set).length) await tx.update(registryNames).set(set).where(sponsoredBy(name, accountId));
+  },
+  async verifyAuthCode(tx, name, authCode) {
+    const [row] = await tx.select({ hash: registryNames.authCodeHash }).from(registryNames).where(eq(registryNames.name, name));
+    if (!row?.hash) return false;
+    return timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(authCodeHash(authCode), 'hex'));
+  },
+  async transfer(tx, { name, toAccountId, years, authCode }) {
+    const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name)).for('update');
+    if (!row) throw new DomainNotAvailable(`${name} is not registered`);
+    const expiresAt = addYears(row.expiresAt, years);
+    // The gaining registrar sets a fresh auth code; the name arrives locked.
+    await tx.update(registryNames).set({ sponsorAccountId: toAccountId, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true }).where(eq(registryNames.name, name));
+    return { expiresAt };
+  },
+  async delete(tx, { name, accountId, purge }) {
+    if (purge) await tx.delete(registryNames).where(sponsoredBy(name, accountId));
+  },
+  async restore() {
+    // The built-in registry keeps a name in redemption as it was; nothing to undo.
+  },
+  async release(tx, name) {
+    await tx.delete(registryNames).where(eq(registryNames.name, name));
+  },
 };
-

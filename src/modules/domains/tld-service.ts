@@ -94,6 +94,16 @@ export class TldCatalogue {
     return m;
   }
 
+  /**
+   * One TLD with prices in `currency`, enabled or not: a TLD withdrawn from sale still renews,
+   * restores and transfers the domains already under it.
+   */
+  entry(tld: string, currency: string): TldEntry | undefined {
+    const e = this.all.find((x) => x.rules.tld === tld);
+    if (!e) return undefined;
+    return e.rules.enabled ? this.forCurrency(currency).get(tld) : { ...e, prices: e.prices.filter((p) => p.currency === currency), premium: e.premium.filter((p) => p.currency === currency) };
+  }
+
   start(intervalMs: number, onError: (err: unknown) => void): void {
     this.timer = setInterval(() => this.refresh().catch(onError), intervalMs);
     this.timer.unref();

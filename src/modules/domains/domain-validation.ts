@@ -1,0 +1,57 @@
+// Checks a domain's name servers and contact handles against the TLD's rules (R-DOM-1, R-DOM-5).
+// Used by registration, transfers and updates, so each applies the same rules.
+import { and, eq, inArray } from 'drizzle-orm';
+import { contacts } from '../../db/schema/index.js';
+import type { FieldErrorBody } from '../../errors.js';
+import type { Tx } from '../billing/ledger.js';
+import type { TldRow } from './tld-service.js';
+
+export type ContactRole = 'owner' | 'admin' | 'tech' | 'billing';
+export type ContactRow = typeof contacts.$inferSelect;
+
+const HOSTNAME = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Lower-cased, without the root dot; none, or 2 to 13 distinct host names. */
+export function checkNameservers(input: string[], pointer: string, problems: FieldErrorBody[]): string[] {
+  const ns = input.map((h) => h.toLowerCase().replace(/\.$/, ''));
+  if (ns.length === 1 || ns.length > 13) problems.push({ pointer, code: 'invalid_count', message: 'none, or 2 to 13 name servers' });
+  ns.forEach((h, i) => {
+    if (!HOSTNAME.test(h)) problems.push({ pointer: `${pointer}/${i}`, code: 'invalid_hostname', message: `${h} is not a host name` });
+  });
+  if (new Set(ns).size !== ns.length) problems.push({ pointer, code: 'duplicate_items', message: 'name servers must be distinct' });
+  return ns;
+}
+
+/**
+ * The roles the TLD requires, handles of this account, and an owner where the TLD allows owners.
+ * Returns the owner's contact row when the owner handle exists.
+ */
+export async function checkContacts(
+  tx: Tx,
+  accountId: string,
+  rules: Pick<TldRow, 'tld' | 'requiredContacts' | 'ownerCountries'>,
+  given: Partial<Record<ContactRole, string | null>>,
+  pointer: string,
+  problems: FieldErrorBody[],
+): Promise<ContactRow | undefined> {
+  const roles = Object.entries(given).filter(([, h]) => h) as [ContactRole, string][];
+  for (const role of rules.requiredContacts as ContactRole[]) {
+    if (!given[role]) problems.push({ pointer: `${pointer}/${role}`, code: 'required', message: `.${rules.tld} requires a ${role} contact` });
+  }
+  const found = roles.length
+    ? await tx.select().from(contacts).where(and(eq(contacts.accountId, accountId), inArray(contacts.handle, roles.map(([, h]) => h))))
+    : [];
+  const byHandle = new Map(found.map((c) => [c.handle, c]));
+  for (const [role, handle] of roles) {
+    if (!byHandle.has(handle)) problems.push({ pointer: `${pointer}/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
+  }
+  const owner = given.owner ? byHandle.get(given.owner) : undefined;
+  if (owner && rules.ownerCountries.length && !rules.ownerCountries.includes(owner.country)) {
+    problems.push({
+      pointer: `${pointer}/owner`,
+      code: 'contact_not_eligible',
+      message: `.${rules.tld} owners must be in ${rules.ownerCountries.join(', ')}; ${owner.handle} is in ${owner.country}`,
+    });
+  }
+  return owner;
+}
