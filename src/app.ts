@@ -41,6 +41,7 @@ import { abuseRoutes } from './modules/domains/abuse-routes.js';
 import { contactRoutes } from './modules/domains/contact-routes.js';
 import { domainManageRoutes } from './modules/domains/domain-manage-routes.js';
 import { domainRoutes } from './modules/domains/domain-routes.js';
+import { transferRoutes } from './modules/domains/transfer-routes.js';
 import { builtInRegistry } from './modules/domains/registry.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
 import { TldCatalogue } from './modules/domains/tld-service.js';
@@ -116,6 +117,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const registry = builtInRegistry;
   await app.register(domainRoutes, { registry, catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
   await app.register(domainManageRoutes, { registry, catalogue });
+  await app.register(transferRoutes, { registry, catalogue, approvalHours: config.domains.transferApprovalHours });
   await app.register(abuseRoutes, { responseHours: config.domains.abuseResponseHours });
   return app;
 }

@@ -35,6 +35,14 @@ export function cursorId(cursor: string | undefined): number | undefined {
   return pos.id;
 }
 
+/** A cursor's string position (`key`), or a 400 for a cursor we did not issue. */
+export function cursorAt(cursor: string | undefined, key: string): string | undefined {
+  if (cursor === undefined) return undefined;
+  const pos = decodeCursor<Record<string, string>>(cursor, [key]);
+  if (!pos || typeof pos[key] !== 'string') throw new BadRequest('The cursor is not one this API issued');
+  return pos[key];
+}
+
 /** Builds `{data, next_cursor}` from rows fetched with limit + 1. */
 export function page<R, O>(rows: R[], limit: number, position: (row: R) => Record<string, string | number>, view: (row: R) => O) {
   const more = rows.length > limit;

@@ -8,6 +8,7 @@ import { getAccount, tenantOf } from '../accounts/service.js';
 import { resellerDataWarnings } from './contact-service.js';
 import { deleteDomain, readAuthCode, renewDomain, resetAuthCode, restoreDomain, setLock, updateDomain, type ManageDeps } from './domain-manage-service.js';
 import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import { runLifecycle } from './lifecycle.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -23,6 +24,10 @@ export interface DomainManageRouteOptions {
 
 export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOptions> = async (app, opts) => {
   const deps: ManageDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, open: app.secretBox.open };
+  app.jobs.register('domain-lifecycle', async (now) => {
+    const c = await runLifecycle({ db: app.db, catalogue: opts.catalogue, registry: opts.registry, log: app.log }, now);
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  });
   const caller = (req: FastifyRequest) => getAccount(app.db, tenantOf(req.principal));
 
   app.patch(

@@ -1,0 +1,198 @@
+// /v1/domain-transfers (R-DOM-3): request with the auth code, approve or reject with the owner's
+// token (public: the customer has no API credentials), cancel, list, and the expiry job.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { domainTransfers } from '../../db/schema/index.js';
+import { NotFound, problemResponses } from '../../errors.js';
+import { Currency, cursorAt, DateTime, IdParams, Money, Page, page, PageQuery } from '../../schemas.js';
+import { getAccount, tenantOf } from '../accounts/service.js';
+import { Handle, strict } from './domain-schemas.js';
+import type { RegistryBackend } from './registry.js';
+import { approveTransfer, cancelTransfer, rejectTransfer, requestTransfer, runTransferJob, type TransferDeps, type TransferRow } from './transfer-service.js';
+import type { TldCatalogue } from './tld-service.js';
+
+const TransferStatus = Type.Enum(['pending_approval', 'approved', 'completed', 'rejected', 'cancelled', 'expired']);
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+const Transfer = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    unicode_name: Type.String(),
+    status: TransferStatus,
+    direction: Type.Enum(['in', 'out'], { description: 'in: you are gaining the domain; out: you are losing it' }),
+    price: Type.Object({ ...Money.properties }, { ...strict, description: 'One year, at the price when requested; charged on completion at the price then' }),
+    charged: Type.Union([Money, Type.Null()]),
+    note: Type.Union([Type.String(), Type.Null()], { description: 'Why an approved transfer has not completed yet, or why it ended' }),
+    requested_at: DateTime,
+    expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
+    decided_at: NullableDateTime,
+    completed_at: NullableDateTime,
+    domain_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  },
+  strict,
+);
+const view = (accountId: string | null) => (t: TransferRow) => ({
+  id: t.id,
+  name: t.name,
+  unicode_name: t.unicodeName,
+  status: t.status as 'pending_approval',
+  direction: (accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId ? 'out' : 'in') as 'in' | 'out',
+  price: { amount: t.quotedAmount, currency: t.currency },
+  charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
+  note: t.note,
+  requested_at: t.requestedAt.toISOString(),
+  expires_at: t.expiresAt.toISOString(),
+  decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,
+  completed_at: t.completedAt ? t.completedAt.toISOString() : null,
+  domain_id: t.domainId,
+});
+const Token = Type.String({ minLength: 20, maxLength: 100, description: 'The approval token from the transfer request, as the reseller handed it to the owner' });
+
+export interface TransferRouteOptions {
+  registry: RegistryBackend;
+  catalogue: TldCatalogue;
+  approvalHours: number | undefined;
+}
+
+export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = async (app, opts) => {
+  const deps: TransferDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, approvalHours: opts.approvalHours };
+  app.jobs.register('domain-transfers', (now) => runTransferJob(deps, now));
+
+  app.post(
+    '/v1/domain-transfers',
+    {
+      schema: {
+        operationId: 'requestDomainTransfer',
+        tags: ['domains'],
+        summary: 'Transfer a domain in: needs its auth code, then the owner’s approval',
+        description:
+          'R-DOM-3. The answer carries approval_token once: hand it to the domain’s owner, who approves (or rejects) with POST /v1/domain-transfers/{id}/approve (or /reject). Without approval by expires_at the transfer expires. The transfer is charged (one year added to the expiry) when it completes.',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 253 }),
+            auth_code: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Required where the TLD’s auth_code_required is true' })),
+            contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
+            nameservers: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'Default: keep the current ones' })),
+            max_price: Type.Optional(Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, strict)),
+          },
+          strict,
+        ),
+        response: { 201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict), ...problemResponses(409, 422) },
+      },
+      config: { permission: 'domains:write' },
+    },
+    async (req, reply) => {
+      const account = await getAccount(app.db, tenantOf(req.principal));
+      const b = req.body;
+      const r = await requestTransfer(deps, account, { name: b.name, authCode: b.auth_code, contacts: b.contacts, nameservers: b.nameservers, maxPrice: b.max_price });
+      req.audit = { targetType: 'domain_transfer', targetId: r.transfer.id, details: { name: r.transfer.name } };
+      return reply.code(201).send({ transfer: view(account.id)(r.transfer), approval_token: r.approvalToken });
+    },
+  );
+
+  app.get(
+    '/v1/domain-transfers',
+    {
+      schema: {
+        operationId: 'listDomainTransfers',
+        tags: ['domains'],
+        summary: 'Transfers of your domains: in (you gain) and out (you lose), newest first',
+        querystring: Type.Object({ ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) }, strict),
+        response: { 200: Page(Transfer), ...problemResponses(400) },
+      },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => {
+      const me = tenantOf(req.principal);
+      const limit = req.query.limit ?? 50;
+      const after = cursorAt(req.query.cursor, 'id');
+      const afterRow = after ? (await app.db.select({ at: domainTransfers.requestedAt }).from(domainTransfers).where(eq(domainTransfers.id, after)))[0] : undefined;
+      const side = req.query.direction === 'out' ? eq(domainTransfers.losingAccountId, me) : eq(domainTransfers.accountId, me);
+      const rows = await app.db
+        .select()
+        .from(domainTransfers)
+        .where(
+          and(
+            side,
+            req.query.status ? eq(domainTransfers.status, req.query.status) : undefined,
+            afterRow ? or(lt(domainTransfers.requestedAt, afterRow.at), and(eq(domainTransfers.requestedAt, afterRow.at), lt(domainTransfers.id, after!))) : undefined,
+          ),
+        )
+        .orderBy(desc(domainTransfers.requestedAt), desc(domainTransfers.id))
+        .limit(limit + 1);
+      return page(rows, limit, (t) => ({ id: t.id }), view(me));
+    },
+  );
+
+  app.get(
+    '/v1/domain-transfers/:id',
+    {
+      schema: { operationId: 'getDomainTransfer', tags: ['domains'], summary: 'One transfer (in or out)', params: IdParams, response: { 200: Transfer, ...problemResponses(404) } },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => {
+      const me = tenantOf(req.principal);
+      const [t] = await app.db.select().from(domainTransfers).where(and(eq(domainTransfers.id, req.params.id), or(eq(domainTransfers.accountId, me), eq(domainTransfers.losingAccountId, me))));
+      if (!t) throw new NotFound('No such transfer');
+      return view(me)(t);
+    },
+  );
+
+  app.post(
+    '/v1/domain-transfers/:id/cancel',
+    {
+      schema: { operationId: 'cancelDomainTransfer', tags: ['domains'], summary: 'Cancel a transfer that has not completed', params: IdParams, response: { 200: Transfer, ...problemResponses(404, 409) } },
+      config: { permission: 'domains:write' },
+    },
+    async (req) => {
+      const me = tenantOf(req.principal);
+      req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
+      return view(me)(await cancelTransfer(app.db, me, req.params.id));
+    },
+  );
+
+  // The owner's side: no API credentials, the approval token instead. Rate limited per address.
+  app.post(
+    '/v1/domain-transfers/:id/approve',
+    {
+      schema: {
+        operationId: 'approveDomainTransfer',
+        tags: ['domains'],
+        summary: 'The owner approves the transfer with the approval token (no credentials)',
+        description: 'Completes the transfer at once when the gaining reseller can pay; otherwise it stays approved (see note) and completes when it can, until expires_at.',
+        params: IdParams,
+        body: Type.Object({ token: Token }, strict),
+        response: { 200: Transfer, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'public' },
+    },
+    async (req) => {
+      req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
+      const t = await approveTransfer(deps, req.params.id, req.body.token);
+      req.audit.accountId = t.accountId;
+      return view(null)(t);
+    },
+  );
+
+  app.post(
+    '/v1/domain-transfers/:id/reject',
+    {
+      schema: {
+        operationId: 'rejectDomainTransfer',
+        tags: ['domains'],
+        summary: 'The owner rejects the transfer with the approval token (no credentials)',
+        params: IdParams,
+        body: Type.Object({ token: Token, reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict),
+        response: { 200: Transfer, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'public' },
+    },
+    async (req) => {
+      req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
+      const t = await rejectTransfer(deps, req.params.id, req.body.token, req.body.reason);
+      req.audit.accountId = t.accountId;
+      return view(null)(t);
+    },
+  );
+};

@@ -1,0 +1,250 @@
+// Transfers in (R-DOM-3). The gaining reseller asks with the auth code; the transfer then waits for
+// the owner's approval, given with a token the reseller hands to its customer, and expires after the
+// TLD's (or the configured) time. pending_approval -> approved -> completed, or rejected, cancelled,
+// expired. The transfer is charged on completion, in the transaction that moves the name.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { isUniqueViolation } from '../../db/client.js';
+import { domains, domainTransfers } from '../../db/schema/index.js';
+import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { parseDomainName, tldOf } from '../../lib/domain-name.js';
+import { randomToken } from '../../lib/tokens.js';
+import { postLedgerEntry, type Money, type Tx } from '../billing/ledger.js';
+import { assertMaxPrice, labelOf, operationPrice } from './domain-manage-service.js';
+import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
+import { lifecycleDates } from './lifecycle-dates.js';
+import type { RegistryBackend } from './registry.js';
+import type { TldCatalogue } from './tld-service.js';
+
+export const DomainNotRegistered = defineError('domain_not_registered', 409, 'The name is not registered; register it instead');
+export const AlreadyYours = defineError('already_yours', 409, 'The domain is already in your account');
+export const TransferProhibited = defineError('transfer_prohibited', 409, 'The domain is locked at its current registrar');
+export const InvalidAuthCode = defineError('invalid_auth_code', 422, 'The auth code is not the domain’s auth code');
+export const TransferPending = defineError('transfer_pending', 409, 'A transfer of this name is already waiting');
+export const TransferNotOpen = defineError('transfer_not_open', 409, 'The transfer is no longer waiting for this');
+
+export type TransferRow = typeof domainTransfers.$inferSelect;
+export const OPEN = ['pending_approval', 'approved'];
+const LIVE_ELSEWHERE = new Set(['active', 'grace']);
+const DAY_MS = 86_400_000;
+
+export interface TransferDeps {
+  db: Db;
+  catalogue: TldCatalogue;
+  registry: RegistryBackend;
+  seal(plaintext: string): string;
+  /** Overrides the TLD's transfer_approval_days. */
+  approvalHours?: number;
+}
+
+const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
+export async function requestTransfer(
+  deps: TransferDeps,
+  caller: { id: string; currency: string },
+  input: { name: string; authCode?: string; contacts: Partial<Record<ContactRole, string>>; nameservers?: string[]; maxPrice?: Money },
+  now = new Date(),
+): Promise<{ transfer: TransferRow; approvalToken: string }> {
+  const tld = tldOf(input.name);
+  const entry = deps.catalogue.forCurrency(caller.currency).get(tld);
+  const invalid = (pointer: string, code: string, message: string): never => {
+    throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
+  };
+  if (!entry) return invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
+  const { rules } = entry;
+  const parsed = parseDomainName(input.name, tld, { minLength: rules.minLabelLength, maxLength: rules.maxLabelLength, idnScripts: rules.idnScripts });
+  if (!parsed.ok) return invalid('/body/name', parsed.code, parsed.reason);
+  const name = parsed.name;
+
+  const problems: FieldErrorBody[] = [];
+  const nameservers = input.nameservers ? checkNameservers(input.nameservers, '/body/nameservers', problems) : null;
+  await checkContacts(deps.db, caller.id, rules, input.contacts, '/body/contacts', problems);
+  if (rules.authCodeRequired && !input.authCode) problems.push({ pointer: '/body/auth_code', code: 'required', message: `.${tld} transfers need the auth code` });
+  if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the transfer`, { errors: problems });
+
+  const record = await deps.registry.info(deps.db, name);
+  if (!record) throw new DomainNotRegistered(`${name} is not registered; check it and register it instead`);
+  if (record.sponsorAccountId === caller.id) throw new AlreadyYours(`${name} is already in your account`);
+  if (record.transferProhibited) throw new TransferProhibited(`${name} is locked at its current registrar; the owner must have it unlocked`);
+  if (rules.authCodeRequired && !(await deps.registry.verifyAuthCode(deps.db, name, input.authCode!))) {
+    throw new InvalidAuthCode(`That is not the auth code of ${name}`, { errors: [{ pointer: '/body/auth_code', code: 'invalid_auth_code', message: 'wrong auth code' }] });
+  }
+  let losingAccountId: string | null = null;
+  if (record.sponsorAccountId) {
+    const [held] = await deps.db.select({ accountId: domains.accountId, status: domains.status }).from(domains).where(and(eq(domains.name, name), notInArray(domains.status, ['released', 'transferred_out'])));
+    if (held && !LIVE_ELSEWHERE.has(held.status)) throw new TransferProhibited(`${name} is in ${held.status} at its current registrar and cannot be transferred`);
+    losingAccountId = held?.accountId ?? record.sponsorAccountId;
+  }
+  const yearly = operationPrice(entry, labelOf(name), 'transfer', caller.currency);
+  assertMaxPrice({ amount: yearly, currency: caller.currency }, input.maxPrice);
+
+  const approvalToken = `rat_${randomToken()}`;
+  const waitMs = deps.approvalHours !== undefined ? deps.approvalHours * 3_600_000 : rules.transferApprovalDays * DAY_MS;
+  try {
+    const [transfer] = await deps.db
+      .insert(domainTransfers)
+      .values({
+        accountId: caller.id,
+        name,
+        unicodeName: parsed.unicode,
+        tld,
+        losingAccountId,
+        approvalTokenHash: tokenHash(approvalToken),
+        ownerHandle: input.contacts.owner!,
+        adminHandle: input.contacts.admin ?? null,
+        techHandle: input.contacts.tech ?? null,
+        billingHandle: input.contacts.billing ?? null,
+        nameservers,
+        currency: caller.currency,
+        quotedAmount: yearly,
+        requestedAt: now,
+        expiresAt: new Date(now.getTime() + waitMs),
+      })
+      .returning();
+    return { transfer: transfer!, approvalToken };
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new TransferPending(`A transfer of ${name} is already waiting for approval`);
+    throw err;
+  }
+}
+
+/** The transfer this token was issued for; 404 for a wrong id or token alike. */
+async function byToken(tx: Tx, id: string, token: string): Promise<TransferRow> {
+  const [t] = await tx.select().from(domainTransfers).where(eq(domainTransfers.id, id)).for('update');
+  const expected = t ? Buffer.from(t.approvalTokenHash, 'hex') : Buffer.alloc(32);
+  const given = Buffer.from(tokenHash(token), 'hex');
+  if (!t || !timingSafeEqual(expected, given)) throw new NotFound('No such transfer, or the token is not its approval token');
+  return t;
+}
+
+function assertOpen(t: TransferRow, allowed: string[], now: Date): void {
+  if (OPEN.includes(t.status) && t.expiresAt <= now) throw new TransferNotOpen(`The transfer of ${t.name} expired at ${t.expiresAt.toISOString()}`, { extensions: { transfer_status: 'expired' } });
+  if (!allowed.includes(t.status)) throw new TransferNotOpen(`The transfer of ${t.name} is ${t.status}`, { extensions: { transfer_status: t.status } });
+}
+
+/** The owner approves: approved, then completed at once if the gaining account can pay (else the job retries until expiry). */
+export async function approveTransfer(deps: TransferDeps, id: string, token: string, now = new Date()): Promise<TransferRow> {
+  await deps.db.transaction(async (tx) => {
+    const t = await byToken(tx, id, token);
+    assertOpen(t, ['pending_approval'], now);
+    await tx.update(domainTransfers).set({ status: 'approved', decidedAt: now }).where(eq(domainTransfers.id, id));
+  });
+  return completeTransfer(deps, id, now);
+}
+
+export async function rejectTransfer(deps: TransferDeps, id: string, token: string, reason: string | undefined, now = new Date()): Promise<TransferRow> {
+  return deps.db.transaction(async (tx) => {
+    const t = await byToken(tx, id, token);
+    assertOpen(t, ['pending_approval'], now);
+    const [row] = await tx.update(domainTransfers).set({ status: 'rejected', decidedAt: now, note: reason ?? 'rejected by the owner' }).where(eq(domainTransfers.id, id)).returning();
+    return row!;
+  });
+}
+
+export async function cancelTransfer(db: Db, accountId: string, id: string, now = new Date()): Promise<TransferRow> {
+  return db.transaction(async (tx) => {
+    const [t] = await tx.select().from(domainTransfers).where(and(eq(domainTransfers.id, id), eq(domainTransfers.accountId, accountId))).for('update');
+    if (!t) throw new NotFound('No such transfer in your account');
+    assertOpen(t, OPEN, now);
+    const [row] = await tx.update(domainTransfers).set({ status: 'cancelled', decidedAt: t.decidedAt ?? now, note: 'cancelled by the gaining reseller' }).where(eq(domainTransfers.id, id)).returning();
+    return row!;
+  });
+}
+
+/**
+ * Completes an approved transfer: the charge, the registry move, the losing domain marked
+ * transferred_out and the gaining domain created, in one transaction. A failure (funds, a lock the
+ * losing side set meanwhile) leaves the transfer approved with the reason in `note`.
+ */
+export async function completeTransfer(deps: TransferDeps, id: string, now = new Date()): Promise<TransferRow> {
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const [t] = await tx.select().from(domainTransfers).where(eq(domainTransfers.id, id)).for('update');
+      if (!t) throw new NotFound('No such transfer');
+      if (t.status !== 'approved') return t;
+      const entry = deps.catalogue.entry(t.tld, t.currency);
+      if (!entry) throw new TransferNotOpen(`.${t.tld} is no longer in the catalogue`);
+      const record = await deps.registry.info(tx, t.name);
+      if (!record) throw new DomainNotRegistered(`${t.name} is no longer registered`);
+      if (record.transferProhibited) throw new TransferProhibited(`${t.name} was locked at its current registrar`);
+      const [losing] = await tx.select().from(domains).where(and(eq(domains.name, t.name), inArray(domains.status, ['active', 'grace', 'redemption', 'pending_delete']))).for('update');
+      if (losing && !LIVE_ELSEWHERE.has(losing.status)) throw new TransferProhibited(`${t.name} went into ${losing.status}`);
+
+      const price = { amount: operationPrice(entry, labelOf(t.name), 'transfer', t.currency), currency: t.currency };
+      await postLedgerEntry(tx, { accountId: t.accountId, type: 'charge', money: price, reason: `Transfer in of ${t.name} (adds 1 year)`, reference: `domain:${t.name}` });
+      const authCode = randomToken(12);
+      const moved = await deps.registry.transfer(tx, { name: t.name, toAccountId: t.accountId, years: 1, authCode });
+      if (losing) await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));
+      const [domain] = await tx
+        .insert(domains)
+        .values({
+          accountId: t.accountId,
+          name: t.name,
+          unicodeName: t.unicodeName,
+          tld: t.tld,
+          premium: entry.premium.some((p) => p.label === labelOf(t.name)),
+          registeredAt: losing?.registeredAt ?? now,
+          expiresAt: moved.expiresAt,
+          ...lifecycleDates(moved.expiresAt, entry.rules),
+          authCodeSealed: deps.seal(authCode),
+          nameservers: t.nameservers ?? losing?.nameservers ?? [],
+          ownerHandle: t.ownerHandle,
+          adminHandle: t.adminHandle,
+          techHandle: t.techHandle,
+          billingHandle: t.billingHandle,
+        })
+        .returning({ id: domains.id });
+      const [row] = await tx
+        .update(domainTransfers)
+        .set({ status: 'completed', completedAt: now, chargedAmount: price.amount, domainId: domain!.id, note: null })
+        .where(eq(domainTransfers.id, id))
+        .returning();
+      return row!;
+    });
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code === NotFound.code) throw err;
+    const note = `${err.code}: ${err.message}`;
+    const [row] = await deps.db.update(domainTransfers).set({ note }).where(and(eq(domainTransfers.id, id), eq(domainTransfers.status, 'approved'))).returning();
+    if (!row) throw err;
+    return row;
+  }
+}
+
+/**
+ * The transfer job: open transfers past their time expire; approved ones that could not complete
+ * (funds) are retried. Rows are claimed with SKIP LOCKED, so instances running it together split
+ * the work.
+ */
+export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100): Promise<number> {
+  let handled = 0;
+  for (;;) {
+    const expired = await deps.db.transaction(async (tx) => {
+      const due = await tx
+        .select({ id: domainTransfers.id })
+        .from(domainTransfers)
+        .where(and(inArray(domainTransfers.status, OPEN), lte(domainTransfers.expiresAt, now)))
+        .limit(batch)
+        .for('update', { skipLocked: true });
+      if (due.length === 0) return 0;
+      await tx
+        .update(domainTransfers)
+        .set({ status: 'expired', note: sql`coalesce(${domainTransfers.note}, 'the owner did not approve in time')` })
+        .where(inArray(domainTransfers.id, due.map((d) => d.id)));
+      return due.length;
+    });
+    handled += expired;
+    if (expired < batch) break;
+  }
+  const retry = await deps.db
+    .select({ id: domainTransfers.id })
+    .from(domainTransfers)
+    .where(and(eq(domainTransfers.status, 'approved'), gt(domainTransfers.expiresAt, now)))
+    .orderBy(asc(domainTransfers.decidedAt))
+    .limit(batch);
+  for (const { id } of retry) {
+    const t = await completeTransfer(deps, id, now);
+    if (t.status === 'completed') handled++;
+  }
+  return handled;
+}

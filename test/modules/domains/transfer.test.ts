@@ -1,0 +1,143 @@
+import t from 'tap';
+import { eq } from 'drizzle-orm';
+import { registryNames } from '../../../src/db/schema/index.js';
+import type { App } from '../../../src/app.js';
+import { builtInRegistry } from '../../../src/modules/domains/registry.js';
+import { buildTestApp } from '../../helpers/app.js';
+import { balanceOf, credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
+import { bearer, type Reseller } from '../../helpers/fixtures.js';
+
+type R = Reseller & { contact: string };
+const DAY_MS = 86_400_000;
+
+/** The losing reseller holds `name`, unlocked, and tells its customer the auth code. */
+async function heldElsewhere(app: App, losing: R, name: string) {
+  const d = await registered(app, losing, name);
+  await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
+  const code = (await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })).json().auth_code as string;
+  return { d, code };
+}
+const request = (app: App, r: R, body: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/v1/domain-transfers', headers: bearer(r.token), payload: { contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, ...body } });
+const decide = (app: App, id: string, what: 'approve' | 'reject', token: string) => app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });
+
+t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it is charged on completion', async (t) => {
+  const { app, store } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const d = await registered(app, losing, 'moving.com');
+
+  const locked = await request(app, gaining, { name: 'moving.com', auth_code: 'whatever' });
+  t.equal(locked.statusCode, 409);
+  t.equal(locked.json().code, 'transfer_prohibited', 'a locked domain cannot be transferred');
+  await app.inject({ method: 'POST', url: '/v1/domains/moving.com/unlock', headers: bearer(losing.token) });
+  const code = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(losing.token) })).json().auth_code as string;
+
+  const wrong = await request(app, gaining, { name: 'moving.com', auth_code: 'not-the-code' });
+  t.equal(wrong.statusCode, 422);
+  t.equal(wrong.json().code, 'invalid_auth_code');
+  const missing = await request(app, gaining, { name: 'moving.com' });
+  t.match(missing.json().errors, [{ pointer: '/body/auth_code', code: 'required' }], '.com needs the auth code');
+
+  const before = await balanceOf(app, gaining);
+  const asked = await request(app, gaining, { name: 'moving.com', auth_code: code });
+  t.equal(asked.statusCode, 201);
+  const { transfer, approval_token: token } = asked.json();
+  t.match(transfer, { name: 'moving.com', status: 'pending_approval', direction: 'in', price: { amount: 1099, currency: 'EUR' }, charged: null });
+  t.equal(Date.parse(transfer.expires_at) - Date.parse(transfer.requested_at), 5 * DAY_MS, '.com: 5 days to approve');
+  t.equal(await balanceOf(app, gaining), before, 'nothing charged before completion');
+  t.equal((await request(app, gaining, { name: 'moving.com', auth_code: code, nameservers: [] })).json().code, 'transfer_pending', 'one open transfer per name');
+
+  const out = (await app.inject({ method: 'GET', url: '/v1/domain-transfers?direction=out', headers: bearer(losing.token) })).json().data;
+  t.match(out, [{ id: transfer.id, direction: 'out', status: 'pending_approval' }], 'the losing reseller sees it coming');
+  t.equal((await decide(app, transfer.id, 'approve', 'rat_' + 'x'.repeat(43))).statusCode, 404, 'a wrong token is not told apart from a wrong id');
+
+  const approved = await decide(app, transfer.id, 'approve', token);
+  t.equal(approved.statusCode, 200);
+  t.match(approved.json(), { status: 'completed', charged: { amount: 1099, currency: 'EUR' } });
+  t.equal(await balanceOf(app, gaining), before - 1099, 'charged on completion');
+
+  const mine = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(gaining.token) })).json();
+  const expected = new Date(d.expires_at);
+  expected.setUTCFullYear(expected.getUTCFullYear() + 1);
+  t.match(mine, { name: 'moving.com', status: 'active', locked: true, contacts: { owner: gaining.contact }, expires_at: expected.toISOString() }, 'a year added to the expiry');
+  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(losing.token) })).statusCode, 404, 'gone from the losing account');
+  const [reg] = await store.db.select().from(registryNames).where(eq(registryNames.name, 'moving.com'));
+  t.equal(reg!.sponsorAccountId, gaining.accountId, 'the registry moved the name');
+  t.notOk(await builtInRegistry.verifyAuthCode(store.db, 'moving.com', code), 'the old auth code is dead');
+  t.equal((await decide(app, transfer.id, 'approve', token)).json().code, 'transfer_not_open', 'approving twice does nothing');
+  const reset = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(gaining.token) })).json().auth_code as string;
+  t.ok(await builtInRegistry.verifyAuthCode(store.db, 'moving.com', reset), 'the gaining side holds the new auth code');
+  t.equal((await request(app, gaining, { name: 'moving.com', auth_code: reset })).json().code, 'already_yours');
+});
+
+t.test('R-DOM-3: a transfer the owner does not approve in time expires (injected clock)', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const { code } = await heldElsewhere(app, losing, 'slow-owner.com');
+  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'slow-owner.com', auth_code: code })).json();
+
+  t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) - 1000)), 0, 'not yet');
+  t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) + 1000)), 1, 'expired');
+  const after = (await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })).json();
+  t.match(after, { status: 'expired', charged: null });
+  const late = await decide(app, transfer.id, 'approve', token);
+  t.equal(late.statusCode, 409);
+  t.match(late.json(), { code: 'transfer_not_open', transfer_status: 'expired' });
+  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/slow-owner.com', headers: bearer(losing.token) })).statusCode, 200, 'the domain stays where it was');
+  const again = await request(app, gaining, { name: 'slow-owner.com', auth_code: code, nameservers: [] });
+  t.equal(again.statusCode, 201, 'a new request may follow an expired one');
+});
+
+t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const { code } = await heldElsewhere(app, losing, 'stay-put.com');
+  const first = (await request(app, gaining, { name: 'stay-put.com', auth_code: code })).json();
+  const rejected = await decide(app, first.transfer.id, 'reject', first.approval_token);
+  t.match(rejected.json(), { status: 'rejected', note: 'rejected by the owner' });
+  t.equal((await decide(app, first.transfer.id, 'approve', first.approval_token)).json().code, 'transfer_not_open', 'no approval after a rejection');
+
+  const second = (await request(app, gaining, { name: 'stay-put.com', auth_code: code, nameservers: [] })).json();
+  const other = await fundedReseller(app, op.token, 0);
+  t.equal((await app.inject({ method: 'POST', url: `/v1/domain-transfers/${second.transfer.id}/cancel`, headers: bearer(other.token) })).statusCode, 404, 'R-SEC-6');
+  const cancelled = await app.inject({ method: 'POST', url: `/v1/domain-transfers/${second.transfer.id}/cancel`, headers: bearer(gaining.token) });
+  t.equal(cancelled.json().status, 'cancelled');
+  t.equal((await decide(app, second.transfer.id, 'approve', second.approval_token)).json().code, 'transfer_not_open');
+  const list = (await app.inject({ method: 'GET', url: '/v1/domain-transfers?limit=1', headers: bearer(gaining.token) })).json();
+  t.equal(list.data[0].id, second.transfer.id, 'newest first');
+  const next = (await app.inject({ method: 'GET', url: `/v1/domain-transfers?limit=1&cursor=${list.next_cursor}`, headers: bearer(gaining.token) })).json();
+  t.equal(next.data[0].id, first.transfer.id);
+  t.equal((await app.inject({ method: 'GET', url: '/v1/domain-transfers?cursor=bogus', headers: bearer(gaining.token) })).statusCode, 400, 'a cursor we did not issue');
+});
+
+t.test('R-DOM-3: approved without funds, the transfer waits and completes after a top-up', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token, 500);
+  const { code } = await heldElsewhere(app, losing, 'pay-later.com');
+  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'pay-later.com', auth_code: code })).json();
+  const approved = await decide(app, transfer.id, 'approve', token);
+  t.equal(approved.statusCode, 200);
+  t.equal(approved.json().status, 'approved');
+  t.match(approved.json().note, /^insufficient_funds/);
+  t.equal(await app.jobs.run('domain-transfers', new Date()), 0, 'still no funds');
+  await credit(app, op.token, gaining.accountId, 1000);
+  t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'the job completes it');
+  const done = (await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })).json();
+  t.match(done, { status: 'completed', charged: { amount: 1099 }, note: null });
+  t.equal(await balanceOf(app, gaining), 500 + 1000 - 1099);
+});
+
+t.test('R-DOM-3: names nobody holds, or the caller holds, are not transferred', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { r } = await domainSetup(app);
+  const unregistered = await request(app, r, { name: 'nobody-has-this.com', auth_code: 'x' });
+  t.equal(unregistered.json().code, 'domain_not_registered');
+  const { code } = await heldElsewhere(app, r, 'mine-already.com');
+  t.equal((await request(app, r, { name: 'mine-already.com', auth_code: code })).json().code, 'already_yours');
+  const elsewhere = await request(app, r, { name: 'example-taken.com', auth_code: 'guess' });
+  t.equal(elsewhere.json().code, 'invalid_auth_code', 'a name at another registrar whose code we do not hold');
+});
