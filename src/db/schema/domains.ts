@@ -239,7 +239,6 @@ export const abuseComplaints = pgTable(
     respondedAt: timestamp('responded_at', { withTimezone: true, precision: 3 }),
     respondedByUserId: uuid('responded_by_user_id'),
     escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
-    incidentId: uuid('incident_id'),
     closedAt: timestamp('closed_at', { withTimezone: true, precision: 3 }),
     closeNote: text('close_note'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),

@@ -1,8 +1,318 @@
-// R-DOM-6: abuse complaints. (Being built: see issue 5.)
+// R-DOM-6: abuse complaints. Anyone files one (POST /v1/abuse-complaints, limited per address) or an
+// operator does; the domain's reseller sees it and responds by respond_by; unanswered ones escalate.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from 'typebox';
+import { BadRequest, problemResponses } from '../../errors.js';
+import { decodeCursor } from '../../lib/cursor.js';
+import { DateTime, iso, Page, page, PageQuery, Uuid } from '../../schemas.js';
+import { Email } from '../accounts/schemas.js';
+import { tenantOf } from '../accounts/service.js';
+import {
+  ABUSE_CATEGORIES,
+  closeComplaint,
+  COMPLAINT_STATUSES,
+  escalateOverdueComplaints,
+  fileComplaint,
+  getComplaint,
+  incidentInput,
+  listComplaints,
+  respondToComplaint,
+  RESPONSE_ACTIONS,
+  type ComplaintWithIncident,
+} from './abuse-service.js';
+import { nameFromParam, strict } from './domain-schemas.js';
 
 export interface AbuseRouteOptions {
   responseHours: number;
 }
 
-export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async () => {};
+const Category = Type.Enum([...ABUSE_CATEGORIES]);
+const Status = Type.Enum([...COMPLAINT_STATUSES], {
+  description: 'open: waiting for the reseller; responded: answered by respond_by; escalated: respond_by passed unanswered (a fair-use incident was filed; a later response is still recorded); closed: settled by an operator',
+});
+const Action = Type.Enum([...RESPONSE_ACTIONS]);
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+const complaintFields = {
+  domain: Type.String({ minLength: 1, maxLength: 253, description: 'The domain complained about, A-label or Unicode' }),
+  category: Category,
+  description: Type.String({ minLength: 1, maxLength: 10_000 }),
+  evidence_urls: Type.Optional(
+    Type.Array(Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 }), { maxItems: 20, uniqueItems: true, description: 'http(s) links to the evidence' }),
+  ),
+  reporter_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+};
+const PublicReportBody = Type.Object({ ...complaintFields, reporter_email: Email }, strict);
+const AdminComplaintBody = Type.Object({ ...complaintFields, reporter_email: Type.Optional(Email) }, strict);
+
+const PublicReceipt = Type.Object(
+  { id: Uuid, status: Type.Literal('open'), domain: Type.String(), respond_by: DateTime },
+  { ...strict, description: 'The complaint was received and passed to the responsible reseller' },
+);
+
+const Response = Type.Union([
+  Type.Object({ action: Action, message: Type.String(), responded_at: DateTime, responded_by_user_id: Type.Union([Uuid, Type.Null()]) }, strict),
+  Type.Null(),
+]);
+const resellerFields = {
+  id: Uuid,
+  domain: Type.String({ description: 'A-label form' }),
+  category: Category,
+  description: Type.String(),
+  evidence_urls: Type.Array(Type.String()),
+  source: Type.Enum(['operator', 'public']),
+  status: Status,
+  created_at: DateTime,
+  respond_by: DateTime,
+  response: Response,
+  escalated_at: NullableDateTime,
+  incident_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The fair-use incident filed when the complaint escalated' }),
+  closed_at: NullableDateTime,
+  close_note: NullableString,
+};
+const Complaint = Type.Object(resellerFields, { ...strict, description: "The reporter's identity is kept from the reseller" });
+const AdminComplaint = Type.Object(
+  {
+    ...resellerFields,
+    account_id: Uuid,
+    domain_id: Uuid,
+    reporter_name: NullableString,
+    reporter_email: NullableString,
+    filed_by_user_id: Type.Union([Uuid, Type.Null()]),
+    filed_from_ip: NullableString,
+  },
+  strict,
+);
+
+const ListQuery = Type.Object(
+  { ...PageQuery, status: Type.Optional(Status), domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })) },
+  strict,
+);
+const AdminListQuery = Type.Object({ ...ListQuery.properties, account_id: Type.Optional(Uuid) }, strict);
+const IdParams = Type.Object({ id: Uuid }, strict);
+const ResponseBody = Type.Object({ action: Action, message: Type.String({ minLength: 1, maxLength: 10_000 }) }, strict);
+const CloseBody = Type.Object({ note: Type.String({ minLength: 1, maxLength: 10_000, description: 'Why, and what was done' }) }, strict);
+
+const complaintView = (c: ComplaintWithIncident): Static<typeof Complaint> => ({
+  id: c.id,
+  domain: c.domainName,
+  category: c.category as Static<typeof Category>,
+  description: c.description,
+  evidence_urls: c.evidenceUrls,
+  source: c.source as 'operator' | 'public',
+  status: c.status as Static<typeof Status>,
+  created_at: c.createdAt.toISOString(),
+  respond_by: c.respondBy.toISOString(),
+  response:
+    c.responseAction && c.respondedAt
+      ? { action: c.responseAction as Static<typeof Action>, message: c.responseMessage ?? '', responded_at: c.respondedAt.toISOString(), responded_by_user_id: c.respondedByUserId }
+      : null,
+  escalated_at: iso(c.escalatedAt),
+  incident_id: c.incidentNumber,
+  closed_at: iso(c.closedAt),
+  close_note: c.closeNote,
+});
+
+const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminComplaint> => ({
+  ...complaintView(c),
+  account_id: c.accountId,
+  domain_id: c.domainId,
+  reporter_name: c.reporterName,
+  reporter_email: c.reporterEmail,
+  filed_by_user_id: c.filedByUserId,
+  filed_from_ip: c.filedFromIp,
+});
+
+function position(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  const pos = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
+  const at = pos ? new Date(pos.t) : undefined;
+  if (!pos || !at || Number.isNaN(at.getTime()) || typeof pos.id !== 'string' || !/^[0-9a-f-]{36}$/i.test(pos.id)) {
+    throw new BadRequest('The cursor is not one this API issued');
+  }
+  return { createdAt: at, id: pos.id };
+}
+
+export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, opts) => {
+  app.jobs.register('abuse-escalation', (now) => escalateOverdueComplaints(app.db, (input) => app.incidents.record(input), now));
+
+  async function list(accountId: string | undefined, q: Static<typeof AdminListQuery>) {
+    const limit = q.limit ?? 50;
+    const rows = await listComplaints(app.db, { accountId, status: q.status, domain: q.domain ? nameFromParam(q.domain.trim()) : undefined, before: position(q.cursor), limit });
+    return { rows, limit };
+  }
+  const pageOf = <O>(r: { rows: ComplaintWithIncident[]; limit: number }, view: (c: ComplaintWithIncident) => O) =>
+    page(r.rows, r.limit, (c) => ({ t: c.createdAt.toISOString(), id: c.id }), view);
+
+  // ---- anyone ----
+
+  app.post(
+    '/v1/abuse-complaints',
+    {
+      schema: {
+        operationId: 'fileAbuseComplaint',
+        tags: ['domains'],
+        summary: 'Report abuse of a domain registered through us (no account needed)',
+        description:
+          'Unauthenticated and rate limited per client address. The complaint goes to the reseller holding the domain, who must respond within the configured time; an unanswered complaint is escalated to our staff. Your name and e-mail are not shown to the reseller.',
+        body: PublicReportBody,
+        response: { 202: PublicReceipt, ...problemResponses(404, 422) },
+      },
+      config: { permission: 'public' },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const row = await fileComplaint(
+        app.db,
+        {
+          domain: nameFromParam(b.domain.trim()),
+          category: b.category,
+          description: b.description,
+          evidenceUrls: b.evidence_urls ?? [],
+          reporterName: b.reporter_name ?? null,
+          reporterEmail: b.reporter_email,
+          source: 'public',
+          filedByUserId: null,
+          filedFromIp: req.ip,
+        },
+        opts.responseHours,
+      );
+      // Kept out of the reseller's audit log: the row holds the reporter's address and e-mail.
+      req.audit = { accountId: null, userId: null, targetType: 'abuse_complaint', targetId: row.id };
+      return reply.code(202).send({ id: row.id, status: 'open' as const, domain: row.domainName, respond_by: row.respondBy.toISOString() });
+    },
+  );
+
+  // ---- resellers ----
+
+  app.get(
+    '/v1/abuse-complaints',
+    {
+      schema: {
+        operationId: 'listAbuseComplaints',
+        tags: ['domains'],
+        summary: 'Abuse complaints about your domains, newest first',
+        querystring: ListQuery,
+        response: { 200: Page(Complaint), ...problemResponses(400) },
+      },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => pageOf(await list(tenantOf(req.principal), req.query), complaintView),
+  );
+
+  app.get(
+    '/v1/abuse-complaints/:id',
+    {
+      schema: { operationId: 'getAbuseComplaint', tags: ['domains'], summary: 'One abuse complaint about your domain', params: IdParams, response: { 200: Complaint, ...problemResponses(404) } },
+      config: { permission: 'domains:read' },
+    },
+    async (req) => complaintView(await getComplaint(app.db, req.params.id, tenantOf(req.principal))),
+  );
+
+  app.post(
+    '/v1/abuse-complaints/:id/responses',
+    {
+      schema: {
+        operationId: 'respondToAbuseComplaint',
+        tags: ['domains'],
+        summary: 'Respond to an abuse complaint: what you did about it (R-DOM-6)',
+        description:
+          'Answered by respond_by, an open complaint becomes responded. A later response replaces the earlier one (e.g. investigating, then removed). After respond_by the complaint escalates to a fair-use incident whether or not the answer came late; a late answer is still recorded for our staff. A closed complaint takes no responses (409 abuse_complaint_closed).',
+        params: IdParams,
+        body: ResponseBody,
+        response: { 200: Complaint, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'domains:write' },
+    },
+    async (req) => {
+      const accountId = tenantOf(req.principal);
+      const { complaint, escalatedNow } = await respondToComplaint(app.db, accountId, req.params.id, { action: req.body.action, message: req.body.message, userId: req.principal!.userId });
+      req.audit = { targetType: 'abuse_complaint', targetId: complaint.id };
+      if (!escalatedNow) return complaintView(complaint);
+      await app.incidents.record(incidentInput(complaint));
+      return complaintView(await getComplaint(app.db, complaint.id, accountId));
+    },
+  );
+
+  // ---- operators ----
+
+  app.post(
+    '/v1/admin/abuse-complaints',
+    {
+      schema: {
+        operationId: 'adminCreateAbuseComplaint',
+        tags: ['admin'],
+        summary: 'File an abuse complaint against a domain on behalf of a reporter',
+        body: AdminComplaintBody,
+        response: { 201: AdminComplaint, ...problemResponses(404) },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const row = await fileComplaint(
+        app.db,
+        {
+          domain: nameFromParam(b.domain.trim()),
+          category: b.category,
+          description: b.description,
+          evidenceUrls: b.evidence_urls ?? [],
+          reporterName: b.reporter_name ?? null,
+          reporterEmail: b.reporter_email ?? null,
+          source: 'operator',
+          filedByUserId: req.principal!.userId,
+          filedFromIp: null,
+        },
+        opts.responseHours,
+      );
+      req.audit = { targetType: 'abuse_complaint', targetId: row.id };
+      return reply.code(201).send(adminComplaintView(row));
+    },
+  );
+
+  app.get(
+    '/v1/admin/abuse-complaints',
+    {
+      schema: {
+        operationId: 'adminListAbuseComplaints',
+        tags: ['admin'],
+        summary: 'Abuse complaints of every account, newest first',
+        querystring: AdminListQuery,
+        response: { 200: Page(AdminComplaint), ...problemResponses(400) },
+      },
+      config: { permission: 'admin:read' },
+    },
+    async (req) => pageOf(await list(req.query.account_id, req.query), adminComplaintView),
+  );
+
+  app.get(
+    '/v1/admin/abuse-complaints/:id',
+    {
+      schema: { operationId: 'adminGetAbuseComplaint', tags: ['admin'], summary: 'One abuse complaint, with its reporter', params: IdParams, response: { 200: AdminComplaint, ...problemResponses(404) } },
+      config: { permission: 'admin:read' },
+    },
+    async (req) => adminComplaintView(await getComplaint(app.db, req.params.id)),
+  );
+
+  app.post(
+    '/v1/admin/abuse-complaints/:id/close',
+    {
+      schema: {
+        operationId: 'adminCloseAbuseComplaint',
+        tags: ['admin'],
+        summary: 'Close an abuse complaint; it then takes no responses and never escalates',
+        description: 'An incident already filed for it stays; clear it through PATCH /v1/admin/fair-use/incidents/{id} if it should not count.',
+        params: IdParams,
+        body: CloseBody,
+        response: { 200: AdminComplaint, ...problemResponses(404, 409) },
+      },
+      config: { permission: 'admin:write' },
+    },
+    async (req) => {
+      const row = await closeComplaint(app.db, req.params.id, req.body.note);
+      req.audit = { accountId: row.accountId, targetType: 'abuse_complaint', targetId: row.id };
+      return adminComplaintView(row);
+    },
+  );
+};
