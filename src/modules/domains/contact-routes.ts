@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { decodeCursor } from '../../lib/cursor.js';
-import { DateTime, Page, page, PageQuery } from '../../schemas.js';
+import { cursorAt, DateTime, Page, page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { createContact, deleteContact, getContact, listContacts, resellerDataWarnings, updateContact, type ContactInput, type ContactRow } from './contact-service.js';
@@ -73,12 +72,12 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/contacts',
     {
-      schema: { operationId: 'listContacts', tags: ['domains'], summary: 'Your contact handles', querystring: Type.Object(PageQuery, strict), response: { 200: Page(Contact) } },
+      schema: { operationId: 'listContacts', tags: ['domains'], summary: 'Your contact handles', querystring: Type.Object(PageQuery, strict), response: { 200: Page(Contact), ...problemResponses(400) } },
       config: { permission: 'domains:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await listContacts(app.db, tenantOf(req.principal), { limit, after: decodeCursor<{ handle: string }>(req.query.cursor, ['handle'])?.handle });
+      const rows = await listContacts(app.db, tenantOf(req.principal), { limit, after: cursorAt(req.query.cursor, 'handle') });
       const p = page(rows, limit, (c) => ({ handle: c.handle }), (c) => c);
       return { data: await Promise.all(p.data.map(view)), next_cursor: p.next_cursor };
     },

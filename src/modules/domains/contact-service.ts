@@ -1,8 +1,8 @@
 // Contact handles (R-DOM-1): complete, valid contact data per handle, owned by one account.
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, gt, ne, or } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, notInArray, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { contacts, domains } from '../../db/schema/index.js';
+import { contacts, domains, domainTransfers } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { isCountryCode } from '../../lib/countries.js';
 import type { AccountRow } from '../accounts/service.js';
@@ -92,11 +92,24 @@ export async function deleteContact(db: Db, accountId: string, handle: string): 
     .where(
       and(
         eq(domains.accountId, accountId),
-        ne(domains.status, 'released'),
+        notInArray(domains.status, ['released', 'transferred_out']),
         or(eq(domains.ownerHandle, handle), eq(domains.adminHandle, handle), eq(domains.techHandle, handle), eq(domains.billingHandle, handle)),
       ),
     )
     .limit(5);
+  // An open transfer in will give its domain these contacts.
+  const transferring = await db
+    .select({ name: domainTransfers.name })
+    .from(domainTransfers)
+    .where(
+      and(
+        eq(domainTransfers.accountId, accountId),
+        inArray(domainTransfers.status, ['pending_approval', 'approved']),
+        or(eq(domainTransfers.ownerHandle, handle), eq(domainTransfers.adminHandle, handle), eq(domainTransfers.techHandle, handle), eq(domainTransfers.billingHandle, handle)),
+      ),
+    )
+    .limit(5);
+  using.push(...transferring);
   if (using.length > 0) {
     throw new ContactInUse(`${handle} is a contact of ${using.map((d) => d.name).join(', ')}${using.length === 5 ? ' and more' : ''}; replace it there first`);
   }

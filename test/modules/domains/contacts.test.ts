@@ -63,6 +63,7 @@ t.test('R-DOM-1, R-SEC-6: read, list, update, delete; other accounts see 404', a
   const second = (await app.inject({ method: 'GET', url: `/v1/contacts?limit=2&cursor=${first.next_cursor}`, headers: bearer(a.token) })).json();
   t.equal(second.data.length, 1);
   t.same([...first.data, ...second.data].map((c: { handle: string }) => c.handle), [...handles].sort());
+  t.equal((await app.inject({ method: 'GET', url: '/v1/contacts?cursor=not-ours', headers: bearer(a.token) })).statusCode, 400, 'a cursor we did not issue');
 
   const h = handles[0];
   const patched = await app.inject({ method: 'PATCH', url: `/v1/contacts/${h}`, headers: bearer(a.token), payload: { city: 'Brno', postal_code: '602 00' } });

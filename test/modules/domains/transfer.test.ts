@@ -48,6 +48,8 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
   t.equal(await balanceOf(app, gaining), before, 'nothing charged before completion');
   t.equal((await request(app, gaining, { name: 'moving.com', auth_code: code, nameservers: [] })).json().code, 'transfer_pending', 'one open transfer per name');
 
+  const inUse = await app.inject({ method: 'DELETE', url: `/v1/contacts/${gaining.contact}`, headers: bearer(gaining.token) });
+  t.equal(inUse.json().code, 'contact_in_use', 'R-DOM-1: a handle an open transfer will use cannot be deleted');
   const out = (await app.inject({ method: 'GET', url: '/v1/domain-transfers?direction=out', headers: bearer(losing.token) })).json().data;
   t.match(out, [{ id: transfer.id, direction: 'out', status: 'pending_approval' }], 'the losing reseller sees it coming');
   t.equal((await decide(app, transfer.id, 'approve', 'rat_' + 'x'.repeat(43))).statusCode, 404, 'a wrong token is not told apart from a wrong id');
