@@ -35,6 +35,8 @@ if (mode === 'bare') {
     // The bench checks thousands of distinct names a minute on purpose.
     DROP_CATCH_NAMES_PER_MINUTE: '100000000',
     REDIS_URL: process.env.REDIS_URL ?? '',
+    // The product default (10) unless a run asks for another pool size.
+    ...(process.env.DATABASE_POOL_MAX ? { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX } : {}),
   });
   const app = await buildApp(config);
   // The same read served two ways: public, and behind an API key. Only authentication differs.
@@ -77,6 +79,8 @@ if (mode === 'bare') {
     }
     registrants.push({ key: k.key, contact, prefix: `reg-${i}-`, count: perAccount });
   }
+  // A clean exit on SIGTERM/SIGINT, so `node --cpu-prof` writes its profile (bench/profile.ts).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void app.close().finally(() => process.exit(0)));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid })}\n`);
 } else {

@@ -89,3 +89,65 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
 /** PostgreSQL unique_violation (23505), whether the driver or Drizzle's wrapper carries it. */
 export const isUniqueViolation = (err: unknown): boolean =>
   (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
+
+export interface BatchOptions {
+  /** Most items in one statement. */
+  maxItems?: number;
+  /** Batches of this instance on their way to the database at once. */
+  concurrency?: number;
+  /** When a batch of several fails, run each of its items alone, so one bad item fails only itself. */
+  retryAlone?: boolean;
+}
+
+/**
+ * Group commit for a statement that many requests issue at the same moment (an audit row, a
+ * counter, a lookup by key): the first call goes out at once; calls made while a batch is on its
+ * way to the database queue, and the next batch carries them all in one statement. Each caller
+ * still awaits its own result, so a write is done before its caller goes on. `run` answers one
+ * result per item, in order.
+ */
+export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOptions = {}): (item: I) => Promise<O> {
+  const maxItems = opts.maxItems ?? 500;
+  const concurrency = opts.concurrency ?? 1;
+  type Waiter = { item: I; resolve: (o: O) => void; reject: (err: unknown) => void };
+  let queue: Waiter[] = [];
+  let running = 0;
+  let scheduled = false;
+
+  const settle = (batch: Waiter[], out: O[]) => batch.forEach((w, i) => w.resolve(out[i]!));
+  async function send(batch: Waiter[]): Promise<void> {
+    try {
+      settle(batch, await run(batch.map((w) => w.item)));
+    } catch (err) {
+      if (!opts.retryAlone || batch.length === 1) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      await Promise.all(batch.map((w) => run([w.item]).then((out) => w.resolve(out[0]!), w.reject)));
+    }
+  }
+  function pump(): void {
+    scheduled = false;
+    while (running < concurrency && queue.length > 0) {
+      const batch = queue.length <= maxItems ? queue : queue.slice(0, maxItems);
+      queue = queue.length <= maxItems ? [] : queue.slice(maxItems);
+      running++;
+      void send(batch).finally(() => {
+        running--;
+        pump();
+      });
+    }
+  }
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      // Calls made in the same tick share the first batch too.
+      if (!scheduled && running < concurrency) {
+        scheduled = true;
+        queueMicrotask(pump);
+      }
+    });
+}
+
+/** A jsonb/json column as an object, whichever driver parsed (or did not parse) it. */
+export const jsonValue = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;

@@ -1,8 +1,9 @@
 // R-SEC-7: every state-changing call leaves an audit row: who, which credential, from where, what,
 // on which object, and the result (failures included). Written just before the response leaves, so
 // a client that has its answer finds the change in the audit log; a failed write is logged loudly.
+import { sql } from 'drizzle-orm';
 import fp from 'fastify-plugin';
-import { auditEvents } from '../db/schema/index.js';
+import { batched } from '../db/client.js';
 import { redactSecrets } from '../lib/redact.js';
 
 export interface AuditNote {
@@ -23,9 +24,41 @@ declare module 'fastify' {
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_DETAIL_BYTES = 8_192;
 
+interface AuditRow {
+  account_id: string | null;
+  user_id: string | null;
+  credential_type: string | null;
+  credential_id: string | null;
+  address: string;
+  operation: string;
+  method: string;
+  path: string;
+  target_type: string | null;
+  target_id: string | null;
+  status_code: number;
+  result: 'success' | 'failure';
+  error_code: string | null;
+  request_id: string;
+  at: string;
+  details: Record<string, unknown>;
+}
+
 export default fp(
   async function auditPlugin(app) {
     app.decorateRequest('audit', undefined);
+    // Rows of concurrent requests go in one INSERT (each request still awaits its own row): one
+    // round trip and one commit per batch instead of per request. A failing batch is retried row
+    // by row, so one bad row cannot lose the others.
+    const write = batched<AuditRow, unknown>(
+      async (rows) => {
+        await app.db.execute(sql`
+          insert into audit_events (at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details)
+          select at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details
+          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`);
+        return rows.map(() => null);
+      },
+      { concurrency: 2, retryAlone: true },
+    );
 
     app.addHook('onSend', async (req, reply, payload) => {
       if (!CHANGES.has(req.method)) return payload;
@@ -39,21 +72,22 @@ export default fp(
       const body = redactSecrets(req.body);
       const bodyText = body === undefined ? undefined : JSON.stringify(body);
       try {
-        await app.db.insert(auditEvents).values({
-          accountId: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
-          userId: note.userId !== undefined ? note.userId : (p?.userId ?? null),
-          credentialType: p?.credential.type ?? null,
-          credentialId: p?.credential.id ?? null,
+        await write({
+          account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
+          user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
+          credential_type: p?.credential.type ?? null,
+          credential_id: p?.credential.id ?? null,
           address: req.ip,
           operation,
           method: req.method,
           path: req.url.split('?')[0] ?? req.url,
-          targetType: note.targetType ?? null,
-          targetId: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
-          statusCode: reply.statusCode,
+          target_type: note.targetType ?? null,
+          target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
+          status_code: reply.statusCode,
           result: reply.statusCode < 400 ? 'success' : 'failure',
-          errorCode,
-          requestId: req.id,
+          error_code: errorCode,
+          request_id: req.id,
+          at: new Date().toISOString(),
           details: {
             ...note.details,
             ...(Object.keys(params).length ? { params } : {}),

@@ -5,13 +5,15 @@ import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { defineError, problemResponses } from '../errors.js';
-import { countCommand, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
+import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
 
 export const BulkNoticeRequired = defineError('bulk_notice_required', 429, 'Daily volume past the ceiling without a bulk notice');
 
 
 export default fp<{ threshold: number; ceiling: number }>(
   async function bulkWorkPlugin(app, opts) {
+    // Concurrent commands share one upsert (see commandCounter).
+    const countCommand = commandCounter(app.db);
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route) || !route.schema) return;
       if (route.config?.bulkExempt) return;
@@ -20,7 +22,7 @@ export default fp<{ threshold: number; ceiling: number }>(
         const accountId = req.principal?.accountId;
         if (!accountId) return;
         const day = utcDay();
-        const n = await countCommand(app.db, accountId, day);
+        const n = await countCommand(accountId, day);
         if (n <= opts.threshold) return;
         const noticed = await noticedCount(app.db, accountId, day);
         const verdict = judgeBulk(n, noticed, opts.threshold, opts.ceiling);

@@ -5,7 +5,8 @@
 import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import type { FastifyRequest } from 'fastify';
-import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import { lt, sql } from 'drizzle-orm';
+import { batched, queryRows } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';
 import { commandFingerprint } from './idempotency.js';
@@ -23,9 +24,36 @@ declare module 'fastify' {
   }
 }
 
+interface FailedCommand {
+  failedAt: Date;
+  expiresAt: Date;
+  statusCode: number;
+  errorCode: string | null;
+  requestId: string;
+}
+
 export default fp<{ windowS: number }>(
   async function repeatedFailureGuard(app, opts) {
     app.decorateRequest('commandFingerprint', undefined);
+
+    // The lookups of concurrent commands share one SELECT (each at its own time), so the guard
+    // costs a fraction of a round trip per command under load and one round trip when idle.
+    const lookup = batched<{ accountId: string; fingerprint: string; at: Date }, FailedCommand | undefined>(async (items) => {
+      const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, fingerprint: i.fingerprint, at: i.at.toISOString() }));
+      const rows = await queryRows<{ ord: number; failed_ms: number; expires_ms: number; status_code: number; error_code: string | null; request_id: string }>(
+        app.db,
+        sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id
+            from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(ord integer, account_id uuid, fingerprint text, at timestamptz)
+            join failed_commands f on f.account_id = k.account_id and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
+      );
+      const found = new Map(
+        rows.map((r) => [
+          Number(r.ord),
+          { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id },
+        ]),
+      );
+      return items.map((_, ord) => found.get(ord));
+    });
 
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route) || !route.schema) return;
@@ -36,10 +64,7 @@ export default fp<{ windowS: number }>(
         if (!accountId || !operation || app.fairUsePolicy.guardExempt(operation)) return;
         const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
         req.commandFingerprint = fingerprint;
-        const [first] = await app.db
-          .select()
-          .from(failedCommands)
-          .where(and(eq(failedCommands.accountId, accountId), eq(failedCommands.fingerprint, fingerprint), gt(failedCommands.expiresAt, new Date())));
+        const first = await lookup({ accountId, fingerprint, at: new Date() });
         if (first) {
           req.commandFingerprint = undefined;
           // R-API-4: one incident per remembered failure, however often it is repeated.

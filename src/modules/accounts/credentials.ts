@@ -11,6 +11,8 @@ export interface Principal {
   userId: string;
   username: string;
   accountId: string | null;
+  /** The account's billing currency (fixed when the account is made), so hot routes need not read the account. */
+  accountCurrency: string | null;
   role: Role;
   permissions: ReadonlySet<Permission>;
   credential: { type: 'session' | 'api_key'; id: string };
@@ -39,6 +41,7 @@ const principalColumns = {
   userStatus: users.status,
   userAllowlist: users.ipAllowlist,
   accountStatus: accounts.status,
+  accountCurrency: accounts.currency,
   accountAllowlist: accounts.ipAllowlist,
   apiSuspendedUntil: accounts.apiSuspendedUntil,
 };
@@ -51,6 +54,7 @@ type PrincipalRow = {
   userStatus: string;
   userAllowlist: string[];
   accountStatus: 'active' | 'suspended' | 'terminated' | null;
+  accountCurrency: string | null;
   accountAllowlist: string[] | null;
   apiSuspendedUntil: Date | null;
 };
@@ -61,7 +65,7 @@ function toRecord(
   c: { credential: Principal['credential']; permissions: ReadonlySet<Permission>; enrolmentOnly: boolean; expiresAt: Date | null; revokedAt: Date | null; keyAllowlist?: string[]; secretSealed?: string },
 ): CredentialRecord {
   return {
-    principal: { userId: row.userId, username: row.username, accountId: row.accountId, role: row.role, permissions: c.permissions, credential: c.credential, enrolmentOnly: c.enrolmentOnly },
+    principal: { userId: row.userId, username: row.username, accountId: row.accountId, accountCurrency: row.accountCurrency, role: row.role, permissions: c.permissions, credential: c.credential, enrolmentOnly: c.enrolmentOnly },
     expiresAt: c.expiresAt?.getTime() ?? null,
     revoked: c.revokedAt !== null,
     userActive: row.userStatus === 'active',

@@ -6,10 +6,11 @@ import { domains } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { decodeCursor } from '../../lib/cursor.js';
 import { Currency, DateTime, Money, Page, page, PageQuery } from '../../schemas.js';
-import { getAccount, tenantOf } from '../accounts/service.js';
-import { checkNames } from './check-service.js';
+import { tenantOf } from '../accounts/service.js';
+import type { Principal } from '../accounts/credentials.js';
+import { checkNames, checkStore } from './check-service.js';
 import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
-import { registerDomain } from './register-service.js';
+import { registerDomain, registrationFacts } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -53,6 +54,10 @@ export interface DomainRouteOptions {
 
 export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async (app, opts) => {
   const registry = opts.registry ?? builtInRegistry;
+  const checks = checkStore(app.db, registry);
+  const facts = registrationFacts(app.db);
+  // The principal carries the account's currency (fixed at creation): no account read per call.
+  const caller = (principal: Principal | null) => ({ id: tenantOf(principal), currency: principal!.accountCurrency! });
   // R-DOM-4: many distinct names at a high rate is the drop-catch pattern; one incident an hour.
   const names = new Map<string, { minute: number; n: number }>();
 
@@ -72,8 +77,8 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       config: { permission: 'domains:read', bulkExempt: true },
     },
     async (req) => {
-      const account = await getAccount(app.db, tenantOf(req.principal));
-      const results = await checkNames({ db: app.db, catalogue: opts.catalogue, registry, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000 }, { id: account.id, currency: account.currency }, req.body.names);
+      const account = caller(req.principal);
+      const results = await checkNames({ store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000 }, account, req.body.names);
       const minute = Math.floor(Date.now() / 60_000);
       const c = names.get(account.id);
       const n = (c && c.minute === minute ? c.n : 0) + results.filter((r) => r.name).length;
@@ -106,10 +111,10 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       config: { permission: 'domains:write' },
     },
     async (req, reply) => {
-      const account = await getAccount(app.db, tenantOf(req.principal));
+      const account = caller(req.principal);
       const b = req.body;
       const r = await registerDomain(
-        { db: app.db, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
+        { db: app.db, facts, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
         account,
         { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
       );

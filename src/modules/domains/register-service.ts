@@ -1,15 +1,15 @@
 // Registration (R-DOM-1, R-DOM-2, R-DOM-5): a checked name, a period the TLD allows, contacts that
 // satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
 // domain and the ledger charge in one transaction.
-import { and, eq, gt, inArray } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
-import { contacts, domainChecks, domainQuotes, domains } from '../../db/schema/index.js';
-import { defineError, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { and, eq, sql } from 'drizzle-orm';
+import { batched, jsonValue, queryRows, type Db } from '../../db/client.js';
+import { domainQuotes, domains } from '../../db/schema/index.js';
+import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
 import { postLedgerEntry } from '../billing/ledger.js';
-import { resellerDataWarnings, type ContactWarning } from './contact-service.js';
+import { resellerDataWarnings, type ContactRow, type ContactWarning } from './contact-service.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { DomainNotAvailable, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
@@ -36,17 +36,59 @@ export interface RegisterInput {
 
 export interface RegisterDeps {
   db: Db;
+  /** registrationFacts(db), made once. */
+  facts: (q: FactsQuery) => Promise<Facts>;
   catalogue: TldCatalogue;
   registry: RegistryBackend;
   seal(plaintext: string): string;
   checkWindowS: number;
 }
 
+type ContactFacts = Pick<ContactRow, 'handle' | 'country' | 'email' | 'organisation' | 'phone'>;
+
+type AccountFacts = Pick<AccountRow, 'contactEmail' | 'companyName' | 'contactPhone'>;
+interface FactsQuery {
+  accountId: string;
+  handles: string[];
+  name: string;
+  since: Date;
+}
+interface Facts {
+  account: AccountFacts | null;
+  contacts: ContactFacts[];
+  check: { result: string } | null;
+}
+
+/**
+ * What a registration reads before its transaction: the account's own contact data (for the
+ * R-DOM-1 warning), the named contacts of the account, and the account's check of the name within
+ * the window (R-DOM-2). Registrations running at the same time share one statement.
+ */
+export function registrationFacts(db: Db): (q: FactsQuery) => Promise<Facts> {
+  return batched<FactsQuery, Facts>(async (items) => {
+    const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, handles: i.handles, name: i.name, since: i.since.toISOString() }));
+    const rows = await queryRows<{ ord: number; account: unknown; contacts: unknown; last_check: unknown }>(
+      db,
+      sql`select q.ord,
+        (select json_build_object('contactEmail', a.contact_email, 'companyName', a.company_name, 'contactPhone', a.contact_phone) from accounts a where a.id = q.account_id) as account,
+        (select coalesce(json_agg(json_build_object('handle', c.handle, 'country', c.country, 'email', c.email, 'organisation', c.organisation, 'phone', c.phone)), '[]'::json)
+           from contacts c where c.account_id = q.account_id and c.handle in (select jsonb_array_elements_text(q.handles))) as contacts,
+        (select json_build_object('result', k.result) from domain_checks k where k.account_id = q.account_id and k.name = q.name and k.checked_at > q.since) as last_check
+      from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as q(ord integer, account_id uuid, handles jsonb, name text, since timestamptz)`,
+    );
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    return items.map((_, ord) => {
+      const r = byOrd.get(ord)!;
+      return { account: jsonValue<AccountFacts | null>(r.account), contacts: jsonValue<ContactFacts[]>(r.contacts), check: jsonValue<{ result: string } | null>(r.last_check) };
+    });
+  });
+}
+
 const HOSTNAME = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 export async function registerDomain(
   deps: RegisterDeps,
-  account: AccountRow,
+  account: { id: string; currency: string },
   input: RegisterInput,
   now = new Date(),
 ): Promise<{ domain: DomainRow; charged: { amount: number; currency: string }; warnings: ContactWarning[] }> {
@@ -79,9 +121,9 @@ export async function registerDomain(
   for (const role of rules.requiredContacts as ContactRole[]) {
     if (!input.contacts[role]) problems.push({ pointer: `/body/contacts/${role}`, code: 'required', message: `.${tld} requires a ${role} contact` });
   }
-  const found = roles.length
-    ? await db.select().from(contacts).where(and(eq(contacts.accountId, account.id), inArray(contacts.handle, roles.map(([, h]) => h))))
-    : [];
+  const facts = await deps.facts({ accountId: account.id, handles: roles.map(([, h]) => h), name, since: new Date(now.getTime() - deps.checkWindowS * 1000) });
+  if (!facts.account) throw new NotFound('No such account');
+  const found = facts.contacts;
   const byHandle = new Map(found.map((c) => [c.handle, c]));
   for (const [role, handle] of roles) {
     if (!byHandle.has(handle)) problems.push({ pointer: `/body/contacts/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
@@ -93,10 +135,7 @@ export async function registerDomain(
   if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the registration`, { errors: problems });
 
   // R-DOM-2: this account checked this name and found it free within the window.
-  const [check] = await db
-    .select()
-    .from(domainChecks)
-    .where(and(eq(domainChecks.accountId, account.id), eq(domainChecks.name, name), gt(domainChecks.checkedAt, new Date(now.getTime() - deps.checkWindowS * 1000))));
+  const check = facts.check;
   if (!check || (check.result !== 'free' && check.result !== 'premium')) {
     throw new AvailabilityCheckRequired(
       check ? `The last check of ${name} found it ${check.result}` : `${name} was not checked by this account in the last ${Math.round(deps.checkWindowS / 60)} minutes`,
@@ -147,5 +186,5 @@ export async function registerDomain(
     await postLedgerEntry(tx, { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` });
     return row!;
   });
-  return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, account) : [] };
+  return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account!) : [] };
 }

@@ -6,7 +6,6 @@
 // clientTransferProhibited), delete, RGP restore, and transfer (request, approve).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
-import { isUniqueViolation } from '../../db/client.js';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
 import type { Tx } from '../billing/ledger.js';
@@ -73,15 +72,14 @@ export const builtInRegistry: RegistryBackend = {
   },
   async create(tx, { name, accountId, years, now, authCode }) {
     const expiresAt = addYears(now, years);
-    try {
-      // A savepoint, so a lost race surfaces as domain_not_available rather than an aborted transaction.
-      await tx.transaction(async (sp) => {
-        await sp.insert(registryNames).values({ name, sponsorAccountId: accountId, createdAt: now, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true });
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new DomainNotAvailable(`${name} was registered a moment ago`);
-      throw err;
-    }
+    // ON CONFLICT DO NOTHING waits for a concurrent insert of the name to commit or roll back, so of
+    // two racing registrations the loser sees no row here and fails cleanly, with no savepoint.
+    const rows = await tx
+      .insert(registryNames)
+      .values({ name, sponsorAccountId: accountId, createdAt: now, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true })
+      .onConflictDoNothing({ target: registryNames.name })
+      .returning({ name: registryNames.name });
+    if (rows.length === 0) throw new DomainNotAvailable(`${name} was registered a moment ago`);
     return { createdAt: now, expiresAt };
   },
   async renew(tx, { name, accountId, years, currentExpiresAt }) {

@@ -1,0 +1,116 @@
+// Profiles the app under one load: `node --cpu-prof` on the server, autocannon from here, the CPU
+// of every process sampled meanwhile, and the hottest functions printed (self time).
+//   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed [seconds]
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import autocannon from 'autocannon';
+
+const what = process.argv[2] ?? 'check';
+const seconds = Number(process.argv[3] ?? 10);
+const dir = `${process.env.PROFILE_DIR ?? '/tmp/reseller-prof'}/${Date.now()}`;
+mkdirSync(dir, { recursive: true });
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers.ts', 'app'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+const info: Record<string, unknown> = await new Promise((resolve) => {
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d;
+    const line = buf.split('\n').find((l) => l.startsWith('{'));
+    if (line) resolve(JSON.parse(line));
+  });
+});
+const url = info.url as string;
+let n = 0;
+let i = 0;
+const registrants = info.registrants as { key: string; contact: string; prefix: string }[];
+const opts: autocannon.Options =
+  what === 'check'
+    ? { url: `${url}/v1/domains/check`, method: 'POST', headers: { authorization: `Bearer ${info.key}`, 'content-type': 'application/json' }, requests: [{ method: 'POST', setupRequest: (r) => ({ ...r, body: JSON.stringify({ names: [`prof-${process.pid}-${n++}.com`] }) }) }] }
+    : what === 'register'
+      ? {
+          url: `${url}/v1/domains`,
+          method: 'POST',
+          connections: 25,
+          headers: { 'content-type': 'application/json' },
+          requests: [
+            {
+              method: 'POST',
+              setupRequest: (req) => {
+                const r = registrants[i % registrants.length]!;
+                const j = Math.floor(i / registrants.length);
+                i++;
+                return { ...req, headers: { ...req.headers, authorization: `Bearer ${r.key}` }, body: JSON.stringify({ name: `${r.prefix}${j}-${info.pid}.com`, contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, nameservers: [] }) };
+              },
+            },
+          ],
+        }
+      : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
+const cpuBefore = execSync('ps -eo pid,comm,time --no-headers').toString();
+const loadStart = performance.now();
+const r = await autocannon({ connections: 50, duration: seconds, ...opts });
+const loadEnd = performance.now();
+const cpuAfter = execSync('ps -eo pid,comm,time --no-headers').toString();
+console.log(`${what}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
+// CPU seconds per process name during the load.
+const parse = (s: string) => new Map(s.trim().split('\n').map((l) => { const [pid, comm, t] = l.trim().split(/\s+/); const [h, m, sec] = t!.split(':').map(Number); return [pid!, { comm: comm!, s: h! * 3600 + m! * 60 + sec! }]; }));
+const a = parse(cpuBefore);
+const b = parse(cpuAfter);
+const byComm = new Map<string, number>();
+for (const [pid, v] of b) byComm.set(v.comm, (byComm.get(v.comm) ?? 0) + v.s - (a.get(pid)?.s ?? 0));
+console.log('CPU seconds during load:', [...byComm].filter(([, s]) => s > 0).sort((x, y) => y[1] - x[1]).map(([c, s]) => `${c}=${s}`).join(' '));
+const killAt = performance.now();
+child.kill('SIGINT');
+await new Promise((res) => child.on('exit', res));
+// Time between the end of the load and the end of the profile, estimated from our side.
+const shutdownLag = performance.now() - loadEnd;
+void killAt;
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+const prof = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+  endTime: number;
+};
+// Only the samples of the measured window (the last `seconds` before the shutdown, minus 0.5 s).
+const times: number[] = [];
+let t = (prof as unknown as { startTime: number }).startTime;
+for (const d of prof.timeDeltas) times.push((t += d));
+const from = loadStart * 1000;
+const to = loadEnd * 1000;
+const parent = new Map<number, number>();
+for (const node of prof.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
+const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+const label = (id: number) => {
+  const f = byId.get(id)!.callFrame;
+  return `${f.functionName || '(anon)'} ${f.url.replace(/^.*node_modules\//, 'nm/').replace(/^file:\/\/.*\/main\//, '')}:${f.lineNumber + 1}`;
+};
+const self = new Map<string, number>();
+const inclusive = new Map<string, number>();
+const stacks = new Map<string, number>();
+let total = 0;
+prof.samples.forEach((id, k) => {
+  // Sample times are in the profiler's clock (microseconds, monotonic); compare relative to the end.
+  const rel = times[k]! - times[times.length - 1]!;
+  if (rel < -(to - from) - shutdownLag * 1000 || rel > -shutdownLag * 1000) return;
+  total++;
+  self.set(label(id), (self.get(label(id)) ?? 0) + 1);
+  const seen = new Set<string>();
+  const chain: string[] = [];
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const l = label(cur);
+    if (!seen.has(l)) inclusive.set(l, (inclusive.get(l) ?? 0) + 1);
+    seen.add(l);
+    if (chain.length < 8) chain.push(l);
+  }
+  const key = chain.join(' < ');
+  stacks.set(key, (stacks.get(key) ?? 0) + 1);
+});
+const top = Number(process.env.PROFILE_TOP ?? 40);
+const pct = (v: number) => `${((v / total) * 100).toFixed(1).padStart(5)}%`;
+console.log(`profile ${dir}/${file}: ${total} samples in the load window`);
+console.log('--- self');
+for (const [k, v] of [...self].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
+console.log('--- inclusive');
+for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
+console.log('--- stacks');
+for (const [k, v] of [...stacks].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PROFILE_STACKS ?? 15))) console.log(`${pct(v)}  ${k}`);
