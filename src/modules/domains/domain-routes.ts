@@ -1,15 +1,14 @@
-// /v1/domains: availability checks (R-DOM-2, R-DOM-4).
+// /v1/domains: availability checks (R-DOM-2, R-DOM-4), registration, list and read.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, notInArray } from 'drizzle-orm';
 import { domains } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
-import { decodeCursor } from '../../lib/cursor.js';
-import { Currency, DateTime, Money, Page, page, PageQuery } from '../../schemas.js';
+import { Currency, cursorAt, Money, Page, page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
 import { checkNames, checkStore } from './check-service.js';
-import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import { Domain, DomainStatus, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
 import { registerDomain, registrationFacts } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
@@ -126,16 +125,27 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
   app.get(
     '/v1/domains',
     {
-      schema: { operationId: 'listDomains', tags: ['domains'], summary: 'Your domains', querystring: Type.Object({ ...PageQuery, tld: Type.Optional(Type.String({ maxLength: 63 })) }, strict), response: { 200: Page(Domain) } },
+      schema: { operationId: 'listDomains', tags: ['domains'], summary: 'Your domains', querystring: Type.Object(
+          {
+            ...PageQuery,
+            tld: Type.Optional(Type.String({ maxLength: 63 })),
+            status: Type.Optional(Type.Union([DomainStatus, Type.Literal('all')], { description: 'Default: every status but released and transferred_out' })),
+          },
+          strict,
+        ),
+        response: { 200: Page(Domain), ...problemResponses(400) },
+      },
       config: { permission: 'domains:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const after = decodeCursor<{ name: string }>(req.query.cursor, ['name'])?.name;
+      const after = cursorAt(req.query.cursor, 'name');
+      const status = req.query.status;
+      const statusFilter = status === 'all' ? undefined : status ? eq(domains.status, status) : notInArray(domains.status, ['released', 'transferred_out']);
       const rows = await app.db
         .select()
         .from(domains)
-        .where(and(eq(domains.accountId, tenantOf(req.principal)), after ? gt(domains.name, after) : undefined, req.query.tld ? eq(domains.tld, req.query.tld) : undefined))
+        .where(and(eq(domains.accountId, tenantOf(req.principal)), after ? gt(domains.name, after) : undefined, req.query.tld ? eq(domains.tld, req.query.tld) : undefined, statusFilter))
         .orderBy(asc(domains.name))
         .limit(limit + 1);
       return page(rows, limit, (d) => ({ name: d.name }), domainView);

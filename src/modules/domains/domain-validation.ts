@@ -22,28 +22,28 @@ export function checkNameservers(input: string[], pointer: string, problems: Fie
   return ns;
 }
 
+type Rules = Pick<TldRow, 'tld' | 'requiredContacts' | 'ownerCountries'>;
+
+/** The handles named in `given` (one per role), for loading them. */
+export const namedHandles = (given: Partial<Record<ContactRole, string | null>>): string[] => [...new Set(Object.values(given).filter((h): h is string => Boolean(h)))];
+
 /**
- * The roles the TLD requires, handles of this account, and an owner where the TLD allows owners.
- * Returns the owner's contact row when the owner handle exists.
+ * The roles the TLD requires, handles of this account (`found`: the account's contacts among those
+ * named), and an owner where the TLD allows owners. Returns the owner's contact when it exists.
  */
-export async function checkContacts(
-  tx: Tx,
-  accountId: string,
-  rules: Pick<TldRow, 'tld' | 'requiredContacts' | 'ownerCountries'>,
+export function contactProblems<C extends Pick<ContactRow, 'handle' | 'country'>>(
+  rules: Rules,
   given: Partial<Record<ContactRole, string | null>>,
+  found: C[],
   pointer: string,
   problems: FieldErrorBody[],
-): Promise<ContactRow | undefined> {
-  const roles = Object.entries(given).filter(([, h]) => h) as [ContactRole, string][];
+): C | undefined {
   for (const role of rules.requiredContacts as ContactRole[]) {
     if (!given[role]) problems.push({ pointer: `${pointer}/${role}`, code: 'required', message: `.${rules.tld} requires a ${role} contact` });
   }
-  const found = roles.length
-    ? await tx.select().from(contacts).where(and(eq(contacts.accountId, accountId), inArray(contacts.handle, roles.map(([, h]) => h))))
-    : [];
   const byHandle = new Map(found.map((c) => [c.handle, c]));
-  for (const [role, handle] of roles) {
-    if (!byHandle.has(handle)) problems.push({ pointer: `${pointer}/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
+  for (const [role, handle] of Object.entries(given) as [ContactRole, string | null][]) {
+    if (handle && !byHandle.has(handle)) problems.push({ pointer: `${pointer}/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
   }
   const owner = given.owner ? byHandle.get(given.owner) : undefined;
   if (owner && rules.ownerCountries.length && !rules.ownerCountries.includes(owner.country)) {
@@ -54,4 +54,18 @@ export async function checkContacts(
     });
   }
   return owner;
+}
+
+/** contactProblems() for handles it loads from the account. */
+export async function checkContacts(
+  tx: Tx,
+  accountId: string,
+  rules: Rules,
+  given: Partial<Record<ContactRole, string | null>>,
+  pointer: string,
+  problems: FieldErrorBody[],
+): Promise<ContactRow | undefined> {
+  const handles = namedHandles(given);
+  const found = handles.length ? await tx.select().from(contacts).where(and(eq(contacts.accountId, accountId), inArray(contacts.handle, handles))) : [];
+  return contactProblems(rules, given, found, pointer, problems);
 }

@@ -10,6 +10,7 @@ import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactRow, type ContactWarning } from './contact-service.js';
+import { checkNameservers, contactProblems, namedHandles, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { DomainNotAvailable, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
@@ -21,7 +22,6 @@ export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired
 
 import type { DomainRow } from './domain-schemas.js';
 export type { DomainRow };
-export type ContactRole = 'owner' | 'admin' | 'tech' | 'billing';
 
 export interface RegisterInput {
   name: string;
@@ -84,8 +84,6 @@ export function registrationFacts(db: Db): (q: FactsQuery) => Promise<Facts> {
   });
 }
 
-const HOSTNAME = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-
 export async function registerDomain(
   deps: RegisterDeps,
   account: { id: string; currency: string },
@@ -109,29 +107,10 @@ export async function registerDomain(
   if (years < rules.minPeriodYears || years > rules.maxPeriodYears) {
     problems.push({ pointer: '/body/period_years', code: 'period_not_allowed', message: `.${tld} registers for ${rules.minPeriodYears}-${rules.maxPeriodYears} years` });
   }
-  const ns = input.nameservers.map((h) => h.toLowerCase().replace(/\.$/, ''));
-  if (ns.length === 1 || ns.length > 13) problems.push({ pointer: '/body/nameservers', code: 'invalid_count', message: 'none, or 2 to 13 name servers' });
-  ns.forEach((h, i) => {
-    if (!HOSTNAME.test(h)) problems.push({ pointer: `/body/nameservers/${i}`, code: 'invalid_hostname', message: `${h} is not a host name` });
-  });
-  if (new Set(ns).size !== ns.length) problems.push({ pointer: '/body/nameservers', code: 'duplicate_items', message: 'name servers must be distinct' });
-
-  // Contacts: the roles the TLD requires, handles of this account, owners where the TLD allows.
-  const roles = Object.entries(input.contacts).filter(([, h]) => h) as [ContactRole, string][];
-  for (const role of rules.requiredContacts as ContactRole[]) {
-    if (!input.contacts[role]) problems.push({ pointer: `/body/contacts/${role}`, code: 'required', message: `.${tld} requires a ${role} contact` });
-  }
-  const facts = await deps.facts({ accountId: account.id, handles: roles.map(([, h]) => h), name, since: new Date(now.getTime() - deps.checkWindowS * 1000) });
+  const ns = checkNameservers(input.nameservers, '/body/nameservers', problems);
+  const facts = await deps.facts({ accountId: account.id, handles: namedHandles(input.contacts), name, since: new Date(now.getTime() - deps.checkWindowS * 1000) });
   if (!facts.account) throw new NotFound('No such account');
-  const found = facts.contacts;
-  const byHandle = new Map(found.map((c) => [c.handle, c]));
-  for (const [role, handle] of roles) {
-    if (!byHandle.has(handle)) problems.push({ pointer: `/body/contacts/${role}`, code: 'contact_not_found', message: `No contact ${handle} in your account` });
-  }
-  const owner = input.contacts.owner ? byHandle.get(input.contacts.owner) : undefined;
-  if (owner && rules.ownerCountries.length && !rules.ownerCountries.includes(owner.country)) {
-    problems.push({ pointer: '/body/contacts/owner', code: 'contact_not_eligible', message: `.${tld} owners must be in ${rules.ownerCountries.join(', ')}; ${owner.handle} is in ${owner.country}` });
-  }
+  const owner = contactProblems(rules, input.contacts, facts.contacts, '/body/contacts', problems);
   if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the registration`, { errors: problems });
 
   // R-DOM-2: this account checked this name and found it free within the window.

@@ -72,6 +72,10 @@ t.test('R-DOM-5 lifecycle: unpaid, a domain walks grace -> redemption -> pending
   t.equal((await app.inject({ method: 'POST', url: '/v1/domains/let-it-go.com/restore', headers: bearer(r.token), payload: {} })).json().code, 'domain_status_conflict', 'too late to restore');
   await run(app, at(dates.pending_delete_ends_at, 1000));
   t.equal((await get(app, r, 'let-it-go.com')).statusCode, 404, 'released');
+  const list = (q: string) => app.inject({ method: 'GET', url: `/v1/domains${q}`, headers: bearer(r.token) }).then((x) => x.json().data.map((d: { name: string }) => d.name));
+  t.same(await list(''), [], 'the list leaves released domains out');
+  t.same(await list('?status=released'), ['let-it-go.com'], 'and shows them when asked');
+  t.same(await list('?status=all'), ['let-it-go.com']);
   const [row] = await store.db.select().from(domains).where(eq(domains.name, 'let-it-go.com'));
   t.equal(row!.status, 'released', 'the record stays, as history');
   const other = await fundedReseller(app, op.token, 0);
