@@ -44,7 +44,9 @@ const opts: autocannon.Options =
             },
           ],
         }
-      : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
+      : what === 'public'
+        ? { url: `${url}/bench/public/account` }
+        : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 const cpuBefore = execSync('ps -eo pid,comm,time --no-headers').toString();
 const loadStart = performance.now();
 const r = await autocannon({ connections: 50, duration: seconds, ...opts });
