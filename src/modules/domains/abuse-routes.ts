@@ -19,6 +19,7 @@ import {
   respondToComplaint,
   RESPONSE_ACTIONS,
   type ComplaintWithIncident,
+  type NewComplaint,
 } from './abuse-service.js';
 import { nameFromParam, strict } from './domain-schemas.js';
 
@@ -142,6 +143,16 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     const rows = await listComplaints(app.db, { accountId, status: q.status, domain: q.domain ? nameFromParam(q.domain.trim()) : undefined, before: position(q.cursor), limit });
     return { rows, limit };
   }
+  /** Files a complaint from either body; who filed it and from where is the caller's. */
+  const file = (
+    b: Static<typeof AdminComplaintBody>,
+    who: Pick<NewComplaint, 'reporterEmail' | 'source' | 'filedByUserId' | 'filedFromIp'>,
+  ) =>
+    fileComplaint(
+      app.db,
+      { domain: nameFromParam(b.domain.trim()), category: b.category, description: b.description, evidenceUrls: b.evidence_urls ?? [], reporterName: b.reporter_name ?? null, ...who },
+      opts.responseHours,
+    );
   const pageOf = <O>(r: { rows: ComplaintWithIncident[]; limit: number }, view: (c: ComplaintWithIncident) => O) =>
     page(r.rows, r.limit, (c) => ({ t: c.createdAt.toISOString(), id: c.id }), view);
 
@@ -163,21 +174,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req, reply) => {
       const b = req.body;
-      const row = await fileComplaint(
-        app.db,
-        {
-          domain: nameFromParam(b.domain.trim()),
-          category: b.category,
-          description: b.description,
-          evidenceUrls: b.evidence_urls ?? [],
-          reporterName: b.reporter_name ?? null,
-          reporterEmail: b.reporter_email,
-          source: 'public',
-          filedByUserId: null,
-          filedFromIp: req.ip,
-        },
-        opts.responseHours,
-      );
+      const row = await file(b, { reporterEmail: b.reporter_email, source: 'public', filedByUserId: null, filedFromIp: req.ip });
       // Kept out of the reseller's audit log: the row holds the reporter's address and e-mail.
       req.audit = { accountId: null, userId: null, targetType: 'abuse_complaint', targetId: row.id };
       return reply.code(202).send({ id: row.id, status: 'open' as const, domain: row.domainName, respond_by: row.respondBy.toISOString() });
@@ -251,21 +248,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req, reply) => {
       const b = req.body;
-      const row = await fileComplaint(
-        app.db,
-        {
-          domain: nameFromParam(b.domain.trim()),
-          category: b.category,
-          description: b.description,
-          evidenceUrls: b.evidence_urls ?? [],
-          reporterName: b.reporter_name ?? null,
-          reporterEmail: b.reporter_email ?? null,
-          source: 'operator',
-          filedByUserId: req.principal!.userId,
-          filedFromIp: null,
-        },
-        opts.responseHours,
-      );
+      const row = await file(b, { reporterEmail: b.reporter_email ?? null, source: 'operator', filedByUserId: req.principal!.userId, filedFromIp: null });
       req.audit = { targetType: 'abuse_complaint', targetId: row.id };
       return reply.code(201).send(adminComplaintView(row));
     },
