@@ -19,6 +19,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     audit: AuditNote | undefined;
   }
+  interface FastifyContextConfig {
+    /** A read that hands out a secret (a domain's auth code) is audited like a change. */
+    auditRead?: boolean;
+  }
 }
 
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -61,7 +65,7 @@ export default fp(
     );
 
     app.addHook('onSend', async (req, reply, payload) => {
-      if (!CHANGES.has(req.method)) return payload;
+      if (!CHANGES.has(req.method) && !req.routeOptions.config.auditRead) return payload;
       const operation = req.routeOptions.schema?.operationId;
       if (!operation) return payload; // unknown routes change nothing
       // The problem code, without parsing bodies on success.

@@ -138,9 +138,13 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     {
       schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
       // A secret that moves the domain away: write permission, like the changes.
-      config: { permission: 'domains:write' },
+      config: { permission: 'domains:write', auditRead: true },
     },
-    async (req) => ({ auth_code: await readAuthCode(deps, await caller(req), nameFromParam(req.params.name)) }),
+    async (req) => {
+      const name = nameFromParam(req.params.name);
+      req.audit = { targetType: 'domain', targetId: name };
+      return { auth_code: await readAuthCode(deps, await caller(req), name) };
+    },
   );
 
   app.post(

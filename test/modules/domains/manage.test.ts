@@ -1,6 +1,6 @@
 import t from 'tap';
 import { eq, sql } from 'drizzle-orm';
-import { domains, ledgerTransactions, registryNames } from '../../../src/db/schema/index.js';
+import { auditEvents, domains, ledgerTransactions, registryNames } from '../../../src/db/schema/index.js';
 import { builtInRegistry } from '../../../src/modules/domains/registry.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { balanceOf, checkNames, credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
@@ -98,6 +98,9 @@ t.test('lock, unlock and the auth code: read, reset; reading needs write permiss
 
   const code = (await app.inject({ method: 'GET', url: '/v1/domains/locked.com/auth-code', headers: bearer(r.token) })).json().auth_code as string;
   t.ok(code.length >= 12);
+  const [read] = await store.db.select().from(auditEvents).where(eq(auditEvents.operation, 'getDomainAuthCode'));
+  t.match(read, { accountId: r.accountId, targetType: 'domain', targetId: 'locked.com', result: 'success' }, 'R-SEC-7: reading the auth code is audited');
+  t.notMatch(JSON.stringify(read!.details), code, 'without the code');
   t.ok(await builtInRegistry.verifyAuthCode(store.db, 'locked.com', code), 'the registry holds the same code');
   const reset = (await app.inject({ method: 'POST', url: '/v1/domains/locked.com/auth-code/reset', headers: bearer(r.token) })).json().auth_code as string;
   t.not(reset, code);
