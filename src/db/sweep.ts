@@ -1,12 +1,7 @@
-// Periodic deletion of rows past their expiry. Idempotent, so any number of instances may run it.
+// Deletion of rows past their expiry, as a background job (app.jobs): idempotent, so any number of
+// instances may run it at once.
 import type { FastifyInstance } from 'fastify';
 
-const SWEEP_EVERY_MS = 10 * 60_000;
-
-export function sweepExpiredRows(app: FastifyInstance, what: string, sweep: () => Promise<unknown>, everyMs = SWEEP_EVERY_MS): void {
-  const timer = setInterval(() => {
-    sweep().catch((err: unknown) => app.log.warn({ err }, `${what} sweep failed`));
-  }, everyMs);
-  timer.unref();
-  app.addHook('onClose', async () => clearInterval(timer));
+export function sweepExpiredRows(app: FastifyInstance, what: string, sweep: (now: Date) => Promise<unknown[]>): void {
+  app.jobs.register(`sweep-${what}`, async (now) => (await sweep(now)).length);
 }

@@ -111,7 +111,7 @@ export default fp(
       return payload;
     });
 
-    sweepExpiredRows(app, 'idempotency key', () => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, new Date())));
+    sweepExpiredRows(app, 'idempotency-keys', (now) => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key }));
   },
-  { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'secrets', 'auth', 'rate-limit'] },
+  { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'jobs', 'secrets', 'auth', 'rate-limit'] },
 );

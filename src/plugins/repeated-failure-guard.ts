@@ -115,7 +115,7 @@ export default fp<{ windowS: number }>(
       return payload;
     });
 
-    sweepExpiredRows(app, 'failed-command', () => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, new Date())));
+    sweepExpiredRows(app, 'failed-commands', (now) => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, now)).returning({ id: failedCommands.accountId }));
   },
-  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
+  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'jobs', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
 );

@@ -107,7 +107,7 @@ export const domainChecks = pgTable(
     result: text('result').notNull(), // free | taken | reserved | premium
     checkedAt: timestamp('checked_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.name] })],
+  (t) => [primaryKey({ columns: [t.accountId, t.name] }), index('domain_checks_checked_idx').on(t.checkedAt)],
 );
 
 /** A price promised for a while: registration honours it until it expires. */
@@ -123,7 +123,7 @@ export const domainQuotes = pgTable(
     amount: bigint('amount', { mode: 'number' }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
   },
-  (t) => [index('domain_quotes_account_idx').on(t.accountId, t.name)],
+  (t) => [index('domain_quotes_account_idx').on(t.accountId, t.name), index('domain_quotes_expires_idx').on(t.expiresAt)],
 );
 
 /** Domains a reseller holds for its customers. One live record per name. */

@@ -1,6 +1,9 @@
 // /v1/auth: login, logout, sessions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { lt } from 'drizzle-orm';
+import { sweepExpiredRows } from '../../db/sweep.js';
+import { sessions } from '../../db/schema/index.js';
 import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
@@ -9,6 +12,8 @@ import { NotASession } from './errors.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
+  // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
+  sweepExpiredRows(app, 'sessions', (now) => app.db.delete(sessions).where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000))).returning({ id: sessions.id }));
   app.post(
     '/v1/auth/login',
     {

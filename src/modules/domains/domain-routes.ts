@@ -1,8 +1,9 @@
 // /v1/domains: availability checks (R-DOM-2, R-DOM-4), registration, list and read.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { and, asc, eq, gt, notInArray } from 'drizzle-orm';
-import { domains } from '../../db/schema/index.js';
+import { and, asc, eq, gt, lt, notInArray } from 'drizzle-orm';
+import { sweepExpiredRows } from '../../db/sweep.js';
+import { domainChecks, domainQuotes, domains } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { Currency, cursorAt, Money, Page, page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
@@ -54,6 +55,11 @@ export interface DomainRouteOptions {
 export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async (app, opts) => {
   const registry = opts.registry ?? builtInRegistry;
   const checks = checkStore(app.db, registry);
+  // Quotes past their expiry and checks older than the R-DOM-2 window serve nothing any more.
+  sweepExpiredRows(app, 'domain-quotes', (now) => app.db.delete(domainQuotes).where(lt(domainQuotes.expiresAt, now)).returning({ id: domainQuotes.id }));
+  sweepExpiredRows(app, 'domain-checks', (now) =>
+    app.db.delete(domainChecks).where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000))).returning({ name: domainChecks.name }),
+  );
   const facts = registrationFacts(app.db);
   // The principal carries the account's currency (fixed at creation): no account read per call.
   const caller = (principal: Principal | null) => ({ id: tenantOf(principal), currency: principal!.accountCurrency! });

@@ -139,3 +139,14 @@ t.test('R-SEC-2: passwords are stored with argon2id', async (t) => {
   const [row] = await store.db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, r.ownerId));
   t.match(row?.hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
 });
+
+t.test('expired login tokens are kept a week, then the sessions job deletes them', async (t) => {
+  const { app, store } = await buildTestApp(t);
+  const op = await operator(app);
+  const { session_id } = await loginAs(app, op.username);
+  const [s] = await store.db.select().from(sessions).where(eq(sessions.id, session_id));
+  const week = 7 * 86_400_000;
+  t.equal(await app.jobs.run('sweep-sessions', new Date(s!.expiresAt.getTime() + week - 1000)), 0, 'within the week after expiry it stays');
+  t.equal(await app.jobs.run('sweep-sessions', new Date(s!.expiresAt.getTime() + week + 1000)), 2, "the operator's two logins");
+  t.equal((await store.db.select().from(sessions).where(eq(sessions.id, session_id))).length, 0);
+});

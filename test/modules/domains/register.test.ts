@@ -1,6 +1,6 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
-import { domains, ledgerTransactions } from '../../../src/db/schema/index.js';
+import { domainChecks, domains, ledgerTransactions } from '../../../src/db/schema/index.js';
 import type { App } from '../../../src/app.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { onPostgres, testStore } from '../../helpers/db.js';
@@ -161,4 +161,17 @@ t.test('R-DOM-1: a contact handle in use by a domain cannot be deleted', async (
   t.equal((await app.inject({ method: 'GET', url: `/v1/contacts/${contact}`, headers: bearer(r.token) })).statusCode, 200, 'still there');
   const spare = (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: CUSTOMER })).json().handle;
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/contacts/${spare}`, headers: bearer(r.token) })).statusCode, 204, 'an unused handle goes');
+});
+
+t.test('R-DOM-2: expired quotes and checks past the window are swept; a registration then needs a new check', async (t) => {
+  const { app, store } = await buildTestApp(t);
+  const { r, contact } = await setup(app);
+  const quote = (await check(app, r, 'swept-away.com')).json().results[0].quote;
+  t.equal(await app.jobs.run('sweep-domain-quotes', new Date()), 0, 'nothing expired yet');
+  t.equal(await app.jobs.run('sweep-domain-checks', new Date()), 0);
+  t.equal(await app.jobs.run('sweep-domain-quotes', new Date(Date.parse(quote.expires_at) + 1000)), 1, 'the quote is gone after its expiry');
+  t.equal(await app.jobs.run('sweep-domain-checks', new Date(Date.now() + 3_601_000)), 1, 'the check is gone after the hour');
+  t.equal((await store.db.select().from(domainChecks)).length, 0);
+  const res = await register(app, r, { name: 'swept-away.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [], quote_id: quote.id });
+  t.equal(res.json().code, 'availability_check_required');
 });
