@@ -110,22 +110,6 @@ export const domainChecks = pgTable(
   (t) => [primaryKey({ columns: [t.accountId, t.name] }), index('domain_checks_checked_idx').on(t.checkedAt)],
 );
 
-/** A price promised for a while: registration honours it until it expires. */
-export const domainQuotes = pgTable(
-  'domain_quotes',
-  {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
-    accountId: uuid('account_id').notNull(),
-    name: text('name').notNull(),
-    premium: boolean('premium').notNull(),
-    currency: text('currency').notNull(),
-    /** Per year. */
-    amount: bigint('amount', { mode: 'number' }).notNull(),
-    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
-  },
-  (t) => [index('domain_quotes_account_idx').on(t.accountId, t.name), index('domain_quotes_expires_idx').on(t.expiresAt)],
-);
-
 /** Domains a reseller holds for its customers. One live record per name. */
 export const domains = pgTable(
   'domains',

@@ -1,10 +1,10 @@
 // POST /v1/domains/check: each name answered free, taken, reserved, premium or invalid (with the
 // reason), with a price quote for what can be registered; the check is remembered for R-DOM-2.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { batched, type Db } from '../../db/client.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
+import { sealQuote } from './quotes.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -24,17 +24,9 @@ export interface CheckDeps {
   catalogue: TldCatalogue;
   dropCatch: DropCatchThrottle;
   quoteTtlMs: number;
+  seal(plaintext: string): string;
 }
 
-interface QuoteRow {
-  id: string;
-  account_id: string;
-  name: string;
-  premium: boolean;
-  currency: string;
-  amount: number;
-  expires_at: string;
-}
 interface CheckRow {
   account_id: string;
   name: string;
@@ -46,13 +38,13 @@ interface CheckRow {
 export interface CheckStore {
   /** Which of `names` the registry holds. */
   taken(names: string[]): Promise<Set<string>>;
-  /** Stores the quotes and the check rows (R-DOM-2); durable when it resolves. */
-  record(quotes: QuoteRow[], checks: CheckRow[]): Promise<void>;
+  /** Stores the check rows (R-DOM-2); durable when it resolves. */
+  record(checks: CheckRow[]): Promise<void>;
 }
 
 /**
  * Concurrent checks share one registry query (EPP domain:check takes many names too) and one
- * statement for their quotes and check rows: a check costs a fraction of a round trip under load.
+ * statement for their check rows: a check costs a fraction of a round trip under load.
  * Each check still awaits its own rows, so a registration right after it finds them.
  */
 export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
@@ -60,19 +52,14 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
     const found = await registry.taken(db, [...new Set(lists.flat())]);
     return lists.map((names) => new Set(names.filter((n) => found.has(n))));
   });
-  const record = batched<{ quotes: QuoteRow[]; checks: CheckRow[] }, void>(
+  const record = batched<CheckRow[], void>(
     async (items) => {
       // One row per account and name (one upsert may not touch a row twice); the later check wins,
       // as it would have with one statement per check. Sorted, so row locks are taken in one order.
-      const checks = [...new Map(items.flatMap((i) => i.checks).map((c) => [`${c.account_id} ${c.name}`, c])).entries()]
+      const checks = [...new Map(items.flat().map((c) => [`${c.account_id} ${c.name}`, c])).entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([, c]) => c);
       await db.execute(sql`
-        with quotes as (
-          insert into domain_quotes (id, account_id, name, premium, currency, amount, expires_at)
-          select id, account_id, name, premium, currency, amount, expires_at
-          from jsonb_to_recordset(${JSON.stringify(items.flatMap((i) => i.quotes))}::jsonb) as q(id uuid, account_id uuid, name text, premium boolean, currency text, amount bigint, expires_at timestamptz)
-        )
         insert into domain_checks (account_id, name, result, checked_at)
         select account_id, name, result, checked_at
         from jsonb_to_recordset(${JSON.stringify(checks)}::jsonb) as c(account_id uuid, name text, result text, checked_at timestamptz)
@@ -81,7 +68,7 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
     },
     { retryAlone: true },
   );
-  return { taken, record: (quotes, checks) => record({ quotes, checks }) };
+  return { taken, record };
 }
 
 export async function checkNames(deps: CheckDeps, account: { id: string; currency: string }, inputs: string[], now = new Date()): Promise<CheckResult[]> {
@@ -106,7 +93,6 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
   const lookup = valid.filter((n) => !reserved.has(n));
   const taken = lookup.length ? await deps.store.taken(lookup) : new Set<string>();
   const quoteExpires = new Date(now.getTime() + deps.quoteTtlMs);
-  const quotes: QuoteRow[] = [];
 
   for (const r of results) {
     if (!r.name) continue;
@@ -129,18 +115,12 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
       continue;
     }
     r.status = premium ? 'premium' : 'free';
-    const id = randomUUID();
-    quotes.push({ id, account_id: account.id, name: r.name, premium: Boolean(premium), currency: account.currency, amount: yearly, expires_at: quoteExpires.toISOString() });
+    const id = sealQuote(deps.seal, { accountId: account.id, name: r.name, premium: Boolean(premium), currency: account.currency, amount: yearly, expiresAt: quoteExpires });
     r.quote = { id, price: { amount: yearly, currency: account.currency }, per: 'year', expires_at: quoteExpires.toISOString() };
   }
 
   // One row per name, even when the request named it twice (one upsert may not touch a row twice).
   const seen = [...new Map(results.filter((r) => r.name && r.status !== 'invalid').map((r) => [r.name!, r])).values()];
-  if (seen.length || quotes.length) {
-    await deps.store.record(
-      quotes,
-      seen.map((r) => ({ account_id: account.id, name: r.name!, result: r.status, checked_at: now.toISOString() })),
-    );
-  }
+  if (seen.length) await deps.store.record(seen.map((r) => ({ account_id: account.id, name: r.name!, result: r.status, checked_at: now.toISOString() })));
   return results;
 }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { and, asc, eq, gt, lt, notInArray } from 'drizzle-orm';
 import { sweepExpiredRows } from '../../db/sweep.js';
-import { domainChecks, domainQuotes, domains } from '../../db/schema/index.js';
+import { domainChecks, domains } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { Currency, cursorAt, Money, Page, page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
@@ -23,7 +23,7 @@ const CheckResult = Type.Object(
     status: Type.Enum(['free', 'taken', 'reserved', 'premium', 'invalid']),
     reason: Type.Union([Type.String(), Type.Null()]),
     quote: Type.Union([
-      Type.Object({ id: Type.String({ format: 'uuid' }), price: Money, per: Type.Literal('year'), expires_at: Type.String({ format: 'date-time' }) }, strict),
+      Type.Object({ id: Type.String({ pattern: '^rq_', maxLength: 400, description: 'Pass as quote_id to the registration; the quote is sealed in it' }), price: Money, per: Type.Literal('year'), expires_at: Type.String({ format: 'date-time' }) }, strict),
       Type.Null(),
     ]),
   },
@@ -36,7 +36,7 @@ const RegisterBody = Type.Object(
     period_years: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Default: the TLD minimum' })),
     contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
     nameservers: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' }),
-    quote_id: Type.Optional(Type.String({ format: 'uuid', description: 'Honour the price of this quote (from a check) while it holds' })),
+    quote_id: Type.Optional(Type.String({ maxLength: 400, description: 'Honour the price of this quote (from a check) while it holds' })),
     max_price: Type.Optional(Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' })),
     accept_premium: Type.Optional(Type.Boolean()),
     autorenew: Type.Optional(Type.Boolean()),
@@ -55,8 +55,7 @@ export interface DomainRouteOptions {
 export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async (app, opts) => {
   const registry = opts.registry ?? builtInRegistry;
   const checks = checkStore(app.db, registry);
-  // Quotes past their expiry and checks older than the R-DOM-2 window serve nothing any more.
-  sweepExpiredRows(app, 'domain-quotes', (now) => app.db.delete(domainQuotes).where(lt(domainQuotes.expiresAt, now)).returning({ id: domainQuotes.id }));
+  // Checks older than the R-DOM-2 window serve nothing any more.
   sweepExpiredRows(app, 'domain-checks', (now) =>
     app.db.delete(domainChecks).where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000))).returning({ name: domainChecks.name }),
   );
@@ -83,7 +82,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     },
     async (req) => {
       const account = caller(req.principal);
-      const results = await checkNames({ store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000 }, account, req.body.names);
+      const results = await checkNames({ store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000, seal: app.secretBox.seal }, account, req.body.names);
       const minute = Math.floor(Date.now() / 60_000);
       const c = names.get(account.id);
       const n = (c && c.minute === minute ? c.n : 0) + results.filter((r) => r.name).length;
@@ -119,7 +118,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const account = caller(req.principal);
       const b = req.body;
       const r = await registerDomain(
-        { db: app.db, facts, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, checkWindowS: opts.checkWindowS },
+        { db: app.db, facts, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, open: app.secretBox.open, checkWindowS: opts.checkWindowS },
         account,
         { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
       );

@@ -3,7 +3,7 @@
 // domain and the ledger charge in one transaction.
 import { and, eq, sql } from 'drizzle-orm';
 import { batched, jsonValue, queryRows, type Db } from '../../db/client.js';
-import { domainQuotes, domains } from '../../db/schema/index.js';
+import { domains } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
@@ -12,6 +12,7 @@ import { postLedgerEntry } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactRow, type ContactWarning } from './contact-service.js';
 import { checkNameservers, contactProblems, namedHandles, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
+import { openQuote } from './quotes.js';
 import { DomainNotAvailable, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -41,6 +42,7 @@ export interface RegisterDeps {
   catalogue: TldCatalogue;
   registry: RegistryBackend;
   seal(plaintext: string): string;
+  open(sealed: string): string;
   checkWindowS: number;
 }
 
@@ -126,8 +128,10 @@ export async function registerDomain(
   const premium = entry!.premium.find((p) => p.label === label);
   let yearly = premium ? premium.registerAmount : entry!.prices.find((p) => p.operation === 'register')?.amount;
   if (input.quoteId) {
-    const [quote] = await db.select().from(domainQuotes).where(and(eq(domainQuotes.id, input.quoteId), eq(domainQuotes.accountId, account.id)));
-    if (!quote || quote.name !== name || quote.expiresAt <= now) throw new QuoteExpired(quote ? `The quote expired at ${quote.expiresAt.toISOString()}` : 'No such quote for this account');
+    const quote = openQuote(deps.open, input.quoteId);
+    if (!quote || quote.accountId !== account.id || quote.currency !== account.currency) throw new QuoteExpired('No such quote for this account');
+    if (quote.name !== name) throw new QuoteExpired(`The quote is for ${quote.name}, not ${name}`);
+    if (quote.expiresAt <= now) throw new QuoteExpired(`The quote expired at ${quote.expiresAt.toISOString()}`);
     yearly = quote.amount;
   }
   if (yearly === undefined) return invalid('/body/name', 'not_sold_in_currency', `.${tld} is not sold in ${account.currency}`);

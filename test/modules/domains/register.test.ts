@@ -163,15 +163,21 @@ t.test('R-DOM-1: a contact handle in use by a domain cannot be deleted', async (
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/contacts/${spare}`, headers: bearer(r.token) })).statusCode, 204, 'an unused handle goes');
 });
 
-t.test('R-DOM-2: expired quotes and checks past the window are swept; a registration then needs a new check', async (t) => {
+t.test('R-DOM-2: checks past the window are swept; a registration then needs a new check, and an expired quote is refused', async (t) => {
   const { app, store } = await buildTestApp(t);
   const { r, contact } = await setup(app);
   const quote = (await check(app, r, 'swept-away.com')).json().results[0].quote;
-  t.equal(await app.jobs.run('sweep-domain-quotes', new Date()), 0, 'nothing expired yet');
-  t.equal(await app.jobs.run('sweep-domain-checks', new Date()), 0);
-  t.equal(await app.jobs.run('sweep-domain-quotes', new Date(Date.parse(quote.expires_at) + 1000)), 1, 'the quote is gone after its expiry');
+  t.match(quote.id, /^rq_/);
+  t.equal(await app.jobs.run('sweep-domain-checks', new Date()), 0, 'nothing past the window yet');
   t.equal(await app.jobs.run('sweep-domain-checks', new Date(Date.now() + 3_601_000)), 1, 'the check is gone after the hour');
   t.equal((await store.db.select().from(domainChecks)).length, 0);
-  const res = await register(app, r, { name: 'swept-away.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [], quote_id: quote.id });
-  t.equal(res.json().code, 'availability_check_required');
+  const body = { name: 'swept-away.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [], quote_id: quote.id };
+  t.equal((await register(app, r, body)).json().code, 'availability_check_required');
+
+  await check(app, r, 'quoted-then-late.com');
+  const forged = await register(app, r, { ...body, name: 'quoted-then-late.com', quote_id: quote.id.slice(0, -4) + 'AAAA' });
+  t.equal(forged.json().code, 'quote_expired', 'an altered quote is not honoured');
+  const other = await register(app, r, { ...body, name: 'quoted-then-late.com', period_years: 2 });
+  t.equal(other.json().code, 'quote_expired', 'a quote for another name is not honoured');
+  t.match(other.json().detail, /for swept-away\.com/);
 });

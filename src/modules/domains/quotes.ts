@@ -1,0 +1,29 @@
+// Price quotes from a check, honoured by a registration until they expire. A quote is stateless:
+// its id is the quote itself, sealed with the master key (AES-256-GCM, so it cannot be forged or
+// altered), which spares the database a row per checked name and a lookup per registration.
+export interface Quote {
+  accountId: string;
+  name: string;
+  premium: boolean;
+  currency: string;
+  /** Per year, in minor units. */
+  amount: number;
+  expiresAt: Date;
+}
+
+const PREFIX = 'rq_';
+
+export function sealQuote(seal: (plaintext: string) => string, q: Quote): string {
+  return PREFIX + seal(JSON.stringify([q.accountId, q.name, q.premium ? 1 : 0, q.currency, q.amount, q.expiresAt.getTime()]));
+}
+
+/** The quote behind an id, or null for an id this server did not issue. */
+export function openQuote(open: (sealed: string) => string, id: string): Quote | null {
+  if (!id.startsWith(PREFIX)) return null;
+  try {
+    const [accountId, name, premium, currency, amount, expiresMs] = JSON.parse(open(id.slice(PREFIX.length))) as [string, string, number, string, number, number];
+    return { accountId, name, premium: premium === 1, currency, amount, expiresAt: new Date(expiresMs) };
+  } catch {
+    return null;
+  }
+}
