@@ -20,8 +20,12 @@ declare module 'fastify' {
     audit: AuditNote | undefined;
   }
   interface FastifyContextConfig {
-    /** A read that hands out a secret (a domain's auth code) is audited like a change. */
-    auditRead?: boolean;
+    /**
+     * Default: audited when the method changes state (POST, PUT, PATCH, DELETE). true: a read that
+     * hands out a secret (a domain's auth code). false: a POST that changes nothing of the
+     * account's (an availability check, which is a query with a body).
+     */
+    audit?: boolean;
   }
 }
 
@@ -65,7 +69,7 @@ export default fp(
     );
 
     app.addHook('onSend', async (req, reply, payload) => {
-      if (!CHANGES.has(req.method) && !req.routeOptions.config.auditRead) return payload;
+      if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return payload;
       const operation = req.routeOptions.schema?.operationId;
       if (!operation) return payload; // unknown routes change nothing
       // The problem code, without parsing bodies on success.

@@ -138,7 +138,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     {
       schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
       // A secret that moves the domain away: write permission, like the changes.
-      config: { permission: 'domains:write', auditRead: true },
+      config: { permission: 'domains:write', audit: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);

@@ -77,8 +77,10 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         body: CheckBody,
         response: { 200: Type.Object({ results: Type.Array(CheckResult) }, strict) },
       },
-      // A check is neither an order nor an update (R-API-3); R-DOM-4 governs it instead.
-      config: { permission: 'domains:read', bulkExempt: true },
+      // A check is a query, not a change: neither an order nor an update (R-API-3), nothing for the
+      // audit log (R-SEC-7 covers changes); R-DOM-4 governs it instead, and each check is recorded
+      // for R-DOM-2 in domain_checks.
+      config: { permission: 'domains:read', bulkExempt: true, audit: false },
     },
     async (req) => {
       const account = caller(req.principal);

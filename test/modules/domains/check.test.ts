@@ -1,6 +1,6 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
-import { domainChecks } from '../../../src/db/schema/index.js';
+import { auditEvents, domainChecks } from '../../../src/db/schema/index.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { bearer, operator, reseller } from '../../helpers/fixtures.js';
 
@@ -67,4 +67,17 @@ t.test('checks cost less than orders', async (t) => {
   const costs = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json().costs;
   const cost = (id: string) => costs.find((c: { operation_id: string }) => c.operation_id === id)?.cost;
   t.ok(cost('checkDomains') < cost('registerDomain'), `check ${cost('checkDomains')} < register ${cost('registerDomain')}`);
+});
+
+t.test('R-SEC-7: a check changes nothing of the account’s and leaves no audit row; a registration does', async (t) => {
+  const { app, store } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  await app.inject({ method: 'POST', url: '/v1/domains/check', headers: bearer(r.token), payload: { names: ['quiet-check.com'] } });
+  const domainRows = async () =>
+    (await store.db.select().from(auditEvents).where(eq(auditEvents.accountId, r.accountId))).filter((x) => ['checkDomains', 'registerDomain'].includes(x.operation));
+  t.same(await domainRows(), [], 'no audit row for the check');
+  t.equal((await store.db.select().from(domainChecks).where(eq(domainChecks.accountId, r.accountId))).length, 1, 'the check itself is recorded for R-DOM-2');
+  await app.inject({ method: 'POST', url: '/v1/domains', headers: bearer(r.token), payload: { name: 'quiet-check.com', contacts: { owner: 'RA-AAAAAAAAAA' }, nameservers: [] } });
+  t.same((await domainRows()).map((x) => [x.operation, x.result]), [['registerDomain', 'failure']], 'the (failed) registration attempt is audited');
 });
