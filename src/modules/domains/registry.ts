@@ -5,7 +5,7 @@
 // fails. The methods map onto EPP commands: check, info, create, renew, update (authInfo,
 // clientTransferProhibited), delete, RGP restore, and transfer (request, approve).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
 import type { Tx } from '../billing/ledger.js';
@@ -59,11 +59,25 @@ export const authCodeHash = (code: string): string => createHash('sha256').updat
 
 const sponsoredBy = (name: string, accountId: string) => and(eq(registryNames.name, name), eq(registryNames.sponsorAccountId, accountId));
 
+// The availability lookup is the hot query of every check: prepared once per handle.
+const takenQueries = new WeakMap<Tx, ReturnType<typeof prepareTaken>>();
+const prepareTaken = (tx: Tx) =>
+  tx
+    .select({ name: registryNames.name })
+    .from(registryNames)
+    .where(sql`${registryNames.name} = any(${sql.placeholder('names')}::text[])`)
+    .prepare('registry_taken');
+function takenQuery(tx: Tx) {
+  let q = takenQueries.get(tx);
+  if (!q) takenQueries.set(tx, (q = prepareTaken(tx)));
+  return q;
+}
+
 /** The built-in registry: its state in our PostgreSQL, like a registrar's test environment. */
 export const builtInRegistry: RegistryBackend = {
   async taken(tx, names) {
     if (names.length === 0) return new Set();
-    const rows = await tx.select({ name: registryNames.name }).from(registryNames).where(inArray(registryNames.name, names));
+    const rows = await takenQuery(tx).execute({ names });
     return new Set(rows.map((r) => r.name));
   },
   async info(tx, name) {
