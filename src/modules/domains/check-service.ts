@@ -2,6 +2,7 @@
 // reason), with a price quote for what can be registered; the check is remembered for R-DOM-2.
 import { sql } from 'drizzle-orm';
 import { batched, type Db } from '../../db/client.js';
+import { domainChecks } from '../../db/schema/index.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
 import { sealQuote } from './quotes.js';
@@ -52,6 +53,12 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
     const found = await registry.taken(db, [...new Set(lists.flat())]);
     return lists.map((names) => new Set(names.filter((n) => found.has(n))));
   });
+  // Prepared once: the rows travel as four arrays.
+  const upsert = db
+    .insert(domainChecks)
+    .select(sql`select * from unnest(${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('names')}::text[], ${sql.placeholder('results')}::text[], ${sql.placeholder('at')}::timestamptz[])`)
+    .onConflictDoUpdate({ target: [domainChecks.accountId, domainChecks.name], set: { result: sql`excluded.result`, checkedAt: sql`excluded.checked_at` } })
+    .prepare('domain_checks_upsert');
   const record = batched<CheckRow[], void>(
     async (items) => {
       // One row per account and name (one upsert may not touch a row twice); the later check wins,
@@ -59,11 +66,7 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
       const checks = [...new Map(items.flat().map((c) => [`${c.account_id} ${c.name}`, c])).entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([, c]) => c);
-      await db.execute(sql`
-        insert into domain_checks (account_id, name, result, checked_at)
-        select account_id, name, result, checked_at
-        from jsonb_to_recordset(${JSON.stringify(checks)}::jsonb) as c(account_id uuid, name text, result text, checked_at timestamptz)
-        on conflict (account_id, name) do update set result = excluded.result, checked_at = excluded.checked_at`);
+      await upsert.execute({ accounts: checks.map((c) => c.account_id), names: checks.map((c) => c.name), results: checks.map((c) => c.result), at: checks.map((c) => c.checked_at) });
       return items.map(() => undefined);
     },
     { retryAlone: true },
