@@ -39,6 +39,11 @@ interface Movement {
   createdBy?: string | null;
 }
 
+/** postLedgerEntry, or no entry at all for an amount of 0 (an operator may price a TLD operation at 0). */
+export async function postUnlessFree(tx: Tx, m: Movement): Promise<LedgerEntry | null> {
+  return m.money.amount === 0 ? null : postLedgerEntry(tx, m);
+}
+
 /** Moves money on the account within `tx`. Charges and fees fail with insufficient_funds past the credit limit. */
 export async function postLedgerEntry(tx: Tx, m: Movement): Promise<LedgerEntry> {
   if (!Number.isSafeInteger(m.money.amount) || m.money.amount <= 0) throw new Error('ledger amounts are positive integers in minor units');

@@ -7,7 +7,7 @@ import type { Db } from '../../db/client.js';
 import { domains, ledgerTransactions } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { randomToken } from '../../lib/tokens.js';
-import { postLedgerEntry, type Money, type Tx } from '../billing/ledger.js';
+import { postUnlessFree, type Money, type Tx } from '../billing/ledger.js';
 import type { DomainRow } from './domain-schemas.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { afterGrace, lifecycleDates } from './lifecycle-dates.js';
@@ -105,7 +105,7 @@ export async function renewDomain(
     const total = { amount: operationPrice(entry, labelOf(d.name), 'renew', caller.currency) * years, currency: caller.currency };
     assertMaxPrice(total, input.maxPrice);
     const renewed = await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt });
-    await postLedgerEntry(tx, { accountId: caller.id, type: 'charge', money: total, reason: `Renewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
+    await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: total, reason: `Renewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
     const [row] = await tx
       .update(domains)
       .set({ status: 'active', expiresAt: renewed.expiresAt, ...lifecycleDates(renewed.expiresAt, rules), autorenewFailedAt: null, updatedAt: now })
@@ -136,9 +136,9 @@ export async function restoreDomain(
     await deps.registry.restore(tx, { name: d.name, accountId: caller.id });
     let expiresAt = d.expiresAt;
     if (years) expiresAt = (await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt })).expiresAt;
-    await postLedgerEntry(tx, { accountId: caller.id, type: 'charge', money: { amount: fee, currency: caller.currency }, reason: `Restore of ${d.name} from redemption`, reference: `domain:${d.name}` });
+    await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: { amount: fee, currency: caller.currency }, reason: `Restore of ${d.name} from redemption`, reference: `domain:${d.name}` });
     if (renewal) {
-      await postLedgerEntry(tx, { accountId: caller.id, type: 'charge', money: { amount: renewal, currency: caller.currency }, reason: `Renewal of ${d.name} for ${years} year(s) on restore`, reference: `domain:${d.name}` });
+      await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: { amount: renewal, currency: caller.currency }, reason: `Renewal of ${d.name} for ${years} year(s) on restore`, reference: `domain:${d.name}` });
     }
     const [row] = await tx
       .update(domains)
@@ -240,7 +240,7 @@ export async function deleteDomain(
     }
     if (d.locked) throw new DomainLocked(`${d.name} is locked; POST /v1/domains/${d.name}/unlock first`);
     await deps.registry.delete(tx, { name: d.name, accountId: caller.id, purge: inAddGrace });
-    if (charge) await postLedgerEntry(tx, { accountId: caller.id, type: 'refund', money: charge, reason: `Deletion of ${d.name} within the add grace period`, reference: `domain:${d.name}` });
+    if (charge) await postUnlessFree(tx, { accountId: caller.id, type: 'refund', money: charge, reason: `Deletion of ${d.name} within the add grace period`, reference: `domain:${d.name}` });
     const set = inAddGrace ? { status: 'released', purgeAt: now, updatedAt: now } : { status: 'redemption', ...redemption, updatedAt: now };
     const [row] = await tx.update(domains).set(set).where(eq(domains.id, d.id)).returning();
     return { domain: row!, refunded: charge ?? null };

@@ -1,15 +1,15 @@
 // The domain lifecycle job: expiry -> autorenew (charged, or failed for lack of funds) -> auto-renew
 // grace -> redemption -> pending delete -> released. It acts on the dates stored on each domain
 // (expires_at, grace_ends_at, redemption_ends_at, purge_at), the same ones the API shows. Each phase
-// claims a batch with FOR UPDATE SKIP LOCKED, so several instances share the work and never handle
-// one domain twice; an autorenewal runs in a savepoint, so one account without funds does not undo
-// the rest of the batch. A run that comes late (an outage) walks a domain through every phase that
-// is due, in order.
-import { and, asc, eq, isNull, lte, or, type SQL } from 'drizzle-orm';
+// claims one domain at a time with FOR UPDATE SKIP LOCKED, so several instances share the work
+// and never handle one domain twice; an autorenewal runs in a savepoint, so a refused charge still
+// lets the domain move to grace. A run that comes late (an outage) walks a domain through every phase that
+// is due, in order. Each domain is handled in its own short transaction.
+import { and, asc, eq, isNull, lte, notInArray, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { accounts, domains } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
-import { postLedgerEntry, type Tx } from '../billing/ledger.js';
+import { postUnlessFree, type Tx } from '../billing/ledger.js';
 import type { DomainRow } from './domain-schemas.js';
 import { labelOf, operationPrice } from './domain-manage-service.js';
 import { lifecycleDates } from './lifecycle-dates.js';
@@ -43,14 +43,15 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
   try {
     await tx.transaction(async (sp) => {
       const amount = operationPrice(entry, labelOf(d.name), 'renew', account.currency) * years;
-      await postLedgerEntry(sp, { accountId: d.accountId, type: 'charge', money: { amount, currency: account.currency }, reason: `Autorenewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
+      await postUnlessFree(sp, { accountId: d.accountId, type: 'charge', money: { amount, currency: account.currency }, reason: `Autorenewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
       const { expiresAt } = await deps.registry.renew(sp, { name: d.name, accountId: d.accountId, years, currentExpiresAt: d.expiresAt });
       await sp.update(domains).set({ status: 'active', expiresAt, ...lifecycleDates(expiresAt, entry.rules), autorenewFailedAt: null, updatedAt: now }).where(eq(domains.id, d.id));
     });
     return true;
   } catch (err) {
+    // insufficient_funds above all (or a registry refusal): the domain goes (or stays) in grace and
+    // is retried daily. Anything else fails this domain's step and is logged by phase().
     if (err instanceof AppError) {
-      // insufficient_funds above all; the domain goes (or stays) in grace and is retried daily.
       deps.log?.warn({ domain: d.name, account_id: d.accountId, code: err.code }, 'autorenewal failed');
       return false;
     }
@@ -58,25 +59,48 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
   }
 }
 
-/** Claims due domains batch by batch and hands each to `step` inside the claiming transaction. */
-async function phase(deps: LifecycleDeps, where: SQL | undefined, step: (tx: Tx, d: DomainRow) => Promise<void>, batch: number): Promise<number> {
+/**
+ * Handles due domains one at a time, each in its own short transaction that claims it with
+ * FOR UPDATE SKIP LOCKED: instances share the work, no lock is held across domains (two instances
+ * cannot deadlock on account rows), and a domain whose step fails is logged and left for the next
+ * run without holding up the others.
+ */
+async function phase(deps: LifecycleDeps, name: string, where: SQL | undefined, step: (tx: Tx, d: DomainRow) => Promise<void>, limit: number): Promise<number> {
   let handled = 0;
-  for (;;) {
-    const n = await deps.db.transaction(async (tx) => {
-      const due = await tx.select().from(domains).where(where).orderBy(asc(domains.expiresAt)).limit(batch).for('update', { skipLocked: true });
-      for (const d of due) await step(tx, d);
-      return due.length;
-    });
-    handled += n;
-    if (n < batch) return handled;
+  const failed: string[] = [];
+  while (handled + failed.length < limit) {
+    let claimed: DomainRow | undefined;
+    try {
+      claimed = await deps.db.transaction(async (tx) => {
+        const [d] = await tx
+          .select()
+          .from(domains)
+          .where(and(where, failed.length ? notInArray(domains.id, failed) : undefined))
+          .orderBy(asc(domains.expiresAt))
+          .limit(1)
+          .for('update', { skipLocked: true });
+        if (d) await step(tx, d);
+        return d;
+      });
+    } catch (err) {
+      // The transaction rolled back; find which domain it was and skip it for the rest of this run.
+      const [d] = await deps.db.select({ id: domains.id, name: domains.name }).from(domains).where(and(where, failed.length ? notInArray(domains.id, failed) : undefined)).orderBy(asc(domains.expiresAt)).limit(1);
+      deps.log?.warn({ err, phase: name, domain: d?.name }, 'lifecycle step failed; retried on the next run');
+      if (!d) return handled;
+      failed.push(d.id);
+      continue;
+    }
+    if (!claimed) return handled;
+    handled++;
   }
+  return handled;
 }
 
-export async function runLifecycle(deps: LifecycleDeps, now: Date, batch = 100): Promise<LifecycleCounts> {
+export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_000): Promise<LifecycleCounts> {
   const c: LifecycleCounts = { renewed: 0, autorenewFailed: 0, expired: 0, redemption: 0, pendingDelete: 0, released: 0 };
 
   // Expiry: autorenew, or into grace.
-  await phase(deps, and(eq(domains.status, 'active'), lte(domains.expiresAt, now)), async (tx, d) => {
+  await phase(deps, 'expiry', and(eq(domains.status, 'active'), lte(domains.expiresAt, now)), async (tx, d) => {
     if (d.autorenew && (await autorenew(deps, tx, d, now))) {
       c.renewed++;
       return;
@@ -84,12 +108,13 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, batch = 100):
     if (d.autorenew) c.autorenewFailed++;
     else c.expired++;
     await tx.update(domains).set({ status: 'grace', autorenewFailedAt: d.autorenew ? now : null, updatedAt: now }).where(eq(domains.id, d.id));
-  }, batch);
+  }, limit);
 
   // Grace: a failed autorenewal is retried once a day (a top-up renews it); at its end, redemption.
   const retryBefore = new Date(now.getTime() - DAY_MS);
   await phase(
     deps,
+    'grace',
     and(eq(domains.status, 'grace'), or(lte(domains.graceEndsAt, now), and(eq(domains.autorenew, true), or(isNull(domains.autorenewFailedAt), lte(domains.autorenewFailedAt, retryBefore))))),
     async (tx, d) => {
       if (d.graceEndsAt > now) {
@@ -100,19 +125,19 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, batch = 100):
       c.redemption++;
       await tx.update(domains).set({ status: 'redemption', updatedAt: now }).where(eq(domains.id, d.id));
     },
-    batch,
+    limit,
   );
 
-  await phase(deps, and(eq(domains.status, 'redemption'), lte(domains.redemptionEndsAt, now)), async (tx, d) => {
+  await phase(deps, 'redemption', and(eq(domains.status, 'redemption'), lte(domains.redemptionEndsAt, now)), async (tx, d) => {
     c.pendingDelete++;
     await tx.update(domains).set({ status: 'pending_delete', updatedAt: now }).where(eq(domains.id, d.id));
-  }, batch);
+  }, limit);
 
-  await phase(deps, and(eq(domains.status, 'pending_delete'), lte(domains.purgeAt, now)), async (tx, d) => {
+  await phase(deps, 'release', and(eq(domains.status, 'pending_delete'), lte(domains.purgeAt, now)), async (tx, d) => {
     c.released++;
     await deps.registry.release(tx, d.name);
     await tx.update(domains).set({ status: 'released', updatedAt: now }).where(eq(domains.id, d.id));
-  }, batch);
+  }, limit);
 
   return c;
 }

@@ -8,7 +8,7 @@ import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '..
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
-import { postLedgerEntry } from '../billing/ledger.js';
+import { postUnlessFree } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactRow, type ContactWarning } from './contact-service.js';
 import { checkNameservers, contactProblems, namedHandles, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
@@ -166,7 +166,7 @@ export async function registerDomain(
         billingHandle: input.contacts.billing ?? null,
       })
       .returning();
-    await postLedgerEntry(tx, { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` });
+    await postUnlessFree(tx, { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` });
     return row!;
   });
   return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account!) : [] };

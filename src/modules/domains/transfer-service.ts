@@ -10,7 +10,7 @@ import { domains, domainTransfers } from '../../db/schema/index.js';
 import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
-import { postLedgerEntry, type Money, type Tx } from '../billing/ledger.js';
+import { postUnlessFree, type Money, type Tx } from '../billing/ledger.js';
 import { assertMaxPrice, labelOf, operationPrice } from './domain-manage-service.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
@@ -172,7 +172,7 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
       if (losing && !LIVE_ELSEWHERE.has(losing.status)) throw new TransferProhibited(`${t.name} went into ${losing.status}`);
 
       const price = { amount: operationPrice(entry, labelOf(t.name), 'transfer', t.currency), currency: t.currency };
-      await postLedgerEntry(tx, { accountId: t.accountId, type: 'charge', money: price, reason: `Transfer in of ${t.name} (adds 1 year)`, reference: `domain:${t.name}` });
+      await postUnlessFree(tx, { accountId: t.accountId, type: 'charge', money: price, reason: `Transfer in of ${t.name} (adds 1 year)`, reference: `domain:${t.name}` });
       const authCode = randomToken(12);
       const moved = await deps.registry.transfer(tx, { name: t.name, toAccountId: t.accountId, years: 1, authCode });
       if (losing) await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));

@@ -121,3 +121,22 @@ t.test('R-DOM-5 lifecycle: two instances running the job together renew each dom
   t.equal(charges.filter((c) => c.reason.startsWith('Autorenewal')).length, 24, 'one autorenewal charge per domain');
   for (const r of resellers) t.equal(await balanceOf(a, r), 100_000 - 16 * 1099);
 });
+
+t.test('R-DOM-5 lifecycle: a domain whose step fails is skipped and logged; the others go on; a free renewal charges nothing', async (t) => {
+  const { app, store, logs } = await buildTestApp(t);
+  const { op, r } = await domainSetup(app);
+  const a = await registered(app, r, 'broken-at-registry.com');
+  const b = await registered(app, r, 'fine.net');
+  // The registry lost the first name (an inconsistency an operator must look at): its renewal fails.
+  await store.db.delete(registryNames).where(eq(registryNames.name, 'broken-at-registry.com'));
+  // .net renewals are free for a promotion.
+  const prices = [{ operation: 'register', currency: 'EUR', amount: 999 }, { operation: 'renew', currency: 'EUR', amount: 0 }, { operation: 'transfer', currency: 'EUR', amount: 999 }, { operation: 'restore', currency: 'EUR', amount: 8000 }];
+  t.equal((await app.inject({ method: 'PUT', url: '/v1/admin/tlds/net/lists', headers: bearer(op.token), payload: { prices } })).statusCode, 200);
+  const before = await balanceOf(app, r);
+  const now = at([a.expires_at, b.expires_at].sort().at(-1)!, 1000);
+  t.equal(await run(app, now), 1, 'the healthy domain is handled');
+  t.equal((await get(app, r, 'fine.net')).json().status, 'active', 'renewed');
+  t.equal(await balanceOf(app, r), before, 'for nothing, with no ledger entry');
+  t.equal((await get(app, r, 'broken-at-registry.com')).json().status, 'active', 'the broken one waits for the next run');
+  t.ok(logs().some((l) => l.msg === 'lifecycle step failed; retried on the next run' && l.domain === 'broken-at-registry.com'), 'and is logged');
+});
