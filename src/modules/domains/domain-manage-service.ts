@@ -227,7 +227,9 @@ export async function deleteDomain(
     const d = await findOwnDomain(tx, caller.id, name, { forUpdate: true });
     requireStatus(d, MANAGEABLE, 'a deletion');
     const { rules } = tldEntry(deps, d, caller.currency);
-    const inAddGrace = d.status === 'active' && now.getTime() < d.registeredAt.getTime() + rules.addGraceDays * 86_400_000;
+    // Add grace covers a registration made by this record (a transferred-in domain was not).
+    const registeredHere = d.registeredAt.getTime() === d.createdAt.getTime();
+    const inAddGrace = registeredHere && d.status === 'active' && now.getTime() < d.registeredAt.getTime() + rules.addGraceDays * 86_400_000;
     const charge = inAddGrace ? await registrationCharge(tx, caller.id, d) : undefined;
     const redemption = afterGrace(now, rules);
     if (!confirm) {

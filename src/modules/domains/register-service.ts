@@ -155,6 +155,8 @@ export async function registerDomain(
         tld,
         premium: Boolean(premium),
         registeredAt: created.createdAt,
+        // Equal to registered_at only on a domain registered here (not transferred in): add grace applies.
+        createdAt: created.createdAt,
         expiresAt: created.expiresAt,
         ...lifecycleDates(created.expiresAt, rules),
         autorenew: input.autorenew ?? true,

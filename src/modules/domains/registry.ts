@@ -11,11 +11,13 @@ import { defineError } from '../../errors.js';
 import type { Tx } from '../billing/ledger.js';
 
 export const DomainNotAvailable = defineError('domain_not_available', 409, 'The domain is not available');
+export const TransferRefused = defineError('transfer_refused', 409, 'The registry refused the transfer');
 
 export interface RegistryRecord {
   name: string;
   /** The sponsoring reseller account here, or null for names held at other registrars. */
   sponsorAccountId: string | null;
+  createdAt: Date;
   expiresAt: Date;
   transferProhibited: boolean;
 }
@@ -33,8 +35,11 @@ export interface RegistryBackend {
   update(tx: Tx, input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean }): Promise<void>;
   /** Whether `authCode` is the name's auth code (EPP transfer request carries authInfo). */
   verifyAuthCode(tx: Tx, name: string, authCode: string): Promise<boolean>;
-  /** Moves sponsorship to `toAccountId`, adding `years` to the expiry (EPP transfer approved). */
-  transfer(tx: Tx, input: { name: string; toAccountId: string; years: number; authCode: string }): Promise<{ expiresAt: Date }>;
+  /**
+   * Moves sponsorship from `fromAccountId` (null: another registrar) to `toAccountId`, adding `years`
+   * to the expiry (EPP transfer approved). Refused when the sponsor changed or locked the name meanwhile.
+   */
+  transfer(tx: Tx, input: { name: string; fromAccountId: string | null; toAccountId: string; years: number; authCode: string }): Promise<{ expiresAt: Date }>;
   /**
    * EPP domain:delete. Within the add grace period the registry purges the name at once (`purge`);
    * otherwise it starts redemption and the name stays held until release().
@@ -82,7 +87,7 @@ export const builtInRegistry: RegistryBackend = {
   },
   async info(tx, name) {
     const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name));
-    return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
+    return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, createdAt: row.createdAt, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
   },
   async create(tx, { name, accountId, years, now, authCode }) {
     const expiresAt = addYears(now, years);
@@ -117,9 +122,10 @@ export const builtInRegistry: RegistryBackend = {
     if (!row?.hash) return false;
     return timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(authCodeHash(authCode), 'hex'));
   },
-  async transfer(tx, { name, toAccountId, years, authCode }) {
+  async transfer(tx, { name, fromAccountId, toAccountId, years, authCode }) {
     const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name)).for('update');
     if (!row) throw new DomainNotAvailable(`${name} is not registered`);
+    if (row.sponsorAccountId !== fromAccountId || row.transferProhibited) throw new TransferRefused(`${name} changed hands or was locked since the transfer was requested`);
     const expiresAt = addYears(row.expiresAt, years);
     // The gaining registrar sets a fresh auth code; the name arrives locked.
     await tx.update(registryNames).set({ sponsorAccountId: toAccountId, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true }).where(eq(registryNames.name, name));

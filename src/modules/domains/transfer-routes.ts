@@ -56,7 +56,7 @@ export interface TransferRouteOptions {
 }
 
 export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = async (app, opts) => {
-  const deps: TransferDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, approvalHours: opts.approvalHours };
+  const deps: TransferDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, approvalHours: opts.approvalHours, log: app.log };
   app.jobs.register('domain-transfers', (now) => runTransferJob(deps, now));
 
   app.post(

@@ -36,6 +36,7 @@ export interface TransferDeps {
   seal(plaintext: string): string;
   /** Overrides the TLD's transfer_approval_days. */
   approvalHours?: number;
+  log?: { warn(obj: object, msg: string): void };
 }
 
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -170,11 +171,17 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
       if (record.transferProhibited) throw new TransferProhibited(`${t.name} was locked at its current registrar`);
       const [losing] = await tx.select().from(domains).where(and(eq(domains.name, t.name), inArray(domains.status, ['active', 'grace', 'redemption', 'pending_delete']))).for('update');
       if (losing && !LIVE_ELSEWHERE.has(losing.status)) throw new TransferProhibited(`${t.name} went into ${losing.status}`);
+      // The name must still be where it was when the transfer was asked for, and unlocked there.
+      if ((losing?.accountId ?? null) !== t.losingAccountId || record.sponsorAccountId !== t.losingAccountId) {
+        throw new TransferProhibited(`${t.name} changed hands since the transfer was requested`);
+      }
+      if (losing?.locked) throw new TransferProhibited(`${t.name} was locked by its current reseller`);
 
-      const price = { amount: operationPrice(entry, labelOf(t.name), 'transfer', t.currency), currency: t.currency };
+      // Never more than the price the reseller was shown when it asked (and checked max_price against).
+      const price = { amount: Math.min(t.quotedAmount, operationPrice(entry, labelOf(t.name), 'transfer', t.currency)), currency: t.currency };
       await postUnlessFree(tx, { accountId: t.accountId, type: 'charge', money: price, reason: `Transfer in of ${t.name} (adds 1 year)`, reference: `domain:${t.name}` });
       const authCode = randomToken(12);
-      const moved = await deps.registry.transfer(tx, { name: t.name, toAccountId: t.accountId, years: 1, authCode });
+      const moved = await deps.registry.transfer(tx, { name: t.name, fromAccountId: t.losingAccountId, toAccountId: t.accountId, years: 1, authCode });
       if (losing) await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));
       const [domain] = await tx
         .insert(domains)
@@ -184,7 +191,8 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
           unicodeName: t.unicodeName,
           tld: t.tld,
           premium: entry.premium.some((p) => p.label === labelOf(t.name)),
-          registeredAt: losing?.registeredAt ?? now,
+          // The original registration, not the transfer: no add-grace refund for a transferred name.
+          registeredAt: losing?.registeredAt ?? record.createdAt,
           expiresAt: moved.expiresAt,
           ...lifecycleDates(moved.expiresAt, entry.rules),
           authCodeSealed: deps.seal(authCode),
@@ -236,15 +244,20 @@ export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100)
     handled += expired;
     if (expired < batch) break;
   }
+  // Every approved transfer gets its retry (few wait: they are approved and unpaid); one that fails
+  // for an unexpected reason is logged and does not hold up the rest.
   const retry = await deps.db
     .select({ id: domainTransfers.id })
     .from(domainTransfers)
     .where(and(eq(domainTransfers.status, 'approved'), gt(domainTransfers.expiresAt, now)))
-    .orderBy(asc(domainTransfers.decidedAt))
-    .limit(batch);
+    .orderBy(asc(domainTransfers.decidedAt));
   for (const { id } of retry) {
-    const t = await completeTransfer(deps, id, now);
-    if (t.status === 'completed') handled++;
+    try {
+      const t = await completeTransfer(deps, id, now);
+      if (t.status === 'completed') handled++;
+    } catch (err) {
+      deps.log?.warn({ err, transfer_id: id }, 'transfer completion failed; retried on the next run');
+    }
   }
   return handled;
 }

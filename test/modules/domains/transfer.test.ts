@@ -143,3 +143,21 @@ t.test('R-DOM-3: names nobody holds, or the caller holds, are not transferred', 
   const elsewhere = await request(app, r, { name: 'example-taken.com', auth_code: 'guess' });
   t.equal(elsewhere.json().code, 'invalid_auth_code', 'a name at another registrar whose code we do not hold');
 });
+
+t.test('R-DOM-3: a domain locked again by its reseller before approval does not move; a transferred name gets no add-grace refund', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const { code } = await heldElsewhere(app, losing, 'second-thoughts.com');
+  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'second-thoughts.com', auth_code: code })).json();
+  await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/lock', headers: bearer(losing.token) });
+  const approved = (await decide(app, transfer.id, 'approve', token)).json();
+  t.equal(approved.status, 'approved', 'approved by the owner');
+  t.match(approved.note, /^transfer_prohibited/, 'but not completed: the domain is locked');
+  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/second-thoughts.com', headers: bearer(losing.token) })).statusCode, 200, 'it stays');
+  await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/unlock', headers: bearer(losing.token) });
+  t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'unlocked, the job completes it');
+
+  const preview = await app.inject({ method: 'DELETE', url: '/v1/domains/second-thoughts.com', headers: bearer(gaining.token), payload: {} });
+  t.match(preview.json(), { code: 'confirmation_required', effect: 'redemption', refund: null }, 'a transfer is not a registration: no add-grace refund');
+});
