@@ -100,6 +100,9 @@ export interface BatchOptions {
 }
 
 /**
+ * Never call a batched function inside a transaction on PGlite: its one connection is held by the
+ * transaction, and the batch would wait for it forever.
+ *
  * Group commit for a statement that many requests issue at the same moment (an audit row, a
  * counter, a lookup by key): the first call goes out at once; calls made while a batch is on its
  * way to the database queue, and the next batch carries them all in one statement. Each caller
@@ -114,16 +117,28 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
   let running = 0;
   let scheduled = false;
 
-  const settle = (batch: Waiter[], out: O[]) => batch.forEach((w, i) => w.resolve(out[i]!));
+  const runChecked = async (items: I[]): Promise<O[]> => {
+    const out = await run(items);
+    if (out.length !== items.length) throw new Error(`batched: ${out.length} results for ${items.length} items`);
+    return out;
+  };
   async function send(batch: Waiter[]): Promise<void> {
     try {
-      settle(batch, await run(batch.map((w) => w.item)));
+      const out = await runChecked(batch.map((w) => w.item));
+      batch.forEach((w, i) => w.resolve(out[i]!));
     } catch (err) {
       if (!opts.retryAlone || batch.length === 1) {
         for (const w of batch) w.reject(err);
         return;
       }
-      await Promise.all(batch.map((w) => run([w.item]).then((out) => w.resolve(out[0]!), w.reject)));
+      // One at a time: a bad item fails only itself, and the retry never floods the pool.
+      for (const w of batch) {
+        try {
+          w.resolve((await runChecked([w.item]))[0]!);
+        } catch (e) {
+          w.reject(e);
+        }
+      }
     }
   }
   function pump(): void {

@@ -30,6 +30,9 @@ declare module 'fastify' {
 }
 
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** JSON that PostgreSQL's jsonb takes: it refuses U+0000, which a client may send in any string. */
+const jsonForPostgres = (v: unknown): string => JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
 const MAX_DETAIL_BYTES = 8_192;
 
 interface AuditRow {
@@ -62,7 +65,7 @@ export default fp(
         await app.db.execute(sql`
           insert into audit_events (at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details)
           select at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details
-          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`);
+          from jsonb_to_recordset(${jsonForPostgres(rows)}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`);
         return rows.map(() => null);
       },
       { concurrency: 2, retryAlone: true },

@@ -92,3 +92,16 @@ t.test('R-SEC-7: every state-changing operation in the OpenAPI document leaves a
     else t.ok(audited.has(c.operationId), `${c.operationId} is audited`);
   }
 });
+
+t.test('R-SEC-7: a body with U+0000 (which jsonb refuses) is still audited, and the rows batched with it too', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const sent = await Promise.all([
+    app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'nul\u0000byte' } }),
+    app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'plain' } }),
+  ]);
+  t.same(sent.map((x) => x.statusCode), [422, 422]);
+  const rows = (await app.inject({ method: 'GET', url: '/v1/audit-events?operation=createContact', headers: bearer(r.token) })).json().data as { request_id: string }[];
+  t.same(new Set(rows.map((x) => x.request_id)), new Set(sent.map((x) => x.headers['x-request-id'])), 'both requests are in the audit log');
+});
