@@ -52,12 +52,14 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   const taken = batched<string[], Set<string>>(async (lists) => {
     const found = await registry.taken(db, [...new Set(lists.flat())]);
     return lists.map((names) => new Set(names.filter((n) => found.has(n))));
-  });
+    // At most 20 checks (1,000 names) per registry query: an EPP registry takes a few names per command.
+  }, { maxItems: 20 });
   // Prepared once: the rows travel as four arrays.
   const upsert = db
     .insert(domainChecks)
     .select(sql`select * from unnest(${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('names')}::text[], ${sql.placeholder('results')}::text[], ${sql.placeholder('at')}::timestamptz[])`)
-    .onConflictDoUpdate({ target: [domainChecks.accountId, domainChecks.name], set: { result: sql`excluded.result`, checkedAt: sql`excluded.checked_at` } })
+    // A retried batch's rows may land out of order: the newest check wins.
+    .onConflictDoUpdate({ target: [domainChecks.accountId, domainChecks.name], set: { result: sql`excluded.result`, checkedAt: sql`excluded.checked_at` }, setWhere: sql`excluded.checked_at >= ${domainChecks.checkedAt}` })
     .prepare('domain_checks_upsert');
   const record = batched<CheckRow[], void>(
     async (items) => {

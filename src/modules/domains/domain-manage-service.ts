@@ -177,6 +177,7 @@ export async function updateDomain(deps: ManageDeps, caller: Caller, name: strin
       Object.assign(set, { ownerHandle: merged.owner, adminHandle: merged.admin, techHandle: merged.tech, billingHandle: merged.billing });
     }
     if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the update`, { errors: problems });
+    if (set.nameservers) await deps.registry.update(tx, { name: d.name, accountId: caller.id, nameservers: set.nameservers });
     const [row] = await tx.update(domains).set(set).where(eq(domains.id, d.id)).returning();
     return { domain: row!, owner };
   });

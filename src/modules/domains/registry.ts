@@ -31,8 +31,8 @@ export interface RegistryBackend {
   create(tx: Tx, input: { name: string; accountId: string; years: number; now: Date; authCode: string }): Promise<{ createdAt: Date; expiresAt: Date }>;
   /** Adds `years` to the current expiry (EPP renew carries curExpDate, so a renew is never applied twice). */
   renew(tx: Tx, input: { name: string; accountId: string; years: number; currentExpiresAt: Date }): Promise<{ expiresAt: Date }>;
-  /** Sets the auth code and/or the transfer lock. */
-  update(tx: Tx, input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean }): Promise<void>;
+  /** Sets the auth code, the transfer lock and/or the name servers (EPP domain:update). */
+  update(tx: Tx, input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean; nameservers?: string[] }): Promise<void>;
   /** Whether `authCode` is the name's auth code (EPP transfer request carries authInfo). */
   verifyAuthCode(tx: Tx, name: string, authCode: string): Promise<boolean>;
   /**
@@ -111,6 +111,7 @@ export const builtInRegistry: RegistryBackend = {
     if (rows.length === 0) throw new Error(`registry: ${name} is not sponsored by ${accountId} with expiry ${currentExpiresAt.toISOString()}`);
     return { expiresAt };
   },
+  // The built-in registry serves no DNS, so it keeps no name servers: the domain row has them.
   async update(tx, { name, accountId, authCode, transferProhibited }) {
     const set: Partial<typeof registryNames.$inferInsert> = {};
     if (authCode !== undefined) set.authCodeHash = authCodeHash(authCode);
