@@ -132,7 +132,8 @@ export async function registerDomain(
     if (!quote || quote.accountId !== account.id || quote.currency !== account.currency) throw new QuoteExpired('No such quote for this account');
     if (quote.name !== name) throw new QuoteExpired(`The quote is for ${quote.name}, not ${name}`);
     if (quote.expiresAt <= now) throw new QuoteExpired(`The quote expired at ${quote.expiresAt.toISOString()}`);
-    yearly = quote.amount;
+    // A quote is a ceiling: if the price fell since, the lower one is charged.
+    yearly = yearly === undefined ? quote.amount : Math.min(yearly, quote.amount);
   }
   if (yearly === undefined) return invalid('/body/name', 'not_sold_in_currency', `.${tld} is not sold in ${account.currency}`);
   const total = { amount: yearly * years, currency: account.currency };

@@ -181,3 +181,15 @@ t.test('R-DOM-2: checks past the window are swept; a registration then needs a n
   t.equal(other.json().code, 'quote_expired', 'a quote for another name is not honoured');
   t.match(other.json().detail, /for swept-away\.com/);
 });
+
+t.test('R-DOM-5: a quote is a ceiling: when the price falls after the check, the lower price is charged', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r, contact } = await setup(app);
+  const quote = (await check(app, r, 'cheaper-later.com')).json().results[0].quote;
+  t.same(quote.price, { amount: 1099, currency: 'EUR' });
+  const prices = ['register', 'renew', 'transfer'].map((operation) => ({ operation, currency: 'EUR', amount: 899 }));
+  t.equal((await app.inject({ method: 'PUT', url: '/v1/admin/tlds/com/lists', headers: bearer(op.token), payload: { prices } })).statusCode, 200);
+  const ok = await register(app, r, { name: 'cheaper-later.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [], quote_id: quote.id });
+  t.equal(ok.statusCode, 201);
+  t.same(ok.json().charged, { amount: 899, currency: 'EUR' });
+});
