@@ -3,7 +3,6 @@
 //   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed [seconds]
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
-import { execSync } from 'node:child_process';
 import autocannon from 'autocannon';
 
 const what = process.argv[2] ?? 'check';
@@ -47,19 +46,33 @@ const opts: autocannon.Options =
       : what === 'public'
         ? { url: `${url}/bench/public/account` }
         : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
-const cpuBefore = execSync('ps -eo pid,comm,time --no-headers').toString();
+// CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
+function cpuTicks(): Map<string, { comm: string; ticks: number }> {
+  const out = new Map<string, { comm: string; ticks: number }>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+const cpuBefore = cpuTicks();
 const loadStart = performance.now();
 const r = await autocannon({ connections: 50, duration: seconds, ...opts });
 const loadEnd = performance.now();
-const cpuAfter = execSync('ps -eo pid,comm,time --no-headers').toString();
+const cpuAfter = cpuTicks();
 console.log(`${what}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
 // CPU seconds per process name during the load.
-const parse = (s: string) => new Map(s.trim().split('\n').map((l) => { const [pid, comm, t] = l.trim().split(/\s+/); const [h, m, sec] = t!.split(':').map(Number); return [pid!, { comm: comm!, s: h! * 3600 + m! * 60 + sec! }]; }));
-const a = parse(cpuBefore);
-const b = parse(cpuAfter);
 const byComm = new Map<string, number>();
-for (const [pid, v] of b) byComm.set(v.comm, (byComm.get(v.comm) ?? 0) + v.s - (a.get(pid)?.s ?? 0));
-console.log('CPU seconds during load:', [...byComm].filter(([, s]) => s > 0).sort((x, y) => y[1] - x[1]).map(([c, s]) => `${c}=${s}`).join(' '));
+const role = (pid: string, comm: string) => (Number(pid) === child.pid ? 'server' : Number(pid) === process.pid ? 'autocannon' : comm);
+for (const [pid, v] of cpuAfter) byComm.set(role(pid, v.comm), (byComm.get(role(pid, v.comm)) ?? 0) + v.ticks - (cpuBefore.get(pid)?.ticks ?? 0));
+const perRequest = (ticks: number) => `${Math.round((ticks * 10_000) / (r.requests.average * seconds))} us/req`;
+console.log('CPU during load:', [...byComm].filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]).map(([c, t]) => `${c}=${(t / 100).toFixed(2)}s (${perRequest(t)})`).join(' '));
 const killAt = performance.now();
 child.kill('SIGINT');
 await new Promise((res) => child.on('exit', res));
@@ -89,6 +102,9 @@ const label = (id: number) => {
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
 const stacks = new Map<string, number>();
+// PROFILE_MATCH=a,b: the share of samples whose stack has a frame containing each string.
+const matches = (process.env.PROFILE_MATCH ?? '').split(',').filter(Boolean);
+const matched = new Map<string, number>();
 let total = 0;
 prof.samples.forEach((id, k) => {
   // Sample times are in the profiler's clock (microseconds, monotonic); compare relative to the end.
@@ -98,12 +114,15 @@ prof.samples.forEach((id, k) => {
   self.set(label(id), (self.get(label(id)) ?? 0) + 1);
   const seen = new Set<string>();
   const chain: string[] = [];
+  const stackLabels: string[] = [];
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const l = label(cur);
+    stackLabels.push(l);
     if (!seen.has(l)) inclusive.set(l, (inclusive.get(l) ?? 0) + 1);
     seen.add(l);
     if (chain.length < 8) chain.push(l);
   }
+  for (const m of matches) if (stackLabels.some((l) => l.includes(m))) matched.set(m, (matched.get(m) ?? 0) + 1);
   const key = chain.join(' < ');
   stacks.set(key, (stacks.get(key) ?? 0) + 1);
 });
@@ -116,3 +135,7 @@ console.log('--- inclusive');
 for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
 console.log('--- stacks');
 for (const [k, v] of [...stacks].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PROFILE_STACKS ?? 15))) console.log(`${pct(v)}  ${k}`);
+if (matches.length) {
+  console.log('--- matched (inclusive)');
+  for (const m of matches) console.log(`${pct(matched.get(m) ?? 0)}  ${m}`);
+}

@@ -42,7 +42,7 @@ import { contactRoutes } from './modules/domains/contact-routes.js';
 import { domainManageRoutes } from './modules/domains/domain-manage-routes.js';
 import { domainRoutes } from './modules/domains/domain-routes.js';
 import { transferRoutes } from './modules/domains/transfer-routes.js';
-import { builtInRegistry } from './modules/domains/registry.js';
+import { builtInRegistry, type RegistryBackend } from './modules/domains/registry.js';
 import { tldRoutes } from './modules/domains/tld-routes.js';
 import { TldCatalogue } from './modules/domains/tld-service.js';
 import { healthRoutes } from './modules/health/routes.js';
@@ -52,6 +52,8 @@ export interface BuildOptions {
   store?: Store;
   /** Log destination (tests read logs back from it). */
   logStream?: DestinationStream;
+  /** The registry backend; default the built-in one (state in our database). */
+  registry?: RegistryBackend;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -113,8 +115,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => catalogue.stop());
   await app.register(tldRoutes, { catalogue });
   await app.register(contactRoutes);
-  // The registry backend: the built-in one (state in our database); an EPP backend would go here.
-  const registry = builtInRegistry;
+  // The registry backend: the built-in one (state in our database) unless another (EPP) is given.
+  const registry = opts.registry ?? builtInRegistry;
   await app.register(domainRoutes, { registry, catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
   await app.register(domainManageRoutes, { registry, catalogue });
   await app.register(transferRoutes, { registry, catalogue, approvalHours: config.domains.transferApprovalHours });

@@ -5,12 +5,14 @@ import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import type { SQL } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** Any Drizzle handle: the app's db or a transaction's tx. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
 
 export interface Store {
   readonly kind: 'postgres' | 'pglite';
@@ -86,9 +88,32 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
   return result.rows;
 }
 
+const dialect = new PgDialect();
+
+/**
+ * A hot statement written once: its SQL is built here, not per call, and it is sent as a named
+ * (prepared) statement, so PostgreSQL parses and plans it once per connection. Values go in as
+ * `sql.placeholder(name)` and are filled per call; the statement runs on whatever handle it is
+ * given (the pool, or a transaction's connection). Rows come back as the driver gives them (snake_case,
+ * timestamps as strings).
+ */
+export function preparedStatement<R extends Record<string, unknown>>(name: string, query: SQL): (db: Tx, params?: Record<string, unknown>) => Promise<R[]> {
+  const built = dialect.sqlToQuery(query);
+  return async (db, params = {}) => {
+    const result = (await db._.session.prepareQuery(built, undefined, name, false).execute(params)) as { rows: R[] };
+    return result.rows;
+  };
+}
+
 /** PostgreSQL unique_violation (23505), whether the driver or Drizzle's wrapper carries it. */
 export const isUniqueViolation = (err: unknown): boolean =>
   (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
+
+/** The code a statement raised with raise_problem(code) (SQLSTATE P0001), or null. */
+export function raisedProblem(err: unknown): string | null {
+  const e = (err as { cause?: { code?: string; message?: string } })?.cause ?? (err as { code?: string; message?: string });
+  return e?.code === 'P0001' && typeof e.message === 'string' ? e.message : null;
+}
 
 export interface BatchOptions {
   /** Most items in one statement. */

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Store } from '../../src/db/client.js';
+import type { RegistryBackend } from '../../src/modules/domains/registry.js';
 import { testStore } from './db.js';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -34,7 +35,7 @@ export interface TestApp {
 
 export async function buildTestApp(
   t: TestContext,
-  opts: { env?: Record<string, string>; store?: Store; configure?: (app: App) => void | Promise<void> } = {},
+  opts: { env?: Record<string, string>; store?: Store; registry?: RegistryBackend; configure?: (app: App) => void | Promise<void> } = {},
 ): Promise<TestApp> {
   const store = opts.store ?? (await testStore(t));
   const stream = new PassThrough();
@@ -45,7 +46,7 @@ export async function buildTestApp(
     partial = parts.pop() ?? '';
     lines.push(...parts.filter(Boolean));
   });
-  const app = await buildApp(testConfig(opts.env), { store, logStream: stream });
+  const app = await buildApp(testConfig(opts.env), { store, logStream: stream, ...(opts.registry ? { registry: opts.registry } : {}) });
   if (opts.configure) await opts.configure(app);
   await app.ready();
   t.teardown(() => app.close());

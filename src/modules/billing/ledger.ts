@@ -1,8 +1,8 @@
 // The account ledger. Every later module charges through here, inside its own transaction, so an
 // order and its payment commit or roll back together. The account row is locked (FOR UPDATE) for
 // the charge, so concurrent orders queue on it and can never overspend.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { preparedStatement, raisedProblem, type Db, type Tx } from '../../db/client.js';
 import { accounts, ledgerTransactions } from '../../db/schema/index.js';
 import { defineError, NotFound } from '../../errors.js';
 import { CurrencyMismatch } from '../accounts/errors.js';
@@ -10,8 +10,7 @@ import { CurrencyMismatch } from '../accounts/errors.js';
 export const InsufficientFunds = defineError('insufficient_funds', 402, 'The balance and credit limit do not cover this charge');
 
 export type LedgerType = 'credit' | 'charge' | 'refund' | 'fee';
-/** Any Drizzle handle: the app's db or a transaction's tx. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
+export type { Tx };
 
 export interface Money {
   amount: number;
@@ -30,7 +29,7 @@ export interface LedgerEntry {
   createdAt: Date;
 }
 
-interface Movement {
+export interface Movement {
   accountId: string;
   type: LedgerType;
   money: Money;
@@ -44,25 +43,90 @@ export async function postUnlessFree(tx: Tx, m: Movement): Promise<LedgerEntry |
   return m.money.amount === 0 ? null : postLedgerEntry(tx, m);
 }
 
+const p = sql.placeholder;
+
+/**
+ * A movement as two CTEs over placeholders (fill them with ledgerParams): `ledger_moved` moves the
+ * balance only if the currency matches and, for a debit, the credit limit holds (the UPDATE locks
+ * the row and re-checks the condition on its latest version, as SELECT ... FOR UPDATE would), and
+ * `ledger_entry` writes the entry from the balance it left. `when` gates the movement on the rest
+ * of the statement, so an order and its payment can be one statement. An amount of 0 moves
+ * nothing and writes no entry (as postUnlessFree).
+ */
+export function ledgerCtes(when: SQL = sql`true`): SQL {
+  return sql`ledger_moved as (
+      update accounts set balance = balance + ${p('ledger_delta')}::bigint, updated_at = ${p('ledger_at')}::timestamptz
+      where ${p('ledger_amount')}::bigint > 0 and id = ${p('ledger_account')}::uuid and currency = ${p('ledger_currency')}::text
+        and (not ${p('ledger_debit')}::boolean or balance + ${p('ledger_delta')}::bigint >= -credit_limit) and ${when}
+      returning balance),
+    ledger_entry as (
+      insert into ledger_transactions (account_id, type, amount, currency, balance_after, reason, reference, created_by)
+      select ${p('ledger_account')}::uuid, ${p('ledger_type')}::ledger_type, ${p('ledger_amount')}::bigint, ${p('ledger_currency')}::text, balance,
+        ${p('ledger_reason')}::text, ${p('ledger_reference')}::text, ${p('ledger_created_by')}::uuid
+      from ledger_moved
+      returning id, balance_after, extract(epoch from created_at)::float8 * 1000 as created_ms)`;
+}
+
+const CHARGE_REFUSED = 'charge_refused';
+
+/**
+ * For the select of a statement built with ledgerCtes: aborts the whole statement (so nothing it
+ * wrote stays) when a non-zero movement did not happen. chargeRefusal() turns the error into the
+ * reason.
+ */
+export const abortUnlessMoved = sql`case when ${p('ledger_amount')}::bigint > 0 and not exists (select 1 from ledger_entry) then raise_problem(${CHARGE_REFUSED}) end`;
+
+/**
+ * When `err` is abortUnlessMoved's, the reason the movement was refused, read now (insufficient_funds,
+ * currency_mismatch, no such account); otherwise null.
+ */
+export async function chargeRefusal(db: Tx, err: unknown, m: Movement): Promise<Error | null> {
+  if (raisedProblem(err) !== CHARGE_REFUSED) return null;
+  const [account] = await db.select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency }).from(accounts).where(eq(accounts.id, m.accountId));
+  // The balance may have moved since; the refusal stands.
+  return refusalOf(account, m) ?? new InsufficientFunds(`The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`);
+}
+
+const isDebit = (type: LedgerType) => type === 'charge' || type === 'fee';
+
+/** The placeholder values of ledgerCtes for one movement. */
+export function ledgerParams(m: Movement, now = new Date()): Record<string, unknown> {
+  return {
+    ledger_delta: isDebit(m.type) ? -m.money.amount : m.money.amount,
+    ledger_at: now.toISOString(),
+    ledger_account: m.accountId,
+    ledger_currency: m.money.currency,
+    ledger_debit: isDebit(m.type),
+    ledger_type: m.type,
+    ledger_amount: m.money.amount,
+    ledger_reason: m.reason,
+    ledger_reference: m.reference ?? null,
+    ledger_created_by: m.createdBy ?? null,
+  };
+}
+
+/** Why `m` cannot be posted against `account` (as read now), or null if it can. */
+export function refusalOf(account: { balance: number; creditLimit: number; currency: string } | undefined, m: Movement): Error | null {
+  if (!account) return new NotFound('No such account');
+  if (account.currency !== m.money.currency) return new CurrencyMismatch(`The account is billed in ${account.currency}, not ${m.money.currency}`);
+  if (isDebit(m.type) && account.balance - m.money.amount < -account.creditLimit) {
+    return new InsufficientFunds(`Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - account.balance - account.creditLimit} more than is available`, {
+      extensions: { available: { amount: account.balance + account.creditLimit, currency: account.currency }, required: m.money },
+    });
+  }
+  return null;
+}
+
+const postEntry = preparedStatement<{ id: string | number; balance_after: string | number; created_ms: string | number }>(
+  'ledger_post',
+  sql`with ${ledgerCtes()} select id, balance_after, created_ms from ledger_entry`,
+);
+
 /** Moves money on the account within `tx`. Charges and fees fail with insufficient_funds past the credit limit. */
 export async function postLedgerEntry(tx: Tx, m: Movement): Promise<LedgerEntry> {
   if (!Number.isSafeInteger(m.money.amount) || m.money.amount <= 0) throw new Error('ledger amounts are positive integers in minor units');
-  // The usual case in one round trip: the balance moves only if the currency matches and the credit
-  // limit holds (the UPDATE locks the row and re-checks the condition on its latest version, as the
-  // SELECT ... FOR UPDATE below does), and the entry is written from the balance it left.
-  const debit = m.type === 'charge' || m.type === 'fee';
-  const delta = debit ? -m.money.amount : m.money.amount;
-  const now = new Date();
-  const { rows } = (await tx.execute(sql`
-    with moved as (
-      update accounts set balance = balance + ${delta}, updated_at = ${now.toISOString()}::timestamptz
-      where id = ${m.accountId}::uuid and currency = ${m.money.currency}::text and (${!debit}::boolean or balance + ${delta} >= -credit_limit)
-      returning balance
-    )
-    insert into ledger_transactions (account_id, type, amount, currency, balance_after, reason, reference, created_by)
-    select ${m.accountId}::uuid, ${m.type}::ledger_type, ${m.money.amount}::bigint, ${m.money.currency}::text, balance, ${m.reason}::text, ${m.reference ?? null}::text, ${m.createdBy ?? null}::uuid from moved
-    returning id, balance_after, extract(epoch from created_at)::float8 * 1000 as created_ms`)) as unknown as { rows: { id: string | number; balance_after: string | number; created_ms: string | number }[] };
-  const moved = rows[0];
+  // The usual case in one round trip.
+  const [moved] = await postEntry(tx, ledgerParams(m));
   if (moved) {
     return {
       id: Number(moved.id),
@@ -82,17 +146,9 @@ export async function postLedgerEntry(tx: Tx, m: Movement): Promise<LedgerEntry>
     .from(accounts)
     .where(eq(accounts.id, m.accountId))
     .for('update');
-  if (!account) throw new NotFound('No such account');
-  if (account.currency !== m.money.currency) {
-    throw new CurrencyMismatch(`The account is billed in ${account.currency}, not ${m.money.currency}`);
-  }
-  const balanceAfter = debit ? account.balance - m.money.amount : account.balance + m.money.amount;
-  if (debit && balanceAfter < -account.creditLimit) {
-    throw new InsufficientFunds(
-      `Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - account.balance - account.creditLimit} more than is available`,
-      { extensions: { available: { amount: account.balance + account.creditLimit, currency: account.currency }, required: m.money } },
-    );
-  }
+  const refused = refusalOf(account, m);
+  if (refused) throw refused;
+  const balanceAfter = isDebit(m.type) ? account!.balance - m.money.amount : account!.balance + m.money.amount;
   await tx.update(accounts).set({ balance: balanceAfter, updatedAt: new Date() }).where(eq(accounts.id, m.accountId));
   const [row] = await tx
     .insert(ledgerTransactions)

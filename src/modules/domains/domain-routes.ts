@@ -10,7 +10,7 @@ import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
 import { checkNames, checkStore } from './check-service.js';
 import { Domain, DomainStatus, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
-import { registerDomain, registrationFacts } from './register-service.js';
+import { registerDomain, registrationFacts, registrationWriter } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -60,6 +60,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     app.db.delete(domainChecks).where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000))).returning({ name: domainChecks.name }),
   );
   const facts = registrationFacts(app.db);
+  const write = registrationWriter(app.db, registry);
   // The principal carries the account's currency (fixed at creation): no account read per call.
   const caller = (principal: Principal | null) => ({ id: tenantOf(principal), currency: principal!.accountCurrency! });
   // R-DOM-4: many distinct names at a high rate is the drop-catch pattern; one incident an hour.
@@ -120,7 +121,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const account = caller(req.principal);
       const b = req.body;
       const r = await registerDomain(
-        { db: app.db, facts, catalogue: opts.catalogue, registry, seal: app.secretBox.seal, open: app.secretBox.open, checkWindowS: opts.checkWindowS },
+        { facts, write, catalogue: opts.catalogue, seal: app.secretBox.seal, open: app.secretBox.open, checkWindowS: opts.checkWindowS },
         account,
         { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
       );

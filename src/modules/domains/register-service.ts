@@ -1,19 +1,19 @@
 // Registration (R-DOM-1, R-DOM-2, R-DOM-5): a checked name, a period the TLD allows, contacts that
 // satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
 // domain and the ledger charge in one transaction.
-import { and, eq, sql } from 'drizzle-orm';
-import { batched, jsonValue, queryRows, type Db } from '../../db/client.js';
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { batched, jsonValue, preparedStatement, queryRows, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
-import { postUnlessFree } from '../billing/ledger.js';
+import { abortUnlessMoved, chargeRefusal, ledgerCtes, ledgerParams, type Movement } from '../billing/ledger.js';
 import { resellerDataWarnings, type ContactRow, type ContactWarning } from './contact-service.js';
 import { checkNameservers, contactProblems, namedHandles, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { openQuote } from './quotes.js';
-import { DomainNotAvailable, type RegistryBackend } from './registry.js';
+import { DomainNotAvailable, type RegistryBackend, type RegistryCreate } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
 export const AvailabilityCheckRequired = defineError('availability_check_required', 409, 'Check the name with POST /v1/domains/check first');
@@ -36,11 +36,11 @@ export interface RegisterInput {
 }
 
 export interface RegisterDeps {
-  db: Db;
   /** registrationFacts(db), made once. */
   facts: (q: FactsQuery) => Promise<Facts>;
+  /** registrationWriter(db, registry), made once. */
+  write: RegistrationWriter;
   catalogue: TldCatalogue;
-  registry: RegistryBackend;
   seal(plaintext: string): string;
   open(sealed: string): string;
   checkWindowS: number;
@@ -86,13 +86,67 @@ export function registrationFacts(db: Db): (q: FactsQuery) => Promise<Facts> {
   });
 }
 
+type NewDomain = Omit<DomainRow, 'id'>;
+/** Writes a registration (registry entry, domain, charge) atomically and answers the stored domain. */
+export type RegistrationWriter = (create: RegistryCreate, domain: (dates: { createdAt: Date; expiresAt: Date }) => NewDomain, charge: Movement) => Promise<DomainRow>;
+
+// Every column but the generated id, in the schema's own names and types: a column added to the
+// schema is part of the insert without touching this file.
+const domainColumns = Object.entries(getTableColumns(domains)).filter(([key]) => key !== 'id');
+const domainParams = (d: NewDomain): Record<string, unknown> =>
+  Object.fromEntries(domainColumns.map(([key, col]) => {
+    const v = (d as unknown as Record<string, unknown>)[key];
+    return [`domain_${col.name}`, v instanceof Date ? v.toISOString() : v];
+  }));
+
+/**
+ * The domain row and its charge as one statement behind `registryCreate` (a CTE named
+ * registry_create that yields a row when the registry created the name): no row from it, nothing
+ * written and no row back; a refused charge aborts the whole statement (abortUnlessMoved).
+ */
+const registrationStatement = (registryCreate: SQL): SQL => sql`with ${registryCreate},
+  domain_insert as (
+    insert into domains (${sql.raw(domainColumns.map(([, col]) => col.name).join(', '))})
+    select ${sql.join(domainColumns.map(([, col]) => sql`${sql.placeholder(`domain_${col.name}`)}::${sql.raw(col.getSQLType())}`), sql`, `)} from registry_create
+    returning id),
+  ${ledgerCtes(sql`exists (select 1 from domain_insert)`)}
+  select d.id, ${abortUnlessMoved} as refused from domain_insert d`;
+
+/**
+ * The write of a registration. A registry in our own database (createInStatement) joins the
+ * statement, so a registration is one round trip with no BEGIN or COMMIT; any other registry is
+ * called first, in a transaction with the same statement.
+ */
+export function registrationWriter(db: Db, registry: RegistryBackend): RegistrationWriter {
+  const inDatabase = registry.createInStatement;
+  const whole = inDatabase && preparedStatement<{ id: string }>('register_domain', registrationStatement(inDatabase.cte));
+  const afterCreate = preparedStatement<{ id: string }>('register_domain_after_create', registrationStatement(sql`registry_create as (select 1)`));
+  return async (create, domain, charge) => {
+    try {
+      if (inDatabase && whole) {
+        const bound = inDatabase.bind(create);
+        const values = domain(bound);
+        const [row] = await whole(db, { ...bound.params, ...domainParams(values), ...ledgerParams(charge, create.now) });
+        if (!row) throw new DomainNotAvailable(`${create.name} was registered a moment ago`);
+        return { id: row.id, ...values };
+      }
+      return await db.transaction(async (tx) => {
+        const values = domain(await registry.create(tx, create));
+        const [row] = await afterCreate(tx, { ...domainParams(values), ...ledgerParams(charge, create.now) });
+        return { id: row!.id, ...values };
+      });
+    } catch (err) {
+      throw (await chargeRefusal(db, err, charge)) ?? err;
+    }
+  };
+}
+
 export async function registerDomain(
   deps: RegisterDeps,
   account: { id: string; currency: string },
   input: RegisterInput,
   now = new Date(),
 ): Promise<{ domain: DomainRow; charged: { amount: number; currency: string }; warnings: ContactWarning[] }> {
-  const { db } = deps;
   const tld = tldOf(input.name);
   const entry = deps.catalogue.forCurrency(account.currency).get(tld);
   const invalid = (pointer: string, code: string, message: string): never => {
@@ -144,33 +198,34 @@ export async function registerDomain(
     throw new PriceChanged(`The registration costs ${total.amount} ${total.currency}, above max_price`, { extensions: { price: total, max_price: input.maxPrice } });
   }
 
-  const domain = await db.transaction(async (tx) => {
-    const authCode = randomToken(12);
-    const created = await deps.registry.create(tx, { name, accountId: account.id, years, now, authCode });
-    const [row] = await tx
-      .insert(domains)
-      .values({
-        accountId: account.id,
-        name,
-        unicodeName: parsed.unicode,
-        tld,
-        premium: Boolean(premium),
-        registeredAt: created.createdAt,
-        // Equal to registered_at only on a domain registered here (not transferred in): add grace applies.
-        createdAt: created.createdAt,
-        expiresAt: created.expiresAt,
-        ...lifecycleDates(created.expiresAt, rules),
-        autorenew: input.autorenew ?? true,
-        authCodeSealed: deps.seal(authCode),
-        nameservers: ns,
-        ownerHandle: input.contacts.owner!,
-        adminHandle: input.contacts.admin ?? null,
-        techHandle: input.contacts.tech ?? null,
-        billingHandle: input.contacts.billing ?? null,
-      })
-      .returning();
-    await postUnlessFree(tx, { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` });
-    return row!;
-  });
+  const authCode = randomToken(12);
+  const domain = await deps.write(
+    { name, accountId: account.id, years, now, authCode },
+    (created) => ({
+      accountId: account.id,
+      name,
+      unicodeName: parsed.unicode,
+      tld,
+      status: 'active',
+      premium: Boolean(premium),
+      registeredAt: created.createdAt,
+      // Equal to registered_at only on a domain registered here (not transferred in): add grace applies.
+      createdAt: created.createdAt,
+      updatedAt: created.createdAt,
+      expiresAt: created.expiresAt,
+      ...lifecycleDates(created.expiresAt, rules),
+      autorenewFailedAt: null,
+      autorenew: input.autorenew ?? true,
+      // A new domain is locked (clientTransferProhibited), at the registry too.
+      locked: true,
+      authCodeSealed: deps.seal(authCode),
+      nameservers: ns,
+      ownerHandle: input.contacts.owner!,
+      adminHandle: input.contacts.admin ?? null,
+      techHandle: input.contacts.tech ?? null,
+      billingHandle: input.contacts.billing ?? null,
+    }),
+    { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` },
+  );
   return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account!) : [] };
 }

@@ -5,10 +5,10 @@
 // fails. The methods map onto EPP commands: check, info, create, renew, update (authInfo,
 // clientTransferProhibited), delete, RGP restore, and transfer (request, approve).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { preparedStatement, type Tx } from '../../db/client.js';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
-import type { Tx } from '../billing/ledger.js';
 
 export const DomainNotAvailable = defineError('domain_not_available', 409, 'The domain is not available');
 export const TransferRefused = defineError('transfer_refused', 409, 'The registry refused the transfer');
@@ -22,13 +22,33 @@ export interface RegistryRecord {
   transferProhibited: boolean;
 }
 
+export interface RegistryCreate {
+  name: string;
+  accountId: string;
+  years: number;
+  now: Date;
+  authCode: string;
+}
+
 export interface RegistryBackend {
   /** Which of `names` (A-labels) the registry holds (EPP domain:check). */
   taken(tx: Tx, names: string[]): Promise<Set<string>>;
   /** EPP domain:info; null when the registry does not hold the name. */
   info(tx: Tx, name: string): Promise<RegistryRecord | null>;
   /** Creates the name for `years`; throws domain_not_available if someone holds it. */
-  create(tx: Tx, input: { name: string; accountId: string; years: number; now: Date; authCode: string }): Promise<{ createdAt: Date; expiresAt: Date }>;
+  create(tx: Tx, input: RegistryCreate): Promise<{ createdAt: Date; expiresAt: Date }>;
+  /**
+   * Only a registry kept in our own database (the built-in one) has this: create() as a CTE named
+   * `registry_create` that returns a row when the name was created and none when someone holds it.
+   * A registration puts it in front of its own writes, so the registry entry, the domain and the
+   * charge are one statement: atomic without BEGIN and COMMIT, one round trip. A registry elsewhere
+   * (EPP) leaves it out, and the registration calls create() in a transaction with the rest.
+   */
+  readonly createInStatement?: {
+    cte: SQL;
+    /** The CTE's placeholder values for one create, and the dates the name gets. */
+    bind(input: RegistryCreate): { params: Record<string, unknown>; createdAt: Date; expiresAt: Date };
+  };
   /** Adds `years` to the current expiry (EPP renew carries curExpDate, so a renew is never applied twice). */
   renew(tx: Tx, input: { name: string; accountId: string; years: number; currentExpiresAt: Date }): Promise<{ expiresAt: Date }>;
   /** Sets the auth code, the transfer lock and/or the name servers (EPP domain:update). */
@@ -78,6 +98,26 @@ function takenQuery(tx: Tx) {
   return q;
 }
 
+// ON CONFLICT DO NOTHING waits for a concurrent insert of the name to commit or roll back, so of two
+// racing registrations the loser sees no row here and fails cleanly, with no savepoint.
+const createInStatement: NonNullable<RegistryBackend['createInStatement']> = {
+  cte: sql`registry_create as (
+    insert into registry_names (name, sponsor_account_id, created_at, expires_at, auth_code_hash, transfer_prohibited)
+    values (${sql.placeholder('registry_name')}::text, ${sql.placeholder('registry_account')}::uuid, ${sql.placeholder('registry_created')}::timestamptz,
+      ${sql.placeholder('registry_expires')}::timestamptz, ${sql.placeholder('registry_auth_hash')}::text, true)
+    on conflict (name) do nothing
+    returning name)`,
+  bind({ name, accountId, years, now, authCode }) {
+    const expiresAt = addYears(now, years);
+    return {
+      params: { registry_name: name, registry_account: accountId, registry_created: now.toISOString(), registry_expires: expiresAt.toISOString(), registry_auth_hash: authCodeHash(authCode) },
+      createdAt: now,
+      expiresAt,
+    };
+  },
+};
+const createName = preparedStatement<{ name: string }>('registry_create', sql`with ${createInStatement.cte} select name from registry_create`);
+
 /** The built-in registry: its state in our PostgreSQL, like a registrar's test environment. */
 export const builtInRegistry: RegistryBackend = {
   async taken(tx, names) {
@@ -89,17 +129,12 @@ export const builtInRegistry: RegistryBackend = {
     const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name));
     return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, createdAt: row.createdAt, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
   },
-  async create(tx, { name, accountId, years, now, authCode }) {
-    const expiresAt = addYears(now, years);
-    // ON CONFLICT DO NOTHING waits for a concurrent insert of the name to commit or roll back, so of
-    // two racing registrations the loser sees no row here and fails cleanly, with no savepoint.
-    const rows = await tx
-      .insert(registryNames)
-      .values({ name, sponsorAccountId: accountId, createdAt: now, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true })
-      .onConflictDoNothing({ target: registryNames.name })
-      .returning({ name: registryNames.name });
-    if (rows.length === 0) throw new DomainNotAvailable(`${name} was registered a moment ago`);
-    return { createdAt: now, expiresAt };
+  createInStatement,
+  async create(tx, input) {
+    const bound = createInStatement.bind(input);
+    const rows = await createName(tx, bound.params);
+    if (rows.length === 0) throw new DomainNotAvailable(`${input.name} was registered a moment ago`);
+    return { createdAt: bound.createdAt, expiresAt: bound.expiresAt };
   },
   async renew(tx, { name, accountId, years, currentExpiresAt }) {
     const expiresAt = addYears(currentExpiresAt, years);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
-import { domainChecks, domains, ledgerTransactions } from '../../../src/db/schema/index.js';
+import { domainChecks, domains, ledgerTransactions, registryNames } from '../../../src/db/schema/index.js';
+import { builtInRegistry, type RegistryBackend } from '../../../src/modules/domains/registry.js';
 import type { App } from '../../../src/app.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { onPostgres, testStore } from '../../helpers/db.js';
@@ -125,11 +126,48 @@ t.test('registration is idempotent with Idempotency-Key and fails cleanly withou
   t.equal(poor.json().code, 'insufficient_funds');
   t.equal((await check(app, r, 'too-dear.io')).statusCode, 429, '(the drop-catch throttle applies to the re-check)');
   t.equal((await store.db.select().from(domains).where(eq(domains.name, 'too-dear.io'))).length, 0, 'no domain without payment');
+  t.equal((await store.db.select().from(registryNames).where(eq(registryNames.name, 'too-dear.io'))).length, 0, 'and no registry entry: the refused charge undid the create');
+  t.equal(await balance(app, r), 1500 - 1099, 'the balance is untouched');
 });
 
-t.test('R-DOM-2: of two concurrent registrations of one name exactly one succeeds', { skip: !onPostgres && 'needs PostgreSQL' }, async (t) => {
+// A registry outside our database (an EPP backend) has no createInStatement: the registration calls
+// create() and writes the domain and the charge in one transaction. The built-in registry without
+// its same-database statement stands in for one here.
+const remoteRegistry: RegistryBackend = { ...builtInRegistry, createInStatement: undefined };
+
+t.test('R-DOM-2: a registry outside our database registers in a transaction, and a refused charge leaves nothing', async (t) => {
+  const { app, store } = await buildTestApp(t, { registry: remoteRegistry });
+  const { r, contact } = await setup(app, 1500);
+  await check(app, r, 'via-epp.com', 'via-epp-dear.io');
+  const ok = await register(app, r, { name: 'via-epp.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [] });
+  t.equal(ok.statusCode, 201);
+  const [row] = await store.db.select().from(domains).where(eq(domains.name, 'via-epp.com'));
+  t.match(row, { id: ok.json().domain.id, accountId: r.accountId, status: 'active', locked: true });
+  t.equal((await store.db.select().from(registryNames).where(eq(registryNames.name, 'via-epp.com'))).length, 1);
+  t.equal(await balance(app, r), 1500 - 1099);
+
+  const poor = await register(app, r, { name: 'via-epp-dear.io', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: [] });
+  t.equal(poor.statusCode, 402);
+  t.equal(poor.json().code, 'insufficient_funds');
+  t.equal((await store.db.select().from(domains).where(eq(domains.name, 'via-epp-dear.io'))).length, 0, 'no domain');
+  t.equal((await store.db.select().from(registryNames).where(eq(registryNames.name, 'via-epp-dear.io'))).length, 0, 'the registry create was rolled back with it');
+  t.equal(await balance(app, r), 1500 - 1099, 'the balance is untouched');
+});
+
+t.test('registration: what the API answers is the stored row', async (t) => {
+  const { app, store } = await buildTestApp(t);
+  const { r, contact } = await setup(app);
+  await check(app, r, 'stored-as-shown.com');
+  const res = await register(app, r, { name: 'stored-as-shown.com', contacts: { owner: contact, admin: contact, tech: contact }, nameservers: ['ns1.hosting.test', 'ns2.hosting.test'], autorenew: false });
+  t.equal(res.statusCode, 201);
+  const read = await app.inject({ method: 'GET', url: '/v1/domains/stored-as-shown.com', headers: bearer(r.token) });
+  t.same(res.json().domain, read.json(), 'the registration answer and a later read agree field by field');
+});
+
+for (const [label, registry] of [['one statement', builtInRegistry], ['a transaction', remoteRegistry]] as const) {
+t.test(`R-DOM-2: of two concurrent registrations of one name exactly one succeeds (registry write in ${label})`, { skip: !onPostgres && 'needs PostgreSQL' }, async (t) => {
   const store = await testStore(t, { poolMax: 20 });
-  const { app } = await buildTestApp(t, { store });
+  const { app } = await buildTestApp(t, { store, registry });
   const op = await operator(app);
   const accounts = [];
   for (let i = 0; i < 5; i++) {
@@ -148,6 +186,7 @@ t.test('R-DOM-2: of two concurrent registrations of one name exactly one succeed
   const charges = await store.db.select().from(ledgerTransactions).where(eq(ledgerTransactions.reference, 'domain:contested.com'));
   t.equal(charges.length, 1, 'only the winner was charged');
 });
+}
 
 t.test('R-DOM-1: a contact handle in use by a domain cannot be deleted', async (t) => {
   const { app } = await buildTestApp(t);
