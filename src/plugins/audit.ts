@@ -3,7 +3,7 @@
 // a client that has its answer finds the change in the audit log; a failed write is logged loudly.
 import { sql } from 'drizzle-orm';
 import fp from 'fastify-plugin';
-import { batched } from '../db/client.js';
+import { batched, preparedStatement } from '../db/client.js';
 import { redactSecrets } from '../lib/redact.js';
 
 export interface AuditNote {
@@ -60,12 +60,15 @@ export default fp(
     // Rows of concurrent requests go in one INSERT (each request still awaits its own row): one
     // round trip and one commit per batch instead of per request. A failing batch is retried row
     // by row, so one bad row cannot lose the others.
+    const insert = preparedStatement(
+      'audit_insert',
+      sql`insert into audit_events (at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details)
+          select at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details
+          from jsonb_to_recordset(${sql.placeholder('rows')}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`,
+    );
     const write = batched<AuditRow, unknown>(
       async (rows) => {
-        await app.db.execute(sql`
-          insert into audit_events (at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details)
-          select at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details
-          from jsonb_to_recordset(${jsonForPostgres(rows)}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`);
+        await insert(app.db, { rows: jsonForPostgres(rows) });
         return rows.map(() => null);
       },
       { concurrency: 2, retryAlone: true },

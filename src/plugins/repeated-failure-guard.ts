@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import type { FastifyRequest } from 'fastify';
 import { lt, sql } from 'drizzle-orm';
-import { batched, queryRows } from '../db/client.js';
+import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';
 import { commandFingerprint } from './idempotency.js';
@@ -38,14 +38,15 @@ export default fp<{ windowS: number }>(
 
     // The lookups of concurrent commands share one SELECT (each at its own time), so the guard
     // costs a fraction of a round trip per command under load and one round trip when idle.
+    const select = preparedStatement<{ ord: number; failed_ms: number; expires_ms: number; status_code: number; error_code: string | null; request_id: string }>(
+      'guard_lookup',
+      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id
+          from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as k(ord integer, account_id uuid, fingerprint text, at timestamptz)
+          join failed_commands f on f.account_id = k.account_id and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
+    );
     const lookup = batched<{ accountId: string; fingerprint: string; at: Date }, FailedCommand | undefined>(async (items) => {
       const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, fingerprint: i.fingerprint, at: i.at.toISOString() }));
-      const rows = await queryRows<{ ord: number; failed_ms: number; expires_ms: number; status_code: number; error_code: string | null; request_id: string }>(
-        app.db,
-        sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id
-            from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(ord integer, account_id uuid, fingerprint text, at timestamptz)
-            join failed_commands f on f.account_id = k.account_id and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
-      );
+      const rows = await select(app.db, { keys: JSON.stringify(keys) });
       const found = new Map(
         rows.map((r) => [
           Number(r.ord),

@@ -2,7 +2,7 @@
 // satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
 // domain and the ledger charge in one transaction.
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
-import { batched, jsonValue, preparedStatement, queryRows, type Db } from '../../db/client.js';
+import { batched, jsonValue, preparedStatement, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
@@ -67,17 +67,18 @@ interface Facts {
  * the window (R-DOM-2). Registrations running at the same time share one statement.
  */
 export function registrationFacts(db: Db): (q: FactsQuery) => Promise<Facts> {
-  return batched<FactsQuery, Facts>(async (items) => {
-    const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, handles: i.handles, name: i.name, since: i.since.toISOString() }));
-    const rows = await queryRows<{ ord: number; account: unknown; contacts: unknown; last_check: unknown }>(
-      db,
-      sql`select q.ord,
+  const select = preparedStatement<{ ord: number; account: unknown; contacts: unknown; last_check: unknown }>(
+    'registration_facts',
+    sql`select q.ord,
         (select json_build_object('contactEmail', a.contact_email, 'companyName', a.company_name, 'contactPhone', a.contact_phone) from accounts a where a.id = q.account_id) as account,
         (select coalesce(json_agg(json_build_object('handle', c.handle, 'country', c.country, 'email', c.email, 'organisation', c.organisation, 'phone', c.phone)), '[]'::json)
            from contacts c where c.account_id = q.account_id and c.handle in (select jsonb_array_elements_text(q.handles))) as contacts,
         (select json_build_object('result', k.result) from domain_checks k where k.account_id = q.account_id and k.name = q.name and k.checked_at > q.since) as last_check
-      from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as q(ord integer, account_id uuid, handles jsonb, name text, since timestamptz)`,
-    );
+      from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as q(ord integer, account_id uuid, handles jsonb, name text, since timestamptz)`,
+  );
+  return batched<FactsQuery, Facts>(async (items) => {
+    const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, handles: i.handles, name: i.name, since: i.since.toISOString() }));
+    const rows = await select(db, { keys: JSON.stringify(keys) });
     const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
     return items.map((_, ord) => {
       const r = byOrd.get(ord)!;

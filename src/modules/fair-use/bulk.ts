@@ -1,6 +1,6 @@
 // R-API-3: orders and updates per account per UTC day, and the notices that announce bulk work.
 import { and, eq, max, sql } from 'drizzle-orm';
-import { batched, queryRows, type Db } from '../../db/client.js';
+import { batched, preparedStatement, type Db } from '../../db/client.js';
 import { bulkNotices, dailyCounters } from '../../db/schema/index.js';
 
 export const utcDay = (at = new Date()): string => at.toISOString().slice(0, 10);
@@ -21,6 +21,13 @@ export async function countCommand(db: Db, accountId: string, day: string): Prom
  * command still gets its own n-th place in the day, exactly as one upsert per command would.
  */
 export function commandCounter(db: Db): (accountId: string, day: string) => Promise<number> {
+  const upsert = preparedStatement<{ account_id: string; day: string; commands: number }>(
+    'daily_counters_add',
+    sql`insert into daily_counters (account_id, day, commands)
+        select account_id, day, n from jsonb_to_recordset(${sql.placeholder('rows')}::jsonb) as r(account_id uuid, day date, n integer)
+        on conflict (account_id, day) do update set commands = daily_counters.commands + excluded.commands
+        returning account_id, to_char(day, 'YYYY-MM-DD') as day, commands`,
+  );
   const count = batched<{ accountId: string; day: string }, number>(async (items) => {
     const totals = new Map<string, { account_id: string; day: string; n: number }>();
     for (const i of items) {
@@ -31,13 +38,7 @@ export function commandCounter(db: Db): (accountId: string, day: string) => Prom
     }
     // A fixed order of row locks, so two batches (two instances) cannot deadlock.
     const rows = [...totals.values()].sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : a.day < b.day ? -1 : 1));
-    const after = await queryRows<{ account_id: string; day: string; commands: number }>(
-      db,
-      sql`insert into daily_counters (account_id, day, commands)
-          select account_id, day, n from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(account_id uuid, day date, n integer)
-          on conflict (account_id, day) do update set commands = daily_counters.commands + excluded.commands
-          returning account_id, to_char(day, 'YYYY-MM-DD') as day, commands`,
-    );
+    const after = await upsert(db, { rows: JSON.stringify(rows) });
     // The first command of a key in this batch is the (total - n + 1)-th of the day.
     const next = new Map(after.map((r) => [`${r.account_id} ${r.day}`, Number(r.commands) - totals.get(`${r.account_id} ${r.day}`)!.n + 1]));
     return items.map((i) => {
