@@ -59,7 +59,7 @@ if (mode === 'bare') {
   await app.db.update(rateLimitPolicies).set({ capacity: 1_000_000_000, refillPerMinute: 1_000_000_000 });
   await app.fairUsePolicy.refresh();
   // Issue 5: ten funded accounts with a contact each and names already checked, for registrations.
-  const perAccount = Number(process.env.BENCH_NAMES_PER_ACCOUNT ?? 2500);
+  const perAccount = Number(process.env.BENCH_NAMES_PER_ACCOUNT ?? 4000);
   const registrants = [];
   for (let i = 0; i < 10; i++) {
     const acc = await reseller(app, op.token);

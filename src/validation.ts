@@ -30,6 +30,7 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
  * (DELETE with an optional code) just work, and required fields are reported one by one
  * ("/body/name is required") instead of "body must be object".
  */
-export async function emptyBodyAsObject(req: FastifyRequest): Promise<void> {
+export function emptyBodyAsObject(req: FastifyRequest, _reply: unknown, done: () => void): void {
   if (req.body === undefined && req.routeOptions.schema?.body) req.body = {};
+  done();
 }

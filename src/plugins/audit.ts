@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import fp from 'fastify-plugin';
 import { batched, preparedStatement } from '../db/client.js';
+import { syncFirstOnSend } from '../route-hooks.js';
 import { redactSecrets } from '../lib/redact.js';
 
 export interface AuditNote {
@@ -74,10 +75,10 @@ export default fp(
       { concurrency: 2, retryAlone: true },
     );
 
-    app.addHook('onSend', async (req, reply, payload) => {
-      if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return payload;
+    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
+      if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return;
       const operation = req.routeOptions.schema?.operationId;
-      if (!operation) return payload; // unknown routes change nothing
+      if (!operation) return; // unknown routes change nothing
       // The problem code, without parsing bodies on success.
       const errorCode = reply.statusCode >= 400 && typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
       const p = req.principal;
@@ -85,34 +86,29 @@ export default fp(
       const params = (req.params ?? {}) as Record<string, unknown>;
       const body = redactSecrets(req.body);
       const bodyText = body === undefined ? undefined : JSON.stringify(body);
-      try {
-        await write({
-          account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
-          user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
-          credential_type: p?.credential.type ?? null,
-          credential_id: p?.credential.id ?? null,
-          address: req.ip,
-          operation,
-          method: req.method,
-          path: req.url.split('?')[0] ?? req.url,
-          target_type: note.targetType ?? null,
-          target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
-          status_code: reply.statusCode,
-          result: reply.statusCode < 400 ? 'success' : 'failure',
-          error_code: errorCode,
-          request_id: req.id,
-          at: new Date().toISOString(),
-          details: {
-            ...note.details,
-            ...(Object.keys(params).length ? { params } : {}),
-            ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
-          },
-        });
-      } catch (err) {
-        req.log.error({ err, operation }, 'AUDIT WRITE FAILED');
-      }
-      return payload;
-    });
+      return write({
+        account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
+        user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
+        credential_type: p?.credential.type ?? null,
+        credential_id: p?.credential.id ?? null,
+        address: req.ip,
+        operation,
+        method: req.method,
+        path: req.url.split('?')[0] ?? req.url,
+        target_type: note.targetType ?? null,
+        target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
+        status_code: reply.statusCode,
+        result: reply.statusCode < 400 ? 'success' : 'failure',
+        error_code: errorCode,
+        request_id: req.id,
+        at: new Date().toISOString(),
+        details: {
+          ...note.details,
+          ...(Object.keys(params).length ? { params } : {}),
+          ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
+        },
+      }).catch((err: unknown) => req.log.error({ err, operation }, 'AUDIT WRITE FAILED'));
+    }));
   },
   { name: 'audit', fastify: '5.x', dependencies: ['db'] },
 );

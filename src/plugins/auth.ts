@@ -11,6 +11,7 @@ import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from
 import { TtlCache } from '../lib/ttl-cache.js';
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
 import { problemResponses } from '../errors.js';
+import { syncFirst } from '../route-hooks.js';
 import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
 import {
   AccountSuspended,
@@ -135,12 +136,14 @@ export default fp<AuthPluginOptions>(
       },
     });
 
-    async function resolve(cacheKey: string, load: () => Promise<CredentialRecord | null>): Promise<CredentialRecord | null> {
+    /** The cached record at once, or the lookup's promise (cached once it answers). */
+    function resolve(cacheKey: string, load: () => Promise<CredentialRecord | null>): CredentialRecord | Promise<CredentialRecord | null> {
       const hit = cache.get(cacheKey);
       if (hit) return hit;
-      const record = await load();
-      if (record) cache.set(cacheKey, record);
-      return record;
+      return load().then((record) => {
+        if (record) cache.set(cacheKey, record);
+        return record;
+      });
     }
 
     function touch(record: CredentialRecord, address: string, log: FastifyRequest['log']) {
@@ -152,7 +155,8 @@ export default fp<AuthPluginOptions>(
       lookup.touch(type, id, address).catch((err: unknown) => log.warn({ err }, 'could not record credential use'));
     }
 
-    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    // Synchronous on a cache hit (the usual case); only a lookup is awaited.
+    app.addHook('onRequest', syncFirst((req: FastifyRequest, reply: FastifyReply) => {
       const config = req.routeOptions.config;
       const permission = config?.permission;
       // Unknown routes (no config) answer 404 without asking who is calling.
@@ -164,12 +168,12 @@ export default fp<AuthPluginOptions>(
         throw new AuthenticationRequired('Send Authorization: Bearer <token or API key>, or a signed HMAC-SHA256 request');
       }
 
-      let record: CredentialRecord | null;
+      let record: CredentialRecord | null | Promise<CredentialRecord | null>;
       let signature: HmacAuthorization | null = null;
       if (header.startsWith('Bearer ')) {
         const token = header.slice(7).trim();
-        if (token.startsWith(SESSION_TOKEN_PREFIX)) record = await resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
-        else if (token.startsWith(API_KEY_PREFIX)) record = await resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
+        if (token.startsWith(SESSION_TOKEN_PREFIX)) record = resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
+        else if (token.startsWith(API_KEY_PREFIX)) record = resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
         else record = null;
       } else {
         signature = parseHmacAuthorization(header);
@@ -179,8 +183,15 @@ export default fp<AuthPluginOptions>(
           throw new SignatureExpired(`Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`);
         }
         const keyId = signature.credential;
-        record = await resolve(`h:${keyId}`, () => lookup.apiKeyById(keyId));
+        record = resolve(`h:${keyId}`, () => lookup.apiKeyById(keyId));
       }
+      if (record instanceof Promise) return record.then((r) => admit(req, permission, r, signature));
+      admit(req, permission, record, signature);
+    }));
+
+    /** The checks on a known credential, in order; the request's principal when they all pass. */
+    function admit(req: FastifyRequest, permission: Exclude<NonNullable<FastifyRequest['routeOptions']['config']['permission']>, 'public'>, record: CredentialRecord | null, signature: HmacAuthorization | null): void {
+      const config = req.routeOptions.config;
       if (!record) throw new InvalidCredentials();
 
       // R-SEC-4: the address check comes before anything else about the caller.
@@ -212,10 +223,10 @@ export default fp<AuthPluginOptions>(
       }
       req.principal = principal;
       touch(record, req.ip, req.log);
-    });
+    }
 
     // After the body is read, before it is validated or acted on.
-    app.addHook('preValidation', async (req) => {
+    app.addHook('preValidation', syncFirst((req) => {
       const sig = pending.get(req);
       if (!sig) return;
       const [path, query = ''] = req.url.split('?', 2) as [string, string?];
@@ -229,11 +240,12 @@ export default fp<AuthPluginOptions>(
         throw new SignatureInvalid('The signature does not match the canonical string (see the hmacSignature security scheme)');
       }
       // Nonces outlive the skew window twice over, so a replay is refused by one check or the other.
-      if (!(await nonces.claim(sig.keyId, sig.auth.nonce, opts.signatureMaxSkewS * 2))) {
+      return nonces.claim(sig.keyId, sig.auth.nonce, opts.signatureMaxSkewS * 2).then((fresh) => {
+        if (fresh) return;
         req.principal = null;
         throw new NonceReused();
-      }
-    });
+      });
+    }));
   },
   { name: 'auth', fastify: '5.x', dependencies: ['db', 'redis', 'secrets'] },
 );

@@ -18,9 +18,7 @@ export default fp<{ threshold: number; ceiling: number }>(
       if (!isCommandRoute(route) || !route.schema) return;
       if (route.config?.bulkExempt) return;
       route.schema.response = { ...problemResponses(429), ...(route.schema.response as object) };
-      const hook = async (req: FastifyRequest, reply: FastifyReply) => {
-        const accountId = req.principal?.accountId;
-        if (!accountId) return;
+      const count = async (req: FastifyRequest, reply: FastifyReply, accountId: string) => {
         const day = utcDay();
         const n = await countCommand(accountId, day);
         if (n <= opts.threshold) return;
@@ -39,7 +37,10 @@ export default fp<{ threshold: number; ceiling: number }>(
           await app.incidents.record({ accountId, type: 'bulk_without_notice', dedupeKey: day, evidence: { day, count: n, threshold: opts.threshold, noticed, request_id: req.id } });
         }
       };
-      appendPreValidation(route, hook);
+      appendPreValidation(route, (req, reply) => {
+        const accountId = req.principal?.accountId;
+        return accountId ? count(req, reply, accountId) : undefined;
+      });
     });
   },
   { name: 'bulk-work', fastify: '5.x', dependencies: ['db', 'auth', 'incidents', 'repeated-failure-guard'] },

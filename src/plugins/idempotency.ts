@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
+import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
 import { defineError, problemResponses, ValidationFailed } from '../errors.js';
@@ -47,15 +47,12 @@ export default fp(
         },
       };
       route.schema.response = { ...problemResponses(409, 422), ...(route.schema.response as object) };
-      const hook = async (req: FastifyRequest, reply: FastifyReply) => {
-        const key = req.headers[HEADER];
-        if (typeof key !== 'string' || !req.principal) return;
+      const claim = async (req: FastifyRequest, reply: FastifyReply, key: string, scope: string) => {
         if (!KEY_SHAPE.test(key)) {
           throw new ValidationFailed('Idempotency-Key must be 1-255 visible ASCII characters', {
             errors: [{ pointer: '/headers/idempotency-key', code: 'invalid_format', message: 'must be 1-255 visible ASCII characters' }],
           });
         }
-        const scope = req.principal.accountId ? `account:${req.principal.accountId}` : `user:${req.principal.userId}`;
         const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
         const now = new Date();
         const claimed = await app.db
@@ -86,18 +83,21 @@ export default fp(
           .send(existing.responseBody ? app.secretBox.open(existing.responseBody) : '');
       };
       // Route-level, so it runs after authentication and the rate limit and before the guard.
-      appendPreValidation(route, hook);
+      appendPreValidation(route, (req, reply) => {
+        const key = req.headers[HEADER];
+        const p = req.principal;
+        if (typeof key !== 'string' || !p) return;
+        return claim(req, reply, key, p.accountId ? `account:${p.accountId}` : `user:${p.userId}`);
+      });
     });
 
-    app.addHook('onSend', async (req, reply, payload) => {
+    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
       const mine = owned.get(req);
-      if (!mine) return payload;
+      if (!mine) return;
       owned.delete(req);
       const where = and(eq(idempotencyKeys.scope, mine.scope), eq(idempotencyKeys.key, mine.key));
-      if (reply.statusCode >= 500) {
-        await app.db.delete(idempotencyKeys).where(where);
-      } else {
-        await app.db
+      if (reply.statusCode >= 500) return app.db.delete(idempotencyKeys).where(where);
+      return app.db
           .update(idempotencyKeys)
           .set({
             state: 'done',
@@ -107,9 +107,7 @@ export default fp(
             responseType: String(reply.getHeader('content-type') ?? 'application/json'),
           })
           .where(where);
-      }
-      return payload;
-    });
+    }));
 
     sweepExpiredRows(app, 'idempotency-keys', (now) => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key }));
   },

@@ -162,11 +162,10 @@ export default fp(
       closing = true;
     });
     // Requests arriving on kept-alive connections while we drain get a clean problem, not a hang.
-    app.addHook('onRequest', async (_req, reply) => {
-      if (closing) {
-        reply.header('connection', 'close');
-        throw new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-      }
+    app.addHook('onRequest', (_req, reply, done) => {
+      if (!closing) return done();
+      reply.header('connection', 'close');
+      done(new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } }));
     });
 
     app.setNotFoundHandler(async (req, reply) => {

@@ -8,6 +8,7 @@ import { defineError, problemResponses, RateLimited } from '../errors.js';
 import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/drop-catch.js';
 import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
 import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
+import { syncFirst, syncFirstOnSend } from '../route-hooks.js';
 
 export const TooManyConcurrentRequests = defineError('too_many_concurrent_requests', 429, 'Too many requests of this account are running at once');
 
@@ -53,18 +54,27 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
       if (n <= 0) inFlight.delete(accountId);
       else inFlight.set(accountId, n);
     };
-    app.addHook('onRequest', async (req) => {
-      const accountId = req.principal?.accountId;
-      if (!accountId) return;
-      const n = inFlight.get(accountId) ?? 0;
-      if (n >= opts.maxInFlightPerAccount) {
-        throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
-      }
-      inFlight.set(accountId, n + 1);
-      counted.set(req, accountId);
+    app.addHook(
+      'onRequest',
+      syncFirst((req) => {
+        const accountId = req.principal?.accountId;
+        if (!accountId) return;
+        const n = inFlight.get(accountId) ?? 0;
+        if (n >= opts.maxInFlightPerAccount) {
+          throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
+        }
+        inFlight.set(accountId, n + 1);
+        counted.set(req, accountId);
+      }),
+    );
+    app.addHook('onResponse', (req, _reply, next) => {
+      done(req);
+      next();
     });
-    app.addHook('onResponse', async (req) => done(req));
-    app.addHook('onRequestAbort', async (req) => done(req));
+    app.addHook('onRequestAbort', (req, next) => {
+      done(req);
+      next();
+    });
 
     app.addHook('onRoute', (route) => {
       if (route.schema?.hide || route.config?.rateLimitExempt || !route.schema) return;
@@ -98,22 +108,20 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
     // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an
     // hour. Counted as the 429 leaves, awaited, so the incident exists once the client has its answer.
     const hits = new Map<string, { minute: number; n: number }>();
-    app.addHook('onSend', async (req, reply, payload) => {
+    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
       const accountId = req.principal?.accountId;
-      if (reply.statusCode !== 429 || !accountId || typeof payload !== 'string' || !payload.includes('"code":"rate_limited"')) return payload;
+      if (reply.statusCode !== 429 || !accountId || typeof payload !== 'string' || !payload.includes('"code":"rate_limited"')) return;
       const minute = Math.floor(Date.now() / 60_000);
       const h = hits.get(accountId);
       const n = h && h.minute === minute ? h.n + 1 : 1;
       hits.set(accountId, { minute, n });
       if (hits.size > 10_000) hits.clear();
-      if (n === opts.incidentHitsPerMinute) {
-        const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
-        await app.incidents
-          .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
-          .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
-      }
-      return payload;
-    });
+      if (n !== opts.incidentHitsPerMinute) return;
+      const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
+      return app.incidents
+        .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
+        .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
+    }));
 
     await app.register(rateLimit, {
       global: true,
@@ -132,9 +140,7 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
 
     // Unknown routes have no route hooks: meter them per address too, so probing costs something.
     const limitUnknown = app.rateLimit();
-    app.addHook('onRequest', async (req, reply) => {
-      if (req.is404) await limitUnknown.call(app, req, reply);
-    });
+    app.addHook('onRequest', syncFirst((req, reply) => (req.is404 ? limitUnknown.call(app, req, reply) : undefined)));
   },
   { name: 'rate-limit', fastify: '5.x', dependencies: ['db', 'redis', 'auth', 'incidents'] },
 );

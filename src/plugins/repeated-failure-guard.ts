@@ -3,7 +3,7 @@
 // client error within the window, the repeat is refused with 409 repeated_failed_command, without
 // running. 5xx, 429, 401 and 403 are never remembered: retrying those is legitimate.
 import fp from 'fastify-plugin';
-import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
+import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
 import type { FastifyRequest } from 'fastify';
 import { lt, sql } from 'drizzle-orm';
 import { batched, preparedStatement } from '../db/client.js';
@@ -59,12 +59,7 @@ export default fp<{ windowS: number }>(
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route) || !route.schema) return;
       route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
-      const hook = async (req: FastifyRequest) => {
-        const accountId = req.principal?.accountId;
-        const operation = req.routeOptions.schema?.operationId;
-        if (!accountId || !operation || app.fairUsePolicy.guardExempt(operation)) return;
-        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
-        req.commandFingerprint = fingerprint;
+      const refuseRepeat = async (req: FastifyRequest, accountId: string, operation: string, fingerprint: string) => {
         const first = await lookup({ accountId, fingerprint, at: new Date() });
         if (first) {
           req.commandFingerprint = undefined;
@@ -86,17 +81,24 @@ export default fp<{ windowS: number }>(
           );
         }
       };
-      appendPreValidation(route, hook);
+      appendPreValidation(route, (req) => {
+        const accountId = req.principal?.accountId;
+        const operation = req.routeOptions.schema?.operationId;
+        if (!accountId || !operation || app.fairUsePolicy.guardExempt(operation)) return;
+        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
+        req.commandFingerprint = fingerprint;
+        return refuseRepeat(req, accountId, operation, fingerprint);
+      });
     });
 
-    app.addHook('onSend', async (req, reply, payload) => {
+    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
       const fingerprint = req.commandFingerprint;
       const status = reply.statusCode;
-      if (!fingerprint || req.idempotentReplay || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return payload;
+      if (!fingerprint || req.idempotentReplay || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return;
       const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
-      if (code && OWN_CODES.has(code)) return payload;
+      if (code && OWN_CODES.has(code)) return;
       const now = Date.now();
-      await app.db
+      return app.db
         .insert(failedCommands)
         .values({
           accountId: req.principal!.accountId!,
@@ -113,8 +115,7 @@ export default fp<{ windowS: number }>(
           set: { statusCode: status, errorCode: code, requestId: req.id, failedAt: new Date(now), expiresAt: new Date(now + opts.windowS * 1000) },
           setWhere: sql`${failedCommands.expiresAt} <= now()`,
         });
-      return payload;
-    });
+    }));
 
     sweepExpiredRows(app, 'failed-commands', (now) => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, now)).returning({ id: failedCommands.accountId }));
   },

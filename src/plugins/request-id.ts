@@ -14,8 +14,9 @@ export function genRequestId(req: IncomingMessage): string {
 
 export default fp(
   async function requestIdPlugin(app) {
-    app.addHook('onRequest', async (req, reply) => {
+    app.addHook('onRequest', (req, reply, done) => {
       reply.header(REQUEST_ID_HEADER, req.id);
+      done();
     });
   },
   { name: 'request-id', fastify: '5.x' },

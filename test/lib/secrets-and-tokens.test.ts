@@ -17,6 +17,13 @@ t.test('sealed secrets open with the same key only, and tampering is detected', 
   t.throws(() => openSecret(key, [parts[0], parts[1], parts[2], ct.toString('base64url')].join('.')), 'a flipped bit fails authentication');
 });
 
+t.test('no two seals share an IV, across refills of the pooled random bytes', async (t) => {
+  const key = randomBytes(32);
+  const ivs = Array.from({ length: 2000 }, () => sealSecret(key, 'x').split('.')[1]!);
+  t.equal(new Set(ivs).size, ivs.length, '2,000 seals (several pool refills), 2,000 distinct IVs');
+  t.ok(ivs.every((iv) => Buffer.from(iv, 'base64url').length === 12), '96-bit IVs');
+});
+
 t.test('R-SEC-2: password strength: length and guessability', async (t) => {
   const cases: [string, boolean][] = [
     ['violet-Harbour-lantern-58!quay', true],
