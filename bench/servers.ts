@@ -49,7 +49,7 @@ if (mode === 'bare') {
   app.get('/bench/public/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'public' } }, async () => readAccount(publicAccountId));
   app.get('/bench/authed/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } }, async (req) => readAccount(req.principal!.accountId!));
   // Issue 4: the same authenticated read with the fair-use limiter switched off for this route only.
-  app.get('/bench/unmetered/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read', rateLimit: false } }, async (req) => readAccount(req.principal!.accountId!));
+  app.get('/bench/unmetered/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read', rateLimitExempt: true } }, async (req) => readAccount(req.principal!.accountId!));
   await app.ready();
   const op = await operator(app);
   const r = await reseller(app, op.token);
