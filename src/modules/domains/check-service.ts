@@ -1,8 +1,7 @@
 // POST /v1/domains/check: each name answered free, taken, reserved, premium or invalid (with the
 // reason), with a price quote for what can be registered; the check is remembered for R-DOM-2.
 import { sql } from 'drizzle-orm';
-import { batched, type Db } from '../../db/client.js';
-import { domainChecks } from '../../db/schema/index.js';
+import { batched, preparedStatement, type Db } from '../../db/client.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
 import { sealQuote } from './quotes.js';
@@ -28,52 +27,93 @@ export interface CheckDeps {
   seal(plaintext: string): string;
 }
 
-interface CheckRow {
-  account_id: string;
-  name: string;
-  result: CheckStatus;
-  checked_at: string;
+/** What the catalogue makes of a name before the registry is asked; `unsold`: no price in the account's currency. */
+export type Intended = 'free' | 'premium' | 'reserved' | 'unsold';
+
+interface Lookup {
+  accountId: string;
+  names: { name: string; intended: Intended }[];
+  checkedAt: string;
 }
 
 /** What a check reads and writes, shared by the checks running at the same time. */
 export interface CheckStore {
-  /** Which of `names` the registry holds. */
-  taken(names: string[]): Promise<Set<string>>;
-  /** Stores the check rows (R-DOM-2); durable when it resolves. */
-  record(checks: CheckRow[]): Promise<void>;
+  /**
+   * Each name's answer: `taken` where the registry holds it (reserved names are not looked up),
+   * otherwise as intended. Stores a check row (R-DOM-2) for every answer but `unsold`; durable
+   * when it resolves, so a registration right after it finds them.
+   */
+  resolve(lookup: Lookup): Promise<Map<string, CheckStatus | 'unsold'>>;
 }
 
+type Row = {
+  account_id: string;
+  name: string;
+  result: CheckStatus | 'unsold';
+  checked_at: string;
+};
+
+// One row per account and name (one upsert may not touch a row twice; the later check wins, as it
+// would have with one statement per check), sorted so that row locks are taken in one order.
+function rowsOf(lookups: Lookup[], result: (l: Lookup, n: Lookup['names'][number]) => Row['result']): Row[] {
+  const rows = new Map<string, Row>();
+  for (const l of lookups) for (const n of l.names) rows.set(`${l.accountId} ${n.name}`, { account_id: l.accountId, name: n.name, result: result(l, n), checked_at: l.checkedAt });
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+}
+
+const columns = (rows: Row[]) => ({ accounts: rows.map((r) => r.account_id), names: rows.map((r) => r.name), results: rows.map((r) => r.result), at: rows.map((r) => r.checked_at) });
+const input = sql`unnest(${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('names')}::text[], ${sql.placeholder('results')}::text[], ${sql.placeholder('at')}::timestamptz[]) as input (account_id, name, result, checked_at)`;
+// A retried batch's rows may land out of order: the newest check wins.
+const upsert = sql`insert into domain_checks (account_id, name, result, checked_at)`;
+const newest = sql`on conflict (account_id, name) do update set result = excluded.result, checked_at = excluded.checked_at where excluded.checked_at >= domain_checks.checked_at`;
+
 /**
- * Concurrent checks share one registry query (EPP domain:check takes many names too) and one
- * statement for their check rows: a check costs a fraction of a round trip under load.
- * Each check still awaits its own rows, so a registration right after it finds them.
+ * Concurrent checks share one statement (EPP domain:check takes many names too): a check costs a
+ * fraction of a round trip under load. With the built-in registry that one statement looks the
+ * names up and stores the rows; with a registry elsewhere, its lookup comes first.
  */
 export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
+  const answers = (lookups: Lookup[], rows: Pick<Row, 'account_id' | 'name' | 'result'>[]) => {
+    const by = new Map(rows.map((r) => [`${r.account_id} ${r.name}`, r.result]));
+    return lookups.map((l) => new Map(l.names.map((n) => [n.name, by.get(`${l.accountId} ${n.name}`)!])));
+  };
+  const opts = { retryAlone: true };
+
+  if (registry.takenInStatement) {
+    const statement = preparedStatement<Row>(
+      'domain_check',
+      sql`with looked as materialized (
+          select account_id, name, checked_at,
+            case when result <> 'reserved' and ${registry.takenInStatement(sql`input.name`)} then 'taken' else result end as result
+          from ${input}),
+        recorded as (${upsert} select account_id, name, result, checked_at from looked where result <> 'unsold' ${newest})
+        select account_id, name, result from looked`,
+    );
+    const resolve = batched<Lookup, Map<string, Row['result']>>(async (lookups) => {
+      const rows = await statement(db, columns(rowsOf(lookups, (_l, n) => n.intended)));
+      return answers(lookups, rows);
+    }, opts);
+    return { resolve };
+  }
+
+  // At most 20 checks per registry query: an EPP registry takes a few names per command.
   const taken = batched<string[], Set<string>>(async (lists) => {
     const found = await registry.taken(db, [...new Set(lists.flat())]);
     return lists.map((names) => new Set(names.filter((n) => found.has(n))));
-    // At most 20 checks (1,000 names) per registry query: an EPP registry takes a few names per command.
   }, { maxItems: 20 });
-  // Prepared once: the rows travel as four arrays.
-  const upsert = db
-    .insert(domainChecks)
-    .select(sql`select * from unnest(${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('names')}::text[], ${sql.placeholder('results')}::text[], ${sql.placeholder('at')}::timestamptz[])`)
-    // A retried batch's rows may land out of order: the newest check wins.
-    .onConflictDoUpdate({ target: [domainChecks.accountId, domainChecks.name], set: { result: sql`excluded.result`, checkedAt: sql`excluded.checked_at` }, setWhere: sql`excluded.checked_at >= ${domainChecks.checkedAt}` })
-    .prepare('domain_checks_upsert');
-  const record = batched<CheckRow[], void>(
-    async (items) => {
-      // One row per account and name (one upsert may not touch a row twice); the later check wins,
-      // as it would have with one statement per check. Sorted, so row locks are taken in one order.
-      const checks = [...new Map(items.flat().map((c) => [`${c.account_id} ${c.name}`, c])).entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([, c]) => c);
-      await upsert.execute({ accounts: checks.map((c) => c.account_id), names: checks.map((c) => c.name), results: checks.map((c) => c.result), at: checks.map((c) => c.checked_at) });
-      return items.map(() => undefined);
+  const record = preparedStatement('domain_checks_upsert', sql`${upsert} select * from ${input} ${newest}`);
+  const store = batched<{ lookup: Lookup; taken: Set<string> }, Map<string, Row['result']>>(async (items) => {
+    const takenBy = new Map(items.map((i) => [i.lookup, i.taken]));
+    const rows = rowsOf([...takenBy.keys()], (l, n) => (n.intended !== 'reserved' && takenBy.get(l)!.has(n.name) ? 'taken' : n.intended));
+    await record(db, columns(rows.filter((r) => r.result !== 'unsold')));
+    return answers(items.map((i) => i.lookup), rows);
+  }, opts);
+  return {
+    async resolve(lookup) {
+      const lookedUp = lookup.names.filter((n) => n.intended !== 'reserved').map((n) => n.name);
+      return store({ lookup, taken: lookedUp.length ? await taken(lookedUp) : new Set() });
     },
-    { retryAlone: true },
-  );
-  return { taken, record };
+  };
 }
 
 export async function checkNames(deps: CheckDeps, account: { id: string; currency: string }, inputs: string[], now = new Date()): Promise<CheckResult[]> {
@@ -94,38 +134,43 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
   for (const name of valid) await deps.dropCatch.assertMayCheck(account.id, name);
 
   const labelOf = (name: string) => name.slice(0, name.indexOf('.'));
-  const reserved = new Set(valid.filter((n) => entries.get(tldOf(n))!.reserved.some((x) => x.label === labelOf(n))));
-  const lookup = valid.filter((n) => !reserved.has(n));
-  const taken = lookup.length ? await deps.store.taken(lookup) : new Set<string>();
+  // What the catalogue says of each name; the registry only turns a name into `taken`.
+  const plans = new Map<string, { intended: Intended; reason: string | null; yearly: number }>();
+  for (const name of valid) {
+    const entry = entries.get(tldOf(name))!;
+    const label = labelOf(name);
+    const reserved = entry.reserved.find((x) => x.label === label);
+    const premium = entry.premium.find((p) => p.label === label);
+    const yearly = reserved ? undefined : premium ? premium.registerAmount : entry.prices.find((p) => p.operation === 'register')?.amount;
+    plans.set(
+      name,
+      reserved
+        ? { intended: 'reserved', reason: reserved.reason, yearly: 0 }
+        : yearly === undefined
+          ? { intended: 'unsold', reason: `.${entry.rules.tld} is not sold in ${account.currency}`, yearly: 0 }
+          : { intended: premium ? 'premium' : 'free', reason: null, yearly },
+    );
+  }
+  const answers = valid.length
+    ? await deps.store.resolve({ accountId: account.id, names: valid.map((name) => ({ name, intended: plans.get(name)!.intended })), checkedAt: now.toISOString() })
+    : new Map<string, CheckStatus | 'unsold'>();
   const quoteExpires = new Date(now.getTime() + deps.quoteTtlMs);
 
   for (const r of results) {
     if (!r.name) continue;
-    const entry = entries.get(tldOf(r.name))!;
-    if (reserved.has(r.name)) {
-      r.status = 'reserved';
-      r.reason = entry.reserved.find((x) => x.label === labelOf(r.name!))!.reason;
-      continue;
-    }
-    if (taken.has(r.name)) {
+    const plan = plans.get(r.name)!;
+    const answer = answers.get(r.name)!;
+    if (answer === 'taken') {
       r.status = 'taken';
       r.reason = 'registered';
-      continue;
+    } else if (answer === 'unsold' || answer === 'reserved') {
+      r.status = answer === 'unsold' ? 'invalid' : 'reserved';
+      r.reason = plan.reason;
+    } else {
+      r.status = answer;
+      const id = sealQuote(deps.seal, { accountId: account.id, name: r.name, premium: answer === 'premium', currency: account.currency, amount: plan.yearly, expiresAt: quoteExpires });
+      r.quote = { id, price: { amount: plan.yearly, currency: account.currency }, per: 'year', expires_at: quoteExpires.toISOString() };
     }
-    const premium = entry.premium.find((p) => p.label === labelOf(r.name!));
-    const yearly = premium ? premium.registerAmount : entry.prices.find((p) => p.operation === 'register')?.amount;
-    if (yearly === undefined) {
-      r.status = 'invalid';
-      r.reason = `.${entry.rules.tld} is not sold in ${account.currency}`;
-      continue;
-    }
-    r.status = premium ? 'premium' : 'free';
-    const id = sealQuote(deps.seal, { accountId: account.id, name: r.name, premium: Boolean(premium), currency: account.currency, amount: yearly, expiresAt: quoteExpires });
-    r.quote = { id, price: { amount: yearly, currency: account.currency }, per: 'year', expires_at: quoteExpires.toISOString() };
   }
-
-  // One row per name, even when the request named it twice (one upsert may not touch a row twice).
-  const seen = [...new Map(results.filter((r) => r.name && r.status !== 'invalid').map((r) => [r.name!, r])).values()];
-  if (seen.length) await deps.store.record(seen.map((r) => ({ account_id: account.id, name: r.name!, result: r.status, checked_at: now.toISOString() })));
   return results;
 }

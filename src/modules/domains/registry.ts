@@ -49,6 +49,12 @@ export interface RegistryBackend {
     /** The CTE's placeholder values for one create, and the dates the name gets. */
     bind(input: RegistryCreate): { params: Record<string, unknown>; createdAt: Date; expiresAt: Date };
   };
+  /**
+   * Only a registry kept in our own database: taken() as an SQL condition on a name column, so a
+   * check can look its names up and store its rows (R-DOM-2) in one statement. A registry elsewhere
+   * leaves it out, and the check calls taken() and then stores.
+   */
+  readonly takenInStatement?: (name: SQL) => SQL;
   /** Adds `years` to the current expiry (EPP renew carries curExpDate, so a renew is never applied twice). */
   renew(tx: Tx, input: { name: string; accountId: string; years: number; currentExpiresAt: Date }): Promise<{ expiresAt: Date }>;
   /** Sets the auth code, the transfer lock and/or the name servers (EPP domain:update). */
@@ -130,6 +136,7 @@ export const builtInRegistry: RegistryBackend = {
     return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, createdAt: row.createdAt, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
   },
   createInStatement,
+  takenInStatement: (name) => sql`exists (select 1 from registry_names where registry_names.name = ${name})`,
   async create(tx, input) {
     const bound = createInStatement.bind(input);
     const rows = await createName(tx, bound.params);

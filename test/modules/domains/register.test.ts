@@ -130,10 +130,10 @@ t.test('registration is idempotent with Idempotency-Key and fails cleanly withou
   t.equal(await balance(app, r), 1500 - 1099, 'the balance is untouched');
 });
 
-// A registry outside our database (an EPP backend) has no createInStatement: the registration calls
+// A registry outside our database (an EPP backend) has no createInStatement (nor takenInStatement: checks look names up, then store their rows): the registration calls
 // create() and writes the domain and the charge in one transaction. The built-in registry without
 // its same-database statement stands in for one here.
-const remoteRegistry: RegistryBackend = { ...builtInRegistry, createInStatement: undefined };
+const remoteRegistry: RegistryBackend = { ...builtInRegistry, createInStatement: undefined, takenInStatement: undefined };
 
 t.test('R-DOM-2: a registry outside our database registers in a transaction, and a refused charge leaves nothing', async (t) => {
   const { app, store } = await buildTestApp(t, { registry: remoteRegistry });
