@@ -1,14 +1,21 @@
 // Seals and opens secrets at rest with the master key. Embedded mode without MASTER_KEY keeps a
-// generated key in DATA_DIR/master.key (mode 0600), so `npm start` needs no setup.
+// generated key in DATA_DIR/master.key (mode 0600), so `npm start` needs no setup. Signs tokens
+// with keys derived from it, one per purpose.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
-import { openSecret, sealSecret } from '../lib/secret-box.js';
+import { openSecret, sealSecret, signToken, subkey, verifyToken } from '../lib/secret-box.js';
+
+export interface TokenSigner {
+  sign(payload: string): string;
+  /** The payload, or null when the token was not signed by this signer. */
+  verify(token: string): string | null;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
-    secretBox: { seal(plaintext: string): string; open(sealed: string): string };
+    secretBox: { seal(plaintext: string): string; open(sealed: string): string; signer(purpose: string): TokenSigner };
   }
 }
 
@@ -38,6 +45,10 @@ export default fp<{ masterKey: Buffer | undefined; dataDir: string }>(
     app.decorate('secretBox', {
       seal: (plaintext: string) => sealSecret(masterKey, plaintext),
       open: (sealed: string) => openSecret(masterKey, sealed),
+      signer(purpose: string): TokenSigner {
+        const k = subkey(masterKey, purpose);
+        return { sign: (payload) => signToken(k, payload), verify: (token) => verifyToken(k, token) };
+      },
     });
   },
   { name: 'secrets', fastify: '5.x' },

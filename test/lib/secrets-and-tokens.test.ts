@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { checkPasswordStrength } from '../../src/lib/password-strength.js';
-import { openSecret, sealSecret } from '../../src/lib/secret-box.js';
+import { openSecret, sealSecret, signToken, subkey, verifyToken } from '../../src/lib/secret-box.js';
 import { newApiKey, newRecoveryCode, splitApiKey } from '../../src/lib/tokens.js';
 import { TtlCache } from '../../src/lib/ttl-cache.js';
 
@@ -22,6 +22,23 @@ t.test('no two seals share an IV, across refills of the pooled random bytes', as
   const ivs = Array.from({ length: 2000 }, () => sealSecret(key, 'x').split('.')[1]!);
   t.equal(new Set(ivs).size, ivs.length, '2,000 seals (several pool refills), 2,000 distinct IVs');
   t.ok(ivs.every((iv) => Buffer.from(iv, 'base64url').length === 12), '96-bit IVs');
+});
+
+t.test('signed tokens verify under their own key only, and any change is detected', async (t) => {
+  const master = randomBytes(32);
+  const quotes = subkey(master, 'domain-quotes');
+  const other = subkey(master, 'something-else');
+  t.not(quotes.toString('hex'), other.toString('hex'), 'one key per purpose');
+  const token = signToken(quotes, '["acct","a.com",0,"EUR",1099,1]');
+  t.equal(verifyToken(quotes, token), '["acct","a.com",0,"EUR",1099,1]');
+  t.equal(verifyToken(other, token), null, 'not valid for another purpose');
+  t.equal(verifyToken(subkey(randomBytes(32), 'domain-quotes'), token), null, 'not valid under another master key');
+  const [body, tag] = token.split('.');
+  const altered = Buffer.from('["acct","a.com",0,"EUR",1,1]').toString('base64url');
+  t.equal(verifyToken(quotes, `${altered}.${tag}`), null, 'payload changed');
+  t.equal(verifyToken(quotes, `${body}.${tag![0] === 'A' ? 'B' : 'A'}${tag!.slice(1)}`), null, 'tag changed');
+  t.equal(verifyToken(quotes, `${body}.${tag!.slice(0, 10)}`), null, 'tag shortened');
+  t.equal(verifyToken(quotes, body!), null, 'no tag');
 });
 
 t.test('R-SEC-2: password strength: length and guessability', async (t) => {

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { batched, preparedStatement, type Db } from '../../db/client.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
-import { sealQuote } from './quotes.js';
+import { signQuote } from './quotes.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -24,7 +24,8 @@ export interface CheckDeps {
   catalogue: TldCatalogue;
   dropCatch: DropCatchThrottle;
   quoteTtlMs: number;
-  seal(plaintext: string): string;
+  /** Signs a quote's id. */
+  signQuote(payload: string): string;
 }
 
 /** What the catalogue makes of a name before the registry is asked; `unsold`: no price in the account's currency. */
@@ -168,7 +169,7 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
       r.reason = plan.reason;
     } else {
       r.status = answer;
-      const id = sealQuote(deps.seal, { accountId: account.id, name: r.name, premium: answer === 'premium', currency: account.currency, amount: plan.yearly, expiresAt: quoteExpires });
+      const id = signQuote(deps.signQuote, { accountId: account.id, name: r.name, premium: answer === 'premium', currency: account.currency, amount: plan.yearly, expiresAt: quoteExpires });
       r.quote = { id, price: { amount: plan.yearly, currency: account.currency }, per: 'year', expires_at: quoteExpires.toISOString() };
     }
   }

@@ -59,6 +59,8 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
   sweepExpiredRows(app, 'domain-checks', (now) =>
     app.db.delete(domainChecks).where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000))).returning({ name: domainChecks.name }),
   );
+  const quotes = app.secretBox.signer('domain-quotes');
+  const checkDeps = { store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000, signQuote: quotes.sign };
   const facts = registrationFacts(app.db);
   const write = registrationWriter(app.db, registry);
   // The principal carries the account's currency (fixed at creation): no account read per call.
@@ -85,7 +87,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     },
     async (req) => {
       const account = caller(req.principal);
-      const results = await checkNames({ store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000, seal: app.secretBox.seal }, account, req.body.names);
+      const results = await checkNames(checkDeps, account, req.body.names);
       const minute = Math.floor(Date.now() / 60_000);
       const c = names.get(account.id);
       const n = (c && c.minute === minute ? c.n : 0) + results.filter((r) => r.name).length;
@@ -121,7 +123,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const account = caller(req.principal);
       const b = req.body;
       const r = await registerDomain(
-        { facts, write, catalogue: opts.catalogue, seal: app.secretBox.seal, open: app.secretBox.open, checkWindowS: opts.checkWindowS },
+        { facts, write, catalogue: opts.catalogue, seal: app.secretBox.seal, verifyQuote: quotes.verify, checkWindowS: opts.checkWindowS },
         account,
         { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
       );

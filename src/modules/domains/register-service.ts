@@ -42,7 +42,8 @@ export interface RegisterDeps {
   write: RegistrationWriter;
   catalogue: TldCatalogue;
   seal(plaintext: string): string;
-  open(sealed: string): string;
+  /** The payload of a quote id this server signed, or null. */
+  verifyQuote(token: string): string | null;
   checkWindowS: number;
 }
 
@@ -183,7 +184,7 @@ export async function registerDomain(
   const premium = entry!.premium.find((p) => p.label === label);
   let yearly = premium ? premium.registerAmount : entry!.prices.find((p) => p.operation === 'register')?.amount;
   if (input.quoteId) {
-    const quote = openQuote(deps.open, input.quoteId);
+    const quote = openQuote(deps.verifyQuote, input.quoteId);
     if (!quote || quote.accountId !== account.id || quote.currency !== account.currency) throw new QuoteExpired('No such quote for this account');
     if (quote.name !== name) throw new QuoteExpired(`The quote is for ${quote.name}, not ${name}`);
     if (quote.expiresAt <= now) throw new QuoteExpired(`The quote expired at ${quote.expiresAt.toISOString()}`);

@@ -216,6 +216,14 @@ t.test('R-DOM-2: checks past the window are swept; a registration then needs a n
   await check(app, r, 'quoted-then-late.com');
   const forged = await register(app, r, { ...body, name: 'quoted-then-late.com', quote_id: quote.id.slice(0, -4) + 'AAAA' });
   t.equal(forged.json().code, 'quote_expired', 'an altered quote is not honoured');
+  // The id is readable (base64url JSON) but signed: a lower price written into it is refused too.
+  const [body64, tag] = quote.id.slice(3).split('.');
+  const payload = JSON.parse(Buffer.from(body64, 'base64url').toString('utf8'));
+  t.equal(payload[4], 1099, 'the id carries the quoted price');
+  payload[1] = 'quoted-then-late.com';
+  payload[4] = 1;
+  const cheap = await register(app, r, { ...body, name: 'quoted-then-late.com', quote_id: `rq_${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${tag}` });
+  t.equal(cheap.json().code, 'quote_expired', 'a quote rewritten with a lower price is not honoured');
   const other = await register(app, r, { ...body, name: 'quoted-then-late.com', period_years: 2 });
   t.equal(other.json().code, 'quote_expired', 'a quote for another name is not honoured');
   t.match(other.json().detail, /for swept-away\.com/);
