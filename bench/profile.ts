@@ -1,7 +1,7 @@
 // Profiles the app under one load: `node --cpu-prof` on the server, autocannon from here, the CPU
 // of every process sampled meanwhile, and the hottest functions printed (self time).
 //   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed [seconds]
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
 
@@ -9,6 +9,7 @@ const what = process.argv[2] ?? 'check';
 const seconds = Number(process.argv[3] ?? 10);
 const dir = `${process.env.PROFILE_DIR ?? '/tmp/reseller-prof'}/${Date.now()}`;
 mkdirSync(dir, { recursive: true });
+if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers.ts', 'app'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
 const info: Record<string, unknown> = await new Promise((resolve) => {
   let buf = '';

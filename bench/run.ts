@@ -1,11 +1,14 @@
 // Runs every benchmark in one go and prints a Markdown table for bench/RESULTS.md.
 //   DATABASE_URL=postgres://... npm run bench      (PGlite when unset)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+// The app under load is the production build (see servers.ts).
+if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 
 function start(args: string[]): Promise<{ child: ChildProcess; info: Record<string, string> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });

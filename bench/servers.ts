@@ -6,7 +6,6 @@ import Fastify from 'fastify';
 import pg from 'pg';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
-import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { accounts, rateLimitPolicies } from '../src/db/schema/index.js';
 import { apiKey, operator, reseller } from '../test/helpers/fixtures.js';
@@ -25,6 +24,10 @@ if (mode === 'bare') {
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ url: address })}\n`);
 } else if (mode === 'app') {
+  // The app as `npm start` runs it: tsc's output in dist/ (run.ts and profile.ts build it first),
+  // not tsx's on-the-fly transform, which wraps every closure it creates in a naming helper.
+  // BENCH_FROM_SOURCE=1 measures src/ through tsx instead.
+  const { buildApp } = (await import(process.env.BENCH_FROM_SOURCE ? '../src/app.js' : '../dist/app.js')) as typeof import('../src/app.js');
   const config = loadConfig({
     DATABASE_URL: databaseUrl ?? '',
     MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),

@@ -16,6 +16,13 @@ export type NameVerdict =
 
 const LDH = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
+// Lower-case letters, digits, dots and hyphens with no A-label, ending in a label of letters (so
+// the URL parser would not read it as an IPv4 address), are their own UTS #46 mapping and their
+// own Unicode form: nearly every name skips the URL parser. `toAscii` takes a lower-cased name.
+const PLAIN = /^(?:[a-z0-9.-]*\.)?[a-z]+$/;
+const isPlain = (lower: string) => PLAIN.test(lower) && !lower.includes('xn--');
+export const toAscii = (lower: string): string => (isPlain(lower) ? lower : domainToASCII(lower));
+
 /** Which of `scripts` every letter of `label` belongs to (digits and hyphens are neutral); null if none or mixed. */
 export function labelScript(label: string, scripts: readonly string[]): string | null {
   const letters = [...label].filter((c) => /\p{L}|\p{M}/u.test(c));
@@ -35,7 +42,7 @@ export function parseDomainName(input: string, tld: string, rules: LabelRules): 
   const raw = input.trim().replace(/\.$/, '');
   if (raw === '') return { ok: false, code: 'empty', reason: 'The name is empty' };
   if (raw.length > 253) return { ok: false, code: 'too_long', reason: 'A domain name has at most 253 characters' };
-  const ascii = domainToASCII(raw.toLowerCase());
+  const ascii = toAscii(raw.toLowerCase());
   if (ascii === '') return { ok: false, code: 'invalid_idn', reason: 'Not a valid domain name (IDNA mapping failed)' };
   const suffix = `.${tld}`;
   if (!ascii.endsWith(suffix)) return { ok: false, code: 'wrong_tld', reason: `The name is not under .${tld}` };
@@ -50,7 +57,7 @@ export function parseDomainName(input: string, tld: string, rules: LabelRules): 
   if (label.slice(2, 4) === '--' && !isALabel) {
     return { ok: false, code: 'reserved_hyphens', reason: '"--" in positions 3 and 4 is reserved for IDN A-labels (xn--)' };
   }
-  const unicode = domainToUnicode(ascii);
+  const unicode = isALabel || ascii.includes('xn--') ? domainToUnicode(ascii) : ascii;
   if (isALabel) {
     if (rules.idnScripts.length === 0) return { ok: false, code: 'idn_not_allowed', reason: `.${tld} does not take internationalised names` };
     const uLabel = unicode.slice(0, -suffix.length);
@@ -65,6 +72,6 @@ export function parseDomainName(input: string, tld: string, rules: LabelRules): 
 
 /** The TLD of a name as typed (last label, A-label form), for looking up its rules. */
 export function tldOf(input: string): string {
-  const ascii = domainToASCII(input.trim().replace(/\.$/, '').toLowerCase()) || input.trim().toLowerCase();
+  const ascii = toAscii(input.trim().replace(/\.$/, '').toLowerCase()) || input.trim().toLowerCase();
   return ascii.slice(ascii.lastIndexOf('.') + 1);
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { labelScript, parseDomainName, tldOf } from '../../src/lib/domain-name.js';
+import { domainToASCII } from 'node:url';
+import { labelScript, parseDomainName, tldOf, toAscii } from '../../src/lib/domain-name.js';
 
 const COM = { minLength: 1, maxLength: 63, idnScripts: ['Latin', 'Cyrillic', 'Greek', 'Han'] };
 const DE = { minLength: 1, maxLength: 63, idnScripts: ['Latin'] };
@@ -54,4 +55,17 @@ t.test('script detection and TLD extraction', async (t) => {
   t.equal(labelScript('мirр', ['Latin', 'Cyrillic']), null);
   t.equal(tldOf('Example.COM.'), 'com');
   t.equal(tldOf('пример.рф'), 'xn--p1ai');
+});
+
+t.test('R-DOM-5: the fast path for plain names agrees with the URL parser (UTS #46)', async (t) => {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789.-';
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const samples = ['a.com', 'a--b.com', '-a-.de', 'a..com', '.com', 'xn--bcher-kva.de', 'abxn--c.com', '1.2.3.4', 'ab--cd.io', ''];
+  for (let i = 0; i < 3000; i++) samples.push(Array.from({ length: 1 + (next() % 20) }, () => alphabet[next() % alphabet.length]).join(''));
+  for (let i = 0; i < 1000; i++) samples.push(`${samples[10 + i]}.${['com', 'de', 'io', 'xn--p1ai'][i % 4]}`);
+  const differ = samples.filter((s) => toAscii(s) !== domainToASCII(s));
+  t.same(differ, [], 'the same answer as the URL parser, failures included');
+  t.equal(toAscii('xn--bcher-kva.de'), 'xn--bcher-kva.de');
+  t.equal(toAscii('bücher.de'), 'xn--bcher-kva.de', 'anything else goes through the parser');
 });
