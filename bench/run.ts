@@ -1,6 +1,7 @@
 // Runs every benchmark in one go and prints a Markdown table for bench/RESULTS.md.
 //   DATABASE_URL=postgres://... npm run bench      (PGlite when unset)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 
@@ -23,13 +24,27 @@ function start(args: string[]): Promise<{ child: ChildProcess; info: Record<stri
   });
 }
 
-interface Row { name: string; rps: number; p50: number; p99: number; non2xx: number }
+interface Row { name: string; rps: number; p50: number; p99: number; non2xx: number; steal: number }
+
+// CPU time the hypervisor gave to other guests during a measurement (the `steal` column of
+// /proc/stat), in percent of all CPU time: a row measured while it is high is not comparable.
+function cpuTimes(): { steal: number; total: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { steal: 0, total: 0 };
+  }
+}
 
 async function load(name: string, url: string, headers: Record<string, string> = {}, extra: Partial<autocannon.Options> = {}): Promise<Row> {
   // Warm-up so JIT and pools are settled before measuring.
   await autocannon({ url, headers, connections: CONNECTIONS, duration: 2, ...extra });
+  const before = cpuTimes();
   const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION, ...extra });
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+  const after = cpuTimes();
+  const steal = after.total > before.total ? (100 * (after.steal - before.steal)) / (after.total - before.total) : 0;
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, steal };
 }
 
 const app = await start(['app']);
@@ -100,9 +115,9 @@ const ratio = byName('app: same read, API key').rps / byName('app: same read, pu
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Machine: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; store: ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`);
 console.log(`Date: ${new Date().toISOString().slice(0, 10)}; autocannon ${CONNECTIONS} connections, ${DURATION} s per route after 2 s warm-up\n`);
-console.log('| route | req/s | p50 ms | p99 ms | non-2xx |');
-console.log('|---|---:|---:|---:|---:|');
-for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.non2xx} |`);
+console.log('| route | req/s | p50 ms | p99 ms | non-2xx | steal % |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.steal.toFixed(1)} |`);
 console.log(`\nAPI-key authenticated / public, same route: ${(ratio * 100).toFixed(1)}% (issue 3 target >= 70%)`);
 const limiter = byName('app: same read, API key (Bearer)').rps / byName('app: same read, API key, fair-use limiter off').rps;
 console.log(`Fair-use limiter on / off, same authenticated route: ${(limiter * 100).toFixed(1)}% (issue 4 target >= 85%)`);
