@@ -106,7 +106,8 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   const store = batched<{ lookup: Lookup; taken: Set<string> }, Map<string, Row['result']>>(async (items) => {
     const takenBy = new Map(items.map((i) => [i.lookup, i.taken]));
     const rows = rowsOf([...takenBy.keys()], (l, n) => (n.intended !== 'reserved' && takenBy.get(l)!.has(n.name) ? 'taken' : n.intended));
-    await record(db, columns(rows.filter((r) => r.result !== 'unsold')));
+    const recordable = rows.filter((r) => r.result !== 'unsold');
+    if (recordable.length) await record(db, columns(recordable));
     return answers(items.map((i) => i.lookup), rows);
   }, opts);
   return {
