@@ -200,6 +200,9 @@ export function createPostgresStore(url: string, opts: { max?: number; applicati
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on('error', () => {});
+  // A client in use losing its connection emits too: its query fails (and the pool drops it on
+  // release), but without this listener the 'error' event would crash the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   let closed = false;
   return {
     kind: 'postgres',
