@@ -1,10 +1,11 @@
 // The store: a node-postgres pool when DATABASE_URL is set, embedded PGlite otherwise. One Drizzle
 // schema serves both, so the rest of the code never knows which it runs on.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from './schema/index.js';
@@ -22,6 +23,172 @@ export interface Store {
   close(): Promise<void>;
 }
 
+// --- Request transactions ----------------------------------------------------------------------
+// A request that must commit its outcome together with its changes (an idempotent command: see
+// plugins/idempotency.ts) runs in ONE transaction that stays open from before its handler until its
+// response is recorded. It is ambient: while the request's async context is inside it, the store's
+// `db` is that transaction, so services need not know: `db.transaction(fn)` becomes a savepoint in
+// it, and plain statements and preparedStatements run on it.
+
+interface Ambient {
+  /** The store's own handle the transaction belongs to (two stores can share a process). */
+  readonly base: Db;
+  /** Null once the transaction has committed or rolled back: later work of the request uses the pool. */
+  tx: Tx | null;
+}
+
+const ambient = new AsyncLocalStorage<Ambient>();
+/**
+ * Request transactions open in this process. While it is 0 (every request without an
+ * Idempotency-Key, the benchmarked path) nothing reads the async context, and the context tracking
+ * itself is switched off: Node's AsyncLocalStorage costs every promise while it is enabled.
+ */
+let openRequestTransactions = 0;
+const baseOf = new WeakMap<Db, Db>();
+
+function ambientTx(base: Db): Tx | null {
+  const a = ambient.getStore();
+  return a !== undefined && a.base === base ? a.tx : null;
+}
+
+/** True when the caller's async context is inside an open request transaction. */
+function insideRequestTransaction(): boolean {
+  return openRequestTransactions !== 0 && (ambient.getStore()?.tx ?? null) !== null;
+}
+
+/** The store's handle: itself, or the caller's request transaction while one is ambient. */
+function followsRequestTransaction(base: Db): Db {
+  const db = new Proxy(base, {
+    get(target, prop) {
+      if (openRequestTransactions !== 0) {
+        const tx = ambientTx(target);
+        if (tx !== null) return Reflect.get(tx, prop);
+      }
+      return Reflect.get(target, prop);
+    },
+  });
+  baseOf.set(db, base);
+  return db;
+}
+
+/**
+ * The request's own statements run each under a savepoint (what pgJDBC's autosave=always does): a
+ * statement that fails and is handled (a unique violation turned into 409, a refused charge read
+ * back as insufficient_funds) is undone alone, as it would be outside a transaction, instead of
+ * aborting the whole request transaction. Statements inside a service's own `db.transaction`
+ * (a savepoint already) run as they are.
+ */
+function statementSavepoints(raw: Tx): Tx {
+  const rawSession = (raw as unknown as { session: Session }).session;
+  let nestedTransactions = 0;
+  const run = (text: string) => rawSession.execute(sql.raw(text));
+  const guarded =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (nestedTransactions > 0) return fn(...args);
+      await run('savepoint request_statement');
+      try {
+        const result = await fn(...args);
+        await run('release savepoint request_statement');
+        return result;
+      } catch (err) {
+        await run('rollback to savepoint request_statement').catch(() => {});
+        throw err;
+      }
+    };
+  const session: Session = Object.create(rawSession);
+  session.prepareQuery = (...args: unknown[]) => {
+    const query = rawSession.prepareQuery(...args);
+    query.execute = guarded(query.execute.bind(query));
+    query.all = guarded(query.all.bind(query));
+    return query;
+  };
+  const Transaction = raw.constructor as new (dialect: unknown, session: Session, schema: unknown, nestedIndex: number) => Tx;
+  const internals = raw as unknown as { dialect: unknown; schema: unknown };
+  const tx = new Transaction(internals.dialect, session, internals.schema, 0);
+  const savepoint = (tx as unknown as { transaction: (fn: (t: Tx) => Promise<unknown>) => Promise<unknown> }).transaction;
+  Object.defineProperty(tx, 'transaction', {
+    value: async (fn: (t: Tx) => Promise<unknown>) => {
+      nestedTransactions++;
+      try {
+        return await savepoint.call(tx, fn);
+      } finally {
+        nestedTransactions--;
+      }
+    },
+  });
+  return tx;
+}
+
+interface PreparedQueryLike {
+  execute: (...args: unknown[]) => Promise<unknown>;
+  all: (...args: unknown[]) => Promise<unknown>;
+}
+interface Session {
+  execute(query: SQL): Promise<unknown>;
+  prepareQuery(...args: unknown[]): PreparedQueryLike;
+}
+
+export interface RequestTransaction {
+  /** Calls fn with the transaction ambient for fn and everything it starts. */
+  enter(fn: () => void): void;
+  /** Runs `last` in the transaction (it records the outcome), then commits. Rejects when that failed: then nothing was done. */
+  commit(last: (tx: Tx) => Promise<unknown>): Promise<void>;
+  /** Undoes everything the request did in the transaction. */
+  rollback(): Promise<void>;
+}
+
+class RolledBack extends Error {}
+
+/**
+ * Opens a request transaction on the store's `db` (one connection of the pool, or PGlite's one).
+ * On PGlite every other statement of the process waits until it ends, so work the request must not
+ * wait for (audit, counters) runs after commit/rollback, and batched() runs the request's own items
+ * in it.
+ */
+export function beginRequestTransaction(db: Db): Promise<RequestTransaction> {
+  const base = baseOf.get(db) ?? db;
+  const holder: Ambient = { base, tx: null };
+  let decide!: (last: ((tx: Tx) => Promise<unknown>) | null) => void;
+  const decided = new Promise<((tx: Tx) => Promise<unknown>) | null>((resolve) => (decide = resolve));
+  return new Promise<RequestTransaction>((opened, failedToOpen) => {
+    let began = false;
+    const finished = base.transaction(async (raw) => {
+      began = true;
+      const tx = statementSavepoints(raw);
+      holder.tx = tx;
+      openRequestTransactions++;
+      try {
+        opened({
+          enter: (fn) => ambient.run(holder, fn),
+          commit: (last) => {
+            decide(last);
+            return finished.then(() => undefined);
+          },
+          rollback: () => {
+            decide(null);
+            return finished.then(
+              () => undefined,
+              (err: unknown) => {
+                if (!(err instanceof RolledBack)) throw err;
+              },
+            );
+          },
+        });
+        const last = await decided;
+        if (last === null) throw new RolledBack('request transaction rolled back');
+        await last(tx);
+      } finally {
+        holder.tx = null;
+        if (--openRequestTransactions === 0) ambient.disable();
+      }
+    });
+    finished.catch((err: unknown) => {
+      if (!began) failedToOpen(err);
+    });
+  });
+}
+
 export function createPostgresStore(url: string, opts: { max?: number; applicationName?: string } = {}): Store {
   const pool = new pg.Pool({
     connectionString: url,
@@ -33,10 +200,13 @@ export function createPostgresStore(url: string, opts: { max?: number; applicati
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on('error', () => {});
+  // A client in use losing its connection emits too: its query fails (and the pool drops it on
+  // release), but without this listener the 'error' event would crash the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   let closed = false;
   return {
     kind: 'postgres',
-    db: drizzlePg({ client: pool, schema }) as unknown as Db,
+    db: followsRequestTransaction(drizzlePg({ client: pool, schema }) as unknown as Db),
     async withAdvisoryLock(key, fn) {
       const client = await pool.connect();
       try {
@@ -59,7 +229,7 @@ export function createPostgresStore(url: string, opts: { max?: number; applicati
 }
 
 export function pgliteStore(client: PGlite): Store {
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  const db = followsRequestTransaction(drizzlePglite({ client, schema }) as unknown as Db);
   return {
     kind: 'pglite',
     db,
@@ -125,8 +295,9 @@ export interface BatchOptions {
 }
 
 /**
- * Never call a batched function inside a transaction on PGlite: its one connection is held by the
- * transaction, and the batch would wait for it forever.
+ * Never call a batched function inside a service's `db.transaction(fn)` on PGlite: its one
+ * connection is held by the transaction, and the batch would wait for it forever. (Inside a request
+ * transaction it is safe: the item runs alone, in that transaction.)
  *
  * Group commit for a statement that many requests issue at the same moment (an audit row, a
  * counter, a lookup by key): the first call goes out at once; calls made while a batch is on its
@@ -178,8 +349,11 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
       });
     }
   }
-  return (item) =>
-    new Promise<O>((resolve, reject) => {
+  return (item) => {
+    // A request transaction's own item runs alone in it: never another request's items in this
+    // transaction, and never this one queued behind a batch that (on PGlite) waits for it.
+    if (openRequestTransactions !== 0 && insideRequestTransaction()) return runChecked([item]).then((out) => out[0]!);
+    return new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       // Calls made in the same tick share the first batch too.
       if (!scheduled && running < concurrency) {
@@ -187,6 +361,7 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
         queueMicrotask(pump);
       }
     });
+  };
 }
 
 /** A jsonb/json column as an object, whichever driver parsed (or did not parse) it. */

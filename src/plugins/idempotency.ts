@@ -1,16 +1,25 @@
-// Idempotency-Key on state-changing POSTs (API.md, Stripe's design): the first response to a key
-// is stored for 24 h in PostgreSQL and replayed with `Idempotent-Replayed: true`; the same key with
-// a different request is 422 idempotency_key_reused; while the first is running, 409
-// idempotency_key_in_use. 5xx answers are not stored, so a retry after a server error runs again.
+// Idempotency-Key on state-changing POSTs (API.md, Stripe's design). The first response to a key is
+// stored for 24 h and replayed with `Idempotent-Replayed: true`; the same key with a different
+// request is 422 idempotency_key_reused; while the first is running, 409 idempotency_key_in_use.
+// A key belongs to the credential that sent it (R-SEC-8): a login session's keys are its user's (one
+// person's sessions share them), an API key's are that key's. Nobody else's replay reaches them.
+//
+// The guarantee: the stored outcome commits in the same transaction as the change it answers for.
+// A request that claimed a key runs its handler in one request transaction (db/client.ts), and the
+// response is written to the key's row and committed before it leaves. So a fault anywhere leaves
+// either both (a retry replays the original answer) or neither (the retry runs once); a 5xx rolls
+// back and releases the key. Every POST command route gets this, whatever its module.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
-import { defineError, problemResponses, ValidationFailed } from '../errors.js';
+import { defineError, problemResponses, ServiceUnavailable, ValidationFailed } from '../errors.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { sweepExpiredRows } from '../db/sweep.js';
+import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
+import type { Principal } from '../modules/accounts/credentials.js';
 
 export const IdempotencyKeyInUse = defineError('idempotency_key_in_use', 409, 'A request with this Idempotency-Key is still running');
 export const IdempotencyKeyReused = defineError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
@@ -29,6 +38,16 @@ declare module 'fastify' {
   }
 }
 
+/** Whose keys: the API key's own, or the user's for a login session (R-SEC-8). */
+export const idempotencyScope = (p: Principal): string => (p.credential.type === 'api_key' ? `api_key:${p.credential.id}` : `user:${p.userId}`);
+
+interface Claim {
+  scope: string;
+  key: string;
+  /** Open from just before the handler until the outcome is recorded. */
+  transaction?: RequestTransaction;
+}
+
 export function commandFingerprint(method: string, route: string, parts: { params?: unknown; query?: unknown; body?: unknown }): string {
   return createHash('sha256').update(`${method} ${route}\n${canonicalJson({ params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null })}`).digest('hex');
 }
@@ -36,7 +55,7 @@ export function commandFingerprint(method: string, route: string, parts: { param
 export default fp(
   async function idempotencyPlugin(app) {
     app.decorateRequest('idempotentReplay', false);
-    const owned = new WeakMap<object, { scope: string; key: string }>();
+    const owned = new WeakMap<object, Claim>();
 
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route, POST_ONLY) || !route.schema) return;
@@ -46,7 +65,7 @@ export default fp(
           [HEADER]: { type: 'string', minLength: 1, maxLength: 255, description: 'Makes a retry safe: the first response to this key is replayed for 24 h' },
         },
       };
-      route.schema.response = { ...problemResponses(409, 422), ...(route.schema.response as object) };
+      route.schema.response = { ...problemResponses(409, 422, 503), ...(route.schema.response as object) };
       const claim = async (req: FastifyRequest, reply: FastifyReply, key: string, scope: string) => {
         if (!KEY_SHAPE.test(key)) {
           throw new ValidationFailed('Idempotency-Key must be 1-255 visible ASCII characters', {
@@ -87,26 +106,68 @@ export default fp(
         const key = req.headers[HEADER];
         const p = req.principal;
         if (typeof key !== 'string' || !p) return;
-        return claim(req, reply, key, p.accountId ? `account:${p.accountId}` : `user:${p.userId}`);
+        return claim(req, reply, key, idempotencyScope(p));
       });
+      // After every hook, just before the handler: a claimed request runs in its request transaction.
+      // Other requests pay one WeakMap lookup.
+      const handler = route.handler;
+      route.handler = function runClaimed(this: unknown, req, reply) {
+        const mine = owned.get(req);
+        if (mine === undefined) return handler.call(this as never, req, reply);
+        return beginRequestTransaction(app.db).then(
+          (transaction) =>
+            new Promise((resolve, reject) => {
+              mine.transaction = transaction;
+              transaction.enter(() => {
+                try {
+                  Promise.resolve(handler.call(this as never, req, reply)).then(resolve, reject);
+                } catch (err) {
+                  reject(err);
+                }
+              });
+            }),
+        );
+      };
     });
 
+    // First of the onSend hooks that write (registered before the guard and the audit): those run
+    // after the commit, outside the request transaction.
     app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
       const mine = owned.get(req);
       if (!mine) return;
       owned.delete(req);
-      const where = and(eq(idempotencyKeys.scope, mine.scope), eq(idempotencyKeys.key, mine.key));
-      if (reply.statusCode >= 500) return app.db.delete(idempotencyKeys).where(where);
-      return app.db
-          .update(idempotencyKeys)
-          .set({
-            state: 'done',
-            responseStatus: reply.statusCode,
-            // Responses can hold secrets shown once (a new API key): sealed like every secret at rest.
-            responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
-            responseType: String(reply.getHeader('content-type') ?? 'application/json'),
-          })
-          .where(where);
+      const ours = and(eq(idempotencyKeys.scope, mine.scope), eq(idempotencyKeys.key, mine.key), eq(idempotencyKeys.requestId, req.id));
+      // Only while in flight: a key whose outcome committed is never released.
+      const release = () => app.db.delete(idempotencyKeys).where(and(ours, eq(idempotencyKeys.state, 'in_flight')));
+      const t = mine.transaction;
+      if (reply.statusCode >= 500) {
+        return (t ? t.rollback() : Promise.resolve())
+          .catch((err: unknown) => req.log.warn({ err }, 'request transaction rollback failed (the connection is gone, and the transaction with it)'))
+          .then(release)
+          .catch((err: unknown) => req.log.error({ err }, 'could not release the idempotency key; a retry may wait until it is taken as abandoned'));
+      }
+      const outcome = {
+        state: 'done',
+        responseStatus: reply.statusCode,
+        // Responses can hold secrets shown once (a new API key): sealed like every secret at rest.
+        responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
+        responseType: String(reply.getHeader('content-type') ?? 'application/json'),
+      };
+      // Refused before its handler (validation, the guard): nothing to commit with it.
+      if (!t) return app.db.update(idempotencyKeys).set(outcome).where(ours);
+      return t
+        .commit(async (tx) => {
+          const marked = await tx.update(idempotencyKeys).set(outcome).where(ours).returning({ key: idempotencyKeys.key });
+          if (marked.length !== 1) throw new Error('the idempotency key was taken over as abandoned while its request ran');
+        })
+        .catch(async (err: unknown) => {
+          req.log.error({ err }, 'request transaction failed to commit');
+          // When the commit did go through, the key is done and this changes nothing.
+          await release().catch(() => {});
+          throw new ServiceUnavailable('The command could not be committed. Retry with the same Idempotency-Key: it runs once, or answers what was done', {
+            headers: { 'retry-after': '1' },
+          });
+        });
     }));
 
     sweepExpiredRows(app, 'idempotency-keys', (now) => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key }));

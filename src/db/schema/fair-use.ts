@@ -22,7 +22,7 @@ export const operationCosts = pgTable('operation_costs', {
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    /** Whose key: `account:<id>` or `user:<id>` for operators. */
+    /** Whose key (R-SEC-8): `api_key:<id>` for an API key, `user:<id>` for a login session. */
     scope: text('scope').notNull(),
     key: text('key').notNull(),
     fingerprint: text('fingerprint').notNull(),

@@ -69,6 +69,9 @@ async function phase(deps: LifecycleDeps, name: string, where: SQL | undefined, 
   let handled = 0;
   const failed: string[] = [];
   while (handled + failed.length < limit) {
+    // The row this instance claimed, kept past a rollback: the failure is that domain's. Looking
+    // "the earliest due" up again would find a domain another instance holds and blame it.
+    let mine: { id: string; name: string } | undefined;
     let claimed: DomainRow | undefined;
     try {
       claimed = await deps.db.transaction(async (tx) => {
@@ -79,15 +82,16 @@ async function phase(deps: LifecycleDeps, name: string, where: SQL | undefined, 
           .orderBy(asc(domains.expiresAt))
           .limit(1)
           .for('update', { skipLocked: true });
-        if (d) await step(tx, d);
+        if (!d) return undefined;
+        mine = { id: d.id, name: d.name };
+        await step(tx, d);
         return d;
       });
     } catch (err) {
-      // The transaction rolled back; find which domain it was and skip it for the rest of this run.
-      const [d] = await deps.db.select({ id: domains.id, name: domains.name }).from(domains).where(and(where, failed.length ? notInArray(domains.id, failed) : undefined)).orderBy(asc(domains.expiresAt)).limit(1);
-      deps.log?.warn({ err, phase: name, domain: d?.name }, 'lifecycle step failed; retried on the next run');
-      if (!d) return handled;
-      failed.push(d.id);
+      deps.log?.warn({ err, phase: name, domain: mine?.name }, 'lifecycle step failed; retried on the next run');
+      // Nothing claimed (the claim itself failed): no domain to skip, so this phase waits for the next run.
+      if (!mine) return handled;
+      failed.push(mine.id);
       continue;
     }
     if (!claimed) return handled;

@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import { domains, ledgerTransactions, registryNames } from '../../../src/db/schema/index.js';
 import { createPostgresStore } from '../../../src/db/client.js';
 import type { App } from '../../../src/app.js';
+import { builtInRegistry, type RegistryBackend } from '../../../src/modules/domains/registry.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
 import { balanceOf, checkNames, credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
@@ -139,4 +140,49 @@ t.test('R-DOM-5 lifecycle: a domain whose step fails is skipped and logged; the 
   t.equal(await balanceOf(app, r), before, 'for nothing, with no ledger entry');
   t.equal((await get(app, r, 'broken-at-registry.com')).json().status, 'active', 'the broken one waits for the next run');
   t.ok(logs().some((l) => l.msg === 'lifecycle step failed; retried on the next run' && l.domain === 'broken-at-registry.com'), 'and is logged');
+});
+
+t.test('hardening-21: a failed step blames the domain its instance claimed, never one another instance holds', { skip: !onPostgres && 'needs PostgreSQL' }, async (t) => {
+  const url = await postgresTestDatabase(t);
+  const storeA = createPostgresStore(url, { max: 5 });
+  const storeB = createPostgresStore(url, { max: 5 });
+  t.teardown(() => Promise.all([storeA.close(), storeB.close()]));
+  // Instance B's registry stalls on the renewal of the earliest due domain: B holds its row meanwhile.
+  let holding: () => void = () => {};
+  const held = new Promise<void>((resolve) => (holding = resolve));
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const stalling: RegistryBackend = {
+    ...builtInRegistry,
+    async renew(tx, input) {
+      if (input.name === 'held-by-b.com') {
+        holding();
+        await released;
+      }
+      return builtInRegistry.renew(tx, input);
+    },
+  };
+  const { app: a, logs: logsA } = await buildTestApp(t, { store: storeA });
+  const { app: b } = await buildTestApp(t, { store: storeB, registry: stalling });
+  const { op, r } = await domainSetup(a);
+  // Another account: B's held transaction also holds its account's balance row.
+  const r2 = await fundedReseller(a, op.token);
+  const held1 = await registered(a, r2, 'held-by-b.com');
+  await registered(a, r, 'broken-at-registry.com');
+  const last = await registered(a, r, 'healthy.com');
+  // The registry lost the second name: its renewal fails on whichever instance tries it.
+  await storeA.db.delete(registryNames).where(eq(registryNames.name, 'broken-at-registry.com'));
+  const now = at([held1.expires_at, last.expires_at].sort().at(-1)!, 1000);
+
+  const runB = b.jobs.run('domain-lifecycle', now);
+  await held;
+  const handledByA = await a.jobs.run('domain-lifecycle', now);
+  release();
+  await runB;
+
+  const failures = logsA().filter((l) => l.msg === 'lifecycle step failed; retried on the next run');
+  t.same(failures.map((l) => l.domain), ['broken-at-registry.com'], 'A blames only the domain it claimed, once');
+  t.equal(handledByA, 1, 'A renewed the healthy one');
+  t.equal((await get(a, r2, 'held-by-b.com')).json().status, 'active', "B's domain was renewed by B");
+  t.not((await get(a, r2, 'held-by-b.com')).json().expires_at, held1.expires_at);
 });
