@@ -54,6 +54,8 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** The registry backend; default the built-in one (state in our database). */
   registry?: RegistryBackend;
+  /** Fair use's clock (repeated-failure windows, incident days); tests inject one. Default: now. */
+  now?: () => Date;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -83,7 +85,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
   await app.register(jobsPlugin, config.jobs);
-  await app.register(incidentsPlugin, { periodDays: config.incidentPeriodDays });
+  await app.register(incidentsPlugin, { periodDays: config.incidentPeriodDays, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(rateLimitPlugin, {
     redisKeyPrefix: config.redisKeyPrefix,
     refreshMs: config.fairUseRefreshMs,
@@ -92,7 +94,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     incidentHitsPerMinute: config.rateLimitIncidentHits,
   });
   await app.register(idempotencyPlugin);
-  await app.register(repeatedFailureGuard, { windowS: config.repeatedFailureWindowS });
+  await app.register(repeatedFailureGuard, { windowS: config.repeatedFailureWindowS, ...(opts.now ? { now: opts.now } : {}) });
   await app.register(bulkWorkPlugin, { threshold: config.bulkDailyThreshold, ceiling: config.bulkDailyCeiling });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });

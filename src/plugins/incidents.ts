@@ -6,18 +6,23 @@ import { recordIncident, type IncidentType, type RecordedIncident } from '../mod
 declare module 'fastify' {
   interface FastifyInstance {
     incidents: {
-      record(input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown> }): Promise<RecordedIncident | null>;
+      /** `at`: when it happened; default the fair-use clock's now. */
+      record(input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown>; at?: Date }): Promise<RecordedIncident | null>;
     };
   }
 }
 
-export default fp<{ periodDays: number }>(
+export default fp<{ periodDays: number; now?: () => Date }>(
   async function incidentsPlugin(app, opts) {
+    const now = opts.now ?? (() => new Date());
     app.decorate('incidents', {
       async record(input) {
-        const recorded = await recordIncident(app.db, input, opts.periodDays);
+        const recorded = await recordIncident(app.db, { ...input, at: input.at ?? now() }, opts.periodDays);
         if (recorded) {
-          app.log.warn({ account_id: input.accountId, incident: input.type, incident_id: recorded.id, open_in_period: recorded.openInPeriod, actions: recorded.actions }, 'fair-use incident');
+          app.log.warn(
+            { account_id: input.accountId, incident: input.type, incident_id: recorded.id, open_in_period: recorded.openInPeriod, counted: recorded.counted, days: recorded.days, actions: recorded.actions },
+            'fair-use incident',
+          );
           if (recorded.apiSuspendedUntil) app.credentialCache.revoke({ accountId: input.accountId });
         }
         return recorded;

@@ -1,15 +1,23 @@
-// R-API-2: a failed command must not be repeated unaltered. When the same account sends the same
-// operation with the same parameters (canonical JSON of path, query and body) that failed with a
-// client error within the window, the repeat is refused with 409 repeated_failed_command, without
-// running. 5xx, 429, 401 and 403 are never remembered: retrying those is legitimate.
+// R-API-2: a failed command must not be repeated unaltered. When the same credential sends the same
+// operation with the same parameters (canonical JSON of path, query and body, identifiers in their
+// normalised form) that failed with a client error within the window, the repeat is refused with 409
+// repeated_failed_command, without running. 5xx, 429, 401 and 403 are never remembered: retrying
+// those is legitimate.
+//
+// A command stays "unaltered" only while what its failure depended on is unchanged. Each remembered
+// failure keeps the objects the command named (its subjects: 'domains:example.com',
+// 'contacts:RA-…', 'balance' for a 402); a successful command on one of those subjects, by anyone
+// in the account, forgets the failures that named it, so "unlock, then delete again" works.
+import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
-import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { lt, sql } from 'drizzle-orm';
+import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';
-import { commandFingerprint } from './idempotency.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 
 export const RepeatedFailedCommand = defineError('repeated_failed_command', 409, 'This exact command already failed; change it before sending it again');
@@ -17,12 +25,112 @@ export const RepeatedFailedCommand = defineError('repeated_failed_command', 409,
 const NOT_REMEMBERED = new Set([401, 403, 429]);
 /** Refusals by the fair-use machinery itself are not failures of the command. */
 const OWN_CODES = new Set(['repeated_failed_command', 'idempotency_key_in_use', 'idempotency_key_reused', 'rate_limited', 'too_many_concurrent_requests', 'bulk_notice_required', 'api_suspended']);
+/** 402 Payment Required: the failure depended on the account's funds, so a credit changes it. */
+const FUNDS_STATUS = 402;
+const BALANCE = 'balance';
+/** A command naming more objects than this (a long list in its body) keeps the first ones. */
+const MAX_SUBJECTS = 64;
+
+/**
+ * An object a command names, for R-API-2. Each path parameter is one already (`/v1/domains/:name`
+ * names `domains:<name>`: the collection before the parameter); routes list the others here.
+ */
+export interface GuardSubject {
+  /** The collection the identifier belongs to ('domains', 'contacts', 'hosts'), or 'balance'. */
+  kind: string;
+  /** Where the identifier is: '/body/name', '/body/contacts/*' ('*': every item). None for 'balance': the account's own. */
+  at?: string;
+}
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    commandFingerprint: string | undefined;
+  interface FastifyContextConfig {
+    /** R-API-2: objects this command names besides its path parameters (see GuardSubject). */
+    guardSubjects?: GuardSubject[];
+    /** R-API-2, operator routes that act on one account ('/params/id'): their successes count for that account's subjects. */
+    guardAccount?: string;
   }
 }
+
+/** How identifiers of a kind are compared: the same object must never have two fingerprints. */
+const normaliseDomainName = (name: string): string => {
+  const lower = name.toLowerCase().replace(/\.$/, '');
+  return toAscii(lower) || lower;
+};
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Kinds whose identifiers the server treats case-insensitively; others are compared as sent (contact handles are case-sensitive). */
+const NORMALISERS: Record<string, (value: string) => string> = { domains: normaliseDomainName, hosts: normaliseDomainName };
+const normaliserOf = (kind: string) => NORMALISERS[kind] ?? ((v: string) => (UUID.test(v) ? v.toLowerCase() : v));
+
+interface CompiledSubject {
+  kind: string;
+  /** ['params', 'name'], ['body', 'contacts', '*']; empty for the account's balance. */
+  path: string[];
+  normalise: (value: string) => string;
+}
+
+/** Path parameters first (each names an object of the collection before it), then the route's own list. */
+export function compileSubjects(url: string, extra: readonly GuardSubject[] = []): CompiledSubject[] {
+  const segments = url.split('/');
+  const fromParams = segments.flatMap((segment, i) => {
+    const m = /^:([A-Za-z0-9_]+)$/.exec(segment);
+    const kind = segments[i - 1];
+    return m && kind && !kind.startsWith(':') ? [{ kind, at: `/params/${m[1]}` }] : [];
+  });
+  return [...fromParams, ...extra].map((s) => ({ kind: s.kind, path: s.at ? s.at.split('/').filter(Boolean) : [], normalise: normaliserOf(s.kind) }));
+}
+
+/**
+ * `value` with the strings at `path` normalised (copied only along the path), pushing each one
+ * found into `found`. Walks only the declared path, so a deeply nested body costs nothing here.
+ */
+function normaliseAt(value: unknown, path: readonly string[], i: number, normalise: (v: string) => string, found: string[]): unknown {
+  if (i === path.length) {
+    if (typeof value !== 'string') return value;
+    const n = normalise(value);
+    found.push(n);
+    return n;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const segment = path[i]!;
+  if (segment === '*') {
+    if (Array.isArray(value)) return value.map((v) => normaliseAt(v, path, i + 1, normalise, found));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseAt(v, path, i + 1, normalise, found)]));
+  }
+  if (Array.isArray(value) || !Object.hasOwn(value, segment)) return value;
+  const inner = (value as Record<string, unknown>)[segment];
+  const next = normaliseAt(inner, path, i + 1, normalise, found);
+  return next === inner ? value : { ...(value as Record<string, unknown>), [segment]: next };
+}
+
+export interface CommandIdentity {
+  fingerprint: string;
+  subjects: string[];
+}
+
+/** The fingerprint of a command, over its identifiers in normalised form, and the subjects it names. */
+export function identifyCommand(method: string, route: string, parts: { params?: unknown; query?: unknown; body?: unknown }, subjects: readonly CompiledSubject[]): CommandIdentity {
+  const request: Record<string, unknown> = { params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null };
+  const named = new Set<string>();
+  for (const s of subjects) {
+    if (s.path.length === 0) {
+      named.add(s.kind);
+      continue;
+    }
+    const found: string[] = [];
+    const [part, ...rest] = s.path;
+    if (part && part in request) request[part] = normaliseAt(request[part], rest, 0, s.normalise, found);
+    for (const value of found) named.add(`${s.kind}:${value}`);
+  }
+  const fingerprint = createHash('sha256').update(`${method} ${route}\n${canonicalJson(request)}`).digest('hex');
+  return { fingerprint, subjects: [...named].slice(0, MAX_SUBJECTS) };
+}
+
+/** Whose failures these are: the API key, or the person behind a login session (a new login does not dodge the guard). */
+const credentialKey = (req: FastifyRequest): string | undefined => {
+  const p = req.principal;
+  if (!p) return undefined;
+  return p.credential.type === 'api_key' ? `key:${p.credential.id}` : `user:${p.userId}`;
+};
 
 interface FailedCommand {
   failedAt: Date;
@@ -32,92 +140,158 @@ interface FailedCommand {
   requestId: string;
 }
 
-export default fp<{ windowS: number }>(
+interface GuardState {
+  identity: CommandIdentity;
+  /** Set when the command is guarded (a reseller's, not exempt): a failure is remembered for this credential. */
+  credential: string | undefined;
+  accountId: string;
+  /** What the lookup found: does the account have remembered failures on this command's subjects? Unknown when no lookup ran. */
+  failuresOnSubjects: boolean | undefined;
+}
+
+export default fp<{ windowS: number; now?: () => Date }>(
   async function repeatedFailureGuard(app, opts) {
-    app.decorateRequest('commandFingerprint', undefined);
+    const now = opts.now ?? (() => new Date());
+    const state = new WeakMap<FastifyRequest, GuardState>();
 
     // The lookups of concurrent commands share one SELECT (each at its own time), so the guard
-    // costs a fraction of a round trip per command under load and one round trip when idle.
-    const select = preparedStatement<{ ord: number; failed_ms: number; expires_ms: number; status_code: number; error_code: string | null; request_id: string }>(
+    // costs a fraction of a round trip per command under load and one round trip when idle. The
+    // same statement tells whether the account has failures on the command's subjects, so a
+    // success clears them only when there is something to clear.
+    const select = preparedStatement<{ ord: number; failed_ms: number | null; expires_ms: number | null; status_code: number | null; error_code: string | null; request_id: string | null; on_subjects: boolean }>(
       'guard_lookup',
-      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id
-          from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as k(ord integer, account_id uuid, fingerprint text, at timestamptz)
-          join failed_commands f on f.account_id = k.account_id and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
+      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id,
+            (cardinality(k.subjects) > 0 and exists (
+              select 1 from failed_commands g where g.account_id = k.account_id and g.subjects && k.subjects and g.expires_at > k.at
+            )) as on_subjects
+          from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as k(ord integer, credential text, account_id uuid, fingerprint text, subjects text[], at timestamptz)
+          left join failed_commands f on f.credential = k.credential and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
     );
-    const lookup = batched<{ accountId: string; fingerprint: string; at: Date }, FailedCommand | undefined>(async (items) => {
-      const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, fingerprint: i.fingerprint, at: i.at.toISOString() }));
+    type Key = { credential: string; accountId: string; fingerprint: string; subjects: string[]; at: Date };
+    const lookup = batched<Key, { first: FailedCommand | undefined; onSubjects: boolean }>(async (items) => {
+      const keys = items.map((i, ord) => ({ ord, credential: i.credential, account_id: i.accountId, fingerprint: i.fingerprint, subjects: i.subjects, at: i.at.toISOString() }));
       const rows = await select(app.db, { keys: JSON.stringify(keys) });
-      const found = new Map(
-        rows.map((r) => [
-          Number(r.ord),
-          { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id },
-        ]),
-      );
-      return items.map((_, ord) => found.get(ord));
-    });
-
-    app.addHook('onRoute', (route) => {
-      if (!isCommandRoute(route) || !route.schema) return;
-      route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
-      const refuseRepeat = async (req: FastifyRequest, accountId: string, operation: string, fingerprint: string) => {
-        const first = await lookup({ accountId, fingerprint, at: new Date() });
-        if (first) {
-          req.commandFingerprint = undefined;
-          // R-API-4: one incident per remembered failure, however often it is repeated.
-          await app.incidents.record({
-            accountId,
-            type: 'repeated_failed_command',
-            dedupeKey: `${fingerprint}:${first.failedAt.getTime()}`,
-            evidence: { operation, first_failure_request_id: first.requestId, first_failure_code: first.errorCode, repeat_request_id: req.id },
-          });
-          throw new RepeatedFailedCommand(
-            `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command, or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
-            {
-              extensions: {
-                first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId },
-                retry_after: first.expiresAt.toISOString(),
-              },
-            },
-          );
-        }
-      };
-      appendPreValidation(route, (req) => {
-        const accountId = req.principal?.accountId;
-        const operation = req.routeOptions.schema?.operationId;
-        if (!accountId || !operation || app.fairUsePolicy.guardExempt(operation)) return;
-        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
-        req.commandFingerprint = fingerprint;
-        return refuseRepeat(req, accountId, operation, fingerprint);
+      const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+      return items.map((_, ord) => {
+        const r = byOrd.get(ord);
+        const first =
+          r && r.failed_ms !== null
+            ? { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id ?? '' }
+            : undefined;
+        return { first, onSubjects: r?.on_subjects === true };
       });
     });
 
-    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
-      const fingerprint = req.commandFingerprint;
-      const status = reply.statusCode;
-      if (!fingerprint || req.idempotentReplay || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return;
-      const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
-      if (code && OWN_CODES.has(code)) return;
-      const now = Date.now();
-      return app.db
-        .insert(failedCommands)
-        .values({
-          accountId: req.principal!.accountId!,
-          fingerprint,
-          operation: req.routeOptions.schema?.operationId ?? '',
-          statusCode: status,
-          errorCode: code,
-          requestId: req.id,
-          failedAt: new Date(now),
-          expiresAt: new Date(now + opts.windowS * 1000),
-        })
-        .onConflictDoUpdate({
-          target: [failedCommands.accountId, failedCommands.fingerprint],
-          set: { statusCode: status, errorCode: code, requestId: req.id, failedAt: new Date(now), expiresAt: new Date(now + opts.windowS * 1000) },
-          setWhere: sql`${failedCommands.expiresAt} <= now()`,
-        });
-    }));
+    // A success forgets the account's failures on the subjects it names (one statement per batch).
+    const forgetStatement = preparedStatement(
+      'guard_forget',
+      sql`delete from failed_commands f using jsonb_to_recordset(${sql.placeholder('items')}::jsonb) as k(account_id uuid, subjects text[])
+          where f.account_id = k.account_id and f.subjects && k.subjects`,
+    );
+    const forget = batched<{ accountId: string; subjects: string[] }, null>(async (items) => {
+      await forgetStatement(app.db, { items: JSON.stringify(items.map((i) => ({ account_id: i.accountId, subjects: i.subjects }))) });
+      return items.map(() => null);
+    });
 
-    sweepExpiredRows(app, 'failed-commands', (now) => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, now)).returning({ id: failedCommands.accountId }));
+    const refuseRepeat = async (req: FastifyRequest, st: GuardState, operation: string) => {
+      const found = await lookup({ credential: st.credential!, accountId: st.accountId, fingerprint: st.identity.fingerprint, subjects: st.identity.subjects, at: now() });
+      st.failuresOnSubjects = found.onSubjects;
+      const first = found.first;
+      if (!first) return;
+      st.credential = undefined; // the refusal is not a new failure
+      // R-API-4: one incident per remembered failure, however often it is repeated (and the ladder
+      // counts one per cause per day).
+      await app.incidents.record({
+        accountId: st.accountId,
+        type: 'repeated_failed_command',
+        dedupeKey: `${credentialKey(req)}:${st.identity.fingerprint}:${first.failedAt.getTime()}`,
+        evidence: { operation, first_failure_request_id: first.requestId, first_failure_code: first.errorCode, repeat_request_id: req.id },
+      });
+      throw new RepeatedFailedCommand(
+        `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command, change what it names (for example unlock the domain, or add funds), or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
+        {
+          extensions: {
+            first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId },
+            retry_after: first.expiresAt.toISOString(),
+          },
+        },
+      );
+    };
+
+    app.addHook('onRoute', (route: RouteOptions) => {
+      if (!isCommandRoute(route) || !route.schema) return;
+      route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
+      const subjects = compileSubjects(route.url, route.config?.guardSubjects);
+      const accountAt = route.config?.guardAccount?.split('/').filter(Boolean);
+      appendPreValidation(route, (req) => {
+        const operation = req.routeOptions.schema?.operationId;
+        if (!operation) return;
+        const principalAccount = req.principal?.accountId ?? undefined;
+        let accountId = principalAccount;
+        if (!accountId && accountAt) {
+          const found: string[] = [];
+          normaliseAt({ params: req.params, body: req.body, query: req.query }, accountAt, 0, normaliserOf('accounts'), found);
+          accountId = found[0] && UUID.test(found[0]) ? found[0] : undefined;
+        }
+        if (!accountId) return;
+        const guarded = principalAccount !== undefined && !app.fairUsePolicy.guardExempt(operation);
+        // Nothing to remember and nothing to forget: no work at all.
+        if (!guarded && subjects.length === 0) return;
+        const identity = identifyCommand(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body }, subjects);
+        const st: GuardState = { identity, credential: guarded ? credentialKey(req) : undefined, accountId, failuresOnSubjects: undefined };
+        state.set(req, st);
+        if (st.credential) return refuseRepeat(req, st, operation);
+      });
+    });
+
+    const remember = (req: FastifyRequest, st: GuardState, status: number, code: string | null) => {
+      const at = now();
+      const expiresAt = new Date(at.getTime() + opts.windowS * 1000);
+      const subjects = status === FUNDS_STATUS ? [...st.identity.subjects, BALANCE] : st.identity.subjects;
+      const values = { statusCode: status, errorCode: code, requestId: req.id, subjects, accountId: st.accountId, failedAt: at, expiresAt };
+      return {
+        expiresAt,
+        write: app.db
+          .insert(failedCommands)
+          .values({ credential: st.credential!, fingerprint: st.identity.fingerprint, operation: req.routeOptions.schema?.operationId ?? '', ...values })
+          .onConflictDoUpdate({ target: [failedCommands.credential, failedCommands.fingerprint], set: values, setWhere: sql`${failedCommands.expiresAt} <= ${at}` }),
+      };
+    };
+
+    /** A remembered failure says so in its body, so the person knows before retrying. */
+    const announce = (payload: unknown, until: Date): unknown => {
+      if (typeof payload !== 'string') return payload;
+      try {
+        const body = JSON.parse(payload) as Record<string, unknown>;
+        const sentence = `Sending this exact command again is refused until ${until.toISOString()} (R-API-2), unless what it names changes first; alter it to retry sooner.`;
+        return JSON.stringify({ ...body, detail: typeof body.detail === 'string' && body.detail ? `${body.detail} ${sentence}` : sentence, repeat_refused_until: until.toISOString() });
+      } catch {
+        return payload;
+      }
+    };
+
+    app.addHook('onSend', (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
+      const st = state.get(req);
+      if (!st || req.idempotentReplay) return done(null, payload);
+      state.delete(req);
+      const status = reply.statusCode;
+      if (status >= 200 && status < 300) {
+        // Forget only when the lookup saw something to forget, or when no lookup ran (exempt and
+        // operator routes): the common successful command costs nothing more. A failure on the
+        // same object recorded by another request while this one ran is kept: it may have seen
+        // the object after this change.
+        if (st.identity.subjects.length === 0 || st.failuresOnSubjects === false) return done(null, payload);
+        forget({ accountId: st.accountId, subjects: st.identity.subjects }).then(() => done(null, payload), (err: Error) => done(err));
+        return;
+      }
+      if (!st.credential || opts.windowS === 0 || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return done(null, payload);
+      const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
+      if (code && OWN_CODES.has(code)) return done(null, payload);
+      const { expiresAt, write } = remember(req, st, status, code);
+      write.then(() => done(null, announce(payload, expiresAt)), (err: Error) => done(err));
+    });
+
+    sweepExpiredRows(app, 'failed-commands', (at) => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, at)).returning({ id: failedCommands.accountId }));
   },
   { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'jobs', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
 );

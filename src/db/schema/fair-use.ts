@@ -38,12 +38,19 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)],
 );
 
-/** R-API-2: commands that failed with a client error, refused when repeated unaltered. */
+/**
+ * R-API-2: commands that failed with a client error, refused when the same credential repeats them
+ * unaltered. `subjects` are the objects the command named ('domains:example.com', 'balance'): a
+ * successful command on one of them in the account forgets the failure.
+ */
 export const failedCommands = pgTable(
   'failed_commands',
   {
+    /** Whose failure: `key:<api key id>`, or `user:<user id>` for a login session. */
+    credential: text('credential').notNull(),
     accountId: uuid('account_id').notNull(),
     fingerprint: text('fingerprint').notNull(),
+    subjects: text('subjects').array().notNull().default(sql`'{}'::text[]`),
     operation: text('operation').notNull(),
     statusCode: integer('status_code').notNull(),
     errorCode: text('error_code'),
@@ -51,7 +58,11 @@ export const failedCommands = pgTable(
     failedAt: timestamp('failed_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.fingerprint] }), index('failed_commands_expires_idx').on(t.expiresAt)],
+  (t) => [
+    primaryKey({ columns: [t.credential, t.fingerprint] }),
+    index('failed_commands_expires_idx').on(t.expiresAt),
+    index('failed_commands_account_idx').on(t.accountId),
+  ],
 );
 
 /** Operations the repeated-failure guard leaves alone (availability checks have their own rule). */
@@ -80,9 +91,15 @@ export const fairUseIncidents = pgTable(
   (t) => [uniqueIndex('fair_use_incidents_dedupe_key').on(t.accountId, t.type, t.dedupeKey), index('fair_use_incidents_account_idx').on(t.accountId, t.occurredAt)],
 );
 
-/** R-API-4: the escalation ladder. When open incidents within the period reach `threshold`, `action` is taken. */
+/**
+ * R-API-4: the escalation ladder. Open incidents within the period are counted once per cause
+ * (type) per UTC day; a step's `action` is taken when that count reaches `threshold` and the
+ * incidents fall on at least `minDays` distinct UTC days.
+ */
 export const ladderSteps = pgTable('ladder_steps', {
   threshold: integer('threshold').primaryKey(),
+  /** Distinct UTC days with incidents that the step also needs: a person learning in one day is warned, not suspended. */
+  minDays: integer('min_days').notNull().default(1),
   action: text('action').notNull(), // 'warning' | 'suspend_api' | 'fee' | 'termination_review'
   suspensionHours: integer('suspension_hours'),
   /** Fee per currency in minor units, e.g. {"EUR": 2500, "RUB": 250000}. */

@@ -9,6 +9,9 @@ import { Transaction, transactionView } from '../billing/schemas.js';
 import { Account, accountView, contactFromBody, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
 import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
 
+/** R-API-2: a credit (or a new credit limit) changes what an insufficient_funds failure depended on. */
+const CHANGES_FUNDS = { guardSubjects: [{ kind: 'balance' }], guardAccount: '/params/id' };
+
 export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/admin/accounts',
@@ -63,7 +66,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/accounts/:id',
     {
       schema: { operationId: 'adminUpdateAccount', tags: ['admin'], summary: 'Edit an account (contact data, credit limit)', params: IdParams, body: AdminAccountPatch, response: { 200: Account, ...problemResponses(404) } },
-      config: { permission: 'admin:write' },
+      config: { permission: 'admin:write', ...CHANGES_FUNDS },
     },
     async (req) => {
       const b = req.body;
@@ -112,7 +115,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreditBody,
         response: { 201: Type.Object({ transaction: Transaction }, { additionalProperties: false }), ...problemResponses(404) },
       },
-      config: { permission: 'admin:write' },
+      config: { permission: 'admin:write', ...CHANGES_FUNDS },
     },
     async (req, reply) => {
       const entry = await app.db.transaction((tx) =>

@@ -49,7 +49,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         ),
         response: { 200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict), ...problemResponses(404, 409) },
       },
-      config: { permission: 'domains:write' },
+      config: { permission: 'domains:write', guardSubjects: [{ kind: 'contacts', at: '/body/contacts/*' }, { kind: 'hosts', at: '/body/nameservers/*' }] },
     },
     async (req) => {
       const account = await caller(req);

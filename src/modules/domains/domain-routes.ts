@@ -9,7 +9,7 @@ import { Currency, cursorAt, Money, Page, page, PageQuery } from '../../schemas.
 import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
 import { checkNames, checkStore } from './check-service.js';
-import { Domain, DomainStatus, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import { Domain, DomainStatus, domainView, Handle, NAMED_BY_ORDER, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
 import { registerDomain, registrationFacts, registrationWriter } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
@@ -117,7 +117,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         body: RegisterBody,
         response: { 201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict), ...problemResponses(402, 409) },
       },
-      config: { permission: 'domains:write' },
+      config: { permission: 'domains:write', guardSubjects: NAMED_BY_ORDER },
     },
     async (req, reply) => {
       const account = caller(req.principal);

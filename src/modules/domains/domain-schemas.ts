@@ -9,6 +9,13 @@ export type DomainRow = typeof domains.$inferSelect;
 export const strict = { additionalProperties: false } as const;
 export const Handle = Type.String({ pattern: '^RA-[A-Z0-9]{10}$' });
 export const Warning = Type.Object({ code: Type.String(), message: Type.String() }, strict);
+/** R-API-2: what an order names besides its path: a change to any of them makes a failed order new. */
+export const NAMED_BY_ORDER = [
+  { kind: 'domains', at: '/body/name' },
+  { kind: 'contacts', at: '/body/contacts/*' },
+  { kind: 'hosts', at: '/body/nameservers/*' },
+];
+
 export const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }) }, strict);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 

@@ -7,7 +7,7 @@ import { domainTransfers } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { Currency, cursorAt, DateTime, IdParams, Money, Page, page, PageQuery } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
-import { Handle, strict } from './domain-schemas.js';
+import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { RegistryBackend } from './registry.js';
 import { approveTransfer, cancelTransfer, rejectTransfer, requestTransfer, runTransferJob, type TransferDeps, type TransferRow } from './transfer-service.js';
 import type { TldCatalogue } from './tld-service.js';
@@ -80,7 +80,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         ),
         response: { 201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict), ...problemResponses(409, 422) },
       },
-      config: { permission: 'domains:write' },
+      config: { permission: 'domains:write', guardSubjects: NAMED_BY_ORDER },
     },
     async (req, reply) => {
       const account = await getAccount(app.db, tenantOf(req.principal));

@@ -27,7 +27,7 @@ const IncidentQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> = async (app) => {
+export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> = async (app, opts) => {
   async function listIncidents(accountId: string | undefined, q: Static<typeof IncidentQuery>) {
     const limit = q.limit ?? 50;
     const before = cursorId(q.cursor);
@@ -163,6 +163,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
   const ladderView = async () => ({
     steps: (await app.db.select().from(ladderSteps).orderBy(ladderSteps.threshold)).map((s) => ({
       threshold: s.threshold,
+      min_days: s.minDays,
       action: s.action as 'warning',
       suspension_hours: s.suspensionHours,
       fee: (s.fee as Record<string, number> | null) ?? null,
@@ -182,7 +183,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         operationId: 'adminSetFairUseLadder',
         tags: ['admin'],
         summary: 'Replace the escalation ladder',
-        description: 'No single incident may suspend, fine or flag an account: those steps need a threshold of 2 or more.',
+        description:
+          'Incidents are counted once per cause (type) per UTC day; a step fires when the count reaches its threshold and the incidents fall on at least min_days distinct UTC days within the period. No single incident may suspend, fine or flag an account: those steps need a threshold of 2 or more.',
         body: Ladder,
         response: { 200: Ladder },
       },
@@ -194,6 +196,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         if (s.action !== 'warning' && s.threshold < 2) out.push({ pointer: `/body/steps/${i}/threshold`, code: 'too_small', message: 'no single incident may suspend, fine or flag: 2 or more' });
         if (s.action === 'suspend_api' && !s.suspension_hours) out.push({ pointer: `/body/steps/${i}/suspension_hours`, code: 'required', message: 'a suspension needs its length' });
         if (s.action === 'fee' && !s.fee) out.push({ pointer: `/body/steps/${i}/fee`, code: 'required', message: 'a fee needs an amount per currency' });
+        if ((s.min_days ?? 1) > opts.periodDays) out.push({ pointer: `/body/steps/${i}/min_days`, code: 'too_large', message: `the period is ${opts.periodDays} days: this step could never fire` });
         return out;
       });
       if (new Set(req.body.steps.map((s) => s.threshold)).size !== req.body.steps.length) {
@@ -203,7 +206,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       await app.db.transaction(async (tx) => {
         await tx.delete(ladderSteps);
         if (req.body.steps.length) {
-          await tx.insert(ladderSteps).values(req.body.steps.map((s) => ({ threshold: s.threshold, action: s.action, suspensionHours: s.suspension_hours ?? null, fee: s.fee ?? null })));
+          await tx.insert(ladderSteps).values(req.body.steps.map((s) => ({ threshold: s.threshold, minDays: s.min_days ?? 1, action: s.action, suspensionHours: s.suspension_hours ?? null, fee: s.fee ?? null })));
         }
       });
       req.audit = { targetType: 'fair_use_ladder', targetId: 'ladder' };

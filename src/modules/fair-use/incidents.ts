@@ -1,8 +1,10 @@
 // R-API-4: breaches become incidents; the ladder turns repeated incidents within a rolling period
-// into a warning, a temporary API suspension, a handling fee, a termination-review flag. Each step
-// fires once, when the count of open incidents reaches its threshold; no single incident suspends.
-import { and, count, eq, gt } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+// into a warning, a temporary API suspension, a handling fee, a termination-review flag. Incidents
+// of one cause (type) count once per UTC day, so a person making the same kind of mistake all
+// afternoon has one counted incident, not forty; a step also needs its number of distinct days.
+// A step fires once, with the incident that makes its condition true; no single incident suspends.
+import { and, eq, gt, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.js';
 import { accountEvents, accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { InsufficientFunds, postLedgerEntry } from '../billing/ledger.js';
 
@@ -12,42 +14,81 @@ export type LadderAction = 'warning' | 'suspend_api' | 'fee' | 'termination_revi
 export interface RecordedIncident {
   id: number;
   openInPeriod: number;
+  /** What the ladder counts: open incidents in the period, once per cause per UTC day. */
+  counted: number;
+  /** Distinct UTC days with open incidents in the period. */
+  days: number;
   actions: string[];
   apiSuspendedUntil: Date | null;
 }
 
-/** Records an incident unless one with the same dedupe key exists; applies the ladder step it reaches. */
+export interface LadderStanding {
+  open: number;
+  counted: number;
+  days: number;
+}
+
+const utcDay = sql`((${fairUseIncidents.occurredAt} at time zone 'UTC')::date)`;
+
+/** The account's open incidents within the period ending at `at`, as the ladder counts them; `without` leaves one incident out. */
+export async function ladderStanding(db: Tx, accountId: string, at: Date, periodDays: number, without?: number): Promise<LadderStanding> {
+  const since = new Date(at.getTime() - periodDays * 86_400_000);
+  const [row] = await db
+    .select({
+      open: sql<number>`count(*)::int`,
+      counted: sql<number>`count(distinct ${fairUseIncidents.type} || ' ' || ${utcDay})::int`,
+      days: sql<number>`count(distinct ${utcDay})::int`,
+    })
+    .from(fairUseIncidents)
+    .where(
+      and(
+        eq(fairUseIncidents.accountId, accountId),
+        eq(fairUseIncidents.status, 'open'),
+        gt(fairUseIncidents.occurredAt, since),
+        without !== undefined ? sql`${fairUseIncidents.id} <> ${without}` : undefined,
+      ),
+    );
+  return { open: Number(row?.open ?? 0), counted: Number(row?.counted ?? 0), days: Number(row?.days ?? 0) };
+}
+
+const reaches = (s: LadderStanding, step: { threshold: number; minDays: number }) => s.counted >= step.threshold && s.days >= step.minDays;
+
+/**
+ * Records an incident unless one with the same dedupe key exists; applies the ladder steps whose
+ * condition it makes true. `at` is when it happened (default now).
+ */
 export async function recordIncident(
   db: Db,
-  input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown> },
+  input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown>; at?: Date },
   periodDays: number,
 ): Promise<RecordedIncident | null> {
+  const at = input.at ?? new Date();
   return db.transaction(async (tx) => {
     // The account row is the lock: concurrent incidents of one account are counted one at a time.
     const [account] = await tx.select({ currency: accounts.currency, until: accounts.apiSuspendedUntil }).from(accounts).where(eq(accounts.id, input.accountId)).for('update');
     if (!account) return null;
     const [incident] = await tx
       .insert(fairUseIncidents)
-      .values({ accountId: input.accountId, type: input.type, dedupeKey: input.dedupeKey, evidence: input.evidence })
+      .values({ accountId: input.accountId, type: input.type, dedupeKey: input.dedupeKey, evidence: input.evidence, occurredAt: at })
       .onConflictDoNothing()
       .returning({ id: fairUseIncidents.id });
     if (!incident) return null;
-    const since = new Date(Date.now() - periodDays * 86_400_000);
-    const [open] = await tx
-      .select({ n: count() })
-      .from(fairUseIncidents)
-      .where(and(eq(fairUseIncidents.accountId, input.accountId), eq(fairUseIncidents.status, 'open'), gt(fairUseIncidents.occurredAt, since)));
-    const n = open?.n ?? 0;
+    const after = await ladderStanding(tx, input.accountId, at, periodDays);
+    const before = await ladderStanding(tx, input.accountId, at, periodDays, incident.id);
+    const n = after.counted;
     const actions: string[] = [];
     let apiSuspendedUntil: Date | null = null;
-    for (const step of await tx.select().from(ladderSteps).where(eq(ladderSteps.threshold, n))) {
+    // A step fires with the incident that makes it true; a repeat of a cause already counted today
+    // changes neither figure, so it fires nothing.
+    const steps = after.counted === before.counted && after.days === before.days ? [] : await tx.select().from(ladderSteps).orderBy(ladderSteps.threshold);
+    for (const step of steps.filter((s) => reaches(after, s) && !reaches(before, s))) {
       switch (step.action as LadderAction) {
         case 'warning':
-          await tx.insert(accountEvents).values({ accountId: input.accountId, type: 'fair_use.warning', data: { incident_id: incident.id, type: input.type, open_incidents: n } });
+          await tx.insert(accountEvents).values({ accountId: input.accountId, type: 'fair_use.warning', data: { incident_id: incident.id, type: input.type, open_incidents: after.open, counted_incidents: n, incident_days: after.days } });
           actions.push('warning');
           break;
         case 'suspend_api': {
-          const until = new Date(Date.now() + (step.suspensionHours ?? 24) * 3_600_000);
+          const until = new Date(at.getTime() + (step.suspensionHours ?? 24) * 3_600_000);
           apiSuspendedUntil = account.until && account.until > until ? account.until : until;
           await tx.update(accounts).set({ apiSuspendedUntil, updatedAt: new Date() }).where(eq(accounts.id, input.accountId));
           await tx.insert(accountEvents).values({ accountId: input.accountId, type: 'fair_use.api_suspended', data: { incident_id: incident.id, until: apiSuspendedUntil.toISOString() } });
@@ -81,6 +122,6 @@ export async function recordIncident(
     if (actions.length > 0) {
       await tx.update(fairUseIncidents).set({ actions }).where(eq(fairUseIncidents.id, incident.id));
     }
-    return { id: incident.id, openInPeriod: n, actions, apiSuspendedUntil };
+    return { id: incident.id, openInPeriod: after.open, counted: after.counted, days: after.days, actions, apiSuspendedUntil };
   });
 }

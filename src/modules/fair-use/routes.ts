@@ -6,6 +6,7 @@ import { fairUseIncidents, guardExemptions, operationCosts, rateLimitPolicies } 
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { commandsOn, noticedCount, utcDay } from './bulk.js';
 import { incidentView } from './incident-routes.js';
+import { ladderStanding } from './incidents.js';
 import { NotFound, problemResponses } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
@@ -27,10 +28,9 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     async (req) => {
       const accountId = tenantOf(req.principal);
       const day = utcDay();
-      const since = new Date(Date.now() - opts.periodDays * 86_400_000);
-      const [account, [open], incidents, commands, noticed] = await Promise.all([
+      const [account, standing, incidents, commands, noticed] = await Promise.all([
         getAccount(app.db, accountId),
-        app.db.select({ n: count() }).from(fairUseIncidents).where(and(eq(fairUseIncidents.accountId, accountId), eq(fairUseIncidents.status, 'open'), gt(fairUseIncidents.occurredAt, since))),
+        ladderStanding(app.db, accountId, new Date(), opts.periodDays),
         app.db.select().from(fairUseIncidents).where(eq(fairUseIncidents.accountId, accountId)).orderBy(desc(fairUseIncidents.id)).limit(20),
         commandsOn(app.db, accountId, day),
         noticedCount(app.db, accountId, day),
@@ -43,7 +43,9 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
         standing: {
           api_suspended_until: account.apiSuspendedUntil && account.apiSuspendedUntil > new Date() ? account.apiSuspendedUntil.toISOString() : null,
           termination_review: account.terminationReview,
-          open_incidents: open?.n ?? 0,
+          open_incidents: standing.open,
+          counted_incidents: standing.counted,
+          incident_days: standing.days,
           period_days: opts.periodDays,
         },
         today: { day, commands, threshold: opts.bulkThreshold, ceiling: opts.bulkCeiling, noticed },

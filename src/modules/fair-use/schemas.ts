@@ -50,7 +50,9 @@ export const Standing = Type.Object(
   {
     api_suspended_until: Type.Union([DateTime, Type.Null()]),
     termination_review: Type.Boolean(),
-    open_incidents: Type.Integer({ description: 'Open incidents within the rolling period: what the ladder counts' }),
+    open_incidents: Type.Integer({ description: 'Open incidents within the rolling period' }),
+    counted_incidents: Type.Integer({ description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day' }),
+    incident_days: Type.Integer({ description: 'Distinct UTC days with open incidents within the period' }),
     period_days: Type.Integer(),
   },
   strict,
@@ -87,7 +89,8 @@ export const IncidentPatch = Type.Object(
 
 export const LadderStep = Type.Object(
   {
-    threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Open incidents within the period at which this step fires' }),
+    threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Open incidents within the period, counted once per cause (type) per UTC day, at which this step fires' }),
+    min_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Distinct UTC days with incidents within the period that the step also needs (default 1)' })),
     action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
     fee: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), Type.Integer({ minimum: 1 })), Type.Null()])),

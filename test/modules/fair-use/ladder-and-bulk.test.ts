@@ -17,12 +17,20 @@ async function breach(app: App, token: string, i: number) {
   if (repeat.json().code !== 'repeated_failed_command') throw new Error(repeat.body);
 }
 
-t.test('R-API-4: incidents climb the ladder: warning, suspension, fee, termination review; one alone never suspends', async (t) => {
-  const { app, store } = await buildTestApp(t);
+const DAY = 86_400_000;
+/** Noon UTC today: a test's incidents never straddle midnight, whatever time it runs. */
+const NOON = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
+
+t.test('R-API-4 / hardening-23: incidents on distinct days climb the ladder: warning, suspension on the third day, fee, termination review; one alone never suspends', async (t) => {
+  // Fair use's clock: day 3 is today, so the suspension is in force now.
+  let at = NOON - 2 * DAY;
+  const { app, store } = await buildTestApp(t, { now: () => new Date(at) });
+  const onDay = (n: number) => (at = NOON + (n - 3) * DAY);
   const op = await operator(app);
   const r = await reseller(app, op.token);
   await app.inject({ method: 'POST', url: `/v1/admin/accounts/${r.accountId}/credit`, headers: bearer(op.token), payload: { amount: { amount: 10_000, currency: 'EUR' }, reason: 'funds' } });
 
+  onDay(1);
   await breach(app, r.token, 1);
   let view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
   t.equal(view.standing.open_incidents, 1);
@@ -31,26 +39,35 @@ t.test('R-API-4: incidents climb the ladder: warning, suspension, fee, terminati
   t.equal(view.recent_incidents[0].type, 'repeated_failed_command');
   const events = await store.db.select().from(accountEvents).where(eq(accountEvents.accountId, r.accountId));
   t.same(events.map((e) => e.type), ['fair_use.warning'], 'the warning is an event for webhooks to deliver');
+  await breach(app, r.token, 11);
+  await breach(app, r.token, 12);
+  view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
+  t.match(view.standing, { open_incidents: 3, counted_incidents: 1, incident_days: 1, api_suspended_until: null }, 'three incidents of one cause on one day count once: no suspension');
 
+  onDay(2);
   await breach(app, r.token, 2);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'two incidents: still working');
+  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'two days: still working');
+  onDay(3);
   await breach(app, r.token, 3);
   const suspended = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
-  t.equal(suspended.statusCode, 403);
+  t.equal(suspended.statusCode, 403, 'the third day with an incident suspends');
   t.equal(suspended.json().code, 'api_suspended');
-  const endsAt = Date.parse(suspended.json().ends_at);
-  t.ok(endsAt > Date.now() + 23.9 * 3_600_000 && endsAt <= Date.now() + 24 * 3_600_000, 'for 24 hours');
+  t.equal(Date.parse(suspended.json().ends_at), at + 24 * 3_600_000, 'for 24 hours');
   view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
   t.equal(view.standing.api_suspended_until, suspended.json().ends_at, 'the reseller can still read its standing');
 
-  // Operators lift it; two more incidents bring the fee, two more the review flag.
+  // Operators lift it; two more days bring the fee, two more the review flag.
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/admin/fair-use/suspensions/${r.accountId}`, headers: bearer(op.token) })).statusCode, 204);
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'lifted at once');
+  onDay(4);
   await breach(app, r.token, 4);
+  onDay(5);
   await breach(app, r.token, 5);
   const fees = await store.db.select().from(ledgerTransactions).where(eq(ledgerTransactions.accountId, r.accountId));
   t.match(fees.filter((f) => f.type === 'fee'), [{ amount: 2500, currency: 'EUR', reason: 'Fair-use handling fee' }], 'a handling fee is charged to the ledger');
+  onDay(6);
   await breach(app, r.token, 6);
+  onDay(7);
   await breach(app, r.token, 7);
   const [acc] = await store.db.select().from(accounts).where(eq(accounts.id, r.accountId));
   t.equal(acc?.terminationReview, true, 'flagged for termination review');
@@ -79,7 +96,9 @@ t.test('R-API-4: operators list, annotate and clear incidents; cleared ones stop
 });
 
 t.test('R-API-4: the ladder is operator data, and no single incident may suspend', async (t) => {
-  const { app } = await buildTestApp(t);
+  const today = Date.now();
+  let at = today - DAY;
+  const { app } = await buildTestApp(t, { now: () => new Date(at) });
   const op = await operator(app);
   const bad = await app.inject({ method: 'PUT', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token), payload: { steps: [{ threshold: 1, action: 'suspend_api', suspension_hours: 1 }] } });
   t.equal(bad.statusCode, 422);
@@ -90,13 +109,16 @@ t.test('R-API-4: the ladder is operator data, and no single incident may suspend
     headers: bearer(op.token),
     payload: { steps: [{ threshold: 2, action: 'suspend_api', suspension_hours: 1 }] },
   });
-  t.same(ok.json().steps, [{ threshold: 2, action: 'suspend_api', suspension_hours: 1, fee: null }]);
+  t.same(ok.json().steps, [{ threshold: 2, min_days: 1, action: 'suspend_api', suspension_hours: 1, fee: null }], 'min_days defaults to 1');
   const r = await reseller(app, op.token);
   await breach(app, r.token, 1);
   await breach(app, r.token, 2);
+  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'one cause counts once a day (hardening-23)');
+  at = today;
+  await breach(app, r.token, 3);
   const res = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
   t.equal(res.json().code, 'api_suspended', 'the new ladder applies');
-  t.ok(Date.parse(res.json().ends_at) <= Date.now() + 3_600_000, 'for the new length');
+  t.equal(Date.parse(res.json().ends_at), today + 3_600_000, 'for the new length');
 });
 
 t.test('R-API-4: sustained rate-limit hits are an incident', async (t) => {
