@@ -35,6 +35,8 @@ t.test('hardening-22 / R-API-2: unlock, then the identical delete runs; the fail
 
   const repeat = await del('locked-first.com');
   t.equal(repeat.json().code, 'repeated_failed_command', 'an unaltered repeat is refused');
+  t.same(repeat.json().first_failure.depends_on, ['domains:locked-first.com'], 'the refusal names what the failure depended on');
+  t.match(repeat.json().detail, /change what it depends on \(domains:locked-first\.com\)/);
   const dodge = await del('LOCKED-First.COM.');
   t.equal(dodge.json().code, 'repeated_failed_command', 'upper case and a trailing dot name the same domain: still the same command');
 
@@ -63,7 +65,9 @@ t.test('hardening-22 / R-API-2: an order refused for insufficient funds runs aga
   t.equal(first.statusCode, 402);
   t.equal(first.json().code, 'insufficient_funds');
   t.ok(first.json().repeat_refused_until);
-  t.equal((await order()).json().code, 'repeated_failed_command');
+  const refused = await order();
+  t.equal(refused.json().code, 'repeated_failed_command');
+  t.ok(refused.json().first_failure.depends_on.includes('balance'), 'a 402 depended on the balance');
   await credit(app, op.token, r.accountId, 100_000);
   const paid = await order();
   t.equal(paid.statusCode, 201, 'a credit changes what the failure depended on');
