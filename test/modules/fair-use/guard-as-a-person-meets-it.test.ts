@@ -90,6 +90,18 @@ t.test('hardening-22 / R-API-2: an order refused for its owner contact runs agai
   t.equal((await order()).statusCode, 201, 'the order names the contact: its update makes the order new');
 });
 
+t.test('hardening-22 / R-API-2: a registration refused for a missing check runs with the quote the check returned', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { r } = await domainSetup(app);
+  const order = (extra: Record<string, unknown> = {}) =>
+    app.inject({ method: 'POST', url: '/v1/domains', headers: bearer(r.token), payload: { name: 'check-later.com', contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, nameservers: [], ...extra } });
+  t.equal((await order()).json().code, 'availability_check_required');
+  const check = await checkNames(app, r, 'check-later.com');
+  const quote = check.json().results[0].quote.id as string;
+  t.equal((await order()).json().code, 'repeated_failed_command', 'the check names no object it changes: the identical order is still a repeat');
+  t.equal((await order({ quote_id: quote })).statusCode, 201, 'with the quote it is a new command');
+});
+
 t.test("hardening-22 / R-API-2: failures belong to the credential: a technical user's failed revocation of the owner's key does not block the owner's", async (t) => {
   const { app, store } = await buildTestApp(t);
   const { r } = await domainSetup(app);
