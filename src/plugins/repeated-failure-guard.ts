@@ -138,6 +138,8 @@ interface FailedCommand {
   statusCode: number;
   errorCode: string | null;
   requestId: string;
+  /** What it depended on: a successful change to one of these makes the command new. */
+  subjects: string[];
 }
 
 interface GuardState {
@@ -158,9 +160,9 @@ export default fp<{ windowS: number; now?: () => Date }>(
     // costs a fraction of a round trip per command under load and one round trip when idle. The
     // same statement tells whether the account has failures on the command's subjects, so a
     // success clears them only when there is something to clear.
-    const select = preparedStatement<{ ord: number; failed_ms: number | null; expires_ms: number | null; status_code: number | null; error_code: string | null; request_id: string | null; on_subjects: boolean }>(
+    const select = preparedStatement<{ ord: number; failed_ms: number | null; expires_ms: number | null; status_code: number | null; error_code: string | null; request_id: string | null; subjects: string[] | null; on_subjects: boolean }>(
       'guard_lookup',
-      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id,
+      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id, f.subjects,
             (cardinality(k.subjects) > 0 and exists (
               select 1 from failed_commands g where g.account_id = k.account_id and g.subjects && k.subjects and g.expires_at > k.at
             )) as on_subjects
@@ -176,7 +178,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
         const r = byOrd.get(ord);
         const first =
           r && r.failed_ms !== null
-            ? { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id ?? '' }
+            ? { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id ?? '', subjects: r.subjects ?? [] }
             : undefined;
         return { first, onSubjects: r?.on_subjects === true };
       });
@@ -207,11 +209,12 @@ export default fp<{ windowS: number; now?: () => Date }>(
         dedupeKey: `${credentialKey(req)}:${st.identity.fingerprint}:${first.failedAt.getTime()}`,
         evidence: { operation, first_failure_request_id: first.requestId, first_failure_code: first.errorCode, repeat_request_id: req.id },
       });
+      const change = first.subjects.length ? `, change what it depends on (${first.subjects.join(', ')})` : '';
       throw new RepeatedFailedCommand(
-        `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command, change what it names (for example unlock the domain, or add funds), or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
+        `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command${change}, or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
         {
           extensions: {
-            first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId },
+            first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId, depends_on: first.subjects },
             retry_after: first.expiresAt.toISOString(),
           },
         },

@@ -1,7 +1,7 @@
 // /v1/fair-use (resellers: their standing) and /v1/admin/fair-use (operators: limits and costs).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { and, asc, count, desc, eq, gt } from 'drizzle-orm';
+import { asc, desc, eq } from 'drizzle-orm';
 import { fairUseIncidents, guardExemptions, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { commandsOn, noticedCount, utcDay } from './bulk.js';

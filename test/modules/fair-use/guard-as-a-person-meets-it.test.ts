@@ -35,6 +35,8 @@ t.test('hardening-22 / R-API-2: unlock, then the identical delete runs; the fail
 
   const repeat = await del('locked-first.com');
   t.equal(repeat.json().code, 'repeated_failed_command', 'an unaltered repeat is refused');
+  t.same(repeat.json().first_failure.depends_on, ['domains:locked-first.com'], 'the refusal names what the failure depended on');
+  t.match(repeat.json().detail, /change what it depends on \(domains:locked-first\.com\)/);
   const dodge = await del('LOCKED-First.COM.');
   t.equal(dodge.json().code, 'repeated_failed_command', 'upper case and a trailing dot name the same domain: still the same command');
 
@@ -63,7 +65,9 @@ t.test('hardening-22 / R-API-2: an order refused for insufficient funds runs aga
   t.equal(first.statusCode, 402);
   t.equal(first.json().code, 'insufficient_funds');
   t.ok(first.json().repeat_refused_until);
-  t.equal((await order()).json().code, 'repeated_failed_command');
+  const refused = await order();
+  t.equal(refused.json().code, 'repeated_failed_command');
+  t.ok(refused.json().first_failure.depends_on.includes('balance'), 'a 402 depended on the balance');
   await credit(app, op.token, r.accountId, 100_000);
   const paid = await order();
   t.equal(paid.statusCode, 201, 'a credit changes what the failure depended on');
@@ -84,6 +88,18 @@ t.test('hardening-22 / R-API-2: an order refused for its owner contact runs agai
   const fixed = await app.inject({ method: 'PATCH', url: `/v1/contacts/${handle}`, headers: bearer(r.token), payload: { country: 'CZ', postal_code: '120 00' } });
   t.equal(fixed.statusCode, 200);
   t.equal((await order()).statusCode, 201, 'the order names the contact: its update makes the order new');
+});
+
+t.test('hardening-22 / R-API-2: a registration refused for a missing check runs with the quote the check returned', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { r } = await domainSetup(app);
+  const order = (extra: Record<string, unknown> = {}) =>
+    app.inject({ method: 'POST', url: '/v1/domains', headers: bearer(r.token), payload: { name: 'check-later.com', contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, nameservers: [], ...extra } });
+  t.equal((await order()).json().code, 'availability_check_required');
+  const check = await checkNames(app, r, 'check-later.com');
+  const quote = check.json().results[0].quote.id as string;
+  t.equal((await order()).json().code, 'repeated_failed_command', 'the check names no object it changes: the identical order is still a repeat');
+  t.equal((await order({ quote_id: quote })).statusCode, 201, 'with the quote it is a new command');
 });
 
 t.test("hardening-22 / R-API-2: failures belong to the credential: a technical user's failed revocation of the owner's key does not block the owner's", async (t) => {
