@@ -19,8 +19,10 @@ import problemJsonPlugin from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
+import cursorsPlugin from './plugins/cursors.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
+import jsonBodyPlugin from './plugins/json-body.js';
 import incidentsPlugin from './plugins/incidents.js';
 import jobsPlugin from './plugins/jobs.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -77,9 +79,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
+  await app.register(cursorsPlugin);
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
   await app.register(jobsPlugin, config.jobs);

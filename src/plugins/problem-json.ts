@@ -51,6 +51,8 @@ const KEYWORD_CODES: Record<string, string> = {
   minItems: 'too_few_items',
   maxItems: 'too_many_items',
   uniqueItems: 'duplicate_items',
+  // validation.ts: NUL or a lone surrogate in a query, path parameter or header.
+  unsafeText: 'invalid_character',
 };
 
 const escapePointer = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
