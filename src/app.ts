@@ -15,7 +15,7 @@ import { loggerOptions } from './logger.js';
 import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemJsonPlugin from './plugins/problem-json.js';
+import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
@@ -74,6 +74,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    // Errors raised before a route runs leave as problem+json too (plugins/problem-json.ts).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('preValidation', emptyBodyAsObject);
