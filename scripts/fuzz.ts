@@ -4,7 +4,7 @@
 // finding, and exits non-zero when there is one. Results are recorded in bench/RESULTS.md.
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { buildTestApp } from '../test/helpers/app.js';
+import { buildTestApp, redisEnv, TEST_REDIS_URL } from '../test/helpers/app.js';
 import { onPostgres } from '../test/helpers/db.js';
 import { runFuzz } from '../test/helpers/fuzz.js';
 
@@ -17,9 +17,9 @@ if (!Number.isSafeInteger(cases) || cases < 1 || !Number.isSafeInteger(seed)) {
 }
 
 const teardowns: (() => unknown)[] = [];
-const { app } = await buildTestApp({ teardown: (fn) => teardowns.push(fn) }, { env: { LOG_LEVEL: 'fatal' } });
+const { app } = await buildTestApp({ teardown: (fn) => teardowns.push(fn) }, { env: { LOG_LEVEL: 'fatal', ...(TEST_REDIS_URL ? redisEnv() : {}) } });
 const started = Date.now();
-console.log(`fuzz: ${cases} cases, seed ${seed} (FUZZ_SEED / --seed to reproduce), store ${onPostgres ? 'PostgreSQL' : 'PGlite'}`);
+console.log(`fuzz: ${cases} cases, seed ${seed} (FUZZ_SEED / --seed to reproduce), store ${onPostgres ? 'PostgreSQL' : 'PGlite'}${TEST_REDIS_URL ? ' + Redis' : ''}`);
 const summary = await runFuzz(app, {
   seed,
   cases,
@@ -35,7 +35,7 @@ console.log(
   JSON.stringify({
     date: new Date().toISOString(),
     machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
-    store: onPostgres ? 'postgresql' : 'pglite',
+    store: `${onPostgres ? 'postgresql' : 'pglite'}${TEST_REDIS_URL ? '+redis' : ''}`,
     seed,
     cases: summary.cases,
     unsendable: summary.unsendable,
