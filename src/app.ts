@@ -15,12 +15,14 @@ import { loggerOptions } from './logger.js';
 import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemJsonPlugin from './plugins/problem-json.js';
+import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
+import cursorsPlugin from './plugins/cursors.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
+import jsonBodyPlugin from './plugins/json-body.js';
 import incidentsPlugin from './plugins/incidents.js';
 import jobsPlugin from './plugins/jobs.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -74,14 +76,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    // Errors raised before a route runs leave as problem+json too (plugins/problem-json.ts).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
+  await app.register(cursorsPlugin);
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
   await app.register(jobsPlugin, config.jobs);

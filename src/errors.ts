@@ -100,6 +100,12 @@ export const InternalError = defineError('internal_error', 500, 'Internal server
 export const ServiceUnavailable = defineError('service_unavailable', 503, 'Service unavailable');
 export const NotFound = defineError('not_found', 404, 'Not found');
 export const Conflict = defineError('conflict', 409, 'Conflict');
+// Refused by the HTTP layer before a route runs (problem-json's framework and client error handlers).
+export const InvalidUrlEncoding = defineError('invalid_url_encoding', 400, 'The URL is not validly percent-encoded');
+export const UriTooLong = defineError('uri_too_long', 414, 'A path segment of the URL is too long');
+export const HeadersTooLarge = defineError('headers_too_large', 431, 'The request headers are too large');
+export const MalformedRequest = defineError('malformed_request', 400, 'The request is not valid HTTP');
+export const RequestTimeout = defineError('request_timeout', 408, 'The request was not received in time');
 
 /** Route response entries for problem statuses, as fastify + @fastify/swagger read them. */
 export function problemResponses(...statuses: number[]): Record<number, unknown> {
@@ -117,8 +123,8 @@ function problemDescription(status: number): string {
   const codes = [...registry].filter(([, d]) => d.status === status).map(([c]) => c);
   const known: Record<number, string> = {
     400: 'Malformed request', 401: 'Not authenticated', 403: 'Not permitted', 404: 'Not found',
-    405: 'Method not allowed', 409: 'Conflict with the current state', 413: 'Body too large',
-    415: 'Unsupported content type', 422: 'Validation failed', 429: 'Rate limited',
+    405: 'Method not allowed', 408: 'Request timeout', 409: 'Conflict with the current state', 413: 'Body too large', 414: 'URI too long',
+    415: 'Unsupported content type', 422: 'Validation failed', 429: 'Rate limited', 431: 'Headers too large',
     500: 'Internal error', 503: 'Unavailable',
   };
   return `${known[status] ?? 'Error'} (problem+json${codes.length ? `; codes include ${codes.join(', ')}` : ''})`;

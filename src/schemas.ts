@@ -1,14 +1,28 @@
-// TypeBox schemas shared by every module: money, times, ids, pagination.
+// TypeBox schemas shared by every module: money, times, ids, pagination (cursors: plugins/cursors.ts).
 import { Type, type TSchema } from 'typebox';
-import { decodeCursor, encodeCursor } from './lib/cursor.js';
-import { BadRequest } from './errors.js';
+
+// Integer bounds. Every integer a request carries has bounds that fit its column, so an
+// out-of-range number is a 422 at validation, never a database error (and the OpenAPI document
+// shows them). Money columns are bigint, but amounts are added and compared in JavaScript numbers:
+// the business bound keeps any sum of a few of them exact (far below 2^53).
+export const INT32_MAX = 2_147_483_647;
+/** The largest amount of money, in minor units, that a request may carry (10^12: ten billion EUR). */
+export const MONEY_MAX = 1_000_000_000_000;
+
+type IntegerOptions = Parameters<typeof Type.Integer>[0];
+/** An integer that fits a PostgreSQL integer (int4) column; `opts` may narrow the bounds. */
+export const Int32 = (opts: IntegerOptions = {}) => Type.Integer({ minimum: -INT32_MAX - 1, maximum: INT32_MAX, ...opts });
+/** The id of a bigint identity column: positive and exact in a JavaScript number. */
+export const BigIntId = (opts: IntegerOptions = {}) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...opts });
+/** An amount of money in minor units, within ±MONEY_MAX; `opts` may narrow the bounds. */
+export const MoneyAmount = (opts: IntegerOptions = {}) => Type.Integer({ minimum: -MONEY_MAX, maximum: MONEY_MAX, ...opts });
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' });
 export const Money = Type.Object(
   {
-    amount: Type.Integer({ description: 'Minor units (cents, kopecks)' }),
+    amount: Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units (cents, kopecks)' }),
     currency: Currency,
   },
   { additionalProperties: false },
@@ -25,30 +39,6 @@ export function Page<T extends TSchema>(item: T) {
     { data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) },
     { additionalProperties: false },
   );
-}
-
-/** The numeric id position in a cursor, or a 400 for a cursor we did not issue. */
-export function cursorId(cursor: string | undefined): number | undefined {
-  if (cursor === undefined) return undefined;
-  const pos = decodeCursor<{ id: number }>(cursor, ['id']);
-  if (!pos || typeof pos.id !== 'number') throw new BadRequest('The cursor is not one this API issued');
-  return pos.id;
-}
-
-/** A cursor's string position (`key`), or a 400 for a cursor we did not issue. */
-export function cursorAt(cursor: string | undefined, key: string): string | undefined {
-  if (cursor === undefined) return undefined;
-  const pos = decodeCursor<Record<string, string>>(cursor, [key]);
-  if (!pos || typeof pos[key] !== 'string') throw new BadRequest('The cursor is not one this API issued');
-  return pos[key];
-}
-
-/** Builds `{data, next_cursor}` from rows fetched with limit + 1. */
-export function page<R, O>(rows: R[], limit: number, position: (row: R) => Record<string, string | number>, view: (row: R) => O) {
-  const more = rows.length > limit;
-  const items = more ? rows.slice(0, limit) : rows;
-  const last = items.at(-1);
-  return { data: items.map(view), next_cursor: more && last !== undefined ? encodeCursor(position(last)) : null };
 }
 
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);

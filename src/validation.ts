@@ -3,6 +3,7 @@
 // a string belongs is a client bug and must fail, not be quietly rewritten.
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import type { FastifyRequest } from 'fastify';
+import { findUnsafeText } from './lib/unsafe-text.js';
 
 type PoolOptions = Parameters<BuildCompilerFromPool>[1];
 
@@ -21,8 +22,40 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
       ({ ...options, customOptions: { ...custom, ...BASE_OPTIONS, coerceTypes } }) as PoolOptions;
     const strict = pool(externalSchemas, withCoercion(false));
     const coercing = pool(externalSchemas, withCoercion('array'));
-    return (route) => ((route as { httpPart?: string }).httpPart === 'body' ? strict(route) : coercing(route));
+    return (route) => {
+      const part = (route as { httpPart?: string }).httpPart;
+      // JSON bodies are checked for unsafe text as they are parsed (plugins/json-body.ts).
+      return part === 'body' ? strict(route) : refusingUnsafeText(coercing(route));
+    };
   };
+}
+
+type CompiledValidator = ((data: unknown) => unknown) & { errors?: unknown };
+
+/**
+ * A query, params or headers validator that first refuses text PostgreSQL cannot store (%00 in a
+ * path or query): 422 with a pointer, as Ajv's own failures are (problem-json maps the keyword).
+ */
+function refusingUnsafeText<V>(validate: V): V {
+  const inner = validate as unknown as CompiledValidator;
+  const wrapped: CompiledValidator = (data) => {
+    const unsafe = findUnsafeText(data, '');
+    if (unsafe) {
+      wrapped.errors = [{ keyword: 'unsafeText', instancePath: unsafe.pointer, message: unsafe.message, params: {} }];
+      return false;
+    }
+    const ok = inner(data);
+    wrapped.errors = inner.errors;
+    if (!ok) return ok;
+    // Ajv coerces "Infinity" and "1e309" to Infinity and then skips its range checks: refuse them.
+    const infinite = findNonFiniteNumber(data);
+    if (infinite !== null) {
+      wrapped.errors = [{ keyword: 'type', instancePath: infinite, message: 'must be a finite number', params: {} }];
+      return false;
+    }
+    return ok;
+  };
+  return wrapped as unknown as V;
 }
 
 /**
@@ -33,4 +66,17 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
 export function emptyBodyAsObject(req: FastifyRequest, _reply: unknown, done: () => void): void {
   if (req.body === undefined && req.routeOptions.schema?.body) req.body = {};
   done();
+}
+
+/** The pointer of the first non-finite number in coerced query, params or headers, or null. */
+function findNonFiniteNumber(data: unknown): string | null {
+  if (data === null || typeof data !== 'object') return null;
+  for (const [key, value] of Object.entries(data)) {
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === 'number' && !Number.isFinite(v)) return `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}${Array.isArray(value) ? `/${i}` : ''}`;
+    }
+  }
+  return null;
 }

@@ -2,7 +2,7 @@
 // Each route declares `config.permission`; this plugin documents the security it needs in the
 // OpenAPI document and, per request: resolves the credential (cached hash lookup, never argon2),
 // checks IP allowlists first, then expiry, revocation, account status and permission. Signed
-// requests are verified over the raw body before validation runs.
+// requests are verified over the raw body (kept by the json-body plugin) before validation runs.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -44,7 +44,6 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
-    rawBody: Buffer | undefined;
   }
   interface FastifyInstance {
     credentialCache: { revoke(match: { userId?: string; credentialId?: string; accountId?: string }): void };
@@ -96,7 +95,6 @@ export interface AuthPluginOptions {
 export default fp<AuthPluginOptions>(
   async function authPlugin(app, opts) {
     app.decorateRequest('principal', null);
-    app.decorateRequest('rawBody', undefined);
 
     app.addHook('onRoute', (route) => {
       if (route.schema?.hide || route.url.startsWith('/docs')) return;
@@ -107,15 +105,6 @@ export default fp<AuthPluginOptions>(
       if (permission !== 'public') {
         route.schema.response = { ...problemResponses(401, 403), ...(route.schema.response as object) };
       }
-    });
-
-    // Signed requests sign the exact bytes, so keep them; parse with Fastify's own safe JSON parser.
-    const parseJson = app.getDefaultJsonParser('error', 'error');
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-      req.rawBody = body as Buffer;
-      // An empty JSON body on a DELETE or a POST without fields is common from HTTP clients.
-      if ((body as Buffer).length === 0) return done(null, undefined);
-      parseJson(req, (body as Buffer).toString('utf8'), done);
     });
 
     const lookup = createCredentialLookup(app.db);

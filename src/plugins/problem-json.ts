@@ -1,29 +1,38 @@
 // One error handler for the whole app: every failure (ours, Fastify's, unknown routes, wrong
 // methods, bodies, crashes) leaves as RFC 9457 application/problem+json with a stable `code`.
 // It also documents those problem responses on every route, so the OpenAPI document is honest.
-import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import FindMyWay, { type HTTPVersion } from 'find-my-way';
 import {
   AppError,
   BadRequest,
   FieldError,
+  HeadersTooLarge,
   InternalError,
+  InvalidUrlEncoding,
   MalformedJson,
+  MalformedRequest,
   MethodNotAllowed,
   PayloadTooLarge,
   Problem,
   PROBLEM_CONTENT_TYPE,
   problemResponses,
   problemType,
+  RequestTimeout,
   RouteNotFound,
   ServiceUnavailable,
   UnsupportedMediaType,
+  UriTooLong,
   ValidationFailed,
   type FieldErrorBody,
   type ProblemBody,
 } from '../errors.js';
 import { redactSecrets } from '../lib/redact.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -51,6 +60,8 @@ const KEYWORD_CODES: Record<string, string> = {
   minItems: 'too_few_items',
   maxItems: 'too_many_items',
   uniqueItems: 'duplicate_items',
+  // validation.ts: NUL or a lone surrogate in a query, path parameter or header.
+  unsafeText: 'invalid_character',
 };
 
 const escapePointer = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -124,6 +135,60 @@ export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.headers) reply.headers(err.headers);
   return reply.code(err.statusCode).type(PROBLEM_CONTENT_TYPE).send(renderProblem(err, reply.request));
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a
+ * path that is not valid percent-encoding, a path parameter past maxParamLength).
+ */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const problem =
+    err.code === 'FST_ERR_BAD_URL'
+      ? new InvalidUrlEncoding('The URL path is not validly percent-encoded (e.g. a % not followed by two hex digits)')
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new UriTooLong('A path segment is longer than the server accepts')
+        : toAppError(err);
+  req.log.info({ code: problem.code, status: problem.statusCode }, problem.message);
+  reply.header(REQUEST_ID_HEADER, req.id);
+  void sendProblem(reply, problem);
+}
+
+/**
+ * The server's 'clientError' handler (Fastify's `clientErrorHandler`): Node refused the bytes
+ * before a request existed (malformed HTTP, headers too large, too slow). There is no request or
+ * reply, so a minimal problem+json response is written on the socket, which is then closed.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLarge('The request line and headers exceed the size the server accepts')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeout('The request was not received in time')
+        : new MalformedRequest('The request could not be parsed as HTTP/1.1');
+  const requestId = randomUUID();
+  this.log.info({ code: problem.code, status: problem.statusCode, request_id: requestId, http_parser_error: err.code }, problem.message);
+  if (socket.writable) {
+    const body = JSON.stringify({
+      type: problemType(problem.code),
+      title: problem.title,
+      status: problem.statusCode,
+      detail: problem.message,
+      code: problem.code,
+      instance: '',
+      request_id: requestId,
+    } satisfies ProblemBody);
+    socket.write(
+      `HTTP/1.1 ${problem.statusCode} ${STATUS_CODES[problem.statusCode] ?? 'Error'}\r\n` +
+        `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        `${REQUEST_ID_HEADER}: ${requestId}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy();
 }
 
 /** Which problem statuses a route can produce whatever its handler does. */

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { decodeCursor } from '../../lib/cursor.js';
-import { IdParams, Page, page } from '../../schemas.js';
+import { IdParams, Page } from '../../schemas.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
 import { Account, accountView, contactFromBody, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
@@ -47,9 +46,10 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])?.id;
+      const cursor = app.listCursor(req);
+      const after = cursor.position({ id: 'uuid' })?.id;
       const rows = await listAccounts(app.db, { limit, after, status: req.query.status });
-      return page(rows, limit, (a) => ({ id: a.id }), accountView);
+      return cursor.page(rows, limit, (a) => ({ id: a.id }), accountView);
     },
   );
 

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { and, desc, eq, gte, lt, lte } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema/index.js';
 import { problemResponses } from '../../errors.js';
-import { cursorId, Page, page } from '../../schemas.js';
+import { Page } from '../../schemas.js';
 import { AuditEvent, AuditQuery } from './schemas.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -25,7 +25,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const limit = q.limit ?? 50;
       // Resellers are pinned to their account whatever they ask for (R-SEC-6).
       const accountId = p.accountId ?? q.account_id;
-      const before = cursorId(q.cursor);
+      const cursor = app.listCursor(req);
+      const before = cursor.position({ id: 'id' })?.id;
       const rows = await app.db
         .select()
         .from(auditEvents)
@@ -42,7 +43,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         )
         .orderBy(desc(auditEvents.id))
         .limit(limit + 1);
-      return page(rows, limit, (r) => ({ id: r.id }), (r) => ({
+      return cursor.page(rows, limit, (r) => ({ id: r.id }), (r) => ({
         id: r.id,
         at: r.at.toISOString(),
         account_id: r.accountId,

@@ -1,6 +1,6 @@
 // Request and response schemas of the accounts area, and the views that map rows onto them.
 import { Type, type Static } from 'typebox';
-import { Currency, DateTime, iso, Money, PageQuery, Uuid } from '../../schemas.js';
+import { BigIntId, Currency, DateTime, Int32, iso, Money, MoneyAmount, PageQuery, Uuid } from '../../schemas.js';
 import type { ApiKeyRow } from './auth-service.js';
 import { ALL_PERMISSIONS, RESELLER_PERMISSIONS, RESELLER_ROLES } from './permissions.js';
 import type { AccountRow, UserRow } from './service.js';
@@ -97,7 +97,7 @@ export const CreateAccountBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     ...contactFields,
     currency: Currency,
-    credit_limit: Type.Optional(Type.Integer({ minimum: 0, description: 'Minor units the balance may go below zero' })),
+    credit_limit: Type.Optional(MoneyAmount({ minimum: 0, description: 'Minor units the balance may go below zero' })),
     owner: Type.Object({ username: Username, email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), password: Password }, strict),
   },
   strict,
@@ -107,7 +107,7 @@ export const AdminAccountPatch = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     ...optionalContactFields,
-    credit_limit: Type.Optional(Type.Integer({ minimum: 0 })),
+    credit_limit: Type.Optional(MoneyAmount({ minimum: 0 })),
   },
   { ...strict, minProperties: 1 },
 );
@@ -124,7 +124,7 @@ export const SuspendBody = Type.Object({ reason: Type.String({ minLength: 1, max
 
 export const CreditBody = Type.Object(
   {
-    amount: Type.Object({ amount: Type.Integer({ minimum: 1, description: 'Minor units, positive' }), currency: Currency }, strict),
+    amount: Type.Object({ amount: MoneyAmount({ minimum: 1, description: 'Minor units, positive' }), currency: Currency }, strict),
     reason: Type.String({ minLength: 1, maxLength: 500 }),
     reference: Type.Optional(Type.String({ maxLength: 200 })),
   },
@@ -298,7 +298,7 @@ export const CreateApiKeyBody = Type.Object(
 
 export const AuditEvent = Type.Object(
   {
-    id: Type.Integer(),
+    id: BigIntId(),
     at: DateTime,
     account_id: Type.Union([Uuid, Type.Null()]),
     user_id: Type.Union([Uuid, Type.Null()]),
@@ -310,7 +310,7 @@ export const AuditEvent = Type.Object(
     path: Type.String(),
     target_type: Type.Union([Type.String(), Type.Null()]),
     target_id: Type.Union([Type.String(), Type.Null()]),
-    status_code: Type.Integer(),
+    status_code: Int32(),
     result: Type.Enum(['success', 'failure']),
     error_code: Type.Union([Type.String(), Type.Null()]),
     request_id: Type.String(),

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { IdParams, Page, page, PageQuery } from '../../schemas.js';
-import { decodeCursor } from '../../lib/cursor.js';
+import { IdParams, Page, PageQuery } from '../../schemas.js';
 import { confirmTwoFactor, disableTwoFactor, startTwoFactorEnrolment } from './auth-service.js';
 import { CodeBody, CreateUserBody, OptionalCodeBody, PasswordBody, RecoveryCodes, TwoFactorEnrolment, User, UserPatchBody, userView } from './schemas.js';
 import { changePassword, createUser, getUserVisibleTo, listUsers, updateUser } from './service.js';
@@ -23,9 +22,10 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])?.id;
+      const cursor = app.listCursor(req);
+      const after = cursor.position({ id: 'uuid' })?.id;
       const rows = await listUsers(app.db, req.principal!, { limit, after });
-      return page(rows, limit, (u) => ({ id: u.id }), userView);
+      return cursor.page(rows, limit, (u) => ({ id: u.id }), userView);
     },
   );
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { cursorId, Page, page, PageQuery } from '../../schemas.js';
+import { Page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import { getBalance, listTransactions } from './ledger.js';
 import { Balance, Transaction, transactionView } from './schemas.js';
@@ -38,8 +38,9 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await listTransactions(app.db, tenantOf(req.principal), { limit: limit + 1, before: cursorId(req.query.cursor), type: req.query.type });
-      return page(rows, limit, (t) => ({ id: t.id }), transactionView);
+      const cursor = app.listCursor(req);
+      const rows = await listTransactions(app.db, tenantOf(req.principal), { limit: limit + 1, before: cursor.position({ id: 'id' })?.id, type: req.query.type });
+      return cursor.page(rows, limit, (t) => ({ id: t.id }), transactionView);
     },
   );
 };

@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
-import { DateTime, Money } from '../../schemas.js';
+import { BigIntId, DateTime, Money } from '../../schemas.js';
 import type { LedgerEntry } from './ledger.js';
 
 export const Transaction = Type.Object(
   {
-    id: Type.Integer(),
+    id: BigIntId(),
     type: Type.Enum(['credit', 'charge', 'refund', 'fee']),
     amount: Money,
     balance_after: Money,

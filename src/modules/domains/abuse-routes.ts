@@ -1,10 +1,11 @@
 // R-DOM-6: abuse complaints. Anyone files one (POST /v1/abuse-complaints, limited per address) or an
 // operator does; the domain's reseller sees it and responds by respond_by; unanswered ones escalate.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { BadRequest, problemResponses } from '../../errors.js';
-import { decodeCursor } from '../../lib/cursor.js';
-import { DateTime, iso, Page, page, PageQuery, Uuid } from '../../schemas.js';
+import { problemResponses } from '../../errors.js';
+import { BigIntId, DateTime, iso, Page, PageQuery, Uuid } from '../../schemas.js';
+import type { ListCursor } from '../../plugins/cursors.js';
 import { Email } from '../accounts/schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import {
@@ -68,7 +69,7 @@ const resellerFields = {
   respond_by: DateTime,
   response: Response,
   escalated_at: NullableDateTime,
-  incident_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The fair-use incident filed when the complaint escalated' }),
+  incident_id: Type.Union([BigIntId(), Type.Null()], { description: 'The fair-use incident filed when the complaint escalated' }),
   closed_at: NullableDateTime,
   close_note: NullableString,
 };
@@ -125,23 +126,16 @@ const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminCompla
   filed_from_ip: c.filedFromIp,
 });
 
-function position(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
-  if (cursor === undefined) return undefined;
-  const pos = decodeCursor<{ t: string; id: string }>(cursor, ['t', 'id']);
-  const at = pos ? new Date(pos.t) : undefined;
-  if (!pos || !at || Number.isNaN(at.getTime()) || typeof pos.id !== 'string' || !/^[0-9a-f-]{36}$/i.test(pos.id)) {
-    throw new BadRequest('The cursor is not one this API issued');
-  }
-  return { createdAt: at, id: pos.id };
-}
-
 export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, opts) => {
   app.jobs.register('abuse-escalation', (now) => escalateOverdueComplaints(app.db, (input) => app.incidents.record(input), now));
 
-  async function list(accountId: string | undefined, q: Static<typeof AdminListQuery>) {
+  async function list(req: FastifyRequest, accountId: string | undefined, q: Static<typeof AdminListQuery>) {
     const limit = q.limit ?? 50;
-    const rows = await listComplaints(app.db, { accountId, status: q.status, domain: q.domain ? nameFromParam(q.domain.trim()) : undefined, before: position(q.cursor), limit });
-    return { rows, limit };
+    const cursor = app.listCursor(req);
+    const at = cursor.position({ t: 'time', id: 'uuid' });
+    const before = at ? { createdAt: at.t, id: at.id } : undefined;
+    const rows = await listComplaints(app.db, { accountId, status: q.status, domain: q.domain ? nameFromParam(q.domain.trim()) : undefined, before, limit });
+    return { rows, limit, cursor };
   }
   /** Files a complaint from either body; who filed it and from where is the caller's. */
   const file = (
@@ -153,8 +147,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
       { domain: nameFromParam(b.domain.trim()), category: b.category, description: b.description, evidenceUrls: b.evidence_urls ?? [], reporterName: b.reporter_name ?? null, ...who },
       opts.responseHours,
     );
-  const pageOf = <O>(r: { rows: ComplaintWithIncident[]; limit: number }, view: (c: ComplaintWithIncident) => O) =>
-    page(r.rows, r.limit, (c) => ({ t: c.createdAt.toISOString(), id: c.id }), view);
+  const pageOf = <O>(r: { rows: ComplaintWithIncident[]; limit: number; cursor: ListCursor }, view: (c: ComplaintWithIncident) => O) =>
+    r.cursor.page(r.rows, r.limit, (c) => ({ t: c.createdAt, id: c.id }), view);
 
   // ---- anyone ----
 
@@ -195,7 +189,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
       },
       config: { permission: 'domains:read' },
     },
-    async (req) => pageOf(await list(tenantOf(req.principal), req.query), complaintView),
+    async (req) => pageOf(await list(req, tenantOf(req.principal), req.query), complaintView),
   );
 
   app.get(
@@ -266,7 +260,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
       },
       config: { permission: 'admin:read' },
     },
-    async (req) => pageOf(await list(req.query.account_id, req.query), adminComplaintView),
+    async (req) => pageOf(await list(req, req.query.account_id, req.query), adminComplaintView),
   );
 
   app.get(

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { cursorAt, DateTime, Page, page, PageQuery } from '../../schemas.js';
+import { DateTime, Page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { createContact, deleteContact, getContact, listContacts, resellerDataWarnings, updateContact, type ContactInput, type ContactRow } from './contact-service.js';
@@ -77,8 +77,9 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await listContacts(app.db, tenantOf(req.principal), { limit, after: cursorAt(req.query.cursor, 'handle') });
-      const p = page(rows, limit, (c) => ({ handle: c.handle }), (c) => c);
+      const cursor = app.listCursor(req);
+      const rows = await listContacts(app.db, tenantOf(req.principal), { limit, after: cursor.position({ handle: { text: 64 } })?.handle });
+      const p = cursor.page(rows, limit, (c) => ({ handle: c.handle }), (c) => c);
       return { data: await Promise.all(p.data.map(view)), next_cursor: p.next_cursor };
     },
   );

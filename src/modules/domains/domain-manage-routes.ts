@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { Currency, Money } from '../../schemas.js';
+import { Currency, Money, MoneyAmount } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { resellerDataWarnings } from './contact-service.js';
 import { deleteDomain, readAuthCode, renewDomain, resetAuthCode, restoreDomain, setLock, updateDomain, type ManageDeps } from './domain-manage-service.js';
@@ -12,7 +12,7 @@ import { runLifecycle } from './lifecycle.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-const MaxPrice = Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' });
+const MaxPrice = Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' });
 const Charged = Type.Object({ domain: Domain, charged: Money }, strict);
 const NullableHandle = Type.Union([Handle, Type.Null()]);
 const AuthCode = Type.Object({ auth_code: Type.String({ description: 'The transfer auth code (EPP authInfo); give it only to the domain’s owner' }) }, strict);

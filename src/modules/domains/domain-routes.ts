@@ -5,7 +5,7 @@ import { and, asc, eq, gt, lt, notInArray } from 'drizzle-orm';
 import { sweepExpiredRows } from '../../db/sweep.js';
 import { domainChecks, domains } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
-import { Currency, cursorAt, Money, Page, page, PageQuery } from '../../schemas.js';
+import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
 import { checkNames, checkStore } from './check-service.js';
@@ -37,7 +37,7 @@ const RegisterBody = Type.Object(
     contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
     nameservers: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' }),
     quote_id: Type.Optional(Type.String({ maxLength: 400, description: 'Honour the price of this quote (from a check) while it holds' })),
-    max_price: Type.Optional(Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' })),
+    max_price: Type.Optional(Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' })),
     accept_premium: Type.Optional(Type.Boolean()),
     autorenew: Type.Optional(Type.Boolean()),
   },
@@ -149,7 +149,8 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const after = cursorAt(req.query.cursor, 'name');
+      const cursor = app.listCursor(req);
+      const after = cursor.position({ name: { text: 253 } })?.name;
       const status = req.query.status;
       const statusFilter = status === 'all' ? undefined : status ? eq(domains.status, status) : notInArray(domains.status, ['released', 'transferred_out']);
       const rows = await app.db
@@ -158,7 +159,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         .where(and(eq(domains.accountId, tenantOf(req.principal)), after ? gt(domains.name, after) : undefined, req.query.tld ? eq(domains.tld, req.query.tld) : undefined, statusFilter))
         .orderBy(asc(domains.name))
         .limit(limit + 1);
-      return page(rows, limit, (d) => ({ name: d.name }), domainView);
+      return cursor.page(rows, limit, (d) => ({ name: d.name }), domainView);
     },
   );
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Currency, DateTime, Money } from '../../schemas.js';
+import { Currency, DateTime, Int32, Money, MoneyAmount } from '../../schemas.js';
 import type { TldEntry } from './tld-service.js';
 
 const strict = { additionalProperties: false } as const;
@@ -16,18 +16,18 @@ export const Tld = Type.Object(
     enabled: Type.Boolean(),
     label: Type.Object(
       {
-        min_length: Type.Integer(),
-        max_length: Type.Integer(),
+        min_length: Int32(),
+        max_length: Int32(),
         pattern: Type.String({ description: 'The A-label (ASCII) form must match this; "--" in positions 3-4 only for xn-- labels' }),
         idn_scripts: Type.Array(Type.String(), { description: 'Scripts a U-label may use, one per label; empty = no IDN' }),
       },
       strict,
     ),
-    periods: Type.Object({ min_years: Type.Integer(), max_years: Type.Integer() }, strict),
-    transfer: Type.Object({ auth_code_required: Type.Boolean(), approval_days: Type.Integer() }, strict),
+    periods: Type.Object({ min_years: Int32(), max_years: Int32() }, strict),
+    transfer: Type.Object({ auth_code_required: Type.Boolean(), approval_days: Int32() }, strict),
     contacts: Type.Object({ required_roles: Type.Array(Role), owner_countries: Type.Array(Type.String(), { description: 'ISO 3166; empty = anywhere' }) }, strict),
     lifecycle: Type.Object(
-      { add_grace_days: Type.Integer(), auto_renew_grace_days: Type.Integer(), redemption_days: Type.Integer(), pending_delete_days: Type.Integer() },
+      { add_grace_days: Int32(), auto_renew_grace_days: Int32(), redemption_days: Int32(), pending_delete_days: Int32() },
       strict,
     ),
     prices: Type.Array(Type.Object({ operation: Operation, price: Money, per: Type.Enum(['year', 'event']) }, strict)),
@@ -77,10 +77,10 @@ export const TldRulesBody = Type.Object(
 
 export const TldListsBody = Type.Object(
   {
-    prices: Type.Optional(Type.Array(Type.Object({ operation: Operation, currency: Currency, amount: Type.Integer({ minimum: 0 }) }, strict), { maxItems: 500 })),
+    prices: Type.Optional(Type.Array(Type.Object({ operation: Operation, currency: Currency, amount: MoneyAmount({ minimum: 0 }) }, strict), { maxItems: 500 })),
     reserved_names: Type.Optional(Type.Array(Type.Object({ label: Label, reason: Type.String({ minLength: 1, maxLength: 200 }) }, strict), { maxItems: 100_000 })),
     premium_names: Type.Optional(
-      Type.Array(Type.Object({ label: Label, currency: Currency, register_amount: Type.Integer({ minimum: 1 }), renew_amount: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 100_000 }),
+      Type.Array(Type.Object({ label: Label, currency: Currency, register_amount: MoneyAmount({ minimum: 1 }), renew_amount: MoneyAmount({ minimum: 1 }) }, strict), { maxItems: 100_000 }),
     ),
   },
   { ...strict, minProperties: 1 },

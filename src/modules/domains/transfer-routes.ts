@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { domainTransfers } from '../../db/schema/index.js';
 import { NotFound, problemResponses } from '../../errors.js';
-import { Currency, cursorAt, DateTime, IdParams, Money, Page, page, PageQuery } from '../../schemas.js';
+import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { RegistryBackend } from './registry.js';
@@ -74,7 +74,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
             auth_code: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Required where the TLD’s auth_code_required is true' })),
             contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
             nameservers: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'Default: keep the current ones' })),
-            max_price: Type.Optional(Type.Object({ amount: Type.Integer({ minimum: 0 }), currency: Currency }, strict)),
+            max_price: Type.Optional(Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, strict)),
           },
           strict,
         ),
@@ -106,8 +106,9 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     async (req) => {
       const me = tenantOf(req.principal);
       const limit = req.query.limit ?? 50;
-      const after = cursorAt(req.query.cursor, 'id');
-      const afterRow = after ? (await app.db.select({ at: domainTransfers.requestedAt }).from(domainTransfers).where(eq(domainTransfers.id, after)))[0] : undefined;
+      const cursor = app.listCursor(req);
+      // The cursor carries the last row's position itself: no row is looked up by cursor.
+      const after = cursor.position({ t: 'time', id: 'uuid' });
       const side = req.query.direction === 'out' ? eq(domainTransfers.losingAccountId, me) : eq(domainTransfers.accountId, me);
       const rows = await app.db
         .select()
@@ -116,12 +117,12 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           and(
             side,
             req.query.status ? eq(domainTransfers.status, req.query.status) : undefined,
-            afterRow ? or(lt(domainTransfers.requestedAt, afterRow.at), and(eq(domainTransfers.requestedAt, afterRow.at), lt(domainTransfers.id, after!))) : undefined,
+            after ? or(lt(domainTransfers.requestedAt, after.t), and(eq(domainTransfers.requestedAt, after.t), lt(domainTransfers.id, after.id))) : undefined,
           ),
         )
         .orderBy(desc(domainTransfers.requestedAt), desc(domainTransfers.id))
         .limit(limit + 1);
-      return page(rows, limit, (t) => ({ id: t.id }), view(me));
+      return cursor.page(rows, limit, (t) => ({ t: t.requestedAt, id: t.id }), view(me));
     },
   );
 

@@ -1,10 +1,11 @@
 // Incidents, bulk notices, the ladder and suspensions (R-API-3, R-API-4), for resellers and operators.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { Type, type Static } from 'typebox';
 import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { NotFound, problemResponses, ValidationFailed } from '../../errors.js';
-import { cursorId, iso, Page, page, PageQuery, Uuid } from '../../schemas.js';
+import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import { utcDay } from './bulk.js';
 import { BulkNotice, BulkNoticeBody, Incident, IncidentPatch, Ladder } from './schemas.js';
@@ -28,9 +29,10 @@ const IncidentQuery = Type.Object(
 );
 
 export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> = async (app, opts) => {
-  async function listIncidents(accountId: string | undefined, q: Static<typeof IncidentQuery>) {
+  async function listIncidents(req: FastifyRequest, accountId: string | undefined, q: Static<typeof IncidentQuery>) {
     const limit = q.limit ?? 50;
-    const before = cursorId(q.cursor);
+    const cursor = app.listCursor(req);
+    const before = cursor.position({ id: 'id' })?.id;
     const rows = await app.db
       .select()
       .from(fairUseIncidents)
@@ -43,7 +45,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       )
       .orderBy(desc(fairUseIncidents.id))
       .limit(limit + 1);
-    return page(rows, limit, (i) => ({ id: i.id }), incidentView);
+    return cursor.page(rows, limit, (i) => ({ id: i.id }), incidentView);
   }
 
   app.get(
@@ -52,7 +54,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       schema: { operationId: 'listFairUseIncidents', tags: ['fair-use'], summary: 'Your fair-use incidents, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
       config: { permission: 'fair_use:read', allowDuringApiSuspension: true },
     },
-    async (req) => listIncidents(tenantOf(req.principal), req.query),
+    async (req) => listIncidents(req, tenantOf(req.principal), req.query),
   );
 
   app.post(
@@ -107,7 +109,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       schema: { operationId: 'adminListFairUseIncidents', tags: ['admin'], summary: 'Incidents of every account, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
       config: { permission: 'admin:read' },
     },
-    async (req) => listIncidents(req.query.account_id, req.query),
+    async (req) => listIncidents(req, req.query.account_id, req.query),
   );
 
   app.patch(
@@ -117,7 +119,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         operationId: 'adminUpdateFairUseIncident',
         tags: ['admin'],
         summary: 'Annotate an incident, or clear it so it no longer counts toward the ladder',
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+        params: Type.Object({ id: BigIntId() }, { additionalProperties: false }),
         body: IncidentPatch,
         response: { 200: Incident, ...problemResponses(404) },
       },

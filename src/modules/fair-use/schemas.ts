@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { DateTime } from '../../schemas.js';
+import { BigIntId, DateTime, Int32, MoneyAmount } from '../../schemas.js';
 
 const strict = { additionalProperties: false } as const;
 export const Scope = Type.Enum(['credential', 'account', 'address']);
@@ -7,9 +7,9 @@ export const Scope = Type.Enum(['credential', 'account', 'address']);
 export const BucketView = Type.Object(
   {
     scope: Scope,
-    capacity: Type.Integer(),
-    refill_per_minute: Type.Integer(),
-    remaining: Type.Integer({ description: 'Tokens available now' }),
+    capacity: Int32(),
+    refill_per_minute: Int32(),
+    remaining: Int32({ description: 'Tokens available now' }),
   },
   strict,
 );
@@ -17,23 +17,23 @@ export const BucketView = Type.Object(
 const BucketsAndCosts = Type.Object(
   {
     buckets: Type.Array(BucketView, { description: 'The buckets this credential spends; a call must find tokens in each' }),
-    costs: Type.Array(Type.Object({ operation_id: Type.String(), cost: Type.Integer() }, strict), { description: 'Operations that cost more than 1' }),
+    costs: Type.Array(Type.Object({ operation_id: Type.String(), cost: Int32() }, strict), { description: 'Operations that cost more than 1' }),
   },
   strict,
 );
 
-export const Limit = Type.Object({ scope: Scope, capacity: Type.Integer({ minimum: 1 }), refill_per_minute: Type.Integer({ minimum: 0 }), updated_at: DateTime }, strict);
+export const Limit = Type.Object({ scope: Scope, capacity: Int32({ minimum: 1 }), refill_per_minute: Int32({ minimum: 0 }), updated_at: DateTime }, strict);
 export const LimitBody = Type.Object(
   { capacity: Type.Integer({ minimum: 1, maximum: 10_000_000 }), refill_per_minute: Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'At least 1: a bucket that never refills would lock a caller out for good' }) },
   strict,
 );
-export const Cost = Type.Object({ operation_id: Type.String(), cost: Type.Integer({ minimum: 1 }), updated_at: DateTime }, strict);
+export const Cost = Type.Object({ operation_id: Type.String(), cost: Int32({ minimum: 1 }), updated_at: DateTime }, strict);
 export const CostBody = Type.Object({ cost: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict);
 export const LimitsView = Type.Object({ limits: Type.Array(Limit), costs: Type.Array(Cost) }, strict);
 
 export const Incident = Type.Object(
   {
-    id: Type.Integer(),
+    id: BigIntId(),
     account_id: Type.String({ format: 'uuid' }),
     type: Type.Enum(['repeated_failed_command', 'rate_limit_sustained', 'bulk_without_notice', 'drop_catch_pattern', 'abuse_unanswered']),
     occurred_at: DateTime,
@@ -50,10 +50,10 @@ export const Standing = Type.Object(
   {
     api_suspended_until: Type.Union([DateTime, Type.Null()]),
     termination_review: Type.Boolean(),
-    open_incidents: Type.Integer({ description: 'Open incidents within the rolling period' }),
-    counted_incidents: Type.Integer({ description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day' }),
-    incident_days: Type.Integer({ description: 'Distinct UTC days with open incidents within the period' }),
-    period_days: Type.Integer(),
+    open_incidents: Int32({ description: 'Open incidents within the rolling period' }),
+    counted_incidents: Int32({ description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day' }),
+    incident_days: Int32({ description: 'Distinct UTC days with open incidents within the period' }),
+    period_days: Int32(),
   },
   strict,
 );
@@ -61,16 +61,16 @@ export const Standing = Type.Object(
 export const Today = Type.Object(
   {
     day: Type.String({ format: 'date' }),
-    commands: Type.Integer({ description: 'Orders and updates counted today (UTC)' }),
-    threshold: Type.Integer(),
-    ceiling: Type.Integer(),
-    noticed: Type.Integer({ description: 'The largest count a bulk notice for today announced' }),
+    commands: Int32({ description: 'Orders and updates counted today (UTC)' }),
+    threshold: Int32(),
+    ceiling: Int32(),
+    noticed: Int32({ description: 'The largest count a bulk notice for today announced' }),
   },
   strict,
 );
 
 export const BulkNotice = Type.Object(
-  { id: Type.String({ format: 'uuid' }), date: Type.String({ format: 'date' }), expected_count: Type.Integer(), description: Type.String(), created_at: DateTime },
+  { id: Type.String({ format: 'uuid' }), date: Type.String({ format: 'date' }), expected_count: Int32(), description: Type.String(), created_at: DateTime },
   strict,
 );
 export const BulkNoticeBody = Type.Object(
@@ -93,7 +93,7 @@ export const LadderStep = Type.Object(
     min_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Distinct UTC days with incidents within the period that the step also needs (default 1)' })),
     action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
-    fee: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), Type.Integer({ minimum: 1 })), Type.Null()])),
+    fee: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), MoneyAmount({ minimum: 1 })), Type.Null()])),
   },
   strict,
 );

@@ -1,0 +1,76 @@
+// The application/json body parser. Keeps the exact bytes (signed requests sign them), parses with
+// Fastify's own prototype-poisoning-safe parser, and refuses before anything else sees the body:
+// nesting deeper than MAX_JSON_DEPTH (400 json_too_deep: deep values are no part of any schema, and
+// every later walk over the body stays shallow) and strings PostgreSQL cannot store (422 with a
+// pointer, see lib/unsafe-text.ts).
+import fp from 'fastify-plugin';
+import { defineError, ValidationFailed } from '../errors.js';
+import { findUnsafeText, jsonMayHoldUnsafeText } from '../lib/unsafe-text.js';
+
+/** Deepest nesting of arrays and objects a JSON body may have. No request schema goes past 5. */
+export const MAX_JSON_DEPTH = 32;
+
+export const JsonTooDeep = defineError('json_too_deep', 400, 'The JSON body is nested too deeply');
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body's bytes as received (signature checks hash them). */
+    rawBody: Buffer | undefined;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Whether JSON bytes nest deeper than `max`, counting brackets outside strings. Works on UTF-8
+ * bytes: a multi-byte character never contains an ASCII byte. Malformed JSON is left to the parser.
+ */
+export function nestsDeeperThan(body: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+export default fp(
+  async function jsonBodyPlugin(app) {
+    app.decorateRequest('rawBody', undefined);
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
+      const body = raw as Buffer;
+      req.rawBody = body;
+      // An empty JSON body on a DELETE or a POST without fields is common from HTTP clients.
+      if (body.length === 0) return done(null, undefined);
+      if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+        return done(new JsonTooDeep(`The JSON body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      }
+      const text = body.toString('utf8');
+      parseJson(req, text, (err, value) => {
+        if (err) return done(err, undefined);
+        if (jsonMayHoldUnsafeText(text)) {
+          const unsafe = findUnsafeText(value, '/body');
+          if (unsafe) return done(new ValidationFailed('1 field(s) failed validation', { errors: [unsafe] }), undefined);
+        }
+        done(null, value);
+      });
+    });
+  },
+  { name: 'json-body', fastify: '5.x' },
+);
