@@ -227,7 +227,8 @@ export function renderPermissionTable(routes: { operationId: string; method: str
   const rows = routes.map(({ operationId, method, path }) => {
     const r = operationRule(operationId);
     if (!r) throw new Error(`${operationId} is not in OPERATION_PERMISSIONS`);
-    const scope = r.permission === 'public' ? '' : `\`${r.permission}\`${r.subject && r.subject !== 'self' ? ` (+ \`${r.subject.others}\` on others)` : ''}`;
+    const others = r.subject && r.subject !== 'self' && r.subject.others !== r.permission ? ` (+ \`${r.subject.others}\` on others)` : '';
+    const scope = r.permission === 'public' ? '' : `\`${r.permission}\`${others}`;
     return `| ${operationId} | \`${method} ${path}\` | ${scope} | ${ALL_ROLES.map((role) => cell(role, r)).join(' | ')} |`;
   });
   return [head, rule, ...rows].join('\n');

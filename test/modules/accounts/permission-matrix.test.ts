@@ -87,15 +87,16 @@ function classify(status: number, code: string | undefined): Outcome | `broken: 
   return 'allowed';
 }
 
+// One app for the file. The guard would refuse the same failing command from the next caller, and
+// one account makes thousands of calls here: neither is under test.
+const { app } = await buildTestApp(t, { env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000' } });
+type Doc = { paths: Record<string, Record<string, { operationId: string; description?: string; security?: Record<string, string[]>[]; 'x-permission'?: string; 'x-roles'?: string[] }>> };
+const doc = app.swagger() as unknown as Doc;
+
 t.test('hardening-2 / R-SEC-1 / R-SEC-8: every operation x every role and every single-scope key answers as the permission matrix says', async (t) => {
-  const { app } = await buildTestApp(t, {
-    // The guard would refuse the same failing command from the next caller; limits are not under test.
-    env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000' },
-  });
   const fx = await fixtures(app);
   const cases = buildCases(app, fx);
 
-  const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string; security?: Record<string, string[]>[]; 'x-permission'?: string }>> };
   const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
   t.ok(operations.length >= 80, `${operations.length} operations in the document`);
   t.same(
@@ -131,8 +132,6 @@ t.test('hardening-2 / R-SEC-1 / R-SEC-8: every operation x every role and every 
 });
 
 t.test('hardening-2: the OpenAPI document shows each operation\'s permission, as scopes and x-permission', async (t) => {
-  const { app } = await buildTestApp(t);
-  const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string; description?: string; security?: Record<string, string[]>[]; 'x-permission'?: string; 'x-roles'?: string[] }>> };
   for (const ops of Object.values(doc.paths)) {
     for (const op of Object.values(ops)) {
       const rule = operationRule(op.operationId)!;
@@ -151,8 +150,6 @@ t.test('hardening-2: the OpenAPI document shows each operation\'s permission, as
 });
 
 t.test('hardening-2: the README shows the permission matrix generated from the table', async (t) => {
-  const { app } = await buildTestApp(t);
-  const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string }>> };
   const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ operationId: op.operationId, method: method.toUpperCase(), path })));
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const block = /<!-- permission-matrix:start[^>]*-->\n([\s\S]*?)\n<!-- permission-matrix:end -->/.exec(readme)?.[1];
