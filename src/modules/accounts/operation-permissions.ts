@@ -1,8 +1,8 @@
 // The permission matrix (R-SEC-1, R-SEC-8): for every operation of the API, what the caller must
 // hold, and for operations on one user (the path's user, or the user whose key or session it is)
 // the rule for acting on yourself and on another user. The auth plugin reads it for every route
-// (a route names no permission of its own), the services check the "another user" part with
-// assertMayActOnUser, the OpenAPI document and the README show it, and
+// (the routes of the table name no permission of their own), the services check the "another
+// user" part with assertMayActOnUser, the OpenAPI document and the README show it, and
 // test/modules/accounts/permission-matrix.test.ts calls every operation against it.
 import type { RouteOptions } from 'fastify';
 import { PermissionDenied, RoleNotAssignable } from './errors.js';
@@ -159,15 +159,19 @@ const SECURITY_SCHEMES = ['bearerAuth', 'hmacSignature'] as const;
 
 /**
  * Called by the auth plugin for every documented route: the route's permission comes from the
- * table (a route that names its own, or an operation missing from the table, stops the app), and
- * the OpenAPI operation shows it: the scope in its security requirements, `x-permission`,
- * `x-roles` and a sentence in its description.
+ * table, and the OpenAPI operation shows it: the scope in its security requirements,
+ * `x-permission`, `x-roles` and a sentence in its description. An operation of the table whose
+ * route names a permission of its own stops the app. Only a route outside the table (a test's own
+ * route) may name one; test/modules/accounts/permission-matrix.test.ts fails for any operation of
+ * the document that the table lacks.
  */
 export function applyOperationPermission(route: RouteOptions): Permission | 'public' {
   const where = `${String(route.method)} ${route.url}`;
-  if (route.config && 'permission' in route.config) throw new Error(`${where}: permissions live in OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts), not in the route`);
   const operationId = route.schema?.operationId;
-  const rule = typeof operationId === 'string' ? operationRule(operationId) : undefined;
+  const listed = typeof operationId === 'string' ? operationRule(operationId) : undefined;
+  const own = route.config?.permission;
+  if (listed && own !== undefined) throw new Error(`${where}: permissions live in OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts), not in the route`);
+  const rule: OperationRule | undefined = listed ?? (own !== undefined ? { permission: own } : undefined);
   if (!rule) throw new Error(`${where}: add operation ${String(operationId)} to OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts)`);
   route.config = { ...route.config, permission: rule.permission };
   const schema = (route.schema ??= {}) as Record<string, unknown>;

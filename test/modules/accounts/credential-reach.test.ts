@@ -89,6 +89,7 @@ t.test("hardening-2 / R-SEC-8: an API key with only domains:read cannot touch it
 t.test('hardening-2: an operation takes its permission from the table, never from the route', async (t) => {
   const route = (operationId: string, config: object = {}) => ({ method: 'GET', url: '/x', schema: { operationId }, config, handler: () => {} }) as unknown as Parameters<typeof applyOperationPermission>[0];
   t.equal(applyOperationPermission(route('getDomain')), 'domains:read');
-  t.throws(() => applyOperationPermission(route('getDomain', { permission: 'public' })), /permissions live in OPERATION_PERMISSIONS/, 'a route naming its own permission stops the app');
+  t.throws(() => applyOperationPermission(route('getDomain', { permission: 'public' })), /permissions live in OPERATION_PERMISSIONS/, 'an operation of the table whose route names its own permission stops the app');
   t.throws(() => applyOperationPermission(route('somethingNew')), /add operation somethingNew/, 'so does an operation missing from the table');
+  t.equal(applyOperationPermission(route('testOnlyRoute', { permission: 'account:write' })), 'account:write', "a test's own route outside the table names its permission");
 });
