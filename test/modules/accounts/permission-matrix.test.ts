@@ -39,9 +39,13 @@ interface Call {
   payload?: unknown;
 }
 
-/** How to call an operation: its URL with real ids, a body, and whether it acts on a user. */
+/**
+ * How to call an operation: its URL with real ids, a body, and whether it acts on a user. `fresh`:
+ * the caller holds the operation's permission, so the call may consume what it names (a key, a
+ * session, a user); a caller refused at the door gets shared objects, which saves the minting.
+ */
 interface Case {
-  call: (c: Caller, target: Target) => Promise<Call> | Call;
+  call: (c: Caller, target: Target, fresh: boolean) => Promise<Call> | Call;
   /** Acts on one user (path id of a user, or of their key or session): called for each target. */
   targeted?: true;
   /** The call would destroy the caller's own credential: made by a fresh twin of the caller. */
@@ -114,8 +118,9 @@ t.test('hardening-2 / R-SEC-1 / R-SEC-8: every operation x every role and every 
     for (const target of kase.targeted ? (['self', 'owner', 'read_only'] as const) : (['self'] as const)) {
       await Promise.all(
         fx.callers.map(async (caller) => {
-          const c = kase.twin?.(target) ? await fx.twin(caller) : caller;
-          const call = await kase.call(c, target);
+          const fresh = rule.permission === 'public' || caller.holds.has(rule.permission);
+          const c = fresh && kase.twin?.(target) ? await fx.twin(caller) : caller;
+          const call = await kase.call(c, target, fresh);
           const res = await app.inject({ method: call.method, url: call.url, headers: bearer(c.token), ...(call.payload !== undefined ? { payload: call.payload as object } : {}) });
           calls++;
           const code = String(res.headers['content-type'] ?? '').startsWith('application/problem+json') ? (res.json() as { code?: string }).code : undefined;
@@ -232,6 +237,18 @@ async function fixtures(app: App) {
   }
   const victims: Record<Exclude<Target, 'self'>, string> = { owner: await mintUser('owner', a.accountId), read_only: await mintUser('read_only', a.accountId) };
   const userOf = (c: Caller, target: Target) => (target === 'self' ? c.userId : victims[target]);
+  const shared = new Map<string, Promise<{ id: string }>>();
+  const sharedOr = (fresh: boolean, key: string, make: () => Promise<{ id: string }>) => {
+    if (fresh) return make();
+    if (!shared.has(key)) shared.set(key, make());
+    return shared.get(key)!;
+  };
+  /** A session of the target user to act on: fresh when the call may revoke it. */
+  const sessionToActOn = async (c: Caller, target: Target, fresh: boolean) => (await sharedOr(fresh, `s:${userOf(c, target)}`, () => mintSession(userOf(c, target)))).id;
+  /** A key of the target user to act on: fresh when the call may rotate or revoke it. */
+  const keyToActOn = async (c: Caller, target: Target, fresh: boolean) => (await sharedOr(fresh, `k:${userOf(c, target)}`, () => mintKey(userOf(c, target), ['domains:read']))).id;
+  /** Another user to disable: fresh when the call may disable it. */
+  const userToDisable = (target: Exclude<Target, 'self'>, fresh: boolean) => (fresh ? mintUser(target, a.accountId) : Promise.resolve(victims[target]));
 
   return {
     op,
@@ -239,10 +256,10 @@ async function fixtures(app: App) {
     b,
     callers,
     twin,
-    mintUser,
-    mintSession,
-    mintKey,
     userOf,
+    sessionToActOn,
+    keyToActOn,
+    userToDisable,
     contactA,
     domain,
     away,
@@ -270,7 +287,7 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     login: { call: () => ({ method: 'POST', url: '/v1/auth/login', payload: {} }) },
     logout: { call: () => ({ method: 'POST', url: '/v1/auth/logout' }), twin: () => true },
     listSessions: get('/v1/auth/sessions'),
-    revokeSession: { targeted: true, call: async (c, target) => ({ method: 'DELETE', url: `/v1/auth/sessions/${(await fx.mintSession(fx.userOf(c, target))).id}` }) },
+    revokeSession: { targeted: true, call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/auth/sessions/${await fx.sessionToActOn(c, target, fresh)}` }) },
     getAccount: get('/v1/account'),
     updateAccount: { call: () => ({ method: 'PATCH', url: '/v1/account', payload: { address: 'Matrix street 1' } }) },
     getAccountIpAllowlist: get('/v1/account/ip-allowlist'),
@@ -283,7 +300,7 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     disableUser: {
       targeted: true,
       twin: (target) => target === 'self',
-      call: async (c, target) => ({ method: 'DELETE', url: `/v1/users/${target === 'self' ? c.userId : await fx.mintUser(target, a.accountId)}` }),
+      call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/users/${target === 'self' ? c.userId : await fx.userToDisable(target, fresh)}` }),
     },
     // Yourself without the current password (422), another user with a weak one (422): nothing changes.
     setUserPassword: { targeted: true, call: (c, target) => ({ method: 'PUT', url: `/v1/users/${fx.userOf(c, target)}/password`, payload: { new_password: 'short' } }) },
@@ -292,9 +309,9 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     disableTwoFactor: { targeted: true, call: (c, target) => ({ method: 'DELETE', url: `/v1/users/${fx.userOf(c, target)}/two-factor`, payload: {} }) },
     listApiKeys: get('/v1/api-keys'),
     createApiKey: { call: () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: 'matrix', scopes: ['domains:read'] } }) },
-    getApiKey: { targeted: true, call: async (c, target) => ({ method: 'GET', url: `/v1/api-keys/${(await fx.mintKey(fx.userOf(c, target), ['domains:read'])).id}` }) },
-    revokeApiKey: { targeted: true, call: async (c, target) => ({ method: 'DELETE', url: `/v1/api-keys/${(await fx.mintKey(fx.userOf(c, target), ['domains:read'])).id}` }) },
-    rotateApiKey: { targeted: true, call: async (c, target) => ({ method: 'POST', url: `/v1/api-keys/${(await fx.mintKey(fx.userOf(c, target), ['domains:read'])).id}/rotate` }) },
+    getApiKey: { targeted: true, call: async (c, target) => ({ method: 'GET', url: `/v1/api-keys/${await fx.keyToActOn(c, target, false)}` }) },
+    revokeApiKey: { targeted: true, call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}` }) },
+    rotateApiKey: { targeted: true, call: async (c, target, fresh) => ({ method: 'POST', url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}/rotate` }) },
     listAuditEvents: get('/v1/audit-events'),
     getBalance: get('/v1/billing/balance'),
     listTransactions: get('/v1/billing/transactions'),
@@ -346,7 +363,7 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     listContacts: get('/v1/contacts'),
     getContact: get(`/v1/contacts/${fx.contactA}`),
     updateContact: { call: () => ({ method: 'PATCH', url: `/v1/contacts/${fx.contactA}`, payload: { city: 'Brno' } }) },
-    deleteContact: { call: async () => ({ method: 'DELETE', url: `/v1/contacts/${await freshContact()}` }) },
+    deleteContact: { call: async (_c, _target, fresh) => ({ method: 'DELETE', url: `/v1/contacts/${fresh ? await freshContact() : fx.contactA}` }) },
     checkDomains: { call: () => ({ method: 'POST', url: '/v1/domains/check', payload: { names: [`matrix-${next()}.com`] } }) },
     // Never checked: refused with availability_check_required, after the permission check.
     registerDomain: { call: () => ({ method: 'POST', url: '/v1/domains', payload: { name: `unchecked-${next()}.com`, contacts: { owner: fx.contactA, admin: fx.contactA, tech: fx.contactA }, nameservers: [] } }) },
