@@ -1,6 +1,6 @@
 // Authentication and authorisation for every route (R-SEC-1, R-SEC-4, R-SEC-5).
-// Each route declares `config.permission`; this plugin documents the security it needs in the
-// OpenAPI document and, per request: resolves the credential (cached hash lookup, never argon2),
+// Each operation's permission comes from the table in modules/accounts/operation-permissions.ts;
+// this plugin documents the security it needs in the OpenAPI document and, per request: resolves the credential (cached hash lookup, never argon2),
 // checks IP allowlists first, then expiry, revocation, account status and permission. Signed
 // requests are verified over the raw body (kept by the json-body plugin) before validation runs.
 import { createHash } from 'node:crypto';
@@ -22,20 +22,20 @@ import {
   InvalidCredentials,
   IpNotAllowed,
   NonceReused,
-  PermissionDenied,
   SignatureExpired,
   SignatureInvalid,
   TokenExpired,
   TwoFactorEnrolmentRequired,
 } from '../modules/accounts/errors.js';
 import { postgresNonceStore, redisNonceStore, type NonceStore } from '../modules/accounts/nonce-store.js';
-import type { Permission } from '../modules/accounts/permissions.js';
+import { applyOperationPermission } from '../modules/accounts/operation-permissions.js';
+import { assertHolds, type Permission } from '../modules/accounts/permissions.js';
 
-export type RoutePermission = Permission | 'authenticated' | 'public';
+export type RoutePermission = Permission | 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** What the caller must hold: a permission, any valid credential, or nothing. Required on every route. */
+    /** What the caller must hold, or 'public'. Set from OPERATION_PERMISSIONS by operationId; routes do not name it. */
     permission?: RoutePermission;
     /** Reachable with an enrolment-only session (two-factor set-up under require_two_factor). */
     allowEnrolment?: boolean;
@@ -76,7 +76,6 @@ export const SECURITY_SCHEMES = {
   },
 } as const;
 
-const SECURED: Record<string, string[]>[] = [{ bearerAuth: [] }, { hmacSignature: [] }];
 const TOUCH_INTERVAL_MS = 60_000;
 
 interface PendingSignature {
@@ -98,12 +97,10 @@ export default fp<AuthPluginOptions>(
 
     app.addHook('onRoute', (route) => {
       if (route.schema?.hide || route.url.startsWith('/docs')) return;
-      const permission = route.config?.permission;
-      if (!permission) throw new Error(`${String(route.method)} ${route.url}: config.permission is required`);
-      route.schema ??= {};
-      route.schema.security = permission === 'public' ? [] : SECURED;
+      // The permission comes from the operation table, which also documents it (scopes, x-permission).
+      const permission = applyOperationPermission(route);
       if (permission !== 'public') {
-        route.schema.response = { ...problemResponses(401, 403), ...(route.schema.response as object) };
+        route.schema!.response = { ...problemResponses(401, 403), ...(route.schema!.response as object) };
       }
     });
 
@@ -203,9 +200,7 @@ export default fp<AuthPluginOptions>(
       if (principal.enrolmentOnly && !config.allowEnrolment) {
         throw new TwoFactorEnrolmentRequired('This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)');
       }
-      if (permission !== 'authenticated' && !principal.permissions.has(permission)) {
-        throw new PermissionDenied(`This needs the ${permission} permission`);
-      }
+      assertHolds(principal, permission);
       if (signature) {
         if (!record.secretSealed) throw new InvalidCredentials();
         pending.set(req, { auth: signature, secret: app.secretBox.open(record.secretSealed), keyId: signature.credential });

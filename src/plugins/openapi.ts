@@ -82,7 +82,7 @@ export default fp<OpenApiOptions>(
           summary: 'This OpenAPI 3.1 document',
           response: { 200: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
         },
-        config: { permission: 'public', rateLimitExempt: true },
+        config: { rateLimitExempt: true },
       },
       async () => app.swagger(),
     );

@@ -44,7 +44,7 @@ t.test('a route without operationId, permission or a 2xx schema refuses to start
   const ok = { operationId: 'x', tags: ['x'], summary: 's', response: { 200: Type.Object({}) } };
   const cases: [string, Record<string, unknown>, Record<string, unknown> | undefined, RegExp][] = [
     ['no operationId', { ...ok, operationId: undefined }, { permission: 'public' }, /operationId/],
-    ['no permission', ok, undefined, /config.permission/],
+    ['no permission', ok, undefined, /OPERATION_PERMISSIONS/],
     ['no 2xx', { ...ok, response: {} }, { permission: 'public' }, /2xx/],
   ];
   for (const [name, schema, config, message] of cases) {
@@ -60,7 +60,7 @@ t.test('secured routes document both security schemes and 401/403', async (t) =>
   t.same(Object.keys(doc.components.securitySchemes).sort(), ['bearerAuth', 'hmacSignature']);
   t.match(doc.components.securitySchemes.hmacSignature.description, 'canonical string');
   const op = doc.paths['/v1/account'].get;
-  t.same(op.security, [{ bearerAuth: [] }, { hmacSignature: [] }]);
+  t.same(op.security, [{ bearerAuth: ['account:read'] }, { hmacSignature: ['account:read'] }], 'with the scope the operation needs');
   t.ok(op.responses['401'] && op.responses['403']);
   t.same(doc.paths['/healthz'].get.security, []);
 });

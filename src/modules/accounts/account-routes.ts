@@ -11,7 +11,6 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/account',
     {
       schema: { operationId: 'getAccount', tags: ['account'], summary: 'Your reseller account', response: { 200: Account, ...problemResponses(404) } },
-      config: { permission: 'account:read' },
     },
     async (req) => accountView(await getAccount(app.db, tenantOf(req.principal))),
   );
@@ -27,7 +26,6 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: OwnAccountPatch,
         response: { 200: Account, ...problemResponses(404, 409) },
       },
-      config: { permission: 'account:write' },
     },
     async (req) => {
       const b = req.body;
@@ -44,7 +42,6 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/account/ip-allowlist',
     {
       schema: { operationId: 'getAccountIpAllowlist', tags: ['account'], summary: 'Addresses allowed to call for this account', response: { 200: Allowlist, ...problemResponses(404) } },
-      config: { permission: 'account:read' },
     },
     async (req) => ({ entries: (await getAccount(app.db, tenantOf(req.principal))).ipAllowlist }),
   );
@@ -60,7 +57,6 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: AllowlistBody,
         response: { 200: Allowlist, ...problemResponses(404) },
       },
-      config: { permission: 'account:write' },
     },
     async (req) => {
       const principal = req.principal!;

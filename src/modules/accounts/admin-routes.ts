@@ -22,7 +22,6 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateAccountBody,
         response: { 201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }), ...problemResponses(409) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req, reply) => {
       const b = req.body;
@@ -42,7 +41,6 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/accounts',
     {
       schema: { operationId: 'adminListAccounts', tags: ['admin'], summary: 'Reseller accounts', querystring: ListAccountsQuery, response: { 200: Page(Account) } },
-      config: { permission: 'admin:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
@@ -57,7 +55,6 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/accounts/:id',
     {
       schema: { operationId: 'adminGetAccount', tags: ['admin'], summary: 'One reseller account', params: IdParams, response: { 200: Account, ...problemResponses(404) } },
-      config: { permission: 'admin:read' },
     },
     async (req) => accountView(await getAccount(app.db, req.params.id)),
   );
@@ -66,7 +63,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/admin/accounts/:id',
     {
       schema: { operationId: 'adminUpdateAccount', tags: ['admin'], summary: 'Edit an account (contact data, credit limit)', params: IdParams, body: AdminAccountPatch, response: { 200: Account, ...problemResponses(404) } },
-      config: { permission: 'admin:write', ...CHANGES_FUNDS },
+      config: { ...CHANGES_FUNDS },
     },
     async (req) => {
       const b = req.body;
@@ -92,7 +89,6 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ...(action === 'suspend' ? { body: SuspendBody } : {}),
           response: { 200: Account, ...problemResponses(404, 409) },
         },
-        config: { permission: 'admin:write' },
       },
       async (req) => {
         const reason = action === 'suspend' ? (req.body as { reason: string }).reason : null;
@@ -115,7 +111,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreditBody,
         response: { 201: Type.Object({ transaction: Transaction }, { additionalProperties: false }), ...problemResponses(404) },
       },
-      config: { permission: 'admin:write', ...CHANGES_FUNDS },
+      config: { ...CHANGES_FUNDS },
     },
     async (req, reply) => {
       const entry = await app.db.transaction((tx) =>

@@ -17,7 +17,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Your active API keys (every key of the account with users:write)',
         response: { 200: Type.Object({ data: Type.Array(ApiKey) }, { additionalProperties: false }), ...problemResponses(404) },
       },
-      config: { permission: 'api_keys:read' },
     },
     async (req) => ({ data: (await listApiKeys(app.db, req.principal!)).map(apiKeyView) }),
   );
@@ -33,7 +32,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateApiKeyBody,
         response: { 201: ApiKeyWithSecret, ...problemResponses(404) },
       },
-      config: { permission: 'api_keys:write' },
     },
     async (req, reply) => {
       const b = req.body;
@@ -52,7 +50,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/api-keys/:id',
     {
       schema: { operationId: 'getApiKey', tags: ['api-keys'], summary: 'One API key (never its secret)', params: IdParams, response: { 200: ApiKey, ...problemResponses(404) } },
-      config: { permission: 'api_keys:read' },
     },
     async (req) => apiKeyView(await getApiKey(app.db, req.principal!, req.params.id)),
   );
@@ -67,7 +64,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: ApiKeyWithSecret, ...problemResponses(404) },
       },
-      config: { permission: 'api_keys:write' },
     },
     async (req) => {
       const rotated = await rotateApiKey(app.db, app.secretBox, req.principal!, req.params.id);
@@ -81,7 +77,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/api-keys/:id',
     {
       schema: { operationId: 'revokeApiKey', tags: ['api-keys'], summary: 'Revoke an API key', params: IdParams, response: { 200: ApiKey, ...problemResponses(404) } },
-      config: { permission: 'api_keys:write' },
     },
     async (req) => {
       const row = await revokeApiKey(app.db, req.principal!, req.params.id);

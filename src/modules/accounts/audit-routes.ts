@@ -17,7 +17,6 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: AuditQuery,
         response: { 200: Page(AuditEvent), ...problemResponses(400) },
       },
-      config: { permission: 'audit:read' },
     },
     async (req) => {
       const q = req.query;

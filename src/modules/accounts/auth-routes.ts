@@ -26,7 +26,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         body: LoginBody,
         response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
       },
-      config: { permission: 'public' },
     },
     async (req) => {
       const session = await login(
@@ -56,7 +55,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         summary: 'Revoke the session this request is made with',
         response: { 204: Type.Null({ description: 'Logged out' }), ...problemResponses(409) },
       },
-      config: { permission: 'authenticated', allowEnrolment: true },
+      config: { allowEnrolment: true },
     },
     async (req, reply) => {
       const p = req.principal!;
@@ -76,7 +75,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         summary: 'Your active login sessions',
         response: { 200: Type.Object({ data: Type.Array(Session) }, { additionalProperties: false }) },
       },
-      config: { permission: 'authenticated' },
     },
     async (req) => {
       const p = req.principal!;
@@ -106,7 +104,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         params: IdParams,
         response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(404) },
       },
-      config: { permission: 'authenticated' },
     },
     async (req, reply) => {
       await revokeSession(app.db, req.principal!, req.params.id);

@@ -16,7 +16,6 @@ import {
   InvalidTwoFactorCode,
   IpNotAllowed,
   LoginLocked,
-  PermissionDenied,
   ScopeNotPermitted,
   TwoFactorAlreadyEnabled,
   TwoFactorEnrolmentRequired,
@@ -24,6 +23,7 @@ import {
   TwoFactorRequired,
 } from './errors.js';
 import { burnPasswordCheck, verifyPassword } from './passwords.js';
+import { assertMayActOnUser, refusalToActOnUser } from './operation-permissions.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
 import { getUserInAccount, tenantOf, validAllowlist, type UserRow } from './service.js';
 
@@ -224,13 +224,9 @@ async function consumeRecoveryCode(db: Db, userId: string, code: string): Promis
   return row !== undefined;
 }
 
-function selfOnly(principal: Principal, userId: string) {
-  if (principal.userId !== userId) throw new PermissionDenied('Only the user can enrol their own second factor');
-}
-
 export async function startTwoFactorEnrolment(db: Db, box: SecretBox, principal: Principal, userId: string) {
   const user = await getUserInAccount(db, principal, userId);
-  selfOnly(principal, user.id);
+  assertMayActOnUser(principal, user, 'startTwoFactorEnrolment');
   if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
   const secret = new OTPAuth.Secret({ size: 20 }).base32;
   await db.update(users).set({ totpSecret: box.seal(secret), totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
@@ -239,7 +235,7 @@ export async function startTwoFactorEnrolment(db: Db, box: SecretBox, principal:
 
 export async function confirmTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string): Promise<string[]> {
   const user = await getUserInAccount(db, principal, userId);
-  selfOnly(principal, user.id);
+  assertMayActOnUser(principal, user, 'confirmTwoFactor');
   if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
   if (!user.totpSecret) throw new TwoFactorNotEnrolled();
   if (!(await acceptTotp(db, box, user, code))) throw new InvalidTwoFactorCode();
@@ -254,14 +250,11 @@ export async function confirmTwoFactor(db: Db, box: SecretBox, principal: Princi
   return codes;
 }
 
-/** Self with a current code, or an admin (users:write) resetting a user who lost the device. */
+/** Self with a current code, or an admin (users:write, a role it may assign: R-SEC-8) resetting a user who lost the device. */
 export async function disableTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string | undefined): Promise<void> {
   const user = await getUserInAccount(db, principal, userId);
-  if (user.id === principal.userId) {
-    if (!code || !(await acceptTotp(db, box, user, code))) throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
-  } else if (!principal.permissions.has('users:write')) {
-    throw new PermissionDenied('Resetting another user\'s second factor needs users:write');
-  }
+  assertMayActOnUser(principal, user, 'disableTwoFactor');
+  if (user.id === principal.userId && (!code || !(await acceptTotp(db, box, user, code)))) throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
   await db.transaction(async (tx) => {
     await tx.update(users).set({ totpEnabled: false, totpSecret: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
@@ -311,26 +304,36 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
   return { row: row!, key: fresh.key, secret: fresh.secret };
 }
 
-/** Own keys; with users:write, every key of the account. */
-function keyVisibility(principal: Principal) {
-  const accountId = tenantOf(principal);
-  return principal.permissions.has('users:write')
-    ? sql`${apiKeys.userId} in (select id from users where account_id = ${accountId})`
-    : eq(apiKeys.userId, principal.userId);
-}
-
+/**
+ * The caller's own active keys, and those of the users it may act on (R-SEC-8: users:read and a
+ * role that could assign theirs). An admin's list does not show the owners' keys.
+ */
 export async function listApiKeys(db: Db, principal: Principal): Promise<ApiKeyRow[]> {
-  return db.select().from(apiKeys).where(and(keyVisibility(principal), isNull(apiKeys.revokedAt))).orderBy(desc(apiKeys.createdAt));
+  const accountId = tenantOf(principal);
+  const rows = await db
+    .select({ key: apiKeys, ownerRole: users.role })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(users.accountId, accountId), isNull(apiKeys.revokedAt)))
+    .orderBy(desc(apiKeys.createdAt));
+  return rows.filter((r) => refusalToActOnUser(principal, { id: r.key.userId, role: r.ownerRole }, 'listApiKeys') === null).map((r) => r.key);
 }
 
-export async function getApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
-  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, id), keyVisibility(principal)));
+/** A key of the caller's account (another tenant's: 404), if the caller may act on its user (else 403). */
+export async function getApiKey(db: Db, principal: Principal, id: string, operation: 'getApiKey' | 'rotateApiKey' | 'revokeApiKey' = 'getApiKey'): Promise<ApiKeyRow> {
+  const accountId = tenantOf(principal);
+  const [row] = await db
+    .select({ key: apiKeys, ownerRole: users.role })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(apiKeys.id, id), eq(users.accountId, accountId)));
   if (!row) throw new NotFound('No such API key');
-  return row;
+  assertMayActOnUser(principal, { id: row.key.userId, role: row.ownerRole }, operation);
+  return row.key;
 }
 
 export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal, id: string) {
-  const current = await getApiKey(db, principal, id);
+  const current = await getApiKey(db, principal, id, 'rotateApiKey');
   if (current.revokedAt) throw new NotFound('No such API key');
   const fresh = newApiKey();
   const [row] = await db
@@ -342,7 +345,7 @@ export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal,
 }
 
 export async function revokeApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
-  const current = await getApiKey(db, principal, id);
+  const current = await getApiKey(db, principal, id, 'revokeApiKey');
   const [row] = await db.update(apiKeys).set({ revokedAt: current.revokedAt ?? new Date() }).where(eq(apiKeys.id, current.id)).returning();
   return row!;
 }

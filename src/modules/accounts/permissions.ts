@@ -1,5 +1,10 @@
-// Roles and what they may do (R-SEC-1). Routes name one permission; API keys carry a subset.
+// Roles and what they may do (R-SEC-1). Every operation names one permission (the table in
+// operation-permissions.ts); API keys carry a subset of their user's permissions as scopes.
+import { PermissionDenied } from './errors.js';
+
 export const RESELLER_PERMISSIONS = [
+  'profile:read',
+  'profile:write',
   'account:read',
   'account:write',
   'users:read',
@@ -20,7 +25,10 @@ export const RESELLER_PERMISSIONS = [
   'fair_use:write',
 ] as const;
 
-export const OPERATOR_PERMISSIONS = ['admin:read', 'admin:write', 'audit:read'] as const;
+/** Your own user: its profile, password, second factor and login sessions. Every role holds both. */
+const PROFILE: Permission[] = ['profile:read', 'profile:write'];
+
+export const OPERATOR_PERMISSIONS = ['profile:read', 'profile:write', 'admin:read', 'admin:write', 'audit:read'] as const;
 
 export type Permission = (typeof RESELLER_PERMISSIONS)[number] | (typeof OPERATOR_PERMISSIONS)[number];
 export const ALL_PERMISSIONS: readonly Permission[] = [...new Set<Permission>([...RESELLER_PERMISSIONS, ...OPERATOR_PERMISSIONS])];
@@ -28,17 +36,18 @@ export const ALL_PERMISSIONS: readonly Permission[] = [...new Set<Permission>([.
 export const RESELLER_ROLES = ['owner', 'admin', 'technical', 'billing', 'support', 'read_only'] as const;
 export type ResellerRole = (typeof RESELLER_ROLES)[number];
 export type Role = ResellerRole | 'operator';
+export const ALL_ROLES: readonly Role[] = [...RESELLER_ROLES, 'operator'];
 
-const reads = RESELLER_PERMISSIONS.filter((p) => p.endsWith(':read') && p !== 'audit:read');
+const reads = RESELLER_PERMISSIONS.filter((p) => p.endsWith(':read') && p !== 'audit:read' && p !== 'profile:read');
 const own: Permission[] = ['api_keys:read', 'api_keys:write'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   owner: new Set(RESELLER_PERMISSIONS),
   admin: new Set(RESELLER_PERMISSIONS),
-  technical: new Set<Permission>([...reads, ...own, 'domains:write', 'licenses:write', 'hosting:write', 'tickets:write', 'fair_use:write']),
-  billing: new Set<Permission>([...reads, ...own, 'tickets:write']),
-  support: new Set<Permission>([...reads, ...own, 'tickets:write']),
-  read_only: new Set<Permission>([...reads, 'api_keys:read']),
+  technical: new Set<Permission>([...PROFILE, ...reads, ...own, 'domains:write', 'licenses:write', 'hosting:write', 'tickets:write', 'fair_use:write']),
+  billing: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),
+  support: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),
+  read_only: new Set<Permission>([...PROFILE, ...reads, 'api_keys:read']),
   operator: new Set(OPERATOR_PERMISSIONS),
 };
 
@@ -47,4 +56,15 @@ export function mayAssignRole(actor: Role, target: Role): boolean {
   if (actor === 'owner') return target !== 'operator';
   if (actor === 'admin') return target !== 'owner' && target !== 'operator';
   return false;
+}
+
+/** The roles whose users `actor` may act on (R-SEC-8): the roles it could assign. */
+export const rolesWithinReach = (actor: Role): ResellerRole[] => RESELLER_ROLES.filter((r) => mayAssignRole(actor, r));
+
+/**
+ * The one route-level check (R-SEC-1): a session holds its user's role permissions, an API key its
+ * scopes within them. The auth plugin calls it with the permission the operation table names.
+ */
+export function assertHolds(holder: { permissions: ReadonlySet<Permission> }, permission: Permission): void {
+  if (!holder.permissions.has(permission)) throw new PermissionDenied(`This needs the ${permission} permission (for an API key: the ${permission} scope)`);
 }

@@ -18,6 +18,7 @@ import {
   WrongPassword,
 } from './errors.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
+import { assertMayActOnUser } from './operation-permissions.js';
 import { mayAssignRole, type ResellerRole, type Role } from './permissions.js';
 
 export type AccountRow = typeof accounts.$inferSelect;
@@ -148,7 +149,7 @@ export async function getUserInAccount(db: Db, principal: Principal, userId: str
 /** Self, or someone who may read users. */
 export async function getUserVisibleTo(db: Db, principal: Principal, userId: string): Promise<UserRow> {
   const user = await getUserInAccount(db, principal, userId);
-  if (user.id !== principal.userId && !principal.permissions.has('users:read')) throw new PermissionDenied('This needs the users:read permission');
+  assertMayActOnUser(principal, user, 'getUser');
   return user;
 }
 
@@ -205,17 +206,23 @@ export interface UserPatch {
   ipAllowlist?: string[];
 }
 
-/** Users edit their own name and e-mail; role, status and allowlist need users:write. */
-export async function updateUser(db: Db, principal: Principal, userId: string, patch: UserPatch): Promise<{ user: UserRow; credentialsChanged: boolean }> {
+/**
+ * Users edit their own name and e-mail; role, status and allowlist need users:write. Another user
+ * is changed only by someone who could assign their role (R-SEC-8: the e-mail resets passwords).
+ */
+export async function updateUser(
+  db: Db,
+  principal: Principal,
+  userId: string,
+  patch: UserPatch,
+  operation: 'updateUser' | 'disableUser' = 'updateUser',
+): Promise<{ user: UserRow; credentialsChanged: boolean }> {
   const target = await getUserInAccount(db, principal, userId);
+  assertMayActOnUser(principal, target, operation);
   const privileged = patch.role !== undefined || patch.status !== undefined || patch.ipAllowlist !== undefined;
-  const self = target.id === principal.userId;
-  if ((privileged || !self) && !principal.permissions.has('users:write')) throw new PermissionDenied('This needs the users:write permission');
+  if (privileged && !principal.permissions.has('users:write')) throw new PermissionDenied('Changing a role, status or allowlist needs the users:write permission');
   if (patch.role !== undefined && (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role as Role))) {
     throw new RoleNotAssignable(`A ${principal.role} cannot change a ${target.role} into a ${patch.role}`);
-  }
-  if (target.role === 'owner' && !mayAssignRole(principal.role, 'owner') && privileged) {
-    throw new RoleNotAssignable('Only an owner can change an owner');
   }
   const ipAllowlist = patch.ipAllowlist ? validAllowlist(patch.ipAllowlist, '/body/ip_allowlist') : undefined;
   return db.transaction(async (tx) => {
@@ -243,17 +250,13 @@ export async function revokeUserCredentials(tx: Db | Parameters<Parameters<Db['t
 
 /**
  * Self: needs the current password; other sessions are signed out. Admin reset (users:write, same
- * account, role it may manage): no current password; every session and key of the user is revoked.
+ * account, role it may assign: R-SEC-8): no current password; every session and key of the user is revoked.
  */
 export async function changePassword(db: Db, principal: Principal, userId: string, input: { currentPassword?: string; newPassword: string }): Promise<void> {
   const target = await getUserInAccount(db, principal, userId);
+  assertMayActOnUser(principal, target, 'setUserPassword');
   const self = target.id === principal.userId;
-  if (self) {
-    if (!input.currentPassword || !(await verifyPassword(target.passwordHash, input.currentPassword))) throw new WrongPassword();
-  } else {
-    if (!principal.permissions.has('users:write')) throw new PermissionDenied('Resetting another user\'s password needs users:write');
-    if (!mayAssignRole(principal.role, target.role as Role)) throw new RoleNotAssignable(`A ${principal.role} cannot reset a ${target.role}'s password`);
-  }
+  if (self && (!input.currentPassword || !(await verifyPassword(target.passwordHash, input.currentPassword)))) throw new WrongPassword();
   assertStrongPassword(input.newPassword, [target.username, target.email, target.name], '/body/new_password');
   const passwordHash = await hashPassword(input.newPassword);
   await db.transaction(async (tx) => {

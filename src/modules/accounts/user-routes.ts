@@ -18,7 +18,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
         response: { 200: Page(User), ...problemResponses(400, 404) },
       },
-      config: { permission: 'users:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
@@ -39,7 +38,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateUserBody,
         response: { 201: User, ...problemResponses(403, 404, 409) },
       },
-      config: { permission: 'users:write' },
     },
     async (req, reply) => {
       const b = req.body;
@@ -53,7 +51,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/users/:id',
     {
       schema: { operationId: 'getUser', tags: ['users'], summary: 'One user (yourself, or any with users:read)', params: IdParams, response: { 200: User, ...problemResponses(404) } },
-      config: { permission: 'authenticated' },
     },
     async (req) => userView(await getUserVisibleTo(app.db, req.principal!, req.params.id)),
   );
@@ -70,7 +67,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: UserPatchBody,
         response: { 200: User, ...problemResponses(404, 409) },
       },
-      config: { permission: 'authenticated' },
     },
     async (req) => {
       const b = req.body;
@@ -97,10 +93,9 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: User, ...problemResponses(404, 409) },
       },
-      config: { permission: 'users:write' },
     },
     async (req) => {
-      const { user } = await updateUser(app.db, req.principal!, req.params.id, { status: 'disabled' });
+      const { user } = await updateUser(app.db, req.principal!, req.params.id, { status: 'disabled' }, 'disableUser');
       app.credentialCache.revoke({ userId: user.id });
       req.audit = { targetType: 'user', targetId: user.id };
       return userView(user);
@@ -119,7 +114,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: PasswordBody,
         response: { 204: Type.Null({ description: 'Password set' }), ...problemResponses(404) },
       },
-      config: { permission: 'authenticated' },
     },
     async (req, reply) => {
       await changePassword(app.db, req.principal!, req.params.id, { currentPassword: req.body.current_password, newPassword: req.body.new_password });
@@ -139,7 +133,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
       },
-      config: { permission: 'authenticated', allowEnrolment: true },
+      config: { allowEnrolment: true },
     },
     async (req) => {
       const r = await startTwoFactorEnrolment(app.db, app.secretBox, req.principal!, req.params.id);
@@ -159,7 +153,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CodeBody,
         response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
       },
-      config: { permission: 'authenticated', allowEnrolment: true },
+      config: { allowEnrolment: true },
     },
     async (req) => {
       const codes = await confirmTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);
@@ -180,7 +174,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: OptionalCodeBody,
         response: { 204: Type.Null({ description: 'Disabled' }), ...problemResponses(404) },
       },
-      config: { permission: 'authenticated' },
     },
     async (req, reply) => {
       await disableTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);

@@ -12,7 +12,6 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/billing/balance',
     {
       schema: { operationId: 'getBalance', tags: ['billing'], summary: 'Balance, credit limit and what is available to spend', response: { 200: Balance, ...problemResponses(404) } },
-      config: { permission: 'billing:read' },
     },
     async (req) => {
       const b = await getBalance(app.db, tenantOf(req.principal));
@@ -34,7 +33,6 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ ...PageQuery, type: Type.Optional(Type.Enum(['credit', 'charge', 'refund', 'fee'])) }, { additionalProperties: false }),
         response: { 200: Page(Transaction), ...problemResponses(400, 404) },
       },
-      config: { permission: 'billing:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;

@@ -164,7 +164,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         body: PublicReportBody,
         response: { 202: PublicReceipt, ...problemResponses(404, 422) },
       },
-      config: { permission: 'public' },
     },
     async (req, reply) => {
       const b = req.body;
@@ -187,7 +186,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         querystring: ListQuery,
         response: { 200: Page(Complaint), ...problemResponses(400) },
       },
-      config: { permission: 'domains:read' },
     },
     async (req) => pageOf(await list(req, tenantOf(req.principal), req.query), complaintView),
   );
@@ -196,7 +194,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     '/v1/abuse-complaints/:id',
     {
       schema: { operationId: 'getAbuseComplaint', tags: ['domains'], summary: 'One abuse complaint about your domain', params: IdParams, response: { 200: Complaint, ...problemResponses(404) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => complaintView(await getComplaint(app.db, req.params.id, tenantOf(req.principal))),
   );
@@ -214,7 +211,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         body: ResponseBody,
         response: { 200: Complaint, ...problemResponses(404, 409) },
       },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const accountId = tenantOf(req.principal);
@@ -238,7 +234,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         body: AdminComplaintBody,
         response: { 201: AdminComplaint, ...problemResponses(404) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req, reply) => {
       const b = req.body;
@@ -258,7 +253,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         querystring: AdminListQuery,
         response: { 200: Page(AdminComplaint), ...problemResponses(400) },
       },
-      config: { permission: 'admin:read' },
     },
     async (req) => pageOf(await list(req, req.query.account_id, req.query), adminComplaintView),
   );
@@ -267,7 +261,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     '/v1/admin/abuse-complaints/:id',
     {
       schema: { operationId: 'adminGetAbuseComplaint', tags: ['admin'], summary: 'One abuse complaint, with its reporter', params: IdParams, response: { 200: AdminComplaint, ...problemResponses(404) } },
-      config: { permission: 'admin:read' },
     },
     async (req) => adminComplaintView(await getComplaint(app.db, req.params.id)),
   );
@@ -284,7 +277,6 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         body: CloseBody,
         response: { 200: AdminComplaint, ...problemResponses(404, 409) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const row = await closeComplaint(app.db, req.params.id, req.body.note);

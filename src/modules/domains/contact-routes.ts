@@ -60,7 +60,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/contacts',
     {
       schema: { operationId: 'createContact', tags: ['domains'], summary: 'Create a contact handle; every field is validated', body: CreateContactBody, response: { 201: Contact } },
-      config: { permission: 'domains:write' },
     },
     async (req, reply) => {
       const row = await createContact(app.db, tenantOf(req.principal), { organisation: '', state: '', ...fromBody(req.body) } as ContactInput);
@@ -73,7 +72,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/contacts',
     {
       schema: { operationId: 'listContacts', tags: ['domains'], summary: 'Your contact handles', querystring: Type.Object(PageQuery, strict), response: { 200: Page(Contact), ...problemResponses(400) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
@@ -88,7 +86,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/contacts/:handle',
     {
       schema: { operationId: 'getContact', tags: ['domains'], summary: 'One contact handle', params: HandleParams, response: { 200: Contact, ...problemResponses(404) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => view(await getContact(app.db, tenantOf(req.principal), req.params.handle)),
   );
@@ -97,7 +94,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/contacts/:handle',
     {
       schema: { operationId: 'updateContact', tags: ['domains'], summary: 'Update a contact handle', params: HandleParams, body: ContactPatch, response: { 200: Contact, ...problemResponses(404) } },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const row = await updateContact(app.db, tenantOf(req.principal), req.params.handle, fromBody(req.body));
@@ -110,7 +106,6 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/contacts/:handle',
     {
       schema: { operationId: 'deleteContact', tags: ['domains'], summary: 'Delete a contact handle', params: HandleParams, response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(404, 409) } },
-      config: { permission: 'domains:write' },
     },
     async (req, reply) => {
       await deleteContact(app.db, tenantOf(req.principal), req.params.handle);

@@ -49,7 +49,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         ),
         response: { 200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict), ...problemResponses(404, 409) },
       },
-      config: { permission: 'domains:write', guardSubjects: [{ kind: 'contacts', at: '/body/contacts/*' }, { kind: 'hosts', at: '/body/nameservers/*' }] },
+      config: { guardSubjects: [{ kind: 'contacts', at: '/body/contacts/*' }, { kind: 'hosts', at: '/body/nameservers/*' }] },
     },
     async (req) => {
       const account = await caller(req);
@@ -80,7 +80,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         ),
         response: { 200: Charged, ...problemResponses(402, 404, 409) },
       },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const account = await caller(req);
@@ -103,7 +102,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         body: Type.Object({ max_price: Type.Optional(MaxPrice) }, strict),
         response: { 200: Charged, ...problemResponses(402, 404, 409) },
       },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const account = await caller(req);
@@ -122,7 +120,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       path,
       {
         schema: { operationId, tags: ['domains'], summary, params: NameParams, response: { 200: Domain, ...problemResponses(404, 409) } },
-        config: { permission: 'domains:write' },
       },
       async (req) => {
         const account = await caller(req);
@@ -137,8 +134,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     '/v1/domains/:name/auth-code',
     {
       schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
-      // A secret that moves the domain away: write permission, like the changes.
-      config: { permission: 'domains:write', audit: true },
+      // A GET that hands out a secret: audited (its domains:write permission is in the operation table).
+      config: { audit: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
@@ -151,7 +148,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     '/v1/domains/:name/auth-code/reset',
     {
       schema: { operationId: 'resetDomainAuthCode', tags: ['domains'], summary: 'A new auth code; the old one stops working', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
@@ -173,7 +169,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         body: Type.Object({ confirm: Type.Optional(Type.Boolean()) }, strict),
         response: { 200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict), ...problemResponses(404, 409, 422) },
       },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const account = await caller(req);

@@ -83,7 +83,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       // A check is a query, not a change: neither an order nor an update (R-API-3), nothing for the
       // audit log (R-SEC-7 covers changes); R-DOM-4 governs it instead, and each check is recorded
       // for R-DOM-2 in domain_checks.
-      config: { permission: 'domains:read', bulkExempt: true, audit: false },
+      config: { bulkExempt: true, audit: false },
     },
     async (req) => {
       const account = caller(req.principal);
@@ -117,7 +117,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         body: RegisterBody,
         response: { 201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict), ...problemResponses(402, 409) },
       },
-      config: { permission: 'domains:write', guardSubjects: NAMED_BY_ORDER },
+      config: { guardSubjects: NAMED_BY_ORDER },
     },
     async (req, reply) => {
       const account = caller(req.principal);
@@ -145,7 +145,6 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         ),
         response: { 200: Page(Domain), ...problemResponses(400) },
       },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
@@ -167,7 +166,6 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     '/v1/domains/:name',
     {
       schema: { operationId: 'getDomain', tags: ['domains'], summary: 'One domain (A-label or Unicode name)', params: NameParams, response: { 200: Domain, ...problemResponses(404) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);

@@ -17,7 +17,6 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
     '/v1/tlds',
     {
       schema: { operationId: 'listTlds', tags: ['domains'], summary: 'The TLD catalogue: syntax, periods, contacts, lifecycle, prices, reserved and premium names', response: { 200: TldList } },
-      config: { permission: 'domains:read' },
     },
     async (req) => ({ data: (await loadTlds(app.db, { currency: await currencyOf(req.principal!.accountId) })).filter((e) => e.rules.enabled).map(tldView) }),
   );
@@ -26,7 +25,6 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
     '/v1/tlds/:tld',
     {
       schema: { operationId: 'getTld', tags: ['domains'], summary: 'One TLD\'s rules and prices', params: TldParams, response: { 200: Tld, ...problemResponses(404) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const [entry] = await loadTlds(app.db, { tld: req.params.tld, currency: await currencyOf(req.principal!.accountId) });
@@ -38,7 +36,6 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
     '/v1/admin/tlds',
     {
       schema: { operationId: 'adminListTlds', tags: ['admin'], summary: 'Every TLD, enabled or not, with prices in every currency', response: { 200: TldList } },
-      config: { permission: 'admin:read' },
     },
     async () => ({ data: (await loadTlds(app.db)).map(tldView) }),
   );
@@ -47,7 +44,6 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
     '/v1/admin/tlds/:tld',
     {
       schema: { operationId: 'adminSetTld', tags: ['admin'], summary: 'Create or replace a TLD\'s rules', params: TldParams, body: TldRulesBody, response: { 200: Tld } },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const b = req.body;
@@ -89,7 +85,6 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         body: TldListsBody,
         response: { 200: Tld, ...problemResponses(404) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       await loadTlds(app.db, { tld: req.params.tld });

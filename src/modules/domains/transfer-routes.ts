@@ -80,7 +80,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         ),
         response: { 201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict), ...problemResponses(409, 422) },
       },
-      config: { permission: 'domains:write', guardSubjects: NAMED_BY_ORDER },
+      config: { guardSubjects: NAMED_BY_ORDER },
     },
     async (req, reply) => {
       const account = await getAccount(app.db, tenantOf(req.principal));
@@ -101,7 +101,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         querystring: Type.Object({ ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) }, strict),
         response: { 200: Page(Transfer), ...problemResponses(400) },
       },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const me = tenantOf(req.principal);
@@ -130,7 +129,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     '/v1/domain-transfers/:id',
     {
       schema: { operationId: 'getDomainTransfer', tags: ['domains'], summary: 'One transfer (in or out)', params: IdParams, response: { 200: Transfer, ...problemResponses(404) } },
-      config: { permission: 'domains:read' },
     },
     async (req) => {
       const me = tenantOf(req.principal);
@@ -144,7 +142,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     '/v1/domain-transfers/:id/cancel',
     {
       schema: { operationId: 'cancelDomainTransfer', tags: ['domains'], summary: 'Cancel a transfer that has not completed', params: IdParams, response: { 200: Transfer, ...problemResponses(404, 409) } },
-      config: { permission: 'domains:write' },
     },
     async (req) => {
       const me = tenantOf(req.principal);
@@ -166,7 +163,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         body: Type.Object({ token: Token }, strict),
         response: { 200: Transfer, ...problemResponses(404, 409) },
       },
-      config: { permission: 'public' },
     },
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
@@ -187,7 +183,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         body: Type.Object({ token: Token, reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict),
         response: { 200: Transfer, ...problemResponses(404, 409) },
       },
-      config: { permission: 'public' },
     },
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };

@@ -52,7 +52,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
     '/v1/fair-use/incidents',
     {
       schema: { operationId: 'listFairUseIncidents', tags: ['fair-use'], summary: 'Your fair-use incidents, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
-      config: { permission: 'fair_use:read', allowDuringApiSuspension: true },
+      config: { allowDuringApiSuspension: true },
     },
     async (req) => listIncidents(req, tenantOf(req.principal), req.query),
   );
@@ -68,7 +68,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         body: BulkNoticeBody,
         response: { 201: BulkNotice },
       },
-      config: { permission: 'fair_use:write', bulkExempt: true },
+      config: { bulkExempt: true },
     },
     async (req, reply) => {
       if (req.body.date < utcDay()) {
@@ -89,7 +89,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
     '/v1/fair-use/bulk-notices',
     {
       schema: { operationId: 'listBulkNotices', tags: ['fair-use'], summary: 'Your bulk notices for today and later', response: { 200: Type.Object({ data: Type.Array(BulkNotice) }, { additionalProperties: false }) } },
-      config: { permission: 'fair_use:read', allowDuringApiSuspension: true },
+      config: { allowDuringApiSuspension: true },
     },
     async (req) => {
       const rows = await app.db
@@ -107,7 +107,6 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
     '/v1/admin/fair-use/incidents',
     {
       schema: { operationId: 'adminListFairUseIncidents', tags: ['admin'], summary: 'Incidents of every account, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
-      config: { permission: 'admin:read' },
     },
     async (req) => listIncidents(req, req.query.account_id, req.query),
   );
@@ -123,7 +122,6 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         body: IncidentPatch,
         response: { 200: Incident, ...problemResponses(404) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const clearing = req.body.status === 'cleared';
@@ -151,7 +149,6 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         params: Type.Object({ account_id: Uuid }, { additionalProperties: false }),
         response: { 204: Type.Null({ description: 'Lifted' }), ...problemResponses(404) },
       },
-      config: { permission: 'admin:write' },
     },
     async (req, reply) => {
       const [row] = await app.db.update(accounts).set({ apiSuspendedUntil: null, updatedAt: new Date() }).where(eq(accounts.id, req.params.account_id)).returning({ id: accounts.id });
@@ -174,7 +171,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
 
   app.get(
     '/v1/admin/fair-use/ladder',
-    { schema: { operationId: 'adminGetFairUseLadder', tags: ['admin'], summary: 'The escalation ladder', response: { 200: Ladder } }, config: { permission: 'admin:read' } },
+    { schema: { operationId: 'adminGetFairUseLadder', tags: ['admin'], summary: 'The escalation ladder', response: { 200: Ladder } } },
     ladderView,
   );
 
@@ -190,7 +187,6 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         body: Ladder,
         response: { 200: Ladder },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const errors = req.body.steps.flatMap((s, i) => {

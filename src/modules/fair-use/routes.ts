@@ -23,7 +23,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
         summary: 'Your standing: API suspension, incidents, today\'s order count, rate-limit buckets and costs',
         response: { 200: FairUseView },
       },
-      config: { permission: 'fair_use:read', allowDuringApiSuspension: true },
+      config: { allowDuringApiSuspension: true },
     },
     async (req) => {
       const accountId = tenantOf(req.principal);
@@ -76,7 +76,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     '/v1/admin/fair-use/limits',
     {
       schema: { operationId: 'adminGetFairUseLimits', tags: ['admin'], summary: 'Rate limits per bucket scope and operation costs', response: { 200: LimitsView } },
-      config: { permission: 'admin:read' },
     },
     limitsView,
   );
@@ -92,7 +91,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
         body: LimitBody,
         response: { 200: Limit },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const [row] = await app.db
@@ -112,7 +110,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     '/v1/admin/fair-use/costs/:operation_id',
     {
       schema: { operationId: 'adminSetOperationCost', tags: ['admin'], summary: 'Set what one call to an operation costs in tokens', params: OperationParams, body: CostBody, response: { 200: Cost } },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const [row] = await app.db
@@ -132,7 +129,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     '/v1/admin/fair-use/guard-exemptions',
     {
       schema: { operationId: 'adminListGuardExemptions', tags: ['admin'], summary: 'Operations the repeated-failure guard (R-API-2) leaves alone', response: { 200: Type.Object({ data: Type.Array(Exemption) }, { additionalProperties: false }) } },
-      config: { permission: 'admin:read' },
     },
     async () => ({
       data: (await app.db.select().from(guardExemptions).orderBy(asc(guardExemptions.operationId))).map((e) => ({ operation_id: e.operationId, reason: e.reason, created_at: e.createdAt.toISOString() })),
@@ -150,7 +146,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
         response: { 200: Exemption },
       },
-      config: { permission: 'admin:write' },
     },
     async (req) => {
       const [row] = await app.db
@@ -168,7 +163,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     '/v1/admin/fair-use/guard-exemptions/:operation_id',
     {
       schema: { operationId: 'adminRemoveGuardExemption', tags: ['admin'], summary: 'Guard an operation again', params: OperationParams, response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) } },
-      config: { permission: 'admin:write' },
     },
     async (req, reply) => {
       const gone = await app.db.delete(guardExemptions).where(eq(guardExemptions.operationId, req.params.operation_id)).returning();
@@ -183,7 +177,6 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     '/v1/admin/fair-use/costs/:operation_id',
     {
       schema: { operationId: 'adminResetOperationCost', tags: ['admin'], summary: 'Back to the default cost of 1', params: OperationParams, response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) } },
-      config: { permission: 'admin:write' },
     },
     async (req, reply) => {
       const gone = await app.db.delete(operationCosts).where(eq(operationCosts.operationId, req.params.operation_id)).returning();

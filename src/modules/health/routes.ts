@@ -28,7 +28,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Liveness: the process is up and serving',
         response: { 200: Health },
       },
-      config: { permission: 'public', rateLimitExempt: true },
+      config: { rateLimitExempt: true },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -42,7 +42,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Readiness: the database answers and every migration is applied',
         response: { 200: Readiness, 503: Readiness },
       },
-      config: { permission: 'public', rateLimitExempt: true },
+      config: { rateLimitExempt: true },
     },
     async (req, reply) => {
       const result = await checkReadiness(app.db, expectedMigration, req.log);
