@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Store } from './db/client.js';
 import { loggerOptions } from './logger.js';
-import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
+import { buildValidatorFactory, emptyBodyAsObject, refuseUnsafeUrlText } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
@@ -84,6 +84,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
+  app.addHook('onRequest', refuseUnsafeUrlText);
   await app.register(jsonBodyPlugin);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl });

@@ -4,6 +4,7 @@
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import type { FastifyRequest } from 'fastify';
 import { findUnsafeText } from './lib/unsafe-text.js';
+import { ValidationFailed } from './errors.js';
 
 type PoolOptions = Parameters<BuildCompilerFromPool>[1];
 
@@ -79,4 +80,17 @@ function findNonFiniteNumber(data: unknown): string | null {
     }
   }
   return null;
+}
+
+/**
+ * onRequest: a path or query holding text PostgreSQL cannot store (%00, a lone surrogate) is
+ * refused before any hook looks at it. The validator refuses it too, but authentication, the
+ * R-API-2 guard and the idempotency claim run before validation and would send it to SQL. Text
+ * can only get there percent-encoded, so a URL without '%' costs one scan.
+ */
+export function refuseUnsafeUrlText(req: FastifyRequest, _reply: unknown, done: (err?: Error) => void): void {
+  if (!req.url.includes('%')) return done();
+  const unsafe = findUnsafeText(req.params, '/params') ?? findUnsafeText(req.query, '/query');
+  if (!unsafe) return done();
+  done(new ValidationFailed('1 field(s) failed validation', { errors: [unsafe] }));
 }
