@@ -18,7 +18,7 @@ export const EnvSchema = Type.Object({
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'pg pool size per instance' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Embedded mode: where PGlite keeps its files' }),
   REDIS_URL: Type.Optional(
-    Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets and nonces; unset = in process / PostgreSQL' }),
+    Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets; unset = in process' }),
   ),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
   TRUST_PROXY: Type.String({

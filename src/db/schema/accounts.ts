@@ -110,7 +110,7 @@ export const loginFailures = pgTable('login_failures', {
   at: ts('at').notNull().defaultNow(),
 }, (t) => [index('login_failures_address_at_idx').on(t.address, t.at)]);
 
-/** Signed-request nonces seen, when no Redis is configured. */
+/** Signed-request nonces seen (R-SEC-5): the only record of them, for every instance. */
 export const usedNonces = pgTable('used_nonces', {
   keyId: text('key_id').notNull(),
   nonce: text('nonce').notNull(),

@@ -9,11 +9,14 @@ import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
 import { listSessions, login, revokeSession, type AuthPolicy } from './auth-service.js';
 import { NotASession } from './errors.js';
+import { deleteExpiredNonces } from './nonce-store.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
   // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
   sweepExpiredRows(app, 'sessions', (now) => app.db.delete(sessions).where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000))).returning({ id: sessions.id }));
+  // Signed-request nonces past twice the skew window: their timestamps are refused anyway.
+  sweepExpiredRows(app, 'used-nonces', (now) => deleteExpiredNonces(app.db, now));
   app.post(
     '/v1/auth/login',
     {
