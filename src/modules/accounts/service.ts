@@ -26,8 +26,8 @@ export type UserRow = typeof users.$inferSelect;
 export function validAllowlist(entries: readonly string[], pointer: string): string[] {
   const { valid, invalid } = normaliseAllowlist(entries);
   if (invalid.length > 0) {
-    throw new InvalidAllowlist(`Not an IP address or CIDR: ${invalid.join(', ')}`, {
-      errors: invalid.map((e) => ({ pointer, code: 'invalid_allowlist', message: `${e} is not an IP address or CIDR` })),
+    throw new InvalidAllowlist(invalid.map((e) => e.reason).join('; '), {
+      errors: invalid.map((e) => ({ pointer: `${pointer}/${e.index}`, code: 'invalid_allowlist', message: e.reason })),
     });
   }
   return valid;
