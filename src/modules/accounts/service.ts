@@ -17,6 +17,7 @@ import {
   UsernameTaken,
   WrongPassword,
 } from './errors.js';
+import { clearUsernameFailures } from './login-lockout.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { mayAssignRole, type ResellerRole, type Role } from './permissions.js';
 
@@ -257,7 +258,8 @@ export async function changePassword(db: Db, principal: Principal, userId: strin
   assertStrongPassword(input.newPassword, [target.username, target.email, target.name], '/body/new_password');
   const passwordHash = await hashPassword(input.newPassword);
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), failedLogins: 0, lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    await clearUsernameFailures(tx, target.username);
     if (self) {
       await tx
         .update(sessions)
