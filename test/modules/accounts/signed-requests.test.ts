@@ -2,7 +2,7 @@
 // nonce is accepted once whatever is down (hardening-5).
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { apiKeys, auditEvents, usedNonces } from '../../../src/db/schema/index.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER } from '../../helpers/domains.js';
@@ -10,6 +10,10 @@ import { apiKey, bearer, operator, reseller, signed } from '../../helpers/fixtur
 import { startPrivateRedis } from '../../helpers/private-services.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
+
+// One app for the tests that need no Redis of their own, without the credential cache so that every
+// request sees its key's current state; each test makes its own reseller and keys.
+const built = buildTestApp(t, { env: { AUTH_CACHE_TTL_MS: '0' } });
 
 /** Correct headers, then the signature replaced by another of the right shape. */
 function forged(key: { keyId: string }, method: string, url: string, body = '', opts: { nonce?: string } = {}) {
@@ -27,8 +31,7 @@ async function seen(app: App, method: 'GET' | 'PATCH' | 'POST', url: string, hea
 }
 
 t.test('hardening-4 / R-SEC-5: a forged signature answers the same 401 whatever the key may do, where it may call from, or its account', async (t) => {
-  // No cache: every request sees the key's current state.
-  const { app } = await buildTestApp(t, { env: { AUTH_CACHE_TTL_MS: '0' } });
+  const { app } = await built;
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const readOnly = await apiKey(app, r.token, ['account:read']);
@@ -64,7 +67,7 @@ t.test('hardening-4 / R-SEC-5: a forged signature answers the same 401 whatever 
 });
 
 t.test('hardening-4 / R-SEC-5: a forged request changes nothing: no last use, no audit row as the key, no nonce spent', async (t) => {
-  const { app, store } = await buildTestApp(t);
+  const { app, store } = await built;
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const key = await apiKey(app, r.token, ['account:read', 'account:write']);
@@ -81,7 +84,7 @@ t.test('hardening-4 / R-SEC-5: a forged request changes nothing: no last use, no
   t.equal(row?.lastUsedAt, null, 'last_used_at untouched');
   t.equal(row?.lastUsedAddress, null, 'last_used_address untouched');
   t.same(await store.db.select().from(usedNonces).where(eq(usedNonces.keyId, key.keyId)), [], 'no nonce taken');
-  const audit = await store.db.select().from(auditEvents).where(eq(auditEvents.operation, 'updateAccount'));
+  const audit = await store.db.select().from(auditEvents).where(and(eq(auditEvents.operation, 'updateAccount'), eq(auditEvents.address, '198.51.100.66')));
   t.equal(audit.length, 1, 'the forged PATCH is audited');
   t.equal(audit[0]?.credentialId, null, 'but not as the key');
   t.equal(audit[0]?.accountId, null, 'nor as its account');
@@ -95,7 +98,7 @@ t.test('hardening-4 / R-SEC-5: a forged request changes nothing: no last use, no
 });
 
 t.test('hardening-4 / R-API-1: forged signatures spend none of the key\'s rate-limit buckets', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await built;
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const key = await apiKey(app, r.token, ['account:read']);
@@ -147,7 +150,7 @@ t.test('hardening-5 / R-SEC-5: a signed POST is accepted exactly once, before, d
 });
 
 t.test('hardening-5: used nonces are swept by a job once past their expiry, not by requests', async (t) => {
-  const { app, store } = await buildTestApp(t);
+  const { app, store } = await built;
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const key = await apiKey(app, r.token, ['account:read']);
@@ -156,7 +159,10 @@ t.test('hardening-5: used nonces are swept by a job once past their expiry, not 
   const [row] = await store.db.select().from(usedNonces).where(eq(usedNonces.keyId, key.keyId));
   t.ok(row);
   t.ok(app.jobs.names().includes('sweep-used-nonces'));
-  t.equal(await app.jobs.run('sweep-used-nonces', new Date(row!.expiresAt.getTime() - 1000)), 0, 'kept until it expires');
+  const stillThere = async () => (await store.db.select().from(usedNonces).where(eq(usedNonces.keyId, key.keyId))).length;
+  await app.jobs.run('sweep-used-nonces', new Date(row!.expiresAt.getTime() - 1000));
+  t.equal(await stillThere(), 1, 'kept until it expires');
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers })).json().code, 'nonce_reused');
-  t.equal(await app.jobs.run('sweep-used-nonces', new Date(row!.expiresAt.getTime() + 1000)), 1, 'deleted after');
+  t.ok((await app.jobs.run('sweep-used-nonces', new Date(row!.expiresAt.getTime() + 1000))) >= 1);
+  t.equal(await stillThere(), 0, 'deleted after');
 });
