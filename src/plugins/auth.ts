@@ -275,5 +275,5 @@ export default fp<AuthPluginOptions>(
       );
     }));
   },
-  { name: 'auth', fastify: '5.x', dependencies: ['db', 'redis', 'secrets'] },
+  { name: 'auth', fastify: '5.x', dependencies: ['db', 'secrets'] },
 );

@@ -7,7 +7,8 @@ import { apiKeys, auditEvents, usedNonces } from '../../../src/db/schema/index.j
 import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER } from '../../helpers/domains.js';
 import { apiKey, bearer, operator, reseller, signed } from '../../helpers/fixtures.js';
-import { startPrivateRedis } from '../../helpers/private-services.js';
+import { createPostgresStore } from '../../../src/db/client.js';
+import { startPrivatePostgres, startPrivateRedis } from '../../helpers/private-services.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
 
@@ -165,4 +166,23 @@ t.test('hardening-5: used nonces are swept by a job once past their expiry, not 
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers })).json().code, 'nonce_reused');
   t.ok((await app.jobs.run('sweep-used-nonces', new Date(row!.expiresAt.getTime() + 1000))) >= 1);
   t.equal(await stillThere(), 0, 'deleted after');
+});
+
+t.test('hardening-5 / R-SEC-5: while the nonce store cannot answer, signed requests are refused with 503 and Retry-After', async (t) => {
+  const pg = await startPrivatePostgres(t);
+  const store = createPostgresStore(pg.url, { max: 2 });
+  t.teardown(() => store.close());
+  // The key stays cached for the whole test, so only the nonce needs the database.
+  const { app } = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '60000' } });
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const key = await apiKey(app, r.token, ['account:read']);
+  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: signed(key, 'GET', '/v1/account') })).statusCode, 200);
+
+  await pg.kill();
+  const headers = signed(key, 'GET', '/v1/account');
+  const refused = await app.inject({ method: 'GET', url: '/v1/account', headers });
+  t.equal(refused.statusCode, 503);
+  t.equal(refused.json().code, 'service_unavailable');
+  t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After');
 });
