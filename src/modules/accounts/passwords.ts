@@ -16,10 +16,13 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
   }
 }
 
-let dummyHash: Promise<string> | undefined;
+// Made once, when the module loads, so that even the first unknown username costs one verification
+// and nothing more (made on first use, it would cost a hash as well, once, and tell).
+const dummyHash: Promise<string> = hashPassword('no user has this password; it makes unknown usernames cost a verification');
+dummyHash.catch(() => {});
+
 /** Verifies against a throwaway hash so an unknown username costs as much time as a wrong password. */
 export async function burnPasswordCheck(password: string): Promise<void> {
-  dummyHash ??= hashPassword('dummy password for timing equality');
   await verifyPassword(await dummyHash, password);
 }
 
