@@ -73,6 +73,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // A hop count becomes proxy-addr's function form: trust the nearest N proxies.
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrust(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimit,
+    // A domain name is up to 253 characters, and its Unicode form percent-encoded is longer still.
+    maxParamLength: 1024,
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },

@@ -18,7 +18,7 @@ export const EnvSchema = Type.Object({
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'pg pool size per instance' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Embedded mode: where PGlite keeps its files' }),
   REDIS_URL: Type.Optional(
-    Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets and nonces; unset = in process / PostgreSQL' }),
+    Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets; unset = in process' }),
   ),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
   TRUST_PROXY: Type.String({
@@ -53,9 +53,9 @@ export const EnvSchema = Type.Object({
   AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
   SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
-  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Consecutive failed logins before the user is locked' }),
+  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Consecutive failed logins for one username (known or not) before it is locked' }),
   LOGIN_MAX_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Failed logins from one address within the window before it is locked' }),
-  LOGIN_FAILURE_WINDOW_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'Window for counting failed logins per address' }),
+  LOGIN_FAILURE_WINDOW_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'Window for counting failed logins per address; a username\'s count starts again after this long without a failure' }),
   LOGIN_LOCKOUT_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a login lock lasts' }),
   BOOTSTRAP_OPERATOR_USERNAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$', description: 'First operator, created at start when no operator exists' })),
   BOOTSTRAP_OPERATOR_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256, description: 'Password of the bootstrap operator' })),

@@ -1,8 +1,10 @@
 // Authentication and authorisation for every route (R-SEC-1, R-SEC-4, R-SEC-5).
 // Each operation's permission comes from the table in modules/accounts/operation-permissions.ts;
-// this plugin documents the security it needs in the OpenAPI document and, per request: resolves the credential (cached hash lookup, never argon2),
-// checks IP allowlists first, then expiry, revocation, account status and permission. Signed
-// requests are verified over the raw body (kept by the json-body plugin) before validation runs.
+// this plugin documents the security it needs in the OpenAPI document and, per request: resolves
+// the credential (cached hash lookup, never argon2), checks IP allowlists first, then expiry,
+// revocation, account status and permission. A signed request proves itself first: its signature
+// is verified over the raw body (kept by the json-body plugin) before anything about its key is
+// checked, acted on or recorded, so a forged one learns nothing and changes nothing.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -10,7 +12,7 @@ import { addressAllowed } from '../lib/cidr.js';
 import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from '../lib/request-signature.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
-import { problemResponses } from '../errors.js';
+import { problemResponses, ServiceUnavailable } from '../errors.js';
 import { syncFirst } from '../route-hooks.js';
 import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
 import {
@@ -27,7 +29,7 @@ import {
   TokenExpired,
   TwoFactorEnrolmentRequired,
 } from '../modules/accounts/errors.js';
-import { postgresNonceStore, redisNonceStore, type NonceStore } from '../modules/accounts/nonce-store.js';
+import { postgresNonceStore } from '../modules/accounts/nonce-store.js';
 import { applyOperationPermission } from '../modules/accounts/operation-permissions.js';
 import { assertHolds, type Permission } from '../modules/accounts/permissions.js';
 
@@ -78,11 +80,17 @@ export const SECURITY_SCHEMES = {
 
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** A signed request between its header (onRequest) and its verification (once the body is read). */
 interface PendingSignature {
   auth: HmacAuthorization;
-  secret: string;
-  keyId: string;
+  /** Null when no key has that id: verified against a stand-in secret, so it fails the same way. */
+  record: CredentialRecord | null;
 }
+
+type CheckedPermission = Exclude<RoutePermission, 'public'>;
+
+const STAND_IN_SECRET = 'no key has this id; the signature cannot match';
+const NONCE_STORE_RETRY_S = 5;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -106,8 +114,7 @@ export default fp<AuthPluginOptions>(
 
     const lookup = createCredentialLookup(app.db);
     const cache = new TtlCache<CredentialRecord>(opts.cacheTtlMs, 10_000);
-    const pgNonces = postgresNonceStore(app.db);
-    const nonces: NonceStore = app.redis ? redisNonceStore(app.redis, pgNonces, app.log) : pgNonces;
+    const nonces = postgresNonceStore(app.db);
     const lastTouch = new Map<string, number>();
     const pending = new WeakMap<FastifyRequest, PendingSignature>();
 
@@ -141,12 +148,23 @@ export default fp<AuthPluginOptions>(
       lookup.touch(type, id, address).catch((err: unknown) => log.warn({ err }, 'could not record credential use'));
     }
 
+    /** The caller is who the credential says: from here on the request acts as it. */
+    function accept(req: FastifyRequest, record: CredentialRecord): void {
+      req.principal = record.principal;
+      touch(record, req.ip, req.log);
+    }
+
+    /** The permission a route needs from its caller; none for public and unknown routes. */
+    function routePermission(req: FastifyRequest): CheckedPermission | null {
+      const permission = req.routeOptions.config?.permission;
+      return !permission || permission === 'public' ? null : permission;
+    }
+
     // Synchronous on a cache hit (the usual case); only a lookup is awaited.
     app.addHook('onRequest', syncFirst((req: FastifyRequest, reply: FastifyReply) => {
-      const config = req.routeOptions.config;
-      const permission = config?.permission;
+      const permission = routePermission(req);
       // Unknown routes (no config) answer 404 without asking who is calling.
-      if (!permission || permission === 'public') return;
+      if (!permission) return;
 
       const header = req.headers.authorization;
       if (!header) {
@@ -154,29 +172,31 @@ export default fp<AuthPluginOptions>(
         throw new AuthenticationRequired('Send Authorization: Bearer <token or API key>, or a signed HMAC-SHA256 request');
       }
 
-      let record: CredentialRecord | null | Promise<CredentialRecord | null>;
-      let signature: HmacAuthorization | null = null;
       if (header.startsWith('Bearer ')) {
         const token = header.slice(7).trim();
+        let record: CredentialRecord | null | Promise<CredentialRecord | null>;
         if (token.startsWith(SESSION_TOKEN_PREFIX)) record = resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
         else if (token.startsWith(API_KEY_PREFIX)) record = resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
         else record = null;
-      } else {
-        signature = parseHmacAuthorization(header);
-        if (!signature) throw new InvalidCredentials('Malformed Authorization header');
-        const skew = Math.abs(Date.now() / 1000 - Number(signature.timestamp));
-        if (skew > opts.signatureMaxSkewS) {
-          throw new SignatureExpired(`Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`);
-        }
-        const keyId = signature.credential;
-        record = resolve(`h:${keyId}`, () => lookup.apiKeyById(keyId));
+        if (record instanceof Promise) return record.then((r) => accept(req, admit(req, permission, r)));
+        accept(req, admit(req, permission, record));
+        return;
       }
-      if (record instanceof Promise) return record.then((r) => admit(req, permission, r, signature));
-      admit(req, permission, record, signature);
+
+      // A signed request: nothing about its key is checked until its signature is (preValidation).
+      const auth = parseHmacAuthorization(header);
+      if (!auth) throw new InvalidCredentials('Malformed Authorization header');
+      const skew = Math.abs(Date.now() / 1000 - Number(auth.timestamp));
+      if (skew > opts.signatureMaxSkewS) {
+        throw new SignatureExpired(`Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`);
+      }
+      const record = resolve(`h:${auth.credential}`, () => lookup.apiKeyById(auth.credential));
+      if (record instanceof Promise) return record.then((r) => void pending.set(req, { auth, record: r }));
+      pending.set(req, { auth, record });
     }));
 
-    /** The checks on a known credential, in order; the request's principal when they all pass. */
-    function admit(req: FastifyRequest, permission: Exclude<NonNullable<FastifyRequest['routeOptions']['config']['permission']>, 'public'>, record: CredentialRecord | null, signature: HmacAuthorization | null): void {
+    /** The checks on a known credential, in order; its record when they all pass. */
+    function admit(req: FastifyRequest, permission: CheckedPermission, record: CredentialRecord | null): CredentialRecord {
       const config = req.routeOptions.config;
       if (!record) throw new InvalidCredentials();
 
@@ -201,35 +221,44 @@ export default fp<AuthPluginOptions>(
         throw new TwoFactorEnrolmentRequired('This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)');
       }
       assertHolds(principal, permission);
-      if (signature) {
-        if (!record.secretSealed) throw new InvalidCredentials();
-        pending.set(req, { auth: signature, secret: app.secretBox.open(record.secretSealed), keyId: signature.credential });
-      }
-      req.principal = principal;
-      touch(record, req.ip, req.log);
+      return record;
     }
 
-    // After the body is read, before it is validated or acted on.
+    // After the body is read, before it is validated or acted on: the signature first (a forged
+    // request answers the same 401 whatever its key's scopes, allowlist or account), then the
+    // checks every credential passes, then the nonce, and only then does the request act as the key.
     app.addHook('preValidation', syncFirst((req) => {
       const sig = pending.get(req);
       if (!sig) return;
+      pending.delete(req);
+      const { auth, record } = sig;
       const [path, query = ''] = req.url.split('?', 2) as [string, string?];
-      const ok = signatureMatches(
-        sig.secret,
-        { method: req.method, path, query, body: req.rawBody ?? '', timestamp: sig.auth.timestamp, nonce: sig.auth.nonce },
-        sig.auth.signature,
+      const secret = record?.secretSealed ? app.secretBox.open(record.secretSealed) : STAND_IN_SECRET;
+      const matches = signatureMatches(
+        secret,
+        { method: req.method, path, query, body: req.rawBody ?? '', timestamp: auth.timestamp, nonce: auth.nonce },
+        auth.signature,
       );
-      if (!ok) {
-        req.principal = null;
+      if (!matches || !record?.secretSealed) {
         throw new SignatureInvalid('The signature does not match the canonical string (see the hmacSignature security scheme)');
       }
-      // Nonces outlive the skew window twice over, so a replay is refused by one check or the other.
-      return nonces.claim(sig.keyId, sig.auth.nonce, opts.signatureMaxSkewS * 2).then((fresh) => {
-        if (fresh) return;
-        req.principal = null;
-        throw new NonceReused();
-      });
+      const verified = admit(req, routePermission(req)!, record);
+      // PostgreSQL alone decides whether a nonce is fresh (a unique key), so no outage of anything
+      // else can accept one twice. Nonces outlive the skew window twice over, so a replay is
+      // refused by one check or the other; the sweep-used-nonces job deletes them after that.
+      return nonces.claim(auth.credential, auth.nonce, opts.signatureMaxSkewS * 2).then(
+        (fresh) => {
+          if (!fresh) throw new NonceReused();
+          accept(req, verified);
+        },
+        (err: unknown) => {
+          req.log.error({ err }, 'nonce store failed; refusing the signed request');
+          throw new ServiceUnavailable('Signed requests cannot be checked for replay right now; retry shortly', {
+            headers: { 'retry-after': String(NONCE_STORE_RETRY_S) },
+          });
+        },
+      );
     }));
   },
-  { name: 'auth', fastify: '5.x', dependencies: ['db', 'redis', 'secrets'] },
+  { name: 'auth', fastify: '5.x', dependencies: ['db', 'secrets'] },
 );

@@ -42,6 +42,18 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
     // Requests in flight per account on this instance: a burst of slow calls cannot take every worker.
     const inFlight = new Map<string, number>();
     const counted = new WeakMap<object, string>();
+    // Counted once the caller is known: after authentication, which for a signed request ends only
+    // when its signature has been verified over the body (preValidation).
+    const admitInFlight = (req: FastifyRequest) => {
+      const accountId = req.principal?.accountId;
+      if (!accountId) return;
+      const n = inFlight.get(accountId) ?? 0;
+      if (n >= opts.maxInFlightPerAccount) {
+        throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
+      }
+      inFlight.set(accountId, n + 1);
+      counted.set(req, accountId);
+    };
     const done = (req: FastifyRequest) => {
       const accountId = counted.get(req);
       if (!accountId) return;
@@ -50,19 +62,6 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
       if (n <= 0) inFlight.delete(accountId);
       else inFlight.set(accountId, n);
     };
-    app.addHook(
-      'onRequest',
-      syncFirst((req) => {
-        const accountId = req.principal?.accountId;
-        if (!accountId) return;
-        const n = inFlight.get(accountId) ?? 0;
-        if (n >= opts.maxInFlightPerAccount) {
-          throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
-        }
-        inFlight.set(accountId, n + 1);
-        counted.set(req, accountId);
-      }),
-    );
     app.addHook('onResponse', (req, _reply, next) => {
       done(req);
       next();
@@ -80,11 +79,13 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
     // R-API-1 metering. Our own hook rather than @fastify/rate-limit's: that one awaits five times
     // per request around a store interface made for fixed windows (measured: a quarter of the cost of
     // a no-op authenticated route); this one awaits only the bucket store. In preValidation, after
-    // authentication and signature checks, so an unsigned flood cannot drain a key's bucket.
+    // authentication and signature checks, so only a verified caller's buckets are spent: a flood of
+    // forged signatures cannot drain a key's bucket.
     let lastStoreError = 0;
     app.addHook(
       'preValidation',
       syncFirst((req, reply) => {
+        admitInFlight(req);
         if (req.routeOptions.config?.rateLimitExempt) return;
         const scoped = bucketsOf(req);
         const policies = scoped.map((b) => policy.bucket(b.scope));

@@ -1,4 +1,4 @@
-// The shared Redis client when REDIS_URL is set (rate-limit buckets, nonces); null otherwise.
+// The shared Redis client when REDIS_URL is set (rate-limit buckets, the drop-catch throttle); null otherwise.
 import { Redis } from 'ioredis';
 import fp from 'fastify-plugin';
 

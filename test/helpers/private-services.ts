@@ -82,9 +82,9 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   }
 }
 
-/** redis-server on a free port, keeping nothing on disk. */
-export async function startPrivateRedis(t: Teardown): Promise<PrivateService> {
-  const port = await freePort();
+/** redis-server on a free port (or on `port`, to bring one back after kill()), keeping nothing on disk. */
+export async function startPrivateRedis(t: Teardown, opts: { port?: number } = {}): Promise<PrivateService> {
+  const port = opts.port ?? (await freePort());
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const service = control(child, port, `redis://127.0.0.1:${port}`);
   t.teardown(() => service.kill());

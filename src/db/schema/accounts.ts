@@ -50,7 +50,7 @@ export const users = pgTable('users', {
   /** Last accepted TOTP time step: a code is never accepted twice. */
   totpLastStep: bigint('totp_last_step', { mode: 'number' }),
   ipAllowlist: text('ip_allowlist').array().notNull().default(sql`'{}'::text[]`),
-  failedLogins: integer('failed_logins').notNull().default(0),
+  /** Until when the user's username is locked after failed logins (R-API-5), shown in the user view; login_name_failures decides. */
   lockedUntil: ts('locked_until'),
   lastLoginAt: ts('last_login_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
@@ -110,7 +110,19 @@ export const loginFailures = pgTable('login_failures', {
   at: ts('at').notNull().defaultNow(),
 }, (t) => [index('login_failures_address_at_idx').on(t.address, t.at)]);
 
-/** Signed-request nonces seen, when no Redis is configured. */
+/**
+ * Consecutive failed logins per username as typed (lower-cased), whether or not a user has that name
+ * (R-API-5): an unknown name is counted and locked exactly like a known one, so neither the answers
+ * nor the lock tell which names exist.
+ */
+export const loginNameFailures = pgTable('login_name_failures', {
+  username: text('username').primaryKey(),
+  failures: integer('failures').notNull(),
+  lastFailureAt: ts('last_failure_at').notNull(),
+  lockedUntil: ts('locked_until'),
+}, (t) => [index('login_name_failures_last_failure_idx').on(t.lastFailureAt)]);
+
+/** Signed-request nonces seen (R-SEC-5): the only record of them, for every instance. */
 export const usedNonces = pgTable('used_nonces', {
   keyId: text('key_id').notNull(),
   nonce: text('nonce').notNull(),

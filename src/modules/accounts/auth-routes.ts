@@ -9,11 +9,17 @@ import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
 import { listSessions, login, revokeSession, type AuthPolicy } from './auth-service.js';
 import { NotASession } from './errors.js';
+import { deleteSpentUsernameFailures } from './login-lockout.js';
+import { deleteExpiredNonces } from './nonce-store.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
   // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
   sweepExpiredRows(app, 'sessions', (now) => app.db.delete(sessions).where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000))).returning({ id: sessions.id }));
+  // Signed-request nonces past twice the skew window: their timestamps are refused anyway.
+  sweepExpiredRows(app, 'used-nonces', (now) => deleteExpiredNonces(app.db, now));
+  // Failed-login counts per username that neither count towards a lock nor hold one any more.
+  sweepExpiredRows(app, 'login-name-failures', (now) => deleteSpentUsernameFailures(app.db, policy, now));
   app.post(
     '/v1/auth/login',
     {
@@ -22,7 +28,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         tags: ['auth'],
         summary: 'Log in with username and password (and a TOTP or recovery code when 2FA is on)',
         description:
-          'Returns an opaque bearer token valid for 48 hours. Failed attempts are limited per user and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.',
+          'Returns an opaque bearer token valid for 48 hours. An unknown username, a wrong password and a login from outside the user\'s IP allowlist all answer the same 401 invalid_credentials. Failed attempts are limited per username (whether or not a user has it) and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.',
         body: LoginBody,
         response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
       },

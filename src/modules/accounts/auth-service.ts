@@ -14,7 +14,6 @@ import {
   AccountTerminated,
   InvalidCredentials,
   InvalidTwoFactorCode,
-  IpNotAllowed,
   LoginLocked,
   ScopeNotPermitted,
   TwoFactorAlreadyEnabled,
@@ -22,6 +21,7 @@ import {
   TwoFactorNotEnrolled,
   TwoFactorRequired,
 } from './errors.js';
+import { clearUsernameFailures, recordUsernameFailure, usernameLockedUntil } from './login-lockout.js';
 import { burnPasswordCheck, verifyPassword } from './passwords.js';
 import { assertMayActOnUser, refusalToActOnUser } from './operation-permissions.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
@@ -66,7 +66,12 @@ export interface IssuedSession {
   user: UserRow;
 }
 
-/** Calls `onUser` as soon as the user is known, so the audit row names whose login failed. */
+/**
+ * Calls `onUser` as soon as the user is known, so the audit row names whose login failed. From
+ * outside, an unknown username, a wrong password, a disabled user and a caller outside the user's
+ * allowlist are one and the same: 401 after one argon2 verification, counted against the username
+ * and the address alike (R-API-5), so neither the answer, its cost nor the lock tells them apart.
+ */
 export async function login(
   db: Db,
   box: SecretBox,
@@ -75,46 +80,53 @@ export async function login(
   req: RequestInfo,
   onUser: (user: UserRow) => void = () => {},
 ): Promise<IssuedSession> {
-  const now = Date.now();
-  const windowStart = new Date(now - policy.failureWindowS * 1000);
+  const now = new Date();
+  const windowStart = new Date(now.getTime() - policy.failureWindowS * 1000);
   const [byAddress] = await db
     .select({ n: count(), latest: max(loginFailures.at) })
     .from(loginFailures)
     .where(and(eq(loginFailures.address, req.address), gt(loginFailures.at, windowStart)));
   if ((byAddress?.n ?? 0) >= policy.maxFailuresPerAddress && byAddress?.latest) {
     const until = byAddress.latest.getTime() + policy.lockoutS * 1000;
-    if (until > now) throw lockedError(until - now, 'this address');
+    if (until > now.getTime()) throw lockedError(until - now.getTime(), 'this address');
   }
+  const nameLock = await usernameLockedUntil(db, input.username, now);
+  if (nameLock) throw lockedError(nameLock.getTime() - now.getTime(), 'this username');
 
-  const [user] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${input.username})`);
+  // The account comes in the same query, so a right password costs no extra round trip to tell.
+  const [found] = await db
+    .select({ user: users, account: accounts })
+    .from(users)
+    .leftJoin(accounts, eq(accounts.id, users.accountId))
+    .where(sql`lower(${users.username}) = lower(${input.username})`);
+  const user = found?.user;
+  const account = found?.account ?? undefined;
   if (user) onUser(user);
-  if (user?.lockedUntil && user.lockedUntil.getTime() > now) throw lockedError(user.lockedUntil.getTime() - now, 'this user');
-
-  if (!user) {
+  let admitted = false;
+  if (user) {
+    const passwordMatches = await verifyPassword(user.passwordHash, input.password);
+    const lists = [parseAllowlist(account?.ipAllowlist ?? []), parseAllowlist(user.ipAllowlist)];
+    admitted = passwordMatches && user.status === 'active' && lists.every((l) => addressAllowed(req.address, l));
+  } else {
     await burnPasswordCheck(input.password);
-    await recordFailure(db, policy, null, req.address);
-    throw new InvalidCredentials('Wrong username or password');
   }
-  if (!(await verifyPassword(user.passwordHash, input.password)) || user.status !== 'active') {
-    await recordFailure(db, policy, user, req.address);
+  if (!user || !admitted) {
+    await recordFailure(db, policy, input.username, user ?? null, req.address, now);
     throw new InvalidCredentials('Wrong username or password');
   }
 
-  const account = user.accountId ? (await db.select().from(accounts).where(eq(accounts.id, user.accountId)))[0] : undefined;
-  const lists = [parseAllowlist(account?.ipAllowlist ?? []), parseAllowlist(user.ipAllowlist)];
-  if (!lists.every((l) => addressAllowed(req.address, l))) throw new IpNotAllowed(`${req.address} is not on the allowlist for this user`);
   if (account?.status === 'suspended') throw new AccountSuspended();
   if (account?.status === 'terminated') throw new AccountTerminated();
 
   if (user.totpEnabled) {
     if (input.totpCode) {
       if (!(await acceptTotp(db, box, user, input.totpCode))) {
-        await recordFailure(db, policy, user, req.address);
+        await recordFailure(db, policy, input.username, user, req.address, now);
         throw new InvalidTwoFactorCode();
       }
     } else if (input.recoveryCode) {
       if (!(await consumeRecoveryCode(db, user.id, input.recoveryCode))) {
-        await recordFailure(db, policy, user, req.address);
+        await recordFailure(db, policy, input.username, user, req.address, now);
         throw new InvalidTwoFactorCode();
       }
     } else {
@@ -127,7 +139,8 @@ export async function login(
     });
   }
 
-  await db.update(users).set({ failedLogins: 0, lockedUntil: null, lastLoginAt: new Date() }).where(eq(users.id, user.id));
+  await clearUsernameFailures(db, input.username);
+  await db.update(users).set({ lockedUntil: null, lastLoginAt: new Date() }).where(eq(users.id, user.id));
   return issueSession(db, user, req, policy.sessionTtlMs, false);
 }
 
@@ -141,25 +154,13 @@ function lockedError(remainingMs: number, what: string) {
 
 let failuresRecorded = 0;
 
-async function recordFailure(db: Db, policy: AuthPolicy, user: UserRow | null, address: string): Promise<void> {
+async function recordFailure(db: Db, policy: AuthPolicy, username: string, user: UserRow | null, address: string, now: Date): Promise<void> {
   await db.insert(loginFailures).values({ address });
   // Rows older than the window no longer count; sweep them now and then so the table stays small.
   if (++failuresRecorded % 200 === 0) {
     await db.delete(loginFailures).where(lt(loginFailures.at, new Date(Date.now() - policy.failureWindowS * 1000)));
   }
-  if (!user) return;
-  // Atomic increment: parallel guesses cannot slip past the limit.
-  const [row] = await db
-    .update(users)
-    .set({ failedLogins: sql`${users.failedLogins} + 1` })
-    .where(eq(users.id, user.id))
-    .returning({ failedLogins: users.failedLogins });
-  if ((row?.failedLogins ?? 0) >= policy.maxFailuresPerUser) {
-    await db
-      .update(users)
-      .set({ failedLogins: 0, lockedUntil: new Date(Date.now() + policy.lockoutS * 1000) })
-      .where(eq(users.id, user.id));
-  }
+  await recordUsernameFailure(db, policy, username, user?.id ?? null, now);
 }
 
 async function issueSession(db: Db, user: UserRow, req: RequestInfo, ttlMs: number, enrolmentOnly: boolean): Promise<IssuedSession> {

@@ -1,21 +1,20 @@
-// Signed-request nonces, shared by every instance (R-SEC-5): Redis when configured, else PostgreSQL.
+// Signed-request nonces (R-SEC-5), in PostgreSQL only: its unique key is the one place that decides
+// whether a nonce is fresh, for every instance, so no outage can let one through twice (a cache in
+// front, such as Redis, would accept nonces that the database never learns). At our rates this is
+// one small insert per signed request; the sweep-used-nonces job deletes them once expired.
 import { lt, sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
-import type { FastifyBaseLogger } from 'fastify';
 import { queryRows, type Db } from '../../db/client.js';
 import { usedNonces } from '../../db/schema/index.js';
 
 export interface NonceStore {
-  /** True when the nonce is new (and is now taken), false when it was seen within ttl. */
+  /** True when the nonce is new (and is now taken), false when it was seen within ttl; throws when the store cannot answer. */
   claim(keyId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
 }
 
 export function postgresNonceStore(db: Db): NonceStore {
-  let claims = 0;
   return {
     async claim(keyId, nonce, ttlSeconds) {
-      // Expired nonces can be reused safely (the timestamp check refuses them), so sweep now and then.
-      if (++claims % 500 === 0) await db.delete(usedNonces).where(lt(usedNonces.expiresAt, new Date()));
+      // An expired row may be taken again: the timestamp check already refuses anything that old.
       const rows = await queryRows<{ key_id: string }>(
         db,
         sql`insert into used_nonces (key_id, nonce, expires_at)
@@ -29,16 +28,7 @@ export function postgresNonceStore(db: Db): NonceStore {
   };
 }
 
-export function redisNonceStore(redis: Redis, fallback: NonceStore, log: FastifyBaseLogger): NonceStore {
-  return {
-    async claim(keyId, nonce, ttlSeconds) {
-      try {
-        return (await redis.set(`nonce:${keyId}:${nonce}`, '1', 'EX', ttlSeconds, 'NX')) === 'OK';
-      } catch (err) {
-        // Refusing every signed call while Redis is down would be worse than a PostgreSQL check.
-        log.error({ err }, 'redis nonce store failed; using PostgreSQL');
-        return fallback.claim(keyId, nonce, ttlSeconds);
-      }
-    },
-  };
+/** Deletes nonces past their expiry; returns the deleted rows (for the sweep job's count). */
+export function deleteExpiredNonces(db: Db, now: Date) {
+  return db.delete(usedNonces).where(lt(usedNonces.expiresAt, now)).returning({ keyId: usedNonces.keyId });
 }

@@ -1,27 +1,28 @@
 // argon2id password hashing (R-SEC-2) with OWASP's parameters: 19 MiB, 2 passes, 1 lane (~40 ms).
-import { hash, verify } from '@node-rs/argon2';
-
-// Algorithm.Argon2id; the package's const enum cannot be imported under verbatimModuleSyntax.
-const ARGON2ID = 2;
+// Hashes are PHC strings, so those made by earlier releases (@node-rs/argon2) verify unchanged.
+import argon2 from 'argon2';
 import { checkPasswordStrength } from '../../lib/password-strength.js';
 import { WeakPassword } from './errors.js';
 
-const OPTIONS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const hashPassword = (password: string): Promise<string> => hash(password, OPTIONS);
+export const hashPassword = (password: string): Promise<string> => argon2.hash(password, OPTIONS);
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(passwordHash, password);
+    return await argon2.verify(passwordHash, password);
   } catch {
     return false;
   }
 }
 
-let dummyHash: Promise<string> | undefined;
+// Made once, when the module loads, so that even the first unknown username costs one verification
+// and nothing more (made on first use, it would cost a hash as well, once, and tell).
+const dummyHash: Promise<string> = hashPassword('no user has this password; it makes unknown usernames cost a verification');
+dummyHash.catch(() => {});
+
 /** Verifies against a throwaway hash so an unknown username costs as much time as a wrong password. */
 export async function burnPasswordCheck(password: string): Promise<void> {
-  dummyHash ??= hashPassword('dummy password for timing equality');
   await verifyPassword(await dummyHash, password);
 }
 

@@ -17,6 +17,7 @@ import {
   UsernameTaken,
   WrongPassword,
 } from './errors.js';
+import { clearUsernameFailures } from './login-lockout.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { assertMayActOnUser } from './operation-permissions.js';
 import { mayAssignRole, type ResellerRole, type Role } from './permissions.js';
@@ -27,8 +28,8 @@ export type UserRow = typeof users.$inferSelect;
 export function validAllowlist(entries: readonly string[], pointer: string): string[] {
   const { valid, invalid } = normaliseAllowlist(entries);
   if (invalid.length > 0) {
-    throw new InvalidAllowlist(`Not an IP address or CIDR: ${invalid.join(', ')}`, {
-      errors: invalid.map((e) => ({ pointer, code: 'invalid_allowlist', message: `${e} is not an IP address or CIDR` })),
+    throw new InvalidAllowlist(invalid.map((e) => e.reason).join('; '), {
+      errors: invalid.map((e) => ({ pointer: `${pointer}/${e.index}`, code: 'invalid_allowlist', message: e.reason })),
     });
   }
   return valid;
@@ -260,7 +261,8 @@ export async function changePassword(db: Db, principal: Principal, userId: strin
   assertStrongPassword(input.newPassword, [target.username, target.email, target.name], '/body/new_password');
   const passwordHash = await hashPassword(input.newPassword);
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), failedLogins: 0, lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    await clearUsernameFailures(tx, target.username);
     if (self) {
       await tx
         .update(sessions)

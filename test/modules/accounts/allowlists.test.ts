@@ -45,8 +45,8 @@ t.test('R-SEC-4: a user allowlist refuses login and calls from elsewhere', async
   const r = await reseller(app, op.token);
   const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['192.0.2.0/24'] });
   const outside = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: STRONG_PASSWORD }, remoteAddress: '127.0.0.1' });
-  t.equal(outside.statusCode, 403);
-  t.equal(outside.json().code, 'ip_not_allowed');
+  t.equal(outside.statusCode, 401, 'answered as a wrong password, so the list and the password stay secret (hardening-6)');
+  t.equal(outside.json().code, 'invalid_credentials');
   const inside = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: STRONG_PASSWORD }, remoteAddress: '192.0.2.10' });
   t.equal(inside.statusCode, 200);
   const token = inside.json().token;
@@ -88,4 +88,42 @@ t.test('R-SEC-4: X-Forwarded-For counts only from a trusted proxy', async (t) =>
   t.equal(viaProxy.statusCode, 200, 'a trusted proxy reports the client address');
   const spoofed = await get(trusted.app, r.token, '192.0.2.50', { 'x-forwarded-for': '198.51.100.20' });
   t.equal(spoofed.statusCode, 403, 'an untrusted peer cannot claim an address');
+});
+
+t.test('hardening-9 / R-SEC-4: IPv4-mapped IPv6 entries are stored as IPv4 and let the address in', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const key = await apiKey(app, r.token, ['account:read'], { ip_allowlist: ['::ffff:127.0.0.1', '::ffff:203.0.113.0/120'] });
+  const shown = await app.inject({ method: 'GET', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
+  t.same(shown.json().ip_allowlist, ['127.0.0.1/32', '203.0.113.0/24']);
+  t.equal((await get(app, key.key, '127.0.0.1')).statusCode, 200, 'the key is not locked out');
+  t.equal((await get(app, key.key, '::ffff:127.0.0.1')).statusCode, 200, 'from the mapped form either');
+  t.equal((await get(app, key.key, '203.0.113.40')).statusCode, 200);
+  t.equal((await get(app, key.key, '198.51.100.1')).statusCode, 403);
+
+  const account = await app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: ['::ffff:127.0.0.1'] } });
+  t.equal(account.statusCode, 200, 'the caller at 127.0.0.1 is in it: no confirmation needed');
+  t.same(account.json().entries, ['127.0.0.1/32']);
+  const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['::ffff:192.0.2.0/120'] });
+  const user = await app.inject({ method: 'GET', url: `/v1/users/${tech.id}`, headers: bearer(r.token) });
+  t.same(user.json().ip_allowlist, ['192.0.2.0/24']);
+});
+
+t.test('hardening-9 / R-SEC-4: an entry with a zone id is refused with 422 and a pointer to it', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const cases: [string, string, Record<string, unknown>, string][] = [
+    ['POST', '/v1/api-keys', { name: 'x', scopes: ['account:read'], ip_allowlist: ['10.0.0.0/8', 'fe80::1%eth0'] }, '/body/ip_allowlist/1'],
+    ['PUT', '/v1/account/ip-allowlist', { entries: ['fe80::%eth0/64'], confirm: true }, '/body/entries/0'],
+  ];
+  for (const [method, url, payload, pointer] of cases) {
+    const res = await app.inject({ method: method as 'POST' | 'PUT', url, headers: bearer(r.token), payload });
+    t.equal(res.statusCode, 422, url);
+    t.equal(res.json().code, 'invalid_allowlist');
+    t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), [pointer]);
+    t.match(res.json().errors[0].message, /zone id/);
+  }
+  t.same((await app.inject({ method: 'GET', url: '/v1/account/ip-allowlist', headers: bearer(r.token) })).json().entries, [], 'nothing was stored');
 });

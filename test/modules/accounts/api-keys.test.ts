@@ -76,7 +76,7 @@ t.test('R-SEC-5: a revocation on one instance is seen by another within the cach
 });
 
 for (const backend of ['postgres', 'redis'] as const) {
-  t.test(`R-SEC-5: signed requests (nonces in ${backend})`, { skip: backend === 'redis' && !REDIS_URL && 'REDIS_URL not set' }, async (t) => {
+  t.test(`R-SEC-5: signed requests (${backend === 'redis' ? 'with' : 'without'} Redis)`, { skip: backend === 'redis' && !REDIS_URL && 'REDIS_URL not set' }, async (t) => {
     const { app } = await buildTestApp(t, { env: backend === 'redis' ? { REDIS_URL: REDIS_URL! } : {} });
     const op = await operator(app);
     const r = await reseller(app, op.token);
