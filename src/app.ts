@@ -78,7 +78,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
-  await app.register(redisPlugin, { redisUrl: config.redisUrl });
+  await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
@@ -98,7 +98,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
 
-  await app.register(healthRoutes);
+  await app.register(healthRoutes, { readyTimeoutMs: config.databaseReadyTimeoutMs });
   await app.register(authRoutes, { policy: config.auth });
   await app.register(accountRoutes);
   await app.register(userRoutes);

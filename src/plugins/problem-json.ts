@@ -24,6 +24,10 @@ import {
   type ProblemBody,
 } from '../errors.js';
 import { redactSecrets } from '../lib/redact.js';
+import { isDatabaseUnavailable } from '../db/client.js';
+
+/** Seconds a client should wait before retrying while the database is unreachable or stalled. */
+const DATABASE_RETRY_AFTER_S = '5';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -95,6 +99,10 @@ export function toAppError(err: unknown): AppError {
       return new MalformedJson();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new BadRequest('Content-Length does not match the body');
+  }
+  if (isDatabaseUnavailable(err)) {
+    // Down, restarting, stalled past the statement timeout: nothing is wrong with the request.
+    return new ServiceUnavailable('The database is unavailable; retry shortly', { headers: { 'retry-after': DATABASE_RETRY_AFTER_S } });
   }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status === 400 && (e instanceof SyntaxError || /JSON/.test(String(e?.message)))) {
