@@ -16,6 +16,7 @@ import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
+import jsonBodiesOnly from './plugins/json-bodies-only.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
@@ -77,6 +78,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
+  await app.register(jsonBodiesOnly);
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
