@@ -17,6 +17,8 @@ import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
 import jsonBodiesOnly from './plugins/json-bodies-only.js';
+import corsPlugin from './plugins/cors.js';
+import responseHeaders from './plugins/response-headers.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
@@ -79,6 +81,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(requestIdPlugin);
   await app.register(problemJsonPlugin);
   await app.register(jsonBodiesOnly);
+  await app.register(responseHeaders);
+  await app.register(corsPlugin, { origins: config.corsOrigins });
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });

@@ -151,7 +151,8 @@ export default fp(
     // A second router that only answers "which methods exist at this path?" for 405s.
     const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
     app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      // A catch-all (the OPTIONS route of the cors plugin) is not a method of every path.
+      const methods = route.url === '*' ? [] : Array.isArray(route.method) ? route.method : [route.method];
       for (const m of methods) {
         try {
           methodsRouter.on(m as 'GET', route.url, () => {});

@@ -33,7 +33,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateApiKeyBody,
         response: { 201: ApiKeyWithSecret, ...problemResponses(404) },
       },
-      config: { permission: 'api_keys:write' },
+      config: { permission: 'api_keys:write', sensitive: true },
     },
     async (req, reply) => {
       const b = req.body;
@@ -67,7 +67,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: ApiKeyWithSecret, ...problemResponses(404) },
       },
-      config: { permission: 'api_keys:write' },
+      config: { permission: 'api_keys:write', sensitive: true },
     },
     async (req) => {
       const rotated = await rotateApiKey(app.db, app.secretBox, req.principal!, req.params.id);

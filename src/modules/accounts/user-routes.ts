@@ -139,7 +139,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
       },
-      config: { permission: 'authenticated', allowEnrolment: true },
+      config: { permission: 'authenticated', allowEnrolment: true, sensitive: true },
     },
     async (req) => {
       const r = await startTwoFactorEnrolment(app.db, app.secretBox, req.principal!, req.params.id);
@@ -159,7 +159,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CodeBody,
         response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
       },
-      config: { permission: 'authenticated', allowEnrolment: true },
+      config: { permission: 'authenticated', allowEnrolment: true, sensitive: true },
     },
     async (req) => {
       const codes = await confirmTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);

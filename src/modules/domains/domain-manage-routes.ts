@@ -138,7 +138,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     {
       schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
       // A secret that moves the domain away: write permission, like the changes.
-      config: { permission: 'domains:write', audit: true },
+      config: { permission: 'domains:write', audit: true, sensitive: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
@@ -151,7 +151,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     '/v1/domains/:name/auth-code/reset',
     {
       schema: { operationId: 'resetDomainAuthCode', tags: ['domains'], summary: 'A new auth code; the old one stops working', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
-      config: { permission: 'domains:write' },
+      config: { permission: 'domains:write', sensitive: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
