@@ -19,6 +19,7 @@ import problemJsonPlugin from './plugins/problem-json.js';
 import jsonBodiesOnly from './plugins/json-bodies-only.js';
 import corsPlugin from './plugins/cors.js';
 import responseHeaders from './plugins/response-headers.js';
+import drainPlugin from './plugins/drain.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(problemJsonPlugin);
   await app.register(jsonBodiesOnly);
   await app.register(responseHeaders);
+  await app.register(drainPlugin, { keepAliveGraceMs: config.shutdownKeepAliveGraceMs });
   await app.register(corsPlugin, { origins: config.corsOrigins });
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });

@@ -166,16 +166,7 @@ export default fp(
       }
     });
 
-    let closing = false;
-    app.addHook('preClose', async () => {
-      closing = true;
-    });
-    // Requests arriving on kept-alive connections while we drain get a clean problem, not a hang.
-    app.addHook('onRequest', (_req, reply, done) => {
-      if (!closing) return done();
-      reply.header('connection', 'close');
-      done(new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } }));
-    });
+    // Draining on shutdown (503 with Connection: close) lives in the drain plugin.
 
     app.setNotFoundHandler(async (req, reply) => {
       const path = req.url.split('?')[0] ?? '/';
