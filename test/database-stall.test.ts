@@ -59,3 +59,16 @@ t.test(
     );
   },
 );
+
+t.test('hardening-18: every operation documents 503 (database unavailable, or the instance draining)', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  let n = 0;
+  for (const item of Object.values<Record<string, { operationId: string; responses: Record<string, unknown> }>>(doc.paths)) {
+    for (const op of Object.values(item)) {
+      t.ok(op.responses['503'], `${op.operationId} documents 503`);
+      n++;
+    }
+  }
+  t.ok(n > 50, `${n} operations`);
+});

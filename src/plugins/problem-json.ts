@@ -137,7 +137,8 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
 /** Which problem statuses a route can produce whatever its handler does. */
 function defaultProblemStatuses(route: RouteOptions): number[] {
   const s = route.schema ?? {};
-  const statuses = [500];
+  // 503: the database unreachable or stalled, or the instance draining on shutdown.
+  const statuses = [500, 503];
   if (s.body || s.querystring || s.params || s.headers) statuses.push(422);
   if (s.body) statuses.push(400, 413, 415);
   return statuses;
