@@ -16,6 +16,10 @@ import { buildValidatorFactory, emptyBodyAsObject, refuseUnsafeUrlText } from '.
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
+import jsonBodiesOnly from './plugins/json-bodies-only.js';
+import corsPlugin from './plugins/cors.js';
+import responseHeaders from './plugins/response-headers.js';
+import drainPlugin from './plugins/drain.js';
 import requestIdPlugin, { genRequestId } from './plugins/request-id.js';
 import auditPlugin from './plugins/audit.js';
 import bulkWorkPlugin from './plugins/bulk-work.js';
@@ -88,8 +92,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(problemJsonPlugin);
   app.addHook('onRequest', refuseUnsafeUrlText);
   await app.register(jsonBodyPlugin);
+  await app.register(jsonBodiesOnly);
+  await app.register(responseHeaders);
+  await app.register(drainPlugin, { keepAliveGraceMs: config.shutdownKeepAliveGraceMs });
+  await app.register(corsPlugin, { origins: config.corsOrigins });
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
-  await app.register(redisPlugin, { redisUrl: config.redisUrl });
+  await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   await app.register(cursorsPlugin);
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
@@ -110,7 +118,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
   await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
 
-  await app.register(healthRoutes);
+  await app.register(healthRoutes, { readyTimeoutMs: config.databaseReadyTimeoutMs });
   await app.register(authRoutes, { policy: config.auth });
   await app.register(accountRoutes);
   await app.register(userRoutes);

@@ -16,10 +16,13 @@ export const EnvSchema = Type.Object({
     }),
   ),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'pg pool size per instance' }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'PostgreSQL: longest a statement may run, and longest the server waits for any answer, before the request answers 503' }),
+  DATABASE_READY_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000, description: 'How long /readyz waits for the database before answering 503' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Embedded mode: where PGlite keeps its files' }),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets; unset = in process' }),
   ),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'Longest wait for a Redis answer; past it rate limits fail open and /readyz reports redis as degraded' }),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
   TRUST_PROXY: Type.String({
     default: 'false',
@@ -34,6 +37,8 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
+  SHUTDOWN_KEEPALIVE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000, description: 'On SIGTERM, how long kept-alive connections stay open so a request already on its way gets 503 with Connection: close, not a reset' }),
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^\\s*(\\*|https?://[^\\s,/]+)(\\s*,\\s*(\\*|https?://[^\\s,/]+))*\\s*$', description: 'Comma-separated origins (https://app.example.com, no path; * = any) whose browsers may call the API; unset = no CORS headers (server-to-server use)' })),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: 'reseller-api:', description: 'Prefix of every Redis key, so several deployments can share one Redis' }),
   FAIR_USE_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 5_000, description: 'How often an instance rereads rate limits and costs that operators changed' }),
   REPEATED_FAILURE_WINDOW_S: Type.Integer({ minimum: 0, maximum: 86_400, default: 600, description: 'R-API-2: how long an identical failed command is refused' }),
@@ -73,6 +78,13 @@ export interface Config {
   readonly host: string;
   readonly databaseUrl: string | undefined;
   readonly databasePoolMax: number;
+  /** PostgreSQL statement_timeout and the driver's query_timeout (a stalled server). */
+  readonly databaseStatementTimeoutMs: number;
+  readonly databaseReadyTimeoutMs: number;
+  readonly redisCommandTimeoutMs: number;
+  /** Origins allowed by CORS; empty = CORS off. */
+  readonly corsOrigins: readonly string[];
+  readonly shutdownKeepAliveGraceMs: number;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
   readonly logLevel: Env['LOG_LEVEL'];
@@ -150,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if ((e.BOOTSTRAP_OPERATOR_USERNAME === undefined) !== (e.BOOTSTRAP_OPERATOR_PASSWORD === undefined)) {
       problems.push('BOOTSTRAP_OPERATOR_PASSWORD: set both BOOTSTRAP_OPERATOR_USERNAME and BOOTSTRAP_OPERATOR_PASSWORD, or neither');
     }
+    if (e.SHUTDOWN_KEEPALIVE_GRACE_MS >= e.SHUTDOWN_TIMEOUT_MS) problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be below SHUTDOWN_TIMEOUT_MS');
     if (e.BULK_DAILY_CEILING < e.BULK_DAILY_THRESHOLD) problems.push('BULK_DAILY_CEILING: must not be below BULK_DAILY_THRESHOLD');
     if (e.DATABASE_URL !== undefined && e.MASTER_KEY === undefined) {
       problems.push('MASTER_KEY: required when DATABASE_URL is set (generate one with: openssl rand -base64 32)');
@@ -162,6 +175,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseReadyTimeoutMs: e.DATABASE_READY_TIMEOUT_MS,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
+    shutdownKeepAliveGraceMs: e.SHUTDOWN_KEEPALIVE_GRACE_MS,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,

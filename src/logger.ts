@@ -1,7 +1,7 @@
 // pino options for the app: request ids, redaction of credentials, compact request/response lines.
 import type { FastifyRequest, FastifyReply } from 'fastify';
-import type { LoggerOptions, DestinationStream } from 'pino';
-import { REDACTED, redactSecrets } from './lib/redact.js';
+import { stdSerializers, type LoggerOptions, type DestinationStream } from 'pino';
+import { REDACTED, redactBody, redactSecrets } from './lib/redact.js';
 
 export interface LoggerSetup {
   level: string;
@@ -14,6 +14,55 @@ const LOGGED_HEADERS = ['user-agent', 'content-type', 'content-length', 'authori
 function pickHeaders(headers: FastifyRequest['headers']): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const h of LOGGED_HEADERS) if (headers[h] !== undefined) out[h] = headers[h];
+  return out;
+}
+
+// R-SEC-7: a failed statement must not put its values in the log. Drizzle's DrizzleQueryError
+// carries `params` and writes them into its message ("Failed query: ...\nparams: <values>"), and
+// PostgreSQL quotes rows in `detail` ("Key (key_hash)=(...) already exists"): sealed secrets, key
+// hashes and password hashes went to the log that way. The SQL text itself has only placeholders.
+const VALUE_BEARING_KEYS = ['params', 'parameters', 'detail', 'where', 'internalQuery'];
+const NOT_LOGGED = '[not logged]';
+
+interface FailedQuery {
+  query: string;
+  params: unknown;
+}
+
+/** The failed queries in an error, its causes and aggregated errors. */
+function failedQueries(err: unknown, found: FailedQuery[] = [], depth = 0): FailedQuery[] {
+  if (err === null || typeof err !== 'object' || depth > 8) return found;
+  const e = err as { query?: unknown; params?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.query === 'string' && 'params' in e) found.push(e as FailedQuery);
+  failedQueries(e.cause, found, depth + 1);
+  if (Array.isArray(e.errors)) for (const inner of e.errors) failedQueries(inner, found, depth + 1);
+  return found;
+}
+
+function scrubSerialized(out: Record<string, unknown>, replacements: [string, string][], depth = 0): void {
+  for (const key of VALUE_BEARING_KEYS) delete out[key];
+  for (const key of ['message', 'stack']) {
+    const original = out[key];
+    if (typeof original !== 'string') continue;
+    let text = original;
+    for (const [values, placeholder] of replacements) text = text.split(values).join(placeholder);
+    out[key] = text;
+  }
+  if (depth > 8) return;
+  for (const value of Object.values(out)) {
+    const nested = Array.isArray(value) ? value : [value];
+    for (const n of nested) if (n !== null && typeof n === 'object' && typeof (n as { message?: unknown }).message === 'string') scrubSerialized(n as Record<string, unknown>, replacements, depth + 1);
+  }
+}
+
+/** pino's error serializer, without the values of any failed statement (message, stack, fields, causes). */
+export function serializeError(err: unknown): unknown {
+  const out = stdSerializers.err(err as Error) as unknown;
+  if (out === err || out === null || typeof out !== 'object') return out;
+  // Drizzle builds the message as `...\nparams: ${params}`: replace exactly that text wherever it
+  // was copied (the message, the stack's first line, a wrapping error's message).
+  const replacements = failedQueries(err).map((q): [string, string] => [`\nparams: ${String(q.params)}`, `\nparams: ${NOT_LOGGED}`]);
+  scrubSerialized(out as Record<string, unknown>, replacements);
   return out;
 }
 
@@ -43,8 +92,10 @@ export function loggerOptions(setup: LoggerSetup): LoggerOptions & { stream?: De
       censor: REDACTED,
     },
     serializers: {
-      // pino's redact paths reach one level; these keys may nest secrets at any depth.
-      body: redactSecrets,
+      err: serializeError,
+      // pino's redact paths reach one level; these keys may nest secrets at any depth. A body is
+      // redacted whatever its content type (a JSON text sent as text/plain is parsed first).
+      body: redactBody,
       headers: redactSecrets,
       query: redactSecrets,
       params: redactSecrets,

@@ -192,14 +192,30 @@ export function beginRequestTransaction(db: Db): Promise<RequestTransaction> {
   });
 }
 
-export function createPostgresStore(url: string, opts: { max?: number; applicationName?: string } = {}): Store {
+export interface PostgresStoreOptions {
+  max?: number;
+  applicationName?: string;
+  /**
+   * Longest a statement may run (PostgreSQL's statement_timeout, which cancels it with 57014) and,
+   * a second later, longest the driver waits for any answer (query_timeout: a stalled server that
+   * never answers). Unset: no limit (tests and tools).
+   */
+  statementTimeoutMs?: number;
+}
+
+export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}): Store {
+  const timeouts =
+    opts.statementTimeoutMs === undefined
+      ? {}
+      : { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + 1_000 };
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'reseller-api',
     // A dead database must fail requests quickly rather than queue them forever.
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: Math.min(5_000, opts.statementTimeoutMs ?? 5_000),
     idleTimeoutMillis: 30_000,
+    ...timeouts,
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on('error', () => {});
@@ -211,7 +227,11 @@ export function createPostgresStore(url: string, opts: { max?: number; applicati
     kind: 'postgres',
     db: followsRequestTransaction(drizzlePg({ client: pool, schema }) as unknown as Db),
     async withAdvisoryLock(key, fn) {
-      const client = await pool.connect();
+      // A connection of its own, without the request timeouts: waiting for another instance's
+      // migration lock, or a migration rewriting a big table, may take longer than any request may.
+      const client = new pg.Client({ connectionString: url, application_name: opts.applicationName ?? 'reseller-api', connectionTimeoutMillis: 30_000 });
+      client.on('error', () => {});
+      await client.connect();
       try {
         await client.query('select pg_advisory_lock($1)', [key.toString()]);
         try {
@@ -220,7 +240,7 @@ export function createPostgresStore(url: string, opts: { max?: number; applicati
           await client.query('select pg_advisory_unlock($1)', [key.toString()]);
         }
       } finally {
-        client.release();
+        await client.end().catch(() => {});
       }
     },
     async close() {
@@ -249,9 +269,9 @@ export async function createEmbeddedStore(dataDir: string): Promise<Store> {
   return pgliteStore(await PGlite.create(dataDir));
 }
 
-export async function createStore(config: { databaseUrl: string | undefined; databasePoolMax: number; dataDir: string }): Promise<Store> {
+export async function createStore(config: { databaseUrl: string | undefined; databasePoolMax: number; dataDir: string; databaseStatementTimeoutMs?: number }): Promise<Store> {
   return config.databaseUrl !== undefined
-    ? createPostgresStore(config.databaseUrl, { max: config.databasePoolMax })
+    ? createPostgresStore(config.databaseUrl, { max: config.databasePoolMax, ...(config.databaseStatementTimeoutMs !== undefined ? { statementTimeoutMs: config.databaseStatementTimeoutMs } : {}) })
     : createEmbeddedStore(config.dataDir);
 }
 
@@ -281,6 +301,31 @@ export function preparedStatement<R extends Record<string, unknown>>(name: strin
 /** PostgreSQL unique_violation (23505), whether the driver or Drizzle's wrapper carries it. */
 export const isUniqueViolation = (err: unknown): boolean =>
   (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';
+
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57014', // query_canceled: statement_timeout
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, recovering)
+  '53300', // too_many_connections
+  '08000', '08001', '08003', '08004', '08006', // connection exceptions
+]);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// node-postgres and pg-pool say these in words only.
+const UNAVAILABLE_MESSAGES = /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is clos(ed|ing))/;
+
+/**
+ * Whether an error means the database cannot be reached or did not answer in time (down, restarting,
+ * stalled, pool exhausted), as opposed to a failing statement: the request may succeed on retry.
+ * Looks through Drizzle's wrapper (its `cause`).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+  }
+  return false;
+}
 
 /** The code a statement raised with raise_problem(code) (SQLSTATE P0001), or null. */
 export function raisedProblem(err: unknown): string | null {

@@ -2,7 +2,8 @@
 // token, key, auth code or one-time code, at any depth.
 export const REDACTED = '[Redacted]';
 
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[_-]?key|auth[_-]?code|totp|otp|recovery|signature|authorization|cookie|private[_-]?key|master[_-]?key/i;
+// A bare `code` in a request body is a one-time (TOTP) code: two-factor confirmation and removal.
+const SECRET_KEY = /pass(word|phrase)?|secret|token|api[_-]?key|auth[_-]?code|totp|otp|recovery|signature|authorization|cookie|private[_-]?key|master[_-]?key|^code$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
@@ -19,4 +20,26 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     return out;
   }
   return value;
+}
+
+/** What stands in for a request body that is not JSON: it is never stored or logged as sent. */
+export const UNPARSED_BODY = '[unparsed body not recorded]';
+
+/**
+ * A request body as it may be logged or audited, whatever its content type: objects are redacted
+ * as above; a text that holds JSON (a client sending JSON as text/plain) is parsed and redacted the
+ * same way; any other text or bytes are not recorded at all, since nothing says where a secret
+ * would sit in them.
+ */
+export function redactBody(body: unknown): unknown {
+  if (body === undefined || body === null) return body;
+  if (typeof body === 'string') {
+    try {
+      return redactSecrets(JSON.parse(body));
+    } catch {
+      return UNPARSED_BODY;
+    }
+  }
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return UNPARSED_BODY;
+  return redactSecrets(body);
 }

@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import fp from 'fastify-plugin';
 import { batched, preparedStatement } from '../db/client.js';
 import { syncFirstOnSend } from '../route-hooks.js';
-import { redactSecrets } from '../lib/redact.js';
+import { redactBody, redactSecrets } from '../lib/redact.js';
 
 export interface AuditNote {
   targetType?: string;
@@ -84,7 +84,9 @@ export default fp(
       const p = req.principal;
       const note = req.audit ?? {};
       const params = (req.params ?? {}) as Record<string, unknown>;
-      const body = redactSecrets(req.body);
+      // Whatever the content type: a JSON text sent as text/plain is parsed and redacted, any
+      // other unparsed body is not stored (R-SEC-7).
+      const body = redactBody(req.body);
       const bodyText = body === undefined ? undefined : JSON.stringify(body);
       return write({
         account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
@@ -103,7 +105,7 @@ export default fp(
         request_id: req.id,
         at: new Date().toISOString(),
         details: {
-          ...note.details,
+          ...(note.details ? (redactSecrets(note.details) as Record<string, unknown>) : {}),
           ...(Object.keys(params).length ? { params } : {}),
           ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
         },

@@ -13,6 +13,7 @@ declare module 'fastify' {
 export interface DbPluginOptions {
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  databaseStatementTimeoutMs: number;
   dataDir: string;
   /** A store made by the caller (tests, two instances on one database); the caller closes it. */
   store?: Store;

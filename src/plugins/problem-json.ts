@@ -33,6 +33,10 @@ import {
 } from '../errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
+import { isDatabaseUnavailable } from '../db/client.js';
+
+/** Seconds a client should wait before retrying while the database is unreachable or stalled. */
+const DATABASE_RETRY_AFTER_S = '5';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -106,6 +110,10 @@ export function toAppError(err: unknown): AppError {
       return new MalformedJson();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new BadRequest('Content-Length does not match the body');
+  }
+  if (isDatabaseUnavailable(err)) {
+    // Down, restarting, stalled past the statement timeout: nothing is wrong with the request.
+    return new ServiceUnavailable('The database is unavailable; retry shortly', { headers: { 'retry-after': DATABASE_RETRY_AFTER_S } });
   }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status === 400 && (e instanceof SyntaxError || /JSON/.test(String(e?.message)))) {
@@ -194,7 +202,8 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
 /** Which problem statuses a route can produce whatever its handler does. */
 function defaultProblemStatuses(route: RouteOptions): number[] {
   const s = route.schema ?? {};
-  const statuses = [500];
+  // 503: the database unreachable or stalled, or the instance draining on shutdown.
+  const statuses = [500, 503];
   if (s.body || s.querystring || s.params || s.headers) statuses.push(422);
   if (s.body) statuses.push(400, 413, 415);
   return statuses;
@@ -208,7 +217,8 @@ export default fp(
     // A second router that only answers "which methods exist at this path?" for 405s.
     const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
     app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      // A catch-all (the OPTIONS route of the cors plugin) is not a method of every path.
+      const methods = route.url === '*' ? [] : Array.isArray(route.method) ? route.method : [route.method];
       for (const m of methods) {
         try {
           methodsRouter.on(m as 'GET', route.url, () => {});
@@ -222,16 +232,7 @@ export default fp(
       }
     });
 
-    let closing = false;
-    app.addHook('preClose', async () => {
-      closing = true;
-    });
-    // Requests arriving on kept-alive connections while we drain get a clean problem, not a hang.
-    app.addHook('onRequest', (_req, reply, done) => {
-      if (!closing) return done();
-      reply.header('connection', 'close');
-      done(new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } }));
-    });
+    // Draining on shutdown (503 with Connection: close) lives in the drain plugin.
 
     app.setNotFoundHandler(async (req, reply) => {
       const path = req.url.split('?')[0] ?? '/';

@@ -8,7 +8,7 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ redisUrl: string | undefined }>(
+export default fp<{ redisUrl: string | undefined; commandTimeoutMs: number }>(
   async function redisPlugin(app, opts) {
     if (!opts.redisUrl) {
       app.decorate('redis', null);
@@ -18,6 +18,11 @@ export default fp<{ redisUrl: string | undefined }>(
       // Fail fast rather than queue: callers fall back or fail open.
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
+      // A stalled Redis (frozen process, lost packets) keeps the connection open and never answers:
+      // without a deadline every metered request would wait for it. Past this, a command rejects
+      // and its caller fails open; a late reply is matched to its command and dropped.
+      commandTimeout: opts.commandTimeoutMs,
+      connectTimeout: Math.max(1_000, opts.commandTimeoutMs * 4),
       lazyConnect: true,
       // Concurrent requests' bucket scripts go out in one write: fewer syscalls per request.
       enableAutoPipelining: true,

@@ -32,6 +32,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateApiKeyBody,
         response: { 201: ApiKeyWithSecret, ...problemResponses(404) },
       },
+      config: { sensitive: true },
     },
     async (req, reply) => {
       const b = req.body;
@@ -64,6 +65,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: ApiKeyWithSecret, ...problemResponses(404) },
       },
+      config: { sensitive: true },
     },
     async (req) => {
       const rotated = await rotateApiKey(app.db, app.secretBox, req.principal!, req.params.id);

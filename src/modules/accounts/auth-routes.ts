@@ -32,6 +32,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         body: LoginBody,
         response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
       },
+      config: { sensitive: true },
     },
     async (req) => {
       const session = await login(

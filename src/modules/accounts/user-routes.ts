@@ -133,7 +133,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
       },
-      config: { allowEnrolment: true },
+      config: { allowEnrolment: true, sensitive: true },
     },
     async (req) => {
       const r = await startTwoFactorEnrolment(app.db, app.secretBox, req.principal!, req.params.id);
@@ -153,7 +153,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CodeBody,
         response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
       },
-      config: { allowEnrolment: true },
+      config: { allowEnrolment: true, sensitive: true },
     },
     async (req) => {
       const codes = await confirmTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);

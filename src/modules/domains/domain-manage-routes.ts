@@ -135,7 +135,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     {
       schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
       // A GET that hands out a secret: audited (its domains:write permission is in the operation table).
-      config: { audit: true },
+      config: { audit: true, sensitive: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
@@ -148,6 +148,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     '/v1/domains/:name/auth-code/reset',
     {
       schema: { operationId: 'resetDomainAuthCode', tags: ['domains'], summary: 'A new auth code; the old one stops working', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
+      config: { sensitive: true },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);

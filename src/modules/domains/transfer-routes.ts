@@ -80,7 +80,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         ),
         response: { 201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict), ...problemResponses(409, 422) },
       },
-      config: { guardSubjects: NAMED_BY_ORDER },
+      config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
     },
     async (req, reply) => {
       const account = await getAccount(app.db, tenantOf(req.principal));

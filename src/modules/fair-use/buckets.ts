@@ -91,9 +91,30 @@ return {allowed, math.floor(remaining), math.ceil(retry), math.ceil(reset)}
 
 type TakeCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number[]>;
 
-export function redisBuckets(redis: Redis, prefix: string): BucketBackend {
+/**
+ * After Redis fails or times out, how long bucket calls skip it and fail at once (their callers
+ * fail open). During a stall each request then costs nothing beyond the first timeout, and
+ * commands do not pile up on a connection that will answer all of them at once when it wakes.
+ */
+export const REDIS_PAUSE_AFTER_FAILURE_MS = 1_000;
+
+export class BucketStoreUnavailable extends Error {
+  constructor() {
+    super('Redis failed or timed out less than a second ago; not asking it again yet');
+    this.name = 'BucketStoreUnavailable';
+  }
+}
+
+export function redisBuckets(redis: Redis, prefix: string, now: () => number = Date.now): BucketBackend {
   redis.defineCommand('resellerTakeTokens', { lua: TAKE_LUA });
-  const run = (redis as unknown as { resellerTakeTokens: TakeCommand }).resellerTakeTokens.bind(redis);
+  const command = (redis as unknown as { resellerTakeTokens: TakeCommand }).resellerTakeTokens.bind(redis);
+  let skipUntil = 0;
+  const failed = (err: unknown): never => {
+    skipUntil = now() + REDIS_PAUSE_AFTER_FAILURE_MS;
+    throw err;
+  };
+  const run = (...args: [number, ...(string | number)[]]): Promise<number[]> =>
+    now() < skipUntil ? Promise.reject(new BucketStoreUnavailable()) : command(...args).catch(failed);
   const args = (keys: string[], policies: BucketPolicy[], cost: number) => [
     keys.length,
     ...keys.map((k) => `${prefix}bucket:${k}`),

@@ -9,12 +9,23 @@ const Check = Type.Enum(['ok', 'failing', 'pending']);
 const Readiness = Type.Object(
   {
     status: Type.Enum(['ready', 'not_ready']),
-    checks: Type.Object({ database: Check, migrations: Check }, { additionalProperties: false }),
+    checks: Type.Object(
+      {
+        database: Check,
+        migrations: Check,
+        redis: Type.Optional(
+          Type.Enum(['ok', 'degraded'], {
+            description: 'Present when Redis is configured. degraded: Redis fails or times out, so rate limits fail open; the instance still serves (200)',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
 
-export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ readyTimeoutMs: number }> = async (app, opts) => {
   // Read once: the journal shipped with this build is what "migrated" means for this instance.
   const journal = readJournal();
   const expectedMigration = journal.at(-1)?.when ?? null;
@@ -39,13 +50,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'getReadiness',
         tags: ['health'],
-        summary: 'Readiness: the database answers and every migration is applied',
+        summary: 'Readiness: the database answers and every migration is applied (a degraded Redis is reported, still 200)',
         response: { 200: Readiness, 503: Readiness },
       },
       config: { rateLimitExempt: true },
     },
     async (req, reply) => {
-      const result = await checkReadiness(app.db, expectedMigration, req.log);
+      const result = await checkReadiness({ db: app.db, redis: app.redis, expectedMigration, timeoutMs: opts.readyTimeoutMs, log: req.log });
       return reply.code(result.status === 'ready' ? 200 : 503).send(result);
     },
   );
