@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp, type App } from './app.js';
 import { ConfigError, loadConfig, withEnvFile, type Config } from './config.js';
+import { assertBootstrapPasswordStrong } from './modules/accounts/bootstrap.js';
 import { assertCanListen, explainStartupFailure } from './startup-errors.js';
 
 let config: Config;
@@ -25,7 +26,9 @@ function failedToStart(err: unknown): never {
 
 let app: App;
 try {
-  // The port first: a second server must not open (and migrate) the database only to fail here.
+  // What can be checked without the database first: a second server must not open (and migrate)
+  // the data directory only to fail on its port.
+  assertBootstrapPasswordStrong(config.bootstrapOperator);
   await assertCanListen(config.host, config.port);
   app = await buildApp(config);
 } catch (err) {
