@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Store } from './db/client.js';
 import { loggerOptions } from './logger.js';
-import { buildValidatorFactory, emptyBodyAsObject } from './validation.js';
+import { buildSerializerFactory, buildValidatorFactory, emptyBodyAsObject } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin from './plugins/problem-json.js';
@@ -71,7 +71,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bodyLimit: config.bodyLimit,
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('preValidation', emptyBodyAsObject);

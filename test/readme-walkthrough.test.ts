@@ -51,6 +51,7 @@ t.test('hardening-26: the README walkthrough runs as one pasted block and ends w
     }
   };
   t.teardown(() => stopGroup('SIGKILL'));
+  process.on('exit', () => stopGroup('SIGKILL')); // also when a timeout ends this file early
   const code = await new Promise<number | null>((resolve) => bash.on('exit', resolve));
   t.equal(code, 0, `the block ran to its end\nstdout:\n${out}\nstderr:\n${err}`);
 

@@ -1,5 +1,5 @@
 // The real entry points (src/server.ts, src/cli.ts) in child processes, as an operator starts them.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -8,6 +8,16 @@ const TSX = pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href;
 
 /** Only what the child needs: the test's own DATABASE_URL, REDIS_URL... must not leak in. */
 const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' });
+
+/** Children still running; killed when this test process exits, even when a timeout ends it early. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+}
 
 export interface ServerProcess {
   pid: number;
@@ -25,6 +35,7 @@ export function startServer(env: Record<string, string>, opts: { cwd?: string } 
     env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -53,6 +64,7 @@ export function startServer(env: Record<string, string>, opts: { cwd?: string } 
 /** Runs the operator CLI to its end, with `stdin` on its standard input. */
 export function runCli(args: string[], stdin: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/cli.ts`, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env } });
+  track(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
