@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Store } from './db/client.js';
 import { loggerOptions } from './logger.js';
-import { buildValidatorFactory, emptyBodyAsObject, refuseUnsafeUrlText } from './validation.js';
+import { buildSerializerFactory, buildValidatorFactory, emptyBodyAsObject, refuseUnsafeUrlText } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
@@ -81,7 +81,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     maxParamLength: 1024,
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() } },
     // Errors raised before a route runs leave as problem+json too (plugins/problem-json.ts).
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,

@@ -1,12 +1,14 @@
 // Operator command line: `npm run cli -- create-operator --username U --email E [--name N]`,
 // password on standard input (never on the command line, where `ps` would show it).
-// In embedded mode run it while the server is stopped: PGlite's files belong to one process.
+// In embedded mode run it while the server is stopped: PGlite's files belong to one process, and
+// the CLI refuses (naming the server's process) while the server holds DATA_DIR.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
-import { createStore } from './db/client.js';
+import { ConfigError, loadConfig, withEnvFile } from './config.js';
+import { createStore, type Store } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { AppError } from './errors.js';
 import { createOperator } from './modules/accounts/service.js';
+import { explainStartupFailure } from './startup-errors.js';
 
 const USAGE = `usage:
   echo "$PASSWORD" | npm run cli -- create-operator --username <name> --email <address> [--name "<full name>"]`;
@@ -29,10 +31,19 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const password = await readStdin();
-  const config = loadConfig(process.env);
-  const store = await createStore(config);
+  const config = loadConfig(withEnvFile(process.env));
+  let store: Store | undefined;
   try {
+    store = await createStore(config);
     await runMigrations(store);
+  } catch (err) {
+    const line = explainStartupFailure(err, config);
+    if (line === null) throw err;
+    await store?.close();
+    process.stderr.write(`${line}\n`);
+    return 1;
+  }
+  try {
     const user = await createOperator(store.db, { username: values.username, email: values.email, name: values.name ?? values.username, password });
     process.stdout.write(`created operator ${user.username} (${user.id})\n`);
     return 0;

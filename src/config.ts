@@ -1,4 +1,6 @@
 // The environment, validated once at start into a typed, frozen Config. No other file reads process.env.
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import ipaddr from 'ipaddr.js';
@@ -136,6 +138,21 @@ function parseTrustProxy(raw: string): TrustProxy {
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * The environment with a `.env` file's variables under it: the file fills in what the real
+ * environment does not set (the same precedence as `node --env-file`). No file, no change.
+ */
+export function withEnvFile(env: Record<string, string | undefined>, file = '.env'): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return env;
+    throw err;
+  }
+  return { ...parseEnv(text), ...env };
+}
+
 /** Validates the given environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const known = Object.keys(EnvSchema.properties) as (keyof Env)[];
@@ -150,7 +167,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   for (const err of Value.Errors(EnvSchema, converted)) {
     const name = err.instancePath.replace(/^\//, '') || String((err.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'environment');
-    problems.push(`${name}: ${err.message} (got ${JSON.stringify(converted[name])})`);
+    const allowed = (EnvSchema.properties as Record<string, { enum?: readonly string[]; type?: string }>)[name];
+    const choices = allowed?.enum ? `: ${allowed.enum.join(', ')}` : allowed?.type === 'boolean' ? ': true, false' : '';
+    problems.push(`${name}: ${err.message}${choices} (got ${JSON.stringify(converted[name])})`);
   }
   if (problems.length === 0) {
     const e = converted as Env;

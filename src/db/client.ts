@@ -1,13 +1,13 @@
 // The store: a node-postgres pool when DATABASE_URL is set, embedded PGlite otherwise. One Drizzle
 // schema serves both, so the rest of the code never knows which it runs on.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
@@ -251,7 +251,7 @@ export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}
   };
 }
 
-export function pgliteStore(client: PGlite): Store {
+export function pgliteStore(client: PGlite, onClose?: () => Promise<void>): Store {
   const db = followsRequestTransaction(drizzlePglite({ client, schema }) as unknown as Db);
   return {
     kind: 'pglite',
@@ -260,13 +260,23 @@ export function pgliteStore(client: PGlite): Store {
     withAdvisoryLock: (_key, fn) => fn(db),
     async close() {
       if (!client.closed) await client.close();
+      await onClose?.();
     },
   };
 }
 
+/**
+ * PGlite on a directory, held for this process alone (data-dir-lock.ts): a second process on the
+ * same DATA_DIR throws DataDirInUse naming this one, instead of forking the database.
+ */
 export async function createEmbeddedStore(dataDir: string): Promise<Store> {
-  await mkdir(dataDir, { recursive: true });
-  return pgliteStore(await PGlite.create(dataDir));
+  const lock = await lockDataDir(dataDir);
+  try {
+    return pgliteStore(await PGlite.create(dataDir), () => lock.release());
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
 }
 
 export async function createStore(config: { databaseUrl: string | undefined; databasePoolMax: number; dataDir: string; databaseStatementTimeoutMs?: number }): Promise<Store> {

@@ -83,7 +83,11 @@ export async function postgresTestDatabase(t: Teardown): Promise<string> {
   return urlForDatabase(TEST_DATABASE_URL!, name);
 }
 
-async function pgliteSnapshot(): Promise<Buffer> {
+let snapshot: Promise<Buffer> | undefined;
+/** The migrated snapshot, read once per test process (a test file builds many stores from it). */
+const pgliteSnapshot = (): Promise<Buffer> => (snapshot ??= readOrMakeSnapshot());
+
+async function readOrMakeSnapshot(): Promise<Buffer> {
   const file = join(tmpdir(), `reseller-api-pglite-${migrationsHash()}.tar`);
   if (existsSync(file)) return readFileSync(file);
   const db = await PGlite.create();

@@ -1,0 +1,74 @@
+// The real entry points (src/server.ts, src/cli.ts) in child processes, as an operator starts them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+/** tsx's loader by path, so a child may run in any working directory. */
+const TSX = pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href;
+
+/** Only what the child needs: the test's own DATABASE_URL, REDIS_URL... must not leak in. */
+const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' });
+
+/** Children still running; killed when this test process exits, even when a timeout ends it early. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+}
+
+export interface ServerProcess {
+  pid: number;
+  /** The exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** The base URL once it listens; rejects if the process exits first. */
+  listening: Promise<string>;
+  output(): { stdout: string; stderr: string };
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function startServer(env: Record<string, string>, opts: { cwd?: string } = {}): ServerProcess {
+  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/server.ts`], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...baseEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', check);
+    void exited.then((code) => reject(new Error(`exited (${code}) before listening: ${stderr}`)));
+  });
+  listening.catch(() => {}); // a test that expects a refusal never awaits it
+  return {
+    pid: child.pid!,
+    exited,
+    listening,
+    output: () => ({ stdout, stderr }),
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Runs the operator CLI to its end, with `stdin` on its standard input. */
+export function runCli(args: string[], stdin: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/cli.ts`, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env } });
+  track(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  child.stdin.end(stdin);
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+}
