@@ -5,11 +5,13 @@ import { loadConfig } from '../../src/config.js';
 import { PROBLEM_CONTENT_TYPE } from '../../src/errors.js';
 import { buildTestApp, TEST_MASTER_KEY } from '../helpers/app.js';
 import { domainSetup, registered } from '../helpers/domains.js';
-import { apiKey, bearer, STRONG_PASSWORD, totp } from '../helpers/fixtures.js';
+import { apiKey, bearer, operator, STRONG_PASSWORD, totp } from '../helpers/fixtures.js';
+
+// One app (CORS off) for every test but the CORS_ORIGINS one: building apps is what costs here.
+const { app } = await buildTestApp(t);
+const { r } = await domainSetup(app);
 
 t.test('hardening-8 / R-SEC-7: responses carrying secrets send Cache-Control: no-store; others do not', async (t) => {
-  const { app } = await buildTestApp(t);
-  const { r } = await domainSetup(app);
   const key = await apiKey(app, r.token, ['domains:read']);
   const domain = await registered(app, r, 'no-store-probe.com');
   const calls: [string, { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: object }, number][] = [
@@ -40,7 +42,6 @@ t.test('hardening-8 / R-SEC-7: responses carrying secrets send Cache-Control: no
 });
 
 t.test('hardening-8: every response sends X-Content-Type-Options: nosniff, errors and 404s included', async (t) => {
-  const { app } = await buildTestApp(t);
   const responses = {
     ok: await app.inject({ method: 'GET', url: '/healthz' }),
     'unknown route': await app.inject({ method: 'GET', url: '/v1/no-such-route' }),
@@ -55,7 +56,6 @@ t.test('hardening-8: every response sends X-Content-Type-Options: nosniff, error
 });
 
 t.test('hardening-8: /docs sends a Content-Security-Policy that lets its own assets load', async (t) => {
-  const { app } = await buildTestApp(t);
   let page = await app.inject({ method: 'GET', url: '/docs' });
   if (page.statusCode === 302) page = await app.inject({ method: 'GET', url: String(page.headers.location).replace(/^\.?\/?/, '/docs/').replace('/docs/docs/', '/docs/') });
   t.equal(page.statusCode, 200);
@@ -77,7 +77,6 @@ t.test('hardening-8: /docs sends a Content-Security-Policy that lets its own ass
 });
 
 t.test('hardening-8: without CORS_ORIGINS no CORS headers are sent, and OPTIONS answers 204 with Allow (404 for an unknown path), never 405', async (t) => {
-  const { app } = await buildTestApp(t);
   const origin = { origin: 'https://somewhere.example' };
   const get = await app.inject({ method: 'GET', url: '/healthz', headers: origin });
   t.equal(get.statusCode, 200);
@@ -104,7 +103,7 @@ t.test('hardening-8: without CORS_ORIGINS no CORS headers are sent, and OPTIONS 
 t.test('hardening-8: CORS_ORIGINS enables CORS for those origins only, preflights answered before authentication', async (t) => {
   const panel = 'https://panel.example.test';
   const { app } = await buildTestApp(t, { env: { CORS_ORIGINS: `${panel}, https://other.example.test` } });
-  const { r } = await domainSetup(app);
+  const op = await operator(app);
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: '/v1/api-keys',
@@ -115,14 +114,14 @@ t.test('hardening-8: CORS_ORIGINS enables CORS for those origins only, preflight
   t.match(String(preflight.headers['access-control-allow-methods']), /POST/);
   t.match(String(preflight.headers['access-control-allow-headers']).toLowerCase(), /authorization/);
   t.match(String(preflight.headers['access-control-allow-headers']).toLowerCase(), /idempotency-key/);
-  const call = await app.inject({ method: 'GET', url: '/v1/account', headers: { ...bearer(r.token), origin: panel } });
+  const call = await app.inject({ method: 'GET', url: '/v1/auth/sessions', headers: { ...bearer(op.token), origin: panel } });
   t.equal(call.statusCode, 200);
   t.equal(call.headers['access-control-allow-origin'], panel);
   t.match(String(call.headers['access-control-expose-headers']).toLowerCase(), /ratelimit-remaining/);
   const error = await app.inject({ method: 'GET', url: '/v1/account', headers: { origin: panel } });
   t.equal(error.statusCode, 401);
   t.equal(error.headers['access-control-allow-origin'], panel, 'a browser can read the problem too');
-  const stranger = await app.inject({ method: 'GET', url: '/v1/account', headers: { ...bearer(r.token), origin: 'https://evil.example' } });
+  const stranger = await app.inject({ method: 'GET', url: '/v1/auth/sessions', headers: { ...bearer(op.token), origin: 'https://evil.example' } });
   t.equal(stranger.headers['access-control-allow-origin'], undefined, 'another origin gets no grant');
   t.equal((await app.inject({ method: 'GET', url: '/v1/no-such-route' })).statusCode, 404, 'unknown paths are still 404');
 });

@@ -8,7 +8,7 @@ import { queryRows } from '../../src/db/client.js';
 import { PROBLEM_CONTENT_TYPE } from '../../src/errors.js';
 import { buildTestApp } from '../helpers/app.js';
 import { domainSetup, registered } from '../helpers/domains.js';
-import { apiKey, bearer, STRONG_PASSWORD, totp } from '../helpers/fixtures.js';
+import { apiKey, bearer, operator, reseller, STRONG_PASSWORD, totp } from '../helpers/fixtures.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const probe = (what: string) => `${what}-${randomBytes(6).toString('hex')}`;
@@ -151,7 +151,7 @@ t.test('hardening-7 / R-SEC-7: a sweep over every operation with secrets in its 
 
 t.test('hardening-7 / R-SEC-7: a failed statement is logged without its parameters', async (t) => {
   const { app, store, logs } = await buildTestApp(t);
-  const { r } = await domainSetup(app);
+  const r = await reseller(app, (await operator(app)).token);
   // Every new API key row now fails its insert, whose parameters hold the key's hash and sealed secret.
   await store.db.execute(sql`alter table api_keys add constraint leak_probe check (false) not valid`);
   const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(r.token), payload: { name: 'probe', scopes: ['domains:read'] } });
