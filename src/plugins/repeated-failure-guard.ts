@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { lt, sql } from 'drizzle-orm';
+import { lt, sql, type SQL } from 'drizzle-orm';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
@@ -149,6 +149,18 @@ interface GuardState {
   accountId: string;
   /** What the lookup found: does the account have remembered failures on this command's subjects? Unknown when no lookup ran. */
   failuresOnSubjects: boolean | undefined;
+}
+
+/**
+ * R-API-2 for a change that is not a command of its own route: a CTE that forgets the remembered
+ * failures naming `kind:<identifier>` for each (account_id, identifier) row of `rows`. An
+ * availability check is one: a registration refused with availability_check_required depended on
+ * the check, so checking the name makes the identical registration a new command. Written into the
+ * caller's own statement, so it costs no round trip.
+ */
+export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL): SQL {
+  return sql`${sql.raw(name)} as (delete from failed_commands f using (select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) c
+    where f.account_id = c.account_id and c.subject = any(f.subjects))`;
 }
 
 export default fp<{ windowS: number; now?: () => Date }>(

@@ -2,6 +2,7 @@
 // reason), with a price quote for what can be registered; the check is remembered for R-DOM-2.
 import { sql } from 'drizzle-orm';
 import { batched, preparedStatement, type Db } from '../../db/client.js';
+import { forgetFailuresNamingCte } from '../../plugins/repeated-failure-guard.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
 import { signQuote } from './quotes.js';
@@ -87,7 +88,8 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
           select account_id, name, checked_at,
             case when result <> 'reserved' and ${registry.takenInStatement(sql`input.name`)} then 'taken' else result end as result
           from ${input}),
-        recorded as (${upsert} select account_id, name, result, checked_at from looked where result <> 'unsold' ${newest})
+        recorded as (${upsert} select account_id, name, result, checked_at from looked where result <> 'unsold' ${newest}),
+        ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from looked) named`)}
         select account_id, name, result from looked`,
     );
     const resolve = batched<Lookup, Map<string, Row['result']>>(async (lookups) => {
@@ -102,7 +104,11 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
     const found = await registry.taken(db, [...new Set(lists.flat())]);
     return lists.map((names) => new Set(names.filter((n) => found.has(n))));
   }, { maxItems: 20 });
-  const record = preparedStatement('domain_checks_upsert', sql`${upsert} select * from ${input} ${newest}`);
+  const record = preparedStatement(
+    'domain_checks_upsert',
+    sql`with ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from ${input}) named`)}
+        ${upsert} select * from ${input} ${newest}`,
+  );
   const store = batched<{ lookup: Lookup; taken: Set<string> }, Map<string, Row['result']>>(async (items) => {
     const takenBy = new Map(items.map((i) => [i.lookup, i.taken]));
     const rows = rowsOf([...takenBy.keys()], (l, n) => (n.intended !== 'reserved' && takenBy.get(l)!.has(n.name) ? 'taken' : n.intended));
