@@ -78,7 +78,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrust(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimit,
     // A domain name is up to 253 characters, and its Unicode form percent-encoded is longer still.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() } },
