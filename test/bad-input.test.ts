@@ -217,5 +217,6 @@ t.test('hardening-14: errors raised before a route runs are problem+json with a 
     t.equal(body.status, c.status);
     t.match(body.request_id, /^[0-9a-f-]{36}$/, `${c.name}: a request id`);
     t.equal(res.headers['x-request-id'], body.request_id, 'echoed in X-Request-Id');
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${c.name}: hardening-8, nosniff on every response`);
   }
 });

@@ -158,6 +158,8 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
         : toAppError(err);
   req.log.info({ code: problem.code, status: problem.statusCode }, problem.message);
   reply.header(REQUEST_ID_HEADER, req.id);
+  // Sent outside any route, so no onSend hook adds it (plugins/response-headers.ts).
+  reply.header('x-content-type-options', 'nosniff');
   void sendProblem(reply, problem);
 }
 
@@ -192,6 +194,7 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
         `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `${REQUEST_ID_HEADER}: ${requestId}\r\n` +
+        'x-content-type-options: nosniff\r\n' +
         'connection: close\r\n\r\n' +
         body,
     );
