@@ -1,35 +1,11 @@
 // The real entry point in a child process: it starts, serves, and drains on SIGTERM.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Type } from 'typebox';
 import { buildTestApp } from './helpers/app.js';
-
-const ROOT = new URL('..', import.meta.url).pathname;
-
-function startServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const listening = new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout.on('data', check);
-    void exited.then(() => reject(new Error(`exited before listening: ${stderr}`)));
-  });
-  return { child, exited, listening, output: () => ({ stdout, stderr }) };
-}
+import { startServer } from './helpers/server-process.js';
 
 t.test('the server starts on embedded PGlite, serves /readyz, and exits cleanly on SIGTERM', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'reseller-api-server-'));
@@ -39,7 +15,7 @@ t.test('the server starts on embedded PGlite, serves /readyz, and exits cleanly 
   const ready = await fetch(`${base}/readyz`);
   t.equal(ready.status, 200);
   t.same(await ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
-  server.child.kill('SIGTERM');
+  server.kill('SIGTERM');
   t.equal(await server.exited, 0, 'exit code 0');
   t.match(server.output().stdout, '"signal":"SIGTERM"');
   t.match(server.output().stdout, 'server closed');
