@@ -28,7 +28,7 @@ export default fp(
       const query = (req.query ?? {}) as Record<string, unknown>;
       const { cursor, limit: _limit, ...filters } = query;
       // The page size may change between pages; the list, the tenant and the filters may not.
-      const binding = canonicalJson({ list: `${req.method} ${req.routeOptions.url}`, tenant: req.principal?.accountId ?? 'operator', filters });
+      const binding = canonicalJson({ list: `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`, tenant: req.principal?.accountId ?? 'operator', filters });
       let signer: CursorSigner | undefined;
       const signerOf = () => (signer ??= app.secretBox.signer(`list-cursor ${binding}`));
       return {
