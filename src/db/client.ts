@@ -410,7 +410,7 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
   return (item) => {
     // A request transaction's own item runs alone in it: never another request's items in this
     // transaction, and never this one queued behind a batch that (on PGlite) waits for it.
-    if (openRequestTransactions !== 0 && insideRequestTransaction()) return runChecked([item]).then((out) => out[0]!);
+    if (insideRequestTransaction()) return runChecked([item]).then((out) => out[0]!);
     return new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       // Calls made in the same tick share the first batch too.

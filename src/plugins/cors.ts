@@ -2,10 +2,9 @@
 // cannot read its answers. CORS_ORIGINS lists the browser origins (a reseller's web panel) that
 // may call it; then @fastify/cors answers preflights and adds the headers. Either way an OPTIONS
 // request is answered: 204 with the CORS headers when enabled; when disabled, 204 with `Allow`
-// (the methods of that path) or 404 for a path that does not exist.
+// (the methods of that path, from problem-json's not-found handler) or 404 for a path that does not exist.
 import cors from '@fastify/cors';
 import fp from 'fastify-plugin';
-import FindMyWay, { type HTTPVersion } from 'find-my-way';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -24,31 +23,8 @@ export default fp<{ origins: readonly string[] }>(
         strictPreflight: false,
         hideOptionsRoute: true,
       });
-      return;
     }
-
-    const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
-    app.addHook('onRoute', (route) => {
-      if (route.url === '*') return;
-      for (const m of Array.isArray(route.method) ? route.method : [route.method]) {
-        if (m === 'OPTIONS') continue;
-        try {
-          methodsRouter.on(m as 'GET', route.url, () => {});
-        } catch {
-          // Already known (HEAD is added for every GET).
-        }
-      }
-    });
-    app.options(
-      '*',
-      { schema: { hide: true }, config: { permission: 'public' } },
-      async (req, reply) => {
-        const path = req.url.split('?')[0] ?? '/';
-        const allowed = METHODS.filter((m) => methodsRouter.find(m, path) !== null);
-        if (allowed.length === 0) return reply.callNotFound();
-        return reply.code(204).header('allow', [...allowed, 'OPTIONS'].join(', ')).send();
-      },
-    );
+    // Without CORS an OPTIONS is answered by problem-json's not-found handler: 204 with `Allow`.
   },
   { name: 'cors', fastify: '5.x' },
 );

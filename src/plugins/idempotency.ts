@@ -9,14 +9,13 @@
 // response is written to the key's row and committed before it leaves. So a fault anywhere leaves
 // either both (a retry replays the original answer) or neither (the retry runs once); a 5xx rolls
 // back and releases the key. Every POST command route gets this, whatever its module.
-import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
 import { defineError, problemResponses, ServiceUnavailable, ValidationFailed } from '../errors.js';
-import { canonicalJson } from '../lib/canonical-json.js';
+import { commandFingerprint } from '../lib/command-fingerprint.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
 import type { Principal } from '../modules/accounts/credentials.js';
@@ -46,10 +45,6 @@ interface Claim {
   key: string;
   /** Open from just before the handler until the outcome is recorded. */
   transaction?: RequestTransaction;
-}
-
-export function commandFingerprint(method: string, route: string, parts: { params?: unknown; query?: unknown; body?: unknown }): string {
-  return createHash('sha256').update(`${method} ${route}\n${canonicalJson({ params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null })}`).digest('hex');
 }
 
 export default fp(

@@ -220,7 +220,7 @@ export default fp(
     // A second router that only answers "which methods exist at this path?" for 405s.
     const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
     app.addHook('onRoute', (route) => {
-      // A catch-all (the OPTIONS route of the cors plugin) is not a method of every path.
+      // A catch-all (@fastify/cors's OPTIONS route, with CORS_ORIGINS) is not a method of every path.
       const methods = route.url === '*' ? [] : Array.isArray(route.method) ? route.method : [route.method];
       for (const m of methods) {
         try {
@@ -240,6 +240,8 @@ export default fp(
     app.setNotFoundHandler(async (req, reply) => {
       const path = req.url.split('?')[0] ?? '/';
       const allowed = METHODS.filter((m) => m !== req.method && methodsRouter.find(m, path) !== null);
+      // Without CORS nothing else answers OPTIONS: a known path says which methods it takes.
+      if (req.method === 'OPTIONS' && allowed.length > 0) return reply.code(204).header('allow', [...allowed, 'OPTIONS'].join(', ')).send();
       if (allowed.length > 0) {
         return sendProblem(
           reply,

@@ -8,7 +8,6 @@
 // failure keeps the objects the command named (its subjects: 'domains:example.com',
 // 'contacts:RA-…', 'balance' for a 402); a successful command on one of those subjects, by anyone
 // in the account, forgets the failures that named it, so "unlock, then delete again" works.
-import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { lt, sql, type SQL } from 'drizzle-orm';
@@ -16,7 +15,7 @@ import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';
-import { canonicalJson } from '../lib/canonical-json.js';
+import { commandFingerprint, type CommandParts } from '../lib/command-fingerprint.js';
 import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 
@@ -108,7 +107,7 @@ export interface CommandIdentity {
 }
 
 /** The fingerprint of a command, over its identifiers in normalised form, and the subjects it names. */
-export function identifyCommand(method: string, route: string, parts: { params?: unknown; query?: unknown; body?: unknown }, subjects: readonly CompiledSubject[]): CommandIdentity {
+export function identifyCommand(method: string, route: string, parts: CommandParts, subjects: readonly CompiledSubject[]): CommandIdentity {
   const request: Record<string, unknown> = { params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null };
   const named = new Set<string>();
   for (const s of subjects) {
@@ -121,7 +120,7 @@ export function identifyCommand(method: string, route: string, parts: { params?:
     if (part && part in request) request[part] = normaliseAt(request[part], rest, 0, s.normalise, found);
     for (const value of found) named.add(`${s.kind}:${value}`);
   }
-  const fingerprint = createHash('sha256').update(`${method} ${route}\n${canonicalJson(request)}`).digest('hex');
+  const fingerprint = commandFingerprint(method, route, request);
   return { fingerprint, subjects: [...named].slice(0, MAX_SUBJECTS) };
 }
 
@@ -151,6 +150,11 @@ interface GuardState {
   failuresOnSubjects: boolean | undefined;
 }
 
+/** A CTE that forgets the remembered failures naming any of `subjects`: rows of (account_id, subject). */
+function forgetFailuresCte(name: string, subjects: SQL): SQL {
+  return sql`${sql.raw(name)} as (delete from failed_commands f using ${subjects} where f.account_id = named.account_id and named.subject = any(f.subjects))`;
+}
+
 /**
  * R-API-2 for a change that is not a command of its own route: a CTE that forgets the remembered
  * failures naming `kind:<identifier>` for each (account_id, identifier) row of `rows`. An
@@ -159,8 +163,7 @@ interface GuardState {
  * caller's own statement, so it costs no round trip.
  */
 export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL): SQL {
-  return sql`${sql.raw(name)} as (delete from failed_commands f using (select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) c
-    where f.account_id = c.account_id and c.subject = any(f.subjects))`;
+  return forgetFailuresCte(name, sql`(select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) named`);
 }
 
 export default fp<{ windowS: number; now?: () => Date }>(
@@ -199,8 +202,8 @@ export default fp<{ windowS: number; now?: () => Date }>(
     // A success forgets the account's failures on the subjects it names (one statement per batch).
     const forgetStatement = preparedStatement(
       'guard_forget',
-      sql`delete from failed_commands f using jsonb_to_recordset(${sql.placeholder('items')}::jsonb) as k(account_id uuid, subjects text[])
-          where f.account_id = k.account_id and f.subjects && k.subjects`,
+      sql`with ${forgetFailuresCte('forgotten', sql`(select k.account_id, unnest(k.subjects) as subject from jsonb_to_recordset(${sql.placeholder('items')}::jsonb) as k(account_id uuid, subjects text[])) named`)}
+          select 1`,
     );
     const forget = batched<{ accountId: string; subjects: string[] }, null>(async (items) => {
       await forgetStatement(app.db, { items: JSON.stringify(items.map((i) => ({ account_id: i.accountId, subjects: i.subjects }))) });

@@ -55,7 +55,7 @@ async function databaseChecks(probe: ReadinessProbe): Promise<Pick<Readiness['ch
 }
 
 /**
- * Redis holds only rate-limit buckets (and a cache in front of nonces): without it requests are
+ * Redis holds only rate-limit buckets: without it requests are
  * still served, unmetered. So a stalled Redis shows as "degraded" while the instance stays ready:
  * a shared Redis stalling must not make the load balancer take every instance out at once.
  */
