@@ -87,8 +87,10 @@ t.test('hardening-20: a request in flight when close() begins finishes normally 
   release();
   const res = await inFlight;
   t.equal(res.status, 200, 'the request in flight completed');
+  t.same(JSON.parse(res.body), { done: true });
   t.equal(res.headers.connection, 'close', 'and its connection closes after it');
   // Without idle connections left, the drain ends well before the grace.
   await closing;
+  await t.rejects(fetch(`${base}/healthz`), 'no longer accepting connections');
   await store.close();
 });

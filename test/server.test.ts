@@ -3,8 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { Type } from 'typebox';
-import { buildTestApp } from './helpers/app.js';
 import { startServer } from './helpers/server-process.js';
 
 t.test('the server starts on embedded PGlite, serves /readyz, and exits cleanly on SIGTERM', async (t) => {
@@ -29,33 +27,3 @@ t.test('a bad configuration stops the process with a message naming the variable
   t.match(server.output().stderr, /LOG_LEVEL: /);
 });
 
-t.test('close() lets a request in flight finish, then stops listening and closes the store', async (t) => {
-  let entered!: () => void;
-  const handlerEntered = new Promise<void>((r) => (entered = r));
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const { app, store } = await buildTestApp(t, {
-    configure(app) {
-      app.get(
-        '/v1/test-slow',
-        { schema: { operationId: 'testSlow', tags: ['test'], summary: 'slow', response: { 200: Type.Object({ done: Type.Boolean() }) } }, config: { permission: 'public' } },
-        async () => {
-          entered();
-          await released;
-          return { done: true };
-        },
-      );
-    },
-  });
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const inFlight = fetch(`${base}/v1/test-slow`);
-  await handlerEntered;
-  const closing = app.close();
-  release();
-  const res = await inFlight;
-  t.equal(res.status, 200, 'the request in flight completed');
-  t.same(await res.json(), { done: true });
-  await closing;
-  await t.rejects(fetch(`${base}/healthz`), 'no longer accepting connections');
-  await store.close();
-});
