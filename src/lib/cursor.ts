@@ -4,6 +4,8 @@
 // account or another list (or other filters) fails it too. The position is still checked against
 // its shape (types, bounds, dates in range) before it reaches SQL.
 
+import { isUnsafeText } from './unsafe-text.js';
+
 /** What signs and verifies cursor payloads: a signer keyed for one list binding (plugins/cursors.ts). */
 export interface CursorSigner {
   sign(payload: string): string;
@@ -40,7 +42,7 @@ function field(kind: PositionField, value: unknown): string | number | Date | un
     const at = Date.parse(value);
     return at >= EARLIEST && at <= LATEST ? new Date(at) : undefined;
   }
-  return typeof value === 'string' && value.length >= 1 && value.length <= kind.text && !/[\u0000\p{Cs}]/u.test(value) ? value : undefined;
+  return typeof value === 'string' && value.length >= 1 && value.length <= kind.text && !isUnsafeText(value) ? value : undefined;
 }
 
 /**
