@@ -10,7 +10,11 @@ const seconds = Number(process.argv[3] ?? 10);
 const dir = `${process.env.PROFILE_DIR ?? '/tmp/reseller-prof'}/${Date.now()}`;
 mkdirSync(dir, { recursive: true });
 if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers.ts', 'app'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+const child = spawn(
+  process.execPath,
+  ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers.ts', 'app'],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+);
 const info: Record<string, unknown> = await new Promise((resolve) => {
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -25,7 +29,17 @@ let i = 0;
 const registrants = info.registrants as { key: string; contact: string; prefix: string }[];
 const opts: autocannon.Options =
   what === 'check'
-    ? { url: `${url}/v1/domains/check`, method: 'POST', headers: { authorization: `Bearer ${info.key}`, 'content-type': 'application/json' }, requests: [{ method: 'POST', setupRequest: (r) => ({ ...r, body: JSON.stringify({ names: [`prof-${process.pid}-${n++}.com`] }) }) }] }
+    ? {
+        url: `${url}/v1/domains/check`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${info.key}`, 'content-type': 'application/json' },
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (r) => ({ ...r, body: JSON.stringify({ names: [`prof-${process.pid}-${n++}.com`] }) }),
+          },
+        ],
+      }
     : what === 'register'
       ? {
           url: `${url}/v1/domains`,
@@ -39,7 +53,15 @@ const opts: autocannon.Options =
                 const r = registrants[i % registrants.length]!;
                 const j = Math.floor(i / registrants.length);
                 i++;
-                return { ...req, headers: { ...req.headers, authorization: `Bearer ${r.key}` }, body: JSON.stringify({ name: `${r.prefix}${j}-${info.pid}.com`, contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, nameservers: [] }) };
+                return {
+                  ...req,
+                  headers: { ...req.headers, authorization: `Bearer ${r.key}` },
+                  body: JSON.stringify({
+                    name: `${r.prefix}${j}-${info.pid}.com`,
+                    contacts: { owner: r.contact, admin: r.contact, tech: r.contact },
+                    nameservers: [],
+                  }),
+                };
               },
             },
           ],
@@ -67,13 +89,24 @@ const loadStart = performance.now();
 const r = await autocannon({ connections: 50, duration: seconds, ...opts });
 const loadEnd = performance.now();
 const cpuAfter = cpuTicks();
-console.log(`${what}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
+console.log(
+  `${what}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`,
+);
 // CPU seconds per process name during the load.
 const byComm = new Map<string, number>();
-const role = (pid: string, comm: string) => (Number(pid) === child.pid ? 'server' : Number(pid) === process.pid ? 'autocannon' : comm);
-for (const [pid, v] of cpuAfter) byComm.set(role(pid, v.comm), (byComm.get(role(pid, v.comm)) ?? 0) + v.ticks - (cpuBefore.get(pid)?.ticks ?? 0));
+const role = (pid: string, comm: string) =>
+  Number(pid) === child.pid ? 'server' : Number(pid) === process.pid ? 'autocannon' : comm;
+for (const [pid, v] of cpuAfter)
+  byComm.set(role(pid, v.comm), (byComm.get(role(pid, v.comm)) ?? 0) + v.ticks - (cpuBefore.get(pid)?.ticks ?? 0));
 const perRequest = (ticks: number) => `${Math.round((ticks * 10_000) / (r.requests.average * seconds))} us/req`;
-console.log('CPU during load:', [...byComm].filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]).map(([c, t]) => `${c}=${(t / 100).toFixed(2)}s (${perRequest(t)})`).join(' '));
+console.log(
+  'CPU during load:',
+  [...byComm]
+    .filter(([, t]) => t > 0)
+    .sort((x, y) => y[1] - x[1])
+    .map(([c, t]) => `${c}=${(t / 100).toFixed(2)}s (${perRequest(t)})`)
+    .join(' '),
+);
 const killAt = performance.now();
 child.kill('SIGINT');
 await new Promise((res) => child.on('exit', res));
@@ -135,7 +168,8 @@ for (const [k, v] of [...self].sort((x, y) => y[1] - x[1]).slice(0, top)) consol
 console.log('--- inclusive');
 for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
 console.log('--- stacks');
-for (const [k, v] of [...stacks].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PROFILE_STACKS ?? 15))) console.log(`${pct(v)}  ${k}`);
+for (const [k, v] of [...stacks].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PROFILE_STACKS ?? 15)))
+  console.log(`${pct(v)}  ${k}`);
 if (matches.length) {
   console.log('--- matched (inclusive)');
   for (const m of matches) console.log(`${pct(matched.get(m) ?? 0)}  ${m}`);

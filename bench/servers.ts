@@ -17,17 +17,27 @@ if (mode === 'bare') {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const accountId = process.argv[3];
   const app = Fastify({ logger: false });
-  app.get('/bare/account', { schema: { response: { 200: Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() }) } } }, async () => {
-    const r = await pool.query({ name: 'bare_account', text: 'select id, name, status from accounts where id = $1', values: [accountId] });
-    return r.rows[0];
-  });
+  app.get(
+    '/bare/account',
+    { schema: { response: { 200: Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() }) } } },
+    async () => {
+      const r = await pool.query({
+        name: 'bare_account',
+        text: 'select id, name, status from accounts where id = $1',
+        values: [accountId],
+      });
+      return r.rows[0];
+    },
+  );
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ url: address })}\n`);
 } else if (mode === 'app') {
   // The app as `npm start` runs it: tsc's output in dist/ (run.ts and profile.ts build it first),
   // not tsx's on-the-fly transform, which wraps every closure it creates in a naming helper.
   // BENCH_FROM_SOURCE=1 measures src/ through tsx instead.
-  const { buildApp } = (await import(process.env.BENCH_FROM_SOURCE ? '../src/app.js' : '../dist/app.js')) as typeof import('../src/app.js');
+  const { buildApp } = (await import(
+    process.env.BENCH_FROM_SOURCE ? '../src/app.js' : '../dist/app.js'
+  )) as typeof import('../src/app.js');
   const config = loadConfig({
     DATABASE_URL: databaseUrl ?? '',
     MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
@@ -45,14 +55,29 @@ if (mode === 'bare') {
   // The same read served two ways: public, and behind an API key. Only authentication differs.
   const view = Type.Object({ id: Type.String(), name: Type.String(), status: Type.String() });
   const readAccount = async (id: string) => {
-    const [row] = await app.db.select({ id: accounts.id, name: accounts.name, status: accounts.status }).from(accounts).where(eq(accounts.id, id));
+    const [row] = await app.db
+      .select({ id: accounts.id, name: accounts.name, status: accounts.status })
+      .from(accounts)
+      .where(eq(accounts.id, id));
     return row!;
   };
   let publicAccountId = '';
-  app.get('/bench/public/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'public' } }, async () => readAccount(publicAccountId));
-  app.get('/bench/authed/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } }, async (req) => readAccount(req.principal!.accountId!));
+  app.get(
+    '/bench/public/account',
+    { schema: { hide: true, response: { 200: view } }, config: { permission: 'public' } },
+    async () => readAccount(publicAccountId),
+  );
+  app.get(
+    '/bench/authed/account',
+    { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } },
+    async (req) => readAccount(req.principal!.accountId!),
+  );
   // Issue 4: the same authenticated read with the fair-use limiter switched off for this route only.
-  app.get('/bench/unmetered/account', { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read', rateLimitExempt: true } }, async (req) => readAccount(req.principal!.accountId!));
+  app.get(
+    '/bench/unmetered/account',
+    { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read', rateLimitExempt: true } },
+    async (req) => readAccount(req.principal!.accountId!),
+  );
   await app.ready();
   const op = await operator(app);
   const r = await reseller(app, op.token);
@@ -66,26 +91,47 @@ if (mode === 'bare') {
   const registrants = [];
   for (let i = 0; i < 10; i++) {
     const acc = await reseller(app, op.token);
-    await app.inject({ method: 'POST', url: `/v1/admin/accounts/${acc.accountId}/credit`, headers: { authorization: `Bearer ${op.token}` }, payload: { amount: { amount: 100_000_000, currency: 'EUR' }, reason: 'bench' } });
+    await app.inject({
+      method: 'POST',
+      url: `/v1/admin/accounts/${acc.accountId}/credit`,
+      headers: { authorization: `Bearer ${op.token}` },
+      payload: { amount: { amount: 100_000_000, currency: 'EUR' }, reason: 'bench' },
+    });
     const k = await apiKey(app, acc.token, ['domains:read', 'domains:write']);
     const contact = (
       await app.inject({
         method: 'POST',
         url: '/v1/contacts',
         headers: { authorization: `Bearer ${k.key}` },
-        payload: { name: 'Bench Customer', email: 'c@bench.test', phone: '+49.301234567', country: 'DE', street: ['Str. 1'], city: 'Berlin', postal_code: '10115' },
+        payload: {
+          name: 'Bench Customer',
+          email: 'c@bench.test',
+          phone: '+49.301234567',
+          country: 'DE',
+          street: ['Str. 1'],
+          city: 'Berlin',
+          postal_code: '10115',
+        },
       })
     ).json().handle as string;
     const names = Array.from({ length: perAccount }, (_, j) => `reg-${i}-${j}-${process.pid}.com`);
     for (let j = 0; j < names.length; j += 50) {
-      await app.inject({ method: 'POST', url: '/v1/domains/check', headers: { authorization: `Bearer ${k.key}` }, payload: { names: names.slice(j, j + 50) } });
+      await app.inject({
+        method: 'POST',
+        url: '/v1/domains/check',
+        headers: { authorization: `Bearer ${k.key}` },
+        payload: { names: names.slice(j, j + 50) },
+      });
     }
     registrants.push({ key: k.key, contact, prefix: `reg-${i}-`, count: perAccount });
   }
   // A clean exit on SIGTERM/SIGINT, so `node --cpu-prof` writes its profile (bench/profile.ts).
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void app.close().finally(() => process.exit(0)));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.once(signal, () => void app.close().finally(() => process.exit(0)));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  process.stdout.write(`${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid })}\n`,
+  );
 } else {
   process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');
   process.exit(2);

@@ -17,9 +17,14 @@ if (!Number.isSafeInteger(cases) || cases < 1 || !Number.isSafeInteger(seed)) {
 }
 
 const teardowns: (() => unknown)[] = [];
-const { app } = await buildTestApp({ teardown: (fn) => teardowns.push(fn) }, { env: { LOG_LEVEL: 'fatal', ...(TEST_REDIS_URL ? redisEnv() : {}) } });
+const { app } = await buildTestApp(
+  { teardown: (fn) => teardowns.push(fn) },
+  { env: { LOG_LEVEL: 'fatal', ...(TEST_REDIS_URL ? redisEnv() : {}) } },
+);
 const started = Date.now();
-console.log(`fuzz: ${cases} cases, seed ${seed} (FUZZ_SEED / --seed to reproduce), store ${onPostgres ? 'PostgreSQL' : 'PGlite'}${TEST_REDIS_URL ? ' + Redis' : ''}`);
+console.log(
+  `fuzz: ${cases} cases, seed ${seed} (FUZZ_SEED / --seed to reproduce), store ${onPostgres ? 'PostgreSQL' : 'PGlite'}${TEST_REDIS_URL ? ' + Redis' : ''}`,
+);
 const summary = await runFuzz(app, {
   seed,
   cases,
@@ -29,7 +34,9 @@ const summary = await runFuzz(app, {
 });
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 for (const f of summary.findings) {
-  console.log(`FINDING ${f.status} ${f.why}: ${f.case.operationId} ${f.case.method} ${f.case.url.slice(0, 120)} [${f.case.mutation}] -> ${f.body.slice(0, 200)}`);
+  console.log(
+    `FINDING ${f.status} ${f.why}: ${f.case.operationId} ${f.case.method} ${f.case.url.slice(0, 120)} [${f.case.mutation}] -> ${f.body.slice(0, 200)}`,
+  );
 }
 console.log(
   JSON.stringify({

@@ -16,7 +16,9 @@ async function documentedRoutes(): Promise<{ operationId: string; method: string
   try {
     await app.ready();
     const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string }>> };
-    return Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ operationId: op.operationId, method: method.toUpperCase(), path })));
+    return Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ operationId: op.operationId, method: method.toUpperCase(), path })),
+    );
   } finally {
     await app.close();
     await store.close();
@@ -36,7 +38,9 @@ if (mode === 'write') {
   console.log('README.md permission matrix written');
 } else if (mode === 'check') {
   if (updated !== readme) {
-    console.error('The permission matrix in README.md is stale: run `npm run permissions:readme` and commit the result');
+    console.error(
+      'The permission matrix in README.md is stale: run `npm run permissions:readme` and commit the result',
+    );
     process.exit(1);
   }
   console.log('README.md permission matrix is up to date');

@@ -64,7 +64,13 @@ export interface BuildOptions {
   now?: () => Date;
 }
 
-export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 const hopsTrust = (hops: number) => (_addr: string, i: number) => i < hops;
 
@@ -81,7 +87,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     routerOptions: { maxParamLength: 1024 },
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() } },
+    schemaController: {
+      compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() },
+    },
     // Errors raised before a route runs leave as problem+json too (plugins/problem-json.ts).
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
@@ -101,9 +109,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
   await app.register(cursorsPlugin);
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
-  await app.register(authPlugin, { cacheTtlMs: config.auth.cacheTtlMs, signatureMaxSkewS: config.auth.signatureMaxSkewS });
+  await app.register(authPlugin, {
+    cacheTtlMs: config.auth.cacheTtlMs,
+    signatureMaxSkewS: config.auth.signatureMaxSkewS,
+  });
   await app.register(jobsPlugin, config.jobs);
-  await app.register(incidentsPlugin, { periodDays: config.incidentPeriodDays, ...(opts.now ? { now: opts.now } : {}) });
+  await app.register(incidentsPlugin, {
+    periodDays: config.incidentPeriodDays,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   await app.register(rateLimitPlugin, {
     redisKeyPrefix: config.redisKeyPrefix,
     refreshMs: config.fairUseRefreshMs,
@@ -112,7 +126,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     incidentHitsPerMinute: config.rateLimitIncidentHits,
   });
   await app.register(idempotencyPlugin);
-  await app.register(repeatedFailureGuard, { windowS: config.repeatedFailureWindowS, ...(opts.now ? { now: opts.now } : {}) });
+  await app.register(repeatedFailureGuard, {
+    windowS: config.repeatedFailureWindowS,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   await app.register(bulkWorkPlugin, { threshold: config.bulkDailyThreshold, ceiling: config.bulkDailyCeiling });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
@@ -126,18 +143,30 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(auditRoutes);
   await app.register(billingRoutes);
   await app.register(adminAccountRoutes);
-  const fairUse = { periodDays: config.incidentPeriodDays, bulkThreshold: config.bulkDailyThreshold, bulkCeiling: config.bulkDailyCeiling };
+  const fairUse = {
+    periodDays: config.incidentPeriodDays,
+    bulkThreshold: config.bulkDailyThreshold,
+    bulkCeiling: config.bulkDailyCeiling,
+  };
   await app.register(fairUseRoutes, fairUse);
   await app.register(incidentRoutes, fairUse);
   const catalogue = new TldCatalogue(app.db);
   await catalogue.refresh();
-  catalogue.start(config.fairUseRefreshMs, (err) => app.log.error({ err }, 'could not refresh the TLD catalogue; keeping the last one'));
+  catalogue.start(config.fairUseRefreshMs, (err) =>
+    app.log.error({ err }, 'could not refresh the TLD catalogue; keeping the last one'),
+  );
   app.addHook('onClose', async () => catalogue.stop());
   await app.register(tldRoutes, { catalogue });
   await app.register(contactRoutes);
   // The registry backend: the built-in one (state in our database) unless another (EPP) is given.
   const registry = opts.registry ?? builtInRegistry;
-  await app.register(domainRoutes, { registry, catalogue, checkWindowS: config.domains.checkWindowS, quoteTtlS: config.domains.quoteTtlS, dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute });
+  await app.register(domainRoutes, {
+    registry,
+    catalogue,
+    checkWindowS: config.domains.checkWindowS,
+    quoteTtlS: config.domains.quoteTtlS,
+    dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute,
+  });
   await app.register(domainManageRoutes, { registry, catalogue });
   await app.register(transferRoutes, { registry, catalogue, approvalHours: config.domains.transferApprovalHours });
   await app.register(abuseRoutes, { responseHours: config.domains.abuseResponseHours });

@@ -16,7 +16,9 @@ const USAGE = `usage:
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -25,7 +27,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const { values } = parseArgs({ args: rest, options: { username: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: { username: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' } },
+  });
   if (!values.username || !values.email) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -44,7 +49,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const user = await createOperator(store.db, { username: values.username, email: values.email, name: values.name ?? values.username, password });
+    const user = await createOperator(store.db, {
+      username: values.username,
+      email: values.email,
+      name: values.name ?? values.username,
+      password,
+    });
     process.stdout.write(`created operator ${user.username} (${user.id})\n`);
     return 0;
   } finally {

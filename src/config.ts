@@ -10,7 +10,11 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Every variable the server reads, with its default. `.env.example` documents the same list. */
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on' }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 in containers)' }),
+  HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description: 'Address to listen on (0.0.0.0 in containers)',
+  }),
   DATABASE_URL: Type.Optional(
     Type.String({
       pattern: '^postgres(ql)?://',
@@ -18,57 +22,221 @@ export const EnvSchema = Type.Object({
     }),
   ),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'pg pool size per instance' }),
-  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'PostgreSQL: longest a statement may run, and longest the server waits for any answer, before the request answers 503' }),
-  DATABASE_READY_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000, description: 'How long /readyz waits for the database before answering 503' }),
-  DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Embedded mode: where PGlite keeps its files' }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 10_000,
+    description:
+      'PostgreSQL: longest a statement may run, and longest the server waits for any answer, before the request answers 503',
+  }),
+  DATABASE_READY_TIMEOUT_MS: Type.Integer({
+    minimum: 50,
+    maximum: 60_000,
+    default: 2_000,
+    description: 'How long /readyz waits for the database before answering 503',
+  }),
+  DATA_DIR: Type.String({
+    minLength: 1,
+    default: './data',
+    description: 'Embedded mode: where PGlite keeps its files',
+  }),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'Redis for shared rate-limit buckets; unset = in process' }),
   ),
-  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'Longest wait for a Redis answer; past it rate limits fail open and /readyz reports redis as degraded' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 250,
+    description: 'Longest wait for a Redis answer; past it rate limits fail open and /readyz reports redis as degraded',
+  }),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
   TRUST_PROXY: Type.String({
     default: 'false',
     pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F:.,/ ]+)$',
-    description: 'false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs whose X-Forwarded-For is trusted',
+    description:
+      'false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs whose X-Forwarded-For is trusted',
   }),
   MASTER_KEY: Type.Optional(
     Type.String({
       pattern: '^[A-Za-z0-9+/]{43}=$',
-      description: '32 random bytes, base64 (openssl rand -base64 32); encrypts secrets at rest. Required with DATABASE_URL',
+      description:
+        '32 random bytes, base64 (openssl rand -base64 32); encrypts secrets at rest. Required with DATABASE_URL',
     }),
   ),
-  BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body in bytes' }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'How long in-flight requests may take to finish on SIGTERM' }),
-  SHUTDOWN_KEEPALIVE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000, description: 'On SIGTERM, how long kept-alive connections stay open so a request already on its way gets 503 with Connection: close, not a reset' }),
-  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^\\s*(\\*|https?://[^\\s,/]+)(\\s*,\\s*(\\*|https?://[^\\s,/]+))*\\s*$', description: 'Comma-separated origins (https://app.example.com, no path; * = any) whose browsers may call the API; unset = no CORS headers (server-to-server use)' })),
-  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: 'reseller-api:', description: 'Prefix of every Redis key, so several deployments can share one Redis' }),
-  FAIR_USE_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 5_000, description: 'How often an instance rereads rate limits and costs that operators changed' }),
-  REPEATED_FAILURE_WINDOW_S: Type.Integer({ minimum: 0, maximum: 86_400, default: 600, description: 'R-API-2: how long an identical failed command is refused' }),
-  MAX_IN_FLIGHT_PER_ACCOUNT: Type.Integer({ minimum: 1, maximum: 10_000, default: 32, description: 'Requests one account may have running at once on one instance' }),
-  BULK_DAILY_THRESHOLD: Type.Integer({ minimum: 1, default: 10_000, description: 'R-API-3: orders and updates per account per UTC day before a bulk notice is expected' }),
-  BULK_DAILY_CEILING: Type.Integer({ minimum: 1, default: 20_000, description: 'R-API-3: past this, calls without a covering bulk notice are refused' }),
-  DROP_CATCH_INTERVAL_S: Type.Integer({ minimum: 1, maximum: 3600, default: 5, description: 'R-DOM-4: the same account may check the same name once per this many seconds' }),
-  INCIDENT_PERIOD_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: 'R-API-4: the rolling period over which open incidents climb the ladder' }),
-  RATE_LIMIT_INCIDENT_HITS: Type.Integer({ minimum: 1, default: 100, description: 'R-API-4: 429s of one account within a minute that make a sustained-rate-limit incident' }),
-  DOMAIN_CHECK_WINDOW_S: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3_600, description: 'R-DOM-2: a registration needs a check of the name that found it free within this window' }),
-  DOMAIN_QUOTE_TTL_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a price quote from a check is honoured' }),
-  DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({ minimum: 1, default: 300, description: 'R-DOM-4: distinct names one account checks in a minute that make a drop-catch incident' }),
-  DOMAIN_TRANSFER_APPROVAL_HOURS: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 * 24, description: 'R-DOM-3: hours a transfer waits for the owner\'s approval before it expires; unset = the TLD\'s transfer_approval_days' })),
-  ABUSE_RESPONSE_HOURS: Type.Integer({ minimum: 1, maximum: 24 * 30, default: 48, description: 'R-DOM-6: hours a reseller has to respond to an abuse complaint before it escalates' }),
-  JOBS_ENABLED: Type.Boolean({ default: true, description: 'Run the background jobs (domain lifecycle, transfer expiry, abuse escalation) on this instance; safe on several at once' }),
-  JOBS_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000, description: 'How often each background job runs' }),
-  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000, description: 'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation' }),
+  BODY_LIMIT: Type.Integer({
+    minimum: 1024,
+    maximum: 64 * 1024 * 1024,
+    default: 1024 * 1024,
+    description: 'Largest request body in bytes',
+  }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'How long in-flight requests may take to finish on SIGTERM',
+  }),
+  SHUTDOWN_KEEPALIVE_GRACE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 1_000,
+    description:
+      'On SIGTERM, how long kept-alive connections stay open so a request already on its way gets 503 with Connection: close, not a reset',
+  }),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({
+      pattern: '^\\s*(\\*|https?://[^\\s,/]+)(\\s*,\\s*(\\*|https?://[^\\s,/]+))*\\s*$',
+      description:
+        'Comma-separated origins (https://app.example.com, no path; * = any) whose browsers may call the API; unset = no CORS headers (server-to-server use)',
+    }),
+  ),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9:_.-]{0,64}$',
+    default: 'reseller-api:',
+    description: 'Prefix of every Redis key, so several deployments can share one Redis',
+  }),
+  FAIR_USE_REFRESH_MS: Type.Integer({
+    minimum: 100,
+    maximum: 300_000,
+    default: 5_000,
+    description: 'How often an instance rereads rate limits and costs that operators changed',
+  }),
+  REPEATED_FAILURE_WINDOW_S: Type.Integer({
+    minimum: 0,
+    maximum: 86_400,
+    default: 600,
+    description: 'R-API-2: how long an identical failed command is refused',
+  }),
+  MAX_IN_FLIGHT_PER_ACCOUNT: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 32,
+    description: 'Requests one account may have running at once on one instance',
+  }),
+  BULK_DAILY_THRESHOLD: Type.Integer({
+    minimum: 1,
+    default: 10_000,
+    description: 'R-API-3: orders and updates per account per UTC day before a bulk notice is expected',
+  }),
+  BULK_DAILY_CEILING: Type.Integer({
+    minimum: 1,
+    default: 20_000,
+    description: 'R-API-3: past this, calls without a covering bulk notice are refused',
+  }),
+  DROP_CATCH_INTERVAL_S: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 5,
+    description: 'R-DOM-4: the same account may check the same name once per this many seconds',
+  }),
+  INCIDENT_PERIOD_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 3650,
+    default: 30,
+    description: 'R-API-4: the rolling period over which open incidents climb the ladder',
+  }),
+  RATE_LIMIT_INCIDENT_HITS: Type.Integer({
+    minimum: 1,
+    default: 100,
+    description: 'R-API-4: 429s of one account within a minute that make a sustained-rate-limit incident',
+  }),
+  DOMAIN_CHECK_WINDOW_S: Type.Integer({
+    minimum: 10,
+    maximum: 7 * 86_400,
+    default: 3_600,
+    description: 'R-DOM-2: a registration needs a check of the name that found it free within this window',
+  }),
+  DOMAIN_QUOTE_TTL_S: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 900,
+    description: 'How long a price quote from a check is honoured',
+  }),
+  DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({
+    minimum: 1,
+    default: 300,
+    description: 'R-DOM-4: distinct names one account checks in a minute that make a drop-catch incident',
+  }),
+  DOMAIN_TRANSFER_APPROVAL_HOURS: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 60 * 24,
+      description:
+        "R-DOM-3: hours a transfer waits for the owner's approval before it expires; unset = the TLD's transfer_approval_days",
+    }),
+  ),
+  ABUSE_RESPONSE_HOURS: Type.Integer({
+    minimum: 1,
+    maximum: 24 * 30,
+    default: 48,
+    description: 'R-DOM-6: hours a reseller has to respond to an abuse complaint before it escalates',
+  }),
+  JOBS_ENABLED: Type.Boolean({
+    default: true,
+    description:
+      'Run the background jobs (domain lifecycle, transfer expiry, abuse escalation) on this instance; safe on several at once',
+  }),
+  JOBS_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'How often each background job runs',
+  }),
+  AUTH_CACHE_TTL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 5_000,
+    description:
+      'How long an instance may reuse a credential lookup; bounds how late another instance sees a revocation',
+  }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 48, description: 'Lifetime of a login token' }),
-  SIGNATURE_MAX_SKEW_S: Type.Integer({ minimum: 30, maximum: 3600, default: 300, description: 'Signed requests: allowed clock difference, seconds' }),
-  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Consecutive failed logins for one username (known or not) before it is locked' }),
-  LOGIN_MAX_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Failed logins from one address within the window before it is locked' }),
-  LOGIN_FAILURE_WINDOW_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'Window for counting failed logins per address; a username\'s count starts again after this long without a failure' }),
-  LOGIN_LOCKOUT_S: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'How long a login lock lasts' }),
-  BOOTSTRAP_OPERATOR_USERNAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$', description: 'First operator, created at start when no operator exists' })),
-  BOOTSTRAP_OPERATOR_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 256, description: 'Password of the bootstrap operator' })),
-  BOOTSTRAP_OPERATOR_EMAIL: Type.Optional(Type.String({ format: 'email', description: 'E-mail of the bootstrap operator' })),
+  SIGNATURE_MAX_SKEW_S: Type.Integer({
+    minimum: 30,
+    maximum: 3600,
+    default: 300,
+    description: 'Signed requests: allowed clock difference, seconds',
+  }),
+  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 5,
+    description: 'Consecutive failed logins for one username (known or not) before it is locked',
+  }),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 20,
+    description: 'Failed logins from one address within the window before it is locked',
+  }),
+  LOGIN_FAILURE_WINDOW_S: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 900,
+    description:
+      "Window for counting failed logins per address; a username's count starts again after this long without a failure",
+  }),
+  LOGIN_LOCKOUT_S: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 900,
+    description: 'How long a login lock lasts',
+  }),
+  BOOTSTRAP_OPERATOR_USERNAME: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$',
+      description: 'First operator, created at start when no operator exists',
+    }),
+  ),
+  BOOTSTRAP_OPERATOR_PASSWORD: Type.Optional(
+    Type.String({ minLength: 12, maxLength: 256, description: 'Password of the bootstrap operator' }),
+  ),
+  BOOTSTRAP_OPERATOR_EMAIL: Type.Optional(
+    Type.String({ format: 'email', description: 'E-mail of the bootstrap operator' }),
+  ),
   PUBLIC_URL: Type.Optional(
-    Type.String({ pattern: '^https?://[^\\s]+$', description: 'Public base URL for the OpenAPI servers list; unset = relative (/)' }),
+    Type.String({
+      pattern: '^https?://[^\\s]+$',
+      description: 'Public base URL for the OpenAPI servers list; unset = relative (/)',
+    }),
   ),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -112,7 +280,8 @@ export interface Config {
   };
   readonly jobs: { readonly enabled: boolean; readonly intervalMs: number };
   readonly rateLimitIncidentHits: number;
-  readonly bootstrapOperator: { readonly username: string; readonly password: string; readonly email: string } | undefined;
+  readonly bootstrapOperator:
+    { readonly username: string; readonly password: string; readonly email: string } | undefined;
   readonly auth: {
     readonly cacheTtlMs: number;
     readonly sessionTtlMs: number;
@@ -135,14 +304,20 @@ function parseTrustProxy(raw: string): TrustProxy {
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   if (/^[0-9]{1,2}$/.test(raw)) return Number(raw);
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /**
  * The environment with a `.env` file's variables under it: the file fills in what the real
  * environment does not set (the same precedence as `node --env-file`). No file, no change.
  */
-export function withEnvFile(env: Record<string, string | undefined>, file = '.env'): Record<string, string | undefined> {
+export function withEnvFile(
+  env: Record<string, string | undefined>,
+  file = '.env',
+): Record<string, string | undefined> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -166,7 +341,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const converted = Value.Convert(EnvSchema, withDefaults) as Record<string, unknown>;
   const problems: string[] = [];
   for (const err of Value.Errors(EnvSchema, converted)) {
-    const name = err.instancePath.replace(/^\//, '') || String((err.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'environment');
+    const name =
+      err.instancePath.replace(/^\//, '') ||
+      String((err.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'environment');
     const allowed = (EnvSchema.properties as Record<string, { enum?: readonly string[]; type?: string }>)[name];
     const choices = allowed?.enum ? `: ${allowed.enum.join(', ')}` : allowed?.type === 'boolean' ? ': true, false' : '';
     problems.push(`${name}: ${err.message}${choices} (got ${JSON.stringify(converted[name])})`);
@@ -179,10 +356,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       if (bad.length > 0) problems.push(`TRUST_PROXY: not an address or CIDR: ${bad.join(', ')}`);
     }
     if ((e.BOOTSTRAP_OPERATOR_USERNAME === undefined) !== (e.BOOTSTRAP_OPERATOR_PASSWORD === undefined)) {
-      problems.push('BOOTSTRAP_OPERATOR_PASSWORD: set both BOOTSTRAP_OPERATOR_USERNAME and BOOTSTRAP_OPERATOR_PASSWORD, or neither');
+      problems.push(
+        'BOOTSTRAP_OPERATOR_PASSWORD: set both BOOTSTRAP_OPERATOR_USERNAME and BOOTSTRAP_OPERATOR_PASSWORD, or neither',
+      );
     }
-    if (e.SHUTDOWN_KEEPALIVE_GRACE_MS >= e.SHUTDOWN_TIMEOUT_MS) problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be below SHUTDOWN_TIMEOUT_MS');
-    if (e.BULK_DAILY_CEILING < e.BULK_DAILY_THRESHOLD) problems.push('BULK_DAILY_CEILING: must not be below BULK_DAILY_THRESHOLD');
+    if (e.SHUTDOWN_KEEPALIVE_GRACE_MS >= e.SHUTDOWN_TIMEOUT_MS)
+      problems.push('SHUTDOWN_KEEPALIVE_GRACE_MS: must be below SHUTDOWN_TIMEOUT_MS');
+    if (e.BULK_DAILY_CEILING < e.BULK_DAILY_THRESHOLD)
+      problems.push('BULK_DAILY_CEILING: must not be below BULK_DAILY_THRESHOLD');
     if (e.DATABASE_URL !== undefined && e.MASTER_KEY === undefined) {
       problems.push('MASTER_KEY: required when DATABASE_URL is set (generate one with: openssl rand -base64 32)');
     }
@@ -197,7 +378,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     databaseReadyTimeoutMs: e.DATABASE_READY_TIMEOUT_MS,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
-    corsOrigins: Object.freeze(e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
+    corsOrigins: Object.freeze(
+      e.CORS_ORIGINS === undefined
+        ? []
+        : e.CORS_ORIGINS.split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
+    ),
     shutdownKeepAliveGraceMs: e.SHUTDOWN_KEEPALIVE_GRACE_MS,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
@@ -226,7 +413,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD
-        ? Object.freeze({ username: e.BOOTSTRAP_OPERATOR_USERNAME, password: e.BOOTSTRAP_OPERATOR_PASSWORD, email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost` })
+        ? Object.freeze({
+            username: e.BOOTSTRAP_OPERATOR_USERNAME,
+            password: e.BOOTSTRAP_OPERATOR_PASSWORD,
+            email: e.BOOTSTRAP_OPERATOR_EMAIL ?? `${e.BOOTSTRAP_OPERATOR_USERNAME}@localhost`,
+          })
         : undefined,
     auth: Object.freeze({
       cacheTtlMs: e.AUTH_CACHE_TTL_MS,

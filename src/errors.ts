@@ -9,7 +9,10 @@ export const problemType = (code: string): string => `urn:reseller-api:problem:$
 
 export const FieldError = Type.Object(
   {
-    pointer: Type.String({ description: 'JSON Pointer into the request, rooted at its part: /body/..., /query/..., /params/..., /headers/...' }),
+    pointer: Type.String({
+      description:
+        'JSON Pointer into the request, rooted at its part: /body/..., /query/..., /params/..., /headers/...',
+    }),
     code: Type.String({ description: 'Stable snake_case code of this field error' }),
     message: Type.String(),
   },
@@ -122,10 +125,21 @@ export function problemResponses(...statuses: number[]): Record<number, unknown>
 function problemDescription(status: number): string {
   const codes = [...registry].filter(([, d]) => d.status === status).map(([c]) => c);
   const known: Record<number, string> = {
-    400: 'Malformed request', 401: 'Not authenticated', 403: 'Not permitted', 404: 'Not found',
-    405: 'Method not allowed', 408: 'Request timeout', 409: 'Conflict with the current state', 413: 'Body too large', 414: 'URI too long',
-    415: 'Unsupported content type', 422: 'Validation failed', 429: 'Rate limited', 431: 'Headers too large',
-    500: 'Internal error', 503: 'Unavailable',
+    400: 'Malformed request',
+    401: 'Not authenticated',
+    403: 'Not permitted',
+    404: 'Not found',
+    405: 'Method not allowed',
+    408: 'Request timeout',
+    409: 'Conflict with the current state',
+    413: 'Body too large',
+    414: 'URI too long',
+    415: 'Unsupported content type',
+    422: 'Validation failed',
+    429: 'Rate limited',
+    431: 'Headers too large',
+    500: 'Internal error',
+    503: 'Unavailable',
   };
   return `${known[status] ?? 'Error'} (problem+json${codes.length ? `; codes include ${codes.join(', ')}` : ''})`;
 }

@@ -9,7 +9,14 @@ export interface LoggerSetup {
   stream?: DestinationStream;
 }
 
-const LOGGED_HEADERS = ['user-agent', 'content-type', 'content-length', 'authorization', 'idempotency-key', 'x-forwarded-for'];
+const LOGGED_HEADERS = [
+  'user-agent',
+  'content-type',
+  'content-length',
+  'authorization',
+  'idempotency-key',
+  'x-forwarded-for',
+];
 
 function pickHeaders(headers: FastifyRequest['headers']): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -51,7 +58,9 @@ function scrubSerialized(out: Record<string, unknown>, replacements: [string, st
   if (depth > 8) return;
   for (const value of Object.values(out)) {
     const nested = Array.isArray(value) ? value : [value];
-    for (const n of nested) if (n !== null && typeof n === 'object' && typeof (n as { message?: unknown }).message === 'string') scrubSerialized(n as Record<string, unknown>, replacements, depth + 1);
+    for (const n of nested)
+      if (n !== null && typeof n === 'object' && typeof (n as { message?: unknown }).message === 'string')
+        scrubSerialized(n as Record<string, unknown>, replacements, depth + 1);
   }
 }
 
@@ -61,7 +70,10 @@ export function serializeError(err: unknown): unknown {
   if (out === err || out === null || typeof out !== 'object') return out;
   // Drizzle builds the message as `...\nparams: ${params}`: replace exactly that text wherever it
   // was copied (the message, the stack's first line, a wrapping error's message).
-  const replacements = failedQueries(err).map((q): [string, string] => [`\nparams: ${String(q.params)}`, `\nparams: ${NOT_LOGGED}`]);
+  const replacements = failedQueries(err).map((q): [string, string] => [
+    `\nparams: ${String(q.params)}`,
+    `\nparams: ${NOT_LOGGED}`,
+  ]);
   scrubSerialized(out as Record<string, unknown>, replacements);
   return out;
 }

@@ -8,7 +8,12 @@ const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** A documented, authenticated route that changes state: what fair use meters. */
 export function isCommandRoute(route: RouteOptions, methods: ReadonlySet<string> = COMMANDS): boolean {
   const list = Array.isArray(route.method) ? route.method : [route.method];
-  return list.some((m) => methods.has(m)) && route.config?.permission !== 'public' && route.schema !== undefined && !route.schema.hide;
+  return (
+    list.some((m) => methods.has(m)) &&
+    route.config?.permission !== 'public' &&
+    route.schema !== undefined &&
+    !route.schema.hide
+  );
 }
 
 type Done = (err?: Error) => void;
@@ -28,13 +33,19 @@ export function syncFirst(fn: (req: FastifyRequest, reply: FastifyReply) => Prom
     } catch (err) {
       return done(err as Error);
     }
-    if (pending) pending.then(() => done(), (err: Error) => done(err));
+    if (pending)
+      pending.then(
+        () => done(),
+        (err: Error) => done(err),
+      );
     else done();
   };
 }
 
 /** syncFirst for onSend: `fn` returns undefined (payload unchanged) or a promise of the work to await first. */
-export function syncFirstOnSend(fn: (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown> | void) {
+export function syncFirstOnSend(
+  fn: (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown> | void,
+) {
   return (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: SendDone): void => {
     let pending: Promise<unknown> | void;
     try {
@@ -42,12 +53,19 @@ export function syncFirstOnSend(fn: (req: FastifyRequest, reply: FastifyReply, p
     } catch (err) {
       return done(err as Error);
     }
-    if (pending) pending.then(() => done(null, payload), (err: Error) => done(err));
+    if (pending)
+      pending.then(
+        () => done(null, payload),
+        (err: Error) => done(err),
+      );
     else done(null, payload);
   };
 }
 
-export function appendPreValidation(route: RouteOptions, hook: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | void): void {
+export function appendPreValidation(
+  route: RouteOptions,
+  hook: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | void,
+): void {
   const current = route.preValidation;
   route.preValidation = [...(Array.isArray(current) ? current : current ? [current] : []), syncFirst(hook) as never];
 }

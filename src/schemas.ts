@@ -11,18 +11,25 @@ export const MONEY_MAX = 1_000_000_000_000;
 
 type IntegerOptions = Parameters<typeof Type.Integer>[0];
 /** An integer that fits a PostgreSQL integer (int4) column; `opts` may narrow the bounds. */
-export const Int32 = (opts: IntegerOptions = {}) => Type.Integer({ minimum: -INT32_MAX - 1, maximum: INT32_MAX, ...opts });
+export const Int32 = (opts: IntegerOptions = {}) =>
+  Type.Integer({ minimum: -INT32_MAX - 1, maximum: INT32_MAX, ...opts });
 /** The id of a bigint identity column: positive and exact in a JavaScript number. */
-export const BigIntId = (opts: IntegerOptions = {}) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...opts });
+export const BigIntId = (opts: IntegerOptions = {}) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...opts });
 /** An amount of money in minor units, within ±MONEY_MAX; `opts` may narrow the bounds. */
-export const MoneyAmount = (opts: IntegerOptions = {}) => Type.Integer({ minimum: -MONEY_MAX, maximum: MONEY_MAX, ...opts });
+export const MoneyAmount = (opts: IntegerOptions = {}) =>
+  Type.Integer({ minimum: -MONEY_MAX, maximum: MONEY_MAX, ...opts });
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' });
 export const Money = Type.Object(
   {
-    amount: Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units (cents, kopecks)' }),
+    amount: Type.Integer({
+      minimum: -Number.MAX_SAFE_INTEGER,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'Minor units (cents, kopecks)',
+    }),
     currency: Currency,
   },
   { additionalProperties: false },

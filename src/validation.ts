@@ -43,7 +43,8 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
     const coercing = validatorPool(externalSchemas, withCoercion('array'));
     return (route) => {
       // JSON bodies are checked for unsafe text as they are parsed (plugins/json-body.ts).
-      if ((route as { httpPart?: string }).httpPart === 'body') return remembered(strict, (route as { schema: unknown }).schema, () => strict(route));
+      if ((route as { httpPart?: string }).httpPart === 'body')
+        return remembered(strict, (route as { schema: unknown }).schema, () => strict(route));
       return remembered(coercing, (route as { schema: unknown }).schema, () => refusingUnsafeText(coercing(route)));
     };
   };
@@ -110,7 +111,8 @@ function findNonFiniteNumber(data: unknown): string | null {
     const values: unknown[] = Array.isArray(value) ? value : [value];
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      if (typeof v === 'number' && !Number.isFinite(v)) return `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}${Array.isArray(value) ? `/${i}` : ''}`;
+      if (typeof v === 'number' && !Number.isFinite(v))
+        return `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}${Array.isArray(value) ? `/${i}` : ''}`;
     }
   }
   return null;

@@ -25,7 +25,13 @@ t.test('defaults give a runnable embedded configuration', async (t) => {
 });
 
 t.test('values are converted to their types', async (t) => {
-  const c = loadConfig({ PORT: '8080', BODY_LIMIT: '2048', LOG_LEVEL: 'debug', MASTER_KEY: KEY, DATABASE_URL: 'postgres://u@h/db' });
+  const c = loadConfig({
+    PORT: '8080',
+    BODY_LIMIT: '2048',
+    LOG_LEVEL: 'debug',
+    MASTER_KEY: KEY,
+    DATABASE_URL: 'postgres://u@h/db',
+  });
   t.equal(c.port, 8080);
   t.equal(c.bodyLimit, 2048);
   t.equal(c.masterKey?.length, 32);
@@ -37,9 +43,18 @@ t.test('an empty variable counts as unset', async (t) => {
 });
 
 t.test('every bad variable is named, all at once', async (t) => {
-  const problems = problemsOf({ PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', REDIS_URL: 'http://r', BODY_LIMIT: '1' });
+  const problems = problemsOf({
+    PORT: 'abc',
+    LOG_LEVEL: 'loud',
+    DATABASE_URL: 'mysql://x',
+    REDIS_URL: 'http://r',
+    BODY_LIMIT: '1',
+  });
   for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'REDIS_URL', 'BODY_LIMIT']) {
-    t.ok(problems.some((p) => p.startsWith(`${name}:`)), `names ${name}`);
+    t.ok(
+      problems.some((p) => p.startsWith(`${name}:`)),
+      `names ${name}`,
+    );
   }
 });
 
@@ -55,7 +70,11 @@ t.test('MASTER_KEY is required with DATABASE_URL and must be 32 base64 bytes', a
 t.test('TRUST_PROXY takes a boolean, a hop count or addresses and CIDRs', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
   t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
-  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '2001:db8::/32', '127.0.0.1']);
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32,127.0.0.1' }).trustProxy, [
+    '10.0.0.0/8',
+    '2001:db8::/32',
+    '127.0.0.1',
+  ]);
   t.match(problemsOf({ TRUST_PROXY: '10.0.0.0/99' }), [/^TRUST_PROXY: not an address or CIDR: 10.0.0.0\/99/]);
   t.match(problemsOf({ TRUST_PROXY: 'proxy.local' }), [/^TRUST_PROXY:/]);
 });

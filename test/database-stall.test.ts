@@ -9,7 +9,11 @@ import { onPostgres } from './helpers/db.js';
 import { bearer, operator, reseller } from './helpers/fixtures.js';
 import { startPrivatePostgres } from './helpers/private-services.js';
 
-function assertUnavailable(t: Test, res: { statusCode: number; headers: Record<string, unknown>; json(): any }, what: string) {
+function assertUnavailable(
+  t: Test,
+  res: { statusCode: number; headers: Record<string, unknown>; json(): any },
+  what: string,
+) {
   t.equal(res.statusCode, 503, `${what}: 503`);
   t.equal(res.json().code, 'service_unavailable', `${what}: service_unavailable`);
   t.ok(Number(res.headers['retry-after']) > 0, `${what}: Retry-After`);
@@ -23,7 +27,10 @@ t.test(
     const store = createPostgresStore(pg.url, { max: 4, statementTimeoutMs: 500 });
     t.teardown(() => store.close());
     // No credential cache: every request reaches the database.
-    const { app, logs } = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '0', DATABASE_READY_TIMEOUT_MS: '300' } });
+    const { app, logs } = await buildTestApp(t, {
+      store,
+      env: { AUTH_CACHE_TTL_MS: '0', DATABASE_READY_TIMEOUT_MS: '300' },
+    });
     const op = await operator(app);
     const owner = await reseller(app, op.token);
     t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(owner.token) })).statusCode, 200);
@@ -32,7 +39,11 @@ t.test(
     const stalled = await Promise.all([
       app.inject({ method: 'GET', url: '/v1/account', headers: bearer(owner.token) }),
       app.inject({ method: 'GET', url: '/v1/users', headers: bearer(owner.token) }),
-      app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: owner.ownerUsername, password: 'not the password at all' } }),
+      app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { username: owner.ownerUsername, password: 'not the password at all' },
+      }),
     ]);
     stalled.forEach((res, i) => assertUnavailable(t, res, `request ${i} during the stall`));
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
@@ -48,13 +59,26 @@ t.test(
     t.equal(back, 200, 'requests succeed again once the database answers');
 
     await pg.kill();
-    assertUnavailable(t, await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(owner.token) }), 'after the database is gone');
-    assertUnavailable(t, await app.inject({ method: 'GET', url: '/v1/users', headers: bearer(owner.token) }), 'again after it is gone (new connections refused)');
+    assertUnavailable(
+      t,
+      await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(owner.token) }),
+      'after the database is gone',
+    );
+    assertUnavailable(
+      t,
+      await app.inject({ method: 'GET', url: '/v1/users', headers: bearer(owner.token) }),
+      'again after it is gone (new connections refused)',
+    );
     const gone = await app.inject({ method: 'GET', url: '/readyz' });
     t.equal(gone.statusCode, 503);
     t.equal(gone.json().checks.database, 'failing');
     t.notOk(
-      logs().some((l) => l.level === 50 && (l as { msg?: string }).msg === 'request failed' && JSON.stringify(l).includes('internal_error')),
+      logs().some(
+        (l) =>
+          l.level === 50 &&
+          (l as { msg?: string }).msg === 'request failed' &&
+          JSON.stringify(l).includes('internal_error'),
+      ),
       'no request was answered as an internal error',
     );
   },
@@ -64,7 +88,9 @@ t.test('hardening-18: every operation documents 503 (database unavailable, or th
   const { app } = await buildTestApp(t);
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
   let n = 0;
-  for (const item of Object.values<Record<string, { operationId: string; responses: Record<string, unknown> }>>(doc.paths)) {
+  for (const item of Object.values<Record<string, { operationId: string; responses: Record<string, unknown> }>>(
+    doc.paths,
+  )) {
     for (const op of Object.values(item)) {
       t.ok(op.responses['503'], `${op.operationId} documents 503`);
       n++;

@@ -18,7 +18,11 @@ t.test('R-SEC-5: examples/sign-request.mjs signs GET with a query and PATCH with
   t.equal(((await get.json()) as { data: { operation: string }[] }).data[0]?.operation, 'createApiKey');
 
   const body = JSON.stringify({ address: 'Signed street 1' });
-  const patch = await fetch(`${base}/v1/account`, { method: 'PATCH', body, headers: signedHeaders(key, 'PATCH', `${base}/v1/account`, body) });
+  const patch = await fetch(`${base}/v1/account`, {
+    method: 'PATCH',
+    body,
+    headers: signedHeaders(key, 'PATCH', `${base}/v1/account`, body),
+  });
   t.equal(patch.status, 200);
   t.equal(((await patch.json()) as { address: string }).address, 'Signed street 1');
 });

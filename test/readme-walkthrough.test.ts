@@ -64,7 +64,10 @@ t.test('hardening-26: the README walkthrough runs as one pasted block and ends w
   // The server it started stops on SIGTERM, and its port is free again.
   stopGroup('SIGTERM');
   for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      () => true,
+      () => false,
+    );
     if (!up) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -26,4 +26,3 @@ t.test('a bad configuration stops the process with a message naming the variable
   t.match(server.output().stderr, /PORT: /);
   t.match(server.output().stderr, /LOG_LEVEL: /);
 });
-

@@ -31,23 +31,44 @@ async function refusedStart(t: Test, env: Record<string, string>): Promise<strin
   return stderr.trim();
 }
 
-t.test('hardening-24: a database that does not exist names DATABASE_URL and says how to create it', { skip: TEST_DATABASE_URL ? false : 'needs PostgreSQL' }, async (t) => {
-  const url = new URL(TEST_DATABASE_URL!);
-  const name = `rtest_missing_${randomBytes(4).toString('hex')}`;
-  url.pathname = `/${name}`;
-  const line = await refusedStart(t, { DATABASE_URL: url.toString(), MASTER_KEY: TEST_MASTER_KEY });
-  t.match(line, new RegExp(`^DATABASE_URL: database "${name}" does not exist on .*; create it \\(createdb -h \\S+ -p \\d+ -U \\S+ ${name}\\)`));
-});
+t.test(
+  'hardening-24: a database that does not exist names DATABASE_URL and says how to create it',
+  { skip: TEST_DATABASE_URL ? false : 'needs PostgreSQL' },
+  async (t) => {
+    const url = new URL(TEST_DATABASE_URL!);
+    const name = `rtest_missing_${randomBytes(4).toString('hex')}`;
+    url.pathname = `/${name}`;
+    const line = await refusedStart(t, { DATABASE_URL: url.toString(), MASTER_KEY: TEST_MASTER_KEY });
+    t.match(
+      line,
+      new RegExp(
+        `^DATABASE_URL: database "${name}" does not exist on .*; create it \\(createdb -h \\S+ -p \\d+ -U \\S+ ${name}\\)`,
+      ),
+    );
+  },
+);
 
 t.test('hardening-24: an unreachable PostgreSQL names DATABASE_URL', async (t) => {
   const port = await freePort();
-  const line = await refusedStart(t, { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/reseller`, MASTER_KEY: TEST_MASTER_KEY });
-  t.match(line, new RegExp(`^DATABASE_URL: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); start PostgreSQL or fix`));
+  const line = await refusedStart(t, {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/reseller`,
+    MASTER_KEY: TEST_MASTER_KEY,
+  });
+  t.match(
+    line,
+    new RegExp(
+      `^DATABASE_URL: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); start PostgreSQL or fix`,
+    ),
+  );
 });
 
 t.test('hardening-24: a weak BOOTSTRAP_OPERATOR_PASSWORD is named', async (t) => {
   const dataDir = join(await tempDir(t), 'data');
-  const line = await refusedStart(t, { DATA_DIR: dataDir, BOOTSTRAP_OPERATOR_USERNAME: 'ops', BOOTSTRAP_OPERATOR_PASSWORD: 'password1234' });
+  const line = await refusedStart(t, {
+    DATA_DIR: dataDir,
+    BOOTSTRAP_OPERATOR_USERNAME: 'ops',
+    BOOTSTRAP_OPERATOR_PASSWORD: 'password1234',
+  });
   t.match(line, /^BOOTSTRAP_OPERATOR_PASSWORD: too weak \(.+\); set a longer, less guessable one/);
   t.notOk(existsSync(dataDir), 'refused before the data directory is opened');
 });
@@ -59,7 +80,10 @@ t.test('hardening-24: a port in use names PORT, before the data directory is tou
   const port = (busy.address() as { port: number }).port;
   const dataDir = join(await tempDir(t), 'data');
   const line = await refusedStart(t, { PORT: String(port), DATA_DIR: dataDir });
-  t.equal(line, `PORT: 127.0.0.1:${port} is already in use (another server running?); stop it or set PORT to a free port`);
+  t.equal(
+    line,
+    `PORT: 127.0.0.1:${port} is already in use (another server running?); stop it or set PORT to a free port`,
+  );
   t.notOk(existsSync(dataDir), 'the data directory was neither created nor opened');
 });
 
@@ -72,7 +96,9 @@ t.test('hardening-24: LOG_LEVEL=loud lists the allowed values', async (t) => {
     }
   })();
   t.type(err, ConfigError);
-  t.match((err as ConfigError).problems, [/^LOG_LEVEL: .*: fatal, error, warn, info, debug, trace, silent \(got "loud"\)$/]);
+  t.match((err as ConfigError).problems, [
+    /^LOG_LEVEL: .*: fatal, error, warn, info, debug, trace, silent \(got "loud"\)$/,
+  ]);
 });
 
 t.test('hardening-25: a .env in the working directory is read, and the environment wins over it', async (t) => {

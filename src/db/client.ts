@@ -106,10 +106,16 @@ function statementSavepoints(raw: Tx): Tx {
     query.all = guarded(query.all.bind(query));
     return query;
   };
-  const Transaction = raw.constructor as new (dialect: unknown, session: Session, schema: unknown, nestedIndex: number) => Tx;
+  const Transaction = raw.constructor as new (
+    dialect: unknown,
+    session: Session,
+    schema: unknown,
+    nestedIndex: number,
+  ) => Tx;
   const internals = raw as unknown as { dialect: unknown; schema: unknown };
   const tx = new Transaction(internals.dialect, session, internals.schema, 0);
-  const savepoint = (tx as unknown as { transaction: (fn: (t: Tx) => Promise<unknown>) => Promise<unknown> }).transaction;
+  const savepoint = (tx as unknown as { transaction: (fn: (t: Tx) => Promise<unknown>) => Promise<unknown> })
+    .transaction;
   Object.defineProperty(tx, 'transaction', {
     value: async (fn: (t: Tx) => Promise<unknown>) => {
       nestedTransactions++;
@@ -229,7 +235,11 @@ export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}
     async withAdvisoryLock(key, fn) {
       // A connection of its own, without the request timeouts: waiting for another instance's
       // migration lock, or a migration rewriting a big table, may take longer than any request may.
-      const client = new pg.Client({ connectionString: url, application_name: opts.applicationName ?? 'reseller-api', connectionTimeoutMillis: 30_000 });
+      const client = new pg.Client({
+        connectionString: url,
+        application_name: opts.applicationName ?? 'reseller-api',
+        connectionTimeoutMillis: 30_000,
+      });
       client.on('error', () => {});
       await client.connect();
       try {
@@ -279,9 +289,19 @@ export async function createEmbeddedStore(dataDir: string): Promise<Store> {
   }
 }
 
-export async function createStore(config: { databaseUrl: string | undefined; databasePoolMax: number; dataDir: string; databaseStatementTimeoutMs?: number }): Promise<Store> {
+export async function createStore(config: {
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  dataDir: string;
+  databaseStatementTimeoutMs?: number;
+}): Promise<Store> {
   return config.databaseUrl !== undefined
-    ? createPostgresStore(config.databaseUrl, { max: config.databasePoolMax, ...(config.databaseStatementTimeoutMs !== undefined ? { statementTimeoutMs: config.databaseStatementTimeoutMs } : {}) })
+    ? createPostgresStore(config.databaseUrl, {
+        max: config.databasePoolMax,
+        ...(config.databaseStatementTimeoutMs !== undefined
+          ? { statementTimeoutMs: config.databaseStatementTimeoutMs }
+          : {}),
+      })
     : createEmbeddedStore(config.dataDir);
 }
 
@@ -300,7 +320,10 @@ const dialect = new PgDialect();
  * given (the pool, or a transaction's connection). Rows come back as the driver gives them (snake_case,
  * timestamps as strings).
  */
-export function preparedStatement<R extends Record<string, unknown>>(name: string, query: SQL): (db: Tx, params?: Record<string, unknown>) => Promise<R[]> {
+export function preparedStatement<R extends Record<string, unknown>>(
+  name: string,
+  query: SQL,
+): (db: Tx, params?: Record<string, unknown>) => Promise<R[]> {
   const built = dialect.sqlToQuery(query);
   return async (db, params = {}) => {
     const result = (await db._.session.prepareQuery(built, undefined, name, false).execute(params)) as { rows: R[] };
@@ -318,11 +341,25 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, recovering)
   '53300', // too_many_connections
-  '08000', '08001', '08003', '08004', '08006', // connection exceptions
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006', // connection exceptions
 ]);
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 // node-postgres and pg-pool say these in words only.
-const UNAVAILABLE_MESSAGES = /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is clos(ed|ing))/;
+const UNAVAILABLE_MESSAGES =
+  /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is clos(ed|ing))/;
 
 /**
  * Whether an error means the database cannot be reached or did not answer in time (down, restarting,
@@ -330,8 +367,13 @@ const UNAVAILABLE_MESSAGES = /^(Query read timeout|timeout exceeded when trying 
  * Looks through Drizzle's wrapper (its `cause`).
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) return true;
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code)))
+      return true;
     if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
   }
   return false;
@@ -339,7 +381,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** The code a statement raised with raise_problem(code) (SQLSTATE P0001), or null. */
 export function raisedProblem(err: unknown): string | null {
-  const e = (err as { cause?: { code?: string; message?: string } })?.cause ?? (err as { code?: string; message?: string });
+  const e =
+    (err as { cause?: { code?: string; message?: string } })?.cause ?? (err as { code?: string; message?: string });
   return e?.code === 'P0001' && typeof e.message === 'string' ? e.message : null;
 }
 

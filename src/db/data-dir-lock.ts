@@ -100,10 +100,12 @@ function holderState(h: LockHolder): 'alive' | 'gone' | 'unknown' {
 
 async function generations(dir: string): Promise<number[]> {
   const names = await readdir(dir);
-  return names.flatMap((n) => {
-    const m = RECORD.exec(n);
-    return m ? [Number(m[1])] : [];
-  }).sort((a, b) => a - b);
+  return names
+    .flatMap((n) => {
+      const m = RECORD.exec(n);
+      return m ? [Number(m[1])] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 export interface DataDirLock {

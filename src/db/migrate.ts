@@ -13,7 +13,11 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', impor
 /** Arbitrary but fixed: every instance must use the same key. */
 const MIGRATION_LOCK_KEY = 0x7265_7365_6c6c_6572n; // "reseller"
 
-export interface JournalEntry { idx: number; when: number; tag: string }
+export interface JournalEntry {
+  idx: number;
+  when: number;
+  tag: string;
+}
 
 export function readJournal(folder = MIGRATIONS_FOLDER): JournalEntry[] {
   const journal = JSON.parse(readFileSync(`${folder}/meta/_journal.json`, 'utf8')) as { entries: JournalEntry[] };
@@ -55,7 +59,9 @@ export function journalOrderProblems(entries: readonly JournalEntry[]): string[]
     if (entry.idx !== i) problems.push(`${entry.tag}: idx ${entry.idx} where ${i} was expected`);
     const prev = entries[i - 1];
     if (prev && !(entry.when > prev.when)) {
-      problems.push(`${entry.tag}: when ${entry.when} is not after ${prev.tag}'s ${prev.when}; the migrator would skip it`);
+      problems.push(
+        `${entry.tag}: when ${entry.when} is not after ${prev.tag}'s ${prev.when}; the migrator would skip it`,
+      );
     }
   });
   return problems;

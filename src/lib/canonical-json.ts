@@ -4,8 +4,7 @@
 // parsed body) costs memory in proportion, never a stack overflow.
 
 type Frame =
-  | { kind: 'array'; items: unknown[]; next: number }
-  | { kind: 'object'; entries: [string, unknown][]; next: number };
+  { kind: 'array'; items: unknown[]; next: number } | { kind: 'object'; entries: [string, unknown][]; next: number };
 
 function open(value: object, out: string[]): Frame {
   if (Array.isArray(value)) {

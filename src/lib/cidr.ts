@@ -35,7 +35,8 @@ function parseEntry(entry: string): [Address, number] {
   const addr = parseAddress(entry.slice(0, slash));
   const bitsText = entry.slice(slash + 1);
   const bits = Number(bitsText);
-  if (!/^[0-9]{1,3}$/.test(bitsText) || bits > (addr.kind() === 'ipv4' ? 32 : 128)) throw new Error('bad prefix length');
+  if (!/^[0-9]{1,3}$/.test(bitsText) || bits > (addr.kind() === 'ipv4' ? 32 : 128))
+    throw new Error('bad prefix length');
   return unmapped([addr, bits]);
 }
 

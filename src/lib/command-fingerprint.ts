@@ -11,5 +11,9 @@ export interface CommandParts {
 }
 
 export function commandFingerprint(method: string, route: string, parts: CommandParts): string {
-  return createHash('sha256').update(`${method} ${route}\n${canonicalJson({ params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null })}`).digest('hex');
+  return createHash('sha256')
+    .update(
+      `${method} ${route}\n${canonicalJson({ params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null })}`,
+    )
+    .digest('hex');
 }

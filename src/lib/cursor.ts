@@ -42,14 +42,20 @@ function field(kind: PositionField, value: unknown): string | number | Date | un
     const at = Date.parse(value);
     return at >= EARLIEST && at <= LATEST ? new Date(at) : undefined;
   }
-  return typeof value === 'string' && value.length >= 1 && value.length <= kind.text && !isUnsafeText(value) ? value : undefined;
+  return typeof value === 'string' && value.length >= 1 && value.length <= kind.text && !isUnsafeText(value)
+    ? value
+    : undefined;
 }
 
 /**
  * The position in `cursor`, or null when this signer did not issue it or it does not have `shape`
  * (exactly its keys, each of its kind).
  */
-export function decodeCursor<S extends PositionShape>(signer: CursorSigner, cursor: string, shape: S): Position<S> | null {
+export function decodeCursor<S extends PositionShape>(
+  signer: CursorSigner,
+  cursor: string,
+  shape: S,
+): Position<S> | null {
   const payload = signer.verify(cursor);
   if (payload === null) return null;
   let value: unknown;

@@ -47,24 +47,45 @@ export function parseDomainName(input: string, tld: string, rules: LabelRules): 
   const suffix = `.${tld}`;
   if (!ascii.endsWith(suffix)) return { ok: false, code: 'wrong_tld', reason: `The name is not under .${tld}` };
   const label = ascii.slice(0, -suffix.length);
-  if (label.includes('.')) return { ok: false, code: 'not_second_level', reason: `Only second-level names are registered under .${tld}` };
-  if (label.length < rules.minLength) return { ok: false, code: 'too_short', reason: `Labels under .${tld} have at least ${rules.minLength} characters` };
-  if (label.length > Math.min(63, rules.maxLength)) return { ok: false, code: 'too_long', reason: `Labels under .${tld} have at most ${Math.min(63, rules.maxLength)} octets` };
+  if (label.includes('.'))
+    return { ok: false, code: 'not_second_level', reason: `Only second-level names are registered under .${tld}` };
+  if (label.length < rules.minLength)
+    return { ok: false, code: 'too_short', reason: `Labels under .${tld} have at least ${rules.minLength} characters` };
+  if (label.length > Math.min(63, rules.maxLength))
+    return {
+      ok: false,
+      code: 'too_long',
+      reason: `Labels under .${tld} have at most ${Math.min(63, rules.maxLength)} octets`,
+    };
   if (!LDH.test(label)) {
-    return { ok: false, code: 'invalid_characters', reason: 'Letters, digits and hyphens only, not starting or ending with a hyphen' };
+    return {
+      ok: false,
+      code: 'invalid_characters',
+      reason: 'Letters, digits and hyphens only, not starting or ending with a hyphen',
+    };
   }
   const isALabel = label.startsWith('xn--');
   if (label.slice(2, 4) === '--' && !isALabel) {
-    return { ok: false, code: 'reserved_hyphens', reason: '"--" in positions 3 and 4 is reserved for IDN A-labels (xn--)' };
+    return {
+      ok: false,
+      code: 'reserved_hyphens',
+      reason: '"--" in positions 3 and 4 is reserved for IDN A-labels (xn--)',
+    };
   }
   const unicode = isALabel || ascii.includes('xn--') ? domainToUnicode(ascii) : ascii;
   if (isALabel) {
-    if (rules.idnScripts.length === 0) return { ok: false, code: 'idn_not_allowed', reason: `.${tld} does not take internationalised names` };
+    if (rules.idnScripts.length === 0)
+      return { ok: false, code: 'idn_not_allowed', reason: `.${tld} does not take internationalised names` };
     const uLabel = unicode.slice(0, -suffix.length);
     // A round trip that does not come back means the A-label is not a valid IDN.
-    if (uLabel === label || domainToASCII(unicode) !== ascii) return { ok: false, code: 'invalid_idn', reason: 'The xn-- label is not a valid IDN' };
+    if (uLabel === label || domainToASCII(unicode) !== ascii)
+      return { ok: false, code: 'invalid_idn', reason: 'The xn-- label is not a valid IDN' };
     if (!labelScript(uLabel, rules.idnScripts)) {
-      return { ok: false, code: 'script_not_allowed', reason: `.${tld} takes IDNs in ${rules.idnScripts.join(', ')} only, one script per name` };
+      return {
+        ok: false,
+        code: 'script_not_allowed',
+        reason: `.${tld} takes IDNs in ${rules.idnScripts.join(', ')} only, one script per name`,
+      };
     }
   }
   return { ok: true, name: ascii, unicode, label, tld, idn: isALabel };

@@ -3,7 +3,8 @@
 export const REDACTED = '[Redacted]';
 
 // A bare `code` in a request body is a one-time (TOTP) code: two-factor confirmation and removal.
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[_-]?key|auth[_-]?code|totp|otp|recovery|signature|authorization|cookie|private[_-]?key|master[_-]?key|^code$/i;
+const SECRET_KEY =
+  /pass(word|phrase)?|secret|token|api[_-]?key|auth[_-]?code|totp|otp|recovery|signature|authorization|cookie|private[_-]?key|master[_-]?key|^code$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

@@ -19,7 +19,8 @@ export const sha256Hex = (data: Buffer | string): string => createHash('sha256')
 export function canonicalQuery(query: string): string {
   if (!query) return '';
   const pairs = new URLSearchParams(query);
-  const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const enc = (s: string) =>
+    encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return [...pairs]
     .map(([k, v]) => [enc(k), enc(v)] as const)
     .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
@@ -28,7 +29,15 @@ export function canonicalQuery(query: string): string {
 }
 
 export function canonicalString(p: SignedParts): string {
-  return [SIGNATURE_SCHEME, p.method.toUpperCase(), p.path, canonicalQuery(p.query), sha256Hex(p.body), p.timestamp, p.nonce].join('\n');
+  return [
+    SIGNATURE_SCHEME,
+    p.method.toUpperCase(),
+    p.path,
+    canonicalQuery(p.query),
+    sha256Hex(p.body),
+    p.timestamp,
+    p.nonce,
+  ].join('\n');
 }
 
 export function signRequest(secret: string, p: SignedParts): string {
@@ -62,6 +71,7 @@ export function parseHmacAuthorization(header: string): HmacAuthorization | null
   const nonce = fields.get('Nonce');
   const signature = fields.get('Signature');
   if (!credential || !timestamp || !nonce || !signature) return null;
-  if (!/^[0-9]{1,12}$/.test(timestamp) || !/^[A-Za-z0-9_-]{16,128}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(signature)) return null;
+  if (!/^[0-9]{1,12}$/.test(timestamp) || !/^[A-Za-z0-9_-]{16,128}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(signature))
+    return null;
   return { credential, timestamp, nonce, signature };
 }

@@ -23,7 +23,9 @@ export function sealSecret(masterKey: Buffer, plaintext: string): string {
   const iv = freshIv();
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
   const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return [VERSION, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+  return [VERSION, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join(
+    '.',
+  );
 }
 
 export function openSecret(masterKey: Buffer, sealed: string): string {

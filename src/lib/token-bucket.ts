@@ -30,10 +30,19 @@ export function refill(state: BucketState | undefined, policy: BucketPolicy, now
 }
 
 const msUntil = (tokens: number, needed: number, policy: BucketPolicy) =>
-  tokens >= needed ? 0 : policy.refillPerSecond <= 0 ? Number.MAX_SAFE_INTEGER : Math.ceil(((needed - tokens) / policy.refillPerSecond) * 1000);
+  tokens >= needed
+    ? 0
+    : policy.refillPerSecond <= 0
+      ? Number.MAX_SAFE_INTEGER
+      : Math.ceil(((needed - tokens) / policy.refillPerSecond) * 1000);
 
 /** Takes `cost` from every bucket if all of them hold it; otherwise takes nothing. */
-export function takeFromAll(states: (BucketState | undefined)[], policies: BucketPolicy[], cost: number, now: number): TakeResult {
+export function takeFromAll(
+  states: (BucketState | undefined)[],
+  policies: BucketPolicy[],
+  cost: number,
+  now: number,
+): TakeResult {
   const current = policies.map((p, i) => refill(states[i], p, now));
   const allowed = current.every((s, i) => s.tokens >= cost && cost <= policies[i]!.capacity);
   const after = allowed ? current.map((s) => ({ tokens: s.tokens - cost, at: s.at })) : current;

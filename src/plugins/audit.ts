@@ -75,42 +75,48 @@ export default fp(
       { concurrency: 2, retryAlone: true },
     );
 
-    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
-      if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return;
-      const operation = req.routeOptions.schema?.operationId;
-      if (!operation) return; // unknown routes change nothing
-      // The problem code, without parsing bodies on success.
-      const errorCode = reply.statusCode >= 400 && typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
-      const p = req.principal;
-      const note = req.audit ?? {};
-      const params = (req.params ?? {}) as Record<string, unknown>;
-      // Whatever the content type: a JSON text sent as text/plain is parsed and redacted, any
-      // other unparsed body is not stored (R-SEC-7).
-      const body = redactBody(req.body);
-      const bodyText = body === undefined ? undefined : JSON.stringify(body);
-      return write({
-        account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
-        user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
-        credential_type: p?.credential.type ?? null,
-        credential_id: p?.credential.id ?? null,
-        address: req.ip,
-        operation,
-        method: req.method,
-        path: req.url.split('?')[0] ?? req.url,
-        target_type: note.targetType ?? null,
-        target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
-        status_code: reply.statusCode,
-        result: reply.statusCode < 400 ? 'success' : 'failure',
-        error_code: errorCode,
-        request_id: req.id,
-        at: new Date().toISOString(),
-        details: {
-          ...(note.details ? (redactSecrets(note.details) as Record<string, unknown>) : {}),
-          ...(Object.keys(params).length ? { params } : {}),
-          ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
-        },
-      }).catch((err: unknown) => req.log.error({ err, operation }, 'AUDIT WRITE FAILED'));
-    }));
+    app.addHook(
+      'onSend',
+      syncFirstOnSend((req, reply, payload) => {
+        if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return;
+        const operation = req.routeOptions.schema?.operationId;
+        if (!operation) return; // unknown routes change nothing
+        // The problem code, without parsing bodies on success.
+        const errorCode =
+          reply.statusCode >= 400 && typeof payload === 'string'
+            ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null)
+            : null;
+        const p = req.principal;
+        const note = req.audit ?? {};
+        const params = (req.params ?? {}) as Record<string, unknown>;
+        // Whatever the content type: a JSON text sent as text/plain is parsed and redacted, any
+        // other unparsed body is not stored (R-SEC-7).
+        const body = redactBody(req.body);
+        const bodyText = body === undefined ? undefined : JSON.stringify(body);
+        return write({
+          account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
+          user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
+          credential_type: p?.credential.type ?? null,
+          credential_id: p?.credential.id ?? null,
+          address: req.ip,
+          operation,
+          method: req.method,
+          path: req.url.split('?')[0] ?? req.url,
+          target_type: note.targetType ?? null,
+          target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
+          status_code: reply.statusCode,
+          result: reply.statusCode < 400 ? 'success' : 'failure',
+          error_code: errorCode,
+          request_id: req.id,
+          at: new Date().toISOString(),
+          details: {
+            ...(note.details ? (redactSecrets(note.details) as Record<string, unknown>) : {}),
+            ...(Object.keys(params).length ? { params } : {}),
+            ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
+          },
+        }).catch((err: unknown) => req.log.error({ err, operation }, 'AUDIT WRITE FAILED'));
+      }),
+    );
   },
   { name: 'audit', fastify: '5.x', dependencies: ['db'] },
 );

@@ -130,7 +130,10 @@ export default fp<AuthPluginOptions>(
     });
 
     /** The cached record at once, or the lookup's promise (cached once it answers). */
-    function resolve(cacheKey: string, load: () => Promise<CredentialRecord | null>): CredentialRecord | Promise<CredentialRecord | null> {
+    function resolve(
+      cacheKey: string,
+      load: () => Promise<CredentialRecord | null>,
+    ): CredentialRecord | Promise<CredentialRecord | null> {
       const hit = cache.get(cacheKey);
       if (hit) return hit;
       return load().then((record) => {
@@ -161,42 +164,55 @@ export default fp<AuthPluginOptions>(
     }
 
     // Synchronous on a cache hit (the usual case); only a lookup is awaited.
-    app.addHook('onRequest', syncFirst((req: FastifyRequest, reply: FastifyReply) => {
-      const permission = routePermission(req);
-      // Unknown routes (no config) answer 404 without asking who is calling.
-      if (!permission) return;
+    app.addHook(
+      'onRequest',
+      syncFirst((req: FastifyRequest, reply: FastifyReply) => {
+        const permission = routePermission(req);
+        // Unknown routes (no config) answer 404 without asking who is calling.
+        if (!permission) return;
 
-      const header = req.headers.authorization;
-      if (!header) {
-        reply.header('www-authenticate', 'Bearer, HMAC-SHA256');
-        throw new AuthenticationRequired('Send Authorization: Bearer <token or API key>, or a signed HMAC-SHA256 request');
-      }
+        const header = req.headers.authorization;
+        if (!header) {
+          reply.header('www-authenticate', 'Bearer, HMAC-SHA256');
+          throw new AuthenticationRequired(
+            'Send Authorization: Bearer <token or API key>, or a signed HMAC-SHA256 request',
+          );
+        }
 
-      if (header.startsWith('Bearer ')) {
-        const token = header.slice(7).trim();
-        let record: CredentialRecord | null | Promise<CredentialRecord | null>;
-        if (token.startsWith(SESSION_TOKEN_PREFIX)) record = resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
-        else if (token.startsWith(API_KEY_PREFIX)) record = resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
-        else record = null;
-        if (record instanceof Promise) return record.then((r) => accept(req, admit(req, permission, r)));
-        accept(req, admit(req, permission, record));
-        return;
-      }
+        if (header.startsWith('Bearer ')) {
+          const token = header.slice(7).trim();
+          let record: CredentialRecord | null | Promise<CredentialRecord | null>;
+          if (token.startsWith(SESSION_TOKEN_PREFIX))
+            record = resolve(`s:${sha256(token)}`, () => lookup.session(sha256(token)));
+          else if (token.startsWith(API_KEY_PREFIX))
+            record = resolve(`k:${sha256(token)}`, () => lookup.apiKeyByHash(sha256(token)));
+          else record = null;
+          if (record instanceof Promise) return record.then((r) => accept(req, admit(req, permission, r)));
+          accept(req, admit(req, permission, record));
+          return;
+        }
 
-      // A signed request: nothing about its key is checked until its signature is (preValidation).
-      const auth = parseHmacAuthorization(header);
-      if (!auth) throw new InvalidCredentials('Malformed Authorization header');
-      const skew = Math.abs(Date.now() / 1000 - Number(auth.timestamp));
-      if (skew > opts.signatureMaxSkewS) {
-        throw new SignatureExpired(`Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`);
-      }
-      const record = resolve(`h:${auth.credential}`, () => lookup.apiKeyById(auth.credential));
-      if (record instanceof Promise) return record.then((r) => void pending.set(req, { auth, record: r }));
-      pending.set(req, { auth, record });
-    }));
+        // A signed request: nothing about its key is checked until its signature is (preValidation).
+        const auth = parseHmacAuthorization(header);
+        if (!auth) throw new InvalidCredentials('Malformed Authorization header');
+        const skew = Math.abs(Date.now() / 1000 - Number(auth.timestamp));
+        if (skew > opts.signatureMaxSkewS) {
+          throw new SignatureExpired(
+            `Timestamp is ${Math.round(skew)} s from the server clock; at most ${opts.signatureMaxSkewS} s is allowed`,
+          );
+        }
+        const record = resolve(`h:${auth.credential}`, () => lookup.apiKeyById(auth.credential));
+        if (record instanceof Promise) return record.then((r) => void pending.set(req, { auth, record: r }));
+        pending.set(req, { auth, record });
+      }),
+    );
 
     /** The checks on a known credential, in order; its record when they all pass. */
-    function admit(req: FastifyRequest, permission: CheckedPermission, record: CredentialRecord | null): CredentialRecord {
+    function admit(
+      req: FastifyRequest,
+      permission: CheckedPermission,
+      record: CredentialRecord | null,
+    ): CredentialRecord {
       const config = req.routeOptions.config;
       if (!record) throw new InvalidCredentials();
 
@@ -209,7 +225,11 @@ export default fp<AuthPluginOptions>(
       if (!record.userActive) throw new InvalidCredentials('The user is disabled');
       if (record.accountStatus === 'suspended') throw new AccountSuspended();
       if (record.accountStatus === 'terminated') throw new AccountTerminated();
-      if (record.apiSuspendedUntil !== null && record.apiSuspendedUntil > Date.now() && !config.allowDuringApiSuspension) {
+      if (
+        record.apiSuspendedUntil !== null &&
+        record.apiSuspendedUntil > Date.now() &&
+        !config.allowDuringApiSuspension
+      ) {
         const endsAt = new Date(record.apiSuspendedUntil).toISOString();
         throw new ApiSuspended(`API access is suspended until ${endsAt} (R-API-4); GET /v1/fair-use shows why`, {
           extensions: { ends_at: endsAt },
@@ -218,7 +238,9 @@ export default fp<AuthPluginOptions>(
       }
       const principal = record.principal;
       if (principal.enrolmentOnly && !config.allowEnrolment) {
-        throw new TwoFactorEnrolmentRequired('This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)');
+        throw new TwoFactorEnrolmentRequired(
+          'This token may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)',
+        );
       }
       assertHolds(principal, permission);
       return record;
@@ -227,38 +249,43 @@ export default fp<AuthPluginOptions>(
     // After the body is read, before it is validated or acted on: the signature first (a forged
     // request answers the same 401 whatever its key's scopes, allowlist or account), then the
     // checks every credential passes, then the nonce, and only then does the request act as the key.
-    app.addHook('preValidation', syncFirst((req) => {
-      const sig = pending.get(req);
-      if (!sig) return;
-      pending.delete(req);
-      const { auth, record } = sig;
-      const [path, query = ''] = req.url.split('?', 2) as [string, string?];
-      const secret = record?.secretSealed ? app.secretBox.open(record.secretSealed) : STAND_IN_SECRET;
-      const matches = signatureMatches(
-        secret,
-        { method: req.method, path, query, body: req.rawBody ?? '', timestamp: auth.timestamp, nonce: auth.nonce },
-        auth.signature,
-      );
-      if (!matches || !record?.secretSealed) {
-        throw new SignatureInvalid('The signature does not match the canonical string (see the hmacSignature security scheme)');
-      }
-      const verified = admit(req, routePermission(req)!, record);
-      // PostgreSQL alone decides whether a nonce is fresh (a unique key), so no outage of anything
-      // else can accept one twice. Nonces outlive the skew window twice over, so a replay is
-      // refused by one check or the other; the sweep-used-nonces job deletes them after that.
-      return nonces.claim(auth.credential, auth.nonce, opts.signatureMaxSkewS * 2).then(
-        (fresh) => {
-          if (!fresh) throw new NonceReused();
-          accept(req, verified);
-        },
-        (err: unknown) => {
-          req.log.error({ err }, 'nonce store failed; refusing the signed request');
-          throw new ServiceUnavailable('Signed requests cannot be checked for replay right now; retry shortly', {
-            headers: { 'retry-after': String(NONCE_STORE_RETRY_S) },
-          });
-        },
-      );
-    }));
+    app.addHook(
+      'preValidation',
+      syncFirst((req) => {
+        const sig = pending.get(req);
+        if (!sig) return;
+        pending.delete(req);
+        const { auth, record } = sig;
+        const [path, query = ''] = req.url.split('?', 2) as [string, string?];
+        const secret = record?.secretSealed ? app.secretBox.open(record.secretSealed) : STAND_IN_SECRET;
+        const matches = signatureMatches(
+          secret,
+          { method: req.method, path, query, body: req.rawBody ?? '', timestamp: auth.timestamp, nonce: auth.nonce },
+          auth.signature,
+        );
+        if (!matches || !record?.secretSealed) {
+          throw new SignatureInvalid(
+            'The signature does not match the canonical string (see the hmacSignature security scheme)',
+          );
+        }
+        const verified = admit(req, routePermission(req)!, record);
+        // PostgreSQL alone decides whether a nonce is fresh (a unique key), so no outage of anything
+        // else can accept one twice. Nonces outlive the skew window twice over, so a replay is
+        // refused by one check or the other; the sweep-used-nonces job deletes them after that.
+        return nonces.claim(auth.credential, auth.nonce, opts.signatureMaxSkewS * 2).then(
+          (fresh) => {
+            if (!fresh) throw new NonceReused();
+            accept(req, verified);
+          },
+          (err: unknown) => {
+            req.log.error({ err }, 'nonce store failed; refusing the signed request');
+            throw new ServiceUnavailable('Signed requests cannot be checked for replay right now; retry shortly', {
+              headers: { 'retry-after': String(NONCE_STORE_RETRY_S) },
+            });
+          },
+        );
+      }),
+    );
   },
   { name: 'auth', fastify: '5.x', dependencies: ['db', 'secrets'] },
 );

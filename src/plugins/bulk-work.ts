@@ -7,8 +7,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { defineError, problemResponses } from '../errors.js';
 import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
 
-export const BulkNoticeRequired = defineError('bulk_notice_required', 429, 'Daily volume past the ceiling without a bulk notice');
-
+export const BulkNoticeRequired = defineError(
+  'bulk_notice_required',
+  429,
+  'Daily volume past the ceiling without a bulk notice',
+);
 
 export default fp<{ threshold: number; ceiling: number }>(
   async function bulkWorkPlugin(app, opts) {
@@ -27,14 +30,25 @@ export default fp<{ threshold: number; ceiling: number }>(
         if (verdict.kind === 'ok') return;
         if (verdict.kind === 'refuse') {
           const endOfDay = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
-          throw new BulkNoticeRequired(`${n} orders and updates today, past the ceiling of ${opts.ceiling}, without a bulk notice that covers them (POST /v1/fair-use/bulk-notices)`, {
-            headers: { 'retry-after': String(Math.ceil((endOfDay - Date.now()) / 1000)) },
-            extensions: { count: n, threshold: opts.threshold, ceiling: opts.ceiling, noticed },
-          });
+          throw new BulkNoticeRequired(
+            `${n} orders and updates today, past the ceiling of ${opts.ceiling}, without a bulk notice that covers them (POST /v1/fair-use/bulk-notices)`,
+            {
+              headers: { 'retry-after': String(Math.ceil((endOfDay - Date.now()) / 1000)) },
+              extensions: { count: n, threshold: opts.threshold, ceiling: opts.ceiling, noticed },
+            },
+          );
         }
-        reply.header('fair-use-warning', `bulk_notice_missing; count=${n}; threshold=${opts.threshold}; ceiling=${opts.ceiling}`);
+        reply.header(
+          'fair-use-warning',
+          `bulk_notice_missing; count=${n}; threshold=${opts.threshold}; ceiling=${opts.ceiling}`,
+        );
         if (verdict.firstPast) {
-          await app.incidents.record({ accountId, type: 'bulk_without_notice', dedupeKey: day, evidence: { day, count: n, threshold: opts.threshold, noticed, request_id: req.id } });
+          await app.incidents.record({
+            accountId,
+            type: 'bulk_without_notice',
+            dedupeKey: day,
+            evidence: { day, count: n, threshold: opts.threshold, noticed, request_id: req.id },
+          });
         }
       };
       appendPreValidation(route, (req, reply) => {

@@ -17,7 +17,16 @@ export default fp<{ origins: readonly string[] }>(
         origin: opts.origins.includes('*') ? '*' : [...opts.origins],
         methods: [...METHODS],
         allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-        exposedHeaders: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'Location', 'Allow'],
+        exposedHeaders: [
+          'RateLimit-Limit',
+          'RateLimit-Remaining',
+          'RateLimit-Reset',
+          'Retry-After',
+          'X-Request-Id',
+          'Idempotent-Replayed',
+          'Location',
+          'Allow',
+        ],
         maxAge: 600,
         // An OPTIONS without Origin gets the same 204, not a text/plain 400.
         strictPreflight: false,

@@ -5,7 +5,14 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { defineError } from '../errors.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { decodeCursor, encodeCursor, type CursorSigner, type Position, type PositionShape, type PositionValues } from '../lib/cursor.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  type CursorSigner,
+  type Position,
+  type PositionShape,
+  type PositionValues,
+} from '../lib/cursor.js';
 
 export const InvalidCursor = defineError('invalid_cursor', 400, 'The cursor is not one this API issued for this list');
 
@@ -13,7 +20,12 @@ export interface ListCursor {
   /** The position the request's `cursor` names; undefined without one (or empty); 400 invalid_cursor when it does not verify. */
   position<S extends PositionShape>(shape: S): Position<S> | undefined;
   /** `{data, next_cursor}` from rows fetched with limit + 1; the cursor holds `position(last row served)`. */
-  page<R, O>(rows: R[], limit: number, position: (row: R) => PositionValues, view: (row: R) => O): { data: O[]; next_cursor: string | null };
+  page<R, O>(
+    rows: R[],
+    limit: number,
+    position: (row: R) => PositionValues,
+    view: (row: R) => O,
+  ): { data: O[]; next_cursor: string | null };
 }
 
 declare module 'fastify' {
@@ -28,21 +40,31 @@ export default fp(
       const query = (req.query ?? {}) as Record<string, unknown>;
       const { cursor, limit: _limit, ...filters } = query;
       // The page size may change between pages; the list, the tenant and the filters may not.
-      const binding = canonicalJson({ list: `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`, tenant: req.principal?.accountId ?? 'operator', filters });
+      const binding = canonicalJson({
+        list: `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`,
+        tenant: req.principal?.accountId ?? 'operator',
+        filters,
+      });
       let signer: CursorSigner | undefined;
       const signerOf = () => (signer ??= app.secretBox.signer(`list-cursor ${binding}`));
       return {
         position(shape) {
           if (typeof cursor !== 'string' || cursor === '') return undefined;
           const position = decodeCursor(signerOf(), cursor, shape);
-          if (!position) throw new InvalidCursor('The cursor was not issued for this list, this account and these filters; start again without it');
+          if (!position)
+            throw new InvalidCursor(
+              'The cursor was not issued for this list, this account and these filters; start again without it',
+            );
           return position;
         },
         page(rows, limit, position, view) {
           const more = rows.length > limit;
           const items = more ? rows.slice(0, limit) : rows;
           const last = items.at(-1);
-          return { data: items.map(view), next_cursor: more && last !== undefined ? encodeCursor(signerOf(), position(last)) : null };
+          return {
+            data: items.map(view),
+            next_cursor: more && last !== undefined ? encodeCursor(signerOf(), position(last)) : null,
+          };
         },
       };
     });

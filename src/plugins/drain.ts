@@ -16,7 +16,11 @@ export default fp<{ keepAliveGraceMs: number }>(
     app.addHook('onRequest', (_req, reply, done) => {
       if (!closing) return done();
       reply.header('connection', 'close');
-      done(new ServiceUnavailable('The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } }));
+      done(
+        new ServiceUnavailable('The server is shutting down; retry on another instance', {
+          headers: { 'retry-after': '1' },
+        }),
+      );
     });
     // A request that was already running answers normally, and its connection closes after it.
     app.addHook('onSend', (_req, reply, payload, done) => {

@@ -20,8 +20,16 @@ import { sweepExpiredRows } from '../db/sweep.js';
 import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
 import type { Principal } from '../modules/accounts/credentials.js';
 
-export const IdempotencyKeyInUse = defineError('idempotency_key_in_use', 409, 'A request with this Idempotency-Key is still running');
-export const IdempotencyKeyReused = defineError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
+export const IdempotencyKeyInUse = defineError(
+  'idempotency_key_in_use',
+  409,
+  'A request with this Idempotency-Key is still running',
+);
+export const IdempotencyKeyReused = defineError(
+  'idempotency_key_reused',
+  422,
+  'This Idempotency-Key was used for a different request',
+);
 
 const HEADER = 'idempotency-key';
 const POST_ONLY = new Set(['POST']);
@@ -38,7 +46,8 @@ declare module 'fastify' {
 }
 
 /** Whose keys: the API key's own, or the user's for a login session (R-SEC-8). */
-export const idempotencyScope = (p: Principal): string => (p.credential.type === 'api_key' ? `api_key:${p.credential.id}` : `user:${p.userId}`);
+export const idempotencyScope = (p: Principal): string =>
+  p.credential.type === 'api_key' ? `api_key:${p.credential.id}` : `user:${p.userId}`;
 
 interface Claim {
   scope: string;
@@ -57,24 +66,56 @@ export default fp(
       route.schema.headers ??= {
         type: 'object',
         properties: {
-          [HEADER]: { type: 'string', minLength: 1, maxLength: 255, description: 'Makes a retry safe: the first response to this key is replayed for 24 h' },
+          [HEADER]: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 255,
+            description: 'Makes a retry safe: the first response to this key is replayed for 24 h',
+          },
         },
       };
       route.schema.response = { ...problemResponses(409, 422, 503), ...(route.schema.response as object) };
       const claim = async (req: FastifyRequest, reply: FastifyReply, key: string, scope: string) => {
         if (!KEY_SHAPE.test(key)) {
           throw new ValidationFailed('Idempotency-Key must be 1-255 visible ASCII characters', {
-            errors: [{ pointer: '/headers/idempotency-key', code: 'invalid_format', message: 'must be 1-255 visible ASCII characters' }],
+            errors: [
+              {
+                pointer: '/headers/idempotency-key',
+                code: 'invalid_format',
+                message: 'must be 1-255 visible ASCII characters',
+              },
+            ],
           });
         }
-        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body });
+        const fingerprint = commandFingerprint(req.method, req.routeOptions.url ?? req.url, {
+          params: req.params,
+          query: req.query,
+          body: req.body,
+        });
         const now = new Date();
         const claimed = await app.db
           .insert(idempotencyKeys)
-          .values({ scope, key, fingerprint, operation: req.routeOptions.schema?.operationId ?? '', state: 'in_flight', requestId: req.id, expiresAt: new Date(now.getTime() + TTL_MS) })
+          .values({
+            scope,
+            key,
+            fingerprint,
+            operation: req.routeOptions.schema?.operationId ?? '',
+            state: 'in_flight',
+            requestId: req.id,
+            expiresAt: new Date(now.getTime() + TTL_MS),
+          })
           .onConflictDoUpdate({
             target: [idempotencyKeys.scope, idempotencyKeys.key],
-            set: { fingerprint, state: 'in_flight', requestId: req.id, createdAt: now, expiresAt: new Date(now.getTime() + TTL_MS), responseStatus: null, responseBody: null, responseType: null },
+            set: {
+              fingerprint,
+              state: 'in_flight',
+              requestId: req.id,
+              createdAt: now,
+              expiresAt: new Date(now.getTime() + TTL_MS),
+              responseStatus: null,
+              responseBody: null,
+              responseType: null,
+            },
             // Take over only a record that expired, or an in-flight one whose request died.
             setWhere: sql`${idempotencyKeys.expiresAt} < now() or (${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.createdAt} < ${new Date(now.getTime() - ABANDONED_MS)})`,
           })
@@ -83,12 +124,20 @@ export default fp(
           owned.set(req, { scope, key });
           return;
         }
-        const [existing] = await app.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+        const [existing] = await app.db
+          .select()
+          .from(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
         if (!existing) throw new IdempotencyKeyInUse('The key changed hands while we looked; retry');
         if (existing.fingerprint !== fingerprint) {
-          throw new IdempotencyKeyReused(`This key was first used for another request (${existing.operation}, request ${existing.requestId})`);
+          throw new IdempotencyKeyReused(
+            `This key was first used for another request (${existing.operation}, request ${existing.requestId})`,
+          );
         }
-        if (existing.state !== 'done') throw new IdempotencyKeyInUse(`Request ${existing.requestId} with this key is still running; retry shortly`, { headers: { 'retry-after': '1' } });
+        if (existing.state !== 'done')
+          throw new IdempotencyKeyInUse(`Request ${existing.requestId} with this key is still running; retry shortly`, {
+            headers: { 'retry-after': '1' },
+          });
         req.idempotentReplay = true;
         return reply
           .code(existing.responseStatus ?? 200)
@@ -127,45 +176,72 @@ export default fp(
 
     // First of the onSend hooks that write (registered before the guard and the audit): those run
     // after the commit, outside the request transaction.
-    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
-      const mine = owned.get(req);
-      if (!mine) return;
-      owned.delete(req);
-      const ours = and(eq(idempotencyKeys.scope, mine.scope), eq(idempotencyKeys.key, mine.key), eq(idempotencyKeys.requestId, req.id));
-      // Only while in flight: a key whose outcome committed is never released.
-      const release = () => app.db.delete(idempotencyKeys).where(and(ours, eq(idempotencyKeys.state, 'in_flight')));
-      const t = mine.transaction;
-      if (reply.statusCode >= 500) {
-        return (t ? t.rollback() : Promise.resolve())
-          .catch((err: unknown) => req.log.warn({ err }, 'request transaction rollback failed (the connection is gone, and the transaction with it)'))
-          .then(release)
-          .catch((err: unknown) => req.log.error({ err }, 'could not release the idempotency key; a retry may wait until it is taken as abandoned'));
-      }
-      const outcome = {
-        state: 'done',
-        responseStatus: reply.statusCode,
-        // Responses can hold secrets shown once (a new API key): sealed like every secret at rest.
-        responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
-        responseType: String(reply.getHeader('content-type') ?? 'application/json'),
-      };
-      // Refused before its handler (validation, the guard): nothing to commit with it.
-      if (!t) return app.db.update(idempotencyKeys).set(outcome).where(ours);
-      return t
-        .commit(async (tx) => {
-          const marked = await tx.update(idempotencyKeys).set(outcome).where(ours).returning({ key: idempotencyKeys.key });
-          if (marked.length !== 1) throw new Error('the idempotency key was taken over as abandoned while its request ran');
-        })
-        .catch(async (err: unknown) => {
-          req.log.error({ err }, 'request transaction failed to commit');
-          // When the commit did go through, the key is done and this changes nothing.
-          await release().catch(() => {});
-          throw new ServiceUnavailable('The command could not be committed. Retry with the same Idempotency-Key: it runs once, or answers what was done', {
-            headers: { 'retry-after': '1' },
+    app.addHook(
+      'onSend',
+      syncFirstOnSend((req, reply, payload) => {
+        const mine = owned.get(req);
+        if (!mine) return;
+        owned.delete(req);
+        const ours = and(
+          eq(idempotencyKeys.scope, mine.scope),
+          eq(idempotencyKeys.key, mine.key),
+          eq(idempotencyKeys.requestId, req.id),
+        );
+        // Only while in flight: a key whose outcome committed is never released.
+        const release = () => app.db.delete(idempotencyKeys).where(and(ours, eq(idempotencyKeys.state, 'in_flight')));
+        const t = mine.transaction;
+        if (reply.statusCode >= 500) {
+          return (t ? t.rollback() : Promise.resolve())
+            .catch((err: unknown) =>
+              req.log.warn(
+                { err },
+                'request transaction rollback failed (the connection is gone, and the transaction with it)',
+              ),
+            )
+            .then(release)
+            .catch((err: unknown) =>
+              req.log.error(
+                { err },
+                'could not release the idempotency key; a retry may wait until it is taken as abandoned',
+              ),
+            );
+        }
+        const outcome = {
+          state: 'done',
+          responseStatus: reply.statusCode,
+          // Responses can hold secrets shown once (a new API key): sealed like every secret at rest.
+          responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
+          responseType: String(reply.getHeader('content-type') ?? 'application/json'),
+        };
+        // Refused before its handler (validation, the guard): nothing to commit with it.
+        if (!t) return app.db.update(idempotencyKeys).set(outcome).where(ours);
+        return t
+          .commit(async (tx) => {
+            const marked = await tx
+              .update(idempotencyKeys)
+              .set(outcome)
+              .where(ours)
+              .returning({ key: idempotencyKeys.key });
+            if (marked.length !== 1)
+              throw new Error('the idempotency key was taken over as abandoned while its request ran');
+          })
+          .catch(async (err: unknown) => {
+            req.log.error({ err }, 'request transaction failed to commit');
+            // When the commit did go through, the key is done and this changes nothing.
+            await release().catch(() => {});
+            throw new ServiceUnavailable(
+              'The command could not be committed. Retry with the same Idempotency-Key: it runs once, or answers what was done',
+              {
+                headers: { 'retry-after': '1' },
+              },
+            );
           });
-        });
-    }));
+      }),
+    );
 
-    sweepExpiredRows(app, 'idempotency-keys', (now) => app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key }));
+    sweepExpiredRows(app, 'idempotency-keys', (now) =>
+      app.db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key }),
+    );
   },
   { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'jobs', 'secrets', 'auth', 'rate-limit'] },
 );

@@ -7,7 +7,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     incidents: {
       /** `at`: when it happened; default the fair-use clock's now. */
-      record(input: { accountId: string; type: IncidentType; dedupeKey: string; evidence: Record<string, unknown>; at?: Date }): Promise<RecordedIncident | null>;
+      record(input: {
+        accountId: string;
+        type: IncidentType;
+        dedupeKey: string;
+        evidence: Record<string, unknown>;
+        at?: Date;
+      }): Promise<RecordedIncident | null>;
     };
   }
 }
@@ -20,7 +26,15 @@ export default fp<{ periodDays: number; now?: () => Date }>(
         const recorded = await recordIncident(app.db, { ...input, at: input.at ?? now() }, opts.periodDays);
         if (recorded) {
           app.log.warn(
-            { account_id: input.accountId, incident: input.type, incident_id: recorded.id, open_in_period: recorded.openInPeriod, counted: recorded.counted, days: recorded.days, actions: recorded.actions },
+            {
+              account_id: input.accountId,
+              incident: input.type,
+              incident_id: recorded.id,
+              open_in_period: recorded.openInPeriod,
+              counted: recorded.counted,
+              days: recorded.days,
+              actions: recorded.actions,
+            },
             'fair-use incident',
           );
           if (recorded.apiSuspendedUntil) app.credentialCache.revoke({ accountId: input.accountId });

@@ -59,14 +59,18 @@ export default fp(
       // An empty JSON body on a DELETE or a POST without fields is common from HTTP clients.
       if (body.length === 0) return done(null, undefined);
       if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
-        return done(new JsonTooDeep(`The JSON body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+        return done(
+          new JsonTooDeep(`The JSON body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`),
+          undefined,
+        );
       }
       const text = body.toString('utf8');
       parseJson(req, text, (err, value) => {
         if (err) return done(err, undefined);
         if (jsonMayHoldUnsafeText(text)) {
           const unsafe = findUnsafeText(value, '/body');
-          if (unsafe) return done(new ValidationFailed('1 field(s) failed validation', { errors: [unsafe] }), undefined);
+          if (unsafe)
+            return done(new ValidationFailed('1 field(s) failed validation', { errors: [unsafe] }), undefined);
         }
         done(null, value);
       });

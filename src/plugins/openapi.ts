@@ -7,7 +7,10 @@ import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import { SECURITY_SCHEMES } from './auth.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+  description: string;
+};
 
 const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
 
@@ -50,10 +53,12 @@ export default fp<OpenApiOptions>(
       if (s?.hide) return;
       const where = `${String(route.method)} ${route.url}`;
       if (!s) throw new Error(`${where}: every route needs a schema`);
-      if (typeof s.operationId !== 'string' || !OPERATION_ID.test(s.operationId)) throw new Error(`${where}: operationId must be camelCase`);
+      if (typeof s.operationId !== 'string' || !OPERATION_ID.test(s.operationId))
+        throw new Error(`${where}: operationId must be camelCase`);
       if (!Array.isArray(s.tags) || s.tags.length === 0) throw new Error(`${where}: tags are required`);
       if (typeof s.summary !== 'string') throw new Error(`${where}: summary is required`);
-      if (!Array.isArray(s.security)) throw new Error(`${where}: security must be declared (the auth plugin derives it from config.permission)`);
+      if (!Array.isArray(s.security))
+        throw new Error(`${where}: security must be declared (the auth plugin derives it from config.permission)`);
       const statuses = Object.keys(s.response ?? {});
       if (!statuses.some((c) => /^2\d\d$/.test(c))) throw new Error(`${where}: a 2xx response schema is required`);
     });
@@ -67,7 +72,12 @@ export default fp<OpenApiOptions>(
           description: DESCRIPTION,
           license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } as { name: string },
         },
-        servers: [{ url: opts.publicUrl ?? '/', description: opts.publicUrl ? 'This deployment' : 'The server that serves this document' }],
+        servers: [
+          {
+            url: opts.publicUrl ?? '/',
+            description: opts.publicUrl ? 'This deployment' : 'The server that serves this document',
+          },
+        ],
         tags: [
           { name: 'health', description: 'Liveness, readiness and this document' },
           { name: 'auth', description: 'Login, logout and sessions' },
@@ -87,7 +97,11 @@ export default fp<OpenApiOptions>(
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true, validatorUrl: null }, staticCSP: DOCS_CSP });
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { deepLinking: true, validatorUrl: null },
+      staticCSP: DOCS_CSP,
+    });
 
     app.get(
       '/openapi.json',

@@ -81,7 +81,11 @@ export function toFieldErrors(validation: AjvError[], context: string): FieldErr
     if (e.keyword === 'additionalProperties') pointer += `/${escapePointer(String(e.params.additionalProperty))}`;
     const code = KEYWORD_CODES[e.keyword] ?? 'invalid';
     const message =
-      e.keyword === 'additionalProperties' ? 'is not a known field' : e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid');
+      e.keyword === 'additionalProperties'
+        ? 'is not a known field'
+        : e.keyword === 'required'
+          ? 'is required'
+          : (e.message ?? 'is invalid');
     const key = `${pointer} ${code}`;
     // anyOf/oneOf branches repeat the same failure; one line per field and code is enough.
     if (seen.has(key)) continue;
@@ -113,7 +117,9 @@ export function toAppError(err: unknown): AppError {
   }
   if (isDatabaseUnavailable(err)) {
     // Down, restarting, stalled past the statement timeout: nothing is wrong with the request.
-    return new ServiceUnavailable('The database is unavailable; retry shortly', { headers: { 'retry-after': DATABASE_RETRY_AFTER_S } });
+    return new ServiceUnavailable('The database is unavailable; retry shortly', {
+      headers: { 'retry-after': DATABASE_RETRY_AFTER_S },
+    });
   }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status === 400 && (e instanceof SyntaxError || /JSON/.test(String(e?.message)))) {
@@ -121,7 +127,10 @@ export function toAppError(err: unknown): AppError {
   }
   if (status >= 400 && status < 500) {
     // Fastify's own client errors carry safe messages; keep its status.
-    return new AppError({ code: status === 404 ? 'not_found' : 'bad_request', status, title: 'Bad request' }, e.message);
+    return new AppError(
+      { code: status === 404 ? 'not_found' : 'bad_request', status, title: 'Bad request' },
+      e.message,
+    );
   }
   return new InternalError('An unexpected error occurred. Quote the request_id when you contact support.');
 }
@@ -178,7 +187,10 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
         ? new RequestTimeout('The request was not received in time')
         : new MalformedRequest('The request could not be parsed as HTTP/1.1');
   const requestId = randomUUID();
-  this.log.info({ code: problem.code, status: problem.statusCode, request_id: requestId, http_parser_error: err.code }, problem.message);
+  this.log.info(
+    { code: problem.code, status: problem.statusCode, request_id: requestId, http_parser_error: err.code },
+    problem.message,
+  );
   if (socket.writable) {
     const body = JSON.stringify({
       type: problemType(problem.code),
@@ -241,7 +253,11 @@ export default fp(
       const path = req.url.split('?')[0] ?? '/';
       const allowed = METHODS.filter((m) => m !== req.method && methodsRouter.find(m, path) !== null);
       // Without CORS nothing else answers OPTIONS: a known path says which methods it takes.
-      if (req.method === 'OPTIONS' && allowed.length > 0) return reply.code(204).header('allow', [...allowed, 'OPTIONS'].join(', ')).send();
+      if (req.method === 'OPTIONS' && allowed.length > 0)
+        return reply
+          .code(204)
+          .header('allow', [...allowed, 'OPTIONS'].join(', '))
+          .send();
       if (allowed.length > 0) {
         return sendProblem(
           reply,

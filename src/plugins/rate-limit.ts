@@ -9,7 +9,11 @@ import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair
 import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
 import { syncFirst, syncFirstOnSend } from '../route-hooks.js';
 
-export const TooManyConcurrentRequests = defineError('too_many_concurrent_requests', 429, 'Too many requests of this account are running at once');
+export const TooManyConcurrentRequests = defineError(
+  'too_many_concurrent_requests',
+  429,
+  'Too many requests of this account are running at once',
+);
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,16 +32,29 @@ export function bucketsOf(req: FastifyRequest): { scope: BucketScope; key: strin
   return out;
 }
 
-export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAccount: number; dropCatchIntervalS: number; incidentHitsPerMinute: number }>(
+export default fp<{
+  redisKeyPrefix: string;
+  refreshMs: number;
+  maxInFlightPerAccount: number;
+  dropCatchIntervalS: number;
+  incidentHitsPerMinute: number;
+}>(
   async function rateLimitPlugin(app, opts) {
     const policy = new FairUsePolicy(app.db);
     await policy.refresh();
-    policy.start(opts.refreshMs, (err) => app.log.error({ err }, 'could not refresh fair-use policy; keeping the last one'));
+    policy.start(opts.refreshMs, (err) =>
+      app.log.error({ err }, 'could not refresh fair-use policy; keeping the last one'),
+    );
     app.addHook('onClose', async () => policy.stop());
     const buckets = app.redis ? redisBuckets(app.redis, opts.redisKeyPrefix) : memoryBuckets();
     app.decorate('fairUsePolicy', policy);
     app.decorate('buckets', buckets);
-    app.decorate('dropCatch', dropCatchThrottle(buckets, opts.dropCatchIntervalS, (err) => app.log.error({ err }, 'drop-catch store failed; letting the check through')));
+    app.decorate(
+      'dropCatch',
+      dropCatchThrottle(buckets, opts.dropCatchIntervalS, (err) =>
+        app.log.error({ err }, 'drop-catch store failed; letting the check through'),
+      ),
+    );
 
     // Requests in flight per account on this instance: a burst of slow calls cannot take every worker.
     const inFlight = new Map<string, number>();
@@ -49,7 +66,10 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
       if (!accountId) return;
       const n = inFlight.get(accountId) ?? 0;
       if (n >= opts.maxInFlightPerAccount) {
-        throw new TooManyConcurrentRequests(`At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`, { headers: { 'retry-after': '1' } });
+        throw new TooManyConcurrentRequests(
+          `At most ${opts.maxInFlightPerAccount} requests of one account run at once; retry when one finishes`,
+          { headers: { 'retry-after': '1' } },
+        );
       }
       inFlight.set(accountId, n + 1);
       counted.set(req, accountId);
@@ -90,42 +110,67 @@ export default fp<{ redisKeyPrefix: string; refreshMs: number; maxInFlightPerAcc
         const scoped = bucketsOf(req);
         const policies = scoped.map((b) => policy.bucket(b.scope));
         const cost = policy.cost(req.routeOptions.schema?.operationId ?? 'unknown');
-        return buckets.take(scoped.map((b) => b.key), policies, cost).then(
-          (r) => {
-            const seconds = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
-            reply.header('ratelimit-limit', policies[0]!.capacity).header('ratelimit-remaining', r.allowed ? Math.max(0, r.remaining) : 0).header('ratelimit-reset', seconds);
-            if (r.allowed) return;
-            reply.header('retry-after', seconds);
-            throw new RateLimited(`Rate limit exceeded; retry in ${seconds} s`, { extensions: { retry_after_seconds: seconds } });
-          },
-          (err: unknown) => {
-            // Fail open: a Redis outage must not refuse every call. Say so, at most every 10 s.
-            if (Date.now() - lastStoreError > 10_000) {
-              lastStoreError = Date.now();
-              app.log.error({ err }, 'rate-limit store failed; letting requests through unmetered');
-            }
-          },
-        );
+        return buckets
+          .take(
+            scoped.map((b) => b.key),
+            policies,
+            cost,
+          )
+          .then(
+            (r) => {
+              const seconds = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
+              reply
+                .header('ratelimit-limit', policies[0]!.capacity)
+                .header('ratelimit-remaining', r.allowed ? Math.max(0, r.remaining) : 0)
+                .header('ratelimit-reset', seconds);
+              if (r.allowed) return;
+              reply.header('retry-after', seconds);
+              throw new RateLimited(`Rate limit exceeded; retry in ${seconds} s`, {
+                extensions: { retry_after_seconds: seconds },
+              });
+            },
+            (err: unknown) => {
+              // Fail open: a Redis outage must not refuse every call. Say so, at most every 10 s.
+              if (Date.now() - lastStoreError > 10_000) {
+                lastStoreError = Date.now();
+                app.log.error({ err }, 'rate-limit store failed; letting requests through unmetered');
+              }
+            },
+          );
       }),
     );
 
     // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an
     // hour. Counted as the 429 leaves, awaited, so the incident exists once the client has its answer.
     const hits = new Map<string, { minute: number; n: number }>();
-    app.addHook('onSend', syncFirstOnSend((req, reply, payload) => {
-      const accountId = req.principal?.accountId;
-      if (reply.statusCode !== 429 || !accountId || typeof payload !== 'string' || !payload.includes('"code":"rate_limited"')) return;
-      const minute = Math.floor(Date.now() / 60_000);
-      const h = hits.get(accountId);
-      const n = h && h.minute === minute ? h.n + 1 : 1;
-      hits.set(accountId, { minute, n });
-      if (hits.size > 10_000) hits.clear();
-      if (n !== opts.incidentHitsPerMinute) return;
-      const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
-      return app.incidents
-        .record({ accountId, type: 'rate_limit_sustained', dedupeKey: hour, evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id } })
-        .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
-    }));
+    app.addHook(
+      'onSend',
+      syncFirstOnSend((req, reply, payload) => {
+        const accountId = req.principal?.accountId;
+        if (
+          reply.statusCode !== 429 ||
+          !accountId ||
+          typeof payload !== 'string' ||
+          !payload.includes('"code":"rate_limited"')
+        )
+          return;
+        const minute = Math.floor(Date.now() / 60_000);
+        const h = hits.get(accountId);
+        const n = h && h.minute === minute ? h.n + 1 : 1;
+        hits.set(accountId, { minute, n });
+        if (hits.size > 10_000) hits.clear();
+        if (n !== opts.incidentHitsPerMinute) return;
+        const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
+        return app.incidents
+          .record({
+            accountId,
+            type: 'rate_limit_sustained',
+            dedupeKey: hour,
+            evidence: { hits_in_minute: n, minute: new Date(minute * 60_000).toISOString(), last_request_id: req.id },
+          })
+          .catch((err: unknown) => req.log.error({ err }, 'could not record a rate-limit incident'));
+      }),
+    );
   },
   { name: 'rate-limit', fastify: '5.x', dependencies: ['db', 'redis', 'auth', 'incidents'] },
 );

@@ -19,11 +19,23 @@ import { commandFingerprint, type CommandParts } from '../lib/command-fingerprin
 import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 
-export const RepeatedFailedCommand = defineError('repeated_failed_command', 409, 'This exact command already failed; change it before sending it again');
+export const RepeatedFailedCommand = defineError(
+  'repeated_failed_command',
+  409,
+  'This exact command already failed; change it before sending it again',
+);
 
 const NOT_REMEMBERED = new Set([401, 403, 429]);
 /** Refusals by the fair-use machinery itself are not failures of the command. */
-const OWN_CODES = new Set(['repeated_failed_command', 'idempotency_key_in_use', 'idempotency_key_reused', 'rate_limited', 'too_many_concurrent_requests', 'bulk_notice_required', 'api_suspended']);
+const OWN_CODES = new Set([
+  'repeated_failed_command',
+  'idempotency_key_in_use',
+  'idempotency_key_reused',
+  'rate_limited',
+  'too_many_concurrent_requests',
+  'bulk_notice_required',
+  'api_suspended',
+]);
 /** 402 Payment Required: the failure depended on the account's funds, so a credit changes it. */
 const FUNDS_STATUS = 402;
 const BALANCE = 'balance';
@@ -57,7 +69,10 @@ const normaliseDomainName = (name: string): string => {
 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Kinds whose identifiers the server treats case-insensitively; others are compared as sent (contact handles are case-sensitive). */
-const NORMALISERS: Record<string, (value: string) => string> = { domains: normaliseDomainName, hosts: normaliseDomainName };
+const NORMALISERS: Record<string, (value: string) => string> = {
+  domains: normaliseDomainName,
+  hosts: normaliseDomainName,
+};
 const normaliserOf = (kind: string) => NORMALISERS[kind] ?? ((v: string) => (UUID.test(v) ? v.toLowerCase() : v));
 
 interface CompiledSubject {
@@ -75,14 +90,24 @@ export function compileSubjects(url: string, extra: readonly GuardSubject[] = []
     const kind = segments[i - 1];
     return m && kind && !kind.startsWith(':') ? [{ kind, at: `/params/${m[1]}` }] : [];
   });
-  return [...fromParams, ...extra].map((s) => ({ kind: s.kind, path: s.at ? s.at.split('/').filter(Boolean) : [], normalise: normaliserOf(s.kind) }));
+  return [...fromParams, ...extra].map((s) => ({
+    kind: s.kind,
+    path: s.at ? s.at.split('/').filter(Boolean) : [],
+    normalise: normaliserOf(s.kind),
+  }));
 }
 
 /**
  * `value` with the strings at `path` normalised (copied only along the path), pushing each one
  * found into `found`. Walks only the declared path, so a deeply nested body costs nothing here.
  */
-function normaliseAt(value: unknown, path: readonly string[], i: number, normalise: (v: string) => string, found: string[]): unknown {
+function normaliseAt(
+  value: unknown,
+  path: readonly string[],
+  i: number,
+  normalise: (v: string) => string,
+  found: string[],
+): unknown {
   if (i === path.length) {
     if (typeof value !== 'string') return value;
     const n = normalise(value);
@@ -93,7 +118,9 @@ function normaliseAt(value: unknown, path: readonly string[], i: number, normali
   const segment = path[i]!;
   if (segment === '*') {
     if (Array.isArray(value)) return value.map((v) => normaliseAt(v, path, i + 1, normalise, found));
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseAt(v, path, i + 1, normalise, found)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, normaliseAt(v, path, i + 1, normalise, found)]),
+    );
   }
   if (Array.isArray(value) || !Object.hasOwn(value, segment)) return value;
   const inner = (value as Record<string, unknown>)[segment];
@@ -107,8 +134,17 @@ export interface CommandIdentity {
 }
 
 /** The fingerprint of a command, over its identifiers in normalised form, and the subjects it names. */
-export function identifyCommand(method: string, route: string, parts: CommandParts, subjects: readonly CompiledSubject[]): CommandIdentity {
-  const request: Record<string, unknown> = { params: parts.params ?? {}, query: parts.query ?? {}, body: parts.body ?? null };
+export function identifyCommand(
+  method: string,
+  route: string,
+  parts: CommandParts,
+  subjects: readonly CompiledSubject[],
+): CommandIdentity {
+  const request: Record<string, unknown> = {
+    params: parts.params ?? {},
+    query: parts.query ?? {},
+    body: parts.body ?? null,
+  };
   const named = new Set<string>();
   for (const s of subjects) {
     if (s.path.length === 0) {
@@ -163,7 +199,10 @@ function forgetFailuresCte(name: string, subjects: SQL): SQL {
  * caller's own statement, so it costs no round trip.
  */
 export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL): SQL {
-  return forgetFailuresCte(name, sql`(select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) named`);
+  return forgetFailuresCte(
+    name,
+    sql`(select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) named`,
+  );
 }
 
 export default fp<{ windowS: number; now?: () => Date }>(
@@ -175,7 +214,16 @@ export default fp<{ windowS: number; now?: () => Date }>(
     // costs a fraction of a round trip per command under load and one round trip when idle. The
     // same statement tells whether the account has failures on the command's subjects, so a
     // success clears them only when there is something to clear.
-    const select = preparedStatement<{ ord: number; failed_ms: number | null; expires_ms: number | null; status_code: number | null; error_code: string | null; request_id: string | null; subjects: string[] | null; on_subjects: boolean }>(
+    const select = preparedStatement<{
+      ord: number;
+      failed_ms: number | null;
+      expires_ms: number | null;
+      status_code: number | null;
+      error_code: string | null;
+      request_id: string | null;
+      subjects: string[] | null;
+      on_subjects: boolean;
+    }>(
       'guard_lookup',
       sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id, f.subjects,
             (cardinality(k.subjects) > 0 and exists (
@@ -186,14 +234,28 @@ export default fp<{ windowS: number; now?: () => Date }>(
     );
     type Key = { credential: string; accountId: string; fingerprint: string; subjects: string[]; at: Date };
     const lookup = batched<Key, { first: FailedCommand | undefined; onSubjects: boolean }>(async (items) => {
-      const keys = items.map((i, ord) => ({ ord, credential: i.credential, account_id: i.accountId, fingerprint: i.fingerprint, subjects: i.subjects, at: i.at.toISOString() }));
+      const keys = items.map((i, ord) => ({
+        ord,
+        credential: i.credential,
+        account_id: i.accountId,
+        fingerprint: i.fingerprint,
+        subjects: i.subjects,
+        at: i.at.toISOString(),
+      }));
       const rows = await select(app.db, { keys: JSON.stringify(keys) });
       const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
       return items.map((_, ord) => {
         const r = byOrd.get(ord);
         const first =
           r && r.failed_ms !== null
-            ? { failedAt: new Date(Math.round(Number(r.failed_ms))), expiresAt: new Date(Math.round(Number(r.expires_ms))), statusCode: Number(r.status_code), errorCode: r.error_code, requestId: r.request_id ?? '', subjects: r.subjects ?? [] }
+            ? {
+                failedAt: new Date(Math.round(Number(r.failed_ms))),
+                expiresAt: new Date(Math.round(Number(r.expires_ms))),
+                statusCode: Number(r.status_code),
+                errorCode: r.error_code,
+                requestId: r.request_id ?? '',
+                subjects: r.subjects ?? [],
+              }
             : undefined;
         return { first, onSubjects: r?.on_subjects === true };
       });
@@ -206,12 +268,20 @@ export default fp<{ windowS: number; now?: () => Date }>(
           select 1`,
     );
     const forget = batched<{ accountId: string; subjects: string[] }, null>(async (items) => {
-      await forgetStatement(app.db, { items: JSON.stringify(items.map((i) => ({ account_id: i.accountId, subjects: i.subjects }))) });
+      await forgetStatement(app.db, {
+        items: JSON.stringify(items.map((i) => ({ account_id: i.accountId, subjects: i.subjects }))),
+      });
       return items.map(() => null);
     });
 
     const refuseRepeat = async (req: FastifyRequest, st: GuardState, operation: string) => {
-      const found = await lookup({ credential: st.credential!, accountId: st.accountId, fingerprint: st.identity.fingerprint, subjects: st.identity.subjects, at: now() });
+      const found = await lookup({
+        credential: st.credential!,
+        accountId: st.accountId,
+        fingerprint: st.identity.fingerprint,
+        subjects: st.identity.subjects,
+        at: now(),
+      });
       st.failuresOnSubjects = found.onSubjects;
       const first = found.first;
       if (!first) return;
@@ -222,14 +292,28 @@ export default fp<{ windowS: number; now?: () => Date }>(
         accountId: st.accountId,
         type: 'repeated_failed_command',
         dedupeKey: `${credentialKey(req)}:${st.identity.fingerprint}:${first.failedAt.getTime()}`,
-        evidence: { operation, first_failure_request_id: first.requestId, first_failure_code: first.errorCode, repeat_request_id: req.id },
+        evidence: {
+          operation,
+          first_failure_request_id: first.requestId,
+          first_failure_code: first.errorCode,
+          repeat_request_id: req.id,
+        },
       });
       const change = first.subjects.length ? `, change what it depends on (${first.subjects.join(', ')})` : '';
       throw new RepeatedFailedCommand(
-        `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command${change}, or wait until ${first.expiresAt.toISOString()}`.replace(' ;', ';'),
+        `The same ${operation} failed at ${first.failedAt.toISOString()} with ${first.statusCode} ${first.errorCode ?? ''}; alter the command${change}, or wait until ${first.expiresAt.toISOString()}`.replace(
+          ' ;',
+          ';',
+        ),
         {
           extensions: {
-            first_failure: { at: first.failedAt.toISOString(), status: first.statusCode, code: first.errorCode, request_id: first.requestId, depends_on: first.subjects },
+            first_failure: {
+              at: first.failedAt.toISOString(),
+              status: first.statusCode,
+              code: first.errorCode,
+              request_id: first.requestId,
+              depends_on: first.subjects,
+            },
             retry_after: first.expiresAt.toISOString(),
           },
         },
@@ -248,15 +332,31 @@ export default fp<{ windowS: number; now?: () => Date }>(
         let accountId = principalAccount;
         if (!accountId && accountAt) {
           const found: string[] = [];
-          normaliseAt({ params: req.params, body: req.body, query: req.query }, accountAt, 0, normaliserOf('accounts'), found);
+          normaliseAt(
+            { params: req.params, body: req.body, query: req.query },
+            accountAt,
+            0,
+            normaliserOf('accounts'),
+            found,
+          );
           accountId = found[0] && UUID.test(found[0]) ? found[0] : undefined;
         }
         if (!accountId) return;
         const guarded = principalAccount !== undefined && !app.fairUsePolicy.guardExempt(operation);
         // Nothing to remember and nothing to forget: no work at all.
         if (!guarded && subjects.length === 0) return;
-        const identity = identifyCommand(req.method, req.routeOptions.url ?? req.url, { params: req.params, query: req.query, body: req.body }, subjects);
-        const st: GuardState = { identity, credential: guarded ? credentialKey(req) : undefined, accountId, failuresOnSubjects: undefined };
+        const identity = identifyCommand(
+          req.method,
+          req.routeOptions.url ?? req.url,
+          { params: req.params, query: req.query, body: req.body },
+          subjects,
+        );
+        const st: GuardState = {
+          identity,
+          credential: guarded ? credentialKey(req) : undefined,
+          accountId,
+          failuresOnSubjects: undefined,
+        };
         state.set(req, st);
         if (st.credential) return refuseRepeat(req, st, operation);
       });
@@ -266,13 +366,30 @@ export default fp<{ windowS: number; now?: () => Date }>(
       const at = now();
       const expiresAt = new Date(at.getTime() + opts.windowS * 1000);
       const subjects = status === FUNDS_STATUS ? [...st.identity.subjects, BALANCE] : st.identity.subjects;
-      const values = { statusCode: status, errorCode: code, requestId: req.id, subjects, accountId: st.accountId, failedAt: at, expiresAt };
+      const values = {
+        statusCode: status,
+        errorCode: code,
+        requestId: req.id,
+        subjects,
+        accountId: st.accountId,
+        failedAt: at,
+        expiresAt,
+      };
       return {
         expiresAt,
         write: app.db
           .insert(failedCommands)
-          .values({ credential: st.credential!, fingerprint: st.identity.fingerprint, operation: req.routeOptions.schema?.operationId ?? '', ...values })
-          .onConflictDoUpdate({ target: [failedCommands.credential, failedCommands.fingerprint], set: values, setWhere: sql`${failedCommands.expiresAt} <= ${at}` }),
+          .values({
+            credential: st.credential!,
+            fingerprint: st.identity.fingerprint,
+            operation: req.routeOptions.schema?.operationId ?? '',
+            ...values,
+          })
+          .onConflictDoUpdate({
+            target: [failedCommands.credential, failedCommands.fingerprint],
+            set: values,
+            setWhere: sql`${failedCommands.expiresAt} <= ${at}`,
+          }),
       };
     };
 
@@ -282,34 +399,59 @@ export default fp<{ windowS: number; now?: () => Date }>(
       try {
         const body = JSON.parse(payload) as Record<string, unknown>;
         const sentence = `Sending this exact command again is refused until ${until.toISOString()} (R-API-2), unless what it names changes first; alter it to retry sooner.`;
-        return JSON.stringify({ ...body, detail: typeof body.detail === 'string' && body.detail ? `${body.detail} ${sentence}` : sentence, repeat_refused_until: until.toISOString() });
+        return JSON.stringify({
+          ...body,
+          detail: typeof body.detail === 'string' && body.detail ? `${body.detail} ${sentence}` : sentence,
+          repeat_refused_until: until.toISOString(),
+        });
       } catch {
         return payload;
       }
     };
 
-    app.addHook('onSend', (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
-      const st = state.get(req);
-      if (!st || req.idempotentReplay) return done(null, payload);
-      state.delete(req);
-      const status = reply.statusCode;
-      if (status >= 200 && status < 300) {
-        // Forget only when the lookup saw something to forget, or when no lookup ran (exempt and
-        // operator routes): the common successful command costs nothing more. A failure on the
-        // same object recorded by another request while this one ran is kept: it may have seen
-        // the object after this change.
-        if (st.identity.subjects.length === 0 || st.failuresOnSubjects === false) return done(null, payload);
-        forget({ accountId: st.accountId, subjects: st.identity.subjects }).then(() => done(null, payload), (err: Error) => done(err));
-        return;
-      }
-      if (!st.credential || opts.windowS === 0 || status < 400 || status >= 500 || NOT_REMEMBERED.has(status)) return done(null, payload);
-      const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
-      if (code && OWN_CODES.has(code)) return done(null, payload);
-      const { expiresAt, write } = remember(req, st, status, code);
-      write.then(() => done(null, announce(payload, expiresAt)), (err: Error) => done(err));
-    });
+    app.addHook(
+      'onSend',
+      (
+        req: FastifyRequest,
+        reply: FastifyReply,
+        payload: unknown,
+        done: (err: Error | null, payload?: unknown) => void,
+      ) => {
+        const st = state.get(req);
+        if (!st || req.idempotentReplay) return done(null, payload);
+        state.delete(req);
+        const status = reply.statusCode;
+        if (status >= 200 && status < 300) {
+          // Forget only when the lookup saw something to forget, or when no lookup ran (exempt and
+          // operator routes): the common successful command costs nothing more. A failure on the
+          // same object recorded by another request while this one ran is kept: it may have seen
+          // the object after this change.
+          if (st.identity.subjects.length === 0 || st.failuresOnSubjects === false) return done(null, payload);
+          forget({ accountId: st.accountId, subjects: st.identity.subjects }).then(
+            () => done(null, payload),
+            (err: Error) => done(err),
+          );
+          return;
+        }
+        if (!st.credential || opts.windowS === 0 || status < 400 || status >= 500 || NOT_REMEMBERED.has(status))
+          return done(null, payload);
+        const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
+        if (code && OWN_CODES.has(code)) return done(null, payload);
+        const { expiresAt, write } = remember(req, st, status, code);
+        write.then(
+          () => done(null, announce(payload, expiresAt)),
+          (err: Error) => done(err),
+        );
+      },
+    );
 
-    sweepExpiredRows(app, 'failed-commands', (at) => app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, at)).returning({ id: failedCommands.accountId }));
+    sweepExpiredRows(app, 'failed-commands', (at) =>
+      app.db.delete(failedCommands).where(lt(failedCommands.expiresAt, at)).returning({ id: failedCommands.accountId }),
+    );
   },
-  { name: 'repeated-failure-guard', fastify: '5.x', dependencies: ['db', 'jobs', 'auth', 'incidents', 'rate-limit', 'idempotency'] },
+  {
+    name: 'repeated-failure-guard',
+    fastify: '5.x',
+    dependencies: ['db', 'jobs', 'auth', 'incidents', 'rate-limit', 'idempotency'],
+  },
 );

@@ -35,7 +35,13 @@ export interface TestApp {
 
 export async function buildTestApp(
   t: TestContext,
-  opts: { env?: Record<string, string>; store?: Store; registry?: RegistryBackend; now?: () => Date; configure?: (app: App) => void | Promise<void> } = {},
+  opts: {
+    env?: Record<string, string>;
+    store?: Store;
+    registry?: RegistryBackend;
+    now?: () => Date;
+    configure?: (app: App) => void | Promise<void>;
+  } = {},
 ): Promise<TestApp> {
   const store = opts.store ?? (await testStore(t));
   const stream = new PassThrough();
@@ -46,7 +52,12 @@ export async function buildTestApp(
     partial = parts.pop() ?? '';
     lines.push(...parts.filter(Boolean));
   });
-  const app = await buildApp(testConfig(opts.env), { store, logStream: stream, ...(opts.registry ? { registry: opts.registry } : {}), ...(opts.now ? { now: opts.now } : {}) });
+  const app = await buildApp(testConfig(opts.env), {
+    store,
+    logStream: stream,
+    ...(opts.registry ? { registry: opts.registry } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   if (opts.configure) await opts.configure(app);
   await app.ready();
   t.teardown(() => app.close());

@@ -21,7 +21,9 @@ interface Teardown {
 /** Hash of every migration file: a new migration means a new template and a new snapshot. */
 function migrationsHash(): string {
   const h = createHash('sha256');
-  const files = readdirSync(MIGRATIONS_FOLDER).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(MIGRATIONS_FOLDER)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   for (const f of files) h.update(f).update(readFileSync(join(MIGRATIONS_FOLDER, f)));
   h.update(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json')));
   return h.digest('hex').slice(0, 16);

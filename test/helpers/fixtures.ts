@@ -13,7 +13,12 @@ const unique = (p: string) => `${p}${process.pid}x${++seq}`;
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-export async function loginAs(app: App, username: string, password = STRONG_PASSWORD, extra: Record<string, string> = {}) {
+export async function loginAs(
+  app: App,
+  username: string,
+  password = STRONG_PASSWORD,
+  extra: Record<string, string> = {},
+) {
   const res = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username, password, ...extra } });
   if (res.statusCode !== 200) throw new Error(`login ${username} failed: ${res.statusCode} ${res.body}`);
   return res.json() as { token: string; session_id: string; user: { id: string; account_id: string | null } };
@@ -33,7 +38,11 @@ export interface Reseller {
   token: string;
 }
 
-export async function reseller(app: App, opToken: string, opts: { currency?: string; creditLimit?: number } = {}): Promise<Reseller> {
+export async function reseller(
+  app: App,
+  opToken: string,
+  opts: { currency?: string; creditLimit?: number } = {},
+): Promise<Reseller> {
   const ownerUsername = unique('owner');
   const res = await app.inject({
     method: 'POST',
@@ -48,7 +57,12 @@ export async function reseller(app: App, opToken: string, opts: { currency?: str
       address: 'Hauptstr. 1, 10115 Berlin',
       currency: opts.currency ?? 'EUR',
       credit_limit: opts.creditLimit ?? 0,
-      owner: { username: ownerUsername, email: `${ownerUsername}@hosting.test`, name: 'Owner', password: STRONG_PASSWORD },
+      owner: {
+        username: ownerUsername,
+        email: `${ownerUsername}@hosting.test`,
+        name: 'Owner',
+        password: STRONG_PASSWORD,
+      },
     },
   });
   if (res.statusCode !== 201) throw new Error(`create account failed: ${res.statusCode} ${res.body}`);
@@ -70,14 +84,30 @@ export async function addUser(app: App, token: string, role: string, extra: Reco
 }
 
 export async function apiKey(app: App, token: string, scopes: string[], extra: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(token), payload: { name: 'ci', scopes, ...extra } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: bearer(token),
+    payload: { name: 'ci', scopes, ...extra },
+  });
   if (res.statusCode !== 201) throw new Error(`create key failed: ${res.statusCode} ${res.body}`);
   const body = res.json();
-  return { id: body.api_key.id as string, keyId: body.api_key.key_id as string, key: body.key as string, secret: body.secret as string };
+  return {
+    id: body.api_key.id as string,
+    keyId: body.api_key.key_id as string,
+    key: body.key as string,
+    secret: body.secret as string,
+  };
 }
 
 /** Headers of a correctly signed request (what a client library would send). */
-export function signed(key: { keyId: string; secret: string }, method: string, url: string, body = '', opts: { timestamp?: number; nonce?: string } = {}) {
+export function signed(
+  key: { keyId: string; secret: string },
+  method: string,
+  url: string,
+  body = '',
+  opts: { timestamp?: number; nonce?: string } = {},
+) {
   const [path, query = ''] = url.split('?', 2) as [string, string?];
   const timestamp = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
   const nonce = opts.nonce ?? randomBytes(16).toString('base64url');
@@ -90,5 +120,10 @@ export function signed(key: { keyId: string; secret: string }, method: string, u
 
 /** The TOTP code for a base32 secret at a given time (default now). */
 export function totp(secret: string, timestamp = Date.now()): string {
-  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp });
+  return new OTPAuth.TOTP({
+    secret: OTPAuth.Secret.fromBase32(secret),
+    digits: 6,
+    period: 30,
+    algorithm: 'SHA1',
+  }).generate({ timestamp });
 }

@@ -94,7 +94,9 @@ function resolve(doc: Schema, schema: Schema, depth = 0): Schema {
   }
   const out: Schema = { ...schema };
   if (schema.properties) {
-    out.properties = Object.fromEntries(Object.entries(schema.properties as Record<string, Schema>).map(([k, v]) => [k, resolve(doc, v, depth + 1)]));
+    out.properties = Object.fromEntries(
+      Object.entries(schema.properties as Record<string, Schema>).map(([k, v]) => [k, resolve(doc, v, depth + 1)]),
+    );
   }
   if (schema.items) out.items = resolve(doc, schema.items as Schema, depth + 1);
   for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
@@ -152,7 +154,9 @@ export function sample(schema: Schema, key = ''): unknown {
       if (/name|domain/.test(key)) return 'fuzz-example.com';
       if (/password/.test(key)) return 'violet-Harbour-lantern-58!quay';
       const min = typeof schema.minLength === 'number' ? schema.minLength : 1;
-      return 'fuzz'.padEnd(Math.max(min, 4), 'z').slice(0, typeof schema.maxLength === 'number' ? Math.max(schema.maxLength, min) : undefined);
+      return 'fuzz'
+        .padEnd(Math.max(min, 4), 'z')
+        .slice(0, typeof schema.maxLength === 'number' ? Math.max(schema.maxLength, min) : undefined);
     }
     default:
       return 'fuzz';
@@ -200,10 +204,83 @@ function nest(depth: number): unknown {
   return v;
 }
 
-const BAD_JSON = ['{', '{"a":}', '[1,2', '{"a":1}}', 'nul', '"\\u00"', '{"a":"\\ud800"}', '\u0000', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', '{"a":1e309}', '{"a":-1e309}', '{"a":1,"a":2}'];
-const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1', 'application/problem+json', 'application/json-patch+json', '*/*', 'application/jsonx', ''];
-const PATH_VALUES = ['%00', 'a%00b', '%zz', '%', '%E0%A4%A', 'x'.repeat(300), 'x'.repeat(5000), '..', '%2e%2e', '%2F', ' ', '%20', '-1', '0', '1e20', '1.5', 'Infinity', 'NaN', '9223372036854775808', '%ud800', '%ED%A0%80', '%F0%9F%A6%84', 'null', 'true', '{}', '[]', '%27%20or%201%3D1'];
-const QUERY_VALUES = ['%00', 'Infinity', '-Infinity', '1e309', '-1e309', 'NaN', '1e300', '-1', '0', '1.5', '9007199254740993', '', '%zz', 'x'.repeat(3000), '%ED%A0%80', 'true', '[]', '2026-13-45', '+099999-01-01T00:00:00Z'];
+const BAD_JSON = [
+  '{',
+  '{"a":}',
+  '[1,2',
+  '{"a":1}}',
+  'nul',
+  '"\\u00"',
+  '{"a":"\\ud800"}',
+  '\u0000',
+  '{"__proto__":{"x":1}}',
+  '{"constructor":{"prototype":{"x":1}}}',
+  '{"a":1e309}',
+  '{"a":-1e309}',
+  '{"a":1,"a":2}',
+];
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/xml',
+  'application/json; charset=latin1',
+  'application/problem+json',
+  'application/json-patch+json',
+  '*/*',
+  'application/jsonx',
+  '',
+];
+const PATH_VALUES = [
+  '%00',
+  'a%00b',
+  '%zz',
+  '%',
+  '%E0%A4%A',
+  'x'.repeat(300),
+  'x'.repeat(5000),
+  '..',
+  '%2e%2e',
+  '%2F',
+  ' ',
+  '%20',
+  '-1',
+  '0',
+  '1e20',
+  '1.5',
+  'Infinity',
+  'NaN',
+  '9223372036854775808',
+  '%ud800',
+  '%ED%A0%80',
+  '%F0%9F%A6%84',
+  'null',
+  'true',
+  '{}',
+  '[]',
+  '%27%20or%201%3D1',
+];
+const QUERY_VALUES = [
+  '%00',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-1e309',
+  'NaN',
+  '1e300',
+  '-1',
+  '0',
+  '1.5',
+  '9007199254740993',
+  '',
+  '%zz',
+  'x'.repeat(3000),
+  '%ED%A0%80',
+  'true',
+  '[]',
+  '2026-13-45',
+  '+099999-01-01T00:00:00Z',
+];
 const CURSORS = [
   Buffer.from('{"id":"x"}').toString('base64url'),
   Buffer.from('{"id":1.5}').toString('base64url'),
@@ -225,8 +302,17 @@ const ODD_HEADERS: [string, () => Record<string, string>][] = [
   ['x-request-id long', () => ({ 'x-request-id': 'r'.repeat(2000) })],
   ['accept odd', () => ({ accept: 'text/html;q=0.1, */*;q=x' })],
   ['authorization junk', () => ({ authorization: 'Bearer \u00ff\u00fe' })],
-  ['authorization hmac junk', () => ({ authorization: 'HMAC-SHA256 Credential=, Timestamp=1e309, Nonce=%00, Signature=zz' })],
-  ['authorization hmac huge timestamp', () => ({ authorization: 'HMAC-SHA256 Credential=abcdefgh, Timestamp=99999999999999999999, Nonce=abcdefghijklmnop, Signature=00' })],
+  [
+    'authorization hmac junk',
+    () => ({ authorization: 'HMAC-SHA256 Credential=, Timestamp=1e309, Nonce=%00, Signature=zz' }),
+  ],
+  [
+    'authorization hmac huge timestamp',
+    () => ({
+      authorization:
+        'HMAC-SHA256 Credential=abcdefgh, Timestamp=99999999999999999999, Nonce=abcdefghijklmnop, Signature=00',
+    }),
+  ],
   ['authorization basic', () => ({ authorization: 'Basic Zm9vOmJhcg==' })],
   ['x-forwarded-for junk', () => ({ 'x-forwarded-for': 'not-an-ip, ::ffff:999.1.1.1' })],
   ['content-encoding gzip', () => ({ 'content-encoding': 'gzip' })],
@@ -270,7 +356,9 @@ function queryString(entries: [string, string][]): string {
 }
 
 function baselineQuery(op: Operation): [string, string][] {
-  return op.params.filter((p) => p.in === 'query' && p.required).map((p) => [p.name, encodeURIComponent(stringify(sample(p.schema, p.name)))]);
+  return op.params
+    .filter((p) => p.in === 'query' && p.required)
+    .map((p) => [p.name, encodeURIComponent(stringify(sample(p.schema, p.name)))]);
 }
 
 /** One bad-input case for `op`, chosen by `rnd`. */
@@ -281,7 +369,17 @@ export function generateCase(op: Operation, rnd: () => number): FuzzCase {
   const pathParams = op.params.filter((p) => p.in === 'path');
   const queryParams = op.params.filter((p) => p.in === 'query');
   const kinds = ['odd header', 'odd query', 'extra query'];
-  if (hasBody) kinds.push('bad field', 'bad field', 'bad field', 'extra field', 'bad json', 'content type', 'whole body', 'deep nesting');
+  if (hasBody)
+    kinds.push(
+      'bad field',
+      'bad field',
+      'bad field',
+      'extra field',
+      'bad json',
+      'content type',
+      'whole body',
+      'deep nesting',
+    );
   if (pathParams.length) kinds.push('odd path param', 'odd path param');
   if (queryParams.length) kinds.push('odd query', 'odd query');
   if (queryParams.some((p) => p.name === 'cursor')) kinds.push('odd cursor', 'odd cursor');
@@ -296,14 +394,19 @@ export function generateCase(op: Operation, rnd: () => number): FuzzCase {
     case 'bad field': {
       const paths = fieldPaths(base);
       const [label, value] = pick(rnd, BAD_VALUES);
-      const at = paths.length ? pick(rnd, paths) : [pick(rnd, Object.keys((op.body?.properties ?? {}) as object).concat('x'))];
+      const at = paths.length
+        ? pick(rnd, paths)
+        : [pick(rnd, Object.keys((op.body?.properties ?? {}) as object).concat('x'))];
       payload = JSON.stringify(setAt(base, at, value()));
       mutation = `bad field /${at.join('/')}: ${label}`;
       break;
     }
     case 'extra field': {
       const [label, value] = pick(rnd, BAD_VALUES);
-      payload = JSON.stringify({ ...(base as object), [pick(rnd, ['extra', '\u0000', '__proto__', 'a'.repeat(300)])]: value() });
+      payload = JSON.stringify({
+        ...(base as object),
+        [pick(rnd, ['extra', '\u0000', '__proto__', 'a'.repeat(300)])]: value(),
+      });
       mutation = `extra field: ${label}`;
       break;
     }
@@ -339,7 +442,8 @@ export function generateCase(op: Operation, rnd: () => number): FuzzCase {
       break;
     }
     case 'odd query': {
-      const name = queryParams.length && rnd() < 0.9 ? pick(rnd, queryParams).name : pick(rnd, ['limit', 'cursor', '%00', 'x']);
+      const name =
+        queryParams.length && rnd() < 0.9 ? pick(rnd, queryParams).name : pick(rnd, ['limit', 'cursor', '%00', 'x']);
       const value = pick(rnd, QUERY_VALUES);
       query.push([name, value]);
       if (rnd() < 0.2) query.push([name, value]);
@@ -382,7 +486,12 @@ interface Credentials {
 /** Rate limits raised so that handlers are reached, not the limiter. */
 async function raiseLimits(app: App, operatorToken: string): Promise<void> {
   for (const scope of ['credential', 'account', 'address']) {
-    await app.inject({ method: 'PUT', url: `/v1/admin/fair-use/limits/${scope}`, headers: bearer(operatorToken), payload: { capacity: 10_000_000, refill_per_minute: 100_000_000 } });
+    await app.inject({
+      method: 'PUT',
+      url: `/v1/admin/fair-use/limits/${scope}`,
+      headers: bearer(operatorToken),
+      payload: { capacity: 10_000_000, refill_per_minute: 100_000_000 },
+    });
   }
 }
 
@@ -395,22 +504,47 @@ async function freshCredentials(app: App, operatorToken?: string): Promise<Crede
 }
 
 /** Codes after which the owner's credentials no longer reach handlers: start a new account. */
-const LOCKED_OUT = new Set(['api_suspended', 'account_suspended', 'account_terminated', 'invalid_credentials', 'token_expired', 'credential_revoked', 'authentication_required', 'two_factor_enrolment_required']);
+const LOCKED_OUT = new Set([
+  'api_suspended',
+  'account_suspended',
+  'account_terminated',
+  'invalid_credentials',
+  'token_expired',
+  'credential_revoked',
+  'authentication_required',
+  'two_factor_enrolment_required',
+]);
 
 /** Runs `cases` cases round-robin over every operation; a server error or a non-problem error is a finding. */
-export async function runFuzz(app: App, opts: { seed: number; cases: number; onProgress?: (done: number) => void }): Promise<FuzzSummary> {
+export async function runFuzz(
+  app: App,
+  opts: { seed: number; cases: number; onProgress?: (done: number) => void },
+): Promise<FuzzSummary> {
   const rnd = seededRandom(opts.seed);
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Schema;
   const ops = operationsOf(doc);
   let creds = await freshCredentials(app);
-  const summary: FuzzSummary = { seed: opts.seed, cases: 0, unsendable: 0, serverErrors: 0, findings: [], byStatus: {}, byCode: {} };
+  const summary: FuzzSummary = {
+    seed: opts.seed,
+    cases: 0,
+    unsendable: 0,
+    serverErrors: 0,
+    findings: [],
+    byStatus: {},
+    byCode: {},
+  };
   for (let i = 0; i < opts.cases; i++) {
     const op = ops[i % ops.length]!;
     const c = generateCase(op, rnd);
     const auth = op.public ? {} : bearer(op.admin ? creds.operator : creds.owner);
     let res;
     try {
-      res = await app.inject({ method: c.method as 'GET', url: c.url, headers: { ...auth, ...c.headers }, ...(c.payload !== undefined ? { payload: c.payload } : {}) });
+      res = await app.inject({
+        method: c.method as 'GET',
+        url: c.url,
+        headers: { ...auth, ...c.headers },
+        ...(c.payload !== undefined ? { payload: c.payload } : {}),
+      });
     } catch {
       summary.unsendable++;
       continue;
@@ -432,7 +566,8 @@ export async function runFuzz(app: App, opts: { seed: number; cases: number; onP
     // keep later cases reaching their handlers.
     // A case that set a rate limit (to its minimum) would starve every later case.
     if (c.operationId === 'adminSetFairUseLimit' && res.statusCode < 300) await raiseLimits(app, creds.operator);
-    if (typeof code === 'string' && LOCKED_OUT.has(code) && !('authorization' in c.headers)) creds = await freshCredentials(app, op.admin ? undefined : creds.operator);
+    if (typeof code === 'string' && LOCKED_OUT.has(code) && !('authorization' in c.headers))
+      creds = await freshCredentials(app, op.admin ? undefined : creds.operator);
     opts.onProgress?.(i + 1);
   }
   return summary;
@@ -442,10 +577,12 @@ export async function runFuzz(app: App, opts: { seed: number; cases: number; onP
 export function judge(status: number, contentType: string, body: string): string | null {
   if (status >= 500) return 'server error';
   if (status < 400) return null;
-  if (!contentType.startsWith('application/problem+json')) return `a ${status} that is not problem+json (${contentType || 'no content type'})`;
+  if (!contentType.startsWith('application/problem+json'))
+    return `a ${status} that is not problem+json (${contentType || 'no content type'})`;
   try {
     const parsed = JSON.parse(body) as { code?: unknown; status?: unknown };
-    if (typeof parsed.code !== 'string' || !/^[a-z][a-z0-9_]*$/.test(parsed.code)) return 'problem without a snake_case code';
+    if (typeof parsed.code !== 'string' || !/^[a-z][a-z0-9_]*$/.test(parsed.code))
+      return 'problem without a snake_case code';
     if (parsed.status !== status) return 'problem status differs from the HTTP status';
   } catch {
     return 'problem body is not JSON';

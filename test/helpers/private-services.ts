@@ -40,7 +40,10 @@ export function freePort(): Promise<number> {
 function processTree(pid: number): number[] {
   let children: number[] = [];
   try {
-    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     // pgrep exits 1 when there are none
   }
@@ -85,7 +88,11 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 /** redis-server on a free port (or on `port`, to bring one back after kill()), keeping nothing on disk. */
 export async function startPrivateRedis(t: Teardown, opts: { port?: number } = {}): Promise<PrivateService> {
   const port = opts.port ?? (await freePort());
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const service = control(child, port, `redis://127.0.0.1:${port}`);
   t.teardown(() => service.kill());
   await waitFor(async () => {
@@ -119,11 +126,33 @@ export async function startPrivatePostgres(t: Teardown): Promise<PrivateService>
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'reseller-api-pg-'));
   const asRoot = process.getuid?.() === 0;
-  const wrap = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  const wrap = (cmd: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
   if (asRoot) execFileSync('chown', ['postgres', dir]);
-  const [initCmd, initArgs] = wrap(postgresBin('initdb'), ['-D', dir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+  const [initCmd, initArgs] = wrap(postgresBin('initdb'), [
+    '-D',
+    dir,
+    '-U',
+    'postgres',
+    '-A',
+    'trust',
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
   execFileSync(initCmd, initArgs, { stdio: 'ignore' });
-  const [cmd, args] = wrap(postgresBin('postgres'), ['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']);
+  const [cmd, args] = wrap(postgresBin('postgres'), [
+    '-D',
+    dir,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+  ]);
   const child = spawn(cmd, args, { stdio: 'ignore' });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const service = control(child, port, url);

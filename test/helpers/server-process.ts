@@ -62,8 +62,15 @@ export function startServer(env: Record<string, string>, opts: { cwd?: string } 
 }
 
 /** Runs the operator CLI to its end, with `stdin` on its standard input. */
-export function runCli(args: string[], stdin: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/cli.ts`, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env } });
+export function runCli(
+  args: string[],
+  stdin: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/cli.ts`, ...args], {
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+  });
   track(child);
   let out = '';
   let err = '';

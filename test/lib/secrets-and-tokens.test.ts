@@ -14,14 +14,20 @@ t.test('sealed secrets open with the same key only, and tampering is detected', 
   const parts = sealed.split('.');
   const ct = Buffer.from(parts[3]!, 'base64url');
   ct[0] = ct[0]! ^ 1;
-  t.throws(() => openSecret(key, [parts[0], parts[1], parts[2], ct.toString('base64url')].join('.')), 'a flipped bit fails authentication');
+  t.throws(
+    () => openSecret(key, [parts[0], parts[1], parts[2], ct.toString('base64url')].join('.')),
+    'a flipped bit fails authentication',
+  );
 });
 
 t.test('no two seals share an IV, across refills of the pooled random bytes', async (t) => {
   const key = randomBytes(32);
   const ivs = Array.from({ length: 2000 }, () => sealSecret(key, 'x').split('.')[1]!);
   t.equal(new Set(ivs).size, ivs.length, '2,000 seals (several pool refills), 2,000 distinct IVs');
-  t.ok(ivs.every((iv) => Buffer.from(iv, 'base64url').length === 12), '96-bit IVs');
+  t.ok(
+    ivs.every((iv) => Buffer.from(iv, 'base64url').length === 12),
+    '96-bit IVs',
+  );
 });
 
 t.test('signed tokens verify under their own key only, and any change is detected', async (t) => {
@@ -53,7 +59,11 @@ t.test('R-SEC-2: password strength: length and guessability', async (t) => {
     ['mK9#vQ2$zL7@wP4', true],
   ];
   for (const [pw, ok] of cases) t.equal(checkPasswordStrength(pw).ok, ok, pw);
-  t.equal(checkPasswordStrength('alexandra.kowalski-2024', ['alexandra.kowalski']).ok, false, 'leaning on the username is weak');
+  t.equal(
+    checkPasswordStrength('alexandra.kowalski-2024', ['alexandra.kowalski']).ok,
+    false,
+    'leaning on the username is weak',
+  );
 });
 
 t.test('API keys and recovery codes have the documented shapes', async (t) => {

@@ -27,13 +27,36 @@ t.test('R-API-1: a call the bucket cannot pay is refused, takes nothing, and say
 
 t.test('R-API-1: several buckets are charged together or not at all', async (t) => {
   const account = { capacity: 100, refillPerSecond: 10 };
-  const ok = takeFromAll([{ tokens: 5, at: 0 }, { tokens: 50, at: 0 }], [P, account], 5, 0);
+  const ok = takeFromAll(
+    [
+      { tokens: 5, at: 0 },
+      { tokens: 50, at: 0 },
+    ],
+    [P, account],
+    5,
+    0,
+  );
   t.equal(ok.allowed, true);
-  t.same(ok.states.map((s) => s.tokens), [0, 45]);
+  t.same(
+    ok.states.map((s) => s.tokens),
+    [0, 45],
+  );
   t.equal(ok.remaining, 0, 'the tightest bucket speaks');
-  const refused = takeFromAll([{ tokens: 10, at: 0 }, { tokens: 3, at: 0 }], [P, account], 5, 0);
+  const refused = takeFromAll(
+    [
+      { tokens: 10, at: 0 },
+      { tokens: 3, at: 0 },
+    ],
+    [P, account],
+    5,
+    0,
+  );
   t.equal(refused.allowed, false);
-  t.same(refused.states.map((s) => s.tokens), [10, 3], 'neither bucket is charged');
+  t.same(
+    refused.states.map((s) => s.tokens),
+    [10, 3],
+    'neither bucket is charged',
+  );
   t.equal(refused.retryAfterMs, 200, 'the account bucket needs 2 tokens at 10/s');
 });
 

@@ -18,7 +18,9 @@ t.test('GET /readyz is ready when the database answers and migrations are applie
 
 t.test('GET /readyz is 503 when the newest migration is missing from the database', async (t) => {
   const { app, store } = await buildTestApp(t);
-  await store.db.execute(sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`);
+  await store.db.execute(
+    sql`delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)`,
+  );
   const res = await app.inject({ method: 'GET', url: '/readyz' });
   t.equal(res.statusCode, 503);
   t.same(res.json(), { status: 'not_ready', checks: { database: 'ok', migrations: 'pending' } });

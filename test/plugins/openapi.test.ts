@@ -19,7 +19,10 @@ t.test('GET /openapi.json serves an OpenAPI 3.1 document with every operation co
       ids.add(op.operationId);
       t.ok(op.tags?.length, `${op.operationId} has tags`);
       t.ok(Array.isArray(op.security), `${op.operationId} declares security`);
-      t.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${op.operationId} has a 2xx response`);
+      t.ok(
+        Object.keys(op.responses).some((s) => s.startsWith('2')),
+        `${op.operationId} has a 2xx response`,
+      );
       t.ok(op.responses['500'], `${op.operationId} documents 500`);
     }
   }
@@ -36,7 +39,10 @@ t.test('GET /docs serves the interactive reference', async (t) => {
 t.test('PUBLIC_URL becomes the server in the document', async (t) => {
   const { app } = await buildTestApp(t, { env: { PUBLIC_URL: 'https://api.reseller.test/' } });
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
-  t.same(doc.servers.map((s: { url: string }) => s.url), ['https://api.reseller.test']);
+  t.same(
+    doc.servers.map((s: { url: string }) => s.url),
+    ['https://api.reseller.test'],
+  );
 });
 
 t.test('a route without operationId, permission or a 2xx schema refuses to start', async (t) => {
@@ -60,7 +66,11 @@ t.test('secured routes document both security schemes and 401/403', async (t) =>
   t.same(Object.keys(doc.components.securitySchemes).sort(), ['bearerAuth', 'hmacSignature']);
   t.match(doc.components.securitySchemes.hmacSignature.description, 'canonical string');
   const op = doc.paths['/v1/account'].get;
-  t.same(op.security, [{ bearerAuth: ['account:read'] }, { hmacSignature: ['account:read'] }], 'with the scope the operation needs');
+  t.same(
+    op.security,
+    [{ bearerAuth: ['account:read'] }, { hmacSignature: ['account:read'] }],
+    'with the scope the operation needs',
+  );
   t.ok(op.responses['401'] && op.responses['403']);
   t.same(doc.paths['/healthz'].get.security, []);
 });

@@ -16,7 +16,10 @@ function testRoutes(app: App) {
         tags: ['test'],
         summary: 'echo',
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) },
+          { additionalProperties: false },
+        ),
         body: Type.Object(
           {
             name: Type.String({ minLength: 1 }),
@@ -33,23 +36,37 @@ function testRoutes(app: App) {
   );
   app.get(
     '/v1/test-crash',
-    { schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', response: { 200: Type.Object({}) } }, config: { permission: 'public' } },
+    {
+      schema: { operationId: 'testCrash', tags: ['test'], summary: 'crash', response: { 200: Type.Object({}) } },
+      config: { permission: 'public' },
+    },
     async () => {
       throw new Error('connect ECONNREFUSED 10.1.2.3:5432 at select * from secrets where password = hunter2');
     },
   );
   app.get(
     '/v1/test-coded',
-    { schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } }, config: { permission: 'public' } },
+    {
+      schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } },
+      config: { permission: 'public' },
+    },
     async () => {
-      throw new Teapot('No tea today', { extensions: { brew_after: '2026-01-01T00:00:00Z' }, headers: { 'retry-after': '60' } });
+      throw new Teapot('No tea today', {
+        extensions: { brew_after: '2026-01-01T00:00:00Z' },
+        headers: { 'retry-after': '60' },
+      });
     },
   );
 }
 
 const ID = '6f1c2b8e-6d0a-4f7e-9a55-0b9a4c1f2e3d';
 
-function assertProblem(t: Test, res: { statusCode: number; headers: Record<string, unknown>; json(): any }, status: number, code: string) {
+function assertProblem(
+  t: Test,
+  res: { statusCode: number; headers: Record<string, unknown>; json(): any },
+  status: number,
+  code: string,
+) {
   t.equal(res.statusCode, status, `status ${status}`);
   t.match(String(res.headers['content-type']), PROBLEM_CONTENT_TYPE);
   const body = res.json();
@@ -91,18 +108,42 @@ t.test('an invalid body answers 422 with a pointer per field', async (t) => {
 
 t.test('params and query are validated with their own pointers', async (t) => {
   const { app } = await buildTestApp(t, { configure: testRoutes });
-  const bad = await app.inject({ method: 'POST', url: '/v1/test-echo/not-a-uuid', payload: { name: 'a', email: 'a@b.co' } });
-  t.same(assertProblem(t, bad, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer), ['/params/id']);
-  const q = await app.inject({ method: 'POST', url: `/v1/test-echo/${ID}?limit=9999`, payload: { name: 'a', email: 'a@b.co' } });
-  t.same(assertProblem(t, q, 422, 'validation_failed').errors, [{ pointer: '/query/limit', code: 'too_large', message: 'must be <= 500' }]);
-  const ok = await app.inject({ method: 'POST', url: `/v1/test-echo/${ID}?limit=5`, payload: { name: 'a', email: 'a@b.co' } });
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/v1/test-echo/not-a-uuid',
+    payload: { name: 'a', email: 'a@b.co' },
+  });
+  t.same(
+    assertProblem(t, bad, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer),
+    ['/params/id'],
+  );
+  const q = await app.inject({
+    method: 'POST',
+    url: `/v1/test-echo/${ID}?limit=9999`,
+    payload: { name: 'a', email: 'a@b.co' },
+  });
+  t.same(assertProblem(t, q, 422, 'validation_failed').errors, [
+    { pointer: '/query/limit', code: 'too_large', message: 'must be <= 500' },
+  ]);
+  const ok = await app.inject({
+    method: 'POST',
+    url: `/v1/test-echo/${ID}?limit=5`,
+    payload: { name: 'a', email: 'a@b.co' },
+  });
   t.equal(ok.statusCode, 200);
 });
 
 t.test('JSON pointer escapes "/" in field names', async (t) => {
   const { app } = await buildTestApp(t, { configure: testRoutes });
-  const res = await app.inject({ method: 'POST', url: `/v1/test-echo/${ID}`, payload: { name: 'a', email: 'a@b.co', 'odd/key': 5 } });
-  t.same(assertProblem(t, res, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer), ['/body/odd~1key']);
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/test-echo/${ID}`,
+    payload: { name: 'a', email: 'a@b.co', 'odd/key': 5 },
+  });
+  t.same(
+    assertProblem(t, res, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer),
+    ['/body/odd~1key'],
+  );
 });
 
 t.test('malformed JSON answers 400 malformed_json', async (t) => {

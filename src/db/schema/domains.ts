@@ -1,6 +1,18 @@
 // Domains (R-DOM): the TLD catalogue. Registry rules are data that operators edit (R-DOM-5).
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const tlds = pgTable('tlds', {
   /** A-label, without the dot: 'com', 'xn--p1ai'. */
@@ -9,14 +21,20 @@ export const tlds = pgTable('tlds', {
   minLabelLength: integer('min_label_length').notNull().default(1),
   maxLabelLength: integer('max_label_length').notNull().default(63),
   /** Unicode scripts allowed in U-labels (one per label); empty = no IDN. */
-  idnScripts: text('idn_scripts').array().notNull().default(sql`'{}'::text[]`),
+  idnScripts: text('idn_scripts')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
   minPeriodYears: integer('min_period_years').notNull().default(1),
   maxPeriodYears: integer('max_period_years').notNull().default(10),
   authCodeRequired: boolean('auth_code_required').notNull().default(true),
   /** Contact roles a registration must name: owner, admin, tech, billing. */
   requiredContacts: text('required_contacts').array().notNull(),
   /** ISO 3166 countries the owner must be in; empty = anywhere. */
-  ownerCountries: text('owner_countries').array().notNull().default(sql`'{}'::text[]`),
+  ownerCountries: text('owner_countries')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
   addGraceDays: integer('add_grace_days').notNull(),
   autoRenewGraceDays: integer('auto_renew_grace_days').notNull(),
   redemptionDays: integer('redemption_days').notNull(),
@@ -31,7 +49,9 @@ export const tldOperation = pgEnum('tld_operation', ['register', 'renew', 'trans
 export const tldPrices = pgTable(
   'tld_prices',
   {
-    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    tld: text('tld')
+      .notNull()
+      .references(() => tlds.tld, { onDelete: 'cascade' }),
     operation: tldOperation('operation').notNull(),
     currency: text('currency').notNull(),
     amount: bigint('amount', { mode: 'number' }).notNull(),
@@ -42,7 +62,9 @@ export const tldPrices = pgTable(
 export const tldReservedNames = pgTable(
   'tld_reserved_names',
   {
-    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    tld: text('tld')
+      .notNull()
+      .references(() => tlds.tld, { onDelete: 'cascade' }),
     label: text('label').notNull(),
     reason: text('reason').notNull(),
   },
@@ -53,7 +75,9 @@ export const tldReservedNames = pgTable(
 export const tldPremiumNames = pgTable(
   'tld_premium_names',
   {
-    tld: text('tld').notNull().references(() => tlds.tld, { onDelete: 'cascade' }),
+    tld: text('tld')
+      .notNull()
+      .references(() => tlds.tld, { onDelete: 'cascade' }),
     label: text('label').notNull(),
     currency: text('currency').notNull(),
     registerAmount: bigint('register_amount', { mode: 'number' }).notNull(),
@@ -66,7 +90,9 @@ export const tldPremiumNames = pgTable(
 export const contacts = pgTable(
   'contacts',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
     accountId: uuid('account_id').notNull(),
     /** Registry-style handle, unique across the registry: 'RA-' + 10 characters. */
     handle: text('handle').notNull(),
@@ -114,7 +140,9 @@ export const domainChecks = pgTable(
 export const domains = pgTable(
   'domains',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
     accountId: uuid('account_id').notNull(),
     name: text('name').notNull(),
     unicodeName: text('unicode_name').notNull(),
@@ -146,7 +174,9 @@ export const domains = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('domains_live_name_key').on(t.name).where(sql`${t.status} NOT IN ('released', 'transferred_out')`),
+    uniqueIndex('domains_live_name_key')
+      .on(t.name)
+      .where(sql`${t.status} NOT IN ('released', 'transferred_out')`),
     index('domains_account_idx').on(t.accountId, t.name),
     // The lifecycle sweep's scans: what is due next, per status.
     index('domains_lifecycle_idx').on(t.status, t.expiresAt),
@@ -157,7 +187,9 @@ export const domains = pgTable(
 export const domainTransfers = pgTable(
   'domain_transfers',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
     /** The gaining reseller. */
     accountId: uuid('account_id').notNull(),
     name: text('name').notNull(),
@@ -189,7 +221,9 @@ export const domainTransfers = pgTable(
   (t) => [
     uniqueIndex('domain_transfers_token_key').on(t.approvalTokenHash),
     // One open transfer per name.
-    uniqueIndex('domain_transfers_open_name_key').on(t.name).where(sql`${t.status} IN ('pending_approval', 'approved')`),
+    uniqueIndex('domain_transfers_open_name_key')
+      .on(t.name)
+      .where(sql`${t.status} IN ('pending_approval', 'approved')`),
     index('domain_transfers_account_idx').on(t.accountId, t.requestedAt),
     index('domain_transfers_open_idx').on(t.status, t.expiresAt),
   ],
@@ -199,7 +233,9 @@ export const domainTransfers = pgTable(
 export const abuseComplaints = pgTable(
   'abuse_complaints',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
     domainId: uuid('domain_id').notNull(),
     domainName: text('domain_name').notNull(),
     /** The reseller holding the domain when the complaint was filed. */
@@ -207,7 +243,10 @@ export const abuseComplaints = pgTable(
     /** spam | phishing | malware | botnet | fraud | copyright | other */
     category: text('category').notNull(),
     description: text('description').notNull(),
-    evidenceUrls: text('evidence_urls').array().notNull().default(sql`'{}'::text[]`),
+    evidenceUrls: text('evidence_urls')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     reporterName: text('reporter_name'),
     reporterEmail: text('reporter_email'),
     /** operator | public */

@@ -1,6 +1,18 @@
 // Fair use (R-API): rate-limit policies and operation costs that operators edit at run time.
 import { sql } from 'drizzle-orm';
-import { bigint, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 /** One row per bucket scope: 'credential', 'account', 'address' (unauthenticated callers). */
 export const rateLimitPolicies = pgTable('rate_limit_policies', {
@@ -50,7 +62,10 @@ export const failedCommands = pgTable(
     credential: text('credential').notNull(),
     accountId: uuid('account_id').notNull(),
     fingerprint: text('fingerprint').notNull(),
-    subjects: text('subjects').array().notNull().default(sql`'{}'::text[]`),
+    subjects: text('subjects')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     operation: text('operation').notNull(),
     statusCode: integer('status_code').notNull(),
     errorCode: text('error_code'),
@@ -84,11 +99,17 @@ export const fairUseIncidents = pgTable(
     evidence: jsonb('evidence').notNull(),
     status: text('status').notNull().default('open'), // 'open' | 'cleared'
     annotation: text('annotation'),
-    actions: text('actions').array().notNull().default(sql`'{}'::text[]`),
+    actions: text('actions')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     clearedAt: timestamp('cleared_at', { withTimezone: true, precision: 3 }),
     clearedBy: uuid('cleared_by'),
   },
-  (t) => [uniqueIndex('fair_use_incidents_dedupe_key').on(t.accountId, t.type, t.dedupeKey), index('fair_use_incidents_account_idx').on(t.accountId, t.occurredAt)],
+  (t) => [
+    uniqueIndex('fair_use_incidents_dedupe_key').on(t.accountId, t.type, t.dedupeKey),
+    index('fair_use_incidents_account_idx').on(t.accountId, t.occurredAt),
+  ],
 );
 
 /**
@@ -134,7 +155,9 @@ export const dailyCounters = pgTable(
 export const bulkNotices = pgTable(
   'bulk_notices',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
     accountId: uuid('account_id').notNull(),
     day: date('day', { mode: 'string' }).notNull(),
     expectedCount: integer('expected_count').notNull(),

@@ -10,7 +10,12 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/account',
     {
-      schema: { operationId: 'getAccount', tags: ['account'], summary: 'Your reseller account', response: { 200: Account, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getAccount',
+        tags: ['account'],
+        summary: 'Your reseller account',
+        response: { 200: Account, ...problemResponses(404) },
+      },
     },
     async (req) => accountView(await getAccount(app.db, tenantOf(req.principal))),
   );
@@ -22,7 +27,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateAccount',
         tags: ['account'],
         summary: 'Update contact data or the two-factor policy',
-        description: 'Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy).',
+        description:
+          'Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy).',
         body: OwnAccountPatch,
         response: { 200: Account, ...problemResponses(404, 409) },
       },
@@ -41,7 +47,12 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/account/ip-allowlist',
     {
-      schema: { operationId: 'getAccountIpAllowlist', tags: ['account'], summary: 'Addresses allowed to call for this account', response: { 200: Allowlist, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getAccountIpAllowlist',
+        tags: ['account'],
+        summary: 'Addresses allowed to call for this account',
+        response: { 200: Allowlist, ...problemResponses(404) },
+      },
     },
     async (req) => ({ entries: (await getAccount(app.db, tenantOf(req.principal))).ipAllowlist }),
   );
@@ -53,7 +64,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'setAccountIpAllowlist',
         tags: ['account'],
         summary: 'Replace the account IP allowlist (IPv4/IPv6 CIDR; empty = any address)',
-        description: 'A list that would exclude the address of this very request is refused (422 allowlist_would_lock_out) unless `confirm: true`.',
+        description:
+          'A list that would exclude the address of this very request is refused (422 allowlist_would_lock_out) unless `confirm: true`.',
         body: AllowlistBody,
         response: { 200: Allowlist, ...problemResponses(404) },
       },
@@ -62,7 +74,9 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const principal = req.principal!;
       const normalised = validAllowlist(req.body.entries, '/body/entries');
       if (!req.body.confirm && !addressAllowed(req.ip, parseAllowlist(normalised))) {
-        throw new AllowlistWouldLockOut(`${req.ip} is not in the new list; send confirm: true to lock yourself out anyway`);
+        throw new AllowlistWouldLockOut(
+          `${req.ip} is not in the new list; send confirm: true to lock yourself out anyway`,
+        );
       }
       const entries = await setAccountAllowlist(app.db, principal, normalised);
       app.credentialCache.revoke({ accountId: principal.accountId! });

@@ -5,7 +5,18 @@ import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
-import { Account, accountView, contactFromBody, AdminAccountPatch, CreateAccountBody, CreditBody, ListAccountsQuery, SuspendBody, User, userView } from './schemas.js';
+import {
+  Account,
+  accountView,
+  contactFromBody,
+  AdminAccountPatch,
+  CreateAccountBody,
+  CreditBody,
+  ListAccountsQuery,
+  SuspendBody,
+  User,
+  userView,
+} from './schemas.js';
 import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
 
 /** R-API-2: a credit (or a new credit limit) changes what an insufficient_funds failure depended on. */
@@ -20,7 +31,10 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Create a reseller account with its first owner',
         body: CreateAccountBody,
-        response: { 201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }), ...problemResponses(409) },
+        response: {
+          201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }),
+          ...problemResponses(409),
+        },
       },
     },
     async (req, reply) => {
@@ -40,7 +54,13 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/accounts',
     {
-      schema: { operationId: 'adminListAccounts', tags: ['admin'], summary: 'Reseller accounts', querystring: ListAccountsQuery, response: { 200: Page(Account) } },
+      schema: {
+        operationId: 'adminListAccounts',
+        tags: ['admin'],
+        summary: 'Reseller accounts',
+        querystring: ListAccountsQuery,
+        response: { 200: Page(Account) },
+      },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
@@ -54,7 +74,13 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/admin/accounts/:id',
     {
-      schema: { operationId: 'adminGetAccount', tags: ['admin'], summary: 'One reseller account', params: IdParams, response: { 200: Account, ...problemResponses(404) } },
+      schema: {
+        operationId: 'adminGetAccount',
+        tags: ['admin'],
+        summary: 'One reseller account',
+        params: IdParams,
+        response: { 200: Account, ...problemResponses(404) },
+      },
     },
     async (req) => accountView(await getAccount(app.db, req.params.id)),
   );
@@ -62,7 +88,14 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/v1/admin/accounts/:id',
     {
-      schema: { operationId: 'adminUpdateAccount', tags: ['admin'], summary: 'Edit an account (contact data, credit limit)', params: IdParams, body: AdminAccountPatch, response: { 200: Account, ...problemResponses(404) } },
+      schema: {
+        operationId: 'adminUpdateAccount',
+        tags: ['admin'],
+        summary: 'Edit an account (contact data, credit limit)',
+        params: IdParams,
+        body: AdminAccountPatch,
+        response: { 200: Account, ...problemResponses(404) },
+      },
       config: { ...CHANGES_FUNDS },
     },
     async (req) => {
@@ -77,14 +110,18 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  for (const [action, to] of [['suspend', 'suspended'], ['resume', 'active']] as const) {
+  for (const [action, to] of [
+    ['suspend', 'suspended'],
+    ['resume', 'active'],
+  ] as const) {
     app.post(
       `/v1/admin/accounts/:id/${action}`,
       {
         schema: {
           operationId: action === 'suspend' ? 'adminSuspendAccount' : 'adminResumeAccount',
           tags: ['admin'],
-          summary: action === 'suspend' ? 'Suspend an account: its calls answer 403 account_suspended' : 'Lift a suspension',
+          summary:
+            action === 'suspend' ? 'Suspend an account: its calls answer 403 account_suspended' : 'Lift a suspension',
           params: IdParams,
           ...(action === 'suspend' ? { body: SuspendBody } : {}),
           response: { 200: Account, ...problemResponses(404, 409) },
@@ -109,7 +146,10 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Add funds to an account (a ledger credit)',
         params: IdParams,
         body: CreditBody,
-        response: { 201: Type.Object({ transaction: Transaction }, { additionalProperties: false }), ...problemResponses(404) },
+        response: {
+          201: Type.Object({ transaction: Transaction }, { additionalProperties: false }),
+          ...problemResponses(404),
+        },
       },
       config: { ...CHANGES_FUNDS },
     },
@@ -128,5 +168,4 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(201).send({ transaction: transactionView(entry) });
     },
   );
-
 };

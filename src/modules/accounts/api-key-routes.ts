@@ -15,7 +15,10 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listApiKeys',
         tags: ['api-keys'],
         summary: 'Your active API keys (every key of the account with users:write)',
-        response: { 200: Type.Object({ data: Type.Array(ApiKey) }, { additionalProperties: false }), ...problemResponses(404) },
+        response: {
+          200: Type.Object({ data: Type.Array(ApiKey) }, { additionalProperties: false }),
+          ...problemResponses(404),
+        },
       },
     },
     async (req) => ({ data: (await listApiKeys(app.db, req.principal!)).map(apiKeyView) }),
@@ -28,7 +31,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createApiKey',
         tags: ['api-keys'],
         summary: 'Create an API key; the key and its signing secret are shown once',
-        description: 'Scopes must be permissions you hold (422 scope_not_permitted). The key may carry its own IP allowlist.',
+        description:
+          'Scopes must be permissions you hold (422 scope_not_permitted). The key may carry its own IP allowlist.',
         body: CreateApiKeyBody,
         response: { 201: ApiKeyWithSecret, ...problemResponses(404) },
       },
@@ -50,7 +54,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/api-keys/:id',
     {
-      schema: { operationId: 'getApiKey', tags: ['api-keys'], summary: 'One API key (never its secret)', params: IdParams, response: { 200: ApiKey, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getApiKey',
+        tags: ['api-keys'],
+        summary: 'One API key (never its secret)',
+        params: IdParams,
+        response: { 200: ApiKey, ...problemResponses(404) },
+      },
     },
     async (req) => apiKeyView(await getApiKey(app.db, req.principal!, req.params.id)),
   );
@@ -78,7 +88,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/v1/api-keys/:id',
     {
-      schema: { operationId: 'revokeApiKey', tags: ['api-keys'], summary: 'Revoke an API key', params: IdParams, response: { 200: ApiKey, ...problemResponses(404) } },
+      schema: {
+        operationId: 'revokeApiKey',
+        tags: ['api-keys'],
+        summary: 'Revoke an API key',
+        params: IdParams,
+        response: { 200: ApiKey, ...problemResponses(404) },
+      },
     },
     async (req) => {
       const row = await revokeApiKey(app.db, req.principal!, req.params.id);

@@ -42,25 +42,30 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         )
         .orderBy(desc(auditEvents.id))
         .limit(limit + 1);
-      return cursor.page(rows, limit, (r) => ({ id: r.id }), (r) => ({
-        id: r.id,
-        at: r.at.toISOString(),
-        account_id: r.accountId,
-        user_id: r.userId,
-        credential_type: r.credentialType as 'session' | 'api_key' | null,
-        credential_id: r.credentialId,
-        address: r.address,
-        operation: r.operation,
-        method: r.method,
-        path: r.path,
-        target_type: r.targetType,
-        target_id: r.targetId,
-        status_code: r.statusCode,
-        result: r.result as 'success' | 'failure',
-        error_code: r.errorCode,
-        request_id: r.requestId,
-        details: (r.details as Record<string, unknown> | null) ?? null,
-      }));
+      return cursor.page(
+        rows,
+        limit,
+        (r) => ({ id: r.id }),
+        (r) => ({
+          id: r.id,
+          at: r.at.toISOString(),
+          account_id: r.accountId,
+          user_id: r.userId,
+          credential_type: r.credentialType as 'session' | 'api_key' | null,
+          credential_id: r.credentialId,
+          address: r.address,
+          operation: r.operation,
+          method: r.method,
+          path: r.path,
+          target_type: r.targetType,
+          target_id: r.targetId,
+          status_code: r.statusCode,
+          result: r.result as 'success' | 'failure',
+          error_code: r.errorCode,
+          request_id: r.requestId,
+          details: (r.details as Record<string, unknown> | null) ?? null,
+        }),
+      );
     },
   );
 };

@@ -15,7 +15,12 @@ import { LoginBody, LoginResult, Session, userView } from './schemas.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
   // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
-  sweepExpiredRows(app, 'sessions', (now) => app.db.delete(sessions).where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000))).returning({ id: sessions.id }));
+  sweepExpiredRows(app, 'sessions', (now) =>
+    app.db
+      .delete(sessions)
+      .where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000)))
+      .returning({ id: sessions.id }),
+  );
   // Signed-request nonces past twice the skew window: their timestamps are refused anyway.
   sweepExpiredRows(app, 'used-nonces', (now) => deleteExpiredNonces(app.db, now));
   // Failed-login counts per username that neither count towards a lock nor hold one any more.
@@ -28,7 +33,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         tags: ['auth'],
         summary: 'Log in with username and password (and a TOTP or recovery code when 2FA is on)',
         description:
-          'Returns an opaque bearer token valid for 48 hours. An unknown username, a wrong password and a login from outside the user\'s IP allowlist all answer the same 401 invalid_credentials. Failed attempts are limited per username (whether or not a user has it) and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.',
+          "Returns an opaque bearer token valid for 48 hours. An unknown username, a wrong password and a login from outside the user's IP allowlist all answer the same 401 invalid_credentials. Failed attempts are limited per username (whether or not a user has it) and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.",
         body: LoginBody,
         response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
       },
@@ -39,7 +44,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         app.db,
         app.secretBox,
         policy,
-        { username: req.body.username, password: req.body.password, totpCode: req.body.totp_code, recoveryCode: req.body.recovery_code },
+        {
+          username: req.body.username,
+          password: req.body.password,
+          totpCode: req.body.totp_code,
+          recoveryCode: req.body.recovery_code,
+        },
         { address: req.ip, userAgent: req.headers['user-agent'] ?? '' },
         (user) => (req.audit = { accountId: user.accountId, userId: user.id, targetType: 'user', targetId: user.id }),
       );

@@ -134,9 +134,16 @@ export async function login(
     }
   } else if (account?.requireTwoFactor) {
     const enrolment = await issueSession(db, user, req, ENROLMENT_SESSION_MS, true);
-    throw new TwoFactorEnrolmentRequired('Enrol two-factor authentication with the enrolment token, then log in again', {
-      extensions: { enrolment_token: enrolment.token, user_id: user.id, expires_at: enrolment.expiresAt.toISOString() },
-    });
+    throw new TwoFactorEnrolmentRequired(
+      'Enrol two-factor authentication with the enrolment token, then log in again',
+      {
+        extensions: {
+          enrolment_token: enrolment.token,
+          user_id: user.id,
+          expires_at: enrolment.expiresAt.toISOString(),
+        },
+      },
+    );
   }
 
   await clearUsernameFailures(db, input.username);
@@ -154,7 +161,14 @@ function lockedError(remainingMs: number, what: string) {
 
 let failuresRecorded = 0;
 
-async function recordFailure(db: Db, policy: AuthPolicy, username: string, user: UserRow | null, address: string, now: Date): Promise<void> {
+async function recordFailure(
+  db: Db,
+  policy: AuthPolicy,
+  username: string,
+  user: UserRow | null,
+  address: string,
+  now: Date,
+): Promise<void> {
   await db.insert(loginFailures).values({ address });
   // Rows older than the window no longer count; sweep them now and then so the table stays small.
   if (++failuresRecorded % 200 === 0) {
@@ -163,12 +177,25 @@ async function recordFailure(db: Db, policy: AuthPolicy, username: string, user:
   await recordUsernameFailure(db, policy, username, user?.id ?? null, now);
 }
 
-async function issueSession(db: Db, user: UserRow, req: RequestInfo, ttlMs: number, enrolmentOnly: boolean): Promise<IssuedSession> {
+async function issueSession(
+  db: Db,
+  user: UserRow,
+  req: RequestInfo,
+  ttlMs: number,
+  enrolmentOnly: boolean,
+): Promise<IssuedSession> {
   const token = newSessionToken();
   const expiresAt = new Date(Date.now() + ttlMs);
   const [row] = await db
     .insert(sessions)
-    .values({ userId: user.id, tokenHash: sha256(token), expiresAt, enrolmentOnly, createdAddress: req.address, userAgent: req.userAgent.slice(0, 512) })
+    .values({
+      userId: user.id,
+      tokenHash: sha256(token),
+      expiresAt,
+      enrolmentOnly,
+      createdAddress: req.address,
+      userAgent: req.userAgent.slice(0, 512),
+    })
     .returning({ id: sessions.id });
   return { token, sessionId: row!.id, expiresAt, user };
 }
@@ -196,7 +223,14 @@ export async function revokeSession(db: Db, principal: Principal, sessionId: str
 // ---- two-factor ---------------------------------------------------------------------------
 
 function totpFor(user: Pick<UserRow, 'username'>, secretBase32: string) {
-  return new OTPAuth.TOTP({ issuer: 'reseller-api', label: user.username, algorithm: 'SHA1', digits: 6, period: TOTP_PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+  return new OTPAuth.TOTP({
+    issuer: 'reseller-api',
+    label: user.username,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: TOTP_PERIOD,
+    secret: OTPAuth.Secret.fromBase32(secretBase32),
+  });
 }
 
 /** Accepts a code for the current step +-1, once: the step is remembered so a code cannot be replayed. */
@@ -214,13 +248,23 @@ async function acceptTotp(db: Db, box: SecretBox, user: UserRow, code: string): 
   return row !== undefined;
 }
 
-const normaliseRecoveryCode = (code: string) => code.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+const normaliseRecoveryCode = (code: string) =>
+  code
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
 
 async function consumeRecoveryCode(db: Db, userId: string, code: string): Promise<boolean> {
   const [row] = await db
     .update(recoveryCodes)
     .set({ usedAt: new Date() })
-    .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, sha256(normaliseRecoveryCode(code))), isNull(recoveryCodes.usedAt)))
+    .where(
+      and(
+        eq(recoveryCodes.userId, userId),
+        eq(recoveryCodes.codeHash, sha256(normaliseRecoveryCode(code))),
+        isNull(recoveryCodes.usedAt),
+      ),
+    )
     .returning({ userId: recoveryCodes.userId });
   return row !== undefined;
 }
@@ -230,11 +274,20 @@ export async function startTwoFactorEnrolment(db: Db, box: SecretBox, principal:
   assertMayActOnUser(principal, user, 'startTwoFactorEnrolment');
   if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
   const secret = new OTPAuth.Secret({ size: 20 }).base32;
-  await db.update(users).set({ totpSecret: box.seal(secret), totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
+  await db
+    .update(users)
+    .set({ totpSecret: box.seal(secret), totpLastStep: null, updatedAt: new Date() })
+    .where(eq(users.id, user.id));
   return { secret, otpauthUri: totpFor(user, secret).toString() };
 }
 
-export async function confirmTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string): Promise<string[]> {
+export async function confirmTwoFactor(
+  db: Db,
+  box: SecretBox,
+  principal: Principal,
+  userId: string,
+  code: string,
+): Promise<string[]> {
   const user = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, user, 'confirmTwoFactor');
   if (user.totpEnabled) throw new TwoFactorAlreadyEnabled();
@@ -244,26 +297,44 @@ export async function confirmTwoFactor(db: Db, box: SecretBox, principal: Princi
   await db.transaction(async (tx) => {
     await tx.update(users).set({ totpEnabled: true, updatedAt: new Date() }).where(eq(users.id, user.id));
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
-    await tx.insert(recoveryCodes).values(codes.map((c) => ({ userId: user.id, codeHash: sha256(normaliseRecoveryCode(c)) })));
+    await tx
+      .insert(recoveryCodes)
+      .values(codes.map((c) => ({ userId: user.id, codeHash: sha256(normaliseRecoveryCode(c)) })));
     // The enrolment-only session has served its purpose.
-    await tx.update(sessions).set({ revokedAt: new Date() }).where(and(eq(sessions.userId, user.id), eq(sessions.enrolmentOnly, true), isNull(sessions.revokedAt)));
+    await tx
+      .update(sessions)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(sessions.userId, user.id), eq(sessions.enrolmentOnly, true), isNull(sessions.revokedAt)));
   });
   return codes;
 }
 
 /** Self with a current code, or an admin (users:write, a role it may assign: R-SEC-8) resetting a user who lost the device. */
-export async function disableTwoFactor(db: Db, box: SecretBox, principal: Principal, userId: string, code: string | undefined): Promise<void> {
+export async function disableTwoFactor(
+  db: Db,
+  box: SecretBox,
+  principal: Principal,
+  userId: string,
+  code: string | undefined,
+): Promise<void> {
   const user = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, user, 'disableTwoFactor');
-  if (user.id === principal.userId && (!code || !(await acceptTotp(db, box, user, code)))) throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
+  if (user.id === principal.userId && (!code || !(await acceptTotp(db, box, user, code))))
+    throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ totpEnabled: false, totpSecret: null, totpLastStep: null, updatedAt: new Date() }).where(eq(users.id, user.id));
+    await tx
+      .update(users)
+      .set({ totpEnabled: false, totpSecret: null, totpLastStep: null, updatedAt: new Date() })
+      .where(eq(users.id, user.id));
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
   });
 }
 
 export async function remainingRecoveryCodes(db: Db, userId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(recoveryCodes).where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
+  const [row] = await db
+    .select({ n: count() })
+    .from(recoveryCodes)
+    .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
   return row?.n ?? 0;
 }
 
@@ -284,7 +355,11 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
   const excess = input.scopes.filter((s) => !held.has(s));
   if (excess.length > 0) {
     throw new ScopeNotPermitted(`You do not hold: ${excess.join(', ')}`, {
-      errors: excess.map((s) => ({ pointer: `/body/scopes/${input.scopes.indexOf(s)}`, code: 'scope_not_permitted', message: `${s} is not yours to grant` })),
+      errors: excess.map((s) => ({
+        pointer: `/body/scopes/${input.scopes.indexOf(s)}`,
+        code: 'scope_not_permitted',
+        message: `${s} is not yours to grant`,
+      })),
     });
   }
   const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
@@ -317,11 +392,18 @@ export async function listApiKeys(db: Db, principal: Principal): Promise<ApiKeyR
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(and(eq(users.accountId, accountId), isNull(apiKeys.revokedAt)))
     .orderBy(desc(apiKeys.createdAt));
-  return rows.filter((r) => refusalToActOnUser(principal, { id: r.key.userId, role: r.ownerRole }, 'listApiKeys') === null).map((r) => r.key);
+  return rows
+    .filter((r) => refusalToActOnUser(principal, { id: r.key.userId, role: r.ownerRole }, 'listApiKeys') === null)
+    .map((r) => r.key);
 }
 
 /** A key of the caller's account (another tenant's: 404), if the caller may act on its user (else 403). */
-export async function getApiKey(db: Db, principal: Principal, id: string, operation: 'getApiKey' | 'rotateApiKey' | 'revokeApiKey' = 'getApiKey'): Promise<ApiKeyRow> {
+export async function getApiKey(
+  db: Db,
+  principal: Principal,
+  id: string,
+  operation: 'getApiKey' | 'rotateApiKey' | 'revokeApiKey' = 'getApiKey',
+): Promise<ApiKeyRow> {
   const accountId = tenantOf(principal);
   const [row] = await db
     .select({ key: apiKeys, ownerRole: users.role })
@@ -339,7 +421,12 @@ export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal,
   const fresh = newApiKey();
   const [row] = await db
     .update(apiKeys)
-    .set({ keyId: fresh.keyId, secretHash: sha256(fresh.key), secretSealed: box.seal(fresh.secret), rotatedAt: new Date() })
+    .set({
+      keyId: fresh.keyId,
+      secretHash: sha256(fresh.key),
+      secretSealed: box.seal(fresh.secret),
+      rotatedAt: new Date(),
+    })
     .where(eq(apiKeys.id, current.id))
     .returning();
   return { row: row!, key: fresh.key, secret: fresh.secret };
@@ -347,7 +434,10 @@ export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal,
 
 export async function revokeApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
   const current = await getApiKey(db, principal, id, 'revokeApiKey');
-  const [row] = await db.update(apiKeys).set({ revokedAt: current.revokedAt ?? new Date() }).where(eq(apiKeys.id, current.id)).returning();
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: current.revokedAt ?? new Date() })
+    .where(eq(apiKeys.id, current.id))
+    .returning();
   return row!;
 }
-

@@ -7,7 +7,9 @@ import { assertStrongPassword } from './passwords.js';
 import { createOperator, operatorCount } from './service.js';
 
 /** BOOTSTRAP_OPERATOR_PASSWORD's strength, checked at start before anything is opened. */
-export function assertBootstrapPasswordStrong(op: { username: string; password: string; email: string } | undefined): void {
+export function assertBootstrapPasswordStrong(
+  op: { username: string; password: string; email: string } | undefined,
+): void {
   if (!op) return;
   try {
     assertStrongPassword(op.password, [op.username, op.email]);
@@ -20,16 +22,28 @@ export function assertBootstrapPasswordStrong(op: { username: string; password: 
 function asStartupError(err: unknown): unknown {
   if (err instanceof WeakPassword) {
     const why = (err.fieldErrors ?? []).map((e) => e.message.replace(/\.$/, '')).join('; ') || err.message;
-    return new StartupError(`BOOTSTRAP_OPERATOR_PASSWORD: too weak (${why}); set a longer, less guessable one, e.g. several unrelated words`);
+    return new StartupError(
+      `BOOTSTRAP_OPERATOR_PASSWORD: too weak (${why}); set a longer, less guessable one, e.g. several unrelated words`,
+    );
   }
-  if (err instanceof UsernameTaken) return new StartupError(`BOOTSTRAP_OPERATOR_USERNAME: ${err.message}; choose another`);
+  if (err instanceof UsernameTaken)
+    return new StartupError(`BOOTSTRAP_OPERATOR_USERNAME: ${err.message}; choose another`);
   return err;
 }
 
-export async function bootstrapOperator(db: Db, op: { username: string; password: string; email: string } | undefined, log: FastifyBaseLogger): Promise<void> {
+export async function bootstrapOperator(
+  db: Db,
+  op: { username: string; password: string; email: string } | undefined,
+  log: FastifyBaseLogger,
+): Promise<void> {
   if (!op || (await operatorCount(db)) > 0) return;
   try {
-    const user = await createOperator(db, { username: op.username, email: op.email, name: op.username, password: op.password });
+    const user = await createOperator(db, {
+      username: op.username,
+      email: op.email,
+      name: op.username,
+      password: op.password,
+    });
     log.info({ operator: user.username }, 'created the bootstrap operator');
   } catch (err) {
     throw asStartupError(err);

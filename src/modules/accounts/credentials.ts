@@ -62,23 +62,50 @@ type PrincipalRow = {
 /** The parts of a record every credential type shares, from the user and account columns. */
 function toRecord(
   row: PrincipalRow,
-  c: { credential: Principal['credential']; permissions: ReadonlySet<Permission>; enrolmentOnly: boolean; expiresAt: Date | null; revokedAt: Date | null; keyAllowlist?: string[]; secretSealed?: string },
+  c: {
+    credential: Principal['credential'];
+    permissions: ReadonlySet<Permission>;
+    enrolmentOnly: boolean;
+    expiresAt: Date | null;
+    revokedAt: Date | null;
+    keyAllowlist?: string[];
+    secretSealed?: string;
+  },
 ): CredentialRecord {
   return {
-    principal: { userId: row.userId, username: row.username, accountId: row.accountId, accountCurrency: row.accountCurrency, role: row.role, permissions: c.permissions, credential: c.credential, enrolmentOnly: c.enrolmentOnly },
+    principal: {
+      userId: row.userId,
+      username: row.username,
+      accountId: row.accountId,
+      accountCurrency: row.accountCurrency,
+      role: row.role,
+      permissions: c.permissions,
+      credential: c.credential,
+      enrolmentOnly: c.enrolmentOnly,
+    },
     expiresAt: c.expiresAt?.getTime() ?? null,
     revoked: c.revokedAt !== null,
     userActive: row.userStatus === 'active',
     accountStatus: row.accountStatus,
     apiSuspendedUntil: row.apiSuspendedUntil?.getTime() ?? null,
-    allowlists: [parseAllowlist(row.accountAllowlist ?? []), parseAllowlist(row.userAllowlist), ...(c.keyAllowlist ? [parseAllowlist(c.keyAllowlist)] : [])],
+    allowlists: [
+      parseAllowlist(row.accountAllowlist ?? []),
+      parseAllowlist(row.userAllowlist),
+      ...(c.keyAllowlist ? [parseAllowlist(c.keyAllowlist)] : []),
+    ],
     ...(c.secretSealed ? { secretSealed: c.secretSealed } : {}),
   };
 }
 
 export function createCredentialLookup(db: Db) {
   const sessionByHash = db
-    .select({ ...principalColumns, id: sessions.id, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt, enrolmentOnly: sessions.enrolmentOnly })
+    .select({
+      ...principalColumns,
+      id: sessions.id,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      enrolmentOnly: sessions.enrolmentOnly,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(accounts, eq(accounts.id, users.accountId))
@@ -147,7 +174,10 @@ export function createCredentialLookup(db: Db) {
       if (type === 'session') {
         await db.update(sessions).set({ lastUsedAt: now, lastUsedAddress: address }).where(eq(sessions.id, id));
       } else {
-        await db.update(apiKeys).set({ lastUsedAt: now, lastUsedAddress: address }).where(and(eq(apiKeys.id, id)));
+        await db
+          .update(apiKeys)
+          .set({ lastUsedAt: now, lastUsedAddress: address })
+          .where(and(eq(apiKeys.id, id)));
       }
     },
   };

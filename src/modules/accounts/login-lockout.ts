@@ -16,7 +16,10 @@ export const usernameKey = (username: string): string => username.toLowerCase();
 
 /** Until when logins with this username are refused, or null when they are not. */
 export async function usernameLockedUntil(db: Db, username: string, now: Date): Promise<Date | null> {
-  const [row] = await db.select({ lockedUntil: loginNameFailures.lockedUntil }).from(loginNameFailures).where(eq(loginNameFailures.username, usernameKey(username)));
+  const [row] = await db
+    .select({ lockedUntil: loginNameFailures.lockedUntil })
+    .from(loginNameFailures)
+    .where(eq(loginNameFailures.username, usernameKey(username)));
   return row?.lockedUntil && row.lockedUntil > now ? row.lockedUntil : null;
 }
 
@@ -24,7 +27,13 @@ export async function usernameLockedUntil(db: Db, username: string, now: Date): 
  * Counts a failure for the username; when it reaches the limit, locks the name (and, when a user has
  * it, shows the lock on the user) and returns until when.
  */
-export async function recordUsernameFailure(db: Db, policy: LockoutPolicy, username: string, userId: string | null, now: Date): Promise<Date | null> {
+export async function recordUsernameFailure(
+  db: Db,
+  policy: LockoutPolicy,
+  username: string,
+  userId: string | null,
+  now: Date,
+): Promise<Date | null> {
   const key = usernameKey(username);
   const windowStart = new Date(now.getTime() - policy.failureWindowS * 1000);
   // One atomic statement: parallel guesses cannot slip past the limit.
@@ -54,6 +63,8 @@ export function deleteSpentUsernameFailures(db: Db, policy: LockoutPolicy, now: 
   const windowStart = new Date(now.getTime() - policy.failureWindowS * 1000);
   return db
     .delete(loginNameFailures)
-    .where(sql`${lt(loginNameFailures.lastFailureAt, windowStart)} and (${loginNameFailures.lockedUntil} is null or ${lt(loginNameFailures.lockedUntil, now)})`)
+    .where(
+      sql`${lt(loginNameFailures.lastFailureAt, windowStart)} and (${loginNameFailures.lockedUntil} is null or ${lt(loginNameFailures.lockedUntil, now)})`,
+    )
     .returning({ username: loginNameFailures.username });
 }

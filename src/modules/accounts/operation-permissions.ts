@@ -6,7 +6,14 @@
 // test/modules/accounts/permission-matrix.test.ts calls every operation against it.
 import type { RouteOptions } from 'fastify';
 import { PermissionDenied, RoleNotAssignable } from './errors.js';
-import { ALL_ROLES, mayAssignRole, RESELLER_ROLES, ROLE_PERMISSIONS, type Permission, type Role } from './permissions.js';
+import {
+  ALL_ROLES,
+  mayAssignRole,
+  RESELLER_ROLES,
+  ROLE_PERMISSIONS,
+  type Permission,
+  type Role,
+} from './permissions.js';
 
 /**
  * - `'self'`: the caller's own user only (another user's: 403; another user's session: 404, since
@@ -40,11 +47,23 @@ export const OPERATION_PERMISSIONS = {
   listUsers: { permission: 'users:read' },
   createUser: { permission: 'users:write' },
   getUser: { permission: 'profile:read', subject: { others: 'users:read', credentials: false }, resellersOnly: true },
-  updateUser: { permission: 'profile:write', subject: { others: 'users:write', credentials: true }, resellersOnly: true },
+  updateUser: {
+    permission: 'profile:write',
+    subject: { others: 'users:write', credentials: true },
+    resellersOnly: true,
+  },
   disableUser: { permission: 'users:write', subject: { others: 'users:write', credentials: true } },
-  setUserPassword: { permission: 'profile:write', subject: { others: 'users:write', credentials: true }, resellersOnly: true },
+  setUserPassword: {
+    permission: 'profile:write',
+    subject: { others: 'users:write', credentials: true },
+    resellersOnly: true,
+  },
   startTwoFactorEnrolment: { permission: 'profile:write', subject: 'self', resellersOnly: true },
-  disableTwoFactor: { permission: 'profile:write', subject: { others: 'users:write', credentials: true }, resellersOnly: true },
+  disableTwoFactor: {
+    permission: 'profile:write',
+    subject: { others: 'users:write', credentials: true },
+    resellersOnly: true,
+  },
   confirmTwoFactor: { permission: 'profile:write', subject: 'self', resellersOnly: true },
   listApiKeys: { permission: 'api_keys:read', subject: { others: 'users:read', credentials: true } },
   createApiKey: { permission: 'api_keys:write', subject: 'self' },
@@ -133,15 +152,23 @@ interface Actor {
 export type Refusal = { code: 'permission_denied' | 'role_not_assignable'; detail: string };
 
 /** Why `actor` may not run `operationId` on `target` (null: it may). The route-level permission is checked before. */
-export function refusalToActOnUser(actor: Actor, target: { id: string; role: string }, operationId: OperationId): Refusal | null {
+export function refusalToActOnUser(
+  actor: Actor,
+  target: { id: string; role: string },
+  operationId: OperationId,
+): Refusal | null {
   if (target.id === actor.userId) return null;
   const subject = (OPERATION_PERMISSIONS[operationId] as OperationRule).subject;
-  if (!subject || subject === 'self') return { code: 'permission_denied', detail: 'Only the user themself can do this' };
+  if (!subject || subject === 'self')
+    return { code: 'permission_denied', detail: 'Only the user themself can do this' };
   if (!actor.permissions.has(subject.others)) {
     return { code: 'permission_denied', detail: `Doing this to another user needs the ${subject.others} permission` };
   }
   if (subject.credentials && !mayAssignRole(actor.role, target.role as Role)) {
-    return { code: 'role_not_assignable', detail: `A ${actor.role} cannot act on the credentials of a ${target.role}, a role it could not assign (R-SEC-8)` };
+    return {
+      code: 'role_not_assignable',
+      detail: `A ${actor.role} cannot act on the credentials of a ${target.role}, a role it could not assign (R-SEC-8)`,
+    };
   }
   return null;
 }
@@ -150,7 +177,9 @@ export function refusalToActOnUser(actor: Actor, target: { id: string; role: str
 export function assertMayActOnUser(actor: Actor, target: { id: string; role: string }, operationId: OperationId): void {
   const refusal = refusalToActOnUser(actor, target, operationId);
   if (!refusal) return;
-  throw refusal.code === 'role_not_assignable' ? new RoleNotAssignable(refusal.detail) : new PermissionDenied(refusal.detail);
+  throw refusal.code === 'role_not_assignable'
+    ? new RoleNotAssignable(refusal.detail)
+    : new PermissionDenied(refusal.detail);
 }
 
 // ---- the routes and the document ----------------------------------------------------------
@@ -170,9 +199,15 @@ export function applyOperationPermission(route: RouteOptions): Permission | 'pub
   const operationId = route.schema?.operationId;
   const listed = typeof operationId === 'string' ? operationRule(operationId) : undefined;
   const own = route.config?.permission;
-  if (listed && own !== undefined) throw new Error(`${where}: permissions live in OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts), not in the route`);
+  if (listed && own !== undefined)
+    throw new Error(
+      `${where}: permissions live in OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts), not in the route`,
+    );
   const rule: OperationRule | undefined = listed ?? (own !== undefined ? { permission: own } : undefined);
-  if (!rule) throw new Error(`${where}: add operation ${String(operationId)} to OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts)`);
+  if (!rule)
+    throw new Error(
+      `${where}: add operation ${String(operationId)} to OPERATION_PERMISSIONS (src/modules/accounts/operation-permissions.ts)`,
+    );
   route.config = { ...route.config, permission: rule.permission };
   const schema = (route.schema ??= {}) as Record<string, unknown>;
   if (rule.permission === 'public') {
@@ -182,7 +217,9 @@ export function applyOperationPermission(route: RouteOptions): Permission | 'pub
   }
   schema.security = SECURITY_SCHEMES.map((name) => ({ [name]: [rule.permission] }));
   schema['x-permission'] = rule.permission;
-  schema['x-roles'] = ALL_ROLES.filter((role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly));
+  schema['x-roles'] = ALL_ROLES.filter(
+    (role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly),
+  );
   if (rule.subject && rule.subject !== 'self') {
     schema['x-on-other-users'] = { permission: rule.subject.others, role_must_be_assignable: rule.subject.credentials };
   } else if (rule.subject === 'self') {
@@ -198,12 +235,16 @@ export function applyOperationPermission(route: RouteOptions): Permission | 'pub
 /** The description sentence: what the caller needs, in words an SDK user reads. */
 export function permissionSentence(rule: OperationRule): string {
   if (rule.permission === 'public') return 'Public: no credential needed.';
-  const roles = ALL_ROLES.filter((role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly));
+  const roles = ALL_ROLES.filter(
+    (role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly),
+  );
   let s = `Needs the \`${rule.permission}\` permission (an API key: the \`${rule.permission}\` scope); roles: ${roles.join(', ')}.`;
   if (rule.subject === 'self') s += ' Acts on your own user only.';
   else if (rule.subject) {
     s += ` On another user of the account it also needs \`${rule.subject.others}\``;
-    s += rule.subject.credentials ? ', and a role that could assign theirs (an owner reaches everyone, an admin everyone but owners; R-SEC-8).' : '.';
+    s += rule.subject.credentials
+      ? ', and a role that could assign theirs (an owner reaches everyone, an admin everyone but owners; R-SEC-8).'
+      : '.';
   }
   return s;
 }
@@ -231,7 +272,10 @@ export function renderPermissionTable(routes: { operationId: string; method: str
   const rows = routes.map(({ operationId, method, path }) => {
     const r = operationRule(operationId);
     if (!r) throw new Error(`${operationId} is not in OPERATION_PERMISSIONS`);
-    const others = r.subject && r.subject !== 'self' && r.subject.others !== r.permission ? ` (+ \`${r.subject.others}\` on others)` : '';
+    const others =
+      r.subject && r.subject !== 'self' && r.subject.others !== r.permission
+        ? ` (+ \`${r.subject.others}\` on others)`
+        : '';
     const scope = r.permission === 'public' ? '' : `\`${r.permission}\`${others}`;
     return `| ${operationId} | \`${method} ${path}\` | ${scope} | ${ALL_ROLES.map((role) => cell(role, r)).join(' | ')} |`;
   });

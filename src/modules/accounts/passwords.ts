@@ -18,7 +18,9 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
 
 // Made once, when the module loads, so that even the first unknown username costs one verification
 // and nothing more (made on first use, it would cost a hash as well, once, and tell).
-const dummyHash: Promise<string> = hashPassword('no user has this password; it makes unknown usernames cost a verification');
+const dummyHash: Promise<string> = hashPassword(
+  'no user has this password; it makes unknown usernames cost a verification',
+);
 dummyHash.catch(() => {});
 
 /** Verifies against a throwaway hash so an unknown username costs as much time as a wrong password. */

@@ -28,10 +28,18 @@ export const RESELLER_PERMISSIONS = [
 /** Your own user: its profile, password, second factor and login sessions. Every role holds both. */
 const PROFILE: Permission[] = ['profile:read', 'profile:write'];
 
-export const OPERATOR_PERMISSIONS = ['profile:read', 'profile:write', 'admin:read', 'admin:write', 'audit:read'] as const;
+export const OPERATOR_PERMISSIONS = [
+  'profile:read',
+  'profile:write',
+  'admin:read',
+  'admin:write',
+  'audit:read',
+] as const;
 
 export type Permission = (typeof RESELLER_PERMISSIONS)[number] | (typeof OPERATOR_PERMISSIONS)[number];
-export const ALL_PERMISSIONS: readonly Permission[] = [...new Set<Permission>([...RESELLER_PERMISSIONS, ...OPERATOR_PERMISSIONS])];
+export const ALL_PERMISSIONS: readonly Permission[] = [
+  ...new Set<Permission>([...RESELLER_PERMISSIONS, ...OPERATOR_PERMISSIONS]),
+];
 
 export const RESELLER_ROLES = ['owner', 'admin', 'technical', 'billing', 'support', 'read_only'] as const;
 export type ResellerRole = (typeof RESELLER_ROLES)[number];
@@ -44,7 +52,16 @@ const own: Permission[] = ['api_keys:read', 'api_keys:write'];
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   owner: new Set(RESELLER_PERMISSIONS),
   admin: new Set(RESELLER_PERMISSIONS),
-  technical: new Set<Permission>([...PROFILE, ...reads, ...own, 'domains:write', 'licenses:write', 'hosting:write', 'tickets:write', 'fair_use:write']),
+  technical: new Set<Permission>([
+    ...PROFILE,
+    ...reads,
+    ...own,
+    'domains:write',
+    'licenses:write',
+    'hosting:write',
+    'tickets:write',
+    'fair_use:write',
+  ]),
   billing: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),
   support: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),
   read_only: new Set<Permission>([...PROFILE, ...reads, 'api_keys:read']),
@@ -66,5 +83,6 @@ export const rolesWithinReach = (actor: Role): ResellerRole[] => RESELLER_ROLES.
  * scopes within them. The auth plugin calls it with the permission the operation table names.
  */
 export function assertHolds(holder: { permissions: ReadonlySet<Permission> }, permission: Permission): void {
-  if (!holder.permissions.has(permission)) throw new PermissionDenied(`This needs the ${permission} permission (for an API key: the ${permission} scope)`);
+  if (!holder.permissions.has(permission))
+    throw new PermissionDenied(`This needs the ${permission} permission (for an API key: the ${permission} scope)`);
 }

@@ -7,12 +7,22 @@ import type { AccountRow, UserRow } from './service.js';
 
 const strict = { additionalProperties: false } as const;
 
-export const Username = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$', description: '3-64 characters: letters, digits, . _ @ -' });
+export const Username = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$',
+  description: '3-64 characters: letters, digits, . _ @ -',
+});
 export const Email = Type.String({ format: 'email', maxLength: 254 });
-export const Password = Type.String({ minLength: 1, maxLength: 256, description: 'At least 12 characters and hard to guess (zxcvbn score >= 3)' });
+export const Password = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: 'At least 12 characters and hard to guess (zxcvbn score >= 3)',
+});
 export const Phone = Type.String({ pattern: '^\\+[0-9]{1,3}\\.[0-9]{4,14}$', description: '+CC.NUMBER' });
 export const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' });
-export const AllowlistEntries = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'IPv4/IPv6 addresses or CIDRs; empty = any address' });
+export const AllowlistEntries = Type.Array(Type.String({ maxLength: 64 }), {
+  maxItems: 100,
+  description: 'IPv4/IPv6 addresses or CIDRs; empty = any address',
+});
 export const ResellerRoleSchema = Type.Enum([...RESELLER_ROLES]);
 export const Scope = Type.Enum([...RESELLER_PERMISSIONS]);
 
@@ -76,7 +86,9 @@ const optionalContactFields = {
 };
 
 /** The contact fields of a body, in the service's names (absent stays absent). */
-export function contactFromBody<B extends Partial<Record<keyof typeof contactFields, string>>>(b: B): {
+export function contactFromBody<B extends Partial<Record<keyof typeof contactFields, string>>>(
+  b: B,
+): {
   companyName: B['company_name'];
   contactEmail: B['contact_email'];
   contactPhone: B['contact_phone'];
@@ -98,7 +110,10 @@ export const CreateAccountBody = Type.Object(
     ...contactFields,
     currency: Currency,
     credit_limit: Type.Optional(MoneyAmount({ minimum: 0, description: 'Minor units the balance may go below zero' })),
-    owner: Type.Object({ username: Username, email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), password: Password }, strict),
+    owner: Type.Object(
+      { username: Username, email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), password: Password },
+      strict,
+    ),
   },
   strict,
 );
@@ -124,7 +139,10 @@ export const SuspendBody = Type.Object({ reason: Type.String({ minLength: 1, max
 
 export const CreditBody = Type.Object(
   {
-    amount: Type.Object({ amount: MoneyAmount({ minimum: 1, description: 'Minor units, positive' }), currency: Currency }, strict),
+    amount: Type.Object(
+      { amount: MoneyAmount({ minimum: 1, description: 'Minor units, positive' }), currency: Currency },
+      strict,
+    ),
     reason: Type.String({ minLength: 1, maxLength: 500 }),
     reference: Type.Optional(Type.String({ maxLength: 200 })),
   },
@@ -134,13 +152,18 @@ export const CreditBody = Type.Object(
 export const AllowlistBody = Type.Object(
   {
     entries: AllowlistEntries,
-    confirm: Type.Optional(Type.Boolean({ description: 'Required when the list would exclude the address you are calling from' })),
+    confirm: Type.Optional(
+      Type.Boolean({ description: 'Required when the list would exclude the address you are calling from' }),
+    ),
   },
   strict,
 );
 export const Allowlist = Type.Object({ entries: Type.Array(Type.String()) }, strict);
 
-export const ListAccountsQuery = Type.Object({ ...PageQuery, status: Type.Optional(Type.Enum(['active', 'suspended', 'terminated'])) }, strict);
+export const ListAccountsQuery = Type.Object(
+  { ...PageQuery, status: Type.Optional(Type.Enum(['active', 'suspended', 'terminated'])) },
+  strict,
+);
 
 // ---- users --------------------------------------------------------------------------------
 
@@ -178,7 +201,14 @@ export const userView = (u: UserRow): Static<typeof User> => ({
 });
 
 export const CreateUserBody = Type.Object(
-  { username: Username, email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), role: ResellerRoleSchema, password: Password, ip_allowlist: Type.Optional(AllowlistEntries) },
+  {
+    username: Username,
+    email: Email,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    role: ResellerRoleSchema,
+    password: Password,
+    ip_allowlist: Type.Optional(AllowlistEntries),
+  },
   strict,
 );
 
@@ -195,7 +225,9 @@ export const UserPatchBody = Type.Object(
 
 export const PasswordBody = Type.Object(
   {
-    current_password: Type.Optional(Type.String({ maxLength: 256, description: 'Required when changing your own password' })),
+    current_password: Type.Optional(
+      Type.String({ maxLength: 256, description: 'Required when changing your own password' }),
+    ),
     new_password: Password,
   },
   strict,
@@ -233,12 +265,18 @@ export const Session = Type.Object(
 );
 
 export const TwoFactorEnrolment = Type.Object(
-  { secret: Type.String({ description: 'Base32 TOTP secret' }), otpauth_uri: Type.String({ description: 'otpauth://totp/... for authenticator apps' }) },
+  {
+    secret: Type.String({ description: 'Base32 TOTP secret' }),
+    otpauth_uri: Type.String({ description: 'otpauth://totp/... for authenticator apps' }),
+  },
   strict,
 );
 export const CodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, strict);
 export const OptionalCodeBody = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) }, strict);
-export const RecoveryCodes = Type.Object({ recovery_codes: Type.Array(Type.String(), { description: 'Shown once; each works once' }) }, strict);
+export const RecoveryCodes = Type.Object(
+  { recovery_codes: Type.Array(Type.String(), { description: 'Shown once; each works once' }) },
+  strict,
+);
 
 // ---- API keys -----------------------------------------------------------------------------
 

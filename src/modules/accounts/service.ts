@@ -57,7 +57,11 @@ export interface NewAccount {
 
 /** Operators create an account together with its first owner. */
 export async function createAccount(db: Db, input: NewAccount): Promise<{ account: AccountRow; owner: UserRow }> {
-  assertStrongPassword(input.owner.password, [input.owner.username, input.owner.email, input.name, input.companyName], '/body/owner/password');
+  assertStrongPassword(
+    input.owner.password,
+    [input.owner.username, input.owner.email, input.name, input.companyName],
+    '/body/owner/password',
+  );
   const passwordHash = await hashPassword(input.owner.password);
   try {
     return await db.transaction(async (tx) => {
@@ -76,7 +80,14 @@ export async function createAccount(db: Db, input: NewAccount): Promise<{ accoun
         .returning();
       const [owner] = await tx
         .insert(users)
-        .values({ accountId: account!.id, username: input.owner.username, email: input.owner.email, name: input.owner.name, role: 'owner', passwordHash })
+        .values({
+          accountId: account!.id,
+          username: input.owner.username,
+          email: input.owner.email,
+          name: input.owner.name,
+          role: 'owner',
+          passwordHash,
+        })
         .returning();
       return { account: account!, owner: owner! };
     });
@@ -92,35 +103,62 @@ export async function getAccount(db: Db, accountId: string): Promise<AccountRow>
   return row;
 }
 
-export async function listAccounts(db: Db, opts: { limit: number; after?: string; status?: AccountRow['status'] }): Promise<AccountRow[]> {
+export async function listAccounts(
+  db: Db,
+  opts: { limit: number; after?: string; status?: AccountRow['status'] },
+): Promise<AccountRow[]> {
   return db
     .select()
     .from(accounts)
-    .where(and(opts.after ? gt(accounts.id, opts.after) : undefined, opts.status ? eq(accounts.status, opts.status) : undefined))
+    .where(
+      and(
+        opts.after ? gt(accounts.id, opts.after) : undefined,
+        opts.status ? eq(accounts.status, opts.status) : undefined,
+      ),
+    )
     .orderBy(asc(accounts.id))
     .limit(opts.limit + 1);
 }
 
-export type AccountPatch = Partial<Pick<AccountRow, 'name' | 'companyName' | 'contactEmail' | 'contactPhone' | 'country' | 'address' | 'creditLimit'>>;
+export type AccountPatch = Partial<
+  Pick<AccountRow, 'name' | 'companyName' | 'contactEmail' | 'contactPhone' | 'country' | 'address' | 'creditLimit'>
+>;
 
 export async function updateAccount(db: Db, accountId: string, patch: AccountPatch): Promise<AccountRow> {
-  const [row] = await db.update(accounts).set({ ...patch, updatedAt: new Date() }).where(eq(accounts.id, accountId)).returning();
+  const [row] = await db
+    .update(accounts)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(accounts.id, accountId))
+    .returning();
   if (!row) throw new NotFound('No such account');
   return row;
 }
 
 /** Resellers edit their contact data and the 2FA policy; only someone with 2FA may require it. */
-export async function updateOwnAccount(db: Db, principal: Principal, patch: AccountPatch & { requireTwoFactor?: boolean }): Promise<AccountRow> {
+export async function updateOwnAccount(
+  db: Db,
+  principal: Principal,
+  patch: AccountPatch & { requireTwoFactor?: boolean },
+): Promise<AccountRow> {
   const accountId = tenantOf(principal);
   if (patch.requireTwoFactor === true) {
     const [me] = await db.select({ totpEnabled: users.totpEnabled }).from(users).where(eq(users.id, principal.userId));
     if (!me?.totpEnabled) throw new TwoFactorNeededForPolicy();
   }
-  const [row] = await db.update(accounts).set({ ...patch, updatedAt: new Date() }).where(eq(accounts.id, accountId)).returning();
+  const [row] = await db
+    .update(accounts)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(accounts.id, accountId))
+    .returning();
   return row!;
 }
 
-export async function setAccountStatus(db: Db, accountId: string, to: 'active' | 'suspended', reason: string | null): Promise<AccountRow> {
+export async function setAccountStatus(
+  db: Db,
+  accountId: string,
+  to: 'active' | 'suspended',
+  reason: string | null,
+): Promise<AccountRow> {
   const current = await getAccount(db, accountId);
   if (current.status === 'terminated') throw new AccountNotActive('A terminated account cannot change status');
   const [row] = await db
@@ -142,7 +180,10 @@ export async function setAccountAllowlist(db: Db, principal: Principal, entries:
 
 export async function getUserInAccount(db: Db, principal: Principal, userId: string): Promise<UserRow> {
   const accountId = tenantOf(principal);
-  const [row] = await db.select().from(users).where(and(eq(users.id, userId), eq(users.accountId, accountId)));
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, userId), eq(users.accountId, accountId)));
   if (!row) throw new NotFound('No such user');
   return row;
 }
@@ -154,7 +195,11 @@ export async function getUserVisibleTo(db: Db, principal: Principal, userId: str
   return user;
 }
 
-export async function listUsers(db: Db, principal: Principal, opts: { limit: number; after?: string }): Promise<UserRow[]> {
+export async function listUsers(
+  db: Db,
+  principal: Principal,
+  opts: { limit: number; after?: string },
+): Promise<UserRow[]> {
   const accountId = tenantOf(principal);
   return db
     .select()
@@ -175,14 +220,23 @@ export interface NewUser {
 
 export async function createUser(db: Db, principal: Principal, input: NewUser): Promise<UserRow> {
   const accountId = tenantOf(principal);
-  if (!mayAssignRole(principal.role, input.role)) throw new RoleNotAssignable(`A ${principal.role} cannot create a ${input.role}`);
+  if (!mayAssignRole(principal.role, input.role))
+    throw new RoleNotAssignable(`A ${principal.role} cannot create a ${input.role}`);
   assertStrongPassword(input.password, [input.username, input.email, input.name]);
   const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
   const passwordHash = await hashPassword(input.password);
   try {
     const [row] = await db
       .insert(users)
-      .values({ accountId, username: input.username, email: input.email, name: input.name, role: input.role, passwordHash, ipAllowlist })
+      .values({
+        accountId,
+        username: input.username,
+        email: input.email,
+        name: input.name,
+        role: input.role,
+        passwordHash,
+        ipAllowlist,
+      })
       .returning();
     return row!;
   } catch (err) {
@@ -191,11 +245,17 @@ export async function createUser(db: Db, principal: Principal, input: NewUser): 
   }
 }
 
-async function activeOwners(db: Db | Parameters<Parameters<Db['transaction']>[0]>[0], accountId: string, except: string): Promise<number> {
+async function activeOwners(
+  db: Db | Parameters<Parameters<Db['transaction']>[0]>[0],
+  accountId: string,
+  except: string,
+): Promise<number> {
   const [row] = await db
     .select({ n: count() })
     .from(users)
-    .where(and(eq(users.accountId, accountId), eq(users.role, 'owner'), eq(users.status, 'active'), ne(users.id, except)));
+    .where(
+      and(eq(users.accountId, accountId), eq(users.role, 'owner'), eq(users.status, 'active'), ne(users.id, except)),
+    );
   return row?.n ?? 0;
 }
 
@@ -221,13 +281,18 @@ export async function updateUser(
   const target = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, target, operation);
   const privileged = patch.role !== undefined || patch.status !== undefined || patch.ipAllowlist !== undefined;
-  if (privileged && !principal.permissions.has('users:write')) throw new PermissionDenied('Changing a role, status or allowlist needs the users:write permission');
-  if (patch.role !== undefined && (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role as Role))) {
+  if (privileged && !principal.permissions.has('users:write'))
+    throw new PermissionDenied('Changing a role, status or allowlist needs the users:write permission');
+  if (
+    patch.role !== undefined &&
+    (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role as Role))
+  ) {
     throw new RoleNotAssignable(`A ${principal.role} cannot change a ${target.role} into a ${patch.role}`);
   }
   const ipAllowlist = patch.ipAllowlist ? validAllowlist(patch.ipAllowlist, '/body/ip_allowlist') : undefined;
   return db.transaction(async (tx) => {
-    const losesOwnership = target.role === 'owner' && ((patch.role !== undefined && patch.role !== 'owner') || patch.status === 'disabled');
+    const losesOwnership =
+      target.role === 'owner' && ((patch.role !== undefined && patch.role !== 'owner') || patch.status === 'disabled');
     if (losesOwnership && (await activeOwners(tx, target.accountId!, target.id)) === 0) throw new LastOwner();
     const [user] = await tx
       .update(users)
@@ -240,34 +305,62 @@ export async function updateUser(
   });
 }
 
-export async function revokeUserCredentials(tx: Db | Parameters<Parameters<Db['transaction']>[0]>[0], userId: string, keepSessionId?: string): Promise<void> {
+export async function revokeUserCredentials(
+  tx: Db | Parameters<Parameters<Db['transaction']>[0]>[0],
+  userId: string,
+  keepSessionId?: string,
+): Promise<void> {
   const now = new Date();
   await tx
     .update(sessions)
     .set({ revokedAt: now })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keepSessionId ? ne(sessions.id, keepSessionId) : undefined));
-  await tx.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        keepSessionId ? ne(sessions.id, keepSessionId) : undefined,
+      ),
+    );
+  await tx
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
 }
 
 /**
  * Self: needs the current password; other sessions are signed out. Admin reset (users:write, same
  * account, role it may assign: R-SEC-8): no current password; every session and key of the user is revoked.
  */
-export async function changePassword(db: Db, principal: Principal, userId: string, input: { currentPassword?: string; newPassword: string }): Promise<void> {
+export async function changePassword(
+  db: Db,
+  principal: Principal,
+  userId: string,
+  input: { currentPassword?: string; newPassword: string },
+): Promise<void> {
   const target = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, target, 'setUserPassword');
   const self = target.id === principal.userId;
-  if (self && (!input.currentPassword || !(await verifyPassword(target.passwordHash, input.currentPassword)))) throw new WrongPassword();
+  if (self && (!input.currentPassword || !(await verifyPassword(target.passwordHash, input.currentPassword))))
+    throw new WrongPassword();
   assertStrongPassword(input.newPassword, [target.username, target.email, target.name], '/body/new_password');
   const passwordHash = await hashPassword(input.newPassword);
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ passwordHash, passwordChangedAt: new Date(), lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, target.id));
+    await tx
+      .update(users)
+      .set({ passwordHash, passwordChangedAt: new Date(), lockedUntil: null, updatedAt: new Date() })
+      .where(eq(users.id, target.id));
     await clearUsernameFailures(tx, target.username);
     if (self) {
       await tx
         .update(sessions)
         .set({ revokedAt: new Date() })
-        .where(and(eq(sessions.userId, target.id), isNull(sessions.revokedAt), principal.credential.type === 'session' ? ne(sessions.id, principal.credential.id) : undefined));
+        .where(
+          and(
+            eq(sessions.userId, target.id),
+            isNull(sessions.revokedAt),
+            principal.credential.type === 'session' ? ne(sessions.id, principal.credential.id) : undefined,
+          ),
+        );
     } else {
       await revokeUserCredentials(tx, target.id);
     }
@@ -276,11 +369,24 @@ export async function changePassword(db: Db, principal: Principal, userId: strin
 
 // ---- operators ----------------------------------------------------------------------------
 
-export async function createOperator(db: Db, input: { username: string; email: string; name: string; password: string }): Promise<UserRow> {
+export async function createOperator(
+  db: Db,
+  input: { username: string; email: string; name: string; password: string },
+): Promise<UserRow> {
   assertStrongPassword(input.password, [input.username, input.email, input.name]);
   const passwordHash = await hashPassword(input.password);
   try {
-    const [row] = await db.insert(users).values({ accountId: null, role: 'operator', username: input.username, email: input.email, name: input.name, passwordHash }).returning();
+    const [row] = await db
+      .insert(users)
+      .values({
+        accountId: null,
+        role: 'operator',
+        username: input.username,
+        email: input.email,
+        name: input.name,
+        passwordHash,
+      })
+      .returning();
     return row!;
   } catch (err) {
     if (isUniqueViolation(err)) throw new UsernameTaken(`The username ${input.username} is taken`);
@@ -292,4 +398,3 @@ export async function operatorCount(db: Db): Promise<number> {
   const [row] = await db.select({ n: count() }).from(users).where(eq(users.role, 'operator'));
   return row?.n ?? 0;
 }
-

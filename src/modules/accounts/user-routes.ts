@@ -4,7 +4,17 @@ import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page, PageQuery } from '../../schemas.js';
 import { confirmTwoFactor, disableTwoFactor, startTwoFactorEnrolment } from './auth-service.js';
-import { CodeBody, CreateUserBody, OptionalCodeBody, PasswordBody, RecoveryCodes, TwoFactorEnrolment, User, UserPatchBody, userView } from './schemas.js';
+import {
+  CodeBody,
+  CreateUserBody,
+  OptionalCodeBody,
+  PasswordBody,
+  RecoveryCodes,
+  TwoFactorEnrolment,
+  User,
+  UserPatchBody,
+  userView,
+} from './schemas.js';
 import { changePassword, createUser, getUserVisibleTo, listUsers, updateUser } from './service.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -41,7 +51,14 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const user = await createUser(app.db, req.principal!, { username: b.username, email: b.email, name: b.name, role: b.role, password: b.password, ipAllowlist: b.ip_allowlist });
+      const user = await createUser(app.db, req.principal!, {
+        username: b.username,
+        email: b.email,
+        name: b.name,
+        role: b.role,
+        password: b.password,
+        ipAllowlist: b.ip_allowlist,
+      });
       req.audit = { targetType: 'user', targetId: user.id };
       return reply.code(201).send(userView(user));
     },
@@ -50,7 +67,13 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/users/:id',
     {
-      schema: { operationId: 'getUser', tags: ['users'], summary: 'One user (yourself, or any with users:read)', params: IdParams, response: { 200: User, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getUser',
+        tags: ['users'],
+        summary: 'One user (yourself, or any with users:read)',
+        params: IdParams,
+        response: { 200: User, ...problemResponses(404) },
+      },
     },
     async (req) => userView(await getUserVisibleTo(app.db, req.principal!, req.params.id)),
   );
@@ -62,7 +85,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'updateUser',
         tags: ['users'],
         summary: 'Update a user; role, status and allowlist need users:write',
-        description: 'Disabling a user revokes all their sessions and API keys. An account keeps at least one active owner (409 last_owner).',
+        description:
+          'Disabling a user revokes all their sessions and API keys. An account keeps at least one active owner (409 last_owner).',
         params: IdParams,
         body: UserPatchBody,
         response: { 200: User, ...problemResponses(404, 409) },
@@ -108,15 +132,19 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'setUserPassword',
         tags: ['users'],
-        summary: 'Change your password (with the current one) or reset another user\'s (users:write)',
-        description: 'Changing your own password signs out your other sessions; a reset revokes all of the user\'s sessions and API keys.',
+        summary: "Change your password (with the current one) or reset another user's (users:write)",
+        description:
+          "Changing your own password signs out your other sessions; a reset revokes all of the user's sessions and API keys.",
         params: IdParams,
         body: PasswordBody,
         response: { 204: Type.Null({ description: 'Password set' }), ...problemResponses(404) },
       },
     },
     async (req, reply) => {
-      await changePassword(app.db, req.principal!, req.params.id, { currentPassword: req.body.current_password, newPassword: req.body.new_password });
+      await changePassword(app.db, req.principal!, req.params.id, {
+        currentPassword: req.body.current_password,
+        newPassword: req.body.new_password,
+      });
       app.credentialCache.revoke({ userId: req.params.id });
       req.audit = { targetType: 'user', targetId: req.params.id };
       return reply.code(204).send(null);

@@ -7,7 +7,11 @@ import { accounts, ledgerTransactions } from '../../db/schema/index.js';
 import { defineError, NotFound } from '../../errors.js';
 import { CurrencyMismatch } from '../accounts/errors.js';
 
-export const InsufficientFunds = defineError('insufficient_funds', 402, 'The balance and credit limit do not cover this charge');
+export const InsufficientFunds = defineError(
+  'insufficient_funds',
+  402,
+  'The balance and credit limit do not cover this charge',
+);
 
 export type LedgerType = 'credit' | 'charge' | 'refund' | 'fee';
 export type { Tx };
@@ -82,9 +86,15 @@ export const abortUnlessMoved = sql`case when ${p('ledger_amount')}::bigint > 0 
  */
 export async function chargeRefusal(db: Tx, err: unknown, m: Movement): Promise<Error | null> {
   if (raisedProblem(err) !== CHARGE_REFUSED) return null;
-  const [account] = await db.select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency }).from(accounts).where(eq(accounts.id, m.accountId));
+  const [account] = await db
+    .select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency })
+    .from(accounts)
+    .where(eq(accounts.id, m.accountId));
   // The balance may have moved since; the refusal stands.
-  return refusalOf(account, m) ?? new InsufficientFunds(`The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`);
+  return (
+    refusalOf(account, m) ??
+    new InsufficientFunds(`The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`)
+  );
 }
 
 const isDebit = (type: LedgerType) => type === 'charge' || type === 'fee';
@@ -106,25 +116,37 @@ export function ledgerParams(m: Movement, now = new Date()): Record<string, unkn
 }
 
 /** Why `m` cannot be posted against `account` (as read now), or null if it can. */
-export function refusalOf(account: { balance: number; creditLimit: number; currency: string } | undefined, m: Movement): Error | null {
+export function refusalOf(
+  account: { balance: number; creditLimit: number; currency: string } | undefined,
+  m: Movement,
+): Error | null {
   if (!account) return new NotFound('No such account');
-  if (account.currency !== m.money.currency) return new CurrencyMismatch(`The account is billed in ${account.currency}, not ${m.money.currency}`);
+  if (account.currency !== m.money.currency)
+    return new CurrencyMismatch(`The account is billed in ${account.currency}, not ${m.money.currency}`);
   if (isDebit(m.type) && account.balance - m.money.amount < -account.creditLimit) {
-    return new InsufficientFunds(`Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - account.balance - account.creditLimit} more than is available`, {
-      extensions: { available: { amount: account.balance + account.creditLimit, currency: account.currency }, required: m.money },
-    });
+    return new InsufficientFunds(
+      `Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - account.balance - account.creditLimit} more than is available`,
+      {
+        extensions: {
+          available: { amount: account.balance + account.creditLimit, currency: account.currency },
+          required: m.money,
+        },
+      },
+    );
   }
   return null;
 }
 
-const postEntry = preparedStatement<{ id: string | number; balance_after: string | number; created_ms: string | number }>(
-  'ledger_post',
-  sql`with ${ledgerCtes()} select id, balance_after, created_ms from ledger_entry`,
-);
+const postEntry = preparedStatement<{
+  id: string | number;
+  balance_after: string | number;
+  created_ms: string | number;
+}>('ledger_post', sql`with ${ledgerCtes()} select id, balance_after, created_ms from ledger_entry`);
 
 /** Moves money on the account within `tx`. Charges and fees fail with insufficient_funds past the credit limit. */
 export async function postLedgerEntry(tx: Tx, m: Movement): Promise<LedgerEntry> {
-  if (!Number.isSafeInteger(m.money.amount) || m.money.amount <= 0) throw new Error('ledger amounts are positive integers in minor units');
+  if (!Number.isSafeInteger(m.money.amount) || m.money.amount <= 0)
+    throw new Error('ledger amounts are positive integers in minor units');
   // The usual case in one round trip.
   const [moved] = await postEntry(tx, ledgerParams(m));
   if (moved) {
@@ -180,7 +202,11 @@ export async function getBalance(db: Db, accountId: string) {
   return row;
 }
 
-export async function listTransactions(db: Db, accountId: string, opts: { limit: number; before?: number; type?: LedgerType }): Promise<LedgerEntry[]> {
+export async function listTransactions(
+  db: Db,
+  accountId: string,
+  opts: { limit: number; before?: number; type?: LedgerType },
+): Promise<LedgerEntry[]> {
   return (await db
     .select()
     .from(ledgerTransactions)
@@ -194,4 +220,3 @@ export async function listTransactions(db: Db, accountId: string, opts: { limit:
     .orderBy(desc(ledgerTransactions.id))
     .limit(opts.limit)) as LedgerEntry[];
 }
-

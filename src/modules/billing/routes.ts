@@ -11,7 +11,12 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/billing/balance',
     {
-      schema: { operationId: 'getBalance', tags: ['billing'], summary: 'Balance, credit limit and what is available to spend', response: { 200: Balance, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getBalance',
+        tags: ['billing'],
+        summary: 'Balance, credit limit and what is available to spend',
+        response: { 200: Balance, ...problemResponses(404) },
+      },
     },
     async (req) => {
       const b = await getBalance(app.db, tenantOf(req.principal));
@@ -30,14 +35,21 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listTransactions',
         tags: ['billing'],
         summary: 'Ledger entries, newest first',
-        querystring: Type.Object({ ...PageQuery, type: Type.Optional(Type.Enum(['credit', 'charge', 'refund', 'fee'])) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { ...PageQuery, type: Type.Optional(Type.Enum(['credit', 'charge', 'refund', 'fee'])) },
+          { additionalProperties: false },
+        ),
         response: { 200: Page(Transaction), ...problemResponses(400, 404) },
       },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
-      const rows = await listTransactions(app.db, tenantOf(req.principal), { limit: limit + 1, before: cursor.position({ id: 'id' })?.id, type: req.query.type });
+      const rows = await listTransactions(app.db, tenantOf(req.principal), {
+        limit: limit + 1,
+        before: cursor.position({ id: 'id' })?.id,
+        type: req.query.type,
+      });
       return cursor.page(rows, limit, (t) => ({ id: t.id }), transactionView);
     },
   );

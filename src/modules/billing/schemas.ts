@@ -29,7 +29,10 @@ export const Balance = Type.Object(
   {
     balance: Money,
     credit_limit: Money,
-    available: Type.Object({ ...Money.properties }, { additionalProperties: false, description: 'balance + credit_limit: the most a charge may take' }),
+    available: Type.Object(
+      { ...Money.properties },
+      { additionalProperties: false, description: 'balance + credit_limit: the most a charge may take' },
+    ),
   },
   { additionalProperties: false },
 );

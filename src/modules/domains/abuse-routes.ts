@@ -30,7 +30,8 @@ export interface AbuseRouteOptions {
 
 const Category = Type.Enum([...ABUSE_CATEGORIES]);
 const Status = Type.Enum([...COMPLAINT_STATUSES], {
-  description: 'open: waiting for the reseller; responded: answered by respond_by; escalated: respond_by passed unanswered (a fair-use incident was filed; a later response is still recorded); closed: settled by an operator',
+  description:
+    'open: waiting for the reseller; responded: answered by respond_by; escalated: respond_by passed unanswered (a fair-use incident was filed; a later response is still recorded); closed: settled by an operator',
 });
 const Action = Type.Enum([...RESPONSE_ACTIONS]);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
@@ -41,7 +42,11 @@ const complaintFields = {
   category: Category,
   description: Type.String({ minLength: 1, maxLength: 10_000 }),
   evidence_urls: Type.Optional(
-    Type.Array(Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 }), { maxItems: 20, uniqueItems: true, description: 'http(s) links to the evidence' }),
+    Type.Array(Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 }), {
+      maxItems: 20,
+      uniqueItems: true,
+      description: 'http(s) links to the evidence',
+    }),
   ),
   reporter_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 };
@@ -54,7 +59,15 @@ const PublicReceipt = Type.Object(
 );
 
 const Response = Type.Union([
-  Type.Object({ action: Action, message: Type.String(), responded_at: DateTime, responded_by_user_id: Type.Union([Uuid, Type.Null()]) }, strict),
+  Type.Object(
+    {
+      action: Action,
+      message: Type.String(),
+      responded_at: DateTime,
+      responded_by_user_id: Type.Union([Uuid, Type.Null()]),
+    },
+    strict,
+  ),
   Type.Null(),
 ]);
 const resellerFields = {
@@ -69,11 +82,16 @@ const resellerFields = {
   respond_by: DateTime,
   response: Response,
   escalated_at: NullableDateTime,
-  incident_id: Type.Union([BigIntId(), Type.Null()], { description: 'The fair-use incident filed when the complaint escalated' }),
+  incident_id: Type.Union([BigIntId(), Type.Null()], {
+    description: 'The fair-use incident filed when the complaint escalated',
+  }),
   closed_at: NullableDateTime,
   close_note: NullableString,
 };
-const Complaint = Type.Object(resellerFields, { ...strict, description: "The reporter's identity is kept from the reseller" });
+const Complaint = Type.Object(resellerFields, {
+  ...strict,
+  description: "The reporter's identity is kept from the reseller",
+});
 const AdminComplaint = Type.Object(
   {
     ...resellerFields,
@@ -94,7 +112,10 @@ const ListQuery = Type.Object(
 const AdminListQuery = Type.Object({ ...ListQuery.properties, account_id: Type.Optional(Uuid) }, strict);
 const IdParams = Type.Object({ id: Uuid }, strict);
 const ResponseBody = Type.Object({ action: Action, message: Type.String({ minLength: 1, maxLength: 10_000 }) }, strict);
-const CloseBody = Type.Object({ note: Type.String({ minLength: 1, maxLength: 10_000, description: 'Why, and what was done' }) }, strict);
+const CloseBody = Type.Object(
+  { note: Type.String({ minLength: 1, maxLength: 10_000, description: 'Why, and what was done' }) },
+  strict,
+);
 
 const complaintView = (c: ComplaintWithIncident): Static<typeof Complaint> => ({
   id: c.id,
@@ -108,7 +129,12 @@ const complaintView = (c: ComplaintWithIncident): Static<typeof Complaint> => ({
   respond_by: c.respondBy.toISOString(),
   response:
     c.responseAction && c.respondedAt
-      ? { action: c.responseAction as Static<typeof Action>, message: c.responseMessage ?? '', responded_at: c.respondedAt.toISOString(), responded_by_user_id: c.respondedByUserId }
+      ? {
+          action: c.responseAction as Static<typeof Action>,
+          message: c.responseMessage ?? '',
+          responded_at: c.respondedAt.toISOString(),
+          responded_by_user_id: c.respondedByUserId,
+        }
       : null,
   escalated_at: iso(c.escalatedAt),
   incident_id: c.incidentNumber,
@@ -127,14 +153,22 @@ const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminCompla
 });
 
 export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, opts) => {
-  app.jobs.register('abuse-escalation', (now) => escalateOverdueComplaints(app.db, (input) => app.incidents.record(input), now));
+  app.jobs.register('abuse-escalation', (now) =>
+    escalateOverdueComplaints(app.db, (input) => app.incidents.record(input), now),
+  );
 
   async function list(req: FastifyRequest, accountId: string | undefined, q: Static<typeof AdminListQuery>) {
     const limit = q.limit ?? 50;
     const cursor = app.listCursor(req);
     const at = cursor.position({ t: 'time', id: 'uuid' });
     const before = at ? { createdAt: at.t, id: at.id } : undefined;
-    const rows = await listComplaints(app.db, { accountId, status: q.status, domain: q.domain ? nameFromParam(q.domain.trim()) : undefined, before, limit });
+    const rows = await listComplaints(app.db, {
+      accountId,
+      status: q.status,
+      domain: q.domain ? nameFromParam(q.domain.trim()) : undefined,
+      before,
+      limit,
+    });
     return { rows, limit, cursor };
   }
   /** Files a complaint from either body; who filed it and from where is the caller's. */
@@ -144,11 +178,20 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
   ) =>
     fileComplaint(
       app.db,
-      { domain: nameFromParam(b.domain.trim()), category: b.category, description: b.description, evidenceUrls: b.evidence_urls ?? [], reporterName: b.reporter_name ?? null, ...who },
+      {
+        domain: nameFromParam(b.domain.trim()),
+        category: b.category,
+        description: b.description,
+        evidenceUrls: b.evidence_urls ?? [],
+        reporterName: b.reporter_name ?? null,
+        ...who,
+      },
       opts.responseHours,
     );
-  const pageOf = <O>(r: { rows: ComplaintWithIncident[]; limit: number; cursor: ListCursor }, view: (c: ComplaintWithIncident) => O) =>
-    r.cursor.page(r.rows, r.limit, (c) => ({ t: c.createdAt, id: c.id }), view);
+  const pageOf = <O>(
+    r: { rows: ComplaintWithIncident[]; limit: number; cursor: ListCursor },
+    view: (c: ComplaintWithIncident) => O,
+  ) => r.cursor.page(r.rows, r.limit, (c) => ({ t: c.createdAt, id: c.id }), view);
 
   // ---- anyone ----
 
@@ -167,10 +210,17 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req, reply) => {
       const b = req.body;
-      const row = await file(b, { reporterEmail: b.reporter_email, source: 'public', filedByUserId: null, filedFromIp: req.ip });
+      const row = await file(b, {
+        reporterEmail: b.reporter_email,
+        source: 'public',
+        filedByUserId: null,
+        filedFromIp: req.ip,
+      });
       // Kept out of the reseller's audit log: the row holds the reporter's address and e-mail.
       req.audit = { accountId: null, userId: null, targetType: 'abuse_complaint', targetId: row.id };
-      return reply.code(202).send({ id: row.id, status: 'open' as const, domain: row.domainName, respond_by: row.respondBy.toISOString() });
+      return reply
+        .code(202)
+        .send({ id: row.id, status: 'open' as const, domain: row.domainName, respond_by: row.respondBy.toISOString() });
     },
   );
 
@@ -193,7 +243,13 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
   app.get(
     '/v1/abuse-complaints/:id',
     {
-      schema: { operationId: 'getAbuseComplaint', tags: ['domains'], summary: 'One abuse complaint about your domain', params: IdParams, response: { 200: Complaint, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getAbuseComplaint',
+        tags: ['domains'],
+        summary: 'One abuse complaint about your domain',
+        params: IdParams,
+        response: { 200: Complaint, ...problemResponses(404) },
+      },
     },
     async (req) => complaintView(await getComplaint(app.db, req.params.id, tenantOf(req.principal))),
   );
@@ -214,7 +270,11 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req) => {
       const accountId = tenantOf(req.principal);
-      const { complaint, escalatedNow } = await respondToComplaint(app.db, accountId, req.params.id, { action: req.body.action, message: req.body.message, userId: req.principal!.userId });
+      const { complaint, escalatedNow } = await respondToComplaint(app.db, accountId, req.params.id, {
+        action: req.body.action,
+        message: req.body.message,
+        userId: req.principal!.userId,
+      });
       req.audit = { targetType: 'abuse_complaint', targetId: complaint.id };
       if (!escalatedNow) return complaintView(complaint);
       await app.incidents.record(incidentInput(complaint));
@@ -237,7 +297,12 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req, reply) => {
       const b = req.body;
-      const row = await file(b, { reporterEmail: b.reporter_email ?? null, source: 'operator', filedByUserId: req.principal!.userId, filedFromIp: null });
+      const row = await file(b, {
+        reporterEmail: b.reporter_email ?? null,
+        source: 'operator',
+        filedByUserId: req.principal!.userId,
+        filedFromIp: null,
+      });
       req.audit = { targetType: 'abuse_complaint', targetId: row.id };
       return reply.code(201).send(adminComplaintView(row));
     },
@@ -260,7 +325,13 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
   app.get(
     '/v1/admin/abuse-complaints/:id',
     {
-      schema: { operationId: 'adminGetAbuseComplaint', tags: ['admin'], summary: 'One abuse complaint, with its reporter', params: IdParams, response: { 200: AdminComplaint, ...problemResponses(404) } },
+      schema: {
+        operationId: 'adminGetAbuseComplaint',
+        tags: ['admin'],
+        summary: 'One abuse complaint, with its reporter',
+        params: IdParams,
+        response: { 200: AdminComplaint, ...problemResponses(404) },
+      },
     },
     async (req) => adminComplaintView(await getComplaint(app.db, req.params.id)),
   );
@@ -272,7 +343,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         operationId: 'adminCloseAbuseComplaint',
         tags: ['admin'],
         summary: 'Close an abuse complaint; it then takes no responses and never escalates',
-        description: 'An incident already filed for it stays; clear it through PATCH /v1/admin/fair-use/incidents/{id} if it should not count.',
+        description:
+          'An incident already filed for it stays; clear it through PATCH /v1/admin/fair-use/incidents/{id} if it should not count.',
         params: IdParams,
         body: CloseBody,
         response: { 200: AdminComplaint, ...problemResponses(404, 409) },

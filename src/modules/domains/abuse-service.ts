@@ -29,7 +29,9 @@ export function computeResponseDeadline(filedAt: Date, responseHours: number): D
  * Qualified by hand: Drizzle leaves columns unqualified in single-table selects, and inside the
  * subquery an unqualified "id" would be the incident's.
  */
-const incidentNumber = sql<number | null>`(select fi.id from ${fairUseIncidents} fi where fi.account_id = "abuse_complaints"."account_id" and fi.type = ${INCIDENT_TYPE} and fi.dedupe_key = "abuse_complaints"."id"::text)`.mapWith(
+const incidentNumber = sql<
+  number | null
+>`(select fi.id from ${fairUseIncidents} fi where fi.account_id = "abuse_complaints"."account_id" and fi.type = ${INCIDENT_TYPE} and fi.dedupe_key = "abuse_complaints"."id"::text)`.mapWith(
   (v: unknown) => (v === null || v === undefined ? null : Number(v)),
 );
 
@@ -53,9 +55,15 @@ export interface NewComplaint {
 }
 
 /** Files a complaint against the live domain of that name and starts its reseller's response clock. */
-export async function fileComplaint(db: Db, input: NewComplaint, responseHours: number, now = new Date()): Promise<ComplaintWithIncident> {
+export async function fileComplaint(
+  db: Db,
+  input: NewComplaint,
+  responseHours: number,
+  now = new Date(),
+): Promise<ComplaintWithIncident> {
   const problems = blankProblems({ description: input.description, reporter_name: input.reporterName ?? undefined });
-  if (problems.length) throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
   const [domain] = await db
     .select({ id: domains.id, name: domains.name, accountId: domains.accountId })
     .from(domains)
@@ -101,7 +109,9 @@ export async function listComplaints(db: Db, f: ComplaintFilter): Promise<Compla
     f.accountId !== undefined ? eq(c.accountId, f.accountId) : undefined,
     f.status ? eq(c.status, f.status) : undefined,
     f.domain ? eq(c.domainName, f.domain) : undefined,
-    f.before ? or(lt(c.createdAt, f.before.createdAt), and(eq(c.createdAt, f.before.createdAt), lt(c.id, f.before.id))) : undefined,
+    f.before
+      ? or(lt(c.createdAt, f.before.createdAt), and(eq(c.createdAt, f.before.createdAt), lt(c.id, f.before.id)))
+      : undefined,
   ];
   return db
     .select({ ...columns, incidentNumber })
@@ -116,7 +126,9 @@ export async function getComplaint(db: Db, id: string, accountId?: string): Prom
   const [row] = await db
     .select({ ...columns, incidentNumber })
     .from(abuseComplaints)
-    .where(and(eq(abuseComplaints.id, id), accountId !== undefined ? eq(abuseComplaints.accountId, accountId) : undefined));
+    .where(
+      and(eq(abuseComplaints.id, id), accountId !== undefined ? eq(abuseComplaints.accountId, accountId) : undefined),
+    );
   if (!row) throw new NotFound('No such abuse complaint');
   return row;
 }
@@ -133,9 +145,16 @@ export interface ComplaintResponse {
  * complaint answered after respond_by is escalated by this very call (`escalatedNow`).
  * A response to an escalated complaint is recorded; the complaint stays escalated.
  */
-export async function respondToComplaint(db: Db, accountId: string, id: string, r: ComplaintResponse, now = new Date()): Promise<{ complaint: ComplaintWithIncident; escalatedNow: boolean }> {
+export async function respondToComplaint(
+  db: Db,
+  accountId: string,
+  id: string,
+  r: ComplaintResponse,
+  now = new Date(),
+): Promise<{ complaint: ComplaintWithIncident; escalatedNow: boolean }> {
   const problems = blankProblems({ message: r.message });
-  if (problems.length) throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
   const c = abuseComplaints;
   const at = now.toISOString();
   const late = sql`(${c.status} = 'open' and ${c.respondBy} < ${at}::timestamptz)`;
@@ -154,16 +173,24 @@ export async function respondToComplaint(db: Db, accountId: string, id: string, 
     .returning({ id: c.id, status: c.status, escalatedAt: c.escalatedAt });
   if (!row) {
     const existing = await getComplaint(db, id, accountId); // 404 when it is not this reseller's
-    throw new AbuseComplaintClosed(`Complaint ${existing.id} was closed${existing.closedAt ? ` at ${existing.closedAt.toISOString()}` : ''}; it takes no more responses`);
+    throw new AbuseComplaintClosed(
+      `Complaint ${existing.id} was closed${existing.closedAt ? ` at ${existing.closedAt.toISOString()}` : ''}; it takes no more responses`,
+    );
   }
   const escalatedNow = row.status === 'escalated' && row.escalatedAt?.getTime() === now.getTime();
   return { complaint: await getComplaint(db, id, accountId), escalatedNow };
 }
 
 /** Operators close a complaint whatever its state; a closed complaint never escalates. */
-export async function closeComplaint(db: Db, id: string, note: string, now = new Date()): Promise<ComplaintWithIncident> {
+export async function closeComplaint(
+  db: Db,
+  id: string,
+  note: string,
+  now = new Date(),
+): Promise<ComplaintWithIncident> {
   const problems = blankProblems({ note });
-  if (problems.length) throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
   const [row] = await db
     .update(abuseComplaints)
     .set({ status: 'closed', closedAt: now, closeNote: note.trim() })
@@ -176,14 +203,27 @@ export async function closeComplaint(db: Db, id: string, note: string, now = new
   return getComplaint(db, id);
 }
 
-export type RecordIncident = (input: { accountId: string; type: typeof INCIDENT_TYPE; dedupeKey: string; evidence: Record<string, unknown> }) => Promise<unknown>;
+export type RecordIncident = (input: {
+  accountId: string;
+  type: typeof INCIDENT_TYPE;
+  dedupeKey: string;
+  evidence: Record<string, unknown>;
+}) => Promise<unknown>;
 
-export function incidentInput(c: Pick<ComplaintRow, 'id' | 'accountId' | 'domainName' | 'category' | 'createdAt' | 'respondBy'>) {
+export function incidentInput(
+  c: Pick<ComplaintRow, 'id' | 'accountId' | 'domainName' | 'category' | 'createdAt' | 'respondBy'>,
+) {
   return {
     accountId: c.accountId,
     type: INCIDENT_TYPE,
     dedupeKey: c.id,
-    evidence: { complaint_id: c.id, domain: c.domainName, category: c.category, filed_at: c.createdAt.toISOString(), respond_by: c.respondBy.toISOString() },
+    evidence: {
+      complaint_id: c.id,
+      domain: c.domainName,
+      category: c.category,
+      filed_at: c.createdAt.toISOString(),
+      respond_by: c.respondBy.toISOString(),
+    },
   };
 }
 
@@ -195,7 +235,12 @@ export function incidentInput(c: Pick<ComplaintRow, 'id' | 'accountId' | 'domain
  * id) makes recording idempotent, and a process that died between the two steps is caught up by
  * the repair pass: escalated complaints of the last week with no incident.
  */
-export async function escalateOverdueComplaints(db: Db, record: RecordIncident, now: Date, batchSize = ESCALATION_BATCH): Promise<number> {
+export async function escalateOverdueComplaints(
+  db: Db,
+  record: RecordIncident,
+  now: Date,
+  batchSize = ESCALATION_BATCH,
+): Promise<number> {
   const c = abuseComplaints;
   let escalated = 0;
   for (;;) {
@@ -211,17 +256,42 @@ export async function escalateOverdueComplaints(db: Db, record: RecordIncident, 
       return tx
         .update(c)
         .set({ status: 'escalated', escalatedAt: now })
-        .where(inArray(c.id, due.map((d) => d.id)))
-        .returning({ id: c.id, accountId: c.accountId, domainName: c.domainName, category: c.category, createdAt: c.createdAt, respondBy: c.respondBy });
+        .where(
+          inArray(
+            c.id,
+            due.map((d) => d.id),
+          ),
+        )
+        .returning({
+          id: c.id,
+          accountId: c.accountId,
+          domainName: c.domainName,
+          category: c.category,
+          createdAt: c.createdAt,
+          respondBy: c.respondBy,
+        });
     });
     for (const row of claimed) await record(incidentInput(row));
     escalated += claimed.length;
     if (claimed.length < batchSize) break;
   }
   const orphans = await db
-    .select({ id: c.id, accountId: c.accountId, domainName: c.domainName, category: c.category, createdAt: c.createdAt, respondBy: c.respondBy })
+    .select({
+      id: c.id,
+      accountId: c.accountId,
+      domainName: c.domainName,
+      category: c.category,
+      createdAt: c.createdAt,
+      respondBy: c.respondBy,
+    })
     .from(c)
-    .where(and(eq(c.status, 'escalated'), gt(c.escalatedAt, new Date(now.getTime() - 7 * 86_400_000)), sql`${incidentNumber} is null`))
+    .where(
+      and(
+        eq(c.status, 'escalated'),
+        gt(c.escalatedAt, new Date(now.getTime() - 7 * 86_400_000)),
+        sql`${incidentNumber} is null`,
+      ),
+    )
     .limit(batchSize);
   for (const row of orphans) await record(incidentInput(row));
   return escalated;

@@ -59,11 +59,23 @@ type Row = {
 // would have with one statement per check), sorted so that row locks are taken in one order.
 function rowsOf(lookups: Lookup[], result: (l: Lookup, n: Lookup['names'][number]) => Row['result']): Row[] {
   const rows = new Map<string, Row>();
-  for (const l of lookups) for (const n of l.names) rows.set(`${l.accountId} ${n.name}`, { account_id: l.accountId, name: n.name, result: result(l, n), checked_at: l.checkedAt });
+  for (const l of lookups)
+    for (const n of l.names)
+      rows.set(`${l.accountId} ${n.name}`, {
+        account_id: l.accountId,
+        name: n.name,
+        result: result(l, n),
+        checked_at: l.checkedAt,
+      });
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
-const columns = (rows: Row[]) => ({ accounts: rows.map((r) => r.account_id), names: rows.map((r) => r.name), results: rows.map((r) => r.result), at: rows.map((r) => r.checked_at) });
+const columns = (rows: Row[]) => ({
+  accounts: rows.map((r) => r.account_id),
+  names: rows.map((r) => r.name),
+  results: rows.map((r) => r.result),
+  at: rows.map((r) => r.checked_at),
+});
 const input = sql`unnest(${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('names')}::text[], ${sql.placeholder('results')}::text[], ${sql.placeholder('at')}::timestamptz[]) as input (account_id, name, result, checked_at)`;
 // A retried batch's rows may land out of order: the newest check wins.
 const upsert = sql`insert into domain_checks (account_id, name, result, checked_at)`;
@@ -100,10 +112,13 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   }
 
   // At most 20 checks per registry query: an EPP registry takes a few names per command.
-  const taken = batched<string[], Set<string>>(async (lists) => {
-    const found = await registry.taken(db, [...new Set(lists.flat())]);
-    return lists.map((names) => new Set(names.filter((n) => found.has(n))));
-  }, { maxItems: 20 });
+  const taken = batched<string[], Set<string>>(
+    async (lists) => {
+      const found = await registry.taken(db, [...new Set(lists.flat())]);
+      return lists.map((names) => new Set(names.filter((n) => found.has(n))));
+    },
+    { maxItems: 20 },
+  );
   const record = preparedStatement(
     'domain_checks_upsert',
     sql`with ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from ${input}) named`)}
@@ -111,10 +126,15 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   );
   const store = batched<{ lookup: Lookup; taken: Set<string> }, Map<string, Row['result']>>(async (items) => {
     const takenBy = new Map(items.map((i) => [i.lookup, i.taken]));
-    const rows = rowsOf([...takenBy.keys()], (l, n) => (n.intended !== 'reserved' && takenBy.get(l)!.has(n.name) ? 'taken' : n.intended));
+    const rows = rowsOf([...takenBy.keys()], (l, n) =>
+      n.intended !== 'reserved' && takenBy.get(l)!.has(n.name) ? 'taken' : n.intended,
+    );
     const recordable = rows.filter((r) => r.result !== 'unsold');
     if (recordable.length) await record(db, columns(recordable));
-    return answers(items.map((i) => i.lookup), rows);
+    return answers(
+      items.map((i) => i.lookup),
+      rows,
+    );
   }, opts);
   return {
     async resolve(lookup) {
@@ -124,7 +144,12 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   };
 }
 
-export async function checkNames(deps: CheckDeps, account: { id: string; currency: string }, inputs: string[], now = new Date()): Promise<CheckResult[]> {
+export async function checkNames(
+  deps: CheckDeps,
+  account: { id: string; currency: string },
+  inputs: string[],
+  now = new Date(),
+): Promise<CheckResult[]> {
   const entries = deps.catalogue.forCurrency(account.currency);
 
   const results: CheckResult[] = inputs.map((input) => {
@@ -132,7 +157,11 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
     const entry = entries.get(tld);
     const base = { input, name: null, unicode: null, quote: null };
     if (!entry) return { ...base, status: 'invalid' as const, reason: `.${tld} is not offered` };
-    const v = parseDomainName(input, tld, { minLength: entry.rules.minLabelLength, maxLength: entry.rules.maxLabelLength, idnScripts: entry.rules.idnScripts });
+    const v = parseDomainName(input, tld, {
+      minLength: entry.rules.minLabelLength,
+      maxLength: entry.rules.maxLabelLength,
+      idnScripts: entry.rules.idnScripts,
+    });
     if (!v.ok) return { ...base, status: 'invalid' as const, reason: v.reason };
     return { ...base, name: v.name, unicode: v.unicode, status: 'free' as const, reason: null };
   });
@@ -149,7 +178,11 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
     const label = labelOf(name);
     const reserved = entry.reserved.find((x) => x.label === label);
     const premium = entry.premium.find((p) => p.label === label);
-    const yearly = reserved ? undefined : premium ? premium.registerAmount : entry.prices.find((p) => p.operation === 'register')?.amount;
+    const yearly = reserved
+      ? undefined
+      : premium
+        ? premium.registerAmount
+        : entry.prices.find((p) => p.operation === 'register')?.amount;
     plans.set(
       name,
       reserved
@@ -160,7 +193,11 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
     );
   }
   const answers = valid.length
-    ? await deps.store.resolve({ accountId: account.id, names: valid.map((name) => ({ name, intended: plans.get(name)!.intended })), checkedAt: now.toISOString() })
+    ? await deps.store.resolve({
+        accountId: account.id,
+        names: valid.map((name) => ({ name, intended: plans.get(name)!.intended })),
+        checkedAt: now.toISOString(),
+      })
     : new Map<string, CheckStatus | 'unsold'>();
   const quoteExpires = new Date(now.getTime() + deps.quoteTtlMs);
 
@@ -176,8 +213,20 @@ export async function checkNames(deps: CheckDeps, account: { id: string; currenc
       r.reason = plan.reason;
     } else {
       r.status = answer;
-      const id = signQuote(deps.signQuote, { accountId: account.id, name: r.name, premium: answer === 'premium', currency: account.currency, amount: plan.yearly, expiresAt: quoteExpires });
-      r.quote = { id, price: { amount: plan.yearly, currency: account.currency }, per: 'year', expires_at: quoteExpires.toISOString() };
+      const id = signQuote(deps.signQuote, {
+        accountId: account.id,
+        name: r.name,
+        premium: answer === 'premium',
+        currency: account.currency,
+        amount: plan.yearly,
+        expiresAt: quoteExpires,
+      });
+      r.quote = {
+        id,
+        price: { amount: plan.yearly, currency: account.currency },
+        per: 'year',
+        expires_at: quoteExpires.toISOString(),
+      };
     }
   }
   return results;

@@ -5,7 +5,16 @@ import { problemResponses } from '../../errors.js';
 import { DateTime, Page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
-import { createContact, deleteContact, getContact, listContacts, resellerDataWarnings, updateContact, type ContactInput, type ContactRow } from './contact-service.js';
+import {
+  createContact,
+  deleteContact,
+  getContact,
+  listContacts,
+  resellerDataWarnings,
+  updateContact,
+  type ContactInput,
+  type ContactRow,
+} from './contact-service.js';
 
 const strict = { additionalProperties: false } as const;
 const fields = {
@@ -19,7 +28,10 @@ const fields = {
   state: Type.String({ maxLength: 255 }),
   postal_code: Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z0-9][A-Za-z0-9 -]*$' }),
 };
-const CreateContactBody = Type.Object({ ...fields, organisation: Type.Optional(fields.organisation), state: Type.Optional(fields.state) }, strict);
+const CreateContactBody = Type.Object(
+  { ...fields, organisation: Type.Optional(fields.organisation), state: Type.Optional(fields.state) },
+  strict,
+);
 const ContactPatch = Type.Partial(Type.Object(fields, strict), { ...strict, minProperties: 1 });
 
 const Warning = Type.Object({ code: Type.Literal('reseller_data_as_contact'), message: Type.String() }, strict);
@@ -36,7 +48,17 @@ const Contact = Type.Object(
 const HandleParams = Type.Object({ handle: Type.String({ pattern: '^RA-[A-Z0-9]{10}$' }) }, strict);
 
 function fromBody(b: Partial<Static<typeof CreateContactBody>>): Partial<ContactInput> {
-  return { name: b.name, organisation: b.organisation, email: b.email, phone: b.phone, country: b.country, street: b.street, city: b.city, state: b.state, postalCode: b.postal_code };
+  return {
+    name: b.name,
+    organisation: b.organisation,
+    email: b.email,
+    phone: b.phone,
+    country: b.country,
+    street: b.street,
+    city: b.city,
+    state: b.state,
+    postalCode: b.postal_code,
+  };
 }
 
 export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -59,10 +81,20 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/contacts',
     {
-      schema: { operationId: 'createContact', tags: ['domains'], summary: 'Create a contact handle; every field is validated', body: CreateContactBody, response: { 201: Contact } },
+      schema: {
+        operationId: 'createContact',
+        tags: ['domains'],
+        summary: 'Create a contact handle; every field is validated',
+        body: CreateContactBody,
+        response: { 201: Contact },
+      },
     },
     async (req, reply) => {
-      const row = await createContact(app.db, tenantOf(req.principal), { organisation: '', state: '', ...fromBody(req.body) } as ContactInput);
+      const row = await createContact(app.db, tenantOf(req.principal), {
+        organisation: '',
+        state: '',
+        ...fromBody(req.body),
+      } as ContactInput);
       req.audit = { targetType: 'contact', targetId: row.handle };
       return reply.code(201).send(await view(row));
     },
@@ -71,13 +103,27 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/contacts',
     {
-      schema: { operationId: 'listContacts', tags: ['domains'], summary: 'Your contact handles', querystring: Type.Object(PageQuery, strict), response: { 200: Page(Contact), ...problemResponses(400) } },
+      schema: {
+        operationId: 'listContacts',
+        tags: ['domains'],
+        summary: 'Your contact handles',
+        querystring: Type.Object(PageQuery, strict),
+        response: { 200: Page(Contact), ...problemResponses(400) },
+      },
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
-      const rows = await listContacts(app.db, tenantOf(req.principal), { limit, after: cursor.position({ handle: { text: 64 } })?.handle });
-      const p = cursor.page(rows, limit, (c) => ({ handle: c.handle }), (c) => c);
+      const rows = await listContacts(app.db, tenantOf(req.principal), {
+        limit,
+        after: cursor.position({ handle: { text: 64 } })?.handle,
+      });
+      const p = cursor.page(
+        rows,
+        limit,
+        (c) => ({ handle: c.handle }),
+        (c) => c,
+      );
       return { data: await Promise.all(p.data.map(view)), next_cursor: p.next_cursor };
     },
   );
@@ -85,7 +131,13 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/contacts/:handle',
     {
-      schema: { operationId: 'getContact', tags: ['domains'], summary: 'One contact handle', params: HandleParams, response: { 200: Contact, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getContact',
+        tags: ['domains'],
+        summary: 'One contact handle',
+        params: HandleParams,
+        response: { 200: Contact, ...problemResponses(404) },
+      },
     },
     async (req) => view(await getContact(app.db, tenantOf(req.principal), req.params.handle)),
   );
@@ -93,7 +145,14 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/v1/contacts/:handle',
     {
-      schema: { operationId: 'updateContact', tags: ['domains'], summary: 'Update a contact handle', params: HandleParams, body: ContactPatch, response: { 200: Contact, ...problemResponses(404) } },
+      schema: {
+        operationId: 'updateContact',
+        tags: ['domains'],
+        summary: 'Update a contact handle',
+        params: HandleParams,
+        body: ContactPatch,
+        response: { 200: Contact, ...problemResponses(404) },
+      },
     },
     async (req) => {
       const row = await updateContact(app.db, tenantOf(req.principal), req.params.handle, fromBody(req.body));
@@ -105,7 +164,13 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/v1/contacts/:handle',
     {
-      schema: { operationId: 'deleteContact', tags: ['domains'], summary: 'Delete a contact handle', params: HandleParams, response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(404, 409) } },
+      schema: {
+        operationId: 'deleteContact',
+        tags: ['domains'],
+        summary: 'Delete a contact handle',
+        params: HandleParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(404, 409) },
+      },
     },
     async (req, reply) => {
       await deleteContact(app.db, tenantOf(req.principal), req.params.handle);

@@ -8,7 +8,10 @@ import { isCountryCode } from '../../lib/countries.js';
 import type { AccountRow } from '../accounts/service.js';
 
 export type ContactRow = typeof contacts.$inferSelect;
-export type ContactInput = Pick<ContactRow, 'name' | 'organisation' | 'email' | 'phone' | 'country' | 'street' | 'city' | 'state' | 'postalCode'>;
+export type ContactInput = Pick<
+  ContactRow,
+  'name' | 'organisation' | 'email' | 'phone' | 'country' | 'street' | 'city' | 'state' | 'postalCode'
+>;
 
 const HANDLE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 export function newHandle(): string {
@@ -19,10 +22,17 @@ export function newHandle(): string {
 /** Checks a schema cannot express; every problem is reported with its pointer. */
 export function contactProblems(c: Partial<ContactInput>): FieldErrorBody[] {
   const out: FieldErrorBody[] = [];
-  if (c.country !== undefined && !isCountryCode(c.country)) out.push({ pointer: '/body/country', code: 'invalid_country', message: `${c.country} is not an ISO 3166-1 alpha-2 country code` });
-  if (c.street !== undefined && c.street.every((l) => l.trim() === '')) out.push({ pointer: '/body/street', code: 'required', message: 'at least one street line' });
+  if (c.country !== undefined && !isCountryCode(c.country))
+    out.push({
+      pointer: '/body/country',
+      code: 'invalid_country',
+      message: `${c.country} is not an ISO 3166-1 alpha-2 country code`,
+    });
+  if (c.street !== undefined && c.street.every((l) => l.trim() === ''))
+    out.push({ pointer: '/body/street', code: 'required', message: 'at least one street line' });
   for (const [field, value] of Object.entries({ name: c.name, city: c.city, postal_code: c.postalCode })) {
-    if (value !== undefined && value.trim() === '') out.push({ pointer: `/body/${field}`, code: 'required', message: 'must not be blank' });
+    if (value !== undefined && value.trim() === '')
+      out.push({ pointer: `/body/${field}`, code: 'required', message: 'must not be blank' });
   }
   return out;
 }
@@ -33,7 +43,10 @@ export interface ContactWarning {
 }
 
 /** R-DOM-1: the reseller's own data standing in for its customer's. */
-export function resellerDataWarnings(c: Pick<ContactRow, 'email' | 'organisation' | 'phone'>, account: Pick<AccountRow, 'contactEmail' | 'companyName' | 'contactPhone'>): ContactWarning[] {
+export function resellerDataWarnings(
+  c: Pick<ContactRow, 'email' | 'organisation' | 'phone'>,
+  account: Pick<AccountRow, 'contactEmail' | 'companyName' | 'contactPhone'>,
+): ContactWarning[] {
   const same = (a: string, b: string) => a.trim() !== '' && a.trim().toLowerCase() === b.trim().toLowerCase();
   const matches = [
     same(c.email, account.contactEmail) && 'e-mail',
@@ -41,28 +54,44 @@ export function resellerDataWarnings(c: Pick<ContactRow, 'email' | 'organisation
     same(c.phone, account.contactPhone) && 'phone',
   ].filter(Boolean);
   return matches.length
-    ? [{ code: 'reseller_data_as_contact', message: `This contact carries your own ${matches.join(', ')}: a domain's contacts must be your customer's real data (R-DOM-1)` }]
+    ? [
+        {
+          code: 'reseller_data_as_contact',
+          message: `This contact carries your own ${matches.join(', ')}: a domain's contacts must be your customer's real data (R-DOM-1)`,
+        },
+      ]
     : [];
 }
 
 function assertValid(c: Partial<ContactInput>) {
   const problems = contactProblems(c);
-  if (problems.length) throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
 }
 
 export async function createContact(db: Db, accountId: string, input: ContactInput): Promise<ContactRow> {
   assertValid(input);
-  const [row] = await db.insert(contacts).values({ accountId, handle: newHandle(), ...input }).returning();
+  const [row] = await db
+    .insert(contacts)
+    .values({ accountId, handle: newHandle(), ...input })
+    .returning();
   return row!;
 }
 
 export async function getContact(db: Db, accountId: string, handle: string): Promise<ContactRow> {
-  const [row] = await db.select().from(contacts).where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)));
+  const [row] = await db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)));
   if (!row) throw new NotFound(`No contact ${handle}`);
   return row;
 }
 
-export async function listContacts(db: Db, accountId: string, opts: { limit: number; after?: string }): Promise<ContactRow[]> {
+export async function listContacts(
+  db: Db,
+  accountId: string,
+  opts: { limit: number; after?: string },
+): Promise<ContactRow[]> {
   return db
     .select()
     .from(contacts)
@@ -71,7 +100,12 @@ export async function listContacts(db: Db, accountId: string, opts: { limit: num
     .limit(opts.limit + 1);
 }
 
-export async function updateContact(db: Db, accountId: string, handle: string, patch: Partial<ContactInput>): Promise<ContactRow> {
+export async function updateContact(
+  db: Db,
+  accountId: string,
+  handle: string,
+  patch: Partial<ContactInput>,
+): Promise<ContactRow> {
   assertValid(patch);
   const [row] = await db
     .update(contacts)
@@ -93,7 +127,12 @@ export async function deleteContact(db: Db, accountId: string, handle: string): 
       and(
         eq(domains.accountId, accountId),
         notInArray(domains.status, ['released', 'transferred_out']),
-        or(eq(domains.ownerHandle, handle), eq(domains.adminHandle, handle), eq(domains.techHandle, handle), eq(domains.billingHandle, handle)),
+        or(
+          eq(domains.ownerHandle, handle),
+          eq(domains.adminHandle, handle),
+          eq(domains.techHandle, handle),
+          eq(domains.billingHandle, handle),
+        ),
       ),
     )
     .limit(5);
@@ -105,14 +144,24 @@ export async function deleteContact(db: Db, accountId: string, handle: string): 
       and(
         eq(domainTransfers.accountId, accountId),
         inArray(domainTransfers.status, ['pending_approval', 'approved']),
-        or(eq(domainTransfers.ownerHandle, handle), eq(domainTransfers.adminHandle, handle), eq(domainTransfers.techHandle, handle), eq(domainTransfers.billingHandle, handle)),
+        or(
+          eq(domainTransfers.ownerHandle, handle),
+          eq(domainTransfers.adminHandle, handle),
+          eq(domainTransfers.techHandle, handle),
+          eq(domainTransfers.billingHandle, handle),
+        ),
       ),
     )
     .limit(5);
   using.push(...transferring);
   if (using.length > 0) {
-    throw new ContactInUse(`${handle} is a contact of ${using.map((d) => d.name).join(', ')}${using.length === 5 ? ' and more' : ''}; replace it there first`);
+    throw new ContactInUse(
+      `${handle} is a contact of ${using.map((d) => d.name).join(', ')}${using.length === 5 ? ' and more' : ''}; replace it there first`,
+    );
   }
-  const gone = await db.delete(contacts).where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle))).returning({ id: contacts.id });
+  const gone = await db
+    .delete(contacts)
+    .where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)))
+    .returning({ id: contacts.id });
   if (gone.length === 0) throw new NotFound(`No contact ${handle}`);
 }

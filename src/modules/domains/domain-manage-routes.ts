@@ -6,16 +6,35 @@ import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { resellerDataWarnings } from './contact-service.js';
-import { deleteDomain, readAuthCode, renewDomain, resetAuthCode, restoreDomain, setLock, updateDomain, type ManageDeps } from './domain-manage-service.js';
+import {
+  deleteDomain,
+  readAuthCode,
+  renewDomain,
+  resetAuthCode,
+  restoreDomain,
+  setLock,
+  updateDomain,
+  type ManageDeps,
+} from './domain-manage-service.js';
 import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
 import { runLifecycle } from './lifecycle.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-const MaxPrice = Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' });
+const MaxPrice = Type.Object(
+  { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
+  { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' },
+);
 const Charged = Type.Object({ domain: Domain, charged: Money }, strict);
 const NullableHandle = Type.Union([Handle, Type.Null()]);
-const AuthCode = Type.Object({ auth_code: Type.String({ description: 'The transfer auth code (EPP authInfo); give it only to the domain’s owner' }) }, strict);
+const AuthCode = Type.Object(
+  {
+    auth_code: Type.String({
+      description: 'The transfer auth code (EPP authInfo); give it only to the domain’s owner',
+    }),
+  },
+  strict,
+);
 
 export interface DomainManageRouteOptions {
   registry: RegistryBackend;
@@ -23,7 +42,13 @@ export interface DomainManageRouteOptions {
 }
 
 export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOptions> = async (app, opts) => {
-  const deps: ManageDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, open: app.secretBox.open };
+  const deps: ManageDeps = {
+    db: app.db,
+    catalogue: opts.catalogue,
+    registry: opts.registry,
+    seal: app.secretBox.seal,
+    open: app.secretBox.open,
+  };
   app.jobs.register('domain-lifecycle', async (now) => {
     const c = await runLifecycle({ db: app.db, catalogue: opts.catalogue, registry: opts.registry, log: app.log }, now);
     return Object.values(c).reduce((a, b) => a + b, 0);
@@ -37,19 +62,40 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         operationId: 'updateDomain',
         tags: ['domains'],
         summary: 'Change name servers, contacts or autorenew',
-        description: 'Only the fields sent change. Contacts: a role set to null is removed (owner cannot be). The TLD’s contact rules apply to the result (R-DOM-1).',
+        description:
+          'Only the fields sent change. Contacts: a role set to null is removed (owner cannot be). The TLD’s contact rules apply to the result (R-DOM-1).',
         params: NameParams,
         body: Type.Object(
           {
             autorenew: Type.Optional(Type.Boolean()),
-            nameservers: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' })),
-            contacts: Type.Optional(Type.Object({ owner: Type.Optional(Handle), admin: Type.Optional(NullableHandle), tech: Type.Optional(NullableHandle), billing: Type.Optional(NullableHandle) }, { ...strict, minProperties: 1 })),
+            nameservers: Type.Optional(
+              Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' }),
+            ),
+            contacts: Type.Optional(
+              Type.Object(
+                {
+                  owner: Type.Optional(Handle),
+                  admin: Type.Optional(NullableHandle),
+                  tech: Type.Optional(NullableHandle),
+                  billing: Type.Optional(NullableHandle),
+                },
+                { ...strict, minProperties: 1 },
+              ),
+            ),
           },
           { ...strict, minProperties: 1 },
         ),
-        response: { 200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict), ...problemResponses(404, 409) },
+        response: {
+          200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict),
+          ...problemResponses(404, 409),
+        },
       },
-      config: { guardSubjects: [{ kind: 'contacts', at: '/body/contacts/*' }, { kind: 'hosts', at: '/body/nameservers/*' }] },
+      config: {
+        guardSubjects: [
+          { kind: 'contacts', at: '/body/contacts/*' },
+          { kind: 'hosts', at: '/body/nameservers/*' },
+        ],
+      },
     },
     async (req) => {
       const account = await caller(req);
@@ -72,8 +118,15 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         params: NameParams,
         body: Type.Object(
           {
-            period_years: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Default: the TLD minimum' })),
-            current_expires_at: Type.Optional(Type.String({ format: 'date-time', description: '409 expiry_mismatch if the domain’s expiry is not this' })),
+            period_years: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: 10, description: 'Default: the TLD minimum' }),
+            ),
+            current_expires_at: Type.Optional(
+              Type.String({
+                format: 'date-time',
+                description: '409 expiry_mismatch if the domain’s expiry is not this',
+              }),
+            ),
             max_price: Type.Optional(MaxPrice),
           },
           strict,
@@ -86,7 +139,11 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
       const b = req.body;
-      const r = await renewDomain(deps, account, name, { years: b.period_years, currentExpiresAt: b.current_expires_at ? new Date(b.current_expires_at) : undefined, maxPrice: b.max_price });
+      const r = await renewDomain(deps, account, name, {
+        years: b.period_years,
+        currentExpiresAt: b.current_expires_at ? new Date(b.current_expires_at) : undefined,
+        maxPrice: b.max_price,
+      });
       return { domain: domainView(r.domain), charged: r.charged };
     },
   );
@@ -119,7 +176,13 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     app.post(
       path,
       {
-        schema: { operationId, tags: ['domains'], summary, params: NameParams, response: { 200: Domain, ...problemResponses(404, 409) } },
+        schema: {
+          operationId,
+          tags: ['domains'],
+          summary,
+          params: NameParams,
+          response: { 200: Domain, ...problemResponses(404, 409) },
+        },
       },
       async (req) => {
         const account = await caller(req);
@@ -133,7 +196,13 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
   app.get(
     '/v1/domains/:name/auth-code',
     {
-      schema: { operationId: 'getDomainAuthCode', tags: ['domains'], summary: 'The auth code, for a transfer out', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
+      schema: {
+        operationId: 'getDomainAuthCode',
+        tags: ['domains'],
+        summary: 'The auth code, for a transfer out',
+        params: NameParams,
+        response: { 200: AuthCode, ...problemResponses(404, 409) },
+      },
       // A GET that hands out a secret: audited (its domains:write permission is in the operation table).
       config: { audit: true, sensitive: true },
     },
@@ -147,7 +216,13 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
   app.post(
     '/v1/domains/:name/auth-code/reset',
     {
-      schema: { operationId: 'resetDomainAuthCode', tags: ['domains'], summary: 'A new auth code; the old one stops working', params: NameParams, response: { 200: AuthCode, ...problemResponses(404, 409) } },
+      schema: {
+        operationId: 'resetDomainAuthCode',
+        tags: ['domains'],
+        summary: 'A new auth code; the old one stops working',
+        params: NameParams,
+        response: { 200: AuthCode, ...problemResponses(404, 409) },
+      },
       config: { sensitive: true },
     },
     async (req) => {
@@ -168,7 +243,10 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           'Without confirm: true the answer is 422 confirmation_required saying what would happen (effect, refund, redemption_ends_at). A locked domain answers 409 domain_locked. Within the TLD’s add grace period the registration is refunded and the name released at once; later the domain enters redemption, restorable with POST /v1/domains/{name}/restore until redemption_ends_at.',
         params: NameParams,
         body: Type.Object({ confirm: Type.Optional(Type.Boolean()) }, strict),
-        response: { 200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict), ...problemResponses(404, 409, 422) },
+        response: {
+          200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict),
+          ...problemResponses(404, 409, 422),
+        },
       },
     },
     async (req) => {

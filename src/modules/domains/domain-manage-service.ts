@@ -16,9 +16,21 @@ import { addYears, type RegistryBackend } from './registry.js';
 import type { TldCatalogue, TldEntry, TldOperation } from './tld-service.js';
 
 export const DomainLocked = defineError('domain_locked', 409, 'The domain is locked; unlock it first');
-export const DomainStatusConflict = defineError('domain_status_conflict', 409, 'The domain is not in a state that allows this');
-export const ExpiryMismatch = defineError('expiry_mismatch', 409, 'current_expires_at is not the domain’s expiry (renewed meanwhile?)');
-export const ConfirmationRequired = defineError('confirmation_required', 422, 'This is irreversible: send confirm: true');
+export const DomainStatusConflict = defineError(
+  'domain_status_conflict',
+  409,
+  'The domain is not in a state that allows this',
+);
+export const ExpiryMismatch = defineError(
+  'expiry_mismatch',
+  409,
+  'current_expires_at is not the domain’s expiry (renewed meanwhile?)',
+);
+export const ConfirmationRequired = defineError(
+  'confirmation_required',
+  422,
+  'This is irreversible: send confirm: true',
+);
 
 export interface ManageDeps {
   db: Db;
@@ -37,7 +49,12 @@ export interface Caller {
 const MANAGEABLE = new Set(['active', 'grace']);
 const GONE = ['released', 'transferred_out'];
 
-export async function findOwnDomain(tx: Tx, accountId: string, name: string, opts: { forUpdate?: boolean } = {}): Promise<DomainRow> {
+export async function findOwnDomain(
+  tx: Tx,
+  accountId: string,
+  name: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<DomainRow> {
   const q = tx
     .select()
     .from(domains)
@@ -49,7 +66,9 @@ export async function findOwnDomain(tx: Tx, accountId: string, name: string, opt
 
 function requireStatus(d: DomainRow, allowed: Set<string>, what: string): void {
   if (!allowed.has(d.status)) {
-    throw new DomainStatusConflict(`${d.name} is ${d.status}; ${what} needs it ${[...allowed].join(' or ')}`, { extensions: { domain_status: d.status } });
+    throw new DomainStatusConflict(`${d.name} is ${d.status}; ${what} needs it ${[...allowed].join(' or ')}`, {
+      extensions: { domain_status: d.status },
+    });
   }
 }
 
@@ -66,7 +85,12 @@ export function operationPrice(entry: TldEntry, label: string, op: TldOperation,
     if (premium) return premium.renewAmount;
   }
   const price = entry.prices.find((p) => p.operation === op)?.amount;
-  if (price === undefined) throw new ValidationFailed(`.${entry.rules.tld} has no ${op} price in ${currency}`, { errors: [{ pointer: '', code: 'not_sold_in_currency', message: `.${entry.rules.tld} is not sold in ${currency}` }] });
+  if (price === undefined)
+    throw new ValidationFailed(`.${entry.rules.tld} has no ${op} price in ${currency}`, {
+      errors: [
+        { pointer: '', code: 'not_sold_in_currency', message: `.${entry.rules.tld} is not sold in ${currency}` },
+      ],
+    });
   return price;
 }
 
@@ -74,7 +98,9 @@ export const labelOf = (name: string): string => name.slice(0, name.indexOf('.')
 
 export function assertMaxPrice(total: Money, maxPrice: Money | undefined): void {
   if (maxPrice && (maxPrice.currency !== total.currency || total.amount > maxPrice.amount)) {
-    throw new PriceChanged(`This costs ${total.amount} ${total.currency}, above max_price`, { extensions: { price: total, max_price: maxPrice } });
+    throw new PriceChanged(`This costs ${total.amount} ${total.currency}, above max_price`, {
+      extensions: { price: total, max_price: maxPrice },
+    });
   }
 }
 
@@ -90,7 +116,10 @@ export async function renewDomain(
     const d = await findOwnDomain(tx, caller.id, name, { forUpdate: true });
     requireStatus(d, MANAGEABLE, 'a renewal');
     if (input.currentExpiresAt && input.currentExpiresAt.getTime() !== d.expiresAt.getTime()) {
-      throw new ExpiryMismatch(`${name} expires at ${d.expiresAt.toISOString()}, not ${input.currentExpiresAt.toISOString()}`, { extensions: { expires_at: d.expiresAt.toISOString() } });
+      throw new ExpiryMismatch(
+        `${name} expires at ${d.expiresAt.toISOString()}, not ${input.currentExpiresAt.toISOString()}`,
+        { extensions: { expires_at: d.expiresAt.toISOString() } },
+      );
     }
     const entry = tldEntry(deps, d, caller.currency);
     const { rules } = entry;
@@ -98,17 +127,46 @@ export async function renewDomain(
     const newExpiry = addYears(d.expiresAt, years);
     const limit = addYears(now, rules.maxPeriodYears);
     if (years < rules.minPeriodYears || years > rules.maxPeriodYears || newExpiry > limit || newExpiry <= now) {
-      throw new ValidationFailed(`.${d.tld} renews for ${rules.minPeriodYears}-${rules.maxPeriodYears} years, up to ${rules.maxPeriodYears} years ahead`, {
-        errors: [{ pointer: '/body/period_years', code: 'period_not_allowed', message: `renewing by ${years} year(s) would expire at ${newExpiry.toISOString()}; the latest allowed is ${limit.toISOString()}` }],
-      });
+      throw new ValidationFailed(
+        `.${d.tld} renews for ${rules.minPeriodYears}-${rules.maxPeriodYears} years, up to ${rules.maxPeriodYears} years ahead`,
+        {
+          errors: [
+            {
+              pointer: '/body/period_years',
+              code: 'period_not_allowed',
+              message: `renewing by ${years} year(s) would expire at ${newExpiry.toISOString()}; the latest allowed is ${limit.toISOString()}`,
+            },
+          ],
+        },
+      );
     }
-    const total = { amount: operationPrice(entry, labelOf(d.name), 'renew', caller.currency) * years, currency: caller.currency };
+    const total = {
+      amount: operationPrice(entry, labelOf(d.name), 'renew', caller.currency) * years,
+      currency: caller.currency,
+    };
     assertMaxPrice(total, input.maxPrice);
-    const renewed = await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt });
-    await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: total, reason: `Renewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
+    const renewed = await deps.registry.renew(tx, {
+      name: d.name,
+      accountId: caller.id,
+      years,
+      currentExpiresAt: d.expiresAt,
+    });
+    await postUnlessFree(tx, {
+      accountId: caller.id,
+      type: 'charge',
+      money: total,
+      reason: `Renewal of ${d.name} for ${years} year(s)`,
+      reference: `domain:${d.name}`,
+    });
     const [row] = await tx
       .update(domains)
-      .set({ status: 'active', expiresAt: renewed.expiresAt, ...lifecycleDates(renewed.expiresAt, rules), autorenewFailedAt: null, updatedAt: now })
+      .set({
+        status: 'active',
+        expiresAt: renewed.expiresAt,
+        ...lifecycleDates(renewed.expiresAt, rules),
+        autorenewFailedAt: null,
+        updatedAt: now,
+      })
       .where(eq(domains.id, d.id))
       .returning();
     return { domain: row!, charged: total };
@@ -135,14 +193,35 @@ export async function restoreDomain(
     assertMaxPrice(total, input.maxPrice);
     await deps.registry.restore(tx, { name: d.name, accountId: caller.id });
     let expiresAt = d.expiresAt;
-    if (years) expiresAt = (await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt })).expiresAt;
-    await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: { amount: fee, currency: caller.currency }, reason: `Restore of ${d.name} from redemption`, reference: `domain:${d.name}` });
+    if (years)
+      expiresAt = (
+        await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt })
+      ).expiresAt;
+    await postUnlessFree(tx, {
+      accountId: caller.id,
+      type: 'charge',
+      money: { amount: fee, currency: caller.currency },
+      reason: `Restore of ${d.name} from redemption`,
+      reference: `domain:${d.name}`,
+    });
     if (renewal) {
-      await postUnlessFree(tx, { accountId: caller.id, type: 'charge', money: { amount: renewal, currency: caller.currency }, reason: `Renewal of ${d.name} for ${years} year(s) on restore`, reference: `domain:${d.name}` });
+      await postUnlessFree(tx, {
+        accountId: caller.id,
+        type: 'charge',
+        money: { amount: renewal, currency: caller.currency },
+        reason: `Renewal of ${d.name} for ${years} year(s) on restore`,
+        reference: `domain:${d.name}`,
+      });
     }
     const [row] = await tx
       .update(domains)
-      .set({ status: 'active', expiresAt, ...lifecycleDates(expiresAt, entry.rules), autorenewFailedAt: null, updatedAt: now })
+      .set({
+        status: 'active',
+        expiresAt,
+        ...lifecycleDates(expiresAt, entry.rules),
+        autorenewFailedAt: null,
+        updatedAt: now,
+      })
       .where(eq(domains.id, d.id))
       .returning();
     return { domain: row!, charged: total };
@@ -156,7 +235,13 @@ export interface DomainPatch {
 }
 
 /** Name servers, contacts (the TLD's rules apply to the result) and autorenew. */
-export async function updateDomain(deps: ManageDeps, caller: Caller, name: string, patch: DomainPatch, now = new Date()): Promise<{ domain: DomainRow; owner: Awaited<ReturnType<typeof checkContacts>> }> {
+export async function updateDomain(
+  deps: ManageDeps,
+  caller: Caller,
+  name: string,
+  patch: DomainPatch,
+  now = new Date(),
+): Promise<{ domain: DomainRow; owner: Awaited<ReturnType<typeof checkContacts>> }> {
   return deps.db.transaction(async (tx) => {
     const d = await findOwnDomain(tx, caller.id, name, { forUpdate: true });
     requireStatus(d, MANAGEABLE, 'an update');
@@ -166,25 +251,46 @@ export async function updateDomain(deps: ManageDeps, caller: Caller, name: strin
     if (patch.nameservers) set.nameservers = checkNameservers(patch.nameservers, '/body/nameservers', problems);
     let owner: Awaited<ReturnType<typeof checkContacts>>;
     if (patch.contacts) {
-      if (patch.contacts.owner === null) problems.push({ pointer: '/body/contacts/owner', code: 'required', message: 'a domain always has an owner' });
+      if (patch.contacts.owner === null)
+        problems.push({ pointer: '/body/contacts/owner', code: 'required', message: 'a domain always has an owner' });
       const merged = {
         owner: patch.contacts.owner ?? d.ownerHandle,
         admin: patch.contacts.admin === undefined ? d.adminHandle : patch.contacts.admin,
         tech: patch.contacts.tech === undefined ? d.techHandle : patch.contacts.tech,
         billing: patch.contacts.billing === undefined ? d.billingHandle : patch.contacts.billing,
       };
-      owner = await checkContacts(tx, caller.id, tldEntry(deps, d, caller.currency).rules, merged, '/body/contacts', problems);
-      Object.assign(set, { ownerHandle: merged.owner, adminHandle: merged.admin, techHandle: merged.tech, billingHandle: merged.billing });
+      owner = await checkContacts(
+        tx,
+        caller.id,
+        tldEntry(deps, d, caller.currency).rules,
+        merged,
+        '/body/contacts',
+        problems,
+      );
+      Object.assign(set, {
+        ownerHandle: merged.owner,
+        adminHandle: merged.admin,
+        techHandle: merged.tech,
+        billingHandle: merged.billing,
+      });
     }
-    if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the update`, { errors: problems });
-    if (set.nameservers) await deps.registry.update(tx, { name: d.name, accountId: caller.id, nameservers: set.nameservers });
+    if (problems.length)
+      throw new ValidationFailed(`${problems.length} problem(s) with the update`, { errors: problems });
+    if (set.nameservers)
+      await deps.registry.update(tx, { name: d.name, accountId: caller.id, nameservers: set.nameservers });
     const [row] = await tx.update(domains).set(set).where(eq(domains.id, d.id)).returning();
     return { domain: row!, owner };
   });
 }
 
 /** The transfer lock (clientTransferProhibited), at the registry and on the domain. */
-export async function setLock(deps: ManageDeps, caller: Caller, name: string, locked: boolean, now = new Date()): Promise<DomainRow> {
+export async function setLock(
+  deps: ManageDeps,
+  caller: Caller,
+  name: string,
+  locked: boolean,
+  now = new Date(),
+): Promise<DomainRow> {
   return deps.db.transaction(async (tx) => {
     const d = await findOwnDomain(tx, caller.id, name, { forUpdate: true });
     requireStatus(d, MANAGEABLE, locked ? 'locking' : 'unlocking');
@@ -207,7 +313,10 @@ export async function resetAuthCode(deps: ManageDeps, caller: Caller, name: stri
     const d = await findOwnDomain(tx, caller.id, name, { forUpdate: true });
     requireStatus(d, MANAGEABLE, 'an auth code reset');
     await deps.registry.update(tx, { name: d.name, accountId: caller.id, authCode: code });
-    await tx.update(domains).set({ authCodeSealed: deps.seal(code), updatedAt: now }).where(eq(domains.id, d.id));
+    await tx
+      .update(domains)
+      .set({ authCodeSealed: deps.seal(code), updatedAt: now })
+      .where(eq(domains.id, d.id));
   });
   return code;
 }
@@ -230,7 +339,10 @@ export async function deleteDomain(
     const { rules } = tldEntry(deps, d, caller.currency);
     // Add grace covers a registration made by this record (a transferred-in domain was not).
     const registeredHere = d.registeredAt.getTime() === d.createdAt.getTime();
-    const inAddGrace = registeredHere && d.status === 'active' && now.getTime() < d.registeredAt.getTime() + rules.addGraceDays * 86_400_000;
+    const inAddGrace =
+      registeredHere &&
+      d.status === 'active' &&
+      now.getTime() < d.registeredAt.getTime() + rules.addGraceDays * 86_400_000;
     const charge = inAddGrace ? await registrationCharge(tx, caller.id, d) : undefined;
     const redemption = afterGrace(now, rules);
     if (!confirm) {
@@ -238,13 +350,28 @@ export async function deleteDomain(
         inAddGrace
           ? `Deleting ${d.name} within the add grace period releases it at once${charge ? ` and refunds ${charge.amount} ${charge.currency}` : ''}`
           : `Deleting ${d.name} puts it into redemption until ${redemption.redemptionEndsAt.toISOString()} (restorable for the restore fee); it is released at ${redemption.purgeAt.toISOString()}`,
-        { extensions: { effect: inAddGrace ? 'released' : 'redemption', refund: charge ?? null, redemption_ends_at: inAddGrace ? null : redemption.redemptionEndsAt.toISOString() } },
+        {
+          extensions: {
+            effect: inAddGrace ? 'released' : 'redemption',
+            refund: charge ?? null,
+            redemption_ends_at: inAddGrace ? null : redemption.redemptionEndsAt.toISOString(),
+          },
+        },
       );
     }
     if (d.locked) throw new DomainLocked(`${d.name} is locked; POST /v1/domains/${d.name}/unlock first`);
     await deps.registry.delete(tx, { name: d.name, accountId: caller.id, purge: inAddGrace });
-    if (charge) await postUnlessFree(tx, { accountId: caller.id, type: 'refund', money: charge, reason: `Deletion of ${d.name} within the add grace period`, reference: `domain:${d.name}` });
-    const set = inAddGrace ? { status: 'released', purgeAt: now, updatedAt: now } : { status: 'redemption', ...redemption, updatedAt: now };
+    if (charge)
+      await postUnlessFree(tx, {
+        accountId: caller.id,
+        type: 'refund',
+        money: charge,
+        reason: `Deletion of ${d.name} within the add grace period`,
+        reference: `domain:${d.name}`,
+      });
+    const set = inAddGrace
+      ? { status: 'released', purgeAt: now, updatedAt: now }
+      : { status: 'redemption', ...redemption, updatedAt: now };
     const [row] = await tx.update(domains).set(set).where(eq(domains.id, d.id)).returning();
     return { domain: row!, refunded: charge ?? null };
   });
@@ -255,7 +382,14 @@ async function registrationCharge(tx: Tx, accountId: string, d: DomainRow): Prom
   const rows = await tx
     .select({ amount: ledgerTransactions.amount, currency: ledgerTransactions.currency })
     .from(ledgerTransactions)
-    .where(and(eq(ledgerTransactions.accountId, accountId), eq(ledgerTransactions.reference, `domain:${d.name}`), eq(ledgerTransactions.type, 'charge'), gte(ledgerTransactions.createdAt, d.createdAt)));
+    .where(
+      and(
+        eq(ledgerTransactions.accountId, accountId),
+        eq(ledgerTransactions.reference, `domain:${d.name}`),
+        eq(ledgerTransactions.type, 'charge'),
+        gte(ledgerTransactions.createdAt, d.createdAt),
+      ),
+    );
   if (rows.length === 0) return undefined;
   return { amount: rows.reduce((sum, r) => sum + Math.abs(r.amount), 0), currency: rows[0]!.currency };
 }

@@ -9,12 +9,25 @@ import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js'
 import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
 import { checkNames, checkStore } from './check-service.js';
-import { Domain, DomainStatus, domainView, Handle, NAMED_BY_ORDER, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import {
+  Domain,
+  DomainStatus,
+  domainView,
+  Handle,
+  NAMED_BY_ORDER,
+  NameParams,
+  nameFromParam,
+  strict,
+  Warning,
+} from './domain-schemas.js';
 import { registerDomain, registrationFacts, registrationWriter } from './register-service.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-const CheckBody = Type.Object({ names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) }, strict);
+const CheckBody = Type.Object(
+  { names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) },
+  strict,
+);
 const CheckResult = Type.Object(
   {
     input: Type.String(),
@@ -23,7 +36,19 @@ const CheckResult = Type.Object(
     status: Type.Enum(['free', 'taken', 'reserved', 'premium', 'invalid']),
     reason: Type.Union([Type.String(), Type.Null()]),
     quote: Type.Union([
-      Type.Object({ id: Type.String({ pattern: '^rq_', maxLength: 400, description: 'Pass as quote_id to the registration; the quote is sealed in it' }), price: Money, per: Type.Literal('year'), expires_at: Type.String({ format: 'date-time' }) }, strict),
+      Type.Object(
+        {
+          id: Type.String({
+            pattern: '^rq_',
+            maxLength: 400,
+            description: 'Pass as quote_id to the registration; the quote is sealed in it',
+          }),
+          price: Money,
+          per: Type.Literal('year'),
+          expires_at: Type.String({ format: 'date-time' }),
+        },
+        strict,
+      ),
       Type.Null(),
     ]),
   },
@@ -34,10 +59,20 @@ const RegisterBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253 }),
     period_years: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Default: the TLD minimum' })),
-    contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
+    contacts: Type.Object(
+      { owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) },
+      strict,
+    ),
     nameservers: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'None, or 2 to 13' }),
-    quote_id: Type.Optional(Type.String({ maxLength: 400, description: 'Honour the price of this quote (from a check) while it holds' })),
-    max_price: Type.Optional(Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' })),
+    quote_id: Type.Optional(
+      Type.String({ maxLength: 400, description: 'Honour the price of this quote (from a check) while it holds' }),
+    ),
+    max_price: Type.Optional(
+      Type.Object(
+        { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
+        { ...strict, description: 'Refuse (409 price_changed) if the charge would be higher' },
+      ),
+    ),
     accept_premium: Type.Optional(Type.Boolean()),
     autorenew: Type.Optional(Type.Boolean()),
   },
@@ -57,10 +92,19 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
   const checks = checkStore(app.db, registry);
   // Checks older than the R-DOM-2 window serve nothing any more.
   sweepExpiredRows(app, 'domain-checks', (now) =>
-    app.db.delete(domainChecks).where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000))).returning({ name: domainChecks.name }),
+    app.db
+      .delete(domainChecks)
+      .where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000)))
+      .returning({ name: domainChecks.name }),
   );
   const quotes = app.secretBox.signer('domain-quotes');
-  const checkDeps = { store: checks, catalogue: opts.catalogue, dropCatch: app.dropCatch, quoteTtlMs: opts.quoteTtlS * 1000, signQuote: quotes.sign };
+  const checkDeps = {
+    store: checks,
+    catalogue: opts.catalogue,
+    dropCatch: app.dropCatch,
+    quoteTtlMs: opts.quoteTtlS * 1000,
+    signQuote: quotes.sign,
+  };
   const facts = registrationFacts(app.db);
   const write = registrationWriter(app.db, registry);
   // The principal carries the account's currency (fixed at creation): no account read per call.
@@ -115,7 +159,10 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         description:
           'Refused with 409 availability_check_required unless this account checked the name and found it free within the window (R-DOM-2). Honours quote_id, refuses above max_price (409 price_changed), needs accept_premium for premium names. Of two concurrent registrations of one name exactly one succeeds. Send an Idempotency-Key to make retries safe.',
         body: RegisterBody,
-        response: { 201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict), ...problemResponses(402, 409) },
+        response: {
+          201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict),
+          ...problemResponses(402, 409),
+        },
       },
       config: { guardSubjects: NAMED_BY_ORDER },
     },
@@ -123,9 +170,25 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const account = caller(req.principal);
       const b = req.body;
       const r = await registerDomain(
-        { facts, write, catalogue: opts.catalogue, seal: app.secretBox.seal, verifyQuote: quotes.verify, checkWindowS: opts.checkWindowS },
+        {
+          facts,
+          write,
+          catalogue: opts.catalogue,
+          seal: app.secretBox.seal,
+          verifyQuote: quotes.verify,
+          checkWindowS: opts.checkWindowS,
+        },
         account,
-        { name: b.name, periodYears: b.period_years, contacts: b.contacts, nameservers: b.nameservers, quoteId: b.quote_id, maxPrice: b.max_price, acceptPremium: b.accept_premium, autorenew: b.autorenew },
+        {
+          name: b.name,
+          periodYears: b.period_years,
+          contacts: b.contacts,
+          nameservers: b.nameservers,
+          quoteId: b.quote_id,
+          maxPrice: b.max_price,
+          acceptPremium: b.accept_premium,
+          autorenew: b.autorenew,
+        },
       );
       req.audit = { targetType: 'domain', targetId: r.domain.name };
       return reply.code(201).send({ domain: domainView(r.domain), charged: r.charged, warnings: r.warnings });
@@ -135,11 +198,19 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
   app.get(
     '/v1/domains',
     {
-      schema: { operationId: 'listDomains', tags: ['domains'], summary: 'Your domains', querystring: Type.Object(
+      schema: {
+        operationId: 'listDomains',
+        tags: ['domains'],
+        summary: 'Your domains',
+        querystring: Type.Object(
           {
             ...PageQuery,
             tld: Type.Optional(Type.String({ maxLength: 63 })),
-            status: Type.Optional(Type.Union([DomainStatus, Type.Literal('all')], { description: 'Default: every status but released and transferred_out' })),
+            status: Type.Optional(
+              Type.Union([DomainStatus, Type.Literal('all')], {
+                description: 'Default: every status but released and transferred_out',
+              }),
+            ),
           },
           strict,
         ),
@@ -151,11 +222,23 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const cursor = app.listCursor(req);
       const after = cursor.position({ name: { text: 253 } })?.name;
       const status = req.query.status;
-      const statusFilter = status === 'all' ? undefined : status ? eq(domains.status, status) : notInArray(domains.status, ['released', 'transferred_out']);
+      const statusFilter =
+        status === 'all'
+          ? undefined
+          : status
+            ? eq(domains.status, status)
+            : notInArray(domains.status, ['released', 'transferred_out']);
       const rows = await app.db
         .select()
         .from(domains)
-        .where(and(eq(domains.accountId, tenantOf(req.principal)), after ? gt(domains.name, after) : undefined, req.query.tld ? eq(domains.tld, req.query.tld) : undefined, statusFilter))
+        .where(
+          and(
+            eq(domains.accountId, tenantOf(req.principal)),
+            after ? gt(domains.name, after) : undefined,
+            req.query.tld ? eq(domains.tld, req.query.tld) : undefined,
+            statusFilter,
+          ),
+        )
         .orderBy(asc(domains.name))
         .limit(limit + 1);
       return cursor.page(rows, limit, (d) => ({ name: d.name }), domainView);
@@ -165,12 +248,22 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
   app.get(
     '/v1/domains/:name',
     {
-      schema: { operationId: 'getDomain', tags: ['domains'], summary: 'One domain (A-label or Unicode name)', params: NameParams, response: { 200: Domain, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getDomain',
+        tags: ['domains'],
+        summary: 'One domain (A-label or Unicode name)',
+        params: NameParams,
+        response: { 200: Domain, ...problemResponses(404) },
+      },
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
-      const [row] = await app.db.select().from(domains).where(and(eq(domains.accountId, tenantOf(req.principal)), eq(domains.name, name)));
-      if (!row || row.status === 'released' || row.status === 'transferred_out') throw new NotFound(`No domain ${req.params.name} in your account`);
+      const [row] = await app.db
+        .select()
+        .from(domains)
+        .where(and(eq(domains.accountId, tenantOf(req.principal)), eq(domains.name, name)));
+      if (!row || row.status === 'released' || row.status === 'transferred_out')
+        throw new NotFound(`No domain ${req.params.name} in your account`);
       return domainView(row);
     },
   );

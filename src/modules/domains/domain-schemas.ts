@@ -19,10 +19,13 @@ export const NAMED_BY_ORDER = [
 export const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }) }, strict);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 
-export const DomainStatus = Type.Enum(['active', 'grace', 'redemption', 'pending_delete', 'released', 'transferred_out'], {
-  description:
-    'active; grace: expired and not renewed (auto-renew grace, renewable at the renewal price); redemption: restorable for the restore fee; pending_delete: nothing can be done, the name is released at pending_delete_ends_at; released and transferred_out are final.',
-});
+export const DomainStatus = Type.Enum(
+  ['active', 'grace', 'redemption', 'pending_delete', 'released', 'transferred_out'],
+  {
+    description:
+      'active; grace: expired and not renewed (auto-renew grace, renewable at the renewal price); redemption: restorable for the restore fee; pending_delete: nothing can be done, the name is released at pending_delete_ends_at; released and transferred_out are final.',
+  },
+);
 
 export const Domain = Type.Object(
   {
@@ -34,14 +37,33 @@ export const Domain = Type.Object(
     premium: Type.Boolean(),
     registered_at: DateTime,
     expires_at: DateTime,
-    grace_ends_at: Type.String({ format: 'date-time', description: 'End of the auto-renew grace period after expiry (or the deletion time for a deleted domain)' }),
-    redemption_ends_at: Type.String({ format: 'date-time', description: 'Until then a domain in redemption can be restored' }),
-    pending_delete_ends_at: Type.String({ format: 'date-time', description: 'When the name is released to the public' }),
+    grace_ends_at: Type.String({
+      format: 'date-time',
+      description: 'End of the auto-renew grace period after expiry (or the deletion time for a deleted domain)',
+    }),
+    redemption_ends_at: Type.String({
+      format: 'date-time',
+      description: 'Until then a domain in redemption can be restored',
+    }),
+    pending_delete_ends_at: Type.String({
+      format: 'date-time',
+      description: 'When the name is released to the public',
+    }),
     autorenew: Type.Boolean(),
     autorenew_failed_at: NullableDateTime,
-    locked: Type.Boolean({ description: 'Transfer lock (clientTransferProhibited); a locked domain also cannot be deleted' }),
+    locked: Type.Boolean({
+      description: 'Transfer lock (clientTransferProhibited); a locked domain also cannot be deleted',
+    }),
     nameservers: Type.Array(Type.String()),
-    contacts: Type.Object({ owner: Handle, admin: Type.Union([Handle, Type.Null()]), tech: Type.Union([Handle, Type.Null()]), billing: Type.Union([Handle, Type.Null()]) }, strict),
+    contacts: Type.Object(
+      {
+        owner: Handle,
+        admin: Type.Union([Handle, Type.Null()]),
+        tech: Type.Union([Handle, Type.Null()]),
+        billing: Type.Union([Handle, Type.Null()]),
+      },
+      strict,
+    ),
   },
   strict,
 );

@@ -22,5 +22,9 @@ export function lifecycleDates(expiresAt: Date, rules: Periods): LifecycleDates 
 /** A deletion (or the end of grace) starts redemption at `from`. */
 export function afterGrace(from: Date, rules: Pick<Periods, 'redemptionDays' | 'pendingDeleteDays'>): LifecycleDates {
   const redemptionEndsAt = new Date(from.getTime() + rules.redemptionDays * DAY_MS);
-  return { graceEndsAt: from, redemptionEndsAt, purgeAt: new Date(redemptionEndsAt.getTime() + rules.pendingDeleteDays * DAY_MS) };
+  return {
+    graceEndsAt: from,
+    redemptionEndsAt,
+    purgeAt: new Date(redemptionEndsAt.getTime() + rules.pendingDeleteDays * DAY_MS),
+  };
 }

@@ -43,9 +43,29 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
   try {
     await tx.transaction(async (sp) => {
       const amount = operationPrice(entry, labelOf(d.name), 'renew', account.currency) * years;
-      await postUnlessFree(sp, { accountId: d.accountId, type: 'charge', money: { amount, currency: account.currency }, reason: `Autorenewal of ${d.name} for ${years} year(s)`, reference: `domain:${d.name}` });
-      const { expiresAt } = await deps.registry.renew(sp, { name: d.name, accountId: d.accountId, years, currentExpiresAt: d.expiresAt });
-      await sp.update(domains).set({ status: 'active', expiresAt, ...lifecycleDates(expiresAt, entry.rules), autorenewFailedAt: null, updatedAt: now }).where(eq(domains.id, d.id));
+      await postUnlessFree(sp, {
+        accountId: d.accountId,
+        type: 'charge',
+        money: { amount, currency: account.currency },
+        reason: `Autorenewal of ${d.name} for ${years} year(s)`,
+        reference: `domain:${d.name}`,
+      });
+      const { expiresAt } = await deps.registry.renew(sp, {
+        name: d.name,
+        accountId: d.accountId,
+        years,
+        currentExpiresAt: d.expiresAt,
+      });
+      await sp
+        .update(domains)
+        .set({
+          status: 'active',
+          expiresAt,
+          ...lifecycleDates(expiresAt, entry.rules),
+          autorenewFailedAt: null,
+          updatedAt: now,
+        })
+        .where(eq(domains.id, d.id));
     });
     return true;
   } catch (err) {
@@ -65,7 +85,13 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
  * cannot deadlock on account rows), and a domain whose step fails is logged and left for the next
  * run without holding up the others.
  */
-async function phase(deps: LifecycleDeps, name: string, where: SQL | undefined, step: (tx: Tx, d: DomainRow) => Promise<void>, limit: number): Promise<number> {
+async function phase(
+  deps: LifecycleDeps,
+  name: string,
+  where: SQL | undefined,
+  step: (tx: Tx, d: DomainRow) => Promise<void>,
+  limit: number,
+): Promise<number> {
   let handled = 0;
   const failed: string[] = [];
   while (handled + failed.length < limit) {
@@ -101,25 +127,50 @@ async function phase(deps: LifecycleDeps, name: string, where: SQL | undefined, 
 }
 
 export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_000): Promise<LifecycleCounts> {
-  const c: LifecycleCounts = { renewed: 0, autorenewFailed: 0, expired: 0, redemption: 0, pendingDelete: 0, released: 0 };
+  const c: LifecycleCounts = {
+    renewed: 0,
+    autorenewFailed: 0,
+    expired: 0,
+    redemption: 0,
+    pendingDelete: 0,
+    released: 0,
+  };
 
   // Expiry: autorenew, or into grace.
-  await phase(deps, 'expiry', and(eq(domains.status, 'active'), lte(domains.expiresAt, now)), async (tx, d) => {
-    if (d.autorenew && (await autorenew(deps, tx, d, now))) {
-      c.renewed++;
-      return;
-    }
-    if (d.autorenew) c.autorenewFailed++;
-    else c.expired++;
-    await tx.update(domains).set({ status: 'grace', autorenewFailedAt: d.autorenew ? now : null, updatedAt: now }).where(eq(domains.id, d.id));
-  }, limit);
+  await phase(
+    deps,
+    'expiry',
+    and(eq(domains.status, 'active'), lte(domains.expiresAt, now)),
+    async (tx, d) => {
+      if (d.autorenew && (await autorenew(deps, tx, d, now))) {
+        c.renewed++;
+        return;
+      }
+      if (d.autorenew) c.autorenewFailed++;
+      else c.expired++;
+      await tx
+        .update(domains)
+        .set({ status: 'grace', autorenewFailedAt: d.autorenew ? now : null, updatedAt: now })
+        .where(eq(domains.id, d.id));
+    },
+    limit,
+  );
 
   // Grace: a failed autorenewal is retried once a day (a top-up renews it); at its end, redemption.
   const retryBefore = new Date(now.getTime() - DAY_MS);
   await phase(
     deps,
     'grace',
-    and(eq(domains.status, 'grace'), or(lte(domains.graceEndsAt, now), and(eq(domains.autorenew, true), or(isNull(domains.autorenewFailedAt), lte(domains.autorenewFailedAt, retryBefore))))),
+    and(
+      eq(domains.status, 'grace'),
+      or(
+        lte(domains.graceEndsAt, now),
+        and(
+          eq(domains.autorenew, true),
+          or(isNull(domains.autorenewFailedAt), lte(domains.autorenewFailedAt, retryBefore)),
+        ),
+      ),
+    ),
     async (tx, d) => {
       if (d.graceEndsAt > now) {
         if (await autorenew(deps, tx, d, now)) c.renewed++;
@@ -132,16 +183,28 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_00
     limit,
   );
 
-  await phase(deps, 'redemption', and(eq(domains.status, 'redemption'), lte(domains.redemptionEndsAt, now)), async (tx, d) => {
-    c.pendingDelete++;
-    await tx.update(domains).set({ status: 'pending_delete', updatedAt: now }).where(eq(domains.id, d.id));
-  }, limit);
+  await phase(
+    deps,
+    'redemption',
+    and(eq(domains.status, 'redemption'), lte(domains.redemptionEndsAt, now)),
+    async (tx, d) => {
+      c.pendingDelete++;
+      await tx.update(domains).set({ status: 'pending_delete', updatedAt: now }).where(eq(domains.id, d.id));
+    },
+    limit,
+  );
 
-  await phase(deps, 'release', and(eq(domains.status, 'pending_delete'), lte(domains.purgeAt, now)), async (tx, d) => {
-    c.released++;
-    await deps.registry.release(tx, d.name);
-    await tx.update(domains).set({ status: 'released', updatedAt: now }).where(eq(domains.id, d.id));
-  }, limit);
+  await phase(
+    deps,
+    'release',
+    and(eq(domains.status, 'pending_delete'), lte(domains.purgeAt, now)),
+    async (tx, d) => {
+      c.released++;
+      await deps.registry.release(tx, d.name);
+      await tx.update(domains).set({ status: 'released', updatedAt: now }).where(eq(domains.id, d.id));
+    },
+    limit,
+  );
 
   return c;
 }

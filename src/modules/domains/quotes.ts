@@ -15,7 +15,9 @@ export interface Quote {
 const PREFIX = 'rq_';
 
 export function signQuote(sign: (payload: string) => string, q: Quote): string {
-  return PREFIX + sign(JSON.stringify([q.accountId, q.name, q.premium ? 1 : 0, q.currency, q.amount, q.expiresAt.getTime()]));
+  return (
+    PREFIX + sign(JSON.stringify([q.accountId, q.name, q.premium ? 1 : 0, q.currency, q.amount, q.expiresAt.getTime()]))
+  );
 }
 
 /** The quote behind an id, or null for an id this server did not issue. */
@@ -24,7 +26,14 @@ export function openQuote(verify: (token: string) => string | null, id: string):
   const payload = verify(id.slice(PREFIX.length));
   if (payload === null) return null;
   try {
-    const [accountId, name, premium, currency, amount, expiresMs] = JSON.parse(payload) as [string, string, number, string, number, number];
+    const [accountId, name, premium, currency, amount, expiresMs] = JSON.parse(payload) as [
+      string,
+      string,
+      number,
+      string,
+      number,
+      number,
+    ];
     return { accountId, name, premium: premium === 1, currency, amount, expiresAt: new Date(expiresMs) };
   } catch {
     return null;

@@ -16,7 +16,11 @@ import { openQuote } from './quotes.js';
 import { DomainNotAvailable, type RegistryBackend, type RegistryCreate } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-export const AvailabilityCheckRequired = defineError('availability_check_required', 409, 'Check the name with POST /v1/domains/check first');
+export const AvailabilityCheckRequired = defineError(
+  'availability_check_required',
+  409,
+  'Check the name with POST /v1/domains/check first',
+);
 export const PriceChanged = defineError('price_changed', 409, 'The price is above max_price');
 export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
@@ -78,28 +82,44 @@ export function registrationFacts(db: Db): (q: FactsQuery) => Promise<Facts> {
       from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as q(ord integer, account_id uuid, handles jsonb, name text, since timestamptz)`,
   );
   return batched<FactsQuery, Facts>(async (items) => {
-    const keys = items.map((i, ord) => ({ ord, account_id: i.accountId, handles: i.handles, name: i.name, since: i.since.toISOString() }));
+    const keys = items.map((i, ord) => ({
+      ord,
+      account_id: i.accountId,
+      handles: i.handles,
+      name: i.name,
+      since: i.since.toISOString(),
+    }));
     const rows = await select(db, { keys: JSON.stringify(keys) });
     const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
     return items.map((_, ord) => {
       const r = byOrd.get(ord)!;
-      return { account: jsonValue<AccountFacts | null>(r.account), contacts: jsonValue<ContactFacts[]>(r.contacts), check: jsonValue<{ result: string } | null>(r.last_check) };
+      return {
+        account: jsonValue<AccountFacts | null>(r.account),
+        contacts: jsonValue<ContactFacts[]>(r.contacts),
+        check: jsonValue<{ result: string } | null>(r.last_check),
+      };
     });
   });
 }
 
 type NewDomain = Omit<DomainRow, 'id'>;
 /** Writes a registration (registry entry, domain, charge) atomically and answers the stored domain. */
-export type RegistrationWriter = (create: RegistryCreate, domain: (dates: { createdAt: Date; expiresAt: Date }) => NewDomain, charge: Movement) => Promise<DomainRow>;
+export type RegistrationWriter = (
+  create: RegistryCreate,
+  domain: (dates: { createdAt: Date; expiresAt: Date }) => NewDomain,
+  charge: Movement,
+) => Promise<DomainRow>;
 
 // Every column but the generated id, in the schema's own names and types: a column added to the
 // schema is part of the insert without touching this file.
 const domainColumns = Object.entries(getTableColumns(domains)).filter(([key]) => key !== 'id');
 const domainParams = (d: NewDomain): Record<string, unknown> =>
-  Object.fromEntries(domainColumns.map(([key, col]) => {
-    const v = (d as unknown as Record<string, unknown>)[key];
-    return [`domain_${col.name}`, v instanceof Date ? v.toISOString() : v];
-  }));
+  Object.fromEntries(
+    domainColumns.map(([key, col]) => {
+      const v = (d as unknown as Record<string, unknown>)[key];
+      return [`domain_${col.name}`, v instanceof Date ? v.toISOString() : v];
+    }),
+  );
 
 /**
  * The domain row and its charge as one statement behind `registryCreate` (a CTE named
@@ -109,7 +129,10 @@ const domainParams = (d: NewDomain): Record<string, unknown> =>
 const registrationStatement = (registryCreate: SQL): SQL => sql`with ${registryCreate},
   domain_insert as (
     insert into domains (${sql.raw(domainColumns.map(([, col]) => col.name).join(', '))})
-    select ${sql.join(domainColumns.map(([, col]) => sql`${sql.placeholder(`domain_${col.name}`)}::${sql.raw(col.getSQLType())}`), sql`, `)} from registry_create
+    select ${sql.join(
+      domainColumns.map(([, col]) => sql`${sql.placeholder(`domain_${col.name}`)}::${sql.raw(col.getSQLType())}`),
+      sql`, `,
+    )} from registry_create
     returning id),
   ${ledgerCtes(sql`exists (select 1 from domain_insert)`)}
   select d.id, ${abortUnlessMoved} as refused from domain_insert d`;
@@ -121,14 +144,22 @@ const registrationStatement = (registryCreate: SQL): SQL => sql`with ${registryC
  */
 export function registrationWriter(db: Db, registry: RegistryBackend): RegistrationWriter {
   const inDatabase = registry.createInStatement;
-  const whole = inDatabase && preparedStatement<{ id: string }>('register_domain', registrationStatement(inDatabase.cte));
-  const afterCreate = preparedStatement<{ id: string }>('register_domain_after_create', registrationStatement(sql`registry_create as (select 1)`));
+  const whole =
+    inDatabase && preparedStatement<{ id: string }>('register_domain', registrationStatement(inDatabase.cte));
+  const afterCreate = preparedStatement<{ id: string }>(
+    'register_domain_after_create',
+    registrationStatement(sql`registry_create as (select 1)`),
+  );
   return async (create, domain, charge) => {
     try {
       if (inDatabase && whole) {
         const bound = inDatabase.bind(create);
         const values = domain(bound);
-        const [row] = await whole(db, { ...bound.params, ...domainParams(values), ...ledgerParams(charge, create.now) });
+        const [row] = await whole(db, {
+          ...bound.params,
+          ...domainParams(values),
+          ...ledgerParams(charge, create.now),
+        });
         if (!row) throw new DomainNotAvailable(`${create.name} was registered a moment ago`);
         return { id: row.id, ...values };
       }
@@ -156,26 +187,42 @@ export async function registerDomain(
   };
   if (!entry) invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
   const rules = entry!.rules;
-  const parsed = parseDomainName(input.name, tld, { minLength: rules.minLabelLength, maxLength: rules.maxLabelLength, idnScripts: rules.idnScripts });
+  const parsed = parseDomainName(input.name, tld, {
+    minLength: rules.minLabelLength,
+    maxLength: rules.maxLabelLength,
+    idnScripts: rules.idnScripts,
+  });
   if (!parsed.ok) return invalid('/body/name', parsed.code, parsed.reason);
   const name = parsed.name;
 
   const problems: FieldErrorBody[] = [];
   const years = input.periodYears ?? rules.minPeriodYears;
   if (years < rules.minPeriodYears || years > rules.maxPeriodYears) {
-    problems.push({ pointer: '/body/period_years', code: 'period_not_allowed', message: `.${tld} registers for ${rules.minPeriodYears}-${rules.maxPeriodYears} years` });
+    problems.push({
+      pointer: '/body/period_years',
+      code: 'period_not_allowed',
+      message: `.${tld} registers for ${rules.minPeriodYears}-${rules.maxPeriodYears} years`,
+    });
   }
   const ns = checkNameservers(input.nameservers, '/body/nameservers', problems);
-  const facts = await deps.facts({ accountId: account.id, handles: namedHandles(input.contacts), name, since: new Date(now.getTime() - deps.checkWindowS * 1000) });
+  const facts = await deps.facts({
+    accountId: account.id,
+    handles: namedHandles(input.contacts),
+    name,
+    since: new Date(now.getTime() - deps.checkWindowS * 1000),
+  });
   if (!facts.account) throw new NotFound('No such account');
   const owner = contactProblems(rules, input.contacts, facts.contacts, '/body/contacts', problems);
-  if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the registration`, { errors: problems });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} problem(s) with the registration`, { errors: problems });
 
   // R-DOM-2: this account checked this name and found it free within the window.
   const check = facts.check;
   if (!check || (check.result !== 'free' && check.result !== 'premium')) {
     throw new AvailabilityCheckRequired(
-      check ? `The last check of ${name} found it ${check.result}` : `${name} was not checked by this account in the last ${Math.round(deps.checkWindowS / 60)} minutes`,
+      check
+        ? `The last check of ${name} found it ${check.result}`
+        : `${name} was not checked by this account in the last ${Math.round(deps.checkWindowS / 60)} minutes`,
     );
   }
   const label = name.slice(0, name.indexOf('.'));
@@ -185,19 +232,26 @@ export async function registerDomain(
   let yearly = premium ? premium.registerAmount : entry!.prices.find((p) => p.operation === 'register')?.amount;
   if (input.quoteId) {
     const quote = openQuote(deps.verifyQuote, input.quoteId);
-    if (!quote || quote.accountId !== account.id || quote.currency !== account.currency) throw new QuoteExpired('No such quote for this account');
+    if (!quote || quote.accountId !== account.id || quote.currency !== account.currency)
+      throw new QuoteExpired('No such quote for this account');
     if (quote.name !== name) throw new QuoteExpired(`The quote is for ${quote.name}, not ${name}`);
     if (quote.expiresAt <= now) throw new QuoteExpired(`The quote expired at ${quote.expiresAt.toISOString()}`);
     // A quote is a ceiling: if the price fell since, the lower one is charged.
     yearly = yearly === undefined ? quote.amount : Math.min(yearly, quote.amount);
   }
-  if (yearly === undefined) return invalid('/body/name', 'not_sold_in_currency', `.${tld} is not sold in ${account.currency}`);
+  if (yearly === undefined)
+    return invalid('/body/name', 'not_sold_in_currency', `.${tld} is not sold in ${account.currency}`);
   const total = { amount: yearly * years, currency: account.currency };
   if (premium && !input.acceptPremium) {
-    throw new PremiumNotAccepted(`${name} is a premium name at ${total.amount} ${total.currency} for ${years} year(s); send accept_premium: true`, { extensions: { price: total } });
+    throw new PremiumNotAccepted(
+      `${name} is a premium name at ${total.amount} ${total.currency} for ${years} year(s); send accept_premium: true`,
+      { extensions: { price: total } },
+    );
   }
   if (input.maxPrice && (input.maxPrice.currency !== total.currency || total.amount > input.maxPrice.amount)) {
-    throw new PriceChanged(`The registration costs ${total.amount} ${total.currency}, above max_price`, { extensions: { price: total, max_price: input.maxPrice } });
+    throw new PriceChanged(`The registration costs ${total.amount} ${total.currency}, above max_price`, {
+      extensions: { price: total, max_price: input.maxPrice },
+    });
   }
 
   const authCode = randomToken(12);
@@ -227,7 +281,13 @@ export async function registerDomain(
       techHandle: input.contacts.tech ?? null,
       billingHandle: input.contacts.billing ?? null,
     }),
-    { accountId: account.id, type: 'charge', money: total, reason: `Registration of ${name} for ${years} year(s)`, reference: `domain:${name}` },
+    {
+      accountId: account.id,
+      type: 'charge',
+      money: total,
+      reason: `Registration of ${name} for ${years} year(s)`,
+      reference: `domain:${name}`,
+    },
   );
   return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account!) : [] };
 }

@@ -56,16 +56,25 @@ export interface RegistryBackend {
    */
   readonly takenInStatement?: (name: SQL) => SQL;
   /** Adds `years` to the current expiry (EPP renew carries curExpDate, so a renew is never applied twice). */
-  renew(tx: Tx, input: { name: string; accountId: string; years: number; currentExpiresAt: Date }): Promise<{ expiresAt: Date }>;
+  renew(
+    tx: Tx,
+    input: { name: string; accountId: string; years: number; currentExpiresAt: Date },
+  ): Promise<{ expiresAt: Date }>;
   /** Sets the auth code, the transfer lock and/or the name servers (EPP domain:update). */
-  update(tx: Tx, input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean; nameservers?: string[] }): Promise<void>;
+  update(
+    tx: Tx,
+    input: { name: string; accountId: string; authCode?: string; transferProhibited?: boolean; nameservers?: string[] },
+  ): Promise<void>;
   /** Whether `authCode` is the name's auth code (EPP transfer request carries authInfo). */
   verifyAuthCode(tx: Tx, name: string, authCode: string): Promise<boolean>;
   /**
    * Moves sponsorship from `fromAccountId` (null: another registrar) to `toAccountId`, adding `years`
    * to the expiry (EPP transfer approved). Refused when the sponsor changed or locked the name meanwhile.
    */
-  transfer(tx: Tx, input: { name: string; fromAccountId: string | null; toAccountId: string; years: number; authCode: string }): Promise<{ expiresAt: Date }>;
+  transfer(
+    tx: Tx,
+    input: { name: string; fromAccountId: string | null; toAccountId: string; years: number; authCode: string },
+  ): Promise<{ expiresAt: Date }>;
   /**
    * EPP domain:delete. Within the add grace period the registry purges the name at once (`purge`);
    * otherwise it starts redemption and the name stays held until release().
@@ -88,7 +97,8 @@ export function addYears(d: Date, years: number): Date {
 
 export const authCodeHash = (code: string): string => createHash('sha256').update(code, 'utf8').digest('hex');
 
-const sponsoredBy = (name: string, accountId: string) => and(eq(registryNames.name, name), eq(registryNames.sponsorAccountId, accountId));
+const sponsoredBy = (name: string, accountId: string) =>
+  and(eq(registryNames.name, name), eq(registryNames.sponsorAccountId, accountId));
 
 // The availability lookup is the hot query of every check: prepared once per handle.
 const takenQueries = new WeakMap<Tx, ReturnType<typeof prepareTaken>>();
@@ -116,13 +126,22 @@ const createInStatement: NonNullable<RegistryBackend['createInStatement']> = {
   bind({ name, accountId, years, now, authCode }) {
     const expiresAt = addYears(now, years);
     return {
-      params: { registry_name: name, registry_account: accountId, registry_created: now.toISOString(), registry_expires: expiresAt.toISOString(), registry_auth_hash: authCodeHash(authCode) },
+      params: {
+        registry_name: name,
+        registry_account: accountId,
+        registry_created: now.toISOString(),
+        registry_expires: expiresAt.toISOString(),
+        registry_auth_hash: authCodeHash(authCode),
+      },
       createdAt: now,
       expiresAt,
     };
   },
 };
-const createName = preparedStatement<{ name: string }>('registry_create', sql`with ${createInStatement.cte} select name from registry_create`);
+const createName = preparedStatement<{ name: string }>(
+  'registry_create',
+  sql`with ${createInStatement.cte} select name from registry_create`,
+);
 
 /** The built-in registry: its state in our PostgreSQL, like a registrar's test environment. */
 export const builtInRegistry: RegistryBackend = {
@@ -133,7 +152,15 @@ export const builtInRegistry: RegistryBackend = {
   },
   async info(tx, name) {
     const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name));
-    return row ? { name: row.name, sponsorAccountId: row.sponsorAccountId, createdAt: row.createdAt, expiresAt: row.expiresAt, transferProhibited: row.transferProhibited } : null;
+    return row
+      ? {
+          name: row.name,
+          sponsorAccountId: row.sponsorAccountId,
+          createdAt: row.createdAt,
+          expiresAt: row.expiresAt,
+          transferProhibited: row.transferProhibited,
+        }
+      : null;
   },
   createInStatement,
   takenInStatement: (name) => sql`exists (select 1 from registry_names where registry_names.name = ${name})`,
@@ -150,7 +177,10 @@ export const builtInRegistry: RegistryBackend = {
       .set({ expiresAt })
       .where(and(sponsoredBy(name, accountId), eq(registryNames.expiresAt, currentExpiresAt)))
       .returning({ name: registryNames.name });
-    if (rows.length === 0) throw new Error(`registry: ${name} is not sponsored by ${accountId} with expiry ${currentExpiresAt.toISOString()}`);
+    if (rows.length === 0)
+      throw new Error(
+        `registry: ${name} is not sponsored by ${accountId} with expiry ${currentExpiresAt.toISOString()}`,
+      );
     return { expiresAt };
   },
   // The built-in registry serves no DNS, so it keeps no name servers: the domain row has them.
@@ -161,17 +191,24 @@ export const builtInRegistry: RegistryBackend = {
     if (Object.keys(set).length) await tx.update(registryNames).set(set).where(sponsoredBy(name, accountId));
   },
   async verifyAuthCode(tx, name, authCode) {
-    const [row] = await tx.select({ hash: registryNames.authCodeHash }).from(registryNames).where(eq(registryNames.name, name));
+    const [row] = await tx
+      .select({ hash: registryNames.authCodeHash })
+      .from(registryNames)
+      .where(eq(registryNames.name, name));
     if (!row?.hash) return false;
     return timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(authCodeHash(authCode), 'hex'));
   },
   async transfer(tx, { name, fromAccountId, toAccountId, years, authCode }) {
     const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name)).for('update');
     if (!row) throw new DomainNotAvailable(`${name} is not registered`);
-    if (row.sponsorAccountId !== fromAccountId || row.transferProhibited) throw new TransferRefused(`${name} changed hands or was locked since the transfer was requested`);
+    if (row.sponsorAccountId !== fromAccountId || row.transferProhibited)
+      throw new TransferRefused(`${name} changed hands or was locked since the transfer was requested`);
     const expiresAt = addYears(row.expiresAt, years);
     // The gaining registrar sets a fresh auth code; the name arrives locked.
-    await tx.update(registryNames).set({ sponsorAccountId: toAccountId, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true }).where(eq(registryNames.name, name));
+    await tx
+      .update(registryNames)
+      .set({ sponsorAccountId: toAccountId, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true })
+      .where(eq(registryNames.name, name));
     return { expiresAt };
   },
   async delete(tx, { name, accountId, purge }) {

@@ -6,28 +6,50 @@ import { getAccount } from '../accounts/service.js';
 import { loadTlds, replaceTldLists, upsertTld, type TldCatalogue } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
 
-const TldParams = Type.Object({ tld: Type.String({ pattern: '^[a-z0-9-]{2,63}$', description: 'A-label, without the dot' }) }, { additionalProperties: false });
+const TldParams = Type.Object(
+  { tld: Type.String({ pattern: '^[a-z0-9-]{2,63}$', description: 'A-label, without the dot' }) },
+  { additionalProperties: false },
+);
 const TldList = Type.Object({ data: Type.Array(Tld) }, { additionalProperties: false });
 
 export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> = async (app, { catalogue }) => {
   /** Resellers see prices in their billing currency; operators see every currency. */
-  const currencyOf = async (accountId: string | null) => (accountId ? (await getAccount(app.db, accountId)).currency : undefined);
+  const currencyOf = async (accountId: string | null) =>
+    accountId ? (await getAccount(app.db, accountId)).currency : undefined;
 
   app.get(
     '/v1/tlds',
     {
-      schema: { operationId: 'listTlds', tags: ['domains'], summary: 'The TLD catalogue: syntax, periods, contacts, lifecycle, prices, reserved and premium names', response: { 200: TldList } },
+      schema: {
+        operationId: 'listTlds',
+        tags: ['domains'],
+        summary: 'The TLD catalogue: syntax, periods, contacts, lifecycle, prices, reserved and premium names',
+        response: { 200: TldList },
+      },
     },
-    async (req) => ({ data: (await loadTlds(app.db, { currency: await currencyOf(req.principal!.accountId) })).filter((e) => e.rules.enabled).map(tldView) }),
+    async (req) => ({
+      data: (await loadTlds(app.db, { currency: await currencyOf(req.principal!.accountId) }))
+        .filter((e) => e.rules.enabled)
+        .map(tldView),
+    }),
   );
 
   app.get(
     '/v1/tlds/:tld',
     {
-      schema: { operationId: 'getTld', tags: ['domains'], summary: 'One TLD\'s rules and prices', params: TldParams, response: { 200: Tld, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getTld',
+        tags: ['domains'],
+        summary: "One TLD's rules and prices",
+        params: TldParams,
+        response: { 200: Tld, ...problemResponses(404) },
+      },
     },
     async (req) => {
-      const [entry] = await loadTlds(app.db, { tld: req.params.tld, currency: await currencyOf(req.principal!.accountId) });
+      const [entry] = await loadTlds(app.db, {
+        tld: req.params.tld,
+        currency: await currencyOf(req.principal!.accountId),
+      });
       return tldView(entry!);
     },
   );
@@ -35,7 +57,12 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
   app.get(
     '/v1/admin/tlds',
     {
-      schema: { operationId: 'adminListTlds', tags: ['admin'], summary: 'Every TLD, enabled or not, with prices in every currency', response: { 200: TldList } },
+      schema: {
+        operationId: 'adminListTlds',
+        tags: ['admin'],
+        summary: 'Every TLD, enabled or not, with prices in every currency',
+        response: { 200: TldList },
+      },
     },
     async () => ({ data: (await loadTlds(app.db)).map(tldView) }),
   );
@@ -43,14 +70,36 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
   app.put(
     '/v1/admin/tlds/:tld',
     {
-      schema: { operationId: 'adminSetTld', tags: ['admin'], summary: 'Create or replace a TLD\'s rules', params: TldParams, body: TldRulesBody, response: { 200: Tld } },
+      schema: {
+        operationId: 'adminSetTld',
+        tags: ['admin'],
+        summary: "Create or replace a TLD's rules",
+        params: TldParams,
+        body: TldRulesBody,
+        response: { 200: Tld },
+      },
     },
     async (req) => {
       const b = req.body;
       const errors = [];
-      if (b.min_label_length > b.max_label_length) errors.push({ pointer: '/body/min_label_length', code: 'too_large', message: 'must not exceed max_label_length' });
-      if (b.min_period_years > b.max_period_years) errors.push({ pointer: '/body/min_period_years', code: 'too_large', message: 'must not exceed max_period_years' });
-      if (!b.required_contacts.includes('owner')) errors.push({ pointer: '/body/required_contacts', code: 'invalid_value', message: 'every TLD needs an owner contact' });
+      if (b.min_label_length > b.max_label_length)
+        errors.push({
+          pointer: '/body/min_label_length',
+          code: 'too_large',
+          message: 'must not exceed max_label_length',
+        });
+      if (b.min_period_years > b.max_period_years)
+        errors.push({
+          pointer: '/body/min_period_years',
+          code: 'too_large',
+          message: 'must not exceed max_period_years',
+        });
+      if (!b.required_contacts.includes('owner'))
+        errors.push({
+          pointer: '/body/required_contacts',
+          code: 'invalid_value',
+          message: 'every TLD needs an owner contact',
+        });
       if (errors.length) throw new ValidationFailed('The TLD rules are not consistent', { errors });
       await upsertTld(app.db, req.params.tld, {
         enabled: b.enabled,
@@ -80,7 +129,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
       schema: {
         operationId: 'adminSetTldLists',
         tags: ['admin'],
-        summary: 'Replace a TLD\'s prices, reserved names or premium names (each list given is replaced whole)',
+        summary: "Replace a TLD's prices, reserved names or premium names (each list given is replaced whole)",
         params: TldParams,
         body: TldListsBody,
         response: { 200: Tld, ...problemResponses(404) },
@@ -91,7 +140,12 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
       await replaceTldLists(app.db, req.params.tld, {
         prices: req.body.prices,
         reserved: req.body.reserved_names,
-        premium: req.body.premium_names?.map((p) => ({ label: p.label, currency: p.currency, registerAmount: p.register_amount, renewAmount: p.renew_amount })),
+        premium: req.body.premium_names?.map((p) => ({
+          label: p.label,
+          currency: p.currency,
+          registerAmount: p.register_amount,
+          renewAmount: p.renew_amount,
+        })),
       });
       await catalogue.refresh();
       req.audit = { targetType: 'tld', targetId: req.params.tld };

@@ -18,16 +18,31 @@ export const Tld = Type.Object(
       {
         min_length: Int32(),
         max_length: Int32(),
-        pattern: Type.String({ description: 'The A-label (ASCII) form must match this; "--" in positions 3-4 only for xn-- labels' }),
-        idn_scripts: Type.Array(Type.String(), { description: 'Scripts a U-label may use, one per label; empty = no IDN' }),
+        pattern: Type.String({
+          description: 'The A-label (ASCII) form must match this; "--" in positions 3-4 only for xn-- labels',
+        }),
+        idn_scripts: Type.Array(Type.String(), {
+          description: 'Scripts a U-label may use, one per label; empty = no IDN',
+        }),
       },
       strict,
     ),
     periods: Type.Object({ min_years: Int32(), max_years: Int32() }, strict),
     transfer: Type.Object({ auth_code_required: Type.Boolean(), approval_days: Int32() }, strict),
-    contacts: Type.Object({ required_roles: Type.Array(Role), owner_countries: Type.Array(Type.String(), { description: 'ISO 3166; empty = anywhere' }) }, strict),
+    contacts: Type.Object(
+      {
+        required_roles: Type.Array(Role),
+        owner_countries: Type.Array(Type.String(), { description: 'ISO 3166; empty = anywhere' }),
+      },
+      strict,
+    ),
     lifecycle: Type.Object(
-      { add_grace_days: Int32(), auto_renew_grace_days: Int32(), redemption_days: Int32(), pending_delete_days: Int32() },
+      {
+        add_grace_days: Int32(),
+        auto_renew_grace_days: Int32(),
+        redemption_days: Int32(),
+        pending_delete_days: Int32(),
+      },
       strict,
     ),
     prices: Type.Array(Type.Object({ operation: Operation, price: Money, per: Type.Enum(['year', 'event']) }, strict)),
@@ -43,14 +58,35 @@ export function tldView(e: TldEntry): Static<typeof Tld> {
   return {
     tld: r.tld,
     enabled: r.enabled,
-    label: { min_length: r.minLabelLength, max_length: r.maxLabelLength, pattern: LDH_PATTERN, idn_scripts: r.idnScripts },
+    label: {
+      min_length: r.minLabelLength,
+      max_length: r.maxLabelLength,
+      pattern: LDH_PATTERN,
+      idn_scripts: r.idnScripts,
+    },
     periods: { min_years: r.minPeriodYears, max_years: r.maxPeriodYears },
     transfer: { auth_code_required: r.authCodeRequired, approval_days: r.transferApprovalDays },
-    contacts: { required_roles: r.requiredContacts as Static<typeof Tld>['contacts']['required_roles'], owner_countries: r.ownerCountries },
-    lifecycle: { add_grace_days: r.addGraceDays, auto_renew_grace_days: r.autoRenewGraceDays, redemption_days: r.redemptionDays, pending_delete_days: r.pendingDeleteDays },
-    prices: e.prices.map((p) => ({ operation: p.operation, price: { amount: p.amount, currency: p.currency }, per: p.operation === 'restore' ? ('event' as const) : ('year' as const) })),
+    contacts: {
+      required_roles: r.requiredContacts as Static<typeof Tld>['contacts']['required_roles'],
+      owner_countries: r.ownerCountries,
+    },
+    lifecycle: {
+      add_grace_days: r.addGraceDays,
+      auto_renew_grace_days: r.autoRenewGraceDays,
+      redemption_days: r.redemptionDays,
+      pending_delete_days: r.pendingDeleteDays,
+    },
+    prices: e.prices.map((p) => ({
+      operation: p.operation,
+      price: { amount: p.amount, currency: p.currency },
+      per: p.operation === 'restore' ? ('event' as const) : ('year' as const),
+    })),
     reserved_names: e.reserved.map((x) => x.label),
-    premium_names: e.premium.map((p) => ({ label: p.label, register: { amount: p.registerAmount, currency: p.currency }, renew: { amount: p.renewAmount, currency: p.currency } })),
+    premium_names: e.premium.map((p) => ({
+      label: p.label,
+      register: { amount: p.registerAmount, currency: p.currency },
+      renew: { amount: p.renewAmount, currency: p.currency },
+    })),
     updated_at: r.updatedAt.toISOString(),
   };
 }
@@ -77,10 +113,30 @@ export const TldRulesBody = Type.Object(
 
 export const TldListsBody = Type.Object(
   {
-    prices: Type.Optional(Type.Array(Type.Object({ operation: Operation, currency: Currency, amount: MoneyAmount({ minimum: 0 }) }, strict), { maxItems: 500 })),
-    reserved_names: Type.Optional(Type.Array(Type.Object({ label: Label, reason: Type.String({ minLength: 1, maxLength: 200 }) }, strict), { maxItems: 100_000 })),
+    prices: Type.Optional(
+      Type.Array(
+        Type.Object({ operation: Operation, currency: Currency, amount: MoneyAmount({ minimum: 0 }) }, strict),
+        { maxItems: 500 },
+      ),
+    ),
+    reserved_names: Type.Optional(
+      Type.Array(Type.Object({ label: Label, reason: Type.String({ minLength: 1, maxLength: 200 }) }, strict), {
+        maxItems: 100_000,
+      }),
+    ),
     premium_names: Type.Optional(
-      Type.Array(Type.Object({ label: Label, currency: Currency, register_amount: MoneyAmount({ minimum: 1 }), renew_amount: MoneyAmount({ minimum: 1 }) }, strict), { maxItems: 100_000 }),
+      Type.Array(
+        Type.Object(
+          {
+            label: Label,
+            currency: Currency,
+            register_amount: MoneyAmount({ minimum: 1 }),
+            renew_amount: MoneyAmount({ minimum: 1 }),
+          },
+          strict,
+        ),
+        { maxItems: 100_000 },
+      ),
     ),
   },
   { ...strict, minProperties: 1 },

@@ -16,14 +16,31 @@ export interface TldEntry {
 
 /** The catalogue (or one TLD), with prices in `currency` only when given. */
 export async function loadTlds(db: Db, opts: { tld?: string; currency?: string } = {}): Promise<TldEntry[]> {
-  const rules = await db.select().from(tlds).where(opts.tld ? eq(tlds.tld, opts.tld) : undefined).orderBy(asc(tlds.tld));
+  const rules = await db
+    .select()
+    .from(tlds)
+    .where(opts.tld ? eq(tlds.tld, opts.tld) : undefined)
+    .orderBy(asc(tlds.tld));
   if (opts.tld && rules.length === 0) throw new NotFound(`No TLD .${opts.tld} in the catalogue`);
   const names = rules.map((r) => r.tld);
   if (names.length === 0) return [];
   const [prices, reserved, premium] = await Promise.all([
-    db.select().from(tldPrices).where(and(inArray(tldPrices.tld, names), opts.currency ? eq(tldPrices.currency, opts.currency) : undefined)).orderBy(asc(tldPrices.operation), asc(tldPrices.currency)),
+    db
+      .select()
+      .from(tldPrices)
+      .where(and(inArray(tldPrices.tld, names), opts.currency ? eq(tldPrices.currency, opts.currency) : undefined))
+      .orderBy(asc(tldPrices.operation), asc(tldPrices.currency)),
     db.select().from(tldReservedNames).where(inArray(tldReservedNames.tld, names)).orderBy(asc(tldReservedNames.label)),
-    db.select().from(tldPremiumNames).where(and(inArray(tldPremiumNames.tld, names), opts.currency ? eq(tldPremiumNames.currency, opts.currency) : undefined)).orderBy(asc(tldPremiumNames.label)),
+    db
+      .select()
+      .from(tldPremiumNames)
+      .where(
+        and(
+          inArray(tldPremiumNames.tld, names),
+          opts.currency ? eq(tldPremiumNames.currency, opts.currency) : undefined,
+        ),
+      )
+      .orderBy(asc(tldPremiumNames.label)),
   ]);
   return rules.map((r) => ({
     rules: r,
@@ -87,7 +104,14 @@ export class TldCatalogue {
       m = new Map(
         this.all
           .filter((e) => e.rules.enabled)
-          .map((e) => [e.rules.tld, { ...e, prices: e.prices.filter((p) => p.currency === currency), premium: e.premium.filter((p) => p.currency === currency) }]),
+          .map((e) => [
+            e.rules.tld,
+            {
+              ...e,
+              prices: e.prices.filter((p) => p.currency === currency),
+              premium: e.premium.filter((p) => p.currency === currency),
+            },
+          ]),
       );
       this.byCurrency.set(currency, m);
     }
@@ -101,7 +125,13 @@ export class TldCatalogue {
   entry(tld: string, currency: string): TldEntry | undefined {
     const e = this.all.find((x) => x.rules.tld === tld);
     if (!e) return undefined;
-    return e.rules.enabled ? this.forCurrency(currency).get(tld) : { ...e, prices: e.prices.filter((p) => p.currency === currency), premium: e.premium.filter((p) => p.currency === currency) };
+    return e.rules.enabled
+      ? this.forCurrency(currency).get(tld)
+      : {
+          ...e,
+          prices: e.prices.filter((p) => p.currency === currency),
+          premium: e.premium.filter((p) => p.currency === currency),
+        };
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {

@@ -9,7 +9,15 @@ import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } fro
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { RegistryBackend } from './registry.js';
-import { approveTransfer, cancelTransfer, rejectTransfer, requestTransfer, runTransferJob, type TransferDeps, type TransferRow } from './transfer-service.js';
+import {
+  approveTransfer,
+  cancelTransfer,
+  rejectTransfer,
+  requestTransfer,
+  runTransferJob,
+  type TransferDeps,
+  type TransferRow,
+} from './transfer-service.js';
 import type { TldCatalogue } from './tld-service.js';
 
 const TransferStatus = Type.Enum(['pending_approval', 'approved', 'completed', 'rejected', 'cancelled', 'expired']);
@@ -21,9 +29,14 @@ const Transfer = Type.Object(
     unicode_name: Type.String(),
     status: TransferStatus,
     direction: Type.Enum(['in', 'out'], { description: 'in: you are gaining the domain; out: you are losing it' }),
-    price: Type.Object({ ...Money.properties }, { ...strict, description: 'One year, at the price when requested; charged on completion at the price then' }),
+    price: Type.Object(
+      { ...Money.properties },
+      { ...strict, description: 'One year, at the price when requested; charged on completion at the price then' },
+    ),
     charged: Type.Union([Money, Type.Null()]),
-    note: Type.Union([Type.String(), Type.Null()], { description: 'Why an approved transfer has not completed yet, or why it ended' }),
+    note: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why an approved transfer has not completed yet, or why it ended',
+    }),
     requested_at: DateTime,
     expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
     decided_at: NullableDateTime,
@@ -37,7 +50,8 @@ const view = (accountId: string | null) => (t: TransferRow) => ({
   name: t.name,
   unicode_name: t.unicodeName,
   status: t.status as 'pending_approval',
-  direction: (accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId ? 'out' : 'in') as 'in' | 'out',
+  direction: (accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId ? 'out' : 'in') as
+    'in' | 'out',
   price: { amount: t.quotedAmount, currency: t.currency },
   charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
   note: t.note,
@@ -47,7 +61,11 @@ const view = (accountId: string | null) => (t: TransferRow) => ({
   completed_at: t.completedAt ? t.completedAt.toISOString() : null,
   domain_id: t.domainId,
 });
-const Token = Type.String({ minLength: 20, maxLength: 100, description: 'The approval token from the transfer request, as the reseller handed it to the owner' });
+const Token = Type.String({
+  minLength: 20,
+  maxLength: 100,
+  description: 'The approval token from the transfer request, as the reseller handed it to the owner',
+});
 
 export interface TransferRouteOptions {
   registry: RegistryBackend;
@@ -56,7 +74,14 @@ export interface TransferRouteOptions {
 }
 
 export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = async (app, opts) => {
-  const deps: TransferDeps = { db: app.db, catalogue: opts.catalogue, registry: opts.registry, seal: app.secretBox.seal, approvalHours: opts.approvalHours, log: app.log };
+  const deps: TransferDeps = {
+    db: app.db,
+    catalogue: opts.catalogue,
+    registry: opts.registry,
+    seal: app.secretBox.seal,
+    approvalHours: opts.approvalHours,
+    log: app.log,
+  };
   app.jobs.register('domain-transfers', (now) => runTransferJob(deps, now));
 
   app.post(
@@ -71,21 +96,49 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 253 }),
-            auth_code: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Required where the TLD’s auth_code_required is true' })),
-            contacts: Type.Object({ owner: Handle, admin: Type.Optional(Handle), tech: Type.Optional(Handle), billing: Type.Optional(Handle) }, strict),
-            nameservers: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 13, description: 'Default: keep the current ones' })),
+            auth_code: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 255,
+                description: 'Required where the TLD’s auth_code_required is true',
+              }),
+            ),
+            contacts: Type.Object(
+              {
+                owner: Handle,
+                admin: Type.Optional(Handle),
+                tech: Type.Optional(Handle),
+                billing: Type.Optional(Handle),
+              },
+              strict,
+            ),
+            nameservers: Type.Optional(
+              Type.Array(Type.String({ maxLength: 253 }), {
+                maxItems: 13,
+                description: 'Default: keep the current ones',
+              }),
+            ),
             max_price: Type.Optional(Type.Object({ amount: MoneyAmount({ minimum: 0 }), currency: Currency }, strict)),
           },
           strict,
         ),
-        response: { 201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict), ...problemResponses(409, 422) },
+        response: {
+          201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict),
+          ...problemResponses(409, 422),
+        },
       },
       config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
     },
     async (req, reply) => {
       const account = await getAccount(app.db, tenantOf(req.principal));
       const b = req.body;
-      const r = await requestTransfer(deps, account, { name: b.name, authCode: b.auth_code, contacts: b.contacts, nameservers: b.nameservers, maxPrice: b.max_price });
+      const r = await requestTransfer(deps, account, {
+        name: b.name,
+        authCode: b.auth_code,
+        contacts: b.contacts,
+        nameservers: b.nameservers,
+        maxPrice: b.max_price,
+      });
       req.audit = { targetType: 'domain_transfer', targetId: r.transfer.id, details: { name: r.transfer.name } };
       return reply.code(201).send({ transfer: view(account.id)(r.transfer), approval_token: r.approvalToken });
     },
@@ -98,7 +151,10 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         operationId: 'listDomainTransfers',
         tags: ['domains'],
         summary: 'Transfers of your domains: in (you gain) and out (you lose), newest first',
-        querystring: Type.Object({ ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) }, strict),
+        querystring: Type.Object(
+          { ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) },
+          strict,
+        ),
         response: { 200: Page(Transfer), ...problemResponses(400) },
       },
     },
@@ -108,7 +164,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
       const cursor = app.listCursor(req);
       // The cursor carries the last row's position itself: no row is looked up by cursor.
       const after = cursor.position({ t: 'time', id: 'uuid' });
-      const side = req.query.direction === 'out' ? eq(domainTransfers.losingAccountId, me) : eq(domainTransfers.accountId, me);
+      const side =
+        req.query.direction === 'out' ? eq(domainTransfers.losingAccountId, me) : eq(domainTransfers.accountId, me);
       const rows = await app.db
         .select()
         .from(domainTransfers)
@@ -116,7 +173,12 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           and(
             side,
             req.query.status ? eq(domainTransfers.status, req.query.status) : undefined,
-            after ? or(lt(domainTransfers.requestedAt, after.t), and(eq(domainTransfers.requestedAt, after.t), lt(domainTransfers.id, after.id))) : undefined,
+            after
+              ? or(
+                  lt(domainTransfers.requestedAt, after.t),
+                  and(eq(domainTransfers.requestedAt, after.t), lt(domainTransfers.id, after.id)),
+                )
+              : undefined,
           ),
         )
         .orderBy(desc(domainTransfers.requestedAt), desc(domainTransfers.id))
@@ -128,11 +190,25 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
   app.get(
     '/v1/domain-transfers/:id',
     {
-      schema: { operationId: 'getDomainTransfer', tags: ['domains'], summary: 'One transfer (in or out)', params: IdParams, response: { 200: Transfer, ...problemResponses(404) } },
+      schema: {
+        operationId: 'getDomainTransfer',
+        tags: ['domains'],
+        summary: 'One transfer (in or out)',
+        params: IdParams,
+        response: { 200: Transfer, ...problemResponses(404) },
+      },
     },
     async (req) => {
       const me = tenantOf(req.principal);
-      const [t] = await app.db.select().from(domainTransfers).where(and(eq(domainTransfers.id, req.params.id), or(eq(domainTransfers.accountId, me), eq(domainTransfers.losingAccountId, me))));
+      const [t] = await app.db
+        .select()
+        .from(domainTransfers)
+        .where(
+          and(
+            eq(domainTransfers.id, req.params.id),
+            or(eq(domainTransfers.accountId, me), eq(domainTransfers.losingAccountId, me)),
+          ),
+        );
       if (!t) throw new NotFound('No such transfer');
       return view(me)(t);
     },
@@ -141,7 +217,13 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
   app.post(
     '/v1/domain-transfers/:id/cancel',
     {
-      schema: { operationId: 'cancelDomainTransfer', tags: ['domains'], summary: 'Cancel a transfer that has not completed', params: IdParams, response: { 200: Transfer, ...problemResponses(404, 409) } },
+      schema: {
+        operationId: 'cancelDomainTransfer',
+        tags: ['domains'],
+        summary: 'Cancel a transfer that has not completed',
+        params: IdParams,
+        response: { 200: Transfer, ...problemResponses(404, 409) },
+      },
     },
     async (req) => {
       const me = tenantOf(req.principal);
@@ -158,7 +240,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         operationId: 'approveDomainTransfer',
         tags: ['domains'],
         summary: 'The owner approves the transfer with the approval token (no credentials)',
-        description: 'Completes the transfer at once when the gaining reseller can pay; otherwise it stays approved (see note) and completes when it can, until expires_at.',
+        description:
+          'Completes the transfer at once when the gaining reseller can pay; otherwise it stays approved (see note) and completes when it can, until expires_at.',
         params: IdParams,
         body: Type.Object({ token: Token }, strict),
         response: { 200: Transfer, ...problemResponses(404, 409) },

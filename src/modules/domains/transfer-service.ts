@@ -17,9 +17,17 @@ import { lifecycleDates } from './lifecycle-dates.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
-export const DomainNotRegistered = defineError('domain_not_registered', 409, 'The name is not registered; register it instead');
+export const DomainNotRegistered = defineError(
+  'domain_not_registered',
+  409,
+  'The name is not registered; register it instead',
+);
 export const AlreadyYours = defineError('already_yours', 409, 'The domain is already in your account');
-export const TransferProhibited = defineError('transfer_prohibited', 409, 'The domain is locked at its current registrar');
+export const TransferProhibited = defineError(
+  'transfer_prohibited',
+  409,
+  'The domain is locked at its current registrar',
+);
 export const InvalidAuthCode = defineError('invalid_auth_code', 422, 'The auth code is not the domain’s auth code');
 export const TransferPending = defineError('transfer_pending', 409, 'A transfer of this name is already waiting');
 export const TransferNotOpen = defineError('transfer_not_open', 409, 'The transfer is no longer waiting for this');
@@ -44,7 +52,13 @@ const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').
 export async function requestTransfer(
   deps: TransferDeps,
   caller: { id: string; currency: string },
-  input: { name: string; authCode?: string; contacts: Partial<Record<ContactRole, string>>; nameservers?: string[]; maxPrice?: Money },
+  input: {
+    name: string;
+    authCode?: string;
+    contacts: Partial<Record<ContactRole, string>>;
+    nameservers?: string[];
+    maxPrice?: Money;
+  },
   now = new Date(),
 ): Promise<{ transfer: TransferRow; approvalToken: string }> {
   const tld = tldOf(input.name);
@@ -54,34 +68,48 @@ export async function requestTransfer(
   };
   if (!entry) return invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
   const { rules } = entry;
-  const parsed = parseDomainName(input.name, tld, { minLength: rules.minLabelLength, maxLength: rules.maxLabelLength, idnScripts: rules.idnScripts });
+  const parsed = parseDomainName(input.name, tld, {
+    minLength: rules.minLabelLength,
+    maxLength: rules.maxLabelLength,
+    idnScripts: rules.idnScripts,
+  });
   if (!parsed.ok) return invalid('/body/name', parsed.code, parsed.reason);
   const name = parsed.name;
 
   const problems: FieldErrorBody[] = [];
   const nameservers = input.nameservers ? checkNameservers(input.nameservers, '/body/nameservers', problems) : null;
   await checkContacts(deps.db, caller.id, rules, input.contacts, '/body/contacts', problems);
-  if (rules.authCodeRequired && !input.authCode) problems.push({ pointer: '/body/auth_code', code: 'required', message: `.${tld} transfers need the auth code` });
-  if (problems.length) throw new ValidationFailed(`${problems.length} problem(s) with the transfer`, { errors: problems });
+  if (rules.authCodeRequired && !input.authCode)
+    problems.push({ pointer: '/body/auth_code', code: 'required', message: `.${tld} transfers need the auth code` });
+  if (problems.length)
+    throw new ValidationFailed(`${problems.length} problem(s) with the transfer`, { errors: problems });
 
   const record = await deps.registry.info(deps.db, name);
   if (!record) throw new DomainNotRegistered(`${name} is not registered; check it and register it instead`);
   if (record.sponsorAccountId === caller.id) throw new AlreadyYours(`${name} is already in your account`);
-  if (record.transferProhibited) throw new TransferProhibited(`${name} is locked at its current registrar; the owner must have it unlocked`);
+  if (record.transferProhibited)
+    throw new TransferProhibited(`${name} is locked at its current registrar; the owner must have it unlocked`);
   if (rules.authCodeRequired && !(await deps.registry.verifyAuthCode(deps.db, name, input.authCode!))) {
-    throw new InvalidAuthCode(`That is not the auth code of ${name}`, { errors: [{ pointer: '/body/auth_code', code: 'invalid_auth_code', message: 'wrong auth code' }] });
+    throw new InvalidAuthCode(`That is not the auth code of ${name}`, {
+      errors: [{ pointer: '/body/auth_code', code: 'invalid_auth_code', message: 'wrong auth code' }],
+    });
   }
   let losingAccountId: string | null = null;
   if (record.sponsorAccountId) {
-    const [held] = await deps.db.select({ accountId: domains.accountId, status: domains.status }).from(domains).where(and(eq(domains.name, name), notInArray(domains.status, ['released', 'transferred_out'])));
-    if (held && !LIVE_ELSEWHERE.has(held.status)) throw new TransferProhibited(`${name} is in ${held.status} at its current registrar and cannot be transferred`);
+    const [held] = await deps.db
+      .select({ accountId: domains.accountId, status: domains.status })
+      .from(domains)
+      .where(and(eq(domains.name, name), notInArray(domains.status, ['released', 'transferred_out'])));
+    if (held && !LIVE_ELSEWHERE.has(held.status))
+      throw new TransferProhibited(`${name} is in ${held.status} at its current registrar and cannot be transferred`);
     losingAccountId = held?.accountId ?? record.sponsorAccountId;
   }
   const yearly = operationPrice(entry, labelOf(name), 'transfer', caller.currency);
   assertMaxPrice({ amount: yearly, currency: caller.currency }, input.maxPrice);
 
   const approvalToken = `rat_${randomToken()}`;
-  const waitMs = deps.approvalHours !== undefined ? deps.approvalHours * 3_600_000 : rules.transferApprovalDays * DAY_MS;
+  const waitMs =
+    deps.approvalHours !== undefined ? deps.approvalHours * 3_600_000 : rules.transferApprovalDays * DAY_MS;
   try {
     const [transfer] = await deps.db
       .insert(domainTransfers)
@@ -115,17 +143,29 @@ async function byToken(tx: Tx, id: string, token: string): Promise<TransferRow> 
   const [t] = await tx.select().from(domainTransfers).where(eq(domainTransfers.id, id)).for('update');
   const expected = t ? Buffer.from(t.approvalTokenHash, 'hex') : Buffer.alloc(32);
   const given = Buffer.from(tokenHash(token), 'hex');
-  if (!t || !timingSafeEqual(expected, given)) throw new NotFound('No such transfer, or the token is not its approval token');
+  if (!t || !timingSafeEqual(expected, given))
+    throw new NotFound('No such transfer, or the token is not its approval token');
   return t;
 }
 
 function assertOpen(t: TransferRow, allowed: string[], now: Date): void {
-  if (OPEN.includes(t.status) && t.expiresAt <= now) throw new TransferNotOpen(`The transfer of ${t.name} expired at ${t.expiresAt.toISOString()}`, { extensions: { transfer_status: 'expired' } });
-  if (!allowed.includes(t.status)) throw new TransferNotOpen(`The transfer of ${t.name} is ${t.status}`, { extensions: { transfer_status: t.status } });
+  if (OPEN.includes(t.status) && t.expiresAt <= now)
+    throw new TransferNotOpen(`The transfer of ${t.name} expired at ${t.expiresAt.toISOString()}`, {
+      extensions: { transfer_status: 'expired' },
+    });
+  if (!allowed.includes(t.status))
+    throw new TransferNotOpen(`The transfer of ${t.name} is ${t.status}`, {
+      extensions: { transfer_status: t.status },
+    });
 }
 
 /** The owner approves: approved, then completed at once if the gaining account can pay (else the job retries until expiry). */
-export async function approveTransfer(deps: TransferDeps, id: string, token: string, now = new Date()): Promise<TransferRow> {
+export async function approveTransfer(
+  deps: TransferDeps,
+  id: string,
+  token: string,
+  now = new Date(),
+): Promise<TransferRow> {
   await deps.db.transaction(async (tx) => {
     const t = await byToken(tx, id, token);
     assertOpen(t, ['pending_approval'], now);
@@ -134,21 +174,39 @@ export async function approveTransfer(deps: TransferDeps, id: string, token: str
   return completeTransfer(deps, id, now);
 }
 
-export async function rejectTransfer(deps: TransferDeps, id: string, token: string, reason: string | undefined, now = new Date()): Promise<TransferRow> {
+export async function rejectTransfer(
+  deps: TransferDeps,
+  id: string,
+  token: string,
+  reason: string | undefined,
+  now = new Date(),
+): Promise<TransferRow> {
   return deps.db.transaction(async (tx) => {
     const t = await byToken(tx, id, token);
     assertOpen(t, ['pending_approval'], now);
-    const [row] = await tx.update(domainTransfers).set({ status: 'rejected', decidedAt: now, note: reason ?? 'rejected by the owner' }).where(eq(domainTransfers.id, id)).returning();
+    const [row] = await tx
+      .update(domainTransfers)
+      .set({ status: 'rejected', decidedAt: now, note: reason ?? 'rejected by the owner' })
+      .where(eq(domainTransfers.id, id))
+      .returning();
     return row!;
   });
 }
 
 export async function cancelTransfer(db: Db, accountId: string, id: string, now = new Date()): Promise<TransferRow> {
   return db.transaction(async (tx) => {
-    const [t] = await tx.select().from(domainTransfers).where(and(eq(domainTransfers.id, id), eq(domainTransfers.accountId, accountId))).for('update');
+    const [t] = await tx
+      .select()
+      .from(domainTransfers)
+      .where(and(eq(domainTransfers.id, id), eq(domainTransfers.accountId, accountId)))
+      .for('update');
     if (!t) throw new NotFound('No such transfer in your account');
     assertOpen(t, OPEN, now);
-    const [row] = await tx.update(domainTransfers).set({ status: 'cancelled', decidedAt: t.decidedAt ?? now, note: 'cancelled by the gaining reseller' }).where(eq(domainTransfers.id, id)).returning();
+    const [row] = await tx
+      .update(domainTransfers)
+      .set({ status: 'cancelled', decidedAt: t.decidedAt ?? now, note: 'cancelled by the gaining reseller' })
+      .where(eq(domainTransfers.id, id))
+      .returning();
     return row!;
   });
 }
@@ -169,8 +227,15 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
       const record = await deps.registry.info(tx, t.name);
       if (!record) throw new DomainNotRegistered(`${t.name} is no longer registered`);
       if (record.transferProhibited) throw new TransferProhibited(`${t.name} was locked at its current registrar`);
-      const [losing] = await tx.select().from(domains).where(and(eq(domains.name, t.name), inArray(domains.status, ['active', 'grace', 'redemption', 'pending_delete']))).for('update');
-      if (losing && !LIVE_ELSEWHERE.has(losing.status)) throw new TransferProhibited(`${t.name} went into ${losing.status}`);
+      const [losing] = await tx
+        .select()
+        .from(domains)
+        .where(
+          and(eq(domains.name, t.name), inArray(domains.status, ['active', 'grace', 'redemption', 'pending_delete'])),
+        )
+        .for('update');
+      if (losing && !LIVE_ELSEWHERE.has(losing.status))
+        throw new TransferProhibited(`${t.name} went into ${losing.status}`);
       // The name must still be where it was when the transfer was asked for, and unlocked there.
       if ((losing?.accountId ?? null) !== t.losingAccountId || record.sponsorAccountId !== t.losingAccountId) {
         throw new TransferProhibited(`${t.name} changed hands since the transfer was requested`);
@@ -178,11 +243,27 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
       if (losing?.locked) throw new TransferProhibited(`${t.name} was locked by its current reseller`);
 
       // Never more than the price the reseller was shown when it asked (and checked max_price against).
-      const price = { amount: Math.min(t.quotedAmount, operationPrice(entry, labelOf(t.name), 'transfer', t.currency)), currency: t.currency };
-      await postUnlessFree(tx, { accountId: t.accountId, type: 'charge', money: price, reason: `Transfer in of ${t.name} (adds 1 year)`, reference: `domain:${t.name}` });
+      const price = {
+        amount: Math.min(t.quotedAmount, operationPrice(entry, labelOf(t.name), 'transfer', t.currency)),
+        currency: t.currency,
+      };
+      await postUnlessFree(tx, {
+        accountId: t.accountId,
+        type: 'charge',
+        money: price,
+        reason: `Transfer in of ${t.name} (adds 1 year)`,
+        reference: `domain:${t.name}`,
+      });
       const authCode = randomToken(12);
-      const moved = await deps.registry.transfer(tx, { name: t.name, fromAccountId: t.losingAccountId, toAccountId: t.accountId, years: 1, authCode });
-      if (losing) await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));
+      const moved = await deps.registry.transfer(tx, {
+        name: t.name,
+        fromAccountId: t.losingAccountId,
+        toAccountId: t.accountId,
+        years: 1,
+        authCode,
+      });
+      if (losing)
+        await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));
       const [domain] = await tx
         .insert(domains)
         .values({
@@ -213,7 +294,11 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
   } catch (err) {
     if (!(err instanceof AppError) || err.code === NotFound.code) throw err;
     const note = `${err.code}: ${err.message}`;
-    const [row] = await deps.db.update(domainTransfers).set({ note }).where(and(eq(domainTransfers.id, id), eq(domainTransfers.status, 'approved'))).returning();
+    const [row] = await deps.db
+      .update(domainTransfers)
+      .set({ note })
+      .where(and(eq(domainTransfers.id, id), eq(domainTransfers.status, 'approved')))
+      .returning();
     if (!row) throw err;
     return row;
   }
@@ -238,7 +323,12 @@ export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100)
       await tx
         .update(domainTransfers)
         .set({ status: 'expired', note: sql`coalesce(${domainTransfers.note}, 'the owner did not approve in time')` })
-        .where(inArray(domainTransfers.id, due.map((d) => d.id)));
+        .where(
+          inArray(
+            domainTransfers.id,
+            due.map((d) => d.id),
+          ),
+        );
       return due.length;
     });
     handled += expired;

@@ -20,7 +20,12 @@ export function memoryBuckets(maxEntries = 100_000, now: () => number = Date.now
   const states = new Map<string, BucketState>();
   return {
     async take(keys, policies, cost) {
-      const r = takeFromAll(keys.map((k) => states.get(k)), policies, cost, now());
+      const r = takeFromAll(
+        keys.map((k) => states.get(k)),
+        policies,
+        cost,
+        now(),
+      );
       // Updated in place: delete-then-set (to keep an LRU order) made every take slow down with the
       // map's size (53 us at 25,000 entries against 1 us). Eviction is by insertion order instead.
       keys.forEach((k, i) => states.set(k, r.states[i]!));
@@ -123,7 +128,9 @@ export function redisBuckets(redis: Redis, prefix: string, now: () => number = D
   ];
   return {
     async take(keys, policies, cost) {
-      const [allowed, remaining, retryAfterMs, resetMs] = await run(...(args(keys, policies, cost) as [number, ...string[]]));
+      const [allowed, remaining, retryAfterMs, resetMs] = await run(
+        ...(args(keys, policies, cost) as [number, ...string[]]),
+      );
       return { allowed: allowed === 1, remaining: remaining!, retryAfterMs: retryAfterMs!, resetMs: resetMs! };
     },
     async peek(keys, policies) {

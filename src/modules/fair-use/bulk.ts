@@ -10,7 +10,10 @@ export async function countCommand(db: Db, accountId: string, day: string): Prom
   const [row] = await db
     .insert(dailyCounters)
     .values({ accountId, day, commands: 1 })
-    .onConflictDoUpdate({ target: [dailyCounters.accountId, dailyCounters.day], set: { commands: sql`${dailyCounters.commands} + 1` } })
+    .onConflictDoUpdate({
+      target: [dailyCounters.accountId, dailyCounters.day],
+      set: { commands: sql`${dailyCounters.commands} + 1` },
+    })
     .returning({ commands: dailyCounters.commands });
   return row!.commands;
 }
@@ -37,10 +40,17 @@ export function commandCounter(db: Db): (accountId: string, day: string) => Prom
       else totals.set(key, { account_id: i.accountId, day: i.day, n: 1 });
     }
     // A fixed order of row locks, so two batches (two instances) cannot deadlock.
-    const rows = [...totals.values()].sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : a.day < b.day ? -1 : 1));
+    const rows = [...totals.values()].sort((a, b) =>
+      a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : a.day < b.day ? -1 : 1,
+    );
     const after = await upsert(db, { rows: JSON.stringify(rows) });
     // The first command of a key in this batch is the (total - n + 1)-th of the day.
-    const next = new Map(after.map((r) => [`${r.account_id} ${r.day}`, Number(r.commands) - totals.get(`${r.account_id} ${r.day}`)!.n + 1]));
+    const next = new Map(
+      after.map((r) => [
+        `${r.account_id} ${r.day}`,
+        Number(r.commands) - totals.get(`${r.account_id} ${r.day}`)!.n + 1,
+      ]),
+    );
     return items.map((i) => {
       const key = `${i.accountId} ${i.day}`;
       const n = next.get(key)!;
@@ -52,13 +62,19 @@ export function commandCounter(db: Db): (accountId: string, day: string) => Prom
 }
 
 export async function commandsOn(db: Db, accountId: string, day: string): Promise<number> {
-  const [row] = await db.select({ commands: dailyCounters.commands }).from(dailyCounters).where(and(eq(dailyCounters.accountId, accountId), eq(dailyCounters.day, day)));
+  const [row] = await db
+    .select({ commands: dailyCounters.commands })
+    .from(dailyCounters)
+    .where(and(eq(dailyCounters.accountId, accountId), eq(dailyCounters.day, day)));
   return row?.commands ?? 0;
 }
 
 /** The largest count that notices filed for the day announce (0 when none). */
 export async function noticedCount(db: Db, accountId: string, day: string): Promise<number> {
-  const [row] = await db.select({ n: max(bulkNotices.expectedCount) }).from(bulkNotices).where(and(eq(bulkNotices.accountId, accountId), eq(bulkNotices.day, day)));
+  const [row] = await db
+    .select({ n: max(bulkNotices.expectedCount) })
+    .from(bulkNotices)
+    .where(and(eq(bulkNotices.accountId, accountId), eq(bulkNotices.day, day)));
   return row?.n ?? 0;
 }
 

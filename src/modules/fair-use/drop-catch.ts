@@ -9,7 +9,11 @@ export interface DropCatchThrottle {
   assertMayCheck(accountId: string, name: string): Promise<void>;
 }
 
-export function dropCatchThrottle(buckets: BucketBackend, intervalS: number, onStoreError: (err: unknown) => void = () => {}): DropCatchThrottle {
+export function dropCatchThrottle(
+  buckets: BucketBackend,
+  intervalS: number,
+  onStoreError: (err: unknown) => void = () => {},
+): DropCatchThrottle {
   // One token, refilled once per interval: exactly "once per interval", with the exact wait.
   const policy = { capacity: 1, refillPerSecond: 1 / intervalS };
   return {
@@ -24,10 +28,13 @@ export function dropCatchThrottle(buckets: BucketBackend, intervalS: number, onS
       }
       if (!r.allowed) {
         const seconds = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
-        throw new RateLimited(`${name} was checked less than ${intervalS} s ago by this account; retry in ${seconds} s`, {
-          headers: { 'retry-after': String(seconds) },
-          extensions: { retry_after_seconds: seconds, name, reason: 'drop_catch_throttle' },
-        });
+        throw new RateLimited(
+          `${name} was checked less than ${intervalS} s ago by this account; retry in ${seconds} s`,
+          {
+            headers: { 'retry-after': String(seconds) },
+            extensions: { retry_after_seconds: seconds, name, reason: 'drop_catch_throttle' },
+          },
+        );
       }
     },
   };

@@ -24,7 +24,11 @@ export const incidentView = (i: IncidentRow): Static<typeof Incident> => ({
 });
 
 const IncidentQuery = Type.Object(
-  { ...PageQuery, status: Type.Optional(Type.Enum(['open', 'cleared'])), account_id: Type.Optional(Type.String({ format: 'uuid', description: 'Operators only' })) },
+  {
+    ...PageQuery,
+    status: Type.Optional(Type.Enum(['open', 'cleared'])),
+    account_id: Type.Optional(Type.String({ format: 'uuid', description: 'Operators only' })),
+  },
   { additionalProperties: false },
 );
 
@@ -51,7 +55,13 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
   app.get(
     '/v1/fair-use/incidents',
     {
-      schema: { operationId: 'listFairUseIncidents', tags: ['fair-use'], summary: 'Your fair-use incidents, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
+      schema: {
+        operationId: 'listFairUseIncidents',
+        tags: ['fair-use'],
+        summary: 'Your fair-use incidents, newest first',
+        querystring: IncidentQuery,
+        response: { 200: Page(Incident), ...problemResponses(400) },
+      },
       config: { allowDuringApiSuspension: true },
     },
     async (req) => listIncidents(req, tenantOf(req.principal), req.query),
@@ -64,7 +74,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         operationId: 'createBulkNotice',
         tags: ['fair-use'],
         summary: 'Announce bulk work for a UTC day, in advance (R-API-3)',
-        description: 'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many.',
+        description:
+          'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many.',
         body: BulkNoticeBody,
         response: { 201: BulkNotice },
       },
@@ -78,26 +89,56 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       }
       const [row] = await app.db
         .insert(bulkNotices)
-        .values({ accountId: tenantOf(req.principal), day: req.body.date, expectedCount: req.body.expected_count, description: req.body.description, createdBy: req.principal!.userId })
+        .values({
+          accountId: tenantOf(req.principal),
+          day: req.body.date,
+          expectedCount: req.body.expected_count,
+          description: req.body.description,
+          createdBy: req.principal!.userId,
+        })
         .returning();
       req.audit = { targetType: 'bulk_notice', targetId: row!.id };
-      return reply.code(201).send({ id: row!.id, date: row!.day, expected_count: row!.expectedCount, description: row!.description, created_at: row!.createdAt.toISOString() });
+      return reply.code(201).send({
+        id: row!.id,
+        date: row!.day,
+        expected_count: row!.expectedCount,
+        description: row!.description,
+        created_at: row!.createdAt.toISOString(),
+      });
     },
   );
 
   app.get(
     '/v1/fair-use/bulk-notices',
     {
-      schema: { operationId: 'listBulkNotices', tags: ['fair-use'], summary: 'Your bulk notices for today and later', response: { 200: Type.Object({ data: Type.Array(BulkNotice) }, { additionalProperties: false }) } },
+      schema: {
+        operationId: 'listBulkNotices',
+        tags: ['fair-use'],
+        summary: 'Your bulk notices for today and later',
+        response: { 200: Type.Object({ data: Type.Array(BulkNotice) }, { additionalProperties: false }) },
+      },
       config: { allowDuringApiSuspension: true },
     },
     async (req) => {
       const rows = await app.db
         .select()
         .from(bulkNotices)
-        .where(and(eq(bulkNotices.accountId, tenantOf(req.principal)), gt(bulkNotices.day, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10))))
+        .where(
+          and(
+            eq(bulkNotices.accountId, tenantOf(req.principal)),
+            gt(bulkNotices.day, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)),
+          ),
+        )
         .orderBy(bulkNotices.day);
-      return { data: rows.map((n) => ({ id: n.id, date: n.day, expected_count: n.expectedCount, description: n.description, created_at: n.createdAt.toISOString() })) };
+      return {
+        data: rows.map((n) => ({
+          id: n.id,
+          date: n.day,
+          expected_count: n.expectedCount,
+          description: n.description,
+          created_at: n.createdAt.toISOString(),
+        })),
+      };
     },
   );
 
@@ -106,7 +147,13 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
   app.get(
     '/v1/admin/fair-use/incidents',
     {
-      schema: { operationId: 'adminListFairUseIncidents', tags: ['admin'], summary: 'Incidents of every account, newest first', querystring: IncidentQuery, response: { 200: Page(Incident), ...problemResponses(400) } },
+      schema: {
+        operationId: 'adminListFairUseIncidents',
+        tags: ['admin'],
+        summary: 'Incidents of every account, newest first',
+        querystring: IncidentQuery,
+        response: { 200: Page(Incident), ...problemResponses(400) },
+      },
     },
     async (req) => listIncidents(req, req.query.account_id, req.query),
   );
@@ -129,7 +176,13 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         .update(fairUseIncidents)
         .set({
           ...(req.body.annotation !== undefined ? { annotation: req.body.annotation } : {}),
-          ...(req.body.status ? { status: req.body.status, clearedAt: clearing ? new Date() : null, clearedBy: clearing ? req.principal!.userId : null } : {}),
+          ...(req.body.status
+            ? {
+                status: req.body.status,
+                clearedAt: clearing ? new Date() : null,
+                clearedBy: clearing ? req.principal!.userId : null,
+              }
+            : {}),
         })
         .where(eq(fairUseIncidents.id, req.params.id))
         .returning();
@@ -151,7 +204,11 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       },
     },
     async (req, reply) => {
-      const [row] = await app.db.update(accounts).set({ apiSuspendedUntil: null, updatedAt: new Date() }).where(eq(accounts.id, req.params.account_id)).returning({ id: accounts.id });
+      const [row] = await app.db
+        .update(accounts)
+        .set({ apiSuspendedUntil: null, updatedAt: new Date() })
+        .where(eq(accounts.id, req.params.account_id))
+        .returning({ id: accounts.id });
       if (!row) throw new NotFound('No such account');
       app.credentialCache.revoke({ accountId: row.id });
       req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };
@@ -171,7 +228,14 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
 
   app.get(
     '/v1/admin/fair-use/ladder',
-    { schema: { operationId: 'adminGetFairUseLadder', tags: ['admin'], summary: 'The escalation ladder', response: { 200: Ladder } } },
+    {
+      schema: {
+        operationId: 'adminGetFairUseLadder',
+        tags: ['admin'],
+        summary: 'The escalation ladder',
+        response: { 200: Ladder },
+      },
+    },
     ladderView,
   );
 
@@ -191,10 +255,30 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
     async (req) => {
       const errors = req.body.steps.flatMap((s, i) => {
         const out = [];
-        if (s.action !== 'warning' && s.threshold < 2) out.push({ pointer: `/body/steps/${i}/threshold`, code: 'too_small', message: 'no single incident may suspend, fine or flag: 2 or more' });
-        if (s.action === 'suspend_api' && !s.suspension_hours) out.push({ pointer: `/body/steps/${i}/suspension_hours`, code: 'required', message: 'a suspension needs its length' });
-        if (s.action === 'fee' && !s.fee) out.push({ pointer: `/body/steps/${i}/fee`, code: 'required', message: 'a fee needs an amount per currency' });
-        if ((s.min_days ?? 1) > opts.periodDays) out.push({ pointer: `/body/steps/${i}/min_days`, code: 'too_large', message: `the period is ${opts.periodDays} days: this step could never fire` });
+        if (s.action !== 'warning' && s.threshold < 2)
+          out.push({
+            pointer: `/body/steps/${i}/threshold`,
+            code: 'too_small',
+            message: 'no single incident may suspend, fine or flag: 2 or more',
+          });
+        if (s.action === 'suspend_api' && !s.suspension_hours)
+          out.push({
+            pointer: `/body/steps/${i}/suspension_hours`,
+            code: 'required',
+            message: 'a suspension needs its length',
+          });
+        if (s.action === 'fee' && !s.fee)
+          out.push({
+            pointer: `/body/steps/${i}/fee`,
+            code: 'required',
+            message: 'a fee needs an amount per currency',
+          });
+        if ((s.min_days ?? 1) > opts.periodDays)
+          out.push({
+            pointer: `/body/steps/${i}/min_days`,
+            code: 'too_large',
+            message: `the period is ${opts.periodDays} days: this step could never fire`,
+          });
         return out;
       });
       if (new Set(req.body.steps.map((s) => s.threshold)).size !== req.body.steps.length) {
@@ -204,12 +288,19 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       await app.db.transaction(async (tx) => {
         await tx.delete(ladderSteps);
         if (req.body.steps.length) {
-          await tx.insert(ladderSteps).values(req.body.steps.map((s) => ({ threshold: s.threshold, minDays: s.min_days ?? 1, action: s.action, suspensionHours: s.suspension_hours ?? null, fee: s.fee ?? null })));
+          await tx.insert(ladderSteps).values(
+            req.body.steps.map((s) => ({
+              threshold: s.threshold,
+              minDays: s.min_days ?? 1,
+              action: s.action,
+              suspensionHours: s.suspension_hours ?? null,
+              fee: s.fee ?? null,
+            })),
+          );
         }
       });
       req.audit = { targetType: 'fair_use_ladder', targetId: 'ladder' };
       return ladderView();
     },
   );
-
 };

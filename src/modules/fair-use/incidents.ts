@@ -8,7 +8,12 @@ import type { Db, Tx } from '../../db/client.js';
 import { accountEvents, accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { InsufficientFunds, postLedgerEntry } from '../billing/ledger.js';
 
-export type IncidentType = 'repeated_failed_command' | 'rate_limit_sustained' | 'bulk_without_notice' | 'drop_catch_pattern' | 'abuse_unanswered';
+export type IncidentType =
+  | 'repeated_failed_command'
+  | 'rate_limit_sustained'
+  | 'bulk_without_notice'
+  | 'drop_catch_pattern'
+  | 'abuse_unanswered';
 export type LadderAction = 'warning' | 'suspend_api' | 'fee' | 'termination_review';
 
 export interface RecordedIncident {
@@ -31,7 +36,13 @@ export interface LadderStanding {
 const utcDay = sql`((${fairUseIncidents.occurredAt} at time zone 'UTC')::date)`;
 
 /** The account's open incidents within the period ending at `at`, as the ladder counts them; `without` leaves one incident out. */
-export async function ladderStanding(db: Tx, accountId: string, at: Date, periodDays: number, without?: number): Promise<LadderStanding> {
+export async function ladderStanding(
+  db: Tx,
+  accountId: string,
+  at: Date,
+  periodDays: number,
+  without?: number,
+): Promise<LadderStanding> {
   const since = new Date(at.getTime() - periodDays * 86_400_000);
   const [row] = await db
     .select({
@@ -51,7 +62,8 @@ export async function ladderStanding(db: Tx, accountId: string, at: Date, period
   return { open: Number(row?.open ?? 0), counted: Number(row?.counted ?? 0), days: Number(row?.days ?? 0) };
 }
 
-const reaches = (s: LadderStanding, step: { threshold: number; minDays: number }) => s.counted >= step.threshold && s.days >= step.minDays;
+const reaches = (s: LadderStanding, step: { threshold: number; minDays: number }) =>
+  s.counted >= step.threshold && s.days >= step.minDays;
 
 /**
  * Records an incident unless one with the same dedupe key exists; applies the ladder steps whose
@@ -65,11 +77,21 @@ export async function recordIncident(
   const at = input.at ?? new Date();
   return db.transaction(async (tx) => {
     // The account row is the lock: concurrent incidents of one account are counted one at a time.
-    const [account] = await tx.select({ currency: accounts.currency, until: accounts.apiSuspendedUntil }).from(accounts).where(eq(accounts.id, input.accountId)).for('update');
+    const [account] = await tx
+      .select({ currency: accounts.currency, until: accounts.apiSuspendedUntil })
+      .from(accounts)
+      .where(eq(accounts.id, input.accountId))
+      .for('update');
     if (!account) return null;
     const [incident] = await tx
       .insert(fairUseIncidents)
-      .values({ accountId: input.accountId, type: input.type, dedupeKey: input.dedupeKey, evidence: input.evidence, occurredAt: at })
+      .values({
+        accountId: input.accountId,
+        type: input.type,
+        dedupeKey: input.dedupeKey,
+        evidence: input.evidence,
+        occurredAt: at,
+      })
       .onConflictDoNothing()
       .returning({ id: fairUseIncidents.id });
     if (!incident) return null;
@@ -80,18 +102,38 @@ export async function recordIncident(
     let apiSuspendedUntil: Date | null = null;
     // A step fires with the incident that makes it true; a repeat of a cause already counted today
     // changes neither figure, so it fires nothing.
-    const steps = after.counted === before.counted && after.days === before.days ? [] : await tx.select().from(ladderSteps).orderBy(ladderSteps.threshold);
+    const steps =
+      after.counted === before.counted && after.days === before.days
+        ? []
+        : await tx.select().from(ladderSteps).orderBy(ladderSteps.threshold);
     for (const step of steps.filter((s) => reaches(after, s) && !reaches(before, s))) {
       switch (step.action as LadderAction) {
         case 'warning':
-          await tx.insert(accountEvents).values({ accountId: input.accountId, type: 'fair_use.warning', data: { incident_id: incident.id, type: input.type, open_incidents: after.open, counted_incidents: n, incident_days: after.days } });
+          await tx.insert(accountEvents).values({
+            accountId: input.accountId,
+            type: 'fair_use.warning',
+            data: {
+              incident_id: incident.id,
+              type: input.type,
+              open_incidents: after.open,
+              counted_incidents: n,
+              incident_days: after.days,
+            },
+          });
           actions.push('warning');
           break;
         case 'suspend_api': {
           const until = new Date(at.getTime() + (step.suspensionHours ?? 24) * 3_600_000);
           apiSuspendedUntil = account.until && account.until > until ? account.until : until;
-          await tx.update(accounts).set({ apiSuspendedUntil, updatedAt: new Date() }).where(eq(accounts.id, input.accountId));
-          await tx.insert(accountEvents).values({ accountId: input.accountId, type: 'fair_use.api_suspended', data: { incident_id: incident.id, until: apiSuspendedUntil.toISOString() } });
+          await tx
+            .update(accounts)
+            .set({ apiSuspendedUntil, updatedAt: new Date() })
+            .where(eq(accounts.id, input.accountId));
+          await tx.insert(accountEvents).values({
+            accountId: input.accountId,
+            type: 'fair_use.api_suspended',
+            data: { incident_id: incident.id, until: apiSuspendedUntil.toISOString() },
+          });
           actions.push(`suspend_api:${apiSuspendedUntil.toISOString()}`);
           break;
         }
@@ -104,7 +146,13 @@ export async function recordIncident(
           try {
             // A savepoint: a fee the account cannot pay must not undo the incident.
             const entry = await tx.transaction((sp) =>
-              postLedgerEntry(sp, { accountId: input.accountId, type: 'fee', money: { amount, currency: account.currency }, reason: 'Fair-use handling fee', reference: `incident:${incident.id}` }),
+              postLedgerEntry(sp, {
+                accountId: input.accountId,
+                type: 'fee',
+                money: { amount, currency: account.currency },
+                reason: 'Fair-use handling fee',
+                reference: `incident:${incident.id}`,
+              }),
             );
             actions.push(`fee:${entry.id}`);
           } catch (err) {
@@ -114,7 +162,10 @@ export async function recordIncident(
           break;
         }
         case 'termination_review':
-          await tx.update(accounts).set({ terminationReview: true, updatedAt: new Date() }).where(eq(accounts.id, input.accountId));
+          await tx
+            .update(accounts)
+            .set({ terminationReview: true, updatedAt: new Date() })
+            .where(eq(accounts.id, input.accountId));
           actions.push('termination_review');
           break;
       }
@@ -122,6 +173,13 @@ export async function recordIncident(
     if (actions.length > 0) {
       await tx.update(fairUseIncidents).set({ actions }).where(eq(fairUseIncidents.id, incident.id));
     }
-    return { id: incident.id, openInPeriod: after.open, counted: after.counted, days: after.days, actions, apiSuspendedUntil };
+    return {
+      id: incident.id,
+      openInPeriod: after.open,
+      counted: after.counted,
+      days: after.days,
+      actions,
+      apiSuspendedUntil,
+    };
   });
 }

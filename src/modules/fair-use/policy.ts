@@ -41,7 +41,8 @@ export class FairUsePolicy {
     ]);
     const buckets = { ...FALLBACK };
     for (const p of policies) {
-      if (p.scope in buckets) buckets[p.scope as BucketScope] = { capacity: p.capacity, refillPerSecond: p.refillPerMinute / 60 };
+      if (p.scope in buckets)
+        buckets[p.scope as BucketScope] = { capacity: p.capacity, refillPerSecond: p.refillPerMinute / 60 };
     }
     this.buckets = buckets;
     this.costs = new Map(costs.map((c) => [c.operationId, c.cost]));

@@ -11,7 +11,11 @@ import { NotFound, problemResponses } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
 
-export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulkThreshold: number; bulkCeiling: number }> = async (app, opts) => {
+export const fairUseRoutes: FastifyPluginAsyncTypebox<{
+  periodDays: number;
+  bulkThreshold: number;
+  bulkCeiling: number;
+}> = async (app, opts) => {
   const policy = app.fairUsePolicy;
 
   app.get(
@@ -20,7 +24,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       schema: {
         operationId: 'getFairUse',
         tags: ['fair-use'],
-        summary: 'Your standing: API suspension, incidents, today\'s order count, rate-limit buckets and costs',
+        summary: "Your standing: API suspension, incidents, today's order count, rate-limit buckets and costs",
         response: { 200: FairUseView },
       },
       config: { allowDuringApiSuspension: true },
@@ -31,17 +35,28 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       const [account, standing, incidents, commands, noticed] = await Promise.all([
         getAccount(app.db, accountId),
         ladderStanding(app.db, accountId, new Date(), opts.periodDays),
-        app.db.select().from(fairUseIncidents).where(eq(fairUseIncidents.accountId, accountId)).orderBy(desc(fairUseIncidents.id)).limit(20),
+        app.db
+          .select()
+          .from(fairUseIncidents)
+          .where(eq(fairUseIncidents.accountId, accountId))
+          .orderBy(desc(fairUseIncidents.id))
+          .limit(20),
         commandsOn(app.db, accountId, day),
         noticedCount(app.db, accountId, day),
       ]);
       const mine = bucketsOf(req);
       const policies = mine.map((b) => policy.bucket(b.scope));
-      const tokens = await app.buckets.peek(mine.map((b) => b.key), policies);
+      const tokens = await app.buckets.peek(
+        mine.map((b) => b.key),
+        policies,
+      );
       const costs = await app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId));
       return {
         standing: {
-          api_suspended_until: account.apiSuspendedUntil && account.apiSuspendedUntil > new Date() ? account.apiSuspendedUntil.toISOString() : null,
+          api_suspended_until:
+            account.apiSuspendedUntil && account.apiSuspendedUntil > new Date()
+              ? account.apiSuspendedUntil.toISOString()
+              : null,
           termination_review: account.terminationReview,
           open_incidents: standing.open,
           counted_incidents: standing.counted,
@@ -67,7 +82,12 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId)),
     ]);
     return {
-      limits: limits.map((l) => ({ scope: l.scope as 'credential', capacity: l.capacity, refill_per_minute: l.refillPerMinute, updated_at: l.updatedAt.toISOString() })),
+      limits: limits.map((l) => ({
+        scope: l.scope as 'credential',
+        capacity: l.capacity,
+        refill_per_minute: l.refillPerMinute,
+        updated_at: l.updatedAt.toISOString(),
+      })),
       costs: costs.map((c) => ({ operation_id: c.operationId, cost: c.cost, updated_at: c.updatedAt.toISOString() })),
     };
   };
@@ -75,7 +95,12 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
   app.get(
     '/v1/admin/fair-use/limits',
     {
-      schema: { operationId: 'adminGetFairUseLimits', tags: ['admin'], summary: 'Rate limits per bucket scope and operation costs', response: { 200: LimitsView } },
+      schema: {
+        operationId: 'adminGetFairUseLimits',
+        tags: ['admin'],
+        summary: 'Rate limits per bucket scope and operation costs',
+        response: { 200: LimitsView },
+      },
     },
     limitsView,
   );
@@ -86,7 +111,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       schema: {
         operationId: 'adminSetFairUseLimit',
         tags: ['admin'],
-        summary: 'Set a bucket scope\'s capacity and refill rate; every instance applies it within FAIR_USE_REFRESH_MS',
+        summary: "Set a bucket scope's capacity and refill rate; every instance applies it within FAIR_USE_REFRESH_MS",
         params: Type.Object({ scope: Scope }, { additionalProperties: false }),
         body: LimitBody,
         response: { 200: Limit },
@@ -96,20 +121,38 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
       const [row] = await app.db
         .insert(rateLimitPolicies)
         .values({ scope: req.params.scope, capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute })
-        .onConflictDoUpdate({ target: rateLimitPolicies.scope, set: { capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute, updatedAt: new Date() } })
+        .onConflictDoUpdate({
+          target: rateLimitPolicies.scope,
+          set: { capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute, updatedAt: new Date() },
+        })
         .returning();
       await policy.refresh();
       req.audit = { targetType: 'rate_limit_policy', targetId: req.params.scope };
-      return { scope: row!.scope as 'credential', capacity: row!.capacity, refill_per_minute: row!.refillPerMinute, updated_at: row!.updatedAt.toISOString() };
+      return {
+        scope: row!.scope as 'credential',
+        capacity: row!.capacity,
+        refill_per_minute: row!.refillPerMinute,
+        updated_at: row!.updatedAt.toISOString(),
+      };
     },
   );
 
-  const OperationParams = Type.Object({ operation_id: Type.String({ pattern: '^[a-z][A-Za-z0-9]*$', maxLength: 100 }) }, { additionalProperties: false });
+  const OperationParams = Type.Object(
+    { operation_id: Type.String({ pattern: '^[a-z][A-Za-z0-9]*$', maxLength: 100 }) },
+    { additionalProperties: false },
+  );
 
   app.put(
     '/v1/admin/fair-use/costs/:operation_id',
     {
-      schema: { operationId: 'adminSetOperationCost', tags: ['admin'], summary: 'Set what one call to an operation costs in tokens', params: OperationParams, body: CostBody, response: { 200: Cost } },
+      schema: {
+        operationId: 'adminSetOperationCost',
+        tags: ['admin'],
+        summary: 'Set what one call to an operation costs in tokens',
+        params: OperationParams,
+        body: CostBody,
+        response: { 200: Cost },
+      },
     },
     async (req) => {
       const [row] = await app.db
@@ -123,15 +166,27 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
     },
   );
 
-  const Exemption = Type.Object({ operation_id: Type.String(), reason: Type.String(), created_at: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+  const Exemption = Type.Object(
+    { operation_id: Type.String(), reason: Type.String(), created_at: Type.String({ format: 'date-time' }) },
+    { additionalProperties: false },
+  );
 
   app.get(
     '/v1/admin/fair-use/guard-exemptions',
     {
-      schema: { operationId: 'adminListGuardExemptions', tags: ['admin'], summary: 'Operations the repeated-failure guard (R-API-2) leaves alone', response: { 200: Type.Object({ data: Type.Array(Exemption) }, { additionalProperties: false }) } },
+      schema: {
+        operationId: 'adminListGuardExemptions',
+        tags: ['admin'],
+        summary: 'Operations the repeated-failure guard (R-API-2) leaves alone',
+        response: { 200: Type.Object({ data: Type.Array(Exemption) }, { additionalProperties: false }) },
+      },
     },
     async () => ({
-      data: (await app.db.select().from(guardExemptions).orderBy(asc(guardExemptions.operationId))).map((e) => ({ operation_id: e.operationId, reason: e.reason, created_at: e.createdAt.toISOString() })),
+      data: (await app.db.select().from(guardExemptions).orderBy(asc(guardExemptions.operationId))).map((e) => ({
+        operation_id: e.operationId,
+        reason: e.reason,
+        created_at: e.createdAt.toISOString(),
+      })),
     }),
   );
 
@@ -162,10 +217,19 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
   app.delete(
     '/v1/admin/fair-use/guard-exemptions/:operation_id',
     {
-      schema: { operationId: 'adminRemoveGuardExemption', tags: ['admin'], summary: 'Guard an operation again', params: OperationParams, response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) } },
+      schema: {
+        operationId: 'adminRemoveGuardExemption',
+        tags: ['admin'],
+        summary: 'Guard an operation again',
+        params: OperationParams,
+        response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) },
+      },
     },
     async (req, reply) => {
-      const gone = await app.db.delete(guardExemptions).where(eq(guardExemptions.operationId, req.params.operation_id)).returning();
+      const gone = await app.db
+        .delete(guardExemptions)
+        .where(eq(guardExemptions.operationId, req.params.operation_id))
+        .returning();
       if (gone.length === 0) throw new NotFound('That operation is not exempt');
       await policy.refresh();
       req.audit = { targetType: 'guard_exemption', targetId: req.params.operation_id };
@@ -176,10 +240,19 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ periodDays: number; bulk
   app.delete(
     '/v1/admin/fair-use/costs/:operation_id',
     {
-      schema: { operationId: 'adminResetOperationCost', tags: ['admin'], summary: 'Back to the default cost of 1', params: OperationParams, response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) } },
+      schema: {
+        operationId: 'adminResetOperationCost',
+        tags: ['admin'],
+        summary: 'Back to the default cost of 1',
+        params: OperationParams,
+        response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) },
+      },
     },
     async (req, reply) => {
-      const gone = await app.db.delete(operationCosts).where(eq(operationCosts.operationId, req.params.operation_id)).returning();
+      const gone = await app.db
+        .delete(operationCosts)
+        .where(eq(operationCosts.operationId, req.params.operation_id))
+        .returning();
       if (gone.length === 0) throw new NotFound('That operation has the default cost');
       await policy.refresh();
       req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };

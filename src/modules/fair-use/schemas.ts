@@ -16,18 +16,35 @@ export const BucketView = Type.Object(
 
 const BucketsAndCosts = Type.Object(
   {
-    buckets: Type.Array(BucketView, { description: 'The buckets this credential spends; a call must find tokens in each' }),
-    costs: Type.Array(Type.Object({ operation_id: Type.String(), cost: Int32() }, strict), { description: 'Operations that cost more than 1' }),
+    buckets: Type.Array(BucketView, {
+      description: 'The buckets this credential spends; a call must find tokens in each',
+    }),
+    costs: Type.Array(Type.Object({ operation_id: Type.String(), cost: Int32() }, strict), {
+      description: 'Operations that cost more than 1',
+    }),
   },
   strict,
 );
 
-export const Limit = Type.Object({ scope: Scope, capacity: Int32({ minimum: 1 }), refill_per_minute: Int32({ minimum: 0 }), updated_at: DateTime }, strict);
-export const LimitBody = Type.Object(
-  { capacity: Type.Integer({ minimum: 1, maximum: 10_000_000 }), refill_per_minute: Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'At least 1: a bucket that never refills would lock a caller out for good' }) },
+export const Limit = Type.Object(
+  { scope: Scope, capacity: Int32({ minimum: 1 }), refill_per_minute: Int32({ minimum: 0 }), updated_at: DateTime },
   strict,
 );
-export const Cost = Type.Object({ operation_id: Type.String(), cost: Int32({ minimum: 1 }), updated_at: DateTime }, strict);
+export const LimitBody = Type.Object(
+  {
+    capacity: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+    refill_per_minute: Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000,
+      description: 'At least 1: a bucket that never refills would lock a caller out for good',
+    }),
+  },
+  strict,
+);
+export const Cost = Type.Object(
+  { operation_id: Type.String(), cost: Int32({ minimum: 1 }), updated_at: DateTime },
+  strict,
+);
 export const CostBody = Type.Object({ cost: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict);
 export const LimitsView = Type.Object({ limits: Type.Array(Limit), costs: Type.Array(Cost) }, strict);
 
@@ -35,7 +52,13 @@ export const Incident = Type.Object(
   {
     id: BigIntId(),
     account_id: Type.String({ format: 'uuid' }),
-    type: Type.Enum(['repeated_failed_command', 'rate_limit_sustained', 'bulk_without_notice', 'drop_catch_pattern', 'abuse_unanswered']),
+    type: Type.Enum([
+      'repeated_failed_command',
+      'rate_limit_sustained',
+      'bulk_without_notice',
+      'drop_catch_pattern',
+      'abuse_unanswered',
+    ]),
     occurred_at: DateTime,
     evidence: Type.Object({}, { additionalProperties: true }),
     status: Type.Enum(['open', 'cleared']),
@@ -51,7 +74,9 @@ export const Standing = Type.Object(
     api_suspended_until: Type.Union([DateTime, Type.Null()]),
     termination_review: Type.Boolean(),
     open_incidents: Int32({ description: 'Open incidents within the rolling period' }),
-    counted_incidents: Int32({ description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day' }),
+    counted_incidents: Int32({
+      description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day',
+    }),
     incident_days: Int32({ description: 'Distinct UTC days with open incidents within the period' }),
     period_days: Int32(),
   },
@@ -70,7 +95,13 @@ export const Today = Type.Object(
 );
 
 export const BulkNotice = Type.Object(
-  { id: Type.String({ format: 'uuid' }), date: Type.String({ format: 'date' }), expected_count: Int32(), description: Type.String(), created_at: DateTime },
+  {
+    id: Type.String({ format: 'uuid' }),
+    date: Type.String({ format: 'date' }),
+    expected_count: Int32(),
+    description: Type.String(),
+    created_at: DateTime,
+  },
   strict,
 );
 export const BulkNoticeBody = Type.Object(
@@ -83,17 +114,33 @@ export const BulkNoticeBody = Type.Object(
 );
 
 export const IncidentPatch = Type.Object(
-  { annotation: Type.Optional(Type.String({ maxLength: 4000 })), status: Type.Optional(Type.Enum(['open', 'cleared'])) },
+  {
+    annotation: Type.Optional(Type.String({ maxLength: 4000 })),
+    status: Type.Optional(Type.Enum(['open', 'cleared'])),
+  },
   { ...strict, minProperties: 1 },
 );
 
 export const LadderStep = Type.Object(
   {
-    threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Open incidents within the period, counted once per cause (type) per UTC day, at which this step fires' }),
-    min_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Distinct UTC days with incidents within the period that the step also needs (default 1)' })),
+    threshold: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      description:
+        'Open incidents within the period, counted once per cause (type) per UTC day, at which this step fires',
+    }),
+    min_days: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3650,
+        description: 'Distinct UTC days with incidents within the period that the step also needs (default 1)',
+      }),
+    ),
     action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
-    fee: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), MoneyAmount({ minimum: 1 })), Type.Null()])),
+    fee: Type.Optional(
+      Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), MoneyAmount({ minimum: 1 })), Type.Null()]),
+    ),
   },
   strict,
 );

@@ -15,7 +15,8 @@ const Readiness = Type.Object(
         migrations: Check,
         redis: Type.Optional(
           Type.Enum(['ok', 'degraded'], {
-            description: 'Present when Redis is configured. degraded: Redis fails or times out, so rate limits fail open; the instance still serves (200)',
+            description:
+              'Present when Redis is configured. degraded: Redis fails or times out, so rate limits fail open; the instance still serves (200)',
           }),
         ),
       },
@@ -50,13 +51,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ readyTimeoutMs: number }>
       schema: {
         operationId: 'getReadiness',
         tags: ['health'],
-        summary: 'Readiness: the database answers and every migration is applied (a degraded Redis is reported, still 200)',
+        summary:
+          'Readiness: the database answers and every migration is applied (a degraded Redis is reported, still 200)',
         response: { 200: Readiness, 503: Readiness },
       },
       config: { rateLimitExempt: true },
     },
     async (req, reply) => {
-      const result = await checkReadiness({ db: app.db, redis: app.redis, expectedMigration, timeoutMs: opts.readyTimeoutMs, log: req.log });
+      const result = await checkReadiness({
+        db: app.db,
+        redis: app.redis,
+        expectedMigration,
+        timeoutMs: opts.readyTimeoutMs,
+        log: req.log,
+      });
       return reply.code(result.status === 'ready' ? 200 : 503).send(result);
     },
   );

@@ -70,7 +70,10 @@ async function redisCheck(redis: Redis, log: FastifyBaseLogger): Promise<'ok' | 
 }
 
 export async function checkReadiness(probe: ReadinessProbe): Promise<Readiness> {
-  const [db, redis] = await Promise.all([databaseChecks(probe), probe.redis ? redisCheck(probe.redis, probe.log) : undefined]);
+  const [db, redis] = await Promise.all([
+    databaseChecks(probe),
+    probe.redis ? redisCheck(probe.redis, probe.log) : undefined,
+  ]);
   return {
     status: db.database === 'ok' && db.migrations === 'ok' ? 'ready' : 'not_ready',
     checks: { ...db, ...(redis ? { redis } : {}) },

@@ -2,8 +2,12 @@ import t from 'tap';
 import { buildTestApp } from '../../helpers/app.js';
 import { addUser, apiKey, bearer, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
 
-const get = (app: Awaited<ReturnType<typeof buildTestApp>>['app'], token: string, remoteAddress: string, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'GET', url: '/v1/account', headers: { ...bearer(token), ...headers }, remoteAddress });
+const get = (
+  app: Awaited<ReturnType<typeof buildTestApp>>['app'],
+  token: string,
+  remoteAddress: string,
+  headers: Record<string, string> = {},
+) => app.inject({ method: 'GET', url: '/v1/account', headers: { ...bearer(token), ...headers }, remoteAddress });
 
 t.test('R-SEC-4: the account allowlist admits IPv4 and IPv6 ranges and refuses the rest', async (t) => {
   const { app } = await buildTestApp(t);
@@ -33,8 +37,19 @@ t.test('R-SEC-4: refused before anything else runs, even a request that would fa
   const { app } = await buildTestApp(t);
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  await app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: ['10.0.0.0/8'], confirm: true } });
-  const res = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { not_a_field: 1 }, remoteAddress: '192.0.2.1' });
+  await app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: ['10.0.0.0/8'], confirm: true },
+  });
+  const res = await app.inject({
+    method: 'PATCH',
+    url: '/v1/account',
+    headers: bearer(r.token),
+    payload: { not_a_field: 1 },
+    remoteAddress: '192.0.2.1',
+  });
   t.equal(res.statusCode, 403);
   t.equal(res.json().code, 'ip_not_allowed');
 });
@@ -44,10 +59,24 @@ t.test('R-SEC-4: a user allowlist refuses login and calls from elsewhere', async
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['192.0.2.0/24'] });
-  const outside = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: STRONG_PASSWORD }, remoteAddress: '127.0.0.1' });
-  t.equal(outside.statusCode, 401, 'answered as a wrong password, so the list and the password stay secret (hardening-6)');
+  const outside = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { username: tech.username, password: STRONG_PASSWORD },
+    remoteAddress: '127.0.0.1',
+  });
+  t.equal(
+    outside.statusCode,
+    401,
+    'answered as a wrong password, so the list and the password stay secret (hardening-6)',
+  );
   t.equal(outside.json().code, 'invalid_credentials');
-  const inside = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: STRONG_PASSWORD }, remoteAddress: '192.0.2.10' });
+  const inside = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { username: tech.username, password: STRONG_PASSWORD },
+    remoteAddress: '192.0.2.10',
+  });
   t.equal(inside.statusCode, 200);
   const token = inside.json().token;
   t.equal((await get(app, token, '192.0.2.11')).statusCode, 200);
@@ -62,7 +91,12 @@ t.test('R-SEC-4: a key allowlist narrows that key only', async (t) => {
   t.equal((await get(app, key.key, '2001:db8::5')).statusCode, 200);
   t.equal((await get(app, key.key, '127.0.0.1')).json().code, 'ip_not_allowed');
   t.equal((await get(app, r.token, '127.0.0.1')).statusCode, 200, 'the owner session is not affected');
-  const bad = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(r.token), payload: { name: 'x', scopes: ['account:read'], ip_allowlist: ['300.1.1.1'] } });
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: bearer(r.token),
+    payload: { name: 'x', scopes: ['account:read'], ip_allowlist: ['300.1.1.1'] },
+  });
   t.equal(bad.statusCode, 422);
   t.equal(bad.json().code, 'invalid_allowlist');
 });
@@ -71,11 +105,21 @@ t.test('R-SEC-4: setting a list that excludes the caller needs confirm: true', a
   const { app } = await buildTestApp(t);
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  const lockout = await app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: ['192.0.2.0/24'] } });
+  const lockout = await app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: ['192.0.2.0/24'] },
+  });
   t.equal(lockout.statusCode, 422);
   t.equal(lockout.json().code, 'allowlist_would_lock_out');
   t.equal((await get(app, r.token, '127.0.0.1')).statusCode, 200, 'nothing was changed');
-  const cleared = await app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: [] } });
+  const cleared = await app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: [] },
+  });
   t.same(cleared.json().entries, [], 'an empty list means any address');
 });
 
@@ -83,7 +127,12 @@ t.test('R-SEC-4: X-Forwarded-For counts only from a trusted proxy', async (t) =>
   const trusted = await buildTestApp(t, { env: { TRUST_PROXY: '10.0.0.0/8' } });
   const op = await operator(trusted.app);
   const r = await reseller(trusted.app, op.token);
-  await trusted.app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: ['198.51.100.0/24'], confirm: true } });
+  await trusted.app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: ['198.51.100.0/24'], confirm: true },
+  });
   const viaProxy = await get(trusted.app, r.token, '10.1.2.3', { 'x-forwarded-for': '198.51.100.20' });
   t.equal(viaProxy.statusCode, 200, 'a trusted proxy reports the client address');
   const spoofed = await get(trusted.app, r.token, '192.0.2.50', { 'x-forwarded-for': '198.51.100.20' });
@@ -94,7 +143,9 @@ t.test('hardening-9 / R-SEC-4: IPv4-mapped IPv6 entries are stored as IPv4 and l
   const { app } = await buildTestApp(t);
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  const key = await apiKey(app, r.token, ['account:read'], { ip_allowlist: ['::ffff:127.0.0.1', '::ffff:203.0.113.0/120'] });
+  const key = await apiKey(app, r.token, ['account:read'], {
+    ip_allowlist: ['::ffff:127.0.0.1', '::ffff:203.0.113.0/120'],
+  });
   const shown = await app.inject({ method: 'GET', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
   t.same(shown.json().ip_allowlist, ['127.0.0.1/32', '203.0.113.0/24']);
   t.equal((await get(app, key.key, '127.0.0.1')).statusCode, 200, 'the key is not locked out');
@@ -102,7 +153,12 @@ t.test('hardening-9 / R-SEC-4: IPv4-mapped IPv6 entries are stored as IPv4 and l
   t.equal((await get(app, key.key, '203.0.113.40')).statusCode, 200);
   t.equal((await get(app, key.key, '198.51.100.1')).statusCode, 403);
 
-  const account = await app.inject({ method: 'PUT', url: '/v1/account/ip-allowlist', headers: bearer(r.token), payload: { entries: ['::ffff:127.0.0.1'] } });
+  const account = await app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: ['::ffff:127.0.0.1'] },
+  });
   t.equal(account.statusCode, 200, 'the caller at 127.0.0.1 is in it: no confirmation needed');
   t.same(account.json().entries, ['127.0.0.1/32']);
   const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['::ffff:192.0.2.0/120'] });
@@ -115,15 +171,27 @@ t.test('hardening-9 / R-SEC-4: an entry with a zone id is refused with 422 and a
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const cases: [string, string, Record<string, unknown>, string][] = [
-    ['POST', '/v1/api-keys', { name: 'x', scopes: ['account:read'], ip_allowlist: ['10.0.0.0/8', 'fe80::1%eth0'] }, '/body/ip_allowlist/1'],
+    [
+      'POST',
+      '/v1/api-keys',
+      { name: 'x', scopes: ['account:read'], ip_allowlist: ['10.0.0.0/8', 'fe80::1%eth0'] },
+      '/body/ip_allowlist/1',
+    ],
     ['PUT', '/v1/account/ip-allowlist', { entries: ['fe80::%eth0/64'], confirm: true }, '/body/entries/0'],
   ];
   for (const [method, url, payload, pointer] of cases) {
     const res = await app.inject({ method: method as 'POST' | 'PUT', url, headers: bearer(r.token), payload });
     t.equal(res.statusCode, 422, url);
     t.equal(res.json().code, 'invalid_allowlist');
-    t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), [pointer]);
+    t.same(
+      res.json().errors.map((e: { pointer: string }) => e.pointer),
+      [pointer],
+    );
     t.match(res.json().errors[0].message, /zone id/);
   }
-  t.same((await app.inject({ method: 'GET', url: '/v1/account/ip-allowlist', headers: bearer(r.token) })).json().entries, [], 'nothing was stored');
+  t.same(
+    (await app.inject({ method: 'GET', url: '/v1/account/ip-allowlist', headers: bearer(r.token) })).json().entries,
+    [],
+    'nothing was stored',
+  );
 });

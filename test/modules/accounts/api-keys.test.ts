@@ -35,14 +35,27 @@ t.test('R-SEC-1: a key is limited to its scopes, and scopes are limited to the u
 
   const ro = await addUser(app, r.token, 'read_only');
   const roLogin = await loginAs(app, ro.username);
-  const tooMuch = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(roLogin.token), payload: { name: 'x', scopes: ['account:read'] } });
+  const tooMuch = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: bearer(roLogin.token),
+    payload: { name: 'x', scopes: ['account:read'] },
+  });
   t.equal(tooMuch.statusCode, 403, 'read_only may not create keys at all');
   const tech = await addUser(app, r.token, 'technical');
   const techLogin = await loginAs(app, tech.username);
-  const escalate = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(techLogin.token), payload: { name: 'x', scopes: ['domains:write', 'users:write'] } });
+  const escalate = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: bearer(techLogin.token),
+    payload: { name: 'x', scopes: ['domains:write', 'users:write'] },
+  });
   t.equal(escalate.statusCode, 422);
   t.equal(escalate.json().code, 'scope_not_permitted');
-  t.same(escalate.json().errors.map((e: { pointer: string }) => e.pointer), ['/body/scopes/1']);
+  t.same(
+    escalate.json().errors.map((e: { pointer: string }) => e.pointer),
+    ['/body/scopes/1'],
+  );
 });
 
 t.test('R-SEC-5: rotation replaces the key at once; revocation stops it', async (t) => {
@@ -55,69 +68,113 @@ t.test('R-SEC-5: rotation replaces the key at once; revocation stops it', async 
   t.equal(rotated.statusCode, 200);
   const fresh = rotated.json().key;
   t.not(fresh, key.key);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 401, 'the old key is dead');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode,
+    401,
+    'the old key is dead',
+  );
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(fresh) })).statusCode, 200);
-  t.equal((await app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) })).statusCode, 200);
+  t.equal(
+    (await app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) })).statusCode,
+    200,
+  );
   const revoked = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(fresh) });
   t.equal(revoked.statusCode, 401);
   t.equal(revoked.json().code, 'credential_revoked');
 });
 
-t.test('R-SEC-5: a revocation on one instance is seen by another within the cache TTL', { skip: !process.env.DATABASE_URL && 'two instances need PostgreSQL' }, async (t) => {
-  const store = await testStore(t);
-  const a = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '0' } });
-  const b = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '0' } });
-  const op = await operator(a.app);
-  const r = await reseller(a.app, op.token);
-  const key = await apiKey(a.app, r.token, ['account:read']);
-  t.equal((await b.app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 200);
-  await a.app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
-  t.equal((await b.app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 401);
-});
+t.test(
+  'R-SEC-5: a revocation on one instance is seen by another within the cache TTL',
+  { skip: !process.env.DATABASE_URL && 'two instances need PostgreSQL' },
+  async (t) => {
+    const store = await testStore(t);
+    const a = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '0' } });
+    const b = await buildTestApp(t, { store, env: { AUTH_CACHE_TTL_MS: '0' } });
+    const op = await operator(a.app);
+    const r = await reseller(a.app, op.token);
+    const key = await apiKey(a.app, r.token, ['account:read']);
+    t.equal((await b.app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 200);
+    await a.app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
+    t.equal((await b.app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 401);
+  },
+);
 
 for (const backend of ['postgres', 'redis'] as const) {
-  t.test(`R-SEC-5: signed requests (${backend === 'redis' ? 'with' : 'without'} Redis)`, { skip: backend === 'redis' && !REDIS_URL && 'REDIS_URL not set' }, async (t) => {
-    const { app } = await buildTestApp(t, { env: backend === 'redis' ? { REDIS_URL: REDIS_URL! } : {} });
-    const op = await operator(app);
-    const r = await reseller(app, op.token);
-    const key = await apiKey(app, r.token, ['account:read', 'account:write', 'users:read']);
+  t.test(
+    `R-SEC-5: signed requests (${backend === 'redis' ? 'with' : 'without'} Redis)`,
+    { skip: backend === 'redis' && !REDIS_URL && 'REDIS_URL not set' },
+    async (t) => {
+      const { app } = await buildTestApp(t, { env: backend === 'redis' ? { REDIS_URL: REDIS_URL! } : {} });
+      const op = await operator(app);
+      const r = await reseller(app, op.token);
+      const key = await apiKey(app, r.token, ['account:read', 'account:write', 'users:read']);
 
-    const get = await app.inject({ method: 'GET', url: '/v1/users?limit=5&cursor=', headers: signed(key, 'GET', '/v1/users?limit=5&cursor=') });
-    t.equal(get.statusCode, 200, 'a signed GET with a query');
+      const get = await app.inject({
+        method: 'GET',
+        url: '/v1/users?limit=5&cursor=',
+        headers: signed(key, 'GET', '/v1/users?limit=5&cursor='),
+      });
+      t.equal(get.statusCode, 200, 'a signed GET with a query');
 
-    const body = JSON.stringify({ company_name: 'Signed GmbH' });
-    const patch = await app.inject({ method: 'PATCH', url: '/v1/account', headers: signed(key, 'PATCH', '/v1/account', body), payload: body });
-    t.equal(patch.statusCode, 200, 'a signed PATCH with a body');
-    t.equal(patch.json().company_name, 'Signed GmbH');
+      const body = JSON.stringify({ company_name: 'Signed GmbH' });
+      const patch = await app.inject({
+        method: 'PATCH',
+        url: '/v1/account',
+        headers: signed(key, 'PATCH', '/v1/account', body),
+        payload: body,
+      });
+      t.equal(patch.statusCode, 200, 'a signed PATCH with a body');
+      t.equal(patch.json().company_name, 'Signed GmbH');
 
-    const tampered = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: signed(key, 'PATCH', '/v1/account', body),
-      payload: JSON.stringify({ company_name: 'Evil GmbH' }),
-    });
-    t.equal(tampered.statusCode, 401, 'a body that does not match its digest');
-    t.equal(tampered.json().code, 'signature_invalid');
-    const after = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
-    t.equal(after.json().company_name, 'Signed GmbH', 'the tampered request changed nothing');
+      const tampered = await app.inject({
+        method: 'PATCH',
+        url: '/v1/account',
+        headers: signed(key, 'PATCH', '/v1/account', body),
+        payload: JSON.stringify({ company_name: 'Evil GmbH' }),
+      });
+      t.equal(tampered.statusCode, 401, 'a body that does not match its digest');
+      t.equal(tampered.json().code, 'signature_invalid');
+      const after = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
+      t.equal(after.json().company_name, 'Signed GmbH', 'the tampered request changed nothing');
 
-    const stale = await app.inject({ method: 'GET', url: '/v1/account', headers: signed(key, 'GET', '/v1/account', '', { timestamp: Math.floor(Date.now() / 1000) - 301 }) });
-    t.equal(stale.statusCode, 401);
-    t.equal(stale.json().code, 'signature_expired');
-    const future = await app.inject({ method: 'GET', url: '/v1/account', headers: signed(key, 'GET', '/v1/account', '', { timestamp: Math.floor(Date.now() / 1000) + 400 }) });
-    t.equal(future.json().code, 'signature_expired');
+      const stale = await app.inject({
+        method: 'GET',
+        url: '/v1/account',
+        headers: signed(key, 'GET', '/v1/account', '', { timestamp: Math.floor(Date.now() / 1000) - 301 }),
+      });
+      t.equal(stale.statusCode, 401);
+      t.equal(stale.json().code, 'signature_expired');
+      const future = await app.inject({
+        method: 'GET',
+        url: '/v1/account',
+        headers: signed(key, 'GET', '/v1/account', '', { timestamp: Math.floor(Date.now() / 1000) + 400 }),
+      });
+      t.equal(future.json().code, 'signature_expired');
 
-    const headers = signed(key, 'GET', '/v1/account');
-    t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers })).statusCode, 200);
-    const replay = await app.inject({ method: 'GET', url: '/v1/account', headers });
-    t.equal(replay.statusCode, 401);
-    t.equal(replay.json().code, 'nonce_reused');
+      const headers = signed(key, 'GET', '/v1/account');
+      t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers })).statusCode, 200);
+      const replay = await app.inject({ method: 'GET', url: '/v1/account', headers });
+      t.equal(replay.statusCode, 401);
+      t.equal(replay.json().code, 'nonce_reused');
 
-    const otherPath = await app.inject({ method: 'GET', url: '/v1/users', headers: signed(key, 'GET', '/v1/account') });
-    t.equal(otherPath.json().code, 'signature_invalid', 'a signature binds the path');
-    const wrongSecret = await app.inject({ method: 'GET', url: '/v1/account', headers: signed({ keyId: key.keyId, secret: 'x'.repeat(43) }, 'GET', '/v1/account') });
-    t.equal(wrongSecret.json().code, 'signature_invalid');
-    const malformed = await app.inject({ method: 'GET', url: '/v1/account', headers: { authorization: 'HMAC-SHA256 Credential=abc' } });
-    t.equal(malformed.json().code, 'invalid_credentials');
-  });
+      const otherPath = await app.inject({
+        method: 'GET',
+        url: '/v1/users',
+        headers: signed(key, 'GET', '/v1/account'),
+      });
+      t.equal(otherPath.json().code, 'signature_invalid', 'a signature binds the path');
+      const wrongSecret = await app.inject({
+        method: 'GET',
+        url: '/v1/account',
+        headers: signed({ keyId: key.keyId, secret: 'x'.repeat(43) }, 'GET', '/v1/account'),
+      });
+      t.equal(wrongSecret.json().code, 'signature_invalid');
+      const malformed = await app.inject({
+        method: 'GET',
+        url: '/v1/account',
+        headers: { authorization: 'HMAC-SHA256 Credential=abc' },
+      });
+      t.equal(malformed.json().code, 'invalid_credentials');
+    },
+  );
 }

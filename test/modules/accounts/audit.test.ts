@@ -7,9 +7,19 @@ t.test('R-SEC-7: every change leaves who, which credential, from where, what and
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const key = await apiKey(app, r.token, ['account:read', 'account:write', 'users:read', 'audit:read']);
-  await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(key.key), payload: { company_name: 'Audited' }, remoteAddress: '127.0.0.9', });
+  await app.inject({
+    method: 'PATCH',
+    url: '/v1/account',
+    headers: bearer(key.key),
+    payload: { company_name: 'Audited' },
+    remoteAddress: '127.0.0.9',
+  });
   const tech = await addUser(app, r.token, 'technical');
-  await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username: tech.username, password: 'wrong-password-here' } });
+  await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { username: tech.username, password: 'wrong-password-here' },
+  });
   await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(key.key), payload: { country: 'nope' } });
 
   const res = await app.inject({ method: 'GET', url: '/v1/audit-events?limit=100', headers: bearer(r.token) });
@@ -32,16 +42,35 @@ t.test('R-SEC-7: every change leaves who, which credential, from where, what and
 
   const created = events.find((e) => e.operation === 'createUser');
   t.equal(created?.target_id, tech.id);
-  t.equal((created?.details as { body: { password: string } }).body.password, '[Redacted]', 'passwords never reach the audit log');
+  t.equal(
+    (created?.details as { body: { password: string } }).body.password,
+    '[Redacted]',
+    'passwords never reach the audit log',
+  );
 
   const failedLogin = events.find((e) => e.operation === 'login' && e.result === 'failure');
-  t.match(failedLogin, { user_id: tech.id, status_code: 401, error_code: 'invalid_credentials', credential_type: null });
+  t.match(failedLogin, {
+    user_id: tech.id,
+    status_code: 401,
+    error_code: 'invalid_credentials',
+    credential_type: null,
+  });
   const invalid = events.find((e) => e.operation === 'updateAccount' && e.result === 'failure');
   t.match(invalid, { status_code: 422, error_code: 'validation_failed' });
-  t.notOk(events.some((e) => e.method === 'GET'), 'reads are not audited');
+  t.notOk(
+    events.some((e) => e.method === 'GET'),
+    'reads are not audited',
+  );
 
-  const filtered = await app.inject({ method: 'GET', url: `/v1/audit-events?operation=updateAccount&result=success`, headers: bearer(r.token) });
-  t.same(filtered.json().data.map((e: { operation: string }) => e.operation), ['updateAccount']);
+  const filtered = await app.inject({
+    method: 'GET',
+    url: `/v1/audit-events?operation=updateAccount&result=success`,
+    headers: bearer(r.token),
+  });
+  t.same(
+    filtered.json().data.map((e: { operation: string }) => e.operation),
+    ['updateAccount'],
+  );
 });
 
 t.test('R-SEC-7: audit events page with an opaque cursor; operators see every account', async (t) => {
@@ -49,59 +78,98 @@ t.test('R-SEC-7: audit events page with an opaque cursor; operators see every ac
   const op = await operator(app);
   const a = await reseller(app, op.token);
   const b = await reseller(app, op.token);
-  for (let i = 0; i < 5; i++) await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(a.token), payload: { address: `Street ${i}` } });
-  const first = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=2&operation=updateAccount', headers: bearer(a.token) })).json();
+  for (let i = 0; i < 5; i++)
+    await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(a.token),
+      payload: { address: `Street ${i}` },
+    });
+  const first = (
+    await app.inject({
+      method: 'GET',
+      url: '/v1/audit-events?limit=2&operation=updateAccount',
+      headers: bearer(a.token),
+    })
+  ).json();
   t.equal(first.data.length, 2);
   t.type(first.next_cursor, 'string');
-  const second = (await app.inject({ method: 'GET', url: `/v1/audit-events?limit=2&operation=updateAccount&cursor=${first.next_cursor}`, headers: bearer(a.token) })).json();
+  const second = (
+    await app.inject({
+      method: 'GET',
+      url: `/v1/audit-events?limit=2&operation=updateAccount&cursor=${first.next_cursor}`,
+      headers: bearer(a.token),
+    })
+  ).json();
   t.ok(second.data[0].id < first.data[1].id, 'the next page continues where the first stopped');
   const bad = await app.inject({ method: 'GET', url: '/v1/audit-events?cursor=garbage', headers: bearer(a.token) });
   t.equal(bad.statusCode, 400);
 
-  const all = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })).json().data;
+  const all = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })).json()
+    .data;
   const accounts = new Set(all.map((e: { account_id: string }) => e.account_id));
   t.ok(accounts.has(a.accountId) && accounts.has(b.accountId), 'operators see both accounts');
-  const onlyB = (await app.inject({ method: 'GET', url: `/v1/audit-events?account_id=${b.accountId}`, headers: bearer(op.token) })).json().data;
+  const onlyB = (
+    await app.inject({ method: 'GET', url: `/v1/audit-events?account_id=${b.accountId}`, headers: bearer(op.token) })
+  ).json().data;
   t.ok(onlyB.length > 0 && onlyB.every((e: { account_id: string }) => e.account_id === b.accountId));
 });
 
-t.test('R-SEC-7: every state-changing operation in the OpenAPI document leaves an audit row, success or not', async (t) => {
-  const { app } = await buildTestApp(t);
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
-  const changing: { method: string; path: string; operationId: string }[] = [];
-  for (const [path, item] of Object.entries<Record<string, { operationId: string }>>(doc.paths)) {
-    for (const [method, opn] of Object.entries(item)) {
-      if (['post', 'put', 'patch', 'delete'].includes(method)) changing.push({ method: method.toUpperCase(), path, operationId: opn.operationId });
+t.test(
+  'R-SEC-7: every state-changing operation in the OpenAPI document leaves an audit row, success or not',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const changing: { method: string; path: string; operationId: string }[] = [];
+    for (const [path, item] of Object.entries<Record<string, { operationId: string }>>(doc.paths)) {
+      for (const [method, opn] of Object.entries(item)) {
+        if (['post', 'put', 'patch', 'delete'].includes(method))
+          changing.push({ method: method.toUpperCase(), path, operationId: opn.operationId });
+      }
     }
-  }
-  t.ok(changing.length >= 20, `${changing.length} state-changing operations found`);
-  for (const c of changing) {
-    // Unknown ids and empty bodies: most of these fail (404/422), which must be audited too.
-    const url = c.path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
-    const token = c.path.startsWith('/v1/admin/') ? op.token : r.token;
-    await app.inject({ method: c.method as 'POST', url, headers: bearer(token), payload: {} });
-  }
-  const rows = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })).json().data as { operation: string }[];
-  const audited = new Set(rows.map((e) => e.operation));
-  // A check is a query with a body: it changes nothing of the account's (test/modules/domains/check.test.ts).
-  const queries = new Set(['checkDomains']);
-  for (const c of changing) {
-    if (queries.has(c.operationId)) t.notOk(audited.has(c.operationId), `${c.operationId} is a query, not audited`);
-    else t.ok(audited.has(c.operationId), `${c.operationId} is audited`);
-  }
-});
+    t.ok(changing.length >= 20, `${changing.length} state-changing operations found`);
+    for (const c of changing) {
+      // Unknown ids and empty bodies: most of these fail (404/422), which must be audited too.
+      const url = c.path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+      const token = c.path.startsWith('/v1/admin/') ? op.token : r.token;
+      await app.inject({ method: c.method as 'POST', url, headers: bearer(token), payload: {} });
+    }
+    const rows = (
+      await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })
+    ).json().data as { operation: string }[];
+    const audited = new Set(rows.map((e) => e.operation));
+    // A check is a query with a body: it changes nothing of the account's (test/modules/domains/check.test.ts).
+    const queries = new Set(['checkDomains']);
+    for (const c of changing) {
+      if (queries.has(c.operationId)) t.notOk(audited.has(c.operationId), `${c.operationId} is a query, not audited`);
+      else t.ok(audited.has(c.operationId), `${c.operationId} is audited`);
+    }
+  },
+);
 
-t.test('R-SEC-7: a body with U+0000 (which jsonb refuses) is still audited, and the rows batched with it too', async (t) => {
-  const { app } = await buildTestApp(t);
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const sent = await Promise.all([
-    app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'nul\u0000byte' } }),
-    app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'plain' } }),
-  ]);
-  t.same(sent.map((x) => x.statusCode), [422, 422]);
-  const rows = (await app.inject({ method: 'GET', url: '/v1/audit-events?operation=createContact', headers: bearer(r.token) })).json().data as { request_id: string }[];
-  t.same(new Set(rows.map((x) => x.request_id)), new Set(sent.map((x) => x.headers['x-request-id'])), 'both requests are in the audit log');
-});
+t.test(
+  'R-SEC-7: a body with U+0000 (which jsonb refuses) is still audited, and the rows batched with it too',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const sent = await Promise.all([
+      app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'nul\u0000byte' } }),
+      app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'plain' } }),
+    ]);
+    t.same(
+      sent.map((x) => x.statusCode),
+      [422, 422],
+    );
+    const rows = (
+      await app.inject({ method: 'GET', url: '/v1/audit-events?operation=createContact', headers: bearer(r.token) })
+    ).json().data as { request_id: string }[];
+    t.same(
+      new Set(rows.map((x) => x.request_id)),
+      new Set(sent.map((x) => x.headers['x-request-id'])),
+      'both requests are in the audit log',
+    );
+  },
+);

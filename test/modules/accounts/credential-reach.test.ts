@@ -2,7 +2,16 @@
 // every operation on a user's own credentials needs its permission (an API key: its scope).
 import t from 'tap';
 import { buildTestApp } from '../../helpers/app.js';
-import { addUser, apiKey, bearer, loginAs, OTHER_STRONG_PASSWORD, operator, reseller, totp } from '../../helpers/fixtures.js';
+import {
+  addUser,
+  apiKey,
+  bearer,
+  loginAs,
+  OTHER_STRONG_PASSWORD,
+  operator,
+  reseller,
+  totp,
+} from '../../helpers/fixtures.js';
 import { applyOperationPermission } from '../../../src/modules/accounts/operation-permissions.js';
 
 const { app } = await buildTestApp(t);
@@ -19,77 +28,150 @@ const adminKey = await apiKey(app, adminToken, ['users:read', 'users:write', 'ap
 const call = (token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
   app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
 
-t.test("hardening-1 / R-SEC-8: an admin cannot read, rotate or revoke an owner's API key, by login or with its own key", async (t) => {
-  for (const [who, token] of [['admin login', adminToken], ['admin key with users:write + api_keys:write', adminKey.key]] as const) {
-    const rotate = await call(token, 'POST', `/v1/api-keys/${ownerKey.id}/rotate`);
-    t.equal(rotate.statusCode, 403, `${who}: rotate`);
-    t.equal(rotate.json().code, 'role_not_assignable');
-    t.notOk(rotate.json().secret, 'no secret handed out');
-    t.equal((await call(token, 'GET', `/v1/api-keys/${ownerKey.id}`)).statusCode, 403, `${who}: read`);
-    t.equal((await call(token, 'DELETE', `/v1/api-keys/${ownerKey.id}`)).statusCode, 403, `${who}: revoke`);
-    const listed = (await call(token, 'GET', '/v1/api-keys')).json().data.map((k: { id: string }) => k.id);
-    t.notOk(listed.includes(ownerKey.id), `${who}: the owner's key is not in the list`);
-    t.ok(listed.includes(techKey.id), `${who}: a technical user's key is`);
-  }
-  t.equal((await call(ownerKey.key, 'GET', '/v1/domains')).statusCode, 200, "the owner's key still works: nothing was rotated or revoked");
-  const makeOwner = await call(adminToken, 'POST', '/v1/users', { username: 'would-be-owner', email: 'o@hosting.test', name: 'O', role: 'owner', password: OTHER_STRONG_PASSWORD });
-  t.equal(makeOwner.json().code, 'role_not_assignable', 'and no owner is made');
+t.test(
+  "hardening-1 / R-SEC-8: an admin cannot read, rotate or revoke an owner's API key, by login or with its own key",
+  async (t) => {
+    for (const [who, token] of [
+      ['admin login', adminToken],
+      ['admin key with users:write + api_keys:write', adminKey.key],
+    ] as const) {
+      const rotate = await call(token, 'POST', `/v1/api-keys/${ownerKey.id}/rotate`);
+      t.equal(rotate.statusCode, 403, `${who}: rotate`);
+      t.equal(rotate.json().code, 'role_not_assignable');
+      t.notOk(rotate.json().secret, 'no secret handed out');
+      t.equal((await call(token, 'GET', `/v1/api-keys/${ownerKey.id}`)).statusCode, 403, `${who}: read`);
+      t.equal((await call(token, 'DELETE', `/v1/api-keys/${ownerKey.id}`)).statusCode, 403, `${who}: revoke`);
+      const listed = (await call(token, 'GET', '/v1/api-keys')).json().data.map((k: { id: string }) => k.id);
+      t.notOk(listed.includes(ownerKey.id), `${who}: the owner's key is not in the list`);
+      t.ok(listed.includes(techKey.id), `${who}: a technical user's key is`);
+    }
+    t.equal(
+      (await call(ownerKey.key, 'GET', '/v1/domains')).statusCode,
+      200,
+      "the owner's key still works: nothing was rotated or revoked",
+    );
+    const makeOwner = await call(adminToken, 'POST', '/v1/users', {
+      username: 'would-be-owner',
+      email: 'o@hosting.test',
+      name: 'O',
+      role: 'owner',
+      password: OTHER_STRONG_PASSWORD,
+    });
+    t.equal(makeOwner.json().code, 'role_not_assignable', 'and no owner is made');
 
-  const rotated = await call(adminToken, 'POST', `/v1/api-keys/${techKey.id}/rotate`);
-  t.equal(rotated.statusCode, 200, "an admin still rotates a technical user's key");
-  t.ok(rotated.json().secret);
-  t.equal((await call(r.token, 'POST', `/v1/api-keys/${adminKey.id}/rotate`)).statusCode, 200, "an owner rotates an admin's key");
-  t.equal((await call(techToken, 'GET', `/v1/api-keys/${ownerKey.id}`)).json().code, 'role_not_assignable', "a technical user reaches nobody else's key");
-});
+    const rotated = await call(adminToken, 'POST', `/v1/api-keys/${techKey.id}/rotate`);
+    t.equal(rotated.statusCode, 200, "an admin still rotates a technical user's key");
+    t.ok(rotated.json().secret);
+    t.equal(
+      (await call(r.token, 'POST', `/v1/api-keys/${adminKey.id}/rotate`)).statusCode,
+      200,
+      "an owner rotates an admin's key",
+    );
+    t.equal(
+      (await call(techToken, 'GET', `/v1/api-keys/${ownerKey.id}`)).json().code,
+      'role_not_assignable',
+      "a technical user reaches nobody else's key",
+    );
+  },
+);
 
-t.test("hardening-1 / R-SEC-8: second factor, e-mail and password of an owner are out of an admin's reach, alike", async (t) => {
-  const password = await call(adminToken, 'PUT', `/v1/users/${r.ownerId}/password`, { new_password: OTHER_STRONG_PASSWORD });
-  const twoFactor = await call(adminToken, 'DELETE', `/v1/users/${r.ownerId}/two-factor`, {});
-  const email = await call(adminToken, 'PATCH', `/v1/users/${r.ownerId}`, { email: 'attacker@evil.test' });
-  for (const [what, res] of [['password reset', password], ['second factor reset', twoFactor], ['e-mail change', email]] as const) {
-    t.equal(res.statusCode, 403, what);
-    t.equal(res.json().code, 'role_not_assignable', `${what}: the same refusal`);
-  }
-  t.equal((await call(r.token, 'GET', `/v1/users/${r.ownerId}`)).json().email, `${r.ownerUsername}@hosting.test`, 'the e-mail is unchanged');
+t.test(
+  "hardening-1 / R-SEC-8: second factor, e-mail and password of an owner are out of an admin's reach, alike",
+  async (t) => {
+    const password = await call(adminToken, 'PUT', `/v1/users/${r.ownerId}/password`, {
+      new_password: OTHER_STRONG_PASSWORD,
+    });
+    const twoFactor = await call(adminToken, 'DELETE', `/v1/users/${r.ownerId}/two-factor`, {});
+    const email = await call(adminToken, 'PATCH', `/v1/users/${r.ownerId}`, { email: 'attacker@evil.test' });
+    for (const [what, res] of [
+      ['password reset', password],
+      ['second factor reset', twoFactor],
+      ['e-mail change', email],
+    ] as const) {
+      t.equal(res.statusCode, 403, what);
+      t.equal(res.json().code, 'role_not_assignable', `${what}: the same refusal`);
+    }
+    t.equal(
+      (await call(r.token, 'GET', `/v1/users/${r.ownerId}`)).json().email,
+      `${r.ownerUsername}@hosting.test`,
+      'the e-mail is unchanged',
+    );
 
-  t.equal((await call(adminToken, 'DELETE', `/v1/users/${tech.id}/two-factor`, {})).statusCode, 204, "an admin resets a technical user's second factor");
-  t.equal((await call(adminToken, 'PATCH', `/v1/users/${tech.id}`, { email: 'tech@hosting.test' })).statusCode, 200, 'and changes their e-mail');
-  t.equal((await call(techToken, 'PATCH', `/v1/users/${admin.id}`, { email: 'x@hosting.test' })).json().code, 'permission_denied', 'a technical user changes nobody else');
-});
+    t.equal(
+      (await call(adminToken, 'DELETE', `/v1/users/${tech.id}/two-factor`, {})).statusCode,
+      204,
+      "an admin resets a technical user's second factor",
+    );
+    t.equal(
+      (await call(adminToken, 'PATCH', `/v1/users/${tech.id}`, { email: 'tech@hosting.test' })).statusCode,
+      200,
+      'and changes their e-mail',
+    );
+    t.equal(
+      (await call(techToken, 'PATCH', `/v1/users/${admin.id}`, { email: 'x@hosting.test' })).json().code,
+      'permission_denied',
+      'a technical user changes nobody else',
+    );
+  },
+);
 
-t.test("hardening-2 / R-SEC-8: an API key with only domains:read cannot touch its owner's second factor, e-mail, password or sessions", async (t) => {
-  const session = await loginAs(app, r.ownerUsername);
-  const attempts: [string, 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', string, object?][] = [
-    ['start two-factor enrolment', 'POST', `/v1/users/${r.ownerId}/two-factor`],
-    ['confirm two-factor', 'POST', `/v1/users/${r.ownerId}/two-factor/confirm`, { code: '123456' }],
-    ['turn two-factor off', 'DELETE', `/v1/users/${r.ownerId}/two-factor`, {}],
-    ['change the e-mail', 'PATCH', `/v1/users/${r.ownerId}`, { email: 'attacker@evil.test' }],
-    ['change the password', 'PUT', `/v1/users/${r.ownerId}/password`, { new_password: OTHER_STRONG_PASSWORD }],
-    ['read the user', 'GET', `/v1/users/${r.ownerId}`],
-    ['list sessions', 'GET', '/v1/auth/sessions'],
-    ['revoke a session', 'DELETE', `/v1/auth/sessions/${session.session_id}`],
-    ['log out', 'POST', '/v1/auth/logout'],
-  ];
-  for (const [what, method, url, payload] of attempts) {
-    const res = await call(ownerKey.key, method, url, payload);
-    t.equal(res.statusCode, 403, what);
-    t.equal(res.json().code, 'permission_denied', what);
-  }
-  t.equal((await call(session.token, 'GET', '/v1/account')).statusCode, 200, "the owner's session was not revoked");
+t.test(
+  "hardening-2 / R-SEC-8: an API key with only domains:read cannot touch its owner's second factor, e-mail, password or sessions",
+  async (t) => {
+    const session = await loginAs(app, r.ownerUsername);
+    const attempts: [string, 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', string, object?][] = [
+      ['start two-factor enrolment', 'POST', `/v1/users/${r.ownerId}/two-factor`],
+      ['confirm two-factor', 'POST', `/v1/users/${r.ownerId}/two-factor/confirm`, { code: '123456' }],
+      ['turn two-factor off', 'DELETE', `/v1/users/${r.ownerId}/two-factor`, {}],
+      ['change the e-mail', 'PATCH', `/v1/users/${r.ownerId}`, { email: 'attacker@evil.test' }],
+      ['change the password', 'PUT', `/v1/users/${r.ownerId}/password`, { new_password: OTHER_STRONG_PASSWORD }],
+      ['read the user', 'GET', `/v1/users/${r.ownerId}`],
+      ['list sessions', 'GET', '/v1/auth/sessions'],
+      ['revoke a session', 'DELETE', `/v1/auth/sessions/${session.session_id}`],
+      ['log out', 'POST', '/v1/auth/logout'],
+    ];
+    for (const [what, method, url, payload] of attempts) {
+      const res = await call(ownerKey.key, method, url, payload);
+      t.equal(res.statusCode, 403, what);
+      t.equal(res.json().code, 'permission_denied', what);
+    }
+    t.equal((await call(session.token, 'GET', '/v1/account')).statusCode, 200, "the owner's session was not revoked");
 
-  // With the scope, a key acts on its own user: profile:write enrols its user's second factor.
-  const profileKey = await apiKey(app, techToken, ['profile:write']);
-  const enrol = await call(profileKey.key, 'POST', `/v1/users/${tech.id}/two-factor`);
-  t.equal(enrol.statusCode, 200, 'profile:write enrols your own second factor');
-  const confirm = await call(profileKey.key, 'POST', `/v1/users/${tech.id}/two-factor/confirm`, { code: totp(enrol.json().secret) });
-  t.equal(confirm.statusCode, 200);
-  t.equal((await call(profileKey.key, 'POST', `/v1/users/${admin.id}/two-factor`)).json().code, 'permission_denied', "but never someone else's");
-});
+    // With the scope, a key acts on its own user: profile:write enrols its user's second factor.
+    const profileKey = await apiKey(app, techToken, ['profile:write']);
+    const enrol = await call(profileKey.key, 'POST', `/v1/users/${tech.id}/two-factor`);
+    t.equal(enrol.statusCode, 200, 'profile:write enrols your own second factor');
+    const confirm = await call(profileKey.key, 'POST', `/v1/users/${tech.id}/two-factor/confirm`, {
+      code: totp(enrol.json().secret),
+    });
+    t.equal(confirm.statusCode, 200);
+    t.equal(
+      (await call(profileKey.key, 'POST', `/v1/users/${admin.id}/two-factor`)).json().code,
+      'permission_denied',
+      "but never someone else's",
+    );
+  },
+);
 
 t.test('hardening-2: an operation takes its permission from the table, never from the route', async (t) => {
-  const route = (operationId: string, config: object = {}) => ({ method: 'GET', url: '/x', schema: { operationId }, config, handler: () => {} }) as unknown as Parameters<typeof applyOperationPermission>[0];
+  const route = (operationId: string, config: object = {}) =>
+    ({ method: 'GET', url: '/x', schema: { operationId }, config, handler: () => {} }) as unknown as Parameters<
+      typeof applyOperationPermission
+    >[0];
   t.equal(applyOperationPermission(route('getDomain')), 'domains:read');
-  t.throws(() => applyOperationPermission(route('getDomain', { permission: 'public' })), /permissions live in OPERATION_PERMISSIONS/, 'an operation of the table whose route names its own permission stops the app');
-  t.throws(() => applyOperationPermission(route('somethingNew')), /add operation somethingNew/, 'so does an operation missing from the table');
-  t.equal(applyOperationPermission(route('testOnlyRoute', { permission: 'account:write' })), 'account:write', "a test's own route outside the table names its permission");
+  t.throws(
+    () => applyOperationPermission(route('getDomain', { permission: 'public' })),
+    /permissions live in OPERATION_PERMISSIONS/,
+    'an operation of the table whose route names its own permission stops the app',
+  );
+  t.throws(
+    () => applyOperationPermission(route('somethingNew')),
+    /add operation somethingNew/,
+    'so does an operation missing from the table',
+  );
+  t.equal(
+    applyOperationPermission(route('testOnlyRoute', { permission: 'account:write' })),
+    'account:write',
+    "a test's own route outside the table names its permission",
+  );
 });

@@ -47,39 +47,63 @@ t.test('hardening-6 / R-API-5: an unknown username is counted and locked exactly
   t.same(await outcome(app, unknown.toUpperCase(), 'x'), realLocked, 'whatever the case of the name');
 });
 
-t.test('hardening-6 / R-SEC-4: a login from outside the allowlist answers like a wrong password, and counts as one', async (t) => {
-  const { app } = await built;
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['192.0.2.0/24'] });
-  const wrong = await outcome(app, tech.username, 'wrong-password-guess', '198.51.100.9');
-  const right = await outcome(app, tech.username, STRONG_PASSWORD, '198.51.100.9');
-  t.equal(wrong.status, 401);
-  t.equal(wrong.body.code, 'invalid_credentials');
-  t.same(right, wrong, 'the right password from outside tells nothing more');
-  t.same(await outcome(app, tech.username, STRONG_PASSWORD, '198.51.100.9'), wrong, 'third attempt');
-  t.equal((await outcome(app, tech.username, STRONG_PASSWORD, '192.0.2.5')).status, 429, 'three failures, right password or not, lock the name');
-});
+t.test(
+  'hardening-6 / R-SEC-4: a login from outside the allowlist answers like a wrong password, and counts as one',
+  async (t) => {
+    const { app } = await built;
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const tech = await addUser(app, r.token, 'technical', { ip_allowlist: ['192.0.2.0/24'] });
+    const wrong = await outcome(app, tech.username, 'wrong-password-guess', '198.51.100.9');
+    const right = await outcome(app, tech.username, STRONG_PASSWORD, '198.51.100.9');
+    t.equal(wrong.status, 401);
+    t.equal(wrong.body.code, 'invalid_credentials');
+    t.same(right, wrong, 'the right password from outside tells nothing more');
+    t.same(await outcome(app, tech.username, STRONG_PASSWORD, '198.51.100.9'), wrong, 'third attempt');
+    t.equal(
+      (await outcome(app, tech.username, STRONG_PASSWORD, '192.0.2.5')).status,
+      429,
+      'three failures, right password or not, lock the name',
+    );
+  },
+);
 
-t.test('hardening-6 / R-API-5: a successful login starts the count again; an old failure no longer counts', async (t) => {
-  const { app, store } = await built;
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  for (let i = 0; i < 2; i++) await login(app, r.ownerUsername, 'wrong-password-guess');
-  t.equal((await login(app, r.ownerUsername, STRONG_PASSWORD)).statusCode, 200);
-  for (let i = 0; i < 2; i++) t.equal((await login(app, r.ownerUsername, 'wrong-password-guess')).statusCode, 401);
-  t.equal((await login(app, r.ownerUsername, STRONG_PASSWORD)).statusCode, 200, 'two failures after a success do not lock');
+t.test(
+  'hardening-6 / R-API-5: a successful login starts the count again; an old failure no longer counts',
+  async (t) => {
+    const { app, store } = await built;
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    for (let i = 0; i < 2; i++) await login(app, r.ownerUsername, 'wrong-password-guess');
+    t.equal((await login(app, r.ownerUsername, STRONG_PASSWORD)).statusCode, 200);
+    for (let i = 0; i < 2; i++) t.equal((await login(app, r.ownerUsername, 'wrong-password-guess')).statusCode, 401);
+    t.equal(
+      (await login(app, r.ownerUsername, STRONG_PASSWORD)).statusCode,
+      200,
+      'two failures after a success do not lock',
+    );
 
-  const nobody = `nobody-${r.ownerUsername}`;
-  for (let i = 0; i < 2; i++) await login(app, nobody, 'wrong-password-guess');
-  await store.db.update(loginNameFailures).set({ lastFailureAt: new Date(Date.now() - 601_000) }).where(eq(loginNameFailures.username, nobody));
-  t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401, 'failures older than the window start the count again');
-  t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401);
-  t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401, 'third in a row within the window');
-  t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 429);
+    const nobody = `nobody-${r.ownerUsername}`;
+    for (let i = 0; i < 2; i++) await login(app, nobody, 'wrong-password-guess');
+    await store.db
+      .update(loginNameFailures)
+      .set({ lastFailureAt: new Date(Date.now() - 601_000) })
+      .where(eq(loginNameFailures.username, nobody));
+    t.equal(
+      (await login(app, nobody, 'wrong-password-guess')).statusCode,
+      401,
+      'failures older than the window start the count again',
+    );
+    t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401);
+    t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401, 'third in a row within the window');
+    t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 429);
 
-  const later = new Date(Date.now() + 3_600_000);
-  t.ok((await app.jobs.run('sweep-login-name-failures', later)) >= 1, 'the sweep deletes spent counts (the lock is over by then)');
-  t.same(await store.db.select().from(loginNameFailures).where(eq(loginNameFailures.username, nobody)), []);
-  t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401);
-});
+    const later = new Date(Date.now() + 3_600_000);
+    t.ok(
+      (await app.jobs.run('sweep-login-name-failures', later)) >= 1,
+      'the sweep deletes spent counts (the lock is over by then)',
+    );
+    t.same(await store.db.select().from(loginNameFailures).where(eq(loginNameFailures.username, nobody)), []);
+    t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401);
+  },
+);

@@ -3,13 +3,17 @@ import { hashPassword, verifyPassword } from '../../../src/modules/accounts/pass
 
 // Made by @node-rs/argon2 2.0 (the library this server used before `argon2`) with the same
 // parameters; password hashes stored then must keep verifying.
-const EARLIER_LIBRARY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$Idco+Y5eIm85JaBEbJuZ4Q$zhPtb/PndTxK3ntj/rFdR0VNLV1YRA3fyg+n8sHIqq4';
+const EARLIER_LIBRARY_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$Idco+Y5eIm85JaBEbJuZ4Q$zhPtb/PndTxK3ntj/rFdR0VNLV1YRA3fyg+n8sHIqq4';
 const EARLIER_LIBRARY_PASSWORD = 'amber-Falcon-orchard-94%ridge';
 
-t.test('hardening-28 / R-SEC-2: a hash stored by @node-rs/argon2 still verifies, and only with its password', async (t) => {
-  t.equal(await verifyPassword(EARLIER_LIBRARY_HASH, EARLIER_LIBRARY_PASSWORD), true);
-  t.equal(await verifyPassword(EARLIER_LIBRARY_HASH, `${EARLIER_LIBRARY_PASSWORD}x`), false);
-});
+t.test(
+  'hardening-28 / R-SEC-2: a hash stored by @node-rs/argon2 still verifies, and only with its password',
+  async (t) => {
+    t.equal(await verifyPassword(EARLIER_LIBRARY_HASH, EARLIER_LIBRARY_PASSWORD), true);
+    t.equal(await verifyPassword(EARLIER_LIBRARY_HASH, `${EARLIER_LIBRARY_PASSWORD}x`), false);
+  },
+);
 
 t.test('hardening-28 / R-SEC-2: new hashes are argon2id with 19 MiB, 2 passes, 1 lane', async (t) => {
   const hash = await hashPassword(EARLIER_LIBRARY_PASSWORD);

@@ -8,9 +8,21 @@ import t from 'tap';
 import type { App } from '../../../src/app.js';
 import { apiKeys, sessions, users } from '../../../src/db/schema/index.js';
 import { newApiKey, newSessionToken } from '../../../src/lib/tokens.js';
-import { OPERATION_PERMISSIONS, operationRule, renderPermissionTable, type OperationRule } from '../../../src/modules/accounts/operation-permissions.js';
+import {
+  OPERATION_PERMISSIONS,
+  operationRule,
+  renderPermissionTable,
+  type OperationRule,
+} from '../../../src/modules/accounts/operation-permissions.js';
 import { hashPassword } from '../../../src/modules/accounts/passwords.js';
-import { mayAssignRole, RESELLER_PERMISSIONS, RESELLER_ROLES, ROLE_PERMISSIONS, type Permission, type Role } from '../../../src/modules/accounts/permissions.js';
+import {
+  mayAssignRole,
+  RESELLER_PERMISSIONS,
+  RESELLER_ROLES,
+  ROLE_PERMISSIONS,
+  type Permission,
+  type Role,
+} from '../../../src/modules/accounts/permissions.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER, credit, registered } from '../../helpers/domains.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
@@ -94,49 +106,78 @@ function classify(status: number, code: string | undefined): Outcome | `broken: 
 // One app for the file. The guard would refuse the same failing command from the next caller, and
 // one account makes thousands of calls here: neither is under test.
 const { app } = await buildTestApp(t, { env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000' } });
-type Doc = { paths: Record<string, Record<string, { operationId: string; description?: string; security?: Record<string, string[]>[]; 'x-permission'?: string; 'x-roles'?: string[] }>> };
+type Doc = {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId: string;
+        description?: string;
+        security?: Record<string, string[]>[];
+        'x-permission'?: string;
+        'x-roles'?: string[];
+      }
+    >
+  >;
+};
 const doc = app.swagger() as unknown as Doc;
 
-t.test('hardening-2 / R-SEC-1 / R-SEC-8: every operation x every role and every single-scope key answers as the permission matrix says', async (t) => {
-  const fx = await fixtures(app);
-  const cases = buildCases(app, fx);
+t.test(
+  'hardening-2 / R-SEC-1 / R-SEC-8: every operation x every role and every single-scope key answers as the permission matrix says',
+  async (t) => {
+    const fx = await fixtures(app);
+    const cases = buildCases(app, fx);
 
-  const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
-  t.ok(operations.length >= 80, `${operations.length} operations in the document`);
-  t.same(
-    operations.filter(({ op }) => !cases[op.operationId]).map(({ op }) => op.operationId),
-    [],
-    'the test knows how to call every operation of the document',
-  );
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+    );
+    t.ok(operations.length >= 80, `${operations.length} operations in the document`);
+    t.same(
+      operations.filter(({ op }) => !cases[op.operationId]).map(({ op }) => op.operationId),
+      [],
+      'the test knows how to call every operation of the document',
+    );
 
-  let calls = 0;
-  for (const { op } of operations) {
-    const rule = operationRule(op.operationId)!;
-    const kase = cases[op.operationId];
-    if (!kase) continue;
-    const wrong: string[] = [];
-    for (const target of kase.targeted ? (['self', 'owner', 'read_only'] as const) : (['self'] as const)) {
-      await Promise.all(
-        fx.callers.map(async (caller) => {
-          const fresh = rule.permission === 'public' || caller.holds.has(rule.permission);
-          const c = fresh && kase.twin?.(target) ? await fx.twin(caller) : caller;
-          const call = await kase.call(c, target, fresh);
-          const res = await app.inject({ method: call.method, url: call.url, headers: bearer(c.token), ...(call.payload !== undefined ? { payload: call.payload as object } : {}) });
-          calls++;
-          const code = String(res.headers['content-type'] ?? '').startsWith('application/problem+json') ? (res.json() as { code?: string }).code : undefined;
-          const got = classify(res.statusCode, code);
-          const want = promised(rule, op.operationId, c, target);
-          const ok = want === 'public' ? got === 'allowed' || got === 'not_found' : got === want;
-          if (!ok) wrong.push(`${caller.label} on ${target}: ${call.method} ${call.url} -> ${res.statusCode} ${code ?? ''} (${got}), matrix says ${want}`);
-        }),
-      );
+    let calls = 0;
+    for (const { op } of operations) {
+      const rule = operationRule(op.operationId)!;
+      const kase = cases[op.operationId];
+      if (!kase) continue;
+      const wrong: string[] = [];
+      for (const target of kase.targeted ? (['self', 'owner', 'read_only'] as const) : (['self'] as const)) {
+        await Promise.all(
+          fx.callers.map(async (caller) => {
+            const fresh = rule.permission === 'public' || caller.holds.has(rule.permission);
+            const c = fresh && kase.twin?.(target) ? await fx.twin(caller) : caller;
+            const call = await kase.call(c, target, fresh);
+            const res = await app.inject({
+              method: call.method,
+              url: call.url,
+              headers: bearer(c.token),
+              ...(call.payload !== undefined ? { payload: call.payload as object } : {}),
+            });
+            calls++;
+            const code = String(res.headers['content-type'] ?? '').startsWith('application/problem+json')
+              ? (res.json() as { code?: string }).code
+              : undefined;
+            const got = classify(res.statusCode, code);
+            const want = promised(rule, op.operationId, c, target);
+            const ok = want === 'public' ? got === 'allowed' || got === 'not_found' : got === want;
+            if (!ok)
+              wrong.push(
+                `${caller.label} on ${target}: ${call.method} ${call.url} -> ${res.statusCode} ${code ?? ''} (${got}), matrix says ${want}`,
+              );
+          }),
+        );
+      }
+      t.same(wrong, [], `${op.operationId}: every caller gets what the matrix says`);
     }
-    t.same(wrong, [], `${op.operationId}: every caller gets what the matrix says`);
-  }
-  t.comment(`${calls} calls`);
-});
+    t.comment(`${calls} calls`);
+  },
+);
 
-t.test('hardening-2: the OpenAPI document shows each operation\'s permission, as scopes and x-permission', async (t) => {
+t.test("hardening-2: the OpenAPI document shows each operation's permission, as scopes and x-permission", async (t) => {
   for (const ops of Object.values(doc.paths)) {
     for (const op of Object.values(ops)) {
       const rule = operationRule(op.operationId);
@@ -149,20 +190,42 @@ t.test('hardening-2: the OpenAPI document shows each operation\'s permission, as
         t.same(op.security, [], `${op.operationId}: public`);
         continue;
       }
-      t.same(op.security, [{ bearerAuth: [rule.permission] }, { hmacSignature: [rule.permission] }], `${op.operationId}: the scope in the security requirement`);
-      const roles = (Object.keys(ROLE_PERMISSIONS) as Role[]).filter((r) => ROLE_PERMISSIONS[r].has(rule.permission as Permission) && !(r === 'operator' && rule.resellersOnly));
+      t.same(
+        op.security,
+        [{ bearerAuth: [rule.permission] }, { hmacSignature: [rule.permission] }],
+        `${op.operationId}: the scope in the security requirement`,
+      );
+      const roles = (Object.keys(ROLE_PERMISSIONS) as Role[]).filter(
+        (r) => ROLE_PERMISSIONS[r].has(rule.permission as Permission) && !(r === 'operator' && rule.resellersOnly),
+      );
       t.same([...(op['x-roles'] ?? [])].sort(), roles.sort(), `${op.operationId}: x-roles`);
-      t.match(op.description, new RegExp(`Needs the \`${rule.permission}\` permission`), `${op.operationId}: said in the description`);
+      t.match(
+        op.description,
+        new RegExp(`Needs the \`${rule.permission}\` permission`),
+        `${op.operationId}: said in the description`,
+      );
     }
   }
-  t.same(Object.keys(OPERATION_PERMISSIONS).filter((id) => !Object.values(doc.paths).some((ops) => Object.values(ops).some((o) => o.operationId === id))), [], 'no stale rows in the table');
+  t.same(
+    Object.keys(OPERATION_PERMISSIONS).filter(
+      (id) => !Object.values(doc.paths).some((ops) => Object.values(ops).some((o) => o.operationId === id)),
+    ),
+    [],
+    'no stale rows in the table',
+  );
 });
 
 t.test('hardening-2: the README shows the permission matrix generated from the table', async (t) => {
-  const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ operationId: op.operationId, method: method.toUpperCase(), path })));
+  const routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ operationId: op.operationId, method: method.toUpperCase(), path })),
+  );
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const block = /<!-- permission-matrix:start[^>]*-->\n([\s\S]*?)\n<!-- permission-matrix:end -->/.exec(readme)?.[1];
-  t.equal(block, renderPermissionTable(routes), 'README.md holds the table of OPERATION_PERMISSIONS (npm run permissions:readme rewrites it)');
+  t.equal(
+    block,
+    renderPermissionTable(routes),
+    'README.md holds the table of OPERATION_PERMISSIONS (npm run permissions:readme rewrites it)',
+  );
 });
 
 // ---- fixtures ---------------------------------------------------------------------------------
@@ -171,38 +234,94 @@ async function fixtures(app: App) {
   const op = await operator(app);
   // Limits are not under test: one account makes thousands of calls here.
   for (const scope of ['credential', 'account', 'address']) {
-    const res = await app.inject({ method: 'PUT', url: `/v1/admin/fair-use/limits/${scope}`, headers: bearer(op.token), payload: { capacity: 1_000_000, refill_per_minute: 1_000_000 } });
+    const res = await app.inject({
+      method: 'PUT',
+      url: `/v1/admin/fair-use/limits/${scope}`,
+      headers: bearer(op.token),
+      payload: { capacity: 1_000_000, refill_per_minute: 1_000_000 },
+    });
     if (res.statusCode !== 200) throw new Error(`limits: ${res.statusCode} ${res.body}`);
   }
   const a = await reseller(app, op.token);
   const b = await reseller(app, op.token);
   await credit(app, op.token, a.accountId, 10_000_000);
   await credit(app, op.token, b.accountId, 10_000_000);
-  const contactA = (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: CUSTOMER })).json().handle as string;
-  const contactB = (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(b.token), payload: CUSTOMER })).json().handle as string;
+  const contactA = (
+    await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: CUSTOMER })
+  ).json().handle as string;
+  const contactB = (
+    await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(b.token), payload: CUSTOMER })
+  ).json().handle as string;
   const domain = (await registered(app, { ...a, contact: contactA }, 'matrix-home.com')).name;
   // B's domain, unlocked, with a transfer to A pending: the transfer routes have a real id.
   const away = (await registered(app, { ...b, contact: contactB }, 'matrix-away.com')).name;
   await app.inject({ method: 'POST', url: `/v1/domains/${away}/unlock`, headers: bearer(b.token) });
-  const authCode = (await app.inject({ method: 'GET', url: `/v1/domains/${away}/auth-code`, headers: bearer(b.token) })).json().auth_code as string;
-  const transfer = await app.inject({ method: 'POST', url: '/v1/domain-transfers', headers: bearer(a.token), payload: { name: away, auth_code: authCode, contacts: { owner: contactA, admin: contactA, tech: contactA } } });
+  const authCode = (
+    await app.inject({ method: 'GET', url: `/v1/domains/${away}/auth-code`, headers: bearer(b.token) })
+  ).json().auth_code as string;
+  const transfer = await app.inject({
+    method: 'POST',
+    url: '/v1/domain-transfers',
+    headers: bearer(a.token),
+    payload: { name: away, auth_code: authCode, contacts: { owner: contactA, admin: contactA, tech: contactA } },
+  });
   if (transfer.statusCode !== 201) throw new Error(`transfer: ${transfer.statusCode} ${transfer.body}`);
-  const complaint = await app.inject({ method: 'POST', url: '/v1/admin/abuse-complaints', headers: bearer(op.token), payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' } });
+  const complaint = await app.inject({
+    method: 'POST',
+    url: '/v1/admin/abuse-complaints',
+    headers: bearer(op.token),
+    payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' },
+  });
   if (complaint.statusCode !== 201) throw new Error(`complaint: ${complaint.statusCode} ${complaint.body}`);
   await app.incidents.record({ accountId: b.accountId, type: 'abuse_unanswered', dedupeKey: 'matrix', evidence: {} });
-  const incidents = (await app.inject({ method: 'GET', url: '/v1/admin/fair-use/incidents', headers: bearer(op.token) })).json();
-  const ladder = (await app.inject({ method: 'GET', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token) })).json();
+  const incidents = (
+    await app.inject({ method: 'GET', url: '/v1/admin/fair-use/incidents', headers: bearer(op.token) })
+  ).json();
+  const ladder = (
+    await app.inject({ method: 'GET', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token) })
+  ).json();
 
   // Every role logs in once (argon2 once per user); every scope has a key of the owner's.
-  const callers: Caller[] = [{ label: 'owner', role: 'owner', userId: a.ownerId, accountId: a.accountId, token: a.token, holds: ROLE_PERMISSIONS.owner }];
+  const callers: Caller[] = [
+    {
+      label: 'owner',
+      role: 'owner',
+      userId: a.ownerId,
+      accountId: a.accountId,
+      token: a.token,
+      holds: ROLE_PERMISSIONS.owner,
+    },
+  ];
   for (const role of RESELLER_ROLES.filter((r) => r !== 'owner')) {
     const u = await addUser(app, a.token, role);
-    callers.push({ label: role, role, userId: u.id, accountId: a.accountId, token: (await loginAs(app, u.username)).token, holds: ROLE_PERMISSIONS[role] });
+    callers.push({
+      label: role,
+      role,
+      userId: u.id,
+      accountId: a.accountId,
+      token: (await loginAs(app, u.username)).token,
+      holds: ROLE_PERMISSIONS[role],
+    });
   }
-  callers.push({ label: 'operator', role: 'operator', userId: op.userId, accountId: null, token: op.token, holds: ROLE_PERMISSIONS.operator });
+  callers.push({
+    label: 'operator',
+    role: 'operator',
+    userId: op.userId,
+    accountId: null,
+    token: op.token,
+    holds: ROLE_PERMISSIONS.operator,
+  });
   for (const scope of RESELLER_PERMISSIONS) {
     const k = await apiKey(app, a.token, [scope]);
-    callers.push({ label: `key[${scope}]`, role: 'owner', userId: a.ownerId, accountId: a.accountId, token: k.key, holds: new Set([scope]), scope });
+    callers.push({
+      label: `key[${scope}]`,
+      role: 'owner',
+      userId: a.ownerId,
+      accountId: a.accountId,
+      token: k.key,
+      holds: new Set([scope]),
+      scope,
+    });
   }
 
   // Users, sessions and keys minted straight into the database: one argon2 hash for all of them.
@@ -210,14 +329,22 @@ async function fixtures(app: App) {
   let seq = 0;
   async function mintUser(role: Role, accountId: string | null): Promise<string> {
     const username = `matrix${process.pid}x${++seq}`;
-    const [row] = await app.db.insert(users).values({ accountId, username, email: `${username}@hosting.test`, name: username, role, passwordHash }).returning({ id: users.id });
+    const [row] = await app.db
+      .insert(users)
+      .values({ accountId, username, email: `${username}@hosting.test`, name: username, role, passwordHash })
+      .returning({ id: users.id });
     return row!.id;
   }
   async function mintSession(userId: string): Promise<{ id: string; token: string }> {
     const token = newSessionToken();
     const [row] = await app.db
       .insert(sessions)
-      .values({ userId, tokenHash: sha256(token), expiresAt: new Date(Date.now() + 3_600_000), createdAddress: '127.0.0.1' })
+      .values({
+        userId,
+        tokenHash: sha256(token),
+        expiresAt: new Date(Date.now() + 3_600_000),
+        createdAddress: '127.0.0.1',
+      })
       .returning({ id: sessions.id });
     return { id: row!.id, token };
   }
@@ -225,7 +352,14 @@ async function fixtures(app: App) {
     const fresh = newApiKey();
     const [row] = await app.db
       .insert(apiKeys)
-      .values({ keyId: fresh.keyId, userId, name: 'matrix', secretHash: sha256(fresh.key), secretSealed: app.secretBox.seal(fresh.secret), scopes })
+      .values({
+        keyId: fresh.keyId,
+        userId,
+        name: 'matrix',
+        secretHash: sha256(fresh.key),
+        secretSealed: app.secretBox.seal(fresh.secret),
+        scopes,
+      })
       .returning({ id: apiKeys.id });
     return { id: row!.id, key: fresh.key };
   }
@@ -235,7 +369,10 @@ async function fixtures(app: App) {
     if (c.scope) return { ...c, label: `${c.label} (twin)`, userId, token: (await mintKey(userId, [c.scope])).key };
     return { ...c, label: `${c.label} (twin)`, userId, token: (await mintSession(userId)).token };
   }
-  const victims: Record<Exclude<Target, 'self'>, string> = { owner: await mintUser('owner', a.accountId), read_only: await mintUser('read_only', a.accountId) };
+  const victims: Record<Exclude<Target, 'self'>, string> = {
+    owner: await mintUser('owner', a.accountId),
+    read_only: await mintUser('read_only', a.accountId),
+  };
   const userOf = (c: Caller, target: Target) => (target === 'self' ? c.userId : victims[target]);
   const shared = new Map<string, Promise<{ id: string }>>();
   const sharedOr = (fresh: boolean, key: string, make: () => Promise<{ id: string }>) => {
@@ -244,11 +381,14 @@ async function fixtures(app: App) {
     return shared.get(key)!;
   };
   /** A session of the target user to act on: fresh when the call may revoke it. */
-  const sessionToActOn = async (c: Caller, target: Target, fresh: boolean) => (await sharedOr(fresh, `s:${userOf(c, target)}`, () => mintSession(userOf(c, target)))).id;
+  const sessionToActOn = async (c: Caller, target: Target, fresh: boolean) =>
+    (await sharedOr(fresh, `s:${userOf(c, target)}`, () => mintSession(userOf(c, target)))).id;
   /** A key of the target user to act on: fresh when the call may rotate or revoke it. */
-  const keyToActOn = async (c: Caller, target: Target, fresh: boolean) => (await sharedOr(fresh, `k:${userOf(c, target)}`, () => mintKey(userOf(c, target), ['domains:read']))).id;
+  const keyToActOn = async (c: Caller, target: Target, fresh: boolean) =>
+    (await sharedOr(fresh, `k:${userOf(c, target)}`, () => mintKey(userOf(c, target), ['domains:read']))).id;
   /** Another user to disable: fresh when the call may disable it. */
-  const userToDisable = (target: Exclude<Target, 'self'>, fresh: boolean) => (fresh ? mintUser(target, a.accountId) : Promise.resolve(victims[target]));
+  const userToDisable = (target: Exclude<Target, 'self'>, fresh: boolean) =>
+    fresh ? mintUser(target, a.accountId) : Promise.resolve(victims[target]);
 
   return {
     op,
@@ -278,7 +418,8 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
   const { a, b, domain } = fx;
   const get = (url: string): Case => ({ call: () => ({ method: 'GET', url }) });
   const freshContact = async () =>
-    (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: CUSTOMER })).json().handle as string;
+    (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: CUSTOMER })).json()
+      .handle as string;
   return {
     getOpenApiDocument: get('/openapi.json'),
     getHealth: get('/healthz'),
@@ -287,31 +428,98 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     login: { call: () => ({ method: 'POST', url: '/v1/auth/login', payload: {} }) },
     logout: { call: () => ({ method: 'POST', url: '/v1/auth/logout' }), twin: () => true },
     listSessions: get('/v1/auth/sessions'),
-    revokeSession: { targeted: true, call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/auth/sessions/${await fx.sessionToActOn(c, target, fresh)}` }) },
+    revokeSession: {
+      targeted: true,
+      call: async (c, target, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/auth/sessions/${await fx.sessionToActOn(c, target, fresh)}`,
+      }),
+    },
     getAccount: get('/v1/account'),
     updateAccount: { call: () => ({ method: 'PATCH', url: '/v1/account', payload: { address: 'Matrix street 1' } }) },
     getAccountIpAllowlist: get('/v1/account/ip-allowlist'),
-    setAccountIpAllowlist: { call: () => ({ method: 'PUT', url: '/v1/account/ip-allowlist', payload: { entries: [] } }) },
+    setAccountIpAllowlist: {
+      call: () => ({ method: 'PUT', url: '/v1/account/ip-allowlist', payload: { entries: [] } }),
+    },
     listUsers: get('/v1/users'),
     // A weak password: refused after the role checks, before anything is hashed or stored.
-    createUser: { call: () => ({ method: 'POST', url: '/v1/users', payload: { username: `new${next()}`, email: 'new@hosting.test', name: 'New', role: 'read_only', password: 'short' } }) },
+    createUser: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/users',
+        payload: {
+          username: `new${next()}`,
+          email: 'new@hosting.test',
+          name: 'New',
+          role: 'read_only',
+          password: 'short',
+        },
+      }),
+    },
     getUser: { targeted: true, call: (c, target) => ({ method: 'GET', url: `/v1/users/${fx.userOf(c, target)}` }) },
-    updateUser: { targeted: true, call: (c, target) => ({ method: 'PATCH', url: `/v1/users/${fx.userOf(c, target)}`, payload: { name: 'Renamed' } }) },
+    updateUser: {
+      targeted: true,
+      call: (c, target) => ({
+        method: 'PATCH',
+        url: `/v1/users/${fx.userOf(c, target)}`,
+        payload: { name: 'Renamed' },
+      }),
+    },
     disableUser: {
       targeted: true,
       twin: (target) => target === 'self',
-      call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/users/${target === 'self' ? c.userId : await fx.userToDisable(target, fresh)}` }),
+      call: async (c, target, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/users/${target === 'self' ? c.userId : await fx.userToDisable(target, fresh)}`,
+      }),
     },
     // Yourself without the current password (422), another user with a weak one (422): nothing changes.
-    setUserPassword: { targeted: true, call: (c, target) => ({ method: 'PUT', url: `/v1/users/${fx.userOf(c, target)}/password`, payload: { new_password: 'short' } }) },
-    startTwoFactorEnrolment: { targeted: true, call: (c, target) => ({ method: 'POST', url: `/v1/users/${fx.userOf(c, target)}/two-factor` }) },
-    confirmTwoFactor: { targeted: true, call: (c, target) => ({ method: 'POST', url: `/v1/users/${fx.userOf(c, target)}/two-factor/confirm`, payload: { code: '000000' } }) },
-    disableTwoFactor: { targeted: true, call: (c, target) => ({ method: 'DELETE', url: `/v1/users/${fx.userOf(c, target)}/two-factor`, payload: {} }) },
+    setUserPassword: {
+      targeted: true,
+      call: (c, target) => ({
+        method: 'PUT',
+        url: `/v1/users/${fx.userOf(c, target)}/password`,
+        payload: { new_password: 'short' },
+      }),
+    },
+    startTwoFactorEnrolment: {
+      targeted: true,
+      call: (c, target) => ({ method: 'POST', url: `/v1/users/${fx.userOf(c, target)}/two-factor` }),
+    },
+    confirmTwoFactor: {
+      targeted: true,
+      call: (c, target) => ({
+        method: 'POST',
+        url: `/v1/users/${fx.userOf(c, target)}/two-factor/confirm`,
+        payload: { code: '000000' },
+      }),
+    },
+    disableTwoFactor: {
+      targeted: true,
+      call: (c, target) => ({ method: 'DELETE', url: `/v1/users/${fx.userOf(c, target)}/two-factor`, payload: {} }),
+    },
     listApiKeys: get('/v1/api-keys'),
-    createApiKey: { call: () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: 'matrix', scopes: ['domains:read'] } }) },
-    getApiKey: { targeted: true, call: async (c, target) => ({ method: 'GET', url: `/v1/api-keys/${await fx.keyToActOn(c, target, false)}` }) },
-    revokeApiKey: { targeted: true, call: async (c, target, fresh) => ({ method: 'DELETE', url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}` }) },
-    rotateApiKey: { targeted: true, call: async (c, target, fresh) => ({ method: 'POST', url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}/rotate` }) },
+    createApiKey: {
+      call: () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: 'matrix', scopes: ['domains:read'] } }),
+    },
+    getApiKey: {
+      targeted: true,
+      call: async (c, target) => ({ method: 'GET', url: `/v1/api-keys/${await fx.keyToActOn(c, target, false)}` }),
+    },
+    revokeApiKey: {
+      targeted: true,
+      call: async (c, target, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}`,
+      }),
+    },
+    rotateApiKey: {
+      targeted: true,
+      call: async (c, target, fresh) => ({
+        method: 'POST',
+        url: `/v1/api-keys/${await fx.keyToActOn(c, target, fresh)}/rotate`,
+      }),
+    },
     listAuditEvents: get('/v1/audit-events'),
     getBalance: get('/v1/billing/balance'),
     listTransactions: get('/v1/billing/transactions'),
@@ -333,26 +541,68 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     },
     adminListAccounts: get('/v1/admin/accounts'),
     adminGetAccount: get(`/v1/admin/accounts/${b.accountId}`),
-    adminUpdateAccount: { call: () => ({ method: 'PATCH', url: `/v1/admin/accounts/${b.accountId}`, payload: { address: 'Matrix street 2' } }) },
-    adminSuspendAccount: { call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/suspend`, payload: { reason: 'matrix' } }) },
+    adminUpdateAccount: {
+      call: () => ({
+        method: 'PATCH',
+        url: `/v1/admin/accounts/${b.accountId}`,
+        payload: { address: 'Matrix street 2' },
+      }),
+    },
+    adminSuspendAccount: {
+      call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/suspend`, payload: { reason: 'matrix' } }),
+    },
     adminResumeAccount: { call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/resume` }) },
-    adminCreditAccount: { call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/credit`, payload: { amount: { amount: 1, currency: 'EUR' }, reason: 'matrix' } }) },
+    adminCreditAccount: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/admin/accounts/${b.accountId}/credit`,
+        payload: { amount: { amount: 1, currency: 'EUR' }, reason: 'matrix' },
+      }),
+    },
     getFairUse: get('/v1/fair-use'),
     adminGetFairUseLimits: get('/v1/admin/fair-use/limits'),
-    adminSetFairUseLimit: { call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/limits/credential', payload: { capacity: 1_000_000, refill_per_minute: 1_000_000 } }) },
-    adminSetOperationCost: { call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/costs/getTld', payload: { cost: 1 } }) },
+    adminSetFairUseLimit: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/admin/fair-use/limits/credential',
+        payload: { capacity: 1_000_000, refill_per_minute: 1_000_000 },
+      }),
+    },
+    adminSetOperationCost: {
+      call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/costs/getTld', payload: { cost: 1 } }),
+    },
     adminResetOperationCost: { call: () => ({ method: 'DELETE', url: '/v1/admin/fair-use/costs/getTld' }) },
     adminListGuardExemptions: get('/v1/admin/fair-use/guard-exemptions'),
-    adminSetGuardExemption: { call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/guard-exemptions/getTld', payload: { reason: 'matrix' } }) },
-    adminRemoveGuardExemption: { call: () => ({ method: 'DELETE', url: '/v1/admin/fair-use/guard-exemptions/getTld' }) },
+    adminSetGuardExemption: {
+      call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/guard-exemptions/getTld', payload: { reason: 'matrix' } }),
+    },
+    adminRemoveGuardExemption: {
+      call: () => ({ method: 'DELETE', url: '/v1/admin/fair-use/guard-exemptions/getTld' }),
+    },
     listFairUseIncidents: get('/v1/fair-use/incidents'),
-    createBulkNotice: { call: () => ({ method: 'POST', url: '/v1/fair-use/bulk-notices', payload: { date: new Date().toISOString().slice(0, 10), expected_count: 1, description: 'matrix' } }) },
+    createBulkNotice: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/fair-use/bulk-notices',
+        payload: { date: new Date().toISOString().slice(0, 10), expected_count: 1, description: 'matrix' },
+      }),
+    },
     listBulkNotices: get('/v1/fair-use/bulk-notices'),
     adminListFairUseIncidents: get('/v1/admin/fair-use/incidents'),
-    adminUpdateFairUseIncident: { call: () => ({ method: 'PATCH', url: `/v1/admin/fair-use/incidents/${fx.incidentId}`, payload: { annotation: 'matrix' } }) },
-    adminLiftApiSuspension: { call: () => ({ method: 'DELETE', url: `/v1/admin/fair-use/suspensions/${b.accountId}` }) },
+    adminUpdateFairUseIncident: {
+      call: () => ({
+        method: 'PATCH',
+        url: `/v1/admin/fair-use/incidents/${fx.incidentId}`,
+        payload: { annotation: 'matrix' },
+      }),
+    },
+    adminLiftApiSuspension: {
+      call: () => ({ method: 'DELETE', url: `/v1/admin/fair-use/suspensions/${b.accountId}` }),
+    },
     adminGetFairUseLadder: get('/v1/admin/fair-use/ladder'),
-    adminSetFairUseLadder: { call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/ladder', payload: { steps: fx.ladder.steps } }) },
+    adminSetFairUseLadder: {
+      call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/ladder', payload: { steps: fx.ladder.steps } }),
+    },
     listTlds: get('/v1/tlds'),
     getTld: get('/v1/tlds/com'),
     adminListTlds: get('/v1/admin/tlds'),
@@ -363,10 +613,27 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     listContacts: get('/v1/contacts'),
     getContact: get(`/v1/contacts/${fx.contactA}`),
     updateContact: { call: () => ({ method: 'PATCH', url: `/v1/contacts/${fx.contactA}`, payload: { city: 'Brno' } }) },
-    deleteContact: { call: async (_c, _target, fresh) => ({ method: 'DELETE', url: `/v1/contacts/${fresh ? await freshContact() : fx.contactA}` }) },
-    checkDomains: { call: () => ({ method: 'POST', url: '/v1/domains/check', payload: { names: [`matrix-${next()}.com`] } }) },
+    deleteContact: {
+      call: async (_c, _target, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/contacts/${fresh ? await freshContact() : fx.contactA}`,
+      }),
+    },
+    checkDomains: {
+      call: () => ({ method: 'POST', url: '/v1/domains/check', payload: { names: [`matrix-${next()}.com`] } }),
+    },
     // Never checked: refused with availability_check_required, after the permission check.
-    registerDomain: { call: () => ({ method: 'POST', url: '/v1/domains', payload: { name: `unchecked-${next()}.com`, contacts: { owner: fx.contactA, admin: fx.contactA, tech: fx.contactA }, nameservers: [] } }) },
+    registerDomain: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/domains',
+        payload: {
+          name: `unchecked-${next()}.com`,
+          contacts: { owner: fx.contactA, admin: fx.contactA, tech: fx.contactA },
+          nameservers: [],
+        },
+      }),
+    },
     listDomains: get('/v1/domains'),
     getDomain: get(`/v1/domains/${domain}`),
     updateDomain: { call: () => ({ method: 'PATCH', url: `/v1/domains/${domain}`, payload: { autorenew: false } }) },
@@ -378,19 +645,61 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     unlockDomain: { call: () => ({ method: 'POST', url: `/v1/domains/${domain}/unlock` }) },
     getDomainAuthCode: get(`/v1/domains/${domain}/auth-code`),
     resetDomainAuthCode: { call: () => ({ method: 'POST', url: `/v1/domains/${domain}/auth-code/reset` }) },
-    requestDomainTransfer: { call: () => ({ method: 'POST', url: '/v1/domain-transfers', payload: { name: fx.away, auth_code: 'wrong', contacts: { owner: fx.contactA } } }) },
+    requestDomainTransfer: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/domain-transfers',
+        payload: { name: fx.away, auth_code: 'wrong', contacts: { owner: fx.contactA } },
+      }),
+    },
     listDomainTransfers: get('/v1/domain-transfers'),
     getDomainTransfer: get(`/v1/domain-transfers/${fx.transferId}`),
     cancelDomainTransfer: { call: () => ({ method: 'POST', url: `/v1/domain-transfers/${fx.transferId}/cancel` }) },
-    approveDomainTransfer: { call: () => ({ method: 'POST', url: `/v1/domain-transfers/${fx.transferId}/approve`, payload: { token: 'not-the-token' } }) },
-    rejectDomainTransfer: { call: () => ({ method: 'POST', url: `/v1/domain-transfers/${fx.transferId}/reject`, payload: { token: 'not-the-token' } }) },
-    fileAbuseComplaint: { call: () => ({ method: 'POST', url: '/v1/abuse-complaints', payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' } }) },
+    approveDomainTransfer: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/domain-transfers/${fx.transferId}/approve`,
+        payload: { token: 'not-the-token' },
+      }),
+    },
+    rejectDomainTransfer: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/domain-transfers/${fx.transferId}/reject`,
+        payload: { token: 'not-the-token' },
+      }),
+    },
+    fileAbuseComplaint: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/abuse-complaints',
+        payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' },
+      }),
+    },
     listAbuseComplaints: get('/v1/abuse-complaints'),
     getAbuseComplaint: get(`/v1/abuse-complaints/${fx.complaintId}`),
-    respondToAbuseComplaint: { call: () => ({ method: 'POST', url: `/v1/abuse-complaints/${fx.complaintId}/responses`, payload: { action: 'investigating', message: 'matrix' } }) },
-    adminCreateAbuseComplaint: { call: () => ({ method: 'POST', url: '/v1/admin/abuse-complaints', payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' } }) },
+    respondToAbuseComplaint: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/abuse-complaints/${fx.complaintId}/responses`,
+        payload: { action: 'investigating', message: 'matrix' },
+      }),
+    },
+    adminCreateAbuseComplaint: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/admin/abuse-complaints',
+        payload: { domain, category: 'spam', description: 'matrix', reporter_email: 'reporter@example.test' },
+      }),
+    },
     adminListAbuseComplaints: get('/v1/admin/abuse-complaints'),
     adminGetAbuseComplaint: get(`/v1/admin/abuse-complaints/${fx.complaintId}`),
-    adminCloseAbuseComplaint: { call: () => ({ method: 'POST', url: `/v1/admin/abuse-complaints/${fx.complaintId}/close`, payload: { note: 'matrix' } }) },
+    adminCloseAbuseComplaint: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/admin/abuse-complaints/${fx.complaintId}/close`,
+        payload: { note: 'matrix' },
+      }),
+    },
   };
 }

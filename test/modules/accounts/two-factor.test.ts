@@ -8,7 +8,12 @@ async function enrol(app: TestApp['app'], token: string, userId: string) {
   const start = await app.inject({ method: 'POST', url: `/v1/users/${userId}/two-factor`, headers: bearer(token) });
   if (start.statusCode !== 200) throw new Error(start.body);
   const { secret, otpauth_uri } = start.json();
-  const confirm = await app.inject({ method: 'POST', url: `/v1/users/${userId}/two-factor/confirm`, headers: bearer(token), payload: { code: totp(secret) } });
+  const confirm = await app.inject({
+    method: 'POST',
+    url: `/v1/users/${userId}/two-factor/confirm`,
+    headers: bearer(token),
+    payload: { code: totp(secret) },
+  });
   if (confirm.statusCode !== 200) throw new Error(confirm.body);
   return { secret, otpauthUri: otpauth_uri as string, recoveryCodes: confirm.json().recovery_codes as string[] };
 }
@@ -16,30 +21,47 @@ async function enrol(app: TestApp['app'], token: string, userId: string) {
 const login = (app: TestApp['app'], username: string, extra: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username, password: STRONG_PASSWORD, ...extra } });
 
-t.test('R-SEC-3: enrolment gives a secret and URI, a wrong code does not confirm, the right one returns 10 recovery codes', async (t) => {
-  const { app, store } = await buildTestApp(t);
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const start = await app.inject({ method: 'POST', url: `/v1/users/${r.ownerId}/two-factor`, headers: bearer(r.token) });
-  t.equal(start.statusCode, 200);
-  const { secret, otpauth_uri } = start.json();
-  t.match(otpauth_uri, /^otpauth:\/\/totp\/reseller-api:.+\?.*secret=/);
-  const [row] = await store.db.select({ s: users.totpSecret }).from(users).where(eq(users.id, r.ownerId));
-  t.notMatch(row?.s ?? '', secret, 'the secret is stored sealed, not in clear');
+t.test(
+  'R-SEC-3: enrolment gives a secret and URI, a wrong code does not confirm, the right one returns 10 recovery codes',
+  async (t) => {
+    const { app, store } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const start = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${r.ownerId}/two-factor`,
+      headers: bearer(r.token),
+    });
+    t.equal(start.statusCode, 200);
+    const { secret, otpauth_uri } = start.json();
+    t.match(otpauth_uri, /^otpauth:\/\/totp\/reseller-api:.+\?.*secret=/);
+    const [row] = await store.db.select({ s: users.totpSecret }).from(users).where(eq(users.id, r.ownerId));
+    t.notMatch(row?.s ?? '', secret, 'the secret is stored sealed, not in clear');
 
-  const wrongCode = totp(secret, Date.now() - 10 * 60_000);
-  const wrong = await app.inject({ method: 'POST', url: `/v1/users/${r.ownerId}/two-factor/confirm`, headers: bearer(r.token), payload: { code: wrongCode } });
-  t.equal(wrong.statusCode, 401);
-  t.equal(wrong.json().code, 'invalid_two_factor_code');
+    const wrongCode = totp(secret, Date.now() - 10 * 60_000);
+    const wrong = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${r.ownerId}/two-factor/confirm`,
+      headers: bearer(r.token),
+      payload: { code: wrongCode },
+    });
+    t.equal(wrong.statusCode, 401);
+    t.equal(wrong.json().code, 'invalid_two_factor_code');
 
-  const ok = await app.inject({ method: 'POST', url: `/v1/users/${r.ownerId}/two-factor/confirm`, headers: bearer(r.token), payload: { code: totp(secret) } });
-  t.equal(ok.statusCode, 200);
-  const codes = ok.json().recovery_codes;
-  t.equal(codes.length, 10);
-  t.equal(new Set(codes).size, 10, 'codes are distinct');
-  const me = await app.inject({ method: 'GET', url: `/v1/users/${r.ownerId}`, headers: bearer(r.token) });
-  t.equal(me.json().two_factor_enabled, true);
-});
+    const ok = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${r.ownerId}/two-factor/confirm`,
+      headers: bearer(r.token),
+      payload: { code: totp(secret) },
+    });
+    t.equal(ok.statusCode, 200);
+    const codes = ok.json().recovery_codes;
+    t.equal(codes.length, 10);
+    t.equal(new Set(codes).size, 10, 'codes are distinct');
+    const me = await app.inject({ method: 'GET', url: `/v1/users/${r.ownerId}`, headers: bearer(r.token) });
+    t.equal(me.json().two_factor_enabled, true);
+  },
+);
 
 t.test('R-SEC-3: with 2FA on, login needs a code; a wrong or replayed code is refused', async (t) => {
   const { app } = await buildTestApp(t);
@@ -69,47 +91,73 @@ t.test('R-SEC-3: a recovery code works once', async (t) => {
   const r = await reseller(app, op.token);
   const { recoveryCodes } = await enrol(app, r.token, r.ownerId);
   const code = recoveryCodes[3]!;
-  t.equal((await login(app, r.ownerUsername, { recovery_code: code.toUpperCase() })).statusCode, 200, 'case and dashes do not matter');
+  t.equal(
+    (await login(app, r.ownerUsername, { recovery_code: code.toUpperCase() })).statusCode,
+    200,
+    'case and dashes do not matter',
+  );
   const again = await login(app, r.ownerUsername, { recovery_code: code });
   t.equal(again.statusCode, 401);
   t.equal(again.json().code, 'invalid_two_factor_code');
-  t.equal((await login(app, r.ownerUsername, { recovery_code: recoveryCodes[4]! })).statusCode, 200, 'another code still works');
+  t.equal(
+    (await login(app, r.ownerUsername, { recovery_code: recoveryCodes[4]! })).statusCode,
+    200,
+    'another code still works',
+  );
 });
 
-t.test('R-SEC-3: require_two_factor needs 2FA on the one who sets it, and sends users without it to enrolment', async (t) => {
-  const { app } = await buildTestApp(t);
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const tech = await addUser(app, r.token, 'technical');
+t.test(
+  'R-SEC-3: require_two_factor needs 2FA on the one who sets it, and sends users without it to enrolment',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const tech = await addUser(app, r.token, 'technical');
 
-  const early = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true } });
-  t.equal(early.statusCode, 409);
-  t.equal(early.json().code, 'two_factor_needed_for_policy');
+    const early = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: true },
+    });
+    t.equal(early.statusCode, 409);
+    t.equal(early.json().code, 'two_factor_needed_for_policy');
 
-  await enrol(app, r.token, r.ownerId);
-  // R-API-2: the identical command failed a moment ago, so it is refused unaltered even now.
-  const repeat = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true } });
-  t.equal(repeat.json().code, 'repeated_failed_command');
-  const set = await app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { require_two_factor: true, country: 'DE' } });
-  t.equal(set.statusCode, 200);
-  t.equal(set.json().require_two_factor, true);
+    await enrol(app, r.token, r.ownerId);
+    // R-API-2: the identical command failed a moment ago, so it is refused unaltered even now.
+    const repeat = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: true },
+    });
+    t.equal(repeat.json().code, 'repeated_failed_command');
+    const set = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: true, country: 'DE' },
+    });
+    t.equal(set.statusCode, 200);
+    t.equal(set.json().require_two_factor, true);
 
-  const blocked = await login(app, tech.username);
-  t.equal(blocked.statusCode, 403);
-  t.equal(blocked.json().code, 'two_factor_enrolment_required');
-  const enrolmentToken = blocked.json().enrolment_token;
-  t.match(enrolmentToken, /^rst_/);
+    const blocked = await login(app, tech.username);
+    t.equal(blocked.statusCode, 403);
+    t.equal(blocked.json().code, 'two_factor_enrolment_required');
+    const enrolmentToken = blocked.json().enrolment_token;
+    t.match(enrolmentToken, /^rst_/);
 
-  const other = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
-  t.equal(other.statusCode, 403, 'the enrolment token opens nothing else');
-  t.equal(other.json().code, 'two_factor_enrolment_required');
+    const other = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
+    t.equal(other.statusCode, 403, 'the enrolment token opens nothing else');
+    t.equal(other.json().code, 'two_factor_enrolment_required');
 
-  const { secret } = await enrol(app, enrolmentToken, tech.id);
-  const afterEnrol = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
-  t.equal(afterEnrol.statusCode, 401, 'the enrolment token is spent once 2FA is on');
-  const ok = await login(app, tech.username, { totp_code: totp(secret, Date.now() + 30_000) });
-  t.equal(ok.statusCode, 200);
-});
+    const { secret } = await enrol(app, enrolmentToken, tech.id);
+    const afterEnrol = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
+    t.equal(afterEnrol.statusCode, 401, 'the enrolment token is spent once 2FA is on');
+    const ok = await login(app, tech.username, { totp_code: totp(secret, Date.now() + 30_000) });
+    t.equal(ok.statusCode, 200);
+  },
+);
 
 t.test('R-SEC-3: disabling needs a current code for yourself; an admin can reset another user', async (t) => {
   const { app } = await buildTestApp(t);
@@ -119,17 +167,35 @@ t.test('R-SEC-3: disabling needs a current code for yourself; an admin can reset
   const techLogin = await loginAs(app, tech.username);
   const { secret } = await enrol(app, techLogin.token, tech.id);
 
-  const noCode = await app.inject({ method: 'DELETE', url: `/v1/users/${tech.id}/two-factor`, headers: bearer(techLogin.token), payload: {} });
+  const noCode = await app.inject({
+    method: 'DELETE',
+    url: `/v1/users/${tech.id}/two-factor`,
+    headers: bearer(techLogin.token),
+    payload: {},
+  });
   t.equal(noCode.json().code, 'invalid_two_factor_code');
-  const selfOff = await app.inject({ method: 'DELETE', url: `/v1/users/${tech.id}/two-factor`, headers: bearer(techLogin.token), payload: { code: totp(secret, Date.now() + 30_000) } });
+  const selfOff = await app.inject({
+    method: 'DELETE',
+    url: `/v1/users/${tech.id}/two-factor`,
+    headers: bearer(techLogin.token),
+    payload: { code: totp(secret, Date.now() + 30_000) },
+  });
   t.equal(selfOff.statusCode, 204);
 
   const again = await enrol(app, techLogin.token, tech.id);
   t.ok(again.secret);
-  const reset = await app.inject({ method: 'DELETE', url: `/v1/users/${tech.id}/two-factor`, headers: bearer(r.token) });
+  const reset = await app.inject({
+    method: 'DELETE',
+    url: `/v1/users/${tech.id}/two-factor`,
+    headers: bearer(r.token),
+  });
   t.equal(reset.statusCode, 204, 'the owner resets it without a code');
   t.equal((await login(app, tech.username)).statusCode, 200, 'and the user logs in with the password alone');
 
-  const notSelf = await app.inject({ method: 'POST', url: `/v1/users/${tech.id}/two-factor`, headers: bearer(r.token) });
+  const notSelf = await app.inject({
+    method: 'POST',
+    url: `/v1/users/${tech.id}/two-factor`,
+    headers: bearer(r.token),
+  });
   t.equal(notSelf.statusCode, 403, 'nobody enrols a second factor for someone else');
 });

@@ -17,9 +17,20 @@ t.test('R-DOM-1: a complete contact gets a handle; every field is validated', as
   const { app } = await buildTestApp(t);
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  const created = await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: CUSTOMER });
+  const created = await app.inject({
+    method: 'POST',
+    url: '/v1/contacts',
+    headers: bearer(r.token),
+    payload: CUSTOMER,
+  });
   t.equal(created.statusCode, 201);
-  t.match(created.json(), { handle: /^RA-[A-Z0-9]{10}$/, name: 'Jana Nováková', country: 'CZ', state: '', warnings: [] });
+  t.match(created.json(), {
+    handle: /^RA-[A-Z0-9]{10}$/,
+    name: 'Jana Nováková',
+    country: 'CZ',
+    state: '',
+    warnings: [],
+  });
 
   const bad = await app.inject({
     method: 'POST',
@@ -31,12 +42,36 @@ t.test('R-DOM-1: a complete contact gets a handle; every field is validated', as
   const pointers = [...new Set<string>(bad.json().errors.map((e: { pointer: string }) => e.pointer))].sort();
   t.same(pointers, ['/body/country', '/body/email', '/body/phone', '/body/postal_code', '/body/street']);
 
-  const unknownCountry = await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { ...CUSTOMER, country: 'XX' } });
-  t.match(unknownCountry.json(), { code: 'validation_failed', errors: [{ pointer: '/body/country', code: 'invalid_country' }] });
-  const withdrawn = await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { ...CUSTOMER, country: 'YU' } });
+  const unknownCountry = await app.inject({
+    method: 'POST',
+    url: '/v1/contacts',
+    headers: bearer(r.token),
+    payload: { ...CUSTOMER, country: 'XX' },
+  });
+  t.match(unknownCountry.json(), {
+    code: 'validation_failed',
+    errors: [{ pointer: '/body/country', code: 'invalid_country' }],
+  });
+  const withdrawn = await app.inject({
+    method: 'POST',
+    url: '/v1/contacts',
+    headers: bearer(r.token),
+    payload: { ...CUSTOMER, country: 'YU' },
+  });
   t.equal(withdrawn.statusCode, 422, 'a withdrawn code (Yugoslavia) is refused');
-  const missing = await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { name: 'Only a name' } });
-  t.same(missing.json().errors.map((e: { pointer: string }) => e.pointer).sort(), ['/body/city', '/body/country', '/body/email', '/body/phone', '/body/postal_code', '/body/street']);
+  const missing = await app.inject({
+    method: 'POST',
+    url: '/v1/contacts',
+    headers: bearer(r.token),
+    payload: { name: 'Only a name' },
+  });
+  t.same(
+    missing
+      .json()
+      .errors.map((e: { pointer: string }) => e.pointer)
+      .sort(),
+    ['/body/city', '/body/country', '/body/email', '/body/phone', '/body/postal_code', '/body/street'],
+  );
 });
 
 t.test("R-DOM-1: the reseller's own data in a contact is warned about", async (t) => {
@@ -44,10 +79,20 @@ t.test("R-DOM-1: the reseller's own data in a contact is warned about", async (t
   const op = await operator(app);
   const r = await reseller(app, op.token);
   // The fixture account's contact data: billing@hosting.test, Hosting GmbH, +49.3012345678.
-  const own = await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: { ...CUSTOMER, email: 'Billing@Hosting.test', organisation: 'Hosting GmbH' } });
+  const own = await app.inject({
+    method: 'POST',
+    url: '/v1/contacts',
+    headers: bearer(r.token),
+    payload: { ...CUSTOMER, email: 'Billing@Hosting.test', organisation: 'Hosting GmbH' },
+  });
   t.equal(own.statusCode, 201, 'a warning, not a refusal');
   t.match(own.json().warnings, [{ code: 'reseller_data_as_contact', message: /e-mail, organisation/ }]);
-  const fixed = await app.inject({ method: 'PATCH', url: `/v1/contacts/${own.json().handle}`, headers: bearer(r.token), payload: { email: 'jana@pekarna.test', organisation: 'Pekárna' } });
+  const fixed = await app.inject({
+    method: 'PATCH',
+    url: `/v1/contacts/${own.json().handle}`,
+    headers: bearer(r.token),
+    payload: { email: 'jana@pekarna.test', organisation: 'Pekárna' },
+  });
   t.same(fixed.json().warnings, []);
 });
 
@@ -57,22 +102,60 @@ t.test('R-DOM-1, R-SEC-6: read, list, update, delete; other accounts see 404', a
   const a = await reseller(app, op.token);
   const b = await reseller(app, op.token);
   const handles = [];
-  for (let i = 0; i < 3; i++) handles.push((await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: { ...CUSTOMER, name: `N${i}` } })).json().handle);
+  for (let i = 0; i < 3; i++)
+    handles.push(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/v1/contacts',
+          headers: bearer(a.token),
+          payload: { ...CUSTOMER, name: `N${i}` },
+        })
+      ).json().handle,
+    );
   const first = (await app.inject({ method: 'GET', url: '/v1/contacts?limit=2', headers: bearer(a.token) })).json();
   t.equal(first.data.length, 2);
-  const second = (await app.inject({ method: 'GET', url: `/v1/contacts?limit=2&cursor=${first.next_cursor}`, headers: bearer(a.token) })).json();
+  const second = (
+    await app.inject({
+      method: 'GET',
+      url: `/v1/contacts?limit=2&cursor=${first.next_cursor}`,
+      headers: bearer(a.token),
+    })
+  ).json();
   t.equal(second.data.length, 1);
-  t.same([...first.data, ...second.data].map((c: { handle: string }) => c.handle), [...handles].sort());
-  t.equal((await app.inject({ method: 'GET', url: '/v1/contacts?cursor=not-ours', headers: bearer(a.token) })).statusCode, 400, 'a cursor we did not issue');
+  t.same(
+    [...first.data, ...second.data].map((c: { handle: string }) => c.handle),
+    [...handles].sort(),
+  );
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/contacts?cursor=not-ours', headers: bearer(a.token) })).statusCode,
+    400,
+    'a cursor we did not issue',
+  );
 
   const h = handles[0];
-  const patched = await app.inject({ method: 'PATCH', url: `/v1/contacts/${h}`, headers: bearer(a.token), payload: { city: 'Brno', postal_code: '602 00' } });
+  const patched = await app.inject({
+    method: 'PATCH',
+    url: `/v1/contacts/${h}`,
+    headers: bearer(a.token),
+    payload: { city: 'Brno', postal_code: '602 00' },
+  });
   t.match(patched.json(), { city: 'Brno', postal_code: '602 00', name: 'N0' });
-  const badPatch = await app.inject({ method: 'PATCH', url: `/v1/contacts/${h}`, headers: bearer(a.token), payload: { country: 'QQ' } });
+  const badPatch = await app.inject({
+    method: 'PATCH',
+    url: `/v1/contacts/${h}`,
+    headers: bearer(a.token),
+    payload: { country: 'QQ' },
+  });
   t.equal(badPatch.statusCode, 422);
 
   for (const [method, payload] of [['GET'], ['PATCH', { city: 'X' }], ['DELETE']] as const) {
-    const res = await app.inject({ method, url: `/v1/contacts/${h}`, headers: bearer(b.token), ...(payload ? { payload } : {}) });
+    const res = await app.inject({
+      method,
+      url: `/v1/contacts/${h}`,
+      headers: bearer(b.token),
+      ...(payload ? { payload } : {}),
+    });
     t.equal(res.statusCode, 404, `${method} by another account`);
   }
   t.equal((await app.inject({ method: 'GET', url: '/v1/contacts', headers: bearer(b.token) })).json().data.length, 0);

@@ -11,13 +11,22 @@ t.test('R-DOM-5: the catalogue holds the seeded TLDs with their rules, prices in
   t.equal(res.statusCode, 200);
   const byTld = Object.fromEntries(res.json().data.map((x: { tld: string }) => [x.tld, x]));
   t.same(Object.keys(byTld).sort(), ['com', 'de', 'eu', 'io', 'net', 'nl', 'org', 'ru', 'uk']);
-  t.ok(byTld.eu.contacts.owner_countries.includes('FR') && !byTld.eu.contacts.owner_countries.includes('US'), '.eu owners in the EU/EEA');
+  t.ok(
+    byTld.eu.contacts.owner_countries.includes('FR') && !byTld.eu.contacts.owner_countries.includes('US'),
+    '.eu owners in the EU/EEA',
+  );
   t.same(byTld.de.label.idn_scripts, ['Latin']);
   t.same(byTld.io.label.idn_scripts, [], '.io takes no IDN');
   t.equal(byTld.uk.transfer.auth_code_required, false, '.uk transfers use tags, not auth codes');
   t.same(byTld.de.periods, { min_years: 1, max_years: 1 });
-  t.ok(byTld.com.prices.every((p: { price: { currency: string } }) => p.price.currency === 'RUB'), 'prices in the account currency only');
-  t.match(byTld.com.prices.find((p: { operation: string }) => p.operation === 'register'), { price: { amount: 109900, currency: 'RUB' }, per: 'year' });
+  t.ok(
+    byTld.com.prices.every((p: { price: { currency: string } }) => p.price.currency === 'RUB'),
+    'prices in the account currency only',
+  );
+  t.match(
+    byTld.com.prices.find((p: { operation: string }) => p.operation === 'register'),
+    { price: { amount: 109900, currency: 'RUB' }, per: 'year' },
+  );
   t.ok(byTld.com.reserved_names.includes('nic'));
   t.match(byTld.io.premium_names, [{ label: 'ai', register: { currency: 'RUB' } }]);
 });
@@ -39,28 +48,70 @@ t.test('R-DOM-5: operators edit rules and lists; resellers see the change', asyn
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const rules = {
-    enabled: true, min_label_length: 3, max_label_length: 63, idn_scripts: [], min_period_years: 1, max_period_years: 5,
-    auth_code_required: true, required_contacts: ['owner', 'tech'], owner_countries: [], add_grace_days: 5,
-    auto_renew_grace_days: 30, redemption_days: 30, pending_delete_days: 5, transfer_approval_days: 5,
+    enabled: true,
+    min_label_length: 3,
+    max_label_length: 63,
+    idn_scripts: [],
+    min_period_years: 1,
+    max_period_years: 5,
+    auth_code_required: true,
+    required_contacts: ['owner', 'tech'],
+    owner_countries: [],
+    add_grace_days: 5,
+    auto_renew_grace_days: 30,
+    redemption_days: 30,
+    pending_delete_days: 5,
+    transfer_approval_days: 5,
   };
-  const created = await app.inject({ method: 'PUT', url: '/v1/admin/tlds/dev', headers: bearer(op.token), payload: rules });
+  const created = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/tlds/dev',
+    headers: bearer(op.token),
+    payload: rules,
+  });
   t.equal(created.statusCode, 200);
   t.same(created.json().prices, []);
-  const bad = await app.inject({ method: 'PUT', url: '/v1/admin/tlds/dev', headers: bearer(op.token), payload: { ...rules, min_period_years: 6, required_contacts: ['tech'] } });
+  const bad = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/tlds/dev',
+    headers: bearer(op.token),
+    payload: { ...rules, min_period_years: 6, required_contacts: ['tech'] },
+  });
   t.equal(bad.statusCode, 422);
-  t.same(bad.json().errors.map((e: { pointer: string }) => e.pointer), ['/body/min_period_years', '/body/required_contacts']);
+  t.same(
+    bad.json().errors.map((e: { pointer: string }) => e.pointer),
+    ['/body/min_period_years', '/body/required_contacts'],
+  );
   const lists = await app.inject({
     method: 'PUT',
     url: '/v1/admin/tlds/dev/lists',
     headers: bearer(op.token),
-    payload: { prices: [{ operation: 'register', currency: 'EUR', amount: 1499 }, { operation: 'register', currency: 'USD', amount: 1599 }], reserved_names: [{ label: 'google', reason: 'brand' }] },
+    payload: {
+      prices: [
+        { operation: 'register', currency: 'EUR', amount: 1499 },
+        { operation: 'register', currency: 'USD', amount: 1599 },
+      ],
+      reserved_names: [{ label: 'google', reason: 'brand' }],
+    },
   });
   t.equal(lists.statusCode, 200);
   const seen = (await app.inject({ method: 'GET', url: '/v1/tlds/dev', headers: bearer(r.token) })).json();
   t.same(seen.prices, [{ operation: 'register', price: { amount: 1499, currency: 'EUR' }, per: 'year' }]);
   t.same(seen.reserved_names, ['google']);
-  t.equal((await app.inject({ method: 'PUT', url: '/v1/admin/tlds/dev', headers: bearer(r.token), payload: rules })).statusCode, 403, 'resellers do not edit the catalogue');
-  await app.inject({ method: 'PUT', url: '/v1/admin/tlds/dev', headers: bearer(op.token), payload: { ...rules, enabled: false } });
-  const listed = (await app.inject({ method: 'GET', url: '/v1/tlds', headers: bearer(r.token) })).json().data.map((x: { tld: string }) => x.tld);
+  t.equal(
+    (await app.inject({ method: 'PUT', url: '/v1/admin/tlds/dev', headers: bearer(r.token), payload: rules }))
+      .statusCode,
+    403,
+    'resellers do not edit the catalogue',
+  );
+  await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/tlds/dev',
+    headers: bearer(op.token),
+    payload: { ...rules, enabled: false },
+  });
+  const listed = (await app.inject({ method: 'GET', url: '/v1/tlds', headers: bearer(r.token) }))
+    .json()
+    .data.map((x: { tld: string }) => x.tld);
   t.notOk(listed.includes('dev'), 'a disabled TLD is not offered');
 });

@@ -14,12 +14,20 @@ const DAY_MS = 86_400_000;
 async function heldElsewhere(app: App, losing: R, name: string) {
   const d = await registered(app, losing, name);
   await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
-  const code = (await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })).json().auth_code as string;
+  const code = (
+    await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })
+  ).json().auth_code as string;
   return { d, code };
 }
 const request = (app: App, r: R, body: Record<string, unknown>) =>
-  app.inject({ method: 'POST', url: '/v1/domain-transfers', headers: bearer(r.token), payload: { contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, ...body } });
-const decide = (app: App, id: string, what: 'approve' | 'reject', token: string) => app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });
+  app.inject({
+    method: 'POST',
+    url: '/v1/domain-transfers',
+    headers: bearer(r.token),
+    payload: { contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, ...body },
+  });
+const decide = (app: App, id: string, what: 'approve' | 'reject', token: string) =>
+  app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });
 
 t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it is charged on completion', async (t) => {
   const { app, store } = await buildTestApp(t);
@@ -31,7 +39,9 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
   t.equal(locked.statusCode, 409);
   t.equal(locked.json().code, 'transfer_prohibited', 'a locked domain cannot be transferred');
   await app.inject({ method: 'POST', url: '/v1/domains/moving.com/unlock', headers: bearer(losing.token) });
-  const code = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(losing.token) })).json().auth_code as string;
+  const code = (
+    await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(losing.token) })
+  ).json().auth_code as string;
 
   const wrong = await request(app, gaining, { name: 'moving.com', auth_code: 'not-the-code' });
   t.equal(wrong.statusCode, 422);
@@ -43,32 +53,78 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
   const asked = await request(app, gaining, { name: 'moving.com', auth_code: code });
   t.equal(asked.statusCode, 201);
   const { transfer, approval_token: token } = asked.json();
-  t.match(transfer, { name: 'moving.com', status: 'pending_approval', direction: 'in', price: { amount: 1099, currency: 'EUR' }, charged: null });
+  t.match(transfer, {
+    name: 'moving.com',
+    status: 'pending_approval',
+    direction: 'in',
+    price: { amount: 1099, currency: 'EUR' },
+    charged: null,
+  });
   t.equal(Date.parse(transfer.expires_at) - Date.parse(transfer.requested_at), 5 * DAY_MS, '.com: 5 days to approve');
   t.equal(await balanceOf(app, gaining), before, 'nothing charged before completion');
-  t.equal((await request(app, gaining, { name: 'moving.com', auth_code: code, nameservers: [] })).json().code, 'transfer_pending', 'one open transfer per name');
+  t.equal(
+    (await request(app, gaining, { name: 'moving.com', auth_code: code, nameservers: [] })).json().code,
+    'transfer_pending',
+    'one open transfer per name',
+  );
 
-  const inUse = await app.inject({ method: 'DELETE', url: `/v1/contacts/${gaining.contact}`, headers: bearer(gaining.token) });
+  const inUse = await app.inject({
+    method: 'DELETE',
+    url: `/v1/contacts/${gaining.contact}`,
+    headers: bearer(gaining.token),
+  });
   t.equal(inUse.json().code, 'contact_in_use', 'R-DOM-1: a handle an open transfer will use cannot be deleted');
-  const out = (await app.inject({ method: 'GET', url: '/v1/domain-transfers?direction=out', headers: bearer(losing.token) })).json().data;
-  t.match(out, [{ id: transfer.id, direction: 'out', status: 'pending_approval' }], 'the losing reseller sees it coming');
-  t.equal((await decide(app, transfer.id, 'approve', 'rat_' + 'x'.repeat(43))).statusCode, 404, 'a wrong token is not told apart from a wrong id');
+  const out = (
+    await app.inject({ method: 'GET', url: '/v1/domain-transfers?direction=out', headers: bearer(losing.token) })
+  ).json().data;
+  t.match(
+    out,
+    [{ id: transfer.id, direction: 'out', status: 'pending_approval' }],
+    'the losing reseller sees it coming',
+  );
+  t.equal(
+    (await decide(app, transfer.id, 'approve', 'rat_' + 'x'.repeat(43))).statusCode,
+    404,
+    'a wrong token is not told apart from a wrong id',
+  );
 
   const approved = await decide(app, transfer.id, 'approve', token);
   t.equal(approved.statusCode, 200);
   t.match(approved.json(), { status: 'completed', charged: { amount: 1099, currency: 'EUR' } });
   t.equal(await balanceOf(app, gaining), before - 1099, 'charged on completion');
 
-  const mine = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(gaining.token) })).json();
+  const mine = (
+    await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(gaining.token) })
+  ).json();
   const expected = new Date(d.expires_at);
   expected.setUTCFullYear(expected.getUTCFullYear() + 1);
-  t.match(mine, { name: 'moving.com', status: 'active', locked: true, contacts: { owner: gaining.contact }, expires_at: expected.toISOString() }, 'a year added to the expiry');
-  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(losing.token) })).statusCode, 404, 'gone from the losing account');
+  t.match(
+    mine,
+    {
+      name: 'moving.com',
+      status: 'active',
+      locked: true,
+      contacts: { owner: gaining.contact },
+      expires_at: expected.toISOString(),
+    },
+    'a year added to the expiry',
+  );
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/domains/moving.com', headers: bearer(losing.token) })).statusCode,
+    404,
+    'gone from the losing account',
+  );
   const [reg] = await store.db.select().from(registryNames).where(eq(registryNames.name, 'moving.com'));
   t.equal(reg!.sponsorAccountId, gaining.accountId, 'the registry moved the name');
   t.notOk(await builtInRegistry.verifyAuthCode(store.db, 'moving.com', code), 'the old auth code is dead');
-  t.equal((await decide(app, transfer.id, 'approve', token)).json().code, 'transfer_not_open', 'approving twice does nothing');
-  const reset = (await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(gaining.token) })).json().auth_code as string;
+  t.equal(
+    (await decide(app, transfer.id, 'approve', token)).json().code,
+    'transfer_not_open',
+    'approving twice does nothing',
+  );
+  const reset = (
+    await app.inject({ method: 'GET', url: '/v1/domains/moving.com/auth-code', headers: bearer(gaining.token) })
+  ).json().auth_code as string;
   t.ok(await builtInRegistry.verifyAuthCode(store.db, 'moving.com', reset), 'the gaining side holds the new auth code');
   t.equal((await request(app, gaining, { name: 'moving.com', auth_code: reset })).json().code, 'already_yours');
 });
@@ -78,16 +134,24 @@ t.test('R-DOM-3: a transfer the owner does not approve in time expires (injected
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const { code } = await heldElsewhere(app, losing, 'slow-owner.com');
-  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'slow-owner.com', auth_code: code })).json();
+  const { transfer, approval_token: token } = (
+    await request(app, gaining, { name: 'slow-owner.com', auth_code: code })
+  ).json();
 
   t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) - 1000)), 0, 'not yet');
   t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) + 1000)), 1, 'expired');
-  const after = (await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })).json();
+  const after = (
+    await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })
+  ).json();
   t.match(after, { status: 'expired', charged: null });
   const late = await decide(app, transfer.id, 'approve', token);
   t.equal(late.statusCode, 409);
   t.match(late.json(), { code: 'transfer_not_open', transfer_status: 'expired' });
-  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/slow-owner.com', headers: bearer(losing.token) })).statusCode, 200, 'the domain stays where it was');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/domains/slow-owner.com', headers: bearer(losing.token) })).statusCode,
+    200,
+    'the domain stays where it was',
+  );
   const again = await request(app, gaining, { name: 'slow-owner.com', auth_code: code, nameservers: [] });
   t.equal(again.statusCode, 201, 'a new request may follow an expired one');
 });
@@ -100,19 +164,50 @@ t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => 
   const first = (await request(app, gaining, { name: 'stay-put.com', auth_code: code })).json();
   const rejected = await decide(app, first.transfer.id, 'reject', first.approval_token);
   t.match(rejected.json(), { status: 'rejected', note: 'rejected by the owner' });
-  t.equal((await decide(app, first.transfer.id, 'approve', first.approval_token)).json().code, 'transfer_not_open', 'no approval after a rejection');
+  t.equal(
+    (await decide(app, first.transfer.id, 'approve', first.approval_token)).json().code,
+    'transfer_not_open',
+    'no approval after a rejection',
+  );
 
   const second = (await request(app, gaining, { name: 'stay-put.com', auth_code: code, nameservers: [] })).json();
   const other = await fundedReseller(app, op.token, 0);
-  t.equal((await app.inject({ method: 'POST', url: `/v1/domain-transfers/${second.transfer.id}/cancel`, headers: bearer(other.token) })).statusCode, 404, 'R-SEC-6');
-  const cancelled = await app.inject({ method: 'POST', url: `/v1/domain-transfers/${second.transfer.id}/cancel`, headers: bearer(gaining.token) });
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: `/v1/domain-transfers/${second.transfer.id}/cancel`,
+        headers: bearer(other.token),
+      })
+    ).statusCode,
+    404,
+    'R-SEC-6',
+  );
+  const cancelled = await app.inject({
+    method: 'POST',
+    url: `/v1/domain-transfers/${second.transfer.id}/cancel`,
+    headers: bearer(gaining.token),
+  });
   t.equal(cancelled.json().status, 'cancelled');
   t.equal((await decide(app, second.transfer.id, 'approve', second.approval_token)).json().code, 'transfer_not_open');
-  const list = (await app.inject({ method: 'GET', url: '/v1/domain-transfers?limit=1', headers: bearer(gaining.token) })).json();
+  const list = (
+    await app.inject({ method: 'GET', url: '/v1/domain-transfers?limit=1', headers: bearer(gaining.token) })
+  ).json();
   t.equal(list.data[0].id, second.transfer.id, 'newest first');
-  const next = (await app.inject({ method: 'GET', url: `/v1/domain-transfers?limit=1&cursor=${list.next_cursor}`, headers: bearer(gaining.token) })).json();
+  const next = (
+    await app.inject({
+      method: 'GET',
+      url: `/v1/domain-transfers?limit=1&cursor=${list.next_cursor}`,
+      headers: bearer(gaining.token),
+    })
+  ).json();
   t.equal(next.data[0].id, first.transfer.id);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/domain-transfers?cursor=bogus', headers: bearer(gaining.token) })).statusCode, 400, 'a cursor we did not issue');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/domain-transfers?cursor=bogus', headers: bearer(gaining.token) }))
+      .statusCode,
+    400,
+    'a cursor we did not issue',
+  );
 });
 
 t.test('R-DOM-3: approved without funds, the transfer waits and completes after a top-up', async (t) => {
@@ -120,7 +215,9 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token, 500);
   const { code } = await heldElsewhere(app, losing, 'pay-later.com');
-  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'pay-later.com', auth_code: code })).json();
+  const { transfer, approval_token: token } = (
+    await request(app, gaining, { name: 'pay-later.com', auth_code: code })
+  ).json();
   const approved = await decide(app, transfer.id, 'approve', token);
   t.equal(approved.statusCode, 200);
   t.equal(approved.json().status, 'approved');
@@ -128,7 +225,9 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
   t.equal(await app.jobs.run('domain-transfers', new Date()), 0, 'still no funds');
   await credit(app, op.token, gaining.accountId, 1000);
   t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'the job completes it');
-  const done = (await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })).json();
+  const done = (
+    await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })
+  ).json();
   t.match(done, { status: 'completed', charged: { amount: 1099 }, note: null });
   t.equal(await balanceOf(app, gaining), 500 + 1000 - 1099);
 });
@@ -144,20 +243,39 @@ t.test('R-DOM-3: names nobody holds, or the caller holds, are not transferred', 
   t.equal(elsewhere.json().code, 'invalid_auth_code', 'a name at another registrar whose code we do not hold');
 });
 
-t.test('R-DOM-3: a domain locked again by its reseller before approval does not move; a transferred name gets no add-grace refund', async (t) => {
-  const { app } = await buildTestApp(t);
-  const { op, r: losing } = await domainSetup(app);
-  const gaining = await fundedReseller(app, op.token);
-  const { code } = await heldElsewhere(app, losing, 'second-thoughts.com');
-  const { transfer, approval_token: token } = (await request(app, gaining, { name: 'second-thoughts.com', auth_code: code })).json();
-  await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/lock', headers: bearer(losing.token) });
-  const approved = (await decide(app, transfer.id, 'approve', token)).json();
-  t.equal(approved.status, 'approved', 'approved by the owner');
-  t.match(approved.note, /^transfer_prohibited/, 'but not completed: the domain is locked');
-  t.equal((await app.inject({ method: 'GET', url: '/v1/domains/second-thoughts.com', headers: bearer(losing.token) })).statusCode, 200, 'it stays');
-  await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/unlock', headers: bearer(losing.token) });
-  t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'unlocked, the job completes it');
+t.test(
+  'R-DOM-3: a domain locked again by its reseller before approval does not move; a transferred name gets no add-grace refund',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const { op, r: losing } = await domainSetup(app);
+    const gaining = await fundedReseller(app, op.token);
+    const { code } = await heldElsewhere(app, losing, 'second-thoughts.com');
+    const { transfer, approval_token: token } = (
+      await request(app, gaining, { name: 'second-thoughts.com', auth_code: code })
+    ).json();
+    await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/lock', headers: bearer(losing.token) });
+    const approved = (await decide(app, transfer.id, 'approve', token)).json();
+    t.equal(approved.status, 'approved', 'approved by the owner');
+    t.match(approved.note, /^transfer_prohibited/, 'but not completed: the domain is locked');
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/v1/domains/second-thoughts.com', headers: bearer(losing.token) }))
+        .statusCode,
+      200,
+      'it stays',
+    );
+    await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/unlock', headers: bearer(losing.token) });
+    t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'unlocked, the job completes it');
 
-  const preview = await app.inject({ method: 'DELETE', url: '/v1/domains/second-thoughts.com', headers: bearer(gaining.token), payload: {} });
-  t.match(preview.json(), { code: 'confirmation_required', effect: 'redemption', refund: null }, 'a transfer is not a registration: no add-grace refund');
-});
+    const preview = await app.inject({
+      method: 'DELETE',
+      url: '/v1/domains/second-thoughts.com',
+      headers: bearer(gaining.token),
+      payload: {},
+    });
+    t.match(
+      preview.json(),
+      { code: 'confirmation_required', effect: 'redemption', refund: null },
+      'a transfer is not a registration: no add-grace refund',
+    );
+  },
+);

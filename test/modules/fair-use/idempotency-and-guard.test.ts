@@ -18,7 +18,13 @@ function testRoutes(app: App) {
   app.post(
     '/v1/test-flaky',
     {
-      schema: { operationId: 'testFlaky', tags: ['test'], summary: 'flaky', body: Type.Object({ n: Type.Integer() }), response: { 200: Type.Object({ calls: Type.Integer() }) } },
+      schema: {
+        operationId: 'testFlaky',
+        tags: ['test'],
+        summary: 'flaky',
+        body: Type.Object({ n: Type.Integer() }),
+        response: { 200: Type.Object({ calls: Type.Integer() }) },
+      },
       config: { permission: 'account:write' },
     },
     async () => {
@@ -30,7 +36,13 @@ function testRoutes(app: App) {
   app.post(
     '/v1/test-slow',
     {
-      schema: { operationId: 'testSlow', tags: ['test'], summary: 'slow', body: Type.Object({ n: Type.Integer() }), response: { 200: Type.Object({ ok: Type.Boolean() }) } },
+      schema: {
+        operationId: 'testSlow',
+        tags: ['test'],
+        summary: 'slow',
+        body: Type.Object({ n: Type.Integer() }),
+        response: { 200: Type.Object({ ok: Type.Boolean() }) },
+      },
       config: { permission: 'account:write' },
     },
     async () => {
@@ -50,19 +62,38 @@ t.test('R-API-2: an identical failed command is refused without running; an alte
 
   // Same command, keys reordered and whitespace added: still identical.
   const reordered = `{ "password": "password",  "role": "support", "name": "W", "email": "w@hosting.test", "username": "weak-user-x" }`;
-  const repeat = await app.inject({ method: 'POST', url: '/v1/users', headers: { ...bearer(r.token), 'content-type': 'application/json' }, payload: reordered });
+  const repeat = await app.inject({
+    method: 'POST',
+    url: '/v1/users',
+    headers: { ...bearer(r.token), 'content-type': 'application/json' },
+    payload: reordered,
+  });
   t.equal(repeat.statusCode, 409);
   t.equal(repeat.json().code, 'repeated_failed_command');
-  t.match(repeat.json().first_failure, { status: 422, code: 'weak_password', request_id: first.headers['x-request-id'] });
+  t.match(repeat.json().first_failure, {
+    status: 422,
+    code: 'weak_password',
+    request_id: first.headers['x-request-id'],
+  });
   t.ok(Date.parse(repeat.json().first_failure.at) > 0);
 
   const users = (await app.inject({ method: 'GET', url: '/v1/users', headers: bearer(r.token) })).json().data;
   t.equal(users.length, 1, 'nothing ran: only the owner exists');
 
-  const altered = await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: { ...WEAK, password: 'copper-Meadow-thistle-27#brook' } });
+  const altered = await app.inject({
+    method: 'POST',
+    url: '/v1/users',
+    headers: bearer(r.token),
+    payload: { ...WEAK, password: 'copper-Meadow-thistle-27#brook' },
+  });
   t.equal(altered.statusCode, 201, 'an altered command runs');
   const otherAccount = await reseller(app, op.token);
-  const elsewhere = await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(otherAccount.token), payload: { ...WEAK, username: 'weak-user-y' } });
+  const elsewhere = await app.inject({
+    method: 'POST',
+    url: '/v1/users',
+    headers: bearer(otherAccount.token),
+    payload: { ...WEAK, username: 'weak-user-y' },
+  });
   t.equal(elsewhere.json().code, 'weak_password', "another account's command is its own");
 });
 
@@ -70,7 +101,13 @@ t.test('R-API-2: 5xx, 429, 401 and 403 are never remembered', async (t) => {
   const { app } = await buildTestApp(t, { configure: testRoutes });
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  for (const fail of [{ status: 500, code: 'internal_error' }, { status: 503, code: 'service_unavailable' }, { status: 429, code: 'rate_limited' }, { status: 403, code: 'permission_denied' }, { status: 401, code: 'invalid_credentials' }]) {
+  for (const fail of [
+    { status: 500, code: 'internal_error' },
+    { status: 503, code: 'service_unavailable' },
+    { status: 429, code: 'rate_limited' },
+    { status: 403, code: 'permission_denied' },
+    { status: 401, code: 'invalid_credentials' },
+  ]) {
     failWith = fail;
     const before = calls;
     await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: bearer(r.token), payload: { n: fail.status } });
@@ -80,7 +117,12 @@ t.test('R-API-2: 5xx, 429, 401 and 403 are never remembered', async (t) => {
   failWith = { status: 404, code: 'not_found' };
   await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: bearer(r.token), payload: { n: 404 } });
   const before = calls;
-  const refused = await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: bearer(r.token), payload: { n: 404 } });
+  const refused = await app.inject({
+    method: 'POST',
+    url: '/v1/test-flaky',
+    headers: bearer(r.token),
+    payload: { n: 404 },
+  });
   t.equal(refused.json().code, 'repeated_failed_command', 'a 404 is remembered');
   t.equal(calls, before, 'and the refused repeat did not run');
   failWith = null;
@@ -91,15 +133,51 @@ t.test('R-API-2: operators exempt an operation; a failure is forgotten after the
   const op = await operator(app);
   const r = await reseller(app, op.token);
   await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK });
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'repeated_failed_command');
-  await store.db.update(failedCommands).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(failedCommands.accountId, r.accountId));
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'after the window it runs (and fails) again');
-  const exempt = await app.inject({ method: 'PUT', url: '/v1/admin/fair-use/guard-exemptions/createUser', headers: bearer(op.token), payload: { reason: 'test' } });
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code,
+    'repeated_failed_command',
+  );
+  await store.db
+    .update(failedCommands)
+    .set({ expiresAt: new Date(Date.now() - 1) })
+    .where(eq(failedCommands.accountId, r.accountId));
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code,
+    'weak_password',
+    'after the window it runs (and fails) again',
+  );
+  const exempt = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/guard-exemptions/createUser',
+    headers: bearer(op.token),
+    payload: { reason: 'test' },
+  });
   t.equal(exempt.statusCode, 200);
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'an exempt operation is never refused');
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'weak_password', 'not even twice');
-  t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/fair-use/guard-exemptions/createUser', headers: bearer(op.token) })).statusCode, 204);
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code, 'repeated_failed_command', 'guarded again');
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code,
+    'weak_password',
+    'an exempt operation is never refused',
+  );
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code,
+    'weak_password',
+    'not even twice',
+  );
+  t.equal(
+    (
+      await app.inject({
+        method: 'DELETE',
+        url: '/v1/admin/fair-use/guard-exemptions/createUser',
+        headers: bearer(op.token),
+      })
+    ).statusCode,
+    204,
+  );
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers: bearer(r.token), payload: WEAK })).json().code,
+    'repeated_failed_command',
+    'guarded again',
+  );
 });
 
 t.test('Idempotency-Key: the first response is replayed, once executed', async (t) => {
@@ -120,16 +198,31 @@ t.test('Idempotency-Key: the first response is replayed, once executed', async (
   const [row] = await store.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, 'key-create-1'));
   t.notOk(row?.responseBody?.includes(first.json().secret), 'the stored response (with a secret) is sealed');
 
-  const mismatch = await app.inject({ method: 'POST', url: '/v1/api-keys', headers, payload: { ...payload, name: 'other' } });
+  const mismatch = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers,
+    payload: { ...payload, name: 'other' },
+  });
   t.equal(mismatch.statusCode, 422);
   t.equal(mismatch.json().code, 'idempotency_key_reused');
 
   const b = await reseller(app, op.token);
-  const otherTenant = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...bearer(b.token), 'idempotency-key': 'key-create-1' }, payload });
+  const otherTenant = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: { ...bearer(b.token), 'idempotency-key': 'key-create-1' },
+    payload,
+  });
   t.equal(otherTenant.statusCode, 201);
   t.notOk(otherTenant.headers['idempotent-replayed'], "another account's credential has its own keys");
 
-  const bad = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...bearer(r.token), 'idempotency-key': 'has space' }, payload });
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: { ...bearer(r.token), 'idempotency-key': 'has space' },
+    payload,
+  });
   t.equal(bad.statusCode, 422);
   t.equal(bad.json().errors[0].pointer, '/headers/idempotency-key');
 });
@@ -159,7 +252,10 @@ t.test('Idempotency-Key: 409 while the first is running; 5xx is not stored', asy
 
   failWith = { status: 500, code: 'internal_error' };
   const h2 = { ...bearer(r.token), 'idempotency-key': 'flaky-1' };
-  t.equal((await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: h2, payload: { n: 7 } })).statusCode, 500);
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: h2, payload: { n: 7 } })).statusCode,
+    500,
+  );
   failWith = null;
   const retry = await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: h2, payload: { n: 7 } });
   t.equal(retry.statusCode, 200, 'the retry after a server error ran');
@@ -171,7 +267,10 @@ t.test('R-API-2: a replayed failure is a replay, not a repeated failure', async 
   const op = await operator(app);
   const r = await reseller(app, op.token);
   const headers = { ...bearer(r.token), 'idempotency-key': 'weak-1' };
-  t.equal((await app.inject({ method: 'POST', url: '/v1/users', headers, payload: WEAK })).json().code, 'weak_password');
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/v1/users', headers, payload: WEAK })).json().code,
+    'weak_password',
+  );
   const replay = await app.inject({ method: 'POST', url: '/v1/users', headers, payload: WEAK });
   t.equal(replay.headers['idempotent-replayed'], 'true');
   t.equal(replay.json().code, 'weak_password', 'the stored failure, not repeated_failed_command');

@@ -21,58 +21,95 @@ const DAY = 86_400_000;
 /** Noon UTC today: a test's incidents never straddle midnight, whatever time it runs. */
 const NOON = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
 
-t.test('R-API-4 / hardening-23: incidents on distinct days climb the ladder: warning, suspension on the third day, fee, termination review; one alone never suspends', async (t) => {
-  // Fair use's clock: day 3 is today, so the suspension is in force now.
-  let at = NOON - 2 * DAY;
-  const { app, store } = await buildTestApp(t, { now: () => new Date(at) });
-  const onDay = (n: number) => (at = NOON + (n - 3) * DAY);
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  await app.inject({ method: 'POST', url: `/v1/admin/accounts/${r.accountId}/credit`, headers: bearer(op.token), payload: { amount: { amount: 10_000, currency: 'EUR' }, reason: 'funds' } });
+t.test(
+  'R-API-4 / hardening-23: incidents on distinct days climb the ladder: warning, suspension on the third day, fee, termination review; one alone never suspends',
+  async (t) => {
+    // Fair use's clock: day 3 is today, so the suspension is in force now.
+    let at = NOON - 2 * DAY;
+    const { app, store } = await buildTestApp(t, { now: () => new Date(at) });
+    const onDay = (n: number) => (at = NOON + (n - 3) * DAY);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    await app.inject({
+      method: 'POST',
+      url: `/v1/admin/accounts/${r.accountId}/credit`,
+      headers: bearer(op.token),
+      payload: { amount: { amount: 10_000, currency: 'EUR' }, reason: 'funds' },
+    });
 
-  onDay(1);
-  await breach(app, r.token, 1);
-  let view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
-  t.equal(view.standing.open_incidents, 1);
-  t.equal(view.standing.api_suspended_until, null, 'one incident does not suspend');
-  t.same(view.recent_incidents[0].actions, ['warning']);
-  t.equal(view.recent_incidents[0].type, 'repeated_failed_command');
-  const events = await store.db.select().from(accountEvents).where(eq(accountEvents.accountId, r.accountId));
-  t.same(events.map((e) => e.type), ['fair_use.warning'], 'the warning is an event for webhooks to deliver');
-  await breach(app, r.token, 11);
-  await breach(app, r.token, 12);
-  view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
-  t.match(view.standing, { open_incidents: 3, counted_incidents: 1, incident_days: 1, api_suspended_until: null }, 'three incidents of one cause on one day count once: no suspension');
+    onDay(1);
+    await breach(app, r.token, 1);
+    let view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
+    t.equal(view.standing.open_incidents, 1);
+    t.equal(view.standing.api_suspended_until, null, 'one incident does not suspend');
+    t.same(view.recent_incidents[0].actions, ['warning']);
+    t.equal(view.recent_incidents[0].type, 'repeated_failed_command');
+    const events = await store.db.select().from(accountEvents).where(eq(accountEvents.accountId, r.accountId));
+    t.same(
+      events.map((e) => e.type),
+      ['fair_use.warning'],
+      'the warning is an event for webhooks to deliver',
+    );
+    await breach(app, r.token, 11);
+    await breach(app, r.token, 12);
+    view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
+    t.match(
+      view.standing,
+      { open_incidents: 3, counted_incidents: 1, incident_days: 1, api_suspended_until: null },
+      'three incidents of one cause on one day count once: no suspension',
+    );
 
-  onDay(2);
-  await breach(app, r.token, 2);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'two days: still working');
-  onDay(3);
-  await breach(app, r.token, 3);
-  const suspended = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
-  t.equal(suspended.statusCode, 403, 'the third day with an incident suspends');
-  t.equal(suspended.json().code, 'api_suspended');
-  t.equal(Date.parse(suspended.json().ends_at), at + 24 * 3_600_000, 'for 24 hours');
-  view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
-  t.equal(view.standing.api_suspended_until, suspended.json().ends_at, 'the reseller can still read its standing');
+    onDay(2);
+    await breach(app, r.token, 2);
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
+      200,
+      'two days: still working',
+    );
+    onDay(3);
+    await breach(app, r.token, 3);
+    const suspended = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
+    t.equal(suspended.statusCode, 403, 'the third day with an incident suspends');
+    t.equal(suspended.json().code, 'api_suspended');
+    t.equal(Date.parse(suspended.json().ends_at), at + 24 * 3_600_000, 'for 24 hours');
+    view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
+    t.equal(view.standing.api_suspended_until, suspended.json().ends_at, 'the reseller can still read its standing');
 
-  // Operators lift it; two more days bring the fee, two more the review flag.
-  t.equal((await app.inject({ method: 'DELETE', url: `/v1/admin/fair-use/suspensions/${r.accountId}`, headers: bearer(op.token) })).statusCode, 204);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'lifted at once');
-  onDay(4);
-  await breach(app, r.token, 4);
-  onDay(5);
-  await breach(app, r.token, 5);
-  const fees = await store.db.select().from(ledgerTransactions).where(eq(ledgerTransactions.accountId, r.accountId));
-  t.match(fees.filter((f) => f.type === 'fee'), [{ amount: 2500, currency: 'EUR', reason: 'Fair-use handling fee' }], 'a handling fee is charged to the ledger');
-  onDay(6);
-  await breach(app, r.token, 6);
-  onDay(7);
-  await breach(app, r.token, 7);
-  const [acc] = await store.db.select().from(accounts).where(eq(accounts.id, r.accountId));
-  t.equal(acc?.terminationReview, true, 'flagged for termination review');
-  t.equal(acc?.status, 'active', 'but nothing is terminated automatically');
-});
+    // Operators lift it; two more days bring the fee, two more the review flag.
+    t.equal(
+      (
+        await app.inject({
+          method: 'DELETE',
+          url: `/v1/admin/fair-use/suspensions/${r.accountId}`,
+          headers: bearer(op.token),
+        })
+      ).statusCode,
+      204,
+    );
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
+      200,
+      'lifted at once',
+    );
+    onDay(4);
+    await breach(app, r.token, 4);
+    onDay(5);
+    await breach(app, r.token, 5);
+    const fees = await store.db.select().from(ledgerTransactions).where(eq(ledgerTransactions.accountId, r.accountId));
+    t.match(
+      fees.filter((f) => f.type === 'fee'),
+      [{ amount: 2500, currency: 'EUR', reason: 'Fair-use handling fee' }],
+      'a handling fee is charged to the ledger',
+    );
+    onDay(6);
+    await breach(app, r.token, 6);
+    onDay(7);
+    await breach(app, r.token, 7);
+    const [acc] = await store.db.select().from(accounts).where(eq(accounts.id, r.accountId));
+    t.equal(acc?.terminationReview, true, 'flagged for termination review');
+    t.equal(acc?.status, 'active', 'but nothing is terminated automatically');
+  },
+);
 
 t.test('R-API-4: operators list, annotate and clear incidents; cleared ones stop counting', async (t) => {
   const { app } = await buildTestApp(t);
@@ -80,17 +117,30 @@ t.test('R-API-4: operators list, annotate and clear incidents; cleared ones stop
   const r = await reseller(app, op.token);
   await breach(app, r.token, 1);
   await breach(app, r.token, 2);
-  const list = (await app.inject({ method: 'GET', url: `/v1/admin/fair-use/incidents?account_id=${r.accountId}`, headers: bearer(op.token) })).json().data;
+  const list = (
+    await app.inject({
+      method: 'GET',
+      url: `/v1/admin/fair-use/incidents?account_id=${r.accountId}`,
+      headers: bearer(op.token),
+    })
+  ).json().data;
   t.equal(list.length, 2);
   for (const i of list) {
-    const res = await app.inject({ method: 'PATCH', url: `/v1/admin/fair-use/incidents/${i.id}`, headers: bearer(op.token), payload: { status: 'cleared', annotation: 'integration bug, fixed with the reseller' } });
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/fair-use/incidents/${i.id}`,
+      headers: bearer(op.token),
+      payload: { status: 'cleared', annotation: 'integration bug, fixed with the reseller' },
+    });
     t.equal(res.json().status, 'cleared');
   }
   await breach(app, r.token, 3);
   const view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
   t.equal(view.standing.open_incidents, 1, 'cleared incidents do not count');
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200);
-  const own = (await app.inject({ method: 'GET', url: '/v1/fair-use/incidents?status=cleared', headers: bearer(r.token) })).json().data;
+  const own = (
+    await app.inject({ method: 'GET', url: '/v1/fair-use/incidents?status=cleared', headers: bearer(r.token) })
+  ).json().data;
   t.equal(own.length, 2);
   t.equal(own[0].annotation, 'integration bug, fixed with the reseller');
 });
@@ -100,7 +150,12 @@ t.test('R-API-4: the ladder is operator data, and no single incident may suspend
   let at = today - DAY;
   const { app } = await buildTestApp(t, { now: () => new Date(at) });
   const op = await operator(app);
-  const bad = await app.inject({ method: 'PUT', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token), payload: { steps: [{ threshold: 1, action: 'suspend_api', suspension_hours: 1 }] } });
+  const bad = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/ladder',
+    headers: bearer(op.token),
+    payload: { steps: [{ threshold: 1, action: 'suspend_api', suspension_hours: 1 }] },
+  });
   t.equal(bad.statusCode, 422);
   t.equal(bad.json().errors[0].pointer, '/body/steps/0/threshold');
   const ok = await app.inject({
@@ -109,11 +164,19 @@ t.test('R-API-4: the ladder is operator data, and no single incident may suspend
     headers: bearer(op.token),
     payload: { steps: [{ threshold: 2, action: 'suspend_api', suspension_hours: 1 }] },
   });
-  t.same(ok.json().steps, [{ threshold: 2, min_days: 1, action: 'suspend_api', suspension_hours: 1, fee: null }], 'min_days defaults to 1');
+  t.same(
+    ok.json().steps,
+    [{ threshold: 2, min_days: 1, action: 'suspend_api', suspension_hours: 1, fee: null }],
+    'min_days defaults to 1',
+  );
   const r = await reseller(app, op.token);
   await breach(app, r.token, 1);
   await breach(app, r.token, 2);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'one cause counts once a day (hardening-23)');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
+    200,
+    'one cause counts once a day (hardening-23)',
+  );
   at = today;
   await breach(app, r.token, 3);
   const res = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
@@ -125,40 +188,81 @@ t.test('R-API-4: sustained rate-limit hits are an incident', async (t) => {
   const { app } = await buildTestApp(t, { env: { RATE_LIMIT_INCIDENT_HITS: '3' } });
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  await app.inject({ method: 'PUT', url: '/v1/admin/fair-use/limits/credential', headers: bearer(op.token), payload: { capacity: 2, refill_per_minute: 1 } });
+  await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/limits/credential',
+    headers: bearer(op.token),
+    payload: { capacity: 2, refill_per_minute: 1 },
+  });
   for (let i = 0; i < 8; i++) await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
-  const list = (await app.inject({ method: 'GET', url: `/v1/admin/fair-use/incidents?account_id=${r.accountId}`, headers: bearer(op.token) })).json().data;
+  const list = (
+    await app.inject({
+      method: 'GET',
+      url: `/v1/admin/fair-use/incidents?account_id=${r.accountId}`,
+      headers: bearer(op.token),
+    })
+  ).json().data;
   t.equal(list.length, 1, 'one incident for the hour, however many hits');
   t.equal(list[0].type, 'rate_limit_sustained');
 });
 
-t.test('R-API-3: bulk work past the threshold warns and files one incident; past the ceiling it is refused; a notice covers it', async (t) => {
-  const { app } = await buildTestApp(t, { env: { BULK_DAILY_THRESHOLD: '3', BULK_DAILY_CEILING: '5' } });
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  const change = (i: number) => app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(r.token), payload: { address: `Street ${i}` } });
-  const seen = [];
-  for (let i = 1; i <= 6; i++) {
-    const res = await change(i);
-    seen.push([res.statusCode, res.headers['fair-use-warning'] ? 'warn' : '-']);
-  }
-  t.same(seen, [[200, '-'], [200, '-'], [200, '-'], [200, 'warn'], [200, 'warn'], [429, '-']]);
-  const refused = await change(7);
-  t.equal(refused.json().code, 'bulk_notice_required');
-  t.ok(Number(refused.headers['retry-after']) <= 86_400, 'retry when the UTC day ends');
-  const view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
-  t.match(view.today, { commands: 7, threshold: 3, ceiling: 5, noticed: 0 });
-  t.equal(view.recent_incidents.filter((i: { type: string }) => i.type === 'bulk_without_notice').length, 1, 'one incident for the day');
+t.test(
+  'R-API-3: bulk work past the threshold warns and files one incident; past the ceiling it is refused; a notice covers it',
+  async (t) => {
+    const { app } = await buildTestApp(t, { env: { BULK_DAILY_THRESHOLD: '3', BULK_DAILY_CEILING: '5' } });
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const change = (i: number) =>
+      app.inject({
+        method: 'PATCH',
+        url: '/v1/account',
+        headers: bearer(r.token),
+        payload: { address: `Street ${i}` },
+      });
+    const seen = [];
+    for (let i = 1; i <= 6; i++) {
+      const res = await change(i);
+      seen.push([res.statusCode, res.headers['fair-use-warning'] ? 'warn' : '-']);
+    }
+    t.same(seen, [
+      [200, '-'],
+      [200, '-'],
+      [200, '-'],
+      [200, 'warn'],
+      [200, 'warn'],
+      [429, '-'],
+    ]);
+    const refused = await change(7);
+    t.equal(refused.json().code, 'bulk_notice_required');
+    t.ok(Number(refused.headers['retry-after']) <= 86_400, 'retry when the UTC day ends');
+    const view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
+    t.match(view.today, { commands: 7, threshold: 3, ceiling: 5, noticed: 0 });
+    t.equal(
+      view.recent_incidents.filter((i: { type: string }) => i.type === 'bulk_without_notice').length,
+      1,
+      'one incident for the day',
+    );
 
-  const today = new Date().toISOString().slice(0, 10);
-  const past = await app.inject({ method: 'POST', url: '/v1/fair-use/bulk-notices', headers: bearer(r.token), payload: { date: '2020-01-01', expected_count: 100, description: 'late' } });
-  t.equal(past.statusCode, 422, 'a notice is filed in advance');
-  const notice = await app.inject({ method: 'POST', url: '/v1/fair-use/bulk-notices', headers: bearer(r.token), payload: { date: today, expected_count: 20, description: 'migrating 20 domains' } });
-  t.equal(notice.statusCode, 201);
-  const covered = await change(8);
-  t.equal(covered.statusCode, 200, 'a notice that covers the count lets the work through');
-  t.notOk(covered.headers['fair-use-warning']);
-});
+    const today = new Date().toISOString().slice(0, 10);
+    const past = await app.inject({
+      method: 'POST',
+      url: '/v1/fair-use/bulk-notices',
+      headers: bearer(r.token),
+      payload: { date: '2020-01-01', expected_count: 100, description: 'late' },
+    });
+    t.equal(past.statusCode, 422, 'a notice is filed in advance');
+    const notice = await app.inject({
+      method: 'POST',
+      url: '/v1/fair-use/bulk-notices',
+      headers: bearer(r.token),
+      payload: { date: today, expected_count: 20, description: 'migrating 20 domains' },
+    });
+    t.equal(notice.statusCode, 201);
+    const covered = await change(8);
+    t.equal(covered.statusCode, 200, 'a notice that covers the count lets the work through');
+    t.notOk(covered.headers['fair-use-warning']);
+  },
+);
 
 t.test('R-API-3: the verdict table', async (t) => {
   const cases: [number, number, string][] = [
@@ -170,7 +274,8 @@ t.test('R-API-3: the verdict table', async (t) => {
     [25_001, 25_000, 'refuse'],
     [12_000, 11_000, 'warn'],
   ];
-  for (const [n, noticed, kind] of cases) t.equal(judgeBulk(n, noticed, 10_000, 20_000).kind, kind, `${n} with ${noticed} noticed`);
+  for (const [n, noticed, kind] of cases)
+    t.equal(judgeBulk(n, noticed, 10_000, 20_000).kind, kind, `${n} with ${noticed} noticed`);
   t.match(judgeBulk(10_001, 0, 10_000, 20_000), { firstPast: true });
   t.match(judgeBulk(10_002, 0, 10_000, 20_000), { firstPast: false });
 });
@@ -181,48 +286,75 @@ t.test('too many requests of one account in flight answer 429 too_many_concurren
   const { app } = await buildTestApp(t, {
     env: { MAX_IN_FLIGHT_PER_ACCOUNT: '2' },
     configure(app) {
-      app.get('/v1/test-wait', { schema: { operationId: 'testWait', tags: ['test'], summary: 'wait', response: { 200: Type.Object({}) } }, config: { permission: 'account:read' } }, async () => {
-        await gate;
-        return {};
-      });
+      app.get(
+        '/v1/test-wait',
+        {
+          schema: { operationId: 'testWait', tags: ['test'], summary: 'wait', response: { 200: Type.Object({}) } },
+          config: { permission: 'account:read' },
+        },
+        async () => {
+          await gate;
+          return {};
+        },
+      );
     },
   });
   const op = await operator(app);
   const r = await reseller(app, op.token);
-  const slow = [app.inject({ method: 'GET', url: '/v1/test-wait', headers: bearer(r.token) }), app.inject({ method: 'GET', url: '/v1/test-wait', headers: bearer(r.token) })];
+  const slow = [
+    app.inject({ method: 'GET', url: '/v1/test-wait', headers: bearer(r.token) }),
+    app.inject({ method: 'GET', url: '/v1/test-wait', headers: bearer(r.token) }),
+  ];
   await new Promise((resolve) => setTimeout(resolve, 200));
   const third = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) });
   t.equal(third.statusCode, 429);
   t.equal(third.json().code, 'too_many_concurrent_requests');
   const other = await reseller(app, op.token);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(other.token) })).statusCode, 200, 'other accounts are unaffected');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(other.token) })).statusCode,
+    200,
+    'other accounts are unaffected',
+  );
   release();
   for (const s of await Promise.all(slow)) t.equal(s.statusCode, 200);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode, 200, 'slots are freed when requests finish');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
+    200,
+    'slots are freed when requests finish',
+  );
 });
 
 t.test('R-DOM-4: the same account may check the same name once per 5 s (injected clock)', async (t) => {
   let now = 1_000_000;
-  const throttle = dropCatchThrottle(memoryBuckets(1000, () => now), 5);
+  const throttle = dropCatchThrottle(
+    memoryBuckets(1000, () => now),
+    5,
+  );
   await throttle.assertMayCheck('acc-1', 'example.com');
   const err = await throttle.assertMayCheck('acc-1', 'EXAMPLE.com').catch((e: unknown) => e);
   t.match(err, { statusCode: 429, code: 'rate_limited', headers: { 'retry-after': '5' } });
   await throttle.assertMayCheck('acc-2', 'example.com');
   await throttle.assertMayCheck('acc-1', 'example.net');
   now += 4_000;
-  t.match(await throttle.assertMayCheck('acc-1', 'example.com').catch((e: unknown) => e), { headers: { 'retry-after': '1' } });
+  t.match(await throttle.assertMayCheck('acc-1', 'example.com').catch((e: unknown) => e), {
+    headers: { 'retry-after': '1' },
+  });
   now += 1_000;
   await t.resolves(throttle.assertMayCheck('acc-1', 'example.com'), 'after 5 s it may check again');
 });
 
-t.test('R-DOM-4: the throttle holds across instances through Redis', { skip: !TEST_REDIS_URL && 'REDIS_URL not set' }, async (t) => {
-  const env = redisEnv();
-  const a = await buildTestApp(t, { env });
-  const b = await buildTestApp(t, { env });
-  await a.app.dropCatch.assertMayCheck('acc-x', 'shared.example');
-  const err = await b.app.dropCatch.assertMayCheck('acc-x', 'shared.example').catch((e: unknown) => e);
-  t.match(err, { statusCode: 429, code: 'rate_limited' });
-});
+t.test(
+  'R-DOM-4: the throttle holds across instances through Redis',
+  { skip: !TEST_REDIS_URL && 'REDIS_URL not set' },
+  async (t) => {
+    const env = redisEnv();
+    const a = await buildTestApp(t, { env });
+    const b = await buildTestApp(t, { env });
+    await a.app.dropCatch.assertMayCheck('acc-x', 'shared.example');
+    const err = await b.app.dropCatch.assertMayCheck('acc-x', 'shared.example').catch((e: unknown) => e);
+    t.match(err, { statusCode: 429, code: 'rate_limited' });
+  },
+);
 
 t.test('R-DOM-4: with the store unreachable the throttle lets checks through and says so', async (t) => {
   const errors: unknown[] = [];
