@@ -33,25 +33,22 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
 import secretsPlugin from './plugins/secrets.js';
-import { accountRoutes } from './modules/accounts/account-routes.js';
-import { adminAccountRoutes } from './modules/accounts/admin-routes.js';
-import { apiKeyRoutes } from './modules/accounts/api-key-routes.js';
-import { auditRoutes } from './modules/accounts/audit-routes.js';
-import { authRoutes } from './modules/accounts/auth-routes.js';
-import { bootstrapOperator } from './modules/accounts/bootstrap.js';
-import { userRoutes } from './modules/accounts/user-routes.js';
-import { billingRoutes } from './modules/billing/routes.js';
-import { incidentRoutes } from './modules/fair-use/incident-routes.js';
-import { fairUseRoutes } from './modules/fair-use/routes.js';
-import { abuseRoutes } from './modules/domains/abuse-routes.js';
-import { contactRoutes } from './modules/domains/contact-routes.js';
-import { domainManageRoutes } from './modules/domains/domain-manage-routes.js';
-import { domainRoutes } from './modules/domains/domain-routes.js';
-import { transferRoutes } from './modules/domains/transfer-routes.js';
-import { builtInRegistry, type RegistryBackend } from './modules/domains/registry.js';
-import { tldRoutes } from './modules/domains/tld-routes.js';
-import { TldCatalogue } from './modules/domains/tld-service.js';
-import { healthRoutes } from './modules/health/routes.js';
+import type { RegistryBackend } from './modules/domains/registry.js';
+import type { AreaList } from './modules/area.js';
+import healthArea from './modules/health/index.js';
+import accountsArea from './modules/accounts/index.js';
+import billingArea from './modules/billing/index.js';
+import fairUseArea from './modules/fair-use/index.js';
+import domainsArea from './modules/domains/index.js';
+
+/** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
+export const AREAS: AreaList = [
+  { name: 'health', plugin: healthArea },
+  { name: 'accounts', plugin: accountsArea },
+  { name: 'billing', plugin: billingArea },
+  { name: 'fair-use', plugin: fairUseArea },
+  { name: 'domains', plugin: domainsArea },
+];
 
 export interface BuildOptions {
   /** Use this store instead of opening one from the config; the caller closes it. */
@@ -133,42 +130,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(bulkWorkPlugin, { threshold: config.bulkDailyThreshold, ceiling: config.bulkDailyCeiling });
   await app.register(auditPlugin);
   await app.register(openapiPlugin, { publicUrl: config.publicUrl });
-  await bootstrapOperator(app.db, config.bootstrapOperator, app.log);
 
-  await app.register(healthRoutes, { readyTimeoutMs: config.databaseReadyTimeoutMs });
-  await app.register(authRoutes, { policy: config.auth });
-  await app.register(accountRoutes);
-  await app.register(userRoutes);
-  await app.register(apiKeyRoutes);
-  await app.register(auditRoutes);
-  await app.register(billingRoutes);
-  await app.register(adminAccountRoutes);
-  const fairUse = {
-    periodDays: config.incidentPeriodDays,
-    bulkThreshold: config.bulkDailyThreshold,
-    bulkCeiling: config.bulkDailyCeiling,
-  };
-  await app.register(fairUseRoutes, fairUse);
-  await app.register(incidentRoutes, fairUse);
-  const catalogue = new TldCatalogue(app.db);
-  await catalogue.refresh();
-  catalogue.start(config.fairUseRefreshMs, (err) =>
-    app.log.error({ err }, 'could not refresh the TLD catalogue; keeping the last one'),
-  );
-  app.addHook('onClose', async () => catalogue.stop());
-  await app.register(tldRoutes, { catalogue });
-  await app.register(contactRoutes);
-  // The registry backend: the built-in one (state in our database) unless another (EPP) is given.
-  const registry = opts.registry ?? builtInRegistry;
-  await app.register(domainRoutes, {
-    registry,
-    catalogue,
-    checkWindowS: config.domains.checkWindowS,
-    quoteTtlS: config.domains.quoteTtlS,
-    dropCatchNamesPerMinute: config.domains.dropCatchNamesPerMinute,
-  });
-  await app.register(domainManageRoutes, { registry, catalogue });
-  await app.register(transferRoutes, { registry, catalogue, approvalHours: config.domains.transferApprovalHours });
-  await app.register(abuseRoutes, { responseHours: config.domains.abuseResponseHours });
+  for (const area of AREAS) {
+    await app.register(area.plugin, {
+      config,
+      ...(opts.registry ? { registry: opts.registry } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+  }
   return app;
 }

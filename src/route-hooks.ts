@@ -1,20 +1,8 @@
-// Route-level hooks for the fair-use chain. Added from onRoute in plugin order, so per request they
-// run after the global hooks (authentication) and in the order the plugins were registered:
-// rate limit, idempotency, repeated-failure guard, bulk counting.
+// Hook plumbing for plugins: hooks that cost no promise when they have nothing to wait for, and
+// route-level hooks added from onRoute. Those run per request after the global hooks
+// (authentication) and in the order the plugins were registered: rate limit, idempotency,
+// repeated-failure guard, bulk counting. Which routes fair use meters is fair-use/api.ts.
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-
-const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/** A documented, authenticated route that changes state: what fair use meters. */
-export function isCommandRoute(route: RouteOptions, methods: ReadonlySet<string> = COMMANDS): boolean {
-  const list = Array.isArray(route.method) ? route.method : [route.method];
-  return (
-    list.some((m) => methods.has(m)) &&
-    route.config?.permission !== 'public' &&
-    route.schema !== undefined &&
-    !route.schema.hide
-  );
-}
 
 type Done = (err?: Error) => void;
 type SendDone = (err: Error | null, payload?: unknown) => void;

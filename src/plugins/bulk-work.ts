@@ -2,7 +2,8 @@
 // without a bulk notice that covers the count: a Fair-Use-Warning header on each response and one
 // incident a day; past the ceiling: 429 bulk_notice_required until the day ends.
 import fp from 'fastify-plugin';
-import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
+import { isCommandRoute } from '../modules/fair-use/api.js';
+import { appendPreValidation } from '../route-hooks.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { defineError, problemResponses } from '../errors.js';
 import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';

@@ -11,7 +11,8 @@
 // back and releases the key. Every POST command route gets this, whatever its module.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { appendPreValidation, isCommandRoute, syncFirstOnSend } from '../route-hooks.js';
+import { isCommandRoute } from '../modules/fair-use/api.js';
+import { appendPreValidation, syncFirstOnSend } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
 import { defineError, problemResponses, ServiceUnavailable, ValidationFailed } from '../errors.js';

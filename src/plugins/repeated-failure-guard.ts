@@ -11,7 +11,8 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { lt, sql, type SQL } from 'drizzle-orm';
-import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
+import { isCommandRoute } from '../modules/fair-use/api.js';
+import { appendPreValidation } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { defineError, problemResponses } from '../errors.js';

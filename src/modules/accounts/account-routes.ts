@@ -4,9 +4,10 @@ import { problemResponses } from '../../errors.js';
 import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
 import { AllowlistWouldLockOut } from './errors.js';
 import { Account, accountView, contactFromBody, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
-import { getAccount, setAccountAllowlist, tenantOf, updateOwnAccount, validAllowlist } from './service.js';
+import { validAllowlist, type AccountService } from './service.js';
+import { tenantOf } from './tenancy.js';
 
-export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
   app.get(
     '/v1/account',
     {
@@ -17,7 +18,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Account, ...problemResponses(404) },
       },
     },
-    async (req) => accountView(await getAccount(app.db, tenantOf(req.principal))),
+    async (req) => accountView(await accounts.getAccount(tenantOf(req.principal))),
   );
 
   app.patch(
@@ -35,7 +36,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const b = req.body;
-      const row = await updateOwnAccount(app.db, req.principal!, {
+      const row = await accounts.updateOwnAccount(req.principal!, {
         ...contactFromBody(b),
         requireTwoFactor: b.require_two_factor,
       });
@@ -54,7 +55,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Allowlist, ...problemResponses(404) },
       },
     },
-    async (req) => ({ entries: (await getAccount(app.db, tenantOf(req.principal))).ipAllowlist }),
+    async (req) => ({ entries: (await accounts.getAccount(tenantOf(req.principal))).ipAllowlist }),
   );
 
   app.put(
@@ -78,7 +79,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
           `${req.ip} is not in the new list; send confirm: true to lock yourself out anyway`,
         );
       }
-      const entries = await setAccountAllowlist(app.db, principal, normalised);
+      const entries = await accounts.setAccountAllowlist(principal, normalised);
       app.credentialCache.revoke({ accountId: principal.accountId! });
       req.audit = { targetType: 'account', targetId: principal.accountId! };
       return { entries };

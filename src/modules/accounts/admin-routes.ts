@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
-import { postLedgerEntry } from '../billing/ledger.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
 import {
   Account,
@@ -17,12 +16,15 @@ import {
   User,
   userView,
 } from './schemas.js';
-import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
+import type { AccountService } from './service.js';
 
 /** R-API-2: a credit (or a new credit limit) changes what an insufficient_funds failure depended on. */
 const CHANGES_FUNDS = { guardSubjects: [{ kind: 'balance' }], guardAccount: '/params/id' };
 
-export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (
+  app,
+  { accounts },
+) => {
   app.post(
     '/v1/admin/accounts',
     {
@@ -39,7 +41,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const { account, owner } = await createAccount(app.db, {
+      const { account, owner } = await accounts.createAccount({
         name: b.name,
         ...contactFromBody(b),
         currency: b.currency,
@@ -66,7 +68,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
       const after = cursor.position({ id: 'uuid' })?.id;
-      const rows = await listAccounts(app.db, { limit, after, status: req.query.status });
+      const rows = await accounts.listAccounts({ limit, after, status: req.query.status });
       return cursor.page(rows, limit, (a) => ({ id: a.id }), accountView);
     },
   );
@@ -82,7 +84,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Account, ...problemResponses(404) },
       },
     },
-    async (req) => accountView(await getAccount(app.db, req.params.id)),
+    async (req) => accountView(await accounts.getAccount(req.params.id)),
   );
 
   app.patch(
@@ -100,7 +102,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const b = req.body;
-      const row = await updateAccount(app.db, req.params.id, {
+      const row = await accounts.updateAccount(req.params.id, {
         name: b.name,
         ...contactFromBody(b),
         creditLimit: b.credit_limit,
@@ -129,7 +131,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       async (req) => {
         const reason = action === 'suspend' ? (req.body as { reason: string }).reason : null;
-        const row = await setAccountStatus(app.db, req.params.id, to, reason);
+        const row = await accounts.setAccountStatus(req.params.id, to, reason);
         app.credentialCache.revoke({ accountId: row.id });
         req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };
         return accountView(row);
@@ -154,16 +156,12 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { ...CHANGES_FUNDS },
     },
     async (req, reply) => {
-      const entry = await app.db.transaction((tx) =>
-        postLedgerEntry(tx, {
-          accountId: req.params.id,
-          type: 'credit',
-          money: { amount: req.body.amount.amount, currency: req.body.amount.currency },
-          reason: req.body.reason,
-          reference: req.body.reference,
-          createdBy: req.principal!.userId,
-        }),
-      );
+      const entry = await accounts.creditAccount(req.params.id, {
+        money: { amount: req.body.amount.amount, currency: req.body.amount.currency },
+        reason: req.body.reason,
+        reference: req.body.reference,
+        createdBy: req.principal!.userId,
+      });
       req.audit = { accountId: req.params.id, targetType: 'ledger_transaction', targetId: String(entry.id) };
       return reply.code(201).send({ transaction: transactionView(entry) });
     },

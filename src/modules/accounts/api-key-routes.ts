@@ -3,11 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
-import { createApiKey, getApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './auth-service.js';
+import type { AuthService } from './auth-service.js';
 import type { Permission } from './permissions.js';
 import { ApiKey, ApiKeyWithSecret, apiKeyView, CreateApiKeyBody } from './schemas.js';
 
-export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
   app.get(
     '/v1/api-keys',
     {
@@ -21,7 +21,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => ({ data: (await listApiKeys(app.db, req.principal!)).map(apiKeyView) }),
+    async (req) => ({ data: (await auth.listApiKeys(req.principal!)).map(apiKeyView) }),
   );
 
   app.post(
@@ -40,7 +40,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const created = await createApiKey(app.db, app.secretBox, req.principal!, {
+      const created = await auth.createApiKey(req.principal!, {
         name: b.name,
         scopes: b.scopes as Permission[],
         ipAllowlist: b.ip_allowlist,
@@ -62,7 +62,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ApiKey, ...problemResponses(404) },
       },
     },
-    async (req) => apiKeyView(await getApiKey(app.db, req.principal!, req.params.id)),
+    async (req) => apiKeyView(await auth.getApiKey(req.principal!, req.params.id)),
   );
 
   app.post(
@@ -78,7 +78,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { sensitive: true },
     },
     async (req) => {
-      const rotated = await rotateApiKey(app.db, app.secretBox, req.principal!, req.params.id);
+      const rotated = await auth.rotateApiKey(req.principal!, req.params.id);
       app.credentialCache.revoke({ credentialId: rotated.row.id });
       req.audit = { targetType: 'api_key', targetId: rotated.row.id };
       return { api_key: apiKeyView(rotated.row), key: rotated.key, secret: rotated.secret };
@@ -97,7 +97,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const row = await revokeApiKey(app.db, req.principal!, req.params.id);
+      const row = await auth.revokeApiKey(req.principal!, req.params.id);
       app.credentialCache.revoke({ credentialId: row.id });
       req.audit = { targetType: 'api_key', targetId: row.id };
       return apiKeyView(row);

@@ -1,12 +1,11 @@
 // GET /v1/audit-events: who changed what (R-SEC-7). Resellers see their account; operators all.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { and, desc, eq, gte, lt, lte } from 'drizzle-orm';
-import { auditEvents } from '../../db/schema/index.js';
 import { problemResponses } from '../../errors.js';
 import { Page } from '../../schemas.js';
+import type { AuditService } from './audit-store.js';
 import { AuditEvent, AuditQuery } from './schemas.js';
 
-export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (app, { audit }) => {
   app.get(
     '/v1/audit-events',
     {
@@ -26,22 +25,16 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const accountId = p.accountId ?? q.account_id;
       const cursor = app.listCursor(req);
       const before = cursor.position({ id: 'id' })?.id;
-      const rows = await app.db
-        .select()
-        .from(auditEvents)
-        .where(
-          and(
-            accountId ? eq(auditEvents.accountId, accountId) : undefined,
-            before !== undefined ? lt(auditEvents.id, before) : undefined,
-            q.operation ? eq(auditEvents.operation, q.operation) : undefined,
-            q.user_id ? eq(auditEvents.userId, q.user_id) : undefined,
-            q.result ? eq(auditEvents.result, q.result) : undefined,
-            q.since ? gte(auditEvents.at, new Date(q.since)) : undefined,
-            q.until ? lte(auditEvents.at, new Date(q.until)) : undefined,
-          ),
-        )
-        .orderBy(desc(auditEvents.id))
-        .limit(limit + 1);
+      const rows = await audit.listAuditEvents({
+        accountId,
+        before,
+        operation: q.operation,
+        userId: q.user_id,
+        result: q.result,
+        since: q.since,
+        until: q.until,
+        limit,
+      });
       return cursor.page(
         rows,
         limit,

@@ -1,30 +1,14 @@
 // /v1/auth: login, logout, sessions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { lt } from 'drizzle-orm';
-import { sweepExpiredRows } from '../../db/sweep.js';
-import { sessions } from '../../db/schema/index.js';
 import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
-import { listSessions, login, revokeSession, type AuthPolicy } from './auth-service.js';
+import type { AuthService } from './auth-service.js';
 import { NotASession } from './errors.js';
-import { deleteSpentUsernameFailures } from './login-lockout.js';
-import { deleteExpiredNonces } from './nonce-store.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
-  // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
-  sweepExpiredRows(app, 'sessions', (now) =>
-    app.db
-      .delete(sessions)
-      .where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000)))
-      .returning({ id: sessions.id }),
-  );
-  // Signed-request nonces past twice the skew window: their timestamps are refused anyway.
-  sweepExpiredRows(app, 'used-nonces', (now) => deleteExpiredNonces(app.db, now));
-  // Failed-login counts per username that neither count towards a lock nor hold one any more.
-  sweepExpiredRows(app, 'login-name-failures', (now) => deleteSpentUsernameFailures(app.db, policy, now));
+export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
   app.post(
     '/v1/auth/login',
     {
@@ -40,10 +24,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
       config: { sensitive: true },
     },
     async (req) => {
-      const session = await login(
-        app.db,
-        app.secretBox,
-        policy,
+      const session = await auth.login(
         {
           username: req.body.username,
           password: req.body.password,
@@ -77,7 +58,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
     async (req, reply) => {
       const p = req.principal!;
       if (p.credential.type !== 'session') throw new NotASession('Revoke API keys with DELETE /v1/api-keys/{id}');
-      await revokeSession(app.db, p, p.credential.id);
+      await auth.revokeSession(p, p.credential.id);
       app.credentialCache.revoke({ credentialId: p.credential.id });
       return reply.code(204).send(null);
     },
@@ -95,7 +76,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
     },
     async (req) => {
       const p = req.principal!;
-      const rows = await listSessions(app.db, p);
+      const rows = await auth.listSessions(p);
       return {
         data: rows.map((s) => ({
           id: s.id,
@@ -123,7 +104,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
       },
     },
     async (req, reply) => {
-      await revokeSession(app.db, req.principal!, req.params.id);
+      await auth.revokeSession(req.principal!, req.params.id);
       app.credentialCache.revoke({ credentialId: req.params.id });
       req.audit = { targetType: 'session', targetId: req.params.id };
       return reply.code(204).send(null);

@@ -25,7 +25,8 @@ import { clearUsernameFailures, recordUsernameFailure, usernameLockedUntil } fro
 import { burnPasswordCheck, verifyPassword } from './passwords.js';
 import { assertMayActOnUser, refusalToActOnUser } from './operation-permissions.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
-import { getUserInAccount, tenantOf, validAllowlist, type UserRow } from './service.js';
+import { getUserInAccount, validAllowlist, type UserRow } from './service.js';
+import { tenantOf } from './tenancy.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOTP_PERIOD = 30;
@@ -441,3 +442,36 @@ export async function revokeApiKey(db: Db, principal: Principal, id: string): Pr
     .returning();
   return row!;
 }
+
+// ---- the service --------------------------------------------------------------------------
+
+/** A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted. */
+export function deleteExpiredSessions(db: Db, now: Date) {
+  return db
+    .delete(sessions)
+    .where(lt(sessions.expiresAt, new Date(now.getTime() - 7 * 86_400_000)))
+    .returning({ id: sessions.id });
+}
+
+/** Logins, sessions, two-factor and API keys, for the accounts area's routes. */
+export function createAuthService(deps: { db: Db; box: SecretBox; policy: AuthPolicy }) {
+  const { db, box, policy } = deps;
+  return {
+    login: (input: LoginInput, req: RequestInfo, onUser?: (user: UserRow) => void) =>
+      login(db, box, policy, input, req, onUser),
+    listSessions: (principal: Principal) => listSessions(db, principal),
+    revokeSession: (principal: Principal, sessionId: string) => revokeSession(db, principal, sessionId),
+    startTwoFactorEnrolment: (principal: Principal, userId: string) =>
+      startTwoFactorEnrolment(db, box, principal, userId),
+    confirmTwoFactor: (principal: Principal, userId: string, code: string) =>
+      confirmTwoFactor(db, box, principal, userId, code),
+    disableTwoFactor: (principal: Principal, userId: string, code: string | undefined) =>
+      disableTwoFactor(db, box, principal, userId, code),
+    createApiKey: (principal: Principal, input: NewApiKey) => createApiKey(db, box, principal, input),
+    listApiKeys: (principal: Principal) => listApiKeys(db, principal),
+    getApiKey: (principal: Principal, id: string) => getApiKey(db, principal, id),
+    rotateApiKey: (principal: Principal, id: string) => rotateApiKey(db, box, principal, id),
+    revokeApiKey: (principal: Principal, id: string) => revokeApiKey(db, principal, id),
+  };
+}
+export type AuthService = ReturnType<typeof createAuthService>;

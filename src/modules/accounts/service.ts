@@ -5,8 +5,11 @@ import { and, asc, count, eq, gt, isNull, ne } from 'drizzle-orm';
 import { isUniqueViolation, type Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
+import { bindDeps } from '../../lib/bind-deps.js';
 import { normaliseAllowlist } from '../../lib/cidr.js';
+import { postLedgerEntry } from '../billing/ledger.js';
 import type { Principal } from './credentials.js';
+import { tenantOf } from './tenancy.js';
 import {
   AccountNotActive,
   InvalidAllowlist,
@@ -33,12 +36,6 @@ export function validAllowlist(entries: readonly string[], pointer: string): str
     });
   }
   return valid;
-}
-
-/** The caller's own account id; operators have none and get 404 on tenant routes. */
-export function tenantOf(principal: Principal | null): string {
-  if (!principal?.accountId) throw new NotFound('This route serves reseller accounts');
-  return principal.accountId;
 }
 
 // ---- accounts -----------------------------------------------------------------------------
@@ -398,3 +395,48 @@ export async function operatorCount(db: Db): Promise<number> {
   const [row] = await db.select({ n: count() }).from(users).where(eq(users.role, 'operator'));
   return row?.n ?? 0;
 }
+
+// ---- operator credit ----------------------------------------------------------------------
+
+export interface CreditInput {
+  money: { amount: number; currency: string };
+  reason: string;
+  reference?: string | undefined;
+  createdBy: string;
+}
+
+/** An operator adds funds: one ledger credit in its own transaction. */
+export function creditAccount(db: Db, accountId: string, input: CreditInput) {
+  return db.transaction((tx) =>
+    postLedgerEntry(tx, {
+      accountId,
+      type: 'credit',
+      money: input.money,
+      reason: input.reason,
+      reference: input.reference,
+      createdBy: input.createdBy,
+    }),
+  );
+}
+
+// ---- the service --------------------------------------------------------------------------
+
+/** Accounts and users, for the accounts area's routes and other areas' reads (accounts/api.ts). */
+export function createAccountService(deps: { db: Db }) {
+  return bindDeps(deps.db, {
+    createAccount,
+    getAccount,
+    listAccounts,
+    updateAccount,
+    updateOwnAccount,
+    setAccountStatus,
+    setAccountAllowlist,
+    creditAccount,
+    getUserVisibleTo,
+    listUsers,
+    createUser,
+    updateUser,
+    changePassword,
+  });
+}
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page, PageQuery } from '../../schemas.js';
-import { confirmTwoFactor, disableTwoFactor, startTwoFactorEnrolment } from './auth-service.js';
+import type { AuthService } from './auth-service.js';
 import {
   CodeBody,
   CreateUserBody,
@@ -15,9 +15,12 @@ import {
   UserPatchBody,
   userView,
 } from './schemas.js';
-import { changePassword, createUser, getUserVisibleTo, listUsers, updateUser } from './service.js';
+import type { AccountService } from './service.js';
 
-export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; auth: AuthService }> = async (
+  app,
+  { accounts, auth },
+) => {
   app.get(
     '/v1/users',
     {
@@ -33,7 +36,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
       const after = cursor.position({ id: 'uuid' })?.id;
-      const rows = await listUsers(app.db, req.principal!, { limit, after });
+      const rows = await accounts.listUsers(req.principal!, { limit, after });
       return cursor.page(rows, limit, (u) => ({ id: u.id }), userView);
     },
   );
@@ -51,7 +54,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const user = await createUser(app.db, req.principal!, {
+      const user = await accounts.createUser(req.principal!, {
         username: b.username,
         email: b.email,
         name: b.name,
@@ -75,7 +78,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: User, ...problemResponses(404) },
       },
     },
-    async (req) => userView(await getUserVisibleTo(app.db, req.principal!, req.params.id)),
+    async (req) => userView(await accounts.getUserVisibleTo(req.principal!, req.params.id)),
   );
 
   app.patch(
@@ -94,7 +97,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const b = req.body;
-      const { user, credentialsChanged } = await updateUser(app.db, req.principal!, req.params.id, {
+      const { user, credentialsChanged } = await accounts.updateUser(req.principal!, req.params.id, {
         name: b.name,
         email: b.email,
         role: b.role,
@@ -119,7 +122,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const { user } = await updateUser(app.db, req.principal!, req.params.id, { status: 'disabled' }, 'disableUser');
+      const { user } = await accounts.updateUser(req.principal!, req.params.id, { status: 'disabled' }, 'disableUser');
       app.credentialCache.revoke({ userId: user.id });
       req.audit = { targetType: 'user', targetId: user.id };
       return userView(user);
@@ -141,7 +144,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      await changePassword(app.db, req.principal!, req.params.id, {
+      await accounts.changePassword(req.principal!, req.params.id, {
         currentPassword: req.body.current_password,
         newPassword: req.body.new_password,
       });
@@ -164,7 +167,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { allowEnrolment: true, sensitive: true },
     },
     async (req) => {
-      const r = await startTwoFactorEnrolment(app.db, app.secretBox, req.principal!, req.params.id);
+      const r = await auth.startTwoFactorEnrolment(req.principal!, req.params.id);
       req.audit = { targetType: 'user', targetId: req.params.id };
       return { secret: r.secret, otpauth_uri: r.otpauthUri };
     },
@@ -184,7 +187,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { allowEnrolment: true, sensitive: true },
     },
     async (req) => {
-      const codes = await confirmTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);
+      const codes = await auth.confirmTwoFactor(req.principal!, req.params.id, req.body.code);
       app.credentialCache.revoke({ userId: req.params.id });
       req.audit = { targetType: 'user', targetId: req.params.id };
       return { recovery_codes: codes };
@@ -204,7 +207,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      await disableTwoFactor(app.db, app.secretBox, req.principal!, req.params.id, req.body.code);
+      await auth.disableTwoFactor(req.principal!, req.params.id, req.body.code);
       req.audit = { targetType: 'user', targetId: req.params.id };
       return reply.code(204).send(null);
     },

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { Page, PageQuery } from '../../schemas.js';
-import { tenantOf } from '../accounts/service.js';
+import { tenantOf } from '../accounts/api.js';
 import { getBalance, listTransactions } from './ledger.js';
 import { Balance, Transaction, transactionView } from './schemas.js';
 

@@ -7,25 +7,19 @@ import { problemResponses } from '../../errors.js';
 import { BigIntId, DateTime, iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import type { ListCursor } from '../../plugins/cursors.js';
 import { Email } from '../accounts/schemas.js';
-import { tenantOf } from '../accounts/service.js';
+import { tenantOf } from '../accounts/api.js';
 import {
   ABUSE_CATEGORIES,
-  closeComplaint,
   COMPLAINT_STATUSES,
-  escalateOverdueComplaints,
-  fileComplaint,
-  getComplaint,
-  incidentInput,
-  listComplaints,
-  respondToComplaint,
   RESPONSE_ACTIONS,
+  type AbuseService,
   type ComplaintWithIncident,
   type NewComplaint,
 } from './abuse-service.js';
 import { nameFromParam, strict } from './domain-schemas.js';
 
 export interface AbuseRouteOptions {
-  responseHours: number;
+  abuse: AbuseService;
 }
 
 const Category = Type.Enum([...ABUSE_CATEGORIES]);
@@ -152,17 +146,13 @@ const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminCompla
   filed_from_ip: c.filedFromIp,
 });
 
-export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, opts) => {
-  app.jobs.register('abuse-escalation', (now) =>
-    escalateOverdueComplaints(app.db, (input) => app.incidents.record(input), now),
-  );
-
+export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, { abuse }) => {
   async function list(req: FastifyRequest, accountId: string | undefined, q: Static<typeof AdminListQuery>) {
     const limit = q.limit ?? 50;
     const cursor = app.listCursor(req);
     const at = cursor.position({ t: 'time', id: 'uuid' });
     const before = at ? { createdAt: at.t, id: at.id } : undefined;
-    const rows = await listComplaints(app.db, {
+    const rows = await abuse.listComplaints({
       accountId,
       status: q.status,
       domain: q.domain ? nameFromParam(q.domain.trim()) : undefined,
@@ -176,18 +166,14 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     b: Static<typeof AdminComplaintBody>,
     who: Pick<NewComplaint, 'reporterEmail' | 'source' | 'filedByUserId' | 'filedFromIp'>,
   ) =>
-    fileComplaint(
-      app.db,
-      {
-        domain: nameFromParam(b.domain.trim()),
-        category: b.category,
-        description: b.description,
-        evidenceUrls: b.evidence_urls ?? [],
-        reporterName: b.reporter_name ?? null,
-        ...who,
-      },
-      opts.responseHours,
-    );
+    abuse.fileComplaint({
+      domain: nameFromParam(b.domain.trim()),
+      category: b.category,
+      description: b.description,
+      evidenceUrls: b.evidence_urls ?? [],
+      reporterName: b.reporter_name ?? null,
+      ...who,
+    });
   const pageOf = <O>(
     r: { rows: ComplaintWithIncident[]; limit: number; cursor: ListCursor },
     view: (c: ComplaintWithIncident) => O,
@@ -251,7 +237,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         response: { 200: Complaint, ...problemResponses(404) },
       },
     },
-    async (req) => complaintView(await getComplaint(app.db, req.params.id, tenantOf(req.principal))),
+    async (req) => complaintView(await abuse.getComplaint(req.params.id, tenantOf(req.principal))),
   );
 
   app.post(
@@ -270,15 +256,13 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
     },
     async (req) => {
       const accountId = tenantOf(req.principal);
-      const { complaint, escalatedNow } = await respondToComplaint(app.db, accountId, req.params.id, {
+      const complaint = await abuse.respondToComplaint(accountId, req.params.id, {
         action: req.body.action,
         message: req.body.message,
         userId: req.principal!.userId,
       });
       req.audit = { targetType: 'abuse_complaint', targetId: complaint.id };
-      if (!escalatedNow) return complaintView(complaint);
-      await app.incidents.record(incidentInput(complaint));
-      return complaintView(await getComplaint(app.db, complaint.id, accountId));
+      return complaintView(complaint);
     },
   );
 
@@ -333,7 +317,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         response: { 200: AdminComplaint, ...problemResponses(404) },
       },
     },
-    async (req) => adminComplaintView(await getComplaint(app.db, req.params.id)),
+    async (req) => adminComplaintView(await abuse.getComplaint(req.params.id)),
   );
 
   app.post(
@@ -351,7 +335,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
       },
     },
     async (req) => {
-      const row = await closeComplaint(app.db, req.params.id, req.body.note);
+      const row = await abuse.closeComplaint(req.params.id, req.body.note);
       req.audit = { accountId: row.accountId, targetType: 'abuse_complaint', targetId: row.id };
       return adminComplaintView(row);
     },

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, notInArray, 
 import type { Db } from '../../db/client.js';
 import { abuseComplaints, domains, fairUseIncidents } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import type { IncidentType } from '../fair-use/incidents.js';
 
 export type ComplaintRow = typeof abuseComplaints.$inferSelect;
 /** A complaint with the fair-use incident its escalation filed, if any. */
@@ -53,6 +54,37 @@ export interface NewComplaint {
   filedByUserId: string | null;
   filedFromIp: string | null;
 }
+
+export interface AbuseDeps {
+  db: Db;
+  /** R-DOM-6: hours a reseller has to respond. */
+  responseHours: number;
+  recordIncident(input: {
+    accountId: string;
+    type: IncidentType;
+    dedupeKey: string;
+    evidence: Record<string, unknown>;
+  }): Promise<unknown>;
+}
+
+/** Abuse complaints for the routes; the escalation job is escalateOverdueComplaints. */
+export function createAbuseService(deps: AbuseDeps) {
+  const { db } = deps;
+  return {
+    fileComplaint: (input: NewComplaint) => fileComplaint(db, input, deps.responseHours),
+    listComplaints: (f: ComplaintFilter) => listComplaints(db, f),
+    getComplaint: (id: string, accountId?: string) => getComplaint(db, id, accountId),
+    /** The reseller responds; a response past respond_by escalates now, and the incident is recorded after the commit. */
+    async respondToComplaint(accountId: string, id: string, response: ComplaintResponse) {
+      const { complaint, escalatedNow } = await respondToComplaint(db, accountId, id, response);
+      if (!escalatedNow) return complaint;
+      await deps.recordIncident(incidentInput(complaint));
+      return getComplaint(db, complaint.id, accountId);
+    },
+    closeComplaint: (id: string, note: string) => closeComplaint(db, id, note),
+  };
+}
+export type AbuseService = ReturnType<typeof createAbuseService>;
 
 /** Files a complaint against the live domain of that name and starts its reseller's response clock. */
 export async function fileComplaint(

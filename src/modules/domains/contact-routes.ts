@@ -4,17 +4,8 @@ import { Type, type Static } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { DateTime, Page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
-import { getAccount, tenantOf } from '../accounts/service.js';
-import {
-  createContact,
-  deleteContact,
-  getContact,
-  listContacts,
-  resellerDataWarnings,
-  updateContact,
-  type ContactInput,
-  type ContactRow,
-} from './contact-service.js';
+import { tenantOf, type AccountReader } from '../accounts/api.js';
+import { resellerDataWarnings, type ContactInput, type ContactRow, type ContactService } from './contact-service.js';
 
 const strict = { additionalProperties: false } as const;
 const fields = {
@@ -61,7 +52,10 @@ function fromBody(b: Partial<Static<typeof CreateContactBody>>): Partial<Contact
   };
 }
 
-export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService; accounts: AccountReader }> = async (
+  app,
+  { contacts, accounts },
+) => {
   const view = async (c: ContactRow): Promise<Static<typeof Contact>> => ({
     handle: c.handle,
     name: c.name,
@@ -75,7 +69,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     postal_code: c.postalCode,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
-    warnings: resellerDataWarnings(c, await getAccount(app.db, c.accountId)),
+    warnings: resellerDataWarnings(c, await accounts.getAccount(c.accountId)),
   });
 
   app.post(
@@ -90,7 +84,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const row = await createContact(app.db, tenantOf(req.principal), {
+      const row = await contacts.createContact(tenantOf(req.principal), {
         organisation: '',
         state: '',
         ...fromBody(req.body),
@@ -114,7 +108,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
-      const rows = await listContacts(app.db, tenantOf(req.principal), {
+      const rows = await contacts.listContacts(tenantOf(req.principal), {
         limit,
         after: cursor.position({ handle: { text: 64 } })?.handle,
       });
@@ -139,7 +133,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Contact, ...problemResponses(404) },
       },
     },
-    async (req) => view(await getContact(app.db, tenantOf(req.principal), req.params.handle)),
+    async (req) => view(await contacts.getContact(tenantOf(req.principal), req.params.handle)),
   );
 
   app.patch(
@@ -155,7 +149,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const row = await updateContact(app.db, tenantOf(req.principal), req.params.handle, fromBody(req.body));
+      const row = await contacts.updateContact(tenantOf(req.principal), req.params.handle, fromBody(req.body));
       req.audit = { targetType: 'contact', targetId: row.handle };
       return view(row);
     },
@@ -173,7 +167,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      await deleteContact(app.db, tenantOf(req.principal), req.params.handle);
+      await contacts.deleteContact(tenantOf(req.principal), req.params.handle);
       req.audit = { targetType: 'contact', targetId: req.params.handle };
       return reply.code(204).send(null);
     },

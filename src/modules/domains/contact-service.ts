@@ -5,7 +5,8 @@ import type { Db } from '../../db/client.js';
 import { contacts, domains, domainTransfers } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { isCountryCode } from '../../lib/countries.js';
-import type { AccountRow } from '../accounts/service.js';
+import type { AccountRow } from '../accounts/api.js';
+import { bindDeps } from '../../lib/bind-deps.js';
 
 export type ContactRow = typeof contacts.$inferSelect;
 export type ContactInput = Pick<
@@ -165,3 +166,9 @@ export async function deleteContact(db: Db, accountId: string, handle: string): 
     .returning({ id: contacts.id });
   if (gone.length === 0) throw new NotFound(`No contact ${handle}`);
 }
+
+/** Contact handles for the routes: the functions above with the database bound. */
+export function createContactService(deps: { db: Db }) {
+  return bindDeps(deps.db, { createContact, getContact, listContacts, updateContact, deleteContact });
+}
+export type ContactService = ReturnType<typeof createContactService>;

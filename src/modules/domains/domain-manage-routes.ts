@@ -4,22 +4,10 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount } from '../../schemas.js';
-import { getAccount, tenantOf } from '../accounts/service.js';
+import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { resellerDataWarnings } from './contact-service.js';
-import {
-  deleteDomain,
-  readAuthCode,
-  renewDomain,
-  resetAuthCode,
-  restoreDomain,
-  setLock,
-  updateDomain,
-  type ManageDeps,
-} from './domain-manage-service.js';
+import type { DomainManageService } from './domain-manage-service.js';
 import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
-import { runLifecycle } from './lifecycle.js';
-import type { RegistryBackend } from './registry.js';
-import type { TldCatalogue } from './tld-service.js';
 
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -37,23 +25,15 @@ const AuthCode = Type.Object(
 );
 
 export interface DomainManageRouteOptions {
-  registry: RegistryBackend;
-  catalogue: TldCatalogue;
+  manage: DomainManageService;
+  accounts: AccountReader;
 }
 
-export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOptions> = async (app, opts) => {
-  const deps: ManageDeps = {
-    db: app.db,
-    catalogue: opts.catalogue,
-    registry: opts.registry,
-    seal: app.secretBox.seal,
-    open: app.secretBox.open,
-  };
-  app.jobs.register('domain-lifecycle', async (now) => {
-    const c = await runLifecycle({ db: app.db, catalogue: opts.catalogue, registry: opts.registry, log: app.log }, now);
-    return Object.values(c).reduce((a, b) => a + b, 0);
-  });
-  const caller = (req: FastifyRequest) => getAccount(app.db, tenantOf(req.principal));
+export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOptions> = async (
+  app,
+  { manage, accounts },
+) => {
+  const caller = (req: FastifyRequest) => accounts.getAccount(tenantOf(req.principal));
 
   app.patch(
     '/v1/domains/:name',
@@ -101,7 +81,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const account = await caller(req);
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      const r = await updateDomain(deps, account, name, req.body);
+      const r = await manage.updateDomain(account, name, req.body);
       return { domain: domainView(r.domain), warnings: r.owner ? resellerDataWarnings(r.owner, account) : [] };
     },
   );
@@ -139,7 +119,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
       const b = req.body;
-      const r = await renewDomain(deps, account, name, {
+      const r = await manage.renewDomain(account, name, {
         years: b.period_years,
         currentExpiresAt: b.current_expires_at ? new Date(b.current_expires_at) : undefined,
         maxPrice: b.max_price,
@@ -164,7 +144,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const account = await caller(req);
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      const r = await restoreDomain(deps, account, name, { maxPrice: req.body.max_price });
+      const r = await manage.restoreDomain(account, name, { maxPrice: req.body.max_price });
       return { domain: domainView(r.domain), charged: r.charged };
     },
   );
@@ -188,7 +168,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         const account = await caller(req);
         const name = nameFromParam(req.params.name);
         req.audit = { targetType: 'domain', targetId: name };
-        return domainView(await setLock(deps, account, name, locked));
+        return domainView(await manage.setLock(account, name, locked));
       },
     );
   }
@@ -209,7 +189,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     async (req) => {
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      return { auth_code: await readAuthCode(deps, await caller(req), name) };
+      return { auth_code: await manage.readAuthCode(await caller(req), name) };
     },
   );
 
@@ -228,7 +208,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
     async (req) => {
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      return { auth_code: await resetAuthCode(deps, await caller(req), name) };
+      return { auth_code: await manage.resetAuthCode(await caller(req), name) };
     },
   );
 
@@ -253,7 +233,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const account = await caller(req);
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      const r = await deleteDomain(deps, account, name, req.body.confirm === true);
+      const r = await manage.deleteDomain(account, name, req.body.confirm === true);
       return { domain: domainView(r.domain), refunded: r.refunded };
     },
   );

@@ -14,6 +14,7 @@ import { afterGrace, lifecycleDates } from './lifecycle-dates.js';
 import { PriceChanged } from './register-service.js';
 import { addYears, type RegistryBackend } from './registry.js';
 import type { TldCatalogue, TldEntry, TldOperation } from './tld-service.js';
+import { bindDeps } from '../../lib/bind-deps.js';
 
 export const DomainLocked = defineError('domain_locked', 409, 'The domain is locked; unlock it first');
 export const DomainStatusConflict = defineError(
@@ -44,6 +45,20 @@ export interface Caller {
   id: string;
   currency: string;
 }
+
+/** Managing registered domains, for the routes: the functions below with their deps bound. */
+export function createDomainManageService(deps: ManageDeps) {
+  return bindDeps(deps, {
+    updateDomain,
+    renewDomain,
+    restoreDomain,
+    setLock,
+    readAuthCode,
+    resetAuthCode,
+    deleteDomain,
+  });
+}
+export type DomainManageService = ReturnType<typeof createDomainManageService>;
 
 /** Statuses in which a domain is still the reseller's to manage (not redemption, not gone). */
 const MANAGEABLE = new Set(['active', 'grace']);

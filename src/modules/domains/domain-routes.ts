@@ -1,14 +1,9 @@
 // /v1/domains: availability checks (R-DOM-2, R-DOM-4), registration, list and read.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { and, asc, eq, gt, lt, notInArray } from 'drizzle-orm';
-import { sweepExpiredRows } from '../../db/sweep.js';
-import { domainChecks, domains } from '../../db/schema/index.js';
-import { NotFound, problemResponses } from '../../errors.js';
+import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
-import { tenantOf } from '../accounts/service.js';
-import type { Principal } from '../accounts/credentials.js';
-import { checkNames, checkStore } from './check-service.js';
+import { tenantOf, type Principal } from '../accounts/api.js';
 import {
   Domain,
   DomainStatus,
@@ -20,9 +15,7 @@ import {
   strict,
   Warning,
 } from './domain-schemas.js';
-import { registerDomain, registrationFacts, registrationWriter } from './register-service.js';
-import { builtInRegistry, type RegistryBackend } from './registry.js';
-import type { TldCatalogue } from './tld-service.js';
+import type { DomainService } from './domain-service.js';
 
 const CheckBody = Type.Object(
   { names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) },
@@ -80,37 +73,12 @@ const RegisterBody = Type.Object(
 );
 
 export interface DomainRouteOptions {
-  registry?: RegistryBackend;
-  catalogue: TldCatalogue;
-  checkWindowS: number;
-  quoteTtlS: number;
-  dropCatchNamesPerMinute: number;
+  domains: DomainService;
 }
 
-export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async (app, opts) => {
-  const registry = opts.registry ?? builtInRegistry;
-  const checks = checkStore(app.db, registry);
-  // Checks older than the R-DOM-2 window serve nothing any more.
-  sweepExpiredRows(app, 'domain-checks', (now) =>
-    app.db
-      .delete(domainChecks)
-      .where(lt(domainChecks.checkedAt, new Date(now.getTime() - opts.checkWindowS * 1000)))
-      .returning({ name: domainChecks.name }),
-  );
-  const quotes = app.secretBox.signer('domain-quotes');
-  const checkDeps = {
-    store: checks,
-    catalogue: opts.catalogue,
-    dropCatch: app.dropCatch,
-    quoteTtlMs: opts.quoteTtlS * 1000,
-    signQuote: quotes.sign,
-  };
-  const facts = registrationFacts(app.db);
-  const write = registrationWriter(app.db, registry);
+export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async (app, { domains }) => {
   // The principal carries the account's currency (fixed at creation): no account read per call.
   const caller = (principal: Principal | null) => ({ id: tenantOf(principal), currency: principal!.accountCurrency! });
-  // R-DOM-4: many distinct names at a high rate is the drop-catch pattern; one incident an hour.
-  const names = new Map<string, { minute: number; n: number }>();
 
   app.post(
     '/v1/domains/check',
@@ -130,21 +98,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       config: { bulkExempt: true, audit: false },
     },
     async (req) => {
-      const account = caller(req.principal);
-      const results = await checkNames(checkDeps, account, req.body.names);
-      const minute = Math.floor(Date.now() / 60_000);
-      const c = names.get(account.id);
-      const n = (c && c.minute === minute ? c.n : 0) + results.filter((r) => r.name).length;
-      names.set(account.id, { minute, n });
-      if (names.size > 10_000) names.clear();
-      if (n >= opts.dropCatchNamesPerMinute && (!c || c.n < opts.dropCatchNamesPerMinute || c.minute !== minute)) {
-        await app.incidents.record({
-          accountId: account.id,
-          type: 'drop_catch_pattern',
-          dedupeKey: new Date(minute * 60_000).toISOString().slice(0, 13),
-          evidence: { names_in_minute: n, minute: new Date(minute * 60_000).toISOString(), request_id: req.id },
-        });
-      }
+      const results = await domains.check(caller(req.principal), req.body.names, req.id);
       return { results };
     },
   );
@@ -169,27 +123,16 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     async (req, reply) => {
       const account = caller(req.principal);
       const b = req.body;
-      const r = await registerDomain(
-        {
-          facts,
-          write,
-          catalogue: opts.catalogue,
-          seal: app.secretBox.seal,
-          verifyQuote: quotes.verify,
-          checkWindowS: opts.checkWindowS,
-        },
-        account,
-        {
-          name: b.name,
-          periodYears: b.period_years,
-          contacts: b.contacts,
-          nameservers: b.nameservers,
-          quoteId: b.quote_id,
-          maxPrice: b.max_price,
-          acceptPremium: b.accept_premium,
-          autorenew: b.autorenew,
-        },
-      );
+      const r = await domains.register(account, {
+        name: b.name,
+        periodYears: b.period_years,
+        contacts: b.contacts,
+        nameservers: b.nameservers,
+        quoteId: b.quote_id,
+        maxPrice: b.max_price,
+        acceptPremium: b.accept_premium,
+        autorenew: b.autorenew,
+      });
       req.audit = { targetType: 'domain', targetId: r.domain.name };
       return reply.code(201).send({ domain: domainView(r.domain), charged: r.charged, warnings: r.warnings });
     },
@@ -221,26 +164,12 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       const limit = req.query.limit ?? 50;
       const cursor = app.listCursor(req);
       const after = cursor.position({ name: { text: 253 } })?.name;
-      const status = req.query.status;
-      const statusFilter =
-        status === 'all'
-          ? undefined
-          : status
-            ? eq(domains.status, status)
-            : notInArray(domains.status, ['released', 'transferred_out']);
-      const rows = await app.db
-        .select()
-        .from(domains)
-        .where(
-          and(
-            eq(domains.accountId, tenantOf(req.principal)),
-            after ? gt(domains.name, after) : undefined,
-            req.query.tld ? eq(domains.tld, req.query.tld) : undefined,
-            statusFilter,
-          ),
-        )
-        .orderBy(asc(domains.name))
-        .limit(limit + 1);
+      const rows = await domains.list(tenantOf(req.principal), {
+        after,
+        tld: req.query.tld,
+        status: req.query.status,
+        limit,
+      });
       return cursor.page(rows, limit, (d) => ({ name: d.name }), domainView);
     },
   );
@@ -258,13 +187,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
     },
     async (req) => {
       const name = nameFromParam(req.params.name);
-      const [row] = await app.db
-        .select()
-        .from(domains)
-        .where(and(eq(domains.accountId, tenantOf(req.principal)), eq(domains.name, name)));
-      if (!row || row.status === 'released' || row.status === 'transferred_out')
-        throw new NotFound(`No domain ${req.params.name} in your account`);
-      return domainView(row);
+      return domainView(await domains.get(tenantOf(req.principal), name, req.params.name));
     },
   );
 };

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses, ValidationFailed } from '../../errors.js';
-import { getAccount } from '../accounts/service.js';
-import { loadTlds, replaceTldLists, upsertTld, type TldCatalogue } from './tld-service.js';
+import type { TldService } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
 
 const TldParams = Type.Object(
@@ -12,11 +11,7 @@ const TldParams = Type.Object(
 );
 const TldList = Type.Object({ data: Type.Array(Tld) }, { additionalProperties: false });
 
-export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> = async (app, { catalogue }) => {
-  /** Resellers see prices in their billing currency; operators see every currency. */
-  const currencyOf = async (accountId: string | null) =>
-    accountId ? (await getAccount(app.db, accountId)).currency : undefined;
-
+export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async (app, { tlds }) => {
   app.get(
     '/v1/tlds',
     {
@@ -28,7 +23,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
       },
     },
     async (req) => ({
-      data: (await loadTlds(app.db, { currency: await currencyOf(req.principal!.accountId) }))
+      data: (await tlds.loadTlds({ currency: await tlds.currencyOf(req.principal!.accountId) }))
         .filter((e) => e.rules.enabled)
         .map(tldView),
     }),
@@ -46,9 +41,9 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
       },
     },
     async (req) => {
-      const [entry] = await loadTlds(app.db, {
+      const [entry] = await tlds.loadTlds({
         tld: req.params.tld,
-        currency: await currencyOf(req.principal!.accountId),
+        currency: await tlds.currencyOf(req.principal!.accountId),
       });
       return tldView(entry!);
     },
@@ -64,7 +59,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         response: { 200: TldList },
       },
     },
-    async () => ({ data: (await loadTlds(app.db)).map(tldView) }),
+    async () => ({ data: (await tlds.loadTlds()).map(tldView) }),
   );
 
   app.put(
@@ -101,7 +96,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
           message: 'every TLD needs an owner contact',
         });
       if (errors.length) throw new ValidationFailed('The TLD rules are not consistent', { errors });
-      await upsertTld(app.db, req.params.tld, {
+      await tlds.upsertTld(req.params.tld, {
         enabled: b.enabled,
         minLabelLength: b.min_label_length,
         maxLabelLength: b.max_label_length,
@@ -117,9 +112,9 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         pendingDeleteDays: b.pending_delete_days,
         transferApprovalDays: b.transfer_approval_days,
       });
-      await catalogue.refresh();
+      await tlds.refreshCatalogue();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
-      return tldView((await loadTlds(app.db, { tld: req.params.tld }))[0]!);
+      return tldView((await tlds.loadTlds({ tld: req.params.tld }))[0]!);
     },
   );
 
@@ -136,8 +131,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
       },
     },
     async (req) => {
-      await loadTlds(app.db, { tld: req.params.tld });
-      await replaceTldLists(app.db, req.params.tld, {
+      await tlds.loadTlds({ tld: req.params.tld });
+      await tlds.replaceTldLists(req.params.tld, {
         prices: req.body.prices,
         reserved: req.body.reserved_names,
         premium: req.body.premium_names?.map((p) => ({
@@ -147,9 +142,9 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
           renewAmount: p.renew_amount,
         })),
       });
-      await catalogue.refresh();
+      await tlds.refreshCatalogue();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
-      return tldView((await loadTlds(app.db, { tld: req.params.tld }))[0]!);
+      return tldView((await tlds.loadTlds({ tld: req.params.tld }))[0]!);
     },
   );
 };

@@ -1,6 +1,7 @@
 // The TLD catalogue (R-DOM-5): rules, prices, reserved and premium names, read and edited as data.
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import type { AccountReader } from '../accounts/api.js';
 import { tldPremiumNames, tldPrices, tldReservedNames, tlds } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
 
@@ -143,3 +144,18 @@ export class TldCatalogue {
     if (this.timer) clearInterval(this.timer);
   }
 }
+
+/** The catalogue's rules and lists for the routes; every change refreshes this instance's catalogue. */
+export function createTldService(deps: { db: Db; catalogue: TldCatalogue; accounts: AccountReader }) {
+  const { db, catalogue } = deps;
+  return {
+    loadTlds: (opts?: { tld?: string; currency?: string }) => loadTlds(db, opts),
+    /** Resellers see prices in their billing currency; operators see every currency. */
+    currencyOf: async (accountId: string | null) =>
+      accountId ? (await deps.accounts.getAccount(accountId)).currency : undefined,
+    upsertTld: (tld: string, rules: TldRules) => upsertTld(db, tld, rules),
+    replaceTldLists: (tld: string, lists: Parameters<typeof replaceTldLists>[2]) => replaceTldLists(db, tld, lists),
+    refreshCatalogue: () => catalogue.refresh(),
+  };
+}
+export type TldService = ReturnType<typeof createTldService>;

@@ -2,23 +2,11 @@
 // token (public: the customer has no API credentials), cancel, list, and the expiry job.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { and, desc, eq, lt, or } from 'drizzle-orm';
-import { domainTransfers } from '../../db/schema/index.js';
-import { NotFound, problemResponses } from '../../errors.js';
+import { problemResponses } from '../../errors.js';
 import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
-import { getAccount, tenantOf } from '../accounts/service.js';
+import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
-import type { RegistryBackend } from './registry.js';
-import {
-  approveTransfer,
-  cancelTransfer,
-  rejectTransfer,
-  requestTransfer,
-  runTransferJob,
-  type TransferDeps,
-  type TransferRow,
-} from './transfer-service.js';
-import type { TldCatalogue } from './tld-service.js';
+import type { TransferRow, TransferService } from './transfer-service.js';
 
 const TransferStatus = Type.Enum(['pending_approval', 'approved', 'completed', 'rejected', 'cancelled', 'expired']);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
@@ -68,22 +56,11 @@ const Token = Type.String({
 });
 
 export interface TransferRouteOptions {
-  registry: RegistryBackend;
-  catalogue: TldCatalogue;
-  approvalHours: number | undefined;
+  transfers: TransferService;
+  accounts: AccountReader;
 }
 
-export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = async (app, opts) => {
-  const deps: TransferDeps = {
-    db: app.db,
-    catalogue: opts.catalogue,
-    registry: opts.registry,
-    seal: app.secretBox.seal,
-    approvalHours: opts.approvalHours,
-    log: app.log,
-  };
-  app.jobs.register('domain-transfers', (now) => runTransferJob(deps, now));
-
+export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = async (app, { transfers, accounts }) => {
   app.post(
     '/v1/domain-transfers',
     {
@@ -130,9 +107,9 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
       config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
     },
     async (req, reply) => {
-      const account = await getAccount(app.db, tenantOf(req.principal));
+      const account = await accounts.getAccount(tenantOf(req.principal));
       const b = req.body;
-      const r = await requestTransfer(deps, account, {
+      const r = await transfers.requestTransfer(account, {
         name: b.name,
         authCode: b.auth_code,
         contacts: b.contacts,
@@ -164,25 +141,12 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
       const cursor = app.listCursor(req);
       // The cursor carries the last row's position itself: no row is looked up by cursor.
       const after = cursor.position({ t: 'time', id: 'uuid' });
-      const side =
-        req.query.direction === 'out' ? eq(domainTransfers.losingAccountId, me) : eq(domainTransfers.accountId, me);
-      const rows = await app.db
-        .select()
-        .from(domainTransfers)
-        .where(
-          and(
-            side,
-            req.query.status ? eq(domainTransfers.status, req.query.status) : undefined,
-            after
-              ? or(
-                  lt(domainTransfers.requestedAt, after.t),
-                  and(eq(domainTransfers.requestedAt, after.t), lt(domainTransfers.id, after.id)),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(desc(domainTransfers.requestedAt), desc(domainTransfers.id))
-        .limit(limit + 1);
+      const rows = await transfers.listTransfers(me, {
+        direction: req.query.direction,
+        status: req.query.status,
+        after,
+        limit,
+      });
       return cursor.page(rows, limit, (t) => ({ t: t.requestedAt, id: t.id }), view(me));
     },
   );
@@ -200,17 +164,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     },
     async (req) => {
       const me = tenantOf(req.principal);
-      const [t] = await app.db
-        .select()
-        .from(domainTransfers)
-        .where(
-          and(
-            eq(domainTransfers.id, req.params.id),
-            or(eq(domainTransfers.accountId, me), eq(domainTransfers.losingAccountId, me)),
-          ),
-        );
-      if (!t) throw new NotFound('No such transfer');
-      return view(me)(t);
+      return view(me)(await transfers.getTransfer(me, req.params.id));
     },
   );
 
@@ -228,7 +182,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     async (req) => {
       const me = tenantOf(req.principal);
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
-      return view(me)(await cancelTransfer(app.db, me, req.params.id));
+      return view(me)(await transfers.cancelTransfer(me, req.params.id));
     },
   );
 
@@ -249,7 +203,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     },
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
-      const t = await approveTransfer(deps, req.params.id, req.body.token);
+      const t = await transfers.approveTransfer(req.params.id, req.body.token);
       req.audit.accountId = t.accountId;
       return view(null)(t);
     },
@@ -269,7 +223,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     },
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
-      const t = await rejectTransfer(deps, req.params.id, req.body.token, req.body.reason);
+      const t = await transfers.rejectTransfer(req.params.id, req.body.token, req.body.reason);
       req.audit.accountId = t.accountId;
       return view(null)(t);
     },

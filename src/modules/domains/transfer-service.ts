@@ -16,6 +16,8 @@ import { checkContacts, checkNameservers, type ContactRole } from './domain-vali
 import { lifecycleDates } from './lifecycle-dates.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
+import { bindDeps } from '../../lib/bind-deps.js';
+import { getTransfer, listTransfers, type TransferFilter } from './transfer-store.js';
 
 export const DomainNotRegistered = defineError(
   'domain_not_registered',
@@ -46,6 +48,17 @@ export interface TransferDeps {
   approvalHours?: number;
   log?: { warn(obj: object, msg: string): void };
 }
+
+/** Transfers for the routes: the rules below, and the reads of transfer-store.ts. */
+export function createTransferService(deps: TransferDeps) {
+  return {
+    ...bindDeps(deps, { requestTransfer, approveTransfer, rejectTransfer }),
+    cancelTransfer: (accountId: string, id: string) => cancelTransfer(deps.db, accountId, id),
+    listTransfers: (accountId: string, f: TransferFilter) => listTransfers(deps.db, accountId, f),
+    getTransfer: (accountId: string, id: string) => getTransfer(deps.db, accountId, id),
+  };
+}
+export type TransferService = ReturnType<typeof createTransferService>;
 
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 

@@ -1,16 +1,13 @@
 // Incidents, bulk notices, the ladder and suspensions (R-API-3, R-API-4), for resellers and operators.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { Type, type Static } from 'typebox';
-import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
-import { NotFound, problemResponses, ValidationFailed } from '../../errors.js';
+import { problemResponses } from '../../errors.js';
 import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
-import { tenantOf } from '../accounts/service.js';
-import { utcDay } from './bulk.js';
+import { tenantOf } from '../accounts/api.js';
+import type { IncidentRow, IncidentService } from './incident-service.js';
 import { BulkNotice, BulkNoticeBody, Incident, IncidentPatch, Ladder } from './schemas.js';
 
-type IncidentRow = typeof fairUseIncidents.$inferSelect;
 export const incidentView = (i: IncidentRow): Static<typeof Incident> => ({
   id: i.id,
   account_id: i.accountId,
@@ -32,23 +29,12 @@ const IncidentQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> = async (app, opts) => {
+export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentService }> = async (app, { incidents }) => {
   async function listIncidents(req: FastifyRequest, accountId: string | undefined, q: Static<typeof IncidentQuery>) {
     const limit = q.limit ?? 50;
     const cursor = app.listCursor(req);
     const before = cursor.position({ id: 'id' })?.id;
-    const rows = await app.db
-      .select()
-      .from(fairUseIncidents)
-      .where(
-        and(
-          accountId ? eq(fairUseIncidents.accountId, accountId) : undefined,
-          q.status ? eq(fairUseIncidents.status, q.status) : undefined,
-          before !== undefined ? lt(fairUseIncidents.id, before) : undefined,
-        ),
-      )
-      .orderBy(desc(fairUseIncidents.id))
-      .limit(limit + 1);
+    const rows = await incidents.listIncidents({ accountId, status: q.status, before, limit });
     return cursor.page(rows, limit, (i) => ({ id: i.id }), incidentView);
   }
 
@@ -82,28 +68,20 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       config: { bulkExempt: true },
     },
     async (req, reply) => {
-      if (req.body.date < utcDay()) {
-        throw new ValidationFailed('A bulk notice is filed in advance: today or a later day', {
-          errors: [{ pointer: '/body/date', code: 'in_the_past', message: `must be ${utcDay()} or later` }],
-        });
-      }
-      const [row] = await app.db
-        .insert(bulkNotices)
-        .values({
-          accountId: tenantOf(req.principal),
-          day: req.body.date,
-          expectedCount: req.body.expected_count,
-          description: req.body.description,
-          createdBy: req.principal!.userId,
-        })
-        .returning();
-      req.audit = { targetType: 'bulk_notice', targetId: row!.id };
+      const row = await incidents.fileBulkNotice({
+        accountId: tenantOf(req.principal),
+        day: req.body.date,
+        expectedCount: req.body.expected_count,
+        description: req.body.description,
+        createdBy: req.principal!.userId,
+      });
+      req.audit = { targetType: 'bulk_notice', targetId: row.id };
       return reply.code(201).send({
-        id: row!.id,
-        date: row!.day,
-        expected_count: row!.expectedCount,
-        description: row!.description,
-        created_at: row!.createdAt.toISOString(),
+        id: row.id,
+        date: row.day,
+        expected_count: row.expectedCount,
+        description: row.description,
+        created_at: row.createdAt.toISOString(),
       });
     },
   );
@@ -120,16 +98,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       config: { allowDuringApiSuspension: true },
     },
     async (req) => {
-      const rows = await app.db
-        .select()
-        .from(bulkNotices)
-        .where(
-          and(
-            eq(bulkNotices.accountId, tenantOf(req.principal)),
-            gt(bulkNotices.day, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)),
-          ),
-        )
-        .orderBy(bulkNotices.day);
+      const rows = await incidents.listBulkNotices(tenantOf(req.principal));
       return {
         data: rows.map((n) => ({
           id: n.id,
@@ -171,22 +140,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       },
     },
     async (req) => {
-      const clearing = req.body.status === 'cleared';
-      const [row] = await app.db
-        .update(fairUseIncidents)
-        .set({
-          ...(req.body.annotation !== undefined ? { annotation: req.body.annotation } : {}),
-          ...(req.body.status
-            ? {
-                status: req.body.status,
-                clearedAt: clearing ? new Date() : null,
-                clearedBy: clearing ? req.principal!.userId : null,
-              }
-            : {}),
-        })
-        .where(eq(fairUseIncidents.id, req.params.id))
-        .returning();
-      if (!row) throw new NotFound('No such incident');
+      const row = await incidents.updateIncident(req.params.id, req.body, req.principal!.userId);
       req.audit = { accountId: row.accountId, targetType: 'fair_use_incident', targetId: String(row.id) };
       return incidentView(row);
     },
@@ -204,20 +158,14 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       },
     },
     async (req, reply) => {
-      const [row] = await app.db
-        .update(accounts)
-        .set({ apiSuspendedUntil: null, updatedAt: new Date() })
-        .where(eq(accounts.id, req.params.account_id))
-        .returning({ id: accounts.id });
-      if (!row) throw new NotFound('No such account');
-      app.credentialCache.revoke({ accountId: row.id });
-      req.audit = { accountId: row.id, targetType: 'account', targetId: row.id };
+      await incidents.liftApiSuspension(req.params.account_id);
+      req.audit = { accountId: req.params.account_id, targetType: 'account', targetId: req.params.account_id };
       return reply.code(204).send(null);
     },
   );
 
-  const ladderView = async () => ({
-    steps: (await app.db.select().from(ladderSteps).orderBy(ladderSteps.threshold)).map((s) => ({
+  const ladderView = (steps: Awaited<ReturnType<IncidentService['getLadder']>>) => ({
+    steps: steps.map((s) => ({
       threshold: s.threshold,
       min_days: s.minDays,
       action: s.action as 'warning',
@@ -236,7 +184,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         response: { 200: Ladder },
       },
     },
-    ladderView,
+    async () => ladderView(await incidents.getLadder()),
   );
 
   app.put(
@@ -253,54 +201,9 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
       },
     },
     async (req) => {
-      const errors = req.body.steps.flatMap((s, i) => {
-        const out = [];
-        if (s.action !== 'warning' && s.threshold < 2)
-          out.push({
-            pointer: `/body/steps/${i}/threshold`,
-            code: 'too_small',
-            message: 'no single incident may suspend, fine or flag: 2 or more',
-          });
-        if (s.action === 'suspend_api' && !s.suspension_hours)
-          out.push({
-            pointer: `/body/steps/${i}/suspension_hours`,
-            code: 'required',
-            message: 'a suspension needs its length',
-          });
-        if (s.action === 'fee' && !s.fee)
-          out.push({
-            pointer: `/body/steps/${i}/fee`,
-            code: 'required',
-            message: 'a fee needs an amount per currency',
-          });
-        if ((s.min_days ?? 1) > opts.periodDays)
-          out.push({
-            pointer: `/body/steps/${i}/min_days`,
-            code: 'too_large',
-            message: `the period is ${opts.periodDays} days: this step could never fire`,
-          });
-        return out;
-      });
-      if (new Set(req.body.steps.map((s) => s.threshold)).size !== req.body.steps.length) {
-        errors.push({ pointer: '/body/steps', code: 'duplicate_items', message: 'one step per threshold' });
-      }
-      if (errors.length) throw new ValidationFailed('The ladder is not valid', { errors });
-      await app.db.transaction(async (tx) => {
-        await tx.delete(ladderSteps);
-        if (req.body.steps.length) {
-          await tx.insert(ladderSteps).values(
-            req.body.steps.map((s) => ({
-              threshold: s.threshold,
-              minDays: s.min_days ?? 1,
-              action: s.action,
-              suspensionHours: s.suspension_hours ?? null,
-              fee: s.fee ?? null,
-            })),
-          );
-        }
-      });
+      const steps = await incidents.setLadder(req.body.steps);
       req.audit = { targetType: 'fair_use_ladder', targetId: 'ladder' };
-      return ladderView();
+      return ladderView(steps);
     },
   );
 };

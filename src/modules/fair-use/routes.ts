@@ -1,23 +1,14 @@
 // /v1/fair-use (resellers: their standing) and /v1/admin/fair-use (operators: limits and costs).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { asc, desc, eq } from 'drizzle-orm';
-import { fairUseIncidents, guardExemptions, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
-import { getAccount, tenantOf } from '../accounts/service.js';
-import { commandsOn, noticedCount, utcDay } from './bulk.js';
+import { tenantOf } from '../accounts/api.js';
+import type { FairUseService } from './fair-use-service.js';
 import { incidentView } from './incident-routes.js';
-import { ladderStanding } from './incidents.js';
-import { NotFound, problemResponses } from '../../errors.js';
+import { problemResponses } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
 
-export const fairUseRoutes: FastifyPluginAsyncTypebox<{
-  periodDays: number;
-  bulkThreshold: number;
-  bulkCeiling: number;
-}> = async (app, opts) => {
-  const policy = app.fairUsePolicy;
-
+export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService }> = async (app, { fairUse }) => {
   app.get(
     '/v1/fair-use',
     {
@@ -30,27 +21,10 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       config: { allowDuringApiSuspension: true },
     },
     async (req) => {
-      const accountId = tenantOf(req.principal);
-      const day = utcDay();
-      const [account, standing, incidents, commands, noticed] = await Promise.all([
-        getAccount(app.db, accountId),
-        ladderStanding(app.db, accountId, new Date(), opts.periodDays),
-        app.db
-          .select()
-          .from(fairUseIncidents)
-          .where(eq(fairUseIncidents.accountId, accountId))
-          .orderBy(desc(fairUseIncidents.id))
-          .limit(20),
-        commandsOn(app.db, accountId, day),
-        noticedCount(app.db, accountId, day),
-      ]);
-      const mine = bucketsOf(req);
-      const policies = mine.map((b) => policy.bucket(b.scope));
-      const tokens = await app.buckets.peek(
-        mine.map((b) => b.key),
-        policies,
+      const { account, standing, incidents, today, periodDays, buckets, costs } = await fairUse.standingOf(
+        tenantOf(req.principal),
+        bucketsOf(req),
       );
-      const costs = await app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId));
       return {
         standing: {
           api_suspended_until:
@@ -61,15 +35,15 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
           open_incidents: standing.open,
           counted_incidents: standing.counted,
           incident_days: standing.days,
-          period_days: opts.periodDays,
+          period_days: periodDays,
         },
-        today: { day, commands, threshold: opts.bulkThreshold, ceiling: opts.bulkCeiling, noticed },
+        today,
         recent_incidents: incidents.map(incidentView),
-        buckets: mine.map((b, i) => ({
+        buckets: buckets.map((b) => ({
           scope: b.scope,
-          capacity: policies[i]!.capacity,
-          refill_per_minute: Math.round(policies[i]!.refillPerSecond * 60),
-          remaining: tokens[i]!,
+          capacity: b.policy.capacity,
+          refill_per_minute: Math.round(b.policy.refillPerSecond * 60),
+          remaining: b.remaining,
         })),
         costs: costs.map((c) => ({ operation_id: c.operationId, cost: c.cost })),
       };
@@ -77,10 +51,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
   );
 
   const limitsView = async () => {
-    const [limits, costs] = await Promise.all([
-      app.db.select().from(rateLimitPolicies).orderBy(asc(rateLimitPolicies.scope)),
-      app.db.select().from(operationCosts).orderBy(asc(operationCosts.operationId)),
-    ]);
+    const { limits, costs } = await fairUse.limitsAndCosts();
     return {
       limits: limits.map((l) => ({
         scope: l.scope as 'credential',
@@ -118,21 +89,16 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req) => {
-      const [row] = await app.db
-        .insert(rateLimitPolicies)
-        .values({ scope: req.params.scope, capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute })
-        .onConflictDoUpdate({
-          target: rateLimitPolicies.scope,
-          set: { capacity: req.body.capacity, refillPerMinute: req.body.refill_per_minute, updatedAt: new Date() },
-        })
-        .returning();
-      await policy.refresh();
+      const row = await fairUse.setLimit(req.params.scope, {
+        capacity: req.body.capacity,
+        refillPerMinute: req.body.refill_per_minute,
+      });
       req.audit = { targetType: 'rate_limit_policy', targetId: req.params.scope };
       return {
-        scope: row!.scope as 'credential',
-        capacity: row!.capacity,
-        refill_per_minute: row!.refillPerMinute,
-        updated_at: row!.updatedAt.toISOString(),
+        scope: row.scope as 'credential',
+        capacity: row.capacity,
+        refill_per_minute: row.refillPerMinute,
+        updated_at: row.updatedAt.toISOString(),
       };
     },
   );
@@ -155,14 +121,9 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req) => {
-      const [row] = await app.db
-        .insert(operationCosts)
-        .values({ operationId: req.params.operation_id, cost: req.body.cost })
-        .onConflictDoUpdate({ target: operationCosts.operationId, set: { cost: req.body.cost, updatedAt: new Date() } })
-        .returning();
-      await policy.refresh();
+      const row = await fairUse.setCost(req.params.operation_id, req.body.cost);
       req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };
-      return { operation_id: row!.operationId, cost: row!.cost, updated_at: row!.updatedAt.toISOString() };
+      return { operation_id: row.operationId, cost: row.cost, updated_at: row.updatedAt.toISOString() };
     },
   );
 
@@ -182,7 +143,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async () => ({
-      data: (await app.db.select().from(guardExemptions).orderBy(asc(guardExemptions.operationId))).map((e) => ({
+      data: (await fairUse.listGuardExemptions()).map((e) => ({
         operation_id: e.operationId,
         reason: e.reason,
         created_at: e.createdAt.toISOString(),
@@ -203,14 +164,9 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req) => {
-      const [row] = await app.db
-        .insert(guardExemptions)
-        .values({ operationId: req.params.operation_id, reason: req.body.reason })
-        .onConflictDoUpdate({ target: guardExemptions.operationId, set: { reason: req.body.reason } })
-        .returning();
-      await policy.refresh();
+      const row = await fairUse.setGuardExemption(req.params.operation_id, req.body.reason);
       req.audit = { targetType: 'guard_exemption', targetId: req.params.operation_id };
-      return { operation_id: row!.operationId, reason: row!.reason, created_at: row!.createdAt.toISOString() };
+      return { operation_id: row.operationId, reason: row.reason, created_at: row.createdAt.toISOString() };
     },
   );
 
@@ -226,12 +182,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req, reply) => {
-      const gone = await app.db
-        .delete(guardExemptions)
-        .where(eq(guardExemptions.operationId, req.params.operation_id))
-        .returning();
-      if (gone.length === 0) throw new NotFound('That operation is not exempt');
-      await policy.refresh();
+      await fairUse.removeGuardExemption(req.params.operation_id);
       req.audit = { targetType: 'guard_exemption', targetId: req.params.operation_id };
       return reply.code(204).send(null);
     },
@@ -249,12 +200,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req, reply) => {
-      const gone = await app.db
-        .delete(operationCosts)
-        .where(eq(operationCosts.operationId, req.params.operation_id))
-        .returning();
-      if (gone.length === 0) throw new NotFound('That operation has the default cost');
-      await policy.refresh();
+      await fairUse.resetCost(req.params.operation_id);
       req.audit = { targetType: 'operation_cost', targetId: req.params.operation_id };
       return reply.code(204).send(null);
     },

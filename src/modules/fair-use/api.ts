@@ -1,0 +1,2 @@
+// What the fair-use area offers plugins and other areas.
+export { isCommandRoute } from './metered-routes.js';

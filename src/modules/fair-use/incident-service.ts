@@ -1,0 +1,201 @@
+// Incidents, bulk notices, suspensions and the ladder (R-API-3, R-API-4), as resellers and operators
+// read and change them; recording an incident and applying the ladder is incidents.ts.
+import { and, desc, eq, gt, lt } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
+import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { utcDay } from './bulk.js';
+import type { LadderAction } from './incidents.js';
+
+export interface IncidentDeps {
+  db: Db;
+  periodDays: number;
+  /** Makes a lifted suspension take effect at once on this instance. */
+  revokeCredentials(accountId: string): void;
+}
+
+export type IncidentRow = typeof fairUseIncidents.$inferSelect;
+
+export interface IncidentFilter {
+  accountId?: string | undefined;
+  status?: 'open' | 'cleared' | undefined;
+  /** Only incidents with a smaller id (the cursor's position). */
+  before?: number | undefined;
+  limit: number;
+}
+
+/** Newest first, up to limit + 1 so the caller knows whether another page follows. */
+function listIncidents(d: IncidentDeps, f: IncidentFilter): Promise<IncidentRow[]> {
+  return d.db
+    .select()
+    .from(fairUseIncidents)
+    .where(
+      and(
+        f.accountId ? eq(fairUseIncidents.accountId, f.accountId) : undefined,
+        f.status ? eq(fairUseIncidents.status, f.status) : undefined,
+        f.before !== undefined ? lt(fairUseIncidents.id, f.before) : undefined,
+      ),
+    )
+    .orderBy(desc(fairUseIncidents.id))
+    .limit(f.limit + 1);
+}
+
+export interface NewBulkNotice {
+  accountId: string;
+  day: string;
+  expectedCount: number;
+  description: string;
+  createdBy: string;
+}
+
+/** R-API-3: a notice is filed in advance, for today or a later UTC day. */
+async function fileBulkNotice(d: IncidentDeps, notice: NewBulkNotice) {
+  if (notice.day < utcDay()) {
+    throw new ValidationFailed('A bulk notice is filed in advance: today or a later day', {
+      errors: [{ pointer: '/body/date', code: 'in_the_past', message: `must be ${utcDay()} or later` }],
+    });
+  }
+  const [row] = await d.db.insert(bulkNotices).values(notice).returning();
+  return row!;
+}
+
+/** The account's notices for today and later. */
+function listBulkNotices(d: IncidentDeps, accountId: string) {
+  return d.db
+    .select()
+    .from(bulkNotices)
+    .where(
+      and(
+        eq(bulkNotices.accountId, accountId),
+        gt(bulkNotices.day, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)),
+      ),
+    )
+    .orderBy(bulkNotices.day);
+}
+
+/** Annotates an incident, or clears it so it no longer counts toward the ladder (or opens it again). */
+async function updateIncident(
+  d: IncidentDeps,
+  id: number,
+  patch: { annotation?: string | null | undefined; status?: 'open' | 'cleared' | undefined },
+  by: string,
+): Promise<IncidentRow> {
+  const clearing = patch.status === 'cleared';
+  const [row] = await d.db
+    .update(fairUseIncidents)
+    .set({
+      ...(patch.annotation !== undefined ? { annotation: patch.annotation } : {}),
+      ...(patch.status
+        ? {
+            status: patch.status,
+            clearedAt: clearing ? new Date() : null,
+            clearedBy: clearing ? by : null,
+          }
+        : {}),
+    })
+    .where(eq(fairUseIncidents.id, id))
+    .returning();
+  if (!row) throw new NotFound('No such incident');
+  return row;
+}
+
+/** Lifts a fair-use API suspension now. */
+async function liftApiSuspension(d: IncidentDeps, accountId: string): Promise<void> {
+  const [row] = await d.db
+    .update(accounts)
+    .set({ apiSuspendedUntil: null, updatedAt: new Date() })
+    .where(eq(accounts.id, accountId))
+    .returning({ id: accounts.id });
+  if (!row) throw new NotFound('No such account');
+  d.revokeCredentials(row.id);
+}
+
+export interface LadderStepInput {
+  threshold: number;
+  min_days?: number | undefined;
+  action: LadderAction;
+  suspension_hours?: number | null | undefined;
+  fee?: Record<string, number> | null | undefined;
+}
+
+function getLadder(d: IncidentDeps) {
+  return d.db.select().from(ladderSteps).orderBy(ladderSteps.threshold);
+}
+
+/**
+ * The ladder's own rules: no single incident may suspend, fine or flag (threshold 2 or more); a
+ * suspension needs its length and a fee its amounts; a step needs no more days than the period
+ * has; one step per threshold.
+ */
+export function ladderErrors(steps: readonly LadderStepInput[], periodDays: number): FieldErrorBody[] {
+  const errors = steps.flatMap((s, i) => {
+    const out: FieldErrorBody[] = [];
+    if (s.action !== 'warning' && s.threshold < 2)
+      out.push({
+        pointer: `/body/steps/${i}/threshold`,
+        code: 'too_small',
+        message: 'no single incident may suspend, fine or flag: 2 or more',
+      });
+    if (s.action === 'suspend_api' && !s.suspension_hours)
+      out.push({
+        pointer: `/body/steps/${i}/suspension_hours`,
+        code: 'required',
+        message: 'a suspension needs its length',
+      });
+    if (s.action === 'fee' && !s.fee)
+      out.push({
+        pointer: `/body/steps/${i}/fee`,
+        code: 'required',
+        message: 'a fee needs an amount per currency',
+      });
+    if ((s.min_days ?? 1) > periodDays)
+      out.push({
+        pointer: `/body/steps/${i}/min_days`,
+        code: 'too_large',
+        message: `the period is ${periodDays} days: this step could never fire`,
+      });
+    return out;
+  });
+  if (new Set(steps.map((s) => s.threshold)).size !== steps.length) {
+    errors.push({ pointer: '/body/steps', code: 'duplicate_items', message: 'one step per threshold' });
+  }
+  return errors;
+}
+
+/** Replaces the whole ladder in one transaction, once it passes ladderErrors. */
+async function setLadder(d: IncidentDeps, steps: readonly LadderStepInput[]) {
+  const errors = ladderErrors(steps, d.periodDays);
+  if (errors.length) throw new ValidationFailed('The ladder is not valid', { errors });
+  await d.db.transaction(async (tx) => {
+    await tx.delete(ladderSteps);
+    if (steps.length) {
+      await tx.insert(ladderSteps).values(
+        steps.map((s) => ({
+          threshold: s.threshold,
+          minDays: s.min_days ?? 1,
+          action: s.action,
+          suspensionHours: s.suspension_hours ?? null,
+          fee: s.fee ?? null,
+        })),
+      );
+    }
+  });
+  return getLadder(d);
+}
+
+export function createIncidentService(deps: IncidentDeps) {
+  return {
+    listIncidents: (f: IncidentFilter) => listIncidents(deps, f),
+    fileBulkNotice: (notice: NewBulkNotice) => fileBulkNotice(deps, notice),
+    listBulkNotices: (accountId: string) => listBulkNotices(deps, accountId),
+    updateIncident: (
+      id: number,
+      patch: { annotation?: string | null | undefined; status?: 'open' | 'cleared' | undefined },
+      by: string,
+    ) => updateIncident(deps, id, patch, by),
+    liftApiSuspension: (accountId: string) => liftApiSuspension(deps, accountId),
+    getLadder: () => getLadder(deps),
+    setLadder: (steps: readonly LadderStepInput[]) => setLadder(deps, steps),
+  };
+}
+export type IncidentService = ReturnType<typeof createIncidentService>;

@@ -1,0 +1,30 @@
+// The fair-use area: standing, limits, costs, guard exemptions, incidents, bulk notices and the
+// ladder (R-API-1 to R-API-4). The metering itself is cross-cutting: plugins/rate-limit,
+// idempotency, repeated-failure-guard, bulk-work and incidents.
+import type { FastifyInstance } from 'fastify';
+import { createAccountReader } from '../accounts/api.js';
+import type { AreaOptions } from '../area.js';
+import { createFairUseService } from './fair-use-service.js';
+import { incidentRoutes } from './incident-routes.js';
+import { createIncidentService } from './incident-service.js';
+import { fairUseRoutes } from './routes.js';
+
+export default async function fairUseArea(app: FastifyInstance, { config }: AreaOptions): Promise<void> {
+  const db = app.db;
+  const fairUse = createFairUseService({
+    db,
+    accounts: createAccountReader({ db }),
+    policy: app.fairUsePolicy,
+    buckets: app.buckets,
+    periodDays: config.incidentPeriodDays,
+    bulkThreshold: config.bulkDailyThreshold,
+    bulkCeiling: config.bulkDailyCeiling,
+  });
+  const incidents = createIncidentService({
+    db,
+    periodDays: config.incidentPeriodDays,
+    revokeCredentials: (accountId) => app.credentialCache.revoke({ accountId }),
+  });
+  await app.register(fairUseRoutes, { fairUse });
+  await app.register(incidentRoutes, { incidents });
+}
