@@ -14,6 +14,12 @@ import {
   type PositionValues,
 } from '../lib/cursor.js';
 
+/** A list's page size when the query names none (PageQuery's default). */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** The page size a list query asks for. Fetch one row more than this: `page()` tells from it whether more follow. */
+export const pageSize = (query: { limit?: number | undefined }): number => query.limit ?? DEFAULT_PAGE_SIZE;
+
 export const InvalidCursor = defineError('invalid_cursor', 400, 'The cursor is not one this API issued for this list');
 
 export interface ListCursor {

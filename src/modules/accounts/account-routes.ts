@@ -1,10 +1,8 @@
 // /v1/account: the caller's own reseller account and its IP allowlist.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../../errors.js';
-import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
-import { AllowlistWouldLockOut } from './errors.js';
 import { Account, accountView, contactFromBody, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
-import { validAllowlist, type AccountService } from './service.js';
+import type { AccountService } from './service.js';
 import { tenantOf } from './tenancy.js';
 
 export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
@@ -73,13 +71,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
     },
     async (req) => {
       const principal = req.principal!;
-      const normalised = validAllowlist(req.body.entries, '/body/entries');
-      if (!req.body.confirm && !addressAllowed(req.ip, parseAllowlist(normalised))) {
-        throw new AllowlistWouldLockOut(
-          `${req.ip} is not in the new list; send confirm: true to lock yourself out anyway`,
-        );
-      }
-      const entries = await accounts.setAccountAllowlist(principal, normalised);
+      const entries = await accounts.replaceAccountAllowlist(principal, req.body.entries, {
+        address: req.ip,
+        confirm: req.body.confirm === true,
+      });
       app.credentialCache.revoke({ accountId: principal.accountId! });
       req.audit = { targetType: 'account', targetId: principal.accountId! };
       return { entries };

@@ -1,6 +1,7 @@
 // /v1/admin/accounts: operators create, inspect, edit, suspend, resume and credit reseller accounts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
@@ -65,7 +66,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? 50;
+      const limit = pageSize(req.query);
       const cursor = app.listCursor(req);
       const after = cursor.position({ id: 'uuid' })?.id;
       const rows = await accounts.listAccounts({ limit, after, status: req.query.status });

@@ -1,5 +1,6 @@
 // GET /v1/audit-events: who changed what (R-SEC-7). Resellers see their account; operators all.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { Page } from '../../schemas.js';
 import type { AuditService } from './audit-store.js';
@@ -20,7 +21,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
     async (req) => {
       const q = req.query;
       const p = req.principal!;
-      const limit = q.limit ?? 50;
+      const limit = pageSize(q);
       // Resellers are pinned to their account whatever they ask for (R-SEC-6).
       const accountId = p.accountId ?? q.account_id;
       const cursor = app.listCursor(req);

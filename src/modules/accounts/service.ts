@@ -6,12 +6,13 @@ import { isUniqueViolation, type Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
 import { bindDeps } from '../../lib/bind-deps.js';
-import { normaliseAllowlist } from '../../lib/cidr.js';
+import { addressAllowed, normaliseAllowlist, parseAllowlist } from '../../lib/cidr.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import type { Principal } from './credentials.js';
 import { tenantOf } from './tenancy.js';
 import {
   AccountNotActive,
+  AllowlistWouldLockOut,
   InvalidAllowlist,
   LastOwner,
   PermissionDenied,
@@ -164,6 +165,22 @@ export async function setAccountStatus(
     .where(eq(accounts.id, accountId))
     .returning();
   return row!;
+}
+
+/** A list that would exclude the address the change comes from is refused unless confirmed. */
+export async function replaceAccountAllowlist(
+  db: Db,
+  principal: Principal,
+  entries: readonly string[],
+  from: { address: string; confirm: boolean },
+): Promise<string[]> {
+  const normalised = validAllowlist(entries, '/body/entries');
+  if (!from.confirm && !addressAllowed(from.address, parseAllowlist(normalised))) {
+    throw new AllowlistWouldLockOut(
+      `${from.address} is not in the new list; send confirm: true to lock yourself out anyway`,
+    );
+  }
+  return setAccountAllowlist(db, principal, normalised);
 }
 
 export async function setAccountAllowlist(db: Db, principal: Principal, entries: string[]): Promise<string[]> {
@@ -430,7 +447,7 @@ export function createAccountService(deps: { db: Db }) {
     updateAccount,
     updateOwnAccount,
     setAccountStatus,
-    setAccountAllowlist,
+    replaceAccountAllowlist,
     creditAccount,
     getUserVisibleTo,
     listUsers,

@@ -1,6 +1,7 @@
 // /v1/users: one login per person (R-SEC-1), passwords (R-SEC-2) and two-factor (R-SEC-3).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page, PageQuery } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
@@ -33,7 +34,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? 50;
+      const limit = pageSize(req.query);
       const cursor = app.listCursor(req);
       const after = cursor.position({ id: 'uuid' })?.id;
       const rows = await accounts.listUsers(req.principal!, { limit, after });

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { BigIntId, DateTime, iso, Page, PageQuery, Uuid } from '../../schemas.js';
-import type { ListCursor } from '../../plugins/cursors.js';
+import { pageSize, type ListCursor } from '../../plugins/cursors.js';
 import { Email } from '../accounts/schemas.js';
 import { tenantOf } from '../accounts/api.js';
 import {
@@ -148,7 +148,7 @@ const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminCompla
 
 export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, { abuse }) => {
   async function list(req: FastifyRequest, accountId: string | undefined, q: Static<typeof AdminListQuery>) {
-    const limit = q.limit ?? 50;
+    const limit = pageSize(q);
     const cursor = app.listCursor(req);
     const at = cursor.position({ t: 'time', id: 'uuid' });
     const before = at ? { createdAt: at.t, id: at.id } : undefined;

@@ -1,6 +1,7 @@
 // /v1/contacts: contact handles for customers' domains (R-DOM-1).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { DateTime, Page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
@@ -106,7 +107,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? 50;
+      const limit = pageSize(req.query);
       const cursor = app.listCursor(req);
       const rows = await contacts.listContacts(tenantOf(req.principal), {
         limit,

@@ -1,6 +1,7 @@
 // /v1/domains: availability checks (R-DOM-2, R-DOM-4), registration, list and read.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
@@ -161,7 +162,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? 50;
+      const limit = pageSize(req.query);
       const cursor = app.listCursor(req);
       const after = cursor.position({ name: { text: 253 } })?.name;
       const rows = await domains.list(tenantOf(req.principal), {

@@ -2,6 +2,7 @@
 // token (public: the customer has no API credentials), cancel, list, and the expiry job.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
@@ -137,7 +138,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     },
     async (req) => {
       const me = tenantOf(req.principal);
-      const limit = req.query.limit ?? 50;
+      const limit = pageSize(req.query);
       const cursor = app.listCursor(req);
       // The cursor carries the last row's position itself: no row is looked up by cursor.
       const after = cursor.position({ t: 'time', id: 'uuid' });

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
+import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
@@ -31,7 +32,7 @@ const IncidentQuery = Type.Object(
 
 export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentService }> = async (app, { incidents }) => {
   async function listIncidents(req: FastifyRequest, accountId: string | undefined, q: Static<typeof IncidentQuery>) {
-    const limit = q.limit ?? 50;
+    const limit = pageSize(q);
     const cursor = app.listCursor(req);
     const before = cursor.position({ id: 'id' })?.id;
     const rows = await incidents.listIncidents({ accountId, status: q.status, before, limit });

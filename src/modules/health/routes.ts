@@ -1,8 +1,7 @@
 // Liveness and readiness for load balancers and orchestrators.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { readJournal } from '../../db/migrate.js';
-import { checkReadiness } from './service.js';
+import type { HealthService } from './service.js';
 
 const Health = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
 const Check = Type.Enum(['ok', 'failing', 'pending']);
@@ -26,11 +25,7 @@ const Readiness = Type.Object(
   { additionalProperties: false },
 );
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ readyTimeoutMs: number }> = async (app, opts) => {
-  // Read once: the journal shipped with this build is what "migrated" means for this instance.
-  const journal = readJournal();
-  const expectedMigration = journal.at(-1)?.when ?? null;
-
+export const healthRoutes: FastifyPluginAsyncTypebox<{ health: HealthService }> = async (app, { health }) => {
   app.get(
     '/healthz',
     {
@@ -58,13 +53,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ readyTimeoutMs: number }>
       config: { rateLimitExempt: true },
     },
     async (req, reply) => {
-      const result = await checkReadiness({
-        db: app.db,
-        redis: app.redis,
-        expectedMigration,
-        timeoutMs: opts.readyTimeoutMs,
-        log: req.log,
-      });
+      const result = await health.checkReadiness(req.log);
       return reply.code(result.status === 'ready' ? 200 : 503).send(result);
     },
   );

@@ -79,3 +79,9 @@ export async function checkReadiness(probe: ReadinessProbe): Promise<Readiness> 
     checks: { ...db, ...(redis ? { redis } : {}) },
   };
 }
+
+/** Readiness for the route: the database, the migrations this build ships, and Redis when configured. */
+export function createHealthService(deps: Omit<ReadinessProbe, 'log'>) {
+  return { checkReadiness: (log: FastifyBaseLogger) => checkReadiness({ ...deps, log }) };
+}
+export type HealthService = ReturnType<typeof createHealthService>;
