@@ -1,7 +1,7 @@
 // /v1/tlds (resellers: the rules and their prices) and /v1/admin/tlds (operators edit them).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses, ValidationFailed } from '../../errors.js';
+import { problemResponses } from '../../errors.js';
 import type { TldService } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
 
@@ -76,27 +76,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
     },
     async (req) => {
       const b = req.body;
-      const errors = [];
-      if (b.min_label_length > b.max_label_length)
-        errors.push({
-          pointer: '/body/min_label_length',
-          code: 'too_large',
-          message: 'must not exceed max_label_length',
-        });
-      if (b.min_period_years > b.max_period_years)
-        errors.push({
-          pointer: '/body/min_period_years',
-          code: 'too_large',
-          message: 'must not exceed max_period_years',
-        });
-      if (!b.required_contacts.includes('owner'))
-        errors.push({
-          pointer: '/body/required_contacts',
-          code: 'invalid_value',
-          message: 'every TLD needs an owner contact',
-        });
-      if (errors.length) throw new ValidationFailed('The TLD rules are not consistent', { errors });
-      await tlds.upsertTld(req.params.tld, {
+      const entry = await tlds.setTldRules(req.params.tld, {
         enabled: b.enabled,
         minLabelLength: b.min_label_length,
         maxLabelLength: b.max_label_length,
@@ -112,9 +92,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
         pendingDeleteDays: b.pending_delete_days,
         transferApprovalDays: b.transfer_approval_days,
       });
-      await tlds.refreshCatalogue();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
-      return tldView((await tlds.loadTlds({ tld: req.params.tld }))[0]!);
+      return tldView(entry);
     },
   );
 
@@ -131,8 +110,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
       },
     },
     async (req) => {
-      await tlds.loadTlds({ tld: req.params.tld });
-      await tlds.replaceTldLists(req.params.tld, {
+      const entry = await tlds.setTldLists(req.params.tld, {
         prices: req.body.prices,
         reserved: req.body.reserved_names,
         premium: req.body.premium_names?.map((p) => ({
@@ -142,9 +120,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
           renewAmount: p.renew_amount,
         })),
       });
-      await tlds.refreshCatalogue();
       req.audit = { targetType: 'tld', targetId: req.params.tld };
-      return tldView((await tlds.loadTlds({ tld: req.params.tld }))[0]!);
+      return tldView(entry);
     },
   );
 };

@@ -3,7 +3,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { AccountReader } from '../accounts/api.js';
 import { tldPremiumNames, tldPrices, tldReservedNames, tlds } from '../../db/schema/index.js';
-import { NotFound } from '../../errors.js';
+import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 
 export type TldRow = typeof tlds.$inferSelect;
 export type TldOperation = 'register' | 'renew' | 'transfer' | 'restore';
@@ -145,17 +145,54 @@ export class TldCatalogue {
   }
 }
 
+/** A TLD's rules must agree with themselves: minimums within maximums, and an owner contact. */
+export function tldRuleErrors(r: TldRules): FieldErrorBody[] {
+  const errors: FieldErrorBody[] = [];
+  if (r.minLabelLength > r.maxLabelLength)
+    errors.push({
+      pointer: '/body/min_label_length',
+      code: 'too_large',
+      message: 'must not exceed max_label_length',
+    });
+  if (r.minPeriodYears > r.maxPeriodYears)
+    errors.push({
+      pointer: '/body/min_period_years',
+      code: 'too_large',
+      message: 'must not exceed max_period_years',
+    });
+  if (!r.requiredContacts.includes('owner'))
+    errors.push({
+      pointer: '/body/required_contacts',
+      code: 'invalid_value',
+      message: 'every TLD needs an owner contact',
+    });
+  return errors;
+}
+
 /** The catalogue's rules and lists for the routes; every change refreshes this instance's catalogue. */
 export function createTldService(deps: { db: Db; catalogue: TldCatalogue; accounts: AccountReader }) {
   const { db, catalogue } = deps;
+  const entryOf = async (tld: string) => (await loadTlds(db, { tld }))[0]!;
   return {
     loadTlds: (opts?: { tld?: string; currency?: string }) => loadTlds(db, opts),
     /** Resellers see prices in their billing currency; operators see every currency. */
     currencyOf: async (accountId: string | null) =>
       accountId ? (await deps.accounts.getAccount(accountId)).currency : undefined,
-    upsertTld: (tld: string, rules: TldRules) => upsertTld(db, tld, rules),
-    replaceTldLists: (tld: string, lists: Parameters<typeof replaceTldLists>[2]) => replaceTldLists(db, tld, lists),
-    refreshCatalogue: () => catalogue.refresh(),
+    /** Creates or replaces a TLD's rules, once they agree with themselves. */
+    async setTldRules(tld: string, rules: TldRules): Promise<TldEntry> {
+      const errors = tldRuleErrors(rules);
+      if (errors.length) throw new ValidationFailed('The TLD rules are not consistent', { errors });
+      await upsertTld(db, tld, rules);
+      await catalogue.refresh();
+      return entryOf(tld);
+    },
+    /** Replaces the lists given, each whole; 404 for a TLD not in the catalogue. */
+    async setTldLists(tld: string, lists: Parameters<typeof replaceTldLists>[2]): Promise<TldEntry> {
+      await loadTlds(db, { tld });
+      await replaceTldLists(db, tld, lists);
+      await catalogue.refresh();
+      return entryOf(tld);
+    },
   };
 }
 export type TldService = ReturnType<typeof createTldService>;
