@@ -179,7 +179,20 @@ export const EnvSchema = Type.Object({
     minimum: 100,
     maximum: 3_600_000,
     default: 60_000,
-    description: 'How often each background job runs',
+    description:
+      'How often each background job runs (rounded to whole seconds, at least 1 s: one run per slot across instances)',
+  }),
+  JOBS_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 500,
+    maximum: 60_000,
+    default: 2_000,
+    description: 'How often an instance asks the job queue for due work when it found none',
+  }),
+  JOBS_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 20,
+    default: 2,
+    description: 'Jobs one instance runs at the same time',
   }),
   AUTH_CACHE_TTL_MS: Type.Integer({
     minimum: 0,
@@ -278,7 +291,12 @@ export interface Config {
     readonly transferApprovalHours: number | undefined;
     readonly abuseResponseHours: number;
   };
-  readonly jobs: { readonly enabled: boolean; readonly intervalMs: number };
+  readonly jobs: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly pollIntervalMs: number;
+    readonly concurrency: number;
+  };
   readonly rateLimitIncidentHits: number;
   readonly bootstrapOperator:
     { readonly username: string; readonly password: string; readonly email: string } | undefined;
@@ -409,7 +427,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       transferApprovalHours: e.DOMAIN_TRANSFER_APPROVAL_HOURS,
       abuseResponseHours: e.ABUSE_RESPONSE_HOURS,
     }),
-    jobs: Object.freeze({ enabled: e.JOBS_ENABLED, intervalMs: e.JOBS_INTERVAL_MS }),
+    jobs: Object.freeze({
+      enabled: e.JOBS_ENABLED,
+      intervalMs: e.JOBS_INTERVAL_MS,
+      pollIntervalMs: e.JOBS_POLL_INTERVAL_MS,
+      concurrency: e.JOBS_CONCURRENCY,
+    }),
     rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { queryRows, type Db, type Schema, type Store } from './client.js';
+import { installJobQueue } from './job-queue.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
 /** Arbitrary but fixed: every instance must use the same key. */
@@ -31,6 +32,7 @@ export async function runMigrations(store: Store, folder = MIGRATIONS_FOLDER): P
     } else {
       await migratePglite(db as unknown as PgliteDatabase<Schema>, { migrationsFolder: folder });
     }
+    await installJobQueue(db);
   });
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createPostgresStore, pgliteStore, type Store } from '../../src/db/client.js';
+import { jobQueueSchemaSql } from '../../src/db/job-queue.js';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.js';
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -26,6 +27,7 @@ function migrationsHash(): string {
     .sort();
   for (const f of files) h.update(f).update(readFileSync(join(MIGRATIONS_FOLDER, f)));
   h.update(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json')));
+  h.update(jobQueueSchemaSql());
   return h.digest('hex').slice(0, 16);
 }
 

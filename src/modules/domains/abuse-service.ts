@@ -2,6 +2,7 @@
 // unanswered complaints become fair-use incidents (R-API-4) and are escalated to operators.
 import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { claimDueRows } from '../../db/claim-due-rows.js';
 import { abuseComplaints, domains, fairUseIncidents } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import type { IncidentType } from '../fair-use/incidents.js';
@@ -260,7 +261,7 @@ export function incidentInput(
 }
 
 /**
- * The escalation job. Due open complaints are claimed in batches with FOR UPDATE SKIP LOCKED and
+ * The escalation job. Due open complaints are claimed in batches with FOR UPDATE SKIP LOCKED (claimDueRows) and
  * marked escalated in one short transaction, so concurrent instances split the work; each one's
  * incident is recorded after the commit (the incident plugin runs its own transaction, and a second
  * one inside ours would wait forever on a single-connection PGlite). The dedupe key (the complaint
@@ -274,18 +275,15 @@ export async function escalateOverdueComplaints(
   batchSize = ESCALATION_BATCH,
 ): Promise<number> {
   const c = abuseComplaints;
-  let escalated = 0;
-  for (;;) {
-    const claimed = await db.transaction(async (tx) => {
-      const due = await tx
-        .select({ id: c.id })
-        .from(c)
-        .where(and(eq(c.status, 'open'), lte(c.respondBy, now)))
-        .orderBy(asc(c.respondBy))
-        .limit(batchSize)
-        .for('update', { skipLocked: true });
-      if (due.length === 0) return [];
-      return tx
+  const escalated = await claimDueRows({
+    db,
+    table: c,
+    key: c.id,
+    due: and(eq(c.status, 'open'), lte(c.respondBy, now)),
+    orderBy: asc(c.respondBy),
+    batchSize,
+    handle: (tx, due) =>
+      tx
         .update(c)
         .set({ status: 'escalated', escalatedAt: now })
         .where(
@@ -301,12 +299,11 @@ export async function escalateOverdueComplaints(
           category: c.category,
           createdAt: c.createdAt,
           respondBy: c.respondBy,
-        });
-    });
-    for (const row of claimed) await record(incidentInput(row));
-    escalated += claimed.length;
-    if (claimed.length < batchSize) break;
-  }
+        }),
+    afterCommit: async (escalatedRows) => {
+      for (const row of escalatedRows) await record(incidentInput(row));
+    },
+  });
   const orphans = await db
     .select({
       id: c.id,

@@ -5,7 +5,8 @@
 // and never handle one domain twice; an autorenewal runs in a savepoint, so a refused charge still
 // lets the domain move to grace. A run that comes late (an outage) walks a domain through every phase that
 // is due, in order. Each domain is handled in its own short transaction.
-import { and, asc, eq, isNull, lte, notInArray, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNull, lte, or, type SQL } from 'drizzle-orm';
+import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, domains } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
@@ -81,49 +82,28 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
 
 /**
  * Handles due domains one at a time, each in its own short transaction that claims it with
- * FOR UPDATE SKIP LOCKED: instances share the work, no lock is held across domains (two instances
- * cannot deadlock on account rows), and a domain whose step fails is logged and left for the next
- * run without holding up the others.
+ * FOR UPDATE SKIP LOCKED (claimDueRows): instances share the work, no lock is held across domains
+ * (two instances cannot deadlock on account rows), and a domain whose step fails is logged and left
+ * for the next run without holding up the others.
  */
-async function phase(
+function phase(
   deps: LifecycleDeps,
   name: string,
   where: SQL | undefined,
   step: (tx: Tx, d: DomainRow) => Promise<void>,
   limit: number,
 ): Promise<number> {
-  let handled = 0;
-  const failed: string[] = [];
-  while (handled + failed.length < limit) {
-    // The row this instance claimed, kept past a rollback: the failure is that domain's. Looking
-    // "the earliest due" up again would find a domain another instance holds and blame it.
-    let mine: { id: string; name: string } | undefined;
-    let claimed: DomainRow | undefined;
-    try {
-      claimed = await deps.db.transaction(async (tx) => {
-        const [d] = await tx
-          .select()
-          .from(domains)
-          .where(and(where, failed.length ? notInArray(domains.id, failed) : undefined))
-          .orderBy(asc(domains.expiresAt))
-          .limit(1)
-          .for('update', { skipLocked: true });
-        if (!d) return undefined;
-        mine = { id: d.id, name: d.name };
-        await step(tx, d);
-        return d;
-      });
-    } catch (err) {
-      deps.log?.warn({ err, phase: name, domain: mine?.name }, 'lifecycle step failed; retried on the next run');
-      // Nothing claimed (the claim itself failed): no domain to skip, so this phase waits for the next run.
-      if (!mine) return handled;
-      failed.push(mine.id);
-      continue;
-    }
-    if (!claimed) return handled;
-    handled++;
-  }
-  return handled;
+  return claimDueRows({
+    db: deps.db,
+    table: domains,
+    key: domains.id,
+    due: where,
+    orderBy: asc(domains.expiresAt),
+    limit,
+    handle: (tx, [d]) => step(tx, d!),
+    onError: (err, [d]) =>
+      deps.log?.warn({ err, phase: name, domain: d?.name }, 'lifecycle step failed; retried on the next run'),
+  });
 }
 
 export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_000): Promise<LifecycleCounts> {

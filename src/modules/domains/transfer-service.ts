@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/client.js';
+import { claimDueRows } from '../../db/claim-due-rows.js';
 import { domains, domainTransfers } from '../../db/schema/index.js';
 import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
@@ -319,21 +320,18 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
 
 /**
  * The transfer job: open transfers past their time expire; approved ones that could not complete
- * (funds) are retried. Rows are claimed with SKIP LOCKED, so instances running it together split
- * the work.
+ * (funds) are retried. Rows are claimed with SKIP LOCKED (claimDueRows), so instances running it
+ * together split the work.
  */
 export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100): Promise<number> {
-  let handled = 0;
-  for (;;) {
-    const expired = await deps.db.transaction(async (tx) => {
-      const due = await tx
-        .select({ id: domainTransfers.id })
-        .from(domainTransfers)
-        .where(and(inArray(domainTransfers.status, OPEN), lte(domainTransfers.expiresAt, now)))
-        .limit(batch)
-        .for('update', { skipLocked: true });
-      if (due.length === 0) return 0;
-      await tx
+  let handled = await claimDueRows({
+    db: deps.db,
+    table: domainTransfers,
+    key: domainTransfers.id,
+    due: and(inArray(domainTransfers.status, OPEN), lte(domainTransfers.expiresAt, now)),
+    batchSize: batch,
+    handle: (tx, due) =>
+      tx
         .update(domainTransfers)
         .set({ status: 'expired', note: sql`coalesce(${domainTransfers.note}, 'the owner did not approve in time')` })
         .where(
@@ -341,12 +339,8 @@ export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100)
             domainTransfers.id,
             due.map((d) => d.id),
           ),
-        );
-      return due.length;
-    });
-    handled += expired;
-    if (expired < batch) break;
-  }
+        ),
+  });
   // Every approved transfer gets its retry (few wait: they are approved and unpaid); one that fails
   // for an unexpected reason is logged and does not hold up the rest.
   const retry = await deps.db
