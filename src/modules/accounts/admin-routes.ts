@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
-import { postLedgerEntry } from '../billing/ledger.js';
+import { credit } from '../billing/api.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
 import {
   Account,
@@ -154,16 +154,13 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { ...CHANGES_FUNDS },
     },
     async (req, reply) => {
-      const entry = await app.db.transaction((tx) =>
-        postLedgerEntry(tx, {
-          accountId: req.params.id,
-          type: 'credit',
-          money: { amount: req.body.amount.amount, currency: req.body.amount.currency },
-          reason: req.body.reason,
-          reference: req.body.reference,
-          createdBy: req.principal!.userId,
-        }),
-      );
+      const entry = await credit(app.db, {
+        accountId: req.params.id,
+        money: { amount: req.body.amount.amount, currency: req.body.amount.currency },
+        reason: req.body.reason,
+        reference: req.body.reference,
+        createdBy: req.principal!.userId,
+      });
       req.audit = { accountId: req.params.id, targetType: 'ledger_transaction', targetId: String(entry.id) };
       return reply.code(201).send({ transaction: transactionView(entry) });
     },

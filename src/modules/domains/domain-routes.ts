@@ -8,7 +8,8 @@ import { NotFound, problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import type { Principal } from '../accounts/credentials.js';
-import { checkNames, checkStore } from './check-service.js';
+import { checkNames } from './check-service.js';
+import { checkStore } from './check-store.js';
 import {
   Domain,
   DomainStatus,
@@ -20,7 +21,8 @@ import {
   strict,
   Warning,
 } from './domain-schemas.js';
-import { registerDomain, registrationFacts, registrationWriter } from './register-service.js';
+import { registerDomain } from './register-service.js';
+import { registrationFacts, registrationWriter } from './register-store.js';
 import { builtInRegistry, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 

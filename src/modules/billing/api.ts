@@ -1,0 +1,20 @@
+// What billing offers the other areas: the ledger. Charge, refund and credit run in the caller's
+// transaction (pass your `tx`), so whatever else the caller writes there (the order, an outbox
+// event) commits or rolls back with the money. The balance rule (the account's currency; a debit
+// needs balance + credit limit to cover it, else insufficient_funds 402 with `available` and
+// `required`) is the ledger's alone.
+export {
+  charge,
+  chargedSince,
+  credit,
+  getBalance,
+  InsufficientFunds,
+  refund,
+  statementWithCharge,
+  type Balance,
+  type LedgerEntry,
+  type Money,
+  type Posting,
+  type StatementWithCharge,
+  type Tx,
+} from './ledger.js';
