@@ -1,8 +1,10 @@
-// What billing offers the other areas: the ledger. Charge, refund and credit run in the caller's
+// What billing offers the other areas: the ledger. charge, refund and credit run in the caller's
 // transaction (pass your `tx`), so whatever else the caller writes there (the order, an outbox
 // event) commits or rolls back with the money. The balance rule (the account's currency; a debit
 // needs balance + credit limit to cover it, else insufficient_funds 402 with `available` and
-// `required`) is the ledger's alone.
+// `required`) is the ledger's alone. statementWithCharge is for a hot path that must be a single
+// statement (registrations): the caller's CTEs and a charge under the same rule; anything else
+// uses charge().
 export {
   charge,
   chargedSince,
