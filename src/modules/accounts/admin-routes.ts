@@ -3,8 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
-import { credit } from '../billing/api.js';
-import { Transaction, transactionView } from '../billing/schemas.js';
+import { credit, Transaction, transactionView } from '../billing/api.js';
 import {
   Account,
   accountView,

@@ -9,6 +9,7 @@ export {
   charge,
   chargedSince,
   credit,
+  CurrencyMismatch,
   getBalance,
   InsufficientFunds,
   refund,
@@ -20,3 +21,5 @@ export {
   type StatementWithCharge,
   type Tx,
 } from './ledger.js';
+// The ledger entry as the API shows it, for routes of other areas that answer one (an operator's credit).
+export { Transaction, transactionView } from './schemas.js';

@@ -5,7 +5,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { preparedStatement, raisedProblem, type Db, type Tx } from '../../db/client.js';
 import { defineError, NotFound } from '../../errors.js';
-import { CurrencyMismatch } from '../accounts/errors.js';
 import {
   abortUnlessMoved,
   CHARGE_REFUSED,
@@ -24,6 +23,11 @@ import {
 
 export type { LedgerEntry, LedgerType, Money, Tx };
 
+export const CurrencyMismatch = defineError(
+  'currency_mismatch',
+  422,
+  "The amount's currency is not the account's currency",
+);
 export const InsufficientFunds = defineError(
   'insufficient_funds',
   402,

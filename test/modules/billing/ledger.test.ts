@@ -4,11 +4,11 @@ import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import type { Db } from '../../../src/db/client.js';
 import { accounts, ledgerTransactions } from '../../../src/db/schema/index.js';
 import { NotFound } from '../../../src/errors.js';
-import { CurrencyMismatch } from '../../../src/modules/accounts/errors.js';
 import {
   charge,
   chargedSince,
   credit,
+  CurrencyMismatch,
   getBalance,
   InsufficientFunds,
   refund,
