@@ -21,7 +21,6 @@ export const AvailabilityCheckRequired = defineError(
 );
 export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
-export { PriceChanged } from './pricing.js';
 
 import type { DomainRow } from './domain-schemas.js';
 export type { DomainRow };
