@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
-import { Transaction, transactionView } from '../billing/schemas.js';
+import { Transaction, transactionView } from '../billing/api.js';
 import {
   Account,
   accountView,

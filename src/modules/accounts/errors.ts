@@ -59,11 +59,6 @@ export const TwoFactorNeededForPolicy = defineError(
   'Enable two-factor authentication for yourself before requiring it',
 );
 export const LastOwner = defineError('last_owner', 409, 'An account keeps at least one active owner');
-export const CurrencyMismatch = defineError(
-  'currency_mismatch',
-  422,
-  "The amount's currency is not the account's currency",
-);
 export const AccountNotActive = defineError(
   'account_not_active',
   409,

@@ -7,7 +7,7 @@ import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
 import { bindDeps } from '../../lib/bind-deps.js';
 import { addressAllowed, normaliseAllowlist, parseAllowlist } from '../../lib/cidr.js';
-import { postLedgerEntry } from '../billing/ledger.js';
+import { credit } from '../billing/api.js';
 import type { Principal } from './credentials.js';
 import { tenantOf } from './tenancy.js';
 import {
@@ -425,9 +425,8 @@ export interface CreditInput {
 /** An operator adds funds: one ledger credit in its own transaction. */
 export function creditAccount(db: Db, accountId: string, input: CreditInput) {
   return db.transaction((tx) =>
-    postLedgerEntry(tx, {
+    credit(tx, {
       accountId,
-      type: 'credit',
       money: input.money,
       reason: input.reason,
       reference: input.reference,

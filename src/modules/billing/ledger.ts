@@ -1,222 +1,194 @@
-// The account ledger. Every later module charges through here, inside its own transaction, so an
-// order and its payment commit or roll back together. The account row is locked (FOR UPDATE) for
-// the charge, so concurrent orders queue on it and can never overspend.
-import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+// The account ledger. Every area charges through here (api.ts), inside its own transaction, so an
+// order and its payment commit or roll back together, and so does any row written beside them (an
+// outbox event). The account row is locked by the movement's UPDATE, so concurrent orders queue on
+// it and can never overspend. The balance rule itself is SQL, in ledger-store.ts.
+import { sql, type SQL } from 'drizzle-orm';
 import { preparedStatement, raisedProblem, type Db, type Tx } from '../../db/client.js';
-import { accounts, ledgerTransactions } from '../../db/schema/index.js';
 import { defineError, NotFound } from '../../errors.js';
-import { CurrencyMismatch } from '../accounts/errors.js';
+import {
+  abortUnlessMoved,
+  CHARGE_REFUSED,
+  movementCtes,
+  movementParams,
+  postMovement,
+  ruleVerdict,
+  selectBalance,
+  selectEntriesSince,
+  selectTransactions,
+  type LedgerEntry,
+  type LedgerType,
+  type Money,
+  type Movement,
+} from './ledger-store.js';
 
+export type { LedgerEntry, LedgerType, Money, Tx };
+
+export const CurrencyMismatch = defineError(
+  'currency_mismatch',
+  422,
+  "The amount's currency is not the account's currency",
+);
 export const InsufficientFunds = defineError(
   'insufficient_funds',
   402,
   'The balance and credit limit do not cover this charge',
 );
 
-export type LedgerType = 'credit' | 'charge' | 'refund' | 'fee';
-export type { Tx };
-
-export interface Money {
-  amount: number;
-  currency: string;
-}
-
-export interface LedgerEntry {
-  id: number;
+/** What a caller says about a movement; the ledger decides which way it moves the balance. */
+export interface Posting {
   accountId: string;
-  type: LedgerType;
-  amount: number;
-  currency: string;
-  balanceAfter: number;
-  reason: string;
-  reference: string | null;
-  createdAt: Date;
-}
-
-export interface Movement {
-  accountId: string;
-  type: LedgerType;
   money: Money;
   reason: string;
+  /** What the money is for, e.g. `domain:example.com`; refunds and reports find entries by it. */
   reference?: string | null;
+  /** The user who made the movement (an operator's credit). */
   createdBy?: string | null;
 }
 
-/** postLedgerEntry, or no entry at all for an amount of 0 (an operator may price a TLD operation at 0). */
-export async function postUnlessFree(tx: Tx, m: Movement): Promise<LedgerEntry | null> {
-  return m.money.amount === 0 ? null : postLedgerEntry(tx, m);
+function assertAmount(m: Money, zeroAllowed: boolean): void {
+  if (!Number.isSafeInteger(m.amount) || m.amount < 0 || (m.amount === 0 && !zeroAllowed))
+    throw new Error('ledger amounts are positive integers in minor units');
 }
 
-const p = sql.placeholder;
-
 /**
- * A movement as two CTEs over placeholders (fill them with ledgerParams): `ledger_moved` moves the
- * balance only if the currency matches and, for a debit, the credit limit holds (the UPDATE locks
- * the row and re-checks the condition on its latest version, as SELECT ... FOR UPDATE would), and
- * `ledger_entry` writes the entry from the balance it left. `when` gates the movement on the rest
- * of the statement, so an order and its payment can be one statement. An amount of 0 moves
- * nothing and writes no entry (as postUnlessFree).
+ * Why the balance rule refused `m`, from its verdict on the account as read after the refusal. A
+ * verdict that now allows the movement (the balance moved meanwhile) gives null, unless `stands`:
+ * a refusal already made stands, with the figures read now.
  */
-export function ledgerCtes(when: SQL = sql`true`): SQL {
-  return sql`ledger_moved as (
-      update accounts set balance = balance + ${p('ledger_delta')}::bigint, updated_at = ${p('ledger_at')}::timestamptz
-      where ${p('ledger_amount')}::bigint > 0 and id = ${p('ledger_account')}::uuid and currency = ${p('ledger_currency')}::text
-        and (not ${p('ledger_debit')}::boolean or balance + ${p('ledger_delta')}::bigint >= -credit_limit) and ${when}
-      returning balance),
-    ledger_entry as (
-      insert into ledger_transactions (account_id, type, amount, currency, balance_after, reason, reference, created_by)
-      select ${p('ledger_account')}::uuid, ${p('ledger_type')}::ledger_type, ${p('ledger_amount')}::bigint, ${p('ledger_currency')}::text, balance,
-        ${p('ledger_reason')}::text, ${p('ledger_reference')}::text, ${p('ledger_created_by')}::uuid
-      from ledger_moved
-      returning id, balance_after, extract(epoch from created_at)::float8 * 1000 as created_ms)`;
-}
-
-const CHARGE_REFUSED = 'charge_refused';
-
-/**
- * For the select of a statement built with ledgerCtes: aborts the whole statement (so nothing it
- * wrote stays) when a non-zero movement did not happen. chargeRefusal() turns the error into the
- * reason.
- */
-export const abortUnlessMoved = sql`case when ${p('ledger_amount')}::bigint > 0 and not exists (select 1 from ledger_entry) then raise_problem(${CHARGE_REFUSED}) end`;
-
-/**
- * When `err` is abortUnlessMoved's, the reason the movement was refused, read now (insufficient_funds,
- * currency_mismatch, no such account); otherwise null.
- */
-export async function chargeRefusal(db: Tx, err: unknown, m: Movement): Promise<Error | null> {
-  if (raisedProblem(err) !== CHARGE_REFUSED) return null;
-  const [account] = await db
-    .select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency })
-    .from(accounts)
-    .where(eq(accounts.id, m.accountId));
-  // The balance may have moved since; the refusal stands.
-  return (
-    refusalOf(account, m) ??
-    new InsufficientFunds(`The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`)
+function refusal(verdict: Awaited<ReturnType<typeof ruleVerdict>>, m: Movement, stands: boolean): Error | null {
+  if (!verdict) return new NotFound('No such account');
+  if (!verdict.currencyMatches)
+    return new CurrencyMismatch(`The account is billed in ${verdict.currency}, not ${m.money.currency}`);
+  if (verdict.debitCovered && !stands) return null;
+  const available = verdict.balance + verdict.creditLimit;
+  return new InsufficientFunds(
+    verdict.debitCovered
+      ? `The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`
+      : `Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - available} more than is available`,
+    { extensions: { available: { amount: available, currency: verdict.currency }, required: m.money } },
   );
 }
 
-const isDebit = (type: LedgerType) => type === 'charge' || type === 'fee';
-
-/** The placeholder values of ledgerCtes for one movement. */
-export function ledgerParams(m: Movement, now = new Date()): Record<string, unknown> {
-  return {
-    ledger_delta: isDebit(m.type) ? -m.money.amount : m.money.amount,
-    ledger_at: now.toISOString(),
-    ledger_account: m.accountId,
-    ledger_currency: m.money.currency,
-    ledger_debit: isDebit(m.type),
-    ledger_type: m.type,
-    ledger_amount: m.money.amount,
-    ledger_reason: m.reason,
-    ledger_reference: m.reference ?? null,
-    ledger_created_by: m.createdBy ?? null,
-  };
-}
-
-/** Why `m` cannot be posted against `account` (as read now), or null if it can. */
-export function refusalOf(
-  account: { balance: number; creditLimit: number; currency: string } | undefined,
-  m: Movement,
-): Error | null {
-  if (!account) return new NotFound('No such account');
-  if (account.currency !== m.money.currency)
-    return new CurrencyMismatch(`The account is billed in ${account.currency}, not ${m.money.currency}`);
-  if (isDebit(m.type) && account.balance - m.money.amount < -account.creditLimit) {
-    return new InsufficientFunds(
-      `Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - account.balance - account.creditLimit} more than is available`,
-      {
-        extensions: {
-          available: { amount: account.balance + account.creditLimit, currency: account.currency },
-          required: m.money,
-        },
-      },
-    );
-  }
-  return null;
-}
-
-const postEntry = preparedStatement<{
-  id: string | number;
-  balance_after: string | number;
-  created_ms: string | number;
-}>('ledger_post', sql`with ${ledgerCtes()} select id, balance_after, created_ms from ledger_entry`);
-
-/** Moves money on the account within `tx`. Charges and fees fail with insufficient_funds past the credit limit. */
-export async function postLedgerEntry(tx: Tx, m: Movement): Promise<LedgerEntry> {
-  if (!Number.isSafeInteger(m.money.amount) || m.money.amount <= 0)
-    throw new Error('ledger amounts are positive integers in minor units');
+/** Moves money on the account within `tx`, under the balance rule. */
+async function post(tx: Tx, m: Movement): Promise<LedgerEntry> {
   // The usual case in one round trip.
-  const [moved] = await postEntry(tx, ledgerParams(m));
-  if (moved) {
-    return {
-      id: Number(moved.id),
-      accountId: m.accountId,
-      type: m.type,
-      amount: m.money.amount,
-      currency: m.money.currency,
-      balanceAfter: Number(moved.balance_after),
-      reason: m.reason,
-      reference: m.reference ?? null,
-      createdAt: new Date(Math.round(Number(moved.created_ms))),
-    };
-  }
-  // Refused, or no such account: the original steps, under the row lock, say exactly why.
-  const [account] = await tx
-    .select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency })
-    .from(accounts)
-    .where(eq(accounts.id, m.accountId))
-    .for('update');
-  const refused = refusalOf(account, m);
+  const moved = await postMovement(tx, m);
+  if (moved) return moved;
+  // Refused, or no such account: the verdict, read under the row lock, says why. If the balance
+  // moved in between and now covers it, the lock holds it so for the second attempt.
+  const verdict = await ruleVerdict(tx, m);
+  const refused = refusal(verdict, m, false);
   if (refused) throw refused;
-  const balanceAfter = isDebit(m.type) ? account!.balance - m.money.amount : account!.balance + m.money.amount;
-  await tx.update(accounts).set({ balance: balanceAfter, updatedAt: new Date() }).where(eq(accounts.id, m.accountId));
-  const [row] = await tx
-    .insert(ledgerTransactions)
-    .values({
-      accountId: m.accountId,
-      type: m.type,
-      amount: m.money.amount,
-      currency: m.money.currency,
-      balanceAfter,
-      reason: m.reason,
-      reference: m.reference ?? null,
-      createdBy: m.createdBy ?? null,
-    })
-    .returning();
-  return row as LedgerEntry;
+  return (await postMovement(tx, m)) ?? Promise.reject(refusal(verdict, m, true));
 }
 
-/** A charge in its own transaction, for callers with nothing else to commit alongside. */
-export function chargeAccount(db: Db, m: Omit<Movement, 'type'> & { type?: 'charge' | 'fee' }): Promise<LedgerEntry> {
-  return db.transaction((tx) => postLedgerEntry(tx, { ...m, type: m.type ?? 'charge' }));
+/**
+ * Charges the account (a debit) in the caller's transaction: insufficient_funds (402, with
+ * `available` and `required`) past the credit limit, currency_mismatch for another currency. An
+ * amount of 0 (an operator may price an operation at 0) writes no entry and answers null.
+ * `kind: 'fee'` books it as a fee (a fair-use handling fee) rather than a charge for an order.
+ */
+export async function charge(tx: Tx, c: Posting & { kind?: 'charge' | 'fee' }): Promise<LedgerEntry | null> {
+  assertAmount(c.money, true);
+  if (c.money.amount === 0) return null;
+  const { kind, ...posting } = c;
+  return post(tx, { ...posting, type: kind ?? 'charge' });
 }
 
-export async function getBalance(db: Db, accountId: string) {
-  const [row] = await db
-    .select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency })
-    .from(accounts)
-    .where(eq(accounts.id, accountId));
+/** Gives money back (a credit for a charge undone) in the caller's transaction. An amount of 0 writes nothing. */
+export async function refund(tx: Tx, r: Posting): Promise<LedgerEntry | null> {
+  assertAmount(r.money, true);
+  if (r.money.amount === 0) return null;
+  return post(tx, { ...r, type: 'refund' });
+}
+
+/** Adds funds (an operator's credit) in the caller's transaction. The amount is positive. */
+export async function credit(tx: Tx, c: Posting): Promise<LedgerEntry> {
+  assertAmount(c.money, false);
+  return post(tx, { ...c, type: 'credit' });
+}
+
+export interface Balance {
+  balance: number;
+  creditLimit: number;
+  /** What a charge may take: balance plus credit limit. */
+  available: number;
+  currency: string;
+}
+
+export async function getBalance(tx: Tx, accountId: string): Promise<Balance> {
+  const row = await selectBalance(tx, accountId);
   if (!row) throw new NotFound('No such account');
-  return row;
+  return { ...row, available: row.balance + row.creditLimit };
 }
 
-export async function listTransactions(
-  db: Db,
+export function listTransactions(
+  tx: Tx,
   accountId: string,
   opts: { limit: number; before?: number; type?: LedgerType },
 ): Promise<LedgerEntry[]> {
-  return (await db
-    .select()
-    .from(ledgerTransactions)
-    .where(
-      and(
-        eq(ledgerTransactions.accountId, accountId),
-        opts.before !== undefined ? lt(ledgerTransactions.id, opts.before) : undefined,
-        opts.type ? eq(ledgerTransactions.type, opts.type) : undefined,
-      ),
-    )
-    .orderBy(desc(ledgerTransactions.id))
-    .limit(opts.limit)) as LedgerEntry[];
+  return selectTransactions(tx, accountId, opts);
+}
+
+/** What was charged with `reference` since `since` (e.g. a domain's registration and renewals); undefined for nothing. */
+export async function chargedSince(
+  tx: Tx,
+  q: { accountId: string; reference: string; since: Date },
+): Promise<Money | undefined> {
+  const rows = await selectEntriesSince(tx, { ...q, type: 'charge' });
+  if (rows.length === 0) return undefined;
+  return { amount: rows.reduce((sum, r) => sum + r.amount, 0), currency: rows[0]!.currency };
+}
+
+/**
+ * A prepared statement that makes the caller's writes and a charge at once: atomic with no BEGIN
+ * and COMMIT, one round trip (the registration's fast path). The caller gives its own CTEs
+ * (`with`), the condition on them under which the charge is made (`when`), and its result
+ * (`select` ... `from`). The charge follows the same balance rule as charge(): when `when` holds but
+ * the rule refuses, the whole statement is undone and the refusal thrown (insufficient_funds with
+ * its extras, currency_mismatch). The caller's placeholder names must not start with `ledger_`.
+ */
+export interface StatementWithCharge<R> {
+  /** Alone, outside any transaction: one statement. */
+  alone(db: Db, params: Record<string, unknown>, charge: Posting & { at?: Date }): Promise<R[]>;
+  /** Inside the caller's transaction, in a savepoint, so that a refusal leaves the transaction usable to explain it. */
+  within(tx: Tx, params: Record<string, unknown>, charge: Posting & { at?: Date }): Promise<R[]>;
+}
+
+export function statementWithCharge<R extends Record<string, unknown>>(
+  name: string,
+  parts: { with: SQL; when: SQL; select: SQL; from: SQL },
+): StatementWithCharge<R> {
+  const statement = preparedStatement<R>(
+    name,
+    sql`with ${parts.with}, ${movementCtes(parts.when)}
+      select ${parts.select}, ${abortUnlessMoved} as ledger_refused from ${parts.from}`,
+  );
+  const attempt = (db: Tx, params: Record<string, unknown>, m: Movement) =>
+    statement(db, { ...params, ...movementParams(m) });
+  const movement = (c: Posting & { at?: Date }): Movement => {
+    assertAmount(c.money, true);
+    return { ...c, type: 'charge' };
+  };
+  // A refused charge aborted the statement; the verdict, read after it, says why.
+  const explained = async (err: unknown, readWith: Tx, m: Movement): Promise<unknown> =>
+    raisedProblem(err) === CHARGE_REFUSED ? refusal(await ruleVerdict(readWith, m), m, true) : err;
+  return {
+    alone: async (db, params, c) => {
+      const m = movement(c);
+      try {
+        return await attempt(db, params, m);
+      } catch (err) {
+        throw await explained(err, db, m);
+      }
+    },
+    within: async (tx, params, c) => {
+      const m = movement(c);
+      try {
+        return await tx.transaction((sp) => attempt(sp, params, m));
+      } catch (err) {
+        throw await explained(err, tx, m);
+      }
+    },
+  };
 }

@@ -2,18 +2,18 @@
 // name servers, contacts, autorenew, and delete. Every change that costs money charges the ledger
 // in the same transaction as the registry change, with the domain row locked (FOR UPDATE), so two
 // concurrent renewals of one domain queue and each extends from the expiry the other left.
-import { and, eq, gte, notInArray } from 'drizzle-orm';
+import { and, eq, notInArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { domains, ledgerTransactions } from '../../db/schema/index.js';
+import { domains } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { randomToken } from '../../lib/tokens.js';
-import { postUnlessFree, type Money, type Tx } from '../billing/ledger.js';
+import { charge, chargedSince, refund, type Money, type Tx } from '../billing/api.js';
 import type { DomainRow } from './domain-schemas.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { afterGrace, lifecycleDates } from './lifecycle-dates.js';
-import { PriceChanged } from './register-service.js';
 import { addYears, type RegistryBackend } from './registry.js';
-import type { TldCatalogue, TldEntry, TldOperation } from './tld-service.js';
+import { assertMaxPrice, labelOf, operationPrice } from './pricing.js';
+import type { TldCatalogue, TldEntry } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
 
 export const DomainLocked = defineError('domain_locked', 409, 'The domain is locked; unlock it first');
@@ -93,32 +93,6 @@ function tldEntry(deps: ManageDeps, d: DomainRow, currency: string): TldEntry {
   return entry;
 }
 
-/** Price per year (renew, transfer) or per event (restore) in the caller's currency; premium names keep their renewal price. */
-export function operationPrice(entry: TldEntry, label: string, op: TldOperation, currency: string): number {
-  if (op !== 'restore') {
-    const premium = entry.premium.find((p) => p.label === label);
-    if (premium) return premium.renewAmount;
-  }
-  const price = entry.prices.find((p) => p.operation === op)?.amount;
-  if (price === undefined)
-    throw new ValidationFailed(`.${entry.rules.tld} has no ${op} price in ${currency}`, {
-      errors: [
-        { pointer: '', code: 'not_sold_in_currency', message: `.${entry.rules.tld} is not sold in ${currency}` },
-      ],
-    });
-  return price;
-}
-
-export const labelOf = (name: string): string => name.slice(0, name.indexOf('.'));
-
-export function assertMaxPrice(total: Money, maxPrice: Money | undefined): void {
-  if (maxPrice && (maxPrice.currency !== total.currency || total.amount > maxPrice.amount)) {
-    throw new PriceChanged(`This costs ${total.amount} ${total.currency}, above max_price`, {
-      extensions: { price: total, max_price: maxPrice },
-    });
-  }
-}
-
 /** Renew for `years`, from the current expiry, within the TLD's maximum registration period. */
 export async function renewDomain(
   deps: ManageDeps,
@@ -166,9 +140,8 @@ export async function renewDomain(
       years,
       currentExpiresAt: d.expiresAt,
     });
-    await postUnlessFree(tx, {
+    await charge(tx, {
       accountId: caller.id,
-      type: 'charge',
       money: total,
       reason: `Renewal of ${d.name} for ${years} year(s)`,
       reference: `domain:${d.name}`,
@@ -212,17 +185,15 @@ export async function restoreDomain(
       expiresAt = (
         await deps.registry.renew(tx, { name: d.name, accountId: caller.id, years, currentExpiresAt: d.expiresAt })
       ).expiresAt;
-    await postUnlessFree(tx, {
+    await charge(tx, {
       accountId: caller.id,
-      type: 'charge',
       money: { amount: fee, currency: caller.currency },
       reason: `Restore of ${d.name} from redemption`,
       reference: `domain:${d.name}`,
     });
     if (renewal) {
-      await postUnlessFree(tx, {
+      await charge(tx, {
         accountId: caller.id,
-        type: 'charge',
         money: { amount: renewal, currency: caller.currency },
         reason: `Renewal of ${d.name} for ${years} year(s) on restore`,
         reference: `domain:${d.name}`,
@@ -377,9 +348,8 @@ export async function deleteDomain(
     if (d.locked) throw new DomainLocked(`${d.name} is locked; POST /v1/domains/${d.name}/unlock first`);
     await deps.registry.delete(tx, { name: d.name, accountId: caller.id, purge: inAddGrace });
     if (charge)
-      await postUnlessFree(tx, {
+      await refund(tx, {
         accountId: caller.id,
-        type: 'refund',
         money: charge,
         reason: `Deletion of ${d.name} within the add grace period`,
         reference: `domain:${d.name}`,
@@ -393,18 +363,6 @@ export async function deleteDomain(
 }
 
 /** What this domain was charged since it was registered (the registration, and any renewal since). */
-async function registrationCharge(tx: Tx, accountId: string, d: DomainRow): Promise<Money | undefined> {
-  const rows = await tx
-    .select({ amount: ledgerTransactions.amount, currency: ledgerTransactions.currency })
-    .from(ledgerTransactions)
-    .where(
-      and(
-        eq(ledgerTransactions.accountId, accountId),
-        eq(ledgerTransactions.reference, `domain:${d.name}`),
-        eq(ledgerTransactions.type, 'charge'),
-        gte(ledgerTransactions.createdAt, d.createdAt),
-      ),
-    );
-  if (rows.length === 0) return undefined;
-  return { amount: rows.reduce((sum, r) => sum + Math.abs(r.amount), 0), currency: rows[0]!.currency };
+function registrationCharge(tx: Tx, accountId: string, d: DomainRow): Promise<Money | undefined> {
+  return chargedSince(tx, { accountId, reference: `domain:${d.name}`, since: d.createdAt });
 }

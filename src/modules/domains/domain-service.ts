@@ -4,9 +4,11 @@ import type { Db } from '../../db/client.js';
 import { NotFound } from '../../errors.js';
 import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
 import type { IncidentType } from '../fair-use/incidents.js';
-import { checkNames, checkStore } from './check-service.js';
+import { checkNames } from './check-service.js';
+import { checkStore } from './check-store.js';
 import { findDomain, listDomains, type DomainFilter } from './domain-store.js';
-import { registerDomain, registrationFacts, registrationWriter, type RegisterInput } from './register-service.js';
+import { registerDomain, type RegisterInput } from './register-service.js';
+import { registrationFacts, registrationWriter } from './register-store.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 

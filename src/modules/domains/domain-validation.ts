@@ -3,7 +3,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { contacts } from '../../db/schema/index.js';
 import type { FieldErrorBody } from '../../errors.js';
-import type { Tx } from '../billing/ledger.js';
+import type { Tx } from '../../db/client.js';
 import type { TldRow } from './tld-service.js';
 
 export type ContactRole = 'owner' | 'admin' | 'tech' | 'billing';

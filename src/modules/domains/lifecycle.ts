@@ -10,10 +10,10 @@ import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, domains } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
-import { postUnlessFree, type Tx } from '../billing/ledger.js';
+import { charge, type Tx } from '../billing/api.js';
 import type { DomainRow } from './domain-schemas.js';
-import { labelOf, operationPrice } from './domain-manage-service.js';
 import { lifecycleDates } from './lifecycle-dates.js';
+import { labelOf, operationPrice } from './pricing.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 
@@ -44,9 +44,8 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
   try {
     await tx.transaction(async (sp) => {
       const amount = operationPrice(entry, labelOf(d.name), 'renew', account.currency) * years;
-      await postUnlessFree(sp, {
+      await charge(sp, {
         accountId: d.accountId,
-        type: 'charge',
         money: { amount, currency: account.currency },
         reason: `Autorenewal of ${d.name} for ${years} year(s)`,
         reference: `domain:${d.name}`,

@@ -11,10 +11,10 @@ import { domains, domainTransfers } from '../../db/schema/index.js';
 import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
-import { postUnlessFree, type Money, type Tx } from '../billing/ledger.js';
-import { assertMaxPrice, labelOf, operationPrice } from './domain-manage-service.js';
+import { charge, type Money, type Tx } from '../billing/api.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
+import { assertMaxPrice, honourQuote, isPremium, labelOf, operationPrice } from './pricing.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
@@ -258,12 +258,11 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
 
       // Never more than the price the reseller was shown when it asked (and checked max_price against).
       const price = {
-        amount: Math.min(t.quotedAmount, operationPrice(entry, labelOf(t.name), 'transfer', t.currency)),
+        amount: honourQuote(operationPrice(entry, labelOf(t.name), 'transfer', t.currency), t.quotedAmount),
         currency: t.currency,
       };
-      await postUnlessFree(tx, {
+      await charge(tx, {
         accountId: t.accountId,
-        type: 'charge',
         money: price,
         reason: `Transfer in of ${t.name} (adds 1 year)`,
         reference: `domain:${t.name}`,
@@ -285,7 +284,7 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
           name: t.name,
           unicodeName: t.unicodeName,
           tld: t.tld,
-          premium: entry.premium.some((p) => p.label === labelOf(t.name)),
+          premium: isPremium(entry, labelOf(t.name)),
           // The original registration, not the transfer: no add-grace refund for a transferred name.
           registeredAt: losing?.registeredAt ?? record.createdAt,
           expiresAt: moved.expiresAt,

@@ -6,7 +6,7 @@
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import { accountEvents, accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
-import { InsufficientFunds, postLedgerEntry } from '../billing/ledger.js';
+import { charge, InsufficientFunds } from '../billing/api.js';
 
 export type IncidentType =
   | 'repeated_failed_command'
@@ -146,15 +146,15 @@ export async function recordIncident(
           try {
             // A savepoint: a fee the account cannot pay must not undo the incident.
             const entry = await tx.transaction((sp) =>
-              postLedgerEntry(sp, {
+              charge(sp, {
                 accountId: input.accountId,
-                type: 'fee',
+                kind: 'fee',
                 money: { amount, currency: account.currency },
                 reason: 'Fair-use handling fee',
                 reference: `incident:${incident.id}`,
               }),
             );
-            actions.push(`fee:${entry.id}`);
+            actions.push(`fee:${entry!.id}`);
           } catch (err) {
             if (!(err instanceof InsufficientFunds)) throw err;
             actions.push('fee_failed:insufficient_funds');
