@@ -56,7 +56,7 @@ export const MoneyAmount = (opts: IntegerOptions = {}) =>
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
-export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' });
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code', examples: ['EUR'] });
 export const Money = named(
   'Money',
   Type.Object(

@@ -21,6 +21,7 @@ const strict = { additionalProperties: false } as const;
 
 export const Username = Type.String({
   pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$',
+  examples: ['alice'],
   description: '3-64 characters: letters, digits, . _ @ -',
 });
 export const Email = Type.String({ format: 'email', maxLength: 254 });
@@ -29,8 +30,12 @@ export const Password = Type.String({
   maxLength: 256,
   description: 'At least 12 characters and hard to guess (zxcvbn score >= 3)',
 });
-export const Phone = Type.String({ pattern: '^\\+[0-9]{1,3}\\.[0-9]{4,14}$', description: '+CC.NUMBER' });
-export const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' });
+export const Phone = Type.String({
+  pattern: '^\\+[0-9]{1,3}\\.[0-9]{4,14}$',
+  description: '+CC.NUMBER',
+  examples: ['+49.301234567'],
+});
+export const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2', examples: ['DE'] });
 export const AllowlistEntries = Type.Array(Type.String({ maxLength: 64 }), {
   maxItems: 100,
   description: 'IPv4/IPv6 addresses or CIDRs; empty = any address',
@@ -301,7 +306,7 @@ export const LoginBody = Type.Object(
   {
     username: Type.String({ minLength: 1, maxLength: 64 }),
     password: Type.String({ minLength: 1, maxLength: 256 }),
-    totp_code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
+    totp_code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] })),
     recovery_code: Type.Optional(Type.String({ minLength: 8, maxLength: 32 })),
   },
   strict,
@@ -351,8 +356,11 @@ export const TwoFactorEnrolment = Type.Object(
   },
   strict,
 );
-export const CodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, strict);
-export const OptionalCodeBody = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) }, strict);
+export const CodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] }) }, strict);
+export const OptionalCodeBody = Type.Object(
+  { code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] })) },
+  strict,
+);
 export const RecoveryCodes = Type.Object(
   { recovery_codes: Type.Array(Type.String(), { description: 'Shown once; each works once' }) },
   strict,

@@ -19,11 +19,19 @@ const complaintFields = {
   category: Category,
   description: Type.String({ minLength: 1, maxLength: 10_000 }),
   evidence_urls: Type.Optional(
-    Type.Array(Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 }), {
-      maxItems: 20,
-      uniqueItems: true,
-      description: 'http(s) links to the evidence',
-    }),
+    Type.Array(
+      Type.String({
+        format: 'uri',
+        pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+        maxLength: 2048,
+        examples: ['https://example.com/login'],
+      }),
+      {
+        maxItems: 20,
+        uniqueItems: true,
+        description: 'http(s) links to the evidence',
+      },
+    ),
   ),
   reporter_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 };

@@ -13,7 +13,12 @@ export const contactFields = {
   street: Type.Array(Type.String({ maxLength: 255 }), { minItems: 1, maxItems: 3 }),
   city: Type.String({ minLength: 1, maxLength: 255 }),
   state: Type.String({ maxLength: 255 }),
-  postal_code: Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z0-9][A-Za-z0-9 -]*$' }),
+  postal_code: Type.String({
+    minLength: 1,
+    maxLength: 16,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9 -]*$',
+    examples: ['10117'],
+  }),
 };
 const Warning = Type.Object({ code: Type.Literal('reseller_data_as_contact'), message: Type.String() }, strict);
 export const Contact = named(

@@ -7,7 +7,7 @@ import { DateTime, documentAs, Money, named, Page } from '../../schemas.js';
 export type DomainRow = typeof domains.$inferSelect;
 
 export const strict = { additionalProperties: false } as const;
-export const Handle = Type.String({ pattern: '^RA-[A-Z0-9]{10}$' });
+export const Handle = Type.String({ pattern: '^RA-[A-Z0-9]{10}$', examples: ['RA-7K2M9X4Q1Z'] });
 export const Warning = Type.Object({ code: Type.String(), message: Type.String() }, strict);
 /** R-API-2: what an order names besides its path: a change to any of them makes a failed order new. */
 export const NAMED_BY_ORDER = [
@@ -16,6 +16,17 @@ export const NAMED_BY_ORDER = [
   { kind: 'hosts', at: '/body/nameservers/*' },
 ];
 
+/** The confirmation of an irreversible DELETE: in the query, which every HTTP client sends with a DELETE. */
+export const ConfirmQuery = Type.Object(
+  {
+    confirm: Type.Optional(
+      Type.Boolean({ description: 'true to do it; without it the answer says what would happen (422)' }),
+    ),
+  },
+  strict,
+);
+/** The same confirmation as a JSON body, as older clients send it (some HTTP clients drop DELETE bodies). */
+export const ConfirmBody = Type.Object({ confirm: Type.Optional(Type.Boolean()) }, { ...strict, deprecated: true });
 export const NameParams = Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }) }, strict);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 
@@ -107,6 +118,7 @@ const CheckResultObject = Type.Object(
         {
           id: Type.String({
             pattern: '^rq_',
+            examples: ['rq_eyJhIjoiOGExZDJjM2IifQ.c2lnbmF0dXJl'],
             maxLength: 400,
             description: 'Pass as quote_id to the registration; the quote is sealed in it',
           }),

@@ -5,8 +5,12 @@ import type { TldEntry } from './tld-service.js';
 const strict = { additionalProperties: false } as const;
 const Operation = Type.Enum(['register', 'renew', 'transfer', 'restore']);
 const Role = Type.Enum(['owner', 'admin', 'tech', 'billing']);
-const Script = Type.String({ pattern: '^[A-Z][a-z_]+$', description: 'Unicode script name, as in \\p{Script=...}' });
-const Label = Type.String({ pattern: '^[a-z0-9-]{1,63}$' });
+const Script = Type.String({
+  pattern: '^[A-Z][a-z_]+$',
+  description: 'Unicode script name, as in \\p{Script=...}',
+  examples: ['Latin'],
+});
+const Label = Type.String({ pattern: '^[a-z0-9-]{1,63}$', examples: ['shop'] });
 
 export const LDH_PATTERN = '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$';
 
@@ -106,7 +110,7 @@ export const TldRulesBody = Type.Object(
     max_period_years: Type.Integer({ minimum: 1, maximum: 10 }),
     auth_code_required: Type.Boolean(),
     required_contacts: Type.Array(Role, { minItems: 1, uniqueItems: true }),
-    owner_countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$' }), { uniqueItems: true }),
+    owner_countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$', examples: ['DE'] }), { uniqueItems: true }),
     add_grace_days: Type.Integer({ minimum: 0, maximum: 60 }),
     auto_renew_grace_days: Type.Integer({ minimum: 0, maximum: 90 }),
     redemption_days: Type.Integer({ minimum: 0, maximum: 120 }),

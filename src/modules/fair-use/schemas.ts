@@ -234,7 +234,10 @@ export const LadderStep = Type.Object(
     action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
     fee: Type.Optional(
-      Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), MoneyAmount({ minimum: 1 })), Type.Null()]),
+      Type.Union([
+        Type.Record(Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }), MoneyAmount({ minimum: 1 })),
+        Type.Null(),
+      ]),
     ),
   },
   strict,

@@ -2,6 +2,7 @@
 // schemas (discriminated unions), shared parameters and response headers as components, enums with
 // their type, nullable scalars as 3.1 type arrays, optional bodies not marked required, examples.
 import { documentForms } from '../../schemas.js';
+import { REQUEST_EXAMPLES } from './request-examples.js';
 import { signatureDocumentation } from './signature-docs.js';
 
 type Json = Record<string, any>;
@@ -87,7 +88,7 @@ export function polishDocument(doc: Json): Json {
 
   components.parameters = Object.fromEntries(Object.entries(PARAMETERS).map(([id, p]) => [id, p.param]));
   components.headers = Object.fromEntries(Object.entries(HEADERS));
-  for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
+  for (const item of Object.values<Json>(doc.paths ?? {})) {
     for (const [method, op] of Object.entries<Json>(item)) {
       if (!METHODS.has(method)) continue;
       const idempotent = shareParameters(op);
@@ -95,7 +96,7 @@ export function polishDocument(doc: Json): Json {
       if (op.requestBody) optionalBody(op.requestBody, schemas);
       walk(op, typeEnums);
       walk(op, nullableScalars);
-      addExamples(op, schemas, `${method} ${path}`);
+      addExamples(op, schemas);
     }
   }
   signatureDocumentation(doc);
@@ -231,10 +232,14 @@ export function exampleOf(schema: Json | undefined, schemas: Json, depth = 0): u
 }
 
 /** Request bodies and 2xx JSON responses without examples get one (named schemas carry their own). */
-function addExamples(op: Json, schemas: Json, _where: string): void {
+function addExamples(op: Json, schemas: Json): void {
   const media: Json[] = [];
   const body = op.requestBody?.content?.['application/json'];
-  if (body) media.push(body);
+  const given = REQUEST_EXAMPLES[op.operationId];
+  if (body && given !== undefined) {
+    if (body.schema?.$ref) body.example = given;
+    else body.schema.examples = [given];
+  } else if (body) media.push(body);
   for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
     const m = response.content?.['application/json'];
     if (status.startsWith('2') && m) media.push(m);
