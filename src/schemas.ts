@@ -1,5 +1,39 @@
 // TypeBox schemas shared by every module: money, times, ids, pagination (cursors: plugins/cursors.ts).
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
+
+const NAMED = new Map<string, TSchema>();
+
+/**
+ * A schema with a name: it is registered once (app.addSchema, by the openapi plugin) under its `$id`,
+ * which becomes its component name in the OpenAPI document, and every use is a `$ref` to it, typed as
+ * the schema. Declare named schemas at module level, so they exist before the app registers them.
+ */
+export function named<T extends TSchema>(id: string, schema: T): TUnsafe<Static<T>> {
+  if (NAMED.has(id)) throw new Error(`schema named twice: ${id}`);
+  NAMED.set(id, { ...schema, $id: id });
+  return Type.Unsafe<Static<T>>(Type.Ref(id));
+}
+
+/** Every named schema, with its `$id`, for app.addSchema. */
+export const namedSchemas = (): TSchema[] => [...NAMED.values()];
+
+const DOCUMENT_FORMS = new Map<string, TSchema>();
+
+/**
+ * How the OpenAPI document shows named schemas whose runtime schema stays one plain object for fast
+ * serialisation while the payload's shape depends on a field: e.g. a discriminated union (oneOf +
+ * discriminator) over variants, each a component of its own. test/plugins/openapi.test.ts checks
+ * real responses against these forms. `$ref`s name components bare (`Money`), as in named schemas.
+ */
+export function documentAs(forms: Record<string, TSchema>): void {
+  for (const [id, form] of Object.entries(forms)) DOCUMENT_FORMS.set(id, form);
+}
+
+/** The document-only forms of components, by name. */
+export const documentForms = (): ReadonlyMap<string, TSchema> => DOCUMENT_FORMS;
+
+/** A reference to a named schema with a description of its own (OpenAPI 3.1 keeps siblings of `$ref`). */
+export const describedRef = <T extends TSchema>(ref: T, description: string): T => ({ ...ref, description });
 
 // Integer bounds. Every integer a request carries has bounds that fit its column, so an
 // out-of-range number is a 422 at validation, never a database error (and the OpenAPI document
@@ -22,30 +56,57 @@ export const MoneyAmount = (opts: IntegerOptions = {}) =>
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
-export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' });
-export const Money = Type.Object(
-  {
-    amount: Type.Integer({
-      minimum: -Number.MAX_SAFE_INTEGER,
-      maximum: Number.MAX_SAFE_INTEGER,
-      description: 'Minor units (cents, kopecks)',
-    }),
-    currency: Currency,
-  },
-  { additionalProperties: false },
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code', examples: ['EUR'] });
+export const Money = named(
+  'Money',
+  Type.Object(
+    {
+      amount: Type.Integer({
+        minimum: -Number.MAX_SAFE_INTEGER,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'Minor units (cents, kopecks)',
+      }),
+      currency: Currency,
+    },
+    {
+      additionalProperties: false,
+      description: 'An amount of money: integer minor units and an ISO 4217 currency',
+      examples: [{ amount: 1299, currency: 'EUR' }],
+    },
+  ),
 );
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
+/** List query parameters; the OpenAPI document shows them once, as the Limit and Cursor parameters. */
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'How many items to return at most' }),
+  ),
+  cursor: Type.Optional(
+    Type.String({ maxLength: 512, description: 'The next_cursor of the previous page; omit for the first page' }),
+  ),
 };
 
+/**
+ * The list envelope. For a named item (`X`) it is the named schema `XList`: declare it next to the
+ * item (`export const XList = Page(X)`) so it exists when the app registers named schemas; later calls
+ * return the same reference.
+ */
 export function Page<T extends TSchema>(item: T) {
-  return Type.Object(
-    { data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+  const envelope = Type.Object(
+    {
+      data: Type.Array(item),
+      next_cursor: Type.Union([Type.String(), Type.Null()], {
+        description: 'Pass as `cursor` for the next page; null on the last page',
+      }),
+    },
     { additionalProperties: false },
   );
+  const ref = (item as { $ref?: unknown }).$ref;
+  if (typeof ref !== 'string') return envelope;
+  const id = `${ref}List`;
+  if (NAMED.has(id)) return Type.Unsafe<Static<typeof envelope>>(Type.Ref(id));
+  return named(id, { ...envelope, description: `A page of ${ref} items` });
 }
 
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);

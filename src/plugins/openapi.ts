@@ -5,7 +5,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
+import { namedSchemas } from '../schemas.js';
 import { SECURITY_SCHEMES } from './auth.js';
+import { polishDocument } from './openapi/polish-document.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -48,6 +50,7 @@ export interface OpenApiOptions {
 
 export default fp<OpenApiOptions>(
   async function openapiPlugin(app, opts) {
+    for (const schema of namedSchemas()) app.addSchema(schema);
     app.addHook('onRoute', (route) => {
       const s = route.schema;
       if (s?.hide) return;
@@ -96,6 +99,7 @@ export default fp<OpenApiOptions>(
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
+      transformObject: (doc) => polishDocument('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     });
     await app.register(swaggerUi, {
       routePrefix: '/docs',

@@ -63,7 +63,7 @@ export function operationsOf(doc: Schema): Operation[] {
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item)) {
       if (typeof op !== 'object' || op === null || typeof op.operationId !== 'string') continue;
-      const params = ((op.parameters ?? []) as Schema[]).map((p) => ({
+      const params = ((op.parameters ?? []) as Schema[]).map(parameterOf(doc)).map((p) => ({
         name: p.name as string,
         in: p.in as 'path' | 'query' | 'header',
         schema: (p.schema ?? {}) as Schema,
@@ -84,6 +84,14 @@ export function operationsOf(doc: Schema): Operation[] {
   }
   return ops;
 }
+
+/** A parameter, or the shared one (components.parameters) it refers to. */
+const parameterOf =
+  (doc: Schema) =>
+  (p: Schema): Schema =>
+    typeof p.$ref === 'string'
+      ? (((doc.components as Schema)?.parameters as Record<string, Schema>)?.[p.$ref.split('/').pop()!] ?? {})
+      : p;
 
 function resolve(doc: Schema, schema: Schema, depth = 0): Schema {
   if (depth > 20) return {};
@@ -122,7 +130,9 @@ export function sample(schema: Schema, key = ''): unknown {
   if (schema.const !== undefined) return schema.const;
   if (Array.isArray(schema.enum)) return schema.enum[0];
   if (schema.default !== undefined) return schema.default;
-  switch (schema.type) {
+  // OpenAPI 3.1 nullable scalars: `type: ['string', 'null']`.
+  const type = Array.isArray(schema.type) ? (schema.type as string[]).find((t) => t !== 'null') : schema.type;
+  switch (type) {
     case 'object': {
       const props = (schema.properties ?? {}) as Record<string, Schema>;
       const required = new Set((schema.required ?? []) as string[]);

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formatsPlugin from 'ajv-formats';
 import { Type } from 'typebox';
 import { buildApp } from '../../src/app.js';
 import { testStore } from '../helpers/db.js';
@@ -73,4 +75,177 @@ t.test('secured routes document both security schemes and 401/403', async (t) =>
   );
   t.ok(op.responses['401'] && op.responses['403']);
   t.same(doc.paths['/healthz'].get.security, []);
+});
+
+// ---- what an SDK generator gets (issue 12, item 6) ---------------------------------------------
+
+type Json = Record<string, any>;
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
+
+function operations(doc: Json): [string, Json][] {
+  const out: [string, Json][] = [];
+  for (const [path, item] of Object.entries<Json>(doc.paths))
+    for (const [method, op] of Object.entries<Json>(item)) if (METHODS.has(method)) out.push([`${method} ${path}`, op]);
+  return out;
+}
+
+function subschemas(node: unknown, visit: (n: Json, at: string) => void, at = ''): void {
+  if (Array.isArray(node)) node.forEach((n, i) => subschemas(n, visit, `${at}/${i}`));
+  else if (node && typeof node === 'object') {
+    visit(node as Json, at);
+    for (const [k, v] of Object.entries(node))
+      if (!k.startsWith('x-') && k !== 'examples' && k !== 'example') subschemas(v, visit, `${at}/${k}`);
+  }
+}
+
+/** A validator for any JSON pointer into the document (OpenAPI 3.1 schemas are JSON Schema 2020-12). */
+function documentValidator(doc: Json) {
+  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true });
+  (formatsPlugin as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+  ajv.addSchema(doc, 'doc');
+  return (pointer: string, value: unknown) => {
+    const validate = ajv.compile({ $ref: `doc#${pointer}` });
+    return validate(value) ? null : ajv.errorsText(validate.errors);
+  };
+}
+
+const pointerPart = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+t.test('entities are named components, each defined once', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const schemas = doc.components.schemas;
+  for (const name of [
+    'Domain',
+    'DomainList',
+    'Contact',
+    'ContactList',
+    'Money',
+    'Transfer',
+    'TransferList',
+    'ApiKey',
+    'User',
+    'UserList',
+    'Incident',
+    'IncidentList',
+    'AbuseComplaint',
+    'AbuseComplaintList',
+    'Tld',
+    'CheckResult',
+    'Problem',
+  ])
+    t.ok(schemas[name], `${name} is a component`);
+  t.same(Object.keys(doc.components.parameters).sort(), ['Cursor', 'IdempotencyKey', 'Limit']);
+
+  // No component's shape appears inline anywhere else: compare each object schema's property names.
+  const shapes = new Map<string, string>();
+  for (const [name, s] of Object.entries<Json>(schemas))
+    if (s.type === 'object' && s.properties) shapes.set(Object.keys(s.properties).sort().join(','), name);
+  const inlined: string[] = [];
+  subschemas(doc, (n, at) => {
+    if (at.startsWith('/components/schemas/') && at.split('/').length === 4) return;
+    if (n.type !== 'object' || !n.properties) return;
+    const name = shapes.get(Object.keys(n.properties).sort().join(','));
+    // The request-side money (max_price, amounts sent) has its own bounds: only responses count.
+    if (name && !(name === 'Money' && (at.includes('/requestBody/') || n.properties.amount.minimum >= 0)))
+      inlined.push(`${name} at ${at}`);
+  });
+  t.same(inlined, [], 'no entity inlined');
+  const json = JSON.stringify(doc);
+  t.equal(json.split('"Minor units (cents, kopecks)"').length - 1, 1, "Money's shape appears once");
+
+  // Lists use the shared parameters.
+  const listDomains = doc.paths['/v1/domains'].get;
+  t.same(
+    listDomains.parameters.filter((p: Json) => p.$ref).map((p: Json) => p.$ref),
+    ['#/components/parameters/Limit', '#/components/parameters/Cursor'],
+  );
+  t.same(listDomains.responses['200'].content['application/json'].schema, { $ref: '#/components/schemas/DomainList' });
+});
+
+t.test('enums carry their type, nullable scalars are type arrays, unions by a field are discriminated', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const untyped: string[] = [];
+  const anyOfNull: string[] = [];
+  subschemas(doc, (n, at) => {
+    if (Array.isArray(n.enum) && n.type === undefined) untyped.push(at);
+    if (
+      Array.isArray(n.anyOf) &&
+      n.anyOf.some((a: Json) => a.type === 'null') &&
+      n.anyOf.some((a: Json) => ['string', 'integer', 'number', 'boolean'].includes(a.type))
+    )
+      anyOfNull.push(at);
+  });
+  t.same(untyped, [], 'every enum has a type');
+  t.same(anyOfNull, [], 'no anyOf [scalar, null]');
+  t.same(doc.components.schemas.Domain.properties.autorenew_failed_at.type, ['string', 'null']);
+
+  for (const [name, field] of [
+    ['CheckResult', 'status'],
+    ['Incident', 'type'],
+  ] as const) {
+    const s = doc.components.schemas[name];
+    t.ok(Array.isArray(s.oneOf) && s.oneOf.length > 1, `${name} is a oneOf`);
+    t.equal(s.discriminator.propertyName, field, `${name} is discriminated by ${field}`);
+    for (const target of Object.values<string>(s.discriminator.mapping))
+      t.ok(doc.components.schemas[target.split('/').pop()!], `${name}: ${target} exists`);
+  }
+
+  // Real answers match the document's discriminated form.
+  const valid = documentValidator(doc);
+  const { domainSetup, checkNames, fundedReseller, registered } = await import('../helpers/domains.js');
+  const { op, r } = await domainSetup(app);
+  await registered(app, r, 'taken-one.com');
+  const other = await fundedReseller(app, op.token, 0); // R-DOM-2: r checked taken-one.com seconds ago
+  const checked = await checkNames(app, other, 'free-one.com', 'taken-one.com', 'bad_name.com', 'x.nosuchtld');
+  t.equal(checked.statusCode, 200, checked.body);
+  const results = checked.json().results as Json[];
+  t.same(
+    results.map((x) => x.status),
+    ['free', 'taken', 'invalid', 'invalid'],
+  );
+  for (const result of results)
+    t.equal(valid('/components/schemas/CheckResult', result), null, `a ${result.status} result matches CheckResult`);
+});
+
+t.test('headers, scopes, optional bodies and examples are declared', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const valid = documentValidator(doc);
+  for (const [where, op] of operations(doc)) {
+    for (const [status, response] of Object.entries<Json>(op.responses))
+      t.ok(response.headers?.['X-Request-Id'], `${where} ${status}: X-Request-Id`);
+    if (op.responses['429']) {
+      t.ok(op.responses['429'].headers['Retry-After'], `${where}: Retry-After on 429`);
+      const ok = Object.keys(op.responses).find((s) => s.startsWith('2'))!;
+      t.ok(op.responses[ok].headers['RateLimit-Remaining'], `${where}: RateLimit-* on ${ok}`);
+    }
+    const idempotent = (op.parameters ?? []).some((p: Json) => p.$ref === '#/components/parameters/IdempotencyKey');
+    if (where.startsWith('post ') && op.security.length && where !== 'post /v1/auth/login')
+      t.ok(idempotent, `${where}: takes Idempotency-Key`);
+    if (idempotent) {
+      const ok = Object.keys(op.responses).find((s) => s.startsWith('2'))!;
+      t.ok(op.responses[ok].headers['Idempotent-Replayed'], `${where}: Idempotent-Replayed`);
+    }
+
+    const permission = op['x-permission'];
+    if (permission !== 'public') {
+      t.same(op.security, [{ bearerAuth: [permission] }, { hmacSignature: [permission] }], `${where}: scope`);
+      t.match(op.description, permission, `${where}: the description names ${permission}`);
+    }
+
+    const body = op.requestBody?.content?.['application/json'];
+    if (!body) continue;
+    const [method, ...path] = where.split(' ');
+    const at = `/paths/${pointerPart(path.join(' '))}/${method}/requestBody/content/application~1json`;
+    const schema = body.schema.$ref ? doc.components.schemas[body.schema.$ref.split('/').pop()] : body.schema;
+    const required = Array.isArray(schema.required) && schema.required.length > 0;
+    t.equal(op.requestBody.required === true, required, `${where}: body required only when a field is`);
+    const example = body.example ?? body.schema.examples?.[0] ?? schema.examples?.[0];
+    t.not(example, undefined, `${where}: the request body has an example`);
+    t.equal(valid(`${at}/schema`, example), null, `${where}: its example matches the schema`);
+  }
+  for (const [name, s] of Object.entries<Json>(doc.components.schemas))
+    if (s.examples) t.equal(valid(`/components/schemas/${name}`, s.examples[0]), null, `${name}: example matches`);
 });

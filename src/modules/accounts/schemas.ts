@@ -1,6 +1,18 @@
 // Request and response schemas of the accounts area, and the views that map rows onto them.
 import { Type, type Static } from 'typebox';
-import { BigIntId, Currency, DateTime, Int32, iso, Money, MoneyAmount, PageQuery, Uuid } from '../../schemas.js';
+import {
+  BigIntId,
+  Currency,
+  DateTime,
+  Int32,
+  iso,
+  Money,
+  MoneyAmount,
+  named,
+  Page,
+  PageQuery,
+  Uuid,
+} from '../../schemas.js';
 import type { ApiKeyRow } from './auth-service.js';
 import { ALL_PERMISSIONS, RESELLER_PERMISSIONS, RESELLER_ROLES } from './permissions.js';
 import type { AccountRow, UserRow } from './service.js';
@@ -9,6 +21,7 @@ const strict = { additionalProperties: false } as const;
 
 export const Username = Type.String({
   pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$',
+  examples: ['alice'],
   description: '3-64 characters: letters, digits, . _ @ -',
 });
 export const Email = Type.String({ format: 'email', maxLength: 254 });
@@ -17,8 +30,12 @@ export const Password = Type.String({
   maxLength: 256,
   description: 'At least 12 characters and hard to guess (zxcvbn score >= 3)',
 });
-export const Phone = Type.String({ pattern: '^\\+[0-9]{1,3}\\.[0-9]{4,14}$', description: '+CC.NUMBER' });
-export const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' });
+export const Phone = Type.String({
+  pattern: '^\\+[0-9]{1,3}\\.[0-9]{4,14}$',
+  description: '+CC.NUMBER',
+  examples: ['+49.301234567'],
+});
+export const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2', examples: ['DE'] });
 export const AllowlistEntries = Type.Array(Type.String({ maxLength: 64 }), {
   maxItems: 100,
   description: 'IPv4/IPv6 addresses or CIDRs; empty = any address',
@@ -28,27 +45,54 @@ export const Scope = Type.Enum([...RESELLER_PERMISSIONS]);
 
 // ---- accounts -----------------------------------------------------------------------------
 
-export const Account = Type.Object(
-  {
-    id: Uuid,
-    name: Type.String(),
-    status: Type.Enum(['active', 'suspended', 'terminated']),
-    company_name: Type.String(),
-    contact_email: Type.String(),
-    contact_phone: Type.String(),
-    country: Type.String(),
-    address: Type.String(),
-    currency: Currency,
-    balance: Money,
-    credit_limit: Money,
-    require_two_factor: Type.Boolean(),
-    ip_allowlist: Type.Array(Type.String()),
-    suspended_reason: Type.Union([Type.String(), Type.Null()]),
-    created_at: DateTime,
-    updated_at: DateTime,
-  },
-  strict,
+export const Account = named(
+  'Account',
+  Type.Object(
+    {
+      id: Uuid,
+      name: Type.String(),
+      status: Type.Enum(['active', 'suspended', 'terminated']),
+      company_name: Type.String(),
+      contact_email: Type.String(),
+      contact_phone: Type.String(),
+      country: Type.String(),
+      address: Type.String(),
+      currency: Currency,
+      balance: Money,
+      credit_limit: Money,
+      require_two_factor: Type.Boolean(),
+      ip_allowlist: Type.Array(Type.String()),
+      suspended_reason: Type.Union([Type.String(), Type.Null()]),
+      created_at: DateTime,
+      updated_at: DateTime,
+    },
+    {
+      ...strict,
+      description: 'A reseller account',
+      examples: [
+        {
+          id: '8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+          name: 'Example Hosting',
+          status: 'active',
+          company_name: 'Example Hosting GmbH',
+          contact_email: 'billing@example-hosting.test',
+          contact_phone: '+49.301234567',
+          country: 'DE',
+          address: 'Friedrichstr. 1, 10117 Berlin',
+          currency: 'EUR',
+          balance: { amount: 250000, currency: 'EUR' },
+          credit_limit: { amount: 0, currency: 'EUR' },
+          require_two_factor: false,
+          ip_allowlist: [],
+          suspended_reason: null,
+          created_at: '2026-01-15T09:30:00.000Z',
+          updated_at: '2026-03-01T12:00:00.000Z',
+        },
+      ],
+    },
+  ),
 );
+export const AccountList = Page(Account);
 
 export const accountView = (a: AccountRow): Static<typeof Account> => ({
   id: a.id,
@@ -167,23 +211,46 @@ export const ListAccountsQuery = Type.Object(
 
 // ---- users --------------------------------------------------------------------------------
 
-export const User = Type.Object(
-  {
-    id: Uuid,
-    account_id: Type.Union([Uuid, Type.Null()]),
-    username: Type.String(),
-    email: Type.String(),
-    name: Type.String(),
-    role: Type.Enum([...RESELLER_ROLES, 'operator']),
-    status: Type.Enum(['active', 'disabled']),
-    two_factor_enabled: Type.Boolean(),
-    ip_allowlist: Type.Array(Type.String()),
-    locked_until: Type.Union([DateTime, Type.Null()]),
-    last_login_at: Type.Union([DateTime, Type.Null()]),
-    created_at: DateTime,
-  },
-  strict,
+export const User = named(
+  'User',
+  Type.Object(
+    {
+      id: Uuid,
+      account_id: Type.Union([Uuid, Type.Null()]),
+      username: Type.String(),
+      email: Type.String(),
+      name: Type.String(),
+      role: Type.Enum([...RESELLER_ROLES, 'operator']),
+      status: Type.Enum(['active', 'disabled']),
+      two_factor_enabled: Type.Boolean(),
+      ip_allowlist: Type.Array(Type.String()),
+      locked_until: Type.Union([DateTime, Type.Null()]),
+      last_login_at: Type.Union([DateTime, Type.Null()]),
+      created_at: DateTime,
+    },
+    {
+      ...strict,
+      description: 'A login of a reseller account (or an operator, with account_id null)',
+      examples: [
+        {
+          id: '3f2b8c1e-5d4a-4e6b-9c7d-1a2b3c4d5e6f',
+          account_id: '8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+          username: 'alice',
+          email: 'alice@example-hosting.test',
+          name: 'Alice Example',
+          role: 'admin',
+          status: 'active',
+          two_factor_enabled: true,
+          ip_allowlist: [],
+          locked_until: null,
+          last_login_at: '2026-03-01T08:00:00.000Z',
+          created_at: '2026-01-15T09:30:00.000Z',
+        },
+      ],
+    },
+  ),
 );
+export const UserList = Page(User);
 
 export const userView = (u: UserRow): Static<typeof User> => ({
   id: u.id,
@@ -239,7 +306,7 @@ export const LoginBody = Type.Object(
   {
     username: Type.String({ minLength: 1, maxLength: 64 }),
     password: Type.String({ minLength: 1, maxLength: 256 }),
-    totp_code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
+    totp_code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] })),
     recovery_code: Type.Optional(Type.String({ minLength: 8, maxLength: 32 })),
   },
   strict,
@@ -250,18 +317,36 @@ export const LoginResult = Type.Object(
   strict,
 );
 
-export const Session = Type.Object(
-  {
-    id: Uuid,
-    current: Type.Boolean(),
-    created_at: DateTime,
-    expires_at: DateTime,
-    created_address: Type.String(),
-    user_agent: Type.String(),
-    last_used_at: Type.Union([DateTime, Type.Null()]),
-    last_used_address: Type.Union([Type.String(), Type.Null()]),
-  },
-  strict,
+export const Session = named(
+  'Session',
+  Type.Object(
+    {
+      id: Uuid,
+      current: Type.Boolean(),
+      created_at: DateTime,
+      expires_at: DateTime,
+      created_address: Type.String(),
+      user_agent: Type.String(),
+      last_used_at: Type.Union([DateTime, Type.Null()]),
+      last_used_address: Type.Union([Type.String(), Type.Null()]),
+    },
+    {
+      ...strict,
+      description: 'A signed-in session of a user',
+      examples: [
+        {
+          id: '5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e',
+          current: true,
+          created_at: '2026-03-01T08:00:00.000Z',
+          expires_at: '2026-03-01T20:00:00.000Z',
+          created_address: '203.0.113.7',
+          user_agent: 'curl/8.5.0',
+          last_used_at: '2026-03-01T08:05:00.000Z',
+          last_used_address: '203.0.113.7',
+        },
+      ],
+    },
+  ),
 );
 
 export const TwoFactorEnrolment = Type.Object(
@@ -271,8 +356,11 @@ export const TwoFactorEnrolment = Type.Object(
   },
   strict,
 );
-export const CodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, strict);
-export const OptionalCodeBody = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) }, strict);
+export const CodeBody = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] }) }, strict);
+export const OptionalCodeBody = Type.Object(
+  { code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$', examples: ['492039'] })) },
+  strict,
+);
 export const RecoveryCodes = Type.Object(
   { recovery_codes: Type.Array(Type.String(), { description: 'Shown once; each works once' }) },
   strict,
@@ -280,22 +368,44 @@ export const RecoveryCodes = Type.Object(
 
 // ---- API keys -----------------------------------------------------------------------------
 
-export const ApiKey = Type.Object(
-  {
-    id: Uuid,
-    key_id: Type.String({ description: 'Public; the Credential of signed requests' }),
-    user_id: Uuid,
-    name: Type.String(),
-    scopes: Type.Array(Type.Enum([...ALL_PERMISSIONS])),
-    ip_allowlist: Type.Array(Type.String()),
-    created_at: DateTime,
-    rotated_at: Type.Union([DateTime, Type.Null()]),
-    expires_at: Type.Union([DateTime, Type.Null()]),
-    revoked_at: Type.Union([DateTime, Type.Null()]),
-    last_used_at: Type.Union([DateTime, Type.Null()]),
-    last_used_address: Type.Union([Type.String(), Type.Null()]),
-  },
-  strict,
+export const ApiKey = named(
+  'ApiKey',
+  Type.Object(
+    {
+      id: Uuid,
+      key_id: Type.String({ description: 'Public; the Credential of signed requests' }),
+      user_id: Uuid,
+      name: Type.String(),
+      scopes: Type.Array(Type.Enum([...ALL_PERMISSIONS])),
+      ip_allowlist: Type.Array(Type.String()),
+      created_at: DateTime,
+      rotated_at: Type.Union([DateTime, Type.Null()]),
+      expires_at: Type.Union([DateTime, Type.Null()]),
+      revoked_at: Type.Union([DateTime, Type.Null()]),
+      last_used_at: Type.Union([DateTime, Type.Null()]),
+      last_used_address: Type.Union([Type.String(), Type.Null()]),
+    },
+    {
+      ...strict,
+      description: 'An API key; its secret is shown once, when created or rotated',
+      examples: [
+        {
+          id: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f',
+          key_id: 'k7Qm2xPq9Zt4',
+          user_id: '3f2b8c1e-5d4a-4e6b-9c7d-1a2b3c4d5e6f',
+          name: 'billing sync',
+          scopes: ['domains:read', 'domains:write'],
+          ip_allowlist: ['203.0.113.0/24'],
+          created_at: '2026-02-01T10:00:00.000Z',
+          rotated_at: null,
+          expires_at: null,
+          revoked_at: null,
+          last_used_at: null,
+          last_used_address: null,
+        },
+      ],
+    },
+  ),
 );
 
 export const apiKeyView = (k: ApiKeyRow): Static<typeof ApiKey> => ({
@@ -334,28 +444,56 @@ export const CreateApiKeyBody = Type.Object(
 
 // ---- audit --------------------------------------------------------------------------------
 
-export const AuditEvent = Type.Object(
-  {
-    id: BigIntId(),
-    at: DateTime,
-    account_id: Type.Union([Uuid, Type.Null()]),
-    user_id: Type.Union([Uuid, Type.Null()]),
-    credential_type: Type.Union([Type.Enum(['session', 'api_key']), Type.Null()]),
-    credential_id: Type.Union([Type.String(), Type.Null()]),
-    address: Type.String(),
-    operation: Type.String(),
-    method: Type.String(),
-    path: Type.String(),
-    target_type: Type.Union([Type.String(), Type.Null()]),
-    target_id: Type.Union([Type.String(), Type.Null()]),
-    status_code: Int32(),
-    result: Type.Enum(['success', 'failure']),
-    error_code: Type.Union([Type.String(), Type.Null()]),
-    request_id: Type.String(),
-    details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
-  },
-  strict,
+export const AuditEvent = named(
+  'AuditEvent',
+  Type.Object(
+    {
+      id: BigIntId(),
+      at: DateTime,
+      account_id: Type.Union([Uuid, Type.Null()]),
+      user_id: Type.Union([Uuid, Type.Null()]),
+      credential_type: Type.Union([Type.Enum(['session', 'api_key']), Type.Null()]),
+      credential_id: Type.Union([Type.String(), Type.Null()]),
+      address: Type.String(),
+      operation: Type.String(),
+      method: Type.String(),
+      path: Type.String(),
+      target_type: Type.Union([Type.String(), Type.Null()]),
+      target_id: Type.Union([Type.String(), Type.Null()]),
+      status_code: Int32(),
+      result: Type.Enum(['success', 'failure']),
+      error_code: Type.Union([Type.String(), Type.Null()]),
+      request_id: Type.String(),
+      details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    },
+    {
+      ...strict,
+      description: 'One change recorded in the audit trail',
+      examples: [
+        {
+          id: 1042,
+          at: '2026-03-01T08:05:00.000Z',
+          account_id: '8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+          user_id: '3f2b8c1e-5d4a-4e6b-9c7d-1a2b3c4d5e6f',
+          credential_type: 'api_key',
+          credential_id: 'k7Qm2xPq9Zt4',
+          address: '203.0.113.7',
+          operation: 'registerDomain',
+          method: 'POST',
+          path: '/v1/domains',
+          target_type: 'domain',
+          target_id: 'example.com',
+          status_code: 201,
+          result: 'success',
+          error_code: null,
+          request_id: 'req-7f3a9c2e',
+          details: null,
+        },
+      ],
+    },
+  ),
 );
+export const AuditEventList = Page(AuditEvent);
 
 export const AuditQuery = Type.Object(
   {

@@ -4,100 +4,25 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { problemResponses } from '../../errors.js';
-import { BigIntId, DateTime, iso, Page, PageQuery, Uuid } from '../../schemas.js';
+import { iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { pageSize, type ListCursor } from '../../plugins/cursors.js';
-import { Email } from '../accounts/schemas.js';
 import { tenantOf } from '../accounts/api.js';
+import { type AbuseService, type ComplaintWithIncident, type NewComplaint } from './abuse-service.js';
 import {
-  ABUSE_CATEGORIES,
-  COMPLAINT_STATUSES,
-  RESPONSE_ACTIONS,
-  type AbuseService,
-  type ComplaintWithIncident,
-  type NewComplaint,
-} from './abuse-service.js';
+  Action,
+  AdminComplaint,
+  AdminComplaintBody,
+  Category,
+  Complaint,
+  PublicReceipt,
+  PublicReportBody,
+  Status,
+} from './abuse-schemas.js';
 import { nameFromParam, strict } from './domain-schemas.js';
 
 export interface AbuseRouteOptions {
   abuse: AbuseService;
 }
-
-const Category = Type.Enum([...ABUSE_CATEGORIES]);
-const Status = Type.Enum([...COMPLAINT_STATUSES], {
-  description:
-    'open: waiting for the reseller; responded: answered by respond_by; escalated: respond_by passed unanswered (a fair-use incident was filed; a later response is still recorded); closed: settled by an operator',
-});
-const Action = Type.Enum([...RESPONSE_ACTIONS]);
-const NullableDateTime = Type.Union([DateTime, Type.Null()]);
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-
-const complaintFields = {
-  domain: Type.String({ minLength: 1, maxLength: 253, description: 'The domain complained about, A-label or Unicode' }),
-  category: Category,
-  description: Type.String({ minLength: 1, maxLength: 10_000 }),
-  evidence_urls: Type.Optional(
-    Type.Array(Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 }), {
-      maxItems: 20,
-      uniqueItems: true,
-      description: 'http(s) links to the evidence',
-    }),
-  ),
-  reporter_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-};
-const PublicReportBody = Type.Object({ ...complaintFields, reporter_email: Email }, strict);
-const AdminComplaintBody = Type.Object({ ...complaintFields, reporter_email: Type.Optional(Email) }, strict);
-
-const PublicReceipt = Type.Object(
-  { id: Uuid, status: Type.Literal('open'), domain: Type.String(), respond_by: DateTime },
-  { ...strict, description: 'The complaint was received and passed to the responsible reseller' },
-);
-
-const Response = Type.Union([
-  Type.Object(
-    {
-      action: Action,
-      message: Type.String(),
-      responded_at: DateTime,
-      responded_by_user_id: Type.Union([Uuid, Type.Null()]),
-    },
-    strict,
-  ),
-  Type.Null(),
-]);
-const resellerFields = {
-  id: Uuid,
-  domain: Type.String({ description: 'A-label form' }),
-  category: Category,
-  description: Type.String(),
-  evidence_urls: Type.Array(Type.String()),
-  source: Type.Enum(['operator', 'public']),
-  status: Status,
-  created_at: DateTime,
-  respond_by: DateTime,
-  response: Response,
-  escalated_at: NullableDateTime,
-  incident_id: Type.Union([BigIntId(), Type.Null()], {
-    description: 'The fair-use incident filed when the complaint escalated',
-  }),
-  closed_at: NullableDateTime,
-  close_note: NullableString,
-};
-const Complaint = Type.Object(resellerFields, {
-  ...strict,
-  description: "The reporter's identity is kept from the reseller",
-});
-const AdminComplaint = Type.Object(
-  {
-    ...resellerFields,
-    account_id: Uuid,
-    domain_id: Uuid,
-    reporter_name: NullableString,
-    reporter_email: NullableString,
-    filed_by_user_id: Type.Union([Uuid, Type.Null()]),
-    filed_from_ip: NullableString,
-  },
-  strict,
-);
 
 const ListQuery = Type.Object(
   { ...PageQuery, status: Type.Optional(Status), domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })) },

@@ -3,40 +3,18 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
-import { DateTime, Page, PageQuery } from '../../schemas.js';
-import { Country, Email, Phone } from '../accounts/schemas.js';
+import { Page, PageQuery } from '../../schemas.js';
+import { Contact, contactFields as fields } from './contact-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { resellerDataWarnings, type ContactInput, type ContactRow, type ContactService } from './contact-service.js';
 
 const strict = { additionalProperties: false } as const;
-const fields = {
-  name: Type.String({ minLength: 1, maxLength: 255 }),
-  organisation: Type.String({ maxLength: 255 }),
-  email: Email,
-  phone: Phone,
-  country: Country,
-  street: Type.Array(Type.String({ maxLength: 255 }), { minItems: 1, maxItems: 3 }),
-  city: Type.String({ minLength: 1, maxLength: 255 }),
-  state: Type.String({ maxLength: 255 }),
-  postal_code: Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z0-9][A-Za-z0-9 -]*$' }),
-};
 const CreateContactBody = Type.Object(
   { ...fields, organisation: Type.Optional(fields.organisation), state: Type.Optional(fields.state) },
   strict,
 );
 const ContactPatch = Type.Partial(Type.Object(fields, strict), { ...strict, minProperties: 1 });
 
-const Warning = Type.Object({ code: Type.Literal('reseller_data_as_contact'), message: Type.String() }, strict);
-const Contact = Type.Object(
-  {
-    handle: Type.String(),
-    ...fields,
-    created_at: DateTime,
-    updated_at: DateTime,
-    warnings: Type.Array(Warning, { description: 'Data problems worth a look; they do not block the request' }),
-  },
-  strict,
-);
 const HandleParams = Type.Object({ handle: Type.String({ pattern: '^RA-[A-Z0-9]{10}$' }) }, strict);
 
 function fromBody(b: Partial<Static<typeof CreateContactBody>>): Partial<ContactInput> {

@@ -7,7 +7,17 @@ import { Currency, Money, MoneyAmount } from '../../schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { resellerDataWarnings } from './contact-service.js';
 import type { DomainManageService } from './domain-manage-service.js';
-import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
+import {
+  ConfirmBody,
+  ConfirmQuery,
+  Domain,
+  domainView,
+  Handle,
+  NameParams,
+  nameFromParam,
+  strict,
+  Warning,
+} from './domain-schemas.js';
 
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -218,11 +228,12 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       schema: {
         operationId: 'deleteDomain',
         tags: ['domains'],
-        summary: 'Delete: needs confirm: true; refunded within the add grace period, otherwise into redemption',
+        summary: 'Delete: needs ?confirm=true; refunded within the add grace period, otherwise into redemption',
         description:
-          'Without confirm: true the answer is 422 confirmation_required saying what would happen (effect, refund, redemption_ends_at). A locked domain answers 409 domain_locked. Within the TLD’s add grace period the registration is refunded and the name released at once; later the domain enters redemption, restorable with POST /v1/domains/{name}/restore until redemption_ends_at.',
+          'Without confirm=true (in the query; a JSON body {"confirm": true} is accepted too, for older clients) the answer is 422 confirmation_required saying what would happen (effect, refund, redemption_ends_at). A locked domain answers 409 domain_locked. Within the TLD’s add grace period the registration is refunded and the name released at once; later the domain enters redemption, restorable with POST /v1/domains/{name}/restore until redemption_ends_at.',
         params: NameParams,
-        body: Type.Object({ confirm: Type.Optional(Type.Boolean()) }, strict),
+        querystring: ConfirmQuery,
+        body: Type.Optional(ConfirmBody),
         response: {
           200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict),
           ...problemResponses(404, 409, 422),
@@ -233,7 +244,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
       const account = await caller(req);
       const name = nameFromParam(req.params.name);
       req.audit = { targetType: 'domain', targetId: name };
-      const r = await manage.deleteDomain(account, name, req.body.confirm === true);
+      const r = await manage.deleteDomain(account, name, req.query.confirm === true || req.body?.confirm === true);
       return { domain: domainView(r.domain), refunded: r.refunded };
     },
   );

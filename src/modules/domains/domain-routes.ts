@@ -6,6 +6,7 @@ import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
 import {
+  CheckResult,
   Domain,
   DomainStatus,
   domainView,
@@ -22,33 +23,6 @@ const CheckBody = Type.Object(
   { names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) },
   strict,
 );
-const CheckResult = Type.Object(
-  {
-    input: Type.String(),
-    name: Type.Union([Type.String(), Type.Null()], { description: 'A-label form, as registered and billed' }),
-    unicode: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Enum(['free', 'taken', 'reserved', 'premium', 'invalid']),
-    reason: Type.Union([Type.String(), Type.Null()]),
-    quote: Type.Union([
-      Type.Object(
-        {
-          id: Type.String({
-            pattern: '^rq_',
-            maxLength: 400,
-            description: 'Pass as quote_id to the registration; the quote is sealed in it',
-          }),
-          price: Money,
-          per: Type.Literal('year'),
-          expires_at: Type.String({ format: 'date-time' }),
-        },
-        strict,
-      ),
-      Type.Null(),
-    ]),
-  },
-  strict,
-);
-
 const RegisterBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253 }),

@@ -1,56 +1,65 @@
 import { Type, type Static } from 'typebox';
-import { Currency, DateTime, Int32, Money, MoneyAmount } from '../../schemas.js';
+import { Currency, DateTime, Int32, Money, MoneyAmount, named } from '../../schemas.js';
 import type { TldEntry } from './tld-service.js';
 
 const strict = { additionalProperties: false } as const;
 const Operation = Type.Enum(['register', 'renew', 'transfer', 'restore']);
 const Role = Type.Enum(['owner', 'admin', 'tech', 'billing']);
-const Script = Type.String({ pattern: '^[A-Z][a-z_]+$', description: 'Unicode script name, as in \\p{Script=...}' });
-const Label = Type.String({ pattern: '^[a-z0-9-]{1,63}$' });
+const Script = Type.String({
+  pattern: '^[A-Z][a-z_]+$',
+  description: 'Unicode script name, as in \\p{Script=...}',
+  examples: ['Latin'],
+});
+const Label = Type.String({ pattern: '^[a-z0-9-]{1,63}$', examples: ['shop'] });
 
 export const LDH_PATTERN = '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$';
 
-export const Tld = Type.Object(
-  {
-    tld: Type.String({ description: 'A-label, without the dot' }),
-    enabled: Type.Boolean(),
-    label: Type.Object(
-      {
-        min_length: Int32(),
-        max_length: Int32(),
-        pattern: Type.String({
-          description: 'The A-label (ASCII) form must match this; "--" in positions 3-4 only for xn-- labels',
-        }),
-        idn_scripts: Type.Array(Type.String(), {
-          description: 'Scripts a U-label may use, one per label; empty = no IDN',
-        }),
-      },
-      strict,
-    ),
-    periods: Type.Object({ min_years: Int32(), max_years: Int32() }, strict),
-    transfer: Type.Object({ auth_code_required: Type.Boolean(), approval_days: Int32() }, strict),
-    contacts: Type.Object(
-      {
-        required_roles: Type.Array(Role),
-        owner_countries: Type.Array(Type.String(), { description: 'ISO 3166; empty = anywhere' }),
-      },
-      strict,
-    ),
-    lifecycle: Type.Object(
-      {
-        add_grace_days: Int32(),
-        auto_renew_grace_days: Int32(),
-        redemption_days: Int32(),
-        pending_delete_days: Int32(),
-      },
-      strict,
-    ),
-    prices: Type.Array(Type.Object({ operation: Operation, price: Money, per: Type.Enum(['year', 'event']) }, strict)),
-    reserved_names: Type.Array(Type.String()),
-    premium_names: Type.Array(Type.Object({ label: Type.String(), register: Money, renew: Money }, strict)),
-    updated_at: DateTime,
-  },
-  strict,
+export const Tld = named(
+  'Tld',
+  Type.Object(
+    {
+      tld: Type.String({ description: 'A-label, without the dot' }),
+      enabled: Type.Boolean(),
+      label: Type.Object(
+        {
+          min_length: Int32(),
+          max_length: Int32(),
+          pattern: Type.String({
+            description: 'The A-label (ASCII) form must match this; "--" in positions 3-4 only for xn-- labels',
+          }),
+          idn_scripts: Type.Array(Type.String(), {
+            description: 'Scripts a U-label may use, one per label; empty = no IDN',
+          }),
+        },
+        strict,
+      ),
+      periods: Type.Object({ min_years: Int32(), max_years: Int32() }, strict),
+      transfer: Type.Object({ auth_code_required: Type.Boolean(), approval_days: Int32() }, strict),
+      contacts: Type.Object(
+        {
+          required_roles: Type.Array(Role),
+          owner_countries: Type.Array(Type.String(), { description: 'ISO 3166; empty = anywhere' }),
+        },
+        strict,
+      ),
+      lifecycle: Type.Object(
+        {
+          add_grace_days: Int32(),
+          auto_renew_grace_days: Int32(),
+          redemption_days: Int32(),
+          pending_delete_days: Int32(),
+        },
+        strict,
+      ),
+      prices: Type.Array(
+        Type.Object({ operation: Operation, price: Money, per: Type.Enum(['year', 'event']) }, strict),
+      ),
+      reserved_names: Type.Array(Type.String()),
+      premium_names: Type.Array(Type.Object({ label: Type.String(), register: Money, renew: Money }, strict)),
+      updated_at: DateTime,
+    },
+    { ...strict, description: 'A TLD we sell: its rules, lifecycle and prices' },
+  ),
 );
 
 export function tldView(e: TldEntry): Static<typeof Tld> {
@@ -101,7 +110,7 @@ export const TldRulesBody = Type.Object(
     max_period_years: Type.Integer({ minimum: 1, maximum: 10 }),
     auth_code_required: Type.Boolean(),
     required_contacts: Type.Array(Role, { minItems: 1, uniqueItems: true }),
-    owner_countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$' }), { uniqueItems: true }),
+    owner_countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$', examples: ['DE'] }), { uniqueItems: true }),
     add_grace_days: Type.Integer({ minimum: 0, maximum: 60 }),
     auto_renew_grace_days: Type.Integer({ minimum: 0, maximum: 90 }),
     redemption_days: Type.Integer({ minimum: 0, maximum: 120 }),

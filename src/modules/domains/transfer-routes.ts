@@ -4,36 +4,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
 import { problemResponses } from '../../errors.js';
-import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
+import { Currency, IdParams, MoneyAmount, Page, PageQuery } from '../../schemas.js';
+import { Transfer, TransferStatus } from './transfer-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { TransferRow, TransferService } from './transfer-service.js';
 
-const TransferStatus = Type.Enum(['pending_approval', 'approved', 'completed', 'rejected', 'cancelled', 'expired']);
-const NullableDateTime = Type.Union([DateTime, Type.Null()]);
-const Transfer = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    unicode_name: Type.String(),
-    status: TransferStatus,
-    direction: Type.Enum(['in', 'out'], { description: 'in: you are gaining the domain; out: you are losing it' }),
-    price: Type.Object(
-      { ...Money.properties },
-      { ...strict, description: 'One year, at the price when requested; charged on completion at the price then' },
-    ),
-    charged: Type.Union([Money, Type.Null()]),
-    note: Type.Union([Type.String(), Type.Null()], {
-      description: 'Why an approved transfer has not completed yet, or why it ended',
-    }),
-    requested_at: DateTime,
-    expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
-    decided_at: NullableDateTime,
-    completed_at: NullableDateTime,
-    domain_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-  },
-  strict,
-);
 const view = (accountId: string | null) => (t: TransferRow) => ({
   id: t.id,
   name: t.name,

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
-import { BigIntId, DateTime, Int32, MoneyAmount } from '../../schemas.js';
+import { Type, type TSchema } from 'typebox';
+import { BigIntId, DateTime, documentAs, Int32, MoneyAmount, named, Page } from '../../schemas.js';
 
 const strict = { additionalProperties: false } as const;
 export const Scope = Type.Enum(['credential', 'account', 'address']);
@@ -48,26 +48,121 @@ export const Cost = Type.Object(
 export const CostBody = Type.Object({ cost: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict);
 export const LimitsView = Type.Object({ limits: Type.Array(Limit), costs: Type.Array(Cost) }, strict);
 
-export const Incident = Type.Object(
-  {
-    id: BigIntId(),
-    account_id: Type.String({ format: 'uuid' }),
-    type: Type.Enum([
-      'repeated_failed_command',
-      'rate_limit_sustained',
-      'bulk_without_notice',
-      'drop_catch_pattern',
-      'abuse_unanswered',
-    ]),
-    occurred_at: DateTime,
-    evidence: Type.Object({}, { additionalProperties: true }),
-    status: Type.Enum(['open', 'cleared']),
-    annotation: Type.Union([Type.String(), Type.Null()]),
-    actions: Type.Array(Type.String(), { description: 'Ladder steps this incident triggered' }),
-    cleared_at: Type.Union([DateTime, Type.Null()]),
-  },
-  strict,
+export const Incident = named(
+  'Incident',
+  Type.Object(
+    {
+      id: BigIntId(),
+      account_id: Type.String({ format: 'uuid' }),
+      type: Type.Enum([
+        'repeated_failed_command',
+        'rate_limit_sustained',
+        'bulk_without_notice',
+        'drop_catch_pattern',
+        'abuse_unanswered',
+      ]),
+      occurred_at: DateTime,
+      evidence: Type.Object({}, { additionalProperties: true }),
+      status: Type.Enum(['open', 'cleared']),
+      annotation: Type.Union([Type.String(), Type.Null()]),
+      actions: Type.Array(Type.String(), { description: 'Ladder steps this incident triggered' }),
+      cleared_at: Type.Union([DateTime, Type.Null()]),
+    },
+    {
+      ...strict,
+      description: 'A fair-use incident: something the account did that the ladder counts (R-API-3)',
+      examples: [
+        {
+          id: 17,
+          account_id: '8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+          type: 'rate_limit_sustained',
+          occurred_at: '2026-03-01T08:05:00.000Z',
+          evidence: { hits_in_minute: 240, minute: '2026-03-01T08:05:00.000Z', last_request_id: 'req-7f3a9c2e' },
+          status: 'open',
+          annotation: null,
+          actions: ['warning'],
+          cleared_at: null,
+        },
+      ],
+    },
+  ),
 );
+export const IncidentList = Page(Incident);
+
+// The document shows an incident as one variant per type, its evidence typed (runtime: one object).
+const incidentVariant = (type: string, evidence: Record<string, TSchema>, description: string) =>
+  Type.Object(
+    {
+      id: BigIntId(),
+      account_id: Type.String({ format: 'uuid' }),
+      type: Type.Literal(type),
+      occurred_at: DateTime,
+      evidence: Type.Object(evidence, { additionalProperties: true, description }),
+      status: Type.Enum(['open', 'cleared']),
+      annotation: Type.Union([Type.String(), Type.Null()]),
+      actions: Type.Array(Type.String(), { description: 'Ladder steps this incident triggered' }),
+      cleared_at: Type.Union([DateTime, Type.Null()]),
+    },
+    strict,
+  );
+const RequestId = Type.String({ description: 'The X-Request-Id of the request, to find it in the audit trail' });
+const INCIDENT_VARIANTS = {
+  RepeatedFailedCommandIncident: incidentVariant(
+    'repeated_failed_command',
+    {
+      operation: Type.String({ description: 'operationId of the command' }),
+      first_failure_request_id: RequestId,
+      first_failure_code: Type.Union([Type.String(), Type.Null()]),
+      repeat_request_id: RequestId,
+    },
+    'R-API-2: the same failed command sent again unchanged',
+  ),
+  RateLimitSustainedIncident: incidentVariant(
+    'rate_limit_sustained',
+    { hits_in_minute: Type.Integer(), minute: DateTime, last_request_id: RequestId },
+    'R-API-1: refused calls in one minute past the threshold',
+  ),
+  BulkWithoutNoticeIncident: incidentVariant(
+    'bulk_without_notice',
+    {
+      day: Type.String({ format: 'date' }),
+      count: Type.Integer(),
+      threshold: Type.Integer(),
+      noticed: Type.Integer(),
+      request_id: RequestId,
+    },
+    'R-API-5: more commands in a UTC day than the threshold without a bulk notice covering them',
+  ),
+  DropCatchPatternIncident: incidentVariant(
+    'drop_catch_pattern',
+    { names_in_minute: Type.Integer(), minute: DateTime, request_id: RequestId },
+    'R-DOM-2: checks of names about to be released, in one minute past the threshold',
+  ),
+  AbuseUnansweredIncident: incidentVariant(
+    'abuse_unanswered',
+    {
+      complaint_id: Type.String({ format: 'uuid' }),
+      domain: Type.String(),
+      category: Type.String(),
+      filed_at: DateTime,
+      respond_by: DateTime,
+    },
+    'R-DOM-6: an abuse complaint not answered by respond_by',
+  ),
+};
+documentAs({
+  ...INCIDENT_VARIANTS,
+  Incident: Type.Unsafe({
+    oneOf: Object.keys(INCIDENT_VARIANTS).map((id) => Type.Ref(id)),
+    description: 'A fair-use incident: something the account did that the ladder counts; `evidence` by `type`',
+    discriminator: {
+      propertyName: 'type',
+      mapping: Object.fromEntries(
+        Object.entries(INCIDENT_VARIANTS).map(([id, v]) => [v.properties.type.const, `#/components/schemas/${id}`]),
+      ),
+    },
+  }),
+});
 
 export const Standing = Type.Object(
   {
@@ -139,7 +234,10 @@ export const LadderStep = Type.Object(
     action: Type.Enum(['warning', 'suspend_api', 'fee', 'termination_review']),
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
     fee: Type.Optional(
-      Type.Union([Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), MoneyAmount({ minimum: 1 })), Type.Null()]),
+      Type.Union([
+        Type.Record(Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }), MoneyAmount({ minimum: 1 })),
+        Type.Null(),
+      ]),
     ),
   },
   strict,

@@ -241,3 +241,49 @@ t.test(
     t.ok(Date.parse(restored.json().domain.expires_at) > Date.now() + YEAR_MS - 86_400_000 * 7);
   },
 );
+
+t.test(
+  'an irreversible DELETE takes its confirmation in the query (some clients drop DELETE bodies); the body still works',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const { r } = await domainSetup(app);
+    for (const name of ['by-query.com', 'by-body.com']) {
+      await registered(app, r, name);
+      await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(r.token) });
+    }
+
+    const bare = await app.inject({ method: 'DELETE', url: '/v1/domains/by-query.com', headers: bearer(r.token) });
+    t.equal(bare.statusCode, 422, 'without a body or a query: what would happen');
+    t.equal(bare.json().code, 'confirmation_required');
+    const notConfirmed = await app.inject({
+      method: 'DELETE',
+      url: '/v1/domains/by-query.com?confirm=false',
+      headers: bearer(r.token),
+    });
+    t.equal(notConfirmed.json().code, 'confirmation_required', 'confirm=false confirms nothing');
+    const byQuery = await app.inject({
+      method: 'DELETE',
+      url: '/v1/domains/by-query.com?confirm=true',
+      headers: bearer(r.token),
+    });
+    t.equal(byQuery.statusCode, 200, 'confirm=true in the query, no body');
+    t.equal(byQuery.json().domain.status, 'released');
+
+    const byBody = await app.inject({
+      method: 'DELETE',
+      url: '/v1/domains/by-body.com',
+      headers: bearer(r.token),
+      payload: { confirm: true },
+    });
+    t.equal(byBody.statusCode, 200, 'the JSON body {"confirm": true} of older clients');
+    t.equal(byBody.json().domain.status, 'released');
+
+    const bad = await app.inject({
+      method: 'DELETE',
+      url: '/v1/domains/by-body.com?confirm=yes',
+      headers: bearer(r.token),
+    });
+    t.equal(bad.statusCode, 422);
+    t.equal(bad.json().code, 'validation_failed', 'confirm is a boolean');
+  },
+);

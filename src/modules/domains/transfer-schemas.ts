@@ -1,0 +1,58 @@
+// The domain transfer as the API shows it (R-DOM-3).
+import { Type } from 'typebox';
+import { DateTime, describedRef, Money, named, Page } from '../../schemas.js';
+import { strict } from './domain-schemas.js';
+
+export const TransferStatus = Type.Enum([
+  'pending_approval',
+  'approved',
+  'completed',
+  'rejected',
+  'cancelled',
+  'expired',
+]);
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+export const Transfer = named(
+  'Transfer',
+  Type.Object(
+    {
+      id: Type.String({ format: 'uuid' }),
+      name: Type.String(),
+      unicode_name: Type.String(),
+      status: TransferStatus,
+      direction: Type.Enum(['in', 'out'], { description: 'in: you are gaining the domain; out: you are losing it' }),
+      price: describedRef(Money, 'One year, at the price when requested; charged on completion at the price then'),
+      charged: Type.Union([Money, Type.Null()]),
+      note: Type.Union([Type.String(), Type.Null()], {
+        description: 'Why an approved transfer has not completed yet, or why it ended',
+      }),
+      requested_at: DateTime,
+      expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
+      decided_at: NullableDateTime,
+      completed_at: NullableDateTime,
+      domain_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    },
+    {
+      ...strict,
+      description: 'A transfer of a domain to you (in) or away from you (out)',
+      examples: [
+        {
+          id: '4c3b2a1f-0e9d-4c8b-a7f6-e5d4c3b2a1f0',
+          name: 'example.org',
+          unicode_name: 'example.org',
+          status: 'pending_approval',
+          direction: 'in',
+          price: { amount: 1099, currency: 'EUR' },
+          charged: null,
+          note: null,
+          requested_at: '2026-03-01T08:05:00.000Z',
+          expires_at: '2026-03-06T08:05:00.000Z',
+          decided_at: null,
+          completed_at: null,
+          domain_id: null,
+        },
+      ],
+    },
+  ),
+);
+export const TransferList = Page(Transfer);
