@@ -14,7 +14,8 @@ import { lt, sql, type SQL } from 'drizzle-orm';
 import { appendPreValidation, isCommandRoute } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
-import { defineError, problemResponses } from '../errors.js';
+import { Type } from 'typebox';
+import { declareErrors, defineError } from '../errors.js';
 import { commandFingerprint, type CommandParts } from '../lib/command-fingerprint.js';
 import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
@@ -23,6 +24,16 @@ export const RepeatedFailedCommand = defineError(
   'repeated_failed_command',
   409,
   'This exact command already failed; change it before sending it again',
+  Type.Object({
+    first_failure: Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      status: Type.Integer(),
+      code: Type.Union([Type.String(), Type.Null()]),
+      request_id: Type.String(),
+      depends_on: Type.Array(Type.String(), { description: 'Subjects whose change lets the command run again' }),
+    }),
+    retry_after: Type.String({ format: 'date-time', description: 'When the command may be sent unchanged' }),
+  }),
 );
 
 const NOT_REMEMBERED = new Set([401, 403, 429]);
@@ -322,7 +333,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
 
     app.addHook('onRoute', (route: RouteOptions) => {
       if (!isCommandRoute(route) || !route.schema) return;
-      route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
+      declareErrors(route, RepeatedFailedCommand);
       const subjects = compileSubjects(route.url, route.config?.guardSubjects);
       const accountAt = route.config?.guardAccount?.split('/').filter(Boolean);
       appendPreValidation(route, (req) => {

@@ -4,7 +4,12 @@ import { defineError, PROBLEM_CONTENT_TYPE } from '../../src/errors.js';
 import type { App } from '../../src/app.js';
 import { buildTestApp } from '../helpers/app.js';
 
-const Teapot = defineError('test_teapot_refused', 409, 'The teapot refuses');
+const Teapot = defineError(
+  'test_teapot_refused',
+  409,
+  'The teapot refuses',
+  Type.Object({ brew_after: Type.String() }),
+);
 
 // Routes that exist only in this test, registered on the real app before ready().
 function testRoutes(app: App) {
@@ -47,7 +52,13 @@ function testRoutes(app: App) {
   app.get(
     '/v1/test-coded',
     {
-      schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } },
+      schema: {
+        operationId: 'testCoded',
+        tags: ['test'],
+        summary: 'coded',
+        errors: [Teapot],
+        response: { 200: Type.Object({}) },
+      },
       config: { permission: 'public' },
     },
     async () => {

@@ -4,13 +4,19 @@
 import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { preparedStatement, raisedProblem, type Db, type Tx } from '../../db/client.js';
 import { accounts, ledgerTransactions } from '../../db/schema/index.js';
+import { Type } from 'typebox';
 import { defineError, NotFound } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import { CurrencyMismatch } from '../accounts/errors.js';
 
 export const InsufficientFunds = defineError(
   'insufficient_funds',
   402,
   'The balance and credit limit do not cover this charge',
+  Type.Object({
+    available: Type.Optional({ ...MoneySchema, description: 'Balance plus credit limit at the time of the charge' }),
+    required: Type.Optional({ ...MoneySchema, description: 'What the charge needed' }),
+  }),
 );
 
 export type LedgerType = 'credit' | 'charge' | 'refund' | 'fee';

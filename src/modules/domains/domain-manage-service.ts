@@ -5,7 +5,9 @@
 import { and, eq, gte, notInArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { domains, ledgerTransactions } from '../../db/schema/index.js';
+import { Type } from 'typebox';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import { randomToken } from '../../lib/tokens.js';
 import { postUnlessFree, type Money, type Tx } from '../billing/ledger.js';
 import type { DomainRow } from './domain-schemas.js';
@@ -20,16 +22,25 @@ export const DomainStatusConflict = defineError(
   'domain_status_conflict',
   409,
   'The domain is not in a state that allows this',
+  Type.Object({ domain_status: Type.Optional(Type.String({ description: 'The domain’s status now' })) }),
 );
 export const ExpiryMismatch = defineError(
   'expiry_mismatch',
   409,
   'current_expires_at is not the domain’s expiry (renewed meanwhile?)',
+  Type.Object({ expires_at: Type.String({ format: 'date-time', description: 'The domain’s expiry now' }) }),
 );
 export const ConfirmationRequired = defineError(
   'confirmation_required',
   422,
   'This is irreversible: send confirm: true',
+  Type.Object({
+    effect: Type.Union([Type.Literal('released'), Type.Literal('redemption')], {
+      description: 'What the deletion would do',
+    }),
+    refund: Type.Union([MoneySchema, Type.Null()], { description: 'Refunded within the add grace period' }),
+    redemption_ends_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  }),
 );
 
 export interface ManageDeps {

@@ -4,7 +4,9 @@
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import { batched, jsonValue, preparedStatement, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
+import { Type } from 'typebox';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import type { AccountRow } from '../accounts/service.js';
@@ -21,8 +23,18 @@ export const AvailabilityCheckRequired = defineError(
   409,
   'Check the name with POST /v1/domains/check first',
 );
-export const PriceChanged = defineError('price_changed', 409, 'The price is above max_price');
-export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
+export const PriceChanged = defineError(
+  'price_changed',
+  409,
+  'The price is above max_price',
+  Type.Object({ price: MoneySchema, max_price: MoneySchema }),
+);
+export const PremiumNotAccepted = defineError(
+  'premium_not_accepted',
+  409,
+  'A premium name needs accept_premium: true',
+  Type.Object({ price: MoneySchema }),
+);
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
 
 import type { DomainRow } from './domain-schemas.js';
