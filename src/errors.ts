@@ -165,7 +165,10 @@ export const RateLimited = defineError(
   429,
   'Rate limit exceeded',
   Type.Object({
-    retry_after_seconds: Type.Integer({ minimum: 0, description: 'Seconds until a retry can succeed (also Retry-After)' }),
+    retry_after_seconds: Type.Integer({
+      minimum: 0,
+      description: 'Seconds until a retry can succeed (also Retry-After)',
+    }),
     name: Type.Optional(Type.String({ description: 'The domain name checked too often (R-DOM-4)' })),
     reason: Type.Optional(Type.Literal('drop_catch_throttle')),
   }),

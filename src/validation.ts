@@ -66,7 +66,9 @@ export function buildSerializerFactory(): SerializerFactory {
       // Problem bodies are built by problem-json (renderProblem), never from handler data: their
       // response schemas (one per code, oneOf by status) are for the document, and JSON.stringify
       // writes them without compiling a serializer per route and status.
-      /^[45]/.test(String(route.httpStatus)) ? JSON.stringify : remembered(cacheOwner, route.schema, () => build(route));
+      /^[45]/.test(String(route.httpStatus))
+        ? JSON.stringify
+        : remembered(cacheOwner, route.schema, () => build(route));
   };
 }
 

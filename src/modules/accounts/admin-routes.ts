@@ -1,7 +1,6 @@
 // /v1/admin/accounts: operators create, inspect, edit, suspend, resume and credit reseller accounts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { Transaction, transactionView } from '../billing/schemas.js';
@@ -18,6 +17,8 @@ import {
   userView,
 } from './schemas.js';
 import { createAccount, getAccount, listAccounts, setAccountStatus, updateAccount } from './service.js';
+import { AccountNotActive, CurrencyMismatch, UsernameTaken, WeakPassword } from './errors.js';
+import { NotFound } from '../../errors.js';
 
 /** R-API-2: a credit (or a new credit limit) changes what an insufficient_funds failure depended on. */
 const CHANGES_FUNDS = { guardSubjects: [{ kind: 'balance' }], guardAccount: '/params/id' };
@@ -31,9 +32,9 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Create a reseller account with its first owner',
         body: CreateAccountBody,
+        errors: [WeakPassword, UsernameTaken],
         response: {
           201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }),
-          ...problemResponses(409),
         },
       },
     },
@@ -79,7 +80,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'One reseller account',
         params: IdParams,
-        response: { 200: Account, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Account },
       },
     },
     async (req) => accountView(await getAccount(app.db, req.params.id)),
@@ -94,7 +96,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Edit an account (contact data, credit limit)',
         params: IdParams,
         body: AdminAccountPatch,
-        response: { 200: Account, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Account },
       },
       config: { ...CHANGES_FUNDS },
     },
@@ -124,7 +127,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
             action === 'suspend' ? 'Suspend an account: its calls answer 403 account_suspended' : 'Lift a suspension',
           params: IdParams,
           ...(action === 'suspend' ? { body: SuspendBody } : {}),
-          response: { 200: Account, ...problemResponses(404, 409) },
+          errors: [NotFound, AccountNotActive],
+          response: { 200: Account },
         },
       },
       async (req) => {
@@ -146,9 +150,9 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Add funds to an account (a ledger credit)',
         params: IdParams,
         body: CreditBody,
+        errors: [NotFound, CurrencyMismatch],
         response: {
           201: Type.Object({ transaction: Transaction }, { additionalProperties: false }),
-          ...problemResponses(404),
         },
       },
       config: { ...CHANGES_FUNDS },

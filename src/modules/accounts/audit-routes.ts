@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { and, desc, eq, gte, lt, lte } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema/index.js';
-import { problemResponses } from '../../errors.js';
 import { Page } from '../../schemas.js';
 import { AuditEvent, AuditQuery } from './schemas.js';
 
@@ -15,7 +14,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['audit'],
         summary: 'Audit trail of state-changing calls, newest first',
         querystring: AuditQuery,
-        response: { 200: Page(AuditEvent), ...problemResponses(400) },
+        response: { 200: Page(AuditEvent) },
       },
     },
     async (req) => {

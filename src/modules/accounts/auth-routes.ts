@@ -4,14 +4,23 @@ import { Type } from 'typebox';
 import { lt } from 'drizzle-orm';
 import { sweepExpiredRows } from '../../db/sweep.js';
 import { sessions } from '../../db/schema/index.js';
-import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
 import { listSessions, login, revokeSession, type AuthPolicy } from './auth-service.js';
-import { NotASession } from './errors.js';
+import {
+  AccountSuspended,
+  AccountTerminated,
+  InvalidCredentials,
+  InvalidTwoFactorCode,
+  LoginLocked,
+  NotASession,
+  TwoFactorEnrolmentRequired,
+  TwoFactorRequired,
+} from './errors.js';
 import { deleteSpentUsernameFailures } from './login-lockout.js';
 import { deleteExpiredNonces } from './nonce-store.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
+import { NotFound } from '../../errors.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = async (app, { policy }) => {
   // A login token past its expiry is kept a week (GET /v1/auth/sessions shows it), then deleted.
@@ -35,7 +44,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         description:
           "Returns an opaque bearer token valid for 48 hours. An unknown username, a wrong password and a login from outside the user's IP allowlist all answer the same 401 invalid_credentials. Failed attempts are limited per username (whether or not a user has it) and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.",
         body: LoginBody,
-        response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
+        errors: [
+          InvalidCredentials,
+          AccountSuspended,
+          AccountTerminated,
+          InvalidTwoFactorCode,
+          TwoFactorRequired,
+          TwoFactorEnrolmentRequired,
+          LoginLocked,
+        ],
+        response: { 200: LoginResult },
       },
       config: { sensitive: true },
     },
@@ -70,7 +88,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         operationId: 'logout',
         tags: ['auth'],
         summary: 'Revoke the session this request is made with',
-        response: { 204: Type.Null({ description: 'Logged out' }), ...problemResponses(409) },
+        errors: [NotASession, NotFound],
+        response: { 204: Type.Null({ description: 'Logged out' }) },
       },
       config: { allowEnrolment: true },
     },
@@ -119,7 +138,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ policy: AuthPolicy }> = asy
         tags: ['auth'],
         summary: 'Revoke one of your sessions',
         params: IdParams,
-        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Revoked' }) },
       },
     },
     async (req, reply) => {

@@ -1,7 +1,6 @@
 // /v1/users: one login per person (R-SEC-1), passwords (R-SEC-2) and two-factor (R-SEC-3).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { IdParams, Page, PageQuery } from '../../schemas.js';
 import { confirmTwoFactor, disableTwoFactor, startTwoFactorEnrolment } from './auth-service.js';
 import {
@@ -16,6 +15,18 @@ import {
   userView,
 } from './schemas.js';
 import { changePassword, createUser, getUserVisibleTo, listUsers, updateUser } from './service.js';
+import {
+  InvalidAllowlist,
+  InvalidTwoFactorCode,
+  LastOwner,
+  RoleNotAssignable,
+  TwoFactorAlreadyEnabled,
+  TwoFactorNotEnrolled,
+  UsernameTaken,
+  WeakPassword,
+  WrongPassword,
+} from './errors.js';
+import { NotFound } from '../../errors.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -26,7 +37,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'Users of your account',
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
-        response: { 200: Page(User), ...problemResponses(400, 404) },
+        errors: [NotFound],
+        response: { 200: Page(User) },
       },
     },
     async (req) => {
@@ -46,7 +58,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'Add a user (one per person; credentials are never shared)',
         body: CreateUserBody,
-        response: { 201: User, ...problemResponses(403, 404, 409) },
+        errors: [NotFound, RoleNotAssignable, WeakPassword, InvalidAllowlist, UsernameTaken],
+        response: { 201: User },
       },
     },
     async (req, reply) => {
@@ -72,7 +85,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'One user (yourself, or any with users:read)',
         params: IdParams,
-        response: { 200: User, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: User },
       },
     },
     async (req) => userView(await getUserVisibleTo(app.db, req.principal!, req.params.id)),
@@ -89,7 +103,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Disabling a user revokes all their sessions and API keys. An account keeps at least one active owner (409 last_owner).',
         params: IdParams,
         body: UserPatchBody,
-        response: { 200: User, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, InvalidAllowlist, LastOwner],
+        response: { 200: User },
       },
     },
     async (req) => {
@@ -115,7 +130,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'Disable a user and revoke their sessions and keys (kept for the audit trail)',
         params: IdParams,
-        response: { 200: User, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, LastOwner],
+        response: { 200: User },
       },
     },
     async (req) => {
@@ -137,7 +153,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
           "Changing your own password signs out your other sessions; a reset revokes all of the user's sessions and API keys.",
         params: IdParams,
         body: PasswordBody,
-        response: { 204: Type.Null({ description: 'Password set' }), ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable, WrongPassword, WeakPassword],
+        response: { 204: Type.Null({ description: 'Password set' }) },
       },
     },
     async (req, reply) => {
@@ -159,7 +176,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: 'Start TOTP enrolment for yourself: returns the secret and an otpauth:// URI',
         params: IdParams,
-        response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, TwoFactorAlreadyEnabled],
+        response: { 200: TwoFactorEnrolment },
       },
       config: { allowEnrolment: true, sensitive: true },
     },
@@ -179,7 +197,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Confirm enrolment with a current code; returns 10 one-time recovery codes (shown once)',
         params: IdParams,
         body: CodeBody,
-        response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, TwoFactorAlreadyEnabled, TwoFactorNotEnrolled, InvalidTwoFactorCode],
+        response: { 200: RecoveryCodes },
       },
       config: { allowEnrolment: true, sensitive: true },
     },
@@ -200,7 +219,8 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Turn two-factor off: yourself with a current code, or another user with users:write',
         params: IdParams,
         body: OptionalCodeBody,
-        response: { 204: Type.Null({ description: 'Disabled' }), ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable, InvalidTwoFactorCode],
+        response: { 204: Type.Null({ description: 'Disabled' }) },
       },
     },
     async (req, reply) => {

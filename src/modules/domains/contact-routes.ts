@@ -1,20 +1,21 @@
 // /v1/contacts: contact handles for customers' domains (R-DOM-1).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { DateTime, Page, PageQuery } from '../../schemas.js';
 import { Country, Email, Phone } from '../accounts/schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import {
+  type ContactInput,
+  ContactInUse,
+  type ContactRow,
   createContact,
   deleteContact,
   getContact,
   listContacts,
   resellerDataWarnings,
   updateContact,
-  type ContactInput,
-  type ContactRow,
 } from './contact-service.js';
+import { NotFound } from '../../errors.js';
 
 const strict = { additionalProperties: false } as const;
 const fields = {
@@ -86,6 +87,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['domains'],
         summary: 'Create a contact handle; every field is validated',
         body: CreateContactBody,
+        errors: [NotFound],
         response: { 201: Contact },
       },
     },
@@ -108,7 +110,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['domains'],
         summary: 'Your contact handles',
         querystring: Type.Object(PageQuery, strict),
-        response: { 200: Page(Contact), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Contact) },
       },
     },
     async (req) => {
@@ -136,7 +139,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['domains'],
         summary: 'One contact handle',
         params: HandleParams,
-        response: { 200: Contact, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Contact },
       },
     },
     async (req) => view(await getContact(app.db, tenantOf(req.principal), req.params.handle)),
@@ -151,7 +155,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Update a contact handle',
         params: HandleParams,
         body: ContactPatch,
-        response: { 200: Contact, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Contact },
       },
     },
     async (req) => {
@@ -169,7 +174,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['domains'],
         summary: 'Delete a contact handle',
         params: HandleParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(404, 409) },
+        errors: [NotFound, ContactInUse],
+        response: { 204: Type.Null({ description: 'Deleted' }) },
       },
     },
     async (req, reply) => {

@@ -2,24 +2,30 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { resellerDataWarnings } from './contact-service.js';
 import {
+  ConfirmationRequired,
   deleteDomain,
+  DomainLocked,
+  DomainStatusConflict,
+  ExpiryMismatch,
+  type ManageDeps,
   readAuthCode,
   renewDomain,
   resetAuthCode,
   restoreDomain,
   setLock,
   updateDomain,
-  type ManageDeps,
 } from './domain-manage-service.js';
 import { Domain, domainView, Handle, NameParams, nameFromParam, strict, Warning } from './domain-schemas.js';
 import { runLifecycle } from './lifecycle.js';
 import type { RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
+import { PriceChanged } from './register-service.js';
+import { NotFound } from '../../errors.js';
+import { InsufficientFunds } from '../billing/ledger.js';
 
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -85,9 +91,9 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           },
           { ...strict, minProperties: 1 },
         ),
+        errors: [NotFound, DomainStatusConflict],
         response: {
           200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict),
-          ...problemResponses(404, 409),
         },
       },
       config: {
@@ -131,7 +137,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           },
           strict,
         ),
-        response: { 200: Charged, ...problemResponses(402, 404, 409) },
+        errors: [NotFound, DomainStatusConflict, ExpiryMismatch, PriceChanged, InsufficientFunds],
+        response: { 200: Charged },
       },
     },
     async (req) => {
@@ -157,7 +164,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         summary: 'Restore a domain from redemption: the restore fee, plus renewal if it has expired',
         params: NameParams,
         body: Type.Object({ max_price: Type.Optional(MaxPrice) }, strict),
-        response: { 200: Charged, ...problemResponses(402, 404, 409) },
+        errors: [NotFound, DomainStatusConflict, PriceChanged, InsufficientFunds],
+        response: { 200: Charged },
       },
     },
     async (req) => {
@@ -181,7 +189,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           tags: ['domains'],
           summary,
           params: NameParams,
-          response: { 200: Domain, ...problemResponses(404, 409) },
+          errors: [NotFound, DomainStatusConflict],
+          response: { 200: Domain },
         },
       },
       async (req) => {
@@ -201,7 +210,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         tags: ['domains'],
         summary: 'The auth code, for a transfer out',
         params: NameParams,
-        response: { 200: AuthCode, ...problemResponses(404, 409) },
+        errors: [NotFound, DomainStatusConflict],
+        response: { 200: AuthCode },
       },
       // A GET that hands out a secret: audited (its domains:write permission is in the operation table).
       config: { audit: true, sensitive: true },
@@ -221,7 +231,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         tags: ['domains'],
         summary: 'A new auth code; the old one stops working',
         params: NameParams,
-        response: { 200: AuthCode, ...problemResponses(404, 409) },
+        errors: [NotFound, DomainStatusConflict],
+        response: { 200: AuthCode },
       },
       config: { sensitive: true },
     },
@@ -243,9 +254,9 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           'Without confirm: true the answer is 422 confirmation_required saying what would happen (effect, refund, redemption_ends_at). A locked domain answers 409 domain_locked. Within the TLD’s add grace period the registration is refunded and the name released at once; later the domain enters redemption, restorable with POST /v1/domains/{name}/restore until redemption_ends_at.',
         params: NameParams,
         body: Type.Object({ confirm: Type.Optional(Type.Boolean()) }, strict),
+        errors: [NotFound, DomainStatusConflict, ConfirmationRequired, DomainLocked],
         response: {
           200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict),
-          ...problemResponses(404, 409, 422),
         },
       },
     },

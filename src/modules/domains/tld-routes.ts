@@ -1,7 +1,7 @@
 // /v1/tlds (resellers: the rules and their prices) and /v1/admin/tlds (operators edit them).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses, ValidationFailed } from '../../errors.js';
+import { NotFound, ValidationFailed } from '../../errors.js';
 import { getAccount } from '../accounts/service.js';
 import { loadTlds, replaceTldLists, upsertTld, type TldCatalogue } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
@@ -24,6 +24,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         operationId: 'listTlds',
         tags: ['domains'],
         summary: 'The TLD catalogue: syntax, periods, contacts, lifecycle, prices, reserved and premium names',
+        errors: [NotFound],
         response: { 200: TldList },
       },
     },
@@ -42,7 +43,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         tags: ['domains'],
         summary: "One TLD's rules and prices",
         params: TldParams,
-        response: { 200: Tld, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Tld },
       },
     },
     async (req) => {
@@ -132,7 +134,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ catalogue: TldCatalogue }> =
         summary: "Replace a TLD's prices, reserved names or premium names (each list given is replaced whole)",
         params: TldParams,
         body: TldListsBody,
-        response: { 200: Tld, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Tld },
       },
     },
     async (req) => {

@@ -4,21 +4,30 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { domainTransfers } from '../../db/schema/index.js';
-import { NotFound, problemResponses } from '../../errors.js';
+import { NotFound } from '../../errors.js';
 import { Currency, DateTime, IdParams, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { getAccount, tenantOf } from '../accounts/service.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { RegistryBackend } from './registry.js';
 import {
+  AlreadyYours,
   approveTransfer,
   cancelTransfer,
+  DomainNotRegistered,
+  InvalidAuthCode,
   rejectTransfer,
   requestTransfer,
   runTransferJob,
   type TransferDeps,
+  TransferNotOpen,
+  TransferPending,
+  TransferProhibited,
   type TransferRow,
 } from './transfer-service.js';
 import type { TldCatalogue } from './tld-service.js';
+import { PriceChanged } from './register-service.js';
+import { DomainNotAvailable, TransferRefused } from './registry.js';
+import { InsufficientFunds } from '../billing/ledger.js';
 
 const TransferStatus = Type.Enum(['pending_approval', 'approved', 'completed', 'rejected', 'cancelled', 'expired']);
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
@@ -122,9 +131,17 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           },
           strict,
         ),
+        errors: [
+          NotFound,
+          DomainNotRegistered,
+          AlreadyYours,
+          TransferProhibited,
+          InvalidAuthCode,
+          TransferPending,
+          PriceChanged,
+        ],
         response: {
           201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict),
-          ...problemResponses(409, 422),
         },
       },
       config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
@@ -155,7 +172,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           { ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) },
           strict,
         ),
-        response: { 200: Page(Transfer), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Transfer) },
       },
     },
     async (req) => {
@@ -195,7 +213,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'One transfer (in or out)',
         params: IdParams,
-        response: { 200: Transfer, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -222,7 +241,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'Cancel a transfer that has not completed',
         params: IdParams,
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [NotFound, TransferNotOpen],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -244,7 +264,16 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           'Completes the transfer at once when the gaining reseller can pay; otherwise it stays approved (see note) and completes when it can, until expires_at.',
         params: IdParams,
         body: Type.Object({ token: Token }, strict),
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [
+          NotFound,
+          TransferNotOpen,
+          DomainNotRegistered,
+          TransferProhibited,
+          InsufficientFunds,
+          DomainNotAvailable,
+          TransferRefused,
+        ],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -264,7 +293,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         summary: 'The owner rejects the transfer with the approval token (no credentials)',
         params: IdParams,
         body: Type.Object({ token: Token, reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict),
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [NotFound, TransferNotOpen],
+        response: { 200: Transfer },
       },
     },
     async (req) => {

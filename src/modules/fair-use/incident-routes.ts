@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { Type, type Static } from 'typebox';
 import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
-import { NotFound, problemResponses, ValidationFailed } from '../../errors.js';
+import { NotFound, ValidationFailed } from '../../errors.js';
 import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/service.js';
 import { utcDay } from './bulk.js';
@@ -60,7 +60,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         tags: ['fair-use'],
         summary: 'Your fair-use incidents, newest first',
         querystring: IncidentQuery,
-        response: { 200: Page(Incident), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Incident) },
       },
       config: { allowDuringApiSuspension: true },
     },
@@ -77,6 +78,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         description:
           'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many.',
         body: BulkNoticeBody,
+        errors: [NotFound],
         response: { 201: BulkNotice },
       },
       config: { bulkExempt: true },
@@ -115,6 +117,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         operationId: 'listBulkNotices',
         tags: ['fair-use'],
         summary: 'Your bulk notices for today and later',
+        errors: [NotFound],
         response: { 200: Type.Object({ data: Type.Array(BulkNotice) }, { additionalProperties: false }) },
       },
       config: { allowDuringApiSuspension: true },
@@ -152,7 +155,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         tags: ['admin'],
         summary: 'Incidents of every account, newest first',
         querystring: IncidentQuery,
-        response: { 200: Page(Incident), ...problemResponses(400) },
+        response: { 200: Page(Incident) },
       },
     },
     async (req) => listIncidents(req, req.query.account_id, req.query),
@@ -167,7 +170,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         summary: 'Annotate an incident, or clear it so it no longer counts toward the ladder',
         params: Type.Object({ id: BigIntId() }, { additionalProperties: false }),
         body: IncidentPatch,
-        response: { 200: Incident, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Incident },
       },
     },
     async (req) => {
@@ -200,7 +204,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ periodDays: number }> =
         tags: ['admin'],
         summary: 'Lift a fair-use API suspension now',
         params: Type.Object({ account_id: Uuid }, { additionalProperties: false }),
-        response: { 204: Type.Null({ description: 'Lifted' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Lifted' }) },
       },
     },
     async (req, reply) => {

@@ -7,7 +7,7 @@ import { getAccount, tenantOf } from '../accounts/service.js';
 import { commandsOn, noticedCount, utcDay } from './bulk.js';
 import { incidentView } from './incident-routes.js';
 import { ladderStanding } from './incidents.js';
-import { NotFound, problemResponses } from '../../errors.js';
+import { NotFound } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
 
@@ -25,6 +25,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'getFairUse',
         tags: ['fair-use'],
         summary: "Your standing: API suspension, incidents, today's order count, rate-limit buckets and costs",
+        errors: [NotFound],
         response: { 200: FairUseView },
       },
       config: { allowDuringApiSuspension: true },
@@ -222,7 +223,8 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
         tags: ['admin'],
         summary: 'Guard an operation again',
         params: OperationParams,
-        response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Removed' }) },
       },
     },
     async (req, reply) => {
@@ -245,7 +247,8 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{
         tags: ['admin'],
         summary: 'Back to the default cost of 1',
         params: OperationParams,
-        response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Reset' }) },
       },
     },
     async (req, reply) => {
