@@ -167,6 +167,7 @@ export const RateLimited = defineError(
   Type.Object({
     retry_after_seconds: Type.Integer({
       minimum: 0,
+      maximum: 2_147_483_647,
       description: 'Seconds until a retry can succeed (also Retry-After)',
     }),
     name: Type.Optional(Type.String({ description: 'The domain name checked too often (R-DOM-4)' })),

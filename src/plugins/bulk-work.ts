@@ -13,10 +13,14 @@ export const BulkNoticeRequired = defineError(
   429,
   'Daily volume past the ceiling without a bulk notice',
   Type.Object({
-    count: Type.Integer({ description: 'Orders and updates today' }),
-    threshold: Type.Integer(),
-    ceiling: Type.Integer(),
-    noticed: Type.Integer({ description: 'How many of today’s the bulk notices cover' }),
+    count: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'Orders and updates today' }),
+    threshold: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+    ceiling: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+    noticed: Type.Integer({
+      minimum: 0,
+      maximum: 2_147_483_647,
+      description: 'How many of today’s the bulk notices cover',
+    }),
   }),
 );
 

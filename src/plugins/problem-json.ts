@@ -220,10 +220,9 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The codes a route can answer whatever its handler does. */
 function defaultErrors(route: RouteOptions): ErrorClass[] {
-  const s = route.schema ?? {};
   // 503: the database unreachable or stalled, or the instance draining on shutdown (plugins/drain.ts).
-  const errors: ErrorClass[] = [InternalError, ServiceUnavailable];
-  if (s.body || s.querystring || s.params || s.headers) errors.push(ValidationFailed);
+  // 422: besides the schema's checks, any query or path holding text PostgreSQL cannot store (%00).
+  const errors: ErrorClass[] = [InternalError, ServiceUnavailable, ValidationFailed];
   // Fastify reads a body on these methods whether or not the route takes one.
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   if (methods.some((m) => BODY_METHODS.has(m)))

@@ -27,7 +27,7 @@ export const RepeatedFailedCommand = defineError(
   Type.Object({
     first_failure: Type.Object({
       at: Type.String({ format: 'date-time' }),
-      status: Type.Integer(),
+      status: Type.Integer({ minimum: 400, maximum: 599 }),
       code: Type.Union([Type.String(), Type.Null()]),
       request_id: Type.String(),
       depends_on: Type.Array(Type.String(), { description: 'Subjects whose change lets the command run again' }),

@@ -38,7 +38,7 @@ export const LoginLocked = defineError(
   'login_locked',
   429,
   'Too many failed logins; try again later',
-  Type.Object({ retry_after_seconds: Type.Integer({ minimum: 1 }) }),
+  Type.Object({ retry_after_seconds: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
 );
 export const IpNotAllowed = defineError('ip_not_allowed', 403, 'This address is not on the allowlist');
 export const AccountSuspended = defineError('account_suspended', 403, 'The account is suspended');
