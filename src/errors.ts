@@ -66,7 +66,7 @@ export class AppError extends Error {
 }
 
 /** What a handler may pass with a coded error; `extensions` are the code's typed extra members. */
-export interface ErrorOptions<X = Record<string, unknown>> {
+export interface ProblemOptions<X = Record<string, unknown>> {
   extensions?: X;
   errors?: FieldErrorBody[];
   headers?: Record<string, string>;
@@ -75,7 +75,7 @@ export interface ErrorOptions<X = Record<string, unknown>> {
 type ExtensionsOf<S> = S extends TObject ? Static<S> : never;
 
 export interface ErrorClass<S extends TObject | undefined = TObject | undefined> {
-  new (detail?: string, opts?: ErrorOptions<ExtensionsOf<S>>): AppError;
+  new (detail?: string, opts?: ProblemOptions<ExtensionsOf<S>>): AppError;
   readonly code: string;
   readonly status: number;
   readonly title: string;
@@ -111,7 +111,7 @@ export function defineError<S extends TObject | undefined = undefined>(
     static readonly status = status;
     static readonly title = title;
     static readonly extensions = extensions as S;
-    constructor(detail?: string, opts?: ErrorOptions<ExtensionsOf<S>>) {
+    constructor(detail?: string, opts?: ProblemOptions<ExtensionsOf<S>>) {
       super(def, detail, opts as ConstructorParameters<typeof AppError>[2]);
     }
   } as unknown as ErrorClass<S>;
@@ -238,7 +238,9 @@ declare module 'fastify' {
   }
 }
 
-const declaredFor = new WeakMap<object, { errors: Set<ErrorClass>; responses: Record<string, unknown> }>();
+const declaredFor = new WeakMap<object, Set<ErrorClass>>();
+/** The response entries declareErrors wrote, told apart from those a route or plugin wrote itself. */
+const generated = new WeakSet<object>();
 
 /**
  * Adds codes a route can answer (plugins call it from onRoute for what they raise there) and
@@ -250,15 +252,15 @@ export function declareErrors(route: { schema?: FastifySchemaLike; config?: unkn
   const schema = route.schema;
   if (!schema) return;
   let declared = declaredFor.get(schema);
-  if (!declared) {
-    declared = { errors: new Set(schema.errors ?? []), responses: { ...(schema.response as object | undefined) } };
-    declaredFor.set(schema, declared);
-  }
-  for (const e of errors) declared.errors.add(e);
-  schema.response = { ...problemResponses(declared.errors), ...declared.responses };
+  if (!declared) declaredFor.set(schema, (declared = new Set(schema.errors ?? [])));
+  for (const e of errors) declared.add(e);
+  const own = Object.entries((schema.response ?? {}) as Record<string, object>).filter(([, r]) => !generated.has(r));
+  const problems = problemResponses(declared) as Record<string, object>;
+  for (const entry of Object.values(problems)) generated.add(entry);
+  schema.response = { ...problems, ...Object.fromEntries(own) };
   route.config = {
     ...(route.config as object | undefined),
-    errorCodes: new Set([...declared.errors].map((e) => e.code)),
+    errorCodes: new Set([...declared].map((e) => e.code)),
   };
 }
 
