@@ -15,7 +15,11 @@ import { loggerOptions } from './logger.js';
 import { buildSerializerFactory, buildValidatorFactory, emptyBodyAsObject, refuseUnsafeUrlText } from './validation.js';
 import dbPlugin from './plugins/db.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemJsonPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problem-json.js';
+import problemJsonPlugin, {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  type UndeclaredError,
+} from './plugins/problem-json.js';
 import jsonBodiesOnly from './plugins/json-bodies-only.js';
 import corsPlugin from './plugins/cors.js';
 import responseHeaders from './plugins/response-headers.js';
@@ -59,6 +63,11 @@ export interface BuildOptions {
   registry?: RegistryBackend;
   /** Fair use's clock (repeated-failure windows, incident days); tests inject one. Default: now. */
   now?: () => Date;
+  /**
+   * Check every problem against the codes its route declares: an undeclared code is reported here
+   * and answered 500 instead (the tests turn it on; see plugins/problem-json.ts).
+   */
+  checkErrorCodes?: (undeclared: UndeclaredError) => void;
 }
 
 export type App = FastifyInstance<
@@ -94,7 +103,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   app.addHook('preValidation', emptyBodyAsObject);
   await app.register(requestIdPlugin);
-  await app.register(problemJsonPlugin);
+  await app.register(problemJsonPlugin, opts.checkErrorCodes ? { checkErrorCodes: opts.checkErrorCodes } : {});
   app.addHook('onRequest', refuseUnsafeUrlText);
   await app.register(jsonBodyPlugin);
   await app.register(jsonBodiesOnly);

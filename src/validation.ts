@@ -62,7 +62,13 @@ export function buildSerializerFactory(): SerializerFactory {
     let owner = serializerOwners.get(ownerKey);
     if (!owner) serializerOwners.set(ownerKey, (owner = {}));
     const cacheOwner = owner;
-    return (route) => remembered(cacheOwner, route.schema, () => build(route));
+    return (route) =>
+      // Problem bodies are built by problem-json (renderProblem), never from handler data: their
+      // response schemas (one per code, oneOf by status) are for the document, and JSON.stringify
+      // writes them without compiling a serializer per route and status.
+      /^[45]/.test(String(route.httpStatus))
+        ? JSON.stringify
+        : remembered(cacheOwner, route.schema, () => build(route));
   };
 }
 

@@ -12,7 +12,7 @@ import { addressAllowed } from '../lib/cidr.js';
 import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from '../lib/request-signature.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
-import { problemResponses, ServiceUnavailable } from '../errors.js';
+import { declareErrors, ServiceUnavailable } from '../errors.js';
 import { syncFirst } from '../route-hooks.js';
 import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
 import {
@@ -24,6 +24,7 @@ import {
   InvalidCredentials,
   IpNotAllowed,
   NonceReused,
+  PermissionDenied,
   SignatureExpired,
   SignatureInvalid,
   TokenExpired,
@@ -108,7 +109,24 @@ export default fp<AuthPluginOptions>(
       // The permission comes from the operation table, which also documents it (scopes, x-permission).
       const permission = applyOperationPermission(route);
       if (permission !== 'public') {
-        route.schema!.response = { ...problemResponses(401, 403), ...(route.schema!.response as object) };
+        declareErrors(
+          route,
+          AuthenticationRequired,
+          InvalidCredentials,
+          SignatureExpired,
+          SignatureInvalid,
+          NonceReused,
+          // The nonce store unreachable.
+          ServiceUnavailable,
+          IpNotAllowed,
+          CredentialRevoked,
+          TokenExpired,
+          AccountSuspended,
+          AccountTerminated,
+          PermissionDenied,
+          ...(route.config?.allowDuringApiSuspension ? [] : [ApiSuspended]),
+          ...(route.config?.allowEnrolment ? [] : [TwoFactorEnrolmentRequired]),
+        );
       }
     });
 

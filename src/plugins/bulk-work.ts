@@ -5,13 +5,24 @@ import fp from 'fastify-plugin';
 import { isCommandRoute } from '../modules/fair-use/api.js';
 import { appendPreValidation } from '../route-hooks.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { defineError, problemResponses } from '../errors.js';
+import { Type } from 'typebox';
+import { declareErrors, defineError } from '../errors.js';
 import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
 
 export const BulkNoticeRequired = defineError(
   'bulk_notice_required',
   429,
   'Daily volume past the ceiling without a bulk notice',
+  Type.Object({
+    count: Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'Orders and updates today' }),
+    threshold: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+    ceiling: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+    noticed: Type.Integer({
+      minimum: 0,
+      maximum: 2_147_483_647,
+      description: 'How many of today’s the bulk notices cover',
+    }),
+  }),
 );
 
 export default fp<{ threshold: number; ceiling: number }>(
@@ -21,7 +32,7 @@ export default fp<{ threshold: number; ceiling: number }>(
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route) || !route.schema) return;
       if (route.config?.bulkExempt) return;
-      route.schema.response = { ...problemResponses(429), ...(route.schema.response as object) };
+      declareErrors(route, BulkNoticeRequired);
       const count = async (req: FastifyRequest, reply: FastifyReply, accountId: string) => {
         const day = utcDay();
         const n = await countCommand(accountId, day);

@@ -3,7 +3,7 @@
 // and for the account that received it. A cursor that does not verify is 400 invalid_cursor.
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { defineError } from '../errors.js';
+import { declareErrors, defineError } from '../errors.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import {
   decodeCursor,
@@ -42,6 +42,11 @@ declare module 'fastify' {
 
 export default fp(
   async function cursorsPlugin(app) {
+    // Every list takes `cursor` in its query (PageQuery).
+    app.addHook('onRoute', (route) => {
+      const query = route.schema?.querystring as { properties?: Record<string, unknown> } | undefined;
+      if (route.schema && !route.schema.hide && query?.properties?.cursor) declareErrors(route, InvalidCursor);
+    });
     app.decorate('listCursor', (req: FastifyRequest): ListCursor => {
       const query = (req.query ?? {}) as Record<string, unknown>;
       const { cursor, limit: _limit, ...filters } = query;

@@ -15,7 +15,7 @@ import { isCommandRoute } from '../modules/fair-use/api.js';
 import { appendPreValidation, syncFirstOnSend } from '../route-hooks.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../db/schema/index.js';
-import { defineError, problemResponses, ServiceUnavailable, ValidationFailed } from '../errors.js';
+import { declareErrors, defineError, ServiceUnavailable, ValidationFailed } from '../errors.js';
 import { commandFingerprint } from '../lib/command-fingerprint.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
@@ -75,7 +75,7 @@ export default fp(
           },
         },
       };
-      route.schema.response = { ...problemResponses(409, 422, 503), ...(route.schema.response as object) };
+      declareErrors(route, IdempotencyKeyInUse, IdempotencyKeyReused, ValidationFailed, ServiceUnavailable);
       const claim = async (req: FastifyRequest, reply: FastifyReply, key: string, scope: string) => {
         if (!KEY_SHAPE.test(key)) {
           throw new ValidationFailed('Idempotency-Key must be 1-255 visible ASCII characters', {

@@ -4,11 +4,14 @@
 // every later walk over the body stays shallow) and strings PostgreSQL cannot store (422 with a
 // pointer, see lib/unsafe-text.ts).
 import fp from 'fastify-plugin';
-import { defineError, ValidationFailed } from '../errors.js';
+import { declareErrors, defineError, ValidationFailed } from '../errors.js';
 import { findUnsafeText, jsonMayHoldUnsafeText } from '../lib/unsafe-text.js';
 
 /** Deepest nesting of arrays and objects a JSON body may have. No request schema goes past 5. */
 export const MAX_JSON_DEPTH = 32;
+
+/** The methods Fastify reads a body for. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export const JsonTooDeep = defineError('json_too_deep', 400, 'The JSON body is nested too deeply');
 
@@ -52,6 +55,11 @@ export function nestsDeeperThan(body: Buffer, max: number): boolean {
 export default fp(
   async function jsonBodyPlugin(app) {
     app.decorateRequest('rawBody', undefined);
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (route.schema && !route.schema.hide && methods.some((m) => BODY_METHODS.has(m)))
+        declareErrors(route, JsonTooDeep);
+    });
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
       const body = raw as Buffer;

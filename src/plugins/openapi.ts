@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import { namedSchemas } from '../schemas.js';
 import { SECURITY_SCHEMES } from './auth.js';
 import { polishDocument } from './openapi/polish-document.js';
+import { PROBLEM_CONTENT_TYPE, problemSchemaId } from '../errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -21,6 +22,10 @@ const DESCRIPTION = `${pkg.description}.
 ## Conventions
 - JSON only, base path \`/v1\`; \`snake_case\` names in bodies.
 - Errors are RFC 9457 \`application/problem+json\` with a stable \`code\` to switch on and a \`request_id\`.
+  Each operation lists, per status, exactly the codes it can answer (one schema per code, \`XxxProblem\`,
+  with the code's own typed members); a generated client can switch on \`code\` exhaustively. A method a
+  path does not have answers 405 \`method_not_allowed\` with \`Allow\`, an unknown path 404
+  \`route_not_found\` (the shared responses MethodNotAllowed and RouteNotFound).
   Validation errors (422 \`validation_failed\`) list \`errors: [{pointer, code, message}]\`, where
   \`pointer\` is a JSON Pointer rooted at the request part: \`/body/...\`, \`/query/...\`, \`/params/...\`.
 - Send \`X-Request-Id\` (8-128 characters of \`A-Za-z0-9._:@-\`) to have your id used in our logs; every
@@ -43,6 +48,23 @@ const DOCS_CSP = [
   "script-src-attr 'none'",
   "style-src 'self' 'unsafe-inline'",
 ].join('; ');
+
+// Answers that belong to no operation: a method the path lacks, a path that does not exist.
+const NO_OPERATION_RESPONSES = {
+  MethodNotAllowed: {
+    description: 'The path exists, but not with this method (code method_not_allowed)',
+    headers: { Allow: { description: 'The methods the path takes', schema: { type: 'string' } } },
+    content: {
+      [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `#/components/schemas/${problemSchemaId('method_not_allowed')}` } },
+    },
+  },
+  RouteNotFound: {
+    description: 'No such path (code route_not_found)',
+    content: {
+      [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `#/components/schemas/${problemSchemaId('route_not_found')}` } },
+    },
+  },
+} as unknown as Record<string, never>;
 
 export interface OpenApiOptions {
   publicUrl: string | undefined;
@@ -93,7 +115,10 @@ export default fp<OpenApiOptions>(
           { name: 'domains', description: 'TLD catalogue, checks, registrations, transfers' },
           { name: 'admin', description: 'Operator (provider staff) routes' },
         ],
-        components: { securitySchemes: SECURITY_SCHEMES as unknown as Record<string, never> },
+        components: {
+          securitySchemes: SECURITY_SCHEMES as unknown as Record<string, never>,
+          responses: NO_OPERATION_RESPONSES,
+        },
       },
       // Shared schemas keep their $id as their component name, so generated SDKs get `Problem`, not `def-0`.
       refResolver: {

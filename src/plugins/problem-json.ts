@@ -10,6 +10,9 @@ import FindMyWay, { type HTTPVersion } from 'find-my-way';
 import {
   AppError,
   BadRequest,
+  codeProblemSchemas,
+  declareErrors,
+  type ErrorClass,
   FieldError,
   HeadersTooLarge,
   InternalError,
@@ -20,7 +23,6 @@ import {
   PayloadTooLarge,
   Problem,
   PROBLEM_CONTENT_TYPE,
-  problemResponses,
   problemType,
   RequestTimeout,
   RouteNotFound,
@@ -214,20 +216,40 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
   socket.destroy();
 }
 
-/** Which problem statuses a route can produce whatever its handler does. */
-function defaultProblemStatuses(route: RouteOptions): number[] {
-  const s = route.schema ?? {};
-  // 503: the database unreachable or stalled, or the instance draining on shutdown.
-  const statuses = [500, 503];
-  if (s.body || s.querystring || s.params || s.headers) statuses.push(422);
-  if (s.body) statuses.push(400, 413, 415);
-  return statuses;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The codes a route can answer whatever its handler does. */
+function defaultErrors(route: RouteOptions): ErrorClass[] {
+  // 503: the database unreachable or stalled, or the instance draining on shutdown (plugins/drain.ts).
+  // 422: besides the schema's checks, any query or path holding text PostgreSQL cannot store (%00).
+  const errors: ErrorClass[] = [InternalError, ServiceUnavailable, ValidationFailed];
+  // Fastify reads a body on these methods whether or not the route takes one.
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  if (methods.some((m) => BODY_METHODS.has(m)))
+    errors.push(ValidationFailed, MalformedJson, BadRequest, PayloadTooLarge, UnsupportedMediaType);
+  return errors;
 }
 
-export default fp(
-  async function problemJsonPlugin(app) {
+/** A route answered a code it does not declare (BuildOptions.checkErrorCodes). */
+export interface UndeclaredError {
+  method: string;
+  url: string;
+  code: string;
+}
+
+export interface ProblemJsonOptions {
+  /**
+   * When set, a problem whose code the route does not declare is reported here and answered 500
+   * instead: the tests turn it on so that the document's per-route codes stay true.
+   */
+  checkErrorCodes?: (undeclared: UndeclaredError) => void;
+}
+
+export default fp<ProblemJsonOptions>(
+  async function problemJsonPlugin(app, opts) {
     app.addSchema(FieldError);
     app.addSchema(Problem);
+    for (const schema of codeProblemSchemas()) app.addSchema(schema);
 
     // A second router that only answers "which methods exist at this path?" for 405s.
     const methodsRouter = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: false });
@@ -241,10 +263,7 @@ export default fp(
           // Already known (HEAD is added for every GET).
         }
       }
-      if (route.schema && !route.schema.hide) {
-        const documented = (route.schema.response ?? {}) as Record<string, unknown>;
-        route.schema.response = { ...problemResponses(...defaultProblemStatuses(route)), ...documented };
-      }
+      if (route.schema && !route.schema.hide) declareErrors(route, ...defaultErrors(route));
     });
 
     // Draining on shutdown (503 with Connection: close) lives in the drain plugin.
@@ -269,8 +288,17 @@ export default fp(
       return sendProblem(reply, new RouteNotFound(`No route ${req.method} ${path}`));
     });
 
+    const check = opts.checkErrorCodes;
     app.setErrorHandler(async (err, req, reply) => {
-      const appError = toAppError(err);
+      let appError = toAppError(err);
+      const declared = req.routeOptions.config?.errorCodes;
+      if (check && declared && !declared.has(appError.code)) {
+        const undeclared = { method: req.method, url: req.routeOptions.url ?? req.url, code: appError.code };
+        check(undeclared);
+        appError = new InternalError(
+          `${undeclared.method} ${undeclared.url} answered ${appError.code}, which it does not declare (schema.errors)`,
+        );
+      }
       if (appError.statusCode >= 500) {
         req.log.error({ err, body: redactSecrets(req.body) }, 'request failed');
       } else {

@@ -3,7 +3,7 @@
 // response and Retry-After on a 429. Redis failures fail open, loudly.
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { defineError, problemResponses, RateLimited } from '../errors.js';
+import { declareErrors, defineError, RateLimited } from '../errors.js';
 import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/drop-catch.js';
 import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
 import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
@@ -92,8 +92,10 @@ export default fp<{
     });
 
     app.addHook('onRoute', (route) => {
-      if (route.schema?.hide || route.config?.rateLimitExempt || !route.schema) return;
-      route.schema.response = { ...problemResponses(429), ...(route.schema.response as object) };
+      if (route.schema?.hide || !route.schema) return;
+      // Counted per account once the caller is known, exempt or not.
+      if (route.config?.permission !== 'public') declareErrors(route, TooManyConcurrentRequests);
+      if (!route.config?.rateLimitExempt) declareErrors(route, RateLimited);
     });
 
     // R-API-1 metering. Our own hook rather than @fastify/rate-limit's: that one awaits five times

@@ -15,7 +15,8 @@ import { isCommandRoute } from '../modules/fair-use/api.js';
 import { appendPreValidation } from '../route-hooks.js';
 import { batched, preparedStatement } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
-import { defineError, problemResponses } from '../errors.js';
+import { Type } from 'typebox';
+import { declareErrors, defineError } from '../errors.js';
 import { commandFingerprint, type CommandParts } from '../lib/command-fingerprint.js';
 import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
@@ -24,6 +25,16 @@ export const RepeatedFailedCommand = defineError(
   'repeated_failed_command',
   409,
   'This exact command already failed; change it before sending it again',
+  Type.Object({
+    first_failure: Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      status: Type.Integer({ minimum: 400, maximum: 599 }),
+      code: Type.Union([Type.String(), Type.Null()]),
+      request_id: Type.String(),
+      depends_on: Type.Array(Type.String(), { description: 'Subjects whose change lets the command run again' }),
+    }),
+    retry_after: Type.String({ format: 'date-time', description: 'When the command may be sent unchanged' }),
+  }),
 );
 
 const NOT_REMEMBERED = new Set([401, 403, 429]);
@@ -323,7 +334,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
 
     app.addHook('onRoute', (route: RouteOptions) => {
       if (!isCommandRoute(route) || !route.schema) return;
-      route.schema.response = { ...problemResponses(409), ...(route.schema.response as object) };
+      declareErrors(route, RepeatedFailedCommand);
       const subjects = compileSubjects(route.url, route.config?.guardSubjects);
       const accountAt = route.config?.guardAccount?.split('/').filter(Boolean);
       appendPreValidation(route, (req) => {

@@ -52,14 +52,20 @@ export async function buildTestApp(
     partial = parts.pop() ?? '';
     lines.push(...parts.filter(Boolean));
   });
+  // Every route answers only the error codes it declares (the OpenAPI document lists them).
+  const undeclared: string[] = [];
   const app = await buildApp(testConfig(opts.env), {
     store,
     logStream: stream,
+    checkErrorCodes: (u) => undeclared.push(`${u.method} ${u.url} answered undeclared code ${u.code}`),
     ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
   if (opts.configure) await opts.configure(app);
   await app.ready();
-  t.teardown(() => app.close());
+  t.teardown(async () => {
+    await app.close();
+    if (undeclared.length) throw new Error(`undeclared error codes:\n${[...new Set(undeclared)].join('\n')}`);
+  });
   return { app, store, logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }

@@ -249,3 +249,65 @@ t.test('headers, scopes, optional bodies and examples are declared', async (t) =
   for (const [name, s] of Object.entries<Json>(doc.components.schemas))
     if (s.examples) t.equal(valid(`/components/schemas/${name}`, s.examples[0]), null, `${name}: example matches`);
 });
+
+t.test('each operation documents exactly its own error codes, as an enum per status', async (t) => {
+  const { app } = await buildTestApp(t);
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const schemas = doc.components.schemas as Record<string, any>;
+  const codeOf = (ref: string): string => {
+    const name = ref.replace('#/components/schemas/', '');
+    const own = schemas[name]?.allOf?.[1]?.properties?.code?.enum;
+    t.equal(own?.length, 1, `${name} has code as an enum of one`);
+    return own?.[0];
+  };
+  /** The codes one response allows, read the way a generated client reads them. */
+  const codes = (response: any): string[] => {
+    const s = response.content['application/problem+json'].schema;
+    if (s.$ref) return [codeOf(s.$ref)];
+    t.equal(s.discriminator?.propertyName, 'code', 'several codes: oneOf with a discriminator on code');
+    const list = s.oneOf.map((o: { $ref: string }) => codeOf(o.$ref));
+    t.same(Object.keys(s.discriminator.mapping).sort(), [...list].sort(), 'the mapping names each code');
+    return list;
+  };
+  const errorsOf = (path: string, method: string) =>
+    Object.fromEntries(
+      Object.entries<any>(doc.paths[path][method].responses)
+        // /readyz's 503 is its own readiness body.
+        .filter(([status, r]) => /^[45]/.test(status) && r.content?.['application/problem+json'])
+        .map(([status, r]) => [status, codes(r).sort()]),
+    );
+  for (const [path, item] of Object.entries<Record<string, any>>(doc.paths))
+    for (const method of Object.keys(item)) {
+      const all = errorsOf(path, method);
+      t.ok(all['500']?.includes('internal_error'), `${method} ${path}: 500 internal_error`);
+      if (path !== '/readyz')
+        t.ok(all['503']?.includes('service_unavailable'), `${method} ${path}: 503 service_unavailable`);
+    }
+
+  t.notOk(errorsOf('/v1/account', 'get')['429']?.includes('login_locked'), 'GET /v1/account: no login_locked');
+  t.same(
+    errorsOf('/v1/api-keys', 'post')['409'],
+    ['idempotency_key_in_use', 'repeated_failed_command'],
+    'POST /v1/api-keys: the conflicts it can meet, not every conflict of the API',
+  );
+  const register = errorsOf('/v1/domains', 'post');
+  t.same(register['402'], ['insufficient_funds']);
+  t.ok(register['409']?.includes('price_changed') && !register['409']?.includes('domain_locked'));
+  t.same(
+    errorsOf('/v1/auth/login', 'post')['429'],
+    ['login_locked', 'rate_limited'],
+    'a public route: metered by address; no per-account concurrency, no bulk',
+  );
+  t.notOk(errorsOf('/v1/auth/login', 'post')['401']?.includes('authentication_required'));
+
+  // The extra members of a code are typed on its own schema.
+  const ext = (name: string) => schemas[name].allOf[1];
+  t.same(ext('PriceChangedProblem').required, ['code', 'price', 'max_price']);
+  t.ok(ext('InsufficientFundsProblem').properties.available && ext('InsufficientFundsProblem').properties.required);
+  t.same(ext('ExpiryMismatchProblem').required, ['code', 'expires_at']);
+  t.ok(ext('TwoFactorEnrolmentRequiredProblem').properties.enrolment_token, 'the 2FA enrolment token');
+  t.ok(ext('RepeatedFailedCommandProblem').properties.first_failure);
+  t.ok(ext('RateLimitedProblem').properties.retry_after_seconds);
+  // A 405 belongs to no operation (it answers a method the path lacks): a shared response documents it.
+  t.ok(doc.components.responses?.MethodNotAllowed, 'method_not_allowed is documented as a shared response');
+});

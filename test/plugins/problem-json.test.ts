@@ -1,10 +1,17 @@
 import t, { type Test } from 'tap';
 import { Type } from 'typebox';
 import { defineError, PROBLEM_CONTENT_TYPE } from '../../src/errors.js';
-import type { App } from '../../src/app.js';
-import { buildTestApp } from '../helpers/app.js';
+import { buildApp, type App } from '../../src/app.js';
+import type { UndeclaredError } from '../../src/plugins/problem-json.js';
+import { buildTestApp, testConfig } from '../helpers/app.js';
+import { testStore } from '../helpers/db.js';
 
-const Teapot = defineError('test_teapot_refused', 409, 'The teapot refuses');
+const Teapot = defineError(
+  'test_teapot_refused',
+  409,
+  'The teapot refuses',
+  Type.Object({ brew_after: Type.String() }),
+);
 
 // Routes that exist only in this test, registered on the real app before ready().
 function testRoutes(app: App) {
@@ -47,7 +54,13 @@ function testRoutes(app: App) {
   app.get(
     '/v1/test-coded',
     {
-      schema: { operationId: 'testCoded', tags: ['test'], summary: 'coded', response: { 200: Type.Object({}) } },
+      schema: {
+        operationId: 'testCoded',
+        tags: ['test'],
+        summary: 'coded',
+        errors: [Teapot],
+        response: { 200: Type.Object({}) },
+      },
       config: { permission: 'public' },
     },
     async () => {
@@ -215,5 +228,42 @@ t.test('problem responses are documented on every route', async (t) => {
   }
   const get = doc.paths['/healthz'].get;
   t.ok(get.responses['500'], 'GET documents 500');
-  t.notOk(get.responses['422'], 'a route without input does not document 422');
+  // Even without a query schema, a query holding %00 is refused before anything reads it.
+  t.ok(get.responses['422'], 'a route without input documents 422 too');
+});
+
+t.test('a route that answers a code it does not declare is caught (the check the test suite runs with)', async (t) => {
+  const store = await testStore(t);
+  const undeclared: UndeclaredError[] = [];
+  const app = await buildApp(testConfig({ LOG_LEVEL: 'silent' }), {
+    store,
+    checkErrorCodes: (u) => undeclared.push(u),
+  });
+  testRoutes(app);
+  app.get(
+    '/v1/test-undeclared',
+    {
+      schema: {
+        operationId: 'testUndeclared',
+        tags: ['test'],
+        summary: 'undeclared',
+        response: { 200: Type.Object({}) },
+      },
+      config: { permission: 'public' },
+    },
+    async () => {
+      throw new Teapot('Not on the list');
+    },
+  );
+  t.teardown(() => app.close());
+  const declared = await app.inject({ method: 'GET', url: '/v1/test-coded' });
+  assertProblem(t, declared, 409, 'test_teapot_refused');
+  const res = await app.inject({ method: 'GET', url: '/v1/test-undeclared' });
+  const body = assertProblem(t, res, 500, 'internal_error');
+  t.match(body.detail, 'test_teapot_refused');
+  t.same(undeclared, [{ method: 'GET', url: '/v1/test-undeclared', code: 'test_teapot_refused' }]);
+  // What every route may answer without listing it: validation (it has no input here, so not that).
+  const notFoundHandler = await app.inject({ method: 'GET', url: '/v1/nothing-here' });
+  assertProblem(t, notFoundHandler, 404, 'route_not_found');
+  t.equal(undeclared.length, 1, 'the 404 of an unknown route is no route’s code');
 });

@@ -1,9 +1,10 @@
 // /v1/account: the caller's own reseller account and its IP allowlist.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { problemResponses } from '../../errors.js';
 import { Account, accountView, contactFromBody, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
 import type { AccountService } from './service.js';
 import { tenantOf } from './tenancy.js';
+import { AllowlistWouldLockOut, InvalidAllowlist, TwoFactorNeededForPolicy } from './errors.js';
+import { NotFound } from '../../errors.js';
 
 export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
   app.get(
@@ -13,7 +14,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         operationId: 'getAccount',
         tags: ['account'],
         summary: 'Your reseller account',
-        response: { 200: Account, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Account },
       },
     },
     async (req) => accountView(await accounts.getAccount(tenantOf(req.principal))),
@@ -29,7 +31,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         description:
           'Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy).',
         body: OwnAccountPatch,
-        response: { 200: Account, ...problemResponses(404, 409) },
+        errors: [NotFound, TwoFactorNeededForPolicy],
+        response: { 200: Account },
       },
     },
     async (req) => {
@@ -50,7 +53,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         operationId: 'getAccountIpAllowlist',
         tags: ['account'],
         summary: 'Addresses allowed to call for this account',
-        response: { 200: Allowlist, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Allowlist },
       },
     },
     async (req) => ({ entries: (await accounts.getAccount(tenantOf(req.principal))).ipAllowlist }),
@@ -66,7 +70,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         description:
           'A list that would exclude the address of this very request is refused (422 allowlist_would_lock_out) unless `confirm: true`.',
         body: AllowlistBody,
-        response: { 200: Allowlist, ...problemResponses(404) },
+        errors: [NotFound, InvalidAllowlist, AllowlistWouldLockOut],
+        response: { 200: Allowlist },
       },
     },
     async (req) => {

@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { IdParams, Page } from '../../schemas.js';
 import { Transaction, transactionView } from '../billing/api.js';
 import {
@@ -18,6 +17,9 @@ import {
   userView,
 } from './schemas.js';
 import type { AccountService } from './service.js';
+import { AccountNotActive, UsernameTaken, WeakPassword } from './errors.js';
+import { CurrencyMismatch } from '../billing/api.js';
+import { NotFound } from '../../errors.js';
 
 /** R-API-2: a credit (or a new credit limit) changes what an insufficient_funds failure depended on. */
 const CHANGES_FUNDS = { guardSubjects: [{ kind: 'balance' }], guardAccount: '/params/id' };
@@ -34,9 +36,9 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         tags: ['admin'],
         summary: 'Create a reseller account with its first owner',
         body: CreateAccountBody,
+        errors: [WeakPassword, UsernameTaken],
         response: {
           201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }),
-          ...problemResponses(409),
         },
       },
     },
@@ -82,7 +84,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         tags: ['admin'],
         summary: 'One reseller account',
         params: IdParams,
-        response: { 200: Account, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Account },
       },
     },
     async (req) => accountView(await accounts.getAccount(req.params.id)),
@@ -97,7 +100,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         summary: 'Edit an account (contact data, credit limit)',
         params: IdParams,
         body: AdminAccountPatch,
-        response: { 200: Account, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Account },
       },
       config: { ...CHANGES_FUNDS },
     },
@@ -127,7 +131,8 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
             action === 'suspend' ? 'Suspend an account: its calls answer 403 account_suspended' : 'Lift a suspension',
           params: IdParams,
           ...(action === 'suspend' ? { body: SuspendBody } : {}),
-          response: { 200: Account, ...problemResponses(404, 409) },
+          errors: [NotFound, AccountNotActive],
+          response: { 200: Account },
         },
       },
       async (req) => {
@@ -149,9 +154,9 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         summary: 'Add funds to an account (a ledger credit)',
         params: IdParams,
         body: CreditBody,
+        errors: [NotFound, CurrencyMismatch],
         response: {
           201: Type.Object({ transaction: Transaction }, { additionalProperties: false }),
-          ...problemResponses(404),
         },
       },
       config: { ...CHANGES_FUNDS },

@@ -1,11 +1,12 @@
 // /v1/api-keys: per-user keys with scopes and allowlists, shown once, rotated and revoked (R-SEC-5).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
 import type { Permission } from './permissions.js';
 import { ApiKey, ApiKeyWithSecret, apiKeyView, CreateApiKeyBody } from './schemas.js';
+import { NotFound } from '../../errors.js';
+import { InvalidAllowlist, RoleNotAssignable, ScopeNotPermitted } from './errors.js';
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
   app.get(
@@ -15,9 +16,9 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         operationId: 'listApiKeys',
         tags: ['api-keys'],
         summary: 'Your active API keys (every key of the account with users:write)',
+        errors: [NotFound],
         response: {
           200: Type.Object({ data: Type.Array(ApiKey) }, { additionalProperties: false }),
-          ...problemResponses(404),
         },
       },
     },
@@ -34,7 +35,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         description:
           'Scopes must be permissions you hold (422 scope_not_permitted). The key may carry its own IP allowlist.',
         body: CreateApiKeyBody,
-        response: { 201: ApiKeyWithSecret, ...problemResponses(404) },
+        errors: [NotFound, ScopeNotPermitted, InvalidAllowlist],
+        response: { 201: ApiKeyWithSecret },
       },
       config: { sensitive: true },
     },
@@ -59,7 +61,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         tags: ['api-keys'],
         summary: 'One API key (never its secret)',
         params: IdParams,
-        response: { 200: ApiKey, ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable],
+        response: { 200: ApiKey },
       },
     },
     async (req) => apiKeyView(await auth.getApiKey(req.principal!, req.params.id)),
@@ -73,7 +76,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         tags: ['api-keys'],
         summary: 'Replace the key and secret; the old ones stop working at once',
         params: IdParams,
-        response: { 200: ApiKeyWithSecret, ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable],
+        response: { 200: ApiKeyWithSecret },
       },
       config: { sensitive: true },
     },
@@ -93,7 +97,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         tags: ['api-keys'],
         summary: 'Revoke an API key',
         params: IdParams,
-        response: { 200: ApiKey, ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable],
+        response: { 200: ApiKey },
       },
     },
     async (req) => {

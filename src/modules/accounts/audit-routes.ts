@@ -1,7 +1,6 @@
 // GET /v1/audit-events: who changed what (R-SEC-7). Resellers see their account; operators all.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { Page } from '../../schemas.js';
 import type { AuditService } from './audit-store.js';
 import { AuditEvent, AuditQuery } from './schemas.js';
@@ -15,7 +14,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
         tags: ['audit'],
         summary: 'Audit trail of state-changing calls, newest first',
         querystring: AuditQuery,
-        response: { 200: Page(AuditEvent), ...problemResponses(400) },
+        response: { 200: Page(AuditEvent) },
       },
     },
     async (req) => {

@@ -1,12 +1,21 @@
 // /v1/auth: login, logout, sessions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { IdParams } from '../../schemas.js';
 import { iso } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
 import { NotASession } from './errors.js';
 import { LoginBody, LoginResult, Session, userView } from './schemas.js';
+import { NotFound } from '../../errors.js';
+import {
+  AccountSuspended,
+  AccountTerminated,
+  InvalidCredentials,
+  InvalidTwoFactorCode,
+  LoginLocked,
+  TwoFactorEnrolmentRequired,
+  TwoFactorRequired,
+} from './errors.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
   app.post(
@@ -19,7 +28,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         description:
           "Returns an opaque bearer token valid for 48 hours. An unknown username, a wrong password and a login from outside the user's IP allowlist all answer the same 401 invalid_credentials. Failed attempts are limited per username (whether or not a user has it) and per address (429 login_locked with Retry-After). When the account requires two-factor authentication and the user has none, the answer is 403 two_factor_enrolment_required with an `enrolment_token` that may only enrol a second factor.",
         body: LoginBody,
-        response: { 200: LoginResult, ...problemResponses(401, 403, 429) },
+        errors: [
+          InvalidCredentials,
+          AccountSuspended,
+          AccountTerminated,
+          InvalidTwoFactorCode,
+          TwoFactorRequired,
+          TwoFactorEnrolmentRequired,
+          LoginLocked,
+        ],
+        response: { 200: LoginResult },
       },
       config: { sensitive: true },
     },
@@ -51,7 +69,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         operationId: 'logout',
         tags: ['auth'],
         summary: 'Revoke the session this request is made with',
-        response: { 204: Type.Null({ description: 'Logged out' }), ...problemResponses(409) },
+        errors: [NotASession, NotFound],
+        response: { 204: Type.Null({ description: 'Logged out' }) },
       },
       config: { allowEnrolment: true },
     },
@@ -100,7 +119,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         tags: ['auth'],
         summary: 'Revoke one of your sessions',
         params: IdParams,
-        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Revoked' }) },
       },
     },
     async (req, reply) => {

@@ -1,4 +1,5 @@
 // Coded errors of the accounts and credentials area.
+import { Type } from 'typebox';
 import { defineError } from '../../errors.js';
 
 export const AuthenticationRequired = defineError('authentication_required', 401, 'Authentication required');
@@ -22,8 +23,23 @@ export const TwoFactorEnrolmentRequired = defineError(
   'two_factor_enrolment_required',
   403,
   'The account requires two-factor authentication',
+  Type.Object({
+    enrolment_token: Type.Optional(
+      Type.String({
+        description:
+          'At login: a short-lived token that may only enrol two-factor authentication (POST /v1/users/{id}/two-factor)',
+      }),
+    ),
+    user_id: Type.Optional(Type.String({ format: 'uuid', description: 'At login: the user to enrol' })),
+    expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'At login: when the token expires' })),
+  }),
 );
-export const LoginLocked = defineError('login_locked', 429, 'Too many failed logins; try again later');
+export const LoginLocked = defineError(
+  'login_locked',
+  429,
+  'Too many failed logins; try again later',
+  Type.Object({ retry_after_seconds: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
+);
 export const IpNotAllowed = defineError('ip_not_allowed', 403, 'This address is not on the allowlist');
 export const AccountSuspended = defineError('account_suspended', 403, 'The account is suspended');
 export const AccountTerminated = defineError('account_terminated', 403, 'The account is terminated');
@@ -65,4 +81,9 @@ export const AccountNotActive = defineError(
   'The account is not in a state that allows this',
 );
 export const NotASession = defineError('not_a_session', 409, 'This credential is an API key, not a login session');
-export const ApiSuspended = defineError('api_suspended', 403, 'API access is suspended for breaches of fair use');
+export const ApiSuspended = defineError(
+  'api_suspended',
+  403,
+  'API access is suspended for breaches of fair use',
+  Type.Object({ ends_at: Type.String({ format: 'date-time', description: 'When API access returns' }) }),
+);

@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { IdParams, Page, PageQuery } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
 import {
@@ -17,6 +16,18 @@ import {
   userView,
 } from './schemas.js';
 import type { AccountService } from './service.js';
+import {
+  InvalidAllowlist,
+  InvalidTwoFactorCode,
+  LastOwner,
+  RoleNotAssignable,
+  TwoFactorAlreadyEnabled,
+  TwoFactorNotEnrolled,
+  UsernameTaken,
+  WeakPassword,
+  WrongPassword,
+} from './errors.js';
+import { NotFound } from '../../errors.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; auth: AuthService }> = async (
   app,
@@ -30,7 +41,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         tags: ['users'],
         summary: 'Users of your account',
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
-        response: { 200: Page(User), ...problemResponses(400, 404) },
+        errors: [NotFound],
+        response: { 200: Page(User) },
       },
     },
     async (req) => {
@@ -50,7 +62,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         tags: ['users'],
         summary: 'Add a user (one per person; credentials are never shared)',
         body: CreateUserBody,
-        response: { 201: User, ...problemResponses(403, 404, 409) },
+        errors: [NotFound, RoleNotAssignable, WeakPassword, InvalidAllowlist, UsernameTaken],
+        response: { 201: User },
       },
     },
     async (req, reply) => {
@@ -76,7 +89,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         tags: ['users'],
         summary: 'One user (yourself, or any with users:read)',
         params: IdParams,
-        response: { 200: User, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: User },
       },
     },
     async (req) => userView(await accounts.getUserVisibleTo(req.principal!, req.params.id)),
@@ -93,7 +107,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
           'Disabling a user revokes all their sessions and API keys. An account keeps at least one active owner (409 last_owner).',
         params: IdParams,
         body: UserPatchBody,
-        response: { 200: User, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, InvalidAllowlist, LastOwner],
+        response: { 200: User },
       },
     },
     async (req) => {
@@ -119,7 +134,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         tags: ['users'],
         summary: 'Disable a user and revoke their sessions and keys (kept for the audit trail)',
         params: IdParams,
-        response: { 200: User, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, LastOwner],
+        response: { 200: User },
       },
     },
     async (req) => {
@@ -141,7 +157,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
           "Changing your own password signs out your other sessions; a reset revokes all of the user's sessions and API keys.",
         params: IdParams,
         body: PasswordBody,
-        response: { 204: Type.Null({ description: 'Password set' }), ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable, WrongPassword, WeakPassword],
+        response: { 204: Type.Null({ description: 'Password set' }) },
       },
     },
     async (req, reply) => {
@@ -163,7 +180,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         tags: ['users'],
         summary: 'Start TOTP enrolment for yourself: returns the secret and an otpauth:// URI',
         params: IdParams,
-        response: { 200: TwoFactorEnrolment, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, TwoFactorAlreadyEnabled],
+        response: { 200: TwoFactorEnrolment },
       },
       config: { allowEnrolment: true, sensitive: true },
     },
@@ -183,7 +201,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         summary: 'Confirm enrolment with a current code; returns 10 one-time recovery codes (shown once)',
         params: IdParams,
         body: CodeBody,
-        response: { 200: RecoveryCodes, ...problemResponses(404, 409) },
+        errors: [NotFound, RoleNotAssignable, TwoFactorAlreadyEnabled, TwoFactorNotEnrolled, InvalidTwoFactorCode],
+        response: { 200: RecoveryCodes },
       },
       config: { allowEnrolment: true, sensitive: true },
     },
@@ -204,7 +223,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
         summary: 'Turn two-factor off: yourself with a current code, or another user with users:write',
         params: IdParams,
         body: OptionalCodeBody,
-        response: { 204: Type.Null({ description: 'Disabled' }), ...problemResponses(404) },
+        errors: [NotFound, RoleNotAssignable, InvalidTwoFactorCode],
+        response: { 204: Type.Null({ description: 'Disabled' }) },
       },
     },
     async (req, reply) => {

@@ -20,6 +20,8 @@ import {
   type Money,
   type Movement,
 } from './ledger-store.js';
+import { Type } from 'typebox';
+import { Money as MoneySchema } from '../../schemas.js';
 
 export type { LedgerEntry, LedgerType, Money, Tx };
 
@@ -32,6 +34,10 @@ export const InsufficientFunds = defineError(
   'insufficient_funds',
   402,
   'The balance and credit limit do not cover this charge',
+  Type.Object({
+    available: Type.Optional({ ...MoneySchema, description: 'Balance plus credit limit at the time of the charge' }),
+    required: Type.Optional({ ...MoneySchema, description: 'What the charge needed' }),
+  }),
 );
 
 /** What a caller says about a movement; the ledger decides which way it moves the balance. */

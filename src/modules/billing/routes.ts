@@ -1,11 +1,11 @@
 // /v1/billing: the account's balance and ledger.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { Page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
 import { getBalance, listTransactions } from './ledger.js';
 import { Balance, Transaction, transactionView } from './schemas.js';
+import { NotFound } from '../../errors.js';
 
 export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -15,7 +15,8 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getBalance',
         tags: ['billing'],
         summary: 'Balance, credit limit and what is available to spend',
-        response: { 200: Balance, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Balance },
       },
     },
     async (req) => {
@@ -39,7 +40,8 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { ...PageQuery, type: Type.Optional(Type.Enum(['credit', 'charge', 'refund', 'fee'])) },
           { additionalProperties: false },
         ),
-        response: { 200: Page(Transaction), ...problemResponses(400, 404) },
+        errors: [NotFound],
+        response: { 200: Page(Transaction) },
       },
     },
     async (req) => {

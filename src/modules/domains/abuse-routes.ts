@@ -3,7 +3,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { pageSize, type ListCursor } from '../../plugins/cursors.js';
 import { tenantOf } from '../accounts/api.js';
@@ -19,6 +18,8 @@ import {
   Status,
 } from './abuse-schemas.js';
 import { nameFromParam, strict } from './domain-schemas.js';
+import { NotFound } from '../../errors.js';
+import { AbuseComplaintClosed } from './abuse-service.js';
 
 export interface AbuseRouteOptions {
   abuse: AbuseService;
@@ -116,7 +117,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         description:
           'Unauthenticated and rate limited per client address. The complaint goes to the reseller holding the domain, who must respond within the configured time; an unanswered complaint is escalated to our staff. Your name and e-mail are not shown to the reseller.',
         body: PublicReportBody,
-        response: { 202: PublicReceipt, ...problemResponses(404, 422) },
+        errors: [NotFound],
+        response: { 202: PublicReceipt },
       },
     },
     async (req, reply) => {
@@ -145,7 +147,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         tags: ['domains'],
         summary: 'Abuse complaints about your domains, newest first',
         querystring: ListQuery,
-        response: { 200: Page(Complaint), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Complaint) },
       },
     },
     async (req) => pageOf(await list(req, tenantOf(req.principal), req.query), complaintView),
@@ -159,7 +162,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         tags: ['domains'],
         summary: 'One abuse complaint about your domain',
         params: IdParams,
-        response: { 200: Complaint, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Complaint },
       },
     },
     async (req) => complaintView(await abuse.getComplaint(req.params.id, tenantOf(req.principal))),
@@ -176,7 +180,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
           'Answered by respond_by, an open complaint becomes responded. A later response replaces the earlier one (e.g. investigating, then removed). After respond_by the complaint escalates to a fair-use incident whether or not the answer came late; a late answer is still recorded for our staff. A closed complaint takes no responses (409 abuse_complaint_closed).',
         params: IdParams,
         body: ResponseBody,
-        response: { 200: Complaint, ...problemResponses(404, 409) },
+        errors: [NotFound, AbuseComplaintClosed],
+        response: { 200: Complaint },
       },
     },
     async (req) => {
@@ -201,7 +206,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         tags: ['admin'],
         summary: 'File an abuse complaint against a domain on behalf of a reporter',
         body: AdminComplaintBody,
-        response: { 201: AdminComplaint, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 201: AdminComplaint },
       },
     },
     async (req, reply) => {
@@ -225,7 +231,7 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         tags: ['admin'],
         summary: 'Abuse complaints of every account, newest first',
         querystring: AdminListQuery,
-        response: { 200: Page(AdminComplaint), ...problemResponses(400) },
+        response: { 200: Page(AdminComplaint) },
       },
     },
     async (req) => pageOf(await list(req, req.query.account_id, req.query), adminComplaintView),
@@ -239,7 +245,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
         tags: ['admin'],
         summary: 'One abuse complaint, with its reporter',
         params: IdParams,
-        response: { 200: AdminComplaint, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: AdminComplaint },
       },
     },
     async (req) => adminComplaintView(await abuse.getComplaint(req.params.id)),
@@ -256,7 +263,8 @@ export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (
           'An incident already filed for it stays; clear it through PATCH /v1/admin/fair-use/incidents/{id} if it should not count.',
         params: IdParams,
         body: CloseBody,
-        response: { 200: AdminComplaint, ...problemResponses(404, 409) },
+        errors: [NotFound, AbuseComplaintClosed],
+        response: { 200: AdminComplaint },
       },
     },
     async (req) => {

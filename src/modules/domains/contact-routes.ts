@@ -2,11 +2,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { Page, PageQuery } from '../../schemas.js';
 import { Contact, contactFields as fields } from './contact-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { resellerDataWarnings, type ContactInput, type ContactRow, type ContactService } from './contact-service.js';
+import { ContactInUse } from './contact-service.js';
+import { NotFound } from '../../errors.js';
 
 const strict = { additionalProperties: false } as const;
 const CreateContactBody = Type.Object(
@@ -59,6 +60,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         tags: ['domains'],
         summary: 'Create a contact handle; every field is validated',
         body: CreateContactBody,
+        errors: [NotFound],
         response: { 201: Contact },
       },
     },
@@ -81,7 +83,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         tags: ['domains'],
         summary: 'Your contact handles',
         querystring: Type.Object(PageQuery, strict),
-        response: { 200: Page(Contact), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Contact) },
       },
     },
     async (req) => {
@@ -109,7 +112,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         tags: ['domains'],
         summary: 'One contact handle',
         params: HandleParams,
-        response: { 200: Contact, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Contact },
       },
     },
     async (req) => view(await contacts.getContact(tenantOf(req.principal), req.params.handle)),
@@ -124,7 +128,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         summary: 'Update a contact handle',
         params: HandleParams,
         body: ContactPatch,
-        response: { 200: Contact, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Contact },
       },
     },
     async (req) => {
@@ -142,7 +147,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         tags: ['domains'],
         summary: 'Delete a contact handle',
         params: HandleParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(404, 409) },
+        errors: [NotFound, ContactInUse],
+        response: { 204: Type.Null({ description: 'Deleted' }) },
       },
     },
     async (req, reply) => {

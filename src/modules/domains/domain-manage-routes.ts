@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount } from '../../schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { resellerDataWarnings } from './contact-service.js';
@@ -18,6 +17,10 @@ import {
   strict,
   Warning,
 } from './domain-schemas.js';
+import { DomainStatusConflict, ExpiryMismatch } from './domain-manage-service.js';
+import { InsufficientFunds } from '../billing/api.js';
+import { NotFound } from '../../errors.js';
+import { PriceChanged } from './pricing.js';
 
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -75,9 +78,9 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           },
           { ...strict, minProperties: 1 },
         ),
+        errors: [NotFound, DomainStatusConflict],
         response: {
           200: Type.Object({ domain: Domain, warnings: Type.Array(Warning) }, strict),
-          ...problemResponses(404, 409),
         },
       },
       config: {
@@ -121,7 +124,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           },
           strict,
         ),
-        response: { 200: Charged, ...problemResponses(402, 404, 409) },
+        errors: [NotFound, DomainStatusConflict, ExpiryMismatch, PriceChanged, InsufficientFunds],
+        response: { 200: Charged },
       },
     },
     async (req) => {
@@ -147,7 +151,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         summary: 'Restore a domain from redemption: the restore fee, plus renewal if it has expired',
         params: NameParams,
         body: Type.Object({ max_price: Type.Optional(MaxPrice) }, strict),
-        response: { 200: Charged, ...problemResponses(402, 404, 409) },
+        errors: [NotFound, DomainStatusConflict, PriceChanged, InsufficientFunds],
+        response: { 200: Charged },
       },
     },
     async (req) => {
@@ -171,7 +176,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
           tags: ['domains'],
           summary,
           params: NameParams,
-          response: { 200: Domain, ...problemResponses(404, 409) },
+          errors: [NotFound, DomainStatusConflict],
+          response: { 200: Domain },
         },
       },
       async (req) => {
@@ -191,7 +197,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         tags: ['domains'],
         summary: 'The auth code, for a transfer out',
         params: NameParams,
-        response: { 200: AuthCode, ...problemResponses(404, 409) },
+        errors: [NotFound, DomainStatusConflict],
+        response: { 200: AuthCode },
       },
       // A GET that hands out a secret: audited (its domains:write permission is in the operation table).
       config: { audit: true, sensitive: true },
@@ -211,7 +218,8 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         tags: ['domains'],
         summary: 'A new auth code; the old one stops working',
         params: NameParams,
-        response: { 200: AuthCode, ...problemResponses(404, 409) },
+        errors: [NotFound, DomainStatusConflict],
+        response: { 200: AuthCode },
       },
       config: { sensitive: true },
     },
@@ -236,7 +244,6 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         body: Type.Optional(ConfirmBody),
         response: {
           200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict),
-          ...problemResponses(404, 409, 422),
         },
       },
     },

@@ -6,6 +6,7 @@ import { and, eq, notInArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import { randomToken } from '../../lib/tokens.js';
 import { charge, chargedSince, refund, type Money, type Tx } from '../billing/api.js';
 import type { DomainRow } from './domain-schemas.js';
@@ -15,22 +16,32 @@ import { addYears, type RegistryBackend } from './registry.js';
 import { assertMaxPrice, labelOf, operationPrice } from './pricing.js';
 import type { TldCatalogue, TldEntry } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
+import { Type } from 'typebox';
 
 export const DomainLocked = defineError('domain_locked', 409, 'The domain is locked; unlock it first');
 export const DomainStatusConflict = defineError(
   'domain_status_conflict',
   409,
   'The domain is not in a state that allows this',
+  Type.Object({ domain_status: Type.Optional(Type.String({ description: 'The domain’s status now' })) }),
 );
 export const ExpiryMismatch = defineError(
   'expiry_mismatch',
   409,
   'current_expires_at is not the domain’s expiry (renewed meanwhile?)',
+  Type.Object({ expires_at: Type.String({ format: 'date-time', description: 'The domain’s expiry now' }) }),
 );
 export const ConfirmationRequired = defineError(
   'confirmation_required',
   422,
   'This is irreversible: send confirm: true',
+  Type.Object({
+    effect: Type.Union([Type.Literal('released'), Type.Literal('redemption')], {
+      description: 'What the deletion would do',
+    }),
+    refund: Type.Union([MoneySchema, Type.Null()], { description: 'Refunded within the add grace period' }),
+    redemption_ends_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  }),
 );
 
 export interface ManageDeps {

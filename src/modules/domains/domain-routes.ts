@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { Currency, Money, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
 import {
@@ -18,6 +17,11 @@ import {
   Warning,
 } from './domain-schemas.js';
 import type { DomainService } from './domain-service.js';
+import { AvailabilityCheckRequired, PremiumNotAccepted, QuoteExpired } from './register-service.js';
+import { DomainNotAvailable } from './registry.js';
+import { InsufficientFunds } from '../billing/api.js';
+import { NotFound } from '../../errors.js';
+import { PriceChanged } from './pricing.js';
 
 const CheckBody = Type.Object(
   { names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }) },
@@ -65,6 +69,7 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         description:
           'A registration needs a check of the same name by the same account that found it free (or premium) within the last hour (R-DOM-2). The same account may check the same name once per 5 seconds (429 with Retry-After, R-DOM-4).',
         body: CheckBody,
+        errors: [NotFound],
         response: { 200: Type.Object({ results: Type.Array(CheckResult) }, strict) },
       },
       // A check is a query, not a change: neither an order nor an update (R-API-3), nothing for the
@@ -88,9 +93,17 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         description:
           'Refused with 409 availability_check_required unless this account checked the name and found it free within the window (R-DOM-2). Honours quote_id, refuses above max_price (409 price_changed), needs accept_premium for premium names. Of two concurrent registrations of one name exactly one succeeds. Send an Idempotency-Key to make retries safe.',
         body: RegisterBody,
+        errors: [
+          NotFound,
+          AvailabilityCheckRequired,
+          DomainNotAvailable,
+          QuoteExpired,
+          PremiumNotAccepted,
+          PriceChanged,
+          InsufficientFunds,
+        ],
         response: {
           201: Type.Object({ domain: Domain, charged: Money, warnings: Type.Array(Warning) }, strict),
-          ...problemResponses(402, 409),
         },
       },
       config: { guardSubjects: NAMED_BY_ORDER },
@@ -132,7 +145,8 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
           },
           strict,
         ),
-        response: { 200: Page(Domain), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Domain) },
       },
     },
     async (req) => {
@@ -157,7 +171,8 @@ export const domainRoutes: FastifyPluginAsyncTypebox<DomainRouteOptions> = async
         tags: ['domains'],
         summary: 'One domain (A-label or Unicode name)',
         params: NameParams,
-        response: { 200: Domain, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Domain },
       },
     },
     async (req) => {

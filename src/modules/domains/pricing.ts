@@ -2,11 +2,18 @@
 // and restoring a name, in the account's currency (a catalogue entry holds the prices of one
 // currency), and the ceilings a caller may set (max_price, a quote). Checks, registrations,
 // renewals, restores, transfers and autorenewals all price through here.
+import { Type } from 'typebox';
 import { defineError, ValidationFailed } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import type { Money } from '../billing/api.js';
 import type { TldEntry, TldOperation } from './tld-service.js';
 
-export const PriceChanged = defineError('price_changed', 409, 'The price is above max_price');
+export const PriceChanged = defineError(
+  'price_changed',
+  409,
+  'The price is above max_price',
+  Type.Object({ price: MoneySchema, max_price: MoneySchema }),
+);
 
 /** The label a TLD's reserved and premium lists name: `example` of `example.com`. */
 export const labelOf = (name: string): string => name.slice(0, name.indexOf('.'));

@@ -1,7 +1,9 @@
 // Registration (R-DOM-1, R-DOM-2, R-DOM-5): a checked name, a period the TLD allows, contacts that
 // satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
 // domain and the ledger charge in one transaction. Its SQL is in register-store.ts.
+import { Type } from 'typebox';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import type { Money } from '../billing/api.js';
@@ -19,7 +21,12 @@ export const AvailabilityCheckRequired = defineError(
   409,
   'Check the name with POST /v1/domains/check first',
 );
-export const PremiumNotAccepted = defineError('premium_not_accepted', 409, 'A premium name needs accept_premium: true');
+export const PremiumNotAccepted = defineError(
+  'premium_not_accepted',
+  409,
+  'A premium name needs accept_premium: true',
+  Type.Object({ price: MoneySchema }),
+);
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
 
 import type { DomainRow } from './domain-schemas.js';

@@ -1,9 +1,9 @@
 // /v1/tlds (resellers: the rules and their prices) and /v1/admin/tlds (operators edit them).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { problemResponses } from '../../errors.js';
 import type { TldService } from './tld-service.js';
 import { Tld, TldListsBody, TldRulesBody, tldView } from './tld-schemas.js';
+import { NotFound } from '../../errors.js';
 
 const TldParams = Type.Object(
   { tld: Type.String({ pattern: '^[a-z0-9-]{2,63}$', description: 'A-label, without the dot' }) },
@@ -19,6 +19,7 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
         operationId: 'listTlds',
         tags: ['domains'],
         summary: 'The TLD catalogue: syntax, periods, contacts, lifecycle, prices, reserved and premium names',
+        errors: [NotFound],
         response: { 200: TldList },
       },
     },
@@ -37,7 +38,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
         tags: ['domains'],
         summary: "One TLD's rules and prices",
         params: TldParams,
-        response: { 200: Tld, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Tld },
       },
     },
     async (req) => {
@@ -106,7 +108,8 @@ export const tldRoutes: FastifyPluginAsyncTypebox<{ tlds: TldService }> = async 
         summary: "Replace a TLD's prices, reserved names or premium names (each list given is replaced whole)",
         params: TldParams,
         body: TldListsBody,
-        response: { 200: Tld, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Tld },
       },
     },
     async (req) => {

@@ -3,12 +3,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { Currency, IdParams, MoneyAmount, Page, PageQuery } from '../../schemas.js';
 import { Transfer, TransferStatus } from './transfer-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { TransferRow, TransferService } from './transfer-service.js';
+import {
+  AlreadyYours,
+  DomainNotRegistered,
+  InvalidAuthCode,
+  TransferNotOpen,
+  TransferPending,
+  TransferProhibited,
+} from './transfer-service.js';
+import { DomainNotAvailable, TransferRefused } from './registry.js';
+import { InsufficientFunds } from '../billing/api.js';
+import { NotFound } from '../../errors.js';
+import { PriceChanged } from './pricing.js';
 
 const view = (accountId: string | null) => (t: TransferRow) => ({
   id: t.id,
@@ -76,9 +87,17 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           },
           strict,
         ),
+        errors: [
+          NotFound,
+          DomainNotRegistered,
+          AlreadyYours,
+          TransferProhibited,
+          InvalidAuthCode,
+          TransferPending,
+          PriceChanged,
+        ],
         response: {
           201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict),
-          ...problemResponses(409, 422),
         },
       },
       config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
@@ -109,7 +128,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           { ...PageQuery, status: Type.Optional(TransferStatus), direction: Type.Optional(Type.Enum(['in', 'out'])) },
           strict,
         ),
-        response: { 200: Page(Transfer), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Transfer) },
       },
     },
     async (req) => {
@@ -136,7 +156,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'One transfer (in or out)',
         params: IdParams,
-        response: { 200: Transfer, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -153,7 +174,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'Cancel a transfer that has not completed',
         params: IdParams,
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [NotFound, TransferNotOpen],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -175,7 +197,16 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           'Completes the transfer at once when the gaining reseller can pay; otherwise it stays approved (see note) and completes when it can, until expires_at.',
         params: IdParams,
         body: Type.Object({ token: Token }, strict),
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [
+          NotFound,
+          TransferNotOpen,
+          DomainNotRegistered,
+          TransferProhibited,
+          InsufficientFunds,
+          DomainNotAvailable,
+          TransferRefused,
+        ],
+        response: { 200: Transfer },
       },
     },
     async (req) => {
@@ -195,7 +226,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         summary: 'The owner rejects the transfer with the approval token (no credentials)',
         params: IdParams,
         body: Type.Object({ token: Token, reason: Type.Optional(Type.String({ maxLength: 500 })) }, strict),
-        response: { 200: Transfer, ...problemResponses(404, 409) },
+        errors: [NotFound, TransferNotOpen],
+        response: { 200: Transfer },
       },
     },
     async (req) => {

@@ -8,6 +8,7 @@ import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/client.js';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import { domains, domainTransfers } from '../../db/schema/index.js';
+import { Type } from 'typebox';
 import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
@@ -33,7 +34,12 @@ export const TransferProhibited = defineError(
 );
 export const InvalidAuthCode = defineError('invalid_auth_code', 422, 'The auth code is not the domain’s auth code');
 export const TransferPending = defineError('transfer_pending', 409, 'A transfer of this name is already waiting');
-export const TransferNotOpen = defineError('transfer_not_open', 409, 'The transfer is no longer waiting for this');
+export const TransferNotOpen = defineError(
+  'transfer_not_open',
+  409,
+  'The transfer is no longer waiting for this',
+  Type.Object({ transfer_status: Type.Optional(Type.String({ description: 'The transfer’s status now' })) }),
+);
 
 export type TransferRow = typeof domainTransfers.$inferSelect;
 export const OPEN = ['pending_approval', 'approved'];

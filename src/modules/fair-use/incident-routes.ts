@@ -3,11 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { problemResponses } from '../../errors.js';
 import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
 import type { IncidentRow, IncidentService } from './incident-service.js';
 import { BulkNotice, BulkNoticeBody, Incident, IncidentPatch, Ladder } from './schemas.js';
+import { NotFound } from '../../errors.js';
 
 export const incidentView = (i: IncidentRow): Static<typeof Incident> => ({
   id: i.id,
@@ -47,7 +47,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         tags: ['fair-use'],
         summary: 'Your fair-use incidents, newest first',
         querystring: IncidentQuery,
-        response: { 200: Page(Incident), ...problemResponses(400) },
+        errors: [NotFound],
+        response: { 200: Page(Incident) },
       },
       config: { allowDuringApiSuspension: true },
     },
@@ -64,6 +65,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         description:
           'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many.',
         body: BulkNoticeBody,
+        errors: [NotFound],
         response: { 201: BulkNotice },
       },
       config: { bulkExempt: true },
@@ -94,6 +96,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         operationId: 'listBulkNotices',
         tags: ['fair-use'],
         summary: 'Your bulk notices for today and later',
+        errors: [NotFound],
         response: { 200: Type.Object({ data: Type.Array(BulkNotice) }, { additionalProperties: false }) },
       },
       config: { allowDuringApiSuspension: true },
@@ -122,7 +125,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         tags: ['admin'],
         summary: 'Incidents of every account, newest first',
         querystring: IncidentQuery,
-        response: { 200: Page(Incident), ...problemResponses(400) },
+        response: { 200: Page(Incident) },
       },
     },
     async (req) => listIncidents(req, req.query.account_id, req.query),
@@ -137,7 +140,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         summary: 'Annotate an incident, or clear it so it no longer counts toward the ladder',
         params: Type.Object({ id: BigIntId() }, { additionalProperties: false }),
         body: IncidentPatch,
-        response: { 200: Incident, ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 200: Incident },
       },
     },
     async (req) => {
@@ -155,7 +159,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         tags: ['admin'],
         summary: 'Lift a fair-use API suspension now',
         params: Type.Object({ account_id: Uuid }, { additionalProperties: false }),
-        response: { 204: Type.Null({ description: 'Lifted' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Lifted' }) },
       },
     },
     async (req, reply) => {

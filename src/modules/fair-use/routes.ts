@@ -4,9 +4,9 @@ import { Type } from 'typebox';
 import { tenantOf } from '../accounts/api.js';
 import type { FairUseService } from './fair-use-service.js';
 import { incidentView } from './incident-routes.js';
-import { problemResponses } from '../../errors.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
 import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
+import { NotFound } from '../../errors.js';
 
 export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService }> = async (app, { fairUse }) => {
   app.get(
@@ -16,6 +16,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService 
         operationId: 'getFairUse',
         tags: ['fair-use'],
         summary: "Your standing: API suspension, incidents, today's order count, rate-limit buckets and costs",
+        errors: [NotFound],
         response: { 200: FairUseView },
       },
       config: { allowDuringApiSuspension: true },
@@ -178,7 +179,8 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService 
         tags: ['admin'],
         summary: 'Guard an operation again',
         params: OperationParams,
-        response: { 204: Type.Null({ description: 'Removed' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Removed' }) },
       },
     },
     async (req, reply) => {
@@ -196,7 +198,8 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService 
         tags: ['admin'],
         summary: 'Back to the default cost of 1',
         params: OperationParams,
-        response: { 204: Type.Null({ description: 'Reset' }), ...problemResponses(404) },
+        errors: [NotFound],
+        response: { 204: Type.Null({ description: 'Reset' }) },
       },
     },
     async (req, reply) => {
