@@ -19,6 +19,7 @@ import {
   type LedgerType,
   type Money,
   type Movement,
+  type RuleVerdict,
 } from './ledger-store.js';
 import { Type } from 'typebox';
 import { Money as MoneySchema } from '../../schemas.js';
@@ -61,7 +62,7 @@ function assertAmount(m: Money, zeroAllowed: boolean): void {
  * verdict that now allows the movement (the balance moved meanwhile) gives null, unless `stands`:
  * a refusal already made stands, with the figures read now.
  */
-function refusal(verdict: Awaited<ReturnType<typeof ruleVerdict>>, m: Movement, stands: boolean): Error | null {
+function refusal(verdict: RuleVerdict | null, m: Movement, stands: boolean): Error | null {
   if (!verdict) return new NotFound('No such account');
   if (!verdict.currencyMatches)
     return new CurrencyMismatch(`The account is billed in ${verdict.currency}, not ${m.money.currency}`);

@@ -230,6 +230,8 @@ t.test('registration is idempotent with Idempotency-Key and fails cleanly withou
   });
   t.equal(poor.statusCode, 402);
   t.equal(poor.json().code, 'insufficient_funds');
+  t.match(poor.json(), { available: { amount: 1500 - 1099, currency: 'EUR' }, required: { currency: 'EUR' } });
+  t.ok(poor.json().required.amount > 1500 - 1099, 'required: the price of the registration');
   t.equal((await check(app, r, 'too-dear.io')).statusCode, 429, '(the drop-catch throttle applies to the re-check)');
   t.equal(
     (await store.db.select().from(domains).where(eq(domains.name, 'too-dear.io'))).length,
@@ -277,6 +279,7 @@ t.test(
     });
     t.equal(poor.statusCode, 402);
     t.equal(poor.json().code, 'insufficient_funds');
+    t.match(poor.json(), { available: { amount: 1500 - 1099, currency: 'EUR' }, required: { currency: 'EUR' } });
     t.equal((await store.db.select().from(domains).where(eq(domains.name, 'via-epp-dear.io'))).length, 0, 'no domain');
     t.equal(
       (await store.db.select().from(registryNames).where(eq(registryNames.name, 'via-epp-dear.io'))).length,
