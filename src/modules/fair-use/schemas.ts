@@ -119,23 +119,23 @@ const INCIDENT_VARIANTS = {
   ),
   RateLimitSustainedIncident: incidentVariant(
     'rate_limit_sustained',
-    { hits_in_minute: Type.Integer(), minute: DateTime, last_request_id: RequestId },
+    { hits_in_minute: Int32(), minute: DateTime, last_request_id: RequestId },
     'R-API-1: refused calls in one minute past the threshold',
   ),
   BulkWithoutNoticeIncident: incidentVariant(
     'bulk_without_notice',
     {
       day: Type.String({ format: 'date' }),
-      count: Type.Integer(),
-      threshold: Type.Integer(),
-      noticed: Type.Integer(),
+      count: Int32(),
+      threshold: Int32(),
+      noticed: Int32(),
       request_id: RequestId,
     },
     'R-API-5: more commands in a UTC day than the threshold without a bulk notice covering them',
   ),
   DropCatchPatternIncident: incidentVariant(
     'drop_catch_pattern',
-    { names_in_minute: Type.Integer(), minute: DateTime, request_id: RequestId },
+    { names_in_minute: Int32(), minute: DateTime, request_id: RequestId },
     'R-DOM-2: checks of names about to be released, in one minute past the threshold',
   ),
   AbuseUnansweredIncident: incidentVariant(

@@ -51,11 +51,20 @@ const HEADERS: Record<string, Json> = {
   },
   RateLimitLimit: {
     description: 'Capacity of the token bucket this call was metered against (R-API-1)',
-    schema: { type: 'integer' },
+    schema: { type: 'integer', minimum: 0, maximum: 2147483647 },
   },
-  RateLimitRemaining: { description: 'Tokens left in that bucket after this call', schema: { type: 'integer' } },
-  RateLimitReset: { description: 'Seconds until that bucket is full again', schema: { type: 'integer' } },
-  RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+  RateLimitRemaining: {
+    description: 'Tokens left in that bucket after this call',
+    schema: { type: 'integer', minimum: 0, maximum: 2147483647 },
+  },
+  RateLimitReset: {
+    description: 'Seconds until that bucket is full again',
+    schema: { type: 'integer', minimum: 0, maximum: 2147483647 },
+  },
+  RetryAfter: {
+    description: 'Seconds to wait before retrying',
+    schema: { type: 'integer', minimum: 0, maximum: 2147483647 },
+  },
   IdempotentReplayed: {
     description: 'Present (`true`) when this response is the stored one for a repeated Idempotency-Key',
     schema: { type: 'string', enum: ['true'] },
