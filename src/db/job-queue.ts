@@ -1,5 +1,6 @@
 // pg-boss (the job library, see plugins/jobs.ts) over our store: the SQL adapters it runs through
 // on PostgreSQL and on embedded PGlite, and its schema, installed with the migrations.
+import { createRequire } from 'node:module';
 import { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import PgBoss from 'pg-boss';
@@ -13,6 +14,9 @@ export const JOB_QUEUE = 'app-jobs';
 export const DEAD_LETTER_QUEUE = 'app-jobs-dead';
 /** How long a dead-lettered job stays visible. */
 const DEAD_LETTER_RETENTION_MINUTES = 30 * 24 * 60;
+
+/** The schema version this pg-boss expects. */
+const SCHEMA_VERSION = (createRequire(import.meta.url)('pg-boss/version.json') as { schema: number }).schema;
 
 /** What pg-boss needs of a database: one function. */
 export interface SqlExecutor {
@@ -72,6 +76,8 @@ export function transactionExecutor(tx: Tx): SqlExecutor {
  */
 export async function installJobQueue(db: Db): Promise<void> {
   const executor = driverExecutor(db);
+  // Every start (and every app a test builds) comes here: when all is in place, one statement.
+  if (await installed(executor)) return;
   const boss = new PgBoss({ db: executor, schema: JOB_SCHEMA, migrate: true, supervise: false, schedule: false });
   boss.on('error', () => {});
   await boss.start();
@@ -91,6 +97,22 @@ export async function installJobQueue(db: Db): Promise<void> {
     }
   } finally {
     await boss.stop({ graceful: false, close: false, wait: true });
+  }
+}
+
+async function installed(executor: SqlExecutor): Promise<boolean> {
+  try {
+    const { rows } = await executor.executeSql(
+      `select v.version::int as version,
+              (select count(*)::int from ${JOB_SCHEMA}.queue where name in ($1, $2)) as queues
+         from ${JOB_SCHEMA}.version v`,
+      [JOB_QUEUE, DEAD_LETTER_QUEUE],
+    );
+    return rows[0]?.version === SCHEMA_VERSION && rows[0]?.queues === 2;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '42P01' || code === '3F000') return false; // no table, no schema: not installed
+    throw err;
   }
 }
 
