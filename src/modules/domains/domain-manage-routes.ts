@@ -21,6 +21,7 @@ import { DomainStatusConflict, ExpiryMismatch } from './domain-manage-service.js
 import { InsufficientFunds } from '../billing/api.js';
 import { NotFound } from '../../errors.js';
 import { PriceChanged } from './pricing.js';
+import { ConfirmationRequired, DomainLocked } from './domain-manage-service.js';
 
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -242,6 +243,7 @@ export const domainManageRoutes: FastifyPluginAsyncTypebox<DomainManageRouteOpti
         params: NameParams,
         querystring: ConfirmQuery,
         body: Type.Optional(ConfirmBody),
+        errors: [NotFound, DomainStatusConflict, ConfirmationRequired, DomainLocked],
         response: {
           200: Type.Object({ domain: Domain, refunded: Type.Union([Money, Type.Null()]) }, strict),
         },
