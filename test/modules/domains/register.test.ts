@@ -288,7 +288,7 @@ t.test(
 );
 
 t.test('registration: what the API answers is the stored row', async (t) => {
-  const { app, store } = await buildTestApp(t);
+  const { app } = await buildTestApp(t);
   const { r, contact } = await setup(app);
   await check(app, r, 'stored-as-shown.com');
   const res = await register(app, r, {
