@@ -1,7 +1,7 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
-import { accountEvents, accounts, ledgerTransactions } from '../../../src/db/schema/index.js';
+import { accounts, ledgerTransactions } from '../../../src/db/schema/index.js';
 import { judgeBulk } from '../../../src/modules/fair-use/bulk.js';
 import { memoryBuckets } from '../../../src/modules/fair-use/buckets.js';
 import { dropCatchThrottle } from '../../../src/modules/fair-use/drop-catch.js';
@@ -44,12 +44,6 @@ t.test(
     t.equal(view.standing.api_suspended_until, null, 'one incident does not suspend');
     t.same(view.recent_incidents[0].actions, ['warning']);
     t.equal(view.recent_incidents[0].type, 'repeated_failed_command');
-    const events = await store.db.select().from(accountEvents).where(eq(accountEvents.accountId, r.accountId));
-    t.same(
-      events.map((e) => e.type),
-      ['fair_use.warning'],
-      'the warning is an event for webhooks to deliver',
-    );
     await breach(app, r.token, 11);
     await breach(app, r.token, 12);
     view = (await app.inject({ method: 'GET', url: '/v1/fair-use', headers: bearer(r.token) })).json();
