@@ -7,6 +7,7 @@ import { memoryBuckets } from '../../../src/modules/fair-use/buckets.js';
 import { dropCatchThrottle } from '../../../src/modules/fair-use/drop-catch.js';
 import type { App } from '../../../src/app.js';
 import { buildTestApp, redisEnv, TEST_REDIS_URL } from '../../helpers/app.js';
+import { credit } from '../../helpers/domains.js';
 import { bearer, operator, reseller } from '../../helpers/fixtures.js';
 
 /** A distinct failing command each time: every refusal of its repeat is a new incident. */
@@ -30,12 +31,7 @@ t.test(
     const onDay = (n: number) => (at = NOON + (n - 3) * DAY);
     const op = await operator(app);
     const r = await reseller(app, op.token);
-    await app.inject({
-      method: 'POST',
-      url: `/v1/admin/accounts/${r.accountId}/credit`,
-      headers: bearer(op.token),
-      payload: { amount: { amount: 10_000, currency: 'EUR' }, reason: 'funds' },
-    });
+    await credit(app, op.token, r.accountId, 10_000);
 
     onDay(1);
     await breach(app, r.token, 1);
