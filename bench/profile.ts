@@ -15,18 +15,24 @@ const child = spawn(
   ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers.ts', 'app'],
   { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
 );
-const info: Record<string, unknown> = await new Promise((resolve) => {
+type ServerInfo = {
+  url: string;
+  key: string;
+  pid: number;
+  registrants: { key: string; contact: string; prefix: string }[];
+};
+const info: ServerInfo = await new Promise((resolve) => {
   let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d;
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
     const line = buf.split('\n').find((l) => l.startsWith('{'));
-    if (line) resolve(JSON.parse(line));
+    if (line) resolve(JSON.parse(line) as ServerInfo);
   });
 });
-const url = info.url as string;
+const url = info.url;
 let n = 0;
 let i = 0;
-const registrants = info.registrants as { key: string; contact: string; prefix: string }[];
+const registrants = info.registrants;
 const opts: autocannon.Options =
   what === 'check'
     ? {

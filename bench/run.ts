@@ -18,10 +18,10 @@ function start(args: string[]): Promise<{ child: ChildProcess; info: Record<stri
   });
   return new Promise((resolve, reject) => {
     let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d;
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
       const line = buf.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line) });
+      if (line) resolve({ child, info: JSON.parse(line) as Record<string, string> });
     });
     child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
   });

@@ -39,7 +39,7 @@ function chain(err: unknown): Array<{ code?: string; message?: string }> {
   const visit = (e: unknown) => {
     if (!e || typeof e !== 'object' || seen.has(e)) return;
     seen.add(e);
-    out.push(e as { code?: string; message?: string });
+    out.push(e);
     visit((e as { cause?: unknown }).cause);
     for (const inner of (e as { errors?: unknown[] }).errors ?? []) visit(inner);
   };

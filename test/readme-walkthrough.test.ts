@@ -41,8 +41,8 @@ t.test('hardening-26: the README walkthrough runs as one pasted block and ends w
   });
   let out = '';
   let err = '';
-  bash.stdout.on('data', (d: Buffer) => (out += d));
-  bash.stderr.on('data', (d: Buffer) => (err += d));
+  bash.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  bash.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const stopGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-bash.pid!, signal);

@@ -65,9 +65,9 @@ function followsRequestTransaction(base: Db): Db {
     get(target, prop) {
       if (openRequestTransactions !== 0) {
         const tx = ambientTx(target);
-        if (tx !== null) return Reflect.get(tx, prop);
+        if (tx !== null) return Reflect.get(tx, prop) as unknown;
       }
-      return Reflect.get(target, prop);
+      return Reflect.get(target, prop) as unknown;
     },
   });
   baseOf.set(db, base);
@@ -99,7 +99,7 @@ function statementSavepoints(raw: Tx): Tx {
         throw err;
       }
     };
-  const session: Session = Object.create(rawSession);
+  const session = Object.create(rawSession) as Session;
   session.prepareQuery = (...args: unknown[]) => {
     const query = rawSession.prepareQuery(...args);
     query.execute = guarded(query.execute.bind(query));
@@ -231,7 +231,7 @@ export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}
   let closed = false;
   return {
     kind: 'postgres',
-    db: followsRequestTransaction(drizzlePg({ client: pool, schema }) as unknown as Db),
+    db: followsRequestTransaction(drizzlePg({ client: pool, schema })),
     async withAdvisoryLock(key, fn) {
       // A connection of its own, without the request timeouts: waiting for another instance's
       // migration lock, or a migration rewriting a big table, may take longer than any request may.
@@ -245,7 +245,7 @@ export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}
       try {
         await client.query('select pg_advisory_lock($1)', [key.toString()]);
         try {
-          return await fn(drizzlePg({ client, schema }) as unknown as Db);
+          return await fn(drizzlePg({ client, schema }));
         } finally {
           await client.query('select pg_advisory_unlock($1)', [key.toString()]);
         }
@@ -262,7 +262,7 @@ export function createPostgresStore(url: string, opts: PostgresStoreOptions = {}
 }
 
 export function pgliteStore(client: PGlite, onClose?: () => Promise<void>): Store {
-  const db = followsRequestTransaction(drizzlePglite({ client, schema }) as unknown as Db);
+  const db = followsRequestTransaction(drizzlePglite({ client, schema }));
   return {
     kind: 'pglite',
     db,
@@ -307,7 +307,7 @@ export async function createStore(config: {
 
 /** Raw SQL through Drizzle; node-postgres and PGlite both answer with `{ rows }`. */
 export async function queryRows<T extends Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  const result = (await db.execute(query)) as { rows: T[] };
   return result.rows;
 }
 

@@ -4,6 +4,12 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
 
 const VERSION = 'v1';
 
+/** Seals and opens secrets under one key (the `secretBox` decorator of plugins/secrets.ts). */
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+}
+
 // IVs are cut from a pooled block of CSPRNG output: one call to the generator per 341 IVs instead
 // of one per seal (a check seals a quote per name). The bytes are as random either way, and no
 // slice is handed out twice.

@@ -29,12 +29,14 @@ export function refill(state: BucketState | undefined, policy: BucketPolicy, now
   return { tokens: Math.min(policy.capacity, state.tokens + elapsed * policy.refillPerSecond), at: now };
 }
 
-const msUntil = (tokens: number, needed: number, policy: BucketPolicy) =>
-  tokens >= needed
-    ? 0
-    : policy.refillPerSecond <= 0
-      ? Number.MAX_SAFE_INTEGER
-      : Math.ceil(((needed - tokens) / policy.refillPerSecond) * 1000);
+function msUntil(tokens: number, needed: number, policy: BucketPolicy): number {
+  if (tokens >= needed) return 0;
+  if (policy.refillPerSecond <= 0) return Number.MAX_SAFE_INTEGER;
+  const ms = Math.ceil(((needed - tokens) / policy.refillPerSecond) * 1000);
+  // Floating point may leave refill(ms) a hair short of `needed` (0.9999999999999999 of 1 token):
+  // one millisecond more, so that a caller who waits exactly Retry-After is let through.
+  return tokens + (ms / 1000) * policy.refillPerSecond >= needed ? ms : ms + 1;
+}
 
 /** Takes `cost` from every bucket if all of them hold it; otherwise takes nothing. */
 export function takeFromAll(

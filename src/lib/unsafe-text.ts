@@ -3,6 +3,7 @@
 // Found anywhere in a request they are a validation failure, reported with a JSON Pointer.
 
 // With the u flag a well-formed surrogate pair is one code point, so \p{Cs} matches only lone halves.
+// eslint-disable-next-line no-control-regex -- U+0000 is the very character this pattern exists to find
 const UNSAFE = /[\u0000\p{Cs}]/u;
 
 export interface UnsafeTextError {

@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 import { addressAllowed } from '../lib/cidr.js';
 import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from '../lib/request-signature.js';
-import { TtlCache } from '../lib/ttl-cache.js';
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
 import { declareErrors, ServiceUnavailable } from '../errors.js';
 import { syncFirst } from '../route-hooks.js';
@@ -131,19 +131,24 @@ export default fp<AuthPluginOptions>(
     });
 
     const lookup = createCredentialLookup(app.db);
-    const cache = new TtlCache<CredentialRecord>(opts.cacheTtlMs, 10_000);
+    // AUTH_CACHE_TTL_MS=0 turns the cache off (lru-cache reads a TTL of 0 as "never expires").
+    const caching = opts.cacheTtlMs > 0;
+    const cache = new LRUCache<string, CredentialRecord>({ max: 10_000, ttl: caching ? opts.cacheTtlMs : 1 });
     const nonces = postgresNonceStore(app.db);
-    const lastTouch = new Map<string, number>();
+    const lastTouch = new LRUCache<string, number>({ max: 50_000 });
     const pending = new WeakMap<FastifyRequest, PendingSignature>();
 
     app.decorate('credentialCache', {
       revoke(match: { userId?: string; credentialId?: string; accountId?: string }) {
-        cache.deleteWhere(
-          (r) =>
+        const doomed: string[] = [];
+        for (const [key, r] of cache.entries())
+          if (
             (match.userId !== undefined && r.principal.userId === match.userId) ||
             (match.credentialId !== undefined && r.principal.credential.id === match.credentialId) ||
-            (match.accountId !== undefined && r.principal.accountId === match.accountId),
-        );
+            (match.accountId !== undefined && r.principal.accountId === match.accountId)
+          )
+            doomed.push(key);
+        for (const key of doomed) cache.delete(key);
       },
     });
 
@@ -155,7 +160,7 @@ export default fp<AuthPluginOptions>(
       const hit = cache.get(cacheKey);
       if (hit) return hit;
       return load().then((record) => {
-        if (record) cache.set(cacheKey, record);
+        if (record && caching) cache.set(cacheKey, record);
         return record;
       });
     }
@@ -165,7 +170,6 @@ export default fp<AuthPluginOptions>(
       const now = Date.now();
       if (now - (lastTouch.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
       lastTouch.set(id, now);
-      if (lastTouch.size > 50_000) lastTouch.clear();
       lookup.touch(type, id, address).catch((err: unknown) => log.warn({ err }, 'could not record credential use'));
     }
 

@@ -3,6 +3,7 @@
 // response and Retry-After on a 429. Redis failures fail open, loudly.
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 import { declareErrors, defineError, RateLimited } from '../errors.js';
 import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/drop-catch.js';
 import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
@@ -144,7 +145,7 @@ export default fp<{
 
     // R-API-4: sustained rate-limit hits (per account per minute) are an incident, at most one an
     // hour. Counted as the 429 leaves, awaited, so the incident exists once the client has its answer.
-    const hits = new Map<string, { minute: number; n: number }>();
+    const hits = new LRUCache<string, { minute: number; n: number }>({ max: 10_000 });
     app.addHook(
       'onSend',
       syncFirstOnSend((req, reply, payload) => {
@@ -160,7 +161,6 @@ export default fp<{
         const h = hits.get(accountId);
         const n = h && h.minute === minute ? h.n + 1 : 1;
         hits.set(accountId, { minute, n });
-        if (hits.size > 10_000) hits.clear();
         if (n !== opts.incidentHitsPerMinute) return;
         const hour = new Date(minute * 60_000).toISOString().slice(0, 13);
         return app.incidents

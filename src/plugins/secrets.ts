@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
-import { openSecret, sealSecret, signToken, subkey, verifyToken } from '../lib/secret-box.js';
+import { openSecret, sealSecret, signToken, subkey, verifyToken, type SecretBox } from '../lib/secret-box.js';
 
 export interface TokenSigner {
   sign(payload: string): string;
@@ -15,7 +15,7 @@ export interface TokenSigner {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    secretBox: { seal(plaintext: string): string; open(sealed: string): string; signer(purpose: string): TokenSigner };
+    secretBox: SecretBox & { signer(purpose: string): TokenSigner };
   }
 }
 

@@ -30,7 +30,7 @@ export interface TestApp {
   app: App;
   store: Store;
   /** Every log line written so far, parsed. */
-  logs(): Record<string, unknown>[];
+  logs: () => Record<string, unknown>[];
 }
 
 export async function buildTestApp(

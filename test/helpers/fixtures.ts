@@ -21,7 +21,7 @@ export async function loginAs(
 ) {
   const res = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username, password, ...extra } });
   if (res.statusCode !== 200) throw new Error(`login ${username} failed: ${res.statusCode} ${res.body}`);
-  return res.json() as { token: string; session_id: string; user: { id: string; account_id: string | null } };
+  return res.json<{ token: string; session_id: string; user: { id: string; account_id: string | null } }>();
 }
 
 export async function operator(app: App) {

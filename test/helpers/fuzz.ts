@@ -349,7 +349,11 @@ function setAt(root: unknown, path: string[], value: unknown): unknown {
 }
 
 function stringify(v: unknown): string {
-  return typeof v === 'string' ? v : v === null ? 'null' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  if (typeof v === 'string') return v;
+  if (v === null || typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || typeof v === 'symbol')
+    return v.toString();
+  return v === undefined ? 'undefined' : typeof v; // a function: never in a JSON-shaped value
 }
 
 function baselinePath(op: Operation, override?: { name: string; value: string }): string {
@@ -404,9 +408,7 @@ export function generateCase(op: Operation, rnd: () => number): FuzzCase {
     case 'bad field': {
       const paths = fieldPaths(base);
       const [label, value] = pick(rnd, BAD_VALUES);
-      const at = paths.length
-        ? pick(rnd, paths)
-        : [pick(rnd, Object.keys((op.body?.properties ?? {}) as object).concat('x'))];
+      const at = paths.length ? pick(rnd, paths) : [pick(rnd, Object.keys(op.body?.properties ?? {}).concat('x'))];
       payload = JSON.stringify(setAt(base, at, value()));
       mutation = `bad field /${at.join('/')}: ${label}`;
       break;
@@ -432,7 +434,7 @@ export function generateCase(op: Operation, rnd: () => number): FuzzCase {
       break;
     case 'deep nesting': {
       const deep = pick(rnd, [NESTED_DEEP, NESTED_OBJECTS]);
-      const key = pick(rnd, Object.keys((op.body?.properties ?? {}) as object).concat('x'));
+      const key = pick(rnd, Object.keys(op.body?.properties ?? {}).concat('x'));
       payload = rnd() < 0.5 ? deep : JSON.stringify(base).replace(/^\{/, `{"${key}":${deep},`).replace(/,\}$/, '}');
       mutation = `deep nesting (${deep === NESTED_DEEP ? 'arrays' : 'objects'})`;
       break;
@@ -531,7 +533,7 @@ export async function runFuzz(
   opts: { seed: number; cases: number; onProgress?: (done: number) => void },
 ): Promise<FuzzSummary> {
   const rnd = seededRandom(opts.seed);
-  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Schema;
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Schema>();
   const ops = operationsOf(doc);
   let creds = await freshCredentials(app);
   const summary: FuzzSummary = {

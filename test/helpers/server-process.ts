@@ -74,8 +74,8 @@ export function runCli(
   track(child);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  child.stderr.on('data', (d: Buffer) => (err += d));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.stdin.end(stdin);
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
 }

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { checkPasswordStrength } from '../../src/lib/password-strength.js';
 import { openSecret, sealSecret, signToken, subkey, verifyToken } from '../../src/lib/secret-box.js';
 import { newApiKey, newRecoveryCode, splitApiKey } from '../../src/lib/tokens.js';
-import { TtlCache } from '../../src/lib/ttl-cache.js';
 
 t.test('sealed secrets open with the same key only, and tampering is detected', async (t) => {
   const key = randomBytes(32);
@@ -74,22 +73,4 @@ t.test('API keys and recovery codes have the documented shapes', async (t) => {
   const codes = new Set(Array.from({ length: 200 }, newRecoveryCode));
   t.equal(codes.size, 200);
   for (const c of [...codes].slice(0, 20)) t.match(c, /^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
-});
-
-t.test('the TTL cache expires, evicts the oldest past its size, and deletes by predicate', async (t) => {
-  let now = 0;
-  const cache = new TtlCache<number>(100, 2, () => now);
-  cache.set('a', 1);
-  cache.set('b', 2);
-  t.equal(cache.get('a'), 1);
-  cache.set('c', 3);
-  t.equal(cache.get('a'), undefined, 'the oldest entry made room');
-  now = 100;
-  t.equal(cache.get('b'), undefined, 'expired at its TTL');
-  cache.set('d', 4);
-  cache.deleteWhere((v) => v === 4);
-  t.equal(cache.get('d'), undefined);
-  const off = new TtlCache<number>(0, 10);
-  off.set('x', 1);
-  t.equal(off.get('x'), undefined, 'TTL 0 disables caching');
 });

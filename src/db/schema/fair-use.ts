@@ -127,19 +127,6 @@ export const ladderSteps = pgTable('ladder_steps', {
   fee: jsonb('fee'),
 });
 
-/** Account events for webhooks (a later issue delivers them). */
-export const accountEvents = pgTable(
-  'account_events',
-  {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    accountId: uuid('account_id').notNull(),
-    type: text('type').notNull(),
-    data: jsonb('data').notNull(),
-    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
-  },
-  (t) => [index('account_events_account_idx').on(t.accountId, t.id)],
-);
-
 /** R-API-3: state-changing calls per account per UTC day. */
 export const dailyCounters = pgTable(
   'daily_counters',

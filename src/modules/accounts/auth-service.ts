@@ -8,6 +8,7 @@ import { accounts, apiKeys, loginFailures, recoveryCodes, sessions, users } from
 import { NotFound } from '../../errors.js';
 import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
 import { newApiKey, newRecoveryCode, newSessionToken } from '../../lib/tokens.js';
+import type { SecretBox } from '../../lib/secret-box.js';
 import type { Principal } from './credentials.js';
 import {
   AccountSuspended,
@@ -39,11 +40,6 @@ export interface AuthPolicy {
   maxFailuresPerAddress: number;
   failureWindowS: number;
   lockoutS: number;
-}
-
-export interface SecretBox {
-  seal(plaintext: string): string;
-  open(sealed: string): string;
 }
 
 interface RequestInfo {
@@ -329,14 +325,6 @@ export async function disableTwoFactor(
       .where(eq(users.id, user.id));
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
   });
-}
-
-export async function remainingRecoveryCodes(db: Db, userId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(recoveryCodes)
-    .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
-  return row?.n ?? 0;
 }
 
 // ---- API keys -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Where token buckets live: in this process, or in Redis so every instance spends the same bucket.
 // Both take from several buckets atomically (all or none) with the rules of lib/token-bucket.
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { refill, takeFromAll, type BucketPolicy, type BucketState } from '../../lib/token-bucket.js';
 
 export interface TakeOutcome {
@@ -17,7 +18,8 @@ export interface BucketBackend {
 }
 
 export function memoryBuckets(maxEntries = 100_000, now: () => number = Date.now): BucketBackend {
-  const states = new Map<string, BucketState>();
+  // The least recently used buckets make room (a forgotten bucket is a full one: it only forgives).
+  const states = new LRUCache<string, BucketState>({ max: maxEntries });
   return {
     async take(keys, policies, cost) {
       const r = takeFromAll(
@@ -26,15 +28,7 @@ export function memoryBuckets(maxEntries = 100_000, now: () => number = Date.now
         cost,
         now(),
       );
-      // Updated in place: delete-then-set (to keep an LRU order) made every take slow down with the
-      // map's size (53 us at 25,000 entries against 1 us). Eviction is by insertion order instead.
-      keys.forEach((k, i) => states.set(k, r.states[i]!));
-      if (states.size > maxEntries) {
-        for (const k of states.keys()) {
-          states.delete(k);
-          if (states.size <= maxEntries * 0.9) break;
-        }
-      }
+      keys.forEach((k, i) => states.set(k, r.states[i]));
       return { allowed: r.allowed, remaining: r.remaining, retryAfterMs: r.retryAfterMs, resetMs: r.resetMs };
     },
     async peek(keys, policies) {

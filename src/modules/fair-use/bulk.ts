@@ -5,21 +5,8 @@ import { bulkNotices, dailyCounters } from '../../db/schema/index.js';
 
 export const utcDay = (at = new Date()): string => at.toISOString().slice(0, 10);
 
-/** Counts one command and returns the day's count so far (this one included). */
-export async function countCommand(db: Db, accountId: string, day: string): Promise<number> {
-  const [row] = await db
-    .insert(dailyCounters)
-    .values({ accountId, day, commands: 1 })
-    .onConflictDoUpdate({
-      target: [dailyCounters.accountId, dailyCounters.day],
-      set: { commands: sql`${dailyCounters.commands} + 1` },
-    })
-    .returning({ commands: dailyCounters.commands });
-  return row!.commands;
-}
-
 /**
- * countCommand for many concurrent commands in one upsert: the counts of one account and day are
+ * Counts commands per account and UTC day, many concurrent ones in one upsert: the counts of one account and day are
  * added up first (one statement may not update a row twice), then handed out in order, so each
  * command still gets its own n-th place in the day, exactly as one upsert per command would.
  */

@@ -5,7 +5,7 @@
 // A step fires once, with the incident that makes its condition true; no single incident suspends.
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
-import { accountEvents, accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
+import { accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { charge, InsufficientFunds } from '../billing/api.js';
 
 export type IncidentType =
@@ -97,7 +97,6 @@ export async function recordIncident(
     if (!incident) return null;
     const after = await ladderStanding(tx, input.accountId, at, periodDays);
     const before = await ladderStanding(tx, input.accountId, at, periodDays, incident.id);
-    const n = after.counted;
     const actions: string[] = [];
     let apiSuspendedUntil: Date | null = null;
     // A step fires with the incident that makes it true; a repeat of a cause already counted today
@@ -109,17 +108,6 @@ export async function recordIncident(
     for (const step of steps.filter((s) => reaches(after, s) && !reaches(before, s))) {
       switch (step.action as LadderAction) {
         case 'warning':
-          await tx.insert(accountEvents).values({
-            accountId: input.accountId,
-            type: 'fair_use.warning',
-            data: {
-              incident_id: incident.id,
-              type: input.type,
-              open_incidents: after.open,
-              counted_incidents: n,
-              incident_days: after.days,
-            },
-          });
           actions.push('warning');
           break;
         case 'suspend_api': {
@@ -129,11 +117,6 @@ export async function recordIncident(
             .update(accounts)
             .set({ apiSuspendedUntil, updatedAt: new Date() })
             .where(eq(accounts.id, input.accountId));
-          await tx.insert(accountEvents).values({
-            accountId: input.accountId,
-            type: 'fair_use.api_suspended',
-            data: { incident_id: incident.id, until: apiSuspendedUntil.toISOString() },
-          });
           actions.push(`suspend_api:${apiSuspendedUntil.toISOString()}`);
           break;
         }

@@ -18,7 +18,7 @@ const login = (app: App, username: string, password: string, remoteAddress = '12
 /** What a caller sees of a refused login: status, the problem body minus per-request fields, Retry-After present or not. */
 async function outcome(app: App, username: string, password: string, remoteAddress = '127.0.0.1') {
   const res = await login(app, username, password, remoteAddress);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   delete body.instance;
   delete body.request_id;
   // The remaining seconds may differ by one between two calls.

@@ -159,7 +159,7 @@ t.test(
             });
             calls++;
             const code = String(res.headers['content-type'] ?? '').startsWith('application/problem+json')
-              ? (res.json() as { code?: string }).code
+              ? res.json<{ code?: string }>().code
               : undefined;
             const got = classify(res.statusCode, code);
             const want = promised(rule, op.operationId, c, target);

@@ -32,7 +32,7 @@ async function seen(
   remoteAddress = '127.0.0.1',
 ) {
   const res = await app.inject({ method, url, headers, ...(payload !== undefined ? { payload } : {}), remoteAddress });
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   delete body.instance;
   delete body.request_id;
   return { status: res.statusCode, body };

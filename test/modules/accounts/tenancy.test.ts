@@ -33,7 +33,7 @@ t.test("R-SEC-6: another tenant's objects answer 404, never 403", async (t) => {
       method: method as 'GET',
       url,
       headers: bearer(a.token),
-      ...(payload ? { payload: payload as object } : {}),
+      ...(payload ? { payload } : {}),
     });
     t.equal(res.statusCode, 404, `${method} ${url}`);
   }

@@ -3,17 +3,9 @@ import { eq } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
 import { abuseComplaints, auditEvents } from '../../../src/db/schema/index.js';
 import { buildTestApp } from '../../helpers/app.js';
+import { CUSTOMER } from '../../helpers/domains.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
 
-const CUSTOMER = {
-  name: 'Jana Nováková',
-  email: 'jana@pekarna.test',
-  phone: '+420.601234567',
-  country: 'CZ',
-  street: ['Vinohradská 12'],
-  city: 'Praha',
-  postal_code: '120 00',
-};
 const HOUR = 3_600_000;
 
 /** A reseller holding the given domains, registered through the real API (check, then register). */

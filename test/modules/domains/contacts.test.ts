@@ -1,17 +1,9 @@
 import t from 'tap';
 import { buildTestApp } from '../../helpers/app.js';
+import { CUSTOMER as PERSON } from '../../helpers/domains.js';
 import { bearer, operator, reseller } from '../../helpers/fixtures.js';
 
-const CUSTOMER = {
-  name: 'Jana Nováková',
-  organisation: 'Pekárna Nováková s.r.o.',
-  email: 'jana@pekarna.test',
-  phone: '+420.601234567',
-  country: 'CZ',
-  street: ['Vinohradská 12'],
-  city: 'Praha',
-  postal_code: '120 00',
-};
+const CUSTOMER = { ...PERSON, organisation: 'Pekárna Nováková s.r.o.' };
 
 t.test('R-DOM-1: a complete contact gets a handle; every field is validated', async (t) => {
   const { app } = await buildTestApp(t);

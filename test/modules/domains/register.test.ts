@@ -5,17 +5,8 @@ import { builtInRegistry, type RegistryBackend } from '../../../src/modules/doma
 import type { App } from '../../../src/app.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { onPostgres, testStore } from '../../helpers/db.js';
+import { credit, CUSTOMER } from '../../helpers/domains.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
-
-const CUSTOMER = {
-  name: 'Jana Nováková',
-  email: 'jana@pekarna.test',
-  phone: '+420.601234567',
-  country: 'CZ',
-  street: ['Vinohradská 12'],
-  city: 'Praha',
-  postal_code: '120 00',
-};
 
 async function setup(app: App, funds = 100_000) {
   const op = await operator(app);
@@ -291,7 +282,7 @@ t.test(
 );
 
 t.test('registration: what the API answers is the stored row', async (t) => {
-  const { app, store } = await buildTestApp(t);
+  const { app } = await buildTestApp(t);
   const { r, contact } = await setup(app);
   await check(app, r, 'stored-as-shown.com');
   const res = await register(app, r, {
@@ -319,12 +310,7 @@ for (const [label, registry] of [
       const accounts = [];
       for (let i = 0; i < 5; i++) {
         const r = await reseller(app, op.token);
-        await app.inject({
-          method: 'POST',
-          url: `/v1/admin/accounts/${r.accountId}/credit`,
-          headers: bearer(op.token),
-          payload: { amount: { amount: 10_000, currency: 'EUR' }, reason: 'funds' },
-        });
+        await credit(app, op.token, r.accountId, 10_000);
         const contact = (
           await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(r.token), payload: CUSTOMER })
         ).json().handle;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp } from '../../helpers/app.js';
 
 t.test('GET /healthz answers while the process is up', async (t) => {
   const { app } = await buildTestApp(t);

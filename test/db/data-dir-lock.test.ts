@@ -6,9 +6,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DataDirInUse, lockDataDir, type LockHolder } from '../src/db/data-dir-lock.js';
-import { OTHER_STRONG_PASSWORD, STRONG_PASSWORD } from './helpers/fixtures.js';
-import { runCli, startServer } from './helpers/server-process.js';
+import { DataDirInUse, lockDataDir, type LockHolder } from '../../src/db/data-dir-lock.js';
+import { OTHER_STRONG_PASSWORD, STRONG_PASSWORD } from '../helpers/fixtures.js';
+import { runCli, startServer } from '../helpers/server-process.js';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reseller-api-lock-'));
@@ -189,7 +189,7 @@ t.test('hardening-19: of several processes taking over one stale lock at once, e
   await writeFile(join(dir, 'process.lock.4'), record({ pid: Number(exited.stdout) }));
   // Child processes racing for it: each prints "won" or "refused", and the winner holds the lock
   // until every racer has answered (its standard input closes).
-  const script = `import { lockDataDir } from ${JSON.stringify(new URL('../src/db/data-dir-lock.ts', import.meta.url).pathname)};
+  const script = `import { lockDataDir } from ${JSON.stringify(new URL('../../src/db/data-dir-lock.ts', import.meta.url).pathname)};
     try { await lockDataDir(process.argv[1]); process.stdout.write('won'); }
     catch (err) { process.stdout.write(err.name === 'DataDirInUse' ? 'refused' : String(err)); }
     process.stdin.on('end', () => process.exit(0)).resume();`;

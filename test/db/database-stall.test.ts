@@ -3,11 +3,11 @@
 // On a server of the test's own; PGlite has no network and none of this applies to it.
 // No timed assertion: a request that hung would never complete, and the test's timeout catches it.
 import t, { type Test } from 'tap';
-import { createPostgresStore } from '../src/db/client.js';
-import { buildTestApp } from './helpers/app.js';
-import { onPostgres } from './helpers/db.js';
-import { bearer, operator, reseller } from './helpers/fixtures.js';
-import { startPrivatePostgres } from './helpers/private-services.js';
+import { createPostgresStore } from '../../src/db/client.js';
+import { buildTestApp } from '../helpers/app.js';
+import { onPostgres } from '../helpers/db.js';
+import { bearer, operator, reseller } from '../helpers/fixtures.js';
+import { startPrivatePostgres } from '../helpers/private-services.js';
 
 function assertUnavailable(
   t: Test,

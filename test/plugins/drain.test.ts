@@ -3,7 +3,7 @@
 import { Agent, request } from 'node:http';
 import t from 'tap';
 import { Type } from 'typebox';
-import { buildTestApp } from './helpers/app.js';
+import { buildTestApp } from '../helpers/app.js';
 
 interface Answer {
   status: number;

@@ -2,9 +2,9 @@
 // answers) must not hang requests. Commands time out, rate limits fail open, /readyz says so.
 // No timed assertion: a request that hung would never complete, and the test's timeout catches it.
 import t from 'tap';
-import { buildTestApp } from './helpers/app.js';
-import { bearer, operator, reseller } from './helpers/fixtures.js';
-import { startPrivateRedis } from './helpers/private-services.js';
+import { buildTestApp } from '../helpers/app.js';
+import { bearer, operator, reseller } from '../helpers/fixtures.js';
+import { startPrivateRedis } from '../helpers/private-services.js';
 
 t.test(
   'hardening-17 / R-API-1: with Redis frozen, metered requests still answer (unmetered) and /readyz reports redis degraded',
