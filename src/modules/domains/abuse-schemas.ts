@@ -100,29 +100,29 @@ const resellerFields = {
   closed_at: NullableDateTime,
   close_note: NullableString,
 };
+const complaintExample = {
+  id: '0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a',
+  domain: 'example.com',
+  category: 'phishing',
+  description: 'The site imitates a bank login page.',
+  evidence_urls: ['https://example.com/login'],
+  source: 'public',
+  status: 'open',
+  created_at: '2026-03-01T08:05:00.000Z',
+  respond_by: '2026-03-03T08:05:00.000Z',
+  response: null,
+  escalated_at: null,
+  incident_id: null,
+  closed_at: null,
+  close_note: null,
+};
+
 export const Complaint = named(
   'AbuseComplaint',
   Type.Object(resellerFields, {
     ...strict,
     description: "An abuse complaint about one of your domains; the reporter's identity is kept from the reseller",
-    examples: [
-      {
-        id: '0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a',
-        domain: 'example.com',
-        category: 'phishing',
-        description: 'The site imitates a bank login page.',
-        evidence_urls: ['https://example.com/login'],
-        source: 'public',
-        status: 'open',
-        created_at: '2026-03-01T08:05:00.000Z',
-        respond_by: '2026-03-03T08:05:00.000Z',
-        response: null,
-        escalated_at: null,
-        incident_id: null,
-        closed_at: null,
-        close_note: null,
-      },
-    ],
+    examples: [complaintExample],
   }),
 );
 export const ComplaintList = Page(Complaint);
@@ -143,20 +143,7 @@ export const AdminComplaint = named(
       description: 'An abuse complaint as operators see it: with the reporter and the account',
       examples: [
         {
-          id: '0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a',
-          domain: 'example.com',
-          category: 'phishing',
-          description: 'The site imitates a bank login page.',
-          evidence_urls: ['https://example.com/login'],
-          source: 'public',
-          status: 'open',
-          created_at: '2026-03-01T08:05:00.000Z',
-          respond_by: '2026-03-03T08:05:00.000Z',
-          response: null,
-          escalated_at: null,
-          incident_id: null,
-          closed_at: null,
-          close_note: null,
+          ...complaintExample,
           account_id: '8a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
           domain_id: '7e6d5c4b-3a2f-4e1d-9c0b-8a7f6e5d4c3b',
           reporter_name: 'Mallory Watch',
