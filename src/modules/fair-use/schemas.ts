@@ -131,12 +131,12 @@ const INCIDENT_VARIANTS = {
       noticed: Int32(),
       request_id: RequestId,
     },
-    'R-API-5: more commands in a UTC day than the threshold without a bulk notice covering them',
+    'R-API-3: more commands in a UTC day than the threshold without a bulk notice covering them',
   ),
   DropCatchPatternIncident: incidentVariant(
     'drop_catch_pattern',
     { names_in_minute: Int32(), minute: DateTime, request_id: RequestId },
-    'R-DOM-2: checks of names about to be released, in one minute past the threshold',
+    'R-DOM-4: more distinct names checked in one minute than the drop-catch threshold',
   ),
   AbuseUnansweredIncident: incidentVariant(
     'abuse_unanswered',
