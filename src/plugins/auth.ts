@@ -14,28 +14,25 @@ import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
 import { declareErrors, ServiceUnavailable } from '../errors.js';
 import { syncFirst } from '../route-hooks.js';
+import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
 import {
   AccountSuspended,
   AccountTerminated,
   ApiSuspended,
-  applyOperationPermission,
-  assertHolds,
   AuthenticationRequired,
-  createCredentialLookup,
   CredentialRevoked,
   InvalidCredentials,
   IpNotAllowed,
   NonceReused,
   PermissionDenied,
-  postgresNonceStore,
   SignatureExpired,
   SignatureInvalid,
   TokenExpired,
   TwoFactorEnrolmentRequired,
-  type CredentialRecord,
-  type Permission,
-  type Principal,
-} from '../modules/accounts/api.js';
+} from '../modules/accounts/errors.js';
+import { postgresNonceStore } from '../modules/accounts/nonce-store.js';
+import { applyOperationPermission } from '../modules/accounts/operation-permissions.js';
+import { assertHolds, type Permission } from '../modules/accounts/permissions.js';
 
 export type RoutePermission = Permission | 'public';
 

@@ -3,29 +3,10 @@ import type { Db } from '../../db/client.js';
 import { getAccount } from './service.js';
 
 export { tenantOf } from './tenancy.js';
-export { createCredentialLookup, type CredentialRecord, type Principal } from './credentials.js';
-// For the auth plugin: the errors it answers, the nonce store, and the permission checks.
-export {
-  AccountSuspended,
-  AccountTerminated,
-  ApiSuspended,
-  AuthenticationRequired,
-  CredentialRevoked,
-  InvalidCredentials,
-  IpNotAllowed,
-  NonceReused,
-  PermissionDenied,
-  SignatureExpired,
-  SignatureInvalid,
-  TokenExpired,
-  TwoFactorEnrolmentRequired,
-} from './errors.js';
-export { postgresNonceStore } from './nonce-store.js';
-export { applyOperationPermission } from './operation-permissions.js';
-export { assertHolds, type Permission } from './permissions.js';
+export type { Principal } from './credentials.js';
+export type { AccountRow } from './service.js';
 // Field schemas other areas' request bodies reuse.
 export { Country, Email, Phone } from './schemas.js';
-export type { AccountRow } from './service.js';
 
 /** Reads of accounts for other areas' services. */
 export function createAccountReader(deps: { db: Db }) {
