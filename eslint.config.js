@@ -106,84 +106,39 @@ export default tseslint.config(
     },
   ]),
 
-  // --- TEMPORARY ALLOW-LIST ------------------------------------------------------------------------
-  // Findings in files other issue-12 helpers are rewriting right now. The rules above are the ones that
-  // must hold; after merging, delete an entry once `npm run lint` passes without it.
+  // sdk-check/ is a compile check against the client `npm run sdk:check` generates into sdk-check/generated/
+  // (not committed). Without it, as when linting, every generated type is an unresolved `any`, and the
+  // findings below are about that, not about the code.
   {
-    // until issue-12 restructuring merges (import boundaries: these files still import drizzle/the schema from routes, or another area's or an area's internals from plugins)
-    files: [
-      'src/modules/accounts/admin-routes.ts',
-      'src/modules/accounts/audit-routes.ts',
-      'src/modules/accounts/auth-routes.ts',
-      'src/modules/billing/ledger.ts',
-      'src/modules/billing/routes.ts',
-      'src/modules/domains/abuse-routes.ts',
-      'src/modules/domains/check-service.ts',
-      'src/modules/domains/contact-routes.ts',
-      'src/modules/domains/contact-service.ts',
-      'src/modules/domains/domain-manage-routes.ts',
-      'src/modules/domains/domain-manage-service.ts',
-      'src/modules/domains/domain-routes.ts',
-      'src/modules/domains/domain-validation.ts',
-      'src/modules/domains/lifecycle.ts',
-      'src/modules/domains/register-service.ts',
-      'src/modules/domains/tld-routes.ts',
-      'src/modules/domains/transfer-routes.ts',
-      'src/modules/domains/transfer-service.ts',
-      'src/modules/fair-use/incident-routes.ts',
-      'src/modules/fair-use/incidents.ts',
-      'src/modules/fair-use/routes.ts',
-      'src/plugins/auth.ts',
-      'src/plugins/bulk-work.ts',
-      'src/plugins/idempotency.ts',
-      'src/plugins/incidents.ts',
-      'src/plugins/rate-limit.ts',
-    ],
+    files: ['sdk-check/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-redundant-type-constituents': 'off',
+      '@typescript-eslint/no-duplicate-type-constituents': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
+  },
+  // --- TEMPORARY ALLOW-LIST ------------------------------------------------------------------------
+  {
+    // until the OpenAPI document's problem schemas no longer follow module load order: through the
+    // area's api.ts these plugins would load accounts/service.ts resp. fair-use/incidents.ts, and with
+    // them billing's error codes, earlier, which reorders the problem schemas in openapi/openapi.json.
+    files: ['src/plugins/auth.ts', 'src/plugins/incidents.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  // TEMPORARY: the JSON walk of the OpenAPI post-processing is typed `any`; to be typed with Record<string, unknown> narrowing.
   {
-    // until issue-12 restructuring merges (a promise left floating)
-    files: ['src/plugins/json-body.ts'],
-    rules: { '@typescript-eslint/no-floating-promises': 'off' },
-  },
-  {
-    // until issue-12 restructuring merges (setInterval(() => promise.catch(...)): the timers move to the job engine)
-    files: ['src/modules/domains/tld-service.ts', 'src/modules/fair-use/policy.ts'],
-    rules: { '@typescript-eslint/no-misused-promises': 'off' },
-  },
-  {
-    // until issue-12 restructuring merges (assertions the code no longer needs)
-    files: [
-      'src/modules/accounts/api-key-routes.ts',
-      'src/modules/accounts/service.ts',
-      'src/modules/billing/ledger.ts',
-      'src/modules/domains/register-service.ts',
-      'src/modules/domains/transfer-routes.ts',
-      'src/plugins/problem-json.ts',
-      'src/route-hooks.ts',
-      'src/validation.ts',
-    ],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
-  },
-  {
-    // until issue-12 restructuring merges (an `any` passed on)
-    files: ['src/validation.ts'],
-    rules: { '@typescript-eslint/no-unsafe-argument': 'off' },
-  },
-  {
-    // until issue-12 restructuring merges (an `any` returned)
-    files: ['src/modules/domains/domain-manage-routes.ts'],
-    rules: { '@typescript-eslint/no-unsafe-return': 'off' },
-  },
-  {
-    // until issue-12 restructuring merges (methods passed around unbound (services of classes/objects being rewritten as factories))
-    files: [
-      'src/modules/domains/check-service.ts',
-      'src/modules/domains/domain-manage-routes.ts',
-      'src/modules/domains/domain-routes.ts',
-      'src/modules/domains/register-service.ts',
-      'src/modules/domains/transfer-routes.ts',
-    ],
-    rules: { '@typescript-eslint/unbound-method': 'off' },
+    files: ['src/plugins/openapi/polish-document.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
   },
 );

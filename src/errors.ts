@@ -112,9 +112,9 @@ export function defineError<S extends TObject | undefined = undefined>(
     static readonly title = title;
     static readonly extensions = extensions as S;
     constructor(detail?: string, opts?: ProblemOptions<ExtensionsOf<S>>) {
-      super(def, detail, opts as ConstructorParameters<typeof AppError>[2]);
+      super(def, detail, opts);
     }
-  } as unknown as ErrorClass<S>;
+  };
 }
 
 /** The component name of a code's problem schema: insufficient_funds -> InsufficientFundsProblem. */

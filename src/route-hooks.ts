@@ -55,5 +55,5 @@ export function appendPreValidation(
   hook: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | void,
 ): void {
   const current = route.preValidation;
-  route.preValidation = [...(Array.isArray(current) ? current : current ? [current] : []), syncFirst(hook) as never];
+  route.preValidation = [...(Array.isArray(current) ? current : current ? [current] : []), syncFirst(hook)];
 }

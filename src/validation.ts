@@ -21,12 +21,12 @@ const BASE_OPTIONS = {
 // several) reuses them instead of compiling every route's schemas again, which was most of the
 // CPU an app build cost (about 0.6 s of 0.8 s). A compiled function depends on nothing but its
 // schema, the shared schemas and the options, which the keys hold.
-const validatorPool = AjvCompiler() as BuildCompilerFromPool;
+const validatorPool = AjvCompiler();
 const compiledFor = new WeakMap<object, Map<string, unknown>>();
 
 function remembered<F>(owner: object, schema: unknown, compile: () => F): F {
   let cache = compiledFor.get(owner) as Map<string, F> | undefined;
-  if (!cache) compiledFor.set(owner, (cache = new Map()));
+  if (!cache) compiledFor.set(owner, (cache = new Map<string, F>()));
   const key = JSON.stringify(schema);
   let fn = cache.get(key);
   if (fn === undefined) cache.set(key, (fn = compile()));

@@ -12,12 +12,12 @@ const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
 /** Every paginated list in the app's own OpenAPI document: operations with a `cursor` query parameter. */
 async function paginatedLists(app: Awaited<ReturnType<typeof buildTestApp>>['app']) {
-  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
     paths: Record<
       string,
       Record<string, { operationId?: string; parameters?: { $ref?: string; name: string; in: string }[] }>
     >;
-  };
+  }>();
   const lists: { path: string; operationId: string }[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     const get = item.get;

@@ -45,13 +45,14 @@ export async function claimDueRows<T extends PgTable, R>(c: ClaimDueRows<T, R>):
     let result: R;
     try {
       result = await c.db.transaction(async (tx) => {
+        const table: PgTable = c.table;
         const query = tx
           .select()
-          .from(c.table as PgTable)
+          .from(table)
           .where(and(c.due, failed.length ? notInArray(c.key, failed) : undefined))
           .$dynamic();
         const ordered = c.orderBy ? query.orderBy(c.orderBy) : query;
-        claimed = (await ordered.limit(take).for('update', { skipLocked: true })) as T['$inferSelect'][];
+        claimed = await ordered.limit(take).for('update', { skipLocked: true });
         return claimed.length ? c.handle(tx, claimed) : (undefined as R);
       });
     } catch (err) {

@@ -64,7 +64,8 @@ function numbered(text: string, values: readonly unknown[] = []): SQL {
 export function transactionExecutor(tx: Tx): SqlExecutor {
   return {
     async executeSql(text, values) {
-      return (await tx.execute(numbered(text, values))) as unknown as { rows: Record<string, unknown>[] };
+      const result: unknown = await tx.execute(numbered(text, values));
+      return result as { rows: Record<string, unknown>[] };
     },
   };
 }

@@ -6,8 +6,9 @@ const VERSION = 'v1';
 
 /** Seals and opens secrets under one key (the `secretBox` decorator of plugins/secrets.ts). */
 export interface SecretBox {
-  seal(plaintext: string): string;
-  open(sealed: string): string;
+  // Function properties, not methods: callers pass them around detached (`seal: app.secretBox.seal`).
+  seal: (plaintext: string) => string;
+  open: (sealed: string) => string;
 }
 
 // IVs are cut from a pooled block of CSPRNG output: one call to the generator per 341 IVs instead

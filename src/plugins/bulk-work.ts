@@ -7,7 +7,7 @@ import { appendPreValidation } from '../route-hooks.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { declareErrors, defineError } from '../errors.js';
-import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/bulk.js';
+import { commandCounter, judgeBulk, noticedCount, utcDay } from '../modules/fair-use/api.js';
 
 export const BulkNoticeRequired = defineError(
   'bulk_notice_required',

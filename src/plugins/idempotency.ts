@@ -19,7 +19,7 @@ import { declareErrors, defineError, ServiceUnavailable, ValidationFailed } from
 import { commandFingerprint } from '../lib/command-fingerprint.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
-import type { Principal } from '../modules/accounts/credentials.js';
+import type { Principal } from '../modules/accounts/api.js';
 
 export const IdempotencyKeyInUse = defineError(
   'idempotency_key_in_use',

@@ -1,19 +1,20 @@
 // R-API-4: `app.incidents.record(...)` for every module that detects a breach. Records the incident,
 // applies the ladder, and makes a new API suspension bite at once on this instance.
 import fp from 'fastify-plugin';
-import { recordIncident, type IncidentType, type RecordedIncident } from '../modules/fair-use/incidents.js';
+import type { IncidentType, RecordedIncident } from '../modules/fair-use/api.js';
+import { recordIncident } from '../modules/fair-use/incidents.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     incidents: {
-      /** `at`: when it happened; default the fair-use clock's now. */
-      record(input: {
+      /** `at`: when it happened; default the fair-use clock's now. A function property: it is passed around detached. */
+      record: (input: {
         accountId: string;
         type: IncidentType;
         dedupeKey: string;
         evidence: Record<string, unknown>;
         at?: Date;
-      }): Promise<RecordedIncident | null>;
+      }) => Promise<RecordedIncident | null>;
     };
   }
 }

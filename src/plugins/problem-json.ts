@@ -102,7 +102,7 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validationContext?: string };
   if (Array.isArray(e?.validation)) {
-    const errors = toFieldErrors(e.validation as unknown as AjvError[], e.validationContext ?? 'body');
+    const errors = toFieldErrors(e.validation, e.validationContext ?? 'body');
     return new ValidationFailed(`${errors.length} field(s) failed validation`, { errors });
   }
   switch (e?.code) {

@@ -5,9 +5,9 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { LRUCache } from 'lru-cache';
 import { declareErrors, defineError, RateLimited } from '../errors.js';
-import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/drop-catch.js';
-import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/buckets.js';
-import { FairUsePolicy, type BucketScope } from '../modules/fair-use/policy.js';
+import { dropCatchThrottle, type DropCatchThrottle } from '../modules/fair-use/api.js';
+import { memoryBuckets, redisBuckets, type BucketBackend } from '../modules/fair-use/api.js';
+import { FairUsePolicy, type BucketScope } from '../modules/fair-use/api.js';
 import { syncFirst, syncFirstOnSend } from '../route-hooks.js';
 
 export const TooManyConcurrentRequests = defineError(

@@ -8,9 +8,10 @@ import fp from 'fastify-plugin';
 import { openSecret, sealSecret, signToken, subkey, verifyToken, type SecretBox } from '../lib/secret-box.js';
 
 export interface TokenSigner {
-  sign(payload: string): string;
+  // Function properties, not methods: callers pass them around detached.
+  sign: (payload: string) => string;
   /** The payload, or null when the token was not signed by this signer. */
-  verify(token: string): string | null;
+  verify: (token: string) => string | null;
 }
 
 declare module 'fastify' {

@@ -92,7 +92,7 @@ function operations(doc: Json): [string, Json][] {
 function subschemas(node: unknown, visit: (n: Json, at: string) => void, at = ''): void {
   if (Array.isArray(node)) node.forEach((n, i) => subschemas(n, visit, `${at}/${i}`));
   else if (node && typeof node === 'object') {
-    visit(node as Json, at);
+    visit(node, at);
     for (const [k, v] of Object.entries(node))
       if (!k.startsWith('x-') && k !== 'examples' && k !== 'example') subschemas(v, visit, `${at}/${k}`);
   }

@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { IdParams } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
-import type { Permission } from './permissions.js';
 import { ApiKey, ApiKeyWithSecret, apiKeyView, CreateApiKeyBody } from './schemas.js';
 import { NotFound } from '../../errors.js';
 import { InvalidAllowlist, RoleNotAssignable, ScopeNotPermitted } from './errors.js';
@@ -44,7 +43,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
       const b = req.body;
       const created = await auth.createApiKey(req.principal!, {
         name: b.name,
-        scopes: b.scopes as Permission[],
+        scopes: b.scopes,
         ipAllowlist: b.ip_allowlist,
         expiresAt: b.expires_at ? new Date(b.expires_at) : undefined,
       });

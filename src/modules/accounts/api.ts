@@ -5,6 +5,8 @@ import { getAccount } from './service.js';
 export { tenantOf } from './tenancy.js';
 export type { Principal } from './credentials.js';
 export type { AccountRow } from './service.js';
+// Field schemas other areas' request bodies reuse.
+export { Country, Email, Phone } from './schemas.js';
 
 /** Reads of accounts for other areas' services. */
 export function createAccountReader(deps: { db: Db }) {

@@ -24,7 +24,7 @@ import {
 import { clearUsernameFailures } from './login-lockout.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { assertMayActOnUser } from './operation-permissions.js';
-import { mayAssignRole, type ResellerRole, type Role } from './permissions.js';
+import { mayAssignRole, type ResellerRole } from './permissions.js';
 
 export type AccountRow = typeof accounts.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
@@ -299,7 +299,7 @@ export async function updateUser(
     throw new PermissionDenied('Changing a role, status or allowlist needs the users:write permission');
   if (
     patch.role !== undefined &&
-    (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role as Role))
+    (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role))
   ) {
     throw new RoleNotAssignable(`A ${principal.role} cannot change a ${target.role} into a ${patch.role}`);
   }

@@ -164,7 +164,7 @@ export async function selectTransactions(
   accountId: string,
   opts: { limit: number; before?: number; type?: LedgerType },
 ): Promise<LedgerEntry[]> {
-  return (await db
+  return await db
     .select()
     .from(ledgerTransactions)
     .where(
@@ -175,7 +175,7 @@ export async function selectTransactions(
       ),
     )
     .orderBy(desc(ledgerTransactions.id))
-    .limit(opts.limit)) as LedgerEntry[];
+    .limit(opts.limit);
 }
 
 /** The entries of `type` with `reference` on the account since `since` (a domain's charges since its registration). */

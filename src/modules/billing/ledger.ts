@@ -86,7 +86,10 @@ async function post(tx: Tx, m: Movement): Promise<LedgerEntry> {
   const verdict = await ruleVerdict(tx, m);
   const refused = refusal(verdict, m, false);
   if (refused) throw refused;
-  return (await postMovement(tx, m)) ?? Promise.reject(refusal(verdict, m, true));
+  const retried = await postMovement(tx, m);
+  if (retried) return retried;
+  // Standing (`true`), the verdict always gives a refusal.
+  throw refusal(verdict, m, true)!;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The abuse complaint as the API shows it (R-DOM-6): to the domain's reseller and to operators.
 import { Type } from 'typebox';
 import { BigIntId, DateTime, named, Page, Uuid } from '../../schemas.js';
-import { Email } from '../accounts/schemas.js';
+import { Email } from '../accounts/api.js';
 import { ABUSE_CATEGORIES, COMPLAINT_STATUSES, RESPONSE_ACTIONS } from './abuse-service.js';
 import { strict } from './domain-schemas.js';
 

@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import { abuseComplaints, domains, fairUseIncidents } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
-import type { IncidentType } from '../fair-use/incidents.js';
+import type { IncidentType } from '../fair-use/api.js';
 
 export type ComplaintRow = typeof abuseComplaints.$inferSelect;
 /** A complaint with the fair-use incident its escalation filed, if any. */

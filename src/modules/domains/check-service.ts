@@ -2,7 +2,7 @@
 // reason), with a price quote for what can be registered; the check is remembered for R-DOM-2. Its
 // SQL is in check-store.ts.
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
-import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
+import type { DropCatchThrottle } from '../fair-use/api.js';
 import type { CheckStore, Intended } from './check-store.js';
 import { isPremium, labelOf, registerPrice } from './pricing.js';
 import { signQuote } from './quotes.js';
@@ -25,7 +25,7 @@ export interface CheckDeps {
   dropCatch: DropCatchThrottle;
   quoteTtlMs: number;
   /** Signs a quote's id. */
-  signQuote(payload: string): string;
+  signQuote: (payload: string) => string;
 }
 
 export async function checkNames(

@@ -1,7 +1,7 @@
 // The contact handle as the API shows it (R-DOM-1), and the fields a request sets.
 import { Type } from 'typebox';
 import { DateTime, named, Page } from '../../schemas.js';
-import { Country, Email, Phone } from '../accounts/schemas.js';
+import { Country, Email, Phone } from '../accounts/api.js';
 
 const strict = { additionalProperties: false } as const;
 export const contactFields = {

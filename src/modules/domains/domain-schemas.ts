@@ -211,7 +211,7 @@ documentAs({
       propertyName: 'status',
       mapping: Object.fromEntries(
         Object.entries(CHECK_VARIANTS).flatMap(([id, v]) =>
-          (v.properties.status.enum as string[]).map((status) => [status, `#/components/schemas/${id}`]),
+          v.properties.status.enum.map((status) => [status, `#/components/schemas/${id}`]),
         ),
       ),
     },

@@ -1,9 +1,9 @@
 // Checks (R-DOM-2, R-DOM-4), registrations, and an account's domains: the service behind
 // /v1/domains. The rules live in check-service.ts and register-service.ts; this wires them once.
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../../db/client.js';
 import { NotFound } from '../../errors.js';
-import type { DropCatchThrottle } from '../fair-use/drop-catch.js';
-import type { IncidentType } from '../fair-use/incidents.js';
+import type { DropCatchThrottle, IncidentType } from '../fair-use/api.js';
 import { checkNames } from './check-service.js';
 import { checkStore } from './check-store.js';
 import { findDomain, listDomains, type DomainFilter } from './domain-store.js';
@@ -18,17 +18,17 @@ export interface DomainServiceDeps {
   catalogue: TldCatalogue;
   dropCatch: DropCatchThrottle;
   /** Signs and verifies quote ids. */
-  quotes: { sign(payload: string): string; verify(token: string): string | null };
-  seal(plaintext: string): string;
+  quotes: { sign: (payload: string) => string; verify: (token: string) => string | null };
+  seal: (plaintext: string) => string;
   checkWindowS: number;
   quoteTtlS: number;
   dropCatchNamesPerMinute: number;
-  recordIncident(input: {
+  recordIncident: (input: {
     accountId: string;
     type: IncidentType;
     dedupeKey: string;
     evidence: Record<string, unknown>;
-  }): Promise<unknown>;
+  }) => Promise<unknown>;
 }
 
 type Caller = { id: string; currency: string };
@@ -50,7 +50,8 @@ export function createDomainService(d: DomainServiceDeps) {
     checkWindowS: d.checkWindowS,
   };
   // R-DOM-4: many distinct names at a high rate is the drop-catch pattern; one incident an hour.
-  const names = new Map<string, { minute: number; n: number }>();
+  // The counts of the 10,000 accounts that checked most recently.
+  const names = new LRUCache<string, { minute: number; n: number }>({ max: 10_000 });
 
   /** Counts the names an account checked this minute; the call that reaches the limit records an incident. */
   async function countCheckedNames(accountId: string, checked: number, requestId: string): Promise<void> {
@@ -58,7 +59,6 @@ export function createDomainService(d: DomainServiceDeps) {
     const c = names.get(accountId);
     const n = (c && c.minute === minute ? c.n : 0) + checked;
     names.set(accountId, { minute, n });
-    if (names.size > 10_000) names.clear();
     const limit = d.dropCatchNamesPerMinute;
     if (n >= limit && (!c || c.n < limit || c.minute !== minute)) {
       await d.recordIncident({

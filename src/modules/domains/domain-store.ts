@@ -10,8 +10,8 @@ export interface DomainFilter {
   /** Only names after this one (the cursor's position). */
   after?: string | undefined;
   tld?: string | undefined;
-  /** Default: every status but released and transferred_out. */
-  status?: DomainStatusValue | 'all' | undefined;
+  /** A status, or 'all' (the status type is a string). Default: every status but released and transferred_out. */
+  status?: DomainStatusValue | undefined;
   limit: number;
 }
 

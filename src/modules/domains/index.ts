@@ -73,7 +73,7 @@ export default async function domainsArea(app: FastifyInstance, opts: AreaOption
   sweepExpiredRows(app, 'domain-checks', (now) => deleteStaleChecks(db, settings.checkWindowS, now));
   app.jobs.register('domain-lifecycle', async (now) => {
     const c = await runLifecycle({ db, catalogue, registry, log: app.log }, now);
-    return Object.values(c).reduce((a, b) => a + b, 0);
+    return Object.values<number>(c).reduce((a, b) => a + b, 0);
   });
   app.jobs.register('domain-transfers', (now) => runTransferJob(transferDeps, now));
   app.jobs.register('abuse-escalation', (now) => escalateOverdueComplaints(db, recordIncident, now));

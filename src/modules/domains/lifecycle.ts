@@ -26,14 +26,15 @@ export interface LifecycleDeps {
   log?: { warn(obj: object, msg: string): void };
 }
 
-export interface LifecycleCounts {
+// A type, not an interface, so that it is a Record<string, number> (the job sums its values).
+export type LifecycleCounts = {
   renewed: number;
   autorenewFailed: number;
   expired: number;
   redemption: number;
   pendingDelete: number;
   released: number;
-}
+};
 
 /** One autorenewal: the TLD's minimum period, charged; false when the account cannot pay. */
 async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): Promise<boolean> {

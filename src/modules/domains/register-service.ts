@@ -49,9 +49,9 @@ export interface RegisterDeps {
   /** registrationWriter(db, registry), made once. */
   write: RegistrationWriter;
   catalogue: TldCatalogue;
-  seal(plaintext: string): string;
+  seal: (plaintext: string) => string;
   /** The payload of a quote id this server signed, or null. */
-  verifyQuote(token: string): string | null;
+  verifyQuote: (token: string) => string | null;
   checkWindowS: number;
 }
 
@@ -164,5 +164,5 @@ export async function registerDomain(
       reference: `domain:${name}`,
     },
   );
-  return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account!) : [] };
+  return { domain, charged: total, warnings: owner ? resellerDataWarnings(owner, facts.account) : [] };
 }

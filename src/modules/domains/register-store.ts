@@ -4,7 +4,7 @@
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import { batched, jsonValue, preparedStatement, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
-import type { AccountRow } from '../accounts/service.js';
+import type { AccountRow } from '../accounts/api.js';
 import { statementWithCharge, type Posting } from '../billing/api.js';
 import type { ContactRow } from './contact-service.js';
 import type { DomainRow } from './domain-schemas.js';

@@ -136,7 +136,7 @@ export class TldCatalogue {
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {
-    this.timer = setInterval(() => this.refresh().catch(onError), intervalMs);
+    this.timer = setInterval(() => void this.refresh().catch(onError), intervalMs);
     this.timer.unref();
   }
 

@@ -26,8 +26,10 @@ const view = (accountId: string | null) => (t: TransferRow) => ({
   name: t.name,
   unicode_name: t.unicodeName,
   status: t.status as 'pending_approval',
-  direction: (accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId ? 'out' : 'in') as
-    'in' | 'out',
+  direction:
+    accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId
+      ? ('out' as const)
+      : ('in' as const),
   price: { amount: t.quotedAmount, currency: t.currency },
   charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
   note: t.note,

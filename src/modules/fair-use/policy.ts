@@ -51,7 +51,7 @@ export class FairUsePolicy {
 
   /** Keeps refreshing until stop(); a failed refresh keeps the last good policy. */
   start(intervalMs: number, onError: (err: unknown) => void): void {
-    this.timer = setInterval(() => this.refresh().catch(onError), intervalMs);
+    this.timer = setInterval(() => void this.refresh().catch(onError), intervalMs);
     this.timer.unref();
   }
 

@@ -116,7 +116,7 @@ function walk(node: unknown, visit: (n: Json) => void): void {
   if (Array.isArray(node)) {
     for (const n of node) walk(n, visit);
   } else if (node && typeof node === 'object') {
-    visit(node as Json);
+    visit(node);
     for (const [k, v] of Object.entries(node))
       if (!k.startsWith('x-') && k !== 'examples' && k !== 'example') walk(v, visit);
   }

@@ -16,10 +16,16 @@ export const SIGNING_DETAILS = `
 
 \`x-signature-test-vectors\` on this scheme lists inputs (key, method, path, raw query, body, timestamp, nonce) with the canonical string, the signature and the Authorization header they give. Their timestamps are in the past: check your canonical string and signature against them, not the server.`;
 
-export function signatureDocumentation(doc: Record<string, any>): void {
-  const scheme = doc.components?.securitySchemes?.hmacSignature;
+type Json = Record<string, unknown>;
+const objectAt = (node: unknown, key: string): Json | undefined => {
+  const v = node && typeof node === 'object' ? (node as Json)[key] : undefined;
+  return v && typeof v === 'object' ? (v as Json) : undefined;
+};
+
+export function signatureDocumentation(doc: Json): void {
+  const scheme = objectAt(objectAt(objectAt(doc, 'components'), 'securitySchemes'), 'hmacSignature');
   if (!scheme) return;
   if (!String(scheme.description).includes('**Details**'))
-    scheme.description = `${scheme.description}\n${SIGNING_DETAILS}`;
+    scheme.description = `${String(scheme.description)}\n${SIGNING_DETAILS}`;
   scheme['x-signature-test-vectors'] = SIGNATURE_TEST_VECTORS;
 }
