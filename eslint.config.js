@@ -49,7 +49,17 @@ const restrict = (patterns) => ['error', { patterns }];
 const ROUTE_FILES = ['**/*-routes.ts', '**/routes.ts'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'migrations/**', 'coverage/**', '.tap/**', 'openapi/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'migrations/**',
+      'coverage/**',
+      '.tap/**',
+      'openapi/**',
+      'sdk-check/generated/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
