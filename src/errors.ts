@@ -126,21 +126,24 @@ export const problemSchemaId = (code: string): string =>
  * code (a literal in generated clients) and the code's typed extensions.
  */
 export function codeProblemSchemas(): Record<string, unknown>[] {
-  return [...registry].map(([code, d]) => {
-    const ext = d.extensions;
-    return {
-      $id: problemSchemaId(code),
-      description: `${d.title} (HTTP ${d.status}, code ${code})`,
-      allOf: [
-        { $ref: 'Problem' },
-        {
-          type: 'object',
-          required: ['code', ...((ext?.required as string[] | undefined) ?? [])],
-          properties: { code: { type: 'string', enum: [code] }, ...(ext?.properties ?? {}) },
-        },
-      ],
-    };
-  });
+  // Sorted by code, so the document does not depend on the order in which modules load.
+  return [...registry]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([code, d]) => {
+      const ext = d.extensions;
+      return {
+        $id: problemSchemaId(code),
+        description: `${d.title} (HTTP ${d.status}, code ${code})`,
+        allOf: [
+          { $ref: 'Problem' },
+          {
+            type: 'object',
+            required: ['code', ...((ext?.required as string[] | undefined) ?? [])],
+            properties: { code: { type: 'string', enum: [code] }, ...(ext?.properties ?? {}) },
+          },
+        ],
+      };
+    });
 }
 
 // Errors the foundation itself raises.

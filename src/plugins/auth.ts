@@ -14,8 +14,14 @@ import { parseHmacAuthorization, signatureMatches, type HmacAuthorization } from
 import { API_KEY_PREFIX, SESSION_TOKEN_PREFIX } from '../lib/tokens.js';
 import { declareErrors, ServiceUnavailable } from '../errors.js';
 import { syncFirst } from '../route-hooks.js';
-import { createCredentialLookup, type CredentialRecord, type Principal } from '../modules/accounts/credentials.js';
 import {
+  applyOperationPermission,
+  assertHolds,
+  createCredentialLookup,
+  postgresNonceStore,
+  type CredentialRecord,
+  type Permission,
+  type Principal,
   AccountSuspended,
   AccountTerminated,
   ApiSuspended,
@@ -29,10 +35,7 @@ import {
   SignatureInvalid,
   TokenExpired,
   TwoFactorEnrolmentRequired,
-} from '../modules/accounts/errors.js';
-import { postgresNonceStore } from '../modules/accounts/nonce-store.js';
-import { applyOperationPermission } from '../modules/accounts/operation-permissions.js';
-import { assertHolds, type Permission } from '../modules/accounts/permissions.js';
+} from '../modules/accounts/api.js';
 
 export type RoutePermission = Permission | 'public';
 

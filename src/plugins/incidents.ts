@@ -1,8 +1,7 @@
 // R-API-4: `app.incidents.record(...)` for every module that detects a breach. Records the incident,
 // applies the ladder, and makes a new API suspension bite at once on this instance.
 import fp from 'fastify-plugin';
-import type { IncidentType, RecordedIncident } from '../modules/fair-use/api.js';
-import { recordIncident } from '../modules/fair-use/incidents.js';
+import { recordIncident, type IncidentType, type RecordedIncident } from '../modules/fair-use/api.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -5,6 +5,26 @@ import { getAccount } from './service.js';
 export { tenantOf } from './tenancy.js';
 export type { Principal } from './credentials.js';
 export type { AccountRow } from './service.js';
+// What the auth plugin needs: credential lookup, nonces, each operation's permission, its errors.
+export { createCredentialLookup, type CredentialRecord } from './credentials.js';
+export { postgresNonceStore } from './nonce-store.js';
+export { applyOperationPermission } from './operation-permissions.js';
+export { assertHolds, type Permission } from './permissions.js';
+export {
+  AccountSuspended,
+  AccountTerminated,
+  ApiSuspended,
+  AuthenticationRequired,
+  CredentialRevoked,
+  InvalidCredentials,
+  IpNotAllowed,
+  NonceReused,
+  PermissionDenied,
+  SignatureExpired,
+  SignatureInvalid,
+  TokenExpired,
+  TwoFactorEnrolmentRequired,
+} from './errors.js';
 // Field schemas other areas' request bodies reuse.
 export { Country, Email, Phone } from './schemas.js';
 
