@@ -33,6 +33,7 @@ import idempotencyPlugin from './plugins/idempotency.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import incidentsPlugin from './plugins/incidents.js';
 import jobsPlugin from './plugins/jobs.js';
+import eventFanoutPlugin from './plugins/event-fanout.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
@@ -44,6 +45,7 @@ import accountsArea from './modules/accounts/index.js';
 import billingArea from './modules/billing/index.js';
 import fairUseArea from './modules/fair-use/index.js';
 import domainsArea from './modules/domains/index.js';
+import eventsArea from './modules/events/index.js';
 
 /** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
 export const AREAS: AreaList = [
@@ -52,6 +54,7 @@ export const AREAS: AreaList = [
   { name: 'billing', plugin: billingArea },
   { name: 'fair-use', plugin: fairUseArea },
   { name: 'domains', plugin: domainsArea },
+  { name: 'events', plugin: eventsArea },
 ];
 
 export interface BuildOptions {
@@ -120,6 +123,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     signatureMaxSkewS: config.auth.signatureMaxSkewS,
   });
   await app.register(jobsPlugin, config.jobs);
+  await app.register(eventFanoutPlugin, { enabled: config.jobs.enabled, pollMs: config.events.fanoutPollMs });
   await app.register(incidentsPlugin, {
     periodDays: config.incidentPeriodDays,
     ...(opts.now ? { now: opts.now } : {}),

@@ -194,6 +194,63 @@ export const EnvSchema = Type.Object({
     default: 2,
     description: 'Jobs one instance runs at the same time',
   }),
+  EVENTS_FANOUT_POLL_MS: Type.Integer({
+    minimum: 20,
+    maximum: 60_000,
+    default: 200,
+    description: 'How often an instance that runs jobs looks for new events to hand to webhooks and e-mail when idle',
+  }),
+  EVENT_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 365,
+    default: 30,
+    description: 'Days events stay in the feed (and delivery bodies in the delivery log)',
+  }),
+  WEBHOOK_POLL_MS: Type.Integer({
+    minimum: 20,
+    maximum: 60_000,
+    default: 200,
+    description: 'How often an instance that runs jobs looks for due webhook deliveries when idle',
+  }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 15_000,
+    default: 15_000,
+    description: 'Connect timeout and response timeout of one webhook delivery attempt (each at most 15 s)',
+  }),
+  WEBHOOK_MAX_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 10,
+    description: 'Default deliveries in flight at once per endpoint (an endpoint may set fewer)',
+  }),
+  WEBHOOK_LEASE_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'How long a worker holds a delivery; a worker that dies mid-delivery is retried after it',
+  }),
+  WEBHOOK_DISABLE_AFTER_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 30,
+    default: 5,
+    description: 'An endpoint whose every delivery failed for this long is disabled (endpoint.disabled event)',
+  }),
+  WEBHOOK_ALLOWED_RANGES: Type.Optional(
+    Type.String({
+      description:
+        'Comma-separated CIDR ranges webhook URLs may reach besides public addresses, and over plain http (tests: 127.0.0.0/8). Empty: public https only',
+    }),
+  ),
+  SMTP_URL: Type.Optional(
+    Type.String({
+      description: 'smtp:// or smtps:// URL of the mail relay for e-mail notifications; unset: e-mail is off',
+    }),
+  ),
+  MAIL_FROM: Type.String({
+    default: 'Reseller API <no-reply@localhost>',
+    description: 'From address of e-mail notifications',
+  }),
   AUTH_CACHE_TTL_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -296,6 +353,23 @@ export interface Config {
     readonly intervalMs: number;
     readonly pollIntervalMs: number;
     readonly concurrency: number;
+  };
+  readonly events: {
+    readonly fanoutPollMs: number;
+    readonly retentionDays: number;
+  };
+  readonly webhooks: {
+    readonly pollMs: number;
+    readonly timeoutMs: number;
+    readonly maxConcurrency: number;
+    readonly leaseMs: number;
+    readonly disableAfterDays: number;
+    /** CIDR ranges allowed besides public addresses (and over http). */
+    readonly allowedRanges: readonly string[];
+  };
+  readonly mail: {
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
   };
   readonly rateLimitIncidentHits: number;
   readonly bootstrapOperator:
@@ -433,6 +507,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pollIntervalMs: e.JOBS_POLL_INTERVAL_MS,
       concurrency: e.JOBS_CONCURRENCY,
     }),
+    events: Object.freeze({ fanoutPollMs: e.EVENTS_FANOUT_POLL_MS, retentionDays: e.EVENT_RETENTION_DAYS }),
+    webhooks: Object.freeze({
+      pollMs: e.WEBHOOK_POLL_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxConcurrency: e.WEBHOOK_MAX_CONCURRENCY,
+      leaseMs: e.WEBHOOK_LEASE_MS,
+      disableAfterDays: e.WEBHOOK_DISABLE_AFTER_DAYS,
+      allowedRanges: Object.freeze(
+        (e.WEBHOOK_ALLOWED_RANGES ?? '')
+          .split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== ''),
+      ),
+    }),
+    mail: Object.freeze({ smtpUrl: e.SMTP_URL || undefined, from: e.MAIL_FROM }),
     rateLimitIncidentHits: e.RATE_LIMIT_INCIDENT_HITS,
     bootstrapOperator:
       e.BOOTSTRAP_OPERATOR_USERNAME && e.BOOTSTRAP_OPERATOR_PASSWORD

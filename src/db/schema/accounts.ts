@@ -58,6 +58,10 @@ export const accounts = pgTable(
     apiSuspendedUntil: ts('api_suspended_until'),
     /** R-API-4: flagged for operators to review for termination. */
     terminationReview: boolean('termination_review').notNull().default(false),
+    /** Minor units: a balance falling below it emits billing.balance_low once per crossing (null: off). */
+    lowBalanceThreshold: bigint('low_balance_threshold', { mode: 'number' }),
+    /** The balance is below the threshold and billing.balance_low was emitted for it. */
+    lowBalanceNotified: boolean('low_balance_notified').notNull().default(false),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

@@ -3,3 +3,4 @@ export * from './accounts.js';
 export * from './billing.js';
 export * from './fair-use.js';
 export * from './domains.js';
+export * from './events.js';

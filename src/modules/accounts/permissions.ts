@@ -23,6 +23,9 @@ export const RESELLER_PERMISSIONS = [
   'tickets:write',
   'fair_use:read',
   'fair_use:write',
+  'events:read',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 
 /** Your own user: its profile, password, second factor and login sessions. Every role holds both. */
@@ -61,6 +64,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> =
     'hosting:write',
     'tickets:write',
     'fair_use:write',
+    'webhooks:write',
   ]),
   billing: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),
   support: new Set<Permission>([...PROFILE, ...reads, ...own, 'tickets:write']),

@@ -523,6 +523,10 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     listAuditEvents: get('/v1/audit-events'),
     getBalance: get('/v1/billing/balance'),
     listTransactions: get('/v1/billing/transactions'),
+    listEvents: get('/v1/events'),
+    // A uuid no event has: the permission is checked before the lookup (404 once allowed).
+    getEvent: get('/v1/events/00000000-0000-4000-8000-000000000000'),
+    listEventTypes: get('/v1/event-types'),
     adminCreateAccount: {
       call: () => ({
         method: 'POST',

@@ -1,0 +1,179 @@
+// Events (the transactional outbox), webhook endpoints and their deliveries, and e-mail notification
+// recipients. An event is written in the transaction of the change it reports; the dispatcher fans
+// it out to deliveries after commit (modules/events, modules/webhooks).
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { accounts } from './accounts.js';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
+
+export const events = pgTable(
+  'events',
+  {
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
+    /** Insertion order (internal). Readers order by (txId, position): see modules/events/store.ts. */
+    position: bigint('position', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    /** The writing transaction's id (pg_current_xact_id): the feed shows an event only once every older transaction has ended. */
+    txId: bigint('tx_id', { mode: 'number' })
+      .notNull()
+      .default(sql`(pg_current_xact_id()::text)::bigint`),
+    type: text('type').notNull(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    objectType: text('object_type').notNull(),
+    objectId: text('object_id').notNull(),
+    /** 1, 2, 3... per object: a receiver orders the events about one object and drops stale ones. */
+    objectSequence: bigint('object_sequence', { mode: 'number' }).notNull(),
+    data: jsonb('data').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    /** Set once the dispatcher has created the event's deliveries (webhooks, e-mail). */
+    fannedOut: boolean('fanned_out').notNull().default(false),
+  },
+  (t) => [
+    index('events_account_feed_idx').on(t.accountId, t.txId, t.position),
+    index('events_account_object_idx').on(t.accountId, t.objectId, t.txId, t.position),
+    index('events_pending_fanout_idx')
+      .on(t.position)
+      .where(sql`NOT ${t.fannedOut}`),
+    index('events_created_at_idx').on(t.createdAt),
+  ],
+);
+
+/** The last sequence number given per object; it outlives the events (kept 30 days). */
+export const eventSequences = pgTable('event_sequences', {
+  objectId: text('object_id').primaryKey(),
+  sequence: bigint('sequence', { mode: 'number' }).notNull(),
+});
+
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    /** Event types delivered; ['*'] is every type. */
+    eventTypes: text('event_types')
+      .array()
+      .notNull()
+      .default(sql`'{*}'::text[]`),
+    enabled: boolean('enabled').notNull().default(true),
+    /** Why it is disabled: 'account', 'operator', 'gone' (410), 'failing' (5 days of failures). */
+    disabledReason: text('disabled_reason'),
+    disabledAt: ts('disabled_at'),
+    /** The signing secret (whsec_...), sealed with MASTER_KEY. */
+    secretSealed: text('secret_sealed').notNull(),
+    /** The secret before the last rotation, still signing until previousSecretExpiresAt. */
+    previousSecretSealed: text('previous_secret_sealed'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    /** Deliveries to this endpoint in flight at once. */
+    maxConcurrency: integer('max_concurrency').notNull().default(10),
+    /** Start of the current run of failed deliveries (null after a success). */
+    failingSince: ts('failing_since'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_endpoints_account_idx').on(t.accountId, t.createdAt)],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    /** The `webhook-id` header: stable across this delivery's attempts. */
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    accountId: uuid('account_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    /** 'pending' | 'succeeded' | 'failed' (schedule spent, or the endpoint disabled) */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    /** A worker holds the delivery until then; past it, another worker may retry it. */
+    leasedUntil: ts('leased_until'),
+    lastAttemptAt: ts('last_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    /** Created by a replay or a manual retry rather than by the event's fan-out. */
+    trigger: text('trigger').notNull().default('event'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+    index('webhook_deliveries_event_idx').on(t.eventId),
+    // The fan-out creates one delivery per (endpoint, event); replays and manual retries add others.
+    uniqueIndex('webhook_deliveries_fanout_key')
+      .on(t.endpointId, t.eventId)
+      .where(sql`${t.trigger} = 'event'`),
+  ],
+);
+
+/** Every attempt of a delivery: the delivery log. Bodies are cleared after 30 days. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id').notNull(),
+    attemptedAt: ts('attempted_at').notNull().defaultNow(),
+    statusCode: integer('status_code'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+    requestBody: text('request_body'),
+    responseBody: text('response_body'),
+  },
+  (t) => [
+    index('webhook_attempts_delivery_idx').on(t.deliveryId, t.id),
+    index('webhook_attempts_endpoint_idx').on(t.endpointId, t.id),
+  ],
+);
+
+/** E-mail notification recipients per group of event types: user ids or addresses. */
+export const notificationRecipients = pgTable(
+  'notification_recipients',
+  {
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    group: text('group').notNull(),
+    /** User ids (their e-mail at send time). */
+    userIds: uuid('user_ids')
+      .array()
+      .notNull()
+      .default(sql`'{}'::uuid[]`),
+    addresses: text('addresses')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.group] })],
+);

@@ -1,0 +1,110 @@
+// Events in PostgreSQL. Written in the caller's transaction, read in commit-safe order.
+//
+// Order: events are read by (tx_id, position), and only those written by transactions older than
+// every transaction still running (tx_id < the snapshot's xmin). An event written by a transaction
+// that commits later therefore always sorts after everything a reader has already seen, so a
+// consumer that pages with `after` never skips one (ordering by position alone would: positions are
+// taken at insert, not at commit).
+import { sql, type SQL } from 'drizzle-orm';
+import { queryRows, type Tx } from '../../db/client.js';
+
+export interface EventRow extends Record<string, unknown> {
+  id: string;
+  position: number;
+  tx_id: number;
+  type: string;
+  account_id: string;
+  object_type: string;
+  object_id: string;
+  object_sequence: number;
+  data: unknown;
+  created_at: Date;
+}
+
+export interface NewEvent {
+  type: string;
+  accountId: string;
+  objectType: string;
+  objectId: string;
+  data: unknown;
+}
+
+/**
+ * The statement that writes one event and takes the object's next sequence number (the counter row
+ * is locked until the transaction ends, so two transactions about one object number in commit order).
+ */
+export const insertEventSql = (e: NewEvent): SQL => sql`
+  WITH seq AS (
+    INSERT INTO event_sequences (object_id, sequence) VALUES (${`${e.objectType}:${e.objectId}`}, 1)
+    ON CONFLICT (object_id) DO UPDATE SET sequence = event_sequences.sequence + 1
+    RETURNING sequence
+  )
+  INSERT INTO events (type, account_id, object_type, object_id, object_sequence, data)
+  SELECT ${e.type}, ${e.accountId}::uuid, ${e.objectType}, ${e.objectId}, seq.sequence, ${JSON.stringify(e.data)}::jsonb
+  FROM seq
+  RETURNING id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at`;
+
+export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRow> {
+  const [row] = await queryRows<EventRow>(tx as never, insertEventSql(e));
+  return normalise(row!);
+}
+
+/** Rows come back from pg and PGlite with bigints as strings or numbers, dates as strings or Dates. */
+export const normalise = (r: EventRow): EventRow => ({
+  ...r,
+  position: Number(r.position),
+  tx_id: Number(r.tx_id),
+  object_sequence: Number(r.object_sequence),
+  created_at: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+  data: typeof r.data === 'string' ? JSON.parse(r.data) : r.data,
+});
+
+export interface EventQuery {
+  accountId: string;
+  types?: string[] | undefined;
+  objectId?: string | undefined;
+  /** Events strictly after this (tx_id, position). */
+  after?: { txId: number; position: number } | undefined;
+  since: Date;
+  limit: number;
+}
+
+/** The account's events in feed order, only those every older transaction has settled. */
+export async function listEvents(tx: Tx, q: EventQuery): Promise<EventRow[]> {
+  const rows = await queryRows<EventRow>(
+    tx as never,
+    sql`SELECT id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at
+        FROM events
+        WHERE account_id = ${q.accountId}::uuid
+          AND created_at >= ${q.since.toISOString()}::timestamptz
+          AND tx_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+          ${q.types && q.types.length > 0 ? sql`AND type = ANY(${sql.param(q.types)}::text[])` : sql``}
+          ${q.objectId !== undefined ? sql`AND object_id = ${q.objectId}` : sql``}
+          ${q.after ? sql`AND (tx_id, position) > (${q.after.txId}::bigint, ${q.after.position}::bigint)` : sql``}
+        ORDER BY tx_id, position
+        LIMIT ${q.limit}`,
+  );
+  return rows.map(normalise);
+}
+
+export async function findEvent(tx: Tx, accountId: string | null, id: string): Promise<EventRow | undefined> {
+  const rows = await queryRows<EventRow>(
+    tx as never,
+    sql`SELECT id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at
+        FROM events WHERE id = ${id}::uuid ${accountId ? sql`AND account_id = ${accountId}::uuid` : sql``}`,
+  );
+  return rows[0] ? normalise(rows[0]) : undefined;
+}
+
+/** Deletes events older than `before` (the feed keeps 30 days); returns how many. */
+export async function purgeEvents(tx: Tx, before: Date, batch = 5_000): Promise<number> {
+  const rows = await queryRows<{ n: number }>(
+    tx as never,
+    sql`WITH gone AS (
+          DELETE FROM events WHERE id IN (
+            SELECT id FROM events WHERE created_at < ${before.toISOString()}::timestamptz AND fanned_out LIMIT ${batch})
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM gone`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
