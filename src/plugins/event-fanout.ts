@@ -7,7 +7,7 @@
 // back full; `afterCommit` of a sink runs after each batch (e.g. to wake a delivery worker).
 import fp from 'fastify-plugin';
 import { sql } from 'drizzle-orm';
-import { queryRows, type Tx } from '../db/client.js';
+import { jsonValue, queryRows, type Tx } from '../db/client.js';
 
 export interface FanoutEvent {
   id: string;
@@ -54,7 +54,7 @@ export default fp<EventFanoutOptions>(
       let read: FanoutEvent[] = [];
       await app.db.transaction(async (tx) => {
         const rows = await queryRows<FanoutEvent & Record<string, unknown>>(
-          tx as never,
+          tx,
           sql`SELECT id, type, account_id, object_type, object_id, object_sequence, data, created_at
               FROM events WHERE NOT fanned_out ORDER BY position LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
         );
@@ -63,7 +63,7 @@ export default fp<EventFanoutOptions>(
           ...r,
           object_sequence: Number(r.object_sequence),
           created_at: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
-          data: typeof r.data === 'string' ? JSON.parse(r.data) : r.data,
+          data: jsonValue<unknown>(r.data),
         }));
         for (const sink of sinks.values()) await sink.fanOut(tx, read);
         await tx.execute(
