@@ -40,12 +40,14 @@ import redisPlugin from './plugins/redis.js';
 import secretsPlugin from './plugins/secrets.js';
 import type { RegistryBackend } from './modules/domains/registry.js';
 import type { AreaList } from './modules/area.js';
+import type { Resolver } from './lib/ssrf-guard.js';
 import healthArea from './modules/health/index.js';
 import accountsArea from './modules/accounts/index.js';
 import billingArea from './modules/billing/index.js';
 import fairUseArea from './modules/fair-use/index.js';
 import domainsArea from './modules/domains/index.js';
 import eventsArea from './modules/events/index.js';
+import webhooksArea from './modules/webhooks/index.js';
 
 /** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
 export const AREAS: AreaList = [
@@ -55,6 +57,7 @@ export const AREAS: AreaList = [
   { name: 'fair-use', plugin: fairUseArea },
   { name: 'domains', plugin: domainsArea },
   { name: 'events', plugin: eventsArea },
+  { name: 'webhooks', plugin: webhooksArea },
 ];
 
 export interface BuildOptions {
@@ -64,6 +67,8 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** The registry backend; default the built-in one (state in our database). */
   registry?: RegistryBackend;
+  /** How webhook hosts are resolved (the SSRF guard's tests inject one); default the system's. */
+  resolver?: Resolver;
   /** Fair use's clock (repeated-failure windows, incident days); tests inject one. Default: now. */
   now?: () => Date;
   /**
@@ -149,6 +154,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       config,
       ...(opts.registry ? { registry: opts.registry } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.resolver ? { resolver: opts.resolver } : {}),
     });
   }
   return app;

@@ -3,11 +3,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import type { RegistryBackend } from './domains/registry.js';
+import type { Resolver } from '../lib/ssrf-guard.js';
 
 export interface AreaOptions {
   config: Config;
   /** The registry backend (domains); default the built-in one. */
   registry?: RegistryBackend;
+  /** How webhook hosts are resolved (tests inject one); default the system resolver. */
+  resolver?: Resolver;
   /** The clock of rules that tests move (fair-use windows, incident days); default now. */
   now?: () => Date;
 }

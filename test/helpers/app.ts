@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Store } from '../../src/db/client.js';
 import type { RegistryBackend } from '../../src/modules/domains/registry.js';
 import { testStore } from './db.js';
+import type { Resolver } from '../../src/lib/ssrf-guard.js';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
@@ -40,6 +41,7 @@ export async function buildTestApp(
     store?: Store;
     registry?: RegistryBackend;
     now?: () => Date;
+    resolver?: Resolver;
     configure?: (app: App) => void | Promise<void>;
   } = {},
 ): Promise<TestApp> {
@@ -60,6 +62,7 @@ export async function buildTestApp(
     checkErrorCodes: (u) => undeclared.push(`${u.method} ${u.url} answered undeclared code ${u.code}`),
     ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.resolver ? { resolver: opts.resolver } : {}),
   });
   if (opts.configure) await opts.configure(app);
   await app.ready();

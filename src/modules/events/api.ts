@@ -2,10 +2,32 @@
 // change. `emitEvent(tx, type, {...})` writes the event with the change (a rolled-back change leaves
 // no event); after commit the dispatcher fans it out to webhook deliveries and e-mail.
 import type { Tx } from '../../db/client.js';
-import { defineEventType, type EventData, type EventType, EVENT_GROUPS, type EventGroup } from './registry.js';
+import {
+  defineEventType,
+  eventType,
+  eventTypes,
+  isKnownEventType,
+  type EventData,
+  type EventType,
+  EVENT_GROUPS,
+  type EventGroup,
+} from './registry.js';
 import { insertEvent, insertEventSql, type EventRow } from './store.js';
 
-export { defineEventType, EVENT_GROUPS, insertEventSql, type EventData, type EventGroup, type EventType };
+export {
+  defineEventType,
+  eventType,
+  eventTypes,
+  isKnownEventType,
+  EVENT_GROUPS,
+  insertEventSql,
+  type EventData,
+  type EventGroup,
+  type EventType,
+};
+// The event as the feed shows it: also the body of a webhook delivery and the source of an e-mail.
+export { Event, eventView } from './schemas.js';
+export { findEvent, type EventRow } from './store.js';
 
 export interface Emitted {
   id: string;
