@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import { namedSchemas } from '../schemas.js';
 import { SECURITY_SCHEMES } from './auth.js';
 import { polishDocument } from './openapi/polish-document.js';
+import { webhooksDocument } from '../modules/events/api.js';
 import { PROBLEM_CONTENT_TYPE, problemSchemaId } from '../errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -113,6 +114,9 @@ export default fp<OpenApiOptions>(
           { name: 'billing', description: 'Balance and ledger' },
           { name: 'fair-use', description: 'Rate limits, costs and your standing' },
           { name: 'domains', description: 'TLD catalogue, checks, registrations, transfers' },
+          { name: 'events', description: 'The events feed and the catalogue of event types' },
+          { name: 'webhooks', description: 'Webhook endpoints, deliveries, replays (and, under webhooks, what we send)' },
+          { name: 'notifications', description: 'E-mail recipients of event notifications' },
           { name: 'admin', description: 'Operator (provider staff) routes' },
         ],
         components: {
@@ -124,7 +128,12 @@ export default fp<OpenApiOptions>(
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
-      transformObject: (doc) => polishDocument('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
+      transformObject: (doc) => {
+        const document = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject;
+        // What we send to webhook endpoints, per event type (OpenAPI 3.1 webhooks).
+        (document as Record<string, unknown>).webhooks = webhooksDocument();
+        return polishDocument(document);
+      },
     });
     await app.register(swaggerUi, {
       routePrefix: '/docs',
