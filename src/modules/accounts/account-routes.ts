@@ -5,6 +5,7 @@ import type { AccountService } from './service.js';
 import { tenantOf } from './tenancy.js';
 import { AllowlistWouldLockOut, InvalidAllowlist, TwoFactorNeededForPolicy } from './errors.js';
 import { NotFound } from '../../errors.js';
+import { CurrencyMismatch } from '../billing/api.js';
 
 export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
   app.get(
@@ -27,11 +28,11 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
       schema: {
         operationId: 'updateAccount',
         tags: ['account'],
-        summary: 'Update contact data or the two-factor policy',
+        summary: 'Update contact data, the two-factor policy or the low-balance threshold',
         description:
-          'Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy).',
+          "Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy). low_balance_threshold is in the account's currency (422 currency_mismatch otherwise); null switches the notice off.",
         body: OwnAccountPatch,
-        errors: [NotFound, TwoFactorNeededForPolicy],
+        errors: [NotFound, TwoFactorNeededForPolicy, CurrencyMismatch],
         response: { 200: Account },
       },
     },
@@ -40,6 +41,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
       const row = await accounts.updateOwnAccount(req.principal!, {
         ...contactFromBody(b),
         requireTwoFactor: b.require_two_factor,
+        lowBalanceThreshold: b.low_balance_threshold,
       });
       req.audit = { targetType: 'account', targetId: row.id };
       return accountView(row);

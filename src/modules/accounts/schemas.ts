@@ -60,6 +60,9 @@ export const Account = named(
       currency: Currency,
       balance: Money,
       credit_limit: Money,
+      low_balance_threshold: Type.Union([Money, Type.Null()], {
+        description: 'A balance falling below it emits billing.balance_low, once per fall (null: off)',
+      }),
       require_two_factor: Type.Boolean(),
       ip_allowlist: Type.Array(Type.String()),
       suspended_reason: Type.Union([Type.String(), Type.Null()]),
@@ -82,6 +85,7 @@ export const Account = named(
           currency: 'EUR',
           balance: { amount: 250000, currency: 'EUR' },
           credit_limit: { amount: 0, currency: 'EUR' },
+          low_balance_threshold: { amount: 50000, currency: 'EUR' },
           require_two_factor: false,
           ip_allowlist: [],
           suspended_reason: null,
@@ -106,6 +110,8 @@ export const accountView = (a: AccountRow): Static<typeof Account> => ({
   currency: a.currency,
   balance: { amount: a.balance, currency: a.currency },
   credit_limit: { amount: a.creditLimit, currency: a.currency },
+  low_balance_threshold:
+    a.lowBalanceThreshold === null ? null : { amount: a.lowBalanceThreshold, currency: a.currency },
   require_two_factor: a.requireTwoFactor,
   ip_allowlist: a.ipAllowlist,
   suspended_reason: a.suspendedReason,
@@ -175,6 +181,24 @@ export const OwnAccountPatch = Type.Object(
   {
     ...optionalContactFields,
     require_two_factor: Type.Optional(Type.Boolean()),
+    low_balance_threshold: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            {
+              amount: MoneyAmount({ minimum: 0, description: 'Minor units of the account currency' }),
+              currency: Currency,
+            },
+            strict,
+          ),
+          Type.Null(),
+        ],
+        {
+          description:
+            "Emit billing.balance_low when a movement takes the balance below this amount (in the account's currency; null: off). Set above the current balance, it is emitted at once.",
+        },
+      ),
+    ),
   },
   { ...strict, minProperties: 1 },
 );

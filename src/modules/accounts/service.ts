@@ -7,7 +7,7 @@ import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
 import { bindDeps } from '../../lib/bind-deps.js';
 import { addressAllowed, normaliseAllowlist, parseAllowlist } from '../../lib/cidr.js';
-import { credit } from '../billing/api.js';
+import { credit, setLowBalanceThreshold } from '../billing/api.js';
 import type { Principal } from './credentials.js';
 import { tenantOf } from './tenancy.js';
 import {
@@ -132,23 +132,34 @@ export async function updateAccount(db: Db, accountId: string, patch: AccountPat
   return row;
 }
 
-/** Resellers edit their contact data and the 2FA policy; only someone with 2FA may require it. */
+/**
+ * Resellers edit their contact data, the 2FA policy (only someone with 2FA may require it) and the
+ * low-balance threshold (billing's rule: setLowBalanceThreshold, in the same transaction).
+ */
 export async function updateOwnAccount(
   db: Db,
   principal: Principal,
-  patch: AccountPatch & { requireTwoFactor?: boolean },
+  patch: AccountPatch & {
+    requireTwoFactor?: boolean;
+    lowBalanceThreshold?: { amount: number; currency: string } | null;
+  },
 ): Promise<AccountRow> {
   const accountId = tenantOf(principal);
-  if (patch.requireTwoFactor === true) {
+  const { lowBalanceThreshold, ...fields } = patch;
+  if (fields.requireTwoFactor === true) {
     const [me] = await db.select({ totpEnabled: users.totpEnabled }).from(users).where(eq(users.id, principal.userId));
     if (!me?.totpEnabled) throw new TwoFactorNeededForPolicy();
   }
-  const [row] = await db
-    .update(accounts)
-    .set({ ...patch, updatedAt: new Date() })
-    .where(eq(accounts.id, accountId))
-    .returning();
-  return row!;
+  return db.transaction(async (tx) => {
+    const at = new Date();
+    if (lowBalanceThreshold !== undefined) await setLowBalanceThreshold(tx, accountId, lowBalanceThreshold, at);
+    const [row] = await tx
+      .update(accounts)
+      .set({ ...fields, updatedAt: at })
+      .where(eq(accounts.id, accountId))
+      .returning();
+    return row!;
+  });
 }
 
 export async function setAccountStatus(

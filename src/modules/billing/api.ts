@@ -13,6 +13,7 @@ export {
   getBalance,
   InsufficientFunds,
   refund,
+  setLowBalanceThreshold,
   statementWithCharge,
   type Balance,
   type LedgerEntry,

@@ -4,6 +4,7 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { preparedStatement, type Tx } from '../../db/client.js';
 import { accounts, ledgerTransactions } from '../../db/schema/index.js';
+import { BalanceLow } from './events.js';
 
 export type LedgerType = 'credit' | 'charge' | 'refund' | 'fee';
 
@@ -47,24 +48,55 @@ const currencyMatches = sql`accounts.currency = ${p('ledger_currency')}::text`;
 const debitCovered = sql`(not ${p('ledger_debit')}::boolean or accounts.balance - ${p('ledger_amount')}::bigint >= -accounts.credit_limit)`;
 
 /**
- * A movement as two CTEs: `ledger_moved` moves the balance only under the balance rule (the UPDATE
+ * A movement as CTEs: `ledger_moved` moves the balance only under the balance rule (the UPDATE
  * locks the row and re-checks the condition on its latest version, as SELECT ... FOR UPDATE would),
  * and `ledger_entry` writes the entry from the balance it left. `when` gates the movement on the
  * rest of the statement, so an order and its payment can be one statement. An amount of 0 moves
  * nothing and writes no entry.
+ *
+ * The low-balance threshold rides on the same UPDATE: `low_balance_notified` is kept equal to
+ * "the balance is below the threshold" (setLowBalanceThreshold keeps it so when the threshold
+ * changes), so a movement that takes the balance from at-or-above the threshold to below it is the
+ * one whose notified flag goes from false to true, and it alone writes billing.balance_low
+ * (`ledger_low_*`, two inserts that find no row in the usual case: no threshold, or no crossing).
+ * Everything is computed from the row version the UPDATE locked, so concurrent movements queue on
+ * the row and exactly one of them reports a fall.
  */
 export function movementCtes(when: SQL = sql`true`): SQL {
   return sql`ledger_moved as (
-      update accounts set balance = balance + ${p('ledger_delta')}::bigint, updated_at = ${p('ledger_at')}::timestamptz
+      update accounts set balance = balance + ${p('ledger_delta')}::bigint, updated_at = ${p('ledger_at')}::timestamptz,
+        low_balance_notified = coalesce(balance + ${p('ledger_delta')}::bigint < low_balance_threshold, false)
       where ${p('ledger_amount')}::bigint > 0 and id = ${p('ledger_account')}::uuid and ${currencyMatches} and ${debitCovered} and ${when}
-      returning balance),
+      returning balance, credit_limit, currency, low_balance_threshold,
+        coalesce(balance < low_balance_threshold and balance - ${p('ledger_delta')}::bigint >= low_balance_threshold, false) as ledger_fell),
     ledger_entry as (
       insert into ledger_transactions (account_id, type, amount, currency, balance_after, reason, reference, created_by)
       select ${p('ledger_account')}::uuid, ${p('ledger_type')}::ledger_type, ${p('ledger_amount')}::bigint, ${p('ledger_currency')}::text, balance,
         ${p('ledger_reason')}::text, ${p('ledger_reference')}::text, ${p('ledger_created_by')}::uuid
       from ledger_moved
-      returning id, balance_after, extract(epoch from created_at)::float8 * 1000 as created_ms)`;
+      returning id, balance_after, extract(epoch from created_at)::float8 * 1000 as created_ms),
+    ${balanceLowEventCtes}`;
 }
+
+// billing.balance_low as two CTEs on `ledger_moved` (the shape of events/store.ts insertEventSql):
+// the account's next event sequence number, then the event, whose data is balanceView (schemas.ts)
+// written in SQL. test/modules/billing/billing-events.test.ts holds it equal to GET /v1/billing/balance.
+const money = (amount: SQL) => sql`jsonb_build_object('amount', ${amount}, 'currency', m.currency)`;
+const balanceLowEventCtes = sql`ledger_low_sequence as (
+      insert into event_sequences (object_id, sequence)
+      select ${sql.raw(`'${BalanceLow.objectType}:'`)} || ${p('ledger_account')}::text, 1 from ledger_moved where ledger_fell
+      on conflict (object_id) do update set sequence = event_sequences.sequence + 1
+      returning sequence),
+    ledger_low_event as (
+      insert into events (type, account_id, object_type, object_id, object_sequence, data)
+      select ${sql.raw(`'${BalanceLow.type}'`)}, ${p('ledger_account')}::uuid, ${sql.raw(`'${BalanceLow.objectType}'`)}, ${p('ledger_account')}::text, s.sequence,
+        jsonb_build_object(
+          'balance', ${money(sql`m.balance`)},
+          'credit_limit', ${money(sql`m.credit_limit`)},
+          'available', ${money(sql`m.balance + m.credit_limit`)},
+          'low_balance_threshold', ${money(sql`m.low_balance_threshold`)})
+      from ledger_low_sequence s, ledger_moved m
+      returning id)`;
 
 export const CHARGE_REFUSED = 'charge_refused';
 
@@ -151,9 +183,14 @@ export async function ruleVerdict(tx: Tx, m: Movement): Promise<RuleVerdict | nu
 export async function selectBalance(
   db: Tx,
   accountId: string,
-): Promise<{ balance: number; creditLimit: number; currency: string } | undefined> {
+): Promise<{ balance: number; creditLimit: number; currency: string; lowBalanceThreshold: number | null } | undefined> {
   const [row] = await db
-    .select({ balance: accounts.balance, creditLimit: accounts.creditLimit, currency: accounts.currency })
+    .select({
+      balance: accounts.balance,
+      creditLimit: accounts.creditLimit,
+      currency: accounts.currency,
+      lowBalanceThreshold: accounts.lowBalanceThreshold,
+    })
     .from(accounts)
     .where(eq(accounts.id, accountId));
   return row;
@@ -194,4 +231,31 @@ export async function selectEntriesSince(
         gte(ledgerTransactions.createdAt, q.since),
       ),
     );
+}
+
+/** The account's money and its threshold state, locked for a change of the threshold. */
+export async function selectForThreshold(tx: Tx, accountId: string) {
+  const [row] = await tx
+    .select({
+      balance: accounts.balance,
+      creditLimit: accounts.creditLimit,
+      currency: accounts.currency,
+      lowBalanceThreshold: accounts.lowBalanceThreshold,
+      lowBalanceNotified: accounts.lowBalanceNotified,
+    })
+    .from(accounts)
+    .where(eq(accounts.id, accountId))
+    .for('update');
+  return row;
+}
+
+export async function updateThreshold(
+  tx: Tx,
+  accountId: string,
+  s: { lowBalanceThreshold: number | null; lowBalanceNotified: boolean; at: Date },
+): Promise<void> {
+  await tx
+    .update(accounts)
+    .set({ lowBalanceThreshold: s.lowBalanceThreshold, lowBalanceNotified: s.lowBalanceNotified, updatedAt: s.at })
+    .where(eq(accounts.id, accountId));
 }

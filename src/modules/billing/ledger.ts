@@ -14,7 +14,9 @@ import {
   ruleVerdict,
   selectBalance,
   selectEntriesSince,
+  selectForThreshold,
   selectTransactions,
+  updateThreshold,
   type LedgerEntry,
   type LedgerType,
   type Money,
@@ -23,6 +25,9 @@ import {
 } from './ledger-store.js';
 import { Type } from 'typebox';
 import { Money as MoneySchema } from '../../schemas.js';
+import { emitEvent } from '../events/api.js';
+import { BalanceLow, CreditAdded } from './events.js';
+import { balanceView, transactionView } from './schemas.js';
 
 export type { LedgerEntry, LedgerType, Money, Tx };
 
@@ -112,10 +117,53 @@ export async function refund(tx: Tx, r: Posting): Promise<LedgerEntry | null> {
   return post(tx, { ...r, type: 'refund' });
 }
 
-/** Adds funds (an operator's credit) in the caller's transaction. The amount is positive. */
+/**
+ * Adds funds (an operator's credit) in the caller's transaction, and writes billing.credit_added
+ * there (the entry as the API shows it). The amount is positive.
+ */
 export async function credit(tx: Tx, c: Posting): Promise<LedgerEntry> {
   assertAmount(c.money, false);
-  return post(tx, { ...c, type: 'credit' });
+  // Its own transaction when given the database, a savepoint in the caller's: the entry and its event are one.
+  return tx.transaction(async (sp) => {
+    const entry = await post(sp, { ...c, type: 'credit' });
+    await emitEvent(sp, CreditAdded, {
+      accountId: entry.accountId,
+      objectId: String(entry.id),
+      data: transactionView(entry),
+    });
+    return entry;
+  });
+}
+
+/**
+ * Sets (or with null, switches off) the account's low-balance threshold in the caller's
+ * transaction: money in the account's currency (currency_mismatch otherwise). The ledger keeps
+ * low_balance_notified equal to "the balance is below the threshold" (ledger-store.ts
+ * movementCtes), so a threshold set above the current balance is a fall in itself: it writes
+ * billing.balance_low now, unless one was already written for the balance as it is.
+ */
+export async function setLowBalanceThreshold(
+  tx: Tx,
+  accountId: string,
+  threshold: Money | null,
+  at: Date = new Date(),
+): Promise<void> {
+  const row = await selectForThreshold(tx, accountId);
+  if (!row) throw new NotFound('No such account');
+  if (threshold) {
+    assertAmount(threshold, true);
+    if (threshold.currency !== row.currency)
+      throw new CurrencyMismatch(`The account is billed in ${row.currency}, not ${threshold.currency}`);
+  }
+  const lowBalanceThreshold = threshold?.amount ?? null;
+  const below = lowBalanceThreshold !== null && row.balance < lowBalanceThreshold;
+  await updateThreshold(tx, accountId, { lowBalanceThreshold, lowBalanceNotified: below, at });
+  if (below && !row.lowBalanceNotified)
+    await emitEvent(tx, BalanceLow, {
+      accountId,
+      objectId: accountId,
+      data: balanceView({ ...row, lowBalanceThreshold }),
+    });
 }
 
 export interface Balance {
@@ -124,6 +172,8 @@ export interface Balance {
   /** What a charge may take: balance plus credit limit. */
   available: number;
   currency: string;
+  /** Minor units of the currency; null: no low-balance notice. */
+  lowBalanceThreshold: number | null;
 }
 
 export async function getBalance(tx: Tx, accountId: string): Promise<Balance> {

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { Page, PageQuery } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
 import { getBalance, listTransactions } from './ledger.js';
-import { Balance, Transaction, transactionView } from './schemas.js';
+import { Balance, balanceView, Transaction, transactionView } from './schemas.js';
 import { NotFound } from '../../errors.js';
 
 export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -14,19 +14,12 @@ export const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'getBalance',
         tags: ['billing'],
-        summary: 'Balance, credit limit and what is available to spend',
+        summary: 'Balance, credit limit, what is available to spend and the low-balance threshold',
         errors: [NotFound],
         response: { 200: Balance },
       },
     },
-    async (req) => {
-      const b = await getBalance(app.db, tenantOf(req.principal));
-      return {
-        balance: { amount: b.balance, currency: b.currency },
-        credit_limit: { amount: b.creditLimit, currency: b.currency },
-        available: { amount: b.balance + b.creditLimit, currency: b.currency },
-      };
-    },
+    async (req) => balanceView(await getBalance(app.db, tenantOf(req.principal))),
   );
 
   app.get(

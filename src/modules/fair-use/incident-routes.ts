@@ -3,23 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
-import { BigIntId, iso, Page, PageQuery, Uuid } from '../../schemas.js';
+import { BigIntId, Page, PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
-import type { IncidentRow, IncidentService } from './incident-service.js';
-import { BulkNotice, BulkNoticeBody, Incident, IncidentPatch, Ladder } from './schemas.js';
+import type { IncidentService } from './incident-service.js';
+import { BulkNotice, BulkNoticeBody, Incident, IncidentPatch, incidentView, Ladder } from './schemas.js';
 import { NotFound } from '../../errors.js';
-
-export const incidentView = (i: IncidentRow): Static<typeof Incident> => ({
-  id: i.id,
-  account_id: i.accountId,
-  type: i.type as Static<typeof Incident>['type'],
-  occurred_at: i.occurredAt.toISOString(),
-  evidence: i.evidence as Record<string, unknown>,
-  status: i.status as 'open' | 'cleared',
-  annotation: i.annotation,
-  actions: i.actions,
-  cleared_at: iso(i.clearedAt),
-});
 
 const IncidentQuery = Type.Object(
   {

@@ -1,11 +1,12 @@
 // Incidents, bulk notices, suspensions and the ladder (R-API-3, R-API-4), as resellers and operators
 // read and change them; recording an incident and applying the ladder is incidents.ts.
-import { and, desc, eq, gt, lt } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, lte } from 'drizzle-orm';
+import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { utcDay } from './bulk.js';
-import type { LadderAction } from './incidents.js';
+import { endApiSuspension, type LadderAction } from './incidents.js';
 
 export interface IncidentDeps {
   db: Db;
@@ -99,15 +100,41 @@ async function updateIncident(
   return row;
 }
 
-/** Lifts a fair-use API suspension now. */
+/**
+ * Lifts a fair-use API suspension now, with its fair_use.api_suspension_lifted (by the operator; by
+ * expiry when its end had passed and nobody had noticed yet). No suspension: nothing to lift, no event.
+ */
 async function liftApiSuspension(d: IncidentDeps, accountId: string): Promise<void> {
-  const [row] = await d.db
-    .update(accounts)
-    .set({ apiSuspendedUntil: null, updatedAt: new Date() })
-    .where(eq(accounts.id, accountId))
-    .returning({ id: accounts.id });
-  if (!row) throw new NotFound('No such account');
-  d.revokeCredentials(row.id);
+  const now = new Date();
+  await d.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ until: accounts.apiSuspendedUntil })
+      .from(accounts)
+      .where(eq(accounts.id, accountId))
+      .for('update');
+    if (!row) throw new NotFound('No such account');
+    if (row.until) await endApiSuspension(tx, accountId, now, d.periodDays, row.until > now ? 'operator' : 'expiry');
+  });
+  d.revokeCredentials(accountId);
+}
+
+/**
+ * The expiry job: ends every suspension whose time has passed by `now`, each with its
+ * fair_use.api_suspension_lifted (by expiry). The auth check already lets such an account in
+ * (it compares the end with the clock); this is where the end is written down and reported.
+ */
+function endExpiredSuspensions(d: IncidentDeps, now: Date): Promise<number> {
+  return claimDueRows({
+    db: d.db,
+    table: accounts,
+    key: accounts.id,
+    due: lte(accounts.apiSuspendedUntil, now),
+    orderBy: accounts.apiSuspendedUntil,
+    batchSize: 50,
+    handle: async (tx, rows) => {
+      for (const a of rows) await endApiSuspension(tx, a.id, now, d.periodDays, 'expiry');
+    },
+  });
 }
 
 export interface LadderStepInput {
@@ -194,6 +221,7 @@ export function createIncidentService(deps: IncidentDeps) {
       by: string,
     ) => updateIncident(deps, id, patch, by),
     liftApiSuspension: (accountId: string) => liftApiSuspension(deps, accountId),
+    endExpiredSuspensions: (now: Date) => endExpiredSuspensions(deps, now),
     getLadder: () => getLadder(deps),
     setLadder: (steps: readonly LadderStepInput[]) => setLadder(deps, steps),
   };

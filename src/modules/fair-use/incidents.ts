@@ -6,7 +6,10 @@
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import { accounts, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
-import { charge, InsufficientFunds } from '../billing/api.js';
+import { charge, InsufficientFunds, transactionView, type LedgerEntry } from '../billing/api.js';
+import { emitEvent } from '../events/api.js';
+import { ApiSuspended, ApiSuspensionLifted, FeeCharged, IncidentOpened, Warning } from './events.js';
+import { incidentView, standingView } from './schemas.js';
 
 export type IncidentType =
   | 'repeated_failed_command'
@@ -65,9 +68,44 @@ export async function ladderStanding(
 const reaches = (s: LadderStanding, step: { threshold: number; minDays: number }) =>
   s.counted >= step.threshold && s.days >= step.minDays;
 
+/** The account's standing at `at`, as GET /v1/fair-use shows it (for the fair_use.* events). */
+async function standingAt(tx: Tx, accountId: string, at: Date, periodDays: number) {
+  const [account] = await tx
+    .select({ apiSuspendedUntil: accounts.apiSuspendedUntil, terminationReview: accounts.terminationReview })
+    .from(accounts)
+    .where(eq(accounts.id, accountId));
+  return standingView(account!, await ladderStanding(tx, accountId, at, periodDays), periodDays, at);
+}
+
+/**
+ * Ends the account's API suspension in `tx` (the caller holds the account row) and writes
+ * fair_use.api_suspension_lifted: `by` an operator, or on `expiry` once the server notices that
+ * its time has passed. No suspension on the row: nothing changes and no event.
+ */
+export async function endApiSuspension(
+  tx: Tx,
+  accountId: string,
+  at: Date,
+  periodDays: number,
+  by: 'operator' | 'expiry',
+): Promise<boolean> {
+  const [row] = await tx
+    .update(accounts)
+    .set({ apiSuspendedUntil: null, updatedAt: at })
+    .where(and(eq(accounts.id, accountId), sql`${accounts.apiSuspendedUntil} is not null`))
+    .returning({ id: accounts.id });
+  if (!row) return false;
+  const standing = await standingAt(tx, accountId, at, periodDays);
+  await emitEvent(tx, ApiSuspensionLifted, { accountId, objectId: accountId, data: { ...standing, lifted_by: by } });
+  return true;
+}
+
 /**
  * Records an incident unless one with the same dedupe key exists; applies the ladder steps whose
- * condition it makes true. `at` is when it happened (default now).
+ * condition it makes true. `at` is when it happened (default now). The incident, its steps and
+ * their events (fair_use.incident_opened, then .warning, .api_suspended, .fee_charged in the order
+ * of the steps) commit together. A suspension whose end has passed is ended first (its
+ * fair_use.api_suspension_lifted, by expiry, comes before the new incident's events).
  */
 export async function recordIncident(
   db: Db,
@@ -83,6 +121,10 @@ export async function recordIncident(
       .where(eq(accounts.id, input.accountId))
       .for('update');
     if (!account) return null;
+    if (account.until && account.until <= at) {
+      await endApiSuspension(tx, input.accountId, at, periodDays, 'expiry');
+      account.until = null;
+    }
     const [incident] = await tx
       .insert(fairUseIncidents)
       .values({
@@ -98,6 +140,8 @@ export async function recordIncident(
     const after = await ladderStanding(tx, input.accountId, at, periodDays);
     const before = await ladderStanding(tx, input.accountId, at, periodDays, incident.id);
     const actions: string[] = [];
+    // What the steps did, for their events once the incident has its final actions.
+    const done: ({ step: 'warning' } | { step: 'suspend_api' } | { step: 'fee'; entry: LedgerEntry })[] = [];
     let apiSuspendedUntil: Date | null = null;
     // A step fires with the incident that makes it true; a repeat of a cause already counted today
     // changes neither figure, so it fires nothing.
@@ -109,6 +153,7 @@ export async function recordIncident(
       switch (step.action as LadderAction) {
         case 'warning':
           actions.push('warning');
+          done.push({ step: 'warning' });
           break;
         case 'suspend_api': {
           const until = new Date(at.getTime() + (step.suspensionHours ?? 24) * 3_600_000);
@@ -118,6 +163,9 @@ export async function recordIncident(
             .set({ apiSuspendedUntil, updatedAt: new Date() })
             .where(eq(accounts.id, input.accountId));
           actions.push(`suspend_api:${apiSuspendedUntil.toISOString()}`);
+          // A suspension already running longer is left as it is: nothing changed, no event.
+          if (apiSuspendedUntil.getTime() !== account.until?.getTime()) done.push({ step: 'suspend_api' });
+          account.until = apiSuspendedUntil;
           break;
         }
         case 'fee': {
@@ -138,6 +186,7 @@ export async function recordIncident(
               }),
             );
             actions.push(`fee:${entry!.id}`);
+            done.push({ step: 'fee', entry: entry! });
           } catch (err) {
             if (!(err instanceof InsufficientFunds)) throw err;
             actions.push('fee_failed:insufficient_funds');
@@ -153,8 +202,22 @@ export async function recordIncident(
           break;
       }
     }
-    if (actions.length > 0) {
-      await tx.update(fairUseIncidents).set({ actions }).where(eq(fairUseIncidents.id, incident.id));
+    const [row] = await tx
+      .update(fairUseIncidents)
+      .set({ actions })
+      .where(eq(fairUseIncidents.id, incident.id))
+      .returning();
+    const view = incidentView(row!);
+    const ids = { accountId: input.accountId };
+    await emitEvent(tx, IncidentOpened, { ...ids, objectId: String(incident.id), data: view });
+    for (const d of done) {
+      if (d.step === 'warning') await emitEvent(tx, Warning, { ...ids, objectId: String(incident.id), data: view });
+      else if (d.step === 'suspend_api') {
+        const standing = await standingAt(tx, input.accountId, at, periodDays);
+        await emitEvent(tx, ApiSuspended, { ...ids, objectId: input.accountId, data: standing });
+      } else {
+        await emitEvent(tx, FeeCharged, { ...ids, objectId: String(d.entry.id), data: transactionView(d.entry) });
+      }
     }
     return {
       id: incident.id,

@@ -25,6 +25,8 @@ export default async function fairUseArea(app: FastifyInstance, { config }: Area
     periodDays: config.incidentPeriodDays,
     revokeCredentials: (accountId) => app.credentialCache.revoke({ accountId }),
   });
+  // R-API-4: a suspension past its end is written down and reported (fair_use.api_suspension_lifted).
+  app.jobs.register('fair-use-suspension-expiry', (now) => incidents.endExpiredSuspensions(now));
   await app.register(fairUseRoutes, { fairUse });
   await app.register(incidentRoutes, { incidents });
 }

@@ -3,9 +3,18 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { tenantOf } from '../accounts/api.js';
 import type { FairUseService } from './fair-use-service.js';
-import { incidentView } from './incident-routes.js';
 import { bucketsOf } from '../../plugins/rate-limit.js';
-import { Cost, CostBody, FairUseView, LimitBody, Limit, LimitsView, Scope } from './schemas.js';
+import {
+  Cost,
+  CostBody,
+  FairUseView,
+  incidentView,
+  LimitBody,
+  Limit,
+  LimitsView,
+  Scope,
+  standingView,
+} from './schemas.js';
 import { NotFound } from '../../errors.js';
 
 export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService }> = async (app, { fairUse }) => {
@@ -27,17 +36,7 @@ export const fairUseRoutes: FastifyPluginAsyncTypebox<{ fairUse: FairUseService 
         bucketsOf(req),
       );
       return {
-        standing: {
-          api_suspended_until:
-            account.apiSuspendedUntil && account.apiSuspendedUntil > new Date()
-              ? account.apiSuspendedUntil.toISOString()
-              : null,
-          termination_review: account.terminationReview,
-          open_incidents: standing.open,
-          counted_incidents: standing.counted,
-          incident_days: standing.days,
-          period_days: periodDays,
-        },
+        standing: standingView(account, standing, periodDays, new Date()),
         today,
         recent_incidents: incidents.map(incidentView),
         buckets: buckets.map((b) => ({

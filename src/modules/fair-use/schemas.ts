@@ -1,5 +1,7 @@
-import { Type, type TSchema } from 'typebox';
-import { BigIntId, DateTime, documentAs, Int32, MoneyAmount, named, Page } from '../../schemas.js';
+import { Type, type Static, type TSchema } from 'typebox';
+import { BigIntId, DateTime, documentAs, Int32, iso, MoneyAmount, named, Page } from '../../schemas.js';
+import type { IncidentRow } from './incident-service.js';
+import type { LadderStanding } from './incidents.js';
 
 const strict = { additionalProperties: false } as const;
 export const Scope = Type.Enum(['credential', 'account', 'address']);
@@ -164,18 +166,57 @@ documentAs({
   }),
 });
 
-export const Standing = Type.Object(
+/** The incident as the API shows it (GET /v1/fair-use/incidents, the fair_use.* events). */
+export const incidentView = (i: IncidentRow): Static<typeof Incident> => ({
+  id: i.id,
+  account_id: i.accountId,
+  type: i.type as Static<typeof Incident>['type'],
+  occurred_at: i.occurredAt.toISOString(),
+  evidence: i.evidence as Record<string, unknown>,
+  status: i.status as 'open' | 'cleared',
+  annotation: i.annotation,
+  actions: i.actions,
+  cleared_at: iso(i.clearedAt),
+});
+
+const standingFields = {
+  api_suspended_until: Type.Union([DateTime, Type.Null()]),
+  termination_review: Type.Boolean(),
+  open_incidents: Int32({ description: 'Open incidents within the rolling period' }),
+  counted_incidents: Int32({
+    description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day',
+  }),
+  incident_days: Int32({ description: 'Distinct UTC days with open incidents within the period' }),
+  period_days: Int32(),
+};
+export const Standing = Type.Object(standingFields, strict);
+
+/** The account's standing as `standing` of GET /v1/fair-use shows it at `at` (a suspension past its end shows null). */
+export const standingView = (
+  account: { apiSuspendedUntil: Date | null; terminationReview: boolean },
+  standing: LadderStanding,
+  periodDays: number,
+  at: Date,
+): Static<typeof Standing> => ({
+  api_suspended_until:
+    account.apiSuspendedUntil && account.apiSuspendedUntil > at ? account.apiSuspendedUntil.toISOString() : null,
+  termination_review: account.terminationReview,
+  open_incidents: standing.open,
+  counted_incidents: standing.counted,
+  incident_days: standing.days,
+  period_days: periodDays,
+});
+
+/** fair_use.api_suspension_lifted: the standing after the lift, and who lifted it. */
+export const LiftedStanding = Type.Object(
   {
-    api_suspended_until: Type.Union([DateTime, Type.Null()]),
-    termination_review: Type.Boolean(),
-    open_incidents: Int32({ description: 'Open incidents within the rolling period' }),
-    counted_incidents: Int32({
-      description: 'What the ladder counts: open incidents within the period, once per cause (type) per UTC day',
+    ...standingFields,
+    lifted_by: Type.Enum(['operator', 'expiry'], {
+      description:
+        "operator: DELETE /v1/admin/fair-use/suspensions/{account_id}; expiry: its time passed (reported when the server next looks: the expiry job, or the account's next incident)",
     }),
-    incident_days: Int32({ description: 'Distinct UTC days with open incidents within the period' }),
-    period_days: Int32(),
   },
-  strict,
+  { ...strict, description: '`standing` of GET /v1/fair-use after the lift, and who lifted it' },
 );
 
 export const Today = Type.Object(

@@ -35,6 +35,7 @@ t.test('operators credit an account; the reseller sees the balance and the ledge
     balance: { amount: 120_000, currency: 'RUB' },
     credit_limit: { amount: 50_000, currency: 'RUB' },
     available: { amount: 170_000, currency: 'RUB' },
+    low_balance_threshold: null,
   });
   const tx = (await app.inject({ method: 'GET', url: '/v1/billing/transactions', headers: bearer(r.token) })).json();
   t.match(tx.data, [
@@ -152,7 +153,13 @@ t.test('charge, refund and credit move the balance each its way and leave one en
   const refunded = await refund(db, { accountId, money: money(300), reason: 'undone', reference: 'domain:a.com' });
   t.equal(refunded?.type, 'refund');
   t.equal(refunded?.balanceAfter, 0);
-  t.same(await getBalance(db, accountId), { balance: 0, creditLimit: 500, available: 500, currency: 'EUR' });
+  t.same(await getBalance(db, accountId), {
+    balance: 0,
+    creditLimit: 500,
+    available: 500,
+    currency: 'EUR',
+    lowBalanceThreshold: null,
+  });
   t.same(
     (await entries()).map((e) => [e.type, e.amount, e.balanceAfter]),
     [
@@ -185,7 +192,13 @@ t.test('insufficient_funds (402) says what is available and what was required; n
     available: { amount: 1_250, currency: 'EUR' },
     required: { amount: 1_251, currency: 'EUR' },
   });
-  t.same(await getBalance(db, accountId), { balance: 250, creditLimit: 1_000, available: 1_250, currency: 'EUR' });
+  t.same(await getBalance(db, accountId), {
+    balance: 250,
+    creditLimit: 1_000,
+    available: 1_250,
+    currency: 'EUR',
+    lowBalanceThreshold: null,
+  });
   t.equal((await entries()).length, 1, 'only the credit');
   // Credits and refunds are never refused for the balance.
   t.ok(await refund(db, { accountId, money: { amount: 1, currency: 'EUR' }, reason: 'back' }));
