@@ -3,11 +3,11 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
-import { queryRows } from '../../../src/db/client.js';
 import { recordIncident } from '../../../src/modules/fair-use/api.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { credit } from '../../helpers/domains.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+import { feedSettled } from '../../helpers/events.js';
 
 interface FeedEvent {
   id: string;
@@ -15,25 +15,6 @@ interface FeedEvent {
   account_id: string;
   object: { type: string; id: string; sequence: number };
   data: Record<string, unknown>;
-}
-
-/**
- * The feed shows an event once every transaction older than its own has ended, and on a PostgreSQL
- * server shared with other test files (each creating and dropping databases) that can be a moment
- * later than the commit. Waits, without a clock, until every transaction begun before this call has
- * ended; then whatever this test committed is in the feed.
- */
-async function feedSettled(app: App): Promise<void> {
-  const [mark] = await queryRows<{ xid: string }>(app.db, sql`select pg_current_xact_id()::text as xid`);
-  for (let i = 0; i < 10_000; i++) {
-    const [row] = await queryRows<{ settled: boolean }>(
-      app.db,
-      sql`select pg_snapshot_xmin(pg_current_snapshot())::text::bigint > ${mark!.xid}::bigint as settled`,
-    );
-    if (row!.settled) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error('the feed did not settle');
 }
 
 async function feed(
