@@ -1,7 +1,9 @@
 // An event as a plain-text e-mail a person can read (issue 13 item 7): a subject from the event's
 // type and object ("[Reseller API] Domain example.com registered"), and a body that says what
 // happened, when (UTC), about which object, the event's data as indented "key: value" lines (no
-// JSON), the event id and where to fetch the whole event. Pure: no I/O.
+// JSON), the event id and where to fetch the whole event. Keys come in the order of the type's data
+// schema (the order the API shows), others after them alphabetically. Pure: no I/O.
+import { namedSchemas } from '../../schemas.js';
 
 export interface RenderedEvent {
   id: string;
@@ -14,6 +16,8 @@ export interface RenderedEvent {
   objectSequence: number;
   createdAt: Date;
   data: unknown;
+  /** The JSON Schema of `data` (the event type's), for the order of keys. */
+  dataSchema?: unknown;
   accountName: string | undefined;
 }
 
@@ -115,11 +119,45 @@ function scalar(v: unknown): string {
 
 const isScalar = (v: unknown) => v === null || typeof v !== 'object';
 
+let named: Map<string, unknown> | undefined;
+const namedById = () =>
+  new Map(namedSchemas().map((s) => [String((s as { $id?: unknown }).$id), s as unknown] as const));
+
+/** The object schema behind `schema`: a `$ref` to a named schema is looked up; anything else has no properties. */
+function propertiesOf(schema: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(schema)) return undefined;
+  if (typeof schema.$ref === 'string') {
+    named ??= namedById();
+    return propertiesOf(named.get(schema.$ref));
+  }
+  return isRecord(schema.properties) ? schema.properties : undefined;
+}
+
+/** The schema of array items (`items`), or undefined. */
+function itemsOf(schema: unknown): unknown {
+  if (!isRecord(schema)) return undefined;
+  if (typeof schema.$ref === 'string') {
+    named ??= namedById();
+    return itemsOf(named.get(schema.$ref));
+  }
+  return schema.items;
+}
+
+/** An object's entries: the schema's keys in its order first, then the rest alphabetically. */
+function ordered(rec: Record<string, unknown>, schema: unknown): [string, unknown, unknown][] {
+  const props = propertiesOf(schema) ?? {};
+  const known = Object.keys(props).filter((k) => k in rec);
+  const rest = Object.keys(rec)
+    .filter((k) => !(k in props))
+    .sort();
+  return [...known, ...rest].map((k) => [k, rec[k], props[k]]);
+}
+
 /** `key: value` lines, nested objects and lists indented by two spaces. */
-export function dataLines(value: unknown, indent = 2): string[] {
+export function dataLines(value: unknown, schema?: unknown, indent = 2): string[] {
   const out: string[] = [];
   const pad = (n: number) => ' '.repeat(n);
-  const walk = (key: string, v: unknown, depth: number, at: number) => {
+  const walk = (key: string, v: unknown, sch: unknown, depth: number, at: number) => {
     const head = `${pad(at)}${key}:`;
     if (isScalar(v)) return void out.push(`${head} ${scalar(v)}`);
     if (depth >= MAX_DEPTH) return void out.push(`${head} …`);
@@ -135,20 +173,20 @@ export function dataLines(value: unknown, indent = 2): string[] {
       out.push(head);
       v.forEach((item, i) => {
         if (isScalar(item)) return void out.push(`${pad(at + 2)}- ${scalar(item)}`);
-        walk(`${i + 1}`, item, depth + 1, at + 2);
+        walk(`${i + 1}`, item, itemsOf(sch), depth + 1, at + 2);
       });
       return;
     }
     const rec = v as Record<string, unknown>;
     const m = money(rec);
     if (m) return void out.push(`${head} ${m}`);
-    const entries = Object.entries(rec);
+    const entries = ordered(rec, sch);
     if (entries.length === 0) return void out.push(`${head} (none)`);
     out.push(head);
-    for (const [k, inner] of entries) walk(oneLine(k, 100), inner, depth + 1, at + 2);
+    for (const [k, inner, innerSchema] of entries) walk(oneLine(k, 100), inner, innerSchema, depth + 1, at + 2);
   };
   if (isRecord(value)) {
-    for (const [k, v] of Object.entries(value)) walk(oneLine(k, 100), v, 0, indent);
+    for (const [k, v, sch] of ordered(value, schema)) walk(oneLine(k, 100), v, sch, 0, indent);
   } else {
     out.push(`${pad(indent)}${scalar(value)}`);
   }
@@ -174,7 +212,7 @@ export function renderEventMail(e: RenderedEvent, opts: RenderOptions): Rendered
     ...(e.accountName ? [`${label('Account')}${oneLine(e.accountName, 200)}`] : []),
     '',
     'Details:',
-    ...dataLines(e.data),
+    ...dataLines(e.data, e.dataSchema),
     '',
     `Event id: ${e.id}`,
     `The whole event (JSON): GET ${opts.publicUrl ?? ''}${path}`,

@@ -129,6 +129,7 @@ export function createEmailService(deps: EmailServiceDeps) {
         objectSequence: event.object_sequence,
         createdAt: event.created_at,
         data: event.data,
+        dataSchema: type?.data,
         accountName,
       },
       { publicUrl: deps.publicUrl },

@@ -527,6 +527,14 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     // A uuid no event has: the permission is checked before the lookup (404 once allowed).
     getEvent: get('/v1/events/00000000-0000-4000-8000-000000000000'),
     listEventTypes: get('/v1/event-types'),
+    listNotificationRecipients: get('/v1/notification-recipients'),
+    setNotificationRecipients: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/notification-recipients/domains',
+        payload: { user_ids: [], addresses: [] },
+      }),
+    },
     adminCreateAccount: {
       call: () => ({
         method: 'POST',
