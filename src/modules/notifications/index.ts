@@ -28,7 +28,8 @@ function smtpTransport(url: string): MailTransport & { close(): void } {
     async send(mail) {
       await transporter.sendMail({
         from: mail.from,
-        to: mail.to,
+        // As an address object: nodemailer takes it as one address, never parses it into several.
+        to: { name: '', address: mail.to },
         subject: mail.subject,
         text: mail.text,
         messageId: mail.messageId,
