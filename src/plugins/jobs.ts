@@ -58,6 +58,8 @@ declare module 'fastify' {
       run(name: string, now?: Date, payload?: unknown): Promise<number>;
       /** Queues one run of a registered job, in the caller's transaction; resolves to its id (null: a singleton already queued). */
       enqueue(name: string, payload?: unknown, opts?: EnqueueOptions): Promise<string | null>;
+      /** Queues one run per payload in one statement (per 1,000), in the caller's transaction (a fan-out queueing many). */
+      enqueueMany(name: string, payloads: readonly unknown[], opts?: { tx?: Tx }): Promise<void>;
       /** Jobs whose retries are spent, newest first. */
       deadLetters(opts?: { limit?: number }): Promise<DeadLetter[]>;
       names(): string[];
@@ -162,6 +164,23 @@ export default fp<JobsPluginOptions>(
           ...(o.startAfter ? { startAfter: o.startAfter } : {}),
           ...(o.singletonKey ? { singletonKey: o.singletonKey } : {}),
         });
+      },
+      async enqueueMany(name: string, payloads: readonly unknown[], o: { tx?: Tx } = {}) {
+        const send = sendOptions(jobOf(name).opts);
+        const db = transactionExecutor(o.tx ?? app.db);
+        for (let i = 0; i < payloads.length; i += 1_000) {
+          await boss.insert(
+            payloads.slice(i, i + 1_000).map((payload) => ({
+              name: JOB_QUEUE,
+              data: { job: name, payload } satisfies JobData,
+              retryLimit: send.retryLimit,
+              retryDelay: send.retryDelay,
+              retryBackoff: send.retryBackoff,
+              deadLetter: send.deadLetter,
+            })),
+            { db },
+          );
+        }
       },
       async deadLetters({ limit = 100 }: { limit?: number } = {}) {
         const { rows } = await engineSql.executeSql(

@@ -27,6 +27,8 @@ export {
 } from './errors.js';
 // Field schemas other areas' request bodies reuse.
 export { Country, Email, Phone } from './schemas.js';
+// Active users of an account and their current e-mail (e-mail notifications).
+export { activeUsersOf, type UserContact } from './user-directory.js';
 
 /** Reads of accounts for other areas' services. */
 export function createAccountReader(deps: { db: Db }) {

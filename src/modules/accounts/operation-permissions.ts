@@ -76,6 +76,8 @@ export const OPERATION_PERMISSIONS = {
   listEvents: { permission: 'events:read' },
   getEvent: { permission: 'events:read' },
   listEventTypes: { permission: 'events:read' },
+  listNotificationRecipients: { permission: 'account:read' },
+  setNotificationRecipients: { permission: 'account:write' },
   adminCreateAccount: { permission: 'admin:write' },
   adminListAccounts: { permission: 'admin:read' },
   adminGetAccount: { permission: 'admin:read' },

@@ -530,6 +530,14 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     listEvents: get('/v1/events'),
     getEvent: get(`/v1/events/${fx.eventId}`),
     listEventTypes: get('/v1/event-types'),
+    listNotificationRecipients: get('/v1/notification-recipients'),
+    setNotificationRecipients: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/notification-recipients/domains',
+        payload: { user_ids: [], addresses: [] },
+      }),
+    },
     adminCreateAccount: {
       call: () => ({
         method: 'POST',
