@@ -12,7 +12,6 @@ import {
   AdminComplaint,
   AdminComplaintBody,
   adminComplaintView,
-  Category,
   Complaint,
   complaintView,
   PublicReceipt,

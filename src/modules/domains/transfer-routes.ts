@@ -7,7 +7,7 @@ import { Currency, IdParams, MoneyAmount, Page, PageQuery } from '../../schemas.
 import { Transfer, TransferStatus, transferView as view } from './transfer-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
-import type { TransferRow, TransferService } from './transfer-service.js';
+import type { TransferService } from './transfer-service.js';
 import {
   AlreadyYours,
   DomainNotRegistered,

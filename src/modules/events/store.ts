@@ -82,7 +82,7 @@ export function eventCteParams(e: NewEvent, prefix = 'event'): Record<string, un
 }
 
 export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRow> {
-  const [row] = await queryRows<EventRow>(tx as never, insertEventSql(e));
+  const [row] = await queryRows<EventRow>(tx, insertEventSql(e));
   return normalise(row!);
 }
 
@@ -109,7 +109,7 @@ export interface EventQuery {
 /** The account's events in feed order, only those every older transaction has settled. */
 export async function listEvents(tx: Tx, q: EventQuery): Promise<EventRow[]> {
   const rows = await queryRows<EventRow>(
-    tx as never,
+    tx,
     sql`SELECT id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at
         FROM events
         WHERE account_id = ${q.accountId}::uuid
@@ -126,7 +126,7 @@ export async function listEvents(tx: Tx, q: EventQuery): Promise<EventRow[]> {
 
 export async function findEvent(tx: Tx, accountId: string | null, id: string): Promise<EventRow | undefined> {
   const rows = await queryRows<EventRow>(
-    tx as never,
+    tx,
     sql`SELECT id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at
         FROM events WHERE id = ${id}::uuid ${accountId ? sql`AND account_id = ${accountId}::uuid` : sql``}`,
   );
@@ -136,7 +136,7 @@ export async function findEvent(tx: Tx, accountId: string | null, id: string): P
 /** Deletes events older than `before` (the feed keeps 30 days); returns how many. */
 export async function purgeEvents(tx: Tx, before: Date, batch = 5_000): Promise<number> {
   const rows = await queryRows<{ n: number }>(
-    tx as never,
+    tx,
     sql`WITH gone AS (
           DELETE FROM events WHERE id IN (
             SELECT id FROM events WHERE created_at < ${before.toISOString()}::timestamptz AND fanned_out LIMIT ${batch})
