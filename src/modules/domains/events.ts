@@ -17,6 +17,7 @@ import { Transfer } from './transfer-schemas.js';
 
 /** Days before expiry at which domain.expiring is sent, largest first. */
 export const EXPIRY_NOTICE_DAYS = [30, 7] as const;
+export type ExpiryNoticeDays = (typeof EXPIRY_NOTICE_DAYS)[number];
 
 const domainEvent = (type: string, summary: string) =>
   defineEventType({ type, group: 'domains', objectType: 'domain', summary, data: Domain });
@@ -44,10 +45,9 @@ export const DomainExpiring = defineEventType({
     {
       domain: Domain,
       days_left: Type.Integer({ minimum: 0, description: 'Whole days until expires_at, rounded up' }),
-      notice_days: Type.Union(
-        EXPIRY_NOTICE_DAYS.map((d) => Type.Literal(d)),
-        { description: 'Which notice this is: 30 or 7 days before expiry' },
-      ),
+      notice_days: Type.Union([Type.Literal(30), Type.Literal(7)], {
+        description: 'Which notice this is: 30 or 7 days before expiry',
+      }),
     },
     { additionalProperties: false },
   ),
