@@ -2,8 +2,13 @@
 import { Type, type Static } from 'typebox';
 import { BigIntId, DateTime, iso, named, Page, Uuid } from '../../schemas.js';
 import { Email } from '../accounts/api.js';
-import { ABUSE_CATEGORIES, COMPLAINT_STATUSES, RESPONSE_ACTIONS, type ComplaintWithIncident } from './abuse-service.js';
+import type { ComplaintWithIncident } from './abuse-service.js';
 import { strict } from './domain-schemas.js';
+
+export const ABUSE_CATEGORIES = ['spam', 'phishing', 'malware', 'botnet', 'fraud', 'copyright', 'other'] as const;
+export const RESPONSE_ACTIONS = ['investigating', 'suspended', 'removed', 'no_violation', 'other'] as const;
+export const COMPLAINT_STATUSES = ['open', 'responded', 'escalated', 'closed'] as const;
+export type ComplaintStatus = (typeof COMPLAINT_STATUSES)[number];
 
 export const Category = Type.Enum([...ABUSE_CATEGORIES]);
 export const Status = Type.Enum([...COMPLAINT_STATUSES], {

@@ -7,17 +7,21 @@ import { abuseComplaints, domains, fairUseIncidents } from '../../db/schema/inde
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import type { IncidentType } from '../fair-use/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
-import { complaintView, type Complaint } from './abuse-schemas.js';
+import {
+  ABUSE_CATEGORIES,
+  COMPLAINT_STATUSES,
+  complaintView,
+  RESPONSE_ACTIONS,
+  type Complaint,
+  type ComplaintStatus,
+} from './abuse-schemas.js';
 import { ComplaintClosed, ComplaintEscalated, ComplaintFiled, ComplaintResponded } from './events.js';
 
 export type ComplaintRow = typeof abuseComplaints.$inferSelect;
 /** A complaint with the fair-use incident its escalation filed, if any. */
 export type ComplaintWithIncident = ComplaintRow & { incidentNumber: number | null };
 
-export const ABUSE_CATEGORIES = ['spam', 'phishing', 'malware', 'botnet', 'fraud', 'copyright', 'other'] as const;
-export const RESPONSE_ACTIONS = ['investigating', 'suspended', 'removed', 'no_violation', 'other'] as const;
-export const COMPLAINT_STATUSES = ['open', 'responded', 'escalated', 'closed'] as const;
-export type ComplaintStatus = (typeof COMPLAINT_STATUSES)[number];
+export { ABUSE_CATEGORIES, COMPLAINT_STATUSES, RESPONSE_ACTIONS, type ComplaintStatus };
 
 export const INCIDENT_TYPE = 'abuse_unanswered' as const;
 export const ESCALATION_BATCH = 100;
