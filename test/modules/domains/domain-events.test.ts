@@ -7,31 +7,12 @@ import { domains, registryNames } from '../../../src/db/schema/index.js';
 import { builtInRegistry, DomainNotAvailable, type RegistryBackend } from '../../../src/modules/domains/registry.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { checkNames, credit, domainSetup, registered } from '../../helpers/domains.js';
+import { eventsOf, sequences, types } from '../../helpers/domain-events.js';
 import { bearer, type Reseller } from '../../helpers/fixtures.js';
 
 const DAY_MS = 86_400_000;
 const at = (iso: string, plusMs = 0) => new Date(Date.parse(iso) + plusMs);
 
-interface FeedEvent {
-  id: string;
-  type: string;
-  account_id: string;
-  object: { type: string; id: string; sequence: number };
-  data: Record<string, unknown>;
-}
-
-/** The account's events about one object, oldest first. */
-async function eventsOf(app: App, r: Reseller, objectId: string): Promise<FeedEvent[]> {
-  const res = await app.inject({
-    method: 'GET',
-    url: `/v1/events?object_id=${encodeURIComponent(objectId)}&limit=100`,
-    headers: bearer(r.token),
-  });
-  if (res.statusCode !== 200) throw new Error(`events: ${res.statusCode} ${res.body}`);
-  return res.json().data as FeedEvent[];
-}
-const types = (events: FeedEvent[]) => events.map((e) => e.type);
-const sequences = (events: FeedEvent[]) => events.map((e) => e.object.sequence);
 const getDomain = async (app: App, r: Reseller, name: string) =>
   (await app.inject({ method: 'GET', url: `/v1/domains/${name}`, headers: bearer(r.token) })).json<
     Record<string, unknown>
@@ -83,10 +64,10 @@ t.test(
 );
 
 t.test('issue 13: a registration writes one domain.registered with the domain as GET shows it', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { r } = await domainSetup(app);
   const d = await registered(app, r, 'first-event.com');
-  const events = await eventsOf(app, r, 'first-event.com');
+  const events = await eventsOf(app, store, r, 'first-event.com');
   t.equal(events.length, 1, 'exactly one event');
   t.match(events[0], {
     type: 'domain.registered',
@@ -96,7 +77,7 @@ t.test('issue 13: a registration writes one domain.registered with the domain as
   t.same(events[0]!.data, d, 'data is the registration answer');
   t.same(events[0]!.data, await getDomain(app, r, 'first-event.com'), 'and what GET shows');
   const idn = await registered(app, r, 'bäckerei-event.com');
-  const [e] = await eventsOf(app, r, idn.name);
+  const [e] = await eventsOf(app, store, r, idn.name);
   t.match(idn.name, /^xn--/, 'registered under its A-label');
   t.equal(e?.object.id, idn.name, 'the object id is the A-label name');
   t.same(e?.data, await getDomain(app, r, idn.name));
@@ -116,7 +97,7 @@ t.test('issue 13: a registration that does not happen leaves no domain.registere
     payload: body('too-dear.com'),
   });
   t.equal(poor.json().code, 'insufficient_funds', 'refused for insufficient funds');
-  t.same(await eventsOf(app, r, 'too-dear.com'), [], 'the refused charge undid the event with the domain');
+  t.same(await eventsOf(app, store, r, 'too-dear.com'), [], 'the refused charge undid the event with the domain');
 
   await checkNames(app, r, 'snatched.com');
   // Someone else registers the name at the registry between the check and the order.
@@ -128,7 +109,7 @@ t.test('issue 13: a registration that does not happen leaves no domain.registere
     payload: body('snatched.com'),
   });
   t.equal(lost.json().code, 'domain_not_available', 'the registry holds the name');
-  t.same(await eventsOf(app, r, 'snatched.com'), [], 'no event for a registration the registry refused');
+  t.same(await eventsOf(app, store, r, 'snatched.com'), [], 'no event for a registration the registry refused');
   const [row] = await store.db.select({ n: sql<number>`count(*)::int` }).from(domains);
   t.equal(Number(row!.n), 0, 'and no domain');
 });
@@ -142,10 +123,10 @@ t.test('issue 13: with a registry outside the database (EPP path) the event is s
       return builtInRegistry.create(tx, input);
     },
   };
-  const { app } = await buildTestApp(t, { registry: failing });
+  const { app, store } = await buildTestApp(t, { registry: failing });
   const { r } = await domainSetup(app, 1099);
   const d = await registered(app, r, 'via-epp.com');
-  const events = await eventsOf(app, r, 'via-epp.com');
+  const events = await eventsOf(app, store, r, 'via-epp.com');
   t.same(types(events), ['domain.registered']);
   t.same(events[0]!.data, d);
   await checkNames(app, r, 'registry-down.com');
@@ -157,7 +138,7 @@ t.test('issue 13: with a registry outside the database (EPP path) the event is s
     payload: { name: 'registry-down.com', contacts: { owner: c, admin: c, tech: c }, nameservers: [] },
   });
   t.equal(res.json().code, 'domain_not_available', 'the registry refused the create');
-  t.same(await eventsOf(app, r, 'registry-down.com'), [], 'no event');
+  t.same(await eventsOf(app, store, r, 'registry-down.com'), [], 'no event');
   await checkNames(app, r, 'no-money-epp.com');
   const poor = await app.inject({
     method: 'POST',
@@ -166,19 +147,19 @@ t.test('issue 13: with a registry outside the database (EPP path) the event is s
     payload: { name: 'no-money-epp.com', contacts: { owner: c, admin: c, tech: c }, nameservers: [] },
   });
   t.equal(poor.json().code, 'insufficient_funds');
-  t.same(await eventsOf(app, r, 'no-money-epp.com'), [], 'no event for the refused charge');
+  t.same(await eventsOf(app, store, r, 'no-money-epp.com'), [], 'no event for the refused charge');
 });
 
 t.test(
   'issue 13: expired, redemption_started, restored, renewed and deleted, numbered 1, 2, 3... on one domain',
   async (t) => {
-    const { app } = await buildTestApp(t);
+    const { app, store } = await buildTestApp(t);
     const { op, r } = await domainSetup(app, 1099);
     const d = await registered(app, r, 'up-and-down.com');
 
     // The autorenewal fails for lack of funds: into grace.
     await lifecycle(app, at(d.expires_at, 1000));
-    let events = await eventsOf(app, r, 'up-and-down.com');
+    let events = await eventsOf(app, store, r, 'up-and-down.com');
     t.same(types(events), ['domain.registered', 'domain.expired']);
     const grace = await getDomain(app, r, 'up-and-down.com');
     t.match(grace, { status: 'grace', autorenew_failed_at: at(d.expires_at, 1000).toISOString() });
@@ -186,10 +167,10 @@ t.test(
 
     // A failed daily retry changes nothing a reseller acts on: no event.
     await lifecycle(app, at(d.expires_at, DAY_MS + 2000));
-    t.equal((await eventsOf(app, r, 'up-and-down.com')).length, 2, 'no event for a failed retry');
+    t.equal((await eventsOf(app, store, r, 'up-and-down.com')).length, 2, 'no event for a failed retry');
 
     await lifecycle(app, at(grace.grace_ends_at as string, 1000));
-    events = await eventsOf(app, r, 'up-and-down.com');
+    events = await eventsOf(app, store, r, 'up-and-down.com');
     t.same(types(events), ['domain.registered', 'domain.expired', 'domain.redemption_started']);
     const redemption = await getDomain(app, r, 'up-and-down.com');
     t.equal(redemption.status, 'redemption');
@@ -210,7 +191,7 @@ t.test(
       payload: { period_years: 1 },
     });
     t.equal(renewed.statusCode, 200);
-    events = await eventsOf(app, r, 'up-and-down.com');
+    events = await eventsOf(app, store, r, 'up-and-down.com');
     t.same(types(events).slice(3), ['domain.restored', 'domain.renewed']);
     t.same(events[3]!.data, restored.json().domain, 'domain.restored: the domain as the restore answered');
     t.same(events[4]!.data, await getDomain(app, r, 'up-and-down.com'), 'domain.renewed: as GET shows it');
@@ -222,7 +203,7 @@ t.test(
       payload: { period_years: 1, max_price: { amount: 1, currency: 'EUR' } },
     });
     t.equal(refused.statusCode, 409, 'a renewal refused by max_price');
-    t.equal((await eventsOf(app, r, 'up-and-down.com')).length, 5, 'leaves no event');
+    t.equal((await eventsOf(app, store, r, 'up-and-down.com')).length, 5, 'leaves no event');
 
     await app.inject({ method: 'POST', url: '/v1/domains/up-and-down.com/unlock', headers: bearer(r.token) });
     const deleted = await app.inject({
@@ -231,7 +212,7 @@ t.test(
       headers: bearer(r.token),
     });
     t.equal(deleted.statusCode, 200);
-    events = await eventsOf(app, r, 'up-and-down.com');
+    events = await eventsOf(app, store, r, 'up-and-down.com');
     t.same(types(events).slice(5), ['domain.deleted']);
     t.same(events[5]!.data, deleted.json().domain);
     t.same(sequences(events), [1, 2, 3, 4, 5, 6], 'the sequence counts up per domain');
@@ -245,11 +226,11 @@ t.test(
 t.test(
   'issue 13: autorenewal writes domain.renewed; a deletion within add grace writes domain.deleted (released)',
   async (t) => {
-    const { app } = await buildTestApp(t);
+    const { app, store } = await buildTestApp(t);
     const { r } = await domainSetup(app);
     const d = await registered(app, r, 'renews-quietly.com');
     await lifecycle(app, at(d.expires_at, 1000));
-    const events = await eventsOf(app, r, 'renews-quietly.com');
+    const events = await eventsOf(app, store, r, 'renews-quietly.com');
     t.same(types(events), ['domain.registered', 'domain.renewed']);
     t.same(events[1]!.data, await getDomain(app, r, 'renews-quietly.com'));
 
@@ -261,19 +242,19 @@ t.test(
       headers: bearer(r.token),
     });
     t.equal(deleted.json().domain.status, 'released');
-    const gone = await eventsOf(app, r, 'short-lived.com');
+    const gone = await eventsOf(app, store, r, 'short-lived.com');
     t.same(types(gone), ['domain.registered', 'domain.deleted']);
     t.same(gone[1]!.data, await listedDomain(app, r, 'short-lived.com'), 'as the list shows it (status=all)');
   },
 );
 
 t.test('issue 13: unpaid, a domain walks expired -> redemption_started -> pending_delete -> released', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { r } = await domainSetup(app);
   const d = await registered(app, r, 'walks-away.com', { autorenew: false });
   const dates = await getDomain(app, r, 'walks-away.com');
   await lifecycle(app, at(dates.pending_delete_ends_at as string, 1000));
-  const events = await eventsOf(app, r, 'walks-away.com');
+  const events = await eventsOf(app, store, r, 'walks-away.com');
   t.same(types(events), [
     'domain.registered',
     'domain.expired',
@@ -299,12 +280,12 @@ t.test('issue 13: a lifecycle step that fails leaves no event for it', async (t)
       throw new Error('registry down');
     },
   };
-  const { app } = await buildTestApp(t, { registry });
+  const { app, store } = await buildTestApp(t, { registry });
   const { r } = await domainSetup(app);
   await registered(app, r, 'stuck.com', { autorenew: false });
   const dates = await getDomain(app, r, 'stuck.com');
   await lifecycle(app, at(dates.pending_delete_ends_at as string, 1000));
-  const events = await eventsOf(app, r, 'stuck.com');
+  const events = await eventsOf(app, store, r, 'stuck.com');
   t.same(
     types(events),
     ['domain.registered', 'domain.expired', 'domain.redemption_started', 'domain.pending_delete'],
@@ -314,10 +295,10 @@ t.test('issue 13: a lifecycle step that fails leaves no event for it', async (t)
 });
 
 t.test('issue 13: domain.expiring 30 and 7 days ahead, once each per expiry date', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { r } = await domainSetup(app);
   const d = await registered(app, r, 'soon.com');
-  const expiring = async () => (await eventsOf(app, r, 'soon.com')).filter((e) => e.type === 'domain.expiring');
+  const expiring = async () => (await eventsOf(app, store, r, 'soon.com')).filter((e) => e.type === 'domain.expiring');
 
   t.equal(await notices(app, at(d.expires_at, -31 * DAY_MS)), 0, 'nothing 31 days ahead');
   t.equal(await notices(app, at(d.expires_at, -30 * DAY_MS)), 1, 'the 30-day notice');
@@ -352,7 +333,7 @@ t.test('issue 13: domain.expiring 30 and 7 days ahead, once each per expiry date
   // A run that comes late sends only the notice due now.
   const late = await registered(app, r, 'late-notice.com');
   t.equal(await notices(app, at(late.expires_at, -5 * DAY_MS)), 1);
-  const only = (await eventsOf(app, r, 'late-notice.com')).filter((e) => e.type === 'domain.expiring');
+  const only = (await eventsOf(app, store, r, 'late-notice.com')).filter((e) => e.type === 'domain.expiring');
   t.same(
     only.map((e) => [e.data.notice_days, e.data.days_left]),
     [[7, 5]],

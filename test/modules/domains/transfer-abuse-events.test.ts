@@ -6,27 +6,12 @@ import type { App } from '../../../src/app.js';
 import { abuseComplaints } from '../../../src/db/schema/index.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
+import { eventsOf, types } from '../../helpers/domain-events.js';
 import { bearer, type Reseller } from '../../helpers/fixtures.js';
 
 type R = Reseller & { contact: string };
 const HOUR = 3_600_000;
 
-interface FeedEvent {
-  type: string;
-  account_id: string;
-  object: { type: string; id: string; sequence: number };
-  data: Record<string, unknown>;
-}
-async function eventsOf(app: App, r: Reseller, objectId: string): Promise<FeedEvent[]> {
-  const res = await app.inject({
-    method: 'GET',
-    url: `/v1/events?object_id=${encodeURIComponent(objectId)}&limit=100`,
-    headers: bearer(r.token),
-  });
-  if (res.statusCode !== 200) throw new Error(`events: ${res.statusCode} ${res.body}`);
-  return res.json<{ data: FeedEvent[] }>().data;
-}
-const types = (events: FeedEvent[]) => events.map((e) => e.type);
 const get = async (app: App, r: Reseller, url: string) =>
   (await app.inject({ method: 'GET', url, headers: bearer(r.token) })).json<Record<string, unknown>>();
 /** The domain as the list shows it with status=all (a transferred-out record is 404 on GET). */
@@ -56,15 +41,15 @@ const decide = (app: App, id: string, what: 'approve' | 'reject', token: string)
 t.test(
   'issue 13: a transfer writes transfer.requested, .approved, .completed to both accounts, and domain.transferred_out / _in',
   async (t) => {
-    const { app } = await buildTestApp(t);
+    const { app, store } = await buildTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
     const code = await heldElsewhere(app, losing, 'moving-events.com');
     const { transfer, approval_token: token } = await request(app, gaining, 'moving-events.com', code);
 
     const url = `/v1/domain-transfers/${transfer.id}`;
-    let inEvents = await eventsOf(app, gaining, transfer.id);
-    let outEvents = await eventsOf(app, losing, transfer.id);
+    let inEvents = await eventsOf(app, store, gaining, transfer.id);
+    let outEvents = await eventsOf(app, store, losing, transfer.id);
     t.same(types(inEvents), ['transfer.requested'], 'the gaining account');
     t.same(types(outEvents), ['transfer.requested'], 'and the losing account hear of it');
     t.match(inEvents[0], { account_id: gaining.accountId, object: { type: 'transfer', id: transfer.id, sequence: 1 } });
@@ -74,8 +59,8 @@ t.test(
     t.equal(outEvents[0]!.data.direction, 'out');
 
     t.equal((await decide(app, transfer.id, 'approve', token)).json().status, 'completed');
-    inEvents = await eventsOf(app, gaining, transfer.id);
-    outEvents = await eventsOf(app, losing, transfer.id);
+    inEvents = await eventsOf(app, store, gaining, transfer.id);
+    outEvents = await eventsOf(app, store, losing, transfer.id);
     t.same(types(inEvents), ['transfer.requested', 'transfer.approved', 'transfer.completed']);
     t.same(types(outEvents), ['transfer.requested', 'transfer.approved', 'transfer.completed']);
     t.equal(inEvents[1]!.data.status, 'approved', 'transfer.approved shows the transfer approved');
@@ -84,11 +69,11 @@ t.test(
     const seqs = [...inEvents, ...outEvents].map((e) => e.object.sequence).sort((a, b) => a - b);
     t.same(seqs, [1, 2, 3, 4, 5, 6], 'one sequence per transfer, over both copies');
 
-    const lost = await eventsOf(app, losing, 'moving-events.com');
+    const lost = await eventsOf(app, store, losing, 'moving-events.com');
     t.same(types(lost), ['domain.registered', 'domain.transferred_out']);
     t.same(lost[1]!.data, await listedDomain(app, losing, 'moving-events.com'), 'the old record, transferred_out');
     t.equal(lost[1]!.data.status, 'transferred_out');
-    const won = await eventsOf(app, gaining, 'moving-events.com');
+    const won = await eventsOf(app, store, gaining, 'moving-events.com');
     t.same(types(won), ['domain.transferred_in']);
     t.same(won[0]!.data, await get(app, gaining, '/v1/domains/moving-events.com'), 'the new record as GET shows it');
     t.ok(won[0]!.object.sequence > lost[1]!.object.sequence, 'the name’s sequence goes on across accounts');
@@ -96,17 +81,17 @@ t.test(
 );
 
 t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const code = await heldElsewhere(app, losing, 'undecided.com');
 
   const first = await request(app, gaining, 'undecided.com', code);
   t.equal((await decide(app, first.transfer.id, 'reject', first.approval_token)).statusCode, 200);
-  const rejected = await eventsOf(app, gaining, first.transfer.id);
+  const rejected = await eventsOf(app, store, gaining, first.transfer.id);
   t.same(types(rejected), ['transfer.requested', 'transfer.rejected']);
   t.same(rejected[1]!.data, await get(app, gaining, `/v1/domain-transfers/${first.transfer.id}`));
-  t.same(types(await eventsOf(app, losing, first.transfer.id)), ['transfer.requested', 'transfer.rejected']);
+  t.same(types(await eventsOf(app, store, losing, first.transfer.id)), ['transfer.requested', 'transfer.rejected']);
 
   const second = await request(app, gaining, 'undecided.com', code);
   const cancelled = await app.inject({
@@ -114,7 +99,7 @@ t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', a
     url: `/v1/domain-transfers/${second.transfer.id}/cancel`,
     headers: bearer(gaining.token),
   });
-  const c = await eventsOf(app, gaining, second.transfer.id);
+  const c = await eventsOf(app, store, gaining, second.transfer.id);
   t.same(types(c), ['transfer.requested', 'transfer.cancelled']);
   t.same(c[1]!.data, cancelled.json(), 'as the cancel answered');
   t.equal(
@@ -128,36 +113,40 @@ t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', a
     409,
     'a second cancel is refused',
   );
-  t.equal((await eventsOf(app, gaining, second.transfer.id)).length, 2, 'and writes nothing');
+  t.equal((await eventsOf(app, store, gaining, second.transfer.id)).length, 2, 'and writes nothing');
 
   const third = await request(app, gaining, 'undecided.com', code);
   await app.jobs.run('domain-transfers', new Date(Date.parse(third.transfer.expires_at) + 1000));
-  const expired = await eventsOf(app, gaining, third.transfer.id);
+  const expired = await eventsOf(app, store, gaining, third.transfer.id);
   t.same(types(expired), ['transfer.requested', 'transfer.expired']);
   t.same(expired[1]!.data, await get(app, gaining, `/v1/domain-transfers/${third.transfer.id}`));
-  t.same(types(await eventsOf(app, losing, third.transfer.id)), ['transfer.requested', 'transfer.expired']);
-  t.same(types(await eventsOf(app, losing, 'undecided.com')), ['domain.registered'], 'the domain stayed put');
+  t.same(types(await eventsOf(app, store, losing, third.transfer.id)), ['transfer.requested', 'transfer.expired']);
+  t.same(types(await eventsOf(app, store, losing, 'undecided.com')), ['domain.registered'], 'the domain stayed put');
 });
 
 t.test('issue 13: a completion refused for funds writes no transfer.completed until it completes', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token, 500);
   const code = await heldElsewhere(app, losing, 'pay-later-events.com');
   const { transfer, approval_token: token } = await request(app, gaining, 'pay-later-events.com', code);
   t.equal((await decide(app, transfer.id, 'approve', token)).json().status, 'approved');
-  t.same(types(await eventsOf(app, gaining, transfer.id)), ['transfer.requested', 'transfer.approved']);
-  t.same(types(await eventsOf(app, losing, 'pay-later-events.com')), ['domain.registered'], 'no transferred_out');
-  t.same(await eventsOf(app, gaining, 'pay-later-events.com'), [], 'no transferred_in');
+  t.same(types(await eventsOf(app, store, gaining, transfer.id)), ['transfer.requested', 'transfer.approved']);
+  t.same(
+    types(await eventsOf(app, store, losing, 'pay-later-events.com')),
+    ['domain.registered'],
+    'no transferred_out',
+  );
+  t.same(await eventsOf(app, store, gaining, 'pay-later-events.com'), [], 'no transferred_in');
 
   await credit(app, op.token, gaining.accountId, 1000);
   t.equal(await app.jobs.run('domain-transfers', new Date()), 1);
-  t.same(types(await eventsOf(app, gaining, transfer.id)), [
+  t.same(types(await eventsOf(app, store, gaining, transfer.id)), [
     'transfer.requested',
     'transfer.approved',
     'transfer.completed',
   ]);
-  t.same(types(await eventsOf(app, gaining, 'pay-later-events.com')), ['domain.transferred_in']);
+  t.same(types(await eventsOf(app, store, gaining, 'pay-later-events.com')), ['domain.transferred_in']);
 });
 
 const REPORT = {
@@ -171,7 +160,7 @@ const respond = (app: App, token: string, id: string, body: Record<string, unkno
   app.inject({ method: 'POST', url: `/v1/abuse-complaints/${id}/responses`, headers: bearer(token), payload: body });
 
 t.test('issue 13: abuse.complaint_filed, _responded and _closed, to the reseller holding the domain', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app, store } = await buildTestApp(t);
   const { op, r } = await domainSetup(app);
   await registered(app, r, 'complained-about.com');
   const filed = await app.inject({
@@ -183,7 +172,7 @@ t.test('issue 13: abuse.complaint_filed, _responded and _closed, to the reseller
   t.equal(filed.statusCode, 202);
   const id = filed.json().id as string;
   const url = `/v1/abuse-complaints/${id}`;
-  let events = await eventsOf(app, r, id);
+  let events = await eventsOf(app, store, r, id);
   t.same(types(events), ['abuse.complaint_filed']);
   t.match(events[0], { account_id: r.accountId, object: { type: 'abuse_complaint', id, sequence: 1 } });
   t.same(events[0]!.data, await get(app, r, url), 'the complaint as its reseller GETs it (no reporter)');
@@ -191,7 +180,7 @@ t.test('issue 13: abuse.complaint_filed, _responded and _closed, to the reseller
 
   t.equal((await respond(app, r.token, id, { action: 'investigating', message: 'Looking.' })).statusCode, 200);
   t.equal((await respond(app, r.token, id, { action: 'removed', message: 'Gone.' })).statusCode, 200);
-  events = await eventsOf(app, r, id);
+  events = await eventsOf(app, store, r, id);
   t.same(types(events), ['abuse.complaint_filed', 'abuse.complaint_responded', 'abuse.complaint_responded']);
   t.same(events[2]!.data, await get(app, r, url));
 
@@ -207,7 +196,7 @@ t.test('issue 13: abuse.complaint_filed, _responded and _closed, to the reseller
     409,
     'a refused response',
   );
-  events = await eventsOf(app, r, id);
+  events = await eventsOf(app, store, r, id);
   t.same(types(events).slice(3), ['abuse.complaint_closed'], 'writes no event');
   t.same(events[3]!.data, await get(app, r, url));
   t.same(
@@ -239,7 +228,7 @@ t.test('issue 13: abuse.complaint_escalated by the job, and by a late answer', a
     ).json<{ id: string; respond_by: string }>();
   const unanswered = await file();
   await app.jobs.run('abuse-escalation', new Date(Date.parse(unanswered.respond_by) + HOUR));
-  const events = await eventsOf(app, r, unanswered.id);
+  const events = await eventsOf(app, store, r, unanswered.id);
   t.same(types(events), ['abuse.complaint_filed', 'abuse.complaint_escalated']);
   const now = await get(app, r, `/v1/abuse-complaints/${unanswered.id}`);
   t.equal(now.status, 'escalated');
@@ -252,7 +241,7 @@ t.test('issue 13: abuse.complaint_escalated by the job, and by a late answer', a
     .set({ respondBy: new Date(Date.now() - 60_000) })
     .where(eq(abuseComplaints.id, tardy.id));
   t.equal((await respond(app, r.token, tardy.id, { action: 'removed', message: 'Late, sorry.' })).statusCode, 200);
-  const late = await eventsOf(app, r, tardy.id);
+  const late = await eventsOf(app, store, r, tardy.id);
   t.same(types(late), ['abuse.complaint_filed', 'abuse.complaint_escalated', 'abuse.complaint_responded']);
   t.equal(late[1]!.data.status, 'escalated');
   t.match(late[2]!.data, { status: 'escalated', response: { action: 'removed' } });
