@@ -163,6 +163,12 @@ export const domains = pgTable(
     /** The last auto-renewal that failed for lack of funds (retried once a day during grace). */
     autorenewFailedAt: timestamp('autorenew_failed_at', { withTimezone: true, precision: 3 }),
     autorenew: boolean('autorenew').notNull().default(true),
+    /**
+     * The domain.expiring notices sent (issue 13): for which expiry date, and the last notice's days
+     * (30, then 7). A renewal changes expires_at, so the notices start over for the new date.
+     */
+    expiryNoticeFor: timestamp('expiry_notice_for', { withTimezone: true, precision: 3 }),
+    expiryNoticeDays: integer('expiry_notice_days'),
     locked: boolean('locked').notNull().default(true),
     authCodeSealed: text('auth_code_sealed').notNull(),
     nameservers: text('nameservers').array().notNull(),

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { iso, Page, PageQuery, Uuid } from '../../schemas.js';
+import { Page, PageQuery, Uuid } from '../../schemas.js';
 import { pageSize, type ListCursor } from '../../plugins/cursors.js';
 import { tenantOf } from '../accounts/api.js';
 import { type AbuseService, type ComplaintWithIncident, type NewComplaint } from './abuse-service.js';
@@ -11,8 +11,9 @@ import {
   Action,
   AdminComplaint,
   AdminComplaintBody,
-  Category,
+  adminComplaintView,
   Complaint,
+  complaintView,
   PublicReceipt,
   PublicReportBody,
   Status,
@@ -36,41 +37,6 @@ const CloseBody = Type.Object(
   { note: Type.String({ minLength: 1, maxLength: 10_000, description: 'Why, and what was done' }) },
   strict,
 );
-
-const complaintView = (c: ComplaintWithIncident): Static<typeof Complaint> => ({
-  id: c.id,
-  domain: c.domainName,
-  category: c.category as Static<typeof Category>,
-  description: c.description,
-  evidence_urls: c.evidenceUrls,
-  source: c.source as 'operator' | 'public',
-  status: c.status as Static<typeof Status>,
-  created_at: c.createdAt.toISOString(),
-  respond_by: c.respondBy.toISOString(),
-  response:
-    c.responseAction && c.respondedAt
-      ? {
-          action: c.responseAction as Static<typeof Action>,
-          message: c.responseMessage ?? '',
-          responded_at: c.respondedAt.toISOString(),
-          responded_by_user_id: c.respondedByUserId,
-        }
-      : null,
-  escalated_at: iso(c.escalatedAt),
-  incident_id: c.incidentNumber,
-  closed_at: iso(c.closedAt),
-  close_note: c.closeNote,
-});
-
-const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminComplaint> => ({
-  ...complaintView(c),
-  account_id: c.accountId,
-  domain_id: c.domainId,
-  reporter_name: c.reporterName,
-  reporter_email: c.reporterEmail,
-  filed_by_user_id: c.filedByUserId,
-  filed_from_ip: c.filedFromIp,
-});
 
 export const abuseRoutes: FastifyPluginAsyncTypebox<AbuseRouteOptions> = async (app, { abuse }) => {
   async function list(req: FastifyRequest, accountId: string | undefined, q: Static<typeof AdminListQuery>) {

@@ -1,9 +1,14 @@
 // The abuse complaint as the API shows it (R-DOM-6): to the domain's reseller and to operators.
-import { Type } from 'typebox';
-import { BigIntId, DateTime, named, Page, Uuid } from '../../schemas.js';
+import { Type, type Static } from 'typebox';
+import { BigIntId, DateTime, iso, named, Page, Uuid } from '../../schemas.js';
 import { Email } from '../accounts/api.js';
-import { ABUSE_CATEGORIES, COMPLAINT_STATUSES, RESPONSE_ACTIONS } from './abuse-service.js';
+import type { ComplaintWithIncident } from './abuse-service.js';
 import { strict } from './domain-schemas.js';
+
+export const ABUSE_CATEGORIES = ['spam', 'phishing', 'malware', 'botnet', 'fraud', 'copyright', 'other'] as const;
+export const RESPONSE_ACTIONS = ['investigating', 'suspended', 'removed', 'no_violation', 'other'] as const;
+export const COMPLAINT_STATUSES = ['open', 'responded', 'escalated', 'closed'] as const;
+export type ComplaintStatus = (typeof COMPLAINT_STATUSES)[number];
 
 export const Category = Type.Enum([...ABUSE_CATEGORIES]);
 export const Status = Type.Enum([...COMPLAINT_STATUSES], {
@@ -156,3 +161,40 @@ export const AdminComplaint = named(
   ),
 );
 export const AdminComplaintList = Page(AdminComplaint);
+
+/** The complaint as its reseller sees it (GET /v1/abuse-complaints/{id}, and the abuse.* events' data). */
+export const complaintView = (c: ComplaintWithIncident): Static<typeof Complaint> => ({
+  id: c.id,
+  domain: c.domainName,
+  category: c.category as Static<typeof Category>,
+  description: c.description,
+  evidence_urls: c.evidenceUrls,
+  source: c.source as 'operator' | 'public',
+  status: c.status as Static<typeof Status>,
+  created_at: c.createdAt.toISOString(),
+  respond_by: c.respondBy.toISOString(),
+  response:
+    c.responseAction && c.respondedAt
+      ? {
+          action: c.responseAction as Static<typeof Action>,
+          message: c.responseMessage ?? '',
+          responded_at: c.respondedAt.toISOString(),
+          responded_by_user_id: c.respondedByUserId,
+        }
+      : null,
+  escalated_at: iso(c.escalatedAt),
+  incident_id: c.incidentNumber,
+  closed_at: iso(c.closedAt),
+  close_note: c.closeNote,
+});
+
+/** The complaint as operators see it, with its reporter. */
+export const adminComplaintView = (c: ComplaintWithIncident): Static<typeof AdminComplaint> => ({
+  ...complaintView(c),
+  account_id: c.accountId,
+  domain_id: c.domainId,
+  reporter_name: c.reporterName,
+  reporter_email: c.reporterEmail,
+  filed_by_user_id: c.filedByUserId,
+  filed_from_ip: c.filedFromIp,
+});

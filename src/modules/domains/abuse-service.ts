@@ -1,20 +1,27 @@
 // R-DOM-6: abuse complaints about a domain reach its reseller, who must respond by a deadline;
 // unanswered complaints become fair-use incidents (R-API-4) and are escalated to operators.
 import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Db, Tx } from '../../db/client.js';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import { abuseComplaints, domains, fairUseIncidents } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import type { IncidentType } from '../fair-use/api.js';
+import { emitEvent, type EventType } from '../events/api.js';
+import {
+  ABUSE_CATEGORIES,
+  COMPLAINT_STATUSES,
+  complaintView,
+  RESPONSE_ACTIONS,
+  type Complaint,
+  type ComplaintStatus,
+} from './abuse-schemas.js';
+import { ComplaintClosed, ComplaintEscalated, ComplaintFiled, ComplaintResponded } from './events.js';
 
 export type ComplaintRow = typeof abuseComplaints.$inferSelect;
 /** A complaint with the fair-use incident its escalation filed, if any. */
 export type ComplaintWithIncident = ComplaintRow & { incidentNumber: number | null };
 
-export const ABUSE_CATEGORIES = ['spam', 'phishing', 'malware', 'botnet', 'fraud', 'copyright', 'other'] as const;
-export const RESPONSE_ACTIONS = ['investigating', 'suspended', 'removed', 'no_violation', 'other'] as const;
-export const COMPLAINT_STATUSES = ['open', 'responded', 'escalated', 'closed'] as const;
-export type ComplaintStatus = (typeof COMPLAINT_STATUSES)[number];
+export { ABUSE_CATEGORIES, COMPLAINT_STATUSES, RESPONSE_ACTIONS, type ComplaintStatus };
 
 export const INCIDENT_TYPE = 'abuse_unanswered' as const;
 export const ESCALATION_BATCH = 100;
@@ -36,6 +43,10 @@ const incidentNumber = sql<
 >`(select fi.id from ${fairUseIncidents} fi where fi.account_id = "abuse_complaints"."account_id" and fi.type = ${INCIDENT_TYPE} and fi.dedupe_key = "abuse_complaints"."id"::text)`.mapWith(
   (v: unknown) => (v === null || v === undefined ? null : Number(v)),
 );
+
+/** A complaint's event, to the reseller holding the domain, with the complaint as that reseller's GET shows it. */
+const emitComplaint = (tx: Tx, type: EventType<typeof Complaint>, c: ComplaintWithIncident) =>
+  emitEvent(tx, type, { accountId: c.accountId, objectId: c.id, data: complaintView(c) });
 
 function blankProblems(fields: Record<string, string | undefined>): FieldErrorBody[] {
   return Object.entries(fields)
@@ -97,31 +108,35 @@ export async function fileComplaint(
   const problems = blankProblems({ description: input.description, reporter_name: input.reporterName ?? undefined });
   if (problems.length)
     throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
-  const [domain] = await db
-    .select({ id: domains.id, name: domains.name, accountId: domains.accountId })
-    .from(domains)
-    .where(and(eq(domains.name, input.domain), notInArray(domains.status, ['released', 'transferred_out'])));
-  if (!domain) throw new NotFound(`No domain ${input.domain} is registered through us`);
-  const [row] = await db
-    .insert(abuseComplaints)
-    .values({
-      domainId: domain.id,
-      domainName: domain.name,
-      accountId: domain.accountId,
-      category: input.category,
-      description: input.description.trim(),
-      evidenceUrls: input.evidenceUrls,
-      reporterName: input.reporterName?.trim() ?? null,
-      reporterEmail: input.reporterEmail,
-      source: input.source,
-      filedByUserId: input.filedByUserId,
-      filedFromIp: input.filedFromIp,
-      status: 'open',
-      respondBy: computeResponseDeadline(now, responseHours),
-      createdAt: now,
-    })
-    .returning();
-  return { ...row!, incidentNumber: null };
+  return db.transaction(async (tx) => {
+    const [domain] = await tx
+      .select({ id: domains.id, name: domains.name, accountId: domains.accountId })
+      .from(domains)
+      .where(and(eq(domains.name, input.domain), notInArray(domains.status, ['released', 'transferred_out'])));
+    if (!domain) throw new NotFound(`No domain ${input.domain} is registered through us`);
+    const [row] = await tx
+      .insert(abuseComplaints)
+      .values({
+        domainId: domain.id,
+        domainName: domain.name,
+        accountId: domain.accountId,
+        category: input.category,
+        description: input.description.trim(),
+        evidenceUrls: input.evidenceUrls,
+        reporterName: input.reporterName?.trim() ?? null,
+        reporterEmail: input.reporterEmail,
+        source: input.source,
+        filedByUserId: input.filedByUserId,
+        filedFromIp: input.filedFromIp,
+        status: 'open',
+        respondBy: computeResponseDeadline(now, responseHours),
+        createdAt: now,
+      })
+      .returning();
+    const complaint = { ...row!, incidentNumber: null };
+    await emitComplaint(tx, ComplaintFiled, complaint);
+    return complaint;
+  });
 }
 
 export interface ComplaintFilter {
@@ -155,7 +170,7 @@ export async function listComplaints(db: Db, f: ComplaintFilter): Promise<Compla
 }
 
 /** One complaint; with accountId, only if that reseller holds it (404 otherwise, never 403). */
-export async function getComplaint(db: Db, id: string, accountId?: string): Promise<ComplaintWithIncident> {
+export async function getComplaint(db: Tx, id: string, accountId?: string): Promise<ComplaintWithIncident> {
   const [row] = await db
     .select({ ...columns, incidentNumber })
     .from(abuseComplaints)
@@ -191,27 +206,33 @@ export async function respondToComplaint(
   const c = abuseComplaints;
   const at = now.toISOString();
   const late = sql`(${c.status} = 'open' and ${c.respondBy} < ${at}::timestamptz)`;
-  const [row] = await db
-    .update(c)
-    .set({
-      responseAction: r.action,
-      responseMessage: r.message.trim(),
-      respondedAt: now,
-      respondedByUserId: r.userId,
-      // In SET, columns read the row as it was before this update.
-      status: sql`case when ${late} then 'escalated' when ${c.status} = 'open' then 'responded' else ${c.status} end`,
-      escalatedAt: sql`case when ${late} then ${at}::timestamptz else ${c.escalatedAt} end`,
-    })
-    .where(and(eq(c.id, id), eq(c.accountId, accountId), inArray(c.status, ['open', 'responded', 'escalated'])))
-    .returning({ id: c.id, status: c.status, escalatedAt: c.escalatedAt });
-  if (!row) {
-    const existing = await getComplaint(db, id, accountId); // 404 when it is not this reseller's
-    throw new AbuseComplaintClosed(
-      `Complaint ${existing.id} was closed${existing.closedAt ? ` at ${existing.closedAt.toISOString()}` : ''}; it takes no more responses`,
-    );
-  }
-  const escalatedNow = row.status === 'escalated' && row.escalatedAt?.getTime() === now.getTime();
-  return { complaint: await getComplaint(db, id, accountId), escalatedNow };
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(c)
+      .set({
+        responseAction: r.action,
+        responseMessage: r.message.trim(),
+        respondedAt: now,
+        respondedByUserId: r.userId,
+        // In SET, columns read the row as it was before this update.
+        status: sql`case when ${late} then 'escalated' when ${c.status} = 'open' then 'responded' else ${c.status} end`,
+        escalatedAt: sql`case when ${late} then ${at}::timestamptz else ${c.escalatedAt} end`,
+      })
+      .where(and(eq(c.id, id), eq(c.accountId, accountId), inArray(c.status, ['open', 'responded', 'escalated'])))
+      .returning({ id: c.id, status: c.status, escalatedAt: c.escalatedAt });
+    if (!row) {
+      const existing = await getComplaint(tx, id, accountId); // 404 when it is not this reseller's
+      throw new AbuseComplaintClosed(
+        `Complaint ${existing.id} was closed${existing.closedAt ? ` at ${existing.closedAt.toISOString()}` : ''}; it takes no more responses`,
+      );
+    }
+    const escalatedNow = row.status === 'escalated' && row.escalatedAt?.getTime() === now.getTime();
+    const complaint = await getComplaint(tx, id, accountId);
+    // A late answer escalates the complaint in the same change: escalated first, then the response.
+    if (escalatedNow) await emitComplaint(tx, ComplaintEscalated, complaint);
+    await emitComplaint(tx, ComplaintResponded, complaint);
+    return { complaint, escalatedNow };
+  });
 }
 
 /** Operators close a complaint whatever its state; a closed complaint never escalates. */
@@ -224,16 +245,20 @@ export async function closeComplaint(
   const problems = blankProblems({ note });
   if (problems.length)
     throw new ValidationFailed(`${problems.length} field(s) failed validation`, { errors: problems });
-  const [row] = await db
-    .update(abuseComplaints)
-    .set({ status: 'closed', closedAt: now, closeNote: note.trim() })
-    .where(and(eq(abuseComplaints.id, id), inArray(abuseComplaints.status, ['open', 'responded', 'escalated'])))
-    .returning({ id: abuseComplaints.id });
-  if (!row) {
-    await getComplaint(db, id);
-    throw new AbuseComplaintClosed('The complaint is already closed');
-  }
-  return getComplaint(db, id);
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(abuseComplaints)
+      .set({ status: 'closed', closedAt: now, closeNote: note.trim() })
+      .where(and(eq(abuseComplaints.id, id), inArray(abuseComplaints.status, ['open', 'responded', 'escalated'])))
+      .returning({ id: abuseComplaints.id });
+    if (!row) {
+      await getComplaint(tx, id);
+      throw new AbuseComplaintClosed('The complaint is already closed');
+    }
+    const complaint = await getComplaint(tx, id);
+    await emitComplaint(tx, ComplaintClosed, complaint);
+    return complaint;
+  });
 }
 
 export type RecordIncident = (input: {
@@ -282,8 +307,8 @@ export async function escalateOverdueComplaints(
     due: and(eq(c.status, 'open'), lte(c.respondBy, now)),
     orderBy: asc(c.respondBy),
     batchSize,
-    handle: (tx, due) =>
-      tx
+    handle: async (tx, due) => {
+      const rows = await tx
         .update(c)
         .set({ status: 'escalated', escalatedAt: now })
         .where(
@@ -292,14 +317,11 @@ export async function escalateOverdueComplaints(
             due.map((d) => d.id),
           ),
         )
-        .returning({
-          id: c.id,
-          accountId: c.accountId,
-          domainName: c.domainName,
-          category: c.category,
-          createdAt: c.createdAt,
-          respondBy: c.respondBy,
-        }),
+        .returning();
+      // The incident is recorded after the commit: the event shows incident_id null, GET shows it.
+      for (const row of rows) await emitComplaint(tx, ComplaintEscalated, { ...row, incidentNumber: null });
+      return rows;
+    },
     afterCommit: async (escalatedRows) => {
       for (const row of escalatedRows) await record(incidentInput(row));
     },

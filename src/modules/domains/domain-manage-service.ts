@@ -9,7 +9,9 @@ import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '..
 import { Money as MoneySchema } from '../../schemas.js';
 import { randomToken } from '../../lib/tokens.js';
 import { charge, chargedSince, refund, type Money, type Tx } from '../billing/api.js';
-import type { DomainRow } from './domain-schemas.js';
+import { emitEvent } from '../events/api.js';
+import { domainView, type DomainRow } from './domain-schemas.js';
+import { DomainDeleted, DomainRenewed, DomainRestored } from './events.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { afterGrace, lifecycleDates } from './lifecycle-dates.js';
 import { addYears, type RegistryBackend } from './registry.js';
@@ -168,6 +170,7 @@ export async function renewDomain(
       })
       .where(eq(domains.id, d.id))
       .returning();
+    await emitEvent(tx, DomainRenewed, { accountId: caller.id, objectId: d.name, data: domainView(row!) });
     return { domain: row!, charged: total };
   });
 }
@@ -221,6 +224,7 @@ export async function restoreDomain(
       })
       .where(eq(domains.id, d.id))
       .returning();
+    await emitEvent(tx, DomainRestored, { accountId: caller.id, objectId: d.name, data: domainView(row!) });
     return { domain: row!, charged: total };
   });
 }
@@ -369,6 +373,7 @@ export async function deleteDomain(
       ? { status: 'released', purgeAt: now, updatedAt: now }
       : { status: 'redemption', ...redemption, updatedAt: now };
     const [row] = await tx.update(domains).set(set).where(eq(domains.id, d.id)).returning();
+    await emitEvent(tx, DomainDeleted, { accountId: caller.id, objectId: d.name, data: domainView(row!) });
     return { domain: row!, refunded: charge ?? null };
   });
 }

@@ -14,7 +14,7 @@ import { createDomainManageService } from './domain-manage-service.js';
 import { domainRoutes } from './domain-routes.js';
 import { createDomainService } from './domain-service.js';
 import { deleteStaleChecks } from './domain-store.js';
-import { runLifecycle } from './lifecycle.js';
+import { runLifecycle, sendExpiryNotices } from './lifecycle.js';
 import { builtInRegistry } from './registry.js';
 import { tldRoutes } from './tld-routes.js';
 import { createTldService, TldCatalogue } from './tld-service.js';
@@ -75,6 +75,14 @@ export default async function domainsArea(app: FastifyInstance, opts: AreaOption
     const c = await runLifecycle({ db, catalogue, registry, log: app.log }, now);
     return Object.values<number>(c).reduce((a, b) => a + b, 0);
   });
+  // domain.expiring, 30 and 7 days ahead: hourly is soon enough for a notice counted in days.
+  app.jobs.register(
+    'domain-expiry-notices',
+    (now) => sendExpiryNotices({ db, catalogue, registry, log: app.log }, now),
+    {
+      every: 3_600_000,
+    },
+  );
   app.jobs.register('domain-transfers', (now) => runTransferJob(transferDeps, now));
   app.jobs.register('abuse-escalation', (now) => escalateOverdueComplaints(db, recordIncident, now));
 

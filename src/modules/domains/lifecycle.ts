@@ -4,14 +4,28 @@
 // claims one domain at a time with FOR UPDATE SKIP LOCKED, so several instances share the work
 // and never handle one domain twice; an autorenewal runs in a savepoint, so a refused charge still
 // lets the domain move to grace. A run that comes late (an outage) walks a domain through every phase that
-// is due, in order. Each domain is handled in its own short transaction.
-import { and, asc, eq, isNull, lte, or, type SQL } from 'drizzle-orm';
+// is due, in order. Each domain is handled in its own short transaction, which also writes the
+// domain's event (domain.renewed, .expired, .redemption_started, .pending_delete, .released). A job
+// of its own (sendExpiryNotices) sends the 30- and 7-day domain.expiring notices, once per notice and
+// expiry date.
+import { and, asc, eq, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, domains } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
 import { charge, type Tx } from '../billing/api.js';
-import type { DomainRow } from './domain-schemas.js';
+import { emitEvent, type EventType } from '../events/api.js';
+import { domainView, type DomainRow } from './domain-schemas.js';
+import {
+  DomainExpired,
+  DomainExpiring,
+  DomainPendingDelete,
+  DomainRedemptionStarted,
+  DomainReleased,
+  DomainRenewed,
+  EXPIRY_NOTICE_DAYS,
+  type ExpiryNoticeDays,
+} from './events.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { labelOf, operationPrice } from './pricing.js';
 import type { RegistryBackend } from './registry.js';
@@ -36,6 +50,16 @@ export type LifecycleCounts = {
   released: number;
 };
 
+/** The domain's event, with the domain as GET shows it after the change. */
+const emitDomain = (tx: Tx, type: EventType<typeof DomainRenewed.data>, d: DomainRow) =>
+  emitEvent(tx, type, { accountId: d.accountId, objectId: d.name, data: domainView(d) });
+
+/** Moves the domain to `status` and writes the event that reports it. */
+async function moveTo(tx: Tx, d: DomainRow, status: string, now: Date, type: EventType<typeof DomainRenewed.data>) {
+  const [row] = await tx.update(domains).set({ status, updatedAt: now }).where(eq(domains.id, d.id)).returning();
+  await emitDomain(tx, type, row!);
+}
+
 /** One autorenewal: the TLD's minimum period, charged; false when the account cannot pay. */
 async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): Promise<boolean> {
   const [account] = await tx.select({ currency: accounts.currency }).from(accounts).where(eq(accounts.id, d.accountId));
@@ -57,7 +81,7 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
         years,
         currentExpiresAt: d.expiresAt,
       });
-      await sp
+      const [row] = await sp
         .update(domains)
         .set({
           status: 'active',
@@ -66,7 +90,9 @@ async function autorenew(deps: LifecycleDeps, tx: Tx, d: DomainRow, now: Date): 
           autorenewFailedAt: null,
           updatedAt: now,
         })
-        .where(eq(domains.id, d.id));
+        .where(eq(domains.id, d.id))
+        .returning();
+      await emitDomain(sp, DomainRenewed, row!);
     });
     return true;
   } catch (err) {
@@ -128,10 +154,12 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_00
       }
       if (d.autorenew) c.autorenewFailed++;
       else c.expired++;
-      await tx
+      const [row] = await tx
         .update(domains)
         .set({ status: 'grace', autorenewFailedAt: d.autorenew ? now : null, updatedAt: now })
-        .where(eq(domains.id, d.id));
+        .where(eq(domains.id, d.id))
+        .returning();
+      await emitDomain(tx, DomainExpired, row!);
     },
     limit,
   );
@@ -158,7 +186,7 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_00
         return;
       }
       c.redemption++;
-      await tx.update(domains).set({ status: 'redemption', updatedAt: now }).where(eq(domains.id, d.id));
+      await moveTo(tx, d, 'redemption', now, DomainRedemptionStarted);
     },
     limit,
   );
@@ -169,7 +197,7 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_00
     and(eq(domains.status, 'redemption'), lte(domains.redemptionEndsAt, now)),
     async (tx, d) => {
       c.pendingDelete++;
-      await tx.update(domains).set({ status: 'pending_delete', updatedAt: now }).where(eq(domains.id, d.id));
+      await moveTo(tx, d, 'pending_delete', now, DomainPendingDelete);
     },
     limit,
   );
@@ -181,10 +209,68 @@ export async function runLifecycle(deps: LifecycleDeps, now: Date, limit = 10_00
     async (tx, d) => {
       c.released++;
       await deps.registry.release(tx, d.name);
-      await tx.update(domains).set({ status: 'released', updatedAt: now }).where(eq(domains.id, d.id));
+      await moveTo(tx, d, 'released', now, DomainReleased);
     },
     limit,
   );
 
   return c;
+}
+
+/** Whole days until expiry, rounded up, and the notice (30 or 7) that is due at that distance. */
+export function expiryNotice(expiresAt: Date, now: Date): { daysLeft: number; noticeDays: ExpiryNoticeDays } {
+  const daysLeft = Math.ceil((expiresAt.getTime() - now.getTime()) / DAY_MS);
+  const noticeDays = [...EXPIRY_NOTICE_DAYS].reverse().find((n) => daysLeft <= n) ?? EXPIRY_NOTICE_DAYS[0];
+  return { daysLeft, noticeDays };
+}
+
+/**
+ * domain.expiring: an active domain within 30 days of its expiry gets the 30-day notice, and within
+ * 7 days the 7-day one; each once per expiry date (expiry_notice_for/_days remember what was sent,
+ * and a renewal, which moves expires_at, starts over). A run that comes late sends only the notice
+ * due now (a domain first seen 5 days before expiry gets the 7-day one alone). Claimed in batches
+ * with SKIP LOCKED, so instances split the domains and a notice is never sent twice.
+ */
+export async function sendExpiryNotices(deps: LifecycleDeps, now: Date, limit = 10_000): Promise<number> {
+  const at = (days: number) => new Date(now.getTime() + days * DAY_MS);
+  const [widest, ...narrower] = EXPIRY_NOTICE_DAYS;
+  // The notice due for a domain at its distance from expiry, in SQL: the smallest threshold it is within.
+  const dueNotice = narrower.reduceRight<SQL>(
+    (rest, n) =>
+      sql`case when ${domains.expiresAt} <= ${at(n).toISOString()}::timestamptz then ${n}::int else ${rest} end`,
+    sql`${widest}::int`,
+  );
+  return claimDueRows({
+    db: deps.db,
+    table: domains,
+    key: domains.id,
+    due: and(
+      eq(domains.status, 'active'),
+      gt(domains.expiresAt, now),
+      lte(domains.expiresAt, at(widest)),
+      sql`(${domains.expiryNoticeFor} is distinct from ${domains.expiresAt} or ${domains.expiryNoticeDays} > ${dueNotice})`,
+    ),
+    orderBy: asc(domains.expiresAt),
+    batchSize: 100,
+    limit,
+    handle: async (tx, due) => {
+      for (const d of due) {
+        const { daysLeft, noticeDays } = expiryNotice(d.expiresAt, now);
+        await tx
+          .update(domains)
+          .set({ expiryNoticeFor: d.expiresAt, expiryNoticeDays: noticeDays })
+          .where(eq(domains.id, d.id));
+        await emitEvent(tx, DomainExpiring, {
+          accountId: d.accountId,
+          objectId: d.name,
+          data: { domain: domainView(d), days_left: daysLeft, notice_days: noticeDays },
+        });
+      }
+    },
+    onError: (err, rows) =>
+      deps.log?.warn(
+        { err, phase: 'expiring', domains: rows.map((d) => d.name) },
+        'expiry notices failed; retried on the next run',
+      ),
+  });
 }

@@ -148,6 +148,8 @@ export async function registerDomain(
       ...lifecycleDates(created.expiresAt, rules),
       autorenewFailedAt: null,
       autorenew: input.autorenew ?? true,
+      expiryNoticeFor: null,
+      expiryNoticeDays: null,
       // A new domain is locked (clientTransferProhibited), at the registry too.
       locked: true,
       authCodeSealed: deps.seal(authCode),

@@ -1,13 +1,16 @@
 // The SQL of registrations: what a registration reads before it decides (one statement shared by
-// the registrations running at the same time) and its write (registry entry, domain and charge in
-// one statement when the registry is in our own database).
+// the registrations running at the same time) and its write (registry entry, domain, charge and the
+// domain.registered event in one statement when the registry is in our own database).
+import { randomUUID } from 'node:crypto';
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import { batched, jsonValue, preparedStatement, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
 import type { AccountRow } from '../accounts/api.js';
 import { statementWithCharge, type Posting } from '../billing/api.js';
+import { eventCtes, eventStatementParams } from '../events/api.js';
 import type { ContactRow } from './contact-service.js';
-import type { DomainRow } from './domain-schemas.js';
+import { domainView, type DomainRow } from './domain-schemas.js';
+import { DomainRegistered } from './events.js';
 import { DomainNotAvailable, type RegistryBackend, type RegistryCreate } from './registry.js';
 
 type ContactFacts = Pick<ContactRow, 'handle' | 'country' | 'email' | 'organisation' | 'phone'>;
@@ -63,17 +66,18 @@ export function registrationFacts(db: Db): RegistrationFacts {
 }
 
 type NewDomain = Omit<DomainRow, 'id'>;
-/** Writes a registration (registry entry, domain, charge) atomically and answers the stored domain. */
+/** Writes a registration (registry entry, domain, charge, event) atomically and answers the stored domain. */
 export type RegistrationWriter = (
   create: RegistryCreate,
   domain: (dates: { createdAt: Date; expiresAt: Date }) => NewDomain,
   charge: Posting,
 ) => Promise<DomainRow>;
 
-// Every column but the generated id, in the schema's own names and types: a column added to the
-// schema is part of the insert without touching this file.
-const domainColumns = Object.entries(getTableColumns(domains)).filter(([key]) => key !== 'id');
-const domainParams = (d: NewDomain): Record<string, unknown> =>
+// Every column, in the schema's own names and types: a column added to the schema is part of the
+// insert without touching this file. The id is made here, not by the database, so that the event's
+// data (the domain as GET shows it) is complete before the statement runs.
+const domainColumns = Object.entries(getTableColumns(domains));
+const domainParams = (d: DomainRow): Record<string, unknown> =>
   Object.fromEntries(
     domainColumns.map(([key, col]) => {
       const v = (d as unknown as Record<string, unknown>)[key];
@@ -83,8 +87,9 @@ const domainParams = (d: NewDomain): Record<string, unknown> =>
 
 /**
  * The domain row behind `registryCreate` (a CTE named registry_create that yields a row when the
- * registry created the name), charged by the ledger in the same statement: no row from it, nothing
- * written and no row back; a refused charge undoes the whole statement.
+ * registry created the name), charged by the ledger and reported by its domain.registered event in
+ * the same statement: no row from it, nothing written (no event either) and no row back; a refused
+ * charge undoes the whole statement, event included.
  */
 const registration = (registryCreate: SQL) => ({
   with: sql`${registryCreate},
@@ -94,7 +99,8 @@ const registration = (registryCreate: SQL) => ({
       domainColumns.map(([, col]) => sql`${sql.placeholder(`domain_${col.name}`)}::${sql.raw(col.getSQLType())}`),
       sql`, `,
     )} from registry_create
-    returning id)`,
+    returning id),
+  ${eventCtes(sql`exists (select 1 from domain_insert)`)}`,
   when: sql`exists (select 1 from domain_insert)`,
   select: sql`d.id`,
   from: sql`domain_insert d`,
@@ -112,18 +118,28 @@ export function registrationWriter(db: Db, registry: RegistryBackend): Registrat
     'register_domain_after_create',
     registration(sql`registry_create as (select 1)`),
   );
+  // The domain with its id, and the statement's values for it and for its event.
+  const written = (values: NewDomain) => {
+    const row: DomainRow = { id: randomUUID(), ...values };
+    const event = eventStatementParams(DomainRegistered, {
+      accountId: row.accountId,
+      objectId: row.name,
+      data: domainView(row),
+    });
+    return { row, params: { ...domainParams(row), ...event } };
+  };
   return async (create, domain, charge) => {
     if (inDatabase && whole) {
       const bound = inDatabase.bind(create);
-      const values = domain(bound);
-      const [row] = await whole.alone(db, { ...bound.params, ...domainParams(values) }, { ...charge, at: create.now });
-      if (!row) throw new DomainNotAvailable(`${create.name} was registered a moment ago`);
-      return { id: row.id, ...values };
+      const { row, params } = written(domain(bound));
+      const [inserted] = await whole.alone(db, { ...bound.params, ...params }, { ...charge, at: create.now });
+      if (!inserted) throw new DomainNotAvailable(`${create.name} was registered a moment ago`);
+      return row;
     }
     return db.transaction(async (tx) => {
-      const values = domain(await registry.create(tx, create));
-      const [row] = await afterCreate.within(tx, domainParams(values), { ...charge, at: create.now });
-      return { id: row!.id, ...values };
+      const { row, params } = written(domain(await registry.create(tx, create)));
+      await afterCreate.within(tx, params, { ...charge, at: create.now });
+      return row;
     });
   };
 }

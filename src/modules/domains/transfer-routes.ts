@@ -4,10 +4,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
 import { Currency, IdParams, MoneyAmount, Page, PageQuery } from '../../schemas.js';
-import { Transfer, TransferStatus } from './transfer-schemas.js';
+import { Transfer, TransferStatus, transferView as view } from './transfer-schemas.js';
 import { tenantOf, type AccountReader } from '../accounts/api.js';
 import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
-import type { TransferRow, TransferService } from './transfer-service.js';
+import type { TransferService } from './transfer-service.js';
 import {
   AlreadyYours,
   DomainNotRegistered,
@@ -21,24 +21,6 @@ import { InsufficientFunds } from '../billing/api.js';
 import { NotFound } from '../../errors.js';
 import { PriceChanged } from './pricing.js';
 
-const view = (accountId: string | null) => (t: TransferRow) => ({
-  id: t.id,
-  name: t.name,
-  unicode_name: t.unicodeName,
-  status: t.status as 'pending_approval',
-  direction:
-    accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId
-      ? ('out' as const)
-      : ('in' as const),
-  price: { amount: t.quotedAmount, currency: t.currency },
-  charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
-  note: t.note,
-  requested_at: t.requestedAt.toISOString(),
-  expires_at: t.expiresAt.toISOString(),
-  decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,
-  completed_at: t.completedAt ? t.completedAt.toISOString() : null,
-  domain_id: t.domainId,
-});
 const Token = Type.String({
   minLength: 20,
   maxLength: 100,

@@ -2,6 +2,7 @@
 import { Type } from 'typebox';
 import { DateTime, describedRef, Money, named, Page } from '../../schemas.js';
 import { strict } from './domain-schemas.js';
+import type { TransferRow } from './transfer-service.js';
 
 export const TransferStatus = Type.Enum([
   'pending_approval',
@@ -56,3 +57,27 @@ export const Transfer = named(
   ),
 );
 export const TransferList = Page(Transfer);
+
+/**
+ * The transfer as `accountId` sees it: direction out for the losing account, in for the gaining one
+ * (and for the owner's approval answers, accountId null). GET /v1/domain-transfers/{id}, and the
+ * transfer.* events' data.
+ */
+export const transferView = (accountId: string | null) => (t: TransferRow) => ({
+  id: t.id,
+  name: t.name,
+  unicode_name: t.unicodeName,
+  status: t.status as 'pending_approval',
+  direction:
+    accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId
+      ? ('out' as const)
+      : ('in' as const),
+  price: { amount: t.quotedAmount, currency: t.currency },
+  charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
+  note: t.note,
+  requested_at: t.requestedAt.toISOString(),
+  expires_at: t.expiresAt.toISOString(),
+  decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,
+  completed_at: t.completedAt ? t.completedAt.toISOString() : null,
+  domain_id: t.domainId,
+});

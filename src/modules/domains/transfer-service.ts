@@ -13,6 +13,19 @@ import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody 
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import { charge, type Money, type Tx } from '../billing/api.js';
+import { emitEvent, type EventType } from '../events/api.js';
+import { domainView } from './domain-schemas.js';
+import {
+  DomainTransferredIn,
+  DomainTransferredOut,
+  TransferApproved,
+  TransferCancelled,
+  TransferCompleted,
+  TransferExpired,
+  TransferRejected,
+  TransferRequested,
+} from './events.js';
+import { transferView, type Transfer } from './transfer-schemas.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { assertMaxPrice, honourQuote, isPremium, labelOf, operationPrice } from './pricing.js';
@@ -66,6 +79,20 @@ export function createTransferService(deps: TransferDeps) {
   };
 }
 export type TransferService = ReturnType<typeof createTransferService>;
+
+/**
+ * A transfer's event: to the gaining account, and to the losing account when the name is held by
+ * another account here, each with the transfer as GET shows it to them (direction in / out).
+ */
+async function emitTransfer(tx: Tx, type: EventType<typeof Transfer>, t: TransferRow): Promise<void> {
+  await emitEvent(tx, type, { accountId: t.accountId, objectId: t.id, data: transferView(t.accountId)(t) });
+  if (t.losingAccountId !== null && t.losingAccountId !== t.accountId)
+    await emitEvent(tx, type, {
+      accountId: t.losingAccountId,
+      objectId: t.id,
+      data: transferView(t.losingAccountId)(t),
+    });
+}
 
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
@@ -131,27 +158,31 @@ export async function requestTransfer(
   const waitMs =
     deps.approvalHours !== undefined ? deps.approvalHours * 3_600_000 : rules.transferApprovalDays * DAY_MS;
   try {
-    const [transfer] = await deps.db
-      .insert(domainTransfers)
-      .values({
-        accountId: caller.id,
-        name,
-        unicodeName: parsed.unicode,
-        tld,
-        losingAccountId,
-        approvalTokenHash: tokenHash(approvalToken),
-        ownerHandle: input.contacts.owner!,
-        adminHandle: input.contacts.admin ?? null,
-        techHandle: input.contacts.tech ?? null,
-        billingHandle: input.contacts.billing ?? null,
-        nameservers,
-        currency: caller.currency,
-        quotedAmount: yearly,
-        requestedAt: now,
-        expiresAt: new Date(now.getTime() + waitMs),
-      })
-      .returning();
-    return { transfer: transfer!, approvalToken };
+    const transfer = await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(domainTransfers)
+        .values({
+          accountId: caller.id,
+          name,
+          unicodeName: parsed.unicode,
+          tld,
+          losingAccountId,
+          approvalTokenHash: tokenHash(approvalToken),
+          ownerHandle: input.contacts.owner!,
+          adminHandle: input.contacts.admin ?? null,
+          techHandle: input.contacts.tech ?? null,
+          billingHandle: input.contacts.billing ?? null,
+          nameservers,
+          currency: caller.currency,
+          quotedAmount: yearly,
+          requestedAt: now,
+          expiresAt: new Date(now.getTime() + waitMs),
+        })
+        .returning();
+      await emitTransfer(tx, TransferRequested, row!);
+      return row!;
+    });
+    return { transfer, approvalToken };
   } catch (err) {
     if (isUniqueViolation(err)) throw new TransferPending(`A transfer of ${name} is already waiting for approval`);
     throw err;
@@ -189,7 +220,12 @@ export async function approveTransfer(
   await deps.db.transaction(async (tx) => {
     const t = await byToken(tx, id, token);
     assertOpen(t, ['pending_approval'], now);
-    await tx.update(domainTransfers).set({ status: 'approved', decidedAt: now }).where(eq(domainTransfers.id, id));
+    const [row] = await tx
+      .update(domainTransfers)
+      .set({ status: 'approved', decidedAt: now })
+      .where(eq(domainTransfers.id, id))
+      .returning();
+    await emitTransfer(tx, TransferApproved, row!);
   });
   return completeTransfer(deps, id, now);
 }
@@ -209,6 +245,7 @@ export async function rejectTransfer(
       .set({ status: 'rejected', decidedAt: now, note: reason ?? 'rejected by the owner' })
       .where(eq(domainTransfers.id, id))
       .returning();
+    await emitTransfer(tx, TransferRejected, row!);
     return row!;
   });
 }
@@ -227,6 +264,7 @@ export async function cancelTransfer(db: Db, accountId: string, id: string, now 
       .set({ status: 'cancelled', decidedAt: t.decidedAt ?? now, note: 'cancelled by the gaining reseller' })
       .where(eq(domainTransfers.id, id))
       .returning();
+    await emitTransfer(tx, TransferCancelled, row!);
     return row!;
   });
 }
@@ -281,8 +319,18 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
         years: 1,
         authCode,
       });
-      if (losing)
-        await tx.update(domains).set({ status: 'transferred_out', updatedAt: now }).where(eq(domains.id, losing.id));
+      if (losing) {
+        const [out] = await tx
+          .update(domains)
+          .set({ status: 'transferred_out', updatedAt: now })
+          .where(eq(domains.id, losing.id))
+          .returning();
+        await emitEvent(tx, DomainTransferredOut, {
+          accountId: out!.accountId,
+          objectId: out!.name,
+          data: domainView(out!),
+        });
+      }
       const [domain] = await tx
         .insert(domains)
         .values({
@@ -302,12 +350,18 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
           techHandle: t.techHandle,
           billingHandle: t.billingHandle,
         })
-        .returning({ id: domains.id });
+        .returning();
+      await emitEvent(tx, DomainTransferredIn, {
+        accountId: domain!.accountId,
+        objectId: domain!.name,
+        data: domainView(domain!),
+      });
       const [row] = await tx
         .update(domainTransfers)
         .set({ status: 'completed', completedAt: now, chargedAmount: price.amount, domainId: domain!.id, note: null })
         .where(eq(domainTransfers.id, id))
         .returning();
+      await emitTransfer(tx, TransferCompleted, row!);
       return row!;
     });
   } catch (err) {
@@ -335,8 +389,8 @@ export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100)
     key: domainTransfers.id,
     due: and(inArray(domainTransfers.status, OPEN), lte(domainTransfers.expiresAt, now)),
     batchSize: batch,
-    handle: (tx, due) =>
-      tx
+    handle: async (tx, due) => {
+      const expired = await tx
         .update(domainTransfers)
         .set({ status: 'expired', note: sql`coalesce(${domainTransfers.note}, 'the owner did not approve in time')` })
         .where(
@@ -344,7 +398,10 @@ export async function runTransferJob(deps: TransferDeps, now: Date, batch = 100)
             domainTransfers.id,
             due.map((d) => d.id),
           ),
-        ),
+        )
+        .returning();
+      for (const t of expired) await emitTransfer(tx, TransferExpired, t);
+    },
   });
   // Every approved transfer gets its retry (few wait: they are approved and unpaid); one that fails
   // for an unexpected reason is logged and does not hold up the rest.

@@ -12,7 +12,7 @@ import {
   EVENT_GROUPS,
   type EventGroup,
 } from './registry.js';
-import { insertEvent, insertEventSql, type EventRow } from './store.js';
+import { eventCteParams, eventCtes, insertEvent, insertEventSql, type EventRow } from './store.js';
 
 export {
   defineEventType,
@@ -20,6 +20,7 @@ export {
   eventTypes,
   isKnownEventType,
   EVENT_GROUPS,
+  eventCtes,
   insertEventSql,
   type EventData,
   type EventGroup,
@@ -53,4 +54,21 @@ export async function emitEvent<E extends EventType>(
     data: e.data,
   });
   return { id: row.id, objectSequence: row.object_sequence, createdAt: row.created_at };
+}
+
+/**
+ * For a hot path that is one prepared statement (no transaction): the event as CTEs of that
+ * statement. Put `eventCtes(when, prefix)` among the statement's CTEs (`when`: the SQL condition
+ * under which the change happened, so no change means no event) and pass these values with the
+ * statement's own placeholders. The statement is the transaction: rolled back, it leaves no event.
+ */
+export function eventStatementParams<E extends EventType>(
+  type: E,
+  e: { accountId: string; objectId: string; data: EventData<E> },
+  prefix = 'event',
+): Record<string, unknown> {
+  return eventCteParams(
+    { type: type.type, accountId: e.accountId, objectType: type.objectType, objectId: e.objectId, data: e.data },
+    prefix,
+  );
 }
