@@ -118,10 +118,13 @@ export function guardedConnector(o: GuardOptions & { timeoutMs: number }): build
       (addresses) => {
         const target = addresses[0]!;
         // Connect to the checked address; TLS still verifies (and SNI names) the original host.
+        // undici hands connectors a bare IPv6 address (no brackets) and passes `hostname` on to
+        // net.connect / tls.connect as `host`, which takes it bare too: "[::1]" would be looked up
+        // as a name and fail.
         connect(
           {
             ...opts,
-            hostname: target.includes(':') ? `[${target}]` : target,
+            hostname: target,
             servername: opts.servername ?? (parse(opts.hostname) ? undefined : opts.hostname),
           },
           (err, socket) => {
