@@ -10,12 +10,14 @@ import {
   AdminWebhookEndpoint,
   AdminWebhookEndpointList,
   adminEndpointView,
+  type EndpointRow,
 } from './schemas.js';
 
-export const adminWebhookRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointService }> = async (
+export const adminWebhookRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointService; now: () => Date }> = async (
   app,
-  { endpoints },
+  { endpoints, now },
 ) => {
+  const view = (r: EndpointRow) => adminEndpointView(r, now());
   app.get(
     '/v1/admin/webhooks',
     {
@@ -36,7 +38,7 @@ export const adminWebhookRoutes: FastifyPluginAsyncTypebox<{ endpoints: Endpoint
         after: cursor.position({ createdAt: 'time', id: 'uuid' }),
         limit,
       });
-      return cursor.page(rows, limit, (r) => ({ createdAt: r.createdAt, id: r.id }), adminEndpointView);
+      return cursor.page(rows, limit, (r) => ({ createdAt: r.createdAt, id: r.id }), view);
     },
   );
 
@@ -58,7 +60,7 @@ export const adminWebhookRoutes: FastifyPluginAsyncTypebox<{ endpoints: Endpoint
     async (req) => {
       const row = await endpoints.adminDisable(req.params.id);
       req.audit = { accountId: row.accountId, targetType: 'webhook_endpoint', targetId: row.id };
-      return adminEndpointView(row);
+      return view(row);
     },
   );
 
@@ -77,7 +79,7 @@ export const adminWebhookRoutes: FastifyPluginAsyncTypebox<{ endpoints: Endpoint
     async (req) => {
       const row = await endpoints.adminEnable(req.params.id);
       req.audit = { accountId: row.accountId, targetType: 'webhook_endpoint', targetId: row.id };
-      return adminEndpointView(row);
+      return view(row);
     },
   );
 };

@@ -12,6 +12,7 @@ import {
   WebhookEndpointLimit,
   type EndpointService,
 } from './endpoint-service.js';
+import type { EndpointRow } from './schemas.js';
 import {
   CreateWebhookBody,
   endpointView,
@@ -25,7 +26,12 @@ import {
 
 const TARGET = 'webhook_endpoint';
 
-export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointService }> = async (app, { endpoints }) => {
+export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointService; now: () => Date }> = async (
+  app,
+  { endpoints, now },
+) => {
+  // secret_rotation shows only a grace period that has not ended yet, by the area's clock.
+  const view = (r: EndpointRow) => endpointView(r, now());
   app.post(
     '/v1/webhooks',
     {
@@ -51,7 +57,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointServ
         maxConcurrency: b.max_concurrency,
       });
       req.audit = { targetType: TARGET, targetId: row.id };
-      return reply.code(201).send({ ...endpointView(row), secret });
+      return reply.code(201).send({ ...view(row), secret });
     },
   );
 
@@ -72,12 +78,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointServ
       const cursor = app.listCursor(req);
       const at = cursor.position({ createdAt: 'time', id: 'uuid' });
       const rows = await endpoints.list(tenantOf(req.principal), { after: at, limit });
-      return cursor.page(
-        rows,
-        limit,
-        (r) => ({ createdAt: r.createdAt, id: r.id }),
-        (r) => endpointView(r),
-      );
+      return cursor.page(rows, limit, (r) => ({ createdAt: r.createdAt, id: r.id }), view);
     },
   );
 
@@ -93,7 +94,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointServ
         response: { 200: WebhookEndpoint },
       },
     },
-    async (req) => endpointView(await endpoints.get(tenantOf(req.principal), req.params.id)),
+    async (req) => view(await endpoints.get(tenantOf(req.principal), req.params.id)),
   );
 
   app.patch(
@@ -121,7 +122,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointServ
         maxConcurrency: b.max_concurrency,
       });
       req.audit = { targetType: TARGET, targetId: row.id };
-      return endpointView(row);
+      return view(row);
     },
   );
 
@@ -167,7 +168,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<{ endpoints: EndpointServ
         req.body.grace_hours,
       );
       req.audit = { targetType: TARGET, targetId: row.id };
-      return { ...endpointView(row), secret };
+      return { ...view(row), secret };
     },
   );
 };

@@ -20,15 +20,16 @@ export default async function webhooksArea(app: FastifyInstance, opts: AreaOptio
   const resolver = opts.resolver ?? systemResolver;
 
   // Endpoints (endpoint-*.ts, admin-routes.ts).
+  const now = opts.now ?? (() => new Date());
   const endpoints = createEndpointService({
     db: app.db,
     seal: app.secretBox.seal,
     checkUrl: (url) => checkDestination(url, { allowedRanges: settings.allowedRanges, resolver }),
     maxConcurrency: settings.maxConcurrency,
-    ...(opts.now ? { now: opts.now } : {}),
+    now,
   });
-  await app.register(endpointRoutes, { endpoints });
-  await app.register(adminWebhookRoutes, { endpoints });
+  await app.register(endpointRoutes, { endpoints, now });
+  await app.register(adminWebhookRoutes, { endpoints, now });
 
   // ---- Deliveries (webhook-deliveries helper) --------------------------------------------------
   // Register the delivery engine here, after the endpoints:

@@ -166,7 +166,7 @@ export const AdminDisableWebhookBody = Type.Object(
   strict,
 );
 
-export function endpointView(r: EndpointRow, now: Date = new Date()) {
+export function endpointView(r: EndpointRow, now: Date) {
   return {
     id: r.id,
     url: r.url,
@@ -184,4 +184,4 @@ export function endpointView(r: EndpointRow, now: Date = new Date()) {
   };
 }
 
-export const adminEndpointView = (r: EndpointRow) => ({ ...endpointView(r), account_id: r.accountId });
+export const adminEndpointView = (r: EndpointRow, now: Date) => ({ ...endpointView(r, now), account_id: r.accountId });
