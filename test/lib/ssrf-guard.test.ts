@@ -22,8 +22,13 @@ function answering(...addresses: string[]): Resolver & { calls: number } {
   return r;
 }
 
-const refused = async (t: Test, url: string, opts: { allowedRanges?: string[]; resolver?: Resolver }, why: RegExp) => {
-  const err = await checkDestination(url, { allowedRanges: opts.allowedRanges ?? [], resolver: opts.resolver }).then(
+const refused = async (
+  t: Test,
+  url: string,
+  opts: { allowedRanges?: string[]; resolver?: Resolver; resolveTimeoutMs?: number },
+  why: RegExp,
+) => {
+  const err = await checkDestination(url, { ...opts, allowedRanges: opts.allowedRanges ?? [] }).then(
     () => null,
     (e: unknown) => e,
   );
@@ -199,4 +204,21 @@ t.test('issue 13 item 6: the connector reaches an allowed IPv6 address (bare, no
   t.equal(await post(agent, `http://v6.example.com:${rx.port}/x`), 200, 'a name resolving to ::1');
   await t.rejects(post(agentFor(t, [], resolver), `http://[::1]:${rx.port}/x`), { message: /loopback/ });
   t.equal(rx.hits(), 2);
+});
+
+t.test('issue 13 item 6: a lookup that never answers fails the check and the connection', async (t) => {
+  const silent: Resolver = () => new Promise(() => {});
+  await refused(
+    t,
+    'https://slow.example.com/x',
+    { resolver: silent, resolveTimeoutMs: 20 },
+    /does not resolve \(no answer/,
+  );
+  const rx = await receiver(t, '127.0.0.1');
+  const agent = new Agent({
+    connect: guardedConnector({ allowedRanges: ['127.0.0.0/8'], resolver: silent, timeoutMs: 50 }),
+  });
+  t.teardown(() => agent.close());
+  await t.rejects(post(agent, `http://slow.example.com:${rx.port}/x`), { message: /no answer within 50 ms/ });
+  t.equal(rx.hits(), 0);
 });
