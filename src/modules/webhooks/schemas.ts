@@ -67,7 +67,7 @@ const endpointFields = {
       "Why it is disabled: 'account' (you disabled it), 'operator' (only an operator can enable it again), 'gone' (the receiver answered 410), 'failing' (every delivery failed for days); null when enabled",
   }),
   disabled_at: Type.Union([DateTime, Type.Null()]),
-  max_concurrency: Type.Integer({ minimum: 1 }),
+  max_concurrency: Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_LIMIT }),
   secret_rotation: Type.Union([WebhookSecretRotation, Type.Null()], {
     description: 'The previous signing secret still signing after a rotation, or null',
   }),
