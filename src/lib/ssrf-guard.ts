@@ -30,17 +30,32 @@ export interface GuardOptions {
   /** CIDR ranges allowed besides public unicast addresses (and over http). */
   allowedRanges: readonly string[];
   resolver?: Resolver;
+  /** How long a name may take to resolve (default 5 s; the connector: its connect timeout). */
+  resolveTimeoutMs?: number;
 }
 
 interface Policy {
   allowed: ParsedAllowlist;
   resolver: Resolver;
+  resolveTimeoutMs: number;
 }
+
+const DEFAULT_RESOLVE_TIMEOUT_MS = 5_000;
 
 const policyOf = (o: GuardOptions): Policy => ({
   allowed: parseAllowlist(o.allowedRanges),
   resolver: o.resolver ?? systemResolver,
+  resolveTimeoutMs: o.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
 });
+
+/** The resolver's answer, or a rejection once `ms` have passed: a hanging lookup holds no request or delivery. */
+function lookupWithin(p: Policy, hostname: string): Promise<LookupAddress[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${p.resolveTimeoutMs} ms`)), p.resolveTimeoutMs);
+  });
+  return Promise.race([p.resolver(hostname), timeout]).finally(() => clearTimeout(timer));
+}
 
 function parse(address: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   try {
@@ -68,7 +83,7 @@ async function resolveAllowed(hostname: string, p: Policy): Promise<string[]> {
   const addresses = literal
     ? [literal.toString()]
     : (
-        await p.resolver(hostname).catch((err: unknown) => {
+        await lookupWithin(p, hostname).catch((err: unknown) => {
           throw new UnsafeDestination(`${hostname} does not resolve (${(err as Error).message})`);
         })
       ).map((a) => a.address);
@@ -108,20 +123,25 @@ export async function checkDestination(url: string, o: GuardOptions): Promise<UR
 /**
  * An undici connector that only ever connects to allowed addresses: it resolves the host itself,
  * refuses before connecting when an answer is not allowed, and checks the connected socket's remote
- * address. Plain http is refused unless that address is in an allowed range.
+ * address. Plain http is refused unless that address is in an allowed range. A lookup that does not
+ * answer within the connect timeout fails the connection.
  */
 export function guardedConnector(o: GuardOptions & { timeoutMs: number }): buildConnector.connector {
-  const p = policyOf(o);
+  // Resolving is part of connecting: the connect timeout bounds it too (undici's starts after it).
+  const p = policyOf({ resolveTimeoutMs: o.timeoutMs, ...o });
   const connect = buildConnector({ timeout: o.timeoutMs });
   return (opts, callback) => {
     resolveAllowed(opts.hostname, p).then(
       (addresses) => {
         const target = addresses[0]!;
         // Connect to the checked address; TLS still verifies (and SNI names) the original host.
+        // undici hands connectors a bare IPv6 address (no brackets) and passes `hostname` on to
+        // net.connect / tls.connect as `host`, which takes it bare too: "[::1]" would be looked up
+        // as a name and fail.
         connect(
           {
             ...opts,
-            hostname: target.includes(':') ? `[${target}]` : target,
+            hostname: target,
             servername: opts.servername ?? (parse(opts.hostname) ? undefined : opts.hostname),
           },
           (err, socket) => {

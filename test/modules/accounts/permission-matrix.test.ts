@@ -28,6 +28,8 @@ import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER, credit, registered } from '../../helpers/domains.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
 
+/** A public address written as a literal: creating the endpoint resolves no name. */
+const MATRIX_WEBHOOK_URL = 'https://93.184.215.14/matrix-hook';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 interface Caller {
@@ -254,6 +256,14 @@ async function fixtures(app: App) {
     await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(b.token), payload: CUSTOMER })
   ).json().handle as string;
   const domain = (await registered(app, { ...a, contact: contactA }, 'matrix-home.com')).name;
+  // A's webhook endpoint; a public IP literal, so no name is resolved.
+  const webhook = await app.inject({
+    method: 'POST',
+    url: '/v1/webhooks',
+    headers: bearer(a.token),
+    payload: { url: MATRIX_WEBHOOK_URL },
+  });
+  if (webhook.statusCode !== 201) throw new Error(`webhook: ${webhook.statusCode} ${webhook.body}`);
   // B's domain, unlocked, with a transfer to A pending: the transfer routes have a real id.
   const away = (await registered(app, { ...b, contact: contactB }, 'matrix-away.com')).name;
   await app.inject({ method: 'POST', url: `/v1/domains/${away}/unlock`, headers: bearer(b.token) });
@@ -405,6 +415,7 @@ async function fixtures(app: App) {
     domain,
     away,
     transferId: transfer.json().transfer.id as string,
+    webhookId: webhook.json().id as string,
     complaintId: complaint.json().id as string,
     incidentId: incidents.data[0].id as string,
     // A's first event (its credit): read from the table, the feed may lag behind other test files.
@@ -421,6 +432,15 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
   const next = () => `${process.pid}x${++n}`;
   const { a, b, domain } = fx;
   const get = (url: string): Case => ({ call: () => ({ method: 'GET', url }) });
+  const freshWebhook = async () =>
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: bearer(a.token),
+        payload: { url: MATRIX_WEBHOOK_URL },
+      })
+    ).json().id as string;
   const freshContact = async () =>
     (await app.inject({ method: 'POST', url: '/v1/contacts', headers: bearer(a.token), payload: CUSTOMER })).json()
       .handle as string;
@@ -538,6 +558,33 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
         payload: { user_ids: [], addresses: [] },
       }),
     },
+    // A loopback URL: refused with unsafe_webhook_url after the permission check, nothing created.
+    createWebhook: {
+      call: () => ({ method: 'POST', url: '/v1/webhooks', payload: { url: 'https://127.0.0.1/matrix' } }),
+    },
+    listWebhooks: get('/v1/webhooks'),
+    getWebhook: get(`/v1/webhooks/${fx.webhookId}`),
+    updateWebhook: {
+      call: () => ({ method: 'PATCH', url: `/v1/webhooks/${fx.webhookId}`, payload: { description: 'matrix' } }),
+    },
+    deleteWebhook: {
+      call: async (_c, _target, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/webhooks/${fresh ? await freshWebhook() : fx.webhookId}`,
+      }),
+    },
+    rotateWebhookSecret: {
+      call: () => ({ method: 'POST', url: `/v1/webhooks/${fx.webhookId}/rotate-secret`, payload: {} }),
+    },
+    adminListWebhooks: get('/v1/admin/webhooks'),
+    adminDisableWebhook: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/admin/webhooks/${fx.webhookId}/disable`,
+        payload: { reason: 'matrix' },
+      }),
+    },
+    adminEnableWebhook: { call: () => ({ method: 'POST', url: `/v1/admin/webhooks/${fx.webhookId}/enable` }) },
     adminCreateAccount: {
       call: () => ({
         method: 'POST',
