@@ -3,8 +3,10 @@
 // the delivery log, manual retry and replay).
 import type { FastifyInstance } from 'fastify';
 import type { AreaOptions } from '../area.js';
+import { registerDeliveries } from './deliveries.js';
 
-export default async function webhooksArea(_app: FastifyInstance, _opts: AreaOptions): Promise<void> {
+export default async function webhooksArea(app: FastifyInstance, opts: AreaOptions): Promise<void> {
   // Endpoints: registered here (endpoint-*.ts).
   // Deliveries: registered here (deliveries.ts: registerDeliveries).
+  await registerDeliveries(app, { config: opts.config, resolver: opts.resolver, now: opts.now });
 }
