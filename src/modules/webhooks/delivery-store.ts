@@ -14,21 +14,24 @@ const toDateOrNull = (v: unknown): Date | null => (v === null || v === undefined
 
 /**
  * One delivery per (enabled endpoint of the event's account subscribed to its type or '*', event),
- * written in the fan-out's transaction; a second fan-out of the same event adds nothing.
+ * written in the fan-out's transaction, due from the event's time; a second fan-out of the same
+ * event adds nothing.
  */
 export async function insertFanoutDeliveries(
   tx: Tx,
-  events: readonly { id: string; type: string; account_id: string }[],
+  events: readonly { id: string; type: string; account_id: string; created_at: Date }[],
 ): Promise<number> {
   if (events.length === 0) return 0;
   const rows = await queryRows<{ n: number }>(
     tx,
     sql`WITH ins AS (
-          INSERT INTO webhook_deliveries (endpoint_id, account_id, event_id)
-          SELECT e.id, ev.account_id, ev.id
+          INSERT INTO webhook_deliveries (endpoint_id, account_id, event_id, next_attempt_at)
+          SELECT e.id, ev.account_id, ev.id, ev.created_at
           FROM unnest(${sql.param(events.map((e) => e.id))}::uuid[],
                       ${sql.param(events.map((e) => e.account_id))}::uuid[],
-                      ${sql.param(events.map((e) => e.type))}::text[]) AS ev(id, account_id, type)
+                      ${sql.param(events.map((e) => e.type))}::text[],
+                      ${sql.param(events.map((e) => e.created_at.toISOString()))}::timestamptz[])
+                 AS ev(id, account_id, type, created_at)
           JOIN webhook_endpoints e
             ON e.account_id = ev.account_id AND e.enabled AND e.event_types && ARRAY[ev.type, '*']
           ON CONFLICT (endpoint_id, event_id) WHERE trigger = 'event' DO NOTHING
