@@ -70,6 +70,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const wallClock = deps.wallClock ?? Date.now;
   const inFlight = new Set<Promise<void>>();
   const keys = new Map<string, Buffer>();
+  /** Sends finished so far (run() claims again when one finished while it was claiming). */
+  let settledCount = 0;
 
   const keyOf = (sealed: string): Buffer => {
     let k = keys.get(sealed);
@@ -158,6 +160,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         .catch((err: unknown) => deps.log.error({ err, delivery: c.id }, 'webhook delivery attempt failed to record'))
         .finally(() => {
           inFlight.delete(p);
+          settledCount++;
           settled();
         });
       inFlight.add(p);
@@ -215,9 +218,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     async run(now = new Date()) {
       let total = 0;
       for (;;) {
+        const before = settledCount;
         const n = await pump(now);
         total += n;
-        if (n === 0) {
+        // A send that finished while we claimed may have freed a slot: claim again first.
+        if (n === 0 && settledCount === before) {
           if (inFlight.size === 0) return total;
           await Promise.race(inFlight);
         }

@@ -26,6 +26,7 @@ import {
 import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER, credit, registered } from '../../helpers/domains.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
+import { deliveriesOf, emitTestEvents, insertEndpoint } from '../../helpers/webhooks.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -280,6 +281,11 @@ async function fixtures(app: App) {
   const ladder = (
     await app.inject({ method: 'GET', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token) })
   ).json();
+  // A webhook endpoint of A (inserted directly) with one delivery, for the delivery-log routes.
+  const webhook = await insertEndpoint(app, { accountId: a.accountId, url: 'https://hooks.example.com/matrix' });
+  const [eventId] = await emitTestEvents(app, a.accountId, 1);
+  await app.eventFanout.run();
+  const webhookDelivery = (await deliveriesOf(app, webhook.id))[0]!.id;
 
   // Every role logs in once (argon2 once per user); every scope has a key of the owner's.
   const callers: Caller[] = [
@@ -407,6 +413,9 @@ async function fixtures(app: App) {
     complaintId: complaint.json().id as string,
     incidentId: incidents.data[0].id as string,
     ladder,
+    eventId: eventId!,
+    webhookId: webhook.id,
+    webhookDelivery,
   };
 }
 
@@ -524,9 +533,22 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     getBalance: get('/v1/billing/balance'),
     listTransactions: get('/v1/billing/transactions'),
     listEvents: get('/v1/events'),
-    // A uuid no event has: the permission is checked before the lookup (404 once allowed).
-    getEvent: get('/v1/events/00000000-0000-4000-8000-000000000000'),
+    // An event of A (the webhook fixture's test event).
+    getEvent: get(`/v1/events/${fx.eventId}`),
     listEventTypes: get('/v1/event-types'),
+    listWebhookDeliveries: get(`/v1/webhooks/${fx.webhookId}/deliveries`),
+    getWebhookDelivery: get(`/v1/webhooks/${fx.webhookId}/deliveries/${fx.webhookDelivery}`),
+    // Makes the delivery due again (jobs are off here: nothing is sent).
+    retryWebhookDelivery: {
+      call: () => ({ method: 'POST', url: `/v1/webhooks/${fx.webhookId}/deliveries/${fx.webhookDelivery}/retry` }),
+    },
+    replayWebhookEvents: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/webhooks/${fx.webhookId}/replay`,
+        payload: { since: new Date(Date.now() - 60_000).toISOString() },
+      }),
+    },
     adminCreateAccount: {
       call: () => ({
         method: 'POST',

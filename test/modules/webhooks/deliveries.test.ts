@@ -517,7 +517,12 @@ t.test(
     await run;
     t.equal(rx.received.filter((x) => x.path === '/slow').length, 6);
     t.ok(maxSlow <= 2, `never more than 2 in flight to the slow endpoint (max ${maxSlow})`);
-    t.ok((await deliveriesOf(app, slow.id)).every((d) => d.status === 'succeeded'));
+    const slowStates = await deliveriesOf(app, slow.id);
+    t.ok(
+      slowStates.every((d) => d.status === 'succeeded'),
+      'every slow delivery succeeded',
+      { states: slowStates.map((d) => `${d.status} ${d.attempts} ${d.last_error}`) },
+    );
     t.ok((await deliveriesOf(app, fast.id)).every((d) => d.status === 'succeeded'));
   },
 );
