@@ -172,7 +172,7 @@ export async function deliveriesOf(app: App, endpointId: string): Promise<Delive
     sql`SELECT id, status, attempts, next_attempt_at, leased_until, last_error, last_status_code
         FROM webhook_deliveries WHERE endpoint_id = ${endpointId}::uuid ORDER BY created_at, id`,
   );
-  const d = (v: unknown) => (v === null ? null : v instanceof Date ? v : new Date(String(v)));
+  const d = (v: unknown) => (v === null ? null : v instanceof Date ? v : new Date(v as string));
   return rows.map((r) => ({
     id: String(r.id),
     status: String(r.status),
