@@ -212,7 +212,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 
   // A send finished: claim again soon (its endpoint has a free slot; more may be due).
-  const settled = () => schedule(0);
+  // A few ms of grace so the slots freed by one burst of answers are claimed in one statement.
+  const settled = () => schedule(5);
 
   return {
     async run(now = new Date()) {
