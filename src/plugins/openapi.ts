@@ -115,7 +115,10 @@ export default fp<OpenApiOptions>(
           { name: 'fair-use', description: 'Rate limits, costs and your standing' },
           { name: 'domains', description: 'TLD catalogue, checks, registrations, transfers' },
           { name: 'events', description: 'The events feed and the catalogue of event types' },
-          { name: 'webhooks', description: 'Webhook endpoints, deliveries, replays (and, under webhooks, what we send)' },
+          {
+            name: 'webhooks',
+            description: 'Webhook endpoints, deliveries, replays (and, under webhooks, what we send)',
+          },
           { name: 'notifications', description: 'E-mail recipients of event notifications' },
           { name: 'admin', description: 'Operator (provider staff) routes' },
         ],

@@ -8,6 +8,7 @@ import type { AreaOptions } from '../area.js';
 import { adminWebhookRoutes } from './admin-routes.js';
 import { endpointRoutes } from './endpoint-routes.js';
 import { createEndpointService } from './endpoint-service.js';
+import { registerDeliveries } from './deliveries.js';
 
 export default async function webhooksArea(app: FastifyInstance, opts: AreaOptions): Promise<void> {
   const settings = opts.config.webhooks;
@@ -31,9 +32,6 @@ export default async function webhooksArea(app: FastifyInstance, opts: AreaOptio
   await app.register(endpointRoutes, { endpoints, now });
   await app.register(adminWebhookRoutes, { endpoints, now });
 
-  // ---- Deliveries (webhook-deliveries helper) --------------------------------------------------
-  // Register the delivery engine here, after the endpoints:
-  //   await registerDeliveries(app, { config: opts.config, resolver, ...(opts.now ? { now: opts.now } : {}) });
-  // Signing secrets of an endpoint row: signingSecrets(row, app.secretBox.open, now) from ./secrets.ts.
-  // ------------------------------------------------------------------------------------------------
+  // Deliveries (deliveries.ts, delivery-*.ts, dispatcher.ts).
+  await registerDeliveries(app, { config: opts.config, resolver, now: opts.now });
 }

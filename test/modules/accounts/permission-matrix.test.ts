@@ -27,6 +27,7 @@ import {
 import { buildTestApp } from '../../helpers/app.js';
 import { CUSTOMER, credit, registered } from '../../helpers/domains.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
+import { deliveriesOf } from '../../helpers/webhooks.js';
 
 /** A public address written as a literal: creating the endpoint resolves no name. */
 const MATRIX_WEBHOOK_URL = 'https://93.184.215.14/matrix-hook';
@@ -291,6 +292,9 @@ async function fixtures(app: App) {
   const ladder = (
     await app.inject({ method: 'GET', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token) })
   ).json();
+  // A's events fanned out: the webhook (every type) has deliveries, for the delivery-log routes.
+  await app.eventFanout.run();
+  const webhookDelivery = (await deliveriesOf(app, webhook.json<{ id: string }>().id))[0]!.id;
 
   // Every role logs in once (argon2 once per user); every scope has a key of the owner's.
   const callers: Caller[] = [
@@ -422,6 +426,7 @@ async function fixtures(app: App) {
     eventId: (await app.db.select({ id: events.id }).from(events).where(eq(events.accountId, a.accountId)).limit(1))[0]!
       .id,
     ladder,
+    webhookDelivery,
   };
 }
 
@@ -585,6 +590,19 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
       }),
     },
     adminEnableWebhook: { call: () => ({ method: 'POST', url: `/v1/admin/webhooks/${fx.webhookId}/enable` }) },
+    listWebhookDeliveries: get(`/v1/webhooks/${fx.webhookId}/deliveries`),
+    getWebhookDelivery: get(`/v1/webhooks/${fx.webhookId}/deliveries/${fx.webhookDelivery}`),
+    // Makes the delivery due again (jobs are off here: nothing is sent).
+    retryWebhookDelivery: {
+      call: () => ({ method: 'POST', url: `/v1/webhooks/${fx.webhookId}/deliveries/${fx.webhookDelivery}/retry` }),
+    },
+    replayWebhookEvents: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/webhooks/${fx.webhookId}/replay`,
+        payload: { since: new Date(Date.now() - 60_000).toISOString() },
+      }),
+    },
     adminCreateAccount: {
       call: () => ({
         method: 'POST',

@@ -1,0 +1,176 @@
+// Webhook delivery benchmark (issue 13): PostgreSQL, two app instances with jobs enabled (their
+// fan-out and delivery loops running), one loopback receiver.
+//   1. bare: an undici POST loop to the receiver, CONCURRENCY in flight, for DURATION s (the ceiling).
+//   2. throughput: N events written at once; deliveries per second from the first event written to
+//      the last delivery received (fan-out, claim, sign, send, record included).
+//   3. latency: events written one per transaction at half the measured throughput for DURATION s;
+//      event-to-delivery latency (event written -> receiver got it) p50/p99.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/webhooks.ts
+// A fresh database is created (and dropped) next to the one named. Everything runs in this one
+// process (both instances, the receiver and the bare loop share one event loop).
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+import { buildApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createPostgresStore, queryRows } from '../src/db/client.js';
+import { insertEventSql } from '../src/modules/events/api.js';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
+const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 4);
+const PER_ENDPOINT = Number(process.env.BENCH_PER_ENDPOINT ?? 25);
+const CONCURRENCY = ENDPOINTS * PER_ENDPOINT;
+const base = process.env.DATABASE_URL;
+if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
+
+const dbName = `bench_webhooks_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`create database "${dbName}"`);
+const url = new URL(base);
+url.pathname = `/${dbName}`;
+
+// The receiver: 200 at once; records latency from the event's data.t (ms since epoch).
+const latencies: number[] = [];
+let received = 0;
+const seen = new Set<string>();
+let duplicates = 0;
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    received++;
+    const id = String(req.headers['webhook-id'] ?? '');
+    if (id) {
+      if (seen.has(id)) duplicates++;
+      seen.add(id);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { t?: number } };
+      if (body.data?.t) latencies.push(Date.now() - body.data.t);
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('ok');
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const port = (server.address() as AddressInfo).port;
+const target = `http://127.0.0.1:${port}`;
+
+const env = {
+  DATABASE_URL: url.toString(),
+  MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+  LOG_LEVEL: 'warn',
+  JOBS_ENABLED: 'true',
+  WEBHOOK_ALLOWED_RANGES: '127.0.0.0/8',
+  WEBHOOK_MAX_CONCURRENCY: '100',
+  EVENTS_FANOUT_POLL_MS: '50',
+  WEBHOOK_POLL_MS: '50',
+};
+const stores = [createPostgresStore(url.toString(), { max: 10 }), createPostgresStore(url.toString(), { max: 10 })];
+const apps: App[] = [];
+for (const store of stores) {
+  const app = await buildApp(loadConfig(env), { store });
+  await app.ready();
+  apps.push(app);
+}
+const [a] = apps as [App, App];
+
+// 1. The bare loop.
+const body = JSON.stringify({ id: 'x', type: 'bench.pinged', data: { n: 1 } });
+const agent = new Agent();
+let bareCount = 0;
+const bareEnd = Date.now() + DURATION * 1000;
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (Date.now() < bareEnd) {
+      const r = await request(`${target}/bare`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      await r.body.text();
+      bareCount++;
+    }
+  }),
+);
+const bareRate = bareCount / DURATION;
+await agent.close();
+
+// An account and its endpoints.
+const [acct] = await queryRows<{ id: string }>(a.db, sql`INSERT INTO accounts (name) VALUES ('bench') RETURNING id`);
+const accountId = acct!.id;
+for (let i = 0; i < ENDPOINTS; i++) {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  await a.db.execute(
+    sql`INSERT INTO webhook_endpoints (account_id, url, secret_sealed, max_concurrency)
+        VALUES (${accountId}::uuid, ${`${target}/e${i}`}, ${a.secretBox.seal(secret)}, ${PER_ENDPOINT})`,
+  );
+}
+const emit = (n: number, i: number) =>
+  insertEventSql({
+    type: 'endpoint.disabled',
+    accountId,
+    objectType: 'bench',
+    objectId: `o${i}`,
+    data: { n, t: Date.now() },
+  });
+const waitFor = async (count: number, timeoutMs: number) => {
+  const until = Date.now() + timeoutMs;
+  while (received < count && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+};
+
+// 2. Throughput: EVENTS events (each to one endpoint's worth: ENDPOINTS deliveries each).
+received = 0;
+latencies.length = 0;
+const t0 = Date.now();
+for (let i = 0; i < EVENTS; i += 500) {
+  await a.db.transaction(async (tx) => {
+    for (let j = i; j < Math.min(EVENTS, i + 500); j++) await tx.execute(emit(j, j));
+  });
+}
+const expected = EVENTS * ENDPOINTS;
+await waitFor(expected, 300_000);
+const elapsed = (Date.now() - t0) / 1000;
+const rate = received / elapsed;
+
+// 3. Latency at half that rate (events per second = rate / 2 / ENDPOINTS deliveries each).
+received = 0;
+latencies.length = 0;
+const eventsPerSecond = rate / 2 / ENDPOINTS;
+const total = Math.round(eventsPerSecond * DURATION);
+const start = Date.now();
+for (let i = 0; i < total; i++) {
+  const due = start + (i / eventsPerSecond) * 1000;
+  const wait = due - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  await apps[i % 2]!.db.transaction(async (tx) => {
+    await tx.execute(emit(i, i));
+  });
+  apps[i % 2]!.eventFanout.wake();
+}
+await waitFor(total * ENDPOINTS, 60_000);
+latencies.sort((x, y) => x - y);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+
+const result = {
+  machine: `${cpus().length} cores, Node ${process.version}, PostgreSQL`,
+  bare_posts_per_s: Math.round(bareRate),
+  deliveries_per_s: Math.round(rate),
+  ratio_to_bare: `${((rate / bareRate) * 100).toFixed(1)}%`,
+  deliveries: `${expected} (${EVENTS} events x ${ENDPOINTS} endpoints, max_concurrency ${PER_ENDPOINT})`,
+  latency_rate_deliveries_per_s: Math.round(eventsPerSecond * ENDPOINTS),
+  latency_ms: { p50: pct(50), p99: pct(99), max: latencies.at(-1), n: latencies.length },
+  duplicates,
+};
+console.log(JSON.stringify(result, null, 2));
+
+for (const app of apps) await app.close();
+for (const s of stores) await s.close();
+server.close();
+await admin.query(`drop database if exists "${dbName}" with (force)`);
+await admin.end();

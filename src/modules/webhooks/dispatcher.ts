@@ -1,0 +1,249 @@
+// The delivery worker. Every instance with jobs enabled runs one: it claims due deliveries (leases,
+// within each endpoint's max_concurrency across all instances: delivery-store.ts), sends them
+// concurrently and records each outcome. It claims again as soon as sends finish or the fan-out
+// wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
+// lease that expires; another worker then claims the delivery again (at least once; receivers
+// dedupe on webhook-id). Tests call `run(now)`: claim and send at an injected time until nothing
+// is due, awaited.
+//
+// Outcomes: 2xx succeeds (and clears the endpoint's failing_since). 410 Gone disables the endpoint
+// ('gone'), fails its pending deliveries and emits endpoint.disabled, in one transaction. Anything
+// else (another status, a timeout, a refused connection, the SSRF guard) is retried on the schedule
+// of delivery-schedule.ts (Retry-After honoured on 429 and 503); after the last attempt the
+// delivery is 'failed' (the dead letter, visible in the delivery log).
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../../db/client.js';
+import { emitEvent, eventView } from '../events/api.js';
+import { MAX_ATTEMPTS, nextDelayMs, parseRetryAfter } from './delivery-schedule.js';
+import type { Sender } from './delivery-sender.js';
+import {
+  claimDueDeliveries,
+  disableEndpoint,
+  failPendingDeliveries,
+  recordAttempt,
+  type AttemptRecord,
+  type ClaimedDelivery,
+  type DisabledEndpointRow,
+} from './delivery-store.js';
+import { EndpointDisabled } from './events.js';
+import { secretKey, webhookHeaders } from './signature.js';
+
+export interface DispatcherDeps {
+  db: Db;
+  sender: Sender;
+  /** Opens a sealed secret (app.secretBox.open). */
+  openSecret: (sealed: string) => string;
+  leaseMs: number;
+  pollMs: number;
+  /** Deliveries this instance has in flight at most. */
+  maxInFlight?: number;
+  log: FastifyBaseLogger;
+  /** After an endpoint.disabled event committed (wakes the fan-out). */
+  onEventEmitted?: () => void;
+  /** The jitter's randomness (tests fix it). */
+  random?: () => number;
+  /** The clock of the webhook-timestamp header: the real time of sending. */
+  wallClock?: () => number;
+}
+
+export interface Dispatcher {
+  /** Claims and sends everything due at `now`, awaited, until nothing is due; returns how many attempts it made. */
+  run(now?: Date): Promise<number>;
+  /** Starts the background loop (instances with jobs enabled). */
+  start(): void;
+  /** Claim now (new deliveries were written). */
+  wake(): void;
+  /** Stops the loop and waits for the sends in flight. */
+  stop(): Promise<void>;
+}
+
+export const disabledView = (r: DisabledEndpointRow) => ({
+  id: r.id,
+  url: r.url,
+  disabled_reason: r.disabled_reason,
+  disabled_at: r.disabled_at.toISOString(),
+});
+
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
+  const maxInFlight = deps.maxInFlight ?? 256;
+  const random = deps.random ?? Math.random;
+  const wallClock = deps.wallClock ?? Date.now;
+  const inFlight = new Set<Promise<void>>();
+  const keys = new Map<string, Buffer>();
+  /** Sends finished so far (run() claims again when one finished while it was claiming). */
+  let settledCount = 0;
+
+  const keyOf = (sealed: string): Buffer => {
+    let k = keys.get(sealed);
+    if (!k) {
+      if (keys.size > 10_000) keys.clear();
+      k = secretKey(deps.openSecret(sealed));
+      keys.set(sealed, k);
+    }
+    return k;
+  };
+
+  /** Sends one claimed delivery and records what happened. */
+  async function attempt(c: ClaimedDelivery, now: Date): Promise<void> {
+    const base = {
+      deliveryId: c.id,
+      endpointId: c.endpointId,
+      lease: c.lease,
+      attemptsBefore: c.attempts,
+      attemptedAt: now,
+    };
+    if (!c.event) {
+      await recordAttempt(deps.db, {
+        ...base,
+        statusCode: null,
+        durationMs: 0,
+        error: 'the event is no longer kept',
+        requestBody: null,
+        responseBody: null,
+        status: 'failed',
+        nextAttemptAt: null,
+      });
+      return;
+    }
+    const body = JSON.stringify(eventView(c.event));
+    const signing = [keyOf(c.secretSealed)];
+    if (c.previousSecretSealed && c.previousSecretExpiresAt && c.previousSecretExpiresAt > now)
+      signing.push(keyOf(c.previousSecretSealed));
+    const headers = webhookHeaders(signing, c.id, Math.floor(wallClock() / 1000), body);
+    const result = await deps.sender.send(c.url, headers, body);
+    const attempts = c.attempts + 1;
+    const record: AttemptRecord = {
+      ...base,
+      statusCode: result.statusCode,
+      durationMs: result.durationMs,
+      error:
+        result.error ?? (result.statusCode !== null && !ok(result.statusCode) ? `HTTP ${result.statusCode}` : null),
+      requestBody: body,
+      responseBody: result.responseBody,
+      status: 'pending',
+      nextAttemptAt: null,
+    };
+    if (result.statusCode !== null && ok(result.statusCode)) {
+      await recordAttempt(deps.db, { ...record, status: 'succeeded' });
+      return;
+    }
+    if (result.statusCode === 410) {
+      const disabled = await deps.db.transaction(async (tx) => {
+        await recordAttempt(tx, { ...record, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
+        const row = await disableEndpoint(tx, c.endpointId, 'gone', now);
+        if (!row) return false;
+        await failPendingDeliveries(tx, c.endpointId, now, 'endpoint disabled: the receiver answered 410 Gone');
+        await emitEvent(tx, EndpointDisabled, { accountId: row.account_id, objectId: row.id, data: disabledView(row) });
+        return true;
+      });
+      if (disabled) deps.onEventEmitted?.();
+      return;
+    }
+    const retryAfter =
+      result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.retryAfter, now) : null;
+    const delay = nextDelayMs(attempts, retryAfter, random);
+    await recordAttempt(
+      deps.db,
+      delay === null
+        ? { ...record, status: 'failed', error: `${record.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
+        : { ...record, nextAttemptAt: new Date(now.getTime() + delay) },
+    );
+  }
+
+  /** Claims what is due (within this instance's room) and starts sending it; returns how many. */
+  async function pump(now: Date): Promise<number> {
+    const room = maxInFlight - inFlight.size;
+    if (room <= 0) return 0;
+    const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room);
+    for (const c of claimed) {
+      const p: Promise<void> = attempt(c, now)
+        .catch((err: unknown) => deps.log.error({ err, delivery: c.id }, 'webhook delivery attempt failed to record'))
+        .finally(() => {
+          inFlight.delete(p);
+          settledCount++;
+          settled();
+        });
+      inFlight.add(p);
+    }
+    return claimed.length;
+  }
+
+  // ---- the background loop ---------------------------------------------------------------------
+  let looping = false;
+  let closing = false;
+  let pumping = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+
+  const schedule = (ms: number) => {
+    if (!looping || closing) return;
+    const at = Date.now() + ms;
+    if (timer && timerAt <= at) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(tick, ms);
+  };
+
+  const tick = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    if (closing) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    again = false;
+    pump(new Date())
+      .then(
+        (n) => {
+          pumping = false;
+          if (again || (n > 0 && inFlight.size < maxInFlight)) schedule(0);
+          else schedule(deps.pollMs);
+        },
+        (err: unknown) => {
+          pumping = false;
+          deps.log.error({ err }, 'webhook dispatcher: claiming deliveries failed');
+          schedule(deps.pollMs);
+        },
+      )
+      .catch(() => {});
+  };
+
+  // A send finished: claim again soon (its endpoint has a free slot; more may be due).
+  // A few ms of grace so the slots freed by one burst of answers are claimed in one statement.
+  const settled = () => schedule(5);
+
+  return {
+    async run(now = new Date()) {
+      let total = 0;
+      for (;;) {
+        const before = settledCount;
+        const n = await pump(now);
+        total += n;
+        // A send that finished while we claimed may have freed a slot: claim again first.
+        if (n === 0 && settledCount === before) {
+          if (inFlight.size === 0) return total;
+          await Promise.race(inFlight);
+        }
+      }
+    },
+    start() {
+      if (looping) return;
+      looping = true;
+      schedule(deps.pollMs);
+    },
+    wake() {
+      schedule(0);
+    },
+    async stop() {
+      closing = true;
+      if (timer) clearTimeout(timer);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await deps.sender.close();
+    },
+  };
+}
+
+const ok = (status: number) => status >= 200 && status < 300;
