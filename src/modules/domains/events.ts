@@ -44,8 +44,11 @@ export const DomainExpiring = defineEventType({
   data: Type.Object(
     {
       domain: Domain,
-      days_left: Type.Integer({ minimum: 0, description: 'Whole days until expires_at, rounded up' }),
-      notice_days: Type.Union([Type.Literal(30), Type.Literal(7)], {
+      days_left: Type.Integer({ minimum: 0, maximum: 30, description: 'Whole days until expires_at, rounded up' }),
+      notice_days: Type.Integer({
+        enum: [30, 7],
+        minimum: 7,
+        maximum: 30,
         description: 'Which notice this is: 30 or 7 days before expiry',
       }),
     },

@@ -6,7 +6,7 @@ import { pageSize } from '../../plugins/cursors.js';
 import { PageQuery, Uuid } from '../../schemas.js';
 import { tenantOf } from '../accounts/api.js';
 import { eventTypes, isKnownEventType } from './registry.js';
-import { Event, EventList, EventTypeInfo, eventView } from './schemas.js';
+import { Event, EventList, EventTypeInfo, eventView, standaloneSchema } from './schemas.js';
 import type { EventService } from './service.js';
 import { defineError } from '../../errors.js';
 
@@ -104,7 +104,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ events: EventService }> = 
         group: t.group,
         object_type: t.objectType,
         summary: t.summary,
-        data_schema: t.data as unknown as Record<string, unknown>,
+        data_schema: standaloneSchema(t.data),
       })),
     }),
   );

@@ -1,6 +1,6 @@
 // The event as the feed and webhook deliveries show it (the delivery's body is this object).
 import { Type } from 'typebox';
-import { DateTime, named, Page, Uuid } from '../../schemas.js';
+import { DateTime, named, namedSchemas, Page, Uuid } from '../../schemas.js';
 import { EVENT_GROUPS } from './registry.js';
 import type { EventRow } from './store.js';
 
@@ -12,6 +12,7 @@ export const EventObjectRef = named(
       id: Type.String({ description: 'The object id (a domain name, or a uuid)', examples: ['example.com'] }),
       sequence: Type.Integer({
         minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
         description:
           '1, 2, 3... per object, in commit order: keep the highest seen per object and drop an event whose sequence is lower (stale or repeated)',
       }),
@@ -84,3 +85,29 @@ export const eventView = (r: EventRow) => ({
   object: { type: r.object_type, id: r.object_id, sequence: r.object_sequence },
   data: r.data as Record<string, unknown>,
 });
+
+/**
+ * A data schema as a standalone JSON Schema: references to shared components (`{ $ref: "Domain" }`)
+ * replaced by the component itself, so /v1/event-types needs nothing else to be read.
+ */
+export function standaloneSchema(schema: unknown): Record<string, unknown> {
+  const byId = new Map(
+    namedSchemas().map((s) => {
+      const json = s as unknown as Record<string, unknown>;
+      return [json.$id as string, json];
+    }),
+  );
+  const inline = (node: unknown, trail: readonly string[]): unknown => {
+    if (Array.isArray(node)) return node.map((n) => inline(n, trail));
+    if (node === null || typeof node !== 'object') return node;
+    const obj = node as Record<string, unknown>;
+    const ref = obj.$ref;
+    if (typeof ref === 'string' && byId.has(ref) && !trail.includes(ref)) {
+      const { $id: _id, ...target } = byId.get(ref)!;
+      const { $ref: _ref, ...rest } = obj;
+      return { ...(inline(target, [...trail, ref]) as Record<string, unknown>), ...rest };
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, inline(v, trail)]));
+  };
+  return inline(schema, []) as Record<string, unknown>;
+}

@@ -5,9 +5,10 @@
 // operator ('operator': only an operator enables it again), or by the delivery engine ('gone',
 // 'failing'). Re-enabling clears the reason and the failure run.
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
-import type { Db } from '../../db/client.js';
+import type { Db, Tx } from '../../db/client.js';
 import { UnsafeDestination } from '../../lib/ssrf-guard.js';
-import { isKnownEventType } from '../events/api.js';
+import { emitEvent, isKnownEventType } from '../events/api.js';
+import { EndpointDisabled } from './events.js';
 import {
   countEndpoints,
   deleteEndpoint,
@@ -61,6 +62,19 @@ export interface EndpointInput {
 }
 
 const HOUR_MS = 3_600_000;
+
+/** endpoint.disabled, in the transaction that disables it (by the account or an operator). */
+const emitDisabled = (tx: Tx, row: EndpointRow) =>
+  emitEvent(tx, EndpointDisabled, {
+    accountId: row.accountId,
+    objectId: row.id,
+    data: {
+      id: row.id,
+      url: row.url,
+      disabled_reason: row.disabledReason as 'account' | 'operator',
+      disabled_at: (row.disabledAt ?? new Date()).toISOString(),
+    },
+  });
 
 export function createEndpointService(deps: EndpointServiceDeps) {
   const { db } = deps;
@@ -178,7 +192,7 @@ export function createEndpointService(deps: EndpointServiceDeps) {
         } else if (patch.enabled === false && row.enabled) {
           state = { enabled: false, disabledReason: 'account', disabledAt: at };
         }
-        return updateEndpoint(tx, id, {
+        const updated = await updateEndpoint(tx, id, {
           ...(url !== undefined ? { url } : {}),
           // A new URL is a new receiver: its failure run starts afresh.
           ...(url !== undefined && url !== row.url ? { failingSince: null } : {}),
@@ -188,6 +202,8 @@ export function createEndpointService(deps: EndpointServiceDeps) {
           ...state,
           updatedAt: at,
         });
+        if (!updated.enabled && row.enabled) await emitDisabled(tx, updated);
+        return updated;
       });
     },
 
@@ -236,12 +252,15 @@ export function createEndpointService(deps: EndpointServiceDeps) {
         if (!row) throw new NotFound(`No webhook endpoint ${id}`);
         if (row.disabledReason === 'operator') return row;
         const at = now();
-        return updateEndpoint(tx, id, {
+        const updated = await updateEndpoint(tx, id, {
           enabled: false,
           disabledReason: 'operator',
           disabledAt: at,
           updatedAt: at,
         });
+        // Already disabled (by the account or the deliverer): the account was told then.
+        if (row.enabled) await emitDisabled(tx, updated);
+        return updated;
       });
     },
 

@@ -21,6 +21,7 @@ export const EndpointDisabled = defineEventType({
   type: 'endpoint.disabled',
   group: 'webhooks',
   objectType: 'webhook_endpoint',
-  summary: 'A webhook endpoint was disabled: its receiver answered 410 Gone, or every delivery to it failed for 5 days',
+  summary:
+    'A webhook endpoint was disabled: by the account or an operator, because its receiver answered 410 Gone, or because every delivery to it failed for 5 days',
   data: DisabledEndpoint,
 });

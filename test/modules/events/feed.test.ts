@@ -122,6 +122,9 @@ t.test('the catalogue lists every type with its data schema', async (t) => {
   t.equal(res.statusCode, 200);
   const mine = res.json().data.find((x: { type: string }) => x.type === 'test_thing.changed');
   t.match(mine, { group: 'domains', object_type: 'test_thing', data_schema: { type: 'object', required: ['n'] } });
+  const registered = res.json().data.find((x: { type: string }) => x.type === 'domain.registered');
+  t.match(registered.data_schema, { type: 'object', properties: { name: { type: 'string' } } });
+  t.notOk(JSON.stringify(res.json()).includes('"$ref"'), 'every data schema stands alone: no references');
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
   t.ok(doc.webhooks['test_thing.changed'].post.requestBody, 'the OpenAPI document lists it under webhooks');
 });

@@ -8,7 +8,7 @@ import t from 'tap';
 import { Webhook } from 'standardwebhooks';
 import { Type } from 'typebox';
 import type { App } from '../../../src/app.js';
-import { auditEvents, webhookEndpoints } from '../../../src/db/schema/index.js';
+import { auditEvents, events, webhookEndpoints } from '../../../src/db/schema/index.js';
 import type { Resolver } from '../../../src/lib/ssrf-guard.js';
 import { defineEventType } from '../../../src/modules/events/api.js';
 import { MAX_ENDPOINTS_PER_ACCOUNT } from '../../../src/modules/webhooks/endpoint-service.js';
@@ -494,6 +494,12 @@ t.test('issue 13 item 6: operators list every endpoint, disable and enable; the 
     payload: { enabled: false },
   });
   t.equal(offAgain.json().disabled_reason, 'operator', "the account's disable does not replace the operator's");
+  const disabledEvents = await app.db.select().from(events).where(eq(events.objectId, epA.id));
+  t.same(
+    disabledEvents.map((e) => [e.type, e.accountId, (e.data as { disabled_reason: string }).disabled_reason]),
+    [['endpoint.disabled', a.accountId, 'operator']],
+    'the operator disable told the account with endpoint.disabled, once',
+  );
 
   const enabled = await app.inject({
     method: 'POST',
