@@ -27,7 +27,11 @@ async function paginatedLists(app: Awaited<ReturnType<typeof buildTestApp>>['app
         (p) => p.$ref === '#/components/parameters/Cursor' || (p.in === 'query' && p.name === 'cursor'),
       )
     )
-      lists.push({ path, operationId: get.operationId! });
+      // A path parameter gets a well-formed id: the cursor is checked before the lookup.
+      lists.push({
+        path: path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'),
+        operationId: get.operationId!,
+      });
   }
   return lists;
 }

@@ -19,7 +19,7 @@ const deliveryFields = {
   trigger: Type.Enum(['event', 'replay'], {
     description: "'event': the event's own delivery; 'replay': made by a replay",
   }),
-  attempt_count: Type.Integer({ minimum: 0, description: 'Attempts made so far' }),
+  attempt_count: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Attempts made so far' }),
   next_attempt_at: Type.Union([DateTime, Type.Null()], { description: 'While pending: when it is tried next' }),
   in_flight: Type.Boolean({ description: 'A worker is sending it right now' }),
   last_attempt_at: NullableTime,
@@ -40,7 +40,7 @@ export const WebhookAttempt = named(
       status_code: Type.Union([Type.Integer(), Type.Null()], {
         description: "The receiver's HTTP status; null when none came",
       }),
-      duration_ms: Type.Integer({ minimum: 0 }),
+      duration_ms: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
       error: Type.Union([Type.String(), Type.Null()], {
         description: 'Why it failed: an HTTP status, a timeout, a refused connection, the SSRF guard',
       }),
@@ -86,7 +86,7 @@ export const WebhookReplay = named(
   'WebhookReplay',
   Type.Object(
     {
-      queued: Type.Integer({ minimum: 0, description: 'New deliveries queued (trigger replay)' }),
+      queued: Type.Integer({ minimum: 0, maximum: 10_000, description: 'New deliveries queued (trigger replay)' }),
       since: DateTime,
       until: DateTime,
       next_since: Type.Union([DateTime, Type.Null()], {
