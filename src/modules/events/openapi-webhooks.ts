@@ -48,6 +48,8 @@ function webhookEntries(): Record<string, unknown> {
           tags: ['webhooks'],
           summary: t.summary,
           description: `Sent to every enabled endpoint subscribed to \`${t.type}\` (or \`*\`). Group: ${t.group}.`,
+          // Authenticated by the webhook-signature header (the endpoint's secret), not by a scheme of ours.
+          security: [],
           parameters: HEADERS,
           requestBody: {
             required: true,

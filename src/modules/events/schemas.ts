@@ -51,16 +51,19 @@ export const Event = named(
 
 export const EventList = Page(Event);
 
-/** The envelope of one type, with that type's data schema (the OpenAPI document's webhooks). */
+/**
+ * The event of one type, for the OpenAPI document's webhooks: the Event component, narrowed to this
+ * `type` and this type's `data` schema.
+ */
 export const typedEventSchema = (type: string, data: unknown): Record<string, unknown> => ({
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type', 'created_at', 'account_id', 'object', 'data'],
-  properties: {
-    ...eventFields,
-    type: { type: 'string', enum: [type] },
-    data,
-  },
+  allOf: [
+    { $ref: 'Event' },
+    {
+      type: 'object',
+      required: ['type', 'data'],
+      properties: { type: { type: 'string', enum: [type] }, data },
+    },
+  ],
 });
 
 export const EventTypeInfo = named(

@@ -94,6 +94,11 @@ export function polishDocument(doc: Json): Json {
   });
   walk(schemas, typeEnums);
   walk(schemas, nullableScalars);
+  // What we send to webhook endpoints (OpenAPI 3.1 webhooks) follows the same conventions.
+  if (doc.webhooks) {
+    walk(doc.webhooks, typeEnums);
+    walk(doc.webhooks, nullableScalars);
+  }
 
   components.parameters = Object.fromEntries(Object.entries(PARAMETERS).map(([id, p]) => [id, p.param]));
   components.headers = Object.fromEntries(Object.entries(HEADERS));

@@ -21,6 +21,7 @@ import {
   receiver,
   TestPonged,
 } from '../../helpers/webhooks.js';
+import { feedSettled } from '../../helpers/events.js';
 
 const S = 1_000;
 const inRange = (ms: number, base: number) => ms >= base * 0.9 - 1 && ms <= base * 1.1 + 1;
@@ -235,6 +236,7 @@ t.test(
       sql`SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = ${gone.id}::uuid`,
     );
     t.match(ep[0], { enabled: false, disabled_reason: 'gone' });
+    await feedSettled(app);
     const events = await app.inject({
       method: 'GET',
       url: '/v1/events?type=endpoint.disabled',
@@ -546,6 +548,7 @@ t.test(
     );
     t.match(rows[0], { enabled: false, disabled_reason: 'failing' });
     t.match((await deliveriesOf(app, ep.id))[0], { status: 'failed' });
+    await feedSettled(app);
     const events = await app.inject({
       method: 'GET',
       url: '/v1/events?type=endpoint.disabled',
