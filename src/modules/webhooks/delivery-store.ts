@@ -200,6 +200,76 @@ export async function recordAttempt(db: Tx, a: AttemptRecord): Promise<boolean> 
   return Number(rows[0]?.n ?? 0) === 1;
 }
 
+/**
+ * What a batch of outcomes does to each endpoint's failing_since, as if they were recorded one by
+ * one in order: a success clears it, a failure starts it unless it is already running.
+ */
+function failingSinceChanges(records: readonly AttemptRecord[]): { id: string; mode: string; at: string | null }[] {
+  const byEndpoint = new Map<string, { mode: 'clear' | 'set' | 'start'; at: string | null }>();
+  for (const r of records) {
+    const cur = byEndpoint.get(r.endpointId);
+    if (r.status === 'succeeded') byEndpoint.set(r.endpointId, { mode: 'clear', at: null });
+    // After a success in this batch the failure starts the run afresh ('set'); otherwise it only
+    // starts one when none is running ('start'), and later failures change nothing.
+    else if (!cur) byEndpoint.set(r.endpointId, { mode: 'start', at: iso(r.attemptedAt) });
+    else if (cur.mode === 'clear') byEndpoint.set(r.endpointId, { mode: 'set', at: iso(r.attemptedAt) });
+  }
+  return [...byEndpoint].map(([id, v]) => ({ id, ...v })).sort((x, y) => (x.id < y.id ? -1 : 1));
+}
+
+/**
+ * Records many outcomes in one statement: every attempt is written, each delivery's new state only
+ * where this worker still holds its lease (the lease and attempt count it claimed with), and each
+ * endpoint's failing_since as recordAttempt would leave it after recording them in order. Returns
+ * the ids of the deliveries whose state was written.
+ */
+export async function recordAttempts(db: Tx, records: readonly AttemptRecord[]): Promise<Set<string>> {
+  if (records.length === 0) return new Set();
+  const col = <T>(f: (r: AttemptRecord) => T) => sql.param(records.map(f));
+  const endpoints = failingSinceChanges(records);
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`WITH v AS (
+          SELECT * FROM unnest(
+            ${col((r) => r.deliveryId)}::uuid[], ${col((r) => r.endpointId)}::uuid[], ${col((r) => r.lease)}::timestamptz[],
+            ${col((r) => r.attemptsBefore)}::int[], ${col((r) => iso(r.attemptedAt))}::timestamptz[],
+            ${col((r) => r.statusCode)}::int[], ${col((r) => Math.max(0, Math.round(r.durationMs)))}::int[],
+            ${col((r) => r.error)}::text[], ${col((r) => r.requestBody)}::text[], ${col((r) => r.responseBody)}::text[],
+            ${col((r) => r.status)}::text[], ${col((r) => iso(r.nextAttemptAt ?? r.attemptedAt))}::timestamptz[])
+            WITH ORDINALITY AS v(id, endpoint_id, lease, attempts_before, attempted_at, status_code, duration_ms,
+                                 error, request_body, response_body, status, next_attempt_at, n)),
+        d AS (
+          UPDATE webhook_deliveries w SET
+            attempts = w.attempts + 1,
+            last_attempt_at = v.attempted_at,
+            last_status_code = v.status_code,
+            last_error = v.error,
+            leased_until = NULL,
+            status = v.status,
+            next_attempt_at = v.next_attempt_at,
+            completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE v.attempted_at END
+          FROM v
+          WHERE w.id = v.id AND w.leased_until = v.lease AND w.attempts = v.attempts_before
+          RETURNING w.id),
+        a AS (
+          INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body)
+          SELECT id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body FROM v ORDER BY n
+          RETURNING 1),
+        x AS (
+          SELECT * FROM unnest(${sql.param(endpoints.map((e) => e.id))}::uuid[], ${sql.param(endpoints.map((e) => e.mode))}::text[],
+                               ${sql.param(endpoints.map((e) => e.at))}::timestamptz[]) AS x(id, mode, at)),
+        e AS (
+          UPDATE webhook_endpoints e SET failing_since = CASE WHEN x.mode = 'clear' THEN NULL ELSE x.at END
+          FROM x
+          WHERE e.id = x.id AND CASE x.mode WHEN 'clear' THEN e.failing_since IS NOT NULL
+                                            WHEN 'start' THEN e.failing_since IS NULL
+                                            ELSE e.failing_since IS DISTINCT FROM x.at END
+          RETURNING 1)
+        SELECT d.id, (SELECT count(*) FROM a)::int AS a, (SELECT count(*) FROM e)::int AS e FROM d`,
+  );
+  return new Set(rows.map((r) => String(r.id)));
+}
+
 // ---- endpoints -------------------------------------------------------------------------------
 
 export interface DisabledEndpointRow {

@@ -21,6 +21,7 @@ import {
   disableEndpoint,
   failPendingDeliveries,
   recordAttempt,
+  recordAttempts,
   type AttemptRecord,
   type ClaimedDelivery,
   type DisabledEndpointRow,
@@ -37,6 +38,8 @@ export interface DispatcherDeps {
   pollMs: number;
   /** Deliveries this instance has in flight at most. */
   maxInFlight?: number;
+  /** Outcomes recorded in one statement at most. */
+  maxBatch?: number;
   log: FastifyBaseLogger;
   /** After an endpoint.disabled event committed (wakes the fan-out). */
   onEventEmitted?: () => void;
@@ -72,6 +75,64 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const keys = new Map<string, Buffer>();
   /** Sends finished so far (run() claims again when one finished while it was claiming). */
   let settledCount = 0;
+  const maxBatch = deps.maxBatch ?? 500;
+
+  // ---- outcomes, recorded in batches ----------------------------------------------------------
+  // Finished sends queue their outcome; one flush at a time writes everything queued in one
+  // statement (recordAttempts), so a burst of answers costs one round trip and one commit, not one
+  // per delivery. Outcomes that arrive during a flush go in the next one. A delivery stays in
+  // flight (and leased) until its outcome is written.
+  interface Queued {
+    record: AttemptRecord;
+    done: (err?: unknown) => void;
+  }
+  let queue: Queued[] = [];
+  let flushing = false;
+  let flushSoon = false;
+
+  const record = (r: AttemptRecord): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ record: r, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!flushing && !flushSoon) {
+        // Answers that arrive in the same turn of the event loop join this batch.
+        flushSoon = true;
+        setImmediate(() => {
+          flushSoon = false;
+          void flush();
+        });
+      }
+    });
+
+  async function flush(): Promise<void> {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxBatch);
+        queue = queue.slice(batch.length);
+        try {
+          await recordAttempts(
+            deps.db,
+            batch.map((q) => q.record),
+          );
+          for (const q of batch) q.done();
+        } catch (err) {
+          // One bad row (or a deadlock on an endpoint row) must not lose the others: one by one.
+          deps.log.warn({ err, n: batch.length }, 'webhook dispatcher: batch record failed, recording one by one');
+          for (const q of batch) {
+            try {
+              await recordAttempt(deps.db, q.record);
+              q.done();
+            } catch (e) {
+              q.done(e);
+            }
+          }
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
 
   const keyOf = (sealed: string): Buffer => {
     let k = keys.get(sealed);
@@ -93,7 +154,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       attemptedAt: now,
     };
     if (!c.event) {
-      await recordAttempt(deps.db, {
+      await record({
         ...base,
         statusCode: null,
         durationMs: 0,
@@ -112,7 +173,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const headers = webhookHeaders(signing, c.id, Math.floor(wallClock() / 1000), body);
     const result = await deps.sender.send(c.url, headers, body);
     const attempts = c.attempts + 1;
-    const record: AttemptRecord = {
+    const outcome: AttemptRecord = {
       ...base,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
@@ -124,12 +185,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       nextAttemptAt: null,
     };
     if (result.statusCode !== null && ok(result.statusCode)) {
-      await recordAttempt(deps.db, { ...record, status: 'succeeded' });
+      await record({ ...outcome, status: 'succeeded' });
       return;
     }
     if (result.statusCode === 410) {
       const disabled = await deps.db.transaction(async (tx) => {
-        await recordAttempt(tx, { ...record, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
+        await recordAttempt(tx, { ...outcome, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
         const row = await disableEndpoint(tx, c.endpointId, 'gone', now);
         if (!row) return false;
         await failPendingDeliveries(tx, c.endpointId, now, 'endpoint disabled: the receiver answered 410 Gone');
@@ -142,11 +203,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const retryAfter =
       result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.retryAfter, now) : null;
     const delay = nextDelayMs(attempts, retryAfter, random);
-    await recordAttempt(
-      deps.db,
+    await record(
       delay === null
-        ? { ...record, status: 'failed', error: `${record.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
-        : { ...record, nextAttemptAt: new Date(now.getTime() + delay) },
+        ? { ...outcome, status: 'failed', error: `${outcome.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
+        : { ...outcome, nextAttemptAt: new Date(now.getTime() + delay) },
     );
   }
 
@@ -211,9 +271,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       .catch(() => {});
   };
 
-  // A send finished: claim again soon (its endpoint has a free slot; more may be due).
-  // A few ms of grace so the slots freed by one burst of answers are claimed in one statement.
-  const settled = () => schedule(5);
+  // A delivery finished (its outcome is written): its endpoint has a free slot, and more may be
+  // due. The outcomes of one batch settle together, so their slots are claimed in one go.
+  const settled = () => schedule(0);
 
   return {
     async run(now = new Date()) {
