@@ -75,6 +75,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const keys = new Map<string, Buffer>();
   /** Sends finished so far (run() claims again when one finished while it was claiming). */
   let settledCount = 0;
+  /** Sends started so far (claimed, or handed a freed slot when an outcome was recorded). */
+  let startedCount = 0;
   const maxBatch = deps.maxBatch ?? 500;
 
   // ---- outcomes, recorded in batches ----------------------------------------------------------
@@ -111,10 +113,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
         try {
-          await recordAttempts(
-            deps.db,
-            batch.map((q) => q.record),
-          );
+          const records = batch.map((q) => q.record);
+          // The lease clock: the real time in the loop; run(now)'s injected time otherwise.
+          const at = looping
+            ? new Date()
+            : new Date(Math.max(...records.map((r) => r.attemptedAt.getTime())));
+          const handed = await recordAttempts(deps.db, records, closing ? undefined : { now: at, leaseMs: deps.leaseMs });
+          // The freed slots went to the next due deliveries of the same endpoints: send them now
+          // (before settling, so a claim that follows sees them in flight).
+          launch(handed, at);
           for (const q of batch) q.done();
         } catch (err) {
           // One bad row (or a deadlock on an endpoint row) must not lose the others: one by one.
@@ -215,6 +222,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return 0;
     const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room);
+    launch(claimed, now);
+    return claimed.length;
+  }
+
+  /** Starts sending claimed deliveries. */
+  function launch(claimed: readonly ClaimedDelivery[], now: Date): void {
+    startedCount += claimed.length;
     for (const c of claimed) {
       const p: Promise<void> = attempt(c, now)
         .catch((err: unknown) => deps.log.error({ err, delivery: c.id }, 'webhook delivery attempt failed to record'))
@@ -225,7 +239,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         });
       inFlight.add(p);
     }
-    return claimed.length;
   }
 
   // ---- the background loop ---------------------------------------------------------------------
@@ -277,14 +290,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     async run(now = new Date()) {
-      let total = 0;
+      const first = startedCount;
       for (;;) {
         const before = settledCount;
         const n = await pump(now);
-        total += n;
         // A send that finished while we claimed may have freed a slot: claim again first.
         if (n === 0 && settledCount === before) {
-          if (inFlight.size === 0) return total;
+          if (inFlight.size === 0) return startedCount - first;
           await Promise.race(inFlight);
         }
       }
