@@ -122,9 +122,6 @@ export const webhookDeliveries = pgTable(
     completedAt: ts('completed_at'),
   },
   (t) => [
-    index('webhook_deliveries_due_idx')
-      .on(t.nextAttemptAt)
-      .where(sql`${t.status} = 'pending'`),
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
     // The claim: an endpoint's due deliveries in order, and its live leases (deliveries in flight).
     index('webhook_deliveries_endpoint_due_idx')

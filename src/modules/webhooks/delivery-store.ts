@@ -129,29 +129,29 @@ const CLAIMED_COLUMNS = sql`d.id, d.endpoint_id, d.attempts, e.url, e.secret_sea
 
 function claimedDelivery(r: Record<string, unknown>, lease: string): ClaimedDelivery {
   return {
-      id: String(r.id),
-      endpointId: String(r.endpoint_id),
-      attempts: Number(r.attempts),
-      lease,
-      url: String(r.url),
-      secretSealed: String(r.secret_sealed),
-      previousSecretSealed: (r.previous_secret_sealed as string | null) ?? null,
-      previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
-      event:
-        r.ev_id === null || r.ev_id === undefined
-          ? null
-          : {
-              id: r.ev_id as string,
-              position: 0,
-              tx_id: 0,
-              type: String(r.ev_type),
-              account_id: String(r.ev_account_id),
-              object_type: String(r.ev_object_type),
-              object_id: String(r.ev_object_id),
-              object_sequence: Number(r.ev_object_sequence),
-              data: jsonValue<unknown>(r.ev_data),
-              created_at: toDate(r.ev_created_at),
-            },
+    id: String(r.id),
+    endpointId: String(r.endpoint_id),
+    attempts: Number(r.attempts),
+    lease,
+    url: String(r.url),
+    secretSealed: String(r.secret_sealed),
+    previousSecretSealed: (r.previous_secret_sealed as string | null) ?? null,
+    previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
+    event:
+      r.ev_id === null || r.ev_id === undefined
+        ? null
+        : {
+            id: r.ev_id as string,
+            position: 0,
+            tx_id: 0,
+            type: String(r.ev_type),
+            account_id: String(r.ev_account_id),
+            object_type: String(r.ev_object_type),
+            object_id: String(r.ev_object_id),
+            object_sequence: Number(r.ev_object_sequence),
+            data: jsonValue<unknown>(r.ev_data),
+            created_at: toDate(r.ev_created_at),
+          },
   };
 }
 

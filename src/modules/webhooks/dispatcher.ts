@@ -40,6 +40,8 @@ export interface DispatcherDeps {
   maxInFlight?: number;
   /** Outcomes recorded in one statement at most. */
   maxBatch?: number;
+  /** Record statements of this instance running at once at most. */
+  maxFlushes?: number;
   log: FastifyBaseLogger;
   /** After an endpoint.disabled event committed (wakes the fan-out). */
   onEventEmitted?: () => void;
@@ -78,6 +80,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   /** Sends started so far (claimed, or handed a freed slot when an outcome was recorded). */
   let startedCount = 0;
   const maxBatch = deps.maxBatch ?? 500;
+  const maxFlushes = deps.maxFlushes ?? 2;
 
   // ---- outcomes, recorded in batches ----------------------------------------------------------
   // Finished sends queue their outcome; one flush at a time writes everything queued in one
@@ -89,13 +92,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     done: (err?: unknown) => void;
   }
   let queue: Queued[] = [];
-  let flushing = false;
+  /** Flushes running (at most maxFlushes: while one waits for the database the next can start). */
+  let flushing = 0;
   let flushSoon = false;
 
   const record = (r: AttemptRecord): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      queue.push({ record: r, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (!flushing && !flushSoon) {
+      queue.push({ record: r, done: (err) => (err === undefined ? resolve() : reject(toError(err))) });
+      if (flushing < maxFlushes && !flushSoon) {
         // Answers that arrive in the same turn of the event loop join this batch.
         flushSoon = true;
         setImmediate(() => {
@@ -106,8 +110,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     });
 
   async function flush(): Promise<void> {
-    if (flushing) return;
-    flushing = true;
+    if (flushing >= maxFlushes) return;
+    flushing++;
     try {
       while (queue.length > 0) {
         const batch = queue.slice(0, maxBatch);
@@ -115,14 +119,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         try {
           const records = batch.map((q) => q.record);
           // The lease clock: the real time in the loop; run(now)'s injected time otherwise.
-          const at = looping
-            ? new Date()
-            : new Date(Math.max(...records.map((r) => r.attemptedAt.getTime())));
-          const handed = await recordAttempts(deps.db, records, closing ? undefined : { now: at, leaseMs: deps.leaseMs });
+          const at = looping ? new Date() : new Date(Math.max(...records.map((r) => r.attemptedAt.getTime())));
+          const handed = await recordAttempts(
+            deps.db,
+            records,
+            closing ? undefined : { now: at, leaseMs: deps.leaseMs },
+          );
           // The freed slots went to the next due deliveries of the same endpoints: send them now
           // (before settling, so a claim that follows sees them in flight).
           launch(handed, at);
           for (const q of batch) q.done();
+          // Slots freed and not handed on (nothing more due there, or the limit was lowered): claim.
+          if (handed.length < records.length) freed();
         } catch (err) {
           // One bad row (or a deadlock on an endpoint row) must not lose the others: one by one.
           deps.log.warn({ err, n: batch.length }, 'webhook dispatcher: batch record failed, recording one by one');
@@ -134,10 +142,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
               q.done(e);
             }
           }
+          freed();
         }
       }
     } finally {
-      flushing = false;
+      flushing--;
     }
   }
 
@@ -205,6 +214,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         return true;
       });
       if (disabled) deps.onEventEmitted?.();
+      freed();
       return;
     }
     const retryAfter =
@@ -235,7 +245,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         .finally(() => {
           inFlight.delete(p);
           settledCount++;
-          settled();
         });
       inFlight.add(p);
     }
@@ -284,9 +293,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       .catch(() => {});
   };
 
-  // A delivery finished (its outcome is written): its endpoint has a free slot, and more may be
-  // due. The outcomes of one batch settle together, so their slots are claimed in one go.
-  const settled = () => schedule(0);
+  // Outcomes were written and some slots were not handed on: claim (more may be due elsewhere).
+  // Slots handed on need no claim: in a backlog, the record statement alone keeps them busy.
+  function freed(): void {
+    schedule(0);
+  }
 
   return {
     async run(now = new Date()) {
@@ -318,4 +329,5 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 }
 
+const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const ok = (status: number) => status >= 200 && status < 300;
