@@ -1,7 +1,9 @@
 // The delivery worker. Every instance with jobs enabled runs one: it claims due deliveries (leases,
 // within each endpoint's max_concurrency across all instances: delivery-store.ts), sends them
-// concurrently and records each outcome. It claims again as soon as sends finish or the fan-out
-// wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
+// concurrently and records the outcomes in batches (one statement per group of finished sends,
+// which also hands each freed slot to the next due delivery of the same endpoint, so a backlog
+// flows without a claim per delivery). It claims again when slots were freed and not handed on or
+// the fan-out wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
 // lease that expires; another worker then claims the delivery again (at least once; receivers
 // dedupe on webhook-id). Tests call `run(now)`: claim and send at an injected time until nothing
 // is due, awaited.
