@@ -124,10 +124,12 @@ const waitFor = async (count: number, timeoutMs: number) => {
   while (received < count && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
 };
 
+(globalThis as any).__prof = undefined;
 // 2. Throughput: EVENTS events (each to one endpoint's worth: ENDPOINTS deliveries each).
 received = 0;
 latencies.length = 0;
 const t0 = Date.now();
+const cpu0 = process.cpuUsage();
 for (let i = 0; i < EVENTS; i += 500) {
   await a.db.transaction(async (tx) => {
     for (let j = i; j < Math.min(EVENTS, i + 500); j++) await tx.execute(emit(j, j));
@@ -137,7 +139,10 @@ const expected = EVENTS * ENDPOINTS;
 await waitFor(expected, 300_000);
 const elapsed = (Date.now() - t0) / 1000;
 const rate = received / elapsed;
+const cpu1 = process.cpuUsage(cpu0);
+const throughputCpu = Math.round(((cpu1.user + cpu1.system) / 1000 / (elapsed * 1000)) * 100);
 
+console.log('throughput phase', (globalThis as any).__prof);
 // 3. Latency at half that rate (events per second = rate / 2 / ENDPOINTS deliveries each).
 received = 0;
 latencies.length = 0;
@@ -166,6 +171,7 @@ const result = {
   latency_rate_deliveries_per_s: Math.round(eventsPerSecond * ENDPOINTS),
   latency_ms: { p50: pct(50), p99: pct(99), max: latencies.at(-1), n: latencies.length },
   duplicates,
+  bench_process_cpu_during_throughput: `${throughputCpu}% of one core`,
 };
 console.log(JSON.stringify(result, null, 2));
 

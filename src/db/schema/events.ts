@@ -122,10 +122,14 @@ export const webhookDeliveries = pgTable(
     completedAt: ts('completed_at'),
   },
   (t) => [
-    index('webhook_deliveries_due_idx')
-      .on(t.nextAttemptAt)
-      .where(sql`${t.status} = 'pending'`),
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+    // The claim: an endpoint's due deliveries in order, and its live leases (deliveries in flight).
+    index('webhook_deliveries_endpoint_due_idx')
+      .on(t.endpointId, t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_leased_idx')
+      .on(t.endpointId, t.leasedUntil)
+      .where(sql`${t.status} = 'pending' AND ${t.leasedUntil} IS NOT NULL`),
     index('webhook_deliveries_event_idx').on(t.eventId),
     // The fan-out creates one delivery per (endpoint, event); replays and manual retries add others.
     uniqueIndex('webhook_deliveries_fanout_key')

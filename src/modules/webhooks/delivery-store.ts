@@ -101,45 +101,58 @@ export async function claimDueDeliveries(
               WHERE d.endpoint_id = ep.id AND d.status = 'pending' AND d.next_attempt_at <= ${iso(now)}::timestamptz
                 AND (d.leased_until IS NULL OR d.leased_until <= ${iso(now)}::timestamptz)
               ORDER BY d.next_attempt_at
-              LIMIT greatest(ep.maxc - coalesce(live.n, 0), 0)) c
+              LIMIT greatest(ep.maxc - coalesce(live.n, 0), 0)
+              -- Never waits on a delivery row: one that a worker is recording (recordAttempts hands
+              -- freed slots on without the endpoint lock) is left to it, so the two never deadlock.
+              FOR UPDATE SKIP LOCKED) c
             ORDER BY c.next_attempt_at
             LIMIT ${limit})
           UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
           FROM picked p
             JOIN webhook_endpoints e ON e.id = p.endpoint_id
             LEFT JOIN events ev ON ev.id = p.event_id
-          WHERE d.id = p.id
-          RETURNING d.id, d.endpoint_id, d.attempts, e.url, e.secret_sealed, e.previous_secret_sealed,
-                    e.previous_secret_expires_at, ev.id AS ev_id, ev.type AS ev_type, ev.account_id AS ev_account_id,
-                    ev.object_type AS ev_object_type, ev.object_id AS ev_object_id,
-                    ev.object_sequence AS ev_object_sequence, ev.data AS ev_data, ev.created_at AS ev_created_at`,
+          -- Checked again on the row as it is now: a worker that handed a freed slot to this delivery
+          -- (recordAttempts) since this statement's snapshot already holds it.
+          WHERE d.id = p.id AND d.status = 'pending'
+            AND (d.leased_until IS NULL OR d.leased_until <= ${iso(now)}::timestamptz)
+          RETURNING ${CLAIMED_COLUMNS}`,
     );
-    return rows.map((r): ClaimedDelivery => ({
-      id: String(r.id),
-      endpointId: String(r.endpoint_id),
-      attempts: Number(r.attempts),
-      lease,
-      url: String(r.url),
-      secretSealed: String(r.secret_sealed),
-      previousSecretSealed: (r.previous_secret_sealed as string | null) ?? null,
-      previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
-      event:
-        r.ev_id === null || r.ev_id === undefined
-          ? null
-          : {
-              id: r.ev_id as string,
-              position: 0,
-              tx_id: 0,
-              type: String(r.ev_type),
-              account_id: String(r.ev_account_id),
-              object_type: String(r.ev_object_type),
-              object_id: String(r.ev_object_id),
-              object_sequence: Number(r.ev_object_sequence),
-              data: jsonValue<unknown>(r.ev_data),
-              created_at: toDate(r.ev_created_at),
-            },
-    }));
+    return rows.map((r) => claimedDelivery(r, lease));
   });
+}
+
+/** What a claim returns: the leased delivery (d), its endpoint (e) and its event (ev, if kept). */
+const CLAIMED_COLUMNS = sql`d.id, d.endpoint_id, d.attempts, e.url, e.secret_sealed, e.previous_secret_sealed,
+  e.previous_secret_expires_at, ev.id AS ev_id, ev.type AS ev_type, ev.account_id AS ev_account_id,
+  ev.object_type AS ev_object_type, ev.object_id AS ev_object_id,
+  ev.object_sequence AS ev_object_sequence, ev.data AS ev_data, ev.created_at AS ev_created_at`;
+
+function claimedDelivery(r: Record<string, unknown>, lease: string): ClaimedDelivery {
+  return {
+    id: String(r.id),
+    endpointId: String(r.endpoint_id),
+    attempts: Number(r.attempts),
+    lease,
+    url: String(r.url),
+    secretSealed: String(r.secret_sealed),
+    previousSecretSealed: (r.previous_secret_sealed as string | null) ?? null,
+    previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
+    event:
+      r.ev_id === null || r.ev_id === undefined
+        ? null
+        : {
+            id: r.ev_id as string,
+            position: 0,
+            tx_id: 0,
+            type: String(r.ev_type),
+            account_id: String(r.ev_account_id),
+            object_type: String(r.ev_object_type),
+            object_id: String(r.ev_object_id),
+            object_sequence: Number(r.ev_object_sequence),
+            data: jsonValue<unknown>(r.ev_data),
+            created_at: toDate(r.ev_created_at),
+          },
+  };
 }
 
 // ---- outcome ---------------------------------------------------------------------------------
@@ -198,6 +211,114 @@ export async function recordAttempt(db: Tx, a: AttemptRecord): Promise<boolean> 
         SELECT (SELECT count(*) FROM d)::int AS n, (SELECT count(*) FROM a)::int AS a, (SELECT count(*) FROM e)::int AS e`,
   );
   return Number(rows[0]?.n ?? 0) === 1;
+}
+
+/**
+ * What a batch of outcomes does to each endpoint's failing_since, as if they were recorded one by
+ * one in order: a success clears it, a failure starts it unless it is already running.
+ */
+function failingSinceChanges(records: readonly AttemptRecord[]): { id: string; mode: string; at: string | null }[] {
+  const byEndpoint = new Map<string, { mode: 'clear' | 'set' | 'start'; at: string | null }>();
+  for (const r of records) {
+    const cur = byEndpoint.get(r.endpointId);
+    if (r.status === 'succeeded') byEndpoint.set(r.endpointId, { mode: 'clear', at: null });
+    // After a success in this batch the failure starts the run afresh ('set'); otherwise it only
+    // starts one when none is running ('start'), and later failures change nothing.
+    else if (!cur) byEndpoint.set(r.endpointId, { mode: 'start', at: iso(r.attemptedAt) });
+    else if (cur.mode === 'clear') byEndpoint.set(r.endpointId, { mode: 'set', at: iso(r.attemptedAt) });
+  }
+  return [...byEndpoint].map(([id, v]) => ({ id, ...v })).sort((x, y) => (x.id < y.id ? -1 : 1));
+}
+
+/**
+ * Records many outcomes in one statement: every attempt is written, each delivery's new state only
+ * where this worker still holds its lease (the lease and attempt count it claimed with), and each
+ * endpoint's failing_since as recordAttempt would leave it after recording them in order.
+ *
+ * With `handoff`, the same statement hands the slots it frees to the next due deliveries of the same
+ * endpoints (leased until `handoff.now + leaseMs`, returned to be sent): a released lease is replaced
+ * by at most one new one, so an endpoint's live leases never grow, and never beyond max_concurrency
+ * as this statement sees it (a lowered limit shrinks them); no endpoint lock is needed for that.
+ * Disabled endpoints get nothing. Rows another worker holds or is claiming are skipped.
+ */
+export async function recordAttempts(
+  db: Tx,
+  records: readonly AttemptRecord[],
+  handoff?: { now: Date; leaseMs: number },
+): Promise<ClaimedDelivery[]> {
+  if (records.length === 0) return [];
+  const now = handoff ? iso(handoff.now) : null;
+  const lease = handoff ? iso(new Date(handoff.now.getTime() + handoff.leaseMs)) : null;
+  const col = <T>(f: (r: AttemptRecord) => T) => sql.param(records.map(f));
+  const endpoints = failingSinceChanges(records);
+  const rows = await queryRows<Record<string, unknown>>(
+    db,
+    sql`WITH v AS (
+          SELECT * FROM unnest(
+            ${col((r) => r.deliveryId)}::uuid[], ${col((r) => r.endpointId)}::uuid[], ${col((r) => r.lease)}::timestamptz[],
+            ${col((r) => r.attemptsBefore)}::int[], ${col((r) => iso(r.attemptedAt))}::timestamptz[],
+            ${col((r) => r.statusCode)}::int[], ${col((r) => Math.max(0, Math.round(r.durationMs)))}::int[],
+            ${col((r) => r.error)}::text[], ${col((r) => r.requestBody)}::text[], ${col((r) => r.responseBody)}::text[],
+            ${col((r) => r.status)}::text[], ${col((r) => iso(r.nextAttemptAt ?? r.attemptedAt))}::timestamptz[])
+            WITH ORDINALITY AS v(id, endpoint_id, lease, attempts_before, attempted_at, status_code, duration_ms,
+                                 error, request_body, response_body, status, next_attempt_at, n)),
+        rec AS (
+          UPDATE webhook_deliveries w SET
+            attempts = w.attempts + 1,
+            last_attempt_at = v.attempted_at,
+            last_status_code = v.status_code,
+            last_error = v.error,
+            leased_until = NULL,
+            status = v.status,
+            next_attempt_at = v.next_attempt_at,
+            completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE v.attempted_at END
+          FROM v
+          WHERE w.id = v.id AND w.leased_until = v.lease AND w.attempts = v.attempts_before
+          RETURNING w.id, w.endpoint_id),
+        att AS (
+          INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body)
+          SELECT id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body FROM v ORDER BY n
+          RETURNING 1),
+        x AS (
+          SELECT * FROM unnest(${sql.param(endpoints.map((e) => e.id))}::uuid[], ${sql.param(endpoints.map((e) => e.mode))}::text[],
+                               ${sql.param(endpoints.map((e) => e.at))}::timestamptz[]) AS x(id, mode, at)),
+        fs AS (
+          UPDATE webhook_endpoints ep SET failing_since = CASE WHEN x.mode = 'clear' THEN NULL ELSE x.at END
+          FROM x
+          WHERE ep.id = x.id AND CASE x.mode WHEN 'clear' THEN ep.failing_since IS NOT NULL
+                                             WHEN 'start' THEN ep.failing_since IS NULL
+                                             ELSE ep.failing_since IS DISTINCT FROM x.at END
+          RETURNING 1),
+        freed AS (
+          SELECT endpoint_id, count(*)::int AS n FROM rec WHERE ${handoff ? sql`true` : sql`false`} GROUP BY endpoint_id),
+        slots AS (
+          -- live: this statement's snapshot, where the leases just released still count.
+          SELECT f.endpoint_id, least(f.n, ep.max_concurrency - (live.n - f.n)) AS n
+          FROM freed f
+          JOIN webhook_endpoints ep ON ep.id = f.endpoint_id AND ep.enabled
+          CROSS JOIN LATERAL (
+            SELECT count(*)::int AS n FROM webhook_deliveries l
+            WHERE l.endpoint_id = f.endpoint_id AND l.status = 'pending' AND l.leased_until > ${now}::timestamptz) live),
+        picked AS (
+          SELECT c.id, c.endpoint_id, c.event_id FROM slots s
+          CROSS JOIN LATERAL (
+            SELECT p.id, p.endpoint_id, p.event_id FROM webhook_deliveries p
+            WHERE p.endpoint_id = s.endpoint_id AND p.status = 'pending' AND p.next_attempt_at <= ${now}::timestamptz
+              AND (p.leased_until IS NULL OR p.leased_until <= ${now}::timestamptz)
+            ORDER BY p.next_attempt_at
+            LIMIT greatest(s.n, 0)
+            FOR UPDATE SKIP LOCKED) c),
+        handed AS (
+          UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
+          FROM picked p
+            JOIN webhook_endpoints e ON e.id = p.endpoint_id
+            LEFT JOIN events ev ON ev.id = p.event_id
+          WHERE d.id = p.id AND d.status = 'pending'
+            AND (d.leased_until IS NULL OR d.leased_until <= ${now}::timestamptz)
+          RETURNING ${CLAIMED_COLUMNS})
+        SELECT * FROM handed`,
+  );
+  return lease === null ? [] : rows.map((r) => claimedDelivery(r, lease));
 }
 
 // ---- endpoints -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // The delivery worker. Every instance with jobs enabled runs one: it claims due deliveries (leases,
 // within each endpoint's max_concurrency across all instances: delivery-store.ts), sends them
-// concurrently and records each outcome. It claims again as soon as sends finish or the fan-out
-// wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
+// concurrently and records the outcomes in batches (one statement per group of finished sends,
+// which also hands each freed slot to the next due delivery of the same endpoint, so a backlog
+// flows without a claim per delivery). It claims again when slots were freed and not handed on or
+// the fan-out wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
 // lease that expires; another worker then claims the delivery again (at least once; receivers
 // dedupe on webhook-id). Tests call `run(now)`: claim and send at an injected time until nothing
 // is due, awaited.
@@ -21,6 +23,7 @@ import {
   disableEndpoint,
   failPendingDeliveries,
   recordAttempt,
+  recordAttempts,
   type AttemptRecord,
   type ClaimedDelivery,
   type DisabledEndpointRow,
@@ -37,6 +40,10 @@ export interface DispatcherDeps {
   pollMs: number;
   /** Deliveries this instance has in flight at most. */
   maxInFlight?: number;
+  /** Outcomes recorded in one statement at most. */
+  maxBatch?: number;
+  /** Record statements of this instance running at once at most. */
+  maxFlushes?: number;
   log: FastifyBaseLogger;
   /** After an endpoint.disabled event committed (wakes the fan-out). */
   onEventEmitted?: () => void;
@@ -72,6 +79,78 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const keys = new Map<string, Buffer>();
   /** Sends finished so far (run() claims again when one finished while it was claiming). */
   let settledCount = 0;
+  /** Sends started so far (claimed, or handed a freed slot when an outcome was recorded). */
+  let startedCount = 0;
+  const maxBatch = deps.maxBatch ?? 500;
+  const maxFlushes = deps.maxFlushes ?? 2;
+
+  // ---- outcomes, recorded in batches ----------------------------------------------------------
+  // Finished sends queue their outcome; one flush at a time writes everything queued in one
+  // statement (recordAttempts), so a burst of answers costs one round trip and one commit, not one
+  // per delivery. Outcomes that arrive during a flush go in the next one. A delivery stays in
+  // flight (and leased) until its outcome is written.
+  interface Queued {
+    record: AttemptRecord;
+    done: (err?: unknown) => void;
+  }
+  let queue: Queued[] = [];
+  /** Flushes running (at most maxFlushes: while one waits for the database the next can start). */
+  let flushing = 0;
+  let flushSoon = false;
+
+  const record = (r: AttemptRecord): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ record: r, done: (err) => (err === undefined ? resolve() : reject(toError(err))) });
+      if (flushing < maxFlushes && !flushSoon) {
+        // Answers that arrive in the same turn of the event loop join this batch.
+        flushSoon = true;
+        setImmediate(() => {
+          flushSoon = false;
+          void flush();
+        });
+      }
+    });
+
+  async function flush(): Promise<void> {
+    if (flushing >= maxFlushes) return;
+    flushing++;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxBatch);
+        queue = queue.slice(batch.length);
+        try {
+          const records = batch.map((q) => q.record);
+          // The lease clock: the real time in the loop; run(now)'s injected time otherwise.
+          const at = looping ? new Date() : new Date(Math.max(...records.map((r) => r.attemptedAt.getTime())));
+          const handed = await recordAttempts(
+            deps.db,
+            records,
+            closing ? undefined : { now: at, leaseMs: deps.leaseMs },
+          );
+          // The freed slots went to the next due deliveries of the same endpoints: send them now
+          // (before settling, so a claim that follows sees them in flight).
+          launch(handed, at);
+          for (const q of batch) q.done();
+          // Slots freed and not handed on (nothing more due there, or the limit was lowered): claim.
+          if (handed.length < records.length) freed();
+        } catch (err) {
+          // One bad row (or a deadlock on an endpoint row) must not lose the others: one by one.
+          deps.log.warn({ err, n: batch.length }, 'webhook dispatcher: batch record failed, recording one by one');
+          for (const q of batch) {
+            try {
+              await recordAttempt(deps.db, q.record);
+              q.done();
+            } catch (e) {
+              q.done(e);
+            }
+          }
+          freed();
+        }
+      }
+    } finally {
+      flushing--;
+    }
+  }
 
   const keyOf = (sealed: string): Buffer => {
     let k = keys.get(sealed);
@@ -93,7 +172,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       attemptedAt: now,
     };
     if (!c.event) {
-      await recordAttempt(deps.db, {
+      await record({
         ...base,
         statusCode: null,
         durationMs: 0,
@@ -112,7 +191,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const headers = webhookHeaders(signing, c.id, Math.floor(wallClock() / 1000), body);
     const result = await deps.sender.send(c.url, headers, body);
     const attempts = c.attempts + 1;
-    const record: AttemptRecord = {
+    const outcome: AttemptRecord = {
       ...base,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
@@ -124,12 +203,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       nextAttemptAt: null,
     };
     if (result.statusCode !== null && ok(result.statusCode)) {
-      await recordAttempt(deps.db, { ...record, status: 'succeeded' });
+      await record({ ...outcome, status: 'succeeded' });
       return;
     }
     if (result.statusCode === 410) {
       const disabled = await deps.db.transaction(async (tx) => {
-        await recordAttempt(tx, { ...record, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
+        await recordAttempt(tx, { ...outcome, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
         const row = await disableEndpoint(tx, c.endpointId, 'gone', now);
         if (!row) return false;
         await failPendingDeliveries(tx, c.endpointId, now, 'endpoint disabled: the receiver answered 410 Gone');
@@ -137,16 +216,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         return true;
       });
       if (disabled) deps.onEventEmitted?.();
+      freed();
       return;
     }
     const retryAfter =
       result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.retryAfter, now) : null;
     const delay = nextDelayMs(attempts, retryAfter, random);
-    await recordAttempt(
-      deps.db,
+    await record(
       delay === null
-        ? { ...record, status: 'failed', error: `${record.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
-        : { ...record, nextAttemptAt: new Date(now.getTime() + delay) },
+        ? { ...outcome, status: 'failed', error: `${outcome.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
+        : { ...outcome, nextAttemptAt: new Date(now.getTime() + delay) },
     );
   }
 
@@ -155,17 +234,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return 0;
     const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room);
+    launch(claimed, now);
+    return claimed.length;
+  }
+
+  /** Starts sending claimed deliveries. */
+  function launch(claimed: readonly ClaimedDelivery[], now: Date): void {
+    startedCount += claimed.length;
     for (const c of claimed) {
       const p: Promise<void> = attempt(c, now)
         .catch((err: unknown) => deps.log.error({ err, delivery: c.id }, 'webhook delivery attempt failed to record'))
         .finally(() => {
           inFlight.delete(p);
           settledCount++;
-          settled();
         });
       inFlight.add(p);
     }
-    return claimed.length;
   }
 
   // ---- the background loop ---------------------------------------------------------------------
@@ -211,20 +295,21 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       .catch(() => {});
   };
 
-  // A send finished: claim again soon (its endpoint has a free slot; more may be due).
-  // A few ms of grace so the slots freed by one burst of answers are claimed in one statement.
-  const settled = () => schedule(5);
+  // Outcomes were written and some slots were not handed on: claim (more may be due elsewhere).
+  // Slots handed on need no claim: in a backlog, the record statement alone keeps them busy.
+  function freed(): void {
+    schedule(0);
+  }
 
   return {
     async run(now = new Date()) {
-      let total = 0;
+      const first = startedCount;
       for (;;) {
         const before = settledCount;
         const n = await pump(now);
-        total += n;
         // A send that finished while we claimed may have freed a slot: claim again first.
         if (n === 0 && settledCount === before) {
-          if (inFlight.size === 0) return total;
+          if (inFlight.size === 0) return startedCount - first;
           await Promise.race(inFlight);
         }
       }
@@ -246,4 +331,5 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   };
 }
 
+const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const ok = (status: number) => status >= 200 && status < 300;
