@@ -50,6 +50,8 @@ if (mode === 'bare') {
     REDIS_URL: process.env.REDIS_URL ?? '',
     // The product default (10) unless a run asks for another pool size.
     ...(process.env.DATABASE_POOL_MAX ? { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX } : {}),
+    // JOBS_ENABLED=false measures a run without the background loops (jobs, event fan-out, deliveries).
+    ...(process.env.JOBS_ENABLED ? { JOBS_ENABLED: process.env.JOBS_ENABLED } : {}),
   });
   const app = await buildApp(config);
   // The same read served two ways: public, and behind an API key. Only authentication differs.

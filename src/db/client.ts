@@ -331,6 +331,17 @@ export function preparedStatement<R extends Record<string, unknown>>(
   };
 }
 
+/**
+ * The placeholder values of a prepared statement gathered from several parts, later parts winning.
+ * Copied key by key: spreading these wide objects (`{ ...a, ...b }`) measured 30-50 us per
+ * registration on Node 20, copying them like this 4-10 us (bench/RESULTS.md, issue 13).
+ */
+export function statementParams(...parts: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const part of parts) for (const key in part) out[key] = part[key];
+  return out;
+}
+
 /** PostgreSQL unique_violation (23505), whether the driver or Drizzle's wrapper carries it. */
 export const isUniqueViolation = (err: unknown): boolean =>
   (err as { code?: string })?.code === '23505' || (err as { cause?: { code?: string } })?.cause?.code === '23505';

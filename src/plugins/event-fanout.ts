@@ -1,14 +1,17 @@
 // The outbox's reader: events committed by any instance are handed to the sinks (webhook
 // deliveries, e-mail notifications) that the areas add with `app.eventFanout.addSink(name, sink)`.
-// A pass claims unread events with FOR UPDATE SKIP LOCKED in batches, calls every sink in the same
-// transaction (a sink writes its own rows: deliveries, queued e-mails) and marks the events read, so
-// an event is fanned out exactly once across instances, and a crash mid-batch leaves it unread. Each
+// Every event is written with a row in `event_outbox`. A pass deletes a batch of those rows (oldest
+// first, FOR UPDATE SKIP LOCKED, so instances never take the same ones) and calls every sink in the
+// same transaction (a sink writes its own rows: deliveries, queued e-mails), so an event is fanned
+// out exactly once across instances, and a crash mid-batch rolls the delete back: the events stay
+// queued. The events themselves are never updated. Each
 // instance that runs jobs polls every EVENTS_FANOUT_POLL_MS while idle and loops while batches come
 // back full; `afterCommit` of a sink runs after each batch (e.g. to wake a delivery worker).
 import fp from 'fastify-plugin';
 import { sql } from 'drizzle-orm';
-import { jsonValue, queryRows, type Tx } from '../db/client.js';
+import { queryRows, type Tx } from '../db/client.js';
 
+/** What a sink learns of an event: enough to route it (a sink that needs the data reads the event). */
 export interface FanoutEvent {
   id: string;
   type: string;
@@ -16,7 +19,6 @@ export interface FanoutEvent {
   object_type: string;
   object_id: string;
   object_sequence: number;
-  data: unknown;
   created_at: Date;
 }
 
@@ -55,20 +57,20 @@ export default fp<EventFanoutOptions>(
       await app.db.transaction(async (tx) => {
         const rows = await queryRows<FanoutEvent & Record<string, unknown>>(
           tx,
-          sql`SELECT id, type, account_id, object_type, object_id, object_sequence, data, created_at
-              FROM events WHERE NOT fanned_out ORDER BY position LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
+          sql`WITH claimed AS (
+                DELETE FROM event_outbox WHERE position IN (
+                  SELECT position FROM event_outbox ORDER BY position LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+                RETURNING position, event_id)
+              SELECT e.id, e.type, e.account_id, e.object_type, e.object_id, e.object_sequence, e.created_at
+              FROM claimed c JOIN events e ON e.id = c.event_id ORDER BY c.position`,
         );
         if (rows.length === 0) return;
         read = rows.map((r) => ({
           ...r,
           object_sequence: Number(r.object_sequence),
           created_at: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
-          data: jsonValue<unknown>(r.data),
         }));
         for (const sink of sinks.values()) await sink.fanOut(tx, read);
-        await tx.execute(
-          sql`UPDATE events SET fanned_out = true WHERE id = ANY(${sql.param(read.map((e) => e.id))}::uuid[])`,
-        );
       });
       for (const sink of sinks.values()) sink.afterCommit?.(read);
       return read;

@@ -7,7 +7,7 @@ import {
   boolean,
   index,
   integer,
-  jsonb,
+  json,
   pgTable,
   primaryKey,
   text,
@@ -39,20 +39,31 @@ export const events = pgTable(
     objectId: text('object_id').notNull(),
     /** 1, 2, 3... per object: a receiver orders the events about one object and drops stale ones. */
     objectSequence: bigint('object_sequence', { mode: 'number' }).notNull(),
-    data: jsonb('data').notNull(),
+    /**
+     * json, not jsonb: the text is kept as written (what the feed and the deliveries send) and
+     * nothing queries inside it, so the write skips jsonb's conversion (measured: bench/RESULTS.md).
+     */
+    data: json('data').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
-    /** Set once the dispatcher has created the event's deliveries (webhooks, e-mail). */
-    fannedOut: boolean('fanned_out').notNull().default(false),
   },
   (t) => [
     index('events_account_feed_idx').on(t.accountId, t.txId, t.position),
     index('events_account_object_idx').on(t.accountId, t.objectId, t.txId, t.position),
-    index('events_pending_fanout_idx')
-      .on(t.position)
-      .where(sql`NOT ${t.fannedOut}`),
-    index('events_created_at_idx').on(t.createdAt),
+    // For the hourly purge only: a BRIN index costs next to nothing per insert (rows arrive in
+    // created_at order), where a B-tree would be one more index entry on every change's write path.
+    index('events_created_at_brin').using('brin', t.createdAt),
   ],
 );
+
+/**
+ * Events not yet fanned out (the outbox proper): one narrow row per event, written with it and
+ * deleted by the fan-out in the transaction that creates its deliveries. Keeping this out of the
+ * events table leaves events insert-only: marking a wide row read would rewrite it and every index.
+ */
+export const eventOutbox = pgTable('event_outbox', {
+  position: bigint('position', { mode: 'number' }).primaryKey(),
+  eventId: uuid('event_id').notNull(),
+});
 
 /** The last sequence number given per object; it outlives the events (kept 30 days). */
 export const eventSequences = pgTable('event_sequences', {

@@ -78,10 +78,10 @@ export function movementCtes(when: SQL = sql`true`): SQL {
     ${balanceLowEventCtes}`;
 }
 
-// billing.balance_low as two CTEs on `ledger_moved` (the shape of events/store.ts insertEventSql):
-// the account's next event sequence number, then the event, whose data is balanceView (schemas.ts)
+// billing.balance_low as CTEs on `ledger_moved` (the shape of events/store.ts insertEventSql):
+// the account's next event sequence number, then the event (queued for the fan-out), whose data is balanceView (schemas.ts)
 // written in SQL. test/modules/billing/billing-events.test.ts holds it equal to GET /v1/billing/balance.
-const money = (amount: SQL) => sql`jsonb_build_object('amount', ${amount}, 'currency', m.currency)`;
+const money = (amount: SQL) => sql`json_build_object('amount', ${amount}, 'currency', m.currency)`;
 const balanceLowEventCtes = sql`ledger_low_sequence as (
       insert into event_sequences (object_id, sequence)
       select ${sql.raw(`'${BalanceLow.objectType}:'`)} || ${p('ledger_account')}::text, 1 from ledger_moved where ledger_fell
@@ -90,13 +90,15 @@ const balanceLowEventCtes = sql`ledger_low_sequence as (
     ledger_low_event as (
       insert into events (type, account_id, object_type, object_id, object_sequence, data)
       select ${sql.raw(`'${BalanceLow.type}'`)}, ${p('ledger_account')}::uuid, ${sql.raw(`'${BalanceLow.objectType}'`)}, ${p('ledger_account')}::text, s.sequence,
-        jsonb_build_object(
+        json_build_object(
           'balance', ${money(sql`m.balance`)},
           'credit_limit', ${money(sql`m.credit_limit`)},
           'available', ${money(sql`m.balance + m.credit_limit`)},
           'low_balance_threshold', ${money(sql`m.low_balance_threshold`)})
       from ledger_low_sequence s, ledger_moved m
-      returning id)`;
+      returning id, position),
+    ledger_low_outbox as (
+      insert into event_outbox (position, event_id) select position, id from ledger_low_event)`;
 
 export const CHARGE_REFUSED = 'charge_refused';
 

@@ -3,7 +3,7 @@
 // outbox event). The account row is locked by the movement's UPDATE, so concurrent orders queue on
 // it and can never overspend. The balance rule itself is SQL, in ledger-store.ts.
 import { sql, type SQL } from 'drizzle-orm';
-import { preparedStatement, raisedProblem, type Db, type Tx } from '../../db/client.js';
+import { preparedStatement, raisedProblem, statementParams, type Db, type Tx } from '../../db/client.js';
 import { defineError, NotFound } from '../../errors.js';
 import {
   abortUnlessMoved,
@@ -225,7 +225,7 @@ export function statementWithCharge<R extends Record<string, unknown>>(
       select ${parts.select}, ${abortUnlessMoved} as ledger_refused from ${parts.from}`,
   );
   const attempt = (db: Tx, params: Record<string, unknown>, m: Movement) =>
-    statement(db, { ...params, ...movementParams(m) });
+    statement(db, statementParams(params, movementParams(m)));
   const movement = (c: Posting & { at?: Date }): Movement => {
     assertAmount(c.money, true);
     return { ...c, type: 'charge' };

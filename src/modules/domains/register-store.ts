@@ -3,7 +3,7 @@
 // domain.registered event in one statement when the registry is in our own database).
 import { randomUUID } from 'node:crypto';
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
-import { batched, jsonValue, preparedStatement, type Db } from '../../db/client.js';
+import { batched, jsonValue, preparedStatement, statementParams, type Db } from '../../db/client.js';
 import { domains } from '../../db/schema/index.js';
 import type { AccountRow } from '../accounts/api.js';
 import { statementWithCharge, type Posting } from '../billing/api.js';
@@ -77,13 +77,14 @@ export type RegistrationWriter = (
 // insert without touching this file. The id is made here, not by the database, so that the event's
 // data (the domain as GET shows it) is complete before the statement runs.
 const domainColumns = Object.entries(getTableColumns(domains));
-const domainParams = (d: DomainRow): Record<string, unknown> =>
-  Object.fromEntries(
-    domainColumns.map(([key, col]) => {
-      const v = (d as unknown as Record<string, unknown>)[key];
-      return [`domain_${col.name}`, v instanceof Date ? v.toISOString() : v];
-    }),
-  );
+const domainPlaceholders = domainColumns.map(([key, col]) => [key, `domain_${col.name}`] as const);
+const domainParams = (d: DomainRow, out: Record<string, unknown>): Record<string, unknown> => {
+  for (const [key, name] of domainPlaceholders) {
+    const v = (d as unknown as Record<string, unknown>)[key];
+    out[name] = v instanceof Date ? v.toISOString() : v;
+  }
+  return out;
+};
 
 /**
  * The domain row behind `registryCreate` (a CTE named registry_create that yields a row when the
@@ -118,21 +119,23 @@ export function registrationWriter(db: Db, registry: RegistryBackend): Registrat
     'register_domain_after_create',
     registration(sql`registry_create as (select 1)`),
   );
-  // The domain with its id, and the statement's values for it and for its event.
-  const written = (values: NewDomain) => {
+  // The domain with its id, and the statement's values for it and for its event (added to `params`).
+  const written = (values: NewDomain, params: Record<string, unknown> = {}) => {
     const row: DomainRow = { id: randomUUID(), ...values };
-    const event = eventStatementParams(DomainRegistered, {
-      accountId: row.accountId,
-      objectId: row.name,
-      data: domainView(row),
-    });
-    return { row, params: { ...domainParams(row), ...event } };
+    domainParams(row, params);
+    eventStatementParams(
+      DomainRegistered,
+      { accountId: row.accountId, objectId: row.name, data: domainView(row) },
+      'event',
+      params,
+    );
+    return { row, params };
   };
   return async (create, domain, charge) => {
     if (inDatabase && whole) {
       const bound = inDatabase.bind(create);
-      const { row, params } = written(domain(bound));
-      const [inserted] = await whole.alone(db, { ...bound.params, ...params }, { ...charge, at: create.now });
+      const { row, params } = written(domain(bound), statementParams(bound.params));
+      const [inserted] = await whole.alone(db, params, { ...charge, at: create.now });
       if (!inserted) throw new DomainNotAvailable(`${create.name} was registered a moment ago`);
       return row;
     }

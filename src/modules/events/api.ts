@@ -60,15 +60,18 @@ export async function emitEvent<E extends EventType>(
  * For a hot path that is one prepared statement (no transaction): the event as CTEs of that
  * statement. Put `eventCtes(when, prefix)` among the statement's CTEs (`when`: the SQL condition
  * under which the change happened, so no change means no event) and pass these values with the
- * statement's own placeholders. The statement is the transaction: rolled back, it leaves no event.
+ * statement's own placeholders (added to `into` when given). The statement is the transaction:
+ * rolled back, it leaves no event.
  */
 export function eventStatementParams<E extends EventType>(
   type: E,
   e: { accountId: string; objectId: string; data: EventData<E> },
   prefix = 'event',
+  into?: Record<string, unknown>,
 ): Record<string, unknown> {
   return eventCteParams(
     { type: type.type, accountId: e.accountId, objectType: type.objectType, objectId: e.objectId, data: e.data },
     prefix,
+    into,
   );
 }

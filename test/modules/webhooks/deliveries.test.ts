@@ -86,7 +86,7 @@ t.test(
     t.match(one.json().attempts[0], { status_code: 200, error: null, request_body: got.body, response_body: 'ok' });
 
     // A second fan-out of the same event adds nothing (one delivery per endpoint and event).
-    await app.db.execute(sql`UPDATE events SET fanned_out = false`);
+    await app.db.execute(sql`INSERT INTO event_outbox (position, event_id) SELECT position, id FROM events`);
     await app.eventFanout.run();
     t.equal((await deliveriesOf(app, ep.id)).length, 1, 'no duplicate delivery on a repeated fan-out');
   },
@@ -375,7 +375,7 @@ t.test(
       url: `${rx.url}/h`,
       eventTypes: ['webhook_test.pinged'],
     });
-    await app.db.execute(sql`UPDATE events SET fanned_out = true`);
+    await app.db.execute(sql`DELETE FROM event_outbox`);
     const res = await app.inject({
       method: 'POST',
       url: `/v1/webhooks/${ep.id}/replay`,
