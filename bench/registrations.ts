@@ -74,7 +74,7 @@ async function start(label: string, cwd: string, database: string, env: Record<s
   });
   return new Promise((ok, fail) => {
     let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const line = buf.split('\n').find((l) => l.startsWith('{'));
       if (!line) return;
