@@ -6,11 +6,10 @@
 //   3. latency: events written one per transaction at half the measured throughput for DURATION s;
 //      event-to-delivery latency (event written -> receiver got it) p50/p99.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/webhooks.ts
-// A fresh database is created (and dropped) next to the one named. Everything runs in this one
-// process (both instances, the receiver and the bare loop share one event loop).
+// A fresh database is created (and dropped) next to the one named. The receiver runs in a child
+// process; both instances and the bare loop run in this one.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -35,30 +34,50 @@ await admin.query(`create database "${dbName}"`);
 const url = new URL(base);
 url.pathname = `/${dbName}`;
 
-// The receiver: 200 at once; records latency from the event's data.t (ms since epoch).
-const latencies: number[] = [];
-let received = 0;
-const seen = new Set<string>();
-let duplicates = 0;
+// The receiver, in a child process of its own (so it shares no event loop with the bare loop or the
+// instances): 200 at once; it counts, spots duplicate webhook-ids and keeps each delivery's latency
+// from the event's data.t (ms since epoch). GET /stats reads them, POST /reset clears them.
+const receiverSource = `
+import { createServer } from 'node:http';
+let received = 0, duplicates = 0; const seen = new Set(); let latencies = [];
 const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
+  if (req.url === '/stats') { res.end(JSON.stringify({ received, duplicates })); return; }
+  if (req.url === '/latencies') { res.end(JSON.stringify(latencies)); return; }
+  if (req.url === '/reset') { received = 0; latencies = []; res.end('{}'); return; }
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     received++;
     const id = String(req.headers['webhook-id'] ?? '');
     if (id) {
       if (seen.has(id)) duplicates++;
       seen.add(id);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { t?: number } };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       if (body.data?.t) latencies.push(Date.now() - body.data.t);
     }
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
   });
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const port = (server.address() as AddressInfo).port;
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+`;
+const receiverProcess = spawn(process.execPath, ['--input-type=module', '-e', receiverSource], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const port = await new Promise<number>((resolve) =>
+  receiverProcess.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+);
 const target = `http://127.0.0.1:${port}`;
+const control = new Agent({ connections: 1 });
+const stats = async () =>
+  (await (await request(`${target}/stats`, { dispatcher: control })).body.json()) as {
+    received: number;
+    duplicates: number;
+  };
+const receivedLatencies = async () =>
+  (await (await request(`${target}/latencies`, { dispatcher: control })).body.json()) as number[];
+const reset = async () =>
+  void (await (await request(`${target}/reset`, { method: 'POST', dispatcher: control })).body.text());
 
 const env = {
   DATABASE_URL: url.toString(),
@@ -121,13 +140,16 @@ const emit = (n: number, i: number) =>
   });
 const waitFor = async (count: number, timeoutMs: number) => {
   const until = Date.now() + timeoutMs;
-  while (received < count && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  let got = await stats();
+  while (got.received < count && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+    got = await stats();
+  }
+  return got;
 };
 
-(globalThis as any).__prof = undefined;
 // 2. Throughput: EVENTS events (each to one endpoint's worth: ENDPOINTS deliveries each).
-received = 0;
-latencies.length = 0;
+await reset();
 const t0 = Date.now();
 const cpu0 = process.cpuUsage();
 for (let i = 0; i < EVENTS; i += 500) {
@@ -136,16 +158,14 @@ for (let i = 0; i < EVENTS; i += 500) {
   });
 }
 const expected = EVENTS * ENDPOINTS;
-await waitFor(expected, 300_000);
+const throughput = await waitFor(expected, 300_000);
 const elapsed = (Date.now() - t0) / 1000;
-const rate = received / elapsed;
+const rate = throughput.received / elapsed;
 const cpu1 = process.cpuUsage(cpu0);
 const throughputCpu = Math.round(((cpu1.user + cpu1.system) / 1000 / (elapsed * 1000)) * 100);
 
-console.log('throughput phase', (globalThis as any).__prof);
 // 3. Latency at half that rate (events per second = rate / 2 / ENDPOINTS deliveries each).
-received = 0;
-latencies.length = 0;
+await reset();
 const eventsPerSecond = rate / 2 / ENDPOINTS;
 const total = Math.round(eventsPerSecond * DURATION);
 const start = Date.now();
@@ -158,8 +178,9 @@ for (let i = 0; i < total; i++) {
   });
   apps[i % 2]!.eventFanout.wake();
 }
-await waitFor(total * ENDPOINTS, 60_000);
-latencies.sort((x, y) => x - y);
+const latency = await waitFor(total * ENDPOINTS, 60_000);
+const latencies = (await receivedLatencies()).sort((x, y) => x - y);
+const duplicates = latency.duplicates;
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 
 const result = {
@@ -177,6 +198,7 @@ console.log(JSON.stringify(result, null, 2));
 
 for (const app of apps) await app.close();
 for (const s of stores) await s.close();
-server.close();
+await control.close();
+receiverProcess.kill();
 await admin.query(`drop database if exists "${dbName}" with (force)`);
 await admin.end();
