@@ -236,6 +236,13 @@ export const EnvSchema = Type.Object({
     default: 5,
     description: 'An endpoint whose every delivery failed for this long is disabled (endpoint.disabled event)',
   }),
+  WEBHOOK_LOG_RETENTION_DAYS: Type.Integer({
+    minimum: 30,
+    maximum: 3650,
+    default: 90,
+    description:
+      'A finished webhook delivery (succeeded or failed) and its attempts are deleted this many days after it finished (bodies are cleared after EVENT_RETENTION_DAYS)',
+  }),
   WEBHOOK_ALLOWED_RANGES: Type.Optional(
     Type.String({
       description:
@@ -364,6 +371,7 @@ export interface Config {
     readonly maxConcurrency: number;
     readonly leaseMs: number;
     readonly disableAfterDays: number;
+    readonly logRetentionDays: number;
     /** CIDR ranges allowed besides public addresses (and over http). */
     readonly allowedRanges: readonly string[];
   };
@@ -514,6 +522,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxConcurrency: e.WEBHOOK_MAX_CONCURRENCY,
       leaseMs: e.WEBHOOK_LEASE_MS,
       disableAfterDays: e.WEBHOOK_DISABLE_AFTER_DAYS,
+      logRetentionDays: e.WEBHOOK_LOG_RETENTION_DAYS,
       allowedRanges: Object.freeze(
         (e.WEBHOOK_ALLOWED_RANGES ?? '')
           .split(',')

@@ -48,6 +48,7 @@ export async function registerDeliveries(
     db: app.db,
     retentionDays: config.events.retentionDays,
     disableAfterDays: config.webhooks.disableAfterDays,
+    logRetentionDays: config.webhooks.logRetentionDays,
     now,
     wake: () => dispatcher.wake(),
     onEventEmitted: () => app.eventFanout.wake(),
@@ -57,6 +58,7 @@ export async function registerDeliveries(
   app.jobs.register('webhooks.deliver', (at) => dispatcher.run(at), { every: false });
   app.jobs.register('webhooks.disable-failing', (at) => deliveries.disableFailing(at), { every: 3_600_000 });
   app.jobs.register('webhooks.purge-bodies', (at) => deliveries.purgeBodies(at), { every: 3_600_000 });
+  app.jobs.register('webhooks.purge-log', (at) => deliveries.purgeLog(at), { every: 3_600_000 });
 
   if (config.jobs.enabled) app.addHook('onReady', async () => dispatcher.start());
   app.addHook('onClose', async () => dispatcher.stop());

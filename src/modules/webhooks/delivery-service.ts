@@ -16,6 +16,7 @@ import {
   listAttempts,
   listDeliveries,
   purgeAttemptBodies,
+  purgeFinishedDeliveries,
   retryDelivery,
   type EndpointRef,
 } from './delivery-store.js';
@@ -41,6 +42,8 @@ export interface DeliveryServiceDeps {
   db: Db;
   retentionDays: number;
   disableAfterDays: number;
+  /** Days a finished delivery and its attempts are kept. */
+  logRetentionDays: number;
   now?: (() => Date) | undefined;
   /** New due deliveries (wakes this instance's dispatcher). */
   wake: () => void;
@@ -163,6 +166,16 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     },
 
     /** Clears attempt bodies older than the retention period; returns how many. */
+    /** Deletes the log of deliveries finished more than logRetentionDays ago (the job webhooks.purge-log). */
+    async purgeLog(now: Date): Promise<number> {
+      const before = new Date(now.getTime() - deps.logRetentionDays * DAY_MS);
+      let total = 0;
+      for (;;) {
+        const n = await purgeFinishedDeliveries(db, before);
+        total += n;
+        if (n === 0) return total;
+      }
+    },
     async purgeBodies(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.retentionDays * DAY_MS);
       let total = 0;

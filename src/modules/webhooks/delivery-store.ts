@@ -605,3 +605,21 @@ export async function purgeAttemptBodies(db: Tx, before: Date, batch = 5_000): P
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * Deletes finished deliveries (succeeded or failed) that finished before `before`, with their
+ * attempts (the foreign key cascades); returns how many deliveries (one batch). Pending ones stay.
+ */
+export async function purgeFinishedDeliveries(db: Tx, before: Date, batch = 5_000): Promise<number> {
+  const rows = await queryRows<{ n: number }>(
+    db,
+    sql`WITH gone AS (
+          DELETE FROM webhook_deliveries
+          WHERE id IN (SELECT id FROM webhook_deliveries
+                       WHERE status <> 'pending' AND completed_at < ${iso(before)}::timestamptz
+                       LIMIT ${batch})
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM gone`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}

@@ -577,6 +577,33 @@ t.test('issue 13 item 4: attempt bodies are cleared after the retention period (
   t.match(one.json().attempts[0], { status_code: 200, request_body: null, response_body: null });
 });
 
+t.test(
+  'issue 13 item 4: finished deliveries and their attempts are deleted after WEBHOOK_LOG_RETENTION_DAYS (90); pending ones stay',
+  async (t) => {
+    const { app, r } = await setup(t);
+    const rx = await receiver(t, (req) => (JSON.parse(req.body).data.n === 0 ? { status: 200 } : { status: 500 }));
+    const ep = await insertEndpoint(app, { accountId: r.accountId, url: `${rx.url}/h` });
+    await emitTestEvents(app, r.accountId, 2);
+    const t0 = new Date();
+    await deliver(app, t0);
+    const before = await deliveriesOf(app, ep.id);
+    t.same(before.map((d) => d.status).sort(), ['pending', 'succeeded'], 'one delivered, one to be retried');
+    t.equal(await app.jobs.run('webhooks.purge-log', later(t0, 89 * 86_400_000)), 0, 'kept for 90 days');
+    t.equal(await app.jobs.run('webhooks.purge-log', later(t0, 91 * 86_400_000)), 1, 'then the finished one goes');
+    const after = await deliveriesOf(app, ep.id);
+    t.same(
+      after.map((d) => d.status),
+      ['pending'],
+      'the pending delivery stays, whatever its age',
+    );
+    const [attempts] = await queryRows<{ n: number }>(
+      app.db,
+      sql`SELECT count(*)::int AS n FROM webhook_attempts WHERE endpoint_id = ${ep.id}::uuid`,
+    );
+    t.equal(Number(attempts!.n), 1, "the finished one's attempt went with it, the pending one's stays");
+  },
+);
+
 t.test('issue 13 item 4: the delivery log pages with a cursor and filters by status', async (t) => {
   const { app, r } = await setup(t);
   const rx = await receiver(t, (req) => (JSON.parse(req.body).data.n % 2 === 0 ? { status: 200 } : { status: 500 }));
