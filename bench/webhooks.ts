@@ -10,6 +10,7 @@
 // process; both instances and the bare loop run in this one.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -98,7 +99,14 @@ for (const store of stores) {
 }
 const [a] = apps as [App, App];
 
+// Busy CPU seconds of the whole machine so far (/proc/stat: every field but idle and iowait).
+const machineBusy = (): number => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((x, y) => x + y, 0) - (f[3] ?? 0) - (f[4] ?? 0)) / 100;
+};
+
 // 1. The bare loop.
+const bareBusy0 = machineBusy();
 const body = JSON.stringify({ id: 'x', type: 'bench.pinged', data: { n: 1 } });
 const agent = new Agent();
 let bareCount = 0;
@@ -118,6 +126,7 @@ await Promise.all(
   }),
 );
 const bareRate = bareCount / DURATION;
+const bareCpuUs = ((machineBusy() - bareBusy0) / bareCount) * 1e6;
 await agent.close();
 
 // An account and its endpoints.
@@ -152,6 +161,7 @@ const waitFor = async (count: number, timeoutMs: number) => {
 await reset();
 const t0 = Date.now();
 const cpu0 = process.cpuUsage();
+const busy0 = machineBusy();
 for (let i = 0; i < EVENTS; i += 500) {
   await a.db.transaction(async (tx) => {
     for (let j = i; j < Math.min(EVENTS, i + 500); j++) await tx.execute(emit(j, j));
@@ -161,6 +171,7 @@ const expected = EVENTS * ENDPOINTS;
 const throughput = await waitFor(expected, 300_000);
 const elapsed = (Date.now() - t0) / 1000;
 const rate = throughput.received / elapsed;
+const deliveryCpuUs = ((machineBusy() - busy0) / throughput.received) * 1e6;
 const cpu1 = process.cpuUsage(cpu0);
 const throughputCpu = Math.round(((cpu1.user + cpu1.system) / 1000 / (elapsed * 1000)) * 100);
 
@@ -193,6 +204,9 @@ const result = {
   latency_ms: { p50: pct(50), p99: pct(99), max: latencies.at(-1), n: latencies.length },
   duplicates,
   bench_process_cpu_during_throughput: `${throughputCpu}% of one core`,
+  // What one costs the whole machine (all processes, PostgreSQL included), in CPU microseconds.
+  machine_cpu_us_per_bare_post: Math.round(bareCpuUs),
+  machine_cpu_us_per_delivery: Math.round(deliveryCpuUs),
 };
 console.log(JSON.stringify(result, null, 2));
 
