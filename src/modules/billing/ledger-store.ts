@@ -79,8 +79,8 @@ export function movementCtes(when: SQL = sql`true`): SQL {
 }
 
 // billing.balance_low as CTEs on `ledger_moved` (the shape of events/store.ts insertEventSql):
-// the account's next event sequence number, then the event (queued for the fan-out), whose data is balanceView (schemas.ts)
-// written in SQL. test/modules/billing/billing-events.test.ts holds it equal to GET /v1/billing/balance.
+// the account's next event sequence number, then the event (queued for the fan-out), whose data is
+// balanceView (schemas.ts) written in SQL. test/modules/billing/billing-events.test.ts holds it equal to GET /v1/billing/balance.
 const money = (amount: SQL) => sql`json_build_object('amount', ${amount}, 'currency', m.currency)`;
 const balanceLowEventCtes = sql`ledger_low_sequence as (
       insert into event_sequences (object_id, sequence)

@@ -52,11 +52,11 @@ export const insertEventSql = (e: NewEvent): SQL => sql`
 const sequenceKey = (objectType: string, objectId: string): string => `${objectType}:${objectId}`;
 
 /**
- * The write of one event as two CTEs for a caller's own prepared statement (a hot path that is one
+ * The write of one event as three CTEs for a caller's own prepared statement (a hot path that is one
  * statement with no BEGIN/COMMIT, like a registration): `<prefix>_sequence` takes the object's next
  * sequence number, `<prefix>_insert` writes the event and `<prefix>_outbox` queues it for the
- * fan-out, all only when `when` holds (a condition
- * on the caller's other CTEs, e.g. `exists (select 1 from domain_insert)`). The values are the
+ * fan-out, all only when `when` holds (a condition on the caller's other CTEs, e.g.
+ * `exists (select 1 from domain_insert)`). The values are the
  * placeholders of eventCteParams(prefix, e), so the statement can be prepared once. The same rows
  * as insertEventSql; several events in one statement need distinct prefixes and distinct objects.
  */
