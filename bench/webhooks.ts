@@ -1,8 +1,9 @@
 // Webhook delivery benchmark (issue 13): PostgreSQL, two app instances with jobs enabled (their
 // fan-out and delivery loops running), one loopback receiver.
 //   1. bare: an undici POST loop to the receiver, CONCURRENCY in flight, for DURATION s (the ceiling).
-//   2. throughput: N events written at once; deliveries per second from the first event written to
-//      the last delivery received (fan-out, claim, sign, send, record included).
+//   2. throughput: N events committed at once (one transaction, a connection of its own);
+//      deliveries per second from that commit to the last delivery received (fan-out, claim, sign,
+//      send, record included).
 //   3. latency: events written one per transaction at half the measured throughput for DURATION s;
 //      event-to-delivery latency (event written -> receiver got it) p50/p99.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/webhooks.ts
@@ -10,7 +11,8 @@
 // process; both instances and the bare loop run in this one.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { cpus } from 'node:os';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -105,6 +107,26 @@ const machineBusy = (): number => {
   return (f.reduce((x, y) => x + y, 0) - (f[3] ?? 0) - (f[4] ?? 0)) / 100;
 };
 
+// CPU seconds of one process (/proc/<pid>/stat utime + stime), and of every PostgreSQL process.
+const processCpu = (pid: number): number => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+};
+const postgresCpu = (): number =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .reduce((sum, pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres') ? sum + processCpu(Number(pid)) : sum;
+      } catch {
+        return sum;
+      }
+    }, 0);
+
 // 1. The bare loop.
 const bareBusy0 = machineBusy();
 const body = JSON.stringify({ id: 'x', type: 'bench.pinged', data: { n: 1 } });
@@ -157,22 +179,50 @@ const waitFor = async (count: number, timeoutMs: number) => {
   return got;
 };
 
-// 2. Throughput: EVENTS events (each to one endpoint's worth: ENDPOINTS deliveries each).
+// 2. Throughput: a backlog of EVENTS events (ENDPOINTS deliveries each) committed at once by a
+// connection of its own (outside both instances' pools), as a burst of changes would leave it;
+// the clock starts as that transaction commits and stops at the last delivery received (fan-out,
+// claim, sign, send and record included).
 await reset();
-const t0 = Date.now();
-const cpu0 = process.cpuUsage();
-const busy0 = machineBusy();
-for (let i = 0; i < EVENTS; i += 500) {
-  await a.db.transaction(async (tx) => {
-    for (let j = i; j < Math.min(EVENTS, i + 500); j++) await tx.execute(emit(j, j));
-  });
-}
+// BENCH_CPU_PROFILE=file.cpuprofile: a CPU profile of this process over the throughput phase only.
+const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+const post = (method: string) =>
+  new Promise<unknown>((resolve, reject) =>
+    profiler!.post(method, (err, res) => (err ? reject(err) : resolve((res as { profile?: unknown }).profile))),
+  );
+const writer = createPostgresStore(url.toString(), { max: 1 });
+let t0 = 0;
+let cpu0 = process.cpuUsage();
+let busy0 = 0;
+let pg0 = 0;
+let rx0 = 0;
+await writer.db.transaction(async (tx) => {
+  for (let j = 0; j < EVENTS; j++) await tx.execute(emit(j, j));
+  // Measured from here: the COMMIT that follows makes the backlog visible.
+  if (profiler) {
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.start');
+  }
+  t0 = Date.now();
+  cpu0 = process.cpuUsage();
+  busy0 = machineBusy();
+  [pg0, rx0] = [postgresCpu(), processCpu(receiverProcess.pid!)];
+});
+for (const app of apps) app.eventFanout.wake();
 const expected = EVENTS * ENDPOINTS;
 const throughput = await waitFor(expected, 300_000);
 const elapsed = (Date.now() - t0) / 1000;
 const rate = throughput.received / elapsed;
 const deliveryCpuUs = ((machineBusy() - busy0) / throughput.received) * 1e6;
 const cpu1 = process.cpuUsage(cpu0);
+if (profiler) writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(await post('Profiler.stop')));
+const perDelivery = (seconds: number) => Math.round((seconds / throughput.received) * 1e6);
+const split = {
+  instances: perDelivery((cpu1.user + cpu1.system) / 1e6),
+  postgres: perDelivery(postgresCpu() - pg0),
+  receiver: perDelivery(processCpu(receiverProcess.pid!) - rx0),
+};
 const throughputCpu = Math.round(((cpu1.user + cpu1.system) / 1000 / (elapsed * 1000)) * 100);
 
 // 3. Latency at half that rate (events per second = rate / 2 / ENDPOINTS deliveries each).
@@ -207,11 +257,13 @@ const result = {
   // What one costs the whole machine (all processes, PostgreSQL included), in CPU microseconds.
   machine_cpu_us_per_bare_post: Math.round(bareCpuUs),
   machine_cpu_us_per_delivery: Math.round(deliveryCpuUs),
+  // Of which: both instances (this process), PostgreSQL, the receiver.
+  cpu_us_per_delivery_split: split,
 };
 console.log(JSON.stringify(result, null, 2));
 
 for (const app of apps) await app.close();
-for (const s of stores) await s.close();
+for (const s of [...stores, writer]) await s.close();
 await control.close();
 receiverProcess.kill();
 await admin.query(`drop database if exists "${dbName}" with (force)`);
