@@ -141,7 +141,8 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_endpoint_leased_idx')
       .on(t.endpointId, t.leasedUntil)
       .where(sql`${t.status} = 'pending' AND ${t.leasedUntil} IS NOT NULL`),
-    index('webhook_deliveries_event_idx').on(t.eventId),
+    // No index on event_id alone: nothing looks deliveries up by event, and each index is written
+    // again by every non-HOT update of a delivery (its lease, its outcome).
     // The fan-out creates one delivery per (endpoint, event); replays and manual retries add others.
     uniqueIndex('webhook_deliveries_fanout_key')
       .on(t.endpointId, t.eventId)
