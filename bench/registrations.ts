@@ -202,4 +202,6 @@ console.log(
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
 const sorted = [...ratios].sort((a, b) => a - b);
-console.log(`\nMedian ratio: ${(100 * sorted[Math.floor(sorted.length / 2)]!).toFixed(1)}% (target >= 90%)`);
+const mid = Math.floor(sorted.length / 2);
+const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+console.log(`\nMedian ratio: ${(100 * median).toFixed(1)}% (target >= 90%)`);
