@@ -1,9 +1,11 @@
 // Registrations with and without events, measured in one run: this checkout's server and a
-// baseline build (a commit before events, default the tag bench-baseline-13) started side by side, each on its own
-// PostgreSQL database, and loaded in alternating rounds so that both see the same machine.
+// baseline build (a commit before events, by default the tag bench-baseline-13) started side by
+// side, each on its own PostgreSQL database, and loaded in alternating rounds so that both see the
+// same machine.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/registrations.ts
-// BENCH_BASE_DIR: a checkout of the baseline commit (made with `git worktree add` when missing, its
-// node_modules linked to this one's; the tag is made again from bench/baseline-13.patch when missing); BENCH_ROUNDS (default 3) rounds of BENCH_DURATION s (10).
+// BENCH_BASE_DIR (default ../base): a checkout of the baseline, made with `git worktree add` when
+// missing, its node_modules linked to this one's; the tag is made again from
+// bench/baseline-13.patch when a clone lacks it. BENCH_ROUNDS (3) rounds of BENCH_DURATION s (10).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
