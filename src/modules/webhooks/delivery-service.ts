@@ -165,7 +165,6 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
       return n;
     },
 
-    /** Clears attempt bodies older than the retention period; returns how many. */
     /** Deletes the log of deliveries finished more than logRetentionDays ago (the job webhooks.purge-log). */
     async purgeLog(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.logRetentionDays * DAY_MS);
@@ -176,6 +175,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
         if (n === 0) return total;
       }
     },
+    /** Clears attempt bodies older than the retention period; returns how many. */
     async purgeBodies(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.retentionDays * DAY_MS);
       let total = 0;
