@@ -1,6 +1,7 @@
 // The events feed as rules: an account sees its own events of the last EVENT_RETENTION_DAYS days,
 // in commit-safe order (store.ts), filtered by type and object; older ones are purged hourly.
 import type { Db } from '../../db/client.js';
+import { inBatches } from '../../db/sweep.js';
 import { findEvent, listEvents, purgeEvents, type EventRow } from './store.js';
 
 export interface EventServiceDeps {
@@ -27,13 +28,8 @@ export function createEventService({ db, retentionDays }: EventServiceDeps) {
       const row = await findEvent(db, accountId, id);
       return row && row.created_at >= horizon(new Date()) ? row : undefined;
     },
-    async purge(now: Date): Promise<number> {
-      let total = 0;
-      for (;;) {
-        const n = await purgeEvents(db, horizon(now));
-        total += n;
-        if (n === 0) return total;
-      }
+    purge(now: Date): Promise<number> {
+      return inBatches(() => purgeEvents(db, horizon(now)));
     },
   };
 }

@@ -4,6 +4,7 @@
 // Also the housekeeping jobs: disabling endpoints that failed every delivery for days, and clearing
 // attempt bodies after the retention period.
 import type { Db } from '../../db/client.js';
+import { inBatches } from '../../db/sweep.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import { emitEvent, isKnownEventType } from '../events/api.js';
 import {
@@ -166,24 +167,14 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     },
 
     /** Deletes the log of deliveries finished more than logRetentionDays ago (the job webhooks.purge-log). */
-    async purgeLog(now: Date): Promise<number> {
+    purgeLog(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.logRetentionDays * DAY_MS);
-      let total = 0;
-      for (;;) {
-        const n = await purgeFinishedDeliveries(db, before);
-        total += n;
-        if (n === 0) return total;
-      }
+      return inBatches(() => purgeFinishedDeliveries(db, before));
     },
     /** Clears attempt bodies older than the retention period; returns how many. */
-    async purgeBodies(now: Date): Promise<number> {
+    purgeBodies(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.retentionDays * DAY_MS);
-      let total = 0;
-      for (;;) {
-        const n = await purgeAttemptBodies(db, before);
-        total += n;
-        if (n === 0) return total;
-      }
+      return inBatches(() => purgeAttemptBodies(db, before));
     },
   };
 }
