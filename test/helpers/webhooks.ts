@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import type { App } from '../../src/app.js';
 import { queryRows } from '../../src/db/client.js';
 import { defineEventType, emitEvent } from '../../src/modules/events/api.js';
+import { listDeliveries } from '../../src/modules/webhooks/delivery-store.js';
 
 export const LOOPBACK_ENV = { WEBHOOK_ALLOWED_RANGES: '127.0.0.0/8,::1/128' };
 
@@ -166,20 +167,16 @@ export interface DeliveryState {
   last_status_code: number | null;
 }
 
+/** The endpoint's deliveries as the delivery log has them (queued first attempts included), oldest first. */
 export async function deliveriesOf(app: App, endpointId: string): Promise<DeliveryState[]> {
-  const rows = await queryRows<Record<string, unknown>>(
-    app.db,
-    sql`SELECT id, status, attempts, next_attempt_at, leased_until, last_error, last_status_code
-        FROM webhook_deliveries WHERE endpoint_id = ${endpointId}::uuid ORDER BY created_at, id`,
-  );
-  const d = (v: unknown) => (v === null ? null : v instanceof Date ? v : new Date(v as string));
-  return rows.map((r) => ({
-    id: String(r.id),
-    status: String(r.status),
-    attempts: Number(r.attempts),
-    next_attempt_at: d(r.next_attempt_at)!,
-    leased_until: d(r.leased_until),
-    last_error: (r.last_error as string | null) ?? null,
-    last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
+  const rows = await listDeliveries(app.db, { endpointId, limit: 10_000 });
+  return rows.reverse().map((r) => ({
+    id: r.id,
+    status: r.status,
+    attempts: r.attempts,
+    next_attempt_at: r.next_attempt_at,
+    leased_until: r.leased_until,
+    last_error: r.last_error,
+    last_status_code: r.last_status_code,
   }));
 }

@@ -2,19 +2,7 @@
 // recipients. An event is written in the transaction of the change it reports; the dispatcher fans
 // it out to deliveries after commit (modules/events, modules/webhooks).
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  boolean,
-  index,
-  integer,
-  json,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, json, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { accounts } from './accounts.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
@@ -127,6 +115,9 @@ export const webhookDeliveries = pgTable(
     lastAttemptAt: ts('last_attempt_at'),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
+    /** The latest attempt's duration and the first 4 KiB of its answer (cleared after 30 days); earlier attempts are in webhook_attempts. */
+    lastDurationMs: integer('last_duration_ms'),
+    lastResponseBody: text('last_response_body'),
     /** Created by a replay or a manual retry rather than by the event's fan-out. */
     trigger: text('trigger').notNull().default('event'),
     createdAt: ts('created_at').notNull().defaultNow(),
@@ -141,16 +132,43 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_endpoint_leased_idx')
       .on(t.endpointId, t.leasedUntil)
       .where(sql`${t.status} = 'pending' AND ${t.leasedUntil} IS NOT NULL`),
-    // No index on event_id alone: nothing looks deliveries up by event, and each index is written
-    // again by every non-HOT update of a delivery (its lease, its outcome).
-    // The fan-out creates one delivery per (endpoint, event); replays and manual retries add others.
-    uniqueIndex('webhook_deliveries_fanout_key')
-      .on(t.endpointId, t.eventId)
-      .where(sql`${t.trigger} = 'event'`),
+    // No index on event_id alone, and no unique (endpoint_id, event_id): nothing looks deliveries up
+    // by event, and each index is one more entry per delivery. The fan-out queues each event once
+    // per endpoint (it deletes the event's outbox row in the same transaction: event_outbox).
   ],
 );
 
-/** Every attempt of a delivery: the delivery log. Bodies are cleared after 30 days. */
+/**
+ * The fan-out's output: first attempts waiting to be sent, as chains of one endpoint's events in
+ * order. A worker leases a chain (one of the endpoint's max_concurrency slots), sends its events one
+ * after another, then writes the deliveries (succeeded, or pending with a retry time) and deletes the
+ * chain, or puts back the part it did not send. The delivery ids (webhook-id) are fixed here, so a
+ * chain sent again after a lease expired carries the same ids. Until sent, the delivery log shows
+ * them as pending deliveries.
+ */
+export const webhookQueue = pgTable(
+  'webhook_queue',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    accountId: uuid('account_id').notNull(),
+    deliveryIds: uuid('delivery_ids').array().notNull(),
+    eventIds: uuid('event_ids').array().notNull(),
+    /** 'event': the fan-out's; 'replay': a replay's (new deliveries of kept events). */
+    trigger: text('trigger').notNull().default('event'),
+    leasedUntil: ts('leased_until'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_queue_endpoint_idx').on(t.endpointId, t.id)],
+);
+
+/**
+ * A delivery's attempts before its latest one (the latest is on the delivery row: last_*), so a
+ * delivery that succeeds at once is one row. Response bodies are cleared after 30 days; the request
+ * body is the event itself, shown while the event is kept.
+ */
 export const webhookAttempts = pgTable(
   'webhook_attempts',
   {
@@ -163,7 +181,6 @@ export const webhookAttempts = pgTable(
     statusCode: integer('status_code'),
     durationMs: integer('duration_ms').notNull(),
     error: text('error'),
-    requestBody: text('request_body'),
     responseBody: text('response_body'),
   },
   (t) => [

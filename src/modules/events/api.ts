@@ -28,7 +28,7 @@ export {
 };
 // The event as the feed shows it: also the body of a webhook delivery and the source of an e-mail.
 export { Event, eventView } from './schemas.js';
-export { findEvent, type EventRow } from './store.js';
+export { findEvent, findEvents, type EventRow } from './store.js';
 export { webhooksDocument } from './openapi-webhooks.js';
 
 export interface Emitted {

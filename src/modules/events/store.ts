@@ -163,6 +163,19 @@ export async function findEvent(tx: Tx, accountId: string | null, id: string): P
   return rows[0] ? normalise(rows[0]) : undefined;
 }
 
+/** The kept events among these ids (of any account), by id. */
+export async function findEvents(tx: Tx, ids: readonly string[]): Promise<Map<string, EventRow>> {
+  const found = new Map<string, EventRow>();
+  if (ids.length === 0) return found;
+  const rows = await queryRows<EventRow>(
+    tx,
+    sql`SELECT id, position, tx_id, type, account_id, object_type, object_id, object_sequence, data, created_at
+        FROM events WHERE id = ANY(${sql.param([...new Set(ids)])}::uuid[])`,
+  );
+  for (const r of rows) found.set(String(r.id), normalise(r));
+  return found;
+}
+
 /** Deletes events older than `before` (the feed keeps 30 days); returns how many. */
 export async function purgeEvents(tx: Tx, before: Date, batch = 5_000): Promise<number> {
   const rows = await queryRows<{ n: number }>(

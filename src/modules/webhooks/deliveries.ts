@@ -1,5 +1,5 @@
-// Deliveries per the Standard Webhooks specification, wired into the app: the fan-out sink (one
-// delivery per subscribed endpoint and event, in the fan-out's transaction), the dispatcher (the
+// Deliveries per the Standard Webhooks specification, wired into the app: the fan-out sink (the
+// first attempts queued per subscribed endpoint, in the fan-out's transaction), the dispatcher (the
 // loop on instances that run jobs; `webhooks.deliver` runs one pass at a given time), the
 // housekeeping jobs and the delivery-log routes. webhooks/index.ts calls registerDeliveries once.
 import type { FastifyInstance } from 'fastify';
@@ -8,7 +8,7 @@ import type { Resolver } from '../../lib/ssrf-guard.js';
 import { createDeliveryService } from './delivery-service.js';
 import { deliveryRoutes } from './delivery-routes.js';
 import { createSender } from './delivery-sender.js';
-import { insertFanoutDeliveries } from './delivery-store.js';
+import { queueFanoutDeliveries } from './delivery-store.js';
 import { createDispatcher } from './dispatcher.js';
 import './events.js';
 
@@ -32,6 +32,7 @@ export async function registerDeliveries(
     sender,
     openSecret: (sealed) => app.secretBox.open(sealed),
     leaseMs: config.webhooks.leaseMs,
+    timeoutMs: config.webhooks.timeoutMs,
     pollMs: config.webhooks.pollMs,
     log: app.log.child({ component: 'webhook-dispatcher' }),
     onEventEmitted: () => app.eventFanout.wake(),
@@ -39,7 +40,7 @@ export async function registerDeliveries(
 
   app.eventFanout.addSink('webhooks', {
     fanOut: async (tx, events) => {
-      await insertFanoutDeliveries(tx, events);
+      await queueFanoutDeliveries(tx, events);
     },
     afterCommit: () => dispatcher.wake(),
   });

@@ -75,12 +75,12 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<{ deliveries: DeliverySer
       },
     },
     async (req) => {
-      const { delivery, attempts } = await deliveries.get(
+      const { delivery, attempts, requestBody } = await deliveries.get(
         tenantOf(req.principal),
         req.params.id,
         req.params.delivery_id,
       );
-      return { ...deliveryView(delivery), attempts: attempts.map(attemptView) };
+      return { ...deliveryView(delivery), attempts: attempts.map((a) => attemptView(a, requestBody)) };
     },
   );
 

@@ -45,7 +45,7 @@ export const WebhookAttempt = named(
         description: 'Why it failed: an HTTP status, a timeout, a refused connection, the SSRF guard',
       }),
       request_body: Type.Union([Type.String(), Type.Null()], {
-        description: 'The body sent (the event); null after the retention period',
+        description: 'The body sent: the event, as long as it is kept (30 days); null after that',
       }),
       response_body: Type.Union([Type.String(), Type.Null()], {
         description: "The first 4 KiB of the receiver's answer; null after the retention period",
@@ -114,11 +114,12 @@ export const deliveryView = (d: DeliveryRow, now = new Date()) => ({
   completed_at: iso(d.completed_at),
 });
 
-export const attemptView = (a: AttemptRow) => ({
+/** `requestBody`: the event as sent (every attempt sends the same body), null once it is no longer kept. */
+export const attemptView = (a: AttemptRow, requestBody: string | null) => ({
   attempted_at: a.attempted_at.toISOString(),
   status_code: a.status_code,
   duration_ms: a.duration_ms,
   error: a.error,
-  request_body: a.request_body,
+  request_body: requestBody,
   response_body: a.response_body,
 });

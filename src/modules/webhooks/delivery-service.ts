@@ -2,11 +2,11 @@
 // endpoints only (another account's endpoint is 404); a manual retry makes one delivery due now
 // (same delivery, same webhook-id), a replay creates new deliveries of kept events since a time.
 // Also the housekeeping jobs: disabling endpoints that failed every delivery for days, and clearing
-// attempt bodies after the retention period.
+// response bodies after the retention period.
 import type { Db } from '../../db/client.js';
 import { inBatches } from '../../db/sweep.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
-import { emitEvent, isKnownEventType } from '../events/api.js';
+import { emitEvent, eventView, findEvent, isKnownEventType } from '../events/api.js';
 import {
   disableFailingEndpoints,
   eventsToReplay,
@@ -76,7 +76,10 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
       await endpointOf(accountId, endpointId);
       const delivery = await findDelivery(db, endpointId, deliveryId);
       if (!delivery) throw new NotFound('no such delivery of this endpoint');
-      return { delivery, attempts: await listAttempts(db, deliveryId) };
+      const attempts = await listAttempts(db, deliveryId);
+      // Every attempt sends the same body, the event: shown while the event is kept.
+      const event = attempts.length > 0 ? await findEvent(db, accountId, delivery.event_id) : undefined;
+      return { delivery, attempts, requestBody: event ? JSON.stringify(eventView(event)) : null };
     },
 
     async retry(accountId: string, endpointId: string, deliveryId: string) {
@@ -171,7 +174,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
       const before = new Date(now.getTime() - deps.logRetentionDays * DAY_MS);
       return inBatches(() => purgeFinishedDeliveries(db, before));
     },
-    /** Clears attempt bodies older than the retention period; returns how many. */
+    /** Clears response bodies older than the retention period (request bodies are the events, purged with them); returns how many. */
     purgeBodies(now: Date): Promise<number> {
       const before = new Date(now.getTime() - deps.retentionDays * DAY_MS);
       return inBatches(() => purgeAttemptBodies(db, before));

@@ -2,9 +2,9 @@
 // concurrency), the outcome of an attempt, the endpoint switches (disable, failing_since), the
 // delivery log, manual retry, replay and the housekeeping sweeps. Times come in as parameters (the
 // dispatcher's clock), never the database's now(), so tests move them.
-import { sql } from 'drizzle-orm';
-import { jsonValue, queryRows, type Db, type Tx } from '../../db/client.js';
-import type { EventRow } from '../events/api.js';
+import { sql, type SQL } from 'drizzle-orm';
+import { queryRows, type Db, type Tx } from '../../db/client.js';
+import { findEvents, type EventRow } from '../events/api.js';
 
 const iso = (d: Date) => d.toISOString();
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
@@ -12,162 +12,222 @@ const toDateOrNull = (v: unknown): Date | null => (v === null || v === undefined
 
 // ---- fan-out ---------------------------------------------------------------------------------
 
+/** Events in one chain at most (a chain holds one of its endpoint's slots while it is sent). */
+export const CHAIN_MAX = 50;
+
 /**
- * One delivery per (enabled endpoint of the event's account subscribed to its type or '*', event),
- * written in the fan-out's transaction, due from the event's time; a second fan-out of the same
- * event adds nothing.
+ * Writes queued chains: `matched` lists (endpoint_id, account_id, event_id, n, maxc), one row per
+ * first attempt to make; each endpoint's events go in order of n, cut into chains so that a backlog
+ * fills the endpoint's max_concurrency (maxc) slots: one event per chain when few are waiting,
+ * CHAIN_MAX at most. Returns the deliveries queued.
  */
-export async function insertFanoutDeliveries(
-  tx: Tx,
-  events: readonly { id: string; type: string; account_id: string; created_at: Date }[],
-): Promise<number> {
-  if (events.length === 0) return 0;
+async function insertChains(tx: Tx, matched: SQL, trigger: 'event' | 'replay', createdAt: SQL): Promise<number> {
   const rows = await queryRows<{ n: number }>(
     tx,
-    sql`WITH ins AS (
-          INSERT INTO webhook_deliveries (endpoint_id, account_id, event_id, next_attempt_at)
-          SELECT e.id, ev.account_id, ev.id, ev.created_at
-          FROM unnest(${sql.param(events.map((e) => e.id))}::uuid[],
-                      ${sql.param(events.map((e) => e.account_id))}::uuid[],
-                      ${sql.param(events.map((e) => e.type))}::text[],
-                      ${sql.param(events.map((e) => e.created_at.toISOString()))}::timestamptz[])
-                 AS ev(id, account_id, type, created_at)
-          JOIN webhook_endpoints e
-            ON e.account_id = ev.account_id AND e.enabled AND e.event_types && ARRAY[ev.type, '*']
-          ON CONFLICT (endpoint_id, event_id) WHERE trigger = 'event' DO NOTHING
-          RETURNING 1)
-        SELECT count(*)::int AS n FROM ins`,
+    sql`WITH m AS (${matched}),
+        c AS (
+          SELECT m.*, (row_number() OVER (PARTITION BY m.endpoint_id ORDER BY m.n) - 1)
+                        / greatest(1, least(${CHAIN_MAX}, ceil(count(*) OVER (PARTITION BY m.endpoint_id) / m.maxc::numeric)))::int
+                      AS chain
+          FROM m),
+        ins AS (
+          INSERT INTO webhook_queue (endpoint_id, account_id, delivery_ids, event_ids, trigger, created_at)
+          SELECT endpoint_id, (array_agg(account_id))[1], array_agg(gen_random_uuid() ORDER BY n),
+                 array_agg(event_id ORDER BY n), ${trigger}, ${createdAt}
+          FROM c GROUP BY endpoint_id, chain ORDER BY endpoint_id, chain
+          RETURNING cardinality(event_ids) AS n)
+        SELECT coalesce(sum(n), 0)::int AS n FROM ins`,
   );
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * Queues the first attempts of these events, one per enabled endpoint of the event's account
+ * subscribed to its type (or '*'). Runs in the fan-out's transaction, which deletes the events'
+ * outbox rows: each event is queued once. Returns the deliveries queued.
+ */
+export function queueFanoutDeliveries(
+  tx: Tx,
+  events: readonly { id: string; type: string; account_id: string }[],
+): Promise<number> {
+  if (events.length === 0) return Promise.resolve(0);
+  return insertChains(
+    tx,
+    sql`SELECT e.id AS endpoint_id, ev.account_id, ev.id AS event_id, ev.n, e.max_concurrency AS maxc
+        FROM unnest(${sql.param(events.map((e) => e.id))}::uuid[], ${sql.param(events.map((e) => e.account_id))}::uuid[],
+                    ${sql.param(events.map((e) => e.type))}::text[]) WITH ORDINALITY AS ev(id, account_id, type, n)
+        JOIN webhook_endpoints e
+          ON e.account_id = ev.account_id AND e.enabled AND e.event_types && ARRAY[ev.type, '*']`,
+    'event',
+    sql`now()`,
+  );
+}
+
 // ---- claim -----------------------------------------------------------------------------------
 
-export interface ClaimedDelivery {
-  id: string;
-  endpointId: string;
+/** One delivery of a claimed chain. */
+export interface ChainItem {
+  /** The delivery id: the webhook-id header. */
+  deliveryId: string;
+  eventId: string;
+  /** Attempts made before this one. */
   attempts: number;
-  /** The lease this worker holds (its value is the claim's token). */
-  lease: string;
-  url: string;
-  secretSealed: string;
-  previousSecretSealed: string | null;
-  previousSecretExpiresAt: Date | null;
   /** The event, or null when it is no longer kept. */
   event: EventRow | null;
 }
 
 /**
- * Claims up to `limit` due deliveries for this worker, leasing them until `now + leaseMs`. An
- * endpoint gets at most max_concurrency deliveries with a live lease across all workers: claimers
- * lock the endpoint rows first (SKIP LOCKED: an endpoint another worker is claiming for is left to
- * it), then count its live leases in a new statement, which sees every earlier claim committed.
+ * What a worker leased: one of an endpoint's max_concurrency slots, with the deliveries to send in
+ * it one after another. 'queue': first attempts (a webhook_queue row; the deliveries are written
+ * when recorded). 'delivery': one existing delivery (a retry, a replay, a manual retry).
  */
-export async function claimDueDeliveries(
-  db: Db,
-  now: Date,
-  leaseMs: number,
-  limit: number,
-): Promise<ClaimedDelivery[]> {
+export interface ClaimedChain {
+  kind: 'queue' | 'delivery';
+  trigger: string;
+  /** The queue row's id, or the delivery's id. */
+  key: string;
+  endpointId: string;
+  accountId: string;
+  /** The lease this worker holds (its value is the claim's token). */
+  lease: string;
+  createdAt: Date;
+  url: string;
+  secretSealed: string;
+  previousSecretSealed: string | null;
+  previousSecretExpiresAt: Date | null;
+  items: ChainItem[];
+}
+
+/**
+ * Claims up to `limit` chains for this worker, leasing them until `now + leaseMs`. An endpoint gets
+ * at most max_concurrency live leases (chains and retried deliveries together) across all workers:
+ * claimers lock the endpoint rows first (SKIP LOCKED: an endpoint another worker is claiming for is
+ * left to it), then count its live leases in a new statement, which sees every earlier claim
+ * committed. An endpoint's due work goes oldest first, retries and queued chains alike.
+ */
+export async function claimDueDeliveries(db: Db, now: Date, leaseMs: number, limit: number): Promise<ClaimedChain[]> {
   if (limit <= 0) return [];
+  const at = iso(now);
   const lease = iso(new Date(now.getTime() + leaseMs));
-  return db.transaction(async (tx) => {
+  const rows = await db.transaction(async (tx) => {
     const endpoints = await queryRows<{ id: string; max_concurrency: number }>(
       tx,
       sql`SELECT e.id, e.max_concurrency FROM webhook_endpoints e
-          WHERE e.enabled AND e.id IN (
-            SELECT d.endpoint_id FROM webhook_deliveries d
-            WHERE d.status = 'pending' AND d.next_attempt_at <= ${iso(now)}::timestamptz
-              AND (d.leased_until IS NULL OR d.leased_until <= ${iso(now)}::timestamptz))
+          WHERE e.enabled AND (
+            e.id IN (SELECT d.endpoint_id FROM webhook_deliveries d
+                     WHERE d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
+                       AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz))
+            OR e.id IN (SELECT q.endpoint_id FROM webhook_queue q
+                        WHERE q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz))
           LIMIT 500
           FOR NO KEY UPDATE OF e SKIP LOCKED`,
     );
     if (endpoints.length === 0) return [];
-    const ids = endpoints.map((e) => e.id);
-    const rows = await queryRows<Record<string, unknown>>(
+    const ids = sql.param(endpoints.map((e) => e.id));
+    return queryRows<Record<string, unknown>>(
       tx,
       sql`WITH ep AS (
-            SELECT * FROM unnest(${sql.param(ids)}::uuid[], ${sql.param(endpoints.map((e) => Number(e.max_concurrency)))}::int[]) AS ep(id, maxc)),
+            SELECT * FROM unnest(${ids}::uuid[], ${sql.param(endpoints.map((e) => Number(e.max_concurrency)))}::int[]) AS ep(id, maxc)),
           live AS (
-            SELECT d.endpoint_id, count(*)::int AS n FROM webhook_deliveries d
-            WHERE d.endpoint_id = ANY(${sql.param(ids)}::uuid[]) AND d.status = 'pending'
-              AND d.leased_until > ${iso(now)}::timestamptz
-            GROUP BY d.endpoint_id),
+            SELECT l.endpoint_id, count(*)::int AS n FROM (
+              SELECT d.endpoint_id FROM webhook_deliveries d
+              WHERE d.endpoint_id = ANY(${ids}::uuid[]) AND d.status = 'pending' AND d.leased_until > ${at}::timestamptz
+              UNION ALL
+              SELECT q.endpoint_id FROM webhook_queue q
+              WHERE q.endpoint_id = ANY(${ids}::uuid[]) AND q.leased_until > ${at}::timestamptz) l
+            GROUP BY l.endpoint_id),
+          room AS (
+            SELECT ep.id, greatest(ep.maxc - coalesce(live.n, 0), 0) AS n FROM ep LEFT JOIN live ON live.endpoint_id = ep.id),
+          -- Never waits on a row: one a worker is recording is left to it (recording does not take the
+          -- endpoint lock first, so waiting here could deadlock).
+          cd AS (
+            SELECT c.* FROM room CROSS JOIN LATERAL (
+              SELECT d.id, d.endpoint_id, d.next_attempt_at AS due FROM webhook_deliveries d
+              WHERE d.endpoint_id = room.id AND d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
+                AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz)
+              ORDER BY d.next_attempt_at LIMIT room.n
+              FOR UPDATE SKIP LOCKED) c),
+          cq AS (
+            SELECT c.* FROM room CROSS JOIN LATERAL (
+              SELECT q.id, q.endpoint_id, q.created_at AS due FROM webhook_queue q
+              WHERE q.endpoint_id = room.id AND (q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz)
+              ORDER BY q.id LIMIT room.n
+              FOR UPDATE SKIP LOCKED) c),
           picked AS (
-            SELECT c.id, c.endpoint_id, c.event_id FROM ep
-            LEFT JOIN live ON live.endpoint_id = ep.id
-            CROSS JOIN LATERAL (
-              SELECT d.id, d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
-              WHERE d.endpoint_id = ep.id AND d.status = 'pending' AND d.next_attempt_at <= ${iso(now)}::timestamptz
-                AND (d.leased_until IS NULL OR d.leased_until <= ${iso(now)}::timestamptz)
-              ORDER BY d.next_attempt_at
-              LIMIT greatest(ep.maxc - coalesce(live.n, 0), 0)
-              -- Never waits on a delivery row: one that a worker is recording (recordAttempts hands
-              -- freed slots on without the endpoint lock) is left to it, so the two never deadlock.
-              FOR UPDATE SKIP LOCKED) c
-            ORDER BY c.next_attempt_at
-            LIMIT ${limit})
-          UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
-          FROM picked p
-            JOIN webhook_endpoints e ON e.id = p.endpoint_id
-            LEFT JOIN events ev ON ev.id = p.event_id
-          -- Checked again on the row as it is now: a worker that handed a freed slot to this delivery
-          -- (recordAttempts) since this statement's snapshot already holds it.
-          WHERE d.id = p.id AND d.status = 'pending'
-            AND (d.leased_until IS NULL OR d.leased_until <= ${iso(now)}::timestamptz)
-          RETURNING ${CLAIMED_COLUMNS}`,
+            SELECT r.did, r.qid FROM (
+              SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id ORDER BY u.due, u.qid NULLS FIRST) AS k, room.n AS room
+              FROM (SELECT id AS did, NULL::bigint AS qid, endpoint_id, due FROM cd
+                    UNION ALL SELECT NULL::uuid, id, endpoint_id, due FROM cq) u
+              JOIN room ON room.id = u.endpoint_id) r
+            WHERE r.k <= r.room
+            ORDER BY r.due
+            LIMIT ${limit}),
+          ud AS (
+            UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
+            FROM picked p
+            WHERE d.id = p.did AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz)
+            RETURNING 'delivery'::text AS kind, d.trigger, d.id::text AS key, d.endpoint_id, d.account_id, d.created_at,
+                      ARRAY[d.id] AS delivery_ids, ARRAY[d.event_id] AS event_ids, d.attempts, d.next_attempt_at AS due),
+          uq AS (
+            UPDATE webhook_queue q SET leased_until = ${lease}::timestamptz
+            FROM picked p
+            WHERE q.id = p.qid AND (q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz)
+            RETURNING 'queue'::text AS kind, q.trigger, q.id::text AS key, q.endpoint_id, q.account_id, q.created_at,
+                      q.delivery_ids, q.event_ids, 0 AS attempts, q.created_at AS due)
+          SELECT u.kind, u.trigger, u.key, u.endpoint_id, u.account_id, u.created_at, u.delivery_ids, u.event_ids, u.attempts,
+                 e.url, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
+          FROM (SELECT * FROM ud UNION ALL SELECT * FROM uq) u
+          JOIN webhook_endpoints e ON e.id = u.endpoint_id
+          ORDER BY u.due`,
     );
-    return rows.map((r) => claimedDelivery(r, lease));
   });
-}
-
-/** What a claim returns: the leased delivery (d), its endpoint (e) and its event (ev, if kept). */
-const CLAIMED_COLUMNS = sql`d.id, d.endpoint_id, d.attempts, e.url, e.secret_sealed, e.previous_secret_sealed,
-  e.previous_secret_expires_at, ev.id AS ev_id, ev.type AS ev_type, ev.account_id AS ev_account_id,
-  ev.object_type AS ev_object_type, ev.object_id AS ev_object_id,
-  ev.object_sequence AS ev_object_sequence, ev.data AS ev_data, ev.created_at AS ev_created_at`;
-
-function claimedDelivery(r: Record<string, unknown>, lease: string): ClaimedDelivery {
-  return {
-    id: String(r.id),
+  if (rows.length === 0) return [];
+  const chains = rows.map((r) => ({
+    r,
+    deliveryIds: uuidArray(r.delivery_ids),
+    eventIds: uuidArray(r.event_ids),
+  }));
+  const events = await findEvents(
+    db,
+    chains.flatMap((c) => c.eventIds),
+  );
+  return chains.map(({ r, deliveryIds, eventIds }) => ({
+    kind: r.kind === 'queue' ? ('queue' as const) : ('delivery' as const),
+    trigger: String(r.trigger),
+    key: String(r.key),
     endpointId: String(r.endpoint_id),
-    attempts: Number(r.attempts),
+    accountId: String(r.account_id),
     lease,
+    createdAt: toDate(r.created_at),
     url: String(r.url),
     secretSealed: String(r.secret_sealed),
     previousSecretSealed: (r.previous_secret_sealed as string | null) ?? null,
     previousSecretExpiresAt: toDateOrNull(r.previous_secret_expires_at),
-    event:
-      r.ev_id === null || r.ev_id === undefined
-        ? null
-        : {
-            id: r.ev_id as string,
-            position: 0,
-            tx_id: 0,
-            type: String(r.ev_type),
-            account_id: String(r.ev_account_id),
-            object_type: String(r.ev_object_type),
-            object_id: String(r.ev_object_id),
-            object_sequence: Number(r.ev_object_sequence),
-            data: jsonValue<unknown>(r.ev_data),
-            created_at: toDate(r.ev_created_at),
-          },
-  };
+    items: deliveryIds.map((deliveryId, i) => ({
+      deliveryId,
+      eventId: eventIds[i]!,
+      attempts: Number(r.attempts),
+      event: events.get(eventIds[i]!) ?? null,
+    })),
+  }));
+}
+
+/** A uuid[] as node-postgres or PGlite hands it back (an array, or its literal form {a,b}). */
+function uuidArray(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  return parsePgArray(String(v));
 }
 
 // ---- outcome ---------------------------------------------------------------------------------
 
-export interface AttemptRecord {
+/** One attempt of one delivery of a chain. */
+export interface AttemptOutcome {
   deliveryId: string;
-  endpointId: string;
-  lease: string;
-  /** The delivery's attempts when it was claimed (with the lease: this worker still holds it). */
-  attemptsBefore: number;
+  eventId: string;
   attemptedAt: Date;
   statusCode: number | null;
   durationMs: number;
   error: string | null;
-  requestBody: string | null;
   responseBody: string | null;
   /** What becomes of the delivery. */
   status: 'succeeded' | 'pending' | 'failed';
@@ -175,51 +235,21 @@ export interface AttemptRecord {
   nextAttemptAt: Date | null;
 }
 
-/**
- * Writes the attempt (always: it happened) and, while this worker still holds the lease, the
- * delivery's new state, and the endpoint's failing_since (cleared by a success, started by a
- * failure). One statement.
- */
-export async function recordAttempt(db: Tx, a: AttemptRecord): Promise<boolean> {
-  const done = a.status !== 'pending';
-  const rows = await queryRows<{ n: number }>(
-    db,
-    sql`WITH d AS (
-          UPDATE webhook_deliveries SET
-            attempts = attempts + 1,
-            last_attempt_at = ${iso(a.attemptedAt)}::timestamptz,
-            last_status_code = ${a.statusCode}::int,
-            last_error = ${a.error}::text,
-            leased_until = NULL,
-            status = ${a.status},
-            next_attempt_at = ${iso(a.nextAttemptAt ?? a.attemptedAt)}::timestamptz,
-            completed_at = ${done ? iso(a.attemptedAt) : null}::timestamptz
-          WHERE id = ${a.deliveryId}::uuid AND leased_until = ${a.lease}::timestamptz AND attempts = ${a.attemptsBefore}::int
-          RETURNING id),
-        a AS (
-          INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body)
-          VALUES (${a.deliveryId}::uuid, ${a.endpointId}::uuid, ${iso(a.attemptedAt)}::timestamptz, ${a.statusCode}::int,
-                  ${Math.max(0, Math.round(a.durationMs))}::int, ${a.error}::text, ${a.requestBody}::text, ${a.responseBody}::text)
-          RETURNING 1),
-        e AS (
-          ${
-            a.status === 'succeeded'
-              ? sql`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ${a.endpointId}::uuid AND failing_since IS NOT NULL`
-              : sql`UPDATE webhook_endpoints SET failing_since = ${iso(a.attemptedAt)}::timestamptz WHERE id = ${a.endpointId}::uuid AND failing_since IS NULL`
-          }
-          RETURNING 1)
-        SELECT (SELECT count(*) FROM d)::int AS n, (SELECT count(*) FROM a)::int AS a, (SELECT count(*) FROM e)::int AS e`,
-  );
-  return Number(rows[0]?.n ?? 0) === 1;
+/** What a worker did with a claimed chain: the attempts it made, in order (a prefix of its items). */
+export interface ChainOutcome {
+  chain: ClaimedChain;
+  attempts: AttemptOutcome[];
 }
 
 /**
  * What a batch of outcomes does to each endpoint's failing_since, as if they were recorded one by
  * one in order: a success clears it, a failure starts it unless it is already running.
  */
-function failingSinceChanges(records: readonly AttemptRecord[]): { id: string; mode: string; at: string | null }[] {
+function failingSinceChanges(
+  attempts: readonly { endpointId: string; status: string; attemptedAt: Date }[],
+): { id: string; mode: string; at: string | null }[] {
   const byEndpoint = new Map<string, { mode: 'clear' | 'set' | 'start'; at: string | null }>();
-  for (const r of records) {
+  for (const r of attempts) {
     const cur = byEndpoint.get(r.endpointId);
     if (r.status === 'succeeded') byEndpoint.set(r.endpointId, { mode: 'clear', at: null });
     // After a success in this batch the failure starts the run afresh ('set'); otherwise it only
@@ -231,53 +261,93 @@ function failingSinceChanges(records: readonly AttemptRecord[]): { id: string; m
 }
 
 /**
- * Records many outcomes in one statement: every attempt is written, each delivery's new state only
- * where this worker still holds its lease (the lease and attempt count it claimed with), and each
- * endpoint's failing_since as recordAttempt would leave it after recording them in order.
- *
- * With `handoff`, the same statement hands the slots it frees to the next due deliveries of the same
- * endpoints (leased until `handoff.now + leaseMs`, returned to be sent): a released lease is replaced
- * by at most one new one, so an endpoint's live leases never grow, and never beyond max_concurrency
- * as this statement sees it (a lowered limit shrinks them); no endpoint lock is needed for that.
- * Disabled endpoints get nothing. Rows another worker holds or is claiming are skipped.
+ * Records what workers did with their chains, in one statement, where each worker still holds its
+ * lease:
+ * - a queued chain: its attempted deliveries are written (succeeded, failed, or pending with their
+ *   next attempt), and the chain is deleted, or keeps only what was not sent and is released;
+ * - a claimed delivery: its previous latest attempt moves to webhook_attempts and this one becomes
+ *   its latest (an attempt whose lease another worker took over since still joins the history);
+ * - each endpoint's failing_since, as recording the attempts one by one in order would leave it.
+ * Returns the attempts recorded.
  */
-export async function recordAttempts(
-  db: Tx,
-  records: readonly AttemptRecord[],
-  handoff?: { now: Date; leaseMs: number },
-): Promise<ClaimedDelivery[]> {
-  if (records.length === 0) return [];
-  const now = handoff ? iso(handoff.now) : null;
-  const lease = handoff ? iso(new Date(handoff.now.getTime() + handoff.leaseMs)) : null;
-  const col = <T>(f: (r: AttemptRecord) => T) => sql.param(records.map(f));
-  const endpoints = failingSinceChanges(records);
-  const rows = await queryRows<Record<string, unknown>>(
+export async function recordChains(db: Tx, outcomes: readonly ChainOutcome[]): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const queued = outcomes.filter((o) => o.chain.kind === 'queue');
+  const flat = outcomes.flatMap((o) => o.attempts.map((a, i) => ({ a, c: o.chain, item: o.chain.items[i]! })));
+  if (flat.length === 0 && queued.length === 0) return 0;
+  const col = <T>(f: (x: (typeof flat)[number]) => T) => sql.param(flat.map(f));
+  const qcol = <T>(f: (o: ChainOutcome) => T) => sql.param(queued.map(f));
+  const endpoints = failingSinceChanges(
+    flat.map((x) => ({ endpointId: x.c.endpointId, status: x.a.status, attemptedAt: x.a.attemptedAt })),
+  );
+  const rows = await queryRows<{ q: number; d: number }>(
     db,
     sql`WITH v AS (
           SELECT * FROM unnest(
-            ${col((r) => r.deliveryId)}::uuid[], ${col((r) => r.endpointId)}::uuid[], ${col((r) => r.lease)}::timestamptz[],
-            ${col((r) => r.attemptsBefore)}::int[], ${col((r) => iso(r.attemptedAt))}::timestamptz[],
-            ${col((r) => r.statusCode)}::int[], ${col((r) => Math.max(0, Math.round(r.durationMs)))}::int[],
-            ${col((r) => r.error)}::text[], ${col((r) => r.requestBody)}::text[], ${col((r) => r.responseBody)}::text[],
-            ${col((r) => r.status)}::text[], ${col((r) => iso(r.nextAttemptAt ?? r.attemptedAt))}::timestamptz[])
-            WITH ORDINALITY AS v(id, endpoint_id, lease, attempts_before, attempted_at, status_code, duration_ms,
-                                 error, request_body, response_body, status, next_attempt_at, n)),
-        rec AS (
+            ${col((x) => (x.c.kind === 'queue' ? x.c.key : null))}::bigint[], ${col((x) => x.a.deliveryId)}::uuid[],
+            ${col((x) => x.a.eventId)}::uuid[], ${col((x) => x.c.trigger)}::text[], ${col((x) => x.c.endpointId)}::uuid[], ${col((x) => x.c.accountId)}::uuid[],
+            ${col((x) => iso(x.c.createdAt))}::timestamptz[], ${col((x) => x.c.lease)}::timestamptz[],
+            ${col((x) => x.item.attempts)}::int[], ${col((x) => iso(x.a.attemptedAt))}::timestamptz[],
+            ${col((x) => x.a.statusCode)}::int[], ${col((x) => Math.max(0, Math.round(x.a.durationMs)))}::int[],
+            ${col((x) => x.a.error)}::text[], ${col((x) => x.a.responseBody)}::text[], ${col((x) => x.a.status)}::text[],
+            ${col((x) => iso(x.a.nextAttemptAt ?? x.a.attemptedAt))}::timestamptz[])
+            WITH ORDINALITY AS v(qid, id, event_id, trigger, endpoint_id, account_id, created_at, lease, attempts_before,
+                                 attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at, n)),
+        qv AS (
+          SELECT * FROM unnest(${qcol((o) => o.chain.key)}::bigint[], ${qcol((o) => o.chain.lease)}::timestamptz[],
+                               ${qcol((o) => o.attempts.length)}::int[], ${qcol((o) => o.chain.items.length)}::int[])
+                   AS qv(id, lease, sent, total)),
+        q_done AS (
+          DELETE FROM webhook_queue q USING qv
+          WHERE q.id = qv.id AND q.leased_until = qv.lease AND qv.sent >= qv.total
+          RETURNING q.id),
+        q_rest AS (
+          UPDATE webhook_queue q SET delivery_ids = q.delivery_ids[qv.sent + 1:], event_ids = q.event_ids[qv.sent + 1:],
+                 leased_until = NULL
+          FROM qv
+          WHERE q.id = qv.id AND q.leased_until = qv.lease AND qv.sent < qv.total
+          RETURNING q.id),
+        held AS (SELECT id FROM q_done UNION ALL SELECT id FROM q_rest),
+        new_d AS (
+          INSERT INTO webhook_deliveries (id, endpoint_id, account_id, event_id, trigger, status, attempts, next_attempt_at,
+                                          last_attempt_at, last_status_code, last_error, last_duration_ms, last_response_body,
+                                          created_at, completed_at)
+          SELECT v.id, v.endpoint_id, v.account_id, v.event_id, v.trigger, v.status, 1, v.next_attempt_at,
+                 v.attempted_at, v.status_code, v.error, v.duration_ms, v.response_body,
+                 v.created_at, CASE WHEN v.status = 'pending' THEN NULL ELSE v.attempted_at END
+          FROM v JOIN held ON held.id = v.qid
+          ORDER BY v.n
+          ON CONFLICT (id) DO NOTHING
+          RETURNING 1),
+        cur AS (
+          SELECT w.id, w.endpoint_id, w.last_attempt_at, w.last_status_code, w.last_duration_ms, w.last_error, w.last_response_body
+          FROM webhook_deliveries w
+          JOIN v ON v.qid IS NULL AND w.id = v.id AND w.leased_until = v.lease AND w.attempts = v.attempts_before
+          FOR UPDATE OF w),
+        hist AS (
+          INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, duration_ms, error, response_body)
+          SELECT id, endpoint_id, last_attempt_at, last_status_code, coalesce(last_duration_ms, 0), last_error, last_response_body
+          FROM cur WHERE last_attempt_at IS NOT NULL
+          UNION ALL
+          SELECT v.id, v.endpoint_id, v.attempted_at, v.status_code, v.duration_ms, v.error, v.response_body
+          FROM v
+          WHERE v.qid IS NULL AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.id = v.id)
+            AND EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.id = v.id)
+          RETURNING 1),
+        upd AS (
           UPDATE webhook_deliveries w SET
             attempts = w.attempts + 1,
             last_attempt_at = v.attempted_at,
             last_status_code = v.status_code,
             last_error = v.error,
+            last_duration_ms = v.duration_ms,
+            last_response_body = v.response_body,
             leased_until = NULL,
             status = v.status,
             next_attempt_at = v.next_attempt_at,
             completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE v.attempted_at END
-          FROM v
-          WHERE w.id = v.id AND w.leased_until = v.lease AND w.attempts = v.attempts_before
-          RETURNING w.id, w.endpoint_id),
-        att AS (
-          INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body)
-          SELECT id, endpoint_id, attempted_at, status_code, duration_ms, error, request_body, response_body FROM v ORDER BY n
+          FROM cur JOIN v ON v.qid IS NULL AND v.id = cur.id
+          WHERE w.id = cur.id
           RETURNING 1),
         x AS (
           SELECT * FROM unnest(${sql.param(endpoints.map((e) => e.id))}::uuid[], ${sql.param(endpoints.map((e) => e.mode))}::text[],
@@ -288,37 +358,11 @@ export async function recordAttempts(
           WHERE ep.id = x.id AND CASE x.mode WHEN 'clear' THEN ep.failing_since IS NOT NULL
                                              WHEN 'start' THEN ep.failing_since IS NULL
                                              ELSE ep.failing_since IS DISTINCT FROM x.at END
-          RETURNING 1),
-        freed AS (
-          SELECT endpoint_id, count(*)::int AS n FROM rec WHERE ${handoff ? sql`true` : sql`false`} GROUP BY endpoint_id),
-        slots AS (
-          -- live: this statement's snapshot, where the leases just released still count.
-          SELECT f.endpoint_id, least(f.n, ep.max_concurrency - (live.n - f.n)) AS n
-          FROM freed f
-          JOIN webhook_endpoints ep ON ep.id = f.endpoint_id AND ep.enabled
-          CROSS JOIN LATERAL (
-            SELECT count(*)::int AS n FROM webhook_deliveries l
-            WHERE l.endpoint_id = f.endpoint_id AND l.status = 'pending' AND l.leased_until > ${now}::timestamptz) live),
-        picked AS (
-          SELECT c.id, c.endpoint_id, c.event_id FROM slots s
-          CROSS JOIN LATERAL (
-            SELECT p.id, p.endpoint_id, p.event_id FROM webhook_deliveries p
-            WHERE p.endpoint_id = s.endpoint_id AND p.status = 'pending' AND p.next_attempt_at <= ${now}::timestamptz
-              AND (p.leased_until IS NULL OR p.leased_until <= ${now}::timestamptz)
-            ORDER BY p.next_attempt_at
-            LIMIT greatest(s.n, 0)
-            FOR UPDATE SKIP LOCKED) c),
-        handed AS (
-          UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
-          FROM picked p
-            JOIN webhook_endpoints e ON e.id = p.endpoint_id
-            LEFT JOIN events ev ON ev.id = p.event_id
-          WHERE d.id = p.id AND d.status = 'pending'
-            AND (d.leased_until IS NULL OR d.leased_until <= ${now}::timestamptz)
-          RETURNING ${CLAIMED_COLUMNS})
-        SELECT * FROM handed`,
+          RETURNING 1)
+        SELECT (SELECT count(*) FROM new_d)::int AS q, (SELECT count(*) FROM upd)::int AS d,
+               (SELECT count(*) FROM hist)::int AS h, (SELECT count(*) FROM fs)::int AS f`,
   );
-  return lease === null ? [] : rows.map((r) => claimedDelivery(r, lease));
+  return Number(rows[0]?.q ?? 0) + Number(rows[0]?.d ?? 0);
 }
 
 // ---- endpoints -------------------------------------------------------------------------------
@@ -369,15 +413,30 @@ export async function disableFailingEndpoints(tx: Tx, cutoff: Date, at: Date): P
   return rows.map(disabledRow);
 }
 
-/** Ends an endpoint's pending deliveries (it was disabled): status 'failed' with the reason. */
+/**
+ * Ends an endpoint's pending deliveries (it was disabled): status 'failed' with the reason. Its
+ * queued chains become failed deliveries too, except those a worker is sending (it records them).
+ */
 export async function failPendingDeliveries(tx: Tx, endpointId: string, at: Date, error: string): Promise<number> {
   const rows = await queryRows<{ n: number }>(
     tx,
-    sql`WITH f AS (
+    sql`WITH q AS (
+          DELETE FROM webhook_queue
+          WHERE endpoint_id = ${endpointId}::uuid AND (leased_until IS NULL OR leased_until <= ${iso(at)}::timestamptz)
+          RETURNING endpoint_id, account_id, delivery_ids, event_ids, trigger, created_at),
+        ins AS (
+          INSERT INTO webhook_deliveries (id, endpoint_id, account_id, event_id, trigger, status, attempts, next_attempt_at,
+                                          last_error, created_at, completed_at)
+          SELECT u.id, q.endpoint_id, q.account_id, u.event_id, q.trigger, 'failed', 0, ${iso(at)}::timestamptz, ${error},
+                 q.created_at, ${iso(at)}::timestamptz
+          FROM q CROSS JOIN LATERAL unnest(q.delivery_ids, q.event_ids) AS u(id, event_id)
+          ON CONFLICT (id) DO NOTHING
+          RETURNING 1),
+        f AS (
           UPDATE webhook_deliveries SET status = 'failed', completed_at = ${iso(at)}::timestamptz, last_error = ${error}
           WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending'
           RETURNING 1)
-        SELECT count(*)::int AS n FROM f`,
+        SELECT (SELECT count(*) FROM f)::int + (SELECT count(*) FROM ins)::int AS n`,
   );
   return Number(rows[0]?.n ?? 0);
 }
@@ -449,8 +508,19 @@ const deliveryRow = (r: Record<string, unknown>): DeliveryRow => ({
   completed_at: toDateOrNull(r.completed_at),
 });
 
-const DELIVERY_COLUMNS = sql`d.id, d.endpoint_id, d.event_id, ev.type AS event_type, d.status, d.trigger, d.attempts,
-  d.next_attempt_at, d.leased_until, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at`;
+/**
+ * An endpoint's deliveries as the log shows them: the written ones, and the first attempts still
+ * queued (pending, no attempt yet; in flight while a worker holds their chain).
+ */
+const endpointDeliveries = (endpointId: string) => sql`(
+  SELECT d.id, d.endpoint_id, d.event_id, d.status, d.trigger, d.attempts, d.next_attempt_at, d.leased_until,
+         d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at
+  FROM webhook_deliveries d WHERE d.endpoint_id = ${endpointId}::uuid
+  UNION ALL
+  SELECT u.id, q.endpoint_id, u.event_id, 'pending', q.trigger, 0, q.created_at, q.leased_until,
+         NULL, NULL, NULL, q.created_at, NULL
+  FROM webhook_queue q CROSS JOIN LATERAL unnest(q.delivery_ids, q.event_ids) AS u(id, event_id)
+  WHERE q.endpoint_id = ${endpointId}::uuid) d`;
 
 /** An endpoint's deliveries, newest first; `before` is the last row of the previous page. */
 export async function listDeliveries(
@@ -464,9 +534,9 @@ export async function listDeliveries(
 ): Promise<DeliveryRow[]> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
-    sql`SELECT ${DELIVERY_COLUMNS}
-        FROM webhook_deliveries d LEFT JOIN events ev ON ev.id = d.event_id
-        WHERE d.endpoint_id = ${q.endpointId}::uuid
+    sql`SELECT d.*, ev.type AS event_type
+        FROM ${endpointDeliveries(q.endpointId)} LEFT JOIN events ev ON ev.id = d.event_id
+        WHERE true
           ${q.status ? sql`AND d.status = ${q.status}` : sql``}
           ${q.before ? sql`AND (d.created_at, d.id) < (${iso(q.before.createdAt)}::timestamptz, ${q.before.id}::uuid)` : sql``}
         ORDER BY d.created_at DESC, d.id DESC
@@ -478,46 +548,47 @@ export async function listDeliveries(
 export async function findDelivery(db: Tx, endpointId: string, deliveryId: string): Promise<DeliveryRow | null> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
-    sql`SELECT ${DELIVERY_COLUMNS}
-        FROM webhook_deliveries d LEFT JOIN events ev ON ev.id = d.event_id
-        WHERE d.id = ${deliveryId}::uuid AND d.endpoint_id = ${endpointId}::uuid`,
+    sql`SELECT d.*, ev.type AS event_type
+        FROM ${endpointDeliveries(endpointId)} LEFT JOIN events ev ON ev.id = d.event_id
+        WHERE d.id = ${deliveryId}::uuid`,
   );
   return rows[0] ? deliveryRow(rows[0]) : null;
 }
 
 export interface AttemptRow {
-  id: number;
   attempted_at: Date;
   status_code: number | null;
   duration_ms: number;
   error: string | null;
-  request_body: string | null;
   response_body: string | null;
 }
 
-/** A delivery's attempts, oldest first (at most `limit`, the latest ones). */
+/** A delivery's attempts, oldest first (at most `limit`, the latest ones): its history, then its latest. */
 export async function listAttempts(db: Tx, deliveryId: string, limit = 100): Promise<AttemptRow[]> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
     sql`SELECT * FROM (
-          SELECT id, attempted_at, status_code, duration_ms, error, request_body, response_body
-          FROM webhook_attempts WHERE delivery_id = ${deliveryId}::uuid ORDER BY id DESC LIMIT ${limit}) a
-        ORDER BY id`,
+          SELECT a.id AS k, a.attempted_at, a.status_code, a.duration_ms, a.error, a.response_body
+          FROM webhook_attempts a WHERE a.delivery_id = ${deliveryId}::uuid
+          UNION ALL
+          SELECT NULL, d.last_attempt_at, d.last_status_code, coalesce(d.last_duration_ms, 0), d.last_error, d.last_response_body
+          FROM webhook_deliveries d WHERE d.id = ${deliveryId}::uuid AND d.last_attempt_at IS NOT NULL
+          ORDER BY k DESC NULLS FIRST LIMIT ${limit}) a
+        ORDER BY k NULLS LAST`,
   );
   return rows.map((r) => ({
-    id: Number(r.id),
     attempted_at: toDate(r.attempted_at),
     status_code: r.status_code === null ? null : Number(r.status_code),
     duration_ms: Number(r.duration_ms),
     error: (r.error as string | null) ?? null,
-    request_body: (r.request_body as string | null) ?? null,
     response_body: (r.response_body as string | null) ?? null,
   }));
 }
 
 /**
  * Makes a delivery due now (a manual retry: the same delivery, the same webhook-id), unless a
- * worker holds it. 'retried': done; 'in_flight': leased; null: no such delivery of the endpoint.
+ * worker holds it. 'retried': done (a first attempt still queued already is due); 'in_flight':
+ * leased; null: no such delivery of the endpoint.
  */
 export async function retryDelivery(
   db: Tx,
@@ -525,7 +596,7 @@ export async function retryDelivery(
   deliveryId: string,
   now: Date,
 ): Promise<'retried' | 'in_flight' | null> {
-  const rows = await queryRows<{ id: string; leased: boolean }>(
+  const rows = await queryRows<{ leased: boolean }>(
     db,
     sql`WITH target AS (
           SELECT id, (status = 'pending' AND leased_until IS NOT NULL AND leased_until > ${iso(now)}::timestamptz) AS leased
@@ -536,7 +607,11 @@ export async function retryDelivery(
                  completed_at = NULL, leased_until = NULL
           FROM target WHERE d.id = target.id AND NOT target.leased
           RETURNING d.id)
-        SELECT target.id, target.leased FROM target`,
+        SELECT target.leased FROM target
+        UNION ALL
+        SELECT (q.leased_until IS NOT NULL AND q.leased_until > ${iso(now)}::timestamptz)
+        FROM webhook_queue q
+        WHERE q.endpoint_id = ${endpointId}::uuid AND ${deliveryId}::uuid = ANY(q.delivery_ids)`,
   );
   const r = rows[0];
   if (!r) return null;
@@ -567,41 +642,49 @@ export async function eventsToReplay(
   return rows.map((r) => ({ id: String(r.id), created_at: toDate(r.created_at) }));
 }
 
-/** New deliveries (trigger 'replay') of these events to one endpoint, due at `now`. */
-export async function insertReplayDeliveries(
+/**
+ * New deliveries (trigger 'replay') of these events to one endpoint, queued at `now` in chains of
+ * CHAIN_MAX (maxc 1): each chain is sent in order; up to max_concurrency chains run at once.
+ */
+export function insertReplayDeliveries(
   db: Tx,
   endpoint: { id: string; account_id: string },
   eventIds: readonly string[],
   now: Date,
 ): Promise<number> {
-  if (eventIds.length === 0) return 0;
-  const rows = await queryRows<{ n: number }>(
+  if (eventIds.length === 0) return Promise.resolve(0);
+  return insertChains(
     db,
-    sql`WITH ins AS (
-          INSERT INTO webhook_deliveries (endpoint_id, account_id, event_id, trigger, next_attempt_at, created_at)
-          SELECT ${endpoint.id}::uuid, ${endpoint.account_id}::uuid, ev.id, 'replay', ${iso(now)}::timestamptz, ${iso(now)}::timestamptz
-          FROM unnest(${sql.param([...eventIds])}::uuid[]) WITH ORDINALITY AS ev(id, n)
-          ORDER BY ev.n
-          RETURNING 1)
-        SELECT count(*)::int AS n FROM ins`,
+    sql`SELECT ep.id AS endpoint_id, ep.account_id, ev.id AS event_id, ev.n, 1 AS maxc
+        FROM unnest(${sql.param([...eventIds])}::uuid[]) WITH ORDINALITY AS ev(id, n)
+        JOIN webhook_endpoints ep ON ep.id = ${endpoint.id}::uuid`,
+    'replay',
+    sql`${iso(now)}::timestamptz`,
   );
-  return Number(rows[0]?.n ?? 0);
 }
 
 // ---- housekeeping ----------------------------------------------------------------------------
 
-/** Clears request and response bodies of attempts older than `before`; returns how many (one batch). */
+/**
+ * Clears the response bodies of attempts made before `before` (earlier attempts, and deliveries'
+ * latest ones); returns how many (one batch of each).
+ */
 export async function purgeAttemptBodies(db: Tx, before: Date, batch = 5_000): Promise<number> {
   const rows = await queryRows<{ n: number }>(
     db,
-    sql`WITH gone AS (
-          UPDATE webhook_attempts SET request_body = NULL, response_body = NULL
+    sql`WITH a AS (
+          UPDATE webhook_attempts SET response_body = NULL
           WHERE id IN (SELECT id FROM webhook_attempts
-                       WHERE attempted_at < ${iso(before)}::timestamptz
-                         AND (request_body IS NOT NULL OR response_body IS NOT NULL)
+                       WHERE attempted_at < ${iso(before)}::timestamptz AND response_body IS NOT NULL
                        ORDER BY id LIMIT ${batch})
+          RETURNING 1),
+        d AS (
+          UPDATE webhook_deliveries SET last_response_body = NULL
+          WHERE id IN (SELECT id FROM webhook_deliveries
+                       WHERE last_attempt_at < ${iso(before)}::timestamptz AND last_response_body IS NOT NULL
+                       LIMIT ${batch})
           RETURNING 1)
-        SELECT count(*)::int AS n FROM gone`,
+        SELECT (SELECT count(*) FROM a)::int + (SELECT count(*) FROM d)::int AS n`,
   );
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,12 +1,14 @@
-// The delivery worker. Every instance with jobs enabled runs one: it claims due deliveries (leases,
-// within each endpoint's max_concurrency across all instances: delivery-store.ts), sends them
-// concurrently and records the outcomes in batches (one statement per group of finished sends,
-// which also hands each freed slot to the next due delivery of the same endpoint, so a backlog
-// flows without a claim per delivery). It claims again when slots were freed and not handed on or
-// the fan-out wakes it, and polls every WEBHOOK_POLL_MS when idle. A worker that dies mid-delivery leaves a
-// lease that expires; another worker then claims the delivery again (at least once; receivers
-// dedupe on webhook-id). Tests call `run(now)`: claim and send at an injected time until nothing
-// is due, awaited.
+// The delivery worker. Every instance with jobs enabled runs one. It claims chains (leases, within
+// each endpoint's max_concurrency across all instances: delivery-store.ts): a chain is one slot of
+// one endpoint holding either a run of first attempts the fan-out queued, or one delivery due for a
+// retry. It sends a chain's deliveries one after another (so the slot is never exceeded and one
+// endpoint's events arrive in order), many chains at once, and records finished chains in batches
+// (one statement per group: the deliveries written, the chains deleted). A chain stops at the first
+// failure, and before a send that could outlast its lease; what it did not send goes back to the
+// queue. It claims again when a chain finished or the fan-out wakes it, and polls every
+// WEBHOOK_POLL_MS when idle. A worker that dies mid-chain leaves a lease that expires; another
+// worker then sends the chain again, with the same delivery ids (at least once; receivers dedupe on
+// webhook-id). Tests call `run(now)`: claim and send at an injected time until nothing is due.
 //
 // Outcomes: 2xx succeeds (and clears the endpoint's failing_since). 410 Gone disables the endpoint
 // ('gone'), fails its pending deliveries and emits endpoint.disabled, in one transaction. Anything
@@ -22,10 +24,11 @@ import {
   claimDueDeliveries,
   disableEndpoint,
   failPendingDeliveries,
-  recordAttempt,
-  recordAttempts,
-  type AttemptRecord,
-  type ClaimedDelivery,
+  recordChains,
+  type AttemptOutcome,
+  type ChainItem,
+  type ChainOutcome,
+  type ClaimedChain,
   type DisabledEndpointRow,
 } from './delivery-store.js';
 import { EndpointDisabled } from './events.js';
@@ -37,8 +40,10 @@ export interface DispatcherDeps {
   /** Opens a sealed secret (app.secretBox.open). */
   openSecret: (sealed: string) => string;
   leaseMs: number;
+  /** WEBHOOK_TIMEOUT_MS: one attempt takes at most twice this. */
+  timeoutMs: number;
   pollMs: number;
-  /** Deliveries this instance has in flight at most. */
+  /** Chains this instance sends at once at most. */
   maxInFlight?: number;
   /** Outcomes recorded in one statement at most. */
   maxBatch?: number;
@@ -77,20 +82,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const wallClock = deps.wallClock ?? Date.now;
   const inFlight = new Set<Promise<void>>();
   const keys = new Map<string, Buffer>();
-  /** Sends finished so far (run() claims again when one finished while it was claiming). */
+  /** Chains finished so far (run() claims again when one finished while it was claiming). */
   let settledCount = 0;
-  /** Sends started so far (claimed, or handed a freed slot when an outcome was recorded). */
-  let startedCount = 0;
-  const maxBatch = deps.maxBatch ?? 500;
+  /** Attempts made so far. */
+  let attemptCount = 0;
+  const maxBatch = deps.maxBatch ?? 200;
   const maxFlushes = deps.maxFlushes ?? 2;
 
   // ---- outcomes, recorded in batches ----------------------------------------------------------
-  // Finished sends queue their outcome; one flush at a time writes everything queued in one
-  // statement (recordAttempts), so a burst of answers costs one round trip and one commit, not one
-  // per delivery. Outcomes that arrive during a flush go in the next one. A delivery stays in
-  // flight (and leased) until its outcome is written.
+  // Finished chains queue their outcome; a flush writes everything queued in one statement
+  // (recordChains), so a burst of finished chains costs one round trip and one commit. Outcomes
+  // that arrive during a flush go in the next one. A chain holds its lease until it is written.
   interface Queued {
-    record: AttemptRecord;
+    outcome: ChainOutcome;
     done: (err?: unknown) => void;
   }
   let queue: Queued[] = [];
@@ -98,11 +102,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let flushing = 0;
   let flushSoon = false;
 
-  const record = (r: AttemptRecord): Promise<void> =>
+  const record = (outcome: ChainOutcome): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      queue.push({ record: r, done: (err) => (err === undefined ? resolve() : reject(toError(err))) });
+      queue.push({ outcome, done: (err) => (err === undefined ? resolve() : reject(toError(err))) });
       if (flushing < maxFlushes && !flushSoon) {
-        // Answers that arrive in the same turn of the event loop join this batch.
+        // Chains that finish in the same turn of the event loop join this batch.
         flushSoon = true;
         setImmediate(() => {
           flushSoon = false;
@@ -119,32 +123,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
         try {
-          const records = batch.map((q) => q.record);
-          // The lease clock: the real time in the loop; run(now)'s injected time otherwise.
-          const at = looping ? new Date() : new Date(Math.max(...records.map((r) => r.attemptedAt.getTime())));
-          const handed = await recordAttempts(
+          await recordChains(
             deps.db,
-            records,
-            closing ? undefined : { now: at, leaseMs: deps.leaseMs },
+            batch.map((q) => q.outcome),
           );
-          // The freed slots went to the next due deliveries of the same endpoints: send them now
-          // (before settling, so a claim that follows sees them in flight).
-          launch(handed, at);
           for (const q of batch) q.done();
-          // Slots freed and not handed on (nothing more due there, or the limit was lowered): claim.
-          if (handed.length < records.length) freed();
         } catch (err) {
-          // One bad row (or a deadlock on an endpoint row) must not lose the others: one by one.
+          // One bad chain (or a deadlock on an endpoint row) must not lose the others: one by one.
           deps.log.warn({ err, n: batch.length }, 'webhook dispatcher: batch record failed, recording one by one');
           for (const q of batch) {
             try {
-              await recordAttempt(deps.db, q.record);
+              await recordChains(deps.db, [q.outcome]);
               q.done();
             } catch (e) {
               q.done(e);
             }
           }
-          freed();
         }
       }
     } finally {
@@ -162,94 +156,95 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return k;
   };
 
-  /** Sends one claimed delivery and records what happened. */
-  async function attempt(c: ClaimedDelivery, now: Date): Promise<void> {
-    const base = {
-      deliveryId: c.id,
-      endpointId: c.endpointId,
-      lease: c.lease,
-      attemptsBefore: c.attempts,
-      attemptedAt: now,
-    };
-    if (!c.event) {
-      await record({
+  /** Sends one delivery of a chain; what happened, and what becomes of the delivery. */
+  async function attempt(c: ClaimedChain, item: ChainItem, now: Date): Promise<AttemptOutcome> {
+    const base = { deliveryId: item.deliveryId, eventId: item.eventId, attemptedAt: now };
+    if (!item.event)
+      return {
         ...base,
         statusCode: null,
         durationMs: 0,
         error: 'the event is no longer kept',
-        requestBody: null,
         responseBody: null,
         status: 'failed',
         nextAttemptAt: null,
-      });
-      return;
-    }
-    const body = JSON.stringify(eventView(c.event));
+      };
+    const body = JSON.stringify(eventView(item.event));
     const signing = [keyOf(c.secretSealed)];
     if (c.previousSecretSealed && c.previousSecretExpiresAt && c.previousSecretExpiresAt > now)
       signing.push(keyOf(c.previousSecretSealed));
-    const headers = webhookHeaders(signing, c.id, Math.floor(wallClock() / 1000), body);
+    const headers = webhookHeaders(signing, item.deliveryId, Math.floor(wallClock() / 1000), body);
     const result = await deps.sender.send(c.url, headers, body);
-    const attempts = c.attempts + 1;
-    const outcome: AttemptRecord = {
+    const outcome: AttemptOutcome = {
       ...base,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
       error:
         result.error ?? (result.statusCode !== null && !ok(result.statusCode) ? `HTTP ${result.statusCode}` : null),
-      requestBody: body,
       responseBody: result.responseBody,
       status: 'pending',
       nextAttemptAt: null,
     };
-    if (result.statusCode !== null && ok(result.statusCode)) {
-      await record({ ...outcome, status: 'succeeded' });
-      return;
-    }
-    if (result.statusCode === 410) {
-      const disabled = await deps.db.transaction(async (tx) => {
-        await recordAttempt(tx, { ...outcome, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' });
-        const row = await disableEndpoint(tx, c.endpointId, 'gone', now);
-        if (!row) return false;
-        await failPendingDeliveries(tx, c.endpointId, now, 'endpoint disabled: the receiver answered 410 Gone');
-        await emitEvent(tx, EndpointDisabled, { accountId: row.account_id, objectId: row.id, data: disabledView(row) });
-        return true;
-      });
-      if (disabled) deps.onEventEmitted?.();
-      freed();
-      return;
-    }
+    if (result.statusCode !== null && ok(result.statusCode)) return { ...outcome, status: 'succeeded' };
+    if (result.statusCode === 410) return { ...outcome, status: 'failed', error: 'HTTP 410 Gone: endpoint disabled' };
     const retryAfter =
       result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.retryAfter, now) : null;
-    const delay = nextDelayMs(attempts, retryAfter, random);
-    await record(
-      delay === null
-        ? { ...outcome, status: 'failed', error: `${outcome.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
-        : { ...outcome, nextAttemptAt: new Date(now.getTime() + delay) },
-    );
+    const delay = nextDelayMs(item.attempts + 1, retryAfter, random);
+    return delay === null
+      ? { ...outcome, status: 'failed', error: `${outcome.error ?? 'failed'} (last of ${MAX_ATTEMPTS} attempts)` }
+      : { ...outcome, nextAttemptAt: new Date(now.getTime() + delay) };
   }
 
-  /** Claims what is due (within this instance's room) and starts sending it; returns how many. */
+  /**
+   * Sends a chain's deliveries one after another and records what happened. Stops at a failure that
+   * will be retried (the receiver is in trouble: the rest waits for the next claim), at a 410, when
+   * stopping, and before a send that could outlast the lease.
+   */
+  async function sendChain(c: ClaimedChain, now: Date): Promise<void> {
+    const attempts: AttemptOutcome[] = [];
+    const started = performance.now();
+    for (const item of c.items) {
+      if (attempts.length > 0 && (closing || performance.now() - started + 2 * deps.timeoutMs > deps.leaseMs)) break;
+      const a = await attempt(c, item, looping ? new Date() : now);
+      attempts.push(a);
+      attemptCount++;
+      if (a.status === 'pending' || a.statusCode === 410) break;
+    }
+    if (attempts.at(-1)?.statusCode === 410) await gone({ chain: c, attempts });
+    else await record({ chain: c, attempts });
+  }
+
+  /** A 410: the chain's outcome, the endpoint disabled, its pending deliveries failed, endpoint.disabled; one transaction. */
+  async function gone(outcome: ChainOutcome): Promise<void> {
+    const c = outcome.chain;
+    const at = outcome.attempts.at(-1)!.attemptedAt;
+    const disabled = await deps.db.transaction(async (tx) => {
+      await recordChains(tx, [outcome]);
+      const row = await disableEndpoint(tx, c.endpointId, 'gone', at);
+      if (!row) return false;
+      await failPendingDeliveries(tx, c.endpointId, at, 'endpoint disabled: the receiver answered 410 Gone');
+      await emitEvent(tx, EndpointDisabled, { accountId: row.account_id, objectId: row.id, data: disabledView(row) });
+      return true;
+    });
+    if (disabled) deps.onEventEmitted?.();
+  }
+
+  /** Claims what is due (within this instance's room) and starts sending it; returns how many chains. */
   async function pump(now: Date): Promise<number> {
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return 0;
     const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room);
-    launch(claimed, now);
-    return claimed.length;
-  }
-
-  /** Starts sending claimed deliveries. */
-  function launch(claimed: readonly ClaimedDelivery[], now: Date): void {
-    startedCount += claimed.length;
     for (const c of claimed) {
-      const p: Promise<void> = attempt(c, now)
-        .catch((err: unknown) => deps.log.error({ err, delivery: c.id }, 'webhook delivery attempt failed to record'))
+      const p: Promise<void> = sendChain(c, now)
+        .catch((err: unknown) => deps.log.error({ err, chain: c.key }, 'webhook delivery chain failed to record'))
         .finally(() => {
           inFlight.delete(p);
           settledCount++;
+          freed();
         });
       inFlight.add(p);
     }
+    return claimed.length;
   }
 
   // ---- the background loop ---------------------------------------------------------------------
@@ -295,21 +290,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       .catch(() => {});
   };
 
-  // Outcomes were written and some slots were not handed on: claim (more may be due elsewhere).
-  // Slots handed on need no claim: in a backlog, the record statement alone keeps them busy.
+  // A chain was recorded and its slot is free: claim (its endpoint may have more waiting).
   function freed(): void {
     schedule(0);
   }
 
   return {
     async run(now = new Date()) {
-      const first = startedCount;
+      const first = attemptCount;
       for (;;) {
         const before = settledCount;
         const n = await pump(now);
-        // A send that finished while we claimed may have freed a slot: claim again first.
+        // A chain that finished while we claimed may have freed a slot: claim again first.
         if (n === 0 && settledCount === before) {
-          if (inFlight.size === 0) return startedCount - first;
+          if (inFlight.size === 0) return attemptCount - first;
           await Promise.race(inFlight);
         }
       }
