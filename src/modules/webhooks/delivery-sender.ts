@@ -2,7 +2,9 @@
 // SSRF guard (it resolves the host itself and connects only to allowed addresses, rechecking the
 // connected socket), connect and response timeouts of WEBHOOK_TIMEOUT_MS (15 s at most), and no
 // redirects followed (undici 7 follows none without its redirect interceptor: a 3xx is a failure).
-// At most RESPONSE_BODY_LIMIT bytes of the answer are read and kept for the delivery log.
+// At most RESPONSE_BODY_LIMIT bytes of the answer are read and kept for the delivery log, within
+// WEBHOOK_TIMEOUT_MS of the headers (one sweep timer for all answers being read, not a timer and an
+// abort signal per attempt: those cost more than the HMAC).
 import { Agent, request } from 'undici';
 import { guardedConnector, UnsafeDestination, type Resolver } from '../../lib/ssrf-guard.js';
 
@@ -20,6 +22,7 @@ export interface SendResult {
 }
 
 export interface Sender {
+  /** Sends `body` with `headers` (content-type and user-agent are added to that object). */
   send(url: string, headers: Record<string, string>, body: string): Promise<SendResult>;
   close(): Promise<void>;
 }
@@ -51,7 +54,6 @@ export function describeError(err: unknown, timeoutMs: number): string {
     default:
       break;
   }
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timeout: the attempt took over ${2 * timeoutMs} ms`;
   const cause = e.cause as { code?: string } | undefined;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused';
   return `${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`.slice(0, 500);
@@ -68,19 +70,34 @@ export function createSender(o: SenderOptions): Sender {
     bodyTimeout: o.timeoutMs,
     keepAliveTimeout: 4_000,
   });
+  // Answers being read, with the time past which reading stops (a receiver trickling its body).
+  const reading = new Map<{ destroy(): unknown }, number>();
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const now = performance.now();
+    for (const [body, deadline] of reading) if (deadline <= now) body.destroy();
+    if (reading.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  const readAnswer = async (body: Body): Promise<string | null> => {
+    reading.set(body, performance.now() + o.timeoutMs);
+    sweeper ??= setInterval(sweep, Math.min(1_000, o.timeoutMs)).unref();
+    try {
+      return await readLimited(body);
+    } finally {
+      reading.delete(body);
+    }
+  };
   return {
     async send(url, headers, body) {
       const started = performance.now();
       try {
-        const res = await request(url, {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT },
-          body,
-          // A bound on the whole attempt: connect and response each have their own timeout.
-          signal: AbortSignal.timeout(2 * o.timeoutMs),
-        });
-        const responseBody = await readLimited(res.body);
+        headers['content-type'] = 'application/json';
+        headers['user-agent'] = USER_AGENT;
+        const res = await request(url, { method: 'POST', dispatcher: agent, headers, body });
+        const responseBody = await readAnswer(res.body);
         const retryAfter = res.headers['retry-after'];
         return {
           statusCode: res.statusCode,
@@ -99,26 +116,39 @@ export function createSender(o: SenderOptions): Sender {
         };
       }
     },
-    close: () => agent.close(),
+    close: () => {
+      clearInterval(sweeper);
+      return agent.close();
+    },
   };
 }
 
-/** The first RESPONSE_BODY_LIMIT bytes of the body as text; the rest is not read. */
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
+type Body = NodeJS.ReadableStream & { destroy(): unknown };
+
+/** The first RESPONSE_BODY_LIMIT bytes of the body as text (null when empty); the rest is not read. */
+function readLimited(body: Body): Promise<string | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      body.removeListener('data', onData);
+      resolve(size === 0 ? null : Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
       if (size >= RESPONSE_BODY_LIMIT) {
         body.destroy();
-        break;
+        finish();
       }
-    }
-  } catch {
-    // A body cut short still leaves what was read.
-  }
-  if (size === 0) return null;
-  return Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8');
+    };
+    body.on('data', onData);
+    // A body cut short (an error, the sweep) still leaves what was read.
+    body.once('end', finish);
+    body.once('error', finish);
+    body.once('close', finish);
+  });
 }
