@@ -50,7 +50,7 @@ export interface EventFanoutOptions {
 export default fp<EventFanoutOptions>(
   async function eventFanoutPlugin(app, opts) {
     const sinks = new Map<string, EventSink>();
-    const batchSize = opts.batchSize ?? 500;
+    const batchSize = opts.batchSize ?? 2_000;
 
     const pass = async (): Promise<FanoutEvent[]> => {
       let read: FanoutEvent[] = [];
