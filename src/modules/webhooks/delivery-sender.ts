@@ -135,7 +135,9 @@ function readLimited(body: Body): Promise<string | null> {
       if (done) return;
       done = true;
       body.removeListener('data', onData);
-      resolve(size === 0 ? null : Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8'));
+      if (size === 0) return resolve(null);
+      // NUL cannot be stored in a text column: the replacement character stands in for it.
+      resolve(Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8').replace(/\0/g, '\uFFFD'));
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);

@@ -275,24 +275,42 @@ export async function recordChains(db: Tx, outcomes: readonly ChainOutcome[]): P
   const queued = outcomes.filter((o) => o.chain.kind === 'queue');
   const flat = outcomes.flatMap((o) => o.attempts.map((a, i) => ({ a, c: o.chain, item: o.chain.items[i]! })));
   if (flat.length === 0 && queued.length === 0) return 0;
-  const col = <T>(f: (x: (typeof flat)[number]) => T) => sql.param(flat.map(f));
   const qcol = <T>(f: (o: ChainOutcome) => T) => sql.param(queued.map(f));
   const endpoints = failingSinceChanges(
     flat.map((x) => ({ endpointId: x.c.endpointId, status: x.a.status, attemptedAt: x.a.attemptedAt })),
   );
+  // The attempts as one JSON array of rows: one JSON.stringify, where a dozen array parameters
+  // would cost node-postgres an escaping pass per string (times in ms since the epoch).
+  const attempts = JSON.stringify(
+    flat.map(({ a, c, item }) => [
+      c.kind === 'queue' ? c.key : null,
+      a.deliveryId,
+      a.eventId,
+      c.trigger,
+      c.endpointId,
+      c.accountId,
+      c.createdAt.getTime(),
+      c.lease,
+      item.attempts,
+      a.attemptedAt.getTime(),
+      a.statusCode,
+      Math.max(0, Math.round(a.durationMs)),
+      a.error,
+      a.responseBody,
+      a.status,
+      (a.nextAttemptAt ?? a.attemptedAt).getTime(),
+    ]),
+  );
+  const ms = (i: number) => sql.raw(`to_timestamp((r->>${i})::float8 / 1000)`);
   const rows = await queryRows<{ q: number; d: number }>(
     db,
     sql`WITH v AS (
-          SELECT * FROM unnest(
-            ${col((x) => (x.c.kind === 'queue' ? x.c.key : null))}::bigint[], ${col((x) => x.a.deliveryId)}::uuid[],
-            ${col((x) => x.a.eventId)}::uuid[], ${col((x) => x.c.trigger)}::text[], ${col((x) => x.c.endpointId)}::uuid[], ${col((x) => x.c.accountId)}::uuid[],
-            ${col((x) => iso(x.c.createdAt))}::timestamptz[], ${col((x) => x.c.lease)}::timestamptz[],
-            ${col((x) => x.item.attempts)}::int[], ${col((x) => iso(x.a.attemptedAt))}::timestamptz[],
-            ${col((x) => x.a.statusCode)}::int[], ${col((x) => Math.max(0, Math.round(x.a.durationMs)))}::int[],
-            ${col((x) => x.a.error)}::text[], ${col((x) => x.a.responseBody)}::text[], ${col((x) => x.a.status)}::text[],
-            ${col((x) => iso(x.a.nextAttemptAt ?? x.a.attemptedAt))}::timestamptz[])
-            WITH ORDINALITY AS v(qid, id, event_id, trigger, endpoint_id, account_id, created_at, lease, attempts_before,
-                                 attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at, n)),
+          SELECT (r->>0)::bigint AS qid, (r->>1)::uuid AS id, (r->>2)::uuid AS event_id, r->>3 AS trigger,
+                 (r->>4)::uuid AS endpoint_id, (r->>5)::uuid AS account_id, ${ms(6)} AS created_at,
+                 (r->>7)::timestamptz AS lease, (r->>8)::int AS attempts_before, ${ms(9)} AS attempted_at,
+                 (r->>10)::int AS status_code, (r->>11)::int AS duration_ms, r->>12 AS error, r->>13 AS response_body,
+                 r->>14 AS status, ${ms(15)} AS next_attempt_at, n
+          FROM json_array_elements(${attempts}::json) WITH ORDINALITY AS t(r, n)),
         qv AS (
           SELECT * FROM unnest(${qcol((o) => o.chain.key)}::bigint[], ${qcol((o) => o.chain.lease)}::timestamptz[],
                                ${qcol((o) => o.attempts.length)}::int[], ${qcol((o) => o.chain.items.length)}::int[])

@@ -162,6 +162,22 @@ t.test('issue 13 item 4: retries after 500s on the schedule with jitter, the sam
   t.equal(fs[0]!.failing_since, null, 'a success clears failing_since');
 });
 
+t.test('issue 13 item 4: an answer with a NUL byte is logged with U+FFFD in its place', async (t) => {
+  const { app, r } = await setup(t);
+  const rx = await receiver(t, () => ({ status: 200, body: 'a\u0000b' }));
+  const ep = await insertEndpoint(app, { accountId: r.accountId, url: `${rx.url}/h` });
+  await emitTestEvents(app, r.accountId, 1);
+  t.equal(await deliver(app), 1);
+  const [d] = await deliveriesOf(app, ep.id);
+  t.equal(d!.status, 'succeeded', 'recorded');
+  const one = await app.inject({
+    method: 'GET',
+    url: `/v1/webhooks/${ep.id}/deliveries/${d!.id}`,
+    headers: bearer(r.token),
+  });
+  t.equal(one.json().attempts[0].response_body, 'a\uFFFDb');
+});
+
 t.test('issue 13 item 4: a receiver that does not answer in time, and a closed port, are retried', async (t) => {
   const { app, r } = await setup(t, { ...LOOPBACK_ENV, WEBHOOK_TIMEOUT_MS: '300' });
   const rx = await receiver(t, () => 'hang');
