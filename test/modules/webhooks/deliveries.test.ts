@@ -1,6 +1,8 @@
 // Issue 13 items 4, 5 and 8: webhook deliveries per the Standard Webhooks specification, against a
 // real HTTP receiver on loopback. Jobs are off: the fan-out and the dispatcher run at injected times.
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
@@ -177,6 +179,50 @@ t.test('issue 13 item 4: an answer with a NUL byte is logged with U+FFFD in its 
   });
   t.equal(one.json().attempts[0].response_body, 'a\uFFFDb');
 });
+
+t.test(
+  'issue 13 item 4: the log keeps the first 4 KiB of an answer; an answer that stalls after its status line counts with what came',
+  async (t) => {
+    const { app, r } = await setup(t, { ...LOOPBACK_ENV, WEBHOOK_TIMEOUT_MS: '300' });
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/big') {
+          res.end('y'.repeat(10_000));
+          return;
+        }
+        // A status line and a first chunk, then nothing more.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const big = await insertEndpoint(app, { accountId: r.accountId, url: `${base}/big` });
+    const stall = await insertEndpoint(app, { accountId: r.accountId, url: `${base}/stall` });
+    await emitTestEvents(app, r.accountId, 1);
+    t.equal(await deliver(app), 2);
+    const shown = async (endpointId: string) => {
+      const [d] = await deliveriesOf(app, endpointId);
+      const one = await app.inject({
+        method: 'GET',
+        url: `/v1/webhooks/${endpointId}/deliveries/${d!.id}`,
+        headers: bearer(r.token),
+      });
+      return { d: d!, attempt: one.json().attempts[0] as { status_code: number; response_body: string } };
+    };
+    const b = await shown(big.id);
+    t.equal(b.d.status, 'succeeded');
+    t.equal(b.attempt.response_body, 'y'.repeat(4_096), 'the first 4 KiB');
+    const st = await shown(stall.id);
+    t.equal(st.d.status, 'succeeded', 'a 200 status line is a success');
+    t.match(st.attempt, { status_code: 200, response_body: 'partial' });
+  },
+);
 
 t.test('issue 13 item 4: a receiver that does not answer in time, and a closed port, are retried', async (t) => {
   const { app, r } = await setup(t, { ...LOOPBACK_ENV, WEBHOOK_TIMEOUT_MS: '300' });
