@@ -90,8 +90,6 @@ const env = {
   JOBS_ENABLED: 'true',
   WEBHOOK_ALLOWED_RANGES: '127.0.0.0/8',
   WEBHOOK_MAX_CONCURRENCY: '100',
-  EVENTS_FANOUT_POLL_MS: '50',
-  WEBHOOK_POLL_MS: '50',
 };
 if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 // This process's own app, jobs off: the database and the secret box, for the set-up.
