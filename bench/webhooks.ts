@@ -4,7 +4,7 @@
 //   1. bare: an undici POST loop to the receiver, CONCURRENCY in flight, for DURATION s (the ceiling).
 //   2. throughput: N events committed at once (one transaction, a connection of its own);
 //      deliveries per second from that commit to the last delivery received (fan-out, claim, sign,
-//      send, record included). 1 and 2 alternate for BENCH_ROUNDS rounds (3); the median round counts.
+//      send, record included). Rounds of bare, backlog, bare (BENCH_ROUNDS, 3): the median round counts.
 //   3. latency: events written one per transaction at half the measured throughput for DURATION s;
 //      event-to-delivery latency (event written -> receiver got it) p50/p99.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/webhooks.ts
@@ -39,15 +39,17 @@ const url = new URL(base);
 url.pathname = `/${dbName}`;
 
 // The receiver, in a child process of its own (so it shares no event loop with the bare loop or the
-// instances): 200 at once; it counts, spots duplicate webhook-ids and keeps each delivery's latency
-// from the event's data.t (ms since epoch). GET /stats reads them, POST /reset clears them.
+// instances): 200 at once; it counts and spots duplicate webhook-ids, and in the latency phase keeps
+// each delivery's latency from the event's data.t (ms since epoch; it parses bodies only then, as the
+// bare loop's requests are not parsed either). GET /stats reads them, POST /reset clears them, and
+// POST /reset?latency=1 starts keeping latencies.
 const receiverSource = `
 import { createServer } from 'node:http';
-let received = 0, duplicates = 0; const seen = new Set(); let latencies = [];
+let received = 0, duplicates = 0; const seen = new Set(); let latencies = []; let timing = false;
 const server = createServer((req, res) => {
   if (req.url === '/stats') { res.end(JSON.stringify({ received, duplicates })); return; }
   if (req.url === '/latencies') { res.end(JSON.stringify(latencies)); return; }
-  if (req.url === '/reset') { received = 0; latencies = []; res.end('{}'); return; }
+  if (req.url.startsWith('/reset')) { received = 0; latencies = []; timing = req.url.endsWith('latency=1'); res.end('{}'); return; }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -56,8 +58,10 @@ const server = createServer((req, res) => {
     if (id) {
       if (seen.has(id)) duplicates++;
       seen.add(id);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      if (body.data?.t) latencies.push(Date.now() - body.data.t);
+      if (timing) {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (body.data?.t) latencies.push(Date.now() - body.data.t);
+      }
     }
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
@@ -80,8 +84,10 @@ const stats = async () =>
   };
 const receivedLatencies = async () =>
   (await (await request(`${target}/latencies`, { dispatcher: control })).body.json()) as number[];
-const reset = async () =>
-  void (await (await request(`${target}/reset`, { method: 'POST', dispatcher: control })).body.text());
+const reset = async (latency = false) =>
+  void (await (
+    await request(`${target}/reset${latency ? '?latency=1' : ''}`, { method: 'POST', dispatcher: control })
+  ).body.text());
 
 const env = {
   DATABASE_URL: url.toString(),
@@ -142,11 +148,11 @@ const postgresCpu = (): number =>
 
 // 1. The bare loop: CONCURRENCY POSTs in flight for DURATION s; its rate and the machine CPU per POST.
 const body = JSON.stringify({ id: 'x', type: 'bench.pinged', data: { n: 1 } });
-async function bareLoop(): Promise<{ rate: number; cpuUs: number }> {
+async function bareLoop(seconds: number): Promise<{ rate: number; cpuUs: number }> {
   const busy0 = machineBusy();
   const agent = new Agent();
   let count = 0;
-  const end = Date.now() + DURATION * 1000;
+  const end = Date.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < end) {
@@ -162,7 +168,7 @@ async function bareLoop(): Promise<{ rate: number; cpuUs: number }> {
     }),
   );
   await agent.close();
-  return { rate: count / DURATION, cpuUs: ((machineBusy() - busy0) / count) * 1e6 };
+  return { rate: count / seconds, cpuUs: ((machineBusy() - busy0) / count) * 1e6 };
 }
 
 // An account and its endpoints.
@@ -233,12 +239,18 @@ async function backlog() {
   };
 }
 
-// Rounds of (bare loop, backlog): the machine's speed drifts over minutes here, so each round's
-// ratio compares two phases run back to back, and the result is the median round.
+// Rounds of (bare loop, backlog, bare loop): the machine's speed drifts by tens of percent within
+// minutes here, so each round compares the backlog with the mean of the bare loops just before and
+// just after it (DURATION / 2 s each), and the result is the median round, after a warm-up round.
 const rounds: { bare: Awaited<ReturnType<typeof bareLoop>>; run: Awaited<ReturnType<typeof backlog>> }[] = [];
+// A warm-up first, not counted: one backlog and a bare loop (the JIT, PostgreSQL's caches, the sockets).
+await backlog();
+await bareLoop(DURATION / 2);
 for (let i = 0; i < ROUNDS; i++) {
-  const bare = await bareLoop();
+  const before = await bareLoop(DURATION / 2);
   const run = await backlog();
+  const after = await bareLoop(DURATION / 2);
+  const bare = { rate: (before.rate + after.rate) / 2, cpuUs: (before.cpuUs + after.cpuUs) / 2 };
   rounds.push({ bare, run });
   console.error(
     `round ${i + 1}: bare ${Math.round(bare.rate)}/s, deliveries ${Math.round(run.rate)}/s = ${((run.rate / bare.rate) * 100).toFixed(1)}%`,
@@ -249,7 +261,7 @@ const median = byRatio[Math.floor(byRatio.length / 2)]!;
 const rate = median.run.rate;
 
 // 3. Latency at half that rate (events per second = rate / 2 / ENDPOINTS deliveries each).
-await reset();
+await reset(true);
 const eventsPerSecond = rate / 2 / ENDPOINTS;
 const total = Math.round(eventsPerSecond * DURATION);
 const start = Date.now();

@@ -19,17 +19,20 @@ export const CHAIN_MAX = 50;
  * Writes queued chains: `matched` lists (endpoint_id, account_id, event_id, n, maxc), one row per
  * first attempt to make; each endpoint's events go in order of n, cut into chains so that a backlog
  * fills the endpoint's max_concurrency (maxc) slots: one event per chain when few are waiting,
- * CHAIN_MAX at most. Returns the deliveries queued.
+ * CHAIN_MAX at most, all of about one length. Returns the deliveries queued.
  */
 async function insertChains(tx: Tx, matched: SQL, trigger: 'event' | 'replay', createdAt: SQL): Promise<number> {
   const rows = await queryRows<{ n: number }>(
     tx,
     sql`WITH m AS (${matched}),
+        k AS (SELECT m.*, count(*) OVER (PARTITION BY m.endpoint_id)::numeric AS total FROM m),
+        -- Chains of equal length, as many as fit whole waves of the endpoint's slots (maxc, 2*maxc...)
+        -- with at most CHAIN_MAX each: a backlog then ends with every slot busy, not a few long chains.
         c AS (
-          SELECT m.*, (row_number() OVER (PARTITION BY m.endpoint_id ORDER BY m.n) - 1)
-                        / greatest(1, least(${CHAIN_MAX}, ceil(count(*) OVER (PARTITION BY m.endpoint_id) / m.maxc::numeric)))::int
+          SELECT k.*, (row_number() OVER (PARTITION BY k.endpoint_id ORDER BY k.n) - 1)
+                        / greatest(1, ceil(k.total / (k.maxc * ceil(k.total / (k.maxc * ${CHAIN_MAX}::numeric)))))::int
                       AS chain
-          FROM m),
+          FROM k),
         ins AS (
           INSERT INTO webhook_queue (endpoint_id, account_id, delivery_ids, event_ids, trigger, created_at)
           SELECT endpoint_id, (array_agg(account_id))[1], array_agg(gen_random_uuid() ORDER BY n),
