@@ -104,86 +104,20 @@ export interface ClaimedChain {
 /**
  * Claims up to `limit` chains for this worker, leasing them until `now + leaseMs`. An endpoint gets
  * at most max_concurrency live leases (chains and retried deliveries together) across all workers:
- * claimers lock the endpoint rows first (SKIP LOCKED: an endpoint another worker is claiming for is
- * left to it), then count its live leases in a new statement, which sees every earlier claim
- * committed. An endpoint's due work goes oldest first, retries and queued chains alike.
+ * the claim (the SQL function webhook_claim) locks the endpoint rows first (SKIP LOCKED: an endpoint
+ * another worker is claiming for is left to it), then counts its live leases in a new statement,
+ * which sees every earlier claim committed. An endpoint's due work goes oldest first, retries and
+ * queued chains alike.
  */
 export async function claimDueDeliveries(db: Db, now: Date, leaseMs: number, limit: number): Promise<ClaimedChain[]> {
   if (limit <= 0) return [];
   const at = iso(now);
   const lease = iso(new Date(now.getTime() + leaseMs));
-  const rows = await db.transaction(async (tx) => {
-    const endpoints = await queryRows<{ id: string; max_concurrency: number }>(
-      tx,
-      sql`SELECT e.id, e.max_concurrency FROM webhook_endpoints e
-          WHERE e.enabled AND (
-            e.id IN (SELECT d.endpoint_id FROM webhook_deliveries d
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
-                       AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz))
-            OR e.id IN (SELECT q.endpoint_id FROM webhook_queue q
-                        WHERE q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz))
-          LIMIT 500
-          FOR NO KEY UPDATE OF e SKIP LOCKED`,
-    );
-    if (endpoints.length === 0) return [];
-    const ids = sql.param(endpoints.map((e) => e.id));
-    return queryRows<Record<string, unknown>>(
-      tx,
-      sql`WITH ep AS (
-            SELECT * FROM unnest(${ids}::uuid[], ${sql.param(endpoints.map((e) => Number(e.max_concurrency)))}::int[]) AS ep(id, maxc)),
-          live AS (
-            SELECT l.endpoint_id, count(*)::int AS n FROM (
-              SELECT d.endpoint_id FROM webhook_deliveries d
-              WHERE d.endpoint_id = ANY(${ids}::uuid[]) AND d.status = 'pending' AND d.leased_until > ${at}::timestamptz
-              UNION ALL
-              SELECT q.endpoint_id FROM webhook_queue q
-              WHERE q.endpoint_id = ANY(${ids}::uuid[]) AND q.leased_until > ${at}::timestamptz) l
-            GROUP BY l.endpoint_id),
-          room AS (
-            SELECT ep.id, greatest(ep.maxc - coalesce(live.n, 0), 0) AS n FROM ep LEFT JOIN live ON live.endpoint_id = ep.id),
-          -- Never waits on a row: one a worker is recording is left to it (recording does not take the
-          -- endpoint lock first, so waiting here could deadlock).
-          cd AS (
-            SELECT c.* FROM room CROSS JOIN LATERAL (
-              SELECT d.id, d.endpoint_id, d.next_attempt_at AS due FROM webhook_deliveries d
-              WHERE d.endpoint_id = room.id AND d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
-                AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz)
-              ORDER BY d.next_attempt_at LIMIT room.n
-              FOR UPDATE SKIP LOCKED) c),
-          cq AS (
-            SELECT c.* FROM room CROSS JOIN LATERAL (
-              SELECT q.id, q.endpoint_id, q.created_at AS due FROM webhook_queue q
-              WHERE q.endpoint_id = room.id AND (q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz)
-              ORDER BY q.id LIMIT room.n
-              FOR UPDATE SKIP LOCKED) c),
-          picked AS (
-            SELECT r.did, r.qid FROM (
-              SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id ORDER BY u.due, u.qid NULLS FIRST) AS k, room.n AS room
-              FROM (SELECT id AS did, NULL::bigint AS qid, endpoint_id, due FROM cd
-                    UNION ALL SELECT NULL::uuid, id, endpoint_id, due FROM cq) u
-              JOIN room ON room.id = u.endpoint_id) r
-            WHERE r.k <= r.room
-            ORDER BY r.due
-            LIMIT ${limit}),
-          ud AS (
-            UPDATE webhook_deliveries d SET leased_until = ${lease}::timestamptz
-            FROM picked p
-            WHERE d.id = p.did AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= ${at}::timestamptz)
-            RETURNING 'delivery'::text AS kind, d.trigger, d.id::text AS key, d.endpoint_id, d.account_id, d.created_at,
-                      ARRAY[d.id] AS delivery_ids, ARRAY[d.event_id] AS event_ids, d.attempts, d.next_attempt_at AS due),
-          uq AS (
-            UPDATE webhook_queue q SET leased_until = ${lease}::timestamptz
-            FROM picked p
-            WHERE q.id = p.qid AND (q.leased_until IS NULL OR q.leased_until <= ${at}::timestamptz)
-            RETURNING 'queue'::text AS kind, q.trigger, q.id::text AS key, q.endpoint_id, q.account_id, q.created_at,
-                      q.delivery_ids, q.event_ids, 0 AS attempts, q.created_at AS due)
-          SELECT u.kind, u.trigger, u.key, u.endpoint_id, u.account_id, u.created_at, u.delivery_ids, u.event_ids, u.attempts,
-                 e.url, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
-          FROM (SELECT * FROM ud UNION ALL SELECT * FROM uq) u
-          JOIN webhook_endpoints e ON e.id = u.endpoint_id
-          ORDER BY u.due`,
-    );
-  });
+  // One round trip: migrations/0022_webhook_claim_function.sql has the two statements.
+  const rows = await queryRows<Record<string, unknown>>(
+    db,
+    sql`SELECT * FROM webhook_claim(${at}::timestamptz, ${lease}::timestamptz, ${limit}::int)`,
+  );
   if (rows.length === 0) return [];
   const chains = rows.map((r) => ({
     r,
