@@ -1,7 +1,8 @@
-// SQL of the delivery engine: the fan-out insert, the claim (leases within each endpoint's
-// concurrency), the outcome of an attempt, the endpoint switches (disable, failing_since), the
-// delivery log, manual retry, replay and the housekeeping sweeps. Times come in as parameters (the
-// dispatcher's clock), never the database's now(), so tests move them.
+// SQL of the delivery engine: the fan-out's chains, the claim (leases within each endpoint's
+// concurrency), the outcomes of chains, the endpoint switches (disable, failing_since), the delivery
+// log, manual retry, replay and the housekeeping sweeps. Times come in as parameters (the
+// dispatcher's clock), so tests move them; only the time a chain was queued is the database's now()
+// (the fan-out has no clock of its own, and nothing is due by it).
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { findEvents, type EventRow } from '../events/api.js';
