@@ -41,7 +41,7 @@ async function setup(
 }
 
 t.test(
-  'issue 13 item 4/8: a delivery is signed per Standard Webhooks and verifies with the standardwebhooks package',
+  'R-NTF-1, issue 13 item 4/8: an event is delivered to the endpoint, signed per Standard Webhooks, and verifies with the standardwebhooks package',
   async (t) => {
     const { app, r } = await setup(t);
     const rx = await receiver(t);
