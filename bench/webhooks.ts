@@ -209,6 +209,7 @@ async function backlog() {
   await reset();
   let t0 = 0;
   let cpu0 = 0;
+  let each0: number[] = [];
   let busy0 = 0;
   let pg0 = 0;
   let rx0 = 0;
@@ -217,6 +218,7 @@ async function backlog() {
     // Measured from here: the COMMIT that follows makes the backlog visible.
     t0 = Date.now();
     cpu0 = instancesCpu();
+    each0 = instances.map((c) => processCpu(c.pid!));
     busy0 = machineBusy();
     [pg0, rx0] = [postgresCpu(), processCpu(receiverProcess.pid!)];
   });
@@ -226,6 +228,7 @@ async function backlog() {
   const got = await waitFor(EVENTS * ENDPOINTS, 300_000);
   const elapsed = (Date.now() - t0) / 1000;
   const cpu1 = instancesCpu() - cpu0;
+  const each = instances.map((c, i) => processCpu(c.pid!) - each0[i]!);
   const perDelivery = (seconds: number) => Math.round((seconds / got.received) * 1e6);
   return {
     rate: got.received / elapsed,
@@ -235,7 +238,9 @@ async function backlog() {
       postgres: perDelivery(postgresCpu() - pg0),
       receiver: perDelivery(processCpu(receiverProcess.pid!) - rx0),
     },
-    instancesCpu: `${Math.round((cpu1 / elapsed) * 100)}% of one core (both)`,
+    instancesCpu: `${Math.round((cpu1 / elapsed) * 100)}% of one core (both: ${each
+      .map((s) => `${Math.round((s / elapsed) * 100)}%`)
+      .join(' + ')})`,
   };
 }
 
@@ -286,6 +291,8 @@ const result = {
     bare_posts_per_s: Math.round(r.bare.rate),
     deliveries_per_s: Math.round(r.run.rate),
     ratio: pctOf(r),
+    machine_cpu_us_per_delivery: Math.round(r.run.cpuUs),
+    instances_cpu: r.run.instancesCpu,
   })),
   // The median round:
   bare_posts_per_s: Math.round(median.bare.rate),

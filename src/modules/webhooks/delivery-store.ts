@@ -4,8 +4,9 @@
 // dispatcher's clock), so tests move them; only the time a chain was queued is the database's now()
 // (the fan-out has no clock of its own, and nothing is due by it).
 import { sql, type SQL } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import { queryRows, type Db, type Tx } from '../../db/client.js';
-import { findEvents, type EventRow } from '../events/api.js';
+import { eventView, findEvents } from '../events/api.js';
 
 const iso = (d: Date) => d.toISOString();
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
@@ -76,9 +77,18 @@ export interface ChainItem {
   eventId: string;
   /** Attempts made before this one. */
   attempts: number;
-  /** The event, or null when it is no longer kept. */
-  event: EventRow | null;
+  /** The request body (the event as the API shows it), or null when the event is no longer kept. */
+  body: string | null;
 }
+
+/**
+ * Request bodies of recent first attempts, by event id. An event goes to each of its endpoints in a
+ * chain of its own, usually claimed within moments of the others: the body is read and rendered
+ * once, not once per endpoint. Events never change; the cache holds a body for seconds only (so an
+ * event purged meanwhile is not sent for long after), and retries always read the event afresh.
+ */
+export type BodyCache = LRUCache<string, string>;
+export const createBodyCache = (): BodyCache => new LRUCache<string, string>({ max: 20_000, ttl: 30_000 });
 
 /**
  * What a worker leased: one of an endpoint's max_concurrency slots, with the deliveries to send in
@@ -110,7 +120,13 @@ export interface ClaimedChain {
  * which sees every earlier claim committed. An endpoint's due work goes oldest first, retries and
  * queued chains alike.
  */
-export async function claimDueDeliveries(db: Db, now: Date, leaseMs: number, limit: number): Promise<ClaimedChain[]> {
+export async function claimDueDeliveries(
+  db: Db,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+  bodies: BodyCache = createBodyCache(),
+): Promise<ClaimedChain[]> {
   if (limit <= 0) return [];
   const at = iso(now);
   const lease = iso(new Date(now.getTime() + leaseMs));
@@ -122,15 +138,26 @@ export async function claimDueDeliveries(db: Db, now: Date, leaseMs: number, lim
   if (rows.length === 0) return [];
   const chains = rows.map((r) => ({
     r,
+    queued: r.kind === 'queue',
     deliveryIds: uuidArray(r.delivery_ids),
     eventIds: uuidArray(r.event_ids),
   }));
-  const events = await findEvents(
-    db,
-    chains.flatMap((c) => c.eventIds),
-  );
-  return chains.map(({ r, deliveryIds, eventIds }) => ({
-    kind: r.kind === 'queue' ? ('queue' as const) : ('delivery' as const),
+  // The bodies: from the cache for first attempts, read and rendered once per event otherwise.
+  const body = new Map<string, string>();
+  const toRead = new Set<string>();
+  for (const c of chains)
+    for (const id of c.eventIds) {
+      const cached = c.queued ? bodies.get(id) : undefined;
+      if (cached !== undefined) body.set(id, cached);
+      else toRead.add(id);
+    }
+  for (const [id, event] of await findEvents(db, [...toRead])) {
+    const b = JSON.stringify(eventView(event));
+    body.set(id, b);
+    bodies.set(id, b);
+  }
+  return chains.map(({ r, queued, deliveryIds, eventIds }) => ({
+    kind: queued ? ('queue' as const) : ('delivery' as const),
     trigger: String(r.trigger),
     key: String(r.key),
     endpointId: String(r.endpoint_id),
@@ -145,7 +172,7 @@ export async function claimDueDeliveries(db: Db, now: Date, leaseMs: number, lim
       deliveryId,
       eventId: eventIds[i]!,
       attempts: Number(r.attempts),
-      event: events.get(eventIds[i]!) ?? null,
+      body: body.get(eventIds[i]!) ?? null,
     })),
   }));
 }

@@ -17,11 +17,12 @@
 // delivery is 'failed' (the dead letter, visible in the delivery log).
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/client.js';
-import { emitEvent, eventView } from '../events/api.js';
+import { emitEvent } from '../events/api.js';
 import { MAX_ATTEMPTS, nextDelayMs, parseRetryAfter } from './delivery-schedule.js';
 import type { Sender } from './delivery-sender.js';
 import {
   claimDueDeliveries,
+  createBodyCache,
   disableEndpoint,
   failPendingDeliveries,
   recordChains,
@@ -82,6 +83,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const wallClock = deps.wallClock ?? Date.now;
   const inFlight = new Set<Promise<void>>();
   const keys = new Map<string, Buffer>();
+  const bodies = createBodyCache();
   /** Chains finished so far (run() claims again when one finished while it was claiming). */
   let settledCount = 0;
   /** Attempts made so far. */
@@ -159,7 +161,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   /** Sends one delivery of a chain; what happened, and what becomes of the delivery. */
   async function attempt(c: ClaimedChain, item: ChainItem, now: Date): Promise<AttemptOutcome> {
     const base = { deliveryId: item.deliveryId, eventId: item.eventId, attemptedAt: now };
-    if (!item.event)
+    const body = item.body;
+    if (body === null)
       return {
         ...base,
         statusCode: null,
@@ -169,7 +172,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         status: 'failed',
         nextAttemptAt: null,
       };
-    const body = JSON.stringify(eventView(item.event));
     const signing = [keyOf(c.secretSealed)];
     if (c.previousSecretSealed && c.previousSecretExpiresAt && c.previousSecretExpiresAt > now)
       signing.push(keyOf(c.previousSecretSealed));
@@ -233,7 +235,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   async function pump(now: Date): Promise<number> {
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return 0;
-    const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room);
+    const claimed = await claimDueDeliveries(deps.db, now, deps.leaseMs, room, bodies);
     for (const c of claimed) {
       const p: Promise<void> = sendChain(c, now)
         .catch((err: unknown) => deps.log.error({ err, chain: c.key }, 'webhook delivery chain failed to record'))

@@ -651,6 +651,34 @@ t.test('issue 13 item 4: attempt bodies are cleared after the retention period (
 });
 
 t.test(
+  'issue 13 item 4: every endpoint gets the same body, the event as the feed shows it; a retry after the event is purged is not sent',
+  async (t) => {
+    const { app, r } = await setup(t);
+    const rx = await receiver(t, (req) => (req.path === '/a' ? { status: 200 } : { status: 500 }));
+    const a = await insertEndpoint(app, { accountId: r.accountId, url: `${rx.url}/a` });
+    const b = await insertEndpoint(app, { accountId: r.accountId, url: `${rx.url}/b` });
+    const [eventId] = await emitTestEvents(app, r.accountId, 1);
+    const t0 = new Date();
+    await deliver(app, t0);
+    const feed = await app.inject({ method: 'GET', url: `/v1/events/${eventId}`, headers: bearer(r.token) });
+    t.same(
+      rx.received.map((x) => [x.path, JSON.parse(x.body)]).sort(),
+      [
+        ['/a', feed.json()],
+        ['/b', feed.json()],
+      ],
+      'both endpoints got the event as the feed shows it',
+    );
+    // The dispatcher still holds the body it rendered; the retry must read the event afresh.
+    await app.jobs.run('events.purge', later(t0, 31 * 86_400_000));
+    t.equal(await app.jobs.run('webhooks.deliver', later(t0, 31 * 86_400_000)), 1, 'the retry is due');
+    t.equal(rx.received.length, 2, 'and is not sent: there is no event to send');
+    t.match(await deliveriesOf(app, b.id), [{ status: 'failed' }]);
+    t.match(await deliveriesOf(app, a.id), [{ status: 'succeeded' }]);
+  },
+);
+
+t.test(
   'issue 13 item 4: finished deliveries and their attempts are deleted after WEBHOOK_LOG_RETENTION_DAYS (90); pending ones stay',
   async (t) => {
     const { app, r } = await setup(t);
