@@ -49,6 +49,7 @@ import domainsArea from './modules/domains/index.js';
 import eventsArea from './modules/events/index.js';
 import webhooksArea from './modules/webhooks/index.js';
 import notificationsArea from './modules/notifications/index.js';
+import licensesArea from './modules/licenses/index.js';
 
 /** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
 export const AREAS: AreaList = [
@@ -57,6 +58,7 @@ export const AREAS: AreaList = [
   { name: 'billing', plugin: billingArea },
   { name: 'fair-use', plugin: fairUseArea },
   { name: 'domains', plugin: domainsArea },
+  { name: 'licenses', plugin: licensesArea },
   { name: 'events', plugin: eventsArea },
   { name: 'notifications', plugin: notificationsArea },
   { name: 'webhooks', plugin: webhooksArea },

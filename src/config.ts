@@ -151,6 +151,45 @@ export const EnvSchema = Type.Object({
     default: 900,
     description: 'How long a price quote from a check is honoured',
   }),
+  LICENSE_NOTICE_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 90,
+    default: 7,
+    description:
+      'R-LIC-2: days after a multi-use is detected in which the reseller may resolve it (rebind, or the other server stopped)',
+  }),
+  LICENSE_CONFIRM_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 365,
+    default: 30,
+    description:
+      'R-LIC-2: days from first detection after which an extra address still seen makes the multi-use confirmed',
+  }),
+  LICENSE_SEEN_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 90,
+    default: 7,
+    description: 'R-LIC-2: an extra address counts as still seen while its last report is at most this many days old',
+  }),
+  LICENSE_TERMINATE_AFTER_PERIODS: Type.Integer({
+    minimum: 1,
+    maximum: 120,
+    default: 3,
+    description:
+      'R-LIC-2: billing periods charged for a confirmed multi-use after which a license still multi-used is terminated',
+  }),
+  LICENSE_REBINDS_PER_PERIOD: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 3,
+    description: 'How many times a license may be bound to another address of its server in one billing period',
+  }),
+  LICENSE_QUOTE_TTL_S: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 900,
+    description: 'How long a license price quote is honoured',
+  }),
   DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 300,
@@ -355,6 +394,14 @@ export interface Config {
     readonly transferApprovalHours: number | undefined;
     readonly abuseResponseHours: number;
   };
+  readonly licenses: {
+    readonly noticeDays: number;
+    readonly confirmDays: number;
+    readonly seenDays: number;
+    readonly terminateAfterPeriods: number;
+    readonly rebindsPerPeriod: number;
+    readonly quoteTtlS: number;
+  };
   readonly jobs: {
     readonly enabled: boolean;
     readonly intervalMs: number;
@@ -508,6 +555,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       dropCatchNamesPerMinute: e.DROP_CATCH_NAMES_PER_MINUTE,
       transferApprovalHours: e.DOMAIN_TRANSFER_APPROVAL_HOURS,
       abuseResponseHours: e.ABUSE_RESPONSE_HOURS,
+    }),
+    licenses: Object.freeze({
+      noticeDays: e.LICENSE_NOTICE_DAYS,
+      confirmDays: e.LICENSE_CONFIRM_DAYS,
+      seenDays: e.LICENSE_SEEN_DAYS,
+      terminateAfterPeriods: e.LICENSE_TERMINATE_AFTER_PERIODS,
+      rebindsPerPeriod: e.LICENSE_REBINDS_PER_PERIOD,
+      quoteTtlS: e.LICENSE_QUOTE_TTL_S,
     }),
     jobs: Object.freeze({
       enabled: e.JOBS_ENABLED,

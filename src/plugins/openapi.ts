@@ -114,6 +114,8 @@ export default fp<OpenApiOptions>(
           { name: 'billing', description: 'Balance and ledger' },
           { name: 'fair-use', description: 'Rate limits, costs and your standing' },
           { name: 'domains', description: 'TLD catalogue, checks, registrations, transfers' },
+          { name: 'servers', description: 'Your servers: what a Plesk license is attached to' },
+          { name: 'licenses', description: 'Plesk licenses, their multi-use state, the catalogue and vendor policies' },
           { name: 'events', description: 'The events feed and the catalogue of event types' },
           {
             name: 'webhooks',

@@ -4,3 +4,4 @@ export * from './billing.js';
 export * from './fair-use.js';
 export * from './domains.js';
 export * from './events.js';
+export * from './licenses.js';

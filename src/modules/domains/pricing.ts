@@ -2,18 +2,12 @@
 // and restoring a name, in the account's currency (a catalogue entry holds the prices of one
 // currency), and the ceilings a caller may set (max_price, a quote). Checks, registrations,
 // renewals, restores, transfers and autorenewals all price through here.
-import { Type } from 'typebox';
-import { defineError, ValidationFailed } from '../../errors.js';
-import { Money as MoneySchema } from '../../schemas.js';
-import type { Money } from '../billing/api.js';
+import { ValidationFailed } from '../../errors.js';
+import { PriceChanged } from '../billing/api.js';
 import type { TldEntry, TldOperation } from './tld-service.js';
 
-export const PriceChanged = defineError(
-  'price_changed',
-  409,
-  'The price is above max_price',
-  Type.Object({ price: MoneySchema, max_price: MoneySchema }),
-);
+// The ceilings (max_price, a quote) are the ledger's, shared with the other areas that sell.
+export { assertMaxPrice, honourQuote, PriceChanged } from '../billing/api.js';
 
 /** The label a TLD's reserved and premium lists name: `example` of `example.com`. */
 export const labelOf = (name: string): string => name.slice(0, name.indexOf('.'));
@@ -45,17 +39,4 @@ export function operationPrice(
       ],
     });
   return price;
-}
-
-/** A quoted price is a ceiling: if the price fell since the quote, the lower one is charged. */
-export const honourQuote = (current: number | undefined, quoted: number): number =>
-  current === undefined ? quoted : Math.min(current, quoted);
-
-/** price_changed (409, with `price` and `max_price`) when `total` is above the caller's max_price. */
-export function assertMaxPrice(total: Money, maxPrice: Money | undefined, what = 'This'): void {
-  if (maxPrice && (maxPrice.currency !== total.currency || total.amount > maxPrice.amount)) {
-    throw new PriceChanged(`${what} costs ${total.amount} ${total.currency}, above max_price`, {
-      extensions: { price: total, max_price: maxPrice },
-    });
-  }
 }

@@ -27,7 +27,9 @@ export const PremiumNotAccepted = defineError(
   'A premium name needs accept_premium: true',
   Type.Object({ price: MoneySchema }),
 );
-export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another name');
+// One error code for every area's quotes: the ledger's.
+import { QuoteExpired } from '../billing/api.js';
+export { QuoteExpired };
 
 import type { DomainRow } from './domain-schemas.js';
 export type { DomainRow };

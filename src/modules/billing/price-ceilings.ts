@@ -1,0 +1,29 @@
+// The ceilings a caller puts on what an order may charge, shared by every area that sells: max_price
+// (409 price_changed above it) and a quote (a quoted price holds while the quote does; a lower
+// current price wins).
+import { Type } from 'typebox';
+import { defineError } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
+import type { Money } from './ledger.js';
+
+export const PriceChanged = defineError(
+  'price_changed',
+  409,
+  'The price is above max_price',
+  Type.Object({ price: MoneySchema, max_price: MoneySchema }),
+);
+
+export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another order');
+
+/** A quoted price is a ceiling: if the price fell since the quote, the lower one is charged. */
+export const honourQuote = (current: number | undefined, quoted: number): number =>
+  current === undefined ? quoted : Math.min(current, quoted);
+
+/** price_changed (409, with `price` and `max_price`) when `total` is above the caller's max_price. */
+export function assertMaxPrice(total: Money, maxPrice: Money | undefined, what = 'This'): void {
+  if (maxPrice && (maxPrice.currency !== total.currency || total.amount > maxPrice.amount)) {
+    throw new PriceChanged(`${what} costs ${total.amount} ${total.currency}, above max_price`, {
+      extensions: { price: total, max_price: maxPrice },
+    });
+  }
+}

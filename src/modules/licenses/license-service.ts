@@ -1,0 +1,537 @@
+// Plesk licenses: quotes, orders (R-LIC-1 EULA, R-LIC-3 bundling), renewals, suspend / resume /
+// terminate, rebinding within the per-period limit, and the address reports that start the
+// multi-use ladder (R-LIC-2; the rest of the ladder runs as a job: multi-use.ts). Each change, its
+// vendor call (the built-in vendor writes in the same transaction), its charge, its transition and
+// its event commit together.
+import { Type } from 'typebox';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db, type Tx } from '../../db/client.js';
+import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
+import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import { charge, type Money } from '../billing/api.js';
+import { emitEvent, type EventType } from '../events/api.js';
+import { normaliseAddress } from './addresses.js';
+import {
+  LicenseMultiUseDetected,
+  LicenseMultiUseResolved,
+  LicenseOrdered,
+  LicenseRebound,
+  LicenseRenewed,
+  LicenseResumed,
+  LicenseSuspended,
+  LicenseTerminated,
+} from './events.js';
+import { licenseView, type LicenseView } from './license-view.js';
+import { addMonths, periodAt } from './periods.js';
+import { assertMaxPrice, honourQuote, openLicenseQuote, signLicenseQuote } from './pricing.js';
+import type { LicenseRow } from './schemas.js';
+import {
+  addTransition,
+  currentPolicies,
+  findLicense,
+  findServer,
+  forgetServerFailures,
+  licenseDetails,
+  listProducts,
+  type ProductRow,
+} from './store.js';
+import { itemOf, type KeyAction, type LicenseVendor } from './vendor.js';
+
+export const BundlingRequired = defineError(
+  'bundling_required',
+  422,
+  'A Plesk license is sold only attached to a server of your own (R-LIC-3): name one of your servers and one of its public addresses',
+);
+export const EulaAcceptanceRequired = defineError(
+  'eula_acceptance_required',
+  422,
+  "Accept the vendor's current EULA and terms of use: accept_eula: { version } (R-LIC-1)",
+  Type.Object({ eula: Type.Object({ version: Type.String(), url: Type.String() }) }),
+);
+export { QuoteExpired as LicenseQuoteExpired } from '../billing/api.js';
+import { QuoteExpired as LicenseQuoteExpired } from '../billing/api.js';
+export const LicenseStateConflict = defineError(
+  'license_state_conflict',
+  409,
+  'The license is not in a state that allows this',
+);
+export const RebindLimitReached = defineError(
+  'rebind_limit_reached',
+  409,
+  'The license was rebound as often as a billing period allows',
+);
+export const NoticePeriodOver = defineError(
+  'notice_period_over',
+  409,
+  'The notice period of this multi-use detection is over: it is no longer resolved by a statement',
+);
+export const ConfirmationRequired = defineError(
+  'termination_confirmation_required',
+  422,
+  'Termination cannot be undone: send confirm: true',
+);
+
+export interface LicenseSettings {
+  noticeDays: number;
+  confirmDays: number;
+  seenDays: number;
+  terminateAfterPeriods: number;
+  rebindsPerPeriod: number;
+  quoteTtlS: number;
+}
+
+export interface LicenseDeps {
+  db: Db;
+  vendor: LicenseVendor;
+  settings: LicenseSettings;
+  seal: (plaintext: string) => string;
+  open: (sealed: string) => string;
+  quotes: { sign: (payload: string) => string; verify: (token: string) => string | null };
+  now: () => Date;
+}
+
+/** Who is ordering, for the EULA record (R-LIC-1). */
+export interface Caller {
+  accountId: string;
+  currency: string;
+  userId: string | null;
+  apiKeyId: string | null;
+  ip: string;
+}
+
+export interface OrderInput {
+  serverId?: string;
+  address?: string;
+  product: string;
+  extras: string[];
+  periodMonths: 1 | 12;
+  bindingMode: 'lookup' | 'lookup_and_restrict';
+  acceptEula?: { version: string };
+  quoteId?: string;
+  maxPrice?: Money;
+  autorenew?: boolean;
+}
+
+const DAY = 86_400_000;
+
+const invalid = (pointer: string, code: string, message: string): never => {
+  throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
+};
+
+/** The price of one term of `product` with `extras` in `currency`, or a 422 naming what is not sold. */
+export function termPrice(products: ProductRow[], product: string, extras: string[], months: number, currency: string) {
+  let total = 0;
+  for (const [i, id] of [product, ...extras].entries()) {
+    const pointer = i === 0 ? '/body/product' : `/body/extras/${i - 1}`;
+    const p = products.find((x) => x.id === id);
+    if (!p || !p.active) return invalid(pointer, 'unknown_product', `${id} is not in the catalogue`);
+    if ((i === 0) !== (p.kind === 'edition'))
+      invalid(pointer, 'wrong_product_kind', i === 0 ? `${id} is not an edition` : `${id} is not an extra`);
+    const price = p.prices.find((x) => x.period_months === months && x.currency === currency);
+    if (!price)
+      return invalid(pointer, 'not_sold_in_currency', `${id} is not sold for ${months} month(s) in ${currency}`);
+    total += price.amount;
+  }
+  return total;
+}
+
+export function createLicenseService(deps: LicenseDeps) {
+  const { db, vendor, settings } = deps;
+
+  const view = async (tx: Tx, license: LicenseRow, now: Date): Promise<LicenseView> =>
+    licenseView(await licenseDetails(tx, license, now), settings.rebindsPerPeriod, now);
+
+  /** The license row after a change, its view, and the event about it, in `tx`. */
+  async function emitted(tx: Tx, type: EventType, id: string, now: Date): Promise<LicenseView> {
+    const row = (await findLicense(tx, id))!;
+    const v = await view(tx, row, now);
+    await emitEvent(tx, type, { accountId: row.accountId, objectId: row.id, data: v });
+    return v;
+  }
+
+  async function locked(tx: Tx, accountId: string, id: string): Promise<LicenseRow> {
+    const row = await findLicense(tx, id, { accountId, lock: true });
+    if (!row) throw new NotFound('No such license');
+    return row;
+  }
+
+  const assertNotTerminated = (l: LicenseRow) => {
+    if (l.status === 'terminated') throw new LicenseStateConflict('The license is terminated: it refuses every action');
+  };
+
+  async function price(tx: Tx, input: { product: string; extras: string[]; periodMonths: number }, currency: string) {
+    const products = await listProducts(tx, [input.product, ...input.extras]);
+    return termPrice(products, input.product, input.extras, input.periodMonths, currency);
+  }
+
+  return {
+    async quote(caller: Caller, input: { product: string; extras: string[]; periodMonths: 1 | 12 }) {
+      const now = deps.now();
+      const amount = await price(db, input, caller.currency);
+      const expiresAt = new Date(now.getTime() + settings.quoteTtlS * 1000);
+      const id = signLicenseQuote(deps.quotes.sign, {
+        accountId: caller.accountId,
+        product: input.product,
+        extras: input.extras,
+        periodMonths: input.periodMonths,
+        currency: caller.currency,
+        amount,
+        expiresAt,
+      });
+      return { quote_id: id, price: { amount, currency: caller.currency }, expires_at: expiresAt.toISOString() };
+    },
+
+    async order(caller: Caller, input: OrderInput) {
+      const now = deps.now();
+      const extras = [...new Set(input.extras)];
+      return db.transaction(async (tx) => {
+        // R-LIC-3: attached to a server of the account's own, on one of its public addresses.
+        const server = input.serverId ? await findServer(tx, caller.accountId, input.serverId) : undefined;
+        if (!server) throw new BundlingRequired('Name server_id: one of your servers (POST /v1/servers)');
+        const address = input.address === undefined ? undefined : normaliseAddress(input.address);
+        if (!address || !server.addresses.includes(address))
+          throw new BundlingRequired(
+            `Name one of the public addresses of server ${server.name}: ${server.addresses.join(', ')}`,
+          );
+        // R-LIC-1: the vendor's current EULA (and terms), accepted by version.
+        const policies = await currentPolicies(tx, 'plesk');
+        const eula = policies.find((p) => p.kind === 'eula');
+        const terms = policies.find((p) => p.kind === 'terms_of_use');
+        if (eula && input.acceptEula?.version !== eula.version)
+          throw new EulaAcceptanceRequired(
+            input.acceptEula
+              ? `The current EULA is version ${eula.version}, not ${input.acceptEula.version}`
+              : `Send accept_eula: { version: "${eula.version}" } after reading ${eula.url}`,
+            { extensions: { eula: { version: eula.version, url: eula.url } } },
+          );
+        let amount = await price(
+          tx,
+          { product: input.product, extras, periodMonths: input.periodMonths },
+          caller.currency,
+        );
+        if (input.quoteId) {
+          const q = openLicenseQuote(deps.quotes.verify, input.quoteId);
+          if (!q || q.accountId !== caller.accountId || q.currency !== caller.currency)
+            throw new LicenseQuoteExpired('No such quote for this account');
+          if (q.product !== input.product || q.periodMonths !== input.periodMonths || q.extras.join() !== extras.join())
+            throw new LicenseQuoteExpired('The quote is for another product, term or extras');
+          if (q.expiresAt <= now) throw new LicenseQuoteExpired(`The quote expired at ${q.expiresAt.toISOString()}`);
+          amount = honourQuote(amount, q.amount);
+        }
+        const total = { amount, currency: caller.currency };
+        assertMaxPrice(total, input.maxPrice, 'The license');
+
+        const key = await vendor.createKey(tx, {
+          item: itemOf(input.product, input.periodMonths),
+          address,
+          restrict: input.bindingMode === 'lookup_and_restrict',
+        });
+        const [row] = await tx
+          .insert(pleskLicenses)
+          .values({
+            accountId: caller.accountId,
+            serverId: server.id,
+            product: input.product,
+            extras,
+            periodMonths: input.periodMonths,
+            keyNumber: key.keyNumber,
+            activationCodeSealed: deps.seal(key.activationCode),
+            boundAddress: address,
+            bindingMode: input.bindingMode,
+            autorenew: input.autorenew ?? true,
+            periodAnchor: now,
+            expiresAt: addMonths(now, input.periodMonths),
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returning();
+        const license = row!;
+        await tx.insert(eulaAcceptances).values({
+          accountId: caller.accountId,
+          userId: caller.userId,
+          apiKeyId: caller.apiKeyId,
+          licenseId: license.id,
+          vendor: 'plesk',
+          eulaVersion: eula?.version ?? 'none',
+          termsVersion: terms?.version ?? null,
+          ip: caller.ip,
+          acceptedAt: now,
+        });
+        await charge(tx, {
+          accountId: caller.accountId,
+          money: total,
+          reason: `Plesk license ${itemOf(input.product, input.periodMonths)} (${key.keyNumber}) on ${address}`,
+          reference: `license:${license.id}`,
+        });
+        await addTransition(tx, {
+          licenseId: license.id,
+          at: now,
+          kind: 'ordered',
+          evidence: {
+            item: itemOf(input.product, input.periodMonths),
+            address,
+            charged: total,
+            eula_version: eula?.version ?? null,
+            terms_version: terms?.version ?? null,
+          },
+        });
+        return { license: await emitted(tx, LicenseOrdered, license.id, now), charged: total };
+      });
+    },
+
+    async get(accountId: string, id: string) {
+      const row = await findLicense(db, id, { accountId });
+      if (!row) throw new NotFound('No such license');
+      return view(db, row, deps.now());
+    },
+
+    async list(accountId: string, after: string | undefined, limit: number) {
+      const rows = await queryRows<{ id: string }>(
+        db,
+        sql`SELECT id FROM plesk_licenses WHERE account_id = ${accountId}::uuid
+              ${after ? sql`AND id > ${after}::uuid` : sql``} ORDER BY id LIMIT ${limit + 1}`,
+      );
+      const now = deps.now();
+      const out: LicenseView[] = [];
+      for (const r of rows) out.push(await view(db, (await findLicense(db, r.id))!, now));
+      return out;
+    },
+
+    async activationCode(accountId: string, id: string) {
+      const row = await findLicense(db, id, { accountId });
+      if (!row) throw new NotFound('No such license');
+      return { key_number: row.keyNumber, activation_code: deps.open(row.activationCodeSealed) };
+    },
+
+    async setAutorenew(accountId: string, id: string, autorenew: boolean) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const l = await locked(tx, accountId, id);
+        assertNotTerminated(l);
+        await tx
+          .update(pleskLicenses)
+          .set({ autorenew, updatedAt: now })
+          .where(sql`id = ${l.id}`);
+        return view(tx, { ...l, autorenew }, now);
+      });
+    },
+
+    /** suspend / resume / terminate (the last needs confirm: it cannot be undone). */
+    async act(accountId: string, id: string, action: KeyAction, opts: { confirm?: boolean } = {}) {
+      const now = deps.now();
+      if (action === 'terminate' && opts.confirm !== true)
+        throw new ConfirmationRequired('Terminating a license cannot be undone: send confirm: true');
+      return db.transaction(async (tx) => {
+        const l = await locked(tx, accountId, id);
+        assertNotTerminated(l);
+        const from = l.status;
+        if (action === 'suspend' && from !== 'active') throw new LicenseStateConflict(`The license is ${from}`);
+        if (action === 'resume' && from !== 'suspended') throw new LicenseStateConflict(`The license is ${from}`);
+        await vendor.modify(tx, l.keyNumber, action);
+        await terminateOrSwitch(tx, l, action, now, 'by the reseller');
+        const type = action === 'suspend' ? LicenseSuspended : action === 'resume' ? LicenseResumed : LicenseTerminated;
+        return emitted(tx, type, l.id, now);
+      });
+    },
+
+    /** Binds the license to another public address of its server, within the per-period limit. */
+    async rebind(accountId: string, id: string, rawAddress: string) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const l = await locked(tx, accountId, id);
+        assertNotTerminated(l);
+        const address =
+          normaliseAddress(rawAddress) ?? invalid('/body/address', 'invalid_address', 'Not an IP address');
+        const server = (await findServer(tx, accountId, l.serverId))!;
+        if (!server.addresses.includes(address))
+          throw new BundlingRequired(`${address} is not a public address of server ${server.name}`);
+        if (address === l.boundAddress) throw new LicenseStateConflict(`The license is bound to ${address} already`);
+        const d = await licenseDetails(tx, l, now);
+        if (d.rebindsThisPeriod >= settings.rebindsPerPeriod)
+          throw new RebindLimitReached(
+            `${settings.rebindsPerPeriod} rebinding(s) per billing period; the next period starts ${periodAt(l.periodAnchor, l.periodMonths, now).end.toISOString()}`,
+          );
+        await vendor.bind(tx, l.keyNumber, address);
+        await tx
+          .update(pleskLicenses)
+          .set({ boundAddress: address, updatedAt: now })
+          .where(sql`id = ${l.id}`);
+        await addTransition(tx, {
+          licenseId: l.id,
+          at: now,
+          kind: 'rebound',
+          evidence: { from: l.boundAddress, to: address },
+        });
+        // A rebinding resolves a potential multi-use (R-LIC-2): the reseller chose the address.
+        if (l.multiUse === 'potential') await resolvePotential(tx, l, now, 'rebound');
+        return emitted(tx, LicenseRebound, l.id, now);
+      });
+    },
+
+    async renew(accountId: string, currency: string, id: string, maxPrice?: Money) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const l = await locked(tx, accountId, id);
+        assertNotTerminated(l);
+        const total = { amount: await price(tx, l, currency), currency };
+        assertMaxPrice(total, maxPrice, 'The renewal');
+        await vendor.renew(tx, l.keyNumber);
+        const expiresAt = addMonths(l.expiresAt, l.periodMonths);
+        await tx
+          .update(pleskLicenses)
+          .set({ expiresAt, updatedAt: now })
+          .where(sql`id = ${l.id}`);
+        await charge(tx, {
+          accountId,
+          money: total,
+          reason: `Renewal of Plesk license ${l.keyNumber} to ${expiresAt.toISOString().slice(0, 10)}`,
+          reference: `license:${l.id}`,
+        });
+        await addTransition(tx, {
+          licenseId: l.id,
+          at: now,
+          kind: 'renewed',
+          evidence: { expires_at: expiresAt.toISOString(), charged: total },
+        });
+        return { license: await emitted(tx, LicenseRenewed, l.id, now), charged: total };
+      });
+    },
+
+    /**
+     * R-LIC-2: the addresses a license was seen running on. An address besides the bound one makes
+     * the license potential multi-use at once (with an event); the report is kept as evidence.
+     */
+    async report(
+      accountId: string | null,
+      id: string,
+      rawAddresses: string[],
+      source: 'check_in' | 'operator',
+      seenAt?: Date,
+    ) {
+      const now = deps.now();
+      const addresses = [
+        ...new Set(
+          rawAddresses.map(
+            (a, i) =>
+              normaliseAddress(a) ?? invalid(`/body/addresses/${i}`, 'invalid_address', `${a} is not an IP address`),
+          ),
+        ),
+      ];
+      const at = seenAt && seenAt < now ? seenAt : now;
+      return db.transaction(async (tx) => {
+        const l = await findLicense(tx, id, { ...(accountId ? { accountId } : {}), lock: true });
+        if (!l) throw new NotFound('No such license');
+        assertNotTerminated(l);
+        const [report] = await queryRows<{ id: number }>(
+          tx,
+          sql`INSERT INTO license_ip_reports (license_id, addresses, source, seen_at)
+              VALUES (${l.id}::uuid, ${sql.param(addresses)}::text[], ${source}, ${at.toISOString()}::timestamptz) RETURNING id`,
+        );
+        const extra = addresses.filter((a) => a !== l.boundAddress);
+        if (extra.length > 0)
+          await tx.execute(sql`
+            INSERT INTO license_addresses (license_id, address, first_seen, last_seen, reports)
+            SELECT ${l.id}::uuid, a, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz, 1
+            FROM unnest(${sql.param(extra)}::text[]) AS a
+            ON CONFLICT (license_id, address) DO UPDATE SET
+              reports = license_addresses.reports + 1,
+              last_seen = greatest(license_addresses.last_seen, excluded.last_seen),
+              -- Seen again after it was resolved: open again, counted from now.
+              first_seen = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
+                                THEN excluded.first_seen ELSE license_addresses.first_seen END,
+              resolution = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
+                                THEN NULL ELSE license_addresses.resolution END,
+              resolved_at = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
+                                 THEN NULL ELSE license_addresses.resolved_at END`);
+        const open = await queryRows<{ address: string }>(
+          tx,
+          sql`SELECT address FROM license_addresses WHERE license_id = ${l.id}::uuid AND resolved_at IS NULL
+                AND address = ANY(${sql.param(extra)}::text[]) ORDER BY address`,
+        );
+        if (l.multiUse === 'none' && open.length > 0) {
+          const noticeUntil = new Date(now.getTime() + settings.noticeDays * DAY);
+          await tx
+            .update(pleskLicenses)
+            .set({ multiUse: 'potential', multiUseSince: now, noticeUntil, confirmedAt: null, updatedAt: now })
+            .where(sql`id = ${l.id}`);
+          await addTransition(tx, {
+            licenseId: l.id,
+            at: now,
+            kind: 'multi_use_detected',
+            evidence: {
+              report_ids: [report!.id],
+              bound_address: l.boundAddress,
+              extra_addresses: open.map((o) => o.address),
+            },
+          });
+          return {
+            license: await emitted(tx, LicenseMultiUseDetected, l.id, now),
+            report_id: report!.id,
+            detected: true,
+          };
+        }
+        return { license: await view(tx, (await findLicense(tx, l.id))!, now), report_id: report!.id, detected: false };
+      });
+    },
+
+    /** R-LIC-2: the reseller states that the other server(s) stopped, within the notice period. */
+    async resolve(accountId: string, id: string) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const l = await locked(tx, accountId, id);
+        assertNotTerminated(l);
+        if (l.multiUse !== 'potential')
+          throw new LicenseStateConflict(`The license's multi-use state is ${l.multiUse}`);
+        if (l.noticeUntil && now > l.noticeUntil)
+          throw new NoticePeriodOver(`The notice period ended at ${l.noticeUntil.toISOString()}`);
+        await resolvePotential(tx, l, now, 'stopped');
+        return emitted(tx, LicenseMultiUseResolved, l.id, now);
+      });
+    },
+  };
+}
+
+/** The license's status after suspend / resume / terminate, with its transition. */
+export async function terminateOrSwitch(tx: Tx, l: LicenseRow, action: KeyAction, now: Date, note: string) {
+  const status = action === 'suspend' ? 'suspended' : action === 'resume' ? 'active' : 'terminated';
+  await tx
+    .update(pleskLicenses)
+    .set({
+      status,
+      updatedAt: now,
+      ...(action === 'suspend' ? { suspendedAt: now } : {}),
+      ...(action === 'resume' ? { suspendedAt: null } : {}),
+      ...(action === 'terminate' ? { terminatedAt: now, terminatedReason: note, autorenew: false } : {}),
+    })
+    .where(sql`id = ${l.id}`);
+  await addTransition(tx, { licenseId: l.id, at: now, kind: status === 'active' ? 'resumed' : status, note });
+  if (status === 'terminated') await forgetServerFailures(tx, l.accountId, l.serverId);
+}
+
+/** Closes a potential multi-use: its open extra addresses resolved, the state back to none. */
+export async function resolvePotential(
+  tx: Tx,
+  l: LicenseRow,
+  now: Date,
+  resolution: 'stopped' | 'rebound' | 'cleared',
+  note?: string,
+) {
+  const addresses = await queryRows<{ address: string }>(
+    tx,
+    sql`UPDATE license_addresses SET resolved_at = ${now.toISOString()}::timestamptz, resolution = ${resolution}
+        WHERE license_id = ${l.id}::uuid AND resolved_at IS NULL RETURNING address`,
+  );
+  await tx
+    .update(pleskLicenses)
+    .set({ multiUse: 'none', multiUseSince: null, noticeUntil: null, confirmedAt: null, updatedAt: now })
+    .where(sql`id = ${l.id}`);
+  await addTransition(tx, {
+    licenseId: l.id,
+    at: now,
+    kind: resolution === 'cleared' ? 'multi_use_cleared' : 'multi_use_resolved',
+    note: note ?? null,
+    evidence: { resolution, addresses: addresses.map((a) => a.address).sort(), previous_state: l.multiUse },
+  });
+}
+
+export type LicenseService = ReturnType<typeof createLicenseService>;

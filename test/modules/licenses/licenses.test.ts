@@ -1,0 +1,410 @@
+// Issue 14 items 1-4 and 7: servers, Plesk license orders (R-LIC-1 EULA, R-LIC-3 bundling), the
+// built-in vendor's binding rules, rebinding and its limit, suspend / resume / terminate, and the
+// multi-use ladder of R-LIC-2 across more than 30 days on an injected clock.
+import { sql } from 'drizzle-orm';
+import t from 'tap';
+import type { App } from '../../../src/app.js';
+import { queryRows } from '../../../src/db/client.js';
+import { buildTestApp } from '../../helpers/app.js';
+import { balanceOf, credit } from '../../helpers/domains.js';
+import { feedSettled } from '../../helpers/events.js';
+import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+
+const DAY = 86_400_000;
+const A1 = '185.10.20.30';
+const A2 = '185.10.20.31';
+const OTHER = '91.200.1.2';
+const EULA = { version: '2024-01' };
+
+async function setup(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}) {
+  let clock = new Date('2027-01-10T12:00:00Z');
+  const { app } = await buildTestApp(t, { env, now: () => clock });
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  await credit(app, op.token, r.accountId, 1_000_000);
+  const server = await createServer(app, r, [A1, A2, '2a01:4f8::1']);
+  return {
+    app,
+    op,
+    r,
+    server,
+    at: (d: Date) => (clock = d),
+    later: (ms: number) => (clock = new Date(clock.getTime() + ms)),
+    now: () => clock,
+  };
+}
+
+async function createServer(app: App, r: Reseller, addresses: string[], name = 'web-1') {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/servers',
+    headers: bearer(r.token),
+    payload: { name, addresses, location: 'Falkenstein', provider: 'own' },
+  });
+  if (res.statusCode !== 201) throw new Error(`server: ${res.statusCode} ${res.body}`);
+  return res.json() as { id: string; addresses: string[] };
+}
+
+const order = (app: App, r: Reseller, body: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/v1/licenses/plesk', headers: bearer(r.token), payload: body });
+
+async function ordered(app: App, r: Reseller, serverId: string, address = A1, extra: Record<string, unknown> = {}) {
+  const res = await order(app, r, {
+    product: 'PLESK-12-WEB-ADMIN',
+    period_months: 1,
+    server_id: serverId,
+    address,
+    accept_eula: EULA,
+    ...extra,
+  });
+  if (res.statusCode !== 201) throw new Error(`order: ${res.statusCode} ${res.body}`);
+  return res.json().license as { id: string; key_number: string; status: string; bound_address: string };
+}
+
+const getLicense = async (app: App, r: Reseller, id: string) =>
+  (await app.inject({ method: 'GET', url: `/v1/licenses/plesk/${id}`, headers: bearer(r.token) })).json();
+
+const report = (app: App, r: Reseller, id: string, addresses: string[]) =>
+  app.inject({
+    method: 'POST',
+    url: `/v1/licenses/plesk/${id}/ip-reports`,
+    headers: bearer(r.token),
+    payload: { addresses },
+  });
+
+async function eventsOf(app: App, r: Reseller, type: string) {
+  await feedSettled(app);
+  const res = await app.inject({ method: 'GET', url: `/v1/events?type=${type}`, headers: bearer(r.token) });
+  return res.json().data as { data: Record<string, any> }[];
+}
+
+t.test('R-LIC-3: a license is only ordered attached to a server of your own, on one of its addresses', async (t) => {
+  const { app, op, r, server } = await setup(t);
+  const other = await reseller(app, op.token);
+  const theirs = await createServer(app, other, ['185.99.0.1']);
+  for (const [label, body] of [
+    ['no server', {}],
+    ["another account's server", { server_id: theirs.id, address: '185.99.0.1' }],
+    ['an address not on the server', { server_id: server.id, address: OTHER }],
+    ['no address', { server_id: server.id }],
+  ] as const) {
+    const res = await order(app, r, { product: 'PLESK-12-WEB-ADMIN', period_months: 1, accept_eula: EULA, ...body });
+    t.equal(res.statusCode, 422, label);
+    t.equal(res.json().code, 'bundling_required', label);
+  }
+  t.equal(await balanceOf(app, r), 1_000_000, 'nothing charged');
+  const private10 = await app.inject({
+    method: 'POST',
+    url: '/v1/servers',
+    headers: bearer(r.token),
+    payload: { name: 'lan', addresses: ['10.0.0.5'], provider: 'own' },
+  });
+  t.equal(private10.statusCode, 422, 'a server has public addresses only');
+  t.equal(private10.json().errors[0].code, 'address_not_public');
+});
+
+t.test('R-LIC-1: an order needs the current EULA accepted by version; the acceptance is recorded', async (t) => {
+  const { app, r, server } = await setup(t);
+  const base = { product: 'PLESK-12-WEB-ADMIN', period_months: 12, server_id: server.id, address: A1 };
+  const none = await order(app, r, base);
+  t.equal(none.statusCode, 422);
+  t.match(none.json(), { code: 'eula_acceptance_required', eula: { version: '2024-01' } });
+  const old = await order(app, r, { ...base, accept_eula: { version: '2019-01' } });
+  t.equal(old.json().code, 'eula_acceptance_required', 'an old version is not the current one');
+  const ok = await order(app, r, { ...base, accept_eula: EULA, extras: ['PLESK-EXT-WP-TOOLKIT'] });
+  t.equal(ok.statusCode, 201, ok.body);
+  const lic = ok.json().license;
+  t.same(ok.json().charged, { amount: 11_990 + 5_390, currency: 'EUR' }, 'the edition and the extra, annual, in EUR');
+  t.equal(await balanceOf(app, r), 1_000_000 - 17_380);
+  t.match(lic, { item: 'PLESK-12-WEB-ADMIN-1Y', bound_address: A1, status: 'active', multi_use: { state: 'none' } });
+  t.ok(
+    lic.policies.some((p: any) => p.kind === 'eula' && p.version === '2024-01'),
+    'R-LIC-5: the policies travel with it',
+  );
+  const rows = await queryRows<Record<string, unknown>>(
+    app.db,
+    sql`SELECT user_id, eula_version, terms_version, ip, license_id FROM eula_acceptances WHERE account_id = ${r.accountId}::uuid`,
+  );
+  t.match(rows, [
+    { user_id: r.ownerId, eula_version: '2024-01', terms_version: '2024-01', ip: '127.0.0.1', license_id: lic.id },
+  ]);
+  t.equal((await eventsOf(app, r, 'license.ordered')).length, 1, 'license.ordered');
+});
+
+t.test('quotes and max_price: the quoted price holds; above max_price is refused', async (t) => {
+  const { app, r, server } = await setup(t);
+  const q = await app.inject({
+    method: 'POST',
+    url: '/v1/licenses/plesk/quote',
+    headers: bearer(r.token),
+    payload: { product: 'PLESK-12-WEB-PRO', period_months: 1 },
+  });
+  t.equal(q.statusCode, 200);
+  t.same(q.json().price, { amount: 1_690, currency: 'EUR' });
+  const dear = await order(app, r, {
+    product: 'PLESK-12-WEB-PRO',
+    period_months: 1,
+    server_id: server.id,
+    address: A1,
+    accept_eula: EULA,
+    max_price: { amount: 1_000, currency: 'EUR' },
+  });
+  t.equal(dear.json().code, 'price_changed');
+  const wrong = await order(app, r, {
+    product: 'PLESK-12-WEB-ADMIN',
+    period_months: 1,
+    server_id: server.id,
+    address: A1,
+    accept_eula: EULA,
+    quote_id: q.json().quote_id,
+  });
+  t.equal(wrong.json().code, 'quote_expired', 'a quote is for its product only');
+  const quoted = await order(app, r, {
+    product: 'PLESK-12-WEB-PRO',
+    period_months: 1,
+    server_id: server.id,
+    address: A1,
+    accept_eula: EULA,
+    quote_id: q.json().quote_id,
+  });
+  t.equal(quoted.statusCode, 201);
+  t.same(quoted.json().charged, { amount: 1_690, currency: 'EUR' });
+});
+
+t.test('the vendor refuses a second live key on one address (binding conflict)', async (t) => {
+  const { app, op, r, server } = await setup(t);
+  await ordered(app, r, server.id, A1);
+  const other = await reseller(app, op.token);
+  await credit(app, op.token, other.accountId, 100_000);
+  const theirs = await createServer(app, other, [A1]);
+  const res = await order(app, other, {
+    product: 'PLESK-12-WEB-ADMIN',
+    period_months: 1,
+    server_id: theirs.id,
+    address: A1,
+    accept_eula: EULA,
+  });
+  t.equal(res.statusCode, 409);
+  t.equal(res.json().code, 'binding_conflict');
+  t.equal(await balanceOf(app, other), 100_000, 'nothing charged');
+});
+
+t.test('rebinding to another address of the server, limited per billing period', async (t) => {
+  const { app, r, server, later } = await setup(t, { LICENSE_REBINDS_PER_PERIOD: '1' });
+  const lic = await ordered(app, r, server.id, A1);
+  const rebind = (address: string) =>
+    app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${lic.id}/rebind`,
+      headers: bearer(r.token),
+      payload: { address },
+    });
+  t.equal((await rebind(OTHER)).json().code, 'bundling_required', 'only an address of its own server');
+  const first = await rebind(A2);
+  t.equal(first.statusCode, 200);
+  t.match(first.json(), { bound_address: A2, rebinds_left_this_period: 0 });
+  const second = await rebind(A1);
+  t.equal(second.statusCode, 409);
+  t.equal(second.json().code, 'rebind_limit_reached');
+  later(32 * DAY);
+  t.equal((await rebind(A1)).statusCode, 200, 'the next billing period allows one again');
+  const history = (await getLicense(app, r, lic.id)).history.map((h: any) => h.kind);
+  t.same(history, ['ordered', 'rebound', 'rebound']);
+});
+
+t.test(
+  'suspend, resume, terminate (irreversible, needs confirm); a terminated license refuses everything',
+  async (t) => {
+    const { app, r, server } = await setup(t);
+    const lic = await ordered(app, r, server.id, A1);
+    const act = (what: string, payload?: unknown) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${lic.id}/${what}`,
+        headers: bearer(r.token),
+        ...(payload ? { payload } : {}),
+      });
+    t.equal((await act('resume')).statusCode, 409, 'an active license is not resumed');
+    t.equal((await act('suspend')).json().status, 'suspended');
+    t.equal((await act('resume')).json().status, 'active');
+    const unconfirmed = await act('terminate', {});
+    t.equal(unconfirmed.statusCode, 422);
+    t.equal(unconfirmed.json().code, 'termination_confirmation_required');
+    const del = await app.inject({ method: 'DELETE', url: `/v1/servers/${server.id}`, headers: bearer(r.token) });
+    t.equal(del.json().code, 'server_in_use', 'a server with a live license stays');
+    t.equal((await act('terminate', { confirm: true })).json().status, 'terminated');
+    t.equal((await act('resume')).statusCode, 409);
+    t.equal((await act('suspend')).statusCode, 409);
+    const key = await queryRows<{ status: string }>(
+      app.db,
+      sql`SELECT status FROM license_keys WHERE key_number = ${lic.key_number}`,
+    );
+    t.equal(key[0]!.status, 'terminated', "the vendor's key is terminated too");
+    const del2 = await app.inject({ method: 'DELETE', url: `/v1/servers/${server.id}`, headers: bearer(r.token) });
+    t.equal(del2.statusCode, 204, 'then the server can go');
+    t.same(
+      (await eventsOf(app, r, 'license.suspended')).length + (await eventsOf(app, r, 'license.terminated')).length,
+      2,
+    );
+  },
+);
+
+t.test(
+  'R-LIC-2: two addresses reported across more than 30 days: potential, notice, confirmed, charged once per extra address and period, terminated after 3 periods',
+  async (t) => {
+    const { app, r, server, later, now } = await setup(t);
+    const lic = await ordered(app, r, server.id, A1);
+    const fee = 1_090;
+    const afterOrder = await balanceOf(app, r);
+    const run = () => app.jobs.run('license-multi-use', now());
+
+    const ok = await report(app, r, lic.id, [A1]);
+    t.equal(ok.json().license.multi_use.state, 'none', 'the bound address alone changes nothing');
+    const first = await report(app, r, lic.id, [A1, OTHER]);
+    t.equal(first.statusCode, 200);
+    const potential = first.json().license;
+    t.equal(potential.multi_use.state, 'potential', 'an extra address: potential multi-use at once');
+    t.equal(potential.multi_use.notice_until, new Date(now().getTime() + 7 * DAY).toISOString());
+    const detected = await eventsOf(app, r, 'license.multi_use_detected');
+    t.equal(detected.length, 1, 'notified at once (R-LIC-2, R-NTF-1)');
+    t.match(detected[0]!.data.history.at(-1), {
+      kind: 'multi_use_detected',
+      evidence: { report_ids: [first.json().report_id], extra_addresses: [OTHER] },
+    });
+
+    // Reported again and again: still one detection; the job does nothing before 30 days.
+    for (let d = 4; d <= 28; d += 4) {
+      later(4 * DAY);
+      await report(app, r, lic.id, [A1, OTHER]);
+      await run();
+    }
+    t.equal((await getLicense(app, r, lic.id)).multi_use.state, 'potential');
+    t.equal(await balanceOf(app, r), afterOrder, 'nothing charged while potential');
+    const late = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${lic.id}/multi-use/resolve`,
+      headers: bearer(r.token),
+      payload: { other_servers_stopped: true },
+    });
+    t.equal(late.json().code, 'notice_period_over', 'the notice period is over');
+
+    later(4 * DAY); // 32 days after detection
+    await run();
+    let l = await getLicense(app, r, lic.id);
+    t.equal(l.multi_use.state, 'confirmed');
+    t.equal(l.multi_use.charges.length, 1);
+    t.match(l.multi_use.charges[0], { address: OTHER, amount: { amount: fee, currency: 'EUR' }, status: 'charged' });
+    t.equal(await balanceOf(app, r), afterOrder - fee, 'one license fee for the extra address');
+    await run();
+    await report(app, r, lic.id, [A1, OTHER]);
+    await run();
+    t.equal(await balanceOf(app, r), afterOrder - fee, 'never twice in one period, whatever the reports and runs');
+
+    // The next two billing periods: charged once each; then terminated.
+    for (let p = 2; p <= 3; p++) {
+      later(31 * DAY);
+      await report(app, r, lic.id, [A1, OTHER]);
+      await run();
+      await run();
+      t.equal(await balanceOf(app, r), afterOrder - p * fee, `period ${p}: charged once`);
+    }
+    later(31 * DAY);
+    await report(app, r, lic.id, [A1, OTHER]);
+    await run();
+    l = await getLicense(app, r, lic.id);
+    t.equal(l.status, 'terminated', 'terminated after 3 confirmed periods');
+    t.equal(await balanceOf(app, r), afterOrder - 3 * fee, 'not charged for the fourth');
+    t.match(
+      l.history.map((h: any) => h.kind),
+      [
+        'ordered',
+        'multi_use_detected',
+        'multi_use_confirmed',
+        'multi_use_charged',
+        'multi_use_charged',
+        'multi_use_charged',
+        'terminated',
+        'terminated_for_multi_use',
+      ],
+    );
+    t.equal((await eventsOf(app, r, 'license.multi_use_confirmed')).length, 1);
+    t.equal((await eventsOf(app, r, 'license.multi_use_charged')).length, 3);
+    t.equal((await eventsOf(app, r, 'license.terminated')).length, 1);
+  },
+);
+
+t.test(
+  'R-LIC-2: resolved within the notice period (the other server stopped); a later report detects again',
+  async (t) => {
+    const { app, r, server, later } = await setup(t);
+    const lic = await ordered(app, r, server.id, A1);
+    await report(app, r, lic.id, [OTHER]);
+    later(2 * DAY);
+    const res = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${lic.id}/multi-use/resolve`,
+      headers: bearer(r.token),
+      payload: { other_servers_stopped: true },
+    });
+    t.equal(res.statusCode, 200);
+    t.match(res.json().multi_use, { state: 'none', extra_addresses: [{ address: OTHER, resolution: 'stopped' }] });
+    later(DAY);
+    const again = await report(app, r, lic.id, [OTHER]);
+    t.equal(again.json().license.multi_use.state, 'potential', 'seen again: a new detection');
+    t.equal((await eventsOf(app, r, 'license.multi_use_detected')).length, 2);
+  },
+);
+
+t.test('R-LIC-2: an operator clears a false detection with a note, and waives a charge (refunded)', async (t) => {
+  const { app, op, r, server, later, now } = await setup(t);
+  const a = await ordered(app, r, server.id, A1);
+  const b = await ordered(app, r, server.id, A2);
+  await report(app, r, a.id, [OTHER]);
+  await report(app, r, b.id, ['91.200.1.3']);
+  const listed = await app.inject({
+    method: 'GET',
+    url: '/v1/admin/licenses?multi_use=potential',
+    headers: bearer(op.token),
+  });
+  t.same(
+    listed
+      .json()
+      .data.map((x: any) => x.license.id)
+      .sort(),
+    [a.id, b.id].sort(),
+  );
+  const cleared = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/licenses/${a.id}/multi-use/clear`,
+    headers: bearer(op.token),
+    payload: { note: 'the address is our NAT gateway' },
+  });
+  t.equal(cleared.statusCode, 200);
+  t.match(cleared.json().history.at(-1), { kind: 'multi_use_cleared', note: 'the address is our NAT gateway' });
+  t.equal((await eventsOf(app, r, 'license.multi_use_cleared')).length, 1);
+
+  later(31 * DAY);
+  await report(app, r, b.id, ['91.200.1.3']);
+  await app.jobs.run('license-multi-use', now());
+  const before = await balanceOf(app, r);
+  const charge = (await getLicense(app, r, b.id)).multi_use.charges[0];
+  t.equal(charge.status, 'charged');
+  const waived = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/licenses/multi-use-charges/${charge.id}/waive`,
+    headers: bearer(op.token),
+    payload: { note: 'goodwill' },
+  });
+  t.equal(waived.statusCode, 200);
+  t.match(waived.json(), { status: 'waived', waive_note: 'goodwill' });
+  t.equal(await balanceOf(app, r), before + charge.amount.amount, 'refunded');
+  const again = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/licenses/multi-use-charges/${charge.id}/waive`,
+    headers: bearer(op.token),
+    payload: { note: 'twice' },
+  });
+  t.equal(again.statusCode, 409, 'once');
+  const audit = await app.inject({ method: 'GET', url: '/v1/admin/audit-events?limit=100', headers: bearer(op.token) });
+  t.ok(audit.statusCode === 404 || audit.body.includes('license_charge') || audit.statusCode === 200);
+});
