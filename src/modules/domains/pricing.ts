@@ -3,7 +3,6 @@
 // currency), and the ceilings a caller may set (max_price, a quote). Checks, registrations,
 // renewals, restores, transfers and autorenewals all price through here.
 import { ValidationFailed } from '../../errors.js';
-import { PriceChanged } from '../billing/api.js';
 import type { TldEntry, TldOperation } from './tld-service.js';
 
 // The ceilings (max_price, a quote) are the ledger's, shared with the other areas that sell.

@@ -1,7 +1,7 @@
 // What operators do to licenses: the multi-use lists, clearing a false detection, waiving a charge
 // (multi-use.ts has the rules of both), the catalogue and the vendors' policies.
 import { sql } from 'drizzle-orm';
-import { isUniqueViolation, queryRows, type Db } from '../../db/client.js';
+import { isUniqueViolation, queryRows } from '../../db/client.js';
 import { licensePrices, licenseProducts, vendorPolicies } from '../../db/schema/index.js';
 import { emitEvent } from '../events/api.js';
 import { VendorPolicyPublished } from './events.js';
@@ -67,20 +67,22 @@ export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSetti
     }) {
       return db.transaction(async (tx) => {
         const now = deps.now();
-        let row;
-        try {
-          [row] = await tx.transaction((sp) =>
-            sp
-              .insert(vendorPolicies)
-              .values({ ...p, publishedAt: now })
-              .returning(),
-          );
-        } catch (err) {
-          if (isUniqueViolation(err))
-            throw new LicenseStateConflict(`${p.vendor} ${p.kind} version ${p.version} is published already`);
-          throw err;
-        }
-        const data = policyView(row!);
+        const row = await tx
+          .transaction(
+            async (sp) =>
+              (
+                await sp
+                  .insert(vendorPolicies)
+                  .values({ ...p, publishedAt: now })
+                  .returning()
+              )[0]!,
+          )
+          .catch((err: unknown) => {
+            if (isUniqueViolation(err))
+              throw new LicenseStateConflict(`${p.vendor} ${p.kind} version ${p.version} is published already`);
+            throw err;
+          });
+        const data = policyView(row);
         const accounts =
           p.vendor === 'plesk'
             ? await queryRows<{ account_id: string }>(
@@ -89,7 +91,7 @@ export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSetti
               )
             : [];
         for (const a of accounts)
-          await emitEvent(tx, VendorPolicyPublished, { accountId: a.account_id, objectId: row!.id, data });
+          await emitEvent(tx, VendorPolicyPublished, { accountId: a.account_id, objectId: row.id, data });
         return data;
       });
     },

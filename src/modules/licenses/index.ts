@@ -34,7 +34,7 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
     vendor,
     settings,
     log: app.log,
-    currencyOf: async (accountId) => (await accounts.getAccount(accountId))!.currency,
+    currencyOf: async (accountId) => (await accounts.getAccount(accountId)).currency,
   };
   const admin = createLicenseAdmin({ ...multiUse, now });
   // R-LIC-2: hourly is soon enough for a ladder counted in days; tests run it at injected times.

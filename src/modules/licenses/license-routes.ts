@@ -153,7 +153,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
       licenses.quote(caller(req), {
         product: req.body.product,
         extras: req.body.extras ?? [],
-        periodMonths: req.body.period_months as 1 | 12,
+        periodMonths: req.body.period_months,
       }),
   );
 
@@ -191,7 +191,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         address: b.address,
         product: b.product,
         extras: b.extras ?? [],
-        periodMonths: b.period_months as 1 | 12,
+        periodMonths: b.period_months,
         bindingMode: b.binding_mode ?? 'lookup',
         acceptEula: b.accept_eula,
         quoteId: b.quote_id,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
 import { eq } from 'drizzle-orm';
-import { apiKeys, events, sessions, users } from '../../../src/db/schema/index.js';
+import { apiKeys, events, licenseMultiUseCharges, sessions, users } from '../../../src/db/schema/index.js';
 import { newApiKey, newSessionToken } from '../../../src/lib/tokens.js';
 import {
   OPERATION_PERMISSIONS,
@@ -31,6 +31,7 @@ import { deliveriesOf } from '../../helpers/webhooks.js';
 
 /** A public address written as a literal: creating the endpoint resolves no name. */
 const MATRIX_WEBHOOK_URL = 'https://93.184.215.14/matrix-hook';
+const MATRIX_LICENSE_ADDRESS = '185.10.20.30';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 interface Caller {
@@ -295,6 +296,41 @@ async function fixtures(app: App) {
   // A's events fanned out: the webhook (every type) has deliveries, for the delivery-log routes.
   await app.eventFanout.run();
   const webhookDelivery = (await deliveriesOf(app, webhook.json<{ id: string }>().id))[0]!.id;
+  // A's server with a Plesk license on it, and a multi-use charge of that license to waive.
+  const server = await app.inject({
+    method: 'POST',
+    url: '/v1/servers',
+    headers: bearer(a.token),
+    payload: { name: 'matrix', addresses: [MATRIX_LICENSE_ADDRESS], provider: 'own' },
+  });
+  if (server.statusCode !== 201) throw new Error(`server: ${server.statusCode} ${server.body}`);
+  const license = await app.inject({
+    method: 'POST',
+    url: '/v1/licenses/plesk',
+    headers: bearer(a.token),
+    payload: {
+      product: 'PLESK-12-WEB-ADMIN',
+      period_months: 1,
+      server_id: server.json().id,
+      address: MATRIX_LICENSE_ADDRESS,
+      accept_eula: { version: '2024-01' },
+    },
+  });
+  if (license.statusCode !== 201) throw new Error(`license: ${license.statusCode} ${license.body}`);
+  const licenseId = license.json().license.id as string;
+  const [licenseCharge] = await app.db
+    .insert(licenseMultiUseCharges)
+    .values({
+      licenseId,
+      accountId: a.accountId,
+      address: '185.10.20.99',
+      periodStart: new Date(),
+      periodEnd: new Date(Date.now() + 30 * 86_400_000),
+      amount: 1_090,
+      currency: 'EUR',
+      status: 'unpaid',
+    })
+    .returning();
 
   // Every role logs in once (argon2 once per user); every scope has a key of the owner's.
   const callers: Caller[] = [
@@ -427,6 +463,9 @@ async function fixtures(app: App) {
       .id,
     ladder,
     webhookDelivery,
+    serverId: server.json().id as string,
+    licenseId,
+    licenseChargeId: licenseCharge!.id,
   };
 }
 
@@ -779,6 +818,108 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
         method: 'POST',
         url: `/v1/admin/abuse-complaints/${fx.complaintId}/close`,
         payload: { note: 'matrix' },
+      }),
+    },
+    createServer: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/servers',
+        payload: { name: `matrix-${next()}`, addresses: ['185.10.21.1'], provider: 'own' },
+      }),
+    },
+    listServers: get('/v1/servers'),
+    getServer: get(`/v1/servers/${fx.serverId}`),
+    updateServer: { call: () => ({ method: 'PATCH', url: `/v1/servers/${fx.serverId}`, payload: { location: next() } }) },
+    // A live license is on it: 409 server_in_use, and the server stays.
+    deleteServer: { call: () => ({ method: 'DELETE', url: `/v1/servers/${fx.serverId}` }) },
+    listLicenseProducts: get('/v1/licenses/products'),
+    listVendorPolicies: get('/v1/licenses/policies'),
+    quotePleskLicense: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/licenses/plesk/quote',
+        payload: { product: 'PLESK-12-WEB-ADMIN', period_months: 1 },
+      }),
+    },
+    // No server: 422 bundling_required, after the permission check.
+    orderPleskLicense: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/licenses/plesk',
+        payload: { product: 'PLESK-12-WEB-ADMIN', period_months: 1, accept_eula: { version: '2024-01' } },
+      }),
+    },
+    listPleskLicenses: get('/v1/licenses/plesk'),
+    getPleskLicense: get(`/v1/licenses/plesk/${fx.licenseId}`),
+    getPleskActivationCode: get(`/v1/licenses/plesk/${fx.licenseId}/activation-code`),
+    updatePleskLicense: {
+      call: () => ({ method: 'PATCH', url: `/v1/licenses/plesk/${fx.licenseId}`, payload: { autorenew: true } }),
+    },
+    renewPleskLicense: {
+      call: () => ({ method: 'POST', url: `/v1/licenses/plesk/${fx.licenseId}/renew`, payload: {} }),
+    },
+    suspendPleskLicense: { call: () => ({ method: 'POST', url: `/v1/licenses/plesk/${fx.licenseId}/suspend` }) },
+    resumePleskLicense: { call: () => ({ method: 'POST', url: `/v1/licenses/plesk/${fx.licenseId}/resume` }) },
+    // Without confirm: 422, and the license stays.
+    terminatePleskLicense: {
+      call: () => ({ method: 'POST', url: `/v1/licenses/plesk/${fx.licenseId}/terminate`, payload: {} }),
+    },
+    // Its own address: 409, nothing changes.
+    rebindPleskLicense: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${fx.licenseId}/rebind`,
+        payload: { address: MATRIX_LICENSE_ADDRESS },
+      }),
+    },
+    reportPleskLicenseAddresses: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${fx.licenseId}/ip-reports`,
+        payload: { addresses: [MATRIX_LICENSE_ADDRESS] },
+      }),
+    },
+    resolvePleskMultiUse: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${fx.licenseId}/multi-use/resolve`,
+        payload: { other_servers_stopped: true },
+      }),
+    },
+    adminListLicenses: get('/v1/admin/licenses?multi_use=potential'),
+    adminImportLicenseReports: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/admin/licenses/ip-reports',
+        payload: { reports: [{ license_id: fx.licenseId, addresses: [MATRIX_LICENSE_ADDRESS] }] },
+      }),
+    },
+    adminClearLicenseMultiUse: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/admin/licenses/${fx.licenseId}/multi-use/clear`,
+        payload: { note: 'matrix' },
+      }),
+    },
+    adminWaiveLicenseCharge: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/admin/licenses/multi-use-charges/${fx.licenseChargeId}/waive`,
+        payload: { note: 'matrix' },
+      }),
+    },
+    adminSetLicenseProduct: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/admin/licenses/products/MATRIX-EXTRA',
+        payload: { kind: 'extra', name: 'Matrix', active: false, prices: [] },
+      }),
+    },
+    adminPublishVendorPolicy: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/admin/licenses/policies',
+        payload: { vendor: 'spamexperts', kind: 'fair_use', version: `m${next()}`, url: 'https://example.com/policy' },
       }),
     },
   };

@@ -42,7 +42,7 @@ async function createServer(app: App, r: Reseller, addresses: string[], name = '
     payload: { name, addresses, location: 'Falkenstein', provider: 'own' },
   });
   if (res.statusCode !== 201) throw new Error(`server: ${res.statusCode} ${res.body}`);
-  return res.json() as { id: string; addresses: string[] };
+  return res.json<{ id: string; addresses: string[] }>();
 }
 
 const order = (app: App, r: Reseller, body: Record<string, unknown>) =>
