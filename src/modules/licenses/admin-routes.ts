@@ -43,7 +43,7 @@ const ImportBody = Type.Object(
 );
 const ImportResult = Type.Object(
   {
-    imported: Type.Integer({ minimum: 0 }),
+    imported: Type.Integer({ minimum: 0, maximum: 1000 }),
     detected: Type.Array(Uuid, { description: 'Licenses that became potential_multi_use with this import' }),
     not_found: Type.Array(Uuid),
   },
@@ -60,8 +60,11 @@ export const adminLicenseRoutes: FastifyPluginAsyncTypebox<{ licenses: LicenseSe
       schema: {
         operationId: 'adminListLicenses',
         tags: ['admin'],
-        summary: 'Licenses in a multi-use state (R-LIC-2), newest first',
-        querystring: Type.Object({ ...PageQuery, multi_use: Type.Enum(['potential', 'confirmed']) }, strict),
+        summary: 'Licenses in a multi-use state (R-LIC-2), newest first: potential, confirmed, or both (default)',
+        querystring: Type.Object(
+          { ...PageQuery, multi_use: Type.Optional(Type.Enum(['potential', 'confirmed'])) },
+          strict,
+        ),
         response: { 200: AdminLicenseList },
       },
     },

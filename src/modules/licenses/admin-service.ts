@@ -14,7 +14,7 @@ import { licenseDetails, listByMultiUse, listProducts } from './store.js';
 export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSettings; now: () => Date }) {
   const { db } = deps;
   return {
-    async listByMultiUse(state: 'potential' | 'confirmed', limit: number, before?: string) {
+    async listByMultiUse(state: 'potential' | 'confirmed' | undefined, limit: number, before?: string) {
       const now = deps.now();
       const rows = await listByMultiUse(db, state, limit, before);
       const out = [];

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFound } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
-import { Currency, DateTime, IdParams, Money, MoneyAmount, PageQuery } from '../../schemas.js';
+import { BigIntId, Currency, DateTime, IdParams, Money, MoneyAmount, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
 import { InsufficientFunds, PriceChanged } from '../billing/api.js';
 import {
@@ -22,6 +22,7 @@ import {
   License,
   LicenseList,
   LicenseProduct,
+  PeriodMonths,
   policyView,
   strict,
   VendorPolicy,
@@ -30,7 +31,6 @@ import {
 import type { ProductRow } from './store.js';
 import { BindingConflict, KeyTerminated } from './vendor.js';
 
-const Period = Type.Enum([1, 12], { description: 'Months per term: 1 (monthly) or 12 (annual)' });
 const ProductFields = {
   product: Type.String({
     minLength: 1,
@@ -39,7 +39,7 @@ const ProductFields = {
     examples: ['PLESK-12-WEB-ADMIN'],
   }),
   extras: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 20, uniqueItems: true })),
-  period_months: Period,
+  period_months: PeriodMonths,
 };
 const MaxPrice = Type.Object(
   { amount: MoneyAmount({ minimum: 0 }), currency: Currency },
@@ -83,7 +83,7 @@ const ReportBody = Type.Object(
   },
   strict,
 );
-const ReportResult = Type.Object({ report_id: Type.Integer(), license: License }, strict);
+const ReportResult = Type.Object({ report_id: BigIntId(), license: License }, strict);
 
 export const productView = (p: ProductRow) => ({
   id: p.id,
@@ -153,7 +153,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
       licenses.quote(caller(req), {
         product: req.body.product,
         extras: req.body.extras ?? [],
-        periodMonths: req.body.period_months,
+        periodMonths: req.body.period_months as 1 | 12,
       }),
   );
 
@@ -191,7 +191,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         address: b.address,
         product: b.product,
         extras: b.extras ?? [],
-        periodMonths: b.period_months,
+        periodMonths: b.period_months as 1 | 12,
         bindingMode: b.binding_mode ?? 'lookup',
         acceptEula: b.accept_eula,
         quoteId: b.quote_id,

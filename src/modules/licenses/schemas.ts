@@ -1,12 +1,19 @@
 // Servers, licenses, the catalogue and the vendors' policies as the API shows them.
 import { Type } from 'typebox';
 import type { pleskLicenses, servers } from '../../db/schema/index.js';
-import { BigIntId, Currency, DateTime, iso, Money, MoneyAmount, named, Page, Uuid } from '../../schemas.js';
+import { BigIntId, Currency, DateTime, Int32, iso, Money, MoneyAmount, named, Page, Uuid } from '../../schemas.js';
 
 export type ServerRow = typeof servers.$inferSelect;
 export type LicenseRow = typeof pleskLicenses.$inferSelect;
 
 export const strict = { additionalProperties: false } as const;
+/** A term: 1 (monthly) or 12 (annual) months. */
+export const PeriodMonths = Type.Integer({
+  enum: [1, 12],
+  minimum: 1,
+  maximum: 12,
+  description: 'Months per term: 1 (monthly) or 12 (annual)',
+});
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 
 export const IpAddress = Type.String({
@@ -82,7 +89,7 @@ export const policyView = (p: PolicyRow) => ({
 
 export const ProductPrice = Type.Object(
   {
-    period_months: Type.Enum([1, 12]),
+    period_months: PeriodMonths,
     currency: Currency,
     amount: MoneyAmount({ minimum: 0 }),
   },
@@ -114,7 +121,7 @@ export const ExtraAddress = Type.Object(
     address: IpAddress,
     first_seen: DateTime,
     last_seen: DateTime,
-    reports: Type.Integer({ minimum: 1 }),
+    reports: Int32({ minimum: 1 }),
     resolved_at: NullableDateTime,
     resolution: Type.Union([Type.Enum(['stopped', 'rebound', 'cleared']), Type.Null()]),
   },
@@ -190,7 +197,7 @@ export const License = named(
       product: Type.String(),
       extras: Type.Array(Type.String()),
       item: Type.String({ description: 'The vendor item ordered, e.g. PLESK-12-WEB-ADMIN-1M' }),
-      period_months: Type.Enum([1, 12]),
+      period_months: PeriodMonths,
       server_id: Uuid,
       bound_address: IpAddress,
       binding_mode: Type.Enum(['lookup', 'lookup_and_restrict']),
@@ -198,7 +205,7 @@ export const License = named(
       autorenew: Type.Boolean(),
       expires_at: DateTime,
       current_period: Type.Object({ start: DateTime, end: DateTime }, strict),
-      rebinds_left_this_period: Type.Integer({ minimum: 0 }),
+      rebinds_left_this_period: Type.Integer({ minimum: 0, maximum: 100 }),
       multi_use: Type.Object(
         {
           state: MultiUseState,

@@ -168,11 +168,21 @@ export async function addTransition(
 }
 
 /** Licenses in a multi-use state (operators), newest detection first. */
-export async function listByMultiUse(db: Db, state: 'potential' | 'confirmed', limit: number, before?: string) {
+export async function listByMultiUse(
+  db: Db,
+  state: 'potential' | 'confirmed' | undefined,
+  limit: number,
+  before?: string,
+) {
   return db
     .select()
     .from(pleskLicenses)
-    .where(and(eq(pleskLicenses.multiUse, state), before ? lt(pleskLicenses.id, before) : undefined))
+    .where(
+      and(
+        state ? eq(pleskLicenses.multiUse, state) : ne(pleskLicenses.multiUse, 'none'),
+        before ? lt(pleskLicenses.id, before) : undefined,
+      ),
+    )
     .orderBy(desc(pleskLicenses.id))
     .limit(limit + 1);
 }
