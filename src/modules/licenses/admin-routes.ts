@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFound } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
-import { BigIntId, DateTime, IdParams, Page, PageQuery, Uuid } from '../../schemas.js';
+import { BigIntId, DateTime, IdParams, named, Page, PageQuery, Uuid } from '../../schemas.js';
 import type { LicenseService } from './license-service.js';
 import { LicenseStateConflict } from './license-service.js';
 import type { LicenseView } from './license-view.js';
@@ -22,7 +22,7 @@ import {
 } from './schemas.js';
 import type { LicenseAdmin } from './admin-service.js';
 
-const AdminLicense = Type.Object({ account_id: Uuid, license: License }, strict);
+const AdminLicense = named('AdminPleskLicense', Type.Object({ account_id: Uuid, license: License }, strict));
 const AdminLicenseList = Page(AdminLicense);
 const Note = Type.Object({ note: Type.String({ minLength: 1, maxLength: 2000 }) }, strict);
 const ImportBody = Type.Object(

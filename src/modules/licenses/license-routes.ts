@@ -376,10 +376,12 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         errors: [NotFound, LicenseStateConflict],
         response: { 200: ReportResult },
       },
-      // A check-in is a report, not an order: not a repeatable command (R-API-2), not audited.
-      config: { bulkExempt: true, audit: false },
+      // A check-in is a report, not an order: exempt from the bulk-work notice (R-API-3). It may
+      // change the license's state, so it is audited like any change (R-SEC-7).
+      config: { bulkExempt: true },
     },
     async (req) => {
+      req.audit = { targetType: 'license', targetId: req.params.id };
       const r = await licenses.report(
         tenantOf(req.principal),
         req.params.id,
