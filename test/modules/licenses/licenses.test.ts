@@ -4,8 +4,9 @@
 import { sql } from 'drizzle-orm';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
-import { queryRows } from '../../../src/db/client.js';
+import { createPostgresStore, queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
+import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
 import { balanceOf, credit } from '../../helpers/domains.js';
 import { feedSettled } from '../../helpers/events.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
@@ -408,3 +409,38 @@ t.test('R-LIC-2: an operator clears a false detection with a note, and waives a 
   const audit = await app.inject({ method: 'GET', url: '/v1/admin/audit-events?limit=100', headers: bearer(op.token) });
   t.ok(audit.statusCode === 404 || audit.body.includes('license_charge') || audit.statusCode === 200);
 });
+
+t.test(
+  'R-LIC-2: two instances running the multi-use job at once charge each extra address once per period (PostgreSQL)',
+  { skip: !onPostgres && 'PostgreSQL only (set DATABASE_URL): PGlite is one connection' },
+  async (t) => {
+    let clock = new Date('2027-03-01T08:00:00Z');
+    const url = await postgresTestDatabase(t);
+    const stores = [createPostgresStore(url, { max: 4 }), createPostgresStore(url, { max: 4 })];
+    for (const s of stores) t.teardown(() => s.close());
+    const [a, b] = [
+      (await buildTestApp(t, { store: stores[0], now: () => clock })).app,
+      (await buildTestApp(t, { store: stores[1], now: () => clock })).app,
+    ];
+    const op = await operator(a!);
+    const r = await reseller(a!, op.token);
+    await credit(a!, op.token, r.accountId, 1_000_000);
+    const licenses = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await createServer(a!, r, [`185.10.30.${i + 1}`], `edge-${i}`);
+      licenses.push(await ordered(a!, r, s.id, `185.10.30.${i + 1}`));
+    }
+    for (const l of licenses) await report(a!, r, l.id, [OTHER, '91.200.1.9']);
+    clock = new Date(clock.getTime() + 31 * DAY);
+    for (const l of licenses) await report(b!, r, l.id, [OTHER, '91.200.1.9']);
+    const before = await balanceOf(a!, r);
+    // Both instances, three runs each, all at once.
+    await Promise.all([a, b, a, b, a, b].map((app) => app!.jobs.run('license-multi-use', clock)));
+    const rows = await queryRows<{ n: number }>(
+      a!.db,
+      sql`SELECT count(*)::int AS n FROM license_multi_use_charges WHERE account_id = ${r.accountId}::uuid`,
+    );
+    t.equal(rows[0]!.n, 10, 'one charge per license and extra address');
+    t.equal(await balanceOf(a!, r), before - 10 * 1_090, 'each charged once');
+  },
+);
