@@ -422,25 +422,25 @@ t.test(
       (await buildTestApp(t, { store: stores[0], now: () => clock })).app,
       (await buildTestApp(t, { store: stores[1], now: () => clock })).app,
     ];
-    const op = await operator(a!);
-    const r = await reseller(a!, op.token);
-    await credit(a!, op.token, r.accountId, 1_000_000);
+    const op = await operator(a);
+    const r = await reseller(a, op.token);
+    await credit(a, op.token, r.accountId, 1_000_000);
     const licenses = [];
     for (let i = 0; i < 5; i++) {
-      const s = await createServer(a!, r, [`185.10.30.${i + 1}`], `edge-${i}`);
-      licenses.push(await ordered(a!, r, s.id, `185.10.30.${i + 1}`));
+      const s = await createServer(a, r, [`185.10.30.${i + 1}`], `edge-${i}`);
+      licenses.push(await ordered(a, r, s.id, `185.10.30.${i + 1}`));
     }
-    for (const l of licenses) await report(a!, r, l.id, [OTHER, '91.200.1.9']);
+    for (const l of licenses) await report(a, r, l.id, [OTHER, '91.200.1.9']);
     clock = new Date(clock.getTime() + 31 * DAY);
-    for (const l of licenses) await report(b!, r, l.id, [OTHER, '91.200.1.9']);
-    const before = await balanceOf(a!, r);
+    for (const l of licenses) await report(b, r, l.id, [OTHER, '91.200.1.9']);
+    const before = await balanceOf(a, r);
     // Both instances, three runs each, all at once.
-    await Promise.all([a, b, a, b, a, b].map((app) => app!.jobs.run('license-multi-use', clock)));
+    await Promise.all([a, b, a, b, a, b].map((app) => app.jobs.run('license-multi-use', clock)));
     const rows = await queryRows<{ n: number }>(
-      a!.db,
+      a.db,
       sql`SELECT count(*)::int AS n FROM license_multi_use_charges WHERE account_id = ${r.accountId}::uuid`,
     );
     t.equal(rows[0]!.n, 10, 'one charge per license and extra address');
-    t.equal(await balanceOf(a!, r), before - 10 * 1_090, 'each charged once');
+    t.equal(await balanceOf(a, r), before - 10 * 1_090, 'each charged once');
   },
 );
