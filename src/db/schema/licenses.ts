@@ -253,3 +253,68 @@ export const eulaAcceptances = pgTable(
   },
   (t) => [index('eula_acceptances_account_idx').on(t.accountId, t.acceptedAt)],
 );
+
+/** A domain filtered by the spam-filter vendor (SpamExperts): its mail routes and products (R-LIC-4). */
+export const spamFilterDomains = pgTable(
+  'spam_filter_domains',
+  {
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`),
+    accountId: uuid('account_id').notNull(),
+    /** A-label, lower case; one account filters a domain at a time. */
+    name: text('name').notNull().unique(),
+    /** [{host, port}]: where filtered mail is delivered. */
+    destinations: jsonb('destinations').notNull(),
+    aliases: text('aliases')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** 'incoming' | 'outgoing' | 'archiving' */
+    products: text('products').array().notNull(),
+    /** Monthly billing periods run from here. */
+    periodAnchor: ts('period_anchor').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('spam_filter_domains_account_idx').on(t.accountId, t.name)],
+);
+
+/** The vendor's count of a domain's mailboxes: recipients with a successful delivery in the last 7 days. */
+export const spamFilterMailboxReports = pgTable(
+  'spam_filter_mailbox_reports',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    domainId: uuid('domain_id')
+      .notNull()
+      .references(() => spamFilterDomains.id, { onDelete: 'cascade' }),
+    mailboxes: integer('mailboxes').notNull(),
+    reportedAt: ts('reported_at').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('spam_filter_mailbox_reports_domain_idx').on(t.domainId, t.reportedAt)],
+);
+
+/** The overage of one domain in one billing period: charged once (the unique key). */
+export const spamFilterCharges = pgTable(
+  'spam_filter_charges',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    domainId: uuid('domain_id').notNull(),
+    accountId: uuid('account_id').notNull(),
+    domainName: text('domain_name').notNull(),
+    periodStart: ts('period_start').notNull(),
+    periodEnd: ts('period_end').notNull(),
+    mailboxes: integer('mailboxes').notNull(),
+    overage: integer('overage').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: text('currency').notNull(),
+    /** 'charged' | 'unpaid' */
+    status: text('status').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('spam_filter_charges_once_key').on(t.domainId, t.periodStart),
+    index('spam_filter_charges_account_idx').on(t.accountId, t.id),
+  ],
+);

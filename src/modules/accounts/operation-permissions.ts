@@ -179,6 +179,12 @@ export const OPERATION_PERMISSIONS = {
   adminWaiveLicenseCharge: { permission: 'admin:write' },
   adminSetLicenseProduct: { permission: 'admin:write' },
   adminPublishVendorPolicy: { permission: 'admin:write' },
+  addSpamFilterDomain: { permission: 'licenses:write' },
+  listSpamFilterDomains: { permission: 'licenses:read' },
+  getSpamFilterDomain: { permission: 'licenses:read' },
+  updateSpamFilterDomain: { permission: 'licenses:write' },
+  removeSpamFilterDomain: { permission: 'licenses:write' },
+  adminImportMailboxReport: { permission: 'admin:write' },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationId = keyof typeof OPERATION_PERMISSIONS;

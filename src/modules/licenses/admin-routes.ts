@@ -164,7 +164,7 @@ export const adminLicenseRoutes: FastifyPluginAsyncTypebox<{ licenses: LicenseSe
         params: Type.Object({ id: Type.String({ pattern: '^[A-Z0-9][A-Z0-9-]{1,79}$' }) }, strict),
         body: Type.Object(
           {
-            kind: Type.Enum(['edition', 'extra']),
+            kind: Type.Enum(['edition', 'extra', 'overage']),
             name: Type.String({ minLength: 1, maxLength: 200 }),
             active: Type.Boolean(),
             prices: Type.Array(ProductPrice, { maxItems: 40 }),

@@ -30,7 +30,7 @@ export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSetti
     async setProduct(
       id: string,
       p: {
-        kind: 'edition' | 'extra';
+        kind: 'edition' | 'extra' | 'overage';
         name: string;
         active: boolean;
         prices: { period_months: number; currency: string; amount: number }[];

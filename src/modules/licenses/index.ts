@@ -1,6 +1,6 @@
 // The licenses area (R-LIC): servers, the license catalogue and vendor policies, Plesk licenses on
-// the vendor behind vendor.ts, their address reports and the multi-use job. Spam-filter domains
-// (R-LIC-4) come next.
+// the vendor behind vendor.ts, their address reports and the multi-use job, and spam-filter domains
+// with their mailbox overage (R-LIC-4).
 import type { FastifyInstance } from 'fastify';
 import { createAccountReader } from '../accounts/api.js';
 import type { AreaOptions } from '../area.js';
@@ -11,6 +11,8 @@ import { licenseRoutes } from './license-routes.js';
 import { runMultiUse, type MultiUseDeps } from './multi-use.js';
 import { createServerService } from './server-service.js';
 import { serverRoutes } from './server-routes.js';
+import { createSpamFilter } from './spam-filter.js';
+import { spamFilterRoutes } from './spam-filter-routes.js';
 import { listPolicies, listProducts } from './store.js';
 import { builtInVendor } from './vendor.js';
 
@@ -46,4 +48,8 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
     catalogue: { products: () => listProducts(db), policies: () => listPolicies(db) },
   });
   await app.register(adminLicenseRoutes, { licenses, admin });
+  const spam = createSpamFilter({ db, now, currencyOf: multiUse.currencyOf, log: app.log });
+  // R-LIC-4: overage is charged once a monthly period has ended; hourly is soon enough.
+  app.jobs.register('spam-filter-overage', (at) => spam.chargeEndedPeriods(at), { every: 3_600_000 });
+  await app.register(spamFilterRoutes, { spam });
 }

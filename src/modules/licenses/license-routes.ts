@@ -87,7 +87,7 @@ const ReportResult = Type.Object({ report_id: BigIntId(), license: License }, st
 
 export const productView = (p: ProductRow) => ({
   id: p.id,
-  kind: p.kind as 'edition' | 'extra',
+  kind: p.kind as 'edition' | 'extra' | 'overage',
   name: p.name,
   active: p.active,
   prices: p.prices.map((x) => ({ ...x, period_months: x.period_months as 1 | 12 })),

@@ -101,7 +101,10 @@ export const LicenseProduct = named(
   Type.Object(
     {
       id: Type.String({ description: 'The vendor item without its term (ordered as <id>-1M or <id>-1Y)' }),
-      kind: Type.Enum(['edition', 'extra']),
+      kind: Type.Enum(['edition', 'extra', 'overage'], {
+        description:
+          'edition and extra: Plesk items; overage: a unit price (a spam-filter mailbox above the included ones)',
+      }),
       name: Type.String(),
       active: Type.Boolean(),
       prices: Type.Array(ProductPrice),

@@ -318,6 +318,13 @@ async function fixtures(app: App) {
   });
   if (license.statusCode !== 201) throw new Error(`license: ${license.statusCode} ${license.body}`);
   const licenseId = license.json().license.id as string;
+  const spamDomain = await app.inject({
+    method: 'POST',
+    url: '/v1/spam-filter/domains',
+    headers: bearer(a.token),
+    payload: { name: 'matrix-spam.test', destinations: [{ host: 'mx.matrix.test', port: 25 }], products: ['incoming'] },
+  });
+  if (spamDomain.statusCode !== 201) throw new Error(`spam filter: ${spamDomain.statusCode} ${spamDomain.body}`);
   const [licenseCharge] = await app.db
     .insert(licenseMultiUseCharges)
     .values({
@@ -829,7 +836,9 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     },
     listServers: get('/v1/servers'),
     getServer: get(`/v1/servers/${fx.serverId}`),
-    updateServer: { call: () => ({ method: 'PATCH', url: `/v1/servers/${fx.serverId}`, payload: { location: next() } }) },
+    updateServer: {
+      call: () => ({ method: 'PATCH', url: `/v1/servers/${fx.serverId}`, payload: { location: next() } }),
+    },
     // A live license is on it: 409 server_in_use, and the server stays.
     deleteServer: { call: () => ({ method: 'DELETE', url: `/v1/servers/${fx.serverId}` }) },
     listLicenseProducts: get('/v1/licenses/products'),
@@ -913,6 +922,47 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
         method: 'PUT',
         url: '/v1/admin/licenses/products/MATRIX-EXTRA',
         payload: { kind: 'extra', name: 'Matrix', active: false, prices: [] },
+      }),
+    },
+    addSpamFilterDomain: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/spam-filter/domains',
+        payload: {
+          name: `m${next()}.test`,
+          destinations: [{ host: 'mx.matrix.test', port: 25 }],
+          products: ['incoming'],
+        },
+      }),
+    },
+    listSpamFilterDomains: get('/v1/spam-filter/domains'),
+    getSpamFilterDomain: get('/v1/spam-filter/domains/matrix-spam.test'),
+    updateSpamFilterDomain: {
+      call: () => ({
+        method: 'PATCH',
+        url: '/v1/spam-filter/domains/matrix-spam.test',
+        payload: { products: ['incoming'] },
+      }),
+    },
+    // A caller that may remove one removes a fresh domain of A's; one refused at the door names the shared one.
+    removeSpamFilterDomain: {
+      call: async (c, _target, fresh) => {
+        if (!fresh) return { method: 'DELETE', url: '/v1/spam-filter/domains/matrix-spam.test' };
+        const name = `gone-${next()}.test`;
+        await app.inject({
+          method: 'POST',
+          url: '/v1/spam-filter/domains',
+          headers: bearer(a.token),
+          payload: { name, destinations: [{ host: 'mx.matrix.test', port: 25 }], products: ['incoming'] },
+        });
+        return { method: 'DELETE', url: `/v1/spam-filter/domains/${name}` };
+      },
+    },
+    adminImportMailboxReport: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/admin/spam-filter/mailbox-reports',
+        payload: { domain: 'matrix-spam.test', recipients: [{ address: 'a@matrix-spam.test' }] },
       }),
     },
     adminPublishVendorPolicy: {

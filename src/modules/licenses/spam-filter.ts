@@ -1,0 +1,380 @@
+// Spam-filter domains (R-LIC-4): a domain with its mail destinations, aliases and products
+// (incoming, outgoing, archiving) at the spam-filter vendor. The vendor counts a domain's mailboxes
+// as the recipients with a successful delivery in the last 7 days, aliases and lists excluded;
+// operators import those counts. 1,000 mailboxes per domain are included; each one above that is
+// charged per monthly billing period, once per period (the peak count reported in the period), when
+// the period has ended. The reseller sees the count, the included limit and the projected charge
+// before the period closes, and an event when a domain goes over.
+import { sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import { Type } from 'typebox';
+import { isUniqueViolation, queryRows, type Db, type Tx } from '../../db/client.js';
+import { spamFilterCharges, spamFilterDomains, spamFilterMailboxReports } from '../../db/schema/index.js';
+import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import { toAscii } from '../../lib/domain-name.js';
+import { DateTime, Int32, iso, Money, named, Page, Uuid } from '../../schemas.js';
+import { charge, InsufficientFunds } from '../billing/api.js';
+import { defineEventType, emitEvent } from '../events/api.js';
+import { periodAt } from './periods.js';
+import { policyView, strict, VendorPolicy } from './schemas.js';
+import { currentPolicies, listProducts } from './store.js';
+
+/** Mailboxes per domain included in the price (R-LIC-4). */
+export const INCLUDED_MAILBOXES = 1_000;
+export const OVERAGE_PRODUCT = 'SPAMEXPERTS-MAILBOX-OVERAGE';
+
+export const SpamFilterDomainTaken = defineError(
+  'spam_filter_domain_taken',
+  409,
+  'The domain is filtered already (by you or another account)',
+);
+
+const SpamProduct = Type.Enum(['incoming', 'outgoing', 'archiving']);
+export const Destination = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253, description: 'Mail server to deliver filtered mail to' }),
+    port: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  },
+  strict,
+);
+export const SpamFilterDomain = named(
+  'SpamFilterDomain',
+  Type.Object(
+    {
+      id: Uuid,
+      name: Type.String(),
+      destinations: Type.Array(Destination),
+      aliases: Type.Array(Type.String()),
+      products: Type.Array(SpamProduct),
+      mailboxes: Type.Object(
+        {
+          current: Type.Union([Int32({ minimum: 0 }), Type.Null()], {
+            description: 'The latest count (null: none yet)',
+          }),
+          last_report_at: Type.Union([DateTime, Type.Null()]),
+          peak_this_period: Int32({
+            minimum: 0,
+            description: 'The highest count reported in the current period: what is billed',
+          }),
+          included: Int32({ minimum: 0 }),
+          over: Int32({ minimum: 0, description: 'Mailboxes above the included ones, at the peak' }),
+          unit_price: Type.Union([Money, Type.Null()], {
+            description: 'Per mailbox above the included ones, per period',
+          }),
+          projected_charge: Money,
+          period: Type.Object({ start: DateTime, end: DateTime }, strict),
+        },
+        strict,
+      ),
+      charges: Type.Array(
+        Type.Object(
+          {
+            period_start: DateTime,
+            period_end: DateTime,
+            mailboxes: Int32({ minimum: 0 }),
+            overage: Int32({ minimum: 0 }),
+            amount: Money,
+            status: Type.Enum(['charged', 'unpaid']),
+          },
+          strict,
+        ),
+      ),
+      policies: Type.Array(VendorPolicy, { description: 'R-LIC-5: pass these on to your customers' }),
+      created_at: DateTime,
+      updated_at: DateTime,
+    },
+    strict,
+  ),
+);
+export const SpamFilterDomainList = Page(SpamFilterDomain);
+
+export const SpamFilterOverLimit = defineEventType({
+  type: 'spam_filter.over_limit',
+  group: 'licenses',
+  objectType: 'spam_filter_domain',
+  summary: `R-LIC-4: a mailbox report took a domain above the ${INCLUDED_MAILBOXES} included mailboxes (each one above is charged per period)`,
+  data: SpamFilterDomain,
+});
+export const SpamFilterOverageCharged = defineEventType({
+  type: 'spam_filter.overage_charged',
+  group: 'licenses',
+  objectType: 'spam_filter_domain',
+  summary: 'R-LIC-4: the mailboxes above the included ones were charged for a billing period that ended',
+  data: SpamFilterDomain,
+});
+
+type DomainRow = typeof spamFilterDomains.$inferSelect;
+type DestinationInput = { host: string; port: number };
+
+export interface SpamFilterInput {
+  name: string;
+  destinations: DestinationInput[];
+  aliases?: string[];
+  products: ('incoming' | 'outgoing' | 'archiving')[];
+}
+
+const domainName = (raw: string, pointer: string): string => {
+  const ascii = toAscii(raw.trim().toLowerCase().replace(/\.$/, ''));
+  if (!ascii || !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/.test(ascii))
+    throw new ValidationFailed(`${raw} is not a domain name`, {
+      errors: [{ pointer, code: 'invalid_domain_name', message: `${raw} is not a domain name` }],
+    });
+  return ascii;
+};
+
+export function createSpamFilter(deps: {
+  db: Db;
+  now: () => Date;
+  currencyOf: (accountId: string) => Promise<string>;
+  log: FastifyBaseLogger;
+}) {
+  const { db } = deps;
+
+  async function unitPrice(tx: Tx, currency: string): Promise<number | null> {
+    const [p] = await listProducts(tx, [OVERAGE_PRODUCT]);
+    return p?.prices.find((x) => x.period_months === 1 && x.currency === currency)?.amount ?? null;
+  }
+
+  async function peakIn(tx: Tx, domainId: string, start: Date, end: Date): Promise<number> {
+    const rows = await queryRows<{ peak: number | null }>(
+      tx,
+      sql`SELECT max(mailboxes)::int AS peak FROM spam_filter_mailbox_reports
+          WHERE domain_id = ${domainId}::uuid AND reported_at >= ${start.toISOString()}::timestamptz
+            AND reported_at < ${end.toISOString()}::timestamptz`,
+    );
+    return rows[0]?.peak ?? 0;
+  }
+
+  async function view(tx: Tx, d: DomainRow, currency: string, now: Date) {
+    const period = periodAt(d.periodAnchor, 1, now);
+    const [latest] = await tx
+      .select()
+      .from(spamFilterMailboxReports)
+      .where(sql`domain_id = ${d.id}::uuid`)
+      .orderBy(sql`reported_at DESC, id DESC`)
+      .limit(1);
+    const peak = await peakIn(tx, d.id, period.start, period.end);
+    const unit = await unitPrice(tx, currency);
+    const over = Math.max(0, peak - INCLUDED_MAILBOXES);
+    const charges = await tx
+      .select()
+      .from(spamFilterCharges)
+      .where(sql`domain_id = ${d.id}::uuid`)
+      .orderBy(sql`period_start`);
+    return {
+      id: d.id,
+      name: d.name,
+      destinations: d.destinations as DestinationInput[],
+      aliases: d.aliases,
+      products: d.products as ('incoming' | 'outgoing' | 'archiving')[],
+      mailboxes: {
+        current: latest?.mailboxes ?? null,
+        last_report_at: iso(latest?.reportedAt),
+        peak_this_period: peak,
+        included: INCLUDED_MAILBOXES,
+        over,
+        unit_price: unit === null ? null : { amount: unit, currency },
+        projected_charge: { amount: over * (unit ?? 0), currency },
+        period: { start: period.start.toISOString(), end: period.end.toISOString() },
+      },
+      charges: charges.map((c) => ({
+        period_start: c.periodStart.toISOString(),
+        period_end: c.periodEnd.toISOString(),
+        mailboxes: c.mailboxes,
+        overage: c.overage,
+        amount: { amount: c.amount, currency: c.currency },
+        status: c.status as 'charged' | 'unpaid',
+      })),
+      policies: (await currentPolicies(tx, 'spamexperts')).map(policyView),
+      created_at: d.createdAt.toISOString(),
+      updated_at: d.updatedAt.toISOString(),
+    };
+  }
+
+  async function find(tx: Tx, accountId: string | null, name: string, lock = false): Promise<DomainRow> {
+    const q = tx
+      .select()
+      .from(spamFilterDomains)
+      .where(
+        accountId
+          ? sql`name = ${domainName(name, '/params/name')} AND account_id = ${accountId}::uuid`
+          : sql`name = ${domainName(name, '/body/domain')}`,
+      );
+    const [d] = lock ? await q.for('update') : await q;
+    if (!d) throw new NotFound('No such spam-filter domain');
+    return d;
+  }
+
+  const aliasesOf = (aliases: string[] | undefined) =>
+    [...new Set((aliases ?? []).map((a, i) => domainName(a, `/body/aliases/${i}`)))].sort();
+
+  return {
+    async add(account: { id: string; currency: string }, input: SpamFilterInput) {
+      const now = deps.now();
+      const name = domainName(input.name, '/body/name');
+      try {
+        const [row] = await db
+          .insert(spamFilterDomains)
+          .values({
+            accountId: account.id,
+            name,
+            destinations: input.destinations,
+            aliases: aliasesOf(input.aliases),
+            products: [...new Set(input.products)].sort(),
+            periodAnchor: now,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returning();
+        return view(db, row!, account.currency, now);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new SpamFilterDomainTaken(`${name} is filtered already`);
+        throw err;
+      }
+    },
+    async get(account: { id: string; currency: string }, name: string) {
+      return view(db, await find(db, account.id, name), account.currency, deps.now());
+    },
+    async list(account: { id: string; currency: string }, after: string | undefined, limit: number) {
+      const rows = await db
+        .select()
+        .from(spamFilterDomains)
+        .where(sql`account_id = ${account.id}::uuid ${after ? sql`AND name > ${after}` : sql``}`)
+        .orderBy(sql`name`)
+        .limit(limit + 1);
+      const now = deps.now();
+      const out = [];
+      for (const d of rows) out.push(await view(db, d, account.currency, now));
+      return out;
+    },
+    async update(
+      account: { id: string; currency: string },
+      name: string,
+      patch: Partial<Omit<SpamFilterInput, 'name'>>,
+    ) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const d = await find(tx, account.id, name, true);
+        const [row] = await tx
+          .update(spamFilterDomains)
+          .set({
+            destinations: patch.destinations ?? (d.destinations as DestinationInput[]),
+            aliases: patch.aliases ? aliasesOf(patch.aliases) : d.aliases,
+            products: patch.products ? [...new Set(patch.products)].sort() : d.products,
+            updatedAt: now,
+          })
+          .where(sql`id = ${d.id}::uuid`)
+          .returning();
+        return view(tx, row!, account.currency, now);
+      });
+    },
+    async remove(accountId: string, name: string) {
+      await db.transaction(async (tx) => {
+        const d = await find(tx, accountId, name, true);
+        await tx.delete(spamFilterDomains).where(sql`id = ${d.id}::uuid`);
+      });
+    },
+
+    /**
+     * The vendor's recipients of a domain with a successful delivery in the last 7 days: mailboxes
+     * of the domain itself count, each once (case-insensitively); addresses at its aliases and
+     * entries marked alias or list do not. Emits spam_filter.over_limit when the count crosses the
+     * included limit.
+     */
+    async report(
+      domain: string,
+      recipients: { address: string; kind?: 'mailbox' | 'alias' | 'list' }[],
+      reportedAt?: Date,
+    ) {
+      const now = deps.now();
+      const at = reportedAt && reportedAt < now ? reportedAt : now;
+      const d = await find(db, null, domain);
+      const currency = await deps.currencyOf(d.accountId);
+      return db.transaction(async (tx) => {
+        const row = await find(tx, null, domain, true);
+        const mailboxes = new Set(
+          recipients
+            .filter((r) => (r.kind ?? 'mailbox') === 'mailbox')
+            .map((r) => r.address.trim().toLowerCase())
+            .filter((a) => a.endsWith(`@${row.name}`)),
+        ).size;
+        const [previous] = await tx
+          .select()
+          .from(spamFilterMailboxReports)
+          .where(sql`domain_id = ${row.id}::uuid`)
+          .orderBy(sql`reported_at DESC, id DESC`)
+          .limit(1);
+        await tx.insert(spamFilterMailboxReports).values({ domainId: row.id, mailboxes, reportedAt: at });
+        const v = await view(tx, row, currency, now);
+        const wasOver = (previous?.mailboxes ?? 0) > INCLUDED_MAILBOXES;
+        if (mailboxes > INCLUDED_MAILBOXES && !wasOver)
+          await emitEvent(tx, SpamFilterOverLimit, { accountId: row.accountId, objectId: row.id, data: v });
+        return { mailboxes, domain: v };
+      });
+    },
+
+    /** The job: charges each domain's overage for every period that ended and was not charged yet. */
+    async chargeEndedPeriods(now: Date): Promise<number> {
+      const domains = await db.select().from(spamFilterDomains);
+      let charged = 0;
+      for (const d of domains) {
+        const current = periodAt(d.periodAnchor, 1, now);
+        if (current.index === 0) continue;
+        const currency = await deps.currencyOf(d.accountId);
+        try {
+          charged += await db.transaction(async (tx) => {
+            // The period just ended (a later run finds it charged: the unique key).
+            const ended = periodAt(d.periodAnchor, 1, new Date(current.start.getTime() - 1));
+            const peak = await peakIn(tx, d.id, ended.start, ended.end);
+            const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
+            if (overage === 0) return 0;
+            const unit = (await unitPrice(tx, currency)) ?? 0;
+            const [row] = await tx
+              .insert(spamFilterCharges)
+              .values({
+                domainId: d.id,
+                accountId: d.accountId,
+                domainName: d.name,
+                periodStart: ended.start,
+                periodEnd: ended.end,
+                mailboxes: peak,
+                overage,
+                amount: overage * unit,
+                currency,
+                status: 'unpaid',
+              })
+              .onConflictDoNothing()
+              .returning();
+            if (!row) return 0;
+            let status: 'charged' | 'unpaid' = 'charged';
+            try {
+              await tx.transaction((sp) =>
+                charge(sp, {
+                  accountId: d.accountId,
+                  money: { amount: row.amount, currency },
+                  reason: `Spam filter ${d.name}: ${overage} mailbox(es) above ${INCLUDED_MAILBOXES}, ${ended.start.toISOString().slice(0, 10)} to ${ended.end.toISOString().slice(0, 10)} (R-LIC-4)`,
+                  reference: `spam-filter:${d.name}`,
+                }),
+              );
+            } catch (err) {
+              if (!(err instanceof InsufficientFunds)) throw err;
+              status = 'unpaid';
+            }
+            await tx
+              .update(spamFilterCharges)
+              .set({ status })
+              .where(sql`id = ${row.id}`);
+            const v = await view(tx, d, currency, now);
+            await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
+            return 1;
+          });
+        } catch (err) {
+          deps.log.error({ err, domain: d.name }, 'spam-filter overage charge failed');
+        }
+      }
+      return charged;
+    },
+  };
+}
+
+export type SpamFilter = ReturnType<typeof createSpamFilter>;

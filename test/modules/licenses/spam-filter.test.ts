@@ -1,0 +1,152 @@
+// Issue 14 item 5: spam-filter domains and their mailbox overage (R-LIC-4): 1,000 mailboxes per
+// domain included, each one above charged per monthly period, once; the projected charge before the
+// period closes; an event when a domain goes over.
+import t from 'tap';
+import type { App } from '../../../src/app.js';
+import { buildTestApp } from '../../helpers/app.js';
+import { balanceOf, credit } from '../../helpers/domains.js';
+import { feedSettled } from '../../helpers/events.js';
+import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+
+const DAY = 86_400_000;
+const UNIT = 5; // EUR cents per mailbox above 1,000 per month (the catalogue's SPAMEXPERTS-MAILBOX-OVERAGE)
+
+async function setup(t: { teardown(fn: () => unknown): void }) {
+  let clock = new Date('2027-02-01T00:00:00Z');
+  const { app } = await buildTestApp(t, { now: () => clock });
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  await credit(app, op.token, r.accountId, 1_000_000);
+  return { app, op, r, later: (ms: number) => (clock = new Date(clock.getTime() + ms)), now: () => clock };
+}
+
+const add = (app: App, r: Reseller, name: string, extra: Record<string, unknown> = {}) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/spam-filter/domains',
+    headers: bearer(r.token),
+    payload: { name, destinations: [{ host: 'mx.pekarna.test', port: 25 }], products: ['incoming'], ...extra },
+  });
+
+const mailboxes = (name: string, n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({ address: `user${from + i}@${name}` }));
+
+const importReport = (app: App, opToken: string, domain: string, recipients: unknown[]) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/admin/spam-filter/mailbox-reports',
+    headers: bearer(opToken),
+    payload: { domain, recipients },
+  });
+
+t.test(
+  'R-LIC-4: 1,000 mailboxes are included, 1,001 is one over, 2,500 is 1,500 over: projected and charged once per period',
+  async (t) => {
+    const { app, op, r, later, now } = await setup(t);
+    for (const name of ['a.test', 'b.test', 'c.test']) t.equal((await add(app, r, name)).statusCode, 201, name);
+    t.equal((await add(app, r, 'a.test')).json().code, 'spam_filter_domain_taken', 'once');
+
+    const cases = [
+      ['a.test', 1_000, 0],
+      ['b.test', 1_001, 1],
+      ['c.test', 2_500, 1_500],
+    ] as const;
+    for (const [name, n, over] of cases) {
+      const res = await importReport(app, op.token, name, mailboxes(name, n));
+      t.equal(res.statusCode, 200, res.body);
+      t.equal(res.json().mailboxes, n);
+      const d = (
+        await app.inject({ method: 'GET', url: `/v1/spam-filter/domains/${name}`, headers: bearer(r.token) })
+      ).json();
+      t.match(
+        d.mailboxes,
+        {
+          current: n,
+          included: 1_000,
+          over,
+          unit_price: { amount: UNIT, currency: 'EUR' },
+          projected_charge: { amount: over * UNIT, currency: 'EUR' },
+        },
+        `${name}: ${n} mailboxes`,
+      );
+      t.ok(
+        d.policies.some((p: any) => p.vendor === 'spamexperts' && p.kind === 'eula'),
+        'R-LIC-5: the policies travel',
+      );
+    }
+    await feedSettled(app);
+    const events = (
+      await app.inject({ method: 'GET', url: '/v1/events?type=spam_filter.over_limit', headers: bearer(r.token) })
+    ).json().data;
+    t.same(events.map((e: any) => e.data.name).sort(), ['b.test', 'c.test'], 'an event for each domain that went over');
+
+    const before = await balanceOf(app, r);
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before, 'nothing charged before the period ends');
+    later(29 * DAY); // 2027-03-02: February ended
+    await app.jobs.run('spam-filter-overage', now());
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before - (1 + 1_500) * UNIT, 'the peak overage of the period, once');
+    const c = (
+      await app.inject({ method: 'GET', url: '/v1/spam-filter/domains/c.test', headers: bearer(r.token) })
+    ).json();
+    t.match(c.charges, [
+      { mailboxes: 2_500, overage: 1_500, amount: { amount: 7_500, currency: 'EUR' }, status: 'charged' },
+    ]);
+    t.match(
+      c.mailboxes,
+      { peak_this_period: 0, projected_charge: { amount: 0 } },
+      'a new period: nothing reported yet',
+    );
+  },
+);
+
+t.test(
+  'R-LIC-4: aliases, lists and addresses of other domains are not mailboxes; each mailbox counts once',
+  async (t) => {
+    const { app, op, r } = await setup(t);
+    t.equal((await add(app, r, 'pekarna.test', { aliases: ['pekarna-alias.test'] })).statusCode, 201);
+    const res = await importReport(app, op.token, 'pekarna.test', [
+      ...mailboxes('pekarna.test', 3),
+      { address: 'USER0@pekarna.test' },
+      { address: 'sales@pekarna.test', kind: 'alias' },
+      { address: 'all@pekarna.test', kind: 'list' },
+      { address: 'user9@pekarna-alias.test' },
+      { address: 'someone@elsewhere.test' },
+    ]);
+    t.equal(res.json().mailboxes, 3);
+    const missing = await importReport(app, op.token, 'unknown.test', mailboxes('unknown.test', 1));
+    t.equal(missing.statusCode, 404);
+  },
+);
+
+t.test('spam-filter domains: update and remove; another account cannot see them', async (t) => {
+  const { app, op, r } = await setup(t);
+  await add(app, r, 'pekarna.test');
+  const patch = await app.inject({
+    method: 'PATCH',
+    url: '/v1/spam-filter/domains/pekarna.test',
+    headers: bearer(r.token),
+    payload: { products: ['incoming', 'archiving'], destinations: [{ host: 'mx2.pekarna.test', port: 2525 }] },
+  });
+  t.equal(patch.statusCode, 200);
+  t.match(patch.json(), {
+    products: ['archiving', 'incoming'],
+    destinations: [{ host: 'mx2.pekarna.test', port: 2525 }],
+  });
+  const other = await reseller(app, op.token);
+  const peek = await app.inject({
+    method: 'GET',
+    url: '/v1/spam-filter/domains/pekarna.test',
+    headers: bearer(other.token),
+  });
+  t.equal(peek.statusCode, 404);
+  const del = await app.inject({
+    method: 'DELETE',
+    url: '/v1/spam-filter/domains/pekarna.test',
+    headers: bearer(r.token),
+  });
+  t.equal(del.statusCode, 204);
+  const list = await app.inject({ method: 'GET', url: '/v1/spam-filter/domains', headers: bearer(r.token) });
+  t.same(list.json().data, []);
+});
