@@ -22,6 +22,7 @@ import {
   License,
   LicenseList,
   LicenseProduct,
+  MultiUseState,
   PeriodMonths,
   policyView,
   strict,
@@ -83,7 +84,26 @@ const ReportBody = Type.Object(
   },
   strict,
 );
-const ReportResult = Type.Object({ report_id: BigIntId(), license: License }, strict);
+const ReportResult = Type.Object(
+  {
+    report_id: BigIntId(),
+    license_id: Type.String({ format: 'uuid' }),
+    status: Type.Enum(['active', 'suspended']),
+    multi_use: Type.Object(
+      {
+        state: MultiUseState,
+        since: Type.Union([DateTime, Type.Null()]),
+        notice_until: Type.Union([DateTime, Type.Null()]),
+      },
+      strict,
+    ),
+    extra_addresses: Type.Array(IpAddress, {
+      description: 'The reported addresses besides the bound one that count (not resolved)',
+    }),
+    detected: Type.Boolean({ description: 'This report made the license potential multi-use' }),
+  },
+  { ...strict, description: 'The report as kept, and where the license stands (GET the license for its evidence)' },
+);
 
 export const productView = (p: ProductRow) => ({
   id: p.id,
@@ -389,7 +409,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         'check_in',
         req.body.seen_at ? new Date(req.body.seen_at) : undefined,
       );
-      return { report_id: r.report_id, license: r.license };
+      return r;
     },
   );
 

@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import { iso } from '../../schemas.js';
 import { charge, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
@@ -33,6 +34,7 @@ import {
   forgetServerFailures,
   licenseDetails,
   listProducts,
+  recordReport,
   type ProductRow,
 } from './store.js';
 import { itemOf, type KeyAction, type LicenseVendor } from './vendor.js';
@@ -162,6 +164,27 @@ export function createLicenseService(deps: LicenseDeps) {
   async function price(tx: Tx, input: { product: string; extras: string[]; periodMonths: number }, currency: string) {
     const products = await listProducts(tx, [input.product, ...input.extras]);
     return termPrice(products, input.product, input.extras, input.periodMonths, currency);
+  }
+
+  /** The license in state none moves to potential, with its transition and event (false: another report did it first). */
+  async function detect(id: string, reportId: number, open: string[], now: Date): Promise<boolean> {
+    return db.transaction(async (tx) => {
+      const l = (await findLicense(tx, id, { lock: true }))!;
+      if (l.multiUse !== 'none' || l.status === 'terminated') return false;
+      const noticeUntil = new Date(now.getTime() + settings.noticeDays * DAY);
+      await tx
+        .update(pleskLicenses)
+        .set({ multiUse: 'potential', multiUseSince: now, noticeUntil, confirmedAt: null, updatedAt: now })
+        .where(sql`id = ${l.id}`);
+      await addTransition(tx, {
+        licenseId: l.id,
+        at: now,
+        kind: 'multi_use_detected',
+        evidence: { report_ids: [reportId], bound_address: l.boundAddress, extra_addresses: open },
+      });
+      await emitted(tx, LicenseMultiUseDetected, l.id, now);
+      return true;
+    });
   }
 
   return {
@@ -398,8 +421,9 @@ export function createLicenseService(deps: LicenseDeps) {
     },
 
     /**
-     * R-LIC-2: the addresses a license was seen running on. An address besides the bound one makes
-     * the license potential multi-use at once (with an event); the report is kept as evidence.
+     * R-LIC-2: the addresses a license was seen running on. The report is kept as evidence (one
+     * statement: the check-in is the hot path); an address besides the bound one makes the license
+     * potential multi-use at once, with its event.
      */
     async report(
       accountId: string | null,
@@ -418,60 +442,25 @@ export function createLicenseService(deps: LicenseDeps) {
         ),
       ];
       const at = seenAt && seenAt < now ? seenAt : now;
-      return db.transaction(async (tx) => {
-        const l = await findLicense(tx, id, { ...(accountId ? { accountId } : {}), lock: true });
-        if (!l) throw new NotFound('No such license');
-        assertNotTerminated(l);
-        const [report] = await queryRows<{ id: number }>(
-          tx,
-          sql`INSERT INTO license_ip_reports (license_id, addresses, source, seen_at)
-              VALUES (${l.id}::uuid, ${sql.param(addresses)}::text[], ${source}, ${at.toISOString()}::timestamptz) RETURNING id`,
-        );
-        const extra = addresses.filter((a) => a !== l.boundAddress);
-        if (extra.length > 0)
-          await tx.execute(sql`
-            INSERT INTO license_addresses (license_id, address, first_seen, last_seen, reports)
-            SELECT ${l.id}::uuid, a, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz, 1
-            FROM unnest(${sql.param(extra)}::text[]) AS a
-            ON CONFLICT (license_id, address) DO UPDATE SET
-              reports = license_addresses.reports + 1,
-              last_seen = greatest(license_addresses.last_seen, excluded.last_seen),
-              -- Seen again after it was resolved: open again, counted from now.
-              first_seen = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
-                                THEN excluded.first_seen ELSE license_addresses.first_seen END,
-              resolution = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
-                                THEN NULL ELSE license_addresses.resolution END,
-              resolved_at = CASE WHEN license_addresses.resolved_at IS NOT NULL AND excluded.last_seen > license_addresses.resolved_at
-                                 THEN NULL ELSE license_addresses.resolved_at END`);
-        const open = await queryRows<{ address: string }>(
-          tx,
-          sql`SELECT address FROM license_addresses WHERE license_id = ${l.id}::uuid AND resolved_at IS NULL
-                AND address = ANY(${sql.param(extra)}::text[]) ORDER BY address`,
-        );
-        if (l.multiUse === 'none' && open.length > 0) {
-          const noticeUntil = new Date(now.getTime() + settings.noticeDays * DAY);
-          await tx
-            .update(pleskLicenses)
-            .set({ multiUse: 'potential', multiUseSince: now, noticeUntil, confirmedAt: null, updatedAt: now })
-            .where(sql`id = ${l.id}`);
-          await addTransition(tx, {
-            licenseId: l.id,
-            at: now,
-            kind: 'multi_use_detected',
-            evidence: {
-              report_ids: [report!.id],
-              bound_address: l.boundAddress,
-              extra_addresses: open.map((o) => o.address),
-            },
-          });
-          return {
-            license: await emitted(tx, LicenseMultiUseDetected, l.id, now),
-            report_id: report!.id,
-            detected: true,
-          };
-        }
-        return { license: await view(tx, (await findLicense(tx, l.id))!, now), report_id: report!.id, detected: false };
-      });
+      const r = await recordReport(db, { id, accountId, addresses, source, at });
+      if (!r) throw new NotFound('No such license');
+      if (r.report_id === null) throw new LicenseStateConflict('The license is terminated: it refuses every action');
+      const open = r.open ?? [];
+      let detected = false;
+      if (r.multi_use === 'none' && open.length > 0) detected = await detect(r.license_id, r.report_id, open, now);
+      const state = detected ? (await findLicense(db, r.license_id))! : null;
+      return {
+        report_id: r.report_id,
+        license_id: r.license_id,
+        status: r.status as 'active' | 'suspended',
+        multi_use: {
+          state: (state?.multiUse ?? r.multi_use) as 'none' | 'potential' | 'confirmed',
+          since: state ? iso(state.multiUseSince) : r.multi_use_since,
+          notice_until: state ? iso(state.noticeUntil) : r.notice_until,
+        },
+        extra_addresses: open,
+        detected,
+      };
     },
 
     /** R-LIC-2: the reseller states that the other server(s) stopped, within the notice period. */

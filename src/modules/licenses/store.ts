@@ -1,7 +1,7 @@
 // SQL of the licenses area that is not a rule: servers, the catalogue and policies, a license with
 // everything its view shows (extra addresses, charges, transitions, policies, rebinds this period).
 import { and, asc, desc, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
-import { queryRows, type Db, type Tx } from '../../db/client.js';
+import { preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
 import {
   licenseAddresses,
   licenseMultiUseCharges,
@@ -196,3 +196,103 @@ export async function forgetServerFailures(tx: Tx, accountId: string, serverId: 
     sql`with ${forgetFailuresNamingCte('forgotten', 'servers', sql`(select ${accountId}::uuid as account_id, ${serverId}::text as identifier) named`)} select 1`,
   );
 }
+
+export interface ReportOutcome {
+  license_id: string;
+  status: string;
+  multi_use: string;
+  multi_use_since: string | null;
+  notice_until: string | null;
+  /** Null when the license was not found (or is another account's), or is terminated. */
+  report_id: number | null;
+  /** The reported addresses besides the bound one that are open (not resolved). */
+  open: string[] | null;
+}
+
+/**
+ * A license's address report in one statement (the check-in is the hot path of R-LIC-2): the report
+ * stored as evidence and each extra address counted (a resolved one seen again after its
+ * resolution opens again, counted from this report), for a license of the account that is not
+ * terminated. Answers the license's state and which reported extra addresses are open; the caller
+ * then moves a license in state none with open addresses to potential (detectMultiUse).
+ */
+interface ReportRow extends Record<string, unknown> {
+  license_id: string;
+  status: string;
+  multi_use: string;
+  multi_use_since: string | Date | null;
+  notice_until: string | Date | null;
+  report_id: string | number | null;
+  open: string[] | string | null;
+}
+const at = (v: string | Date | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+const reportStatement = preparedStatement<ReportRow>(
+  'license_ip_report',
+  sql`WITH l AS (
+        SELECT id, bound_address, status, multi_use, multi_use_since, notice_until FROM plesk_licenses
+        WHERE id = ${sql.placeholder('id')}::uuid
+          AND (${sql.placeholder('account')}::uuid IS NULL OR account_id = ${sql.placeholder('account')}::uuid)),
+      rep AS (
+        INSERT INTO license_ip_reports (license_id, addresses, source, seen_at)
+        SELECT l.id, ${sql.placeholder('addresses')}::text[], ${sql.placeholder('source')}, ${sql.placeholder('at')}::timestamptz
+        FROM l WHERE l.status <> 'terminated'
+        RETURNING id, license_id),
+      up AS (
+        INSERT INTO license_addresses (license_id, address, first_seen, last_seen, reports)
+        SELECT rep.license_id, a, ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('at')}::timestamptz, 1
+        FROM rep, l, unnest(${sql.placeholder('addresses')}::text[]) AS a
+        WHERE a <> l.bound_address
+        ON CONFLICT (license_id, address) DO UPDATE SET
+          reports = license_addresses.reports + 1,
+          last_seen = greatest(license_addresses.last_seen, excluded.last_seen),
+          first_seen = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN excluded.first_seen
+                            ELSE license_addresses.first_seen END,
+          resolution = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN NULL
+                            ELSE license_addresses.resolution END,
+          resolved_at = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN NULL
+                             ELSE license_addresses.resolved_at END
+        RETURNING address, resolved_at)
+      SELECT l.id AS license_id, l.status, l.multi_use, l.multi_use_since, l.notice_until,
+             (SELECT id FROM rep) AS report_id,
+             (SELECT array_agg(address ORDER BY address) FROM up WHERE resolved_at IS NULL) AS open
+      FROM l`,
+);
+
+export async function recordReport(
+  db: Tx,
+  r: { id: string; accountId: string | null; addresses: string[]; source: string; at: Date },
+): Promise<ReportOutcome | undefined> {
+  const [row] = await reportStatement(db, {
+    id: r.id,
+    account: r.accountId,
+    addresses: r.addresses,
+    source: r.source,
+    at: r.at.toISOString(),
+  });
+  if (!row) return undefined;
+  const open = row.open;
+  return {
+    license_id: row.license_id,
+    status: row.status,
+    multi_use: row.multi_use,
+    multi_use_since: at(row.multi_use_since),
+    notice_until: at(row.notice_until),
+    report_id: row.report_id === null ? null : Number(row.report_id),
+    open:
+      open === null || open === undefined
+        ? null
+        : Array.isArray(open)
+          ? open.map(String)
+          : parseTextArray(String(open)),
+  };
+}
+
+/** A text[] literal as PGlite may hand it back ({a,b}); addresses need no quoting. */
+const parseTextArray = (v: string): string[] =>
+  v === '{}'
+    ? []
+    : v
+        .slice(1, -1)
+        .split(',')
+        .map((x) => x.replace(/^"|"$/g, ''));

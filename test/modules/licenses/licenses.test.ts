@@ -260,10 +260,11 @@ t.test(
     const run = () => app.jobs.run('license-multi-use', now());
 
     const ok = await report(app, r, lic.id, [A1]);
-    t.equal(ok.json().license.multi_use.state, 'none', 'the bound address alone changes nothing');
+    t.equal(ok.json().multi_use.state, 'none', 'the bound address alone changes nothing');
     const first = await report(app, r, lic.id, [A1, OTHER]);
     t.equal(first.statusCode, 200);
-    const potential = first.json().license;
+    const potential = first.json();
+    t.match(potential, { detected: true, extra_addresses: [OTHER] });
     t.equal(potential.multi_use.state, 'potential', 'an extra address: potential multi-use at once');
     t.equal(potential.multi_use.notice_until, new Date(now().getTime() + 7 * DAY).toISOString());
     const detected = await eventsOf(app, r, 'license.multi_use_detected');
@@ -351,7 +352,7 @@ t.test(
     t.match(res.json().multi_use, { state: 'none', extra_addresses: [{ address: OTHER, resolution: 'stopped' }] });
     later(DAY);
     const again = await report(app, r, lic.id, [OTHER]);
-    t.equal(again.json().license.multi_use.state, 'potential', 'seen again: a new detection');
+    t.equal(again.json().multi_use.state, 'potential', 'seen again: a new detection');
     t.equal((await eventsOf(app, r, 'license.multi_use_detected')).length, 2);
   },
 );
