@@ -4,7 +4,7 @@
 // The database is DATABASE_URL (a fresh schema is created by the runner) or embedded PGlite.
 import Fastify from 'fastify';
 import pg from 'pg';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { loadConfig } from '../src/config.js';
 import { accounts, rateLimitPolicies } from '../src/db/schema/index.js';
@@ -127,12 +127,38 @@ if (mode === 'bare') {
     }
     registrants.push({ key: k.key, contact, prefix: `reg-${i}-`, count: perAccount });
   }
+  // Issue 14: BENCH_LICENSES licenses of one account, each on an address of its own, for address
+  // reports. Ids and addresses follow from the index (bench/licenses.ts computes the same), written
+  // in three statements rather than through 10,000 orders.
+  const licenseCount = Number(process.env.BENCH_LICENSES ?? 0);
+  let licenseKey = '';
+  if (licenseCount > 0) {
+    const holder = await reseller(app, op.token);
+    licenseKey = (await apiKey(app, holder.token, ['licenses:read', 'licenses:write'])).key;
+    const address = `'185.' || (i / 250) || '.' || (i % 250) || '.1'`;
+    await app.db.execute(
+      sql.raw(`INSERT INTO servers (id, account_id, name, addresses, provider)
+               VALUES ('00000000-0000-4000-8000-000000000001', '${holder.accountId}', 'bench', '{}', 'own')`),
+    );
+    await app.db.execute(
+      sql.raw(`INSERT INTO license_keys (key_number, activation_code, item, bound_address, restrict_binding, status)
+               SELECT 'BENCH' || i, 'CODE' || i, 'PLESK-12-WEB-ADMIN-1M', ${address}, false, 'active'
+               FROM generate_series(0, ${licenseCount - 1}) AS i`),
+    );
+    await app.db.execute(
+      sql.raw(`INSERT INTO plesk_licenses (id, account_id, server_id, product, period_months, key_number,
+                 activation_code_sealed, bound_address, binding_mode, period_anchor, expires_at)
+               SELECT md5('bench-license-' || i)::uuid, '${holder.accountId}', '00000000-0000-4000-8000-000000000001',
+                 'PLESK-12-WEB-ADMIN', 1, 'BENCH' || i, 'unused', ${address}, 'lookup', now(), now() + interval '1 month'
+               FROM generate_series(0, ${licenseCount - 1}) AS i`),
+    );
+  }
   // A clean exit on SIGTERM/SIGINT, so `node --cpu-prof` writes its profile (bench/profile.ts).
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => void app.close().finally(() => process.exit(0)));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(
-    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid })}\n`,
+    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid, licenseKey })}\n`,
   );
 } else {
   process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');

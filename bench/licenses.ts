@@ -1,0 +1,145 @@
+// Address reports (issue 14, R-LIC-2): POST /v1/licenses/plesk/{id}/ip-reports from 10,000
+// licenses (each reporting its bound address, as a check-in does), against the bare Fastify + pg
+// route (GET one account by id) measured in the same run, in alternating rounds so both see the same
+// machine. The app is the production build in a process of its own, the bare server in another;
+// autocannon runs here.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/licenses.ts
+// A fresh database is created next to the one named, and dropped. BENCH_ROUNDS (3) rounds of
+// BENCH_DURATION s (10) each way, 50 connections; BENCH_LICENSES (10000).
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LICENSES = Number(process.env.BENCH_LICENSES ?? 10_000);
+const CONNECTIONS = 50;
+const base = process.env.DATABASE_URL;
+if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
+
+const dbName = `bench_licenses_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`create database "${dbName}"`);
+const url = new URL(base);
+url.pathname = `/${dbName}`;
+
+/** The id and bound address of license i, as bench/servers.ts writes them. */
+const md5uuid = (s: string) => {
+  const h = createHash('md5').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
+const licenseId = (i: number) => md5uuid(`bench-license-${i}`);
+const addressOf = (i: number) => `185.${Math.floor(i / 250)}.${i % 250}.1`;
+
+if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+
+function start(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  // BENCH_CPU_PROFILE=dir: a CPU profile of the app (its whole life) in that directory.
+  const profile =
+    process.env.BENCH_CPU_PROFILE && args[0] === 'app'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
+      : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DATABASE_URL: url.toString(), ...env },
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const end = buf.indexOf('\n');
+      if (end >= 0 && buf.startsWith('{'))
+        resolve({ child, info: JSON.parse(buf.slice(0, end)) as Record<string, string> });
+    });
+    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+  });
+}
+
+const app = await start(['app'], { BENCH_LICENSES: String(LICENSES), BENCH_NAMES_PER_ACCOUNT: '0' });
+const bare = await start(['bare', app.info.accountId!], {});
+
+const run = (u: string, opts: Partial<autocannon.Options> = {}) =>
+  autocannon({ url: u, connections: CONNECTIONS, duration: DURATION, ...opts });
+let n = 0;
+const reportOpts = (): Partial<autocannon.Options> => ({
+  method: 'POST',
+  headers: { authorization: `Bearer ${app.info.licenseKey}`, 'content-type': 'application/json' },
+  requests: [
+    {
+      method: 'POST',
+      setupRequest: (req) => {
+        const i = n++ % LICENSES;
+        return {
+          ...req,
+          path: `/v1/licenses/plesk/${licenseId(i)}/ip-reports`,
+          body: JSON.stringify({ addresses: [addressOf(i)] }),
+        };
+      },
+    },
+  ],
+});
+
+const rounds: { bare: number; reports: number; p99: number; non2xx: number }[] = [];
+try {
+  // Warm-up of both.
+  await autocannon({ url: `${bare.info.url}/bare/account`, connections: CONNECTIONS, duration: 2 });
+  await autocannon({
+    url: `${app.info.url}/v1/licenses/plesk/x/ip-reports`,
+    connections: CONNECTIONS,
+    duration: 2,
+    ...reportOpts(),
+  });
+  for (let r = 0; r < ROUNDS; r++) {
+    const b = await run(`${bare.info.url}/bare/account`);
+    const a = await run(`${app.info.url}/v1/licenses/plesk/x/ip-reports`, reportOpts());
+    rounds.push({ bare: b.requests.average, reports: a.requests.average, p99: a.latency.p99, non2xx: a.non2xx });
+  }
+} finally {
+  const exited = new Promise((resolve) => app.child.once('exit', resolve));
+  app.child.kill();
+  bare.child.kill();
+  await exited;
+}
+const reports = new pg.Client({ connectionString: url.toString() });
+await reports.connect();
+const stored = Number((await reports.query('select count(*) from license_ip_reports')).rows[0].count);
+const changed = Number(
+  (await reports.query("select count(*) from plesk_licenses where multi_use <> 'none'")).rows[0].count,
+);
+await reports.end();
+await admin.query(`drop database "${dbName}" with (force)`);
+await admin.end();
+
+const ratios = rounds.map((r) => r.reports / r.bare).sort((x, y) => x - y);
+const median = ratios[Math.floor(ratios.length / 2)]!;
+console.log(
+  JSON.stringify(
+    {
+      machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL`,
+      date: new Date().toISOString(),
+      licenses: LICENSES,
+      rounds: rounds.map((r) => ({
+        bare_per_s: Math.round(r.bare),
+        reports_per_s: Math.round(r.reports),
+        ratio: `${((r.reports / r.bare) * 100).toFixed(1)}%`,
+        reports_p99_ms: r.p99,
+        non2xx: r.non2xx,
+      })),
+      median_ratio: `${(median * 100).toFixed(1)}%`,
+      reports_stored: stored,
+      licenses_changed_state: changed,
+    },
+    null,
+    2,
+  ),
+);
+if (rounds.some((r) => r.non2xx > 0)) {
+  console.error('Invalid run: non-2xx answers. A refused request is not a measurement.');
+  process.exitCode = 1;
+}
