@@ -22,8 +22,10 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
   const now = opts.now ?? (() => new Date());
   const vendor = builtInVendor;
   const accounts = createAccountReader({ db });
+  const currencyOf = async (accountId: string) => (await accounts.getAccount(accountId)).currency;
   const licenses = createLicenseService({
     db,
+    currencyOf,
     vendor,
     settings,
     seal: app.secretBox.seal,
@@ -41,6 +43,8 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
   const admin = createLicenseAdmin({ ...multiUse, now });
   // R-LIC-2: hourly is soon enough for a ladder counted in days; tests run it at injected times.
   app.jobs.register('license-multi-use', (at) => runMultiUse(multiUse, at), { every: 3_600_000 });
+  // Licenses past their expiry: renewed (autorenew) or terminated.
+  app.jobs.register('license-renewals', (at) => licenses.runRenewals(at), { every: 3_600_000 });
 
   await app.register(serverRoutes, { servers: createServerService({ db, now }) });
   await app.register(licenseRoutes, {

@@ -9,7 +9,7 @@ import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import { iso } from '../../schemas.js';
-import { charge, type Money } from '../billing/api.js';
+import { charge, InsufficientFunds, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
 import {
@@ -90,6 +90,8 @@ export interface LicenseDeps {
   open: (sealed: string) => string;
   quotes: { sign: (payload: string) => string; verify: (token: string) => string | null };
   now: () => Date;
+  /** The account's billing currency (read outside a transaction: PGlite has one connection). */
+  currencyOf: (accountId: string) => Promise<string>;
 }
 
 /** Who is ordering, for the EULA record (R-LIC-1). */
@@ -461,6 +463,70 @@ export function createLicenseService(deps: LicenseDeps) {
         extra_addresses: open,
         detected,
       };
+    },
+
+    /**
+     * The renewals job: each license past its expiry moves one term on. With autorenew, an active
+     * license is renewed and charged (suspended when the balance does not cover it: renew it, then
+     * resume it); without, it is terminated. A suspended license waits for its reseller.
+     */
+    async runRenewals(now: Date): Promise<number> {
+      const due = await queryRows<{ id: string; account_id: string }>(
+        db,
+        sql`SELECT id, account_id FROM plesk_licenses
+            WHERE status = 'active' AND expires_at <= ${now.toISOString()}::timestamptz ORDER BY expires_at`,
+      );
+      let moved = 0;
+      for (const d of due) {
+        const currency = await deps.currencyOf(d.account_id);
+        moved += await db.transaction(async (tx) => {
+          const [l] = await tx
+            .select()
+            .from(pleskLicenses)
+            .where(sql`id = ${d.id}::uuid AND status = 'active' AND expires_at <= ${now.toISOString()}::timestamptz`)
+            .for('update', { skipLocked: true });
+          if (!l) return 0;
+          if (!l.autorenew) {
+            await vendor.modify(tx, l.keyNumber, 'terminate');
+            await terminateOrSwitch(tx, l, 'terminate', now, 'expired without autorenewal');
+            await emitted(tx, LicenseTerminated, l.id, now);
+            return 1;
+          }
+          const total = { amount: await price(tx, l, currency), currency };
+          const expiresAt = addMonths(l.expiresAt, l.periodMonths);
+          try {
+            await tx.transaction((sp) =>
+              charge(sp, {
+                accountId: l.accountId,
+                money: total,
+                reason: `Autorenewal of Plesk license ${l.keyNumber} to ${expiresAt.toISOString().slice(0, 10)}`,
+                reference: `license:${l.id}`,
+              }),
+            );
+          } catch (err) {
+            if (!(err instanceof InsufficientFunds)) throw err;
+            await vendor.modify(tx, l.keyNumber, 'suspend');
+            await terminateOrSwitch(tx, l, 'suspend', now, 'unpaid at autorenewal: renew it, then resume it');
+            await emitted(tx, LicenseSuspended, l.id, now);
+            return 1;
+          }
+          await vendor.renew(tx, l.keyNumber);
+          await tx
+            .update(pleskLicenses)
+            .set({ expiresAt, updatedAt: now })
+            .where(sql`id = ${l.id}`);
+          await addTransition(tx, {
+            licenseId: l.id,
+            at: now,
+            kind: 'renewed',
+            note: 'autorenewal',
+            evidence: { expires_at: expiresAt.toISOString(), charged: total },
+          });
+          await emitted(tx, LicenseRenewed, l.id, now);
+          return 1;
+        });
+      }
+      return moved;
     },
 
     /** R-LIC-2: the reseller states that the other server(s) stopped, within the notice period. */

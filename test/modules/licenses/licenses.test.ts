@@ -445,3 +445,53 @@ t.test(
     t.equal(await balanceOf(a, r), before - 10 * 1_090, 'each charged once');
   },
 );
+
+t.test(
+  'renewal: by hand, and at expiry by autorenewal (charged; suspended when unpaid; terminated without autorenew)',
+  async (t) => {
+    const { app, op, r, server, later, now } = await setup(t);
+    const renewing = await ordered(app, r, server.id, A1);
+    const ending = await ordered(app, r, server.id, A2, { autorenew: false });
+    const byHand = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${renewing.id}/renew`,
+      headers: bearer(r.token),
+      payload: { max_price: { amount: 1_090, currency: 'EUR' } },
+    });
+    t.equal(byHand.statusCode, 200);
+    t.equal(byHand.json().license.expires_at, '2027-03-10T12:00:00.000Z', 'one more month');
+    const before = await balanceOf(app, r);
+    later(32 * DAY); // past the expiry of `ending`, not of `renewing`
+    t.equal(await app.jobs.run('license-renewals', now()), 1);
+    t.match(await getLicense(app, r, ending.id), {
+      status: 'terminated',
+      terminated_reason: 'expired without autorenewal',
+    });
+    t.equal(await balanceOf(app, r), before, 'nothing charged');
+    later(28 * DAY); // 2027-03-13: past the expiry of `renewing`
+    t.equal(await app.jobs.run('license-renewals', now()), 1);
+    let l = await getLicense(app, r, renewing.id);
+    t.match(l, { status: 'active', expires_at: '2027-04-10T12:00:00.000Z' });
+    t.equal(await balanceOf(app, r), before - 1_090, 'charged one term');
+    t.equal(await app.jobs.run('license-renewals', now()), 0, 'once');
+
+    // Unpaid: an account whose balance paid the order and nothing more.
+    const poor = await reseller(app, op.token);
+    await credit(app, op.token, poor.accountId, 1_090);
+    const s2 = await createServer(app, poor, ['185.10.20.40']);
+    const cheap = await ordered(app, poor, s2.id, '185.10.20.40');
+    t.equal(await balanceOf(app, poor), 0);
+    later(32 * DAY);
+    await app.jobs.run('license-renewals', now());
+    l = await getLicense(app, poor, cheap.id);
+    t.equal(l.status, 'suspended', 'suspended when the renewal is not covered');
+    t.equal(l.history.at(-1).note, 'unpaid at autorenewal: renew it, then resume it');
+    await feedSettled(app);
+    const suspended = await app.inject({
+      method: 'GET',
+      url: '/v1/events?type=license.suspended',
+      headers: bearer(poor.token),
+    });
+    t.equal(suspended.json().data.length, 1);
+  },
+);
