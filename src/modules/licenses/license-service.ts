@@ -197,7 +197,7 @@ export function createLicenseService(deps: LicenseDeps) {
       const id = signLicenseQuote(deps.quotes.sign, {
         accountId: caller.accountId,
         product: input.product,
-        extras: input.extras,
+        extras: [...new Set(input.extras)].sort(),
         periodMonths: input.periodMonths,
         currency: caller.currency,
         amount,
@@ -208,7 +208,7 @@ export function createLicenseService(deps: LicenseDeps) {
 
     async order(caller: Caller, input: OrderInput) {
       const now = deps.now();
-      const extras = [...new Set(input.extras)];
+      const extras = [...new Set(input.extras)].sort();
       return db.transaction(async (tx) => {
         // R-LIC-3: attached to a server of the account's own, on one of its public addresses.
         const server = input.serverId ? await findServer(tx, caller.accountId, input.serverId) : undefined;
