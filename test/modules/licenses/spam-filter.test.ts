@@ -141,6 +141,9 @@ t.test('spam-filter domains: update and remove; another account cannot see them'
     headers: bearer(other.token),
   });
   t.equal(peek.statusCode, 404);
+  const bad = await app.inject({ method: 'GET', url: '/v1/spam-filter/domains/not_a_name', headers: bearer(r.token) });
+  t.equal(bad.statusCode, 422, 'a name that is not a domain name');
+  t.equal(bad.json().code, 'validation_failed');
   const del = await app.inject({
     method: 'DELETE',
     url: '/v1/spam-filter/domains/pekarna.test',
