@@ -123,12 +123,20 @@ const invalid = (pointer: string, code: string, message: string): never => {
 };
 
 /** The price of one term of `product` with `extras` in `currency`, or a 422 naming what is not sold. */
-export function termPrice(products: ProductRow[], product: string, extras: string[], months: number, currency: string) {
+export function termPrice(
+  products: ProductRow[],
+  product: string,
+  extras: string[],
+  months: number,
+  currency: string,
+  /** A renewal (or a fee) of a license held: a product no longer sold keeps its price. */
+  held = false,
+) {
   let total = 0;
   for (const [i, id] of [product, ...extras].entries()) {
     const pointer = i === 0 ? '/body/product' : `/body/extras/${i - 1}`;
     const p = products.find((x) => x.id === id);
-    if (!p || !p.active) return invalid(pointer, 'unknown_product', `${id} is not in the catalogue`);
+    if (!p || (!p.active && !held)) return invalid(pointer, 'unknown_product', `${id} is not in the catalogue`);
     if ((i === 0) !== (p.kind === 'edition'))
       invalid(pointer, 'wrong_product_kind', i === 0 ? `${id} is not an edition` : `${id} is not an extra`);
     const price = p.prices.find((x) => x.period_months === months && x.currency === currency);
@@ -163,9 +171,14 @@ export function createLicenseService(deps: LicenseDeps) {
     if (l.status === 'terminated') throw new LicenseStateConflict('The license is terminated: it refuses every action');
   };
 
-  async function price(tx: Tx, input: { product: string; extras: string[]; periodMonths: number }, currency: string) {
+  async function price(
+    tx: Tx,
+    input: { product: string; extras: string[]; periodMonths: number },
+    currency: string,
+    held = false,
+  ) {
     const products = await listProducts(tx, [input.product, ...input.extras]);
-    return termPrice(products, input.product, input.extras, input.periodMonths, currency);
+    return termPrice(products, input.product, input.extras, input.periodMonths, currency, held);
   }
 
   /** The license in state none moves to potential, with its transition and event (false: another report did it first). */
@@ -398,7 +411,7 @@ export function createLicenseService(deps: LicenseDeps) {
       return db.transaction(async (tx) => {
         const l = await locked(tx, accountId, id);
         assertNotTerminated(l);
-        const total = { amount: await price(tx, l, currency), currency };
+        const total = { amount: await price(tx, l, currency, true), currency };
         assertMaxPrice(total, maxPrice, 'The renewal');
         await vendor.renew(tx, l.keyNumber);
         const expiresAt = addMonths(l.expiresAt, l.periodMonths);
@@ -477,55 +490,64 @@ export function createLicenseService(deps: LicenseDeps) {
             WHERE status = 'active' AND expires_at <= ${now.toISOString()}::timestamptz ORDER BY expires_at`,
       );
       let moved = 0;
+      const failed: string[] = [];
       for (const d of due) {
         const currency = await deps.currencyOf(d.account_id);
-        moved += await db.transaction(async (tx) => {
-          const [l] = await tx
-            .select()
-            .from(pleskLicenses)
-            .where(sql`id = ${d.id}::uuid AND status = 'active' AND expires_at <= ${now.toISOString()}::timestamptz`)
-            .for('update', { skipLocked: true });
-          if (!l) return 0;
-          if (!l.autorenew) {
-            await vendor.modify(tx, l.keyNumber, 'terminate');
-            await terminateOrSwitch(tx, l, 'terminate', now, 'expired without autorenewal');
-            await emitted(tx, LicenseTerminated, l.id, now);
+        // One license that cannot be renewed (no price in its currency any more) does not stop the others.
+        moved += await db
+          .transaction(async (tx) => {
+            const [l] = await tx
+              .select()
+              .from(pleskLicenses)
+              .where(sql`id = ${d.id}::uuid AND status = 'active' AND expires_at <= ${now.toISOString()}::timestamptz`)
+              .for('update', { skipLocked: true });
+            if (!l) return 0;
+            if (!l.autorenew) {
+              await vendor.modify(tx, l.keyNumber, 'terminate');
+              await terminateOrSwitch(tx, l, 'terminate', now, 'expired without autorenewal');
+              await emitted(tx, LicenseTerminated, l.id, now);
+              return 1;
+            }
+            const total = { amount: await price(tx, l, currency, true), currency };
+            const expiresAt = addMonths(l.expiresAt, l.periodMonths);
+            try {
+              await tx.transaction((sp) =>
+                charge(sp, {
+                  accountId: l.accountId,
+                  money: total,
+                  reason: `Autorenewal of Plesk license ${l.keyNumber} to ${expiresAt.toISOString().slice(0, 10)}`,
+                  reference: `license:${l.id}`,
+                }),
+              );
+            } catch (err) {
+              if (!(err instanceof InsufficientFunds)) throw err;
+              await vendor.modify(tx, l.keyNumber, 'suspend');
+              await terminateOrSwitch(tx, l, 'suspend', now, 'unpaid at autorenewal: renew it, then resume it');
+              await emitted(tx, LicenseSuspended, l.id, now);
+              return 1;
+            }
+            await vendor.renew(tx, l.keyNumber);
+            await tx
+              .update(pleskLicenses)
+              .set({ expiresAt, updatedAt: now })
+              .where(sql`id = ${l.id}`);
+            await addTransition(tx, {
+              licenseId: l.id,
+              at: now,
+              kind: 'renewed',
+              note: 'autorenewal',
+              evidence: { expires_at: expiresAt.toISOString(), charged: total },
+            });
+            await emitted(tx, LicenseRenewed, l.id, now);
             return 1;
-          }
-          const total = { amount: await price(tx, l, currency), currency };
-          const expiresAt = addMonths(l.expiresAt, l.periodMonths);
-          try {
-            await tx.transaction((sp) =>
-              charge(sp, {
-                accountId: l.accountId,
-                money: total,
-                reason: `Autorenewal of Plesk license ${l.keyNumber} to ${expiresAt.toISOString().slice(0, 10)}`,
-                reference: `license:${l.id}`,
-              }),
-            );
-          } catch (err) {
-            if (!(err instanceof InsufficientFunds)) throw err;
-            await vendor.modify(tx, l.keyNumber, 'suspend');
-            await terminateOrSwitch(tx, l, 'suspend', now, 'unpaid at autorenewal: renew it, then resume it');
-            await emitted(tx, LicenseSuspended, l.id, now);
-            return 1;
-          }
-          await vendor.renew(tx, l.keyNumber);
-          await tx
-            .update(pleskLicenses)
-            .set({ expiresAt, updatedAt: now })
-            .where(sql`id = ${l.id}`);
-          await addTransition(tx, {
-            licenseId: l.id,
-            at: now,
-            kind: 'renewed',
-            note: 'autorenewal',
-            evidence: { expires_at: expiresAt.toISOString(), charged: total },
+          })
+          .catch((err: unknown) => {
+            failed.push(`${d.id}: ${err instanceof Error ? err.message : String(err)}`);
+            return 0;
           });
-          await emitted(tx, LicenseRenewed, l.id, now);
-          return 1;
-        });
       }
+      // The job's retries and dead letter see what failed; the others were renewed.
+      if (failed.length) throw new Error(`license renewals failed for ${failed.length}: ${failed.join('; ')}`);
       return moved;
     },
 

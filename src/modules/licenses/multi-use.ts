@@ -233,7 +233,7 @@ async function chargePeriod(
 /** One full license fee for one term: the edition and its extras, in the account's currency. */
 async function feeOf(tx: Tx, l: LicenseRow, currency: string): Promise<number> {
   const products = await listProducts(tx, [l.product, ...l.extras]);
-  return termPrice(products, l.product, l.extras, l.periodMonths, currency);
+  return termPrice(products, l.product, l.extras, l.periodMonths, currency, true);
 }
 
 /** The job: every license in a multi-use state, one step each. Returns how many moved. */
