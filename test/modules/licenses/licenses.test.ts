@@ -495,3 +495,56 @@ t.test(
     t.equal(suspended.json().data.length, 1);
   },
 );
+
+t.test(
+  'renewal: a product withdrawn from sale still renews; one license without a price does not stop the others',
+  async (t) => {
+    const { app, op, r, server, later, now } = await setup(t);
+    const pro = await ordered(app, r, server.id, A1, { product: 'PLESK-12-WEB-PRO' });
+    const admin = await ordered(app, r, server.id, A2);
+    const put = (id: string, body: Record<string, unknown>) =>
+      app.inject({ method: 'PUT', url: `/v1/admin/licenses/products/${id}`, headers: bearer(op.token), payload: body });
+    // Web Admin withdrawn (inactive, prices kept); Web Pro left without a EUR price.
+    t.equal(
+      (
+        await put('PLESK-12-WEB-ADMIN', {
+          kind: 'edition',
+          name: 'Web Admin',
+          active: false,
+          prices: [{ period_months: 1, currency: 'EUR', amount: 1_090 }],
+        })
+      ).statusCode,
+      200,
+    );
+    t.equal(
+      (
+        await put('PLESK-12-WEB-PRO', {
+          kind: 'edition',
+          name: 'Web Pro',
+          active: true,
+          prices: [{ period_months: 1, currency: 'USD', amount: 1_790 }],
+        })
+      ).statusCode,
+      200,
+    );
+    const products = (
+      await app.inject({ method: 'GET', url: '/v1/licenses/products', headers: bearer(r.token) })
+    ).json().data;
+    t.notOk(
+      products.some((p: any) => p.id === 'PLESK-12-WEB-ADMIN'),
+      'no longer offered',
+    );
+    later(32 * DAY);
+    await t.rejects(app.jobs.run('license-renewals', now()), /license renewals failed for 1/);
+    t.match(
+      await getLicense(app, r, admin.id),
+      { status: 'active', expires_at: '2027-03-10T12:00:00.000Z' },
+      'renewed at its price',
+    );
+    t.match(
+      await getLicense(app, r, pro.id),
+      { status: 'active', expires_at: '2027-02-10T12:00:00.000Z' },
+      'left for the next run',
+    );
+  },
+);
