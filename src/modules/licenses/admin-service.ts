@@ -6,10 +6,10 @@ import { licensePrices, licenseProducts, vendorPolicies } from '../../db/schema/
 import { emitEvent } from '../events/api.js';
 import { VendorPolicyPublished } from './events.js';
 import { LicenseStateConflict, type LicenseSettings } from './license-service.js';
-import { licenseView } from './license-view.js';
+import { loadLicenseView } from './license-view.js';
 import { clearMultiUse, waiveCharge, type MultiUseDeps } from './multi-use.js';
 import { policyView } from './schemas.js';
-import { licenseDetails, listByMultiUse, listProducts } from './store.js';
+import { listByMultiUse, listProducts } from './store.js';
 
 export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSettings; now: () => Date }) {
   const { db } = deps;
@@ -21,7 +21,7 @@ export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSetti
       for (const l of rows)
         out.push({
           account_id: l.accountId,
-          license: licenseView(await licenseDetails(db, l, now), deps.settings.rebindsPerPeriod, now),
+          license: await loadLicenseView(db, l, deps.settings.rebindsPerPeriod, now),
         });
       return out;
     },

@@ -6,12 +6,11 @@ import { NotFound } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
 import { BigIntId, Currency, DateTime, IdParams, Money, MoneyAmount, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
-import { InsufficientFunds, PriceChanged } from '../billing/api.js';
+import { InsufficientFunds, PriceChanged, QuoteExpired } from '../billing/api.js';
 import {
   BundlingRequired,
   ConfirmationRequired,
   EulaAcceptanceRequired,
-  LicenseQuoteExpired,
   LicenseStateConflict,
   NoticePeriodOver,
   RebindLimitReached,
@@ -190,7 +189,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         errors: [
           BundlingRequired,
           EulaAcceptanceRequired,
-          LicenseQuoteExpired,
+          QuoteExpired,
           PriceChanged,
           InsufficientFunds,
           BindingConflict,

@@ -9,7 +9,7 @@ import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import { iso } from '../../schemas.js';
-import { charge, InsufficientFunds, type Money } from '../billing/api.js';
+import { charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
 import {
@@ -22,8 +22,8 @@ import {
   LicenseSuspended,
   LicenseTerminated,
 } from './events.js';
-import { licenseView, type LicenseView } from './license-view.js';
-import { addMonths, periodAt } from './periods.js';
+import { loadLicenseView, type LicenseView } from './license-view.js';
+import { addMonths, DAY, periodAt } from './periods.js';
 import { assertMaxPrice, honourQuote, openLicenseQuote, signLicenseQuote } from './pricing.js';
 import type { LicenseRow } from './schemas.js';
 import {
@@ -50,8 +50,6 @@ export const EulaAcceptanceRequired = defineError(
   "Accept the vendor's current EULA and terms of use: accept_eula: { version } (R-LIC-1)",
   Type.Object({ eula: Type.Object({ version: Type.String(), url: Type.String() }) }),
 );
-export { QuoteExpired as LicenseQuoteExpired } from '../billing/api.js';
-import { QuoteExpired as LicenseQuoteExpired } from '../billing/api.js';
 export const LicenseStateConflict = defineError(
   'license_state_conflict',
   409,
@@ -116,8 +114,6 @@ export interface OrderInput {
   autorenew?: boolean;
 }
 
-const DAY = 86_400_000;
-
 const invalid = (pointer: string, code: string, message: string): never => {
   throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
 };
@@ -147,17 +143,28 @@ export function termPrice(
   return total;
 }
 
+/** One term of `input` in `currency`, read from the catalogue (held: a license held, see termPrice). */
+export async function price(
+  tx: Tx,
+  input: { product: string; extras: string[]; periodMonths: number },
+  currency: string,
+  held = false,
+): Promise<number> {
+  const products = await listProducts(tx, [input.product, ...input.extras]);
+  return termPrice(products, input.product, input.extras, input.periodMonths, currency, held);
+}
+
 export function createLicenseService(deps: LicenseDeps) {
   const { db, vendor, settings } = deps;
 
-  const view = async (tx: Tx, license: LicenseRow, now: Date): Promise<LicenseView> =>
-    licenseView(await licenseDetails(tx, license, now), settings.rebindsPerPeriod, now);
+  const view = (tx: Tx, license: LicenseRow | string, now: Date): Promise<LicenseView> =>
+    loadLicenseView(tx, license, settings.rebindsPerPeriod, now);
 
   /** The license row after a change, its view, and the event about it, in `tx`. */
   async function emitted(tx: Tx, type: EventType, id: string, now: Date): Promise<LicenseView> {
     const row = (await findLicense(tx, id))!;
     const v = await view(tx, row, now);
-    await emitEvent(tx, type, { accountId: row.accountId, objectId: row.id, data: v });
+    await emitEvent(tx, type, { accountId: row.accountId, objectId: id, data: v });
     return v;
   }
 
@@ -170,16 +177,6 @@ export function createLicenseService(deps: LicenseDeps) {
   const assertNotTerminated = (l: LicenseRow) => {
     if (l.status === 'terminated') throw new LicenseStateConflict('The license is terminated: it refuses every action');
   };
-
-  async function price(
-    tx: Tx,
-    input: { product: string; extras: string[]; periodMonths: number },
-    currency: string,
-    held = false,
-  ) {
-    const products = await listProducts(tx, [input.product, ...input.extras]);
-    return termPrice(products, input.product, input.extras, input.periodMonths, currency, held);
-  }
 
   /** The license in state none moves to potential, with its transition and event (false: another report did it first). */
   async function detect(id: string, reportId: number, open: string[], now: Date): Promise<boolean> {
@@ -250,10 +247,10 @@ export function createLicenseService(deps: LicenseDeps) {
         if (input.quoteId) {
           const q = openLicenseQuote(deps.quotes.verify, input.quoteId);
           if (!q || q.accountId !== caller.accountId || q.currency !== caller.currency)
-            throw new LicenseQuoteExpired('No such quote for this account');
+            throw new QuoteExpired('No such quote for this account');
           if (q.product !== input.product || q.periodMonths !== input.periodMonths || q.extras.join() !== extras.join())
-            throw new LicenseQuoteExpired('The quote is for another product, term or extras');
-          if (q.expiresAt <= now) throw new LicenseQuoteExpired(`The quote expired at ${q.expiresAt.toISOString()}`);
+            throw new QuoteExpired('The quote is for another product, term or extras');
+          if (q.expiresAt <= now) throw new QuoteExpired(`The quote expired at ${q.expiresAt.toISOString()}`);
           amount = honourQuote(amount, q.amount);
         }
         const total = { amount, currency: caller.currency };
@@ -324,14 +321,15 @@ export function createLicenseService(deps: LicenseDeps) {
     },
 
     async list(accountId: string, after: string | undefined, limit: number) {
-      const rows = await queryRows<{ id: string }>(
-        db,
-        sql`SELECT id FROM plesk_licenses WHERE account_id = ${accountId}::uuid
-              ${after ? sql`AND id > ${after}::uuid` : sql``} ORDER BY id LIMIT ${limit + 1}`,
-      );
+      const rows = await db
+        .select()
+        .from(pleskLicenses)
+        .where(sql`account_id = ${accountId}::uuid ${after ? sql`AND id > ${after}::uuid` : sql``}`)
+        .orderBy(sql`id`)
+        .limit(limit + 1);
       const now = deps.now();
       const out: LicenseView[] = [];
-      for (const r of rows) out.push(await view(db, (await findLicense(db, r.id))!, now));
+      for (const r of rows) out.push(await view(db, r, now));
       return out;
     },
 

@@ -1,9 +1,10 @@
 // A Plesk license as the API (and its events) show it: the license, its current billing period, its
 // multi-use state with the extra addresses and charges, the vendor's policies and its history.
+import type { Tx } from '../../db/client.js';
 import { iso } from '../../schemas.js';
 import { periodAt } from './periods.js';
-import { chargeView, policyView } from './schemas.js';
-import type { LicenseDetails } from './store.js';
+import { chargeView, policyView, type LicenseRow } from './schemas.js';
+import { findLicense, licenseDetails, type LicenseDetails } from './store.js';
 import { itemOf } from './vendor.js';
 
 export function licenseView(d: LicenseDetails, rebindsPerPeriod: number, now: Date) {
@@ -54,3 +55,14 @@ export function licenseView(d: LicenseDetails, rebindsPerPeriod: number, now: Da
 }
 
 export type LicenseView = ReturnType<typeof licenseView>;
+
+/** The view of a license (a row, or its id: read again after a change) with what it shows, read in `tx`. */
+export async function loadLicenseView(
+  tx: Tx,
+  license: LicenseRow | string,
+  rebindsPerPeriod: number,
+  now: Date,
+): Promise<LicenseView> {
+  const row = typeof license === 'string' ? (await findLicense(tx, license))! : license;
+  return licenseView(await licenseDetails(tx, row, now), rebindsPerPeriod, now);
+}

@@ -26,17 +26,15 @@ import {
 import {
   LicenseStateConflict,
   resolvePotential,
-  termPrice,
+  price,
   terminateOrSwitch,
   type LicenseSettings,
 } from './license-service.js';
-import { licenseView } from './license-view.js';
-import { periodAt } from './periods.js';
+import { loadLicenseView } from './license-view.js';
+import { DAY, periodAt } from './periods.js';
 import { chargeView, type ChargeRow, type LicenseRow } from './schemas.js';
-import { addTransition, findLicense, licenseDetails, listProducts } from './store.js';
+import { addTransition, findLicense } from './store.js';
 import type { LicenseVendor } from './vendor.js';
-
-const DAY = 86_400_000;
 
 export interface MultiUseDeps {
   db: Db;
@@ -47,10 +45,8 @@ export interface MultiUseDeps {
   log: FastifyBaseLogger;
 }
 
-async function licenseData(tx: Tx, id: string, settings: LicenseSettings, now: Date) {
-  const row = (await findLicense(tx, id))!;
-  return licenseView(await licenseDetails(tx, row, now), settings.rebindsPerPeriod, now);
-}
+const licenseData = (tx: Tx, id: string, settings: LicenseSettings, now: Date) =>
+  loadLicenseView(tx, id, settings.rebindsPerPeriod, now);
 
 async function emitLicense(
   tx: Tx,
@@ -231,10 +227,7 @@ async function chargePeriod(
 }
 
 /** One full license fee for one term: the edition and its extras, in the account's currency. */
-async function feeOf(tx: Tx, l: LicenseRow, currency: string): Promise<number> {
-  const products = await listProducts(tx, [l.product, ...l.extras]);
-  return termPrice(products, l.product, l.extras, l.periodMonths, currency, true);
-}
+const feeOf = (tx: Tx, l: LicenseRow, currency: string): Promise<number> => price(tx, l, currency, true);
 
 /** The job: every license in a multi-use state, one step each. Returns how many moved. */
 export async function runMultiUse(deps: MultiUseDeps, now: Date): Promise<number> {

@@ -1,6 +1,8 @@
 // Billing periods of a license: from its anchor in steps of its term (1 or 12 months), each boundary
 // counted from the anchor itself (so 31 January + 1 month is the last day of February, and + 2
 // months is 31 March again), in UTC.
+export const DAY = 86_400_000;
+
 export function addMonths(d: Date, months: number): Date {
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth() + months;

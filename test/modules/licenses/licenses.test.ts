@@ -104,33 +104,36 @@ t.test('R-LIC-3: a license is only ordered attached to a server of your own, on 
   t.equal(private10.json().errors[0].code, 'address_not_public');
 });
 
-t.test('R-LIC-1: an order needs the current EULA accepted by version; the acceptance is recorded', async (t) => {
-  const { app, r, server } = await setup(t);
-  const base = { product: 'PLESK-12-WEB-ADMIN', period_months: 12, server_id: server.id, address: A1 };
-  const none = await order(app, r, base);
-  t.equal(none.statusCode, 422);
-  t.match(none.json(), { code: 'eula_acceptance_required', eula: { version: '2024-01' } });
-  const old = await order(app, r, { ...base, accept_eula: { version: '2019-01' } });
-  t.equal(old.json().code, 'eula_acceptance_required', 'an old version is not the current one');
-  const ok = await order(app, r, { ...base, accept_eula: EULA, extras: ['PLESK-EXT-WP-TOOLKIT'] });
-  t.equal(ok.statusCode, 201, ok.body);
-  const lic = ok.json().license;
-  t.same(ok.json().charged, { amount: 11_990 + 5_390, currency: 'EUR' }, 'the edition and the extra, annual, in EUR');
-  t.equal(await balanceOf(app, r), 1_000_000 - 17_380);
-  t.match(lic, { item: 'PLESK-12-WEB-ADMIN-1Y', bound_address: A1, status: 'active', multi_use: { state: 'none' } });
-  t.ok(
-    lic.policies.some((p: any) => p.kind === 'eula' && p.version === '2024-01'),
-    'R-LIC-5: the policies travel with it',
-  );
-  const rows = await queryRows<Record<string, unknown>>(
-    app.db,
-    sql`SELECT user_id, eula_version, terms_version, ip, license_id FROM eula_acceptances WHERE account_id = ${r.accountId}::uuid`,
-  );
-  t.match(rows, [
-    { user_id: r.ownerId, eula_version: '2024-01', terms_version: '2024-01', ip: '127.0.0.1', license_id: lic.id },
-  ]);
-  t.equal((await eventsOf(app, r, 'license.ordered')).length, 1, 'license.ordered');
-});
+t.test(
+  'R-LIC-1 / R-LIC-5: an order needs the current EULA accepted by version; the acceptance is recorded; the policies travel with the license',
+  async (t) => {
+    const { app, r, server } = await setup(t);
+    const base = { product: 'PLESK-12-WEB-ADMIN', period_months: 12, server_id: server.id, address: A1 };
+    const none = await order(app, r, base);
+    t.equal(none.statusCode, 422);
+    t.match(none.json(), { code: 'eula_acceptance_required', eula: { version: '2024-01' } });
+    const old = await order(app, r, { ...base, accept_eula: { version: '2019-01' } });
+    t.equal(old.json().code, 'eula_acceptance_required', 'an old version is not the current one');
+    const ok = await order(app, r, { ...base, accept_eula: EULA, extras: ['PLESK-EXT-WP-TOOLKIT'] });
+    t.equal(ok.statusCode, 201, ok.body);
+    const lic = ok.json().license;
+    t.same(ok.json().charged, { amount: 11_990 + 5_390, currency: 'EUR' }, 'the edition and the extra, annual, in EUR');
+    t.equal(await balanceOf(app, r), 1_000_000 - 17_380);
+    t.match(lic, { item: 'PLESK-12-WEB-ADMIN-1Y', bound_address: A1, status: 'active', multi_use: { state: 'none' } });
+    t.ok(
+      lic.policies.some((p: any) => p.kind === 'eula' && p.version === '2024-01'),
+      'R-LIC-5: the policies travel with it',
+    );
+    const rows = await queryRows<Record<string, unknown>>(
+      app.db,
+      sql`SELECT user_id, eula_version, terms_version, ip, license_id FROM eula_acceptances WHERE account_id = ${r.accountId}::uuid`,
+    );
+    t.match(rows, [
+      { user_id: r.ownerId, eula_version: '2024-01', terms_version: '2024-01', ip: '127.0.0.1', license_id: lic.id },
+    ]);
+    t.equal((await eventsOf(app, r, 'license.ordered')).length, 1, 'license.ordered');
+  },
+);
 
 t.test('quotes and max_price: the quoted price holds; above max_price is refused', async (t) => {
   const { app, r, server } = await setup(t);

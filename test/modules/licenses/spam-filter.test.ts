@@ -40,7 +40,7 @@ const importReport = (app: App, opToken: string, domain: string, recipients: unk
   });
 
 t.test(
-  'R-LIC-4: 1,000 mailboxes are included, 1,001 is one over, 2,500 is 1,500 over: projected and charged once per period',
+  'R-LIC-4 / R-LIC-5: 1,000 mailboxes are included, 1,001 is one over, 2,500 is 1,500 over: projected and charged once per period',
   async (t) => {
     const { app, op, r, later, now } = await setup(t);
     for (const name of ['a.test', 'b.test', 'c.test']) t.equal((await add(app, r, name)).statusCode, 201, name);
