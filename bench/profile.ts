@@ -1,6 +1,7 @@
 // Profiles the app under one load: `node --cpu-prof` on the server, autocannon from here, the CPU
 // of every process sampled meanwhile, and the hottest functions printed (self time).
-//   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed [seconds]
+//   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed|public|reports [seconds]
+import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -20,6 +21,7 @@ type ServerInfo = {
   key: string;
   pid: number;
   registrants: { key: string; contact: string; prefix: string }[];
+  licenseKey: string;
 };
 const info: ServerInfo = await new Promise((resolve) => {
   let buf = '';
@@ -72,9 +74,31 @@ const opts: autocannon.Options =
             },
           ],
         }
-      : what === 'public'
-        ? { url: `${url}/bench/public/account` }
-        : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
+      : what === 'reports'
+        ? {
+            // Run with BENCH_LICENSES=10000 BENCH_NAMES_PER_ACCOUNT=0: each license's check-in, in turn.
+            url: `${url}/v1/licenses/plesk/x/ip-reports`,
+            method: 'POST',
+            headers: { authorization: `Bearer ${info.licenseKey}`, 'content-type': 'application/json' },
+            requests: [
+              {
+                method: 'POST',
+                setupRequest: (req) => {
+                  const k = n++ % Number(process.env.BENCH_LICENSES ?? 10_000);
+                  const h = createHash('md5').update(`bench-license-${k}`).digest('hex');
+                  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+                  return {
+                    ...req,
+                    path: `/v1/licenses/plesk/${id}/ip-reports`,
+                    body: JSON.stringify({ addresses: [`185.${Math.floor(k / 250)}.${k % 250}.1`] }),
+                  };
+                },
+              },
+            ],
+          }
+        : what === 'public'
+          ? { url: `${url}/bench/public/account` }
+          : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 // CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
 function cpuTicks(): Map<string, { comm: string; ticks: number }> {
   const out = new Map<string, { comm: string; ticks: number }>();
@@ -140,6 +164,8 @@ const label = (id: number) => {
   return `${f.functionName || '(anon)'} ${f.url.replace(/^.*node_modules\//, 'nm/').replace(/^file:\/\/.*\/main\//, '')}:${f.lineNumber + 1}`;
 };
 const self = new Map<string, number>();
+// Self time per file or package: where the CPU goes without the hook chains' nesting.
+const byGroup = new Map<string, number>();
 const inclusive = new Map<string, number>();
 const stacks = new Map<string, number>();
 // PROFILE_MATCH=a,b: the share of samples whose stack has a frame containing each string.
@@ -152,6 +178,17 @@ prof.samples.forEach((id, k) => {
   if (rel < -(to - from) - shutdownLag * 1000 || rel > -shutdownLag * 1000) return;
   total++;
   self.set(label(id), (self.get(label(id)) ?? 0) + 1);
+  const u = byId.get(id)!.callFrame.url;
+  const g = !u
+    ? byId.get(id)!.callFrame.functionName || '(native)'
+    : u.includes('node_modules/')
+      ? `nm/${u.split('node_modules/')[1]!.split('/')[0]}`
+      : u.includes('/dist/')
+        ? `dist/${u.split('/dist/')[1]}`
+        : u.startsWith('node:')
+          ? u.split('/').slice(0, 2).join('/')
+          : u.replace(/^.*\/main\//, '');
+  byGroup.set(g, (byGroup.get(g) ?? 0) + 1);
   const seen = new Set<string>();
   const chain: string[] = [];
   const stackLabels: string[] = [];
@@ -171,6 +208,8 @@ const pct = (v: number) => `${((v / total) * 100).toFixed(1).padStart(5)}%`;
 console.log(`profile ${dir}/${file}: ${total} samples in the load window`);
 console.log('--- self');
 for (const [k, v] of [...self].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
+console.log('--- self by file or package');
+for (const [k, v] of [...byGroup].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
 console.log('--- inclusive');
 for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
 console.log('--- stacks');

@@ -1,7 +1,8 @@
 // R-SEC-7: every state-changing call leaves an audit row: who, which credential, from where, what,
 // on which object, and the result (failures included). Written just before the response leaves, so
 // a client that has its answer finds the change in the audit log; a failed write is logged loudly.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { batched, preparedStatement } from '../db/client.js';
 import { syncFirstOnSend } from '../route-hooks.js';
@@ -19,6 +20,14 @@ export interface AuditNote {
 declare module 'fastify' {
   interface FastifyRequest {
     audit: AuditNote | undefined;
+    /**
+     * The audit row this request's answer with `statusCode` makes, for a store that writes it in
+     * the change's own statement (auditRowInsert); null when the route is not audited. The handler
+     * then sets auditWrittenFor to that status.
+     */
+    auditRowFor(statusCode: number): AuditRow | null;
+    /** The status whose audit row the change's statement wrote: onSend writes none for that answer. */
+    auditWrittenFor: number | undefined;
   }
   interface FastifyContextConfig {
     /**
@@ -33,10 +42,12 @@ declare module 'fastify' {
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** JSON that PostgreSQL's jsonb takes: it refuses U+0000, which a client may send in any string. */
-const jsonForPostgres = (v: unknown): string => JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+export const jsonForPostgres = (v: unknown): string =>
+  JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
 const MAX_DETAIL_BYTES = 8_192;
 
-interface AuditRow {
+export interface AuditRow {
+  at: string;
   account_id: string | null;
   user_id: string | null;
   credential_type: string | null;
@@ -51,22 +62,86 @@ interface AuditRow {
   result: 'success' | 'failure';
   error_code: string | null;
   request_id: string;
-  at: string;
   details: Record<string, unknown>;
+}
+
+// The columns of audit_events an AuditRow fills, with their types, in one order.
+const COLUMNS = [
+  ['at', 'timestamptz'],
+  ['account_id', 'uuid'],
+  ['user_id', 'uuid'],
+  ['credential_type', 'text'],
+  ['credential_id', 'text'],
+  ['address', 'text'],
+  ['operation', 'text'],
+  ['method', 'text'],
+  ['path', 'text'],
+  ['target_type', 'text'],
+  ['target_id', 'text'],
+  ['status_code', 'integer'],
+  ['result', 'text'],
+  ['error_code', 'text'],
+  ['request_id', 'text'],
+  ['details', 'jsonb'],
+] as const satisfies readonly (readonly [keyof AuditRow, string])[];
+const columnList = sql.raw(COLUMNS.map(([c]) => c).join(', '));
+const recordType = sql.raw(COLUMNS.map(([c, t]) => `${c} ${t}`).join(', '));
+
+/**
+ * An INSERT of the audit rows that `rows` (a jsonb array of AuditRow, from jsonForPostgres) holds,
+ * for a change that writes its request's audit row in its own statement (as a CTE).
+ */
+export function auditRowsInsert(rows: SQL): SQL {
+  return sql`INSERT INTO audit_events (${columnList})
+             SELECT ${columnList} FROM jsonb_to_recordset(${rows}) AS r(${recordType})`;
+}
+
+function auditRow(req: FastifyRequest, statusCode: number, errorCode: string | null): AuditRow | null {
+  if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return null;
+  const operation = req.routeOptions.schema?.operationId;
+  if (!operation) return null; // unknown routes change nothing
+  const p = req.principal;
+  const note = req.audit ?? {};
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  // Whatever the content type: a JSON text sent as text/plain is parsed and redacted, any
+  // other unparsed body is not stored (R-SEC-7).
+  const body = redactBody(req.body);
+  const bodyText = body === undefined ? undefined : JSON.stringify(body);
+  return {
+    at: new Date().toISOString(),
+    account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
+    user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
+    credential_type: p?.credential.type ?? null,
+    credential_id: p?.credential.id ?? null,
+    address: req.ip,
+    operation,
+    method: req.method,
+    path: req.url.split('?')[0] ?? req.url,
+    target_type: note.targetType ?? null,
+    target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
+    status_code: statusCode,
+    result: statusCode < 400 ? 'success' : 'failure',
+    error_code: errorCode,
+    request_id: req.id,
+    details: {
+      ...(note.details ? (redactSecrets(note.details) as Record<string, unknown>) : {}),
+      ...(Object.keys(params).length ? { params } : {}),
+      ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
+    },
+  };
 }
 
 export default fp(
   async function auditPlugin(app) {
     app.decorateRequest('audit', undefined);
+    app.decorateRequest('auditWrittenFor', undefined);
+    app.decorateRequest('auditRowFor', function (this: FastifyRequest, statusCode: number) {
+      return auditRow(this, statusCode, null);
+    });
     // Rows of concurrent requests go in one INSERT (each request still awaits its own row): one
     // round trip and one commit per batch instead of per request. A failing batch is retried row
     // by row, so one bad row cannot lose the others.
-    const insert = preparedStatement(
-      'audit_insert',
-      sql`insert into audit_events (at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details)
-          select at, account_id, user_id, credential_type, credential_id, address, operation, method, path, target_type, target_id, status_code, result, error_code, request_id, details
-          from jsonb_to_recordset(${sql.placeholder('rows')}::jsonb) as r(at timestamptz, account_id uuid, user_id uuid, credential_type text, credential_id text, address text, operation text, method text, path text, target_type text, target_id text, status_code integer, result text, error_code text, request_id text, details jsonb)`,
-    );
+    const insert = preparedStatement('audit_insert', auditRowsInsert(sql`${sql.placeholder('rows')}::jsonb`));
     const write = batched<AuditRow, unknown>(
       async (rows) => {
         await insert(app.db, { rows: jsonForPostgres(rows) });
@@ -78,43 +153,18 @@ export default fp(
     app.addHook(
       'onSend',
       syncFirstOnSend((req, reply, payload) => {
-        if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return;
-        const operation = req.routeOptions.schema?.operationId;
-        if (!operation) return; // unknown routes change nothing
+        // Written with the change itself (auditRowFor): nothing more to write for this answer.
+        if (req.auditWrittenFor === reply.statusCode) return;
         // The problem code, without parsing bodies on success.
         const errorCode =
           reply.statusCode >= 400 && typeof payload === 'string'
             ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null)
             : null;
-        const p = req.principal;
-        const note = req.audit ?? {};
-        const params = (req.params ?? {}) as Record<string, unknown>;
-        // Whatever the content type: a JSON text sent as text/plain is parsed and redacted, any
-        // other unparsed body is not stored (R-SEC-7).
-        const body = redactBody(req.body);
-        const bodyText = body === undefined ? undefined : JSON.stringify(body);
-        return write({
-          account_id: note.accountId !== undefined ? note.accountId : (p?.accountId ?? null),
-          user_id: note.userId !== undefined ? note.userId : (p?.userId ?? null),
-          credential_type: p?.credential.type ?? null,
-          credential_id: p?.credential.id ?? null,
-          address: req.ip,
-          operation,
-          method: req.method,
-          path: req.url.split('?')[0] ?? req.url,
-          target_type: note.targetType ?? null,
-          target_id: note.targetId ?? (typeof params.id === 'string' ? params.id : null),
-          status_code: reply.statusCode,
-          result: reply.statusCode < 400 ? 'success' : 'failure',
-          error_code: errorCode,
-          request_id: req.id,
-          at: new Date().toISOString(),
-          details: {
-            ...(note.details ? (redactSecrets(note.details) as Record<string, unknown>) : {}),
-            ...(Object.keys(params).length ? { params } : {}),
-            ...(bodyText && bodyText.length <= MAX_DETAIL_BYTES ? { body } : {}),
-          },
-        }).catch((err: unknown) => req.log.error({ err, operation }, 'AUDIT WRITE FAILED'));
+        const row = auditRow(req, reply.statusCode, errorCode);
+        if (!row) return;
+        return write(row).catch((err: unknown) =>
+          req.log.error({ err, operation: row.operation }, 'AUDIT WRITE FAILED'),
+        );
       }),
     );
   },

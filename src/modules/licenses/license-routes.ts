@@ -396,18 +396,22 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         response: { 200: ReportResult },
       },
       // A check-in is a report, not an order: exempt from the bulk-work notice (R-API-3). It may
-      // change the license's state, so it is audited like any change (R-SEC-7).
+      // change the license's state, so it is audited like any change (R-SEC-7), its row written
+      // with the report.
       config: { bulkExempt: true },
     },
     async (req) => {
       req.audit = { targetType: 'license', targetId: req.params.id };
+      // The audit row of the answer goes in the report's own statement (the check-in is the hot path).
       const r = await licenses.report(
         tenantOf(req.principal),
         req.params.id,
         req.body.addresses,
         'check_in',
         req.body.seen_at ? new Date(req.body.seen_at) : undefined,
+        req.auditRowFor(200),
       );
+      req.auditWrittenFor = 200;
       return r;
     },
   );

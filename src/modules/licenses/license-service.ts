@@ -9,6 +9,7 @@ import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import { iso } from '../../schemas.js';
+import type { AuditRow } from '../../plugins/audit.js';
 import { charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
@@ -34,7 +35,7 @@ import {
   forgetServerFailures,
   licenseDetails,
   listProducts,
-  recordReport,
+  reportRecorder,
   type ProductRow,
 } from './store.js';
 import { itemOf, type KeyAction, type LicenseVendor } from './vendor.js';
@@ -156,6 +157,7 @@ export async function price(
 
 export function createLicenseService(deps: LicenseDeps) {
   const { db, vendor, settings } = deps;
+  const recordReport = reportRecorder(db);
 
   const view = (tx: Tx, license: LicenseRow | string, now: Date): Promise<LicenseView> =>
     loadLicenseView(tx, license, settings.rebindsPerPeriod, now);
@@ -444,6 +446,7 @@ export function createLicenseService(deps: LicenseDeps) {
       rawAddresses: string[],
       source: 'check_in' | 'operator',
       seenAt?: Date,
+      audit?: AuditRow | null,
     ) {
       const now = deps.now();
       const addresses = [
@@ -455,7 +458,7 @@ export function createLicenseService(deps: LicenseDeps) {
         ),
       ];
       const at = seenAt && seenAt < now ? seenAt : now;
-      const r = await recordReport(db, { id, accountId, addresses, source, at });
+      const r = await recordReport({ id, accountId, addresses, source, at, audit });
       if (!r) throw new NotFound('No such license');
       if (r.report_id === null) throw new LicenseStateConflict('The license is terminated: it refuses every action');
       const open = r.open ?? [];

@@ -1,7 +1,7 @@
 // SQL of the licenses area that is not a rule: servers, the catalogue and policies, a license with
 // everything its view shows (extra addresses, charges, transitions, policies, rebinds this period).
 import { and, asc, desc, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
-import { preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
+import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
 import {
   licenseAddresses,
   licenseMultiUseCharges,
@@ -12,6 +12,7 @@ import {
   servers,
   vendorPolicies,
 } from '../../db/schema/index.js';
+import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import { forgetFailuresNamingCte } from '../../plugins/repeated-failure-guard.js';
 import { periodAt } from './periods.js';
 import type { ChargeRow, LicenseRow, PolicyRow, ServerRow } from './schemas.js';
@@ -210,13 +211,17 @@ export interface ReportOutcome {
 }
 
 /**
- * A license's address report in one statement (the check-in is the hot path of R-LIC-2): the report
- * stored as evidence and each extra address counted (a resolved one seen again after its
- * resolution opens again, counted from this report), for a license of the account that is not
- * terminated. Answers the license's state and which reported extra addresses are open; the caller
- * then moves a license in state none with open addresses to potential (detectMultiUse).
+ * Licenses' address reports in one statement (the check-in is the hot path of R-LIC-2; reports
+ * arriving together share it): each report stored as evidence and each extra address counted (a
+ * resolved one seen again after its resolution opens again, counted from this report), for a license
+ * of the account that is not terminated. Answers, per report, the license's state and which of its
+ * reported extra addresses are open; the caller then moves a license in state none with open
+ * addresses to potential (detectMultiUse). The request's audit row is written with its report, when
+ * the report is stored (a refused report is audited by the plugin, with its failure). Two reports of one license in a batch count as two: the
+ * extra addresses are summed per license and address before the upsert.
  */
 interface ReportRow extends Record<string, unknown> {
+  ord: number;
   license_id: string;
   status: string;
   multi_use: string;
@@ -228,23 +233,33 @@ interface ReportRow extends Record<string, unknown> {
 const at = (v: string | Date | null): string | null => (v === null ? null : new Date(v).toISOString());
 
 const reportStatement = preparedStatement<ReportRow>(
-  'license_ip_report',
-  sql`WITH l AS (
-        SELECT id, bound_address, status, multi_use, multi_use_since, notice_until FROM plesk_licenses
-        WHERE id = ${sql.placeholder('id')}::uuid
-          AND (${sql.placeholder('account')}::uuid IS NULL OR account_id = ${sql.placeholder('account')}::uuid)),
+  'license_ip_reports',
+  sql`WITH q AS (
+        SELECT * FROM jsonb_to_recordset(${sql.placeholder('reports')}::jsonb)
+          AS q(ord integer, id uuid, account uuid, addresses text[], source text, at timestamptz, audit jsonb)),
+      l AS MATERIALIZED (
+        SELECT q.ord, q.addresses, q.source, q.at, q.audit, p.id, p.bound_address, p.status, p.multi_use,
+               p.multi_use_since, p.notice_until,
+               CASE WHEN p.status <> 'terminated' THEN nextval('license_ip_reports_id_seq') END AS report_id
+        -- LATERAL ... LIMIT 1: one primary-key lookup per report; joined plainly, the planner takes
+        -- the function's 100-row guess and scans every license.
+        FROM q CROSS JOIN LATERAL (
+          SELECT * FROM plesk_licenses p
+          WHERE p.id = q.id AND (q.account IS NULL OR p.account_id = q.account) LIMIT 1) p),
+      audited AS (${auditRowsInsert(sql`(SELECT jsonb_agg(audit) FROM l WHERE report_id IS NOT NULL AND audit IS NOT NULL)`)}),
       rep AS (
-        INSERT INTO license_ip_reports (license_id, addresses, source, seen_at)
-        SELECT l.id, ${sql.placeholder('addresses')}::text[], ${sql.placeholder('source')}, ${sql.placeholder('at')}::timestamptz
-        FROM l WHERE l.status <> 'terminated'
-        RETURNING id, license_id),
+        INSERT INTO license_ip_reports (id, license_id, addresses, source, seen_at) OVERRIDING SYSTEM VALUE
+        SELECT report_id, id, addresses, source, at FROM l WHERE report_id IS NOT NULL),
+      seen AS (
+        SELECT l.id AS license_id, a AS address, count(*)::integer AS n, min(l.at) AS first, max(l.at) AS last
+        FROM l, unnest(l.addresses) AS a
+        WHERE l.report_id IS NOT NULL AND a <> l.bound_address
+        GROUP BY l.id, a),
       up AS (
         INSERT INTO license_addresses (license_id, address, first_seen, last_seen, reports)
-        SELECT rep.license_id, a, ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('at')}::timestamptz, 1
-        FROM rep, l, unnest(${sql.placeholder('addresses')}::text[]) AS a
-        WHERE a <> l.bound_address
+        SELECT license_id, address, first, last, n FROM seen
         ON CONFLICT (license_id, address) DO UPDATE SET
-          reports = license_addresses.reports + 1,
+          reports = license_addresses.reports + excluded.reports,
           last_seen = greatest(license_addresses.last_seen, excluded.last_seen),
           first_seen = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN excluded.first_seen
                             ELSE license_addresses.first_seen END,
@@ -252,40 +267,64 @@ const reportStatement = preparedStatement<ReportRow>(
                             ELSE license_addresses.resolution END,
           resolved_at = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN NULL
                              ELSE license_addresses.resolved_at END
-        RETURNING address, resolved_at)
-      SELECT l.id AS license_id, l.status, l.multi_use, l.multi_use_since, l.notice_until,
-             (SELECT id FROM rep) AS report_id,
-             (SELECT array_agg(address ORDER BY address) FROM up WHERE resolved_at IS NULL) AS open
+        RETURNING license_id, address, resolved_at)
+      SELECT l.ord, l.id AS license_id, l.status, l.multi_use, l.multi_use_since, l.notice_until, l.report_id,
+             (SELECT array_agg(up.address ORDER BY up.address) FROM up
+               WHERE up.license_id = l.id AND up.address = ANY (l.addresses) AND up.resolved_at IS NULL) AS open
       FROM l`,
 );
 
-export async function recordReport(
-  db: Tx,
-  r: { id: string; accountId: string | null; addresses: string[]; source: string; at: Date },
-): Promise<ReportOutcome | undefined> {
-  const [row] = await reportStatement(db, {
-    id: r.id,
-    account: r.accountId,
-    addresses: r.addresses,
-    source: r.source,
-    at: r.at.toISOString(),
-  });
-  if (!row) return undefined;
-  const open = row.open;
-  return {
-    license_id: row.license_id,
-    status: row.status,
-    multi_use: row.multi_use,
-    multi_use_since: at(row.multi_use_since),
-    notice_until: at(row.notice_until),
-    report_id: row.report_id === null ? null : Number(row.report_id),
-    open:
-      open === null || open === undefined
-        ? null
-        : Array.isArray(open)
-          ? open.map(String)
-          : parseTextArray(String(open)),
-  };
+export interface ReportInput {
+  id: string;
+  accountId: string | null;
+  addresses: string[];
+  source: string;
+  at: Date;
+  /** The request's audit row, written with the report (R-SEC-7): the check-in's one statement. */
+  audit?: AuditRow | null;
+}
+
+/** Records address reports, the ones made at the same moment in one statement (see above). */
+export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportOutcome | undefined> {
+  return batched<ReportInput, ReportOutcome | undefined>(
+    async (items) => {
+      const rows = await reportStatement(db, {
+        reports: jsonForPostgres(
+          items.map((r, ord) => ({
+            ord,
+            id: r.id,
+            account: r.accountId,
+            addresses: r.addresses,
+            source: r.source,
+            at: r.at.toISOString(),
+            audit: r.audit ?? null,
+          })),
+        ),
+      });
+      const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
+      return items.map((_, ord) => {
+        const row = byOrd.get(ord);
+        if (!row) return undefined;
+        const open = row.open;
+        return {
+          license_id: row.license_id,
+          status: row.status,
+          multi_use: row.multi_use,
+          multi_use_since: at(row.multi_use_since),
+          notice_until: at(row.notice_until),
+          report_id: row.report_id === null ? null : Number(row.report_id),
+          open:
+            open === null || open === undefined
+              ? null
+              : Array.isArray(open)
+                ? open.map(String)
+                : parseTextArray(String(open)),
+        };
+      });
+    },
+    // A batch that fails (a report of a license deleted meanwhile...) is retried report by report.
+    { retryAlone: true, maxItems: 200, concurrency: 2 },
+  );
 }
 
 /** A text[] literal as PGlite may hand it back ({a,b}); addresses need no quoting. */

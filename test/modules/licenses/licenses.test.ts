@@ -339,6 +339,45 @@ t.test(
 );
 
 t.test(
+  'R-LIC-2 / R-SEC-7: check-ins sent together share a statement, yet each is stored, counted and audited; a refused one is audited as a failure',
+  async (t) => {
+    const { app, r, server } = await setup(t);
+    const lic = await ordered(app, r, server.id, A1);
+    const sent = await Promise.all(Array.from({ length: 12 }, () => report(app, r, lic.id, [A1, OTHER])));
+    t.same(
+      sent.map((s) => s.statusCode),
+      sent.map(() => 200),
+    );
+    const ids = new Set(sent.map((s) => s.json().report_id));
+    t.equal(ids.size, 12, 'twelve reports stored, each with its own id');
+    const view = await getLicense(app, r, lic.id);
+    t.equal(view.multi_use.state, 'potential');
+    t.match(view.multi_use.extra_addresses, [{ address: OTHER, reports: 12 }], 'every report of the address counted');
+    const detected = await eventsOf(app, r, 'license.multi_use_detected');
+    t.equal(detected.length, 1, 'one detection, however many reports arrived together');
+
+    const unknown = await report(app, r, '00000000-0000-4000-8000-00000000abcd', [A1]);
+    t.equal(unknown.statusCode, 404);
+    const rows = (
+      await app.inject({
+        method: 'GET',
+        url: '/v1/audit-events?operation=reportPleskLicenseAddresses&limit=100',
+        headers: bearer(r.token),
+      })
+    ).json().data as { result: string; target_id: string; request_id: string; error_code: string | null }[];
+    const ok = rows.filter((e) => e.result === 'success');
+    t.equal(ok.length, 12, 'one audit row per stored report, no more');
+    t.same(new Set(ok.map((e) => e.request_id)), new Set(sent.map((s) => s.headers['x-request-id'])));
+    t.ok(ok.every((e) => e.target_id === lic.id));
+    t.match(
+      rows.filter((e) => e.result === 'failure'),
+      [{ target_id: '00000000-0000-4000-8000-00000000abcd', error_code: 'not_found' }],
+      'the refused report is audited with its failure',
+    );
+  },
+);
+
+t.test(
   'R-LIC-2: resolved within the notice period (the other server stopped); a later report detects again',
   async (t) => {
     const { app, r, server, later } = await setup(t);
