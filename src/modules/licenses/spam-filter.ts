@@ -15,7 +15,7 @@ import { toAscii } from '../../lib/domain-name.js';
 import { DateTime, Int32, iso, Money, named, Page, Uuid } from '../../schemas.js';
 import { charge, InsufficientFunds } from '../billing/api.js';
 import { defineEventType, emitEvent } from '../events/api.js';
-import { periodAt } from './periods.js';
+import { periodAt, type Period } from './periods.js';
 import { policyView, strict, VendorPolicy } from './schemas.js';
 import { currentPolicies, listProducts } from './store.js';
 
@@ -143,6 +143,53 @@ export function createSpamFilter(deps: {
             AND reported_at < ${end.toISOString()}::timestamptz`,
     );
     return rows[0]?.peak ?? 0;
+  }
+
+  /** One ended period's overage of a domain, charged once (0 when another run charged it). */
+  async function chargePeriod(d: DomainRow, ended: Period, peak: number, currency: string, now: Date) {
+    const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
+    if (overage === 0) return 0;
+    return db.transaction(async (tx) => {
+      const unit = (await unitPrice(tx, currency)) ?? 0;
+      const [row] = await tx
+        .insert(spamFilterCharges)
+        .values({
+          domainId: d.id,
+          accountId: d.accountId,
+          domainName: d.name,
+          periodStart: ended.start,
+          periodEnd: ended.end,
+          mailboxes: peak,
+          overage,
+          amount: overage * unit,
+          currency,
+          status: 'unpaid',
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (!row) return 0;
+      let status: 'charged' | 'unpaid' = 'charged';
+      try {
+        await tx.transaction((sp) =>
+          charge(sp, {
+            accountId: d.accountId,
+            money: { amount: row.amount, currency },
+            reason: `Spam filter ${d.name}: ${overage} mailbox(es) above ${INCLUDED_MAILBOXES}, ${ended.start.toISOString().slice(0, 10)} to ${ended.end.toISOString().slice(0, 10)} (R-LIC-4)`,
+            reference: `spam-filter:${d.name}`,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof InsufficientFunds)) throw err;
+        status = 'unpaid';
+      }
+      await tx
+        .update(spamFilterCharges)
+        .set({ status })
+        .where(sql`id = ${row.id}`);
+      const v = await view(tx, d, currency, now);
+      await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
+      return 1;
+    });
   }
 
   async function view(tx: Tx, d: DomainRow, currency: string, now: Date) {
@@ -313,63 +360,41 @@ export function createSpamFilter(deps: {
       });
     },
 
-    /** The job: charges each domain's overage for every period that ended and was not charged yet. */
+    /**
+     * The job: charges each domain's overage for every period that ended and was not charged yet,
+     * the periods a stopped job missed included (exactly once each: the unique key per domain and
+     * period). Only reports above the included mailboxes since the domain's last charged period are
+     * read.
+     */
     async chargeEndedPeriods(now: Date): Promise<number> {
       const domains = await db.select().from(spamFilterDomains);
       let charged = 0;
       for (const d of domains) {
         const current = periodAt(d.periodAnchor, 1, now);
         if (current.index === 0) continue;
+        const over = await queryRows<{ reported_at: string | Date; mailboxes: number }>(
+          db,
+          sql`SELECT reported_at, mailboxes FROM spam_filter_mailbox_reports
+              WHERE domain_id = ${d.id}::uuid AND mailboxes > ${INCLUDED_MAILBOXES}
+                AND reported_at >= coalesce((SELECT max(period_end) FROM spam_filter_charges WHERE domain_id = ${d.id}::uuid),
+                                            ${d.periodAnchor.toISOString()}::timestamptz)
+                AND reported_at < ${current.start.toISOString()}::timestamptz`,
+        );
+        const peaks = new Map<number, { period: Period; peak: number }>();
+        for (const r of over) {
+          const period = periodAt(d.periodAnchor, 1, new Date(r.reported_at));
+          const seen = peaks.get(period.index);
+          if (!seen || seen.peak < Number(r.mailboxes)) peaks.set(period.index, { period, peak: Number(r.mailboxes) });
+        }
         const currency = await deps.currencyOf(d.accountId);
-        try {
-          charged += await db.transaction(async (tx) => {
-            // The period just ended (a later run finds it charged: the unique key).
-            const ended = periodAt(d.periodAnchor, 1, new Date(current.start.getTime() - 1));
-            const peak = await peakIn(tx, d.id, ended.start, ended.end);
-            const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
-            if (overage === 0) return 0;
-            const unit = (await unitPrice(tx, currency)) ?? 0;
-            const [row] = await tx
-              .insert(spamFilterCharges)
-              .values({
-                domainId: d.id,
-                accountId: d.accountId,
-                domainName: d.name,
-                periodStart: ended.start,
-                periodEnd: ended.end,
-                mailboxes: peak,
-                overage,
-                amount: overage * unit,
-                currency,
-                status: 'unpaid',
-              })
-              .onConflictDoNothing()
-              .returning();
-            if (!row) return 0;
-            let status: 'charged' | 'unpaid' = 'charged';
-            try {
-              await tx.transaction((sp) =>
-                charge(sp, {
-                  accountId: d.accountId,
-                  money: { amount: row.amount, currency },
-                  reason: `Spam filter ${d.name}: ${overage} mailbox(es) above ${INCLUDED_MAILBOXES}, ${ended.start.toISOString().slice(0, 10)} to ${ended.end.toISOString().slice(0, 10)} (R-LIC-4)`,
-                  reference: `spam-filter:${d.name}`,
-                }),
-              );
-            } catch (err) {
-              if (!(err instanceof InsufficientFunds)) throw err;
-              status = 'unpaid';
-            }
-            await tx
-              .update(spamFilterCharges)
-              .set({ status })
-              .where(sql`id = ${row.id}`);
-            const v = await view(tx, d, currency, now);
-            await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
-            return 1;
-          });
-        } catch (err) {
-          deps.log.error({ err, domain: d.name }, 'spam-filter overage charge failed');
+        for (const { period, peak } of [...peaks.values()].sort((a, b) => a.period.index - b.period.index)) {
+          try {
+            charged += await chargePeriod(d, period, peak, currency, now);
+          } catch (err) {
+            // The later periods wait too: the next run starts again from this one.
+            deps.log.error({ err, domain: d.name }, 'spam-filter overage charge failed');
+            break;
+          }
         }
       }
       return charged;

@@ -101,6 +101,32 @@ t.test(
   },
 );
 
+t.test('R-LIC-4: the periods a stopped job missed are charged when it runs again, each once', async (t) => {
+  const { app, op, r, later, now } = await setup(t);
+  t.equal((await add(app, r, 'pekarna.test')).statusCode, 201);
+  const before = await balanceOf(app, r);
+  await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_200)); // February: 200 over
+  later(29 * DAY);
+  await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_100)); // March: 100 over
+  later(31 * DAY);
+  await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 900)); // April: none over
+  later(30 * DAY); // 2027-05-02: February, March and April ended; the job ran in none of them
+  await app.jobs.run('spam-filter-overage', now());
+  await app.jobs.run('spam-filter-overage', now());
+  t.equal(await balanceOf(app, r), before - (200 + 100) * UNIT, 'both missed periods charged, once each');
+  const d = (
+    await app.inject({ method: 'GET', url: '/v1/spam-filter/domains/pekarna.test', headers: bearer(r.token) })
+  ).json();
+  t.match(
+    d.charges.map((c: any) => [c.period_start.slice(0, 10), c.overage]),
+    [
+      ['2027-02-01', 200],
+      ['2027-03-01', 100],
+    ],
+  );
+  t.equal(d.charges.length, 2, 'no charge for a period within the included mailboxes');
+});
+
 t.test(
   'R-LIC-4: aliases, lists and addresses of other domains are not mailboxes; each mailbox counts once',
   async (t) => {
