@@ -6,7 +6,7 @@ import { licensePrices, licenseProducts, vendorPolicies } from '../../db/schema/
 import { emitEvent } from '../events/api.js';
 import { VendorPolicyPublished } from './events.js';
 import { LicenseStateConflict, type LicenseSettings } from './license-service.js';
-import { loadLicenseView } from './license-view.js';
+import { loadLicenseViews } from './license-view.js';
 import { clearMultiUse, waiveCharge, type MultiUseDeps } from './multi-use.js';
 import { policyView } from './schemas.js';
 import { listByMultiUse, listProducts } from './store.js';
@@ -15,15 +15,9 @@ export function createLicenseAdmin(deps: MultiUseDeps & { settings: LicenseSetti
   const { db } = deps;
   return {
     async listByMultiUse(state: 'potential' | 'confirmed' | undefined, limit: number, before?: string) {
-      const now = deps.now();
       const rows = await listByMultiUse(db, state, limit, before);
-      const out = [];
-      for (const l of rows)
-        out.push({
-          account_id: l.accountId,
-          license: await loadLicenseView(db, l, deps.settings.rebindsPerPeriod, now),
-        });
-      return out;
+      const views = await loadLicenseViews(db, rows, deps.settings.rebindsPerPeriod, deps.now());
+      return rows.map((l, i) => ({ account_id: l.accountId, license: views[i]! }));
     },
     clear: (id: string, note: string) => clearMultiUse(deps, id, note, deps.now()),
     waive: (chargeId: number, by: string, note: string) => waiveCharge(deps, chargeId, by, note, deps.now()),

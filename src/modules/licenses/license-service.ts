@@ -23,7 +23,7 @@ import {
   LicenseSuspended,
   LicenseTerminated,
 } from './events.js';
-import { loadLicenseView, type LicenseView } from './license-view.js';
+import { loadLicenseView, loadLicenseViews, type LicenseView } from './license-view.js';
 import { addMonths, DAY, periodAt } from './periods.js';
 import { assertMaxPrice, honourQuote, openLicenseQuote, signLicenseQuote } from './pricing.js';
 import type { LicenseRow } from './schemas.js';
@@ -329,10 +329,7 @@ export function createLicenseService(deps: LicenseDeps) {
         .where(sql`account_id = ${accountId}::uuid ${after ? sql`AND id > ${after}::uuid` : sql``}`)
         .orderBy(sql`id`)
         .limit(limit + 1);
-      const now = deps.now();
-      const out: LicenseView[] = [];
-      for (const r of rows) out.push(await view(db, r, now));
-      return out;
+      return loadLicenseViews(db, rows, settings.rebindsPerPeriod, deps.now());
     },
 
     async activationCode(accountId: string, id: string) {

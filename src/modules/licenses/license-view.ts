@@ -4,7 +4,7 @@ import type { Tx } from '../../db/client.js';
 import { iso } from '../../schemas.js';
 import { periodAt } from './periods.js';
 import { chargeView, policyView, type LicenseRow } from './schemas.js';
-import { findLicense, licenseDetails, type LicenseDetails } from './store.js';
+import { findLicense, licenseDetails, licensesDetails, type LicenseDetails } from './store.js';
 import { itemOf } from './vendor.js';
 
 export function licenseView(d: LicenseDetails, rebindsPerPeriod: number, now: Date) {
@@ -65,4 +65,14 @@ export async function loadLicenseView(
 ): Promise<LicenseView> {
   const row = typeof license === 'string' ? (await findLicense(tx, license))! : license;
   return licenseView(await licenseDetails(tx, row, now), rebindsPerPeriod, now);
+}
+
+/** The views of a page of licenses, read in a fixed number of statements. */
+export async function loadLicenseViews(
+  tx: Tx,
+  licenses: LicenseRow[],
+  rebindsPerPeriod: number,
+  now: Date,
+): Promise<LicenseView[]> {
+  return (await licensesDetails(tx, licenses, now)).map((d) => licenseView(d, rebindsPerPeriod, now));
 }

@@ -131,28 +131,46 @@ export async function findLicense(
 }
 
 export async function licenseDetails(tx: Tx, license: LicenseRow, now: Date): Promise<LicenseDetails> {
-  const period = periodAt(license.periodAnchor, license.periodMonths, now);
+  return (await licensesDetails(tx, [license], now))[0]!;
+}
+
+/** What the views of several licenses show, in four statements whatever their number (a page of a list). */
+export async function licensesDetails(tx: Tx, licenses: LicenseRow[], now: Date): Promise<LicenseDetails[]> {
+  if (licenses.length === 0) return [];
+  const ids = licenses.map((l) => l.id);
   // One after another: a transaction is one connection.
   const addresses = await tx
     .select()
     .from(licenseAddresses)
-    .where(eq(licenseAddresses.licenseId, license.id))
+    .where(inArray(licenseAddresses.licenseId, ids))
     .orderBy(asc(licenseAddresses.firstSeen), asc(licenseAddresses.address));
   const charges = await tx
     .select()
     .from(licenseMultiUseCharges)
-    .where(eq(licenseMultiUseCharges.licenseId, license.id))
+    .where(inArray(licenseMultiUseCharges.licenseId, ids))
     .orderBy(asc(licenseMultiUseCharges.id));
   const history = await tx
     .select()
     .from(licenseTransitions)
-    .where(eq(licenseTransitions.licenseId, license.id))
+    .where(inArray(licenseTransitions.licenseId, ids))
     .orderBy(asc(licenseTransitions.id));
   const policies = await currentPolicies(tx, 'plesk');
-  const rebindsThisPeriod = history.filter(
-    (h) => h.kind === 'rebound' && h.at >= period.start && h.at < period.end,
-  ).length;
-  return { license, addresses, charges, history, policies, rebindsThisPeriod };
+  const of = <T extends { licenseId: string }>(rows: T[], id: string) => rows.filter((r) => r.licenseId === id);
+  return licenses.map((license) => {
+    const period = periodAt(license.periodAnchor, license.periodMonths, now);
+    const own = of(history, license.id);
+    const rebindsThisPeriod = own.filter(
+      (h) => h.kind === 'rebound' && h.at >= period.start && h.at < period.end,
+    ).length;
+    return {
+      license,
+      addresses: of(addresses, license.id),
+      charges: of(charges, license.id),
+      history: own,
+      policies,
+      rebindsThisPeriod,
+    };
+  });
 }
 
 export async function addTransition(

@@ -417,6 +417,20 @@ t.test('R-LIC-2: an operator clears a false detection with a note, and waives a 
       .sort(),
     [a.id, b.id].sort(),
   );
+  // A page is read in a fixed number of statements: each license still shows only its own details.
+  const extraOf = (views: any[], id: string) =>
+    views.find((v) => v.id === id).multi_use.extra_addresses.map((x: any) => x.address);
+  const adminViews = listed.json().data.map((x: any) => x.license);
+  t.same(extraOf(adminViews, a.id), [OTHER]);
+  t.same(extraOf(adminViews, b.id), ['91.200.1.3']);
+  const mine = (await app.inject({ method: 'GET', url: '/v1/licenses/plesk', headers: bearer(r.token) })).json().data;
+  t.same(extraOf(mine, a.id), [OTHER], "the reseller's list: a's own extra address");
+  t.same(extraOf(mine, b.id), ['91.200.1.3'], "the reseller's list: b's own extra address");
+  t.same(
+    mine.find((v: any) => v.id === b.id).history.map((h: any) => h.kind),
+    (await getLicense(app, r, b.id)).history.map((h: any) => h.kind),
+    'the list shows the same history as the license itself',
+  );
   const cleared = await app.inject({
     method: 'POST',
     url: `/v1/admin/licenses/${a.id}/multi-use/clear`,
