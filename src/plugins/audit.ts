@@ -42,8 +42,10 @@ declare module 'fastify' {
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** JSON that PostgreSQL's jsonb takes: it refuses U+0000, which a client may send in any string. */
-export const jsonForPostgres = (v: unknown): string =>
-  JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+export const jsonForPostgres = (v: unknown): string => {
+  const text = JSON.stringify(v);
+  return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
+};
 const MAX_DETAIL_BYTES = 8_192;
 
 export interface AuditRow {
