@@ -45,7 +45,9 @@ function start(
     process.env.BENCH_CPU_PROFILE && args[0] === 'app'
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
       : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
+  // BENCH_APP_FLAGS: node flags for the app's process only (as `npm start` would pass them).
+  const flags = args[0] === 'app' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...flags, ...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, DATABASE_URL: url.toString(), ...env },
   });

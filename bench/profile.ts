@@ -100,14 +100,14 @@ const opts: autocannon.Options =
           ? { url: `${url}/bench/public/account` }
           : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 // CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
-function cpuTicks(): Map<string, { comm: string; ticks: number }> {
-  const out = new Map<string, { comm: string; ticks: number }>();
+function cpuTicks(): Map<string, { comm: string; ticks: number; sys: number }> {
+  const out = new Map<string, { comm: string; ticks: number; sys: number }>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+      out.set(pid, { comm, ticks: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) });
     } catch {
       // the process ended meanwhile
     }
@@ -124,6 +124,12 @@ console.log(
 );
 // CPU seconds per process name during the load.
 const byComm = new Map<string, number>();
+// The server's user and system (kernel) time apart: loopback sends to PostgreSQL are system time.
+const sys = (pid: number | undefined, ticks: Map<string, { comm: string; ticks: number; sys: number }>) =>
+  ticks.get(String(pid))?.sys ?? 0;
+console.log(
+  `server system time: ${(((sys(child.pid, cpuAfter) - sys(child.pid, cpuBefore)) * 10_000) / (r.requests.average * seconds)).toFixed(0)} us/req`,
+);
 const role = (pid: string, comm: string) =>
   Number(pid) === child.pid ? 'server' : Number(pid) === process.pid ? 'autocannon' : comm;
 for (const [pid, v] of cpuAfter)
