@@ -22,7 +22,7 @@ declare module 'fastify' {
     audit: AuditNote | undefined;
     /**
      * The audit row this request's answer with `statusCode` makes, for a store that writes it in
-     * the change's own statement (auditRowInsert); null when the route is not audited. The handler
+     * the change's own statement (auditRowsInsert); null when the route is not audited. The handler
      * then sets auditWrittenFor to that status.
      */
     auditRowFor(statusCode: number): AuditRow | null;

@@ -155,17 +155,28 @@ export async function licensesDetails(tx: Tx, licenses: LicenseRow[], now: Date)
     .where(inArray(licenseTransitions.licenseId, ids))
     .orderBy(asc(licenseTransitions.id));
   const policies = await currentPolicies(tx, 'plesk');
-  const of = <T extends { licenseId: string }>(rows: T[], id: string) => rows.filter((r) => r.licenseId === id);
+  const byLicense = <T extends { licenseId: string }>(rows: T[]) => {
+    const out = new Map<string, T[]>();
+    for (const r of rows) {
+      const list = out.get(r.licenseId);
+      if (list) list.push(r);
+      else out.set(r.licenseId, [r]);
+    }
+    return (id: string) => out.get(id) ?? [];
+  };
+  const addressesOf = byLicense(addresses);
+  const chargesOf = byLicense(charges);
+  const historyOf = byLicense(history);
   return licenses.map((license) => {
     const period = periodAt(license.periodAnchor, license.periodMonths, now);
-    const own = of(history, license.id);
+    const own = historyOf(license.id);
     const rebindsThisPeriod = own.filter(
       (h) => h.kind === 'rebound' && h.at >= period.start && h.at < period.end,
     ).length;
     return {
       license,
-      addresses: of(addresses, license.id),
-      charges: of(charges, license.id),
+      addresses: addressesOf(license.id),
+      charges: chargesOf(license.id),
       history: own,
       policies,
       rebindsThisPeriod,
