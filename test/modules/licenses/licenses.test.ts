@@ -378,6 +378,48 @@ t.test(
 );
 
 t.test(
+  "R-LIC-2: operators import reports in bulk: each license's in their order, licenses side by side; unknown and terminated ones are listed",
+  async (t) => {
+    const { app, op, r, server, now } = await setup(t);
+    const a = await ordered(app, r, server.id, A1);
+    const b = await ordered(app, r, server.id, A2);
+    const gone = await ordered(app, r, server.id, '2a01:4f8::1');
+    const term = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${gone.id}/terminate`,
+      headers: bearer(r.token),
+      payload: { confirm: true },
+    });
+    t.equal(term.json().status, 'terminated');
+    const unknown = '00000000-0000-4000-8000-00000000beef';
+    const earlier = (ms: number) => new Date(now().getTime() - ms).toISOString();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/licenses/ip-reports',
+      headers: bearer(op.token),
+      payload: {
+        reports: [
+          { license_id: a.id, addresses: [A1], seen_at: earlier(3 * 3_600_000) },
+          { license_id: unknown, addresses: [A1] },
+          { license_id: b.id, addresses: [A2] },
+          { license_id: a.id, addresses: [A1, OTHER], seen_at: earlier(3_600_000) },
+          { license_id: gone.id, addresses: ['2a01:4f8::1'] },
+          { license_id: a.id, addresses: [OTHER] },
+        ],
+      },
+    });
+    t.equal(res.statusCode, 200, res.body);
+    t.same(res.json(), { imported: 4, detected: [a.id], not_found: [unknown, gone.id] });
+    const view = await getLicense(app, r, a.id);
+    t.equal(view.multi_use.state, 'potential');
+    t.match(view.multi_use.extra_addresses, [{ address: OTHER, reports: 2, first_seen: earlier(3_600_000) }]);
+    const detection = view.history.find((h: any) => h.kind === 'multi_use_detected');
+    t.equal(detection.evidence.report_ids.length, 1, 'detected by the first report that showed the extra address');
+    t.equal((await getLicense(app, r, b.id)).multi_use.state, 'none', 'b reported its bound address only');
+  },
+);
+
+t.test(
   'R-LIC-2: resolved within the notice period (the other server stopped); a later report detects again',
   async (t) => {
     const { app, r, server, later } = await setup(t);
