@@ -145,6 +145,29 @@ export function createSpamFilter(deps: {
     return rows[0]?.peak ?? 0;
   }
 
+  /** A period's overage charge collected, or left unpaid (and retried by the job) when the balance does not cover it. */
+  async function collect(tx: Tx, c: typeof spamFilterCharges.$inferSelect): Promise<'charged' | 'unpaid'> {
+    let status: 'charged' | 'unpaid' = 'charged';
+    try {
+      await tx.transaction((sp) =>
+        charge(sp, {
+          accountId: c.accountId,
+          money: { amount: c.amount, currency: c.currency },
+          reason: `Spam filter ${c.domainName}: ${c.overage} mailbox(es) above ${INCLUDED_MAILBOXES}, ${c.periodStart.toISOString().slice(0, 10)} to ${c.periodEnd.toISOString().slice(0, 10)} (R-LIC-4)`,
+          reference: `spam-filter:${c.domainName}`,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof InsufficientFunds)) throw err;
+      status = 'unpaid';
+    }
+    await tx
+      .update(spamFilterCharges)
+      .set({ status })
+      .where(sql`id = ${c.id}`);
+    return status;
+  }
+
   /** One ended period's overage of a domain, charged once (0 when another run charged it). */
   async function chargePeriod(d: DomainRow, ended: Period, peak: number, currency: string, now: Date) {
     const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
@@ -168,24 +191,7 @@ export function createSpamFilter(deps: {
         .onConflictDoNothing()
         .returning();
       if (!row) return 0;
-      let status: 'charged' | 'unpaid' = 'charged';
-      try {
-        await tx.transaction((sp) =>
-          charge(sp, {
-            accountId: d.accountId,
-            money: { amount: row.amount, currency },
-            reason: `Spam filter ${d.name}: ${overage} mailbox(es) above ${INCLUDED_MAILBOXES}, ${ended.start.toISOString().slice(0, 10)} to ${ended.end.toISOString().slice(0, 10)} (R-LIC-4)`,
-            reference: `spam-filter:${d.name}`,
-          }),
-        );
-      } catch (err) {
-        if (!(err instanceof InsufficientFunds)) throw err;
-        status = 'unpaid';
-      }
-      await tx
-        .update(spamFilterCharges)
-        .set({ status })
-        .where(sql`id = ${row.id}`);
+      await collect(tx, row);
       const v = await view(tx, d, currency, now);
       await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
       return 1;
@@ -395,6 +401,26 @@ export function createSpamFilter(deps: {
             deps.log.error({ err, domain: d.name }, 'spam-filter overage charge failed');
             break;
           }
+        }
+      }
+      // Charges the balance did not cover when due (of removed domains too): collected once it does.
+      const unpaid = await db
+        .select({ id: spamFilterCharges.id })
+        .from(spamFilterCharges)
+        .where(sql`status = 'unpaid'`)
+        .orderBy(spamFilterCharges.id);
+      for (const { id } of unpaid) {
+        try {
+          await db.transaction(async (tx) => {
+            const [c] = await tx
+              .select()
+              .from(spamFilterCharges)
+              .where(sql`id = ${id} AND status = 'unpaid'`)
+              .for('update', { skipLocked: true });
+            if (c && (await collect(tx, c)) === 'charged') charged++;
+          });
+        } catch (err) {
+          deps.log.error({ err, charge: id }, 'spam-filter overage collection failed');
         }
       }
       return charged;

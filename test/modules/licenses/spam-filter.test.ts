@@ -127,6 +127,29 @@ t.test('R-LIC-4: the periods a stopped job missed are charged when it runs again
   t.equal(d.charges.length, 2, 'no charge for a period within the included mailboxes');
 });
 
+t.test('R-LIC-4: an overage the balance did not cover is kept unpaid and collected once it does', async (t) => {
+  const { app, op, later, now } = await setup(t);
+  const poor = await reseller(app, op.token);
+  await credit(app, op.token, poor.accountId, 100);
+  t.equal((await add(app, poor, 'pekarna.test')).statusCode, 201);
+  await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_300)); // 300 over: 1,500 cents
+  later(29 * DAY);
+  await app.jobs.run('spam-filter-overage', now());
+  const charges = async () =>
+    (
+      await app.inject({ method: 'GET', url: '/v1/spam-filter/domains/pekarna.test', headers: bearer(poor.token) })
+    ).json().charges;
+  t.match(await charges(), [{ overage: 300, status: 'unpaid' }]);
+  t.equal(await balanceOf(app, poor), 100, 'nothing taken while the balance does not cover it');
+  await app.jobs.run('spam-filter-overage', now());
+  t.equal(await balanceOf(app, poor), 100, 'still unpaid');
+  await credit(app, op.token, poor.accountId, 10_000);
+  await app.jobs.run('spam-filter-overage', now());
+  await app.jobs.run('spam-filter-overage', now());
+  t.match(await charges(), [{ overage: 300, status: 'charged' }]);
+  t.equal(await balanceOf(app, poor), 100 + 10_000 - 300 * UNIT, 'collected once');
+});
+
 t.test(
   'R-LIC-4: aliases, lists and addresses of other domains are not mailboxes; each mailbox counts once',
   async (t) => {
