@@ -246,8 +246,9 @@ export interface ReportOutcome {
  * of the account that is not terminated. Answers, per report, the license's state and which of its
  * reported extra addresses are open; the caller then moves a license in state none with open
  * addresses to potential (detectMultiUse). The request's audit row is written with its report, when
- * the report is stored (a refused report is audited by the plugin, with its failure). Two reports of one license in a batch count as two: the
- * extra addresses are summed per license and address before the upsert.
+ * the report is stored (a refused report is audited by the plugin, with its failure). Two reports of
+ * one license in a batch count as two: the extra addresses are summed per license and address
+ * before the upsert.
  */
 interface ReportRow extends Record<string, unknown> {
   ord: number;
