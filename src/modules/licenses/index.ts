@@ -38,7 +38,7 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
     vendor,
     settings,
     log: app.log,
-    currencyOf: async (accountId) => (await accounts.getAccount(accountId)).currency,
+    currencyOf,
   };
   const admin = createLicenseAdmin({ ...multiUse, now });
   // R-LIC-2: hourly is soon enough for a ladder counted in days; tests run it at injected times.
@@ -52,7 +52,7 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
     catalogue: { products: () => listProducts(db), policies: () => listPolicies(db) },
   });
   await app.register(adminLicenseRoutes, { licenses, admin });
-  const spam = createSpamFilter({ db, now, currencyOf: multiUse.currencyOf, log: app.log });
+  const spam = createSpamFilter({ db, now, currencyOf, log: app.log });
   // R-LIC-4: overage is charged once a monthly period has ended; hourly is soon enough.
   app.jobs.register('spam-filter-overage', (at) => spam.chargeEndedPeriods(at), { every: 3_600_000 });
   await app.register(spamFilterRoutes, { spam });

@@ -5,7 +5,7 @@
 // charged per monthly billing period, once per period (the peak count reported in the period), when
 // the period has ended. The reseller sees the count, the included limit and the projected charge
 // before the period closes, and an event when a domain goes over.
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
 import { isUniqueViolation, queryRows, type Db, type Tx } from '../../db/client.js';
@@ -373,27 +373,39 @@ export function createSpamFilter(deps: {
      * read.
      */
     async chargeEndedPeriods(now: Date): Promise<number> {
-      const domains = await db.select().from(spamFilterDomains);
+      // One statement for every domain: the reports above the included mailboxes since the
+      // domain's last charged period (its anchor when none), before now.
+      const over = await queryRows<{ domain_id: string; reported_at: string | Date; mailboxes: number }>(
+        db,
+        sql`SELECT r.domain_id, r.reported_at, r.mailboxes
+            FROM spam_filter_domains d JOIN spam_filter_mailbox_reports r ON r.domain_id = d.id
+            WHERE r.mailboxes > ${INCLUDED_MAILBOXES} AND r.reported_at < ${now.toISOString()}::timestamptz
+              AND r.reported_at >= coalesce((SELECT max(period_end) FROM spam_filter_charges c WHERE c.domain_id = d.id),
+                                            d.period_anchor)`,
+      );
+      const ids = [...new Set(over.map((r) => r.domain_id))];
+      const domains = new Map(
+        (ids.length ? await db.select().from(spamFilterDomains).where(inArray(spamFilterDomains.id, ids)) : []).map(
+          (d) => [d.id, d],
+        ),
+      );
+      // Each domain's peak per ended period (the current period is not billed yet).
+      const peaks = new Map<string, Map<number, { period: Period; peak: number }>>();
+      for (const r of over) {
+        const d = domains.get(r.domain_id);
+        if (!d) continue; // removed meanwhile
+        const period = periodAt(d.periodAnchor, 1, new Date(r.reported_at));
+        if (period.index >= periodAt(d.periodAnchor, 1, now).index) continue;
+        const own = peaks.get(d.id) ?? new Map<number, { period: Period; peak: number }>();
+        peaks.set(d.id, own);
+        const seen = own.get(period.index);
+        if (!seen || seen.peak < Number(r.mailboxes)) own.set(period.index, { period, peak: Number(r.mailboxes) });
+      }
       let charged = 0;
-      for (const d of domains) {
-        const current = periodAt(d.periodAnchor, 1, now);
-        if (current.index === 0) continue;
-        const over = await queryRows<{ reported_at: string | Date; mailboxes: number }>(
-          db,
-          sql`SELECT reported_at, mailboxes FROM spam_filter_mailbox_reports
-              WHERE domain_id = ${d.id}::uuid AND mailboxes > ${INCLUDED_MAILBOXES}
-                AND reported_at >= coalesce((SELECT max(period_end) FROM spam_filter_charges WHERE domain_id = ${d.id}::uuid),
-                                            ${d.periodAnchor.toISOString()}::timestamptz)
-                AND reported_at < ${current.start.toISOString()}::timestamptz`,
-        );
-        const peaks = new Map<number, { period: Period; peak: number }>();
-        for (const r of over) {
-          const period = periodAt(d.periodAnchor, 1, new Date(r.reported_at));
-          const seen = peaks.get(period.index);
-          if (!seen || seen.peak < Number(r.mailboxes)) peaks.set(period.index, { period, peak: Number(r.mailboxes) });
-        }
+      for (const [domainId, own] of peaks) {
+        const d = domains.get(domainId)!;
         const currency = await deps.currencyOf(d.accountId);
-        for (const { period, peak } of [...peaks.values()].sort((a, b) => a.period.index - b.period.index)) {
+        for (const { period, peak } of [...own.values()].sort((a, b) => a.period.index - b.period.index)) {
           try {
             charged += await chargePeriod(d, period, peak, currency, now);
           } catch (err) {
