@@ -419,6 +419,30 @@ t.test(
   },
 );
 
+t.test('R-API-3: check-ins are reports, not orders: they never count toward the bulk-work notice', async (t) => {
+  // The server and the order are 2 commands; past 3 a command is warned, past 4 refused.
+  const { app, r, server } = await setup(t, { BULK_DAILY_THRESHOLD: '3', BULK_DAILY_CEILING: '4' });
+  const lic = await ordered(app, r, server.id, A1);
+  for (let i = 0; i < 6; i++) {
+    const res = await report(app, r, lic.id, [A1]);
+    t.equal(res.statusCode, 200);
+    t.notOk(res.headers['fair-use-warning'], `check-in ${i + 1}: no warning`);
+  }
+  const change = (autorenew: boolean) =>
+    app.inject({
+      method: 'PATCH',
+      url: `/v1/licenses/plesk/${lic.id}`,
+      headers: bearer(r.token),
+      payload: { autorenew },
+    });
+  const third = await change(false);
+  t.equal(third.statusCode, 200);
+  t.notOk(third.headers['fair-use-warning'], 'the third command: at the threshold');
+  const fourth = await change(true);
+  t.equal(fourth.statusCode, 200);
+  t.match(fourth.headers['fair-use-warning'], /bulk_notice_missing; count=4/, 'the fourth command counts on');
+});
+
 t.test(
   'R-LIC-2: resolved within the notice period (the other server stopped); a later report detects again',
   async (t) => {
