@@ -50,6 +50,7 @@ import eventsArea from './modules/events/index.js';
 import webhooksArea from './modules/webhooks/index.js';
 import notificationsArea from './modules/notifications/index.js';
 import licensesArea from './modules/licenses/index.js';
+import hostingArea from './modules/hosting/index.js';
 
 /** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
 export const AREAS: AreaList = [
@@ -59,6 +60,7 @@ export const AREAS: AreaList = [
   { name: 'fair-use', plugin: fairUseArea },
   { name: 'domains', plugin: domainsArea },
   { name: 'licenses', plugin: licensesArea },
+  { name: 'hosting', plugin: hostingArea },
   { name: 'events', plugin: eventsArea },
   { name: 'notifications', plugin: notificationsArea },
   { name: 'webhooks', plugin: webhooksArea },

@@ -190,6 +190,12 @@ export const EnvSchema = Type.Object({
     default: 900,
     description: 'How long a license price quote is honoured',
   }),
+  HOSTING_QUOTE_TTL_S: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 900,
+    description: 'How long a hosting quote (subscription, add-on, renewal, plan change) is honoured (R-ADD-2)',
+  }),
   DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 300,
@@ -402,6 +408,9 @@ export interface Config {
     readonly rebindsPerPeriod: number;
     readonly quoteTtlS: number;
   };
+  readonly hosting: {
+    readonly quoteTtlS: number;
+  };
   readonly jobs: {
     readonly enabled: boolean;
     readonly intervalMs: number;
@@ -564,6 +573,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       rebindsPerPeriod: e.LICENSE_REBINDS_PER_PERIOD,
       quoteTtlS: e.LICENSE_QUOTE_TTL_S,
     }),
+    hosting: Object.freeze({ quoteTtlS: e.HOSTING_QUOTE_TTL_S }),
     jobs: Object.freeze({
       enabled: e.JOBS_ENABLED,
       intervalMs: e.JOBS_INTERVAL_MS,

@@ -5,3 +5,4 @@ export * from './fair-use.js';
 export * from './domains.js';
 export * from './events.js';
 export * from './licenses.js';
+export * from './hosting.js';

@@ -12,7 +12,7 @@ import {
   EVENT_GROUPS,
   type EventGroup,
 } from './registry.js';
-import { eventCteParams, eventCtes, insertEvent, insertEventSql, type EventRow } from './store.js';
+import { eventCteParams, eventCtes, insertEvent, insertEvents, insertEventSql, type EventRow } from './store.js';
 
 export {
   defineEventType,
@@ -54,6 +54,15 @@ export async function emitEvent<E extends EventType>(
     data: e.data,
   });
   return { id: row.id, objectSequence: row.object_sequence, createdAt: row.created_at };
+}
+
+/** One event of `type` for each of many distinct objects, in one statement (a cascade). */
+export function emitEvents<E extends EventType>(
+  tx: Tx,
+  type: E,
+  events: { accountId: string; objectId: string; data: EventData<E> }[],
+): Promise<number> {
+  return insertEvents(tx, type.type, type.objectType, events);
 }
 
 /**

@@ -1,24 +1,9 @@
 // Billing periods of a license: from its anchor in steps of its term (1 or 12 months), each boundary
 // counted from the anchor itself (so 31 January + 1 month is the last day of February, and + 2
 // months is 31 March again), in UTC.
+import { addMonths } from '../../lib/months.js';
 export const DAY = 86_400_000;
-
-export function addMonths(d: Date, months: number): Date {
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth() + months;
-  const lastDay = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return new Date(
-    Date.UTC(
-      y,
-      m,
-      Math.min(d.getUTCDate(), lastDay),
-      d.getUTCHours(),
-      d.getUTCMinutes(),
-      d.getUTCSeconds(),
-      d.getUTCMilliseconds(),
-    ),
-  );
-}
+export { addMonths };
 
 export interface Period {
   /** 0 for the first period. */

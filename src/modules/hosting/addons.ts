@@ -1,0 +1,410 @@
+// Add-ons on a reseller subscription (R-ADD): quoted pro rata to the second for the rest of the
+// term (proration.ts) with a signed quote the purchase charges exactly; a WHMCS license key issued,
+// a dedicated address assigned from the pool, or customer accounts added; shown with the key or the
+// address; removed at once and for good after a confirmation that says what will happen, the WHMCS
+// key revoked and never refunded (R-ADD-4). They end with the term and renew with it (R-ADD-5,
+// subscriptions.ts).
+import { randomBytes } from 'node:crypto';
+import { Type } from 'typebox';
+import { and, eq, gt, sql } from 'drizzle-orm';
+import { queryRows, type Db, type Tx } from '../../db/client.js';
+import { hostingAddonProducts, hostingAddons, hostingIpPool, hostingSubscriptions } from '../../db/schema/index.js';
+import { defineError, NotFound } from '../../errors.js';
+import { Money as MoneySchema } from '../../schemas.js';
+import { assertMaxPrice, charge, refund, type Money } from '../billing/api.js';
+import { emitEvent } from '../events/api.js';
+import { AddonPurchased, AddonRemoved } from './events.js';
+import { prorate } from './proration.js';
+import { redeemQuote, signQuote, type Signer } from './quotes.js';
+import { addonView, subscriptionView } from './schemas.js';
+import {
+  allocations,
+  extraCustomerAccounts,
+  findAddonProduct,
+  findPlan,
+  findSubscription,
+  priceInForce,
+  type AddonProductRow,
+  type AddonRow,
+  type SubscriptionRow,
+} from './store.js';
+import { NotSoldInCurrency, SubscriptionSuspendedError } from './subscriptions.js';
+
+export const AddonNotFound = defineError('addon_product_not_found', 422, 'No such add-on on sale');
+export const AddonAlreadyActive = defineError(
+  'addon_already_active',
+  409,
+  'The subscription already has this add-on (one WHMCS license per package)',
+);
+export const IpPoolExhausted = defineError(
+  'ip_pool_exhausted',
+  409,
+  'No dedicated address is free: try again later or ask support',
+);
+export const AddonStateConflict = defineError('addon_state_conflict', 409, 'The add-on is already removed or expired');
+export const AddonInUse = defineError(
+  'addon_in_use',
+  409,
+  'Removing this account block would leave more customers than the plan then holds: remove customers first',
+);
+export const RemovalConfirmationRequired = defineError(
+  'removal_confirmation_required',
+  422,
+  'Removing an add-on is immediate and irreversible: send confirm=true',
+  Type.Object({
+    effects: Type.Array(Type.String(), { description: 'Exactly what the removal does' }),
+    refund: Type.Union([MoneySchema, Type.Null()], { description: 'What would be refunded (never for WHMCS)' }),
+    license_key_revoked: Type.Boolean(),
+  }),
+);
+
+export interface AddonDeps {
+  db: Db;
+  quotes: Signer;
+  quoteTtlS: number;
+  now: () => Date;
+  seal: (plaintext: string) => string;
+  open: (sealed: string) => string;
+  /** The account's billing currency (read outside a transaction: PGlite has one connection). */
+  currencyOf: (accountId: string) => Promise<string>;
+}
+
+export interface Caller {
+  accountId: string;
+  currency: string;
+}
+
+/** A WHMCS-style license key: Owned-<20 hex>, as the vendor issues them. */
+const newLicenseKey = () => `Owned-${randomBytes(10).toString('hex')}`;
+
+export function createAddonService(deps: AddonDeps) {
+  const { db } = deps;
+
+  async function subscriptionFor(tx: Tx, accountId: string, id: string, lock = false): Promise<SubscriptionRow> {
+    const s = await findSubscription(tx, accountId, id, { lock });
+    if (!s) throw new NotFound('No such hosting subscription');
+    return s;
+  }
+
+  async function productOnSale(tx: Tx, id: string): Promise<AddonProductRow> {
+    const p = await findAddonProduct(tx, id);
+    if (!p || !p.active)
+      throw new AddonNotFound(`${id} is not an add-on on sale (GET /v1/hosting/addon-products)`, {
+        errors: [{ pointer: '/body/product', code: 'addon_product_not_found', message: `${id} is not on sale` }],
+      });
+    return p;
+  }
+
+  /** The charge for the rest of the term, with its inputs (R-ADD-2). */
+  async function proration(tx: Tx, sub: SubscriptionRow, product: AddonProductRow, currency: string, at: Date) {
+    const price = await priceInForce(tx, 'addon', product.id, currency);
+    if (!price) throw new NotSoldInCurrency(`${product.id} is not sold in ${currency}`);
+    return {
+      version: price.version,
+      proration: prorate({
+        monthlyPrice: price.monthlyAmount,
+        months: sub.termMonths,
+        termStart: sub.termStart,
+        termEnd: sub.termEnd,
+        at,
+      }),
+    };
+  }
+
+  const assertOpen = (s: SubscriptionRow) => {
+    if (s.status === 'expired')
+      throw new SubscriptionSuspendedError('The subscription expired: renew it first', {
+        extensions: { suspended_for: s.suspendedFor },
+      });
+  };
+  // The quote names the term it prices: a renewal in between makes it another order.
+  const quotedProduct = (productId: string, sub: SubscriptionRow) => `${productId}@${sub.termEnd.getTime()}`;
+
+  async function view(a: AddonRow, withKey: boolean) {
+    const sub = (await findSubscription(db, null, a.subscriptionId))!;
+    const product = (await findAddonProduct(db, a.productId))!;
+    const key =
+      !withKey || product.kind !== 'license_key'
+        ? undefined
+        : a.status === 'active' && a.licenseKeySealed
+          ? deps.open(a.licenseKeySealed)
+          : null;
+    return addonView(a, product.kind, sub.termEnd, key);
+  }
+
+  return {
+    async quote(caller: Caller, subscriptionId: string, productId: string) {
+      const now = deps.now();
+      const sub = await subscriptionFor(db, caller.accountId, subscriptionId);
+      assertOpen(sub);
+      const product = await productOnSale(db, productId);
+      const { proration: p, version } = await proration(db, sub, product, caller.currency, now);
+      const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
+      return {
+        quote_id: signQuote(deps.quotes, {
+          kind: 'addon',
+          accountId: caller.accountId,
+          subscriptionId: sub.id,
+          product: quotedProduct(product.id, sub),
+          months: sub.termMonths,
+          currency: caller.currency,
+          amount: p.amount,
+          expiresAt,
+        }),
+        product: product.id,
+        price: { amount: p.amount, currency: caller.currency },
+        monthly_price: { amount: p.monthly_price, currency: caller.currency },
+        price_version: version,
+        formula: 'monthly_price × months × seconds_remaining ÷ term_seconds, rounded half up once to the minor unit',
+        months: p.months,
+        term_start: p.term_start,
+        term_end: p.term_end,
+        term_seconds: p.term_seconds,
+        seconds_remaining: p.seconds_remaining,
+        quoted_at: now.toISOString(),
+        expires_at: expiresAt.toISOString(),
+      };
+    },
+
+    async buy(caller: Caller, subscriptionId: string, input: { product: string; quoteId?: string; maxPrice?: Money }) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const sub = await subscriptionFor(tx, caller.accountId, subscriptionId, true);
+        assertOpen(sub);
+        const product = await productOnSale(tx, input.product);
+        const { proration: p, version } = await proration(tx, sub, product, caller.currency, now);
+        // R-ADD-2: the quoted amount exactly (its seconds were counted when it was given).
+        const amount = input.quoteId
+          ? redeemQuote(
+              deps.quotes,
+              input.quoteId,
+              {
+                kind: 'addon',
+                accountId: caller.accountId,
+                subscriptionId: sub.id,
+                product: quotedProduct(product.id, sub),
+                months: sub.termMonths,
+                currency: caller.currency,
+              },
+              now,
+            ).amount
+          : p.amount;
+        const total = { amount, currency: caller.currency };
+        assertMaxPrice(total, input.maxPrice, 'The add-on');
+        if (product.kind === 'license_key') {
+          const [held] = await tx
+            .select({ id: hostingAddons.id })
+            .from(hostingAddons)
+            .where(
+              and(
+                eq(hostingAddons.subscriptionId, sub.id),
+                eq(hostingAddons.productId, product.id),
+                eq(hostingAddons.status, 'active'),
+              ),
+            );
+          if (held) throw new AddonAlreadyActive(`Add-on ${held.id} is this package's ${product.name}`);
+        }
+        const licenseKey = product.kind === 'license_key' ? newLicenseKey() : null;
+        const [row] = await tx
+          .insert(hostingAddons)
+          .values({
+            subscriptionId: sub.id,
+            accountId: caller.accountId,
+            productId: product.id,
+            licenseKeySealed: licenseKey ? deps.seal(licenseKey) : null,
+            priceVersion: version,
+            chargedAmount: amount,
+            currency: caller.currency,
+            boughtAt: now,
+          })
+          .returning();
+        let addon: AddonRow = row!;
+        if (product.kind === 'ip_address') {
+          const [free] = await queryRows<{ address: string }>(
+            tx,
+            sql`SELECT address FROM hosting_ip_pool WHERE addon_id IS NULL ORDER BY address LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          );
+          if (!free) throw new IpPoolExhausted();
+          await tx
+            .update(hostingIpPool)
+            .set({ addonId: addon.id, assignedAt: now })
+            .where(eq(hostingIpPool.address, free.address));
+          const [assigned] = await tx
+            .update(hostingAddons)
+            .set({ ipAddress: free.address })
+            .where(eq(hostingAddons.id, addon.id))
+            .returning();
+          addon = assigned!;
+        }
+        if (amount > 0)
+          await charge(tx, {
+            accountId: caller.accountId,
+            money: total,
+            reason: `Hosting add-on ${product.name}, pro rata for ${p.seconds_remaining} of ${p.term_seconds} seconds of the term`,
+            reference: `hosting-addon:${addon.id}`,
+          });
+        const shown = addonView(addon, product.kind, sub.termEnd, licenseKey ?? undefined);
+        const { license_key: _key, ...event } = shown;
+        await emitEvent(tx, AddonPurchased, { accountId: caller.accountId, objectId: addon.id, data: event });
+        return { addon: shown, charged: total, proration: p };
+      });
+    },
+
+    async list(accountId: string, subscriptionId: string, after: string | undefined, limit: number) {
+      await subscriptionFor(db, accountId, subscriptionId);
+      const rows = await db
+        .select()
+        .from(hostingAddons)
+        .where(and(eq(hostingAddons.subscriptionId, subscriptionId), after ? gt(hostingAddons.id, after) : undefined))
+        .orderBy(hostingAddons.id)
+        .limit(limit + 1);
+      return Promise.all(rows.map((a) => view(a, false)));
+    },
+
+    async get(accountId: string, subscriptionId: string, addonId: string) {
+      await subscriptionFor(db, accountId, subscriptionId);
+      const [a] = await db
+        .select()
+        .from(hostingAddons)
+        .where(and(eq(hostingAddons.subscriptionId, subscriptionId), eq(hostingAddons.id, addonId)));
+      if (!a) throw new NotFound('No such add-on');
+      return view(a, true);
+    },
+
+    /**
+     * R-ADD-6: a package sold while WHMCS was bundled (an operator's import of the old sales): the
+     * subscription is flagged and holds a WHMCS add-on charged nothing, which its next renewal
+     * charges unless the reseller removes it before.
+     */
+    async grantBundledWhmcs(subscriptionId: string) {
+      const now = deps.now();
+      const found = await findSubscription(db, null, subscriptionId);
+      if (!found) throw new NotFound('No such hosting subscription');
+      const currency = await deps.currencyOf(found.accountId);
+      return db.transaction(async (tx) => {
+        const sub = (await findSubscription(tx, null, subscriptionId, { lock: true }))!;
+        const [held] = await tx
+          .select({ id: hostingAddons.id })
+          .from(hostingAddons)
+          .innerJoin(hostingAddonProducts, eq(hostingAddonProducts.id, hostingAddons.productId))
+          .where(
+            and(
+              eq(hostingAddons.subscriptionId, sub.id),
+              eq(hostingAddons.status, 'active'),
+              eq(hostingAddonProducts.kind, 'license_key'),
+            ),
+          );
+        if (held) throw new AddonAlreadyActive(`Add-on ${held.id} is this package's WHMCS license`);
+        const [product] = await tx
+          .select()
+          .from(hostingAddonProducts)
+          .where(eq(hostingAddonProducts.kind, 'license_key'))
+          .limit(1);
+        if (!product) throw new NotFound('No WHMCS add-on in the catalogue');
+        await tx.insert(hostingAddons).values({
+          subscriptionId: sub.id,
+          accountId: sub.accountId,
+          productId: product.id,
+          bundled: true,
+          licenseKeySealed: deps.seal(newLicenseKey()),
+          chargedAmount: 0,
+          currency,
+          boughtAt: sub.termStart,
+        });
+        const [row] = await tx
+          .update(hostingSubscriptions)
+          .set({ whmcsBundled: true, updatedAt: now })
+          .where(eq(hostingSubscriptions.id, sub.id))
+          .returning();
+        return subscriptionView(row!);
+      });
+    },
+
+    /** R-ADD-4: immediate and irreversible; unconfirmed, the answer says exactly what would happen. */
+    async remove(caller: Caller, subscriptionId: string, addonId: string, confirm: boolean) {
+      const now = deps.now();
+      return db.transaction(async (tx) => {
+        const sub = await subscriptionFor(tx, caller.accountId, subscriptionId, true);
+        const [a] = await tx
+          .select()
+          .from(hostingAddons)
+          .where(and(eq(hostingAddons.subscriptionId, sub.id), eq(hostingAddons.id, addonId)))
+          .for('update');
+        if (!a) throw new NotFound('No such add-on');
+        if (a.status !== 'active') throw new AddonStateConflict(`The add-on is ${a.status}`);
+        const product = (await findAddonProduct(tx, a.productId))!;
+        // WHMCS is never refunded (R-ADD-4); an address or an account block bought this term is, for
+        // the seconds left (the same formula as the purchase, never more than was charged).
+        const refundable =
+          product.kind === 'license_key' || a.bundled || a.chargedAmount === 0
+            ? 0
+            : Math.min(
+                a.chargedAmount,
+                prorate({
+                  monthlyPrice: (await priceInForce(tx, 'addon', product.id, a.currency))?.monthlyAmount ?? 0,
+                  months: sub.termMonths,
+                  termStart: sub.termStart,
+                  termEnd: sub.termEnd,
+                  at: now,
+                }).amount,
+              );
+        if (product.kind === 'account_block') {
+          const plan = (await findPlan(tx, sub.planId))!;
+          if (plan.customers >= 0) {
+            const cap = plan.customers + (await extraCustomerAccounts(tx, sub.id)) - (product.accounts ?? 0);
+            const { customers } = await allocations(tx, sub.id);
+            if (customers > cap)
+              throw new AddonInUse(`${customers} customers; without this block the plan holds ${cap}`);
+          }
+        }
+        const effects = [
+          `${product.name} (add-on ${a.id}) ends now, before its term end ${sub.termEnd.toISOString()}; it cannot be restored, only bought again`,
+          ...(product.kind === 'license_key'
+            ? ['The WHMCS license key is revoked at once: installations using it stop working']
+            : product.kind === 'ip_address'
+              ? [`The address ${a.ipAddress} is taken back into the pool at once`]
+              : [`The plan's customer cap falls by ${product.accounts} accounts`]),
+          refundable > 0
+            ? `Refunded pro rata for the rest of the term: ${refundable} ${a.currency} (minor units)`
+            : product.kind === 'license_key'
+              ? `No refund: the WHMCS add-on is not refunded (charged ${a.chargedAmount} ${a.currency} minor units this term)`
+              : 'No refund: nothing was charged for it this term',
+        ];
+        if (!confirm)
+          throw new RemovalConfirmationRequired(`Send confirm=true to remove it. ${effects.join('. ')}.`, {
+            extensions: {
+              effects,
+              refund: refundable > 0 ? { amount: refundable, currency: a.currency } : null,
+              license_key_revoked: product.kind === 'license_key',
+            },
+          });
+        const [row] = await tx
+          .update(hostingAddons)
+          .set({ status: 'removed', removedAt: now })
+          .where(eq(hostingAddons.id, a.id))
+          .returning();
+        if (product.kind === 'ip_address')
+          await tx
+            .update(hostingIpPool)
+            .set({ addonId: null, assignedAt: null })
+            .where(eq(hostingIpPool.addonId, a.id));
+        if (refundable > 0)
+          await refund(tx, {
+            accountId: caller.accountId,
+            money: { amount: refundable, currency: a.currency },
+            reason: `Hosting add-on ${product.name} removed: the rest of the term`,
+            reference: `hosting-addon:${a.id}`,
+          });
+        const shown = addonView(row!, product.kind, sub.termEnd);
+        await emitEvent(tx, AddonRemoved, { accountId: caller.accountId, objectId: a.id, data: shown });
+        return {
+          addon: addonView(row!, product.kind, sub.termEnd, product.kind === 'license_key' ? null : undefined),
+          refunded: refundable > 0 ? { amount: refundable, currency: a.currency } : null,
+          effects,
+        };
+      });
+    },
+  };
+}
+
+export type AddonService = ReturnType<typeof createAddonService>;

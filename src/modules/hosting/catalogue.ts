@@ -1,0 +1,82 @@
+// The hosting catalogue, operator-edited data: reseller plans (R-PLAN-1) and add-on products
+// (R-ADD-1), each with monthly prices per currency kept as versions (store.setPrice).
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { hostingAddonProducts, hostingPlans, type HostingThreshold } from '../../db/schema/index.js';
+import { addonProductView, planView } from './schemas.js';
+import { pricesInForce, setPrice } from './store.js';
+
+export interface PlanInput {
+  name: string;
+  active: boolean;
+  diskBytes: number;
+  trafficBytes: number;
+  customers: number;
+  domains: number;
+  sites: number;
+  mailboxes: number;
+  mailboxBytes: number;
+  databases: number;
+  overuse: 'not_allowed' | 'disk_and_traffic_allowed' | 'allowed';
+  oversell: boolean;
+  thresholds: HostingThreshold[];
+  prices: { currency: string; monthly_amount: number }[];
+}
+
+export function createCatalogue(db: Db, now: () => Date) {
+  return {
+    async plans(all = false) {
+      const [plans, prices] = await Promise.all([
+        db.select().from(hostingPlans).orderBy(hostingPlans.id),
+        pricesInForce(db, 'plan'),
+      ]);
+      return plans.filter((p) => all || p.active).map((p) => planView(p, prices));
+    },
+
+    async addonProducts(all = false) {
+      const [products, prices] = await Promise.all([
+        db.select().from(hostingAddonProducts).orderBy(hostingAddonProducts.id),
+        pricesInForce(db, 'addon'),
+      ]);
+      return products.filter((p) => all || p.active).map((p) => addonProductView(p, prices));
+    },
+
+    async setPlan(id: string, input: PlanInput) {
+      const { prices, ...plan } = input;
+      await db.transaction(async (tx) => {
+        await tx
+          .insert(hostingPlans)
+          .values({ id, ...plan })
+          .onConflictDoUpdate({ target: hostingPlans.id, set: { ...plan, updatedAt: now() } });
+        for (const p of prices) await setPrice(tx, 'plan', id, p.currency, p.monthly_amount);
+      });
+      const [row] = await db.select().from(hostingPlans).where(eq(hostingPlans.id, id));
+      return planView(row!, await pricesInForce(db, 'plan'));
+    },
+
+    async setAddonProduct(
+      id: string,
+      input: {
+        kind: 'license_key' | 'ip_address' | 'account_block';
+        name: string;
+        accounts?: number;
+        active: boolean;
+        prices: { currency: string; monthly_amount: number }[];
+      },
+    ) {
+      const { prices, accounts, ...product } = input;
+      const values = { ...product, accounts: product.kind === 'account_block' ? (accounts ?? 0) : null };
+      await db.transaction(async (tx) => {
+        await tx
+          .insert(hostingAddonProducts)
+          .values({ id, ...values })
+          .onConflictDoUpdate({ target: hostingAddonProducts.id, set: values });
+        for (const p of prices) await setPrice(tx, 'addon', id, p.currency, p.monthly_amount);
+      });
+      const [row] = await db.select().from(hostingAddonProducts).where(eq(hostingAddonProducts.id, id));
+      return addonProductView(row!, await pricesInForce(db, 'addon'));
+    },
+  };
+}
+
+export type HostingCatalogue = ReturnType<typeof createCatalogue>;

@@ -1,0 +1,732 @@
+// Issue 15: reseller plans (R-PLAN-1..6), subscriptions, customers, usage evaluated on ingest with
+// thresholds and the cascading overuse suspension, add-ons charged pro rata to the second
+// (R-ADD-1..6), renewals at the prices in force with the bundled-WHMCS rule, and plan changes.
+import t from 'tap';
+import type { App } from '../../../src/app.js';
+import { buildTestApp } from '../../helpers/app.js';
+import { balanceOf, credit } from '../../helpers/domains.js';
+import { feedSettled } from '../../helpers/events.js';
+import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+
+const GB = 1_000_000_000;
+const DAY = 86_400_000;
+
+async function setup(t: Parameters<typeof buildTestApp>[0], start = '2027-02-01T00:00:00Z') {
+  let clock = new Date(start);
+  const { app } = await buildTestApp(t, { now: () => clock });
+  const op = await operator(app);
+  const r = await reseller(app, op.token, { currency: 'RUB' });
+  await credit(app, op.token, r.accountId, 10_000_000, 'RUB');
+  return {
+    app,
+    op,
+    r,
+    at: (d: string | Date) => (clock = new Date(d)),
+    later: (ms: number) => (clock = new Date(clock.getTime() + ms)),
+    now: () => clock,
+  };
+}
+
+/** A plan body: 100 GB disk, 1,000 GB traffic, 3 customers, thresholds at 80%, 1,000.00 RUB a month. */
+const planBody = async (id: string, over: Record<string, unknown> = {}) => ({
+  name: `Plan ${id}`,
+  active: true,
+  limits: {
+    disk_bytes: 100 * GB,
+    traffic_bytes: 1000 * GB,
+    customers: 3,
+    domains: 10,
+    sites: 10,
+    mailboxes: 100,
+    mailbox_bytes: 2 * GB,
+    databases: 10,
+  },
+  overuse: 'not_allowed',
+  oversell: false,
+  thresholds: [
+    { resource: 'disk', percent: 80 },
+    { resource: 'traffic', percent: 80 },
+  ],
+  prices: [{ currency: 'RUB', monthly_amount: 100_000 }],
+  ...over,
+});
+
+/** A plan of the test's own (operator-edited). */
+async function plan(app: App, opToken: string, id: string, over: Record<string, unknown> = {}) {
+  const res = await app.inject({
+    method: 'PUT',
+    url: `/v1/admin/plans/${id}`,
+    headers: bearer(opToken),
+    payload: await planBody(id, over),
+  });
+  if (res.statusCode !== 200) throw new Error(`plan: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+async function subscribe(app: App, r: Reseller, planId: string, termMonths = 1) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(r.token),
+    payload: { plan_id: planId, term_months: termMonths },
+  });
+  if (res.statusCode !== 201) throw new Error(`subscribe: ${res.statusCode} ${res.body}`);
+  return res.json().subscription as { id: string; term_start: string; term_end: string; status: string };
+}
+
+const allocation = (over: Record<string, number> = {}) => ({
+  disk_bytes: 10 * GB,
+  traffic_bytes: 100 * GB,
+  domains: 2,
+  sites: 2,
+  mailboxes: 10,
+  databases: 2,
+  ...over,
+});
+
+const addCustomer = (app: App, r: Reseller, sub: string, name: string, over: Record<string, number> = {}) =>
+  app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub}/customers`,
+    headers: bearer(r.token),
+    payload: { name, ...allocation(over) },
+  });
+
+const usage = (app: App, r: Reseller, sub: string, measuredAt: Date, entries: Record<string, unknown>[]) =>
+  app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub}/usage`,
+    headers: bearer(r.token),
+    payload: { measured_at: measuredAt.toISOString(), entries },
+  });
+
+const get = async (app: App, r: Reseller, url: string) =>
+  (await app.inject({ method: 'GET', url, headers: bearer(r.token) })).json();
+
+async function eventsOf(app: App, r: Reseller, type: string) {
+  await feedSettled(app);
+  const res = await app.inject({ method: 'GET', url: `/v1/events?type=${type}&limit=500`, headers: bearer(r.token) });
+  return res.json().data as { object: { id: string }; data: Record<string, any> }[];
+}
+
+t.test(
+  'R-PLAN-1: plans are listed with their limits, policies, Plesk overuse value and versioned prices',
+  async (t) => {
+    const { app, op, r } = await setup(t);
+    const plans = (await get(app, r, '/v1/plans')).data as any[];
+    const start = plans.find((p) => p.id === 'reseller-start');
+    t.match(start, {
+      overuse: 'not_allowed',
+      oversell: false,
+      panel_overuse: 'block',
+      limits: { customers: 20 },
+    });
+    t.same(
+      start.prices.find((p: { currency: string }) => p.currency === 'RUB'),
+      { currency: 'RUB', monthly: { amount: 150_000, currency: 'RUB' }, version: 1 },
+      'a monthly price per currency',
+    );
+    t.equal(plans.find((p) => p.id === 'reseller-pro').panel_overuse, 'not_suspend_notify');
+    t.equal(plans.find((p) => p.id === 'reseller-unlimited').limits.disk_bytes, -1, '-1: unlimited');
+    // A price change is a new version; the same price is not.
+    await plan(app, op.token, 'p-versions');
+    let p = await plan(app, op.token, 'p-versions', { prices: [{ currency: 'RUB', monthly_amount: 100_000 }] });
+    t.equal(p.prices[0].version, 1);
+    p = await plan(app, op.token, 'p-versions', { prices: [{ currency: 'RUB', monthly_amount: 120_000 }] });
+    t.same(p.prices[0], { currency: 'RUB', monthly: { amount: 120_000, currency: 'RUB' }, version: 2 });
+    const both = await app.inject({
+      method: 'PUT',
+      url: '/v1/admin/plans/p-bad',
+      headers: bearer(op.token),
+      payload: { ...(await planBody('p-bad')), thresholds: [{ resource: 'disk', percent: 80, bytes: 5 }] },
+    });
+    t.equal(both.statusCode, 422, 'R-PLAN-3: a threshold is a percent or bytes, not both');
+  },
+);
+
+t.test('subscriptions: quoted, bought for a term, charged exactly the quote; max_price refuses', async (t) => {
+  const { app, op, r, later } = await setup(t);
+  await plan(app, op.token, 'p-buy');
+  const quote = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions/quote',
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-buy', term_months: 3 },
+  });
+  t.equal(quote.statusCode, 200);
+  t.same(quote.json().price, { amount: 300_000, currency: 'RUB' });
+  // The price rises after the quote: the quote is honoured until it expires.
+  await plan(app, op.token, 'p-buy', { prices: [{ currency: 'RUB', monthly_amount: 110_000 }] });
+  const tooLow = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-buy', term_months: 3, max_price: { amount: 320_000, currency: 'RUB' } },
+  });
+  t.equal(tooLow.statusCode, 409);
+  t.equal(tooLow.json().code, 'price_changed');
+  const before = await balanceOf(app, r);
+  const bought = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-buy', term_months: 3, quote_id: quote.json().quote_id },
+  });
+  t.equal(bought.statusCode, 201, bought.body);
+  t.same(bought.json().charged, { amount: 300_000, currency: 'RUB' });
+  t.equal(await balanceOf(app, r), before - 300_000);
+  const sub = bought.json().subscription;
+  t.equal(sub.term_start, '2027-02-01T00:00:00.000Z');
+  t.equal(sub.term_end, '2027-05-01T00:00:00.000Z', 'three calendar months');
+  later(3600_000);
+  const expired = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-buy', term_months: 1, quote_id: quote.json().quote_id },
+  });
+  t.equal(expired.json().code, 'quote_expired', 'a quote for another term, or expired, is refused');
+  t.equal((await eventsOf(app, r, 'hosting.subscription.purchased')).length, 1);
+});
+
+t.test('R-PLAN-6: the plan caps customer accounts; an account block adds to the cap', async (t) => {
+  const { app, op, r } = await setup(t);
+  await plan(app, op.token, 'p-cap', { oversell: true });
+  const sub = await subscribe(app, r, 'p-cap');
+  for (const name of ['a', 'b', 'c']) t.equal((await addCustomer(app, r, sub.id, name)).statusCode, 201);
+  const fourth = await addCustomer(app, r, sub.id, 'd');
+  t.equal(fourth.statusCode, 409);
+  t.match(fourth.json(), { code: 'customer_limit_reached', limit: 3 });
+  const block = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+    headers: bearer(r.token),
+    payload: { product: 'cpanel-block' },
+  });
+  t.equal(block.statusCode, 201, block.body);
+  t.equal((await addCustomer(app, r, sub.id, 'd2')).statusCode, 201, 'the block adds 10 accounts');
+  const removal = await app.inject({
+    method: 'DELETE',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons/${block.json().addon.id}?confirm=true`,
+    headers: bearer(r.token),
+  });
+  t.equal(removal.statusCode, 409);
+  t.equal(removal.json().code, 'addon_in_use', 'the block cannot go while its accounts are used');
+});
+
+t.test('R-PLAN-5: without overselling allocations must fit the plan; with it only usage counts', async (t) => {
+  const { app, op, r } = await setup(t);
+  await plan(app, op.token, 'p-strict');
+  await plan(app, op.token, 'p-oversell', { oversell: true });
+  const strict = await subscribe(app, r, 'p-strict');
+  t.equal((await addCustomer(app, r, strict.id, 'a', { disk_bytes: 60 * GB })).statusCode, 201);
+  const over = await addCustomer(app, r, strict.id, 'b', { disk_bytes: 50 * GB });
+  t.equal(over.statusCode, 409);
+  t.match(over.json(), {
+    code: 'allocation_exceeds_plan',
+    resource: 'disk_bytes',
+    plan_limit: 100 * GB,
+    allocated: 60 * GB,
+    requested: 50 * GB,
+  });
+  const unlimited = await addCustomer(app, r, strict.id, 'c', { databases: -1 });
+  t.match(unlimited.json(), { code: 'allocation_exceeds_plan', resource: 'databases' });
+  t.equal(
+    (await addCustomer(app, r, strict.id, 'd', { disk_bytes: 40 * GB })).statusCode,
+    201,
+    'exactly the plan fits',
+  );
+  const loose = await subscribe(app, r, 'p-oversell');
+  for (const name of ['a', 'b', 'c'])
+    t.equal((await addCustomer(app, r, loose.id, name, { disk_bytes: 90 * GB, databases: -1 })).statusCode, 201);
+});
+
+t.test(
+  'R-PLAN-3 and R-PLAN-2: thresholds once per crossing; reaching the limit suspends everything, falling back resumes exactly those',
+  async (t) => {
+    const { app, op, r, now, later } = await setup(t);
+    await plan(app, op.token, 'p-overuse');
+    const sub = await subscribe(app, r, 'p-overuse');
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) ids.push((await addCustomer(app, r, sub.id, name)).json().id);
+    // The reseller suspended customer c itself, for its own reasons.
+    const own = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/customers/${ids[2]}/suspend`,
+      headers: bearer(r.token),
+    });
+    t.match(own.json(), { status: 'suspended', suspended_for: ['reseller'] });
+
+    later(1000);
+    let res = await usage(app, r, sub.id, now(), [
+      { disk_bytes: 30 * GB, traffic_bytes: 10 * GB },
+      { customer_id: ids[0], disk_bytes: 55 * GB, traffic_bytes: 10 * GB },
+    ]);
+    t.equal(res.statusCode, 200, res.body);
+    t.match(res.json(), { accepted: 2, status: 'active', disk: { used_bytes: 85 * GB, limit_bytes: 100 * GB } });
+    t.equal((await eventsOf(app, r, 'hosting.usage.threshold_crossed')).length, 1, '80% of disk reached: one event');
+    later(1000);
+    await usage(app, r, sub.id, now(), [{ customer_id: ids[0], disk_bytes: 56 * GB, traffic_bytes: 10 * GB }]);
+    t.equal((await eventsOf(app, r, 'hosting.usage.threshold_crossed')).length, 1, 'still above: no second event');
+    later(1000);
+    await usage(app, r, sub.id, now(), [{ customer_id: ids[0], disk_bytes: 20 * GB, traffic_bytes: 10 * GB }]);
+    later(1000);
+    await usage(app, r, sub.id, now(), [{ customer_id: ids[0], disk_bytes: 51 * GB, traffic_bytes: 10 * GB }]);
+    t.equal(
+      (await eventsOf(app, r, 'hosting.usage.threshold_crossed')).length,
+      2,
+      'fell below and crossed again: a second event',
+    );
+
+    // Reaching the disk limit (30 + 70 = 100 GB) suspends the subscription and every customer at once.
+    later(1000);
+    const reachedAt = now();
+    res = await usage(app, r, sub.id, reachedAt, [{ customer_id: ids[1], disk_bytes: 19 * GB, traffic_bytes: 0 }]);
+    t.match(res.json(), { status: 'suspended', suspended_for: ['overuse'], disk: { used_bytes: 100 * GB } });
+    const customers = (await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers`)).data as any[];
+    t.same(customers.map((c) => [c.name, c.status, c.suspended_for]).sort(), [
+      ['a', 'suspended', ['overuse']],
+      ['b', 'suspended', ['overuse']],
+      ['c', 'suspended', ['reseller', 'overuse']],
+    ]);
+    t.equal((await eventsOf(app, r, 'hosting.subscription.suspended')).length, 1);
+    t.equal((await eventsOf(app, r, 'hosting.customer.suspended')).length, 3, 'a and b now, c by its reseller before');
+
+    // A suspended reseller still reads its usage; creating a customer is refused.
+    t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}/usage`)).status, 'suspended');
+    t.equal((await addCustomer(app, r, sub.id, 'e')).json().code, 'subscription_suspended');
+
+    // A report that arrives late (measured before the one kept) or twice changes nothing.
+    res = await usage(app, r, sub.id, new Date(reachedAt.getTime() - 500), [
+      { customer_id: ids[1], disk_bytes: 0, traffic_bytes: 0 },
+    ]);
+    t.match(res.json(), { accepted: 0, status: 'suspended', disk: { used_bytes: 100 * GB } });
+    res = await usage(app, r, sub.id, reachedAt, [{ customer_id: ids[1], disk_bytes: 0, traffic_bytes: 0 }]);
+    t.match(res.json(), { accepted: 0, status: 'suspended' }, 'the same measurement time again');
+
+    // Falling back under the limit resumes the subscription and exactly those the overuse suspended.
+    later(1000);
+    res = await usage(app, r, sub.id, now(), [{ customer_id: ids[1], disk_bytes: 5 * GB, traffic_bytes: 0 }]);
+    t.match(res.json(), { status: 'active', suspended_for: [] });
+    const after = (await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers`)).data as any[];
+    t.same(
+      after.map((c) => [c.name, c.status, c.suspended_for]).sort(),
+      [
+        ['a', 'active', []],
+        ['b', 'active', []],
+        ['c', 'suspended', ['reseller']],
+      ],
+      'c stays suspended by its reseller',
+    );
+    t.equal((await eventsOf(app, r, 'hosting.customer.resumed')).length, 2);
+    t.equal((await eventsOf(app, r, 'hosting.subscription.resumed')).length, 1);
+  },
+);
+
+t.test('R-PLAN-2: traffic counts per month; an operator suspension is never lifted by usage', async (t) => {
+  const { app, op, r, at } = await setup(t, '2027-03-30T00:00:00Z');
+  await plan(app, op.token, 'p-traffic');
+  const sub = await subscribe(app, r, 'p-traffic');
+  let res = await usage(app, r, sub.id, new Date('2027-03-31T00:00:00Z'), [
+    { disk_bytes: GB, traffic_bytes: 1000 * GB },
+  ]);
+  at('2027-03-31T00:00:01Z');
+  res = await usage(app, r, sub.id, new Date('2027-03-31T00:00:00Z'), [{ disk_bytes: GB, traffic_bytes: 1000 * GB }]);
+  t.match(res.json(), { status: 'suspended', traffic: { used_bytes: 1000 * GB, month: '2027-03' } });
+  // Operators suspend too; the new month's traffic lifts the overuse but not the operator's reason.
+  const opSuspend = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/hosting/subscriptions/${sub.id}/suspend`,
+    headers: bearer(op.token),
+  });
+  t.same(opSuspend.json().suspended_for, ['overuse', 'operator']);
+  at('2027-04-01T01:00:00Z');
+  res = await usage(app, r, sub.id, new Date('2027-04-01T00:30:00Z'), [{ disk_bytes: GB, traffic_bytes: GB }]);
+  t.match(res.json(), {
+    status: 'suspended',
+    suspended_for: ['operator'],
+    traffic: { used_bytes: GB, month: '2027-04' },
+  });
+  const lift = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/hosting/subscriptions/${sub.id}/resume`,
+    headers: bearer(op.token),
+  });
+  t.match(lift.json(), { status: 'active', suspended_for: [] });
+});
+
+t.test('R-PLAN-2 and R-PLAN-4: the allowing policies and mailbox sizes never suspend', async (t) => {
+  const { app, op, r, now, later } = await setup(t);
+  await plan(app, op.token, 'p-dt', { overuse: 'disk_and_traffic_allowed' });
+  await plan(app, op.token, 'p-all', { overuse: 'allowed' });
+  await plan(app, op.token, 'p-box');
+  for (const id of ['p-dt', 'p-all']) {
+    const sub = await subscribe(app, r, id);
+    later(1000);
+    const res = await usage(app, r, sub.id, now(), [{ disk_bytes: 500 * GB, traffic_bytes: 5000 * GB }]);
+    t.match(
+      res.json(),
+      { status: 'active', disk: { used_bytes: 500 * GB } },
+      `${id} keeps working past disk and traffic`,
+    );
+  }
+  const sub = await subscribe(app, r, 'p-box');
+  later(1000);
+  const res = await usage(app, r, sub.id, now(), [
+    { disk_bytes: GB, traffic_bytes: GB, mailboxes: 3, largest_mailbox_bytes: 50 * GB },
+  ]);
+  t.match(res.json(), { status: 'active', subjects: [{ mailbox_over_size: true, largest_mailbox_bytes: 50 * GB }] });
+});
+
+t.test('a suspended reseller upgrades, or removes data, and is resumed', async (t) => {
+  const { app, op, r, now, later } = await setup(t, '2027-04-01T00:00:00Z');
+  await plan(app, op.token, 'p-small');
+  await plan(app, op.token, 'p-big', {
+    limits: {
+      disk_bytes: 200 * GB,
+      traffic_bytes: 2000 * GB,
+      customers: 10,
+      domains: 10,
+      sites: 10,
+      mailboxes: 100,
+      mailbox_bytes: 2 * GB,
+      databases: 10,
+    },
+    prices: [{ currency: 'RUB', monthly_amount: 190_000 }],
+  });
+  const sub = await subscribe(app, r, 'p-small');
+  const c = (await addCustomer(app, r, sub.id, 'a')).json();
+  later(1000);
+  await usage(app, r, sub.id, now(), [{ customer_id: c.id, disk_bytes: 120 * GB, traffic_bytes: 0 }]);
+  t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}`)).status, 'suspended');
+
+  // Ten days into a 30-day April: the upgrade costs (190,000 − 100,000) × 20/30 (less the second gone).
+  later(10 * DAY - 1000);
+  const quote = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/plan/quote`,
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-big' },
+  });
+  t.match(quote.json(), {
+    effective: 'now',
+    price: { amount: 60_000 },
+    proration: { seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
+  });
+  const before = await balanceOf(app, r);
+  const up = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-big', quote_id: quote.json().quote_id },
+  });
+  t.equal(up.statusCode, 200, up.body);
+  t.match(up.json(), {
+    effective: 'now',
+    charged: { amount: 60_000 },
+    subscription: { plan_id: 'p-big', status: 'active' },
+  });
+  t.equal(await balanceOf(app, r), before - 60_000);
+  t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`)).status, 'active');
+
+  // Back down: refused while the usage does not fit the smaller plan, scheduled once it does.
+  const down = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-small' },
+  });
+  t.equal(down.statusCode, 409);
+  t.equal(down.json().code, 'plan_does_not_fit');
+  t.match(down.json().misfits, [/^disk: /]);
+
+  // Removing the customer (its data) brings the usage down; a suspended one could do the same.
+  const removed = await app.inject({
+    method: 'DELETE',
+    url: `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`,
+    headers: bearer(r.token),
+  });
+  t.equal(removed.statusCode, 204);
+  const later2 = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-small' },
+  });
+  t.match(later2.json(), {
+    effective: 'at_renewal',
+    charged: { amount: 0 },
+    subscription: { plan_id: 'p-big', pending_plan_id: 'p-small' },
+  });
+});
+
+t.test('removing data lifts an overuse suspension', async (t) => {
+  const { app, op, r, now, later } = await setup(t);
+  await plan(app, op.token, 'p-remove');
+  const sub = await subscribe(app, r, 'p-remove');
+  const c = (await addCustomer(app, r, sub.id, 'big')).json();
+  later(1000);
+  await usage(app, r, sub.id, now(), [
+    { disk_bytes: 10 * GB, traffic_bytes: 0 },
+    { customer_id: c.id, disk_bytes: 95 * GB, traffic_bytes: 0 },
+  ]);
+  t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}`)).status, 'suspended');
+  await app.inject({
+    method: 'DELETE',
+    url: `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`,
+    headers: bearer(r.token),
+  });
+  const s = await get(app, r, `/v1/hosting/subscriptions/${sub.id}`);
+  t.match(s, { status: 'active', usage: { disk_bytes: 10 * GB } });
+});
+
+t.test(
+  'R-ADD-1..4: WHMCS at 800 RUB a month, pro rata to the second, key shown, removal immediate without refund',
+  async (t) => {
+    const { app, r, later } = await setup(t);
+    const sub = await subscribe(app, r, 'reseller-start');
+    // Halfway through a 28-day February.
+    later(14 * DAY);
+    const quote = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons/quote`,
+      headers: bearer(r.token),
+      payload: { product: 'whmcs' },
+    });
+    t.equal(quote.statusCode, 200, quote.body);
+    t.match(quote.json(), {
+      price: { amount: 40_000, currency: 'RUB' },
+      monthly_price: { amount: 80_000 },
+      months: 1,
+      term_start: '2027-02-01T00:00:00.000Z',
+      term_end: '2027-03-01T00:00:00.000Z',
+      term_seconds: 28 * 86_400,
+      seconds_remaining: 14 * 86_400,
+    });
+    // Ten minutes later the quote still charges exactly its amount, though fewer seconds are left.
+    later(600_000);
+    const before = await balanceOf(app, r);
+    const maxLow = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+      headers: bearer(r.token),
+      payload: { product: 'whmcs', quote_id: quote.json().quote_id, max_price: { amount: 39_999, currency: 'RUB' } },
+    });
+    t.equal(maxLow.json().code, 'price_changed');
+    const bought = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+      headers: bearer(r.token),
+      payload: { product: 'whmcs', quote_id: quote.json().quote_id },
+    });
+    t.equal(bought.statusCode, 201, bought.body);
+    t.same(bought.json().charged, { amount: 40_000, currency: 'RUB' });
+    t.equal(await balanceOf(app, r), before - 40_000);
+    const addon = bought.json().addon;
+    t.match(addon, {
+      kind: 'license_key',
+      status: 'active',
+      ends_at: '2027-03-01T00:00:00.000Z',
+      license_key: /^Owned-[0-9a-f]{20}$/,
+    });
+    const shown = await get(app, r, `/v1/hosting/subscriptions/${sub.id}/addons/${addon.id}`);
+    t.equal(shown.license_key, addon.license_key, 'the key is readable');
+    const list = await get(app, r, `/v1/hosting/subscriptions/${sub.id}/addons`);
+    t.notOk('license_key' in list.data[0], 'lists do not carry the key');
+    const twice = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+      headers: bearer(r.token),
+      payload: { product: 'whmcs' },
+    });
+    t.equal(twice.json().code, 'addon_already_active');
+    // A quote expires.
+    later(3600_000);
+    const stale = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+      headers: bearer(r.token),
+      payload: { product: 'dedicated-ip', quote_id: quote.json().quote_id },
+    });
+    t.equal(stale.json().code, 'quote_expired');
+
+    // R-ADD-4: unconfirmed, the answer says what would happen; confirmed, it happens at once.
+    const url = `/v1/hosting/subscriptions/${sub.id}/addons/${addon.id}`;
+    const ask = await app.inject({ method: 'DELETE', url, headers: bearer(r.token) });
+    t.equal(ask.statusCode, 422);
+    t.match(ask.json(), { code: 'removal_confirmation_required', refund: null, license_key_revoked: true });
+    t.match(ask.json().effects.join(' '), /revoked at once.*No refund/s);
+    const balance = await balanceOf(app, r);
+    const removed = await app.inject({ method: 'DELETE', url: `${url}?confirm=true`, headers: bearer(r.token) });
+    t.equal(removed.statusCode, 200, removed.body);
+    t.match(removed.json(), { addon: { status: 'removed', license_key: null }, refunded: null });
+    t.equal(await balanceOf(app, r), balance, 'no refund for WHMCS');
+    t.equal((await get(app, r, url)).license_key, null, 'the key is revoked');
+    const again = await app.inject({ method: 'DELETE', url: `${url}?confirm=true`, headers: bearer(r.token) });
+    t.equal(again.json().code, 'addon_state_conflict', 'irreversible');
+    t.equal((await eventsOf(app, r, 'hosting.addon.removed')).length, 1);
+    t.equal((await eventsOf(app, r, 'hosting.addon.purchased')).length, 1);
+  },
+);
+
+t.test('R-ADD-3: a dedicated IP comes from the pool and goes back to it; refunded for the seconds left', async (t) => {
+  const { app, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+  const sub = await subscribe(app, r, 'reseller-start');
+  later(10 * DAY);
+  const bought = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+    headers: bearer(r.token),
+    payload: { product: 'dedicated-ip' },
+  });
+  t.equal(bought.statusCode, 201, bought.body);
+  // 15,000 × 20/30 = 10,000.
+  t.same(bought.json().charged, { amount: 10_000, currency: 'RUB' });
+  const address = bought.json().addon.ip_address;
+  t.match(address, /^198\.51\.100\.\d+$/);
+  later(10 * DAY);
+  const before = await balanceOf(app, r);
+  const removed = await app.inject({
+    method: 'DELETE',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons/${bought.json().addon.id}?confirm=true`,
+    headers: bearer(r.token),
+  });
+  // 15,000 × 10/30 = 5,000 back.
+  t.same(removed.json().refunded, { amount: 5_000, currency: 'RUB' });
+  t.equal(await balanceOf(app, r), before + 5_000);
+  const next = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+    headers: bearer(r.token),
+    payload: { product: 'dedicated-ip' },
+  });
+  t.equal(next.json().addon.ip_address, address, 'the address is free again');
+});
+
+t.test('R-ADD-5: a renewal charges the plan and every add-on at the prices then in force', async (t) => {
+  const { app, op, r, at, later } = await setup(t);
+  await plan(app, op.token, 'p-renew');
+  const sub = await subscribe(app, r, 'p-renew');
+  later(14 * DAY);
+  await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/addons`,
+    headers: bearer(r.token),
+    payload: { product: 'dedicated-ip' },
+  });
+  // Prices change mid-term: the term already paid is not touched, the renewal pays the new ones.
+  await plan(app, op.token, 'p-renew', { prices: [{ currency: 'RUB', monthly_amount: 120_000 }] });
+  const setIp = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/addon-products/dedicated-ip',
+    headers: bearer(op.token),
+    payload: {
+      kind: 'ip_address',
+      name: 'Dedicated IP address',
+      active: true,
+      prices: [{ currency: 'RUB', monthly_amount: 20_000 }],
+    },
+  });
+  t.equal(setIp.statusCode, 200, setIp.body);
+  const quote = (
+    await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/renew/quote`,
+      headers: bearer(r.token),
+    })
+  ).json();
+  t.same(quote.price, { amount: 140_000, currency: 'RUB' });
+  t.equal(quote.lines.length, 2);
+  t.equal(quote.term_start, '2027-03-01T00:00:00.000Z');
+  // The job renews a day before the term ends.
+  at('2027-02-28T01:00:00Z');
+  const before = await balanceOf(app, r);
+  t.equal(await app.jobs.run('hosting-renewals', new Date('2027-02-28T01:00:00Z')), 1);
+  t.equal(await balanceOf(app, r), before - 140_000);
+  const s = await get(app, r, `/v1/hosting/subscriptions/${sub.id}`);
+  t.match(s, { term_start: '2027-03-01T00:00:00.000Z', term_end: '2027-04-01T00:00:00.000Z', plan_price_version: 2 });
+  t.equal(await app.jobs.run('hosting-renewals', new Date('2027-02-28T02:00:00Z')), 0, 'once per term');
+  t.equal((await eventsOf(app, r, 'hosting.subscription.renewed')).length, 1);
+});
+
+t.test(
+  'R-ADD-6: a package sold with WHMCS bundled keeps it free until the renewal, which then charges it unless removed',
+  async (t) => {
+    const { app, op, r } = await setup(t);
+    const kept = await subscribe(app, r, 'reseller-start');
+    const dropped = await subscribe(app, r, 'reseller-start');
+    for (const s of [kept, dropped]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/admin/hosting/subscriptions/${s.id}/bundled-whmcs`,
+        headers: bearer(op.token),
+      });
+      t.match(res.json(), { whmcs_bundled: true }, res.body);
+    }
+    const addons = (await get(app, r, `/v1/hosting/subscriptions/${kept.id}/addons`)).data;
+    t.match(addons, [{ product_id: 'whmcs', bundled: true, charged: { amount: 0 } }]);
+    const quote = (
+      await app.inject({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${kept.id}/renew/quote`,
+        headers: bearer(r.token),
+      })
+    ).json();
+    t.same(quote.price, { amount: 230_000, currency: 'RUB' }, 'plan 1,500.00 + WHMCS 800.00');
+    t.same(quote.difference_from_current_term, { amount: 80_000, currency: 'RUB' }, 'the difference shown in advance');
+    t.match(quote.lines[1].note, /R-ADD-6/);
+    // The other reseller removes the bundled WHMCS before renewing.
+    const other = (await get(app, r, `/v1/hosting/subscriptions/${dropped.id}/addons`)).data[0];
+    const rm = await app.inject({
+      method: 'DELETE',
+      url: `/v1/hosting/subscriptions/${dropped.id}/addons/${other.id}?confirm=true`,
+      headers: bearer(r.token),
+    });
+    t.equal(rm.statusCode, 200, rm.body);
+    let before = await balanceOf(app, r);
+    const renewedKept = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${kept.id}/renew`,
+      headers: bearer(r.token),
+      payload: { quote_id: quote.quote_id },
+    });
+    t.equal(renewedKept.statusCode, 200, renewedKept.body);
+    t.equal(await balanceOf(app, r), before - 230_000);
+    t.equal(renewedKept.json().subscription.whmcs_bundled, false);
+    t.match((await get(app, r, `/v1/hosting/subscriptions/${kept.id}/addons`)).data, [{ bundled: false }]);
+    before = await balanceOf(app, r);
+    await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${dropped.id}/renew`,
+      headers: bearer(r.token),
+      payload: {},
+    });
+    t.equal(await balanceOf(app, r), before - 150_000, 'the plan alone');
+  },
+);
+
+t.test(
+  'autorenewal without funds: an event, retried; at the term end the subscription expires with its customers',
+  async (t) => {
+    const { app, op, r: rich } = await setup(t);
+    const poor = await reseller(app, op.token, { currency: 'RUB' });
+    await credit(app, op.token, poor.accountId, 100_000, 'RUB');
+    await plan(app, op.token, 'p-poor');
+    void rich;
+    const sub = await subscribe(app, poor, 'p-poor');
+    await addCustomer(app, poor, sub.id, 'a');
+    t.equal(await app.jobs.run('hosting-renewals', new Date('2027-02-28T12:00:00Z')), 0);
+    const failed = await eventsOf(app, poor, 'hosting.subscription.renewal_failed');
+    t.equal(failed.length, 1);
+    t.match(failed[0]!.data, { required: { amount: 100_000, currency: 'RUB' } });
+    await app.jobs.run('hosting-renewals', new Date('2027-02-28T13:00:00Z'));
+    t.equal((await eventsOf(app, poor, 'hosting.subscription.renewal_failed')).length, 1, 'once a day');
+    await app.jobs.run('hosting-renewals', new Date('2027-03-01T00:00:00Z'));
+    const s = await get(app, poor, `/v1/hosting/subscriptions/${sub.id}`);
+    t.match(s, { status: 'expired', suspended_for: ['expired'] });
+    t.match((await get(app, poor, `/v1/hosting/subscriptions/${sub.id}/customers`)).data, [
+      { status: 'suspended', suspended_for: ['expired'] },
+    ]);
+    t.equal((await eventsOf(app, poor, 'hosting.subscription.expired')).length, 1);
+  },
+);
