@@ -140,8 +140,15 @@ t.test(
       await app.inject({ method: 'GET', url: '/v1/audit-events?limit=500', headers: bearer(op.token) })
     ).json().data as { operation: string }[];
     const audited = new Set(rows.map((e) => e.operation));
-    // A check is a query with a body: it changes nothing of the account's (test/modules/domains/check.test.ts).
-    const queries = new Set(['checkDomains', 'quotePleskLicense']);
+    // A check or a quote is a query with a body: it changes nothing of the account's (test/modules/domains/check.test.ts).
+    const queries = new Set([
+      'checkDomains',
+      'quotePleskLicense',
+      'quoteHostingSubscription',
+      'quoteHostingRenewal',
+      'quoteHostingPlanChange',
+      'quoteHostingAddon',
+    ]);
     for (const c of changing) {
       if (queries.has(c.operationId)) t.notOk(audited.has(c.operationId), `${c.operationId} is a query, not audited`);
       else t.ok(audited.has(c.operationId), `${c.operationId} is audited`);

@@ -325,6 +325,29 @@ async function fixtures(app: App) {
     payload: { name: 'matrix-spam.test', destinations: [{ host: 'mx.matrix.test', port: 25 }], products: ['incoming'] },
   });
   if (spamDomain.statusCode !== 201) throw new Error(`spam filter: ${spamDomain.statusCode} ${spamDomain.body}`);
+  const hosting = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(a.token),
+    payload: { plan_id: 'reseller-start', term_months: 1 },
+  });
+  if (hosting.statusCode !== 201) throw new Error(`hosting: ${hosting.statusCode} ${hosting.body}`);
+  const subscriptionId = hosting.json().subscription.id as string;
+  const hostingCustomer = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${subscriptionId}/customers`,
+    headers: bearer(a.token),
+    payload: { name: 'matrix', disk_bytes: 1, traffic_bytes: 1, domains: 1, sites: 1, mailboxes: 1, databases: 1 },
+  });
+  if (hostingCustomer.statusCode !== 201)
+    throw new Error(`customer: ${hostingCustomer.statusCode} ${hostingCustomer.body}`);
+  const hostingAddon = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${subscriptionId}/addons`,
+    headers: bearer(a.token),
+    payload: { product: 'whmcs' },
+  });
+  if (hostingAddon.statusCode !== 201) throw new Error(`addon: ${hostingAddon.statusCode} ${hostingAddon.body}`);
   const [licenseCharge] = await app.db
     .insert(licenseMultiUseCharges)
     .values({
@@ -473,6 +496,9 @@ async function fixtures(app: App) {
     serverId: server.json().id as string,
     licenseId,
     licenseChargeId: licenseCharge!.id,
+    subscriptionId,
+    customerId: hostingCustomer.json().id as string,
+    addonId: hostingAddon.json().addon.id as string,
   };
 }
 
@@ -964,6 +990,175 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
         url: '/v1/admin/spam-filter/mailbox-reports',
         payload: { domain: 'matrix-spam.test', recipients: [{ address: 'a@matrix-spam.test' }] },
       }),
+    },
+    listHostingPlans: get('/v1/plans'),
+    listHostingAddonProducts: get('/v1/hosting/addon-products'),
+    quoteHostingSubscription: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/hosting/subscriptions/quote',
+        payload: { plan_id: 'reseller-start', term_months: 1 },
+      }),
+    },
+    // No such plan: 422 after the permission check, nothing bought.
+    purchaseHostingSubscription: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/hosting/subscriptions',
+        payload: { plan_id: 'no-such-plan', term_months: 1 },
+      }),
+    },
+    listHostingSubscriptions: get('/v1/hosting/subscriptions'),
+    getHostingSubscription: get(`/v1/hosting/subscriptions/${fx.subscriptionId}`),
+    updateHostingSubscription: {
+      call: () => ({
+        method: 'PATCH',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}`,
+        payload: { autorenew: true },
+      }),
+    },
+    quoteHostingRenewal: {
+      call: () => ({ method: 'POST', url: `/v1/hosting/subscriptions/${fx.subscriptionId}/renew/quote` }),
+    },
+    // max_price 0: 409 price_changed, nothing charged.
+    renewHostingSubscription: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/renew`,
+        payload: { max_price: { amount: 0, currency: 'EUR' } },
+      }),
+    },
+    // Its own plan: 409 same_plan.
+    quoteHostingPlanChange: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/plan/quote`,
+        payload: { plan_id: 'reseller-start' },
+      }),
+    },
+    changeHostingPlan: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/plan`,
+        payload: { plan_id: 'reseller-start' },
+      }),
+    },
+    getHostingUsage: get(`/v1/hosting/subscriptions/${fx.subscriptionId}/usage`),
+    // Measured long ago: kept once, then older than what is kept.
+    reportHostingUsage: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/usage`,
+        payload: { measured_at: '2020-01-01T00:00:00Z', entries: [{ disk_bytes: 0, traffic_bytes: 0 }] },
+      }),
+    },
+    // More disk than the plan holds: 409 allocation_exceeds_plan, no customer.
+    createHostingCustomer: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/customers`,
+        payload: {
+          name: 'm',
+          disk_bytes: 10 ** 15,
+          traffic_bytes: 1,
+          domains: 1,
+          sites: 1,
+          mailboxes: 1,
+          databases: 1,
+        },
+      }),
+    },
+    listHostingCustomers: get(`/v1/hosting/subscriptions/${fx.subscriptionId}/customers`),
+    getHostingCustomer: get(`/v1/hosting/subscriptions/${fx.subscriptionId}/customers/${fx.customerId}`),
+    // A caller that may remove one removes a fresh customer of A's; one refused at the door names the shared one.
+    removeHostingCustomer: {
+      call: async (_c, _target, fresh) => {
+        const base = `/v1/hosting/subscriptions/${fx.subscriptionId}/customers`;
+        if (!fresh) return { method: 'DELETE', url: `${base}/${fx.customerId}` };
+        const made = await app.inject({
+          method: 'POST',
+          url: base,
+          headers: bearer(a.token),
+          payload: { name: 'gone', disk_bytes: 1, traffic_bytes: 1, domains: 1, sites: 1, mailboxes: 1, databases: 1 },
+        });
+        return { method: 'DELETE', url: `${base}/${made.json().id}` };
+      },
+    },
+    suspendHostingCustomer: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/customers/${fx.customerId}/suspend`,
+      }),
+    },
+    resumeHostingCustomer: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/customers/${fx.customerId}/resume`,
+      }),
+    },
+    quoteHostingAddon: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/addons/quote`,
+        payload: { product: 'whmcs' },
+      }),
+    },
+    // One WHMCS per package: 409 addon_already_active, nothing charged.
+    buyHostingAddon: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/hosting/subscriptions/${fx.subscriptionId}/addons`,
+        payload: { product: 'whmcs' },
+      }),
+    },
+    listHostingAddons: get(`/v1/hosting/subscriptions/${fx.subscriptionId}/addons`),
+    getHostingAddon: get(`/v1/hosting/subscriptions/${fx.subscriptionId}/addons/${fx.addonId}`),
+    // Without confirm: 422, and the add-on stays.
+    removeHostingAddon: {
+      call: () => ({ method: 'DELETE', url: `/v1/hosting/subscriptions/${fx.subscriptionId}/addons/${fx.addonId}` }),
+    },
+    adminListHostingPlans: get('/v1/admin/plans'),
+    adminSetHostingPlan: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/admin/plans/matrix-plan',
+        payload: {
+          name: 'Matrix',
+          active: false,
+          limits: {
+            disk_bytes: 1,
+            traffic_bytes: 1,
+            customers: 1,
+            domains: 1,
+            sites: 1,
+            mailboxes: 1,
+            mailbox_bytes: 1,
+            databases: 1,
+          },
+          overuse: 'allowed',
+          oversell: true,
+          thresholds: [],
+          prices: [],
+        },
+      }),
+    },
+    adminListHostingAddonProducts: get('/v1/admin/addon-products'),
+    adminSetHostingAddonProduct: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/admin/addon-products/matrix-addon',
+        payload: { kind: 'account_block', name: 'Matrix', accounts: 1, active: false, prices: [] },
+      }),
+    },
+    adminSuspendHostingSubscription: {
+      call: () => ({ method: 'POST', url: `/v1/admin/hosting/subscriptions/${fx.subscriptionId}/suspend` }),
+    },
+    adminResumeHostingSubscription: {
+      call: () => ({ method: 'POST', url: `/v1/admin/hosting/subscriptions/${fx.subscriptionId}/resume` }),
+    },
+    // The package already has WHMCS: 409 addon_already_active.
+    adminGrantBundledWhmcs: {
+      call: () => ({ method: 'POST', url: `/v1/admin/hosting/subscriptions/${fx.subscriptionId}/bundled-whmcs` }),
     },
     adminPublishVendorPolicy: {
       call: () => ({
