@@ -8,12 +8,7 @@
 import { Type } from 'typebox';
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
-import {
-  hostingAddons,
-  hostingCustomers,
-  hostingSubscriptions,
-  hostingUsage,
-} from '../../db/schema/index.js';
+import { hostingAddons, hostingCustomers, hostingSubscriptions, hostingUsage } from '../../db/schema/index.js';
 import type { HostingThreshold } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import { addMonths } from '../../lib/months.js';
