@@ -153,12 +153,51 @@ if (mode === 'bare') {
                FROM generate_series(0, ${licenseCount - 1}) AS i`),
     );
   }
+  // Issue 15: BENCH_HOSTING_SUBSCRIPTIONS reseller subscriptions (reseller-start) of one account with
+  // BENCH_HOSTING_CUSTOMERS customers each, ids following from the indexes (bench/hosting.ts computes
+  // the same), written in a few statements rather than through the API; and one subscription with
+  // BENCH_CASCADE_CUSTOMERS customers for the cascading suspension.
+  const subscriptionCount = Number(process.env.BENCH_HOSTING_SUBSCRIPTIONS ?? 0);
+  const customersEach = Number(process.env.BENCH_HOSTING_CUSTOMERS ?? 20);
+  const cascadeCustomers = Number(process.env.BENCH_CASCADE_CUSTOMERS ?? 0);
+  let hostingKey = '';
+  if (subscriptionCount > 0 || cascadeCustomers > 0) {
+    const holder = await reseller(app, op.token);
+    hostingKey = (await apiKey(app, holder.token, ['hosting:read', 'hosting:write'])).key;
+    const subs = (from: number, count: number) =>
+      app.db.execute(
+        sql.raw(`INSERT INTO hosting_subscriptions (id, account_id, plan_id, plan_price_version, term_months, term_start, term_end, panel_id)
+                 SELECT md5('bench-sub-' || i)::uuid, '${holder.accountId}', 'reseller-start', 1, 12,
+                        date_trunc('second', now()), date_trunc('second', now()) + interval '1 year', 'r-bench-' || i
+                 FROM generate_series(${from}, ${from + count - 1}) AS i`),
+      );
+    const customers = (from: number, count: number, each: number) =>
+      app.db.execute(
+        sql.raw(`INSERT INTO hosting_customers (id, subscription_id, name, disk_bytes, traffic_bytes, domains, sites, mailboxes, databases, panel_id)
+                 SELECT md5('bench-cust-' || i || '-' || j)::uuid, md5('bench-sub-' || i)::uuid, 'c' || j, 1000000, 1000000, 1, 1, 1, 1, 'c-bench-' || i || '-' || j
+                 FROM generate_series(${from}, ${from + count - 1}) AS i, generate_series(0, ${each - 1}) AS j`),
+      );
+    if (subscriptionCount > 0) {
+      await subs(0, subscriptionCount);
+      await customers(0, subscriptionCount, customersEach);
+    }
+    if (cascadeCustomers > 0) {
+      // Index 1,000,000: the cascade's subscription, apart from the load's.
+      await subs(1_000_000, 1);
+      await customers(1_000_000, 1, cascadeCustomers);
+      await app.db.execute(
+        sql.raw(`INSERT INTO hosting_panel_objects (panel_id, kind, parent_panel_id, status)
+                 SELECT 'c-bench-1000000-' || j, 'customer', 'r-bench-1000000', 'active' FROM generate_series(0, ${cascadeCustomers - 1}) AS j
+                 UNION ALL SELECT 'r-bench-1000000', 'reseller', NULL, 'active'`),
+      );
+    }
+  }
   // A clean exit on SIGTERM/SIGINT, so `node --cpu-prof` writes its profile (bench/profile.ts).
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.once(signal, () => void app.close().finally(() => process.exit(0)));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(
-    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid, licenseKey })}\n`,
+    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid, licenseKey, hostingKey })}\n`,
   );
 } else {
   process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');

@@ -173,32 +173,35 @@ const UsageBody = Type.Object(
   },
   strict,
 );
-const Usage = Type.Object(
-  {
-    subscription_id: Uuid,
-    status: SubscriptionStatus,
-    suspended_for: Type.Array(SuspensionReason),
-    overuse: OverusePolicy,
-    disk: Type.Object({ used_bytes: UsedBytes('Total'), limit_bytes: Bytes('The plan') }, strict),
-    traffic: Type.Object(
+const UsageSummaryFields = {
+  subscription_id: Uuid,
+  status: SubscriptionStatus,
+  suspended_for: Type.Array(SuspensionReason),
+  overuse: OverusePolicy,
+  disk: Type.Object({ used_bytes: UsedBytes('Total'), limit_bytes: Bytes('The plan') }, strict),
+  traffic: Type.Object(
+    {
+      used_bytes: UsedBytes('Total this month'),
+      limit_bytes: Bytes('The plan'),
+      month: Type.Union([Type.String(), Type.Null()]),
+    },
+    strict,
+  ),
+  thresholds: Type.Array(
+    Type.Object(
       {
-        used_bytes: UsedBytes('Total this month'),
-        limit_bytes: Bytes('The plan'),
-        month: Type.Union([Type.String(), Type.Null()]),
+        resource: Type.Enum(['disk', 'traffic']),
+        threshold: Type.String(),
+        level_bytes: Type.Union([UsedBytes('The level'), Type.Null()]),
+        crossed: Type.Boolean(),
       },
       strict,
     ),
-    thresholds: Type.Array(
-      Type.Object(
-        {
-          resource: Type.Enum(['disk', 'traffic']),
-          threshold: Type.String(),
-          level_bytes: Type.Union([UsedBytes('The level'), Type.Null()]),
-          crossed: Type.Boolean(),
-        },
-        strict,
-      ),
-    ),
+  ),
+};
+const Usage = Type.Object(
+  {
+    ...UsageSummaryFields,
     subjects: Type.Array(
       Type.Object(
         {
@@ -219,10 +222,13 @@ const Usage = Type.Object(
 );
 const UsageAccepted = Type.Object(
   {
-    ...Usage.properties,
+    ...UsageSummaryFields,
     accepted: Int32({ minimum: 0, description: 'Entries newer than the ones kept (0: the report changed nothing)' }),
   },
-  strict,
+  {
+    ...strict,
+    description: 'The totals after the report and where the subscription stands (GET .../usage for each entry kept)',
+  },
 );
 const CustomerBody = Type.Object(
   {
@@ -533,16 +539,24 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
     },
     async (req) => {
       req.audit = { targetType: 'hosting_subscription', targetId: req.params.id };
-      return subscriptions.reportUsage(tenantOf(req.principal), req.params.id, {
-        measuredAt: new Date(req.body.measured_at),
-        entries: req.body.entries.map((e) => ({
-          customerId: e.customer_id ?? null,
-          diskBytes: e.disk_bytes,
-          trafficBytes: e.traffic_bytes,
-          mailboxes: e.mailboxes ?? 0,
-          largestMailboxBytes: e.largest_mailbox_bytes ?? 0,
-        })),
-      });
+      // The report's statement writes the request's audit row with it (R-SEC-7).
+      const result = await subscriptions.reportUsage(
+        tenantOf(req.principal),
+        req.params.id,
+        {
+          measuredAt: new Date(req.body.measured_at),
+          entries: req.body.entries.map((e) => ({
+            customerId: e.customer_id ?? null,
+            diskBytes: e.disk_bytes,
+            trafficBytes: e.traffic_bytes,
+            mailboxes: e.mailboxes ?? 0,
+            largestMailboxBytes: e.largest_mailbox_bytes ?? 0,
+          })),
+        },
+        req.auditRowFor(200),
+      );
+      req.auditWrittenFor = 200;
+      return result;
     },
   );
 

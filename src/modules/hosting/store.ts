@@ -2,7 +2,8 @@
 // locked for a change, allocations and counts, usage upserted only when newer, and the cascade of a
 // suspension over every customer of a subscription in one statement.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { queryRows, type Tx } from '../../db/client.js';
+import { preparedStatement, queryRows, type Tx } from '../../db/client.js';
+import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import {
   hostingAddonProducts,
   hostingAddons,
@@ -10,6 +11,7 @@ import {
   hostingPlans,
   hostingPrices,
   hostingSubscriptions,
+  type HostingThreshold,
 } from '../../db/schema/index.js';
 
 export type HostingPlanRow = typeof hostingPlans.$inferSelect;
@@ -186,40 +188,6 @@ export interface UsageTotals {
   changed: number;
 }
 
-/**
- * Stores a report's entries, each only if it was measured after the stored one (a report arriving
- * late or twice changes nothing), and answers the subscription's totals: disk over every subject,
- * traffic over the subjects measured in the newest month.
- */
-export async function upsertUsage(
-  tx: Tx,
-  subscriptionId: string,
-  measuredAt: Date,
-  entries: UsageEntry[],
-): Promise<UsageTotals> {
-  const month = measuredAt.toISOString().slice(0, 7);
-  const [up] = await queryRows<{ changed: string | number }>(
-    tx,
-    sql`WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
-            AS i("subject" text, "diskBytes" bigint, "trafficBytes" bigint, "mailboxes" integer, "largestMailboxBytes" bigint)),
-        up AS (
-          INSERT INTO hosting_usage AS u (subscription_id, subject, measured_at, disk_bytes, traffic_bytes, traffic_month,
-                                          mailboxes, largest_mailbox_bytes)
-          SELECT ${subscriptionId}::uuid, i."subject", ${measuredAt.toISOString()}::timestamptz, i."diskBytes",
-                 i."trafficBytes", ${month}, i."mailboxes", i."largestMailboxBytes"
-          FROM input i
-          ON CONFLICT (subscription_id, subject) DO UPDATE SET
-            measured_at = excluded.measured_at, disk_bytes = excluded.disk_bytes,
-            traffic_bytes = excluded.traffic_bytes, traffic_month = excluded.traffic_month,
-            mailboxes = excluded.mailboxes, largest_mailbox_bytes = excluded.largest_mailbox_bytes
-          WHERE u.measured_at < excluded.measured_at
-          RETURNING subject)
-        SELECT count(*) AS changed FROM up`,
-  );
-  return { changed: Number(up!.changed), ...(await usageTotals(tx, subscriptionId)) };
-}
-
 /** The subscription's totals: disk over every subject, traffic over those measured in the newest month. */
 export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<UsageTotals, 'changed'>> {
   const [r] = await queryRows<{ disk: string | number; traffic: string | number; month: string | null }>(
@@ -232,4 +200,147 @@ export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<
         GROUP BY m.month`,
   );
   return { diskBytes: Number(r!.disk), trafficBytes: Number(r!.traffic), trafficMonth: r!.month };
+}
+
+export interface IngestRow extends Record<string, unknown> {
+  found: boolean;
+  bad_subject: string | null;
+  changed: number | string;
+  disk: number | string;
+  traffic: number | string;
+  month: string | null;
+  status: string | null;
+  suspended_for: string[] | string | null;
+  crossed: string[] | string | null;
+  plan: Record<string, unknown> | string | null;
+}
+
+/**
+ * A usage report in one statement (the hot path of R-PLAN-2/3): the subscription locked for the
+ * statement, each entry stored only if measured later than the one kept, the totals recomputed from
+ * what is kept with this report's entries (a data-modifying CTE's rows are not visible to the rest
+ * of its statement, so the kept rows it replaced are left out and its own added), written on the
+ * subscription when something changed, and the request's audit row (R-SEC-7). Answers the totals,
+ * the subscription's suspension and crossed thresholds before this report, and its plan: the caller
+ * decides whether a threshold or the overuse policy needs the full evaluation.
+ */
+const ingestStatement = preparedStatement<IngestRow>(
+  'hosting_usage_ingest',
+  sql`WITH sub AS (
+        SELECT id, plan_id, status, suspended_for, crossed FROM hosting_subscriptions
+        WHERE id = ${sql.placeholder('subscription')}::uuid AND account_id = ${sql.placeholder('account')}::uuid
+        FOR UPDATE),
+      input AS (
+        SELECT * FROM jsonb_to_recordset(${sql.placeholder('entries')}::jsonb)
+          AS i("subject" text, "diskBytes" bigint, "trafficBytes" bigint, "mailboxes" integer, "largestMailboxBytes" bigint)),
+      bad AS (
+        SELECT i."subject" FROM input i
+        WHERE i."subject" <> 'own' AND NOT EXISTS (
+          SELECT 1 FROM hosting_customers c
+          WHERE c.id = CASE WHEN i."subject" = 'own' THEN NULL ELSE i."subject"::uuid END
+            AND c.subscription_id = ${sql.placeholder('subscription')}::uuid)
+        LIMIT 1),
+      up AS (
+        INSERT INTO hosting_usage AS u (subscription_id, subject, measured_at, disk_bytes, traffic_bytes, traffic_month,
+                                        mailboxes, largest_mailbox_bytes)
+        SELECT sub.id, i."subject", ${sql.placeholder('at')}::timestamptz, i."diskBytes", i."trafficBytes",
+               ${sql.placeholder('month')}, i."mailboxes", i."largestMailboxBytes"
+        FROM input i, sub WHERE NOT EXISTS (SELECT 1 FROM bad)
+        ON CONFLICT (subscription_id, subject) DO UPDATE SET
+          measured_at = excluded.measured_at, disk_bytes = excluded.disk_bytes,
+          traffic_bytes = excluded.traffic_bytes, traffic_month = excluded.traffic_month,
+          mailboxes = excluded.mailboxes, largest_mailbox_bytes = excluded.largest_mailbox_bytes
+        WHERE u.measured_at < excluded.measured_at
+        RETURNING subject, disk_bytes, traffic_bytes, traffic_month),
+      kept AS (
+        SELECT subject, disk_bytes, traffic_bytes, traffic_month FROM hosting_usage
+        WHERE subscription_id = ${sql.placeholder('subscription')}::uuid AND subject NOT IN (SELECT subject FROM up)
+        UNION ALL SELECT subject, disk_bytes, traffic_bytes, traffic_month FROM up),
+      totals AS (
+        SELECT coalesce(sum(disk_bytes), 0) AS disk,
+               coalesce(sum(traffic_bytes) FILTER (WHERE traffic_month = m.month), 0) AS traffic, m.month
+        FROM (SELECT max(traffic_month) AS month FROM kept) m LEFT JOIN kept ON true
+        GROUP BY m.month),
+      saved AS (
+        UPDATE hosting_subscriptions s
+        SET disk_used = t.disk, traffic_used = t.traffic, traffic_month = t.month, updated_at = now()
+        FROM totals t WHERE s.id = (SELECT id FROM sub) AND EXISTS (SELECT 1 FROM up)
+        RETURNING s.id),
+      audited AS (${auditRowsInsert(
+        sql`(SELECT jsonb_build_array(${sql.placeholder('audit')}::jsonb)
+             WHERE ${sql.placeholder('audit')}::jsonb IS NOT NULL AND EXISTS (SELECT 1 FROM sub) AND NOT EXISTS (SELECT 1 FROM bad))`,
+      )})
+      SELECT EXISTS (SELECT 1 FROM sub) AS found, (SELECT "subject" FROM bad) AS bad_subject,
+             (SELECT count(*) FROM up) AS changed, t.disk, t.traffic, t.month,
+             sub.status, sub.suspended_for, sub.crossed, row_to_json(p) AS plan
+      FROM totals t LEFT JOIN sub ON true LEFT JOIN hosting_plans p ON p.id = sub.plan_id`,
+);
+
+const textArray = (v: string[] | string | null): string[] =>
+  v === null
+    ? []
+    : Array.isArray(v)
+      ? v
+      : v
+          .replace(/^\{|\}$/g, '')
+          .split(',')
+          .filter(Boolean);
+
+/** A plan row as row_to_json gives it (snake_case, bigints as numbers) in Drizzle's shape. */
+function planFromJson(p: Record<string, unknown>): HostingPlanRow {
+  return {
+    id: String(p.id),
+    name: String(p.name),
+    active: Boolean(p.active),
+    diskBytes: Number(p.disk_bytes),
+    trafficBytes: Number(p.traffic_bytes),
+    customers: Number(p.customers),
+    domains: Number(p.domains),
+    sites: Number(p.sites),
+    mailboxes: Number(p.mailboxes),
+    mailboxBytes: Number(p.mailbox_bytes),
+    databases: Number(p.databases),
+    overuse: String(p.overuse),
+    oversell: Boolean(p.oversell),
+    thresholds: (p.thresholds ?? []) as HostingThreshold[],
+    createdAt: new Date(p.created_at as string),
+    updatedAt: new Date(p.updated_at as string),
+  };
+}
+
+export interface Ingested {
+  found: boolean;
+  badSubject: string | null;
+  changed: number;
+  totals: Omit<UsageTotals, 'changed'>;
+  status: string;
+  suspendedFor: string[];
+  crossed: string[];
+  plan: HostingPlanRow | null;
+}
+
+export async function ingestUsage(
+  db: Tx,
+  input: { subscriptionId: string; accountId: string; measuredAt: Date; entries: UsageEntry[]; audit: AuditRow | null },
+): Promise<Ingested> {
+  const [r] = await ingestStatement(db, {
+    subscription: input.subscriptionId,
+    account: input.accountId,
+    entries: JSON.stringify(input.entries),
+    at: input.measuredAt.toISOString(),
+    month: input.measuredAt.toISOString().slice(0, 7),
+    audit: input.audit ? jsonForPostgres(input.audit) : null,
+  });
+  const plan =
+    r!.plan === null ? null : typeof r!.plan === 'string' ? (JSON.parse(r!.plan) as Record<string, unknown>) : r!.plan;
+  return {
+    found: Boolean(r!.found),
+    badSubject: r!.bad_subject,
+    changed: Number(r!.changed),
+    totals: { diskBytes: Number(r!.disk), trafficBytes: Number(r!.traffic), trafficMonth: r!.month },
+    status: r!.status ?? 'active',
+    suspendedFor: textArray(r!.suspended_for),
+    crossed: textArray(r!.crossed),
+    plan: plan ? planFromJson(plan) : null,
+  };
 }

@@ -11,6 +11,7 @@ import type { Db, Tx } from '../../db/client.js';
 import { hostingAddons, hostingCustomers, hostingSubscriptions, hostingUsage } from '../../db/schema/index.js';
 import type { HostingThreshold } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import type { AuditRow } from '../../plugins/audit.js';
 import { addMonths } from '../../lib/months.js';
 import { assertMaxPrice, charge, InsufficientFunds, type Money } from '../billing/api.js';
 import { emitEvent } from '../events/api.js';
@@ -33,7 +34,7 @@ import {
   findPlan,
   findSubscription,
   priceInForce,
-  upsertUsage,
+  ingestUsage,
   usageTotals,
   type CustomerRow,
   type HostingPlanRow,
@@ -139,6 +140,37 @@ export function overuses(plan: HostingPlanRow, usage: { disk: number; traffic: n
     (plan.diskBytes >= 0 && usage.disk >= plan.diskBytes) ||
     (plan.trafficBytes >= 0 && usage.traffic >= plan.trafficBytes)
   );
+}
+
+/** The thresholds (their keys) that the totals reach (R-PLAN-3). */
+function crossedKeys(plan: HostingPlanRow, totals: { diskBytes: number; trafficBytes: number }): string[] {
+  return plan.thresholds
+    .filter((t) => {
+      const level = thresholdLevel(t, plan);
+      return level !== null && (t.resource === 'disk' ? totals.diskBytes : totals.trafficBytes) >= level;
+    })
+    .map(thresholdKey);
+}
+
+/** Where a subscription stands against its plan: totals, limits, thresholds, suspension. */
+function usageSummary(
+  plan: HostingPlanRow,
+  s: Pick<SubscriptionRow, 'id' | 'status' | 'suspendedFor' | 'crossed' | 'diskUsed' | 'trafficUsed' | 'trafficMonth'>,
+) {
+  return {
+    subscription_id: s.id,
+    status: s.status as 'active' | 'suspended' | 'expired',
+    suspended_for: s.suspendedFor as ('overuse' | 'operator' | 'reseller' | 'expired')[],
+    overuse: plan.overuse as 'not_allowed' | 'disk_and_traffic_allowed' | 'allowed',
+    disk: { used_bytes: s.diskUsed, limit_bytes: plan.diskBytes },
+    traffic: { used_bytes: s.trafficUsed, limit_bytes: plan.trafficBytes, month: s.trafficMonth },
+    thresholds: plan.thresholds.map((t) => ({
+      resource: t.resource,
+      threshold: t.percent !== undefined ? `${t.percent}%` : `${t.bytes} bytes`,
+      level_bytes: thresholdLevel(t, plan),
+      crossed: s.crossed.includes(thresholdKey(t)),
+    })),
+  };
 }
 
 export type NewCustomer = Pick<
@@ -764,10 +796,17 @@ export function createSubscriptionService(deps: HostingDeps) {
 
     // ---- usage (R-PLAN-2, R-PLAN-3, R-PLAN-4) -----------------------------------------------
 
+    /**
+     * A report in one statement (store.ingestUsage); only when it moves a threshold or the overuse
+     * verdict does a transaction follow that evaluates the totals under the subscription's lock
+     * (events, the cascade). Two reports racing both find the change, and the second evaluation
+     * finds it done.
+     */
     async reportUsage(
       accountId: string,
       id: string,
       input: { measuredAt: Date; entries: (Omit<UsageEntry, 'subject'> & { customerId: string | null })[] },
+      audit: AuditRow | null = null,
     ) {
       const now = deps.now();
       // A measurement from the future counts as now: it cannot hold back the reports that follow.
@@ -775,37 +814,51 @@ export function createSubscriptionService(deps: HostingDeps) {
       const subjects = input.entries.map((e) => e.customerId ?? 'own');
       if (new Set(subjects).size !== subjects.length)
         invalid('/body/entries', 'duplicate_subject', 'One entry per customer (and one for your own) in a report');
-      return db.transaction(async (tx) => {
-        let sub = await owned(tx, accountId, id, true);
-        const named = input.entries.filter((e) => e.customerId !== null).map((e) => e.customerId!);
-        if (named.length > 0) {
-          const known = new Set(
-            (
-              await tx
-                .select({ id: hostingCustomers.id })
-                .from(hostingCustomers)
-                .where(and(eq(hostingCustomers.subscriptionId, id), sql`id = ANY(${sql.param(named)}::uuid[])`))
-            ).map((r) => r.id),
-          );
-          const i = input.entries.findIndex((e) => e.customerId !== null && !known.has(e.customerId));
-          if (i >= 0)
-            invalid(`/body/entries/${i}/customer_id`, 'unknown_customer', 'Not a customer of this subscription');
-        }
-        const totals = await upsertUsage(
-          tx,
-          sub.id,
-          measuredAt,
-          input.entries.map((e, i) => ({
-            subject: subjects[i]!,
-            diskBytes: e.diskBytes,
-            trafficBytes: e.trafficBytes,
-            mailboxes: e.mailboxes,
-            largestMailboxBytes: e.largestMailboxBytes,
-          })),
-        );
-        if (totals.changed > 0) sub = await evaluate(tx, sub, (await findPlan(tx, sub.planId))!, totals, measuredAt);
-        return { accepted: totals.changed, ...(await usageView(tx, sub)) };
+      const r = await ingestUsage(db, {
+        subscriptionId: id,
+        accountId,
+        measuredAt,
+        audit,
+        entries: input.entries.map((e, i) => ({
+          subject: subjects[i]!,
+          diskBytes: e.diskBytes,
+          trafficBytes: e.trafficBytes,
+          mailboxes: e.mailboxes,
+          largestMailboxBytes: e.largestMailboxBytes,
+        })),
       });
+      if (!r.found || !r.plan) throw new NotFound('No such hosting subscription');
+      if (r.badSubject !== null)
+        invalid(
+          `/body/entries/${subjects.indexOf(r.badSubject)}/customer_id`,
+          'unknown_customer',
+          'Not a customer of this subscription',
+        );
+      let state = {
+        id,
+        status: r.status,
+        suspendedFor: r.suspendedFor,
+        crossed: r.crossed,
+        diskUsed: r.totals.diskBytes,
+        trafficUsed: r.totals.trafficBytes,
+        trafficMonth: r.totals.trafficMonth,
+      };
+      let plan = r.plan;
+      const crossed = crossedKeys(plan, r.totals);
+      const moved =
+        crossed.length !== r.crossed.length ||
+        crossed.some((k) => !r.crossed.includes(k)) ||
+        overuses(plan, { disk: r.totals.diskBytes, traffic: r.totals.trafficBytes }) !==
+          r.suspendedFor.includes('overuse');
+      if (r.changed > 0 && moved) {
+        const sub = await db.transaction(async (tx) => {
+          const locked = (await findSubscription(tx, accountId, id, { lock: true }))!;
+          plan = (await findPlan(tx, locked.planId))!;
+          return evaluate(tx, locked, plan, await usageTotals(tx, id), measuredAt);
+        });
+        state = sub;
+      }
+      return { accepted: r.changed, ...usageSummary(plan, state) };
     },
 
     async usage(accountId: string, id: string) {
@@ -843,18 +896,7 @@ export function createSubscriptionService(deps: HostingDeps) {
     const plan = (await findPlan(tx, sub.planId))!;
     const rows = await tx.select().from(hostingUsage).where(eq(hostingUsage.subscriptionId, sub.id));
     return {
-      subscription_id: sub.id,
-      status: sub.status as 'active' | 'suspended' | 'expired',
-      suspended_for: sub.suspendedFor as ('overuse' | 'operator' | 'reseller' | 'expired')[],
-      overuse: plan.overuse as 'not_allowed' | 'disk_and_traffic_allowed' | 'allowed',
-      disk: { used_bytes: sub.diskUsed, limit_bytes: plan.diskBytes },
-      traffic: { used_bytes: sub.trafficUsed, limit_bytes: plan.trafficBytes, month: sub.trafficMonth },
-      thresholds: plan.thresholds.map((t) => ({
-        resource: t.resource,
-        threshold: t.percent !== undefined ? `${t.percent}%` : `${t.bytes} bytes`,
-        level_bytes: thresholdLevel(t, plan),
-        crossed: sub.crossed.includes(thresholdKey(t)),
-      })),
+      ...usageSummary(plan, sub),
       subjects: rows
         .sort((a, b) => (a.subject === 'own' ? -1 : b.subject === 'own' ? 1 : a.subject.localeCompare(b.subject)))
         .map((u) => ({

@@ -375,7 +375,11 @@ t.test('R-PLAN-2 and R-PLAN-4: the allowing policies and mailbox sizes never sus
   const res = await usage(app, r, sub.id, now(), [
     { disk_bytes: GB, traffic_bytes: GB, mailboxes: 3, largest_mailbox_bytes: 50 * GB },
   ]);
-  t.match(res.json(), { status: 'active', subjects: [{ mailbox_over_size: true, largest_mailbox_bytes: 50 * GB }] });
+  t.match(res.json(), { status: 'active', accepted: 1 });
+  t.match(await get(app, r, `/v1/hosting/subscriptions/${sub.id}/usage`), {
+    status: 'active',
+    subjects: [{ mailbox_over_size: true, largest_mailbox_bytes: 50 * GB }],
+  });
 });
 
 t.test('a suspended reseller upgrades, or removes data, and is resumed', async (t) => {

@@ -1,0 +1,200 @@
+// Usage reports (issue 15, R-PLAN-2/3): POST /v1/hosting/subscriptions/{id}/usage over 1,000 reseller
+// subscriptions with 20 customers each (each request one customer's measurement, as a panel sends
+// them), against the bare Fastify + pg route (GET one account by id) measured in the same run, in
+// alternating rounds; and the cascading suspension of a reseller with 1,000 customers (R-PLAN-2),
+// timed: one request whose transaction suspends the subscription and every customer, then one that
+// resumes them. The app is the production build in a process of its own, the bare server in another.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/hosting.ts
+// A fresh database is created next to the one named, and dropped. BENCH_ROUNDS (3) rounds of
+// BENCH_DURATION s (10) each way, 50 connections; BENCH_CASCADES (3) suspend/resume cycles.
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CASCADES = Number(process.env.BENCH_CASCADES ?? 3);
+const SUBSCRIPTIONS = 1000;
+const CUSTOMERS = 20;
+const CASCADE_CUSTOMERS = 1000;
+const CONNECTIONS = 50;
+const base = process.env.DATABASE_URL;
+if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
+
+const dbName = `bench_hosting_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`create database "${dbName}"`);
+const url = new URL(base);
+url.pathname = `/${dbName}`;
+
+/** The ids bench/servers.ts writes. */
+const md5uuid = (s: string) => {
+  const h = createHash('md5').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
+
+if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+
+function start(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  // BENCH_CPU_PROFILE=dir: a CPU profile of the app (its whole life) in that directory.
+  const profile =
+    process.env.BENCH_CPU_PROFILE && args[0] === 'app'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
+      : [];
+  // BENCH_APP_FLAGS: node flags for the app's process only (as `npm start` would pass them).
+  const flags = args[0] === 'app' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...flags, ...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DATABASE_URL: url.toString(), ...env },
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const end = buf.indexOf('\n');
+      if (end >= 0 && buf.startsWith('{'))
+        resolve({ child, info: JSON.parse(buf.slice(0, end)) as Record<string, string> });
+    });
+    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+  });
+}
+
+const app = await start(['app'], {
+  BENCH_HOSTING_SUBSCRIPTIONS: String(SUBSCRIPTIONS),
+  BENCH_HOSTING_CUSTOMERS: String(CUSTOMERS),
+  BENCH_CASCADE_CUSTOMERS: String(CASCADE_CUSTOMERS),
+  BENCH_NAMES_PER_ACCOUNT: '0',
+});
+const bare = await start(['bare', app.info.accountId!], {});
+const auth = { authorization: `Bearer ${app.info.hostingKey}`, 'content-type': 'application/json' };
+const GB = 1_000_000_000;
+
+// ---- the cascade: one request suspends 1,000 customers, one resumes them ----
+const db = new pg.Client({ connectionString: url.toString() });
+await db.connect();
+const cascadeSub = md5uuid('bench-sub-1000000');
+let measured = Date.now() - 3_600_000;
+const cascades: { suspend_ms: number; resume_ms: number; suspended: number; resumed: number }[] = [];
+async function post(disk: number): Promise<{ ms: number; status: string }> {
+  const t0 = performance.now();
+  const res = await fetch(`${app.info.url}/v1/hosting/subscriptions/${cascadeSub}/usage`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({
+      measured_at: new Date(measured++).toISOString(),
+      entries: [{ disk_bytes: disk, traffic_bytes: 0 }],
+    }),
+  });
+  const ms = performance.now() - t0;
+  const body = (await res.json()) as { status: string };
+  if (res.status !== 200) throw new Error(`cascade: ${res.status} ${JSON.stringify(body)}`);
+  return { ms, status: body.status };
+}
+const countWith = async (status: string) =>
+  Number(
+    (
+      await db.query('select count(*) from hosting_customers where subscription_id = $1 and status = $2', [
+        cascadeSub,
+        status,
+      ])
+    ).rows[0].count,
+  );
+for (let i = 0; i < CASCADES; i++) {
+  const down = await post(60 * GB); // over reseller-start's 50 GiB
+  const suspended = await countWith('suspended');
+  const up = await post(GB);
+  const resumed = await countWith('active');
+  if (down.status !== 'suspended' || up.status !== 'active') throw new Error('the cascade did not happen');
+  cascades.push({ suspend_ms: Math.round(down.ms), resume_ms: Math.round(up.ms), suspended, resumed });
+}
+const cascadeEvents = Number(
+  (
+    await db.query(
+      "select count(*) from events where type in ('hosting.customer.suspended', 'hosting.customer.resumed')",
+    )
+  ).rows[0].count,
+);
+
+// ---- the load ----
+const run = (u: string, opts: Partial<autocannon.Options> = {}) =>
+  autocannon({ url: u, connections: CONNECTIONS, duration: DURATION, ...opts });
+const targets = Array.from({ length: SUBSCRIPTIONS * CUSTOMERS }, (_, k) => {
+  const i = k % SUBSCRIPTIONS;
+  const j = Math.floor(k / SUBSCRIPTIONS);
+  return {
+    path: `/v1/hosting/subscriptions/${md5uuid(`bench-sub-${i}`)}/usage`,
+    prefix: `{"measured_at":"`,
+    suffix: `","entries":[{"customer_id":"${md5uuid(`bench-cust-${i}-${j}`)}","disk_bytes":${(1 + (k % 7)) * 100_000_000},"traffic_bytes":${(1 + (k % 5)) * 200_000_000}}]}`,
+  };
+});
+let n = 0;
+const usageOpts = (): Partial<autocannon.Options> => ({
+  method: 'POST',
+  headers: auth,
+  requests: [
+    {
+      method: 'POST',
+      setupRequest: (req) => {
+        const k = n++;
+        const t = targets[k % targets.length]!;
+        // Each measurement later than the last: every report changes what is kept.
+        return { ...req, path: t.path, body: `${t.prefix}${new Date(measured + k).toISOString()}${t.suffix}` };
+      },
+    },
+  ],
+});
+
+const rounds: { bare: number; usage: number; p99: number; non2xx: number }[] = [];
+try {
+  await autocannon({ url: `${bare.info.url}/bare/account`, connections: CONNECTIONS, duration: 2 });
+  await autocannon({ url: app.info.url!, connections: CONNECTIONS, duration: 2, ...usageOpts() });
+  for (let r = 0; r < ROUNDS; r++) {
+    const b = await run(`${bare.info.url}/bare/account`);
+    const a = await run(app.info.url!, usageOpts());
+    rounds.push({ bare: b.requests.average, usage: a.requests.average, p99: a.latency.p99, non2xx: a.non2xx });
+  }
+} finally {
+  const exited = new Promise((resolve) => app.child.once('exit', resolve));
+  app.child.kill();
+  bare.child.kill();
+  await exited;
+}
+const kept = Number((await db.query('select count(*) from hosting_usage')).rows[0].count);
+await db.end();
+await admin.query(`drop database "${dbName}" with (force)`);
+await admin.end();
+
+const ratios = rounds.map((r) => r.usage / r.bare).sort((x, y) => x - y);
+const median = ratios[Math.floor(ratios.length / 2)]!;
+console.log(
+  JSON.stringify(
+    {
+      machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL`,
+      date: new Date().toISOString(),
+      subscriptions: SUBSCRIPTIONS,
+      customers_each: CUSTOMERS,
+      rounds: rounds.map((r) => ({
+        bare_per_s: Math.round(r.bare),
+        usage_per_s: Math.round(r.usage),
+        ratio: `${((r.usage / r.bare) * 100).toFixed(1)}%`,
+        usage_p99_ms: r.p99,
+        non2xx: r.non2xx,
+      })),
+      median_ratio: `${(median * 100).toFixed(1)}%`,
+      usage_rows_kept: kept,
+      cascade: { customers: CASCADE_CUSTOMERS, cycles: cascades, customer_events: cascadeEvents },
+    },
+    null,
+    2,
+  ),
+);
+if (rounds.some((r) => r.non2xx > 0)) {
+  console.error('Invalid run: non-2xx answers. A refused request is not a measurement.');
+  process.exitCode = 1;
+}
