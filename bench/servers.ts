@@ -166,8 +166,8 @@ if (mode === 'bare') {
     hostingKey = (await apiKey(app, holder.token, ['hosting:read', 'hosting:write'])).key;
     const subs = (from: number, count: number) =>
       app.db.execute(
-        sql.raw(`INSERT INTO hosting_subscriptions (id, account_id, plan_id, plan_price_version, term_months, term_start, term_end, panel_id)
-                 SELECT md5('bench-sub-' || i)::uuid, '${holder.accountId}', 'reseller-start', 1, 12,
+        sql.raw(`INSERT INTO hosting_subscriptions (id, account_id, plan_id, plan_price_version, term_months, term_anchor, term_start, term_end, panel_id)
+                 SELECT md5('bench-sub-' || i)::uuid, '${holder.accountId}', 'reseller-start', 1, 12, date_trunc('second', now()),
                         date_trunc('second', now()), date_trunc('second', now()) + interval '1 year', 'r-bench-' || i
                  FROM generate_series(${from}, ${from + count - 1}) AS i`),
       );

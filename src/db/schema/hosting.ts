@@ -103,8 +103,14 @@ export const hostingSubscriptions = pgTable(
     /** A downgrade waiting for the renewal. */
     pendingPlanId: text('pending_plan_id'),
     termMonths: integer('term_months').notNull(),
+    /** Terms run from here: term k is [anchor + k×months, anchor + (k+1)×months), so a 31st stays the 31st. */
+    termAnchor: ts('term_anchor').notNull(),
+    termIndex: integer('term_index').notNull().default(0),
+    /** The running term (term_index's), as last rolled forward. */
     termStart: ts('term_start').notNull(),
     termEnd: ts('term_end').notNull(),
+    /** Terms paid beyond the running one (a renewal before the term ends): 0 or 1. */
+    paidTermsAhead: integer('paid_terms_ahead').notNull().default(0),
     autorenew: boolean('autorenew').notNull().default(true),
     /** 'active' | 'suspended' | 'expired' */
     status: text('status').notNull().default('active'),
@@ -212,7 +218,11 @@ export const hostingAddons = pgTable(
     licenseKeySealed: text('license_key_sealed'),
     ipAddress: text('ip_address'),
     priceVersion: integer('price_version'),
+    /** What was charged for the running term, covering [covered_from, term end): a removal refunds from it. */
     chargedAmount: bigint('charged_amount', { mode: 'number' }).notNull().default(0),
+    coveredFrom: ts('covered_from'),
+    /** What was charged for the term paid ahead (renewed early): refunded whole on removal. */
+    aheadCharge: bigint('ahead_charge', { mode: 'number' }).notNull().default(0),
     currency: text('currency').notNull(),
     boughtAt: ts('bought_at').notNull(),
     removedAt: ts('removed_at'),

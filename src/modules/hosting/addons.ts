@@ -15,6 +15,7 @@ import { assertMaxPrice, charge, refund, type Money } from '../billing/api.js';
 import { emitEvent } from '../events/api.js';
 import { AddonPurchased, AddonRemoved } from './events.js';
 import { prorate } from './proration.js';
+import { runningTerm } from './terms.js';
 import { redeemQuote, signQuote, type Signer } from './quotes.js';
 import { addonView, subscriptionView } from './schemas.js';
 import {
@@ -95,30 +96,42 @@ export function createAddonService(deps: AddonDeps) {
     return p;
   }
 
-  /** The charge for the rest of the term, with its inputs (R-ADD-2). */
+  /**
+   * The charge for the rest of the running term, with its inputs (R-ADD-2), plus the whole next
+   * term when it is paid ahead already (the add-on renews with the package, and that renewal is paid).
+   */
   async function proration(tx: Tx, sub: SubscriptionRow, product: AddonProductRow, currency: string, at: Date) {
     const price = await priceInForce(tx, 'addon', product.id, currency);
     if (!price) throw new NotSoldInCurrency(`${product.id} is not sold in ${currency}`);
-    return {
-      version: price.version,
-      proration: prorate({
-        monthlyPrice: price.monthlyAmount,
-        months: sub.termMonths,
-        termStart: sub.termStart,
-        termEnd: sub.termEnd,
-        at,
-      }),
-    };
+    const term = runningTerm(sub, at);
+    const p = prorate({
+      monthlyPrice: price.monthlyAmount,
+      months: sub.termMonths,
+      termStart: term.start,
+      termEnd: term.end,
+      at,
+    });
+    const ahead = term.ahead * price.monthlyAmount * sub.termMonths;
+    return { version: price.version, proration: p, ahead, amount: p.amount + ahead, term };
   }
 
-  const assertOpen = (s: SubscriptionRow) => {
-    if (s.status === 'expired')
-      throw new SubscriptionSuspendedError('The subscription expired: renew it first', {
+  /** Add-ons are bought on a subscription that is active and within its term. */
+  const assertOpen = (s: SubscriptionRow, at: Date) => {
+    if (s.status !== 'active')
+      throw new SubscriptionSuspendedError(`The subscription is ${s.status}: add-ons are bought on an active one`, {
+        extensions: { suspended_for: s.suspendedFor },
+      });
+    if (runningTerm(s, at).end <= at)
+      throw new SubscriptionSuspendedError('The term has ended: renew the subscription first', {
         extensions: { suspended_for: s.suspendedFor },
       });
   };
-  // The quote names the term it prices: a renewal in between makes it another order.
-  const quotedProduct = (productId: string, sub: SubscriptionRow) => `${productId}@${sub.termEnd.getTime()}`;
+  // The quote names the term it prices (and whether the next one is paid): a renewal in between
+  // makes it another order.
+  const quotedProduct = (productId: string, sub: SubscriptionRow, at: Date) => {
+    const term = runningTerm(sub, at);
+    return `${productId}@${term.index}+${term.ahead}`;
+  };
 
   async function view(a: AddonRow, withKey: boolean) {
     const sub = (await findSubscription(db, null, a.subscriptionId))!;
@@ -136,23 +149,24 @@ export function createAddonService(deps: AddonDeps) {
     async quote(caller: Caller, subscriptionId: string, productId: string) {
       const now = deps.now();
       const sub = await subscriptionFor(db, caller.accountId, subscriptionId);
-      assertOpen(sub);
+      assertOpen(sub, now);
       const product = await productOnSale(db, productId);
-      const { proration: p, version } = await proration(db, sub, product, caller.currency, now);
+      const { proration: p, version, ahead, amount } = await proration(db, sub, product, caller.currency, now);
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       return {
         quote_id: signQuote(deps.quotes, {
           kind: 'addon',
           accountId: caller.accountId,
           subscriptionId: sub.id,
-          product: quotedProduct(product.id, sub),
+          product: quotedProduct(product.id, sub, now),
           months: sub.termMonths,
           currency: caller.currency,
-          amount: p.amount,
+          amount,
           expiresAt,
         }),
         product: product.id,
-        price: { amount: p.amount, currency: caller.currency },
+        price: { amount, currency: caller.currency },
+        next_term: { amount: ahead, currency: caller.currency },
         monthly_price: { amount: p.monthly_price, currency: caller.currency },
         price_version: version,
         formula: 'monthly_price × months × seconds_remaining ÷ term_seconds, rounded half up once to the minor unit',
@@ -170,9 +184,14 @@ export function createAddonService(deps: AddonDeps) {
       const now = deps.now();
       return db.transaction(async (tx) => {
         const sub = await subscriptionFor(tx, caller.accountId, subscriptionId, true);
-        assertOpen(sub);
+        assertOpen(sub, now);
         const product = await productOnSale(tx, input.product);
-        const { proration: p, version } = await proration(tx, sub, product, caller.currency, now);
+        const {
+          proration: p,
+          version,
+          ahead,
+          amount: current,
+        } = await proration(tx, sub, product, caller.currency, now);
         // R-ADD-2: the quoted amount exactly (its seconds were counted when it was given).
         const amount = input.quoteId
           ? redeemQuote(
@@ -182,13 +201,13 @@ export function createAddonService(deps: AddonDeps) {
                 kind: 'addon',
                 accountId: caller.accountId,
                 subscriptionId: sub.id,
-                product: quotedProduct(product.id, sub),
+                product: quotedProduct(product.id, sub, now),
                 months: sub.termMonths,
                 currency: caller.currency,
               },
               now,
             ).amount
-          : p.amount;
+          : current;
         const total = { amount, currency: caller.currency };
         assertMaxPrice(total, input.maxPrice, 'The add-on');
         if (product.kind === 'license_key') {
@@ -213,7 +232,10 @@ export function createAddonService(deps: AddonDeps) {
             productId: product.id,
             licenseKeySealed: licenseKey ? deps.seal(licenseKey) : null,
             priceVersion: version,
-            chargedAmount: amount,
+            // The quote's amount (if any) split as it was computed: the rest of this term, then the next.
+            chargedAmount: amount - Math.min(ahead, amount),
+            coveredFrom: new Date(Math.ceil(now.getTime() / 1000) * 1000),
+            aheadCharge: Math.min(ahead, amount),
             currency: caller.currency,
             boughtAt: now,
           })
@@ -333,21 +355,19 @@ export function createAddonService(deps: AddonDeps) {
         if (!a) throw new NotFound('No such add-on');
         if (a.status !== 'active') throw new AddonStateConflict(`The add-on is ${a.status}`);
         const product = (await findAddonProduct(tx, a.productId))!;
-        // WHMCS is never refunded (R-ADD-4); an address or an account block bought this term is, for
-        // the seconds left (the same formula as the purchase, never more than was charged).
+        // WHMCS is never refunded (R-ADD-4). An address or an account block is: what was charged for
+        // the running term, for the share of the time it covered that is left (the purchase's
+        // formula on what was paid, never more), and a term paid ahead in full.
+        const term = runningTerm(sub, now);
+        const rolled = term.index !== sub.termIndex;
+        const paidNow = rolled ? a.aheadCharge : a.chargedAmount;
+        const coveredFrom = rolled ? term.start : (a.coveredFrom ?? a.boughtAt);
+        const share =
+          paidNow > 0 && term.end > coveredFrom
+            ? prorate({ monthlyPrice: paidNow, months: 1, termStart: coveredFrom, termEnd: term.end, at: now }).amount
+            : 0;
         const refundable =
-          product.kind === 'license_key' || a.bundled || a.chargedAmount === 0
-            ? 0
-            : Math.min(
-                a.chargedAmount,
-                prorate({
-                  monthlyPrice: (await priceInForce(tx, 'addon', product.id, a.currency))?.monthlyAmount ?? 0,
-                  months: sub.termMonths,
-                  termStart: sub.termStart,
-                  termEnd: sub.termEnd,
-                  at: now,
-                }).amount,
-              );
+          product.kind === 'license_key' || a.bundled ? 0 : Math.min(paidNow, share) + (rolled ? 0 : a.aheadCharge);
         if (product.kind === 'account_block') {
           const plan = (await findPlan(tx, sub.planId))!;
           if (plan.customers >= 0) {
@@ -367,7 +387,7 @@ export function createAddonService(deps: AddonDeps) {
           refundable > 0
             ? `Refunded pro rata for the rest of the term: ${refundable} ${a.currency} (minor units)`
             : product.kind === 'license_key'
-              ? `No refund: the WHMCS add-on is not refunded (charged ${a.chargedAmount} ${a.currency} minor units this term)`
+              ? `No refund: the WHMCS add-on is not refunded (charged ${paidNow + (rolled ? 0 : a.aheadCharge)} ${a.currency} minor units)`
               : 'No refund: nothing was charged for it this term',
         ];
         if (!confirm)

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFound, ValidationFailed } from '../../errors.js';
-import { Currency, IdParams, MoneyAmount } from '../../schemas.js';
+import { Currency, IdParams, Int32, MoneyAmount } from '../../schemas.js';
 import type { AddonService } from './addons.js';
 import { AddonAlreadyActive } from './addons.js';
 import type { HostingCatalogue, PlanInput } from './catalogue.js';
@@ -132,7 +132,9 @@ export const adminHostingRoutes: FastifyPluginAsyncTypebox<{
           {
             kind: Type.Enum(['license_key', 'ip_address', 'account_block']),
             name: Type.String({ minLength: 1, maxLength: 200 }),
-            accounts: Type.Optional(Count('Customer accounts an account block adds')),
+            accounts: Type.Optional(
+              Int32({ minimum: 0, maximum: 100_000, description: 'Customer accounts an account block adds' }),
+            ),
             active: Type.Boolean(),
             prices: Prices,
           },

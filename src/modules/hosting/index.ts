@@ -18,7 +18,14 @@ export default async function hostingArea(app: FastifyInstance, opts: AreaOption
   const quoteTtlS = opts.config.hosting.quoteTtlS;
   const accounts = createAccountReader({ db });
   const currencyOf = async (accountId: string) => (await accounts.getAccount(accountId)).currency;
-  const subscriptions = createSubscriptionService({ db, backend: builtInBackend, quotes, quoteTtlS, now });
+  const subscriptions = createSubscriptionService({
+    db,
+    backend: builtInBackend,
+    quotes,
+    quoteTtlS,
+    now,
+    log: app.log,
+  });
   const addons = createAddonService({
     db,
     quotes,

@@ -37,6 +37,7 @@ import {
 } from './schemas.js';
 import {
   AllocationExceedsPlan,
+  AlreadyRenewed,
   CustomerLimitReached,
   NotSoldInCurrency,
   PlanDoesNotFit,
@@ -129,8 +130,9 @@ const Renewed = Type.Object(
 const PlanChangeQuote = Type.Object(
   {
     quote_id: Type.String(),
-    effective: Type.Enum(['now', 'at_renewal'], {
-      description: 'now: an upgrade (a higher monthly price), charged pro rata; at_renewal: a downgrade',
+    effective: Type.Enum(['now', 'at_renewal', 'cancelled'], {
+      description:
+        'now: an upgrade (a higher monthly price than the one paid), charged pro rata; at_renewal: a downgrade; cancelled: the current plan named, a scheduled downgrade is cancelled',
     }),
     price: Money,
     proration: Proration,
@@ -139,7 +141,12 @@ const PlanChangeQuote = Type.Object(
   strict,
 );
 const PlanChanged = Type.Object(
-  { subscription: Subscription, charged: Money, effective: Type.Enum(['now', 'at_renewal']), proration: Proration },
+  {
+    subscription: Subscription,
+    charged: Money,
+    effective: Type.Enum(['now', 'at_renewal', 'cancelled']),
+    proration: Proration,
+  },
   strict,
 );
 const SubParams = Type.Object({ id: Uuid }, strict);
@@ -246,7 +253,11 @@ const AddonQuote = Type.Object(
   {
     quote_id: Type.String(),
     product: Type.String(),
-    price: Money,
+    price: { ...Money, description: 'What the purchase charges: the rest of this term, plus next_term' },
+    next_term: {
+      ...Money,
+      description: 'The whole next term, when the subscription is renewed already (0 otherwise)',
+    },
     monthly_price: Money,
     price_version: Int32({ minimum: 1 }),
     formula: Type.String(),
@@ -421,7 +432,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         description:
           'R-ADD-5: the package renews with its active add-ons. R-ADD-6: a WHMCS license that came bundled shows here as a charged line with a note, and difference_from_current_term says what it adds; remove it before the renewal to avoid the charge.',
         params: IdParams,
-        errors: [NotFound, NotSoldInCurrency],
+        errors: [NotFound, NotSoldInCurrency, AlreadyRenewed],
         response: { 200: RenewalQuote },
       },
       config: { bulkExempt: true, audit: false },
@@ -438,7 +449,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         summary: 'Renew for another term with the active add-ons; an expired subscription starts a new term now',
         params: IdParams,
         body: Type.Object({ quote_id: Type.Optional(QuoteId), max_price: Type.Optional(MaxPrice) }, strict),
-        errors: [NotFound, NotSoldInCurrency, QuoteExpired, PriceChanged, InsufficientFunds],
+        errors: [NotFound, NotSoldInCurrency, QuoteExpired, PriceChanged, InsufficientFunds, AlreadyRenewed],
         response: { 200: Renewed },
       },
     },
@@ -460,7 +471,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         summary: 'What moving to another plan costs: an upgrade pro rata now, a downgrade nothing (at the renewal)',
         params: IdParams,
         body: Type.Object({ plan_id: PlanId }, strict),
-        errors: [NotFound, PlanNotFound, NotSoldInCurrency, SamePlan],
+        errors: [NotFound, PlanNotFound, NotSoldInCurrency, SamePlan, AlreadyRenewed],
         response: { 200: PlanChangeQuote },
       },
       config: { bulkExempt: true, audit: false },
@@ -487,6 +498,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
           PlanNotFound,
           NotSoldInCurrency,
           SamePlan,
+          AlreadyRenewed,
           PlanDoesNotFit,
           QuoteExpired,
           PriceChanged,

@@ -2,6 +2,7 @@
 import { Type } from 'typebox';
 import { Currency, DateTime, Int32, iso, Money, MoneyAmount, named, Page, Uuid } from '../../schemas.js';
 import { panelPolicy } from './backend.js';
+import { runningTerm, termBounds } from './terms.js';
 import type { AddonProductRow, AddonRow, CustomerRow, HostingPlanRow, SubscriptionRow } from './store.js';
 
 export const strict = { additionalProperties: false } as const;
@@ -156,8 +157,12 @@ export const Subscription = named(
       status: SubscriptionStatus,
       suspended_for: Type.Array(SuspensionReason),
       term_months: TermMonths,
-      term_start: DateTime,
+      term_start: { ...DateTime, description: 'The running term' },
       term_end: DateTime,
+      paid_through: {
+        ...DateTime,
+        description: 'The end of the last term paid: after term_end when the next term is renewed already',
+      },
       autorenew: Type.Boolean(),
       whmcs_bundled: Type.Boolean({
         description: 'R-ADD-6: sold while WHMCS was bundled; its WHMCS is free until the next renewal',
@@ -179,27 +184,32 @@ export const Subscription = named(
 );
 export const SubscriptionList = Page(Subscription);
 
-export const subscriptionView = (s: SubscriptionRow) => ({
-  id: s.id,
-  plan_id: s.planId,
-  plan_price_version: s.planPriceVersion,
-  pending_plan_id: s.pendingPlanId,
-  status: s.status as 'active' | 'suspended' | 'expired',
-  suspended_for: s.suspendedFor as ('overuse' | 'operator' | 'reseller' | 'expired')[],
-  term_months: s.termMonths as 1 | 3 | 6 | 12,
-  term_start: s.termStart.toISOString(),
-  term_end: s.termEnd.toISOString(),
-  autorenew: s.autorenew,
-  whmcs_bundled: s.whmcsBundled,
-  usage: {
-    disk_bytes: s.diskUsed,
-    traffic_bytes: s.trafficUsed,
-    traffic_month: s.trafficMonth,
-    crossed_thresholds: s.crossed,
-  },
-  renewal_failed_at: iso(s.renewalFailedAt),
-  created_at: s.createdAt.toISOString(),
-});
+/** The subscription as the API shows it; `at`: show the term running then (one paid ahead may have begun). */
+export const subscriptionView = (s: SubscriptionRow, at?: Date) => {
+  const term = at ? runningTerm(s, at) : undefined;
+  return {
+    id: s.id,
+    plan_id: s.planId,
+    plan_price_version: s.planPriceVersion,
+    pending_plan_id: s.pendingPlanId,
+    status: s.status as 'active' | 'suspended' | 'expired',
+    suspended_for: s.suspendedFor as ('overuse' | 'operator' | 'reseller' | 'expired')[],
+    term_months: s.termMonths as 1 | 3 | 6 | 12,
+    term_start: (term?.start ?? s.termStart).toISOString(),
+    term_end: (term?.end ?? s.termEnd).toISOString(),
+    paid_through: termBounds(s.termAnchor, s.termIndex + s.paidTermsAhead, s.termMonths).end.toISOString(),
+    autorenew: s.autorenew,
+    whmcs_bundled: s.whmcsBundled,
+    usage: {
+      disk_bytes: s.diskUsed,
+      traffic_bytes: s.trafficUsed,
+      traffic_month: s.trafficMonth,
+      crossed_thresholds: s.crossed,
+    },
+    renewal_failed_at: iso(s.renewalFailedAt),
+    created_at: s.createdAt.toISOString(),
+  };
+};
 
 const AllocationFields = {
   disk_bytes: Bytes('Disk space'),

@@ -43,6 +43,28 @@ export async function priceInForce(
   return row;
 }
 
+/** A price as it was at `version` (what a subscription paid), undefined when there is none. */
+export async function priceOfVersion(
+  tx: Tx,
+  kind: 'plan' | 'addon',
+  productId: string,
+  currency: string,
+  version: number,
+): Promise<PriceInForce | undefined> {
+  const [row] = await tx
+    .select({ version: hostingPrices.version, monthlyAmount: hostingPrices.monthlyAmount })
+    .from(hostingPrices)
+    .where(
+      and(
+        eq(hostingPrices.kind, kind),
+        eq(hostingPrices.productId, productId),
+        eq(hostingPrices.currency, currency),
+        eq(hostingPrices.version, version),
+      ),
+    );
+  return row;
+}
+
 /** Every price in force (the newest version per product and currency) of `kind`. */
 export async function pricesInForce(
   tx: Tx,

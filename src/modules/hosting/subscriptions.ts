@@ -5,10 +5,17 @@
 // per crossing (R-PLAN-3), and the overuse policy suspending and resuming the whole subscription
 // (R-PLAN-2; mailbox sizes never count, R-PLAN-4). Each change, its panel call, its charge and its
 // events commit together.
+import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
-import { hostingAddons, hostingCustomers, hostingSubscriptions, hostingUsage } from '../../db/schema/index.js';
+import {
+  hostingAddons,
+  hostingCustomers,
+  hostingIpPool,
+  hostingSubscriptions,
+  hostingUsage,
+} from '../../db/schema/index.js';
 import type { HostingThreshold } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed } from '../../errors.js';
 import type { AuditRow } from '../../plugins/audit.js';
@@ -34,6 +41,7 @@ import {
   findPlan,
   findSubscription,
   priceInForce,
+  priceOfVersion,
   ingestUsage,
   usageTotals,
   type CustomerRow,
@@ -42,6 +50,7 @@ import {
   type UsageEntry,
 } from './store.js';
 import { cascade, suspendCustomer } from './suspensions.js';
+import { runningTerm, termBounds } from './terms.js';
 
 export const PlanNotFound = defineError('plan_not_found', 422, 'No such plan on sale');
 export const NotSoldInCurrency = defineError(
@@ -79,6 +88,11 @@ export const PlanDoesNotFit = defineError(
   Type.Object({ misfits: Type.Array(Type.String()) }),
 );
 export const SamePlan = defineError('same_plan', 409, 'The subscription is already on this plan');
+export const AlreadyRenewed = defineError(
+  'already_renewed',
+  409,
+  'The next term is paid already: renew, or change the plan, once it has begun',
+);
 
 export interface HostingDeps {
   db: Db;
@@ -86,6 +100,7 @@ export interface HostingDeps {
   quotes: Signer;
   quoteTtlS: number;
   now: () => Date;
+  log?: { error: (obj: unknown, msg: string) => void };
 }
 
 export interface Caller {
@@ -199,7 +214,44 @@ export function createSubscriptionService(deps: HostingDeps) {
   async function owned(tx: Tx, accountId: string, id: string, lock = false): Promise<SubscriptionRow> {
     const s = await findSubscription(tx, accountId, id, { lock });
     if (!s) throw new NotFound('No such hosting subscription');
-    return s;
+    return lock ? rollForward(tx, s, deps.now()) : s;
+  }
+
+  /**
+   * Persists the term running at `at` when a term paid ahead has begun (the locked subscription's
+   * stored term is then the running one): its bounds, the downgrade it was renewed for, and each
+   * add-on's charge for it.
+   */
+  async function rollForward(tx: Tx, sub: SubscriptionRow, at: Date): Promise<SubscriptionRow> {
+    const term = runningTerm(sub, at);
+    if (term.index === sub.termIndex) return sub;
+    const planId = sub.pendingPlanId ?? sub.planId;
+    if (sub.pendingPlanId) await backend.setPolicy(tx, sub.panelId, panelPolicy((await findPlan(tx, planId))!));
+    const [row] = await tx
+      .update(hostingSubscriptions)
+      .set({
+        termIndex: term.index,
+        termStart: term.start,
+        termEnd: term.end,
+        paidTermsAhead: term.ahead,
+        planId,
+        pendingPlanId: null,
+        updatedAt: at,
+      })
+      .where(eq(hostingSubscriptions.id, sub.id))
+      .returning();
+    await tx
+      .update(hostingAddons)
+      .set({ chargedAmount: sql`ahead_charge`, aheadCharge: 0, coveredFrom: term.start })
+      .where(and(eq(hostingAddons.subscriptionId, sub.id), eq(hostingAddons.status, 'active')));
+    const after = row!;
+    if (sub.pendingPlanId)
+      await emitEvent(tx, SubscriptionPlanChanged, {
+        accountId: sub.accountId,
+        objectId: sub.id,
+        data: subscriptionView(after),
+      });
+    return after;
   }
 
   const assertUsable = (s: SubscriptionRow) => {
@@ -290,9 +342,21 @@ export function createSubscriptionService(deps: HostingDeps) {
     return out;
   }
 
-  /** The renewal's lines: the plan (or the pending downgrade) and every active add-on, at the prices in force. */
+  /**
+   * The renewal's lines: the plan (the pending downgrade when it fits, else the current plan) and
+   * every active add-on, at the prices in force; and the quote's binding of exactly these lines.
+   */
   async function renewalLines(tx: Tx, sub: SubscriptionRow, currency: string) {
-    const planId = sub.pendingPlanId ?? sub.planId;
+    let planId = sub.planId;
+    let note: string | null = null;
+    if (sub.pendingPlanId) {
+      const wrong = await misfits(tx, sub, (await findPlan(tx, sub.pendingPlanId))!);
+      if (wrong.length === 0) {
+        planId = sub.pendingPlanId;
+        note = `the downgrade from ${sub.planId} takes effect with this term`;
+      } else
+        note = `the downgrade to ${sub.pendingPlanId} does not fit (${wrong.join('; ')}): renewed on ${sub.planId}`;
+    }
     const planPrice = await monthly(tx, 'plan', planId, currency);
     const lines: {
       item: string;
@@ -308,13 +372,14 @@ export function createSubscriptionService(deps: HostingDeps) {
         months: sub.termMonths,
         amount: planPrice.monthlyAmount * sub.termMonths,
         version: planPrice.version,
-        note: sub.pendingPlanId ? `downgrade from ${sub.planId} takes effect` : null,
+        note,
       },
     ];
     const addons = await tx
       .select()
       .from(hostingAddons)
-      .where(and(eq(hostingAddons.subscriptionId, sub.id), eq(hostingAddons.status, 'active')));
+      .where(and(eq(hostingAddons.subscriptionId, sub.id), eq(hostingAddons.status, 'active')))
+      .orderBy(hostingAddons.id);
     for (const a of addons) {
       const p = await monthly(tx, 'addon', a.productId, currency);
       lines.push({
@@ -328,16 +393,26 @@ export function createSubscriptionService(deps: HostingDeps) {
           : null,
       });
     }
-    return { lines, total: lines.reduce((s, l) => s + l.amount, 0), addons };
+    const total = lines.reduce((sum, l) => sum + l.amount, 0);
+    // The quote prices these lines: another add-on, one removed or another price makes it another order.
+    const binding = createHash('sha256')
+      .update(
+        `${sub.termIndex}:${sub.paidTermsAhead}:${lines.map((l) => `${l.item}=${l.version}:${l.amount}`).join(',')}`,
+      )
+      .digest('base64url')
+      .slice(0, 22);
+    return { lines, total, addons, planId, binding };
   }
 
+  /** Whether the subscription's term has ended with nothing paid ahead (it expires, or has). */
+  const lapsed = (sub: SubscriptionRow, at: Date) => sub.status === 'expired' || runningTerm(sub, at).end <= at;
+
   async function renewIn(tx: Tx, sub: SubscriptionRow, currency: string, at: Date, maxPrice?: Money, quoted?: number) {
-    const { lines, total, addons } = await renewalLines(tx, sub, currency);
+    if (sub.paidTermsAhead > 0)
+      throw new AlreadyRenewed(`The term from ${sub.termEnd.toISOString()} is paid: renew again once it has begun`);
+    const { lines, total, addons, planId } = await renewalLines(tx, sub, currency);
     const amount = quoted ?? total;
     assertMaxPrice({ amount, currency }, maxPrice, 'The renewal');
-    const expired = sub.status === 'expired' || sub.termEnd <= at;
-    const start = expired ? wholeSecond(at) : sub.termEnd;
-    const end = addMonths(start, sub.termMonths);
     if (amount > 0)
       await charge(tx, {
         accountId: sub.accountId,
@@ -345,29 +420,43 @@ export function createSubscriptionService(deps: HostingDeps) {
         reason: `Hosting renewal: ${lines.map((l) => l.item.split(':').slice(0, 2).join(' ')).join(', ')} (${sub.termMonths} months)`,
         reference: `hosting:${sub.id}`,
       });
-    const planId = sub.pendingPlanId ?? sub.planId;
-    const planVersion = lines[0]!.version;
-    if (sub.pendingPlanId) {
-      const plan = (await findPlan(tx, planId))!;
-      await backend.setPolicy(tx, sub.panelId, panelPolicy(plan));
-    }
+    const restart = lapsed(sub, at);
+    const anchor = restart ? wholeSecond(at) : sub.termAnchor;
+    const bounds = restart ? termBounds(anchor, 0, sub.termMonths) : null;
+    // A lapsed subscription starts a new term now, on the renewed plan; a running one pays the next
+    // term ahead, which begins (with the downgrade, if any) when this one ends.
     await tx
       .update(hostingSubscriptions)
       .set({
-        planId,
-        pendingPlanId: null,
-        planPriceVersion: planVersion,
-        termStart: start,
-        termEnd: end,
+        ...(restart
+          ? {
+              termAnchor: anchor,
+              termIndex: 0,
+              termStart: bounds!.start,
+              termEnd: bounds!.end,
+              paidTermsAhead: 0,
+              planId,
+              pendingPlanId: null,
+            }
+          : { paidTermsAhead: 1, pendingPlanId: planId === sub.planId ? null : planId }),
+        planPriceVersion: lines[0]!.version,
         whmcsBundled: false,
         renewalFailedAt: null,
         updatedAt: at,
       })
       .where(eq(hostingSubscriptions.id, sub.id));
+    if (restart && planId !== sub.planId)
+      await backend.setPolicy(tx, sub.panelId, panelPolicy((await findPlan(tx, planId))!));
     for (const [i, a] of addons.entries())
       await tx
         .update(hostingAddons)
-        .set({ bundled: false, priceVersion: lines[i + 1]!.version })
+        .set({
+          bundled: false,
+          priceVersion: lines[i + 1]!.version,
+          ...(restart
+            ? { chargedAmount: lines[i + 1]!.amount, coveredFrom: bounds!.start, aheadCharge: 0 }
+            : { aheadCharge: lines[i + 1]!.amount }),
+        })
         .where(eq(hostingAddons.id, a.id));
     let after = (await findSubscription(tx, null, sub.id))!;
     if (after.suspendedFor.includes('expired')) after = await cascade(tx, backend, after, 'expired', false, at);
@@ -377,6 +466,20 @@ export function createSubscriptionService(deps: HostingDeps) {
       data: subscriptionView(after),
     });
     return { subscription: subscriptionView(after), charged: { amount, currency }, lines };
+  }
+
+  /** Add-ons end with a term that ends unrenewed: keys revoked, addresses back in the pool. */
+  async function endAddons(tx: Tx, subscriptionId: string, at: Date) {
+    const ended = await tx
+      .update(hostingAddons)
+      .set({ status: 'expired', removedAt: at })
+      .where(and(eq(hostingAddons.subscriptionId, subscriptionId), eq(hostingAddons.status, 'active')))
+      .returning({ id: hostingAddons.id });
+    if (ended.length > 0)
+      await tx
+        .update(hostingIpPool)
+        .set({ addonId: null, assignedAt: null })
+        .where(sql`addon_id = ANY(${sql.param(ended.map((e) => e.id))}::uuid[])`);
   }
 
   return {
@@ -439,6 +542,7 @@ export function createSubscriptionService(deps: HostingDeps) {
             planId: plan.id,
             planPriceVersion: p.version,
             termMonths: input.termMonths,
+            termAnchor: start,
             termStart: start,
             termEnd: addMonths(start, input.termMonths),
             autorenew: input.autorenew ?? true,
@@ -461,7 +565,7 @@ export function createSubscriptionService(deps: HostingDeps) {
     },
 
     async get(accountId: string, id: string) {
-      return subscriptionView(await owned(db, accountId, id));
+      return subscriptionView(await owned(db, accountId, id), deps.now());
     },
 
     async list(accountId: string, after: string | undefined, limit: number) {
@@ -473,7 +577,8 @@ export function createSubscriptionService(deps: HostingDeps) {
         )
         .orderBy(hostingSubscriptions.id)
         .limit(limit + 1);
-      return rows.map(subscriptionView);
+      const now = deps.now();
+      return rows.map((r) => subscriptionView(r, now));
     },
 
     async setAutorenew(accountId: string, id: string, autorenew: boolean) {
@@ -493,18 +598,20 @@ export function createSubscriptionService(deps: HostingDeps) {
     async renewalQuote(caller: Caller, id: string) {
       const now = deps.now();
       const sub = await owned(db, caller.accountId, id);
-      const { lines, total } = await renewalLines(db, sub, caller.currency);
+      if (sub.paidTermsAhead > 0 && runningTerm(sub, now).ahead > 0)
+        throw new AlreadyRenewed(`The term from ${sub.termEnd.toISOString()} is paid: renew again once it has begun`);
+      const { lines, total, binding } = await renewalLines(db, sub, caller.currency);
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
-      const start = sub.status === 'expired' || sub.termEnd <= now ? wholeSecond(now) : sub.termEnd;
-      const current = sub.whmcsBundled
-        ? lines.filter((l) => !l.note?.startsWith('R-ADD-6')).reduce((s, l) => s + l.amount, 0)
-        : total;
+      const restart = lapsed(sub, now);
+      const term = runningTerm(sub, now);
+      const start = restart ? wholeSecond(now) : term.end;
+      const current = lines.filter((l) => !l.note?.startsWith('R-ADD-6')).reduce((sum, l) => sum + l.amount, 0);
       return {
         quote_id: signQuote(deps.quotes, {
           kind: 'renewal',
           accountId: caller.accountId,
           subscriptionId: sub.id,
-          product: `${sub.pendingPlanId ?? sub.planId}@${sub.termEnd.getTime()}`,
+          product: binding,
           months: sub.termMonths,
           currency: caller.currency,
           amount: total,
@@ -529,49 +636,58 @@ export function createSubscriptionService(deps: HostingDeps) {
       const now = deps.now();
       return db.transaction(async (tx) => {
         const sub = await owned(tx, caller.accountId, id, true);
-        const quoted = input.quoteId
-          ? redeemQuote(
-              deps.quotes,
-              input.quoteId,
-              {
-                kind: 'renewal',
-                accountId: caller.accountId,
-                subscriptionId: sub.id,
-                product: `${sub.pendingPlanId ?? sub.planId}@${sub.termEnd.getTime()}`,
-                months: sub.termMonths,
-                currency: caller.currency,
-              },
-              now,
-            ).amount
-          : undefined;
+        let quoted: number | undefined;
+        if (input.quoteId) {
+          // The quote is for exactly the lines that would renew now (its binding).
+          const { binding } = await renewalLines(tx, sub, caller.currency);
+          quoted = redeemQuote(
+            deps.quotes,
+            input.quoteId,
+            {
+              kind: 'renewal',
+              accountId: caller.accountId,
+              subscriptionId: sub.id,
+              product: binding,
+              months: sub.termMonths,
+              currency: caller.currency,
+            },
+            now,
+          ).amount;
+        }
         return renewIn(tx, sub, caller.currency, now, input.maxPrice, quoted);
       });
     },
 
     /**
-     * The job: subscriptions with autorenew are renewed from a day before their term ends; a failed
-     * charge is an event (once a day) and is tried again; a term that ends unrenewed expires, which
-     * suspends the subscription and its customers.
+     * The job, safe on several instances (each subscription under its row lock, re-read there):
+     * subscriptions with autorenew pay the next term from a day before theirs ends; a failed charge
+     * is an event (at most once a day) and is tried again each run; a term paid ahead begins when
+     * the running one ends; a term that ends unrenewed expires, which suspends the subscription and
+     * its customers and ends its add-ons.
      */
     async runRenewals(at: Date, currencyOf: (accountId: string) => Promise<string>) {
+      const soon = new Date(at.getTime() + 86_400_000).toISOString();
       const due = await db
         .select({ id: hostingSubscriptions.id, accountId: hostingSubscriptions.accountId })
         .from(hostingSubscriptions)
         .where(
-          sql`status <> 'expired' AND term_end <= ${new Date(at.getTime() + 86_400_000).toISOString()}::timestamptz`,
+          sql`status <> 'expired' AND (term_end <= ${at.toISOString()}::timestamptz
+              OR (autorenew AND paid_terms_ahead = 0 AND term_end <= ${soon}::timestamptz))`,
         )
+        .orderBy(sql`renewal_failed_at NULLS FIRST`, hostingSubscriptions.termEnd)
         .limit(500);
       let renewed = 0;
       for (const d of due) {
         const currency = await currencyOf(d.accountId);
         try {
           await db.transaction(async (tx) => {
-            const sub = (await findSubscription(tx, null, d.id, { lock: true }))!;
-            if (sub.status === 'expired' || sub.termEnd.getTime() > at.getTime() + 86_400_000) return;
-            if (sub.autorenew) {
+            let sub = (await findSubscription(tx, null, d.id, { lock: true }))!;
+            if (sub.status === 'expired') return;
+            sub = await rollForward(tx, sub, at);
+            if (sub.autorenew && sub.paidTermsAhead === 0 && sub.termEnd.getTime() <= at.getTime() + 86_400_000) {
               try {
-                await tx.transaction(async (inner) => {
-                  await renewIn(inner, sub, currency, at);
+                await tx.transaction(async (sp) => {
+                  await renewIn(sp, sub, currency, at);
                 });
                 renewed++;
                 return;
@@ -583,6 +699,7 @@ export function createSubscriptionService(deps: HostingDeps) {
                     .set({ renewalFailedAt: at })
                     .where(eq(hostingSubscriptions.id, sub.id))
                     .returning();
+                  sub = row!;
                   const required = (err.extensions as { required?: Money } | undefined)?.required ?? {
                     amount: 0,
                     currency,
@@ -590,12 +707,13 @@ export function createSubscriptionService(deps: HostingDeps) {
                   await emitEvent(tx, SubscriptionRenewalFailed, {
                     accountId: sub.accountId,
                     objectId: sub.id,
-                    data: { subscription: subscriptionView(row!), required, reason: err.message },
+                    data: { subscription: subscriptionView(sub), required, reason: err.message },
                   });
                 }
               }
             }
-            if (sub.termEnd <= at) {
+            if (sub.termEnd <= at && sub.paidTermsAhead === 0) {
+              await endAddons(tx, sub.id, at);
               const after = await cascade(tx, backend, sub, 'expired', true, at);
               await emitEvent(tx, SubscriptionExpired, {
                 accountId: sub.accountId,
@@ -606,7 +724,7 @@ export function createSubscriptionService(deps: HostingDeps) {
           });
         } catch (err) {
           // One subscription's failure never stops the others; the next run tries it again.
-          void err;
+          deps.log?.error({ err, subscription: d.id }, 'hosting renewal failed');
         }
       }
       return renewed;
@@ -624,13 +742,13 @@ export function createSubscriptionService(deps: HostingDeps) {
           kind: 'plan_change',
           accountId: caller.accountId,
           subscriptionId: sub.id,
-          product: `${planId}@${sub.termEnd.getTime()}`,
+          product: r.binding,
           months: sub.termMonths,
           currency: caller.currency,
           amount: r.amount,
           expiresAt,
         }),
-        effective: r.upgrade ? ('now' as const) : ('at_renewal' as const),
+        effective: r.effective,
         price: { amount: r.amount, currency: caller.currency },
         proration: r.proration,
         expires_at: expiresAt.toISOString(),
@@ -651,22 +769,24 @@ export function createSubscriptionService(deps: HostingDeps) {
               kind: 'plan_change',
               accountId: caller.accountId,
               subscriptionId: sub.id,
-              product: `${input.planId}@${sub.termEnd.getTime()}`,
+              product: r.binding,
               months: sub.termMonths,
               currency: caller.currency,
             },
             now,
           ).amount;
         assertMaxPrice({ amount, currency: caller.currency }, input.maxPrice, 'The plan change');
-        if (!r.upgrade) {
-          const wrong = await misfits(tx, sub, r.plan);
-          if (wrong.length > 0)
-            throw new PlanDoesNotFit(`${r.plan.name} does not hold: ${wrong.join('; ')}`, {
-              extensions: { misfits: wrong },
-            });
+        if (r.effective !== 'now') {
+          if (r.effective === 'at_renewal') {
+            const wrong = await misfits(tx, sub, r.plan);
+            if (wrong.length > 0)
+              throw new PlanDoesNotFit(`${r.plan.name} does not hold: ${wrong.join('; ')}`, {
+                extensions: { misfits: wrong },
+              });
+          }
           const [row] = await tx
             .update(hostingSubscriptions)
-            .set({ pendingPlanId: r.plan.id, updatedAt: now })
+            .set({ pendingPlanId: r.effective === 'at_renewal' ? r.plan.id : null, updatedAt: now })
             .where(eq(hostingSubscriptions.id, sub.id))
             .returning();
           const view = subscriptionView(row!);
@@ -674,7 +794,7 @@ export function createSubscriptionService(deps: HostingDeps) {
           return {
             subscription: view,
             charged: { amount: 0, currency: caller.currency },
-            effective: 'at_renewal' as const,
+            effective: r.effective,
             proration: r.proration,
           };
         }
@@ -712,36 +832,40 @@ export function createSubscriptionService(deps: HostingDeps) {
       return db.transaction(async (tx) => {
         const sub = await owned(tx, accountId, id, true);
         assertUsable(sub);
-        const plan = (await findPlan(tx, sub.planId))!;
+        // A scheduled downgrade must still hold the customers when it takes effect: both plans are checked.
+        const plans = [(await findPlan(tx, sub.planId))!];
+        if (sub.pendingPlanId) plans.push((await findPlan(tx, sub.pendingPlanId))!);
         const a = await allocations(tx, sub.id);
-        if (plan.customers >= 0) {
-          const cap = plan.customers + (await extraCustomerAccounts(tx, sub.id));
-          if (a.customers >= cap)
-            throw new CustomerLimitReached(`The plan holds ${cap} customer accounts, all in use`, {
-              extensions: { limit: cap },
-            });
-        }
-        if (!plan.oversell)
-          for (const r of RESOURCES) {
-            const limit = planLimit(plan, r);
-            if (limit < 0) continue;
-            const requested = allocationOf(input, r);
-            const allocated = {
-              disk_bytes: a.diskBytes,
-              traffic_bytes: a.trafficBytes,
-              domains: a.domains,
-              sites: a.sites,
-              mailboxes: a.mailboxes,
-              databases: a.databases,
-            }[r];
-            if (requested < 0 || allocated + requested > limit)
-              throw new AllocationExceedsPlan(
-                requested < 0
-                  ? `${r}: unlimited does not fit a plan of ${limit} that does not oversell`
-                  : `${r}: ${allocated} allocated + ${requested} requested is over the plan's ${limit}`,
-                { extensions: { resource: r, plan_limit: limit, allocated, requested } },
-              );
+        for (const plan of plans) {
+          if (plan.customers >= 0) {
+            const cap = plan.customers + (await extraCustomerAccounts(tx, sub.id));
+            if (a.customers >= cap)
+              throw new CustomerLimitReached(`The plan holds ${cap} customer accounts, all in use`, {
+                extensions: { limit: cap },
+              });
           }
+          if (!plan.oversell)
+            for (const r of RESOURCES) {
+              const limit = planLimit(plan, r);
+              if (limit < 0) continue;
+              const requested = allocationOf(input, r);
+              const allocated = {
+                disk_bytes: a.diskBytes,
+                traffic_bytes: a.trafficBytes,
+                domains: a.domains,
+                sites: a.sites,
+                mailboxes: a.mailboxes,
+                databases: a.databases,
+              }[r];
+              if (requested < 0 || allocated + requested > limit)
+                throw new AllocationExceedsPlan(
+                  requested < 0
+                    ? `${r}: unlimited does not fit a plan of ${limit} that does not oversell`
+                    : `${r}: ${allocated} allocated + ${requested} requested is over the plan's ${limit}`,
+                  { extensions: { resource: r, plan_limit: limit, allocated, requested } },
+                );
+            }
+        }
         const panelId = await backend.createCustomer(tx, sub.panelId);
         const [row] = await tx
           .insert(hostingCustomers)
@@ -850,7 +974,8 @@ export function createSubscriptionService(deps: HostingDeps) {
         crossed.some((k) => !r.crossed.includes(k)) ||
         overuses(plan, { disk: r.totals.diskBytes, traffic: r.totals.trafficBytes }) !==
           r.suspendedFor.includes('overuse');
-      if (r.changed > 0 && moved) {
+      // Also when this report changed nothing: an evaluation that failed after its report was kept is made now.
+      if (moved) {
         const sub = await db.transaction(async (tx) => {
           const locked = (await findSubscription(tx, accountId, id, { lock: true }))!;
           plan = (await findPlan(tx, locked.planId))!;
@@ -876,20 +1001,33 @@ export function createSubscriptionService(deps: HostingDeps) {
     },
   };
 
+  /**
+   * What moving to `planId` means now: a plan with a higher monthly price than the one paid for this
+   * term is an upgrade, charged (new − paid) monthly for the rest of the term; any other plan is a
+   * downgrade at the renewal; the current plan cancels a scheduled downgrade. The quote binds the
+   * term, both plans and both price versions.
+   */
   async function priceChange(tx: Tx, sub: SubscriptionRow, planId: string, currency: string, now: Date) {
-    const plan = await planOnSale(tx, planId, '/body/plan_id');
-    if (plan.id === sub.planId) throw new SamePlan(`Already on ${plan.name}`);
+    const term = runningTerm(sub, now);
+    if (term.ahead > 0 || term.index !== sub.termIndex)
+      throw new AlreadyRenewed('The next term is paid already: change the plan once it has begun');
+    if (planId === sub.planId && !sub.pendingPlanId) throw new SamePlan(`Already on ${sub.planId}`);
+    const plan = planId === sub.planId ? (await findPlan(tx, planId))! : await planOnSale(tx, planId, '/body/plan_id');
     const next = await monthly(tx, 'plan', plan.id, currency);
-    const current = await monthly(tx, 'plan', sub.planId, currency);
-    const upgrade = next.monthlyAmount >= current.monthlyAmount;
+    const paid =
+      (await priceOfVersion(tx, 'plan', sub.planId, currency, sub.planPriceVersion)) ??
+      (await monthly(tx, 'plan', sub.planId, currency));
+    const effective: 'now' | 'at_renewal' | 'cancelled' =
+      planId === sub.planId ? 'cancelled' : next.monthlyAmount > paid.monthlyAmount ? 'now' : 'at_renewal';
     const proration: Proration = prorate({
-      monthlyPrice: upgrade ? next.monthlyAmount - current.monthlyAmount : 0,
+      monthlyPrice: effective === 'now' ? next.monthlyAmount - paid.monthlyAmount : 0,
       months: sub.termMonths,
-      termStart: sub.termStart,
-      termEnd: sub.termEnd,
+      termStart: term.start,
+      termEnd: term.end,
       at: now,
     });
-    return { plan, upgrade, amount: upgrade ? proration.amount : 0, proration, version: next.version };
+    const binding = `${planId}@${term.index}:${sub.planId}:${sub.planPriceVersion}:${next.version}:${sub.pendingPlanId ?? ''}`;
+    return { plan, effective, amount: proration.amount, proration, version: next.version, binding };
   }
 
   async function usageView(tx: Tx, sub: SubscriptionRow) {

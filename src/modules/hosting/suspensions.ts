@@ -63,7 +63,7 @@ export async function cascade(
         ? sql`CASE WHEN ${reason} = ANY(suspended_for) THEN suspended_for ELSE array_append(suspended_for, ${reason}) END`
         : sql`array_remove(suspended_for, ${reason})`,
       status: add
-        ? sql`CASE WHEN ${reason} = 'expired' THEN 'expired' ELSE 'suspended' END`
+        ? sql`CASE WHEN ${reason} = 'expired' OR 'expired' = ANY(suspended_for) THEN 'expired' ELSE 'suspended' END`
         : sql`CASE WHEN cardinality(array_remove(suspended_for, ${reason})) = 0 THEN 'active'
                    WHEN 'expired' = ANY(array_remove(suspended_for, ${reason})) THEN 'expired' ELSE 'suspended' END`,
       updatedAt: now,
@@ -94,6 +94,9 @@ export async function cascade(
   const moved = changed.filter((c) => c.was !== c.status).map(customerRow);
   if (after.status !== sub.status) {
     await backend.setStatus(tx, [sub.panelId], after.status === 'active' ? 'active' : 'suspended');
+  }
+  // An expiry is its own event (hosting.subscription.expired, from the caller).
+  if (after.status !== sub.status && after.status !== 'expired') {
     await emitEvent(tx, after.status === 'active' ? SubscriptionResumed : SubscriptionSuspended, {
       accountId: sub.accountId,
       objectId: sub.id,

@@ -648,8 +648,28 @@ t.test('R-ADD-5: a renewal charges the plan and every add-on at the prices then 
   t.equal(await app.jobs.run('hosting-renewals', new Date('2027-02-28T01:00:00Z')), 1);
   t.equal(await balanceOf(app, r), before - 140_000);
   const s = await get(app, r, `/v1/hosting/subscriptions/${sub.id}`);
-  t.match(s, { term_start: '2027-03-01T00:00:00.000Z', term_end: '2027-04-01T00:00:00.000Z', plan_price_version: 2 });
+  t.match(s, {
+    term_start: '2027-02-01T00:00:00.000Z',
+    term_end: '2027-03-01T00:00:00.000Z',
+    paid_through: '2027-04-01T00:00:00.000Z',
+    plan_price_version: 2,
+  });
   t.equal(await app.jobs.run('hosting-renewals', new Date('2027-02-28T02:00:00Z')), 0, 'once per term');
+  const twice = await app.inject({
+    method: 'POST',
+    url: `/v1/hosting/subscriptions/${sub.id}/renew`,
+    headers: bearer(r.token),
+    payload: {},
+  });
+  t.equal(twice.json().code, 'already_renewed', 'a double renewal charges nothing');
+  // The term paid ahead begins when the running one ends.
+  at('2027-03-01T00:30:00Z');
+  await app.jobs.run('hosting-renewals', new Date('2027-03-01T00:30:00Z'));
+  t.match(await get(app, r, `/v1/hosting/subscriptions/${sub.id}`), {
+    status: 'active',
+    term_start: '2027-03-01T00:00:00.000Z',
+    term_end: '2027-04-01T00:00:00.000Z',
+  });
   t.equal((await eventsOf(app, r, 'hosting.subscription.renewed')).length, 1);
 });
 
@@ -734,3 +754,166 @@ t.test(
     t.equal((await eventsOf(app, poor, 'hosting.subscription.expired')).length, 1);
   },
 );
+
+const post = (app: App, r: Reseller, url: string, payload: Record<string, unknown> = {}) =>
+  app.inject({ method: 'POST', url, headers: bearer(r.token), payload });
+
+t.test(
+  'R-ADD-5: a renewal quote holds exactly its lines: an add-on bought or removed since makes it another order',
+  async (t) => {
+    const { app, r } = await setup(t);
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    const quote = (await post(app, r, `${base}/renew/quote`)).json();
+    t.same(quote.price, { amount: 150_000, currency: 'RUB' });
+    t.equal((await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).statusCode, 201);
+    const stale = await post(app, r, `${base}/renew`, { quote_id: quote.quote_id });
+    t.equal(stale.json().code, 'quote_expired', 'the quote did not price the address');
+    const fresh = (await post(app, r, `${base}/renew/quote`)).json();
+    t.same(fresh.price, { amount: 165_000, currency: 'RUB' });
+    const renewed = await post(app, r, `${base}/renew`, { quote_id: fresh.quote_id });
+    t.same(renewed.json().charged, { amount: 165_000, currency: 'RUB' });
+  },
+);
+
+t.test(
+  'R-ADD-2 with a renewed term: an add-on bought then pays the rest of this term and the next; plan changes wait',
+  async (t) => {
+    const { app, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    later(10 * DAY);
+    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200);
+    const s = await get(app, r, base);
+    t.match(s, {
+      term_start: '2027-04-01T00:00:00.000Z',
+      term_end: '2027-05-01T00:00:00.000Z',
+      paid_through: '2027-06-01T00:00:00.000Z',
+    });
+    // WHMCS: 80,000 × 20/30 for April, and the whole of May (renewed already).
+    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'whmcs' })).json();
+    t.match(quote, {
+      price: { amount: 53_333 + 80_000 },
+      next_term: { amount: 80_000 },
+      seconds_remaining: 20 * 86_400,
+    });
+    const bought = await post(app, r, `${base}/addons`, { product: 'whmcs', quote_id: quote.quote_id });
+    t.same(bought.json().charged, { amount: 133_333, currency: 'RUB' });
+    const change = await post(app, r, `${base}/plan`, { plan_id: 'reseller-pro' });
+    t.equal(change.json().code, 'already_renewed');
+  },
+);
+
+t.test('an upgrade is priced against the plan price paid, and a refund against what was charged', async (t) => {
+  const { app, op, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+  await plan(app, op.token, 'p-paid-a');
+  await plan(app, op.token, 'p-paid-b', { prices: [{ currency: 'RUB', monthly_amount: 300_000 }] });
+  const sub = await subscribe(app, r, 'p-paid-a');
+  const base = `/v1/hosting/subscriptions/${sub.id}`;
+  const ip = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).json();
+  t.same(ip.charged, { amount: 15_000, currency: 'RUB' });
+  // The operator cuts plan a and raises the address after they were paid.
+  await plan(app, op.token, 'p-paid-a', { prices: [{ currency: 'RUB', monthly_amount: 10_000 }] });
+  await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/addon-products/dedicated-ip',
+    headers: bearer(op.token),
+    payload: {
+      kind: 'ip_address',
+      name: 'Dedicated IP address',
+      active: true,
+      prices: [{ currency: 'RUB', monthly_amount: 45_000 }],
+    },
+  });
+  later(15 * DAY);
+  // Half of April left: (300,000 − 100,000 paid) × 1/2, not (300,000 − 10,000) × 1/2.
+  const quote = (await post(app, r, `${base}/plan/quote`, { plan_id: 'p-paid-b' })).json();
+  t.match(quote, { effective: 'now', price: { amount: 100_000 } });
+  // Half of the 15,000 paid for the address comes back, not half of today's 45,000.
+  const removed = await app.inject({
+    method: 'DELETE',
+    url: `${base}/addons/${ip.addon.id}?confirm=true`,
+    headers: bearer(r.token),
+  });
+  t.same(removed.json().refunded, { amount: 7_500, currency: 'RUB' });
+  // A quote for one change is not good for another.
+  const other = await post(app, r, `${base}/plan`, { plan_id: 'reseller-unlimited', quote_id: quote.quote_id });
+  t.equal(other.json().code, 'quote_expired');
+});
+
+t.test(
+  'a scheduled downgrade: new customers must fit it too, naming the current plan cancels it, at renewal it must still fit',
+  async (t) => {
+    const { app, op, r } = await setup(t);
+    await plan(app, op.token, 'p-dg-big', {
+      limits: {
+        disk_bytes: 100 * GB,
+        traffic_bytes: 1000 * GB,
+        customers: 5,
+        domains: 10,
+        sites: 10,
+        mailboxes: 100,
+        mailbox_bytes: 2 * GB,
+        databases: 10,
+      },
+      prices: [{ currency: 'RUB', monthly_amount: 200_000 }],
+    });
+    await plan(app, op.token, 'p-dg-small', {
+      limits: {
+        disk_bytes: 100 * GB,
+        traffic_bytes: 1000 * GB,
+        customers: 1,
+        domains: 10,
+        sites: 10,
+        mailboxes: 100,
+        mailbox_bytes: 2 * GB,
+        databases: 10,
+      },
+    });
+    const sub = await subscribe(app, r, 'p-dg-big');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    t.equal((await addCustomer(app, r, sub.id, 'a', { disk_bytes: GB })).statusCode, 201);
+    t.match((await post(app, r, `${base}/plan`, { plan_id: 'p-dg-small' })).json(), { effective: 'at_renewal' });
+    const b = await addCustomer(app, r, sub.id, 'b', { disk_bytes: GB });
+    t.match(b.json(), { code: 'customer_limit_reached', limit: 1 }, 'the downgrade holds one customer');
+    const cancel = await post(app, r, `${base}/plan`, { plan_id: 'p-dg-big' });
+    t.match(cancel.json(), { effective: 'cancelled', subscription: { pending_plan_id: null } });
+    t.equal((await addCustomer(app, r, sub.id, 'b', { disk_bytes: GB })).statusCode, 201);
+    // Scheduled again while two customers exist: refused. With one, accepted; then a second is refused.
+    t.equal((await post(app, r, `${base}/plan`, { plan_id: 'p-dg-small' })).json().code, 'plan_does_not_fit');
+  },
+);
+
+t.test('an expired subscription stays expired; its add-ons end with its term', async (t) => {
+  const { app, op, r } = await setup(t);
+  await plan(app, op.token, 'p-lapse');
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/hosting/subscriptions',
+    headers: bearer(r.token),
+    payload: { plan_id: 'p-lapse', term_months: 1, autorenew: false },
+  });
+  const sub = res.json().subscription;
+  const base = `/v1/hosting/subscriptions/${sub.id}`;
+  const ip = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).json().addon;
+  const whmcs = (await post(app, r, `${base}/addons`, { product: 'whmcs' })).json().addon;
+  await app.jobs.run('hosting-renewals', new Date('2027-03-01T00:00:00Z'));
+  t.match(await get(app, r, base), { status: 'expired', suspended_for: ['expired'] });
+  t.match(await get(app, r, `${base}/addons/${whmcs.id}`), { status: 'expired', license_key: null });
+  t.equal((await get(app, r, `${base}/addons/${ip.id}`)).status, 'expired');
+  // Usage over the limit keeps it expired (not suspended), and nothing can be bought on it.
+  const over = await usage(app, r, sub.id, new Date('2027-02-15T00:00:00Z'), [
+    { disk_bytes: 200 * GB, traffic_bytes: 0 },
+  ]);
+  t.match(over.json(), { status: 'expired' });
+  const buy = await post(app, r, `${base}/addons`, { product: 'dedicated-ip' });
+  t.equal(buy.json().code, 'subscription_suspended');
+  t.equal((await eventsOf(app, r, 'hosting.subscription.suspended')).length, 0, 'an expiry is not a suspension event');
+  t.equal((await eventsOf(app, r, 'hosting.subscription.expired')).length, 1);
+  // The address went back to the pool: another subscription gets it.
+  const other = await subscribe(app, r, 'p-lapse');
+  const again = (
+    await post(app, r, `/v1/hosting/subscriptions/${other.id}/addons`, { product: 'dedicated-ip' })
+  ).json();
+  t.equal(again.addon.ip_address, ip.ip_address);
+});
