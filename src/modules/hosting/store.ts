@@ -2,7 +2,7 @@
 // locked for a change, allocations and counts, usage upserted only when newer, and the cascade of a
 // suspension over every customer of a subscription in one statement.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { preparedStatement, queryRows, type Tx } from '../../db/client.js';
+import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import {
   hostingAddonProducts,
@@ -225,6 +225,7 @@ export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<
 }
 
 export interface IngestRow extends Record<string, unknown> {
+  ord: number | string;
   found: boolean;
   bad_subject: string | null;
   changed: number | string;
@@ -238,64 +239,76 @@ export interface IngestRow extends Record<string, unknown> {
 }
 
 /**
- * A usage report in one statement (the hot path of R-PLAN-2/3): the subscription locked for the
- * statement, each entry stored only if measured later than the one kept, the totals recomputed from
- * what is kept with this report's entries (a data-modifying CTE's rows are not visible to the rest
- * of its statement, so the kept rows it replaced are left out and its own added), written on the
- * subscription when something changed, and the request's audit row (R-SEC-7). Answers the totals,
- * the subscription's suspension and crossed thresholds before this report, and its plan: the caller
- * decides whether a threshold or the overuse policy needs the full evaluation.
+ * Usage reports in one statement (the hot path of R-PLAN-2/3; reports arriving together share it,
+ * and its one commit): the reports' subscriptions of the callers' accounts locked (in id order, so
+ * two batches never deadlock), each entry of a report whose customers all belong to its subscription
+ * stored only if measured later than the one kept, each subscription's totals recomputed from what
+ * is kept with this batch's entries (a data-modifying CTE's rows are not visible to the rest of its
+ * statement, so the kept rows it replaced are left out and its own added), written on the
+ * subscription when something changed, and each stored report's audit row (R-SEC-7). Answers, per
+ * report, the totals, the subscription's suspension and crossed thresholds before the batch, and its
+ * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
+ * reports of one customer in a batch cannot both update its row: the batch fails and is retried
+ * report by report.
  */
 const ingestStatement = preparedStatement<IngestRow>(
   'hosting_usage_ingest',
-  sql`WITH sub AS (
-        SELECT id, plan_id, status, suspended_for, crossed FROM hosting_subscriptions
-        WHERE id = ${sql.placeholder('subscription')}::uuid AND account_id = ${sql.placeholder('account')}::uuid
-        FOR UPDATE),
-      input AS (
-        SELECT * FROM jsonb_to_recordset(${sql.placeholder('entries')}::jsonb)
-          AS i("subject" text, "diskBytes" bigint, "trafficBytes" bigint, "mailboxes" integer, "largestMailboxBytes" bigint)),
+  sql`WITH q AS (
+        SELECT * FROM jsonb_to_recordset(${sql.placeholder('reports')}::jsonb)
+          AS q(ord integer, sub uuid, account uuid, at timestamptz, month text, audit jsonb, entries jsonb)),
+      subs AS (
+        SELECT s.id, s.account_id, s.plan_id, s.status, s.suspended_for, s.crossed FROM hosting_subscriptions s
+        WHERE s.id IN (SELECT sub FROM q) ORDER BY s.id FOR UPDATE),
+      e AS (
+        SELECT q.ord, q.sub, q.at, q.month, i.* FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account,
+          jsonb_to_recordset(q.entries)
+            AS i("subject" text, "diskBytes" bigint, "trafficBytes" bigint, "mailboxes" integer, "largestMailboxBytes" bigint)),
       bad AS (
-        SELECT i."subject" FROM input i
-        WHERE i."subject" <> 'own' AND NOT EXISTS (
+        SELECT DISTINCT ON (e.ord) e.ord, e."subject" FROM e
+        WHERE e."subject" <> 'own' AND NOT EXISTS (
           SELECT 1 FROM hosting_customers c
-          WHERE c.id = CASE WHEN i."subject" = 'own' THEN NULL ELSE i."subject"::uuid END
-            AND c.subscription_id = ${sql.placeholder('subscription')}::uuid)
-        LIMIT 1),
+          WHERE c.id = CASE WHEN e."subject" = 'own' THEN NULL ELSE e."subject"::uuid END AND c.subscription_id = e.sub)
+        ORDER BY e.ord),
+      good AS (SELECT * FROM e WHERE e.ord NOT IN (SELECT ord FROM bad)),
       up AS (
         INSERT INTO hosting_usage AS u (subscription_id, subject, measured_at, disk_bytes, traffic_bytes, traffic_month,
                                         mailboxes, largest_mailbox_bytes)
-        SELECT sub.id, i."subject", ${sql.placeholder('at')}::timestamptz, i."diskBytes", i."trafficBytes",
-               ${sql.placeholder('month')}, i."mailboxes", i."largestMailboxBytes"
-        FROM input i, sub WHERE NOT EXISTS (SELECT 1 FROM bad)
+        SELECT g.sub, g."subject", g.at, g."diskBytes", g."trafficBytes", g.month, g."mailboxes", g."largestMailboxBytes"
+        FROM good g
         ON CONFLICT (subscription_id, subject) DO UPDATE SET
           measured_at = excluded.measured_at, disk_bytes = excluded.disk_bytes,
           traffic_bytes = excluded.traffic_bytes, traffic_month = excluded.traffic_month,
           mailboxes = excluded.mailboxes, largest_mailbox_bytes = excluded.largest_mailbox_bytes
         WHERE u.measured_at < excluded.measured_at
-        RETURNING subject, disk_bytes, traffic_bytes, traffic_month),
+        RETURNING subscription_id, subject, disk_bytes, traffic_bytes, traffic_month),
       kept AS (
-        SELECT subject, disk_bytes, traffic_bytes, traffic_month FROM hosting_usage
-        WHERE subscription_id = ${sql.placeholder('subscription')}::uuid AND subject NOT IN (SELECT subject FROM up)
-        UNION ALL SELECT subject, disk_bytes, traffic_bytes, traffic_month FROM up),
+        SELECT u.subscription_id, u.disk_bytes, u.traffic_bytes, u.traffic_month FROM hosting_usage u
+        WHERE u.subscription_id IN (SELECT id FROM subs)
+          AND NOT EXISTS (SELECT 1 FROM up WHERE up.subscription_id = u.subscription_id AND up.subject = u.subject)
+        UNION ALL SELECT subscription_id, disk_bytes, traffic_bytes, traffic_month FROM up),
       totals AS (
-        SELECT coalesce(sum(disk_bytes), 0) AS disk,
-               coalesce(sum(traffic_bytes) FILTER (WHERE traffic_month = m.month), 0) AS traffic, m.month
-        FROM (SELECT max(traffic_month) AS month FROM kept) m LEFT JOIN kept ON true
-        GROUP BY m.month),
+        SELECT k.subscription_id AS sub, sum(k.disk_bytes) AS disk,
+               coalesce(sum(k.traffic_bytes) FILTER (WHERE k.traffic_month = m.month), 0) AS traffic, m.month
+        FROM kept k JOIN (SELECT subscription_id, max(traffic_month) AS month FROM kept GROUP BY subscription_id) m
+          USING (subscription_id)
+        GROUP BY k.subscription_id, m.month),
       saved AS (
         UPDATE hosting_subscriptions s
         SET disk_used = t.disk, traffic_used = t.traffic, traffic_month = t.month, updated_at = now()
-        FROM totals t WHERE s.id = (SELECT id FROM sub) AND EXISTS (SELECT 1 FROM up)
+        FROM totals t WHERE s.id = t.sub AND t.sub IN (SELECT subscription_id FROM up)
         RETURNING s.id),
       audited AS (${auditRowsInsert(
-        sql`(SELECT jsonb_build_array(${sql.placeholder('audit')}::jsonb)
-             WHERE ${sql.placeholder('audit')}::jsonb IS NOT NULL AND EXISTS (SELECT 1 FROM sub) AND NOT EXISTS (SELECT 1 FROM bad))`,
+        sql`(SELECT jsonb_agg(q.audit) FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
+             WHERE q.audit IS NOT NULL AND q.ord NOT IN (SELECT ord FROM bad))`,
       )})
-      SELECT EXISTS (SELECT 1 FROM sub) AS found, (SELECT "subject" FROM bad) AS bad_subject,
-             (SELECT count(*) FROM up) AS changed, t.disk, t.traffic, t.month,
-             sub.status, sub.suspended_for, sub.crossed, row_to_json(p) AS plan
-      FROM totals t LEFT JOIN sub ON true LEFT JOIN hosting_plans p ON p.id = sub.plan_id`,
+      SELECT q.ord, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
+             (SELECT count(*) FROM up JOIN good g ON g.sub = up.subscription_id AND g."subject" = up.subject
+              WHERE g.ord = q.ord) AS changed,
+             coalesce(t.disk, 0) AS disk, coalesce(t.traffic, 0) AS traffic, t.month,
+             subs.status, subs.suspended_for, subs.crossed, row_to_json(p) AS plan
+      FROM q LEFT JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
+        LEFT JOIN bad ON bad.ord = q.ord LEFT JOIN totals t ON t.sub = q.sub
+        LEFT JOIN hosting_plans p ON p.id = subs.plan_id`,
 );
 
 const textArray = (v: string[] | string | null): string[] =>
@@ -341,28 +354,53 @@ export interface Ingested {
   plan: HostingPlanRow | null;
 }
 
-export async function ingestUsage(
-  db: Tx,
-  input: { subscriptionId: string; accountId: string; measuredAt: Date; entries: UsageEntry[]; audit: AuditRow | null },
-): Promise<Ingested> {
-  const [r] = await ingestStatement(db, {
-    subscription: input.subscriptionId,
-    account: input.accountId,
-    entries: JSON.stringify(input.entries),
-    at: input.measuredAt.toISOString(),
-    month: input.measuredAt.toISOString().slice(0, 7),
-    audit: input.audit ? jsonForPostgres(input.audit) : null,
-  });
-  const plan =
-    r!.plan === null ? null : typeof r!.plan === 'string' ? (JSON.parse(r!.plan) as Record<string, unknown>) : r!.plan;
-  return {
-    found: Boolean(r!.found),
-    badSubject: r!.bad_subject,
-    changed: Number(r!.changed),
-    totals: { diskBytes: Number(r!.disk), trafficBytes: Number(r!.traffic), trafficMonth: r!.month },
-    status: r!.status ?? 'active',
-    suspendedFor: textArray(r!.suspended_for),
-    crossed: textArray(r!.crossed),
-    plan: plan ? planFromJson(plan) : null,
-  };
+export interface IngestInput {
+  subscriptionId: string;
+  accountId: string;
+  measuredAt: Date;
+  entries: UsageEntry[];
+  audit: AuditRow | null;
+}
+
+/** Records usage reports, those made at the same moment in one statement (see above). */
+export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested> {
+  return batched<IngestInput, Ingested>(
+    async (items) => {
+      const rows = await ingestStatement(db, {
+        reports: jsonForPostgres(
+          items.map((r, ord) => ({
+            ord,
+            sub: r.subscriptionId,
+            account: r.accountId,
+            at: r.measuredAt.toISOString(),
+            month: r.measuredAt.toISOString().slice(0, 7),
+            audit: r.audit,
+            entries: r.entries,
+          })),
+        ),
+      });
+      const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
+      return items.map((_, ord) => {
+        const r = byOrd.get(ord)!;
+        const plan =
+          r.plan === null
+            ? null
+            : typeof r.plan === 'string'
+              ? (JSON.parse(r.plan) as Record<string, unknown>)
+              : r.plan;
+        return {
+          found: r.found === true || (r.found as unknown) === 't',
+          badSubject: r.bad_subject,
+          changed: Number(r.changed),
+          totals: { diskBytes: Number(r.disk), trafficBytes: Number(r.traffic), trafficMonth: r.month },
+          status: r.status ?? 'active',
+          suspendedFor: textArray(r.suspended_for),
+          crossed: textArray(r.crossed),
+          plan: plan ? planFromJson(plan) : null,
+        };
+      });
+    },
+    // A batch that fails (two reports of one customer) is retried report by report.
+    { retryAlone: true, maxItems: 200, concurrency: 2 },
+  );
 }

@@ -42,7 +42,7 @@ import {
   findSubscription,
   priceInForce,
   priceOfVersion,
-  ingestUsage,
+  usageRecorder,
   usageTotals,
   type CustomerRow,
   type HostingPlanRow,
@@ -195,6 +195,7 @@ export type NewCustomer = Pick<
 
 export function createSubscriptionService(deps: HostingDeps) {
   const { db, backend } = deps;
+  const recordUsage = usageRecorder(db);
 
   async function planOnSale(tx: Tx, planId: string, pointer: string): Promise<HostingPlanRow> {
     const plan = await findPlan(tx, planId);
@@ -938,7 +939,7 @@ export function createSubscriptionService(deps: HostingDeps) {
       const subjects = input.entries.map((e) => e.customerId ?? 'own');
       if (new Set(subjects).size !== subjects.length)
         invalid('/body/entries', 'duplicate_subject', 'One entry per customer (and one for your own) in a report');
-      const r = await ingestUsage(db, {
+      const r = await recordUsage({
         subscriptionId: id,
         accountId,
         measuredAt,

@@ -917,3 +917,61 @@ t.test('an expired subscription stays expired; its add-ons end with its term', a
   ).json();
   t.equal(again.addon.ip_address, ip.ip_address);
 });
+
+t.test('R-PLAN-2: reports sent together (one statement for many) keep each entry and the right totals', async (t) => {
+  const { app, op, r, now } = await setup(t);
+  await plan(app, op.token, 'p-together', {
+    oversell: true,
+    limits: {
+      disk_bytes: 1000 * GB,
+      traffic_bytes: 10_000 * GB,
+      customers: 30,
+      domains: 100,
+      sites: 100,
+      mailboxes: 100,
+      mailbox_bytes: GB,
+      databases: 100,
+    },
+  });
+  const subs = [await subscribe(app, r, 'p-together'), await subscribe(app, r, 'p-together')];
+  const customers: { sub: string; id: string }[] = [];
+  for (const s of subs)
+    for (let i = 0; i < 10; i++)
+      customers.push({ sub: s.id, id: (await addCustomer(app, r, s.id, `c${i}`)).json().id });
+  const at = now().getTime() - 60_000;
+  // Twenty reports at once, and the same customer twice (its later measurement must win, whatever the order).
+  const sent = await Promise.all([
+    ...customers.map((c, i) =>
+      usage(app, r, c.sub, new Date(at + i), [{ customer_id: c.id, disk_bytes: (i + 1) * GB, traffic_bytes: GB }]),
+    ),
+    usage(app, r, customers[0]!.sub, new Date(at + 1000), [
+      { customer_id: customers[0]!.id, disk_bytes: 50 * GB, traffic_bytes: GB },
+    ]),
+  ]);
+  t.same(
+    sent.map((res) => res.statusCode),
+    Array(21).fill(200),
+  );
+  // Sub 0: customers 1..10 at (i+1) GB, the first replaced by 50 GB: 2+...+10 + 50 = 104. Sub 1: 11+...+20 = 155.
+  t.match(await get(app, r, `/v1/hosting/subscriptions/${subs[0]!.id}/usage`), {
+    disk: { used_bytes: 104 * GB },
+    traffic: { used_bytes: 10 * GB },
+  });
+  t.match(await get(app, r, `/v1/hosting/subscriptions/${subs[1]!.id}/usage`), { disk: { used_bytes: 155 * GB } });
+  const audits = (
+    await app.inject({
+      method: 'GET',
+      url: '/v1/audit-events?operation=reportHostingUsage&limit=100',
+      headers: bearer(op.token),
+    })
+  ).json().data;
+  t.equal(
+    audits.filter((a: { result: string }) => a.result === 'success').length,
+    21,
+    'R-SEC-7: each report audited once',
+  );
+  // Another account's subscription is not found, and nothing of its is written.
+  const other = await reseller(app, op.token, { currency: 'RUB' });
+  const foreign = await usage(app, other, subs[0]!.id, now(), [{ disk_bytes: 0, traffic_bytes: 0 }]);
+  t.equal(foreign.statusCode, 404);
+});
