@@ -56,7 +56,7 @@ export const adminHostingRoutes: FastifyPluginAsyncTypebox<{
         tags: ['admin'],
         summary: 'Add or change a reseller plan (R-PLAN-1): limits, policies, thresholds, prices',
         description:
-          'Limits, policies and thresholds apply to the plan’s subscriptions at their next usage report. A price that changes becomes a new version: subscriptions pay it from their next renewal, never within the term they paid.',
+          'Limits and policies reach the panel at once (each subscription’s resource policy) and are evaluated against usage at its next report. A price that changes becomes a new version: subscriptions pay it from their next renewal, never within the term they paid.',
         params: Slug,
         body: Type.Object(
           {

@@ -51,8 +51,8 @@ export function panelPolicy(plan: HostingPlanRow): PanelPolicy {
 export interface HostingBackend {
   /** Creates the reseller's panel account with its plan's resource policy; answers its panel id. */
   createReseller(tx: Tx, policy: PanelPolicy): Promise<string>;
-  /** Applies another resource policy (a plan change). */
-  setPolicy(tx: Tx, panelId: string, policy: PanelPolicy): Promise<void>;
+  /** Applies a resource policy to reseller accounts (a plan change, or an operator's edit of a plan), many at once. */
+  setPolicy(tx: Tx, panelIds: string[], policy: PanelPolicy): Promise<void>;
   /** Creates a customer's subscription under a reseller; answers its panel id. */
   createCustomer(tx: Tx, resellerPanelId: string): Promise<string>;
   /** Suspends or activates panel objects, many at once (a cascade is one call). */
@@ -70,10 +70,11 @@ export const builtInBackend: HostingBackend = {
     );
     return panelId;
   },
-  async setPolicy(tx, panelId, policy) {
+  async setPolicy(tx, panelIds, policy) {
+    if (panelIds.length === 0) return;
     await tx.execute(
       sql`UPDATE hosting_panel_objects SET policy = ${JSON.stringify(policy)}::jsonb, updated_at = now()
-          WHERE panel_id = ${panelId}`,
+          WHERE panel_id = ANY(${sql.param(panelIds)}::text[])`,
     );
   },
   async createCustomer(tx, resellerPanelId) {

@@ -1,8 +1,14 @@
 // The hosting catalogue, operator-edited data: reseller plans (R-PLAN-1) and add-on products
 // (R-ADD-1), each with monthly prices per currency kept as versions (store.setPrice).
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { hostingAddonProducts, hostingPlans, type HostingThreshold } from '../../db/schema/index.js';
+import {
+  hostingAddonProducts,
+  hostingPlans,
+  hostingSubscriptions,
+  type HostingThreshold,
+} from '../../db/schema/index.js';
+import { panelPolicy, type HostingBackend } from './backend.js';
 import { addonProductView, planView } from './schemas.js';
 import { pricesInForce, setPrice } from './store.js';
 
@@ -23,7 +29,7 @@ export interface PlanInput {
   prices: { currency: string; monthly_amount: number }[];
 }
 
-export function createCatalogue(db: Db, now: () => Date) {
+export function createCatalogue(db: Db, backend: HostingBackend, now: () => Date) {
   return {
     async plans(all = false) {
       const [plans, prices] = await Promise.all([
@@ -44,11 +50,22 @@ export function createCatalogue(db: Db, now: () => Date) {
     async setPlan(id: string, input: PlanInput) {
       const { prices, ...plan } = input;
       await db.transaction(async (tx) => {
-        await tx
+        const [row] = await tx
           .insert(hostingPlans)
           .values({ id, ...plan })
-          .onConflictDoUpdate({ target: hostingPlans.id, set: { ...plan, updatedAt: now() } });
+          .onConflictDoUpdate({ target: hostingPlans.id, set: { ...plan, updatedAt: now() } })
+          .returning();
         for (const p of prices) await setPrice(tx, 'plan', id, p.currency, p.monthly_amount);
+        // The panel holds each reseller's resource policy: the plan's subscriptions get the new one now.
+        const holders = await tx
+          .select({ panelId: hostingSubscriptions.panelId })
+          .from(hostingSubscriptions)
+          .where(and(eq(hostingSubscriptions.planId, id), ne(hostingSubscriptions.status, 'expired')));
+        await backend.setPolicy(
+          tx,
+          holders.map((h) => h.panelId),
+          panelPolicy(row!),
+        );
       });
       const [row] = await db.select().from(hostingPlans).where(eq(hostingPlans.id, id));
       return planView(row!, await pricesInForce(db, 'plan'));

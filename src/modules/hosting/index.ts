@@ -35,7 +35,7 @@ export default async function hostingArea(app: FastifyInstance, opts: AreaOption
     open: app.secretBox.open,
     currencyOf,
   });
-  const catalogue = createCatalogue(db, now);
+  const catalogue = createCatalogue(db, builtInBackend, now);
   // Renewals from a day before the term ends, expiry at its end: hourly is soon enough.
   app.jobs.register('hosting-renewals', (at) => subscriptions.runRenewals(at, currencyOf), { every: 3_600_000 });
 

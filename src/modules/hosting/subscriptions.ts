@@ -227,7 +227,7 @@ export function createSubscriptionService(deps: HostingDeps) {
     const term = runningTerm(sub, at);
     if (term.index === sub.termIndex) return sub;
     const planId = sub.pendingPlanId ?? sub.planId;
-    if (sub.pendingPlanId) await backend.setPolicy(tx, sub.panelId, panelPolicy((await findPlan(tx, planId))!));
+    if (sub.pendingPlanId) await backend.setPolicy(tx, [sub.panelId], panelPolicy((await findPlan(tx, planId))!));
     const [row] = await tx
       .update(hostingSubscriptions)
       .set({
@@ -447,7 +447,7 @@ export function createSubscriptionService(deps: HostingDeps) {
       })
       .where(eq(hostingSubscriptions.id, sub.id));
     if (restart && planId !== sub.planId)
-      await backend.setPolicy(tx, sub.panelId, panelPolicy((await findPlan(tx, planId))!));
+      await backend.setPolicy(tx, [sub.panelId], panelPolicy((await findPlan(tx, planId))!));
     for (const [i, a] of addons.entries())
       await tx
         .update(hostingAddons)
@@ -806,7 +806,7 @@ export function createSubscriptionService(deps: HostingDeps) {
             reason: `Hosting plan upgrade ${sub.planId} -> ${r.plan.id}, pro rata for the rest of the term`,
             reference: `hosting:${sub.id}`,
           });
-        await backend.setPolicy(tx, sub.panelId, panelPolicy(r.plan));
+        await backend.setPolicy(tx, [sub.panelId], panelPolicy(r.plan));
         const [row] = await tx
           .update(hostingSubscriptions)
           .set({ planId: r.plan.id, pendingPlanId: null, planPriceVersion: r.version, updatedAt: now })

@@ -1,8 +1,10 @@
 // Issue 15: reseller plans (R-PLAN-1..6), subscriptions, customers, usage evaluated on ingest with
 // thresholds and the cascading overuse suspension, add-ons charged pro rata to the second
 // (R-ADD-1..6), renewals at the prices in force with the bundled-WHMCS rule, and plan changes.
+import { sql } from 'drizzle-orm';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
+import { queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { balanceOf, credit } from '../../helpers/domains.js';
 import { feedSettled } from '../../helpers/events.js';
@@ -132,7 +134,23 @@ t.test(
     await plan(app, op.token, 'p-versions');
     let p = await plan(app, op.token, 'p-versions', { prices: [{ currency: 'RUB', monthly_amount: 100_000 }] });
     t.equal(p.prices[0].version, 1);
-    p = await plan(app, op.token, 'p-versions', { prices: [{ currency: 'RUB', monthly_amount: 120_000 }] });
+    // A subscription's panel account holds the plan's resource policy; an operator's edit reaches it.
+    const sub = await subscribe(app, r, 'p-versions');
+    const policyOf = async () =>
+      (
+        await queryRows<{ policy: { overuse: string; limits: { max_cl: number } } }>(
+          app.db,
+          sql`SELECT o.policy FROM hosting_panel_objects o JOIN hosting_subscriptions s ON s.panel_id = o.panel_id
+              WHERE s.id = ${sub.id}::uuid`,
+        )
+      )[0]!.policy;
+    t.match(await policyOf(), { overuse: 'block', limits: { max_cl: 3 } });
+    p = await plan(app, op.token, 'p-versions', {
+      overuse: 'allowed',
+      thresholds: [],
+      prices: [{ currency: 'RUB', monthly_amount: 120_000 }],
+    });
+    t.match(await policyOf(), { overuse: 'normal' }, 'the panel has the edited policy');
     t.same(p.prices[0], { currency: 'RUB', monthly: { amount: 120_000, currency: 'RUB' }, version: 2 });
     const both = await app.inject({
       method: 'PUT',
