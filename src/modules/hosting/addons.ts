@@ -13,8 +13,10 @@ import { defineError, NotFound } from '../../errors.js';
 import { Money as MoneySchema } from '../../schemas.js';
 import { assertMaxPrice, charge, refund, type Money } from '../billing/api.js';
 import { emitEvent } from '../events/api.js';
+import type { HostingBackend } from './backend.js';
 import { AddonPurchased, AddonRemoved } from './events.js';
 import { prorate } from './proration.js';
+import { rollTermForward } from './rollover.js';
 import { runningTerm } from './terms.js';
 import { redeemQuote, signQuote, type Signer } from './quotes.js';
 import { addonView, subscriptionView } from './schemas.js';
@@ -61,6 +63,7 @@ export const RemovalConfirmationRequired = defineError(
 
 export interface AddonDeps {
   db: Db;
+  backend: HostingBackend;
   quotes: Signer;
   quoteTtlS: number;
   now: () => Date;
@@ -84,7 +87,8 @@ export function createAddonService(deps: AddonDeps) {
   async function subscriptionFor(tx: Tx, accountId: string, id: string, lock = false): Promise<SubscriptionRow> {
     const s = await findSubscription(tx, accountId, id, { lock });
     if (!s) throw new NotFound('No such hosting subscription');
-    return s;
+    // Locked for a change: the stored term is made the running one first.
+    return lock ? rollTermForward(tx, deps.backend, s, deps.now()) : s;
   }
 
   async function productOnSale(tx: Tx, id: string): Promise<AddonProductRow> {

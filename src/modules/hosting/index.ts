@@ -28,6 +28,7 @@ export default async function hostingArea(app: FastifyInstance, opts: AreaOption
   });
   const addons = createAddonService({
     db,
+    backend: builtInBackend,
     quotes,
     quoteTtlS,
     now,

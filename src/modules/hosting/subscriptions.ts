@@ -50,6 +50,7 @@ import {
   type UsageEntry,
 } from './store.js';
 import { cascade, suspendCustomer } from './suspensions.js';
+import { rollTermForward } from './rollover.js';
 import { runningTerm, termBounds } from './terms.js';
 
 export const PlanNotFound = defineError('plan_not_found', 422, 'No such plan on sale');
@@ -218,42 +219,7 @@ export function createSubscriptionService(deps: HostingDeps) {
     return lock ? rollForward(tx, s, deps.now()) : s;
   }
 
-  /**
-   * Persists the term running at `at` when a term paid ahead has begun (the locked subscription's
-   * stored term is then the running one): its bounds, the downgrade it was renewed for, and each
-   * add-on's charge for it.
-   */
-  async function rollForward(tx: Tx, sub: SubscriptionRow, at: Date): Promise<SubscriptionRow> {
-    const term = runningTerm(sub, at);
-    if (term.index === sub.termIndex) return sub;
-    const planId = sub.pendingPlanId ?? sub.planId;
-    if (sub.pendingPlanId) await backend.setPolicy(tx, [sub.panelId], panelPolicy((await findPlan(tx, planId))!));
-    const [row] = await tx
-      .update(hostingSubscriptions)
-      .set({
-        termIndex: term.index,
-        termStart: term.start,
-        termEnd: term.end,
-        paidTermsAhead: term.ahead,
-        planId,
-        pendingPlanId: null,
-        updatedAt: at,
-      })
-      .where(eq(hostingSubscriptions.id, sub.id))
-      .returning();
-    await tx
-      .update(hostingAddons)
-      .set({ chargedAmount: sql`ahead_charge`, aheadCharge: 0, coveredFrom: term.start })
-      .where(and(eq(hostingAddons.subscriptionId, sub.id), eq(hostingAddons.status, 'active')));
-    const after = row!;
-    if (sub.pendingPlanId)
-      await emitEvent(tx, SubscriptionPlanChanged, {
-        accountId: sub.accountId,
-        objectId: sub.id,
-        data: subscriptionView(after),
-      });
-    return after;
-  }
+  const rollForward = (tx: Tx, sub: SubscriptionRow, at: Date) => rollTermForward(tx, backend, sub, at);
 
   const assertUsable = (s: SubscriptionRow) => {
     if (s.status !== 'active')

@@ -993,3 +993,34 @@ t.test('R-PLAN-2: reports sent together (one statement for many) keep each entry
   const foreign = await usage(app, other, subs[0]!.id, now(), [{ disk_bytes: 0, traffic_bytes: 0 }]);
   t.equal(foreign.statusCode, 404);
 });
+
+t.test(
+  'R-ADD-4/5: after a renewal paid ahead, refunds come from what each add-on paid for the running term',
+  async (t) => {
+    const { app, r, at } = await setup(t, '2027-04-01T00:00:00Z');
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    const early = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).json();
+    t.same(early.charged, { amount: 15_000, currency: 'RUB' }, 'the whole of April');
+    at('2027-04-21T00:00:00Z');
+    const renewed = await post(app, r, `${base}/renew`);
+    t.same(renewed.json().charged, { amount: 165_000, currency: 'RUB' }, 'May: the plan and the address');
+    // May has begun; no job has run. An address bought now pays for the rest of May only.
+    at('2027-05-11T00:00:00Z');
+    const late = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).json();
+    t.same(late.charged, { amount: 10_161, currency: 'RUB' }, '15,000 × 21/31, half up');
+    t.match(await get(app, r, base), {
+      term_start: '2027-05-01T00:00:00.000Z',
+      paid_through: '2027-06-01T00:00:00.000Z',
+    });
+    await app.jobs.run('hosting-renewals', new Date('2027-05-11T00:00:00Z'));
+    // On 21 May (11 of 31 days left): the early address paid 15,000 for May, the late one 10,161 for 21 days.
+    at('2027-05-21T00:00:00Z');
+    const refund = async (id: string) =>
+      (
+        await app.inject({ method: 'DELETE', url: `${base}/addons/${id}?confirm=true`, headers: bearer(r.token) })
+      ).json().refunded;
+    t.same(await refund(early.addon.id), { amount: 5_323, currency: 'RUB' }, '15,000 × 11/31 = 5,322.58');
+    t.same(await refund(late.addon.id), { amount: 5_322, currency: 'RUB' }, '10,161 × 11/21 = 5,322.43');
+  },
+);
