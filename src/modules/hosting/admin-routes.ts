@@ -8,7 +8,7 @@ import { NotFound, ValidationFailed } from '../../errors.js';
 import { Currency, IdParams, Int32, MoneyAmount } from '../../schemas.js';
 import type { AddonService } from './addons.js';
 import { AddonAlreadyActive } from './addons.js';
-import type { HostingCatalogue, PlanInput } from './catalogue.js';
+import { AddonProductInUse, type HostingCatalogue, type PlanInput } from './catalogue.js';
 import { AddonProduct, Bytes, Count, OverusePolicy, Plan, strict, Subscription, Threshold } from './schemas.js';
 import type { SubscriptionService } from './subscriptions.js';
 
@@ -140,6 +140,7 @@ export const adminHostingRoutes: FastifyPluginAsyncTypebox<{
           },
           strict,
         ),
+        errors: [AddonProductInUse],
         response: { 200: AddonProduct },
       },
     },

@@ -4,13 +4,21 @@ import { and, eq, ne } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import {
   hostingAddonProducts,
+  hostingAddons,
   hostingPlans,
   hostingSubscriptions,
   type HostingThreshold,
 } from '../../db/schema/index.js';
+import { defineError } from '../../errors.js';
 import { panelPolicy, type HostingBackend } from './backend.js';
 import { addonProductView, planView } from './schemas.js';
 import { pricesInForce, setPrice } from './store.js';
+
+export const AddonProductInUse = defineError(
+  'addon_product_in_use',
+  409,
+  'Active add-ons of this product exist: its kind cannot change',
+);
 
 export interface PlanInput {
   name: string;
@@ -84,6 +92,20 @@ export function createCatalogue(db: Db, backend: HostingBackend, now: () => Date
       const { prices, accounts, ...product } = input;
       const values = { ...product, accounts: product.kind === 'account_block' ? (accounts ?? 0) : null };
       await db.transaction(async (tx) => {
+        // What an add-on held is (a key, an address, accounts) follows from its kind: it cannot change under it.
+        const [held] = await tx
+          .select({ kind: hostingAddonProducts.kind })
+          .from(hostingAddonProducts)
+          .where(eq(hostingAddonProducts.id, id));
+        if (held && held.kind !== product.kind) {
+          const [live] = await tx
+            .select({ id: hostingAddons.id })
+            .from(hostingAddons)
+            .where(and(eq(hostingAddons.productId, id), eq(hostingAddons.status, 'active')))
+            .limit(1);
+          if (live)
+            throw new AddonProductInUse(`Active add-ons are ${held.kind}s: ${id} cannot become ${product.kind}`);
+        }
         await tx
           .insert(hostingAddonProducts)
           .values({ id, ...values })

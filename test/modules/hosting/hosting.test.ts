@@ -650,6 +650,13 @@ t.test('R-ADD-5: a renewal charges the plan and every add-on at the prices then 
     },
   });
   t.equal(setIp.statusCode, 200, setIp.body);
+  const rekind = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/addon-products/dedicated-ip',
+    headers: bearer(op.token),
+    payload: { kind: 'account_block', name: 'Dedicated IP address', accounts: 5, active: true, prices: [] },
+  });
+  t.equal(rekind.json().code, 'addon_product_in_use', 'an address held cannot become an account block');
   const quote = (
     await app.inject({
       method: 'POST',
