@@ -7,11 +7,9 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/hosting.ts
 // A fresh database is created next to the one named, and dropped. BENCH_ROUNDS (3) rounds of
 // BENCH_DURATION s (10) each way, 50 connections; BENCH_CASCADES (3) suspend/resume cycles.
-import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { benchDatabase, buildUnlessFromSource, machine, md5uuid, start } from './harness.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -20,58 +18,18 @@ const SUBSCRIPTIONS = 1000;
 const CUSTOMERS = 20;
 const CASCADE_CUSTOMERS = 1000;
 const CONNECTIONS = 50;
-const base = process.env.DATABASE_URL;
-if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
+const database = await benchDatabase('bench_hosting');
+const url = database.url;
 
-const dbName = `bench_hosting_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`create database "${dbName}"`);
-const url = new URL(base);
-url.pathname = `/${dbName}`;
+buildUnlessFromSource();
 
-/** The ids bench/servers.ts writes. */
-const md5uuid = (s: string) => {
-  const h = createHash('md5').update(s).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-};
-
-if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
-
-function start(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; info: Record<string, string> }> {
-  // BENCH_CPU_PROFILE=dir: a CPU profile of the app (its whole life) in that directory.
-  const profile =
-    process.env.BENCH_CPU_PROFILE && args[0] === 'app'
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
-      : [];
-  // BENCH_APP_FLAGS: node flags for the app's process only (as `npm start` would pass them).
-  const flags = args[0] === 'app' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const child = spawn(process.execPath, [...flags, ...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, DATABASE_URL: url.toString(), ...env },
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const end = buf.indexOf('\n');
-      if (end >= 0 && buf.startsWith('{'))
-        resolve({ child, info: JSON.parse(buf.slice(0, end)) as Record<string, string> });
-    });
-    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
-  });
-}
-
-const app = await start(['app'], {
+const app = await start(url, ['app'], {
   BENCH_HOSTING_SUBSCRIPTIONS: String(SUBSCRIPTIONS),
   BENCH_HOSTING_CUSTOMERS: String(CUSTOMERS),
   BENCH_CASCADE_CUSTOMERS: String(CASCADE_CUSTOMERS),
   BENCH_NAMES_PER_ACCOUNT: '0',
 });
-const bare = await start(['bare', app.info.accountId!], {});
+const bare = await start(url, ['bare', app.info.accountId!], {});
 const auth = { authorization: `Bearer ${app.info.hostingKey}`, 'content-type': 'application/json' };
 const GB = 1_000_000_000;
 
@@ -167,15 +125,14 @@ try {
 }
 const kept = Number((await db.query('select count(*) from hosting_usage')).rows[0].count);
 await db.end();
-await admin.query(`drop database "${dbName}" with (force)`);
-await admin.end();
+await database.drop();
 
 const ratios = rounds.map((r) => r.usage / r.bare).sort((x, y) => x - y);
 const median = ratios[Math.floor(ratios.length / 2)]!;
 console.log(
   JSON.stringify(
     {
-      machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL`,
+      machine: machine(),
       date: new Date().toISOString(),
       subscriptions: SUBSCRIPTIONS,
       customers_each: CUSTOMERS,

@@ -6,65 +6,25 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/licenses.ts
 // A fresh database is created next to the one named, and dropped. BENCH_ROUNDS (3) rounds of
 // BENCH_DURATION s (10) each way, 50 connections; BENCH_LICENSES (10000).
-import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { benchDatabase, buildUnlessFromSource, machine, md5uuid, start } from './harness.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LICENSES = Number(process.env.BENCH_LICENSES ?? 10_000);
 const CONNECTIONS = 50;
-const base = process.env.DATABASE_URL;
-if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
-
-const dbName = `bench_licenses_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`create database "${dbName}"`);
-const url = new URL(base);
-url.pathname = `/${dbName}`;
+const database = await benchDatabase('bench_licenses');
+const url = database.url;
 
 /** The id and bound address of license i, as bench/servers.ts writes them. */
-const md5uuid = (s: string) => {
-  const h = createHash('md5').update(s).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-};
 const licenseId = (i: number) => md5uuid(`bench-license-${i}`);
 const addressOf = (i: number) => `185.${Math.floor(i / 250)}.${i % 250}.1`;
 
-if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+buildUnlessFromSource();
 
-function start(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; info: Record<string, string> }> {
-  // BENCH_CPU_PROFILE=dir: a CPU profile of the app (its whole life) in that directory.
-  const profile =
-    process.env.BENCH_CPU_PROFILE && args[0] === 'app'
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
-      : [];
-  // BENCH_APP_FLAGS: node flags for the app's process only (as `npm start` would pass them).
-  const flags = args[0] === 'app' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const child = spawn(process.execPath, [...flags, ...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, DATABASE_URL: url.toString(), ...env },
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const end = buf.indexOf('\n');
-      if (end >= 0 && buf.startsWith('{'))
-        resolve({ child, info: JSON.parse(buf.slice(0, end)) as Record<string, string> });
-    });
-    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
-  });
-}
-
-const app = await start(['app'], { BENCH_LICENSES: String(LICENSES), BENCH_NAMES_PER_ACCOUNT: '0' });
-const bare = await start(['bare', app.info.accountId!], {});
+const app = await start(url, ['app'], { BENCH_LICENSES: String(LICENSES), BENCH_NAMES_PER_ACCOUNT: '0' });
+const bare = await start(url, ['bare', app.info.accountId!], {});
 
 const run = (u: string, opts: Partial<autocannon.Options> = {}) =>
   autocannon({ url: u, connections: CONNECTIONS, duration: DURATION, ...opts });
@@ -117,15 +77,14 @@ const changed = Number(
   (await reports.query("select count(*) from plesk_licenses where multi_use <> 'none'")).rows[0].count,
 );
 await reports.end();
-await admin.query(`drop database "${dbName}" with (force)`);
-await admin.end();
+await database.drop();
 
 const ratios = rounds.map((r) => r.reports / r.bare).sort((x, y) => x - y);
 const median = ratios[Math.floor(ratios.length / 2)]!;
 console.log(
   JSON.stringify(
     {
-      machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL`,
+      machine: machine(),
       date: new Date().toISOString(),
       licenses: LICENSES,
       rounds: rounds.map((r) => ({

@@ -137,16 +137,21 @@ export function createAddonService(deps: AddonDeps) {
     return `${productId}@${term.index}+${term.ahead}`;
   };
 
-  async function view(a: AddonRow, withKey: boolean) {
-    const sub = (await findSubscription(db, null, a.subscriptionId))!;
-    const product = (await findAddonProduct(db, a.productId))!;
-    const key =
-      !withKey || product.kind !== 'license_key'
-        ? undefined
-        : a.status === 'active' && a.licenseKeySealed
-          ? deps.open(a.licenseKeySealed)
-          : null;
-    return addonView(a, product.kind, sub.termEnd, key);
+  /** Add-ons as the API shows them (the key only when asked for), their subscription and products read once. */
+  async function views(subscriptionId: string, rows: AddonRow[], withKey: boolean) {
+    const sub = (await findSubscription(db, null, subscriptionId))!;
+    const kinds = new Map<string, string>();
+    for (const id of new Set(rows.map((a) => a.productId))) kinds.set(id, (await findAddonProduct(db, id))!.kind);
+    return rows.map((a) => {
+      const kind = kinds.get(a.productId)!;
+      const key =
+        !withKey || kind !== 'license_key'
+          ? undefined
+          : a.status === 'active' && a.licenseKeySealed
+            ? deps.open(a.licenseKeySealed)
+            : null;
+      return addonView(a, kind, sub.termEnd, key);
+    });
   }
 
   return {
@@ -284,7 +289,7 @@ export function createAddonService(deps: AddonDeps) {
         .where(and(eq(hostingAddons.subscriptionId, subscriptionId), after ? gt(hostingAddons.id, after) : undefined))
         .orderBy(hostingAddons.id)
         .limit(limit + 1);
-      return Promise.all(rows.map((a) => view(a, false)));
+      return views(subscriptionId, rows, false);
     },
 
     async get(accountId: string, subscriptionId: string, addonId: string) {
@@ -294,7 +299,7 @@ export function createAddonService(deps: AddonDeps) {
         .from(hostingAddons)
         .where(and(eq(hostingAddons.subscriptionId, subscriptionId), eq(hostingAddons.id, addonId)));
       if (!a) throw new NotFound('No such add-on');
-      return view(a, true);
+      return (await views(subscriptionId, [a], true))[0]!;
     },
 
     /**

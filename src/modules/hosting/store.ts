@@ -137,50 +137,33 @@ export async function findCustomer(tx: Tx, subscriptionId: string, id: string): 
   return row;
 }
 
+/** The resources a customer's subscription is allocated (columns of hosting_customers and limits of a plan). */
+export const RESOURCES = ['disk_bytes', 'traffic_bytes', 'domains', 'sites', 'mailboxes', 'databases'] as const;
+export type Resource = (typeof RESOURCES)[number];
+
 export interface Allocations {
   customers: number;
-  diskBytes: number;
-  trafficBytes: number;
-  domains: number;
-  sites: number;
-  mailboxes: number;
-  databases: number;
+  /** The sum of each resource's limited allocations. */
+  allocated: Record<Resource, number>;
   /** Customers whose allocation of a resource is unlimited (-1), per resource. */
-  unlimited: Record<string, number>;
+  unlimited: Record<Resource, number>;
 }
 
 /** What the subscription's customers hold: their number and the sum of each allocation. */
 export async function allocations(tx: Tx, subscriptionId: string): Promise<Allocations> {
   const [r] = await queryRows<Record<string, string | number | null>>(
     tx,
-    sql`SELECT count(*) AS customers,
-               coalesce(sum(disk_bytes) FILTER (WHERE disk_bytes >= 0), 0) AS disk_bytes,
-               coalesce(sum(traffic_bytes) FILTER (WHERE traffic_bytes >= 0), 0) AS traffic_bytes,
-               coalesce(sum(domains) FILTER (WHERE domains >= 0), 0) AS domains,
-               coalesce(sum(sites) FILTER (WHERE sites >= 0), 0) AS sites,
-               coalesce(sum(mailboxes) FILTER (WHERE mailboxes >= 0), 0) AS mailboxes,
-               coalesce(sum(databases) FILTER (WHERE databases >= 0), 0) AS databases,
-               count(*) FILTER (WHERE disk_bytes < 0) AS u_disk_bytes,
-               count(*) FILTER (WHERE traffic_bytes < 0) AS u_traffic_bytes,
-               count(*) FILTER (WHERE domains < 0) AS u_domains,
-               count(*) FILTER (WHERE sites < 0) AS u_sites,
-               count(*) FILTER (WHERE mailboxes < 0) AS u_mailboxes,
-               count(*) FILTER (WHERE databases < 0) AS u_databases
+    sql`SELECT count(*) AS customers, ${sql.raw(
+      RESOURCES.map(
+        (c) => `coalesce(sum(${c}) FILTER (WHERE ${c} >= 0), 0) AS ${c}, count(*) FILTER (WHERE ${c} < 0) AS u_${c}`,
+      ).join(', '),
+    )}
         FROM hosting_customers WHERE subscription_id = ${subscriptionId}::uuid`,
   );
   const n = (k: string) => Number(r![k] ?? 0);
-  return {
-    customers: n('customers'),
-    diskBytes: n('disk_bytes'),
-    trafficBytes: n('traffic_bytes'),
-    domains: n('domains'),
-    sites: n('sites'),
-    mailboxes: n('mailboxes'),
-    databases: n('databases'),
-    unlimited: Object.fromEntries(
-      ['disk_bytes', 'traffic_bytes', 'domains', 'sites', 'mailboxes', 'databases'].map((k) => [k, n(`u_${k}`)]),
-    ),
-  };
+  const each = (prefix: string) =>
+    Object.fromEntries(RESOURCES.map((k) => [k, n(`${prefix}${k}`)])) as Record<Resource, number>;
+  return { customers: n('customers'), allocated: each(''), unlimited: each('u_') };
 }
 
 /** Customer accounts the subscription's active account-block add-ons add to its plan's cap (R-PLAN-6). */
@@ -311,12 +294,13 @@ const ingestStatement = preparedStatement<IngestRow>(
         LEFT JOIN hosting_plans p ON p.id = subs.plan_id`,
 );
 
-const textArray = (v: string[] | string | null): string[] =>
-  v === null
+/** A text[] as the driver gives it: an array (pg) or its literal (PGlite, raw queries); no quoting needed here. */
+export const textArray = (v: unknown): string[] =>
+  v === null || v === undefined
     ? []
     : Array.isArray(v)
-      ? v
-      : v
+      ? (v as string[])
+      : String(v as string)
           .replace(/^\{|\}$/g, '')
           .split(',')
           .filter(Boolean);

@@ -41,6 +41,8 @@ import {
   findPlan,
   findSubscription,
   priceInForce,
+  RESOURCES,
+  type Resource,
   priceOfVersion,
   usageRecorder,
   usageTotals,
@@ -115,8 +117,6 @@ const invalid = (pointer: string, code: string, message: string): never => {
 
 /** Terms start on a whole second, so a term's length and what is left of it are whole seconds. */
 const wholeSecond = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
-const RESOURCES = ['disk_bytes', 'traffic_bytes', 'domains', 'sites', 'mailboxes', 'databases'] as const;
-type Resource = (typeof RESOURCES)[number];
 const planLimit = (p: HostingPlanRow, r: Resource): number =>
   ({
     disk_bytes: p.diskBytes,
@@ -158,14 +158,13 @@ export function overuses(plan: HostingPlanRow, usage: { disk: number; traffic: n
   );
 }
 
-/** The thresholds (their keys) that the totals reach (R-PLAN-3). */
-function crossedKeys(plan: HostingPlanRow, totals: { diskBytes: number; trafficBytes: number }): string[] {
-  return plan.thresholds
-    .filter((t) => {
-      const level = thresholdLevel(t, plan);
-      return level !== null && (t.resource === 'disk' ? totals.diskBytes : totals.trafficBytes) >= level;
-    })
-    .map(thresholdKey);
+/** The thresholds that the totals reach (R-PLAN-3), with their level and the usage that reached it. */
+function reachedThresholds(plan: HostingPlanRow, totals: { diskBytes: number; trafficBytes: number }) {
+  return plan.thresholds.flatMap((t) => {
+    const level = thresholdLevel(t, plan);
+    const used = t.resource === 'disk' ? totals.diskBytes : totals.trafficBytes;
+    return level !== null && used >= level ? [{ t, key: thresholdKey(t), level, used }] : [];
+  });
 }
 
 /** Where a subscription stands against its plan: totals, limits, thresholds, suspension. */
@@ -239,15 +238,9 @@ export function createSubscriptionService(deps: HostingDeps) {
     totals: { diskBytes: number; trafficBytes: number; trafficMonth: string | null },
     measuredAt: Date,
   ): Promise<SubscriptionRow> {
-    const crossed: string[] = [];
-    const fresh: { t: HostingThreshold; level: number; used: number }[] = [];
-    for (const t of plan.thresholds) {
-      const level = thresholdLevel(t, plan);
-      const used = t.resource === 'disk' ? totals.diskBytes : totals.trafficBytes;
-      if (level === null || used < level) continue;
-      crossed.push(thresholdKey(t));
-      if (!sub.crossed.includes(thresholdKey(t))) fresh.push({ t, level, used });
-    }
+    const hits = reachedThresholds(plan, totals);
+    const crossed = hits.map((h) => h.key);
+    const fresh = hits.filter((h) => !sub.crossed.includes(h.key));
     const [row] = await tx
       .update(hostingSubscriptions)
       .set({
@@ -294,15 +287,8 @@ export function createSubscriptionService(deps: HostingDeps) {
       for (const r of RESOURCES) {
         const limit = planLimit(plan, r);
         if (limit < 0) continue;
-        const sum = {
-          disk_bytes: a.diskBytes,
-          traffic_bytes: a.trafficBytes,
-          domains: a.domains,
-          sites: a.sites,
-          mailboxes: a.mailboxes,
-          databases: a.databases,
-        }[r];
-        if ((a.unlimited[r] ?? 0) > 0)
+        const sum = a.allocated[r];
+        if (a.unlimited[r] > 0)
           out.push(`${r}: ${a.unlimited[r]} customer(s) allocated unlimited, the plan holds ${limit}`);
         else if (sum > limit) out.push(`${r}: ${sum} allocated, the plan holds ${limit}`);
       }
@@ -374,10 +360,33 @@ export function createSubscriptionService(deps: HostingDeps) {
   /** Whether the subscription's term has ended with nothing paid ahead (it expires, or has). */
   const lapsed = (sub: SubscriptionRow, at: Date) => sub.status === 'expired' || runningTerm(sub, at).end <= at;
 
-  async function renewIn(tx: Tx, sub: SubscriptionRow, currency: string, at: Date, maxPrice?: Money, quoted?: number) {
+  async function renewIn(
+    tx: Tx,
+    sub: SubscriptionRow,
+    currency: string,
+    at: Date,
+    maxPrice?: Money,
+    quote?: { id: string; now: Date },
+  ) {
     if (sub.paidTermsAhead > 0)
       throw new AlreadyRenewed(`The term from ${sub.termEnd.toISOString()} is paid: renew again once it has begun`);
-    const { lines, total, addons, planId } = await renewalLines(tx, sub, currency);
+    const { lines, total, addons, planId, binding } = await renewalLines(tx, sub, currency);
+    // A quote is for exactly the lines that renew now (its binding), and charges its amount.
+    const quoted = quote
+      ? redeemQuote(
+          deps.quotes,
+          quote.id,
+          {
+            kind: 'renewal',
+            accountId: sub.accountId,
+            subscriptionId: sub.id,
+            product: binding,
+            months: sub.termMonths,
+            currency,
+          },
+          quote.now,
+        ).amount
+      : undefined;
     const amount = quoted ?? total;
     assertMaxPrice({ amount, currency }, maxPrice, 'The renewal');
     if (amount > 0)
@@ -603,25 +612,8 @@ export function createSubscriptionService(deps: HostingDeps) {
       const now = deps.now();
       return db.transaction(async (tx) => {
         const sub = await owned(tx, caller.accountId, id, true);
-        let quoted: number | undefined;
-        if (input.quoteId) {
-          // The quote is for exactly the lines that would renew now (its binding).
-          const { binding } = await renewalLines(tx, sub, caller.currency);
-          quoted = redeemQuote(
-            deps.quotes,
-            input.quoteId,
-            {
-              kind: 'renewal',
-              accountId: caller.accountId,
-              subscriptionId: sub.id,
-              product: binding,
-              months: sub.termMonths,
-              currency: caller.currency,
-            },
-            now,
-          ).amount;
-        }
-        return renewIn(tx, sub, caller.currency, now, input.maxPrice, quoted);
+        const quote = input.quoteId ? { id: input.quoteId, now } : undefined;
+        return renewIn(tx, sub, caller.currency, now, input.maxPrice, quote);
       });
     },
 
@@ -816,14 +808,7 @@ export function createSubscriptionService(deps: HostingDeps) {
               const limit = planLimit(plan, r);
               if (limit < 0) continue;
               const requested = allocationOf(input, r);
-              const allocated = {
-                disk_bytes: a.diskBytes,
-                traffic_bytes: a.trafficBytes,
-                domains: a.domains,
-                sites: a.sites,
-                mailboxes: a.mailboxes,
-                databases: a.databases,
-              }[r];
+              const allocated = a.allocated[r];
               if (requested < 0 || allocated + requested > limit)
                 throw new AllocationExceedsPlan(
                   requested < 0
@@ -935,7 +920,7 @@ export function createSubscriptionService(deps: HostingDeps) {
         trafficMonth: r.totals.trafficMonth,
       };
       let plan = r.plan;
-      const crossed = crossedKeys(plan, r.totals);
+      const crossed = reachedThresholds(plan, r.totals).map((h) => h.key);
       const moved =
         crossed.length !== r.crossed.length ||
         crossed.some((k) => !r.crossed.includes(k)) ||

@@ -10,7 +10,7 @@ import { emitEvent, emitEvents } from '../events/api.js';
 import type { HostingBackend } from './backend.js';
 import { CustomerResumed, CustomerSuspended, SubscriptionResumed, SubscriptionSuspended } from './events.js';
 import { customerView, subscriptionView } from './schemas.js';
-import type { CustomerRow, SubscriptionRow } from './store.js';
+import { textArray, type CustomerRow, type SubscriptionRow } from './store.js';
 
 export type Reason = 'overuse' | 'operator' | 'reseller' | 'expired';
 
@@ -18,13 +18,6 @@ type CustomerChange = Record<string, unknown> & { was: string };
 
 /** Drizzle's row from a raw RETURNING of hosting_customers (snake_case, driver types). */
 function customerRow(r: Record<string, unknown>): CustomerRow {
-  const arr = (v: unknown): string[] =>
-    Array.isArray(v)
-      ? (v as string[])
-      : String(v)
-          .replace(/^\{|\}$/g, '')
-          .split(',')
-          .filter(Boolean);
   return {
     id: String(r.id),
     subscriptionId: String(r.subscription_id),
@@ -36,7 +29,7 @@ function customerRow(r: Record<string, unknown>): CustomerRow {
     mailboxes: Number(r.mailboxes),
     databases: Number(r.databases),
     status: String(r.status),
-    suspendedFor: arr(r.suspended_for),
+    suspendedFor: textArray(r.suspended_for),
     panelId: String(r.panel_id),
     createdAt: new Date(r.created_at as string),
     updatedAt: new Date(r.updated_at as string),

@@ -1,0 +1,69 @@
+// What the benches against the bare route share: a fresh database next to DATABASE_URL (dropped at
+// the end), the ids bench/servers.ts writes, the production build, and the servers each in a
+// process of its own (`start`), so the load generator never shares their event loop.
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import pg from 'pg';
+
+/** A fresh database named `<prefix>_<random>` beside DATABASE_URL's; `drop()` removes it. */
+export async function benchDatabase(prefix: string) {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error('DATABASE_URL is required (PostgreSQL)');
+  const dbName = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database "${dbName}"`);
+  const url = new URL(base);
+  url.pathname = `/${dbName}`;
+  return {
+    url,
+    async drop() {
+      await admin.query(`drop database "${dbName}" with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** The uuid bench/servers.ts derives from a name (md5). */
+export const md5uuid = (s: string) => {
+  const h = createHash('md5').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
+
+/** The app as `npm start` runs it: tsc's output in dist/ (BENCH_FROM_SOURCE=1 measures src/ instead). */
+export function buildUnlessFromSource(): void {
+  if (!process.env.BENCH_FROM_SOURCE) execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+}
+
+export const machine = () =>
+  `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL`;
+
+/** Starts `bench/servers.ts <args>` on `url`; resolves with the first JSON line it prints. */
+export function start(
+  url: URL,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  // BENCH_CPU_PROFILE=dir: a CPU profile of the app (its whole life) in that directory.
+  const profile =
+    process.env.BENCH_CPU_PROFILE && args[0] === 'app'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
+      : [];
+  // BENCH_APP_FLAGS: node flags for the app's process only (as `npm start` would pass them).
+  const flags = args[0] === 'app' ? (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...flags, ...profile, '--import', 'tsx', 'bench/servers.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DATABASE_URL: url.toString(), ...env },
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const end = buf.indexOf('\n');
+      if (end >= 0 && buf.startsWith('{'))
+        resolve({ child, info: JSON.parse(buf.slice(0, end)) as Record<string, string> });
+    });
+    child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
+  });
+}
