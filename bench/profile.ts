@@ -1,10 +1,10 @@
 // Profiles the app under one load: `node --cpu-prof` on the server, autocannon from here, the CPU
 // of every process sampled meanwhile, and the hottest functions printed (self time).
 //   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed|public|reports [seconds]
-import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { md5uuid } from './harness.js';
 
 const what = process.argv[2] ?? 'check';
 const seconds = Number(process.argv[3] ?? 10);
@@ -22,6 +22,7 @@ type ServerInfo = {
   pid: number;
   registrants: { key: string; contact: string; prefix: string }[];
   licenseKey: string;
+  hostingKey: string;
 };
 const info: ServerInfo = await new Promise((resolve) => {
   let buf = '';
@@ -85,8 +86,7 @@ const opts: autocannon.Options =
                 method: 'POST',
                 setupRequest: (req) => {
                   const k = n++ % Number(process.env.BENCH_LICENSES ?? 10_000);
-                  const h = createHash('md5').update(`bench-license-${k}`).digest('hex');
-                  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+                  const id = md5uuid(`bench-license-${k}`);
                   return {
                     ...req,
                     path: `/v1/licenses/plesk/${id}/ip-reports`,
@@ -96,9 +96,42 @@ const opts: autocannon.Options =
               },
             ],
           }
-        : what === 'public'
-          ? { url: `${url}/bench/public/account` }
-          : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
+        : what === 'usage'
+          ? {
+              // Run with BENCH_HOSTING_SUBSCRIPTIONS=1000 BENCH_NAMES_PER_ACCOUNT=0: one customer's measurement each.
+              url: `${url}/v1/hosting/subscriptions/x/usage`,
+              method: 'POST',
+              headers: { authorization: `Bearer ${info.hostingKey}`, 'content-type': 'application/json' },
+              requests: [
+                {
+                  method: 'POST',
+                  setupRequest: (req) => {
+                    const k = n++;
+                    const subs = Number(process.env.BENCH_HOSTING_SUBSCRIPTIONS ?? 1000);
+                    const custs = Number(process.env.BENCH_HOSTING_CUSTOMERS ?? 20);
+                    const sub = k % subs;
+                    const cust = Math.floor(k / subs) % custs;
+                    return {
+                      ...req,
+                      path: `/v1/hosting/subscriptions/${md5uuid(`bench-sub-${sub}`)}/usage`,
+                      body: JSON.stringify({
+                        measured_at: new Date(Date.now() - 3_600_000 + k).toISOString(),
+                        entries: [
+                          {
+                            customer_id: md5uuid(`bench-cust-${sub}-${cust}`),
+                            disk_bytes: (1 + (k % 7)) * 100_000_000,
+                            traffic_bytes: (1 + (k % 5)) * 200_000_000,
+                          },
+                        ],
+                      }),
+                    };
+                  },
+                },
+              ],
+            }
+          : what === 'public'
+            ? { url: `${url}/bench/public/account` }
+            : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 // CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
 function cpuTicks(): Map<string, { comm: string; ticks: number; sys: number }> {
   const out = new Map<string, { comm: string; ticks: number; sys: number }>();

@@ -232,7 +232,9 @@ export interface IngestRow extends Record<string, unknown> {
  * report, the totals, the subscription's suspension and crossed thresholds before the batch, and its
  * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
  * reports of one customer in a batch cannot both update its row: the batch fails and is retried
- * report by report.
+ * report by report. The subscriptions and kept rows are found through `= ANY (ARRAY(...))`: with
+ * `IN (SELECT ...)` the planner, expecting a hundred reports from jsonb_to_recordset, read whole
+ * tables (a sequential scan of hosting_usage per batch).
  */
 const ingestStatement = preparedStatement<IngestRow>(
   'hosting_usage_ingest',
@@ -241,7 +243,7 @@ const ingestStatement = preparedStatement<IngestRow>(
           AS q(ord integer, sub uuid, account uuid, at timestamptz, month text, audit jsonb, entries jsonb)),
       subs AS (
         SELECT s.id, s.account_id, s.plan_id, s.status, s.suspended_for, s.crossed FROM hosting_subscriptions s
-        WHERE s.id IN (SELECT sub FROM q) ORDER BY s.id FOR UPDATE),
+        WHERE s.id = ANY (ARRAY(SELECT sub FROM q)) ORDER BY s.id FOR UPDATE),
       e AS (
         SELECT q.ord, q.sub, q.at, q.month, i.* FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account,
           jsonb_to_recordset(q.entries)
@@ -266,7 +268,7 @@ const ingestStatement = preparedStatement<IngestRow>(
         RETURNING subscription_id, subject, disk_bytes, traffic_bytes, traffic_month),
       kept AS (
         SELECT u.subscription_id, u.disk_bytes, u.traffic_bytes, u.traffic_month FROM hosting_usage u
-        WHERE u.subscription_id IN (SELECT id FROM subs)
+        WHERE u.subscription_id = ANY (ARRAY(SELECT id FROM subs))
           AND NOT EXISTS (SELECT 1 FROM up WHERE up.subscription_id = u.subscription_id AND up.subject = u.subject)
         UNION ALL SELECT subscription_id, disk_bytes, traffic_bytes, traffic_month FROM up),
       totals AS (
@@ -278,7 +280,7 @@ const ingestStatement = preparedStatement<IngestRow>(
       saved AS (
         UPDATE hosting_subscriptions s
         SET disk_used = t.disk, traffic_used = t.traffic, traffic_month = t.month, updated_at = now()
-        FROM totals t WHERE s.id = t.sub AND t.sub IN (SELECT subscription_id FROM up)
+        FROM totals t WHERE s.id = t.sub AND s.id = ANY (ARRAY(SELECT subscription_id FROM up))
         RETURNING s.id),
       audited AS (${auditRowsInsert(
         sql`(SELECT jsonb_agg(q.audit) FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
