@@ -51,6 +51,7 @@ import webhooksArea from './modules/webhooks/index.js';
 import notificationsArea from './modules/notifications/index.js';
 import licensesArea from './modules/licenses/index.js';
 import hostingArea from './modules/hosting/index.js';
+import ticketsArea from './modules/tickets/index.js';
 
 /** The business areas, each a plugin that owns its routes, services and jobs (src/modules/<area>/index.ts). */
 export const AREAS: AreaList = [
@@ -61,6 +62,7 @@ export const AREAS: AreaList = [
   { name: 'domains', plugin: domainsArea },
   { name: 'licenses', plugin: licensesArea },
   { name: 'hosting', plugin: hostingArea },
+  { name: 'tickets', plugin: ticketsArea },
   { name: 'events', plugin: eventsArea },
   { name: 'notifications', plugin: notificationsArea },
   { name: 'webhooks', plugin: webhooksArea },

@@ -196,6 +196,44 @@ export const EnvSchema = Type.Object({
     default: 900,
     description: 'How long a hosting quote (subscription, add-on, renewal, plan change) is honoured (R-ADD-2)',
   }),
+  TICKET_ATTACHMENT_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 26_214_400,
+    default: 5_242_880,
+    description: 'Largest ticket attachment in bytes (R-TKT-1); kept in PostgreSQL',
+  }),
+  TICKET_ATTACHMENTS_PER_MESSAGE: Type.Integer({
+    minimum: 0,
+    maximum: 50,
+    default: 10,
+    description: 'Most attachments on one ticket message',
+  }),
+  TICKET_ATTACHMENTS_PER_TICKET: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 100,
+    description: 'Most attachments on one ticket, all its messages together',
+  }),
+  TICKET_EMAIL_MAX_BYTES: Type.Integer({
+    minimum: 10_240,
+    maximum: 52_428_800,
+    default: 26_214_400,
+    description: 'Largest inbound e-mail (raw RFC 5322 message) the ticket intake takes (R-TKT-10)',
+  }),
+  TICKET_SLA_WARNING_LEAD_S: Type.Integer({
+    minimum: 0,
+    maximum: 86_400,
+    default: 7_200,
+    description:
+      'How much response time (business or calendar, as the period counts) is left when ticket.sla.warning is sent before a breach',
+  }),
+  TICKET_TIMERS_INTERVAL_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 3_600_000,
+    default: 15_000,
+    description:
+      'How often due ticket timers (warnings, breaches, the 72-hour and 5-day closes, agreed times) are looked for',
+  }),
   DROP_CATCH_NAMES_PER_MINUTE: Type.Integer({
     minimum: 1,
     default: 300,
@@ -411,6 +449,14 @@ export interface Config {
   readonly hosting: {
     readonly quoteTtlS: number;
   };
+  readonly tickets: {
+    readonly attachmentMaxBytes: number;
+    readonly attachmentsPerMessage: number;
+    readonly attachmentsPerTicket: number;
+    readonly emailMaxBytes: number;
+    readonly warningLeadS: number;
+    readonly timersIntervalMs: number;
+  };
   readonly jobs: {
     readonly enabled: boolean;
     readonly intervalMs: number;
@@ -574,6 +620,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       quoteTtlS: e.LICENSE_QUOTE_TTL_S,
     }),
     hosting: Object.freeze({ quoteTtlS: e.HOSTING_QUOTE_TTL_S }),
+    tickets: Object.freeze({
+      attachmentMaxBytes: e.TICKET_ATTACHMENT_MAX_BYTES,
+      attachmentsPerMessage: e.TICKET_ATTACHMENTS_PER_MESSAGE,
+      attachmentsPerTicket: e.TICKET_ATTACHMENTS_PER_TICKET,
+      emailMaxBytes: e.TICKET_EMAIL_MAX_BYTES,
+      warningLeadS: e.TICKET_SLA_WARNING_LEAD_S,
+      timersIntervalMs: e.TICKET_TIMERS_INTERVAL_MS,
+    }),
     jobs: Object.freeze({
       enabled: e.JOBS_ENABLED,
       intervalMs: e.JOBS_INTERVAL_MS,

@@ -271,3 +271,8 @@ interface FastifySchemaLike {
   errors?: readonly ErrorClass[];
   response?: unknown;
 }
+
+/** 422 validation_failed naming one field (a JSON pointer into the request) and why. */
+export const invalidField = (pointer: string, code: string, message: string): never => {
+  throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
+};

@@ -6,3 +6,4 @@ export * from './domains.js';
 export * from './events.js';
 export * from './licenses.js';
 export * from './hosting.js';
+export * from './tickets.js';

@@ -17,7 +17,7 @@ import {
   hostingUsage,
 } from '../../db/schema/index.js';
 import type { HostingThreshold } from '../../db/schema/index.js';
-import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import { defineError, invalidField, NotFound } from '../../errors.js';
 import type { AuditRow } from '../../plugins/audit.js';
 import { addMonths } from '../../lib/months.js';
 import { assertMaxPrice, charge, InsufficientFunds, type Money } from '../billing/api.js';
@@ -111,9 +111,7 @@ export interface Caller {
   currency: string;
 }
 
-const invalid = (pointer: string, code: string, message: string): never => {
-  throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
-};
+const invalid = invalidField;
 
 /** Terms start on a whole second, so a term's length and what is left of it are whole seconds. */
 const wholeSecond = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);

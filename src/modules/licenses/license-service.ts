@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type Tx } from '../../db/client.js';
 import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
-import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import { defineError, invalidField, NotFound } from '../../errors.js';
 import { iso } from '../../schemas.js';
 import type { AuditRow } from '../../plugins/audit.js';
 import { charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
@@ -115,9 +115,7 @@ export interface OrderInput {
   autorenew?: boolean;
 }
 
-const invalid = (pointer: string, code: string, message: string): never => {
-  throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
-};
+const invalid = invalidField;
 
 /** The price of one term of `product` with `extras` in `currency`, or a 422 naming what is not sold. */
 export function termPrice(

@@ -1,0 +1,129 @@
+// Operator-edited support data: the business-hour calendars (one is the default periods run on) and
+// the criteria of each priority per product (R-TKT-2), with each priority's response time (R-TKT-3).
+import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { ticketCalendars, ticketPeriods, ticketPriorityCriteria } from '../../db/schema/index.js';
+import { defineError, invalidField, NotFound } from '../../errors.js';
+import { CalendarError, compileCalendar, type CalendarSpec } from './calendar.js';
+import { GOAL_HOURS, PRIORITIES, periodGoal, type Priority } from './sla.js';
+import type { CalendarRow } from './store.js';
+
+export const DefaultCalendarRequired = defineError(
+  'default_calendar_required',
+  409,
+  'One calendar is always the default: make another one the default first',
+);
+
+export interface CalendarInput {
+  name: string;
+  time_zone: string;
+  week: CalendarSpec['week'];
+  holidays: CalendarSpec['holidays'];
+  default?: boolean | undefined;
+}
+
+const calendarView = (r: CalendarRow) => ({
+  id: r.id,
+  name: r.name,
+  time_zone: r.spec.timeZone,
+  week: r.spec.week,
+  holidays: r.spec.holidays,
+  default: r.isDefault,
+  version: r.version,
+  updated_at: r.updatedAt.toISOString(),
+});
+
+export type TicketCatalogue = ReturnType<typeof createTicketCatalogue>;
+
+export function createTicketCatalogue(
+  db: Db,
+  now: () => Date,
+  /** Recomputes running periods on a calendar whose hours changed (the service's). */
+  recompute: (calendarId: string) => Promise<number>,
+) {
+  return {
+    async priorities() {
+      const rows = await db.select().from(ticketPriorityCriteria).orderBy(asc(ticketPriorityCriteria.product));
+      return [...PRIORITIES].reverse().map((priority: Priority) => ({
+        priority,
+        response_hours: GOAL_HOURS[priority],
+        business_hours: periodGoal(priority, false).business,
+        criteria: rows
+          .filter((r) => r.priority === priority)
+          .map((r) => ({ product: r.product, criteria: r.criteria })),
+      }));
+    },
+
+    async setCriteria(product: string, priority: Priority, criteria: string[]) {
+      await db
+        .insert(ticketPriorityCriteria)
+        .values({ product, priority, criteria, updatedAt: now() })
+        .onConflictDoUpdate({
+          target: [ticketPriorityCriteria.product, ticketPriorityCriteria.priority],
+          set: { criteria, updatedAt: now() },
+        });
+      return this.priorities();
+    },
+
+    async calendars() {
+      return (await db.select().from(ticketCalendars).orderBy(asc(ticketCalendars.id))).map(calendarView);
+    },
+
+    async calendar(id: string) {
+      const [row] = await db.select().from(ticketCalendars).where(eq(ticketCalendars.id, id));
+      if (!row) throw new NotFound('No such calendar');
+      return calendarView(row);
+    },
+
+    /**
+     * Adds or replaces a calendar (a new version). Periods running on it are recomputed: their
+     * deadlines follow the new hours and holidays.
+     */
+    async setCalendar(id: string, input: CalendarInput) {
+      const spec: CalendarSpec = { timeZone: input.time_zone, week: input.week, holidays: input.holidays };
+      try {
+        compileCalendar(spec);
+      } catch (err) {
+        if (err instanceof CalendarError) invalidField('/body', 'invalid_calendar', err.message);
+        throw err;
+      }
+      const at = now();
+      const row = await db.transaction(async (tx) => {
+        const [current] = await tx.select().from(ticketCalendars).where(eq(ticketCalendars.id, id)).for('update');
+        if (current?.isDefault && input.default === false)
+          throw new DefaultCalendarRequired('Make another calendar the default; this one then stops being it');
+        if (input.default) await tx.update(ticketCalendars).set({ isDefault: false }).where(ne(ticketCalendars.id, id));
+        const [saved] = await tx
+          .insert(ticketCalendars)
+          .values({ id, name: input.name, spec, isDefault: input.default ?? false, createdAt: at, updatedAt: at })
+          .onConflictDoUpdate({
+            target: ticketCalendars.id,
+            set: {
+              name: input.name,
+              spec,
+              isDefault: input.default ?? current?.isDefault ?? false,
+              version: sql`${ticketCalendars.version} + 1`,
+              updatedAt: at,
+            },
+          })
+          .returning();
+        return saved!;
+      });
+      await recompute(id);
+      return calendarView(row);
+    },
+
+    async removeCalendar(id: string) {
+      const [row] = await db.select().from(ticketCalendars).where(eq(ticketCalendars.id, id));
+      if (!row) throw new NotFound('No such calendar');
+      if (row.isDefault) throw new DefaultCalendarRequired('The default calendar cannot be removed');
+      const [running] = await db
+        .select({ id: ticketPeriods.id })
+        .from(ticketPeriods)
+        .where(and(eq(ticketPeriods.calendarId, id), isNull(ticketPeriods.endedAt)))
+        .limit(1);
+      if (running) throw new DefaultCalendarRequired('Periods still run on this calendar');
+      await db.delete(ticketCalendars).where(eq(ticketCalendars.id, id));
+    },
+  };
+}
