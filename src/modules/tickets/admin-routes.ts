@@ -4,7 +4,7 @@
 // and priority criteria.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NotFound } from '../../errors.js';
+import { NotFound, UnsupportedMediaType } from '../../errors.js';
 import { DateTime, Int32, IdParams, Uuid } from '../../schemas.js';
 import { DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
 import type { InboundEmail } from './inbound-email.js';
@@ -185,11 +185,16 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
         description:
           'For an MTA pipe or an inbound-mail service. Accepted only from the contact address of exactly one account: a T-<number> reference in the subject, or In-Reply-To/References naming a message of the ticket, adds to that ticket; otherwise a ticket opens. The answer is the same whether the message was taken or refused (a sender learns nothing about addresses); GET /v1/admin/tickets/inbound-email shows what each became.',
         consumes: ['message/rfc822'],
+        errors: [UnsupportedMediaType],
         response: { 202: Type.Object({ id: Uuid, status: Type.Literal('received') }, strict) },
       },
     },
     async (req, reply) => {
-      const { id } = await inbound.receive(req.body as Buffer);
+      if (!Buffer.isBuffer(req.body))
+        throw new UnsupportedMediaType('Send the raw message as message/rfc822', {
+          headers: { 'accept-post': 'message/rfc822' },
+        });
+      const { id } = await inbound.receive(req.body);
       req.audit = { targetType: 'inbound_email', targetId: id };
       return reply.code(202).send({ id, status: 'received' as const });
     },

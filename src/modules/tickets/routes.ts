@@ -29,6 +29,7 @@ export const Attachments = Type.Optional(
           pattern: '^[A-Za-z0-9+/]*={0,2}$',
           contentEncoding: 'base64',
           description: 'The file, base64; its content type is sniffed from the bytes',
+          examples: ['aGVsbG8K'],
         }),
       },
       strict,

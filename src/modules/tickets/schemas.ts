@@ -222,7 +222,11 @@ export const TicketDetail = named(
   Type.Object({ ticket: Ticket, messages: Type.Array(Message) }, strict),
 );
 
-const Hhmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$', description: 'HH:MM local time' });
+const Hhmm = Type.String({
+  pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$',
+  description: 'HH:MM local time',
+  examples: ['09:00'],
+});
 const Interval = Type.Object({ start: Hhmm, end: Hhmm }, strict);
 const DayHours = Type.Array(Interval, { maxItems: 24 });
 export const CalendarBody = Type.Object(
@@ -244,7 +248,7 @@ export const CalendarBody = Type.Object(
     holidays: Type.Array(
       Type.Object(
         {
-          date: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+          date: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2027-12-31'] }),
           start: Type.Optional(Hhmm),
           end: Type.Optional(Hhmm),
           name: Type.Optional(Type.String({ maxLength: 200 })),

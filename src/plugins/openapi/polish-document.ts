@@ -206,7 +206,7 @@ const EXAMPLE_BY_FORMAT: Record<string, unknown> = {
 
 /** An example value for a schema, from its own examples, default, const, enum, format or type. */
 export function exampleOf(schema: Json | undefined, schemas: Json, depth = 0): unknown {
-  if (!schema || depth > 8) return undefined;
+  if (!schema || depth > 14) return undefined;
   if (schema.$ref) return exampleOf(resolve(schema, schemas), schemas, depth + 1);
   if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
   if (schema.example !== undefined) return schema.example;

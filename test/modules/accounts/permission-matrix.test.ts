@@ -348,6 +348,25 @@ async function fixtures(app: App) {
     payload: { product: 'whmcs' },
   });
   if (hostingAddon.statusCode !== 201) throw new Error(`addon: ${hostingAddon.statusCode} ${hostingAddon.body}`);
+  const openTicket = async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/tickets',
+      headers: bearer(a.token),
+      payload: {
+        subject: 'Matrix',
+        description: 'A ticket the matrix acts on',
+        concerns: { type: 'product', ref: 'domains' },
+        attachments: [{ filename: 'a.txt', content_base64: 'aGVsbG8K' }],
+      },
+    });
+    if (res.statusCode !== 201) throw new Error(`ticket: ${res.statusCode} ${res.body}`);
+    return res.json().id as string;
+  };
+  const ticketId = await openTicket();
+  const ticketAttachmentId = (
+    await app.inject({ method: 'GET', url: `/v1/tickets/${ticketId}`, headers: bearer(a.token) })
+  ).json().messages[0].attachments[0].id as string;
   const [licenseCharge] = await app.db
     .insert(licenseMultiUseCharges)
     .values({
@@ -499,6 +518,9 @@ async function fixtures(app: App) {
     subscriptionId,
     customerId: hostingCustomer.json().id as string,
     addonId: hostingAddon.json().addon.id as string,
+    ticketId,
+    ticketAttachmentId,
+    openTicket,
   };
 }
 
@@ -1159,6 +1181,126 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     // The package already has WHMCS: 409 addon_already_active.
     adminGrantBundledWhmcs: {
       call: () => ({ method: 'POST', url: `/v1/admin/hosting/subscriptions/${fx.subscriptionId}/bundled-whmcs` }),
+    },
+    listTicketPriorities: get('/v1/ticket-priorities'),
+    createTicket: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/tickets',
+        payload: { subject: 'm', description: 'm', concerns: { type: 'product', ref: 'hosting' } },
+      }),
+    },
+    listTickets: get('/v1/tickets'),
+    getTicket: get(`/v1/tickets/${fx.ticketId}`),
+    addTicketMessage: {
+      call: () => ({ method: 'POST', url: `/v1/tickets/${fx.ticketId}/messages`, payload: { body: 'm' } }),
+    },
+    // Not awaiting information: 409 ticket_state_conflict.
+    provideTicketInformation: {
+      call: () => ({ method: 'POST', url: `/v1/tickets/${fx.ticketId}/provide-information`, payload: { body: 'm' } }),
+    },
+    suspendTicket: { call: async () => ({ method: 'POST', url: `/v1/tickets/${await fx.openTicket()}/suspend` }) },
+    resumeTicket: { call: () => ({ method: 'POST', url: `/v1/tickets/${fx.ticketId}/resume` }) },
+    revokeTicket: { call: async () => ({ method: 'POST', url: `/v1/tickets/${await fx.openTicket()}/revoke` }) },
+    objectToTicketClose: {
+      call: () => ({ method: 'POST', url: `/v1/tickets/${fx.ticketId}/objection`, payload: { justification: 'm' } }),
+    },
+    requestTicketPriority: {
+      call: () => ({
+        method: 'POST',
+        url: `/v1/tickets/${fx.ticketId}/priority-request`,
+        payload: { priority: 'high', justification: 'm' },
+      }),
+    },
+    getTicketAttachment: get(`/v1/tickets/${fx.ticketId}/attachments/${fx.ticketAttachmentId}`),
+    adminTicketQueue: get('/v1/admin/tickets'),
+    adminCreateTicket: {
+      call: () => ({
+        method: 'POST',
+        url: '/v1/admin/tickets',
+        payload: {
+          account_id: a.accountId,
+          channel: 'phone',
+          subject: 'm',
+          description: 'm',
+          concerns: { type: 'product', ref: 'domains' },
+        },
+      }),
+    },
+    adminTicketSlaReport: get('/v1/admin/tickets/sla-report?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z'),
+    // A JSON body where a raw e-mail belongs: 415.
+    adminReceiveTicketEmail: {
+      call: () => ({ method: 'POST', url: '/v1/admin/tickets/inbound-email', payload: { raw: 'x' } }),
+    },
+    adminListTicketEmails: get('/v1/admin/tickets/inbound-email'),
+    adminGetTicket: get(`/v1/admin/tickets/${fx.ticketId}`),
+    adminGetTicketAttachment: get(`/v1/admin/tickets/${fx.ticketId}/attachments/${fx.ticketAttachmentId}`),
+    ...Object.fromEntries(
+      (
+        [
+          ['adminAssignTicket', 'assign', { assignee_id: null }],
+          ['adminReplyTicket', 'reply', { body: 'm' }],
+          ['adminAddTicketNote', 'notes', { body: 'm' }],
+          ['adminRequestTicketInformation', 'request-information', { body: 'm' }],
+          ['adminSetTicketPriority', 'priority', { priority: 'medium' }],
+          ['adminSetTicketProductTeam', 'product-team', { involved: false }],
+          ['adminPauseTicketClock', 'pause', { reason: 'vendor_response' }],
+          ['adminUnpauseTicketClock', 'unpause', undefined],
+          ['adminWaiveTicketDeadline', 'sla-waiver', { reason: 'm' }],
+          ['adminSplitTicket', 'split', { message_ids: ['00000000-0000-4000-8000-000000000000'], subject: 'm' }],
+        ] as const
+      ).map(([operationId, action, payload]) => [
+        operationId,
+        {
+          call: () => ({
+            method: 'POST' as const,
+            url: `/v1/admin/tickets/${fx.ticketId}/${action}`,
+            ...(payload === undefined ? {} : { payload }),
+          }),
+        },
+      ]),
+    ),
+    adminCloseTicket: {
+      call: async () => ({
+        method: 'POST',
+        url: `/v1/admin/tickets/${await fx.openTicket()}/close`,
+        payload: { reason: 'resolved' },
+      }),
+    },
+    adminMergeTickets: {
+      call: async () => ({
+        method: 'POST',
+        url: `/v1/admin/tickets/${await fx.openTicket()}/merge`,
+        payload: { ticket_ids: [await fx.openTicket()] },
+      }),
+    },
+    adminListCalendars: get('/v1/admin/calendars'),
+    adminGetCalendar: get('/v1/admin/calendars/business'),
+    adminSetCalendar: {
+      call: () => ({
+        method: 'PUT',
+        url: `/v1/admin/calendars/matrix-${next()}`,
+        payload: { name: 'm', time_zone: 'UTC', week: { '1': [{ start: '09:00', end: '17:00' }] }, holidays: [] },
+      }),
+    },
+    adminRemoveCalendar: {
+      call: async () => {
+        const id = `gone-${next()}`;
+        await app.inject({
+          method: 'PUT',
+          url: `/v1/admin/calendars/${id}`,
+          headers: bearer(fx.op.token),
+          payload: { name: 'm', time_zone: 'UTC', week: {}, holidays: [] },
+        });
+        return { method: 'DELETE', url: `/v1/admin/calendars/${id}` };
+      },
+    },
+    adminSetTicketPriorityCriteria: {
+      call: () => ({
+        method: 'PUT',
+        url: '/v1/admin/ticket-priorities/low/criteria/other',
+        payload: { criteria: ['Anything else'] },
+      }),
     },
     adminPublishVendorPolicy: {
       call: () => ({
