@@ -80,8 +80,6 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   catalogue: TicketCatalogue;
   bodyLimit: number;
 }> = async (app, { tickets, catalogue, bodyLimit }) => {
-  const after = (req: Parameters<typeof app.listCursor>[0]) => app.listCursor(req).position({ id: 'uuid' })?.id;
-
   app.get(
     '/v1/ticket-priorities',
     {
@@ -156,11 +154,13 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req) => {
       const limit = pageSize(req.query);
-      const rows = await tickets.list(callerOf(req.principal), after(req), limit);
-      return app.listCursor(req).page(
+      const cursor = app.listCursor(req);
+      const at = cursor.position({ createdAt: 'time', id: 'uuid' });
+      const rows = await tickets.list(callerOf(req.principal), at, limit);
+      return cursor.page(
         rows,
         limit,
-        (r) => ({ id: r.id }),
+        (r) => ({ createdAt: new Date(r.created_at), id: r.id }),
         (r) => r,
       );
     },

@@ -13,7 +13,7 @@
 // - Split and merge: the resulting tickets' periods run from the creation of the most recent ticket
 //   involved (R-TKT-8); each keeps its history and links to the others.
 import { createHash, randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { Config } from '../../config.js';
 import type { Db, Tx } from '../../db/client.js';
@@ -406,30 +406,27 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
 
+    /** The account's tickets, newest first (ties by id), after a (created_at, id) position. */
     async list(
       caller: Caller,
-      after: string | undefined,
+      after: { createdAt: Date; id: string } | undefined,
       limit: number,
-      filters: { state?: string; priority?: string; assigneeId?: string; breached?: boolean; accountId?: string } = {},
     ): Promise<TicketView[]> {
-      const conds: (SQL | undefined)[] = [
-        caller.accountId === null ? undefined : eq(tickets.accountId, caller.accountId),
-        filters.accountId ? eq(tickets.accountId, filters.accountId) : undefined,
-        filters.state ? eq(tickets.state, filters.state) : undefined,
-        filters.priority ? eq(tickets.priority, filters.priority) : undefined,
-        filters.assigneeId ? eq(tickets.assigneeId, filters.assigneeId) : undefined,
-        after ? lt(tickets.id, after) : undefined,
-      ];
       const rows = await db
         .select()
         .from(tickets)
-        .where(and(...conds))
-        .orderBy(desc(tickets.id))
+        .where(
+          and(
+            caller.accountId === null ? undefined : eq(tickets.accountId, caller.accountId),
+            after ? sql`(${tickets.createdAt}, ${tickets.id}) < (${after.createdAt}, ${after.id}::uuid)` : undefined,
+          ),
+        )
+        .orderBy(desc(tickets.createdAt), desc(tickets.id))
         .limit(limit + 1);
       const at = deps.now();
       const views: TicketView[] = [];
       for (const r of rows) views.push(await ticketView(db, r, at));
-      return filters.breached === undefined ? views : views.filter((v) => v.sla.breached === filters.breached);
+      return views;
     },
 
     async get(caller: Caller, id: string) {
