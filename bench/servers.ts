@@ -199,6 +199,10 @@ if (mode === 'bare') {
       );
     }
   }
+  // Issue 16: a key that opens tickets (BENCH_TICKETS=1).
+  const ticketKey = process.env.BENCH_TICKETS
+    ? (await apiKey(app, r.token, ['tickets:read', 'tickets:write'])).key
+    : '';
   // Statistics, as a database that has been running has them (autovacuum would analyze these
   // tables only a minute or more into the load).
   await app.db.execute(sql.raw('ANALYZE'));
@@ -207,7 +211,7 @@ if (mode === 'bare') {
     process.once(signal, () => void app.close().finally(() => process.exit(0)));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(
-    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid, licenseKey, hostingKey })}\n`,
+    `${JSON.stringify({ url: address, key: key.key, keyId: key.keyId, secret: key.secret, accountId: r.accountId, registrants, pid: process.pid, licenseKey, hostingKey, ticketKey })}\n`,
   );
 } else {
   process.stderr.write('usage: tsx bench/servers.ts app|bare <account id>\n');

@@ -2,6 +2,7 @@ CREATE TABLE "ticket_attachments" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"ticket_id" uuid NOT NULL,
 	"message_id" uuid NOT NULL,
+	"position" integer DEFAULT 0 NOT NULL,
 	"filename" text NOT NULL,
 	"content_type" text NOT NULL,
 	"size" integer NOT NULL,
@@ -43,6 +44,7 @@ CREATE TABLE "ticket_links" (
 --> statement-breakpoint
 CREATE TABLE "ticket_messages" (
 	"id" uuid PRIMARY KEY NOT NULL,
+	"seq" bigserial NOT NULL,
 	"ticket_id" uuid NOT NULL,
 	"author" text NOT NULL,
 	"author_user_id" uuid,
@@ -131,7 +133,7 @@ CREATE TABLE "tickets" (
 CREATE INDEX "ticket_attachments_message_idx" ON "ticket_attachments" USING btree ("message_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "ticket_calendars_one_default" ON "ticket_calendars" USING btree ("is_default") WHERE "ticket_calendars"."is_default";--> statement-breakpoint
 CREATE INDEX "ticket_inbound_emails_received_idx" ON "ticket_inbound_emails" USING btree ("received_at");--> statement-breakpoint
-CREATE INDEX "ticket_messages_ticket_idx" ON "ticket_messages" USING btree ("ticket_id","created_at");--> statement-breakpoint
+CREATE INDEX "ticket_messages_ticket_idx" ON "ticket_messages" USING btree ("ticket_id","seq");--> statement-breakpoint
 CREATE INDEX "ticket_messages_email_idx" ON "ticket_messages" USING btree ("email_message_id") WHERE "ticket_messages"."email_message_id" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "ticket_pauses_period_idx" ON "ticket_pauses" USING btree ("period_id","started_at");--> statement-breakpoint
 CREATE INDEX "ticket_periods_ticket_idx" ON "ticket_periods" USING btree ("ticket_id","started_at");--> statement-breakpoint

@@ -108,6 +108,8 @@ export const ticketMessages = pgTable(
   'ticket_messages',
   {
     id: uuid('id').primaryKey(),
+    /** The order messages were written in (two may share a millisecond). */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
     ticketId: uuid('ticket_id').notNull(),
     /** 'user' | 'operator' | 'system' */
     author: text('author').notNull(),
@@ -123,7 +125,7 @@ export const ticketMessages = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [
-    index('ticket_messages_ticket_idx').on(t.ticketId, t.createdAt),
+    index('ticket_messages_ticket_idx').on(t.ticketId, t.seq),
     index('ticket_messages_email_idx')
       .on(t.emailMessageId)
       .where(sql`${t.emailMessageId} IS NOT NULL`),
@@ -136,6 +138,8 @@ export const ticketAttachments = pgTable(
     id: uuid('id').primaryKey(),
     ticketId: uuid('ticket_id').notNull(),
     messageId: uuid('message_id').notNull(),
+    /** Its place among the message's attachments, as sent. */
+    position: integer('position').notNull().default(0),
     filename: text('filename').notNull(),
     /** Sniffed from the content, never taken from the sender. */
     contentType: text('content_type').notNull(),

@@ -86,7 +86,7 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
           },
           null,
         );
-        return { id: await record({ ...base, outcome: 'opened', accountId, ticketId: t.id }) };
+        return { id: await record({ ...base, outcome: 'opened', accountId, ticketId: t.ticket.id }) };
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         return {

@@ -135,9 +135,15 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
           attachments: attachmentsOf(b.attachments),
         },
         req.principal!.userId,
+        // The statement that writes the ticket writes its audit row too (R-SEC-7).
+        (id) => {
+          req.audit = { targetType: 'ticket', targetId: id };
+          return req.auditRowFor(201);
+        },
       );
-      req.audit = { targetType: 'ticket', targetId: t.id };
-      return reply.code(201).send(t);
+      req.audit = { targetType: 'ticket', targetId: t.ticket.id };
+      if (t.audited) req.auditWrittenFor = 201;
+      return reply.code(201).send(t.ticket);
     },
   );
 

@@ -28,7 +28,8 @@ import {
   tickets,
 } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
-import { emitEvent, type EventType } from '../events/api.js';
+import { emitEvent, eventStatementParams, type EventType } from '../events/api.js';
+import type { AuditRow } from '../../plugins/audit.js';
 import {
   TicketClosed,
   TicketCreated,
@@ -47,9 +48,11 @@ import {
 } from './events.js';
 import { PRODUCTS } from './schemas.js';
 import { sniffContentType } from './sniff.js';
-import { deadlineOf, elapsed, instantAt, periodGoal, type Priority } from './sla.js';
+import { deadlineOf, elapsed, instantAt, periodGoal, type Clock, type Priority } from './sla.js';
 import {
   clockOf,
+  clockWith,
+  defaultCalendarCache,
   defaultCalendarRow,
   findTicket,
   INFORMATION_DUE_MS,
@@ -58,7 +61,10 @@ import {
   openPause,
   pausesOf,
   runningPeriod,
+  insertNewTicket,
+  ticketNumbers,
   ticketView,
+  viewOf,
   type PeriodRow,
   type TicketRow,
   type TicketView,
@@ -131,13 +137,14 @@ export type TicketService = ReturnType<typeof createTicketService>;
 
 export function createTicketService(deps: { db: Db; now: () => Date; config: Config['tickets'] }) {
   const { db, config } = deps;
+  const nextNumber = ticketNumbers(db);
+  const defaultCalendar = defaultCalendarCache(db);
 
   // ---- periods --------------------------------------------------------------------------------
 
   /** The deadline and the warning instant of a period with its pauses (null while open-ended paused). */
-  async function schedule(tx: Tx, p: PeriodRow): Promise<{ deadlineAt: Date | null; warnAt: Date | null }> {
-    if (p.outcome === 'not_applicable') return { deadlineAt: null, warnAt: null };
-    const clock = await clockOf(tx, p, await pausesOf(tx, [p.id]));
+  /** The deadline and the warning instant on a period's clock (null while open-ended paused). */
+  function scheduleOn(clock: Clock): { deadlineAt: Date | null; warnAt: Date | null } {
     const deadline = deadlineOf(clock);
     const lead = Math.min(config.warningLeadS * 1000, clock.goalMs);
     const warn = instantAt(clock, clock.goalMs - lead);
@@ -145,6 +152,11 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       deadlineAt: deadline === null ? null : new Date(deadline),
       warnAt: warn === null ? null : new Date(warn),
     };
+  }
+
+  async function schedule(tx: Tx, p: PeriodRow): Promise<{ deadlineAt: Date | null; warnAt: Date | null }> {
+    if (p.outcome === 'not_applicable') return { deadlineAt: null, warnAt: null };
+    return scheduleOn(await clockOf(tx, p, await pausesOf(tx, [p.id])));
   }
 
   async function startPeriod(tx: Tx, t: TicketRow, cause: string, at: Date): Promise<void> {
@@ -282,6 +294,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
           id: randomUUID(),
           ticketId: t.id,
           messageId: id,
+          position: i,
           filename: f.filename,
           contentType: types[i]!,
           size: f.data.length,
@@ -397,13 +410,22 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     // ---- the reseller's side -----------------------------------------------------------------
 
     /** R-TKT-1, R-TKT-2, R-TKT-10: a new ticket, Low, with its first period. */
-    async open(n: NewTicket, userId: string | null): Promise<TicketView> {
+    async open(
+      n: NewTicket,
+      userId: string | null,
+      auditRowFor: ((ticketId: string) => AuditRow | null) | null = null,
+    ): Promise<{ ticket: TicketView; audited: boolean }> {
       await checkConcerns(db, n.accountId, n.concerns);
-      return db.transaction(async (tx) => {
+      if (n.attachments.length === 0) {
+        const made = await openInOneStatement(n, userId, auditRowFor);
+        if (made) return { ticket: made.view, audited: made.audited };
+      }
+      const ticket = await db.transaction(async (tx) => {
         const at = deps.now();
         const t = await create(tx, n, userId, at);
         return done(tx, t, at, TicketCreated);
       });
+      return { ticket, audited: false };
     },
 
     /** The account's tickets, newest first (ties by id), after a (created_at, id) position. */
@@ -910,6 +932,106 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
   };
+
+  /**
+   * A ticket without attachments, written in one statement: its first period is computed here on the
+   * default calendar held in memory, and the view (the answer and the event's data) is built from
+   * the rows written. Null when the default calendar changed meanwhile (the caller takes the
+   * transactional path, which reads it).
+   */
+  async function openInOneStatement(
+    n: NewTicket,
+    userId: string | null,
+    auditRowFor: ((ticketId: string) => AuditRow | null) | null,
+  ): Promise<{ view: TicketView; audited: boolean } | null> {
+    const { row: calendarRow, calendar } = await defaultCalendar.get();
+    const at = deps.now();
+    const goal = periodGoal('low', false);
+    const period: PeriodRow = {
+      id: randomUUID(),
+      ticketId: randomUUID(),
+      cause: 'registered',
+      startedAt: at,
+      priority: 'low',
+      goalSeconds: goal.goalSeconds,
+      business: goal.business,
+      calendarId: calendarRow.id,
+      deadlineAt: null,
+      warnAt: null,
+      warnedAt: null,
+      breachedAt: null,
+      endedAt: null,
+      endedBy: null,
+      outcome: 'running',
+      responseSeconds: null,
+    };
+    Object.assign(period, scheduleOn(clockWith(period, [], calendar)));
+    const timers = [period.warnAt, period.deadlineAt].filter((d): d is Date => d !== null).map((d) => d.getTime());
+    const ticket: TicketRow = {
+      id: period.ticketId,
+      number: await nextNumber(),
+      accountId: n.accountId,
+      subject: n.subject,
+      channel: n.channel,
+      concernsType: n.concerns.type,
+      concernsRef: n.concerns.ref,
+      state: 'open',
+      priority: 'low',
+      requestedPriority: n.requestedPriority?.priority ?? null,
+      productTeam: false,
+      assigneeId: null,
+      closeReason: null,
+      closedAt: null,
+      objectionUntil: null,
+      informationRequestedAt: null,
+      slaOriginAt: at,
+      slaWaivedReason: null,
+      nextTimerAt: timers.length ? new Date(Math.min(...timers)) : null,
+      mergedInto: null,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const priorities = [
+      { kind: 'assigned', priority: 'low', justification: null, byUserId: null },
+      ...(n.requestedPriority
+        ? [
+            {
+              kind: 'requested',
+              priority: n.requestedPriority.priority,
+              justification: n.requestedPriority.justification,
+              byUserId: userId,
+            },
+          ]
+        : []),
+    ];
+    const view = viewOf(
+      {
+        ticket,
+        periods: [period],
+        pauses: [],
+        calendars: new Map([[period.id, calendar]]),
+        priorities: priorities.map((p, i) => ({ id: i, ticketId: ticket.id, at, ...p })),
+        links: [],
+      },
+      at,
+    );
+    const audit = auditRowFor ? auditRowFor(ticket.id) : null;
+    const written = await insertNewTicket(db, {
+      ticket,
+      period,
+      priorities,
+      description: { id: randomUUID(), body: n.description, userId, emailMessageId: n.emailMessageId ?? null },
+      calendarVersion: calendarRow.version,
+      event: eventStatementParams(TicketCreated, {
+        accountId: ticket.accountId,
+        objectId: ticket.id,
+        data: view,
+      }),
+      audit,
+    });
+    if (!written) defaultCalendar.forget();
+    return written ? { view, audited: audit !== null } : null;
+  }
 
   async function closeTicket(tx: Tx, t: TicketRow, reason: string, at: Date): Promise<TicketRow> {
     await endPeriod(tx, t.id, 'closed', at);

@@ -1,7 +1,9 @@
 // The tickets area's data access: rows, the compiled calendars, each period's clock, and the views.
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
-import type { Db, Tx } from '../../db/client.js';
+import { preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
+import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
+import { eventCtes } from '../events/api.js';
 import {
   ticketAttachments,
   ticketCalendars,
@@ -58,11 +60,14 @@ export async function pausesOf(db: Db | Tx, periodIds: string[]): Promise<PauseR
     .orderBy(asc(ticketPauses.startedAt));
 }
 
-/** The clock of a period: its goal on its calendar (calendar hours when not business), its pauses. */
-export async function clockOf(db: Db | Tx, p: PeriodRow, pauses: PauseRow[]): Promise<Clock> {
-  const calendar = p.business
-    ? compiledCalendar((p.calendarId && (await calendarRow(db, p.calendarId))) || (await defaultCalendarRow(db)))
-    : CALENDAR_HOURS;
+/** The calendar a period counts on: its own (business hours), or calendar hours. */
+export async function calendarOf(db: Db | Tx, p: PeriodRow): Promise<Calendar> {
+  if (!p.business) return CALENDAR_HOURS;
+  return compiledCalendar((p.calendarId && (await calendarRow(db, p.calendarId))) || (await defaultCalendarRow(db)));
+}
+
+/** The clock of a period on `calendar`: its goal, its start, its pauses. */
+export function clockWith(p: PeriodRow, pauses: PauseRow[], calendar: Calendar): Clock {
   return {
     startedAt: p.startedAt.getTime(),
     goalMs: p.goalSeconds * 1000,
@@ -74,6 +79,10 @@ export async function clockOf(db: Db | Tx, p: PeriodRow, pauses: PauseRow[]): Pr
         endsAt: x.endedAt ? x.endedAt.getTime() : x.until ? x.until.getTime() : null,
       })),
   };
+}
+
+export async function clockOf(db: Db | Tx, p: PeriodRow, pauses: PauseRow[]): Promise<Clock> {
+  return clockWith(p, pauses, await calendarOf(db, p));
 }
 
 // ---- rows ------------------------------------------------------------------------------------
@@ -110,9 +119,9 @@ export async function openPause(db: Db | Tx, periodId: string): Promise<PauseRow
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-async function periodView(db: Db | Tx, p: PeriodRow, pauses: PauseRow[], now: Date) {
+function periodView(p: PeriodRow, pauses: PauseRow[], calendar: Calendar, now: Date) {
   const own = pauses.filter((x) => x.periodId === p.id);
-  const clock = await clockOf(db, p, own);
+  const clock = clockWith(p, own, calendar);
   const at = p.endedAt ?? now;
   const used = elapsed(clock, at.getTime());
   const paused = own.some((x) => x.endedAt === null);
@@ -144,9 +153,19 @@ async function periodView(db: Db | Tx, p: PeriodRow, pauses: PauseRow[], now: Da
     breached_at: iso(p.breachedAt),
   };
 }
-export type PeriodView = Awaited<ReturnType<typeof periodView>>;
+export type PeriodView = ReturnType<typeof periodView>;
 
-/** The ticket as the API shows it, at `now` (time left, breached). */
+export interface TicketRows {
+  ticket: TicketRow;
+  periods: PeriodRow[];
+  pauses: PauseRow[];
+  /** The calendar of each period, by period id. */
+  calendars: Map<string, Calendar>;
+  priorities: (typeof ticketPriorityChanges.$inferSelect)[];
+  links: { otherId: string; kind: string; at: Date; number: number }[];
+}
+
+/** The ticket as the API shows it, at `now` (time left, breached): its rows read, then viewOf. */
 export async function ticketView(db: Db | Tx, t: TicketRow, now: Date) {
   const periods = await db
     .select()
@@ -157,9 +176,8 @@ export async function ticketView(db: Db | Tx, t: TicketRow, now: Date) {
     db,
     periods.map((p) => p.id),
   );
-  const views: PeriodView[] = [];
-  for (const p of periods) views.push(await periodView(db, p, pauses, now));
-  const current = views.find((v) => v.ended_at === null) ?? null;
+  const calendars = new Map<string, Calendar>();
+  for (const p of periods) calendars.set(p.id, await calendarOf(db, p));
   const priorities = await db
     .select()
     .from(ticketPriorityChanges)
@@ -171,6 +189,14 @@ export async function ticketView(db: Db | Tx, t: TicketRow, now: Date) {
     .innerJoin(tickets, eq(tickets.id, ticketLinks.otherId))
     .where(eq(ticketLinks.ticketId, t.id))
     .orderBy(asc(ticketLinks.at));
+  return viewOf({ ticket: t, periods, pauses, calendars, priorities, links }, now);
+}
+
+/** The view of rows already in hand (a ticket just made needs no read). */
+export function viewOf(rows: TicketRows, now: Date) {
+  const { ticket: t, periods, pauses, calendars, priorities, links } = rows;
+  const views = periods.map((p) => periodView(p, pauses, calendars.get(p.id) ?? CALENDAR_HOURS, now));
+  const current = views.find((v) => v.ended_at === null) ?? null;
   return {
     id: t.id,
     reference: reference(t.number),
@@ -216,7 +242,7 @@ export async function ticketView(db: Db | Tx, t: TicketRow, now: Date) {
     updated_at: t.updatedAt.toISOString(),
   };
 }
-export type TicketView = Awaited<ReturnType<typeof ticketView>>;
+export type TicketView = ReturnType<typeof viewOf>;
 
 /** R-TKT-6: requested information is due within 72 hours. */
 export const INFORMATION_DUE_MS = 72 * 3_600_000;
@@ -232,7 +258,7 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
         ? eq(ticketMessages.ticketId, ticketId)
         : and(eq(ticketMessages.ticketId, ticketId), eq(ticketMessages.internal, false)),
     )
-    .orderBy(asc(ticketMessages.createdAt), asc(ticketMessages.id));
+    .orderBy(asc(ticketMessages.seq));
   const files = rows.length
     ? await db
         .select({
@@ -250,7 +276,7 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
             rows.map((r) => r.id),
           ),
         )
-        .orderBy(asc(ticketAttachments.createdAt), asc(ticketAttachments.id))
+        .orderBy(asc(ticketAttachments.createdAt), asc(ticketAttachments.position))
     : [];
   return rows.map((m) => ({
     id: m.id,
@@ -270,3 +296,142 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
 export const queueDeadline = sql`(SELECT p.deadline_at FROM ticket_periods p WHERE p.ticket_id = ${tickets.id} AND p.ended_at IS NULL)`;
 
 export { deadlineOf };
+
+// ---- ticket creation in one statement (the hot path of R-TKT-1..3) ----------------------------
+
+/**
+ * Ticket numbers drawn from the tickets' sequence a block at a time: one round trip per block, not
+ * per ticket. Instances draw disjoint blocks, so numbers stay unique (not in creation order across
+ * instances); a block left half used at shutdown leaves a gap.
+ */
+export function ticketNumbers(db: Db, block = 50): () => Promise<number> {
+  const free: number[] = [];
+  let drawing: Promise<void> | null = null;
+  const draw = async () => {
+    const rows = await queryRows<{ n: string | number }>(
+      db,
+      sql`SELECT nextval(pg_get_serial_sequence('tickets', 'number')) AS n FROM generate_series(1, ${block})`,
+    );
+    free.push(...rows.map((r) => Number(r.n)));
+  };
+  return async () => {
+    while (free.length === 0) {
+      drawing ??= draw().finally(() => (drawing = null));
+      await drawing;
+    }
+    return free.shift()!;
+  };
+}
+
+/**
+ * The default calendar, read once and kept: a ticket's statement checks the version it used is
+ * still the default's, and on a change `forget()` makes the next call read it again.
+ */
+export function defaultCalendarCache(db: Db) {
+  let held: Promise<{ row: CalendarRow; calendar: Calendar }> | null = null;
+  return {
+    get() {
+      held ??= defaultCalendarRow(db).then((row) => ({ row, calendar: compiledCalendar(row) }));
+      held.catch(() => (held = null));
+      return held;
+    },
+    forget() {
+      held = null;
+    },
+  };
+}
+
+/**
+ * A new ticket with its priority history, its description, its first period, its event and the
+ * request's audit row (R-SEC-7), as one statement (one commit). Nothing is written unless the
+ * calendar the period was computed on is still the default at that version: then `created` is 0.
+ */
+const createStatement = preparedStatement<{ created: number | string }>(
+  'ticket_create',
+  sql`WITH cal AS (
+        SELECT 1 FROM ticket_calendars
+        WHERE id = ${sql.placeholder('calendar')} AND version = ${sql.placeholder('calendar_version')} AND is_default),
+      t AS (
+        INSERT INTO tickets (id, number, account_id, subject, channel, concerns_type, concerns_ref, state, priority,
+                             requested_priority, sla_origin_at, next_timer_at, created_at, updated_at)
+        SELECT ${sql.placeholder('id')}::uuid, ${sql.placeholder('number')}::bigint, ${sql.placeholder('account')}::uuid,
+               ${sql.placeholder('subject')}, ${sql.placeholder('channel')}, ${sql.placeholder('concerns_type')},
+               ${sql.placeholder('concerns_ref')}, 'open', 'low', ${sql.placeholder('requested')},
+               ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('next_timer')}::timestamptz,
+               ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('at')}::timestamptz
+        WHERE EXISTS (SELECT 1 FROM cal)
+        RETURNING id),
+      priorities AS (
+        INSERT INTO ticket_priority_changes (ticket_id, kind, priority, justification, by_user_id, at)
+        SELECT t.id, r.kind, r.priority, r.justification, r.by_user_id, ${sql.placeholder('at')}::timestamptz
+        FROM t, ROWS FROM (jsonb_to_recordset(${sql.placeholder('priorities')}::jsonb)
+          AS (kind text, priority text, justification text, by_user_id uuid)) WITH ORDINALITY
+          AS r(kind, priority, justification, by_user_id, ord)
+        ORDER BY r.ord),
+      description AS (
+        INSERT INTO ticket_messages (id, ticket_id, author, author_user_id, kind, body, internal, channel,
+                                     email_message_id, created_at)
+        SELECT ${sql.placeholder('message')}::uuid, t.id, 'user', ${sql.placeholder('user')}::uuid, 'description',
+               ${sql.placeholder('body')}, false, ${sql.placeholder('channel')}, ${sql.placeholder('email_message_id')},
+               ${sql.placeholder('at')}::timestamptz
+        FROM t),
+      period AS (
+        INSERT INTO ticket_periods (id, ticket_id, cause, started_at, priority, goal_seconds, business, calendar_id,
+                                    deadline_at, warn_at, outcome)
+        SELECT ${sql.placeholder('period')}::uuid, t.id, 'registered', ${sql.placeholder('at')}::timestamptz, 'low',
+               ${sql.placeholder('goal')}::integer, ${sql.placeholder('business')}::boolean, ${sql.placeholder('calendar')},
+               ${sql.placeholder('deadline')}::timestamptz, ${sql.placeholder('warn')}::timestamptz, 'running'
+        FROM t),
+      ${eventCtes(sql`EXISTS (SELECT 1 FROM t)`)},
+      audited AS (${auditRowsInsert(sql`(SELECT ${sql.placeholder('audit')}::jsonb WHERE EXISTS (SELECT 1 FROM t))`)})
+      SELECT count(*) AS created FROM t`,
+);
+
+export interface NewTicketRows {
+  ticket: TicketRow;
+  period: PeriodRow;
+  priorities: { kind: string; priority: string; justification: string | null; byUserId: string | null }[];
+  description: { id: string; body: string; userId: string | null; emailMessageId: string | null };
+  calendarVersion: number;
+  event: Record<string, unknown>;
+  audit: AuditRow | null;
+}
+
+/** Writes a new ticket (see createStatement); false when the default calendar changed meanwhile. */
+export async function insertNewTicket(db: Db, n: NewTicketRows): Promise<boolean> {
+  const t = n.ticket;
+  const rows = await createStatement(db, {
+    calendar: n.period.calendarId,
+    calendar_version: n.calendarVersion,
+    id: t.id,
+    number: t.number,
+    account: t.accountId,
+    subject: t.subject,
+    channel: t.channel,
+    concerns_type: t.concernsType,
+    concerns_ref: t.concernsRef,
+    requested: t.requestedPriority,
+    at: t.createdAt.toISOString(),
+    next_timer: t.nextTimerAt?.toISOString() ?? null,
+    priorities: jsonForPostgres(
+      n.priorities.map((p) => ({
+        kind: p.kind,
+        priority: p.priority,
+        justification: p.justification,
+        by_user_id: p.byUserId,
+      })),
+    ),
+    message: n.description.id,
+    user: n.description.userId,
+    body: n.description.body,
+    email_message_id: n.description.emailMessageId,
+    period: n.period.id,
+    goal: n.period.goalSeconds,
+    business: n.period.business,
+    deadline: n.period.deadlineAt?.toISOString() ?? null,
+    warn: n.period.warnAt?.toISOString() ?? null,
+    audit: jsonForPostgres(n.audit ? [n.audit] : []),
+    ...n.event,
+  });
+  return Number(rows[0]?.created ?? 0) === 1;
+}

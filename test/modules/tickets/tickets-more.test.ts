@@ -19,7 +19,7 @@ async function call(app: App, token: string, method: string, url: string, payloa
     headers: bearer(token),
     ...(payload === undefined ? {} : { payload: payload as object }),
   });
-  return { status: res.statusCode, body: (res.body ? res.json() : {}) as Json };
+  return { status: res.statusCode, body: res.body ? res.json() : {} };
 }
 
 const ticketBody = (over: Json = {}) => ({
