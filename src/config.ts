@@ -205,8 +205,9 @@ export const EnvSchema = Type.Object({
   TICKET_ATTACHMENTS_PER_MESSAGE: Type.Integer({
     minimum: 0,
     maximum: 50,
-    default: 10,
-    description: 'Most attachments on one ticket message',
+    default: 5,
+    description:
+      'Most attachments on one ticket message; a request may then be as large as this many attachments of the largest size, in base64',
   }),
   TICKET_ATTACHMENTS_PER_TICKET: Type.Integer({
     minimum: 0,
