@@ -12,7 +12,16 @@ import {
   EVENT_GROUPS,
   type EventGroup,
 } from './registry.js';
-import { eventCteParams, eventCtes, insertEvent, insertEvents, insertEventSql, type EventRow } from './store.js';
+import {
+  eventCteParams,
+  eventCtes,
+  eventsCtes,
+  insertEvent,
+  insertEvents,
+  insertEventSql,
+  sequenceKey,
+  type EventRow,
+} from './store.js';
 
 export {
   defineEventType,
@@ -21,6 +30,8 @@ export {
   isKnownEventType,
   EVENT_GROUPS,
   eventCtes,
+  eventsCtes,
+  sequenceKey as eventSequenceKey,
   insertEventSql,
   type EventData,
   type EventGroup,

@@ -49,7 +49,8 @@ export const insertEventSql = (e: NewEvent): SQL => sql`
   SELECT * FROM ev`;
 
 /** The sequence counter's key of an object: `<object type>:<object id>`. */
-const sequenceKey = (objectType: string, objectId: string): string => `${objectType}:${objectId}`;
+/** The key of an object's event sequence (object_sequence counts per key). */
+export const sequenceKey = (objectType: string, objectId: string): string => `${objectType}:${objectId}`;
 
 /**
  * The write of one event as three CTEs for a caller's own prepared statement (a hot path that is one
@@ -137,19 +138,29 @@ export async function insertEvents(
     tx,
     sql`WITH input AS (
           SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i(ord integer, key text, account uuid, object_id text, data jsonb)),
-        seq AS (
-          INSERT INTO event_sequences (object_id, sequence) SELECT key, 1 FROM input
-          ON CONFLICT (object_id) DO UPDATE SET sequence = event_sequences.sequence + 1
-          RETURNING object_id, sequence),
-        ev AS (
-          INSERT INTO events (type, account_id, object_type, object_id, object_sequence, data)
-          SELECT ${type}, i.account, ${objectType}, i.object_id, s.sequence, i.data::json
-          FROM input i JOIN seq s ON s.object_id = i.key ORDER BY i.ord
-          RETURNING id, position),
-        queued AS (INSERT INTO event_outbox (position, event_id) SELECT position, id FROM ev)
-        SELECT count(*) AS n FROM ev`,
+        ${eventsCtes('input', type, objectType)}
+        SELECT count(*) AS n FROM events_insert`,
   );
   return Number(row!.n);
+}
+
+/**
+ * Events of one type for many distinct objects as CTEs of a larger statement: `input` names a CTE
+ * with columns ord (the order), key (eventSequenceKey of the object), account, object_id and data
+ * (jsonb). Adds the CTEs events_sequence, events_insert (id, position) and events_outbox.
+ */
+export function eventsCtes(input: string, type: string | SQL, objectType: string | SQL): SQL {
+  const from = sql.raw(input);
+  return sql`events_sequence AS (
+          INSERT INTO event_sequences (object_id, sequence) SELECT key, 1 FROM ${from}
+          ON CONFLICT (object_id) DO UPDATE SET sequence = event_sequences.sequence + 1
+          RETURNING object_id, sequence),
+        events_insert AS (
+          INSERT INTO events (type, account_id, object_type, object_id, object_sequence, data)
+          SELECT ${type}, i.account, ${objectType}, i.object_id, s.sequence, i.data::json
+          FROM ${from} i JOIN events_sequence s ON s.object_id = i.key ORDER BY i.ord
+          RETURNING id, position),
+        events_outbox AS (INSERT INTO event_outbox (position, event_id) SELECT position, id FROM events_insert)`;
 }
 
 export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRow> {

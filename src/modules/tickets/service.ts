@@ -28,7 +28,7 @@ import {
   tickets,
 } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
-import { emitEvent, eventStatementParams, type EventType } from '../events/api.js';
+import { emitEvent, type EventType } from '../events/api.js';
 import type { AuditRow } from '../../plugins/audit.js';
 import {
   TicketClosed,
@@ -61,8 +61,8 @@ import {
   openPause,
   pausesOf,
   runningPeriod,
-  insertNewTicket,
   ticketNumbers,
+  ticketWriter,
   ticketView,
   viewOf,
   type PeriodRow,
@@ -138,6 +138,7 @@ export type TicketService = ReturnType<typeof createTicketService>;
 export function createTicketService(deps: { db: Db; now: () => Date; config: Config['tickets'] }) {
   const { db, config } = deps;
   const nextNumber = ticketNumbers(db);
+  const writeTicket = ticketWriter(db);
   const defaultCalendar = defaultCalendarCache(db);
 
   // ---- periods --------------------------------------------------------------------------------
@@ -1016,17 +1017,13 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       at,
     );
     const audit = auditRowFor ? auditRowFor(ticket.id) : null;
-    const written = await insertNewTicket(db, {
+    const written = await writeTicket({
       ticket,
       period,
       priorities,
       description: { id: randomUUID(), body: n.description, userId, emailMessageId: n.emailMessageId ?? null },
       calendarVersion: calendarRow.version,
-      event: eventStatementParams(TicketCreated, {
-        accountId: ticket.accountId,
-        objectId: ticket.id,
-        data: view,
-      }),
+      event: view,
       audit,
     });
     if (!written) defaultCalendar.forget();

@@ -1,9 +1,9 @@
 // The tickets area's data access: rows, the compiled calendars, each period's clock, and the views.
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
-import { preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
+import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
-import { eventCtes } from '../events/api.js';
+import { eventSequenceKey, eventsCtes } from '../events/api.js';
 import {
   ticketAttachments,
   ticketCalendars,
@@ -16,6 +16,7 @@ import {
 } from '../../db/schema/index.js';
 import { iso } from '../../schemas.js';
 import { compileCalendar, type Calendar } from './calendar.js';
+import { TicketCreated } from './events.js';
 import { CALENDAR_HOURS, deadlineOf, elapsed, type Clock, type Priority } from './sla.js';
 
 export type TicketRow = typeof tickets.$inferSelect;
@@ -342,49 +343,49 @@ export function defaultCalendarCache(db: Db) {
 }
 
 /**
- * A new ticket with its priority history, its description, its first period, its event and the
- * request's audit row (R-SEC-7), as one statement (one commit). Nothing is written unless the
- * calendar the period was computed on is still the default at that version: then `created` is 0.
+ * New tickets, each with its priority history, its description, its first period, its
+ * ticket.created event and the request's audit row (R-SEC-7), tickets created at the same moment in
+ * one statement (one commit). A ticket is written only if the calendar its period was computed on
+ * is still the default at that version; `created` says which were.
  */
-const createStatement = preparedStatement<{ created: number | string }>(
-  'ticket_create',
-  sql`WITH cal AS (
-        SELECT 1 FROM ticket_calendars
-        WHERE id = ${sql.placeholder('calendar')} AND version = ${sql.placeholder('calendar_version')} AND is_default),
+const createStatement = preparedStatement<{ ord: number | string; created: boolean | string }>(
+  'tickets_create',
+  sql`WITH q AS (
+        SELECT * FROM jsonb_to_recordset(${sql.placeholder('tickets')}::jsonb) AS q(
+          ord integer, id uuid, number bigint, account uuid, subject text, channel text, concerns_type text,
+          concerns_ref text, requested text, at timestamptz, next_timer timestamptz, calendar text,
+          calendar_version integer, message uuid, "user" uuid, body text, email_message_id text, period uuid,
+          goal integer, business boolean, deadline timestamptz, warn timestamptz, priorities jsonb, key text,
+          object_id text, data jsonb, audit jsonb)),
+      ok AS (
+        SELECT q.* FROM q JOIN ticket_calendars c
+          ON c.id = q.calendar AND c.version = q.calendar_version AND c.is_default),
       t AS (
         INSERT INTO tickets (id, number, account_id, subject, channel, concerns_type, concerns_ref, state, priority,
                              requested_priority, sla_origin_at, next_timer_at, created_at, updated_at)
-        SELECT ${sql.placeholder('id')}::uuid, ${sql.placeholder('number')}::bigint, ${sql.placeholder('account')}::uuid,
-               ${sql.placeholder('subject')}, ${sql.placeholder('channel')}, ${sql.placeholder('concerns_type')},
-               ${sql.placeholder('concerns_ref')}, 'open', 'low', ${sql.placeholder('requested')},
-               ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('next_timer')}::timestamptz,
-               ${sql.placeholder('at')}::timestamptz, ${sql.placeholder('at')}::timestamptz
-        WHERE EXISTS (SELECT 1 FROM cal)
+        SELECT id, number, account, subject, channel, concerns_type, concerns_ref, 'open', 'low', requested,
+               at, next_timer, at, at
+        FROM ok ORDER BY ord
         RETURNING id),
       priorities AS (
         INSERT INTO ticket_priority_changes (ticket_id, kind, priority, justification, by_user_id, at)
-        SELECT t.id, r.kind, r.priority, r.justification, r.by_user_id, ${sql.placeholder('at')}::timestamptz
-        FROM t, ROWS FROM (jsonb_to_recordset(${sql.placeholder('priorities')}::jsonb)
+        SELECT ok.id, r.kind, r.priority, r.justification, r.by_user_id, ok.at
+        FROM ok, ROWS FROM (jsonb_to_recordset(ok.priorities)
           AS (kind text, priority text, justification text, by_user_id uuid)) WITH ORDINALITY
-          AS r(kind, priority, justification, by_user_id, ord)
-        ORDER BY r.ord),
+          AS r(kind, priority, justification, by_user_id, n)
+        ORDER BY ok.ord, r.n),
       description AS (
         INSERT INTO ticket_messages (id, ticket_id, author, author_user_id, kind, body, internal, channel,
                                      email_message_id, created_at)
-        SELECT ${sql.placeholder('message')}::uuid, t.id, 'user', ${sql.placeholder('user')}::uuid, 'description',
-               ${sql.placeholder('body')}, false, ${sql.placeholder('channel')}, ${sql.placeholder('email_message_id')},
-               ${sql.placeholder('at')}::timestamptz
-        FROM t),
+        SELECT message, id, 'user', "user", 'description', body, false, channel, email_message_id, at
+        FROM ok ORDER BY ord),
       period AS (
         INSERT INTO ticket_periods (id, ticket_id, cause, started_at, priority, goal_seconds, business, calendar_id,
                                     deadline_at, warn_at, outcome)
-        SELECT ${sql.placeholder('period')}::uuid, t.id, 'registered', ${sql.placeholder('at')}::timestamptz, 'low',
-               ${sql.placeholder('goal')}::integer, ${sql.placeholder('business')}::boolean, ${sql.placeholder('calendar')},
-               ${sql.placeholder('deadline')}::timestamptz, ${sql.placeholder('warn')}::timestamptz, 'running'
-        FROM t),
-      ${eventCtes(sql`EXISTS (SELECT 1 FROM t)`)},
-      audited AS (${auditRowsInsert(sql`(SELECT ${sql.placeholder('audit')}::jsonb WHERE EXISTS (SELECT 1 FROM t))`)})
-      SELECT count(*) AS created FROM t`,
+        SELECT period, id, 'registered', at, 'low', goal, business, calendar, deadline, warn, 'running' FROM ok),
+      ${eventsCtes('ok', sql.raw(`'${TicketCreated.type}'`), sql.raw(`'${TicketCreated.objectType}'`))},
+      audited AS (${auditRowsInsert(sql`(SELECT jsonb_agg(audit ORDER BY ord) FROM ok WHERE audit IS NOT NULL)`)})
+      SELECT q.ord, EXISTS (SELECT 1 FROM ok WHERE ok.ord = q.ord) AS created FROM q`,
 );
 
 export interface NewTicketRows {
@@ -393,45 +394,57 @@ export interface NewTicketRows {
   priorities: { kind: string; priority: string; justification: string | null; byUserId: string | null }[];
   description: { id: string; body: string; userId: string | null; emailMessageId: string | null };
   calendarVersion: number;
-  event: Record<string, unknown>;
+  /** The ticket.created event's data (the ticket as the API shows it). */
+  event: unknown;
   audit: AuditRow | null;
 }
 
-/** Writes a new ticket (see createStatement); false when the default calendar changed meanwhile. */
-export async function insertNewTicket(db: Db, n: NewTicketRows): Promise<boolean> {
-  const t = n.ticket;
-  const rows = await createStatement(db, {
-    calendar: n.period.calendarId,
-    calendar_version: n.calendarVersion,
-    id: t.id,
-    number: t.number,
-    account: t.accountId,
-    subject: t.subject,
-    channel: t.channel,
-    concerns_type: t.concernsType,
-    concerns_ref: t.concernsRef,
-    requested: t.requestedPriority,
-    at: t.createdAt.toISOString(),
-    next_timer: t.nextTimerAt?.toISOString() ?? null,
-    priorities: jsonForPostgres(
-      n.priorities.map((p) => ({
-        kind: p.kind,
-        priority: p.priority,
-        justification: p.justification,
-        by_user_id: p.byUserId,
-      })),
-    ),
-    message: n.description.id,
-    user: n.description.userId,
-    body: n.description.body,
-    email_message_id: n.description.emailMessageId,
-    period: n.period.id,
-    goal: n.period.goalSeconds,
-    business: n.period.business,
-    deadline: n.period.deadlineAt?.toISOString() ?? null,
-    warn: n.period.warnAt?.toISOString() ?? null,
-    audit: jsonForPostgres(n.audit ? [n.audit] : []),
-    ...n.event,
-  });
-  return Number(rows[0]?.created ?? 0) === 1;
+/** Writes new tickets (see createStatement): each call resolves false when the default calendar changed meanwhile. */
+export function ticketWriter(db: Db): (n: NewTicketRows) => Promise<boolean> {
+  return batched<NewTicketRows, boolean>(
+    async (items) => {
+      const rows = await createStatement(db, {
+        tickets: jsonForPostgres(
+          items.map((n, ord) => ({
+            ord,
+            id: n.ticket.id,
+            number: n.ticket.number,
+            account: n.ticket.accountId,
+            subject: n.ticket.subject,
+            channel: n.ticket.channel,
+            concerns_type: n.ticket.concernsType,
+            concerns_ref: n.ticket.concernsRef,
+            requested: n.ticket.requestedPriority,
+            at: n.ticket.createdAt.toISOString(),
+            next_timer: n.ticket.nextTimerAt?.toISOString() ?? null,
+            calendar: n.period.calendarId,
+            calendar_version: n.calendarVersion,
+            message: n.description.id,
+            user: n.description.userId,
+            body: n.description.body,
+            email_message_id: n.description.emailMessageId,
+            period: n.period.id,
+            goal: n.period.goalSeconds,
+            business: n.period.business,
+            deadline: n.period.deadlineAt?.toISOString() ?? null,
+            warn: n.period.warnAt?.toISOString() ?? null,
+            priorities: n.priorities.map((p) => ({
+              kind: p.kind,
+              priority: p.priority,
+              justification: p.justification,
+              by_user_id: p.byUserId,
+            })),
+            key: eventSequenceKey(TicketCreated.objectType, n.ticket.id),
+            object_id: n.ticket.id,
+            data: n.event,
+            audit: n.audit,
+          })),
+        ),
+      });
+      const created = new Map(rows.map((r) => [Number(r.ord), r.created === true || r.created === 't']));
+      return items.map((_, ord) => created.get(ord) === true);
+    },
+    // A batch that fails is retried ticket by ticket, so one bad ticket fails only itself.
+    { retryAlone: true, maxItems: 200, concurrency: 2 },
+  );
 }
