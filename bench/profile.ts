@@ -1,6 +1,6 @@
 // Profiles the app under one load: `node --cpu-prof` on the server, autocannon from here, the CPU
 // of every process sampled meanwhile, and the hottest functions printed (self time).
-//   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed|public|reports [seconds]
+//   DATABASE_URL=postgres://... BENCH_NAMES_PER_ACCOUNT=200 npx tsx bench/profile.ts check|register|authed|public|reports|usage|tickets [seconds]
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -23,6 +23,7 @@ type ServerInfo = {
   registrants: { key: string; contact: string; prefix: string }[];
   licenseKey: string;
   hostingKey: string;
+  ticketKey: string;
 };
 const info: ServerInfo = await new Promise((resolve) => {
   let buf = '';
@@ -129,9 +130,29 @@ const opts: autocannon.Options =
                 },
               ],
             }
-          : what === 'public'
-            ? { url: `${url}/bench/public/account` }
-            : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
+          : what === 'tickets'
+            ? {
+                // Run with BENCH_TICKETS=1 BENCH_NAMES_PER_ACCOUNT=0: each request opens a ticket.
+                url: `${url}/v1/tickets`,
+                method: 'POST',
+                headers: { authorization: `Bearer ${info.ticketKey}`, 'content-type': 'application/json' },
+                requests: [
+                  {
+                    method: 'POST',
+                    setupRequest: (req) => ({
+                      ...req,
+                      body: JSON.stringify({
+                        subject: `Renewal fails ${n++}`,
+                        description: 'Renewing example.com answers an error since this morning.',
+                        concerns: { type: 'product', ref: 'domains' },
+                      }),
+                    }),
+                  },
+                ],
+              }
+            : what === 'public'
+              ? { url: `${url}/bench/public/account` }
+              : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 // CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
 function cpuTicks(): Map<string, { comm: string; ticks: number; sys: number }> {
   const out = new Map<string, { comm: string; ticks: number; sys: number }>();

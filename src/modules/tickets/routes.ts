@@ -75,6 +75,12 @@ export const BinaryFile = {
   content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
 };
 
+/**
+ * R-API-3 counts orders and updates of products; a ticket is neither, and a reseller past the bulk
+ * ceiling must still be able to ask for help.
+ */
+const notBulkWork = { bulkExempt: true } as const;
+
 export const ticketRoutes: FastifyPluginAsyncTypebox<{
   tickets: TicketService;
   catalogue: TicketCatalogue;
@@ -96,6 +102,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets',
     {
+      config: notBulkWork,
       bodyLimit,
       schema: {
         operationId: 'createTicket',
@@ -191,6 +198,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets/:id/messages',
     {
+      config: notBulkWork,
       bodyLimit,
       schema: {
         operationId: 'addTicketMessage',
@@ -209,6 +217,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets/:id/provide-information',
     {
+      config: notBulkWork,
       bodyLimit,
       schema: {
         operationId: 'provideTicketInformation',
@@ -247,6 +256,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
     app.post(
       `/v1/tickets/:id/${action}`,
       {
+        config: notBulkWork,
         schema: {
           operationId,
           tags: ['tickets'],
@@ -263,6 +273,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets/:id/objection',
     {
+      config: notBulkWork,
       bodyLimit,
       schema: {
         operationId: 'objectToTicketClose',
@@ -289,6 +300,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets/:id/priority-request',
     {
+      config: notBulkWork,
       schema: {
         operationId: 'requestTicketPriority',
         tags: ['tickets'],

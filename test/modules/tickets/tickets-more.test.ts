@@ -262,3 +262,28 @@ t.test(
     t.equal(await b.jobs.run('ticket-timers', clock), 0, 'nothing is due any more');
   },
 );
+
+t.test(
+  'R-API-3: ticket calls do not count toward the bulk ceiling (a reseller past it can still ask for help)',
+  async (t) => {
+    const { app } = await buildTestApp(t, { env: { BULK_DAILY_THRESHOLD: '1', BULK_DAILY_CEILING: '2' } });
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push((await call(app, r.token, 'POST', '/v1/tickets', ticketBody({ subject: `t${i}` }))).status);
+    t.same(statuses, [201, 201, 201, 201]);
+    // A contact (an update that counts) past the ceiling is refused: the counter is on.
+    const contact = (i: number) =>
+      call(app, r.token, 'POST', '/v1/contacts', {
+        name: `C ${i}`,
+        email: `c${i}@example.com`,
+        phone: '+49.3012345678',
+        address: { street: 'Hauptstr. 1', city: 'Berlin', postal_code: '10115', country: 'DE' },
+      });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await contact(i));
+    t.equal(results[2]!.status, 429);
+    t.equal(results[2]!.body.code, 'bulk_notice_required');
+  },
+);
