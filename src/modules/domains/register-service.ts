@@ -2,7 +2,7 @@
 // satisfy the TLD, the quoted or current price (never above max_price), the registry entry, the
 // domain and the ledger charge in one transaction. Its SQL is in register-store.ts.
 import { Type } from 'typebox';
-import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { defineError, invalidField, NotFound, type FieldErrorBody, ValidationFailed } from '../../errors.js';
 import { Money as MoneySchema } from '../../schemas.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
@@ -65,9 +65,7 @@ export async function registerDomain(
 ): Promise<{ domain: DomainRow; charged: Money; warnings: ContactWarning[] }> {
   const tld = tldOf(input.name);
   const entry = deps.catalogue.forCurrency(account.currency).get(tld);
-  const invalid = (pointer: string, code: string, message: string): never => {
-    throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
-  };
+  const invalid = invalidField;
   if (!entry) invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
   const rules = entry!.rules;
   const parsed = parseDomainName(input.name, tld, {

@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../db/client.js';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import { domains, domainTransfers } from '../../db/schema/index.js';
 import { Type } from 'typebox';
-import { AppError, defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { AppError, defineError, invalidField, NotFound, type FieldErrorBody, ValidationFailed } from '../../errors.js';
 import { parseDomainName, tldOf } from '../../lib/domain-name.js';
 import { randomToken } from '../../lib/tokens.js';
 import { charge, type Money, type Tx } from '../billing/api.js';
@@ -110,9 +110,7 @@ export async function requestTransfer(
 ): Promise<{ transfer: TransferRow; approvalToken: string }> {
   const tld = tldOf(input.name);
   const entry = deps.catalogue.forCurrency(caller.currency).get(tld);
-  const invalid = (pointer: string, code: string, message: string): never => {
-    throw new ValidationFailed(message, { errors: [{ pointer, code, message }] });
-  };
+  const invalid = invalidField;
   if (!entry) return invalid('/body/name', 'tld_not_offered', `.${tld} is not offered`);
   const { rules } = entry;
   const parsed = parseDomainName(input.name, tld, {

@@ -17,7 +17,7 @@ import {
 import { iso } from '../../schemas.js';
 import { compileCalendar, type Calendar } from './calendar.js';
 import { TicketCreated } from './events.js';
-import { CALENDAR_HOURS, deadlineOf, elapsed, type Clock, type Priority } from './sla.js';
+import { CALENDAR_HOURS, elapsed, type Clock, type Priority } from './sla.js';
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type PeriodRow = typeof ticketPeriods.$inferSelect;
@@ -292,11 +292,6 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
     created_at: m.createdAt.toISOString(),
   }));
 }
-
-/** Deadline of the running period for ordering the operators' queue: kept on the period row. */
-export const queueDeadline = sql`(SELECT p.deadline_at FROM ticket_periods p WHERE p.ticket_id = ${tickets.id} AND p.ended_at IS NULL)`;
-
-export { deadlineOf };
 
 // ---- ticket creation in one statement (the hot path of R-TKT-1..3) ----------------------------
 
