@@ -122,7 +122,8 @@ export interface NewTicket {
 }
 
 const PRIORITY_ORDER: Priority[] = ['emergency', 'high', 'medium', 'low'];
-const FINAL = ['revoked', 'closed_without_comments', 'merged'];
+/** Every state but the final ones (revoked, closed_without_comments, merged). */
+const LIVE = ['open', 'answered', 'awaiting_user', 'suspended', 'closed'];
 /** States where the user's message or information brings the ticket to the provider's side. */
 const USER_SIDE = ['answered', 'awaiting_user'];
 
@@ -556,7 +557,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     /** R-TKT-2: the user asks for a higher priority, with a justification; the provider decides. */
     requestPriority(caller: Caller, id: string, priority: Priority, justification: string) {
       return change(caller, id, async (tx, t, at) => {
-        if (FINAL.includes(t.state)) allowed(t, ['open', 'answered', 'awaiting_user', 'suspended', 'closed']);
+        allowed(t, LIVE);
         await recordPriority(tx, t.id, 'requested', priority, justification, caller.userId, at);
         await addMessage(
           tx,
@@ -665,7 +666,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     /** R-TKT-2: the provider assigns the priority; the running period is recomputed from its start. */
     setPriority(operator: Caller, id: string, priority: Priority, reason: string | null) {
       return change(operator, id, async (tx, t, at) => {
-        if (FINAL.includes(t.state)) allowed(t, ['open', 'answered', 'awaiting_user', 'suspended', 'closed']);
+        allowed(t, LIVE);
         await recordPriority(tx, t.id, 'assigned', priority, reason, operator.userId, at);
         const row = await update(tx, t, { priority }, at);
         const p = await runningPeriod(tx, t.id);
