@@ -61,6 +61,7 @@ import {
   openPause,
   pausesOf,
   runningPeriod,
+  ticketNumberIn,
   ticketNumbers,
   ticketWriter,
   ticketView,
@@ -134,6 +135,71 @@ function allowed(t: TicketRow, states: string[]): void {
     });
 }
 
+/** A period of `t`'s priority starting at `at`, not yet scheduled (deadline and warning null). */
+function periodRow(t: TicketRow, cause: string, at: Date, calendarId: string | null): PeriodRow {
+  const goal = periodGoal(t.priority as Priority, t.productTeam);
+  return {
+    id: randomUUID(),
+    ticketId: t.id,
+    cause,
+    startedAt: at,
+    priority: t.priority,
+    goalSeconds: goal.goalSeconds,
+    business: goal.business,
+    calendarId: goal.business ? calendarId : null,
+    deadlineAt: null,
+    warnAt: null,
+    warnedAt: null,
+    breachedAt: null,
+    endedAt: null,
+    endedBy: null,
+    outcome: t.slaWaivedReason === null ? 'running' : 'not_applicable',
+    responseSeconds: null,
+  };
+}
+
+/**
+ * A new ticket's rows (R-TKT-2: open and Low, on the provider's side): the ticket, its first period
+ * (registered, not yet scheduled) and its priority history (Low assigned, then what the user asked).
+ */
+function newTicketRows(n: NewTicket, userId: string | null, number: number, at: Date, calendarId: string) {
+  const ticket: TicketRow = {
+    id: randomUUID(),
+    number,
+    accountId: n.accountId,
+    subject: n.subject,
+    channel: n.channel,
+    concernsType: n.concerns.type,
+    concernsRef: n.concerns.ref,
+    state: 'open',
+    priority: 'low',
+    requestedPriority: n.requestedPriority?.priority ?? null,
+    productTeam: false,
+    assigneeId: null,
+    closeReason: null,
+    closedAt: null,
+    objectionUntil: null,
+    informationRequestedAt: null,
+    slaOriginAt: at,
+    slaWaivedReason: null,
+    nextTimerAt: null,
+    mergedInto: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+  const priorities: { kind: string; priority: string; justification: string | null; byUserId: string | null }[] = [
+    { kind: 'assigned', priority: 'low', justification: null, byUserId: null },
+  ];
+  if (n.requestedPriority)
+    priorities.push({
+      kind: 'requested',
+      priority: n.requestedPriority.priority,
+      justification: n.requestedPriority.justification,
+      byUserId: userId,
+    });
+  return { ticket, period: periodRow(ticket, 'registered', at, calendarId), priorities };
+}
+
 export type TicketService = ReturnType<typeof createTicketService>;
 
 export function createTicketService(deps: { db: Db; now: () => Date; config: Config['tickets'] }) {
@@ -162,26 +228,8 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
   }
 
   async function startPeriod(tx: Tx, t: TicketRow, cause: string, at: Date): Promise<void> {
-    const goal = periodGoal(t.priority as Priority, t.productTeam);
-    const calendar = goal.business ? await defaultCalendarRow(tx) : null;
-    const row: PeriodRow = {
-      id: randomUUID(),
-      ticketId: t.id,
-      cause,
-      startedAt: at,
-      priority: t.priority,
-      goalSeconds: goal.goalSeconds,
-      business: goal.business,
-      calendarId: calendar?.id ?? null,
-      deadlineAt: null,
-      warnAt: null,
-      warnedAt: null,
-      breachedAt: null,
-      endedAt: null,
-      endedBy: null,
-      outcome: t.slaWaivedReason === null ? 'running' : 'not_applicable',
-      responseSeconds: null,
-    };
+    const business = periodGoal(t.priority as Priority, t.productTeam).business;
+    const row = periodRow(t, cause, at, business ? (await defaultCalendarRow(tx)).id : null);
     Object.assign(row, await schedule(tx, row));
     await tx.insert(ticketPeriods).values(row);
   }
@@ -360,39 +408,21 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     return row;
   }
 
-  async function create(tx: Tx, n: NewTicket, userId: string | null, at: Date, slaOriginAt?: Date) {
-    const id = randomUUID();
-    const [t] = await tx
-      .insert(tickets)
-      .values({
-        id,
-        accountId: n.accountId,
-        subject: n.subject,
-        channel: n.channel,
-        concernsType: n.concerns.type,
-        concernsRef: n.concerns.ref,
-        state: 'open',
-        priority: 'low',
-        requestedPriority: n.requestedPriority?.priority ?? null,
-        slaOriginAt: slaOriginAt ?? at,
-        createdAt: at,
-        updatedAt: at,
-      })
-      .returning();
-    await recordPriority(tx, id, 'assigned', 'low', null, null, at);
-    if (n.requestedPriority)
-      await recordPriority(
-        tx,
-        id,
-        'requested',
-        n.requestedPriority.priority,
-        n.requestedPriority.justification,
-        userId,
-        at,
-      );
+  /** The transactional way to a new ticket (attachments, phone and chat, a calendar that just changed). */
+  async function create(tx: Tx, n: NewTicket, userId: string | null, at: Date) {
+    const { ticket, period, priorities } = newTicketRows(
+      n,
+      userId,
+      await ticketNumberIn(tx),
+      at,
+      (await defaultCalendarRow(tx)).id,
+    );
+    Object.assign(period, await schedule(tx, period));
+    await tx.insert(tickets).values(ticket);
+    await tx.insert(ticketPriorityChanges).values(priorities.map((p) => ({ ticketId: ticket.id, at, ...p })));
     await addMessage(
       tx,
-      t!,
+      ticket,
       {
         author: 'user',
         userId,
@@ -404,8 +434,8 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       },
       at,
     );
-    await startPeriod(tx, t!, 'registered', at);
-    return t!;
+    await tx.insert(ticketPeriods).values(period);
+    return ticket;
   }
 
   return {
@@ -948,64 +978,10 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
   ): Promise<{ view: TicketView; audited: boolean } | null> {
     const { row: calendarRow, calendar } = await defaultCalendar.get();
     const at = deps.now();
-    const goal = periodGoal('low', false);
-    const period: PeriodRow = {
-      id: randomUUID(),
-      ticketId: randomUUID(),
-      cause: 'registered',
-      startedAt: at,
-      priority: 'low',
-      goalSeconds: goal.goalSeconds,
-      business: goal.business,
-      calendarId: calendarRow.id,
-      deadlineAt: null,
-      warnAt: null,
-      warnedAt: null,
-      breachedAt: null,
-      endedAt: null,
-      endedBy: null,
-      outcome: 'running',
-      responseSeconds: null,
-    };
+    const { ticket, period, priorities } = newTicketRows(n, userId, await nextNumber(), at, calendarRow.id);
     Object.assign(period, scheduleOn(clockWith(period, [], calendar)));
     const timers = [period.warnAt, period.deadlineAt].filter((d): d is Date => d !== null).map((d) => d.getTime());
-    const ticket: TicketRow = {
-      id: period.ticketId,
-      number: await nextNumber(),
-      accountId: n.accountId,
-      subject: n.subject,
-      channel: n.channel,
-      concernsType: n.concerns.type,
-      concernsRef: n.concerns.ref,
-      state: 'open',
-      priority: 'low',
-      requestedPriority: n.requestedPriority?.priority ?? null,
-      productTeam: false,
-      assigneeId: null,
-      closeReason: null,
-      closedAt: null,
-      objectionUntil: null,
-      informationRequestedAt: null,
-      slaOriginAt: at,
-      slaWaivedReason: null,
-      nextTimerAt: timers.length ? new Date(Math.min(...timers)) : null,
-      mergedInto: null,
-      createdAt: at,
-      updatedAt: at,
-    };
-    const priorities = [
-      { kind: 'assigned', priority: 'low', justification: null, byUserId: null },
-      ...(n.requestedPriority
-        ? [
-            {
-              kind: 'requested',
-              priority: n.requestedPriority.priority,
-              justification: n.requestedPriority.justification,
-              byUserId: userId,
-            },
-          ]
-        : []),
-    ];
+    ticket.nextTimerAt = timers.length ? new Date(Math.min(...timers)) : null;
     const view = viewOf(
       {
         ticket,

@@ -295,6 +295,15 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
 
 // ---- ticket creation in one statement (the hot path of R-TKT-1..3) ----------------------------
 
+/** One ticket number drawn inside `tx` (the transactional path; PGlite has one connection). */
+export async function ticketNumberIn(tx: Tx): Promise<number> {
+  const [row] = await queryRows<{ n: string | number }>(
+    tx,
+    sql`SELECT nextval(pg_get_serial_sequence('tickets', 'number')) AS n`,
+  );
+  return Number(row!.n);
+}
+
 /**
  * Ticket numbers drawn from the tickets' sequence a block at a time: one round trip per block, not
  * per ticket. Instances draw disjoint blocks, so numbers stay unique (not in creation order across
