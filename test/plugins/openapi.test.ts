@@ -235,10 +235,21 @@ t.test('headers, scopes, optional bodies and examples are declared', async (t) =
       t.match(op.description, permission, `${where}: the description names ${permission}`);
     }
 
+    const [method, ...path] = where.split(' ');
+    const opAt = `/paths/${pointerPart(path.join(' '))}/${method}`;
+    // Every response example (given or generated) is what the response schema allows: an SDK
+    // generator or a mock server takes it as a real answer.
+    for (const [status, response] of Object.entries<Json>(op.responses)) {
+      const m = response.content?.['application/json'];
+      const example = m?.example ?? m?.schema?.examples?.[0];
+      if (example === undefined) continue;
+      const schemaAt = `${opAt}/responses/${status}/content/application~1json/schema`;
+      t.equal(valid(schemaAt, example), null, `${where} ${status}: its example matches the schema`);
+    }
+
     const body = op.requestBody?.content?.['application/json'];
     if (!body) continue;
-    const [method, ...path] = where.split(' ');
-    const at = `/paths/${pointerPart(path.join(' '))}/${method}/requestBody/content/application~1json`;
+    const at = `${opAt}/requestBody/content/application~1json`;
     const schema = body.schema.$ref ? doc.components.schemas[body.schema.$ref.split('/').pop()] : body.schema;
     const required = Array.isArray(schema.required) && schema.required.length > 0;
     t.equal(op.requestBody.required === true, required, `${where}: body required only when a field is`);

@@ -216,7 +216,7 @@ const Usage = Type.Object(
           measured_at: DateTime,
           disk_bytes: UsedBytes('Disk'),
           traffic_bytes: UsedBytes('Traffic in traffic_month'),
-          traffic_month: Type.String(),
+          traffic_month: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}$', examples: ['2026-03'] }),
           mailboxes: Int32({ minimum: 0 }),
           largest_mailbox_bytes: UsedBytes('Largest mailbox'),
           mailbox_over_size: Type.Boolean({ description: 'Over the plan’s mailbox size (R-PLAN-4: not overuse)' }),

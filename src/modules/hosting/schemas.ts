@@ -171,7 +171,7 @@ export const Subscription = named(
         {
           disk_bytes: UsedBytes('Disk used, over your own and your customers’ subscriptions'),
           traffic_bytes: UsedBytes('Traffic used in traffic_month'),
-          traffic_month: Nullable(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}$' })),
+          traffic_month: Nullable(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}$', examples: ['2026-03'] })),
           crossed_thresholds: Type.Array(Type.String(), { description: 'Thresholds currently reached' }),
         },
         strict,
