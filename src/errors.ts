@@ -202,7 +202,22 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
  * status whose schema allows exactly the codes of that status (one code: its problem schema; several:
  * oneOf them with a discriminator on `code`).
  */
+// The responses for one set of codes, built once: every route and plugin asks again for the same
+// sets at every app build. The entries are shared, and nothing writes to them.
+const responsesFor = new Map<string, Record<number, unknown>>();
+
 export function problemResponses(errors: Iterable<ErrorClass>): Record<number, unknown> {
+  const classes = [...errors];
+  const key = classes
+    .map((e) => `${e.status} ${e.code}`)
+    .sort()
+    .join(',');
+  let out = responsesFor.get(key);
+  if (!out) responsesFor.set(key, (out = buildProblemResponses(classes)));
+  return out;
+}
+
+function buildProblemResponses(errors: ErrorClass[]): Record<number, unknown> {
   const byStatus = new Map<number, Set<string>>();
   for (const e of errors) {
     let codes = byStatus.get(e.status);

@@ -24,23 +24,59 @@ const BASE_OPTIONS = {
 const validatorPool = AjvCompiler();
 const compiledFor = new WeakMap<object, Map<string, unknown>>();
 
+// A schema's key, its JSON text, written once per schema object: route schemas are mostly module
+// constants, met again at every app build (tests build hundreds of apps in one process).
+const keys = new WeakMap<object, string>();
+function keyOf(schema: unknown): string {
+  if (typeof schema !== 'object' || schema === null) return JSON.stringify(schema);
+  let key = keys.get(schema);
+  if (key === undefined) keys.set(schema, (key = JSON.stringify(schema)));
+  return key;
+}
+
 function remembered<F>(owner: object, schema: unknown, compile: () => F): F {
   let cache = compiledFor.get(owner) as Map<string, F> | undefined;
   if (!cache) compiledFor.set(owner, (cache = new Map<string, F>()));
-  const key = JSON.stringify(schema);
+  const key = keyOf(schema);
   let fn = cache.get(key);
   if (fn === undefined) cache.set(key, (fn = compile()));
   return fn;
 }
 
+// Fastify asks for a compiler per route, with the shared schemas (a fresh object each time, its
+// members the same objects) and the options: keyed by each shared schema's interned JSON text, not
+// by the JSON of all of them at every route (a third of an app build's CPU when it was).
+const textIds = new Map<string, number>();
+function schemaId(schema: unknown): number {
+  const text = keyOf(schema);
+  let id = textIds.get(text);
+  if (id === undefined) textIds.set(text, (id = textIds.size));
+  return id;
+}
+function poolKey(externalSchemas: Record<string, unknown>, options: unknown): string {
+  let key = JSON.stringify(options ?? null);
+  for (const [name, schema] of Object.entries(externalSchemas)) key += `|${name}=${schemaId(schema)}`;
+  return key;
+}
+
+type ValidatorPair = { strict: ReturnType<typeof validatorPool>; coercing: ReturnType<typeof validatorPool> };
+const validatorPairs = new Map<string, ValidatorPair>();
+
 export function buildValidatorFactory(): BuildCompilerFromPool {
   return (externalSchemas, options = {}) => {
-    const custom = (options as { customOptions?: object }).customOptions;
-    const withCoercion = (coerceTypes: false | 'array') =>
-      ({ ...options, customOptions: { ...custom, ...BASE_OPTIONS, coerceTypes } }) as PoolOptions;
-    // The pool answers the same compiler for the same shared schemas and options.
-    const strict = validatorPool(externalSchemas, withCoercion(false));
-    const coercing = validatorPool(externalSchemas, withCoercion('array'));
+    const key = poolKey(externalSchemas, options);
+    let pair = validatorPairs.get(key);
+    if (!pair) {
+      const custom = (options as { customOptions?: object }).customOptions;
+      const withCoercion = (coerceTypes: false | 'array') =>
+        ({ ...options, customOptions: { ...custom, ...BASE_OPTIONS, coerceTypes } }) as PoolOptions;
+      pair = {
+        strict: validatorPool(externalSchemas, withCoercion(false)),
+        coercing: validatorPool(externalSchemas, withCoercion('array')),
+      };
+      validatorPairs.set(key, pair);
+    }
+    const { strict, coercing } = pair;
     return (route) => {
       // JSON bodies are checked for unsafe text as they are parsed (plugins/json-body.ts).
       if ((route as { httpPart?: string }).httpPart === 'body')
@@ -52,23 +88,20 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
 
 type SerializerFactory = ReturnType<typeof SerializerSelector>;
 const serializerFactory = SerializerSelector();
-const serializerOwners = new Map<string, object>();
+const serializerBuilders = new Map<string, ReturnType<SerializerFactory>>();
 
 /** Fastify's response serializer compiler (fast-json-stringify), remembered like the validators. */
 export function buildSerializerFactory(): SerializerFactory {
   return (externalSchemas, options) => {
-    const build = serializerFactory(externalSchemas, options);
-    const ownerKey = JSON.stringify([externalSchemas, options]);
-    let owner = serializerOwners.get(ownerKey);
-    if (!owner) serializerOwners.set(ownerKey, (owner = {}));
-    const cacheOwner = owner;
+    const key = poolKey(externalSchemas as Record<string, unknown>, options);
+    let build = serializerBuilders.get(key);
+    if (!build) serializerBuilders.set(key, (build = serializerFactory(externalSchemas, options)));
+    const owner = build;
     return (route) =>
       // Problem bodies are built by problem-json (renderProblem), never from handler data: their
       // response schemas (one per code, oneOf by status) are for the document, and JSON.stringify
       // writes them without compiling a serializer per route and status.
-      /^[45]/.test(String(route.httpStatus))
-        ? JSON.stringify
-        : remembered(cacheOwner, route.schema, () => build(route));
+      /^[45]/.test(String(route.httpStatus)) ? JSON.stringify : remembered(owner, route.schema, () => owner(route));
   };
 }
 
