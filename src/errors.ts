@@ -197,15 +197,15 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   503: 'Unavailable',
 };
 
+// The responses for one set of codes, built once: every route and plugin asks again for the same
+// sets at every app build. The entries are shared, and nothing writes to them.
+const responsesFor = new Map<string, Record<number, unknown>>();
+
 /**
  * Route response entries for these errors, as fastify + @fastify/swagger read them: one entry per
  * status whose schema allows exactly the codes of that status (one code: its problem schema; several:
  * oneOf them with a discriminator on `code`).
  */
-// The responses for one set of codes, built once: every route and plugin asks again for the same
-// sets at every app build. The entries are shared, and nothing writes to them.
-const responsesFor = new Map<string, Record<number, unknown>>();
-
 export function problemResponses(errors: Iterable<ErrorClass>): Record<number, unknown> {
   const classes = [...errors];
   const key = classes
