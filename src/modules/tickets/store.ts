@@ -295,13 +295,19 @@ export async function messagesView(db: Db | Tx, ticketId: string, opts: { intern
 
 // ---- ticket creation in one statement (the hot path of R-TKT-1..3) ----------------------------
 
+/** `count` numbers from the tickets' sequence, on `db` or inside a transaction. */
+async function drawTicketNumbers(db: Db | Tx, count: number): Promise<number[]> {
+  const rows = await queryRows<{ n: string | number }>(
+    db,
+    sql`SELECT nextval(pg_get_serial_sequence('tickets', 'number')) AS n FROM generate_series(1, ${count})`,
+  );
+  return rows.map((r) => Number(r.n));
+}
+
 /** One ticket number drawn inside `tx` (the transactional path; PGlite has one connection). */
 export async function ticketNumberIn(tx: Tx): Promise<number> {
-  const [row] = await queryRows<{ n: string | number }>(
-    tx,
-    sql`SELECT nextval(pg_get_serial_sequence('tickets', 'number')) AS n`,
-  );
-  return Number(row!.n);
+  const [n] = await drawTicketNumbers(tx, 1);
+  return n!;
 }
 
 /**
@@ -313,11 +319,7 @@ export function ticketNumbers(db: Db, block = 50): () => Promise<number> {
   const free: number[] = [];
   let drawing: Promise<void> | null = null;
   const draw = async () => {
-    const rows = await queryRows<{ n: string | number }>(
-      db,
-      sql`SELECT nextval(pg_get_serial_sequence('tickets', 'number')) AS n FROM generate_series(1, ${block})`,
-    );
-    free.push(...rows.map((r) => Number(r.n)));
+    free.push(...(await drawTicketNumbers(db, block)));
   };
   return async () => {
     while (free.length === 0) {
