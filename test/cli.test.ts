@@ -9,11 +9,10 @@ import { users } from '../src/db/schema/index.js';
 import { buildTestApp } from './helpers/app.js';
 import { testStore } from './helpers/db.js';
 import { STRONG_PASSWORD } from './helpers/fixtures.js';
-
-const ROOT = new URL('..', import.meta.url).pathname;
+import { nodeArgsFor, ROOT } from './helpers/server-process.js';
 
 function cli(args: string[], stdin: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor('src/cli'), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });

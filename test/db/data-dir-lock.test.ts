@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DataDirInUse, lockDataDir, type LockHolder } from '../../src/db/data-dir-lock.js';
 import { OTHER_STRONG_PASSWORD, STRONG_PASSWORD } from '../helpers/fixtures.js';
-import { runCli, startServer } from '../helpers/server-process.js';
+import { loaderArgs, modulePath, runCli, startServer } from '../helpers/server-process.js';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reseller-api-lock-'));
@@ -76,7 +76,7 @@ t.test(
       new RegExp(`^DATA_DIR: .* in use by process ${first.pid} \\(`),
       "naming the first server's PID",
     );
-    t.match(second.output().stderr, /src\/server\.ts, started \d{4}-/, 'its command and start time');
+    t.match(second.output().stderr, /src\/server\.[jt]s, started \d{4}-/, 'its command and start time');
     t.equal(second.output().stderr.trim().split('\n').length, 1, 'in one line');
 
     const cli = await runCli(
@@ -189,13 +189,13 @@ t.test('hardening-19: of several processes taking over one stale lock at once, e
   await writeFile(join(dir, 'process.lock.4'), record({ pid: Number(exited.stdout) }));
   // Child processes racing for it: each prints "won" or "refused", and the winner holds the lock
   // until every racer has answered (its standard input closes).
-  const script = `import { lockDataDir } from ${JSON.stringify(new URL('../../src/db/data-dir-lock.ts', import.meta.url).pathname)};
+  const script = `import { lockDataDir } from ${JSON.stringify(modulePath('src/db/data-dir-lock'))};
     try { await lockDataDir(process.argv[1]); process.stdout.write('won'); }
     catch (err) { process.stdout.write(err.name === 'DataDirInUse' ? 'refused' : String(err)); }
     process.stdin.on('end', () => process.exit(0)).resume();`;
   const { spawn } = await import('node:child_process');
   const children = Array.from({ length: 4 }, () =>
-    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+    spawn(process.execPath, [...loaderArgs, '--input-type=module', '-e', script, dir], {
       stdio: ['pipe', 'pipe', 'inherit'],
     }),
   );

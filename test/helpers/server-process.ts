@@ -1,10 +1,23 @@
 // The real entry points (src/server.ts, src/cli.ts) in child processes, as an operator starts them.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
+/** Where this file's tree starts: the checkout, or the compiled copy `npm test` runs (.build-test/). */
+const TREE = new URL('../..', import.meta.url).pathname;
+/** The checkout itself (package.json is a symlink in the compiled copy). */
+export const ROOT = `${dirname(realpathSync(`${TREE}package.json`))}/`;
 /** tsx's loader by path, so a child may run in any working directory. */
 const TSX = pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href;
+
+const compiled = import.meta.url.endsWith('.js');
+/** What a child node needs to load our modules as this test does: nothing when compiled, else tsx. */
+export const loaderArgs: string[] = compiled ? [] : ['--import', TSX];
+/** The file of a module of ours (`src/server`, `src/db/data-dir-lock`) as this test runs it. */
+export const modulePath = (module: string): string => (compiled ? `${TREE}${module}.js` : `${ROOT}${module}.ts`);
+/** Node's arguments to run that module in a child process. */
+export const nodeArgsFor = (module: string): string[] => [...loaderArgs, modulePath(module)];
 
 /** Only what the child needs: the test's own DATABASE_URL, REDIS_URL... must not leak in. */
 const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' });
@@ -30,7 +43,7 @@ export interface ServerProcess {
 }
 
 export function startServer(env: Record<string, string>, opts: { cwd?: string } = {}): ServerProcess {
-  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/server.ts`], {
+  const child = spawn(process.execPath, nodeArgsFor('src/server'), {
     cwd: opts.cwd ?? ROOT,
     env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,7 +80,7 @@ export function runCli(
   stdin: string,
   env: Record<string, string>,
 ): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, `${ROOT}src/cli.ts`, ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor('src/cli'), ...args], {
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
   });
