@@ -7,10 +7,10 @@
 // the CI machine with CI running beside; over 150 test-file runs that was most of a CI run.
 //
 // .build-test/ mirrors the checkout: src/ and test/ compiled (with source maps, so a failure names
-// the .ts line), and a symlink to each file a module finds from its own location (package.json,
-// README.md, .env.example, migrations/), so those paths are the same as in the checkout. A file is
-// written only when its output changed (a parallel run never reads half a file), and an output
-// whose source is gone is deleted.
+// the .ts line), every other top-level entry a symlink (package.json, README.md, migrations/,
+// examples/...), so a file a module finds from its own location is where it is in the checkout. A
+// file is written only when its output changed (a parallel run never reads half a file), and an
+// output whose source is gone is deleted.
 //
 // Arguments: a path under test/ (a .ts file or a folder) is mapped to its compiled counterpart;
 // anything else goes to tap as is. No path: every test file.
@@ -80,15 +80,20 @@ async function compile() {
   }
 }
 
-const linked = ['package.json', 'README.md', '.env.example', 'migrations'];
+// Everything else at the top of the checkout, linked (examples/, README.md, package.json...).
+const notLinked = new Set([...compiled, '.build-test', '.git', 'node_modules']);
 
 function mirror() {
   mkdirSync(out, { recursive: true });
-  for (const entry of linked) {
+  const entries = new Set(readdirSync(root).filter((e) => !notLinked.has(e)));
+  for (const entry of readdirSync(out)) {
+    if (compiled.includes(entry) || entries.has(entry)) continue;
+    rmSync(join(out, entry)); // a link to something the checkout no longer has
+  }
+  for (const entry of entries) {
     const link = join(out, entry);
     try {
       lstatSync(link);
-      continue; // already linked
     } catch {
       symlinkSync(join('..', entry), link);
     }
@@ -101,6 +106,27 @@ const testFiles = (dir) =>
     .map((f) => join(dir, f))
     .sort();
 
+/**
+ * tap builds its Test class for the plugins package.json names (not the TypeScript and mock ones)
+ * when it first runs after an install, but that first run still starts its test processes with the
+ * old set's module hooks (ts-node, the mock loader). So the build is done here first when needed.
+ */
+async function buildTapPlugins() {
+  let built = false;
+  try {
+    await import('@tapjs/core'); // @tapjs/test imported first hits a cycle in tap's modules
+    const { signature } = await import('@tapjs/test');
+    const { TapConfig } = await import('@tapjs/config');
+    built = signature === (await TapConfig.load()).pluginSignature;
+  } catch {
+    // tap's internals moved: build to be sure
+  }
+  if (built) return;
+  const status = spawnSync(process.execPath, [tapBin, 'build'], { stdio: 'inherit', cwd: root }).status;
+  if (status !== 0) process.exit(status ?? 1);
+}
+
+const tapBin = join(root, 'node_modules/tap/dist/esm/run.mjs');
 await compile();
 mirror();
 
@@ -118,7 +144,10 @@ for (const arg of process.argv.slice(2)) {
 }
 if (!named) args.push(...testFiles(join(out, 'test')));
 
-const tap = spawnSync(process.execPath, [join(root, 'node_modules/tap/dist/esm/run.mjs'), ...args], {
+process.chdir(root); // tap reads its configuration from the project's directory
+await buildTapPlugins();
+
+const tap = spawnSync(process.execPath, [tapBin, ...args], {
   stdio: 'inherit',
   cwd: root,
 });

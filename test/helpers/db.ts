@@ -134,7 +134,7 @@ const pgliteParts = () =>
     return { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([bundle]) };
   })());
 
-/** A migrated store of this test file's own. Closed (and on PostgreSQL dropped) at teardown. */
+/** A migrated store of this test's own. Closed (on PostgreSQL dropped, on PGlite reset) at teardown. */
 export async function testStore(t: Teardown, opts: { poolMax?: number } = {}): Promise<Store> {
   if (onPostgres) {
     const url = await postgresTestDatabase(t);
@@ -142,8 +142,176 @@ export async function testStore(t: Teardown, opts: { poolMax?: number } = {}): P
     t.teardown(() => store.close());
     return store;
   }
-  const client = await PGlite.create({ loadDataDir: await pgliteSnapshot(), ...(await pgliteParts()) });
-  const store = pgliteStore(client);
-  t.teardown(() => store.close());
-  return store;
+  const client = await leasePglite();
+  const lease = leased(client);
+  // Torn down after the test's app (tap runs teardowns last-registered first), so nothing of the
+  // test writes after the reset: and the lease refuses whatever still tries.
+  t.teardown(() => release(client, lease));
+  return pgliteStore(lease.client);
 }
+
+// --- PGlite: one instance per test process, reset between tests ---------------------------------
+// A new instance from the snapshot costs about 0.7 s of CPU (1.5 s with CI beside); putting one
+// back as the snapshot left it costs a fraction of that, so a test process keeps one spare
+// instance and hands it to the next test that asks. The reset empties every table the test wrote
+// (foreign keys and triggers off for it), puts back the seeded rows and the sequences, and
+// discards the session's state (settings, advisory locks, prepared statements, temporary tables).
+// An instance whose schema changed (a test that ran DDL) or that a test closed is not reused.
+// Two stores at once in one test: the second is a new instance, as before.
+
+interface Pristine {
+  /** Every table of ours and of the job queue, qualified and quoted. */
+  tables: string[];
+  /** The tables migrations fill, their rows as JSON and their columns one can insert. */
+  seeds: { table: string; columns: string; rows: string }[];
+  sequences: { name: string; value: string; called: boolean }[];
+  /** Counts and newest row versions of the catalogs: any DDL changes it. */
+  catalog: string;
+}
+
+const CATALOGS = [
+  'pg_class',
+  'pg_attribute',
+  'pg_attrdef',
+  'pg_constraint',
+  'pg_index',
+  'pg_namespace',
+  'pg_proc',
+  'pg_trigger',
+  'pg_type',
+];
+const catalogFingerprint = async (db: PGlite): Promise<string> =>
+  (
+    await db.query<{ f: string }>(
+      `select concat_ws(' ', ${CATALOGS.map((c) => `(select count(*) || '/' || max(xmin::text::bigint) from ${c})`).join(', ')}) as f`,
+    )
+  ).rows[0]!.f;
+
+async function readPristine(db: PGlite): Promise<Pristine> {
+  const tables = (
+    await db.query<{ t: string }>(
+      `select format('%I.%I', n.nspname, c.relname) as t
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+          and n.nspname !~ '^pg_(toast|temp)'
+        order by 1`,
+    )
+  ).rows.map((r) => r.t);
+  const counts = (
+    await db.query<Record<string, number>>(
+      `select ${tables.map((t, i) => `(select count(*)::int from ${t}) as c${i}`).join(', ')}`,
+    )
+  ).rows[0]!;
+  const seeds = [];
+  for (const [i, table] of tables.entries()) {
+    if (counts[`c${i}`] === 0) continue;
+    const columns = (
+      await db.query<{ c: string }>(
+        `select string_agg(quote_ident(attname), ', ' order by attnum) as c from pg_attribute
+          where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = ''`,
+        [table],
+      )
+    ).rows[0]!.c;
+    const rows = (await db.query<{ j: string }>(`select json_agg(t)::text as j from ${table} t`)).rows[0]!.j;
+    seeds.push({ table, columns, rows });
+  }
+  const sequences = (
+    await db.query<{ name: string; value: string; called: boolean }>(
+      `select format('%I.%I', schemaname, sequencename) as name,
+              coalesce(last_value, start_value)::text as value, last_value is not null as called
+         from pg_sequences`,
+    )
+  ).rows;
+  return { tables, seeds, sequences, catalog: await catalogFingerprint(db) };
+}
+
+let pristine: Promise<Pristine> | undefined;
+let spare: PGlite | undefined;
+/**
+ * An open PGlite keeps the test process from ending, so a spare nobody takes within this time
+ * (the next test starts a few milliseconds after the last one ends) is closed.
+ */
+const SPARE_IDLE_MS = 1000;
+let idle: NodeJS.Timeout | undefined;
+/** Instances this process made and handed out again (test/db/pglite-reuse.test.ts reads them). */
+export const pgliteInstances = { created: 0, reused: 0 };
+
+/** A PGlite from the migrated snapshot, never reused: the reference a reset instance is compared with. */
+export async function freshPglite(): Promise<PGlite> {
+  return PGlite.create({ loadDataDir: await pgliteSnapshot(), ...(await pgliteParts()) });
+}
+
+async function leasePglite(): Promise<PGlite> {
+  const reused = spare;
+  spare = undefined;
+  clearTimeout(idle);
+  if (reused && !reused.closed) {
+    pgliteInstances.reused++;
+    return reused;
+  }
+  const client = await freshPglite();
+  pgliteInstances.created++;
+  pristine ??= readPristine(client);
+  await pristine;
+  return client;
+}
+
+/** The client a test uses: once it is given back, any call through it fails as a closed database would. */
+function leased(client: PGlite): { client: PGlite; over: boolean } {
+  const lease = { client, over: false };
+  lease.client = new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'closed') return lease.over || target.closed;
+      const value: unknown = Reflect.get(target, prop); // PGlite's getters read private fields of the target
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (lease.over && prop !== 'close') throw new Error('PGlite is closed (this test is over)');
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return lease;
+}
+
+async function release(client: PGlite, lease: { over: boolean }): Promise<void> {
+  lease.over = true;
+  if (client.closed) return;
+  if (spare === undefined && (await resetToSnapshot(client))) {
+    spare = client;
+    idle = setTimeout(() => {
+      if (spare === client) {
+        spare = undefined;
+        void client.close();
+      }
+    }, SPARE_IDLE_MS);
+  } else await client.close();
+}
+
+async function resetToSnapshot(db: PGlite): Promise<boolean> {
+  const p = await pristine!;
+  try {
+    await db.exec('rollback'); // a transaction the test left open (a warning when there is none)
+    await db.exec('discard all'); // the session's settings, advisory locks, prepared statements, temporary tables
+    if ((await catalogFingerprint(db)) !== p.catalog) return false;
+    const written = (
+      await db.query<Record<string, boolean>>(
+        `select ${p.tables.map((t, i) => `exists (select from ${t}) as t${i}`).join(', ')}`,
+      )
+    ).rows[0]!;
+    const statements = ['set session_replication_role = replica'];
+    for (const [i, table] of p.tables.entries()) if (written[`t${i}`]) statements.push(`delete from ${table}`);
+    for (const seed of p.seeds)
+      statements.push(
+        `insert into ${seed.table} (${seed.columns}) overriding system value
+         select ${seed.columns} from json_populate_recordset(null::${seed.table}, ${quoteLiteral(seed.rows)})`,
+      );
+    for (const q of p.sequences) statements.push(`select setval(${quoteLiteral(q.name)}, ${q.value}, ${q.called})`);
+    statements.push('reset session_replication_role');
+    await db.exec(statements.join(';\n'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
