@@ -75,7 +75,8 @@ async function compile() {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir, { recursive: true })) {
       const p = join(dir, f);
-      if (!wanted.has(p) && statSync(p).isFile()) rmSync(p);
+      // (a .tmp file is another run's write in progress)
+      if (!wanted.has(p) && !p.endsWith('.tmp') && statSync(p).isFile()) rmSync(p);
     }
   }
 }
@@ -142,7 +143,8 @@ for (const arg of process.argv.slice(2)) {
     else args.push(target.replace(/\.ts$/, '.js'));
   } else args.push(arg);
 }
-if (!named) args.push(...testFiles(join(out, 'test')));
+const asksOnly = args.some((a) => ['-h', '--help', '-v', '--version', '--versions'].includes(a));
+if (!named && !asksOnly) args.push(...testFiles(join(out, 'test')));
 
 process.chdir(root); // tap reads its configuration from the project's directory
 await buildTapPlugins();
