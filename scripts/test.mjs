@@ -6,7 +6,9 @@
 // the app take 12 s (ts-node) or 7.5 s (tsx) per test file against 2.6 s as plain JavaScript, on
 // the CI machine with CI running beside; over 150 test-file runs that was most of a CI run.
 //
-// .build-test/ mirrors the checkout: src/ and test/ compiled (with source maps, so a failure names
+// node_modules/.cache/reseller-api-tests/ mirrors the checkout (inside node_modules, which every
+// tool of every commit ignores: a compiled copy in the checkout itself failed eslint and prettier
+// of any commit that did not know it, and `npm ci` wipes it): src/ and test/ compiled (with source maps, so a failure names
 // the .ts line), every other top-level entry a symlink (package.json, README.md, migrations/,
 // examples/...), so a file a module finds from its own location is where it is in the checkout. A
 // file is written only when its output changed (a parallel run never reads half a file), and an
@@ -32,7 +34,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
-const out = join(root, '.build-test');
+const out = join(root, 'node_modules/.cache/reseller-api-tests');
+rmSync(join(root, '.build-test'), { recursive: true, force: true }); // where this copy lived before
 const compiled = ['src', 'test'];
 
 const walk = (dir) =>
@@ -82,7 +85,7 @@ async function compile() {
 }
 
 // Everything else at the top of the checkout, linked (examples/, README.md, package.json...).
-const notLinked = new Set([...compiled, '.build-test', '.git', 'node_modules']);
+const notLinked = new Set([...compiled, '.git', 'node_modules']);
 
 function mirror() {
   mkdirSync(out, { recursive: true });
@@ -96,7 +99,7 @@ function mirror() {
     try {
       lstatSync(link);
     } catch {
-      symlinkSync(join('..', entry), link);
+      symlinkSync(relative(out, join(root, entry)), link);
     }
   }
 }

@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** Where this file's tree starts: the checkout, or the compiled copy `npm test` runs (.build-test/). */
+/** Where this file's tree starts: the checkout, or the compiled copy `npm test` runs (node_modules/.cache/reseller-api-tests/). */
 const TREE = new URL('../..', import.meta.url).pathname;
 /** The checkout itself (package.json is a symlink in the compiled copy). */
 export const ROOT = `${dirname(realpathSync(`${TREE}package.json`))}/`;
