@@ -37,6 +37,16 @@ import { redactSecrets } from '../lib/redact.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import { isDatabaseUnavailable } from '../db/client.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * An error a plugin's onError hook found to answer instead of the one raised: a repeat of a
+     * remembered failure (R-API-2) whose lookup the failed handler had not made yet.
+     */
+    errorOverride: Error | undefined;
+  }
+}
+
 /** Seconds a client should wait before retrying while the database is unreachable or stalled. */
 const DATABASE_RETRY_AFTER_S = '5';
 
@@ -137,9 +147,13 @@ export function toAppError(err: unknown): AppError {
   return new InternalError('An unexpected error occurred. Quote the request_id when you contact support.');
 }
 
+/**
+ * The problem document. The standard members come first and an extension never replaces one: a
+ * reader that takes the first `"code"` of the text (the audit row, the repeated-failure guard) gets
+ * the problem's own, not a nested one such as repeated_failed_command's first_failure.code.
+ */
 export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
-  return {
-    ...err.extensions,
+  const body: ProblemBody = {
     type: problemType(err.code),
     title: err.title,
     status: err.statusCode,
@@ -147,8 +161,10 @@ export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
     code: err.code,
     instance: req.url.split('?')[0] ?? req.url,
     request_id: req.id,
-    ...(err.fieldErrors ? { errors: err.fieldErrors } : {}),
   };
+  for (const [name, value] of Object.entries(err.extensions ?? {})) if (!(name in body)) body[name] = value;
+  if (err.fieldErrors) body.errors = err.fieldErrors;
+  return body;
 }
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
@@ -247,6 +263,7 @@ export interface ProblemJsonOptions {
 
 export default fp<ProblemJsonOptions>(
   async function problemJsonPlugin(app, opts) {
+    app.decorateRequest('errorOverride', undefined);
     app.addSchema(FieldError);
     app.addSchema(Problem);
     for (const schema of codeProblemSchemas()) app.addSchema(schema);
@@ -289,7 +306,8 @@ export default fp<ProblemJsonOptions>(
     });
 
     const check = opts.checkErrorCodes;
-    app.setErrorHandler(async (err, req, reply) => {
+    app.setErrorHandler(async (raised, req, reply) => {
+      const err = req.errorOverride ?? raised;
       let appError = toAppError(err);
       const declared = req.routeOptions.config?.errorCodes;
       if (check && declared && !declared.has(appError.code)) {

@@ -71,6 +71,18 @@ declare module 'fastify' {
     guardSubjects?: GuardSubject[];
     /** R-API-2, operator routes that act on one account ('/params/id'): their successes count for that account's subjects. */
     guardAccount?: string;
+    /**
+     * R-API-2 carried by the command's own statement (a hot path): the guard does not look the
+     * command up before the handler; the handler hands `req.deferredGuard()` to its store, whose
+     * statement checks for a remembered failure (guardChecks) before it writes anything, and
+     * settles the answer before acting on it. A request that fails before its statement answered
+     * is looked up in onError, so a repeat is still refused with repeated_failed_command.
+     */
+    guardInStatement?: boolean;
+  }
+  interface FastifyRequest {
+    /** The R-API-2 lookup this request's statement must carry (guardInStatement routes), or null. */
+    deferredGuard(): DeferredGuard | null;
   }
 }
 
@@ -196,6 +208,98 @@ interface GuardState {
   accountId: string;
   /** What the lookup found: does the account have remembered failures on this command's subjects? Unknown when no lookup ran. */
   failuresOnSubjects: boolean | undefined;
+  /** The lookup is the route's statement's to make (guardInStatement), and has not been answered yet. */
+  deferred: boolean;
+}
+
+/** The key of an R-API-2 lookup, as a statement's input row carries it (see guardProbeColumns). */
+export interface GuardProbe {
+  guard_credential: string;
+  guard_account: string;
+  guard_fingerprint: string;
+  guard_subjects: string[];
+  guard_at: string;
+}
+
+/** The columns of a GuardProbe in a statement's jsonb_to_recordset column list. */
+export const guardProbeColumns = sql.raw(
+  'guard_credential text, guard_account uuid, guard_fingerprint text, guard_subjects text[], guard_at timestamptz',
+);
+
+/** The input row's fields when no lookup is carried: the checks then find nothing. */
+export const NO_GUARD_PROBE: Record<keyof GuardProbe, null> = {
+  guard_credential: null,
+  guard_account: null,
+  guard_fingerprint: null,
+  guard_subjects: null,
+  guard_at: null,
+};
+
+/** What guardChecks answers per input row. */
+export interface GuardCheckRow extends Record<string, unknown> {
+  guard_failed_ms: number | null;
+  guard_expires_ms: number | null;
+  guard_status_code: number | null;
+  guard_error_code: string | null;
+  guard_request_id: string | null;
+  guard_depends_on: string[] | null;
+  guard_on_subjects: boolean | null;
+}
+
+/**
+ * R-API-2's lookup as a query over `source` (a relation with an `ord` column and the
+ * guardProbeColumns): per row, this credential's unexpired remembered failure of the command, if
+ * any, and whether the account has unexpired failures naming one of its subjects (so that a success
+ * forgets them only when there is something to forget). A row without a probe finds nothing. The
+ * guard's own batched lookup is this query; a guardInStatement route's statement writes nothing for
+ * a row whose guard_failed_ms is not null.
+ */
+export function guardChecks(source: string): SQL {
+  const q = sql.raw(source);
+  return sql`select ${q}.ord, f.failed_ms as guard_failed_ms, f.expires_ms as guard_expires_ms, f.status_code as guard_status_code,
+        f.error_code as guard_error_code, f.request_id as guard_request_id, f.subjects as guard_depends_on,
+        (cardinality(${q}.guard_subjects) > 0 and exists (
+          select 1 from failed_commands g
+          where g.account_id = ${q}.guard_account and g.subjects && ${q}.guard_subjects and g.expires_at > ${q}.guard_at
+        )) as guard_on_subjects
+      from ${q} left join lateral (
+        select extract(epoch from c.failed_at)::float8 * 1000 as failed_ms, extract(epoch from c.expires_at)::float8 * 1000 as expires_ms,
+               c.status_code, c.error_code, c.request_id, c.subjects
+        from failed_commands c
+        where c.credential = ${q}.guard_credential and c.fingerprint = ${q}.guard_fingerprint and c.expires_at > ${q}.guard_at
+      ) f on true`;
+}
+
+/** What the lookup found. */
+export interface GuardFound {
+  first: FailedCommand | undefined;
+  onSubjects: boolean;
+}
+
+/** What the lookup found, from a guardChecks row (none: nothing found). */
+export function guardFound(r: GuardCheckRow | undefined): GuardFound {
+  const first =
+    r && r.guard_failed_ms !== null
+      ? {
+          failedAt: new Date(Math.round(Number(r.guard_failed_ms))),
+          expiresAt: new Date(Math.round(Number(r.guard_expires_ms))),
+          statusCode: Number(r.guard_status_code),
+          errorCode: r.guard_error_code,
+          requestId: r.guard_request_id ?? '',
+          subjects: r.guard_depends_on ?? [],
+        }
+      : undefined;
+  return { first, onSubjects: r?.guard_on_subjects === true };
+}
+
+/**
+ * A guardInStatement request's lookup: the probe goes in the statement's input row, and the
+ * statement's guardChecks row goes to settle() before the handler acts on anything it read. settle
+ * throws repeated_failed_command when the command is a repeat.
+ */
+export interface DeferredGuard {
+  probe: GuardProbe;
+  settle(row: GuardCheckRow | undefined): Promise<void>;
 }
 
 /** A CTE that forgets the remembered failures naming any of `subjects`: rows of (account_id, subject). */
@@ -226,51 +330,15 @@ export default fp<{ windowS: number; now?: () => Date }>(
     // costs a fraction of a round trip per command under load and one round trip when idle. The
     // same statement tells whether the account has failures on the command's subjects, so a
     // success clears them only when there is something to clear.
-    const select = preparedStatement<{
-      ord: number;
-      failed_ms: number | null;
-      expires_ms: number | null;
-      status_code: number | null;
-      error_code: string | null;
-      request_id: string | null;
-      subjects: string[] | null;
-      on_subjects: boolean;
-    }>(
+    const select = preparedStatement<GuardCheckRow & { ord: number }>(
       'guard_lookup',
-      sql`select k.ord, extract(epoch from f.failed_at)::float8 * 1000 as failed_ms, extract(epoch from f.expires_at)::float8 * 1000 as expires_ms, f.status_code, f.error_code, f.request_id, f.subjects,
-            (cardinality(k.subjects) > 0 and exists (
-              select 1 from failed_commands g where g.account_id = k.account_id and g.subjects && k.subjects and g.expires_at > k.at
-            )) as on_subjects
-          from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as k(ord integer, credential text, account_id uuid, fingerprint text, subjects text[], at timestamptz)
-          left join failed_commands f on f.credential = k.credential and f.fingerprint = k.fingerprint and f.expires_at > k.at`,
+      sql`with k as (select * from jsonb_to_recordset(${sql.placeholder('keys')}::jsonb) as k(ord integer, ${guardProbeColumns}))
+          ${guardChecks('k')}`,
     );
-    type Key = { credential: string; accountId: string; fingerprint: string; subjects: string[]; at: Date };
-    const lookup = batched<Key, { first: FailedCommand | undefined; onSubjects: boolean }>(async (items) => {
-      const keys = items.map((i, ord) => ({
-        ord,
-        credential: i.credential,
-        account_id: i.accountId,
-        fingerprint: i.fingerprint,
-        subjects: i.subjects,
-        at: i.at.toISOString(),
-      }));
-      const rows = await select(app.db, { keys: JSON.stringify(keys) });
+    const lookup = batched<GuardProbe, GuardFound>(async (items) => {
+      const rows = await select(app.db, { keys: JSON.stringify(items.map((probe, ord) => ({ ord, ...probe }))) });
       const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
-      return items.map((_, ord) => {
-        const r = byOrd.get(ord);
-        const first =
-          r && r.failed_ms !== null
-            ? {
-                failedAt: new Date(Math.round(Number(r.failed_ms))),
-                expiresAt: new Date(Math.round(Number(r.expires_ms))),
-                statusCode: Number(r.status_code),
-                errorCode: r.error_code,
-                requestId: r.request_id ?? '',
-                subjects: r.subjects ?? [],
-              }
-            : undefined;
-        return { first, onSubjects: r?.on_subjects === true };
-      });
+      return items.map((_, ord) => guardFound(byOrd.get(ord)));
     });
 
     // A success forgets the account's failures on the subjects it names (one statement per batch).
@@ -286,14 +354,18 @@ export default fp<{ windowS: number; now?: () => Date }>(
       return items.map(() => null);
     });
 
-    const refuseRepeat = async (req: FastifyRequest, st: GuardState, operation: string) => {
-      const found = await lookup({
-        credential: st.credential!,
-        accountId: st.accountId,
-        fingerprint: st.identity.fingerprint,
-        subjects: st.identity.subjects,
-        at: now(),
-      });
+    const probeOf = (st: GuardState): GuardProbe => ({
+      guard_credential: st.credential!,
+      guard_account: st.accountId,
+      guard_fingerprint: st.identity.fingerprint,
+      guard_subjects: st.identity.subjects,
+      guard_at: now().toISOString(),
+    });
+    const refuseRepeat = async (req: FastifyRequest, st: GuardState, operation: string) =>
+      settle(req, st, operation, await lookup(probeOf(st)));
+    /** What the lookup found decides: a repeat of a remembered failure is refused (and is an incident). */
+    const settle = async (req: FastifyRequest, st: GuardState, operation: string, found: GuardFound) => {
+      st.deferred = false;
       st.failuresOnSubjects = found.onSubjects;
       const first = found.first;
       if (!first) return;
@@ -337,6 +409,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
       declareErrors(route, RepeatedFailedCommand);
       const subjects = compileSubjects(route.url, route.config?.guardSubjects);
       const accountAt = route.config?.guardAccount?.split('/').filter(Boolean);
+      const inStatement = route.config?.guardInStatement === true;
       appendPreValidation(route, (req) => {
         const operation = req.routeOptions.schema?.operationId;
         if (!operation) return;
@@ -368,10 +441,36 @@ export default fp<{ windowS: number; now?: () => Date }>(
           credential: guarded ? credentialKey(req) : undefined,
           accountId,
           failuresOnSubjects: undefined,
+          deferred: false,
         };
         state.set(req, st);
-        if (st.credential) return refuseRepeat(req, st, operation);
+        if (!st.credential) return;
+        if (inStatement) {
+          st.deferred = true;
+          return;
+        }
+        return refuseRepeat(req, st, operation);
       });
+    });
+
+    app.decorateRequest('deferredGuard', function deferredGuard(this: FastifyRequest): DeferredGuard | null {
+      const st = state.get(this);
+      if (!st?.deferred) return null;
+      const operation = this.routeOptions.schema?.operationId ?? '';
+      return { probe: probeOf(st), settle: (row) => settle(this, st, operation, guardFound(row)) };
+    });
+
+    // A guardInStatement request that failed before its statement answered: the lookup now, and a
+    // repeat answers repeated_failed_command instead of the failure it would have repeated.
+    app.addHook('onError', async (req, _reply, err) => {
+      const st = state.get(req);
+      if (!st?.deferred) return;
+      try {
+        await refuseRepeat(req, st, req.routeOptions.schema?.operationId ?? '');
+      } catch (refusal) {
+        if (refusal instanceof RepeatedFailedCommand) req.errorOverride = refusal;
+        else req.log.error({ err: refusal, original: err.message }, 'R-API-2 lookup after a failure failed');
+      }
     });
 
     const remember = (req: FastifyRequest, st: GuardState, status: number, code: string | null) => {

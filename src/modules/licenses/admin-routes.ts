@@ -107,13 +107,9 @@ export const adminLicenseRoutes: FastifyPluginAsyncTypebox<{ licenses: LicenseSe
           for (const i of indexes) {
             const r = req.body.reports[i]!;
             try {
-              const done = await licenses.report(
-                null,
-                r.license_id,
-                r.addresses,
-                'operator',
-                r.seen_at ? new Date(r.seen_at) : undefined,
-              );
+              const done = await licenses.report(null, r.license_id, r.addresses, 'operator', {
+                seenAt: r.seen_at ? new Date(r.seen_at) : undefined,
+              });
               outcome[i] = done.detected ? 'detected' : 'imported';
             } catch (err) {
               if (err instanceof NotFound || err instanceof LicenseStateConflict) outcome[i] = 'not_found';

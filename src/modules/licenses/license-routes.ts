@@ -397,20 +397,17 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
       },
       // A check-in is a report, not an order: exempt from the bulk-work notice (R-API-3). It may
       // change the license's state, so it is audited like any change (R-SEC-7), its row written
-      // with the report.
-      config: { bulkExempt: true },
+      // with the report; the repeated-failure lookup (R-API-2) is made by the same statement.
+      config: { bulkExempt: true, guardInStatement: true },
     },
     async (req) => {
       req.audit = { targetType: 'license', targetId: req.params.id };
       // The audit row of the answer goes in the report's own statement (the check-in is the hot path).
-      const r = await licenses.report(
-        tenantOf(req.principal),
-        req.params.id,
-        req.body.addresses,
-        'check_in',
-        req.body.seen_at ? new Date(req.body.seen_at) : undefined,
-        req.auditRowFor(200),
-      );
+      const r = await licenses.report(tenantOf(req.principal), req.params.id, req.body.addresses, 'check_in', {
+        seenAt: req.body.seen_at ? new Date(req.body.seen_at) : undefined,
+        audit: req.auditRowFor(200),
+        guard: req.deferredGuard(),
+      });
       req.auditWrittenFor = 200;
       return r;
     },

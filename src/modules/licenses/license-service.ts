@@ -10,6 +10,7 @@ import { eulaAcceptances, pleskLicenses } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
 import { iso } from '../../schemas.js';
 import type { AuditRow } from '../../plugins/audit.js';
+import type { DeferredGuard } from '../../plugins/repeated-failure-guard.js';
 import { charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
@@ -440,8 +441,13 @@ export function createLicenseService(deps: LicenseDeps) {
       id: string,
       rawAddresses: string[],
       source: 'check_in' | 'operator',
-      seenAt?: Date,
-      audit?: AuditRow | null,
+      opts: {
+        seenAt?: Date | undefined;
+        /** The request's audit row, written with the report. */
+        audit?: AuditRow | null;
+        /** The request's R-API-2 lookup, made by the report's statement. */
+        guard?: DeferredGuard | null;
+      } = {},
     ) {
       const now = deps.now();
       const addresses = [
@@ -452,8 +458,18 @@ export function createLicenseService(deps: LicenseDeps) {
           ),
         ),
       ];
-      const at = seenAt && seenAt < now ? seenAt : now;
-      const r = await recordReport({ id, accountId, addresses, source, at, audit });
+      const at = opts.seenAt && opts.seenAt < now ? opts.seenAt : now;
+      const { guard, outcome: r } = await recordReport({
+        id,
+        accountId,
+        addresses,
+        source,
+        at,
+        audit: opts.audit,
+        guard: opts.guard?.probe,
+      });
+      // R-API-2: a repeat of a remembered failure is refused before anything else (nothing was written).
+      await opts.guard?.settle(guard);
       if (!r) throw new NotFound('No such license');
       if (r.report_id === null) throw new LicenseStateConflict('The license is terminated: it refuses every action');
       const open = r.open ?? [];

@@ -13,7 +13,14 @@ import {
   vendorPolicies,
 } from '../../db/schema/index.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
-import { forgetFailuresNamingCte } from '../../plugins/repeated-failure-guard.js';
+import {
+  forgetFailuresNamingCte,
+  guardChecks,
+  guardProbeColumns,
+  NO_GUARD_PROBE,
+  type GuardCheckRow,
+  type GuardProbe,
+} from '../../plugins/repeated-failure-guard.js';
 import { periodAt } from './periods.js';
 import type { ChargeRow, LicenseRow, PolicyRow, ServerRow } from './schemas.js';
 
@@ -239,6 +246,12 @@ export interface ReportOutcome {
   open: string[] | null;
 }
 
+/** A report's answer: the R-API-2 lookup it carried, and its outcome (undefined: no such license, or refused as a repeat). */
+export interface ReportAnswer {
+  guard: GuardCheckRow;
+  outcome: ReportOutcome | undefined;
+}
+
 /**
  * Licenses' address reports in one statement (the check-in is the hot path of R-LIC-2; reports
  * arriving together share it): each report stored as evidence and each extra address counted (a
@@ -248,13 +261,14 @@ export interface ReportOutcome {
  * addresses to potential (detectMultiUse). The request's audit row is written with its report, when
  * the report is stored (a refused report is audited by the plugin, with its failure). Two reports of
  * one license in a batch count as two: the extra addresses are summed per license and address
- * before the upsert.
+ * before the upsert. A report that carries the request's R-API-2 lookup (a check-in) writes nothing
+ * when its command is a repeat of a remembered failure; the caller settles the lookup first.
  */
-interface ReportRow extends Record<string, unknown> {
+interface ReportRow extends GuardCheckRow {
   ord: number;
-  license_id: string;
-  status: string;
-  multi_use: string;
+  license_id: string | null;
+  status: string | null;
+  multi_use: string | null;
   multi_use_since: string | Date | null;
   notice_until: string | Date | null;
   report_id: string | number | null;
@@ -266,14 +280,17 @@ const reportStatement = preparedStatement<ReportRow>(
   'license_ip_reports',
   sql`WITH q AS (
         SELECT * FROM jsonb_to_recordset(${sql.placeholder('reports')}::jsonb)
-          AS q(ord integer, id uuid, account uuid, addresses text[], source text, at timestamptz, audit jsonb)),
+          AS q(ord integer, id uuid, account uuid, addresses text[], source text, at timestamptz, audit jsonb,
+                ${guardProbeColumns})),
+      g AS MATERIALIZED (${guardChecks('q')}),
       l AS MATERIALIZED (
         SELECT q.ord, q.addresses, q.source, q.at, q.audit, p.id, p.bound_address, p.status, p.multi_use,
                p.multi_use_since, p.notice_until,
                CASE WHEN p.status <> 'terminated' THEN nextval('license_ip_reports_id_seq') END AS report_id
         -- LATERAL ... LIMIT 1: one primary-key lookup per report; joined plainly, the planner takes
-        -- the function's 100-row guess and scans every license.
-        FROM q CROSS JOIN LATERAL (
+        -- the function's 100-row guess and scans every license. A repeat of a remembered failure
+        -- (R-API-2) finds no license: it writes nothing.
+        FROM q JOIN g ON g.ord = q.ord AND g.guard_failed_ms IS NULL CROSS JOIN LATERAL (
           SELECT * FROM plesk_licenses p
           WHERE p.id = q.id AND (q.account IS NULL OR p.account_id = q.account) LIMIT 1) p),
       audited AS (${auditRowsInsert(sql`(SELECT jsonb_agg(audit) FROM l WHERE report_id IS NOT NULL AND audit IS NOT NULL)`)}),
@@ -298,10 +315,10 @@ const reportStatement = preparedStatement<ReportRow>(
           resolved_at = CASE WHEN license_addresses.resolved_at < excluded.last_seen THEN NULL
                              ELSE license_addresses.resolved_at END
         RETURNING license_id, address, resolved_at)
-      SELECT l.ord, l.id AS license_id, l.status, l.multi_use, l.multi_use_since, l.notice_until, l.report_id,
+      SELECT g.*, l.id AS license_id, l.status, l.multi_use, l.multi_use_since, l.notice_until, l.report_id,
              (SELECT array_agg(up.address ORDER BY up.address) FROM up
                WHERE up.license_id = l.id AND up.address = ANY (l.addresses) AND up.resolved_at IS NULL) AS open
-      FROM l`,
+      FROM g LEFT JOIN l ON l.ord = g.ord`,
 );
 
 export interface ReportInput {
@@ -312,11 +329,13 @@ export interface ReportInput {
   at: Date;
   /** The request's audit row, written with the report (R-SEC-7): the check-in's one statement. */
   audit?: AuditRow | null;
+  /** The request's R-API-2 lookup, made by the report's statement (the check-in's one statement). */
+  guard?: GuardProbe | null;
 }
 
 /** Records address reports, the ones made at the same moment in one statement (see above). */
-export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportOutcome | undefined> {
-  return batched<ReportInput, ReportOutcome | undefined>(
+export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportAnswer> {
+  return batched<ReportInput, ReportAnswer>(
     async (items) => {
       const rows = await reportStatement(db, {
         reports: jsonForPostgres(
@@ -328,33 +347,38 @@ export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportOutcom
             source: r.source,
             at: r.at.toISOString(),
             audit: r.audit ?? null,
+            ...(r.guard ?? NO_GUARD_PROBE),
           })),
         ),
       });
       const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
       return items.map((_, ord) => {
-        const row = byOrd.get(ord);
-        if (!row) return undefined;
-        const open = row.open;
-        return {
-          license_id: row.license_id,
-          status: row.status,
-          multi_use: row.multi_use,
-          multi_use_since: at(row.multi_use_since),
-          notice_until: at(row.notice_until),
-          report_id: row.report_id === null ? null : Number(row.report_id),
-          open:
-            open === null || open === undefined
-              ? null
-              : Array.isArray(open)
-                ? open.map(String)
-                : parseTextArray(String(open)),
-        };
+        const row = byOrd.get(ord)!;
+        return { guard: row, outcome: outcomeOf(row) };
       });
     },
     // A batch that fails (a report of a license deleted meanwhile...) is retried report by report.
     { retryAlone: true, maxItems: 200, concurrency: 2 },
   );
+}
+
+function outcomeOf(row: ReportRow): ReportOutcome | undefined {
+  if (row.license_id === null) return undefined;
+  const open = row.open;
+  return {
+    license_id: row.license_id,
+    status: row.status!,
+    multi_use: row.multi_use!,
+    multi_use_since: at(row.multi_use_since),
+    notice_until: at(row.notice_until),
+    report_id: row.report_id === null ? null : Number(row.report_id),
+    open:
+      open === null || open === undefined
+        ? null
+        : Array.isArray(open)
+          ? open.map(String)
+          : parseTextArray(String(open)),
+  };
 }
 
 /** A text[] literal as PGlite may hand it back ({a,b}); addresses need no quoting. */

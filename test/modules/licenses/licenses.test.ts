@@ -670,3 +670,93 @@ t.test(
     );
   },
 );
+
+t.test(
+  "R-API-2: a check-in that failed is not repeated unaltered; its lookup is made by the report's own statement",
+  async (t) => {
+    const { app, r, server } = await setup(t);
+    const lic = await ordered(app, r, server.id, A1);
+    const reportsOf = async (id: string) =>
+      Number(
+        (
+          await queryRows<{ n: string }>(
+            app.db,
+            sql`SELECT count(*) AS n FROM license_ip_reports WHERE license_id = ${id}`,
+          )
+        )[0]!.n,
+      );
+    const refusals = async () =>
+      Number(
+        (
+          await queryRows<{ n: string }>(
+            app.db,
+            sql`SELECT count(*) AS n FROM audit_events WHERE operation = 'reportPleskLicenseAddresses' AND error_code = 'repeated_failed_command'`,
+          )
+        )[0]!.n,
+      );
+
+    // No such license (404, found by the statement): the identical repeat is refused, pointing at the first.
+    const missing = '00000000-0000-4000-8000-00000000abcd';
+    const first = await report(app, r, missing, [A1]);
+    t.equal(first.statusCode, 404);
+    const repeat = await report(app, r, missing, [A1]);
+    t.equal(repeat.statusCode, 409);
+    t.equal(repeat.json().code, 'repeated_failed_command');
+    t.equal(repeat.json().first_failure.request_id, first.json().request_id);
+    t.equal(repeat.json().first_failure.status, 404);
+    t.equal((await report(app, r, missing, [A2])).statusCode, 404, 'an altered command runs');
+
+    // An address that is none (refused before the statement ran): the repeat is refused all the same.
+    const bad = await report(app, r, lic.id, ['999.1.2.3']);
+    t.ok(bad.statusCode === 400 || bad.statusCode === 422, `refused: ${bad.statusCode}`);
+    const badAgain = await report(app, r, lic.id, ['999.1.2.3']);
+    t.equal(badAgain.statusCode, 409);
+    t.equal(badAgain.json().code, 'repeated_failed_command');
+    t.equal(badAgain.json().first_failure.request_id, bad.json().request_id);
+
+    // A terminated license (409 license_state_conflict): the repeat writes nothing, and is audited as refused.
+    const gone = await ordered(app, r, server.id, A2);
+    const term = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${gone.id}/terminate`,
+      headers: bearer(r.token),
+      payload: { confirm: true },
+    });
+    t.equal(term.statusCode, 200);
+    t.equal((await report(app, r, gone.id, [A2])).json().code, 'license_state_conflict');
+    const before = await reportsOf(gone.id);
+    const refusedBefore = await refusals();
+    const refused = await report(app, r, gone.id, [A2]);
+    t.equal(refused.json().code, 'repeated_failed_command');
+    t.equal(await reportsOf(gone.id), before, 'nothing stored for the refused repeat');
+    t.equal(await refusals(), refusedBefore + 1, 'the refusal is audited');
+
+    // Reports arriving together share one statement: the repeat among them is refused, the others stored.
+    const stored = await reportsOf(lic.id);
+    const together = await Promise.all([
+      report(app, r, lic.id, [A1]),
+      report(app, r, missing, [A1]),
+      report(app, r, lic.id, [A1, A2]),
+      report(app, r, gone.id, [A2]),
+    ]);
+    t.same(
+      together.map((res) => res.statusCode),
+      [200, 409, 200, 409],
+    );
+    t.equal(await reportsOf(lic.id), stored + 2);
+
+    // A successful check-in is a change to the license it names: it forgets the failures naming it,
+    // so the identical rebind that failed runs again (and fails again on its own merits).
+    const rebind = () =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${lic.id}/rebind`,
+        headers: bearer(r.token),
+        payload: { address: OTHER },
+      });
+    t.equal((await rebind()).json().code, 'bundling_required');
+    t.equal((await rebind()).json().code, 'repeated_failed_command', 'the repeat is refused');
+    t.equal((await report(app, r, lic.id, [A1])).statusCode, 200);
+    t.equal((await rebind()).json().code, 'bundling_required', 'after the check-in the rebind is a new command');
+  },
+);
