@@ -3,6 +3,7 @@
 // process of its own (`start`), so the load generator never shares their event loop.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 
@@ -66,4 +67,55 @@ export function start(
     });
     child.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
   });
+}
+
+/** CPU ticks (1/100 s) so far: the server `pid`, each PostgreSQL process, this process (the load generator), and the machine's. */
+export function cpuTicks(pid: number | undefined) {
+  // The machine's own counters (cpu line of /proc/stat): busy is everything but idle and iowait,
+  // including interrupt time, which no process is charged for.
+  const [, ...cpu] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu.map(Number);
+  const out = {
+    server: 0,
+    postgres: new Map<string, number>(),
+    loader: 0,
+    machineBusy: user + nice + system + irq + softirq + steal,
+    machineIdle: idle + iowait,
+  };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (Number(entry) === pid) out.server = ticks;
+      else if (Number(entry) === process.pid) out.loader = ticks;
+      else if (comm === 'postgres') out.postgres.set(entry, ticks);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Microseconds of CPU per request between two cpuTicks() readings. PostgreSQL's is summed over its
+ * processes that lived through the round or started in it (one that ended meanwhile is not counted).
+ */
+export function cpuPerRequest(
+  before: ReturnType<typeof cpuTicks>,
+  after: ReturnType<typeof cpuTicks>,
+  requests: number,
+) {
+  const us = (ticks: number) => Math.round((ticks * 10_000) / Math.max(requests, 1));
+  let postgres = 0;
+  for (const [p, ticks] of after.postgres) postgres += ticks - (before.postgres.get(p) ?? 0);
+  return {
+    server_us: us(after.server - before.server),
+    postgres_us: us(postgres),
+    loader_us: us(after.loader - before.loader),
+    machine_us: us(after.machineBusy - before.machineBusy),
+    machine_idle_us: us(after.machineIdle - before.machineIdle),
+  };
 }

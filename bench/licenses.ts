@@ -8,7 +8,7 @@
 // BENCH_DURATION s (10) each way, 50 connections; BENCH_LICENSES (10000).
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { benchDatabase, buildUnlessFromSource, machine, md5uuid, start } from './harness.js';
+import { benchDatabase, buildUnlessFromSource, cpuPerRequest, cpuTicks, machine, md5uuid, start } from './harness.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -49,7 +49,8 @@ const reportOpts = (): Partial<autocannon.Options> => ({
   ],
 });
 
-const rounds: { bare: number; reports: number; p99: number; non2xx: number }[] = [];
+type Cpu = ReturnType<typeof cpuPerRequest>;
+const rounds: { bare: number; reports: number; p99: number; non2xx: number; bareCpu: Cpu; reportsCpu: Cpu }[] = [];
 try {
   // Warm-up of both.
   await autocannon({ url: `${bare.info.url}/bare/account`, connections: CONNECTIONS, duration: 2 });
@@ -60,9 +61,21 @@ try {
     ...reportOpts(),
   });
   for (let r = 0; r < ROUNDS; r++) {
+    // CPU per request of each side's server, PostgreSQL and the load generator, from /proc.
+    const b0 = cpuTicks(bare.child.pid);
     const b = await run(`${bare.info.url}/bare/account`);
+    const b1 = cpuTicks(bare.child.pid);
+    const a0 = cpuTicks(app.child.pid);
     const a = await run(`${app.info.url}/v1/licenses/plesk/x/ip-reports`, reportOpts());
-    rounds.push({ bare: b.requests.average, reports: a.requests.average, p99: a.latency.p99, non2xx: a.non2xx });
+    const a1 = cpuTicks(app.child.pid);
+    rounds.push({
+      bare: b.requests.average,
+      reports: a.requests.average,
+      p99: a.latency.p99,
+      non2xx: a.non2xx,
+      bareCpu: cpuPerRequest(b0, b1, b.requests.total),
+      reportsCpu: cpuPerRequest(a0, a1, a.requests.total),
+    });
   }
 } finally {
   const exited = new Promise((resolve) => app.child.once('exit', resolve));
@@ -93,6 +106,7 @@ console.log(
         ratio: `${((r.reports / r.bare) * 100).toFixed(1)}%`,
         reports_p99_ms: r.p99,
         non2xx: r.non2xx,
+        cpu_us_per_request: { bare: r.bareCpu, reports: r.reportsCpu },
       })),
       median_ratio: `${(median * 100).toFixed(1)}%`,
       reports_stored: stored,

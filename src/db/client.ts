@@ -140,7 +140,7 @@ interface Session {
 
 export interface RequestTransaction {
   /** Calls fn with the transaction ambient for fn and everything it starts. */
-  enter(fn: () => void): void;
+  enter<T>(fn: () => T): T;
   /** Runs `last` in the transaction (it records the outcome), then commits. Rejects when that failed: then nothing was done. */
   commit(last: (tx: Tx) => Promise<unknown>): Promise<void>;
   /** Undoes everything the request did in the transaction. */

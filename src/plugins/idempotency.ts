@@ -43,6 +43,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set when this request answers from a stored response: nothing ran. */
     idempotentReplay: boolean;
+    /**
+     * Runs `fn` in this request's transaction when it has one still open (a command with an
+     * Idempotency-Key, before its outcome is recorded), else as is. A hook that reads the database
+     * between the handler and onSend uses it: on embedded PGlite the open transaction holds the one
+     * connection, and a query from outside it would wait for it forever.
+     */
+    inRequestTransaction<T>(fn: () => Promise<T>): Promise<T>;
   }
 }
 
@@ -61,6 +68,10 @@ export default fp(
   async function idempotencyPlugin(app) {
     app.decorateRequest('idempotentReplay', false);
     const owned = new WeakMap<object, Claim>();
+    app.decorateRequest('inRequestTransaction', function <T>(this: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+      const transaction = owned.get(this)?.transaction;
+      return transaction ? transaction.enter(fn) : fn();
+    });
 
     app.addHook('onRoute', (route) => {
       if (!isCommandRoute(route, POST_ONLY) || !route.schema) return;

@@ -466,7 +466,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
       const st = state.get(req);
       if (!st?.deferred) return;
       try {
-        await refuseRepeat(req, st, req.routeOptions.schema?.operationId ?? '');
+        await req.inRequestTransaction(() => refuseRepeat(req, st, req.routeOptions.schema?.operationId ?? ''));
       } catch (refusal) {
         if (refusal instanceof RepeatedFailedCommand) req.errorOverride = refusal;
         else req.log.error({ err: refusal, original: err.message }, 'R-API-2 lookup after a failure failed');

@@ -714,6 +714,20 @@ t.test(
     t.equal(badAgain.json().code, 'repeated_failed_command');
     t.equal(badAgain.json().first_failure.request_id, bad.json().request_id);
 
+    // The same with an Idempotency-Key (the check-in then runs in its request transaction): the
+    // lookup after the failure is made in that transaction, and a new key does not dodge the guard.
+    const keyed = (key: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/licenses/plesk/${lic.id}/ip-reports`,
+        headers: { ...bearer(r.token), 'idempotency-key': key },
+        payload: { addresses: ['300.1.2.3'] },
+      });
+    t.equal((await keyed('check-in-1')).statusCode, 422);
+    const keyedAgain = await keyed('check-in-2');
+    t.equal(keyedAgain.statusCode, 409);
+    t.equal(keyedAgain.json().code, 'repeated_failed_command');
+
     // A terminated license (409 license_state_conflict): the repeat writes nothing, and is audited as refused.
     const gone = await ordered(app, r, server.id, A2);
     const term = await app.inject({
