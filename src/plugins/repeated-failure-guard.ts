@@ -259,8 +259,8 @@ export function guardChecks(source: string): SQL {
   return sql`select ${q}.ord, f.failed_ms as guard_failed_ms, f.expires_ms as guard_expires_ms, f.status_code as guard_status_code,
         f.error_code as guard_error_code, f.request_id as guard_request_id, f.subjects as guard_depends_on,
         (cardinality(${q}.guard_subjects) > 0 and exists (
-          select 1 from failed_commands g
-          where g.account_id = ${q}.guard_account and g.subjects && ${q}.guard_subjects and g.expires_at > ${q}.guard_at
+          select 1 from failed_commands other
+          where other.account_id = ${q}.guard_account and other.subjects && ${q}.guard_subjects and other.expires_at > ${q}.guard_at
         )) as guard_on_subjects
       from ${q} left join lateral (
         select extract(epoch from c.failed_at)::float8 * 1000 as failed_ms, extract(epoch from c.expires_at)::float8 * 1000 as expires_ms,
