@@ -69,34 +69,38 @@ export function start(
   });
 }
 
-/** CPU ticks (1/100 s) so far: the server `pid`, each PostgreSQL process, this process (the load generator), and the machine's. */
-export function cpuTicks(pid: number | undefined) {
-  // The machine's own counters (cpu line of /proc/stat): busy is everything but idle and iowait,
-  // including interrupt time, which no process is charged for.
-  const [, ...cpu] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu.map(Number);
-  const out = {
-    server: 0,
-    postgres: new Map<string, number>(),
-    loader: 0,
-    machineBusy: user + nice + system + irq + softirq + steal,
-    machineIdle: idle + iowait,
-  };
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+/** CPU ticks (1/100 s) each process has used so far, from /proc: total and in the kernel. */
+export function processTicks(): Map<string, { comm: string; ticks: number; sys: number }> {
+  const out = new Map<string, { comm: string; ticks: number; sys: number }>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      if (Number(entry) === pid) out.server = ticks;
-      else if (Number(entry) === process.pid) out.loader = ticks;
-      else if (comm === 'postgres') out.postgres.set(entry, ticks);
+      out.set(pid, { comm, ticks: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) });
     } catch {
       // the process ended meanwhile
     }
   }
   return out;
+}
+
+/** CPU ticks so far: the server `pid`, each PostgreSQL process, this process (the load generator), and the machine's. */
+export function cpuTicks(pid: number | undefined) {
+  // The machine's own counters (cpu line of /proc/stat): busy is everything but idle and iowait,
+  // including interrupt time, which no process is charged for.
+  const [, ...cpu] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu.map(Number);
+  const processes = processTicks();
+  const postgres = new Map<string, number>();
+  for (const [p, v] of processes) if (v.comm === 'postgres') postgres.set(p, v.ticks);
+  return {
+    server: processes.get(String(pid))?.ticks ?? 0,
+    postgres,
+    loader: processes.get(String(process.pid))?.ticks ?? 0,
+    machineBusy: user + nice + system + irq + softirq + steal,
+    machineIdle: idle + iowait,
+  };
 }
 
 /**

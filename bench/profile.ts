@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { md5uuid } from './harness.js';
+import { md5uuid, processTicks } from './harness.js';
 
 const what = process.argv[2] ?? 'check';
 const seconds = Number(process.argv[3] ?? 10);
@@ -154,25 +154,11 @@ const opts: autocannon.Options =
               ? { url: `${url}/bench/public/account` }
               : { url: `${url}/bench/authed/account`, headers: { authorization: `Bearer ${info.key}` } };
 // CPU time per process from /proc (clock ticks, 10 ms), so short runs still show who used the cores.
-function cpuTicks(): Map<string, { comm: string; ticks: number; sys: number }> {
-  const out = new Map<string, { comm: string; ticks: number; sys: number }>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, { comm, ticks: Number(fields[11]) + Number(fields[12]), sys: Number(fields[12]) });
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return out;
-}
-const cpuBefore = cpuTicks();
+const cpuBefore = processTicks();
 const loadStart = performance.now();
 const r = await autocannon({ connections: 50, duration: seconds, ...opts });
 const loadEnd = performance.now();
-const cpuAfter = cpuTicks();
+const cpuAfter = processTicks();
 console.log(
   `${what}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`,
 );

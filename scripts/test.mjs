@@ -8,11 +8,11 @@
 //
 // node_modules/.cache/reseller-api-tests/ mirrors the checkout (inside node_modules, which every
 // tool of every commit ignores: a compiled copy in the checkout itself failed eslint and prettier
-// of any commit that did not know it, and `npm ci` wipes it): src/ and test/ compiled (with source maps, so a failure names
-// the .ts line), every other top-level entry a symlink (package.json, README.md, migrations/,
-// examples/...), so a file a module finds from its own location is where it is in the checkout. A
-// file is written only when its output changed (a parallel run never reads half a file), and an
-// output whose source is gone is deleted.
+// of any commit that did not know it, and `npm ci` wipes it): src/ and test/ compiled (with source
+// maps, so a failure names the .ts line), every other top-level entry a symlink (package.json,
+// README.md, migrations/, examples/...), so a file a module finds from its own location is where it
+// is in the checkout. A file is written only when its output changed (a parallel run never reads
+// half a file), and an output whose source is gone is deleted.
 //
 // Arguments: a path under test/ (a .ts file or a folder) is mapped to its compiled counterpart;
 // anything else goes to tap as is. No path: every test file.

@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import { batched, preparedStatement } from '../db/client.js';
 import { syncFirstOnSend } from '../route-hooks.js';
 import { redactBody, redactSecrets } from '../lib/redact.js';
+import { problemCodeOf } from './problem-json.js';
 
 export interface AuditNote {
   targetType?: string;
@@ -158,10 +159,7 @@ export default fp(
         // Written with the change itself (auditRowFor): nothing more to write for this answer.
         if (req.auditWrittenFor === reply.statusCode) return;
         // The problem code, without parsing bodies on success.
-        const errorCode =
-          reply.statusCode >= 400 && typeof payload === 'string'
-            ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null)
-            : null;
+        const errorCode = reply.statusCode >= 400 ? problemCodeOf(payload) : null;
         const row = auditRow(req, reply.statusCode, errorCode);
         if (!row) return;
         return write(row).catch((err: unknown) =>

@@ -148,9 +148,10 @@ export function toAppError(err: unknown): AppError {
 }
 
 /**
- * The problem document. The standard members come first and an extension never replaces one: a
- * reader that takes the first `"code"` of the text (the audit row, the repeated-failure guard) gets
- * the problem's own, not a nested one such as repeated_failed_command's first_failure.code.
+ * The problem document. The standard members come first and an extension never replaces one, so
+ * problemCodeOf, which takes the first `"code"` of the text (the audit row, the repeated-failure
+ * guard), gets the problem's own, not a nested one such as repeated_failed_command's
+ * first_failure.code.
  */
 export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
   const body: ProblemBody = {
@@ -166,6 +167,10 @@ export function renderProblem(err: AppError, req: FastifyRequest): ProblemBody {
   if (err.fieldErrors) body.errors = err.fieldErrors;
   return body;
 }
+
+/** The code of a problem document's text without parsing it (renderProblem writes its own code before any nested one); null for other text. */
+export const problemCodeOf = (payload: unknown): string | null =>
+  typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.headers) reply.headers(err.headers);

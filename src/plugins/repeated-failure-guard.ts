@@ -20,6 +20,7 @@ import { declareErrors, defineError } from '../errors.js';
 import { commandFingerprint, type CommandParts } from '../lib/command-fingerprint.js';
 import { toAscii } from '../lib/domain-name.js';
 import { sweepExpiredRows } from '../db/sweep.js';
+import { problemCodeOf } from './problem-json.js';
 
 export const RepeatedFailedCommand = defineError(
   'repeated_failed_command',
@@ -546,7 +547,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
         }
         if (!st.credential || opts.windowS === 0 || status < 400 || status >= 500 || NOT_REMEMBERED.has(status))
           return done(null, payload);
-        const code = typeof payload === 'string' ? (/"code":"([a-z0-9_]+)"/.exec(payload)?.[1] ?? null) : null;
+        const code = problemCodeOf(payload);
         if (code && OWN_CODES.has(code)) return done(null, payload);
         const { expiresAt, write } = remember(req, st, status, code);
         write.then(

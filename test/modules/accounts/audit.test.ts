@@ -180,3 +180,26 @@ t.test(
     );
   },
 );
+
+t.test("R-SEC-7 / R-API-2: a refused repeat is recorded under its own code, not its first failure's", async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const key = await apiKey(app, r.token, ['account:read', 'account:write', 'audit:read']);
+  const bad = () =>
+    app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(key.key), payload: { country: 'nope' } });
+  const first = await bad();
+  const repeat = await bad();
+  t.equal(repeat.json().code, 'repeated_failed_command');
+  t.equal(repeat.json().first_failure.code, first.json().code, 'the body names the first failure inside');
+
+  const res = await app.inject({ method: 'GET', url: '/v1/audit-events?limit=100', headers: bearer(r.token) });
+  const byRequest = new Map(
+    (res.json().data as { request_id: string; status_code: number; error_code: string | null }[]).map((e) => [
+      e.request_id,
+      e,
+    ]),
+  );
+  t.match(byRequest.get(first.json().request_id), { status_code: first.statusCode, error_code: first.json().code });
+  t.match(byRequest.get(repeat.json().request_id), { status_code: 409, error_code: 'repeated_failed_command' });
+});
