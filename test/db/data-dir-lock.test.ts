@@ -18,6 +18,13 @@ async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string
 
 const json = { 'content-type': 'application/json' };
 
+// The lock guards the embedded data directory, and every process here runs embedded whatever the
+// suite's DATABASE_URL (server-process.ts passes none on): on the PostgreSQL pass these tests would
+// repeat the PGlite pass exactly, a minute of CI for nothing.
+const embeddedPass = {
+  skip: process.env.DATABASE_URL ? 'embedded data directory only: runs on the pass without DATABASE_URL' : false,
+};
+
 async function login(base: string, username: string, password: string): Promise<string> {
   const res = await fetch(`${base}/v1/auth/login`, {
     method: 'POST',
@@ -30,6 +37,7 @@ async function login(base: string, username: string, password: string): Promise<
 
 t.test(
   'hardening-19: a second server and the CLI refuse a DATA_DIR in use; after SIGKILL the acknowledged data is there',
+  embeddedPass,
   async (t) => {
     const dataDir = await tempDir(t);
     const env = {
@@ -133,6 +141,7 @@ function record(over: Partial<LockHolder>): string {
 
 t.test(
   'hardening-19: a record whose PID is gone or reused is stale; a live holder and another host are refused',
+  embeddedPass,
   async (t) => {
     const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
       encoding: 'utf8',
@@ -183,31 +192,37 @@ t.test(
   },
 );
 
-t.test('hardening-19: of several processes taking over one stale lock at once, exactly one wins', async (t) => {
-  const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  const dir = await tempDir(t);
-  await writeFile(join(dir, 'process.lock.4'), record({ pid: Number(exited.stdout) }));
-  // Child processes racing for it: each prints "won" or "refused", and the winner holds the lock
-  // until every racer has answered (its standard input closes).
-  const script = `import { lockDataDir } from ${JSON.stringify(modulePath('src/db/data-dir-lock'))};
+t.test(
+  'hardening-19: of several processes taking over one stale lock at once, exactly one wins',
+  embeddedPass,
+  async (t) => {
+    const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'process.lock.4'), record({ pid: Number(exited.stdout) }));
+    // Child processes racing for it: each prints "won" or "refused", and the winner holds the lock
+    // until every racer has answered (its standard input closes).
+    const script = `import { lockDataDir } from ${JSON.stringify(modulePath('src/db/data-dir-lock'))};
     try { await lockDataDir(process.argv[1]); process.stdout.write('won'); }
     catch (err) { process.stdout.write(err.name === 'DataDirInUse' ? 'refused' : String(err)); }
     process.stdin.on('end', () => process.exit(0)).resume();`;
-  const { spawn } = await import('node:child_process');
-  const children = Array.from({ length: 4 }, () =>
-    spawn(process.execPath, [...loaderArgs, '--input-type=module', '-e', script, dir], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    }),
-  );
-  const racers = children.map(
-    (child) =>
-      new Promise<string>((resolve) => {
-        child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
-        child.on('exit', () => resolve('exited without answering'));
+    const { spawn } = await import('node:child_process');
+    const children = Array.from({ length: 4 }, () =>
+      spawn(process.execPath, [...loaderArgs, '--input-type=module', '-e', script, dir], {
+        stdio: ['pipe', 'pipe', 'inherit'],
       }),
-  );
-  const answered = await Promise.all(racers);
-  for (const child of children) child.stdin.end();
-  const outcomes = answered.sort();
-  t.same(outcomes, ['refused', 'refused', 'refused', 'won']);
-});
+    );
+    const racers = children.map(
+      (child) =>
+        new Promise<string>((resolve) => {
+          child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+          child.on('exit', () => resolve('exited without answering'));
+        }),
+    );
+    const answered = await Promise.all(racers);
+    for (const child of children) child.stdin.end();
+    const outcomes = answered.sort();
+    t.same(outcomes, ['refused', 'refused', 'refused', 'won']);
+  },
+);
