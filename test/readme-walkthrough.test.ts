@@ -59,6 +59,9 @@ t.test('hardening-26: the README walkthrough runs as one pasted block and ends w
   t.match(out, /"account":\{"id":"[^"]+","name":"Example Hosting"/, 'the operator created the account');
   t.match(out, /^\{"id":"[^"]+","name":"Example Hosting"/m, 'the key read it back');
   t.match(out, /^200 \{"balance":/m, 'the signed request with the secret succeeded');
+  // The second block: a key for the ordering areas, and the operator's credit it can spend.
+  t.match(out, /"type":"credit"/, 'the operator credited the account');
+  t.match(out, /^\{"balance":\{"amount":50000,"currency":"EUR"\}/m, 'the new key reads the credited balance');
   t.notMatch(out + err, /repeated_failed_command|"status":4\d\d/, 'nothing was refused');
 
   // The server it started stops on SIGTERM, and its port is free again.

@@ -505,6 +505,9 @@ export default fp<{ windowS: number; now?: () => Date }>(
       };
     };
 
+    /** A detail that ends without a full stop gets one, so the refusal's sentence reads as its own. */
+    const asSentence = (text: string): string =>
+      /[.!?:]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
     /** A remembered failure says so in its body, so the person knows before retrying. */
     const announce = (payload: unknown, until: Date): unknown => {
       if (typeof payload !== 'string') return payload;
@@ -513,7 +516,7 @@ export default fp<{ windowS: number; now?: () => Date }>(
         const sentence = `Sending this exact command again is refused until ${until.toISOString()} (R-API-2), unless what it names changes first; alter it to retry sooner.`;
         return JSON.stringify({
           ...body,
-          detail: typeof body.detail === 'string' && body.detail ? `${body.detail} ${sentence}` : sentence,
+          detail: typeof body.detail === 'string' && body.detail ? `${asSentence(body.detail)} ${sentence}` : sentence,
           repeat_refused_until: until.toISOString(),
         });
       } catch {

@@ -76,7 +76,7 @@ function refusal(verdict: RuleVerdict | null, m: Movement, stands: boolean): Err
   return new InsufficientFunds(
     verdict.debitCovered
       ? `The balance did not cover ${m.money.amount} ${m.money.currency} when the charge was made`
-      : `Charging ${m.money.amount} ${m.money.currency} needs ${m.money.amount - available} more than is available`,
+      : `Charging ${m.money.amount} ${m.money.currency} (minor units) needs ${m.money.amount - available} more than the ${available} available: the provider credits the account or raises its credit limit (GET /v1/billing/balance shows both)`,
     { extensions: { available: { amount: available, currency: verdict.currency }, required: m.money } },
   );
 }

@@ -63,7 +63,7 @@ export const Concerns = Type.Object(
         "product: one of domains, licenses, spam_filter, hosting, billing, account, api, other (e-mailed tickets start as other); domain and spam_filter_domain: the name; plesk_license and hosting_subscription: the id. A service must be your account's.",
     }),
   },
-  strict,
+  { ...strict, examples: [{ type: 'product', ref: 'domains' }] },
 );
 
 export const Pause = Type.Object(
