@@ -361,6 +361,12 @@ export function createLicenseService(deps: LicenseDeps) {
         const from = l.status;
         if (action === 'suspend' && from !== 'active') throw new LicenseStateConflict(`The license is ${from}`);
         if (action === 'resume' && from !== 'suspended') throw new LicenseStateConflict(`The license is ${from}`);
+        // A license whose paid term is over (suspended unpaid at autorenewal, or expired while
+        // suspended) runs again only once renewed: resuming is not a way around the charge.
+        if (action === 'resume' && l.expiresAt <= now)
+          throw new LicenseStateConflict(
+            `The license's paid term ended at ${l.expiresAt.toISOString()}: renew it (POST /v1/licenses/plesk/${l.id}/renew), then resume it`,
+          );
         await vendor.modify(tx, l.keyNumber, action);
         await terminateOrSwitch(tx, l, action, now, 'by the reseller');
         const type = action === 'suspend' ? LicenseSuspended : action === 'resume' ? LicenseResumed : LicenseTerminated;

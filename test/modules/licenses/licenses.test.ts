@@ -615,6 +615,27 @@ t.test(
       headers: bearer(poor.token),
     });
     t.equal(suspended.json().data.length, 1);
+
+    // Resuming is not a way around the charge: refused until a renewal paid for a new term.
+    const resume = () =>
+      app.inject({ method: 'POST', url: `/v1/licenses/plesk/${cheap.id}/resume`, headers: bearer(poor.token) });
+    const early = await resume();
+    t.equal(early.statusCode, 409, 'an unpaid license is not resumed');
+    t.match(early.json(), { code: 'license_state_conflict', detail: /renew it .*then resume it/ });
+    t.equal((await getLicense(app, poor, cheap.id)).status, 'suspended', 'and stays suspended');
+    t.equal(await balanceOf(app, poor), 0, 'nothing was charged or given');
+    await credit(app, op.token, poor.accountId, 1_090);
+    const renewed = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${cheap.id}/renew`,
+      headers: bearer(poor.token),
+      payload: {},
+    });
+    t.equal(renewed.statusCode, 200, 'the suspended license is renewed');
+    t.equal(await balanceOf(app, poor), 0, 'for one term');
+    const resumed = await resume();
+    t.equal(resumed.statusCode, 200, 'then resumed');
+    t.equal(resumed.json().status, 'active');
   },
 );
 
