@@ -136,12 +136,38 @@ function refusingUnsafeText<V>(validate: V): V {
 /**
  * A request with no body on a route that takes one is validated as `{}`: optional-only bodies
  * (DELETE with an optional code) just work, and required fields are reported one by one
- * ("/body/name is required") instead of "body must be object".
+ * ("/body/name is required") instead of "body must be object". A route that takes none refuses a
+ * JSON body that says anything (`{}` and `null` pass: clients send them for "no body").
  */
-export function emptyBodyAsObject(req: FastifyRequest, _reply: unknown, done: () => void): void {
-  if (req.body === undefined && req.routeOptions.schema?.body) req.body = {};
+export function emptyBodyAsObject(req: FastifyRequest, _reply: unknown, done: (err?: Error) => void): void {
+  const schema = req.routeOptions.schema;
+  if (schema?.body) {
+    if (req.body === undefined) req.body = {};
+  } else if (schema && req.body !== undefined && req.body !== null && isJson(req.headers['content-type'])) {
+    // An operation that takes no body (suspend, resume, a renewal quote...) refuses a JSON body
+    // with fields, as a body schema refuses unknown fields: a caller who meant them to change
+    // something learns that they did not, instead of getting 200 for what was silently ignored.
+    const body = req.body;
+    const fields = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : null;
+    if (fields === null || fields.length > 0)
+      return done(
+        new ValidationFailed('This operation takes no request body', {
+          errors:
+            fields === null
+              ? [{ pointer: '/body', code: 'invalid_type', message: 'this operation takes no body' }]
+              : fields.map((f) => ({
+                  pointer: `/body/${f.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+                  code: 'unknown_field',
+                  message: 'is not a known field: this operation takes no body',
+                })),
+        }),
+      );
+  }
   done();
 }
+
+const isJson = (contentType: string | undefined): boolean =>
+  contentType !== undefined && /^application\/([\w.+-]*\+)?json\b/i.test(contentType.trim());
 
 /** The pointer of the first non-finite number in coerced query, params or headers, or null. */
 function findNonFiniteNumber(data: unknown): string | null {

@@ -639,6 +639,38 @@ t.test(
   },
 );
 
+t.test('an operation that takes no body refuses a JSON body with fields instead of ignoring it', async (t) => {
+  const { app, r, server } = await setup(t);
+  const l = await ordered(app, r, server.id, A1);
+  const suspend = (payload?: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${l.id}/suspend`,
+      headers: { ...bearer(r.token), ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+    });
+  const fields = await suspend({ admin: true, 'a/b': [1] });
+  t.equal(fields.statusCode, 422);
+  t.match(fields.json(), {
+    code: 'validation_failed',
+    errors: [
+      { pointer: '/body/admin', code: 'unknown_field' },
+      { pointer: '/body/a~1b', code: 'unknown_field' },
+    ],
+  });
+  const list = await suspend([1]);
+  t.equal(list.statusCode, 422);
+  t.match(list.json().errors, [{ pointer: '/body', code: 'invalid_type' }]);
+  t.equal((await getLicense(app, r, l.id)).status, 'active', 'nothing was suspended');
+  t.equal((await suspend({})).statusCode, 200, 'an empty object is no body');
+  const resumed = await app.inject({
+    method: 'POST',
+    url: `/v1/licenses/plesk/${l.id}/resume`,
+    headers: bearer(r.token),
+  });
+  t.equal(resumed.statusCode, 200, 'and no body at all is fine');
+});
+
 t.test(
   'renewal: a product withdrawn from sale still renews; one license without a price does not stop the others',
   async (t) => {
