@@ -280,6 +280,24 @@ export const spamFilterDomains = pgTable(
   (t) => [index('spam_filter_domains_account_idx').on(t.accountId, t.name)],
 );
 
+/**
+ * Every name and alias of every spam-filter domain, claimed once across all accounts (R-LIC-4,
+ * R-SEC-6): the primary key refuses a second claim, in the same transaction as the domain's row.
+ */
+export const spamFilterNames = pgTable(
+  'spam_filter_names',
+  {
+    /** A-label, lower case: a domain's name or one of its aliases. */
+    name: text('name').primaryKey(),
+    domainId: uuid('domain_id')
+      .notNull()
+      .references(() => spamFilterDomains.id, { onDelete: 'cascade' }),
+    /** 'name' | 'alias' */
+    kind: text('kind').notNull(),
+  },
+  (t) => [index('spam_filter_names_domain_idx').on(t.domainId)],
+);
+
 /** The vendor's count of a domain's mailboxes: recipients with a successful delivery in the last 7 days. */
 export const spamFilterMailboxReports = pgTable(
   'spam_filter_mailbox_reports',

@@ -107,7 +107,7 @@ export const spamFilterRoutes: FastifyPluginAsyncTypebox<{ spam: SpamFilter }> =
             minProperties: 1,
           },
         ),
-        errors: [NotFound],
+        errors: [NotFound, SpamFilterDomainTaken],
         response: { 200: SpamFilterDomain },
       },
     },

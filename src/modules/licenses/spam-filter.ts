@@ -5,18 +5,24 @@
 // charged per monthly billing period, once per period (the peak count reported in the period), when
 // the period has ended. The reseller sees the count, the included limit and the projected charge
 // before the period closes, and an event when a domain goes over.
-import { inArray, sql } from 'drizzle-orm';
+import { and, inArray, ne, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
 import { isUniqueViolation, queryRows, type Db, type Tx } from '../../db/client.js';
-import { spamFilterCharges, spamFilterDomains, spamFilterMailboxReports } from '../../db/schema/index.js';
-import { defineError, NotFound, ValidationFailed } from '../../errors.js';
+import {
+  spamFilterCharges,
+  spamFilterDomains,
+  spamFilterMailboxReports,
+  spamFilterNames,
+} from '../../db/schema/index.js';
+import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { toAscii } from '../../lib/domain-name.js';
 import { DateTime, Int32, iso, Money, named, Page, Uuid } from '../../schemas.js';
 import { charge, InsufficientFunds } from '../billing/api.js';
 import { defineEventType, emitEvent } from '../events/api.js';
 import { periodAt, type Period } from './periods.js';
 import { policyView, strict, VendorPolicy } from './schemas.js';
+import { isPublicAddress, normaliseAddress } from './addresses.js';
 import { currentPolicies, listProducts } from './store.js';
 
 /** Mailboxes per domain included in the price (R-LIC-4). */
@@ -121,6 +127,43 @@ const domainName = (raw: string, pointer: string): string => {
     });
   return ascii;
 };
+
+/** LDH labels of 1-63 octets, at least two, the last not all digits (that would read as an address). */
+const HOSTNAME =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z-])[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The destinations with each host in canonical form: a public DNS hostname (lower-case A-labels) or
+ * a public IP address literal; 422 naming each host that is neither (private, loopback, link-local,
+ * reserved addresses and single-label names such as localhost are refused).
+ */
+export function checkedDestinations(destinations: DestinationInput[]): DestinationInput[] {
+  const errors: FieldErrorBody[] = [];
+  const out = destinations.map((d, i) => {
+    const pointer = `/body/destinations/${i}/host`;
+    const address = normaliseAddress(d.host);
+    if (address) {
+      if (isPublicAddress(address)) return { host: address, port: d.port };
+      errors.push({
+        pointer,
+        code: 'address_not_public',
+        message: `${d.host} is not a public address (private, loopback, link-local or reserved)`,
+      });
+      return d;
+    }
+    const lower = d.host.trim().toLowerCase().replace(/\.$/, '');
+    const ascii = /^[\p{L}\p{M}\p{N}.-]+$/u.test(lower) ? toAscii(lower) : '';
+    if (ascii && HOSTNAME.test(ascii)) return { host: ascii, port: d.port };
+    errors.push({
+      pointer,
+      code: 'invalid_host',
+      message: `${d.host} is neither a public host name (at least two labels of letters, digits and hyphens) nor a public IP address`,
+    });
+    return d;
+  });
+  if (errors.length) throw new ValidationFailed(`${errors.length} problem(s) with the destinations`, { errors });
+  return out;
+}
 
 export function createSpamFilter(deps: {
   db: Db;
@@ -261,27 +304,67 @@ export function createSpamFilter(deps: {
   const aliasesOf = (aliases: string[] | undefined) =>
     [...new Set((aliases ?? []).map((a, i) => domainName(a, `/body/aliases/${i}`)))].sort();
 
+  /**
+   * 409 when one of `names` is the domain's own name used as an alias, or is a name or alias of
+   * another domain (of any account: which one is not said). `self`: the domain being changed.
+   */
+  async function unclaimed(tx: Tx, self: string | null, names: string[], own: string) {
+    const aliases = self === null ? names.slice(1) : names;
+    if (aliases.includes(own)) throw new SpamFilterDomainTaken(`${own} is the domain itself, not an alias of it`);
+    if (names.length === 0) return;
+    const taken = await tx
+      .select({ name: spamFilterNames.name })
+      .from(spamFilterNames)
+      .where(
+        self === null
+          ? inArray(spamFilterNames.name, names)
+          : and(inArray(spamFilterNames.name, names), ne(spamFilterNames.domainId, self)),
+      )
+      .orderBy(spamFilterNames.name);
+    if (taken.length)
+      throw new SpamFilterDomainTaken(
+        `Filtered already (by you or another account): ${taken.map((t) => t.name).join(', ')}`,
+      );
+  }
+
+  /** Claims the name (when `withName`) and the aliases of a domain: a unique violation when another holds one. */
+  async function claim(tx: Tx, domainId: string, name: string, aliases: string[], withName: boolean) {
+    const rows = [
+      ...(withName ? [{ name, domainId, kind: 'name' }] : []),
+      ...aliases.map((a) => ({ name: a, domainId, kind: 'alias' })),
+    ];
+    if (rows.length) await tx.insert(spamFilterNames).values(rows);
+  }
+
   return {
     async add(account: { id: string; currency: string }, input: SpamFilterInput) {
       const now = deps.now();
       const name = domainName(input.name, '/body/name');
+      const aliases = aliasesOf(input.aliases);
+      const destinations = checkedDestinations(input.destinations);
       try {
-        const [row] = await db
-          .insert(spamFilterDomains)
-          .values({
-            accountId: account.id,
-            name,
-            destinations: input.destinations,
-            aliases: aliasesOf(input.aliases),
-            products: [...new Set(input.products)].sort(),
-            periodAnchor: now,
-            createdAt: now,
-            updatedAt: now,
-          })
-          .returning();
-        return view(db, row!, account.currency, now);
+        return await db.transaction(async (tx) => {
+          await unclaimed(tx, null, [name, ...aliases], name);
+          const [row] = await tx
+            .insert(spamFilterDomains)
+            .values({
+              accountId: account.id,
+              name,
+              destinations,
+              aliases,
+              products: [...new Set(input.products)].sort(),
+              periodAnchor: now,
+              createdAt: now,
+              updatedAt: now,
+            })
+            .returning();
+          await claim(tx, row!.id, name, aliases, true);
+          return view(tx, row!, account.currency, now);
+        });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new SpamFilterDomainTaken(`${name} is filtered already`);
+        // A request at the same time claimed one of them first (the unique keys decide).
+        if (isUniqueViolation(err))
+          throw new SpamFilterDomainTaken(`${name} or one of its aliases is filtered already`);
         throw err;
       }
     },
@@ -306,20 +389,32 @@ export function createSpamFilter(deps: {
       patch: Partial<Omit<SpamFilterInput, 'name'>>,
     ) {
       const now = deps.now();
-      return db.transaction(async (tx) => {
-        const d = await find(tx, account.id, name, true);
-        const [row] = await tx
-          .update(spamFilterDomains)
-          .set({
-            destinations: patch.destinations ?? (d.destinations as DestinationInput[]),
-            aliases: patch.aliases ? aliasesOf(patch.aliases) : d.aliases,
-            products: patch.products ? [...new Set(patch.products)].sort() : d.products,
-            updatedAt: now,
-          })
-          .where(sql`id = ${d.id}::uuid`)
-          .returning();
-        return view(tx, row!, account.currency, now);
-      });
+      const aliases = patch.aliases ? aliasesOf(patch.aliases) : undefined;
+      const destinations = patch.destinations ? checkedDestinations(patch.destinations) : undefined;
+      try {
+        return await db.transaction(async (tx) => {
+          const d = await find(tx, account.id, name, true);
+          if (aliases) {
+            await unclaimed(tx, d.id, aliases, d.name);
+            await tx.delete(spamFilterNames).where(sql`domain_id = ${d.id}::uuid AND kind = 'alias'`);
+            await claim(tx, d.id, d.name, aliases, false);
+          }
+          const [row] = await tx
+            .update(spamFilterDomains)
+            .set({
+              destinations: destinations ?? (d.destinations as DestinationInput[]),
+              aliases: aliases ?? d.aliases,
+              products: patch.products ? [...new Set(patch.products)].sort() : d.products,
+              updatedAt: now,
+            })
+            .where(sql`id = ${d.id}::uuid`)
+            .returning();
+          return view(tx, row!, account.currency, now);
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new SpamFilterDomainTaken('One of the aliases is filtered already');
+        throw err;
+      }
     },
     async remove(accountId: string, name: string) {
       await db.transaction(async (tx) => {
