@@ -107,8 +107,14 @@ export function toFieldErrors(validation: AjvError[], context: string): FieldErr
   return out;
 }
 
-/** Maps any thrown value to the AppError that describes it to the client. */
-export function toAppError(err: unknown): AppError {
+/** The media types a request body may have: the route's `consumes`, else JSON. */
+const JSON_ONLY: readonly string[] = ['application/json'];
+
+/**
+ * Maps any thrown value to the AppError that describes it to the client. `consumes`: the media
+ * types the route accepts (its schema's `consumes`), which a 415 names.
+ */
+export function toAppError(err: unknown, consumes: readonly string[] = JSON_ONLY): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validationContext?: string };
   if (Array.isArray(e?.validation)) {
@@ -119,7 +125,7 @@ export function toAppError(err: unknown): AppError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new PayloadTooLarge('The request body exceeds the size limit');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new UnsupportedMediaType('Send the body as application/json');
+      return new UnsupportedMediaType(`Send the body as ${consumes.join(' or ')}`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new MalformedJson('The body is empty but Content-Type says JSON');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -313,7 +319,8 @@ export default fp<ProblemJsonOptions>(
     const check = opts.checkErrorCodes;
     app.setErrorHandler(async (raised, req, reply) => {
       const err = req.errorOverride ?? raised;
-      let appError = toAppError(err);
+      const consumes = req.routeOptions.schema?.consumes;
+      let appError = toAppError(err, consumes?.length ? consumes : JSON_ONLY);
       const declared = req.routeOptions.config?.errorCodes;
       if (check && declared && !declared.has(appError.code)) {
         const undeclared = { method: req.method, url: req.routeOptions.url ?? req.url, code: appError.code };

@@ -5,6 +5,8 @@
 // - A calendar is weekly business hours in local wall-clock time of an IANA zone, per ISO weekday,
 //   minus holidays on local dates (a whole day, or [start, end) of it). It is the JSON shape an
 //   operator will edit (CalendarSpec); compileCalendar validates it once and returns a Calendar.
+//   validateCalendar, for what an operator saves, also refuses a calendar deadlines cannot be
+//   counted on (no business hours, more than MAX_CLOSED_RUN days in a row closed by holidays).
 // - Instants are epoch milliseconds (integers) and every result is exact to the millisecond: nothing
 //   is rounded. Business-hour boundaries fall on whole minutes of local time.
 // - Local to UTC: each local interval [start, end) of a day becomes [utc(start), utc(end)), where utc()
@@ -51,6 +53,13 @@ export interface CalendarSpec {
 
 export class CalendarError extends Error {
   override name = 'CalendarError';
+  /** Where in the CalendarSpec the fault is: ['week', '1', 0, 'start'], ['holidays', 2, 'date'], ['timeZone']... */
+  readonly path: readonly (string | number)[];
+
+  constructor(message: string, path: readonly (string | number)[] = []) {
+    super(message);
+    this.path = path;
+  }
 }
 
 const deepFreeze = <T>(value: T): T => {
@@ -217,6 +226,35 @@ export class Calendar {
     return day;
   }
 
+  /**
+   * @internal The longest run of local days without business hours that holidays make (weekdays
+   * without hours included), in local terms (a day that loses its hours to a daylight-saving gap is
+   * not counted): null when no holiday closes a whole business day.
+   */
+  longestClosedRun(): { from: number; days: number } | null {
+    const weekday = (n: number) => ((((n + 3) % 7) + 7) % 7) + 1;
+    const open = (n: number) => {
+      const hours = this.week[weekday(n)]!;
+      const closed = this.closed.get(n);
+      return hours.length > 0 && (!closed || subtract(hours, closed).length > 0);
+    };
+    const starts = [...this.closed.keys()].filter((n) => !open(n)).sort((a, b) => a - b);
+    if (!this.hasHours) return null;
+    let longest: { from: number; days: number } | null = null;
+    let walked = -Infinity;
+    for (const n of starts) {
+      if (n <= walked) continue;
+      let before = n - 1;
+      while (!open(before)) before--;
+      let after = n + 1;
+      while (!open(after)) after++;
+      walked = after;
+      const days = after - before - 1;
+      if (!longest || days > longest.days) longest = { from: before + 1, days };
+    }
+    return longest;
+  }
+
   private compile(n: number): Day {
     const midnight = n * DAY;
     const start = this.zone.toUtc(midnight);
@@ -267,7 +305,7 @@ const TIME = /^(\d{2}):(\d{2})$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** 'HH:MM' → minutes of the day; '24:00' only where `endOfDay` is allowed. */
-function minutes(value: unknown, where: string, endOfDay: boolean): number {
+function minutes(value: unknown, where: string, endOfDay: boolean, path: (string | number)[]): number {
   const match = typeof value === 'string' ? TIME.exec(value) : null;
   const hours = match ? Number(match[1]) : NaN;
   const mins = match ? Number(match[2]) : NaN;
@@ -275,13 +313,14 @@ function minutes(value: unknown, where: string, endOfDay: boolean): number {
   if (endOfDay && hours === 24 && mins === 0) return MINUTES_PER_DAY;
   throw new CalendarError(
     `${where}: ${JSON.stringify(value)} is not a time 'HH:MM' (00:00 to 23:59${endOfDay ? ', or 24:00 for an end' : ''})`,
+    path,
   );
 }
 
 const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 
 /** 'YYYY-MM-DD' → local day number. */
-function dayNumber(value: unknown, where: string): number {
+function dayNumber(value: unknown, where: string, path: (string | number)[]): number {
   const match = typeof value === 'string' ? DATE.exec(value) : null;
   if (match) {
     const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
@@ -289,7 +328,7 @@ function dayNumber(value: unknown, where: string): number {
     const date = new Date(ms);
     if (date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d) return ms / DAY;
   }
-  throw new CalendarError(`${where}: ${JSON.stringify(value)} is not a date YYYY-MM-DD`);
+  throw new CalendarError(`${where}: ${JSON.stringify(value)} is not a date YYYY-MM-DD`, path);
 }
 
 function canonicalZone(timeZone: unknown): string {
@@ -300,7 +339,7 @@ function canonicalZone(timeZone: unknown): string {
       // not a zone Intl knows
     }
   }
-  throw new CalendarError(`unknown time zone ${JSON.stringify(timeZone)}`);
+  throw new CalendarError(`unknown time zone ${JSON.stringify(timeZone)}`, ['timeZone']);
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -314,48 +353,57 @@ export function compileCalendar(spec: CalendarSpec): Calendar {
   if (!isObject(spec)) throw new CalendarError('a calendar must be an object');
   const timeZone = canonicalZone(spec.timeZone);
 
-  if (!isObject(spec.week)) throw new CalendarError('week must be an object of weekdays "1" to "7"');
+  if (!isObject(spec.week)) throw new CalendarError('week must be an object of weekdays "1" to "7"', ['week']);
   const week: number[][] = [[], [], [], [], [], [], [], []];
   for (const [key, list] of Object.entries(spec.week)) {
     if (!(WEEKDAYS as readonly string[]).includes(key)) {
-      throw new CalendarError(`week: unknown weekday ${JSON.stringify(key)} (ISO weekdays: "1" Monday to "7" Sunday)`);
+      throw new CalendarError(`week: unknown weekday ${JSON.stringify(key)} (ISO weekdays: "1" Monday to "7" Sunday)`, [
+        'week',
+        key,
+      ]);
     }
     if (list === undefined) continue;
-    if (!Array.isArray(list)) throw new CalendarError(`week["${key}"] must be a list of {start, end}`);
+    if (!Array.isArray(list)) throw new CalendarError(`week["${key}"] must be a list of {start, end}`, ['week', key]);
     const flat = week[Number(key)]!;
     list.forEach((interval: unknown, i) => {
       const where = `week["${key}"][${i}]`;
-      if (!isObject(interval)) throw new CalendarError(`${where} must be {start, end}`);
-      const start = minutes(interval.start, `${where}.start`, false);
-      const end = minutes(interval.end, `${where}.end`, true);
-      if (start >= end) throw new CalendarError(`${where}: start ${hhmm(start)} is not before end ${hhmm(end)}`);
+      const path = ['week', key, i];
+      if (!isObject(interval)) throw new CalendarError(`${where} must be {start, end}`, path);
+      const start = minutes(interval.start, `${where}.start`, false, [...path, 'start']);
+      const end = minutes(interval.end, `${where}.end`, true, [...path, 'end']);
+      if (start >= end) throw new CalendarError(`${where}: start ${hhmm(start)} is not before end ${hhmm(end)}`, path);
       const previousEnd = flat[flat.length - 1];
       if (previousEnd !== undefined && start < previousEnd) {
         throw new CalendarError(
           `${where}: intervals must be sorted and must not overlap (starts before the previous one ends)`,
+          path,
         );
       }
       flat.push(start, end);
     });
   }
 
-  if (!Array.isArray(spec.holidays)) throw new CalendarError('holidays must be a list');
+  if (!Array.isArray(spec.holidays)) throw new CalendarError('holidays must be a list', ['holidays']);
   const ranges = new Map<number, [number, number][]>();
   spec.holidays.forEach((holiday: unknown, i) => {
     const where = `holidays[${i}]`;
-    if (!isObject(holiday)) throw new CalendarError(`${where} must be {date, start?, end?, name?}`);
-    const n = dayNumber(holiday.date, `${where}.date`);
+    const path = ['holidays', i];
+    if (!isObject(holiday)) throw new CalendarError(`${where} must be {date, start?, end?, name?}`, path);
+    const n = dayNumber(holiday.date, `${where}.date`, [...path, 'date']);
     if (holiday.name !== undefined && typeof holiday.name !== 'string') {
-      throw new CalendarError(`${where}.name must be a string`);
+      throw new CalendarError(`${where}.name must be a string`, [...path, 'name']);
     }
     let range: [number, number] = [0, MINUTES_PER_DAY];
     if (holiday.start !== undefined || holiday.end !== undefined) {
       if (holiday.start === undefined || holiday.end === undefined) {
-        throw new CalendarError(`${where}: give both start and end, or neither for a whole day`);
+        throw new CalendarError(`${where}: give both start and end, or neither for a whole day`, path);
       }
-      range = [minutes(holiday.start, `${where}.start`, false), minutes(holiday.end, `${where}.end`, true)];
+      range = [
+        minutes(holiday.start, `${where}.start`, false, [...path, 'start']),
+        minutes(holiday.end, `${where}.end`, true, [...path, 'end']),
+      ];
       if (range[0] >= range[1]) {
-        throw new CalendarError(`${where}: start ${hhmm(range[0])} is not before end ${hhmm(range[1])}`);
+        throw new CalendarError(`${where}: start ${hhmm(range[0])} is not before end ${hhmm(range[1])}`, path);
       }
     }
     ranges.set(n, [...(ranges.get(n) ?? []), range]);
@@ -372,6 +420,33 @@ export function compileCalendar(spec: CalendarSpec): Calendar {
   }
 
   return new Calendar(deepFreeze(structuredClone(spec)), timeZone, week, closed);
+}
+
+/** The longest run of days without business hours a calendar may have (validateCalendar). */
+export const MAX_CLOSED_RUN = 366;
+
+/**
+ * compileCalendar, and the calendar must be usable for deadlines: some weekday has business hours
+ * (else addBusinessTime has nothing to count on), and holidays never close more than
+ * MAX_CLOSED_RUN days in a row (well under the MAX_CLOSED_DAYS after which addBusinessTime gives
+ * up). What an operator saves goes through this, so a stored calendar always gives a deadline.
+ */
+export function validateCalendar(spec: CalendarSpec): Calendar {
+  const cal = compileCalendar(spec);
+  if (!cal.hasHours) {
+    throw new CalendarError('week: the calendar has no business hours (give at least one weekday an interval)', [
+      'week',
+    ]);
+  }
+  const run = cal.longestClosedRun();
+  if (run && run.days > MAX_CLOSED_RUN) {
+    const from = new Date(run.from * DAY).toISOString().slice(0, 10);
+    throw new CalendarError(
+      `holidays: ${run.days} days in a row without business hours from ${from} (at most ${MAX_CLOSED_RUN})`,
+      ['holidays'],
+    );
+  }
+  return cal;
 }
 
 // ---- the functions --------------------------------------------------------------------------------

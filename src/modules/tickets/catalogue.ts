@@ -1,10 +1,10 @@
 // Operator-edited support data: the business-hour calendars (one is the default periods run on) and
 // the criteria of each priority per product (R-TKT-2), with each priority's response time (R-TKT-3).
 import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Db, Tx } from '../../db/client.js';
 import { ticketCalendars, ticketPeriods, ticketPriorityCriteria } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
-import { CalendarError, compileCalendar, type CalendarSpec } from './calendar.js';
+import { CalendarError, validateCalendar, type CalendarSpec } from './calendar.js';
 import { GOAL_HOURS, PRIORITIES, periodGoal, type Priority } from './sla.js';
 import type { CalendarRow } from './store.js';
 
@@ -33,13 +33,17 @@ const calendarView = (r: CalendarRow) => ({
   updated_at: r.updatedAt.toISOString(),
 });
 
+/** A CalendarError's path in the spec → a JSON pointer into the request body. */
+const calendarPointer = (path: readonly (string | number)[]): string =>
+  ['/body', ...path.map((p) => (p === 'timeZone' ? 'time_zone' : String(p)))].join('/');
+
 export type TicketCatalogue = ReturnType<typeof createTicketCatalogue>;
 
 export function createTicketCatalogue(
   db: Db,
   now: () => Date,
-  /** Recomputes running periods on a calendar whose hours changed (the service's). */
-  recompute: (calendarId: string) => Promise<number>,
+  /** Recomputes running periods on a calendar whose hours changed (the service's), in the saving transaction. */
+  recompute: (tx: Tx, calendarId: string) => Promise<number>,
 ) {
   return {
     async priorities() {
@@ -77,14 +81,16 @@ export function createTicketCatalogue(
 
     /**
      * Adds or replaces a calendar (a new version). Periods running on it are recomputed: their
-     * deadlines follow the new hours and holidays.
+     * deadlines follow the new hours and holidays. A calendar that cannot give deadlines (no
+     * business hours, a bad zone, empty or overlapping intervals, a year of holidays) is refused
+     * before anything is written, and the recomputation is in the same transaction as the save.
      */
     async setCalendar(id: string, input: CalendarInput) {
       const spec: CalendarSpec = { timeZone: input.time_zone, week: input.week, holidays: input.holidays };
       try {
-        compileCalendar(spec);
+        validateCalendar(spec);
       } catch (err) {
-        if (err instanceof CalendarError) invalidField('/body', 'invalid_calendar', err.message);
+        if (err instanceof CalendarError) invalidField(calendarPointer(err.path), 'invalid_calendar', err.message);
         throw err;
       }
       const at = now();
@@ -107,9 +113,9 @@ export function createTicketCatalogue(
             },
           })
           .returning();
+        await recompute(tx, id);
         return saved!;
       });
-      await recompute(id);
       return calendarView(row);
     },
 

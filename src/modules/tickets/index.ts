@@ -13,7 +13,7 @@ export default async function ticketsArea(app: FastifyInstance, opts: AreaOption
   const now = opts.now ?? (() => new Date());
   const config = opts.config.tickets;
   const tickets = createTicketService({ db: app.db, now, config });
-  const catalogue = createTicketCatalogue(app.db, now, (id) => tickets.recomputeCalendar(id));
+  const catalogue = createTicketCatalogue(app.db, now, (tx, id) => tickets.recomputeCalendar(tx, id));
   const inbound = createInboundEmail(app.db, tickets, now);
   // Timers are due at an instant; each run takes every ticket whose earliest timer has come.
   app.jobs.register('ticket-timers', (at) => tickets.runTimers(at), { every: config.timersIntervalMs });

@@ -65,6 +65,7 @@ import {
   ticketNumbers,
   ticketWriter,
   ticketView,
+  unusableCalendar,
   viewOf,
   type PeriodRow,
   type TicketRow,
@@ -213,9 +214,15 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
   /** The deadline and the warning instant of a period with its pauses (null while open-ended paused). */
   /** The deadline and the warning instant on a period's clock (null while open-ended paused). */
   function scheduleOn(clock: Clock): { deadlineAt: Date | null; warnAt: Date | null } {
-    const deadline = deadlineOf(clock);
-    const lead = Math.min(config.warningLeadS * 1000, clock.goalMs);
-    const warn = instantAt(clock, clock.goalMs - lead);
+    let deadline: number | null;
+    let warn: number | null;
+    try {
+      deadline = deadlineOf(clock);
+      const lead = Math.min(config.warningLeadS * 1000, clock.goalMs);
+      warn = instantAt(clock, clock.goalMs - lead);
+    } catch (err) {
+      throw unusableCalendar(err);
+    }
     return {
       deadlineAt: deadline === null ? null : new Date(deadline),
       warnAt: warn === null ? null : new Date(warn),
@@ -791,8 +798,11 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
           .select({ id: ticketMessages.id })
           .from(ticketMessages)
           .where(and(eq(ticketMessages.ticketId, t.id), inArray(ticketMessages.id, messageIds)));
-        if (moving.length !== new Set(messageIds).size)
-          invalidField('/body/message_ids', 'unknown_message', 'Every message must be one of this ticket’s');
+        if (moving.length !== new Set(messageIds).size) {
+          const found = new Set(moving.map((m) => m.id));
+          const unknown = messageIds.findIndex((m) => !found.has(m));
+          invalidField(`/body/message_ids/${unknown}`, 'unknown_message', 'Every message must be one of this ticket’s');
+        }
         const [{ n } = { n: 0 }] = await tx
           .select({ n: sql<number>`count(*)::int` })
           .from(ticketMessages)
@@ -857,11 +867,13 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
           rows.push(r);
         }
         const target = rows.find((r) => r.id === id)!;
-        for (const [i, r] of rows.entries()) {
-          if (r.accountId !== target.accountId)
+        // The pointer names the first offending entry of the body's ticket_ids, by its index there
+        // (`rows` are in id order with the target among them, so not theirs).
+        for (const [i, other] of otherIds.entries()) {
+          if (rows.find((r) => r.id === other)!.accountId !== target.accountId)
             invalidField(`/body/ticket_ids/${i}`, 'other_account', 'Only tickets of one account merge');
-          allowed(r, ['open', 'suspended', ...USER_SIDE]);
         }
+        for (const r of rows) allowed(r, ['open', 'suspended', ...USER_SIDE]);
         const origin = new Date(Math.max(...rows.map((r) => r.createdAt.getTime())));
         for (const r of rows.filter((x) => x.id !== id)) {
           await endPeriod(tx, r.id, 'merged', at);
@@ -879,18 +891,22 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
 
-    /** A calendar's hours changed: the periods running on it get their deadlines anew. */
-    async recomputeCalendar(calendarId: string): Promise<number> {
-      const running = await db
+    /**
+     * A calendar's hours changed: the periods running on it get their deadlines anew, in the
+     * transaction that saved the calendar (so the change and its effect commit or fail together).
+     */
+    async recomputeCalendar(tx: Tx, calendarId: string): Promise<number> {
+      const running = await tx
         .select({ ticketId: ticketPeriods.ticketId })
         .from(ticketPeriods)
-        .where(and(eq(ticketPeriods.calendarId, calendarId), isNull(ticketPeriods.endedAt)));
-      for (const r of running)
-        await change({ accountId: null, userId: null }, r.ticketId, async (tx, t) => {
-          const p = await runningPeriod(tx, t.id);
-          if (p && p.outcome === 'running') await reschedule(tx, p);
-          await setNextTimer(tx, t);
-        });
+        .where(and(eq(ticketPeriods.calendarId, calendarId), isNull(ticketPeriods.endedAt)))
+        .orderBy(asc(ticketPeriods.ticketId));
+      for (const r of running) {
+        const t = await locked(tx, { accountId: null, userId: null }, r.ticketId);
+        const p = await runningPeriod(tx, t.id);
+        if (p && p.outcome === 'running') await reschedule(tx, p);
+        await setNextTimer(tx, t);
+      }
       return running.length;
     },
 

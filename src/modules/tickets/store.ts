@@ -15,7 +15,8 @@ import {
   tickets,
 } from '../../db/schema/index.js';
 import { iso } from '../../schemas.js';
-import { compileCalendar, type Calendar } from './calendar.js';
+import { ServiceUnavailable } from '../../errors.js';
+import { CalendarError, compileCalendar, type Calendar } from './calendar.js';
 import { TicketCreated } from './events.js';
 import { CALENDAR_HOURS, elapsed, type Clock, type Priority } from './sla.js';
 
@@ -43,10 +44,31 @@ export async function defaultCalendarRow(db: Db | Tx): Promise<CalendarRow> {
   return row;
 }
 
+/**
+ * A stored calendar that cannot give a deadline. Saving validates a calendar (validateCalendar), so
+ * this takes a row written otherwise (by hand, by an older version): the answer names the fault
+ * instead of an internal error, and nothing the request did is written.
+ */
+export function unusableCalendar(err: unknown): unknown {
+  if (!(err instanceof CalendarError)) return err;
+  return new ServiceUnavailable(
+    `The support calendar cannot give a deadline (${err.message}); an operator must correct it (PUT /v1/admin/calendars/{id})`,
+  );
+}
+
 export function compiledCalendar(row: CalendarRow): Calendar {
-  const key = `${row.id}@${row.version}`;
+  // The spec is part of the key: a version written in a transaction that rolled back may come again
+  // with other hours.
+  const key = `${row.id}@${row.version}@${JSON.stringify(row.spec)}`;
   let cal = compiled.get(key);
-  if (!cal) compiled.set(key, (cal = compileCalendar(row.spec)));
+  if (!cal) {
+    try {
+      cal = compileCalendar(row.spec);
+    } catch (err) {
+      throw unusableCalendar(err);
+    }
+    compiled.set(key, cal);
+  }
   return cal;
 }
 

@@ -1290,7 +1290,7 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
           method: 'PUT',
           url: `/v1/admin/calendars/${id}`,
           headers: bearer(fx.op.token),
-          payload: { name: 'm', time_zone: 'UTC', week: {}, holidays: [] },
+          payload: { name: 'm', time_zone: 'UTC', week: { '1': [{ start: '09:00', end: '17:00' }] }, holidays: [] },
         });
         return { method: 'DELETE', url: `/v1/admin/calendars/${id}` };
       },

@@ -12,6 +12,7 @@ import {
   DEFAULT_CALENDAR,
   isBusinessTime,
   type CalendarSpec,
+  validateCalendar,
 } from '../../../src/modules/tickets/calendar.js';
 import { ReferenceCalendar } from '../../helpers/business-time-reference.js';
 
@@ -466,4 +467,38 @@ t.test('R-TKT-4: the deadline is the earliest instant with exactly the duration 
     { numRuns: FAST_RUNS },
   );
   t.pass(`${FAST_RUNS} cases`);
+});
+
+t.test('R-TKT-3: validateCalendar refuses what addBusinessTime cannot count on, naming the field', async (t) => {
+  t.throws(() => validateCalendar({ timeZone: 'UTC', week: {}, holidays: [] }), {
+    name: 'CalendarError',
+    message: /no business hours/,
+    path: ['week'],
+  });
+  t.throws(() => validateCalendar({ timeZone: 'UTC', week: { '6': [] }, holidays: [] }), {
+    name: 'CalendarError',
+    path: ['week'],
+  });
+  t.throws(() => validateCalendar({ timeZone: 'Nowhere/Atlantis', week: {}, holidays: [] }), {
+    name: 'CalendarError',
+    path: ['timeZone'],
+  });
+  t.throws(
+    () => validateCalendar({ timeZone: 'UTC', week: { '1': [{ start: '09:00', end: '09:00' }] }, holidays: [] }),
+    { name: 'CalendarError', path: ['week', '1', 0] },
+  );
+  // Only Mondays open; 60 Mondays in a row closed (2027-01-04 on) is 420 days without business hours.
+  const mondays = Array.from({ length: 60 }, (_, i) => ({
+    date: iso(ms('2027-01-04T00:00:00Z') + i * 7 * DAY).slice(0, 10),
+  }));
+  const mondaysOnly = { timeZone: 'UTC', week: { '1': [{ start: '09:00', end: '18:00' }] }, holidays: mondays };
+  t.throws(() => validateCalendar(mondaysOnly), {
+    message: /holidays: 426 days in a row without business hours from 2026-12-29/,
+    path: ['holidays'],
+  });
+  // A part-day holiday that leaves an hour open breaks the run; 363 days (51 Mondays) are allowed.
+  const partDay = mondays.map((h, i) => (i === 30 ? { ...h, start: '10:00', end: '18:00' } : h));
+  t.ok(validateCalendar({ ...mondaysOnly, holidays: partDay }).hasHours);
+  t.ok(validateCalendar({ ...mondaysOnly, holidays: mondays.slice(0, 51) }).hasHours);
+  t.ok(validateCalendar(DEFAULT_CALENDAR).hasHours);
 });
