@@ -172,6 +172,7 @@ export function createAddonService(deps: AddonDeps) {
           currency: caller.currency,
           amount,
           expiresAt,
+          quotedAt: now,
         }),
         product: product.id,
         price: { amount, currency: caller.currency },
@@ -202,7 +203,7 @@ export function createAddonService(deps: AddonDeps) {
           amount: current,
         } = await proration(tx, sub, product, caller.currency, now);
         // R-ADD-2: the quoted amount exactly (its seconds were counted when it was given).
-        const amount = input.quoteId
+        const quote = input.quoteId
           ? redeemQuote(
               deps.quotes,
               input.quoteId,
@@ -215,8 +216,13 @@ export function createAddonService(deps: AddonDeps) {
                 currency: caller.currency,
               },
               now,
-            ).amount
-          : current;
+            )
+          : null;
+        const amount = quote ? quote.amount : current;
+        // The answer and the ledger show the inputs the charge came from: the quote's second (its
+        // price still in force), else this one.
+        const quoted = quote?.quotedAt ? await proration(tx, sub, product, caller.currency, quote.quotedAt) : null;
+        const basis = quoted && quoted.amount === amount ? quoted.proration : p;
         const total = { amount, currency: caller.currency };
         assertMaxPrice(total, input.maxPrice, 'The add-on');
         if (product.kind === 'license_key') {
@@ -271,13 +277,13 @@ export function createAddonService(deps: AddonDeps) {
           await charge(tx, {
             accountId: caller.accountId,
             money: total,
-            reason: `Hosting add-on ${product.name}, pro rata for ${p.seconds_remaining} of ${p.term_seconds} seconds of the term`,
+            reason: `Hosting add-on ${product.name}, pro rata for ${basis.seconds_remaining} of ${basis.term_seconds} seconds of the term`,
             reference: `hosting-addon:${addon.id}`,
           });
         const shown = addonView(addon, product.kind, sub.termEnd, licenseKey ?? undefined);
         const { license_key: _key, ...event } = shown;
         await emitEvent(tx, AddonPurchased, { accountId: caller.accountId, objectId: addon.id, data: event });
-        return { addon: shown, charged: total, proration: p };
+        return { addon: shown, charged: total, proration: basis };
       });
     },
 

@@ -15,6 +15,8 @@ export interface HostingQuote {
   currency: string;
   amount: number;
   expiresAt: Date;
+  /** When it was given: a purchase shows the proration the amount was computed from (add-ons). */
+  quotedAt?: Date | undefined;
 }
 
 const PREFIX = 'hq_';
@@ -37,6 +39,7 @@ export function signQuote(signer: Signer, q: HostingQuote): string {
         q.currency,
         q.amount,
         q.expiresAt.getTime(),
+        ...(q.quotedAt ? [q.quotedAt.getTime()] : []),
       ]),
     )
   );
@@ -56,17 +59,20 @@ export function redeemQuote(
   let q: HostingQuote | null = null;
   if (payload !== null) {
     try {
-      const [kind, accountId, subscriptionId, product, months, currency, amount, expiresMs] = JSON.parse(payload) as [
-        string,
-        string,
-        string,
-        string,
-        number,
-        string,
-        number,
-        number,
-      ];
-      q = { kind, accountId, subscriptionId, product, months, currency, amount, expiresAt: new Date(expiresMs) };
+      const [kind, accountId, subscriptionId, product, months, currency, amount, expiresMs, quotedMs] = JSON.parse(
+        payload,
+      ) as [string, string, string, string, number, string, number, number, number | undefined];
+      q = {
+        kind,
+        accountId,
+        subscriptionId,
+        product,
+        months,
+        currency,
+        amount,
+        expiresAt: new Date(expiresMs),
+        quotedAt: typeof quotedMs === 'number' ? new Date(quotedMs) : undefined,
+      };
     } catch {
       q = null;
     }

@@ -543,6 +543,11 @@ t.test(
     });
     t.equal(bought.statusCode, 201, bought.body);
     t.same(bought.json().charged, { amount: 40_000, currency: 'RUB' });
+    t.match(
+      bought.json().proration,
+      { amount: 40_000, seconds_remaining: 14 * 86_400, term_seconds: 28 * 86_400 },
+      "R-ADD-2: the answer shows the inputs the charge came from (the quote's second), not the purchase's",
+    );
     t.equal(await balanceOf(app, r), before - 40_000);
     const addon = bought.json().addon;
     t.match(addon, {
