@@ -704,6 +704,7 @@ export function createSubscriptionService(deps: HostingDeps) {
           currency: caller.currency,
           amount: r.amount,
           expiresAt,
+          quotedAt: now,
         }),
         effective: r.effective,
         price: { amount: r.amount, currency: caller.currency },
@@ -717,21 +718,28 @@ export function createSubscriptionService(deps: HostingDeps) {
       return db.transaction(async (tx) => {
         let sub = await owned(tx, caller.accountId, id, true);
         const r = await priceChange(tx, sub, input.planId, caller.currency, now);
-        let amount = r.amount;
-        if (input.quoteId)
-          amount = redeemQuote(
-            deps.quotes,
-            input.quoteId,
-            {
-              kind: 'plan_change',
-              accountId: caller.accountId,
-              subscriptionId: sub.id,
-              product: r.binding,
-              months: sub.termMonths,
-              currency: caller.currency,
-            },
-            now,
-          ).amount;
+        const quote = input.quoteId
+          ? redeemQuote(
+              deps.quotes,
+              input.quoteId,
+              {
+                kind: 'plan_change',
+                accountId: caller.accountId,
+                subscriptionId: sub.id,
+                product: r.binding,
+                months: sub.termMonths,
+                currency: caller.currency,
+              },
+              now,
+            )
+          : null;
+        const amount = quote ? quote.amount : r.amount;
+        // The answer shows the inputs the charge came from: the quote's second (the binding holds
+        // both plans' price versions), else this one.
+        const quoted = quote?.quotedAt
+          ? await priceChange(tx, sub, input.planId, caller.currency, quote.quotedAt)
+          : null;
+        const proration = quoted && quoted.amount === amount ? quoted.proration : r.proration;
         assertMaxPrice({ amount, currency: caller.currency }, input.maxPrice, 'The plan change');
         if (r.effective !== 'now') {
           if (r.effective === 'at_renewal') {
@@ -752,7 +760,7 @@ export function createSubscriptionService(deps: HostingDeps) {
             subscription: view,
             charged: { amount: 0, currency: caller.currency },
             effective: r.effective,
-            proration: r.proration,
+            proration,
           };
         }
         if (amount > 0)
@@ -777,7 +785,7 @@ export function createSubscriptionService(deps: HostingDeps) {
           subscription: view,
           charged: { amount, currency: caller.currency },
           effective: 'now' as const,
-          proration: r.proration,
+          proration,
         };
       });
     },

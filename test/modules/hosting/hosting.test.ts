@@ -436,6 +436,7 @@ t.test('a suspended reseller upgrades, or removes data, and is resumed', async (
     proration: { seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
   });
   const before = await balanceOf(app, r);
+  later(90_000); // the quote is used a minute and a half later
   const up = await app.inject({
     method: 'POST',
     url: `/v1/hosting/subscriptions/${sub.id}/plan`,
@@ -447,6 +448,8 @@ t.test('a suspended reseller upgrades, or removes data, and is resumed', async (
     effective: 'now',
     charged: { amount: 60_000 },
     subscription: { plan_id: 'p-big', status: 'active' },
+    // R-ADD-2: the inputs the charge came from, the quote's second.
+    proration: { amount: 60_000, seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
   });
   t.equal(await balanceOf(app, r), before - 60_000);
   t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`)).status, 'active');
