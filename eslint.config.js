@@ -45,6 +45,11 @@ const databaseFromRoutes = [
   },
 ];
 
+// What tsconfig.json's `include` covers (folders and files), as globs.
+const TS_PROJECT_FILES = JSON.parse(readFileSync(new URL('./tsconfig.json', import.meta.url), 'utf8')).include.map(
+  (entry) => (entry.endsWith('.ts') ? entry : `${entry}/**`),
+);
+
 const restrict = (patterns) => ['error', { patterns }];
 const ROUTE_FILES = ['**/*-routes.ts', '**/routes.ts'];
 
@@ -102,6 +107,10 @@ export default tseslint.config(
   },
   // Plain JavaScript files (this config, scripts/*.mjs, examples/) are not in the TypeScript project.
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  // A TypeScript file in no project (a reader's own examples/client.ts, a scratch file at the root)
+  // is linted without types: type-aware rules would otherwise fail the whole run with "was not found
+  // by the project service". The projects are tsconfig.json's `include` and sdk-check/'s own.
+  { files: ['**/*.ts'], ignores: [...TS_PROJECT_FILES, 'sdk-check/**'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', fetch: 'readonly' } },
