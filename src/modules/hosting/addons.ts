@@ -132,9 +132,17 @@ export function createAddonService(deps: AddonDeps) {
   };
   // The quote names the term it prices (and whether the next one is paid): a renewal in between
   // makes it another order.
-  const quotedProduct = (productId: string, sub: SubscriptionRow, at: Date) => {
+  /** The order an add-on quote prices: the product on this subscription's running term (and the one paid ahead). */
+  const quotedOrder = (caller: Caller, productId: string, sub: SubscriptionRow, at: Date) => {
     const term = runningTerm(sub, at);
-    return `${productId}@${term.index}+${term.ahead}`;
+    return {
+      kind: 'addon',
+      accountId: caller.accountId,
+      subscriptionId: sub.id,
+      product: `${productId}@${term.index}+${term.ahead}`,
+      months: sub.termMonths,
+      currency: caller.currency,
+    };
   };
 
   /** Add-ons as the API shows them (the key only when asked for), their subscription and products read once. */
@@ -164,12 +172,7 @@ export function createAddonService(deps: AddonDeps) {
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       return {
         quote_id: signQuote(deps.quotes, {
-          kind: 'addon',
-          accountId: caller.accountId,
-          subscriptionId: sub.id,
-          product: quotedProduct(product.id, sub, now),
-          months: sub.termMonths,
-          currency: caller.currency,
+          ...quotedOrder(caller, product.id, sub, now),
           amount,
           expiresAt,
           quotedAt: now,
@@ -204,19 +207,7 @@ export function createAddonService(deps: AddonDeps) {
         } = await proration(tx, sub, product, caller.currency, now);
         // R-ADD-2: the quoted amount exactly (its seconds were counted when it was given).
         const quote = input.quoteId
-          ? redeemQuote(
-              deps.quotes,
-              input.quoteId,
-              {
-                kind: 'addon',
-                accountId: caller.accountId,
-                subscriptionId: sub.id,
-                product: quotedProduct(product.id, sub, now),
-                months: sub.termMonths,
-                currency: caller.currency,
-              },
-              now,
-            )
+          ? redeemQuote(deps.quotes, input.quoteId, quotedOrder(caller, product.id, sub, now), now)
           : null;
         const amount = quote ? quote.amount : current;
         // The answer and the ledger show the inputs the charge came from: the quote's second (its

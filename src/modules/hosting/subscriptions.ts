@@ -696,12 +696,7 @@ export function createSubscriptionService(deps: HostingDeps) {
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       return {
         quote_id: signQuote(deps.quotes, {
-          kind: 'plan_change',
-          accountId: caller.accountId,
-          subscriptionId: sub.id,
-          product: r.binding,
-          months: sub.termMonths,
-          currency: caller.currency,
+          ...planChangeOrder(caller, sub, r.binding),
           amount: r.amount,
           expiresAt,
           quotedAt: now,
@@ -719,19 +714,7 @@ export function createSubscriptionService(deps: HostingDeps) {
         let sub = await owned(tx, caller.accountId, id, true);
         const r = await priceChange(tx, sub, input.planId, caller.currency, now);
         const quote = input.quoteId
-          ? redeemQuote(
-              deps.quotes,
-              input.quoteId,
-              {
-                kind: 'plan_change',
-                accountId: caller.accountId,
-                subscriptionId: sub.id,
-                product: r.binding,
-                months: sub.termMonths,
-                currency: caller.currency,
-              },
-              now,
-            )
+          ? redeemQuote(deps.quotes, input.quoteId, planChangeOrder(caller, sub, r.binding), now)
           : null;
         const amount = quote ? quote.amount : r.amount;
         // The answer shows the inputs the charge came from: the quote's second (the binding holds
@@ -958,6 +941,18 @@ export function createSubscriptionService(deps: HostingDeps) {
       });
     },
   };
+
+  /** The order a plan-change quote prices (`binding`: priceChange's term, plans and price versions). */
+  function planChangeOrder(caller: Caller, sub: SubscriptionRow, binding: string) {
+    return {
+      kind: 'plan_change',
+      accountId: caller.accountId,
+      subscriptionId: sub.id,
+      product: binding,
+      months: sub.termMonths,
+      currency: caller.currency,
+    };
+  }
 
   /**
    * What moving to `planId` means now: a plan with a higher monthly price than the one paid for this

@@ -400,90 +400,93 @@ t.test('R-PLAN-2 and R-PLAN-4: the allowing policies and mailbox sizes never sus
   });
 });
 
-t.test('a suspended reseller upgrades, or removes data, and is resumed', async (t) => {
-  const { app, op, r, now, later } = await setup(t, '2027-04-01T00:00:00Z');
-  await plan(app, op.token, 'p-small');
-  await plan(app, op.token, 'p-big', {
-    limits: {
-      disk_bytes: 200 * GB,
-      traffic_bytes: 2000 * GB,
-      customers: 10,
-      domains: 10,
-      sites: 10,
-      mailboxes: 100,
-      mailbox_bytes: 2 * GB,
-      databases: 10,
-    },
-    prices: [{ currency: 'RUB', monthly_amount: 190_000 }],
-  });
-  const sub = await subscribe(app, r, 'p-small');
-  const c = (await addCustomer(app, r, sub.id, 'a')).json();
-  later(1000);
-  await usage(app, r, sub.id, now(), [{ customer_id: c.id, disk_bytes: 120 * GB, traffic_bytes: 0 }]);
-  t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}`)).status, 'suspended');
+t.test(
+  'R-PLAN-2, R-ADD-2: a suspended reseller upgrades (charged its quote), or removes data, and is resumed',
+  async (t) => {
+    const { app, op, r, now, later } = await setup(t, '2027-04-01T00:00:00Z');
+    await plan(app, op.token, 'p-small');
+    await plan(app, op.token, 'p-big', {
+      limits: {
+        disk_bytes: 200 * GB,
+        traffic_bytes: 2000 * GB,
+        customers: 10,
+        domains: 10,
+        sites: 10,
+        mailboxes: 100,
+        mailbox_bytes: 2 * GB,
+        databases: 10,
+      },
+      prices: [{ currency: 'RUB', monthly_amount: 190_000 }],
+    });
+    const sub = await subscribe(app, r, 'p-small');
+    const c = (await addCustomer(app, r, sub.id, 'a')).json();
+    later(1000);
+    await usage(app, r, sub.id, now(), [{ customer_id: c.id, disk_bytes: 120 * GB, traffic_bytes: 0 }]);
+    t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}`)).status, 'suspended');
 
-  // Ten days into a 30-day April: the upgrade costs (190,000 − 100,000) × 20/30 (less the second gone).
-  later(10 * DAY - 1000);
-  const quote = await app.inject({
-    method: 'POST',
-    url: `/v1/hosting/subscriptions/${sub.id}/plan/quote`,
-    headers: bearer(r.token),
-    payload: { plan_id: 'p-big' },
-  });
-  t.match(quote.json(), {
-    effective: 'now',
-    price: { amount: 60_000 },
-    proration: { seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
-  });
-  const before = await balanceOf(app, r);
-  later(90_000); // the quote is used a minute and a half later
-  const up = await app.inject({
-    method: 'POST',
-    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
-    headers: bearer(r.token),
-    payload: { plan_id: 'p-big', quote_id: quote.json().quote_id },
-  });
-  t.equal(up.statusCode, 200, up.body);
-  t.match(up.json(), {
-    effective: 'now',
-    charged: { amount: 60_000 },
-    subscription: { plan_id: 'p-big', status: 'active' },
-    // R-ADD-2: the inputs the charge came from, the quote's second.
-    proration: { amount: 60_000, seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
-  });
-  t.equal(await balanceOf(app, r), before - 60_000);
-  t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`)).status, 'active');
+    // Ten days into a 30-day April: the upgrade costs (190,000 − 100,000) × 20/30 (less the second gone).
+    later(10 * DAY - 1000);
+    const quote = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/plan/quote`,
+      headers: bearer(r.token),
+      payload: { plan_id: 'p-big' },
+    });
+    t.match(quote.json(), {
+      effective: 'now',
+      price: { amount: 60_000 },
+      proration: { seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
+    });
+    const before = await balanceOf(app, r);
+    later(90_000); // the quote is used a minute and a half later
+    const up = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+      headers: bearer(r.token),
+      payload: { plan_id: 'p-big', quote_id: quote.json().quote_id },
+    });
+    t.equal(up.statusCode, 200, up.body);
+    t.match(up.json(), {
+      effective: 'now',
+      charged: { amount: 60_000 },
+      subscription: { plan_id: 'p-big', status: 'active' },
+      // R-ADD-2: the inputs the charge came from, the quote's second.
+      proration: { amount: 60_000, seconds_remaining: 20 * 86_400, term_seconds: 30 * 86_400 },
+    });
+    t.equal(await balanceOf(app, r), before - 60_000);
+    t.equal((await get(app, r, `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`)).status, 'active');
 
-  // Back down: refused while the usage does not fit the smaller plan, scheduled once it does.
-  const down = await app.inject({
-    method: 'POST',
-    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
-    headers: bearer(r.token),
-    payload: { plan_id: 'p-small' },
-  });
-  t.equal(down.statusCode, 409);
-  t.equal(down.json().code, 'plan_does_not_fit');
-  t.match(down.json().misfits, [/^disk: /]);
+    // Back down: refused while the usage does not fit the smaller plan, scheduled once it does.
+    const down = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+      headers: bearer(r.token),
+      payload: { plan_id: 'p-small' },
+    });
+    t.equal(down.statusCode, 409);
+    t.equal(down.json().code, 'plan_does_not_fit');
+    t.match(down.json().misfits, [/^disk: /]);
 
-  // Removing the customer (its data) brings the usage down; a suspended one could do the same.
-  const removed = await app.inject({
-    method: 'DELETE',
-    url: `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`,
-    headers: bearer(r.token),
-  });
-  t.equal(removed.statusCode, 204);
-  const later2 = await app.inject({
-    method: 'POST',
-    url: `/v1/hosting/subscriptions/${sub.id}/plan`,
-    headers: bearer(r.token),
-    payload: { plan_id: 'p-small' },
-  });
-  t.match(later2.json(), {
-    effective: 'at_renewal',
-    charged: { amount: 0 },
-    subscription: { plan_id: 'p-big', pending_plan_id: 'p-small' },
-  });
-});
+    // Removing the customer (its data) brings the usage down; a suspended one could do the same.
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/v1/hosting/subscriptions/${sub.id}/customers/${c.id}`,
+      headers: bearer(r.token),
+    });
+    t.equal(removed.statusCode, 204);
+    const later2 = await app.inject({
+      method: 'POST',
+      url: `/v1/hosting/subscriptions/${sub.id}/plan`,
+      headers: bearer(r.token),
+      payload: { plan_id: 'p-small' },
+    });
+    t.match(later2.json(), {
+      effective: 'at_renewal',
+      charged: { amount: 0 },
+      subscription: { plan_id: 'p-big', pending_plan_id: 'p-small' },
+    });
+  },
+);
 
 t.test('removing data lifts an overuse suspension', async (t) => {
   const { app, op, r, now, later } = await setup(t);
