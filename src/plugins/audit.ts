@@ -19,6 +19,14 @@ export interface AuditNote {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Tables whose rows are audit records of their own, besides audit_events (a check-in's report
+     * keeps its request's who, credential and address: see auditSource). The audit trail reads them
+     * all, ordered by one id.
+     */
+    auditSources: AuditSource[];
+  }
   interface FastifyRequest {
     audit: AuditNote | undefined;
     /**
@@ -99,6 +107,20 @@ export function auditRowsInsert(rows: SQL): SQL {
              SELECT ${columnList} FROM jsonb_to_recordset(${rows}) AS r(${recordType})`;
 }
 
+/**
+ * A SELECT that gives audit records in audit_events' columns (id, at, account_id, user_id,
+ * credential_type, credential_id, address, operation, method, path, target_type, target_id,
+ * status_code, result, error_code, request_id, details), with the same types, its ids drawn from
+ * audit_events' sequence. An area adds one for a change that is stored as its own audit record. It
+ * reads one table and has no WHERE: a row whose request_id is null is not an audit record (the
+ * trail leaves it out), and PostgreSQL merges the tables' newest-first index scans only for members
+ * of a UNION ALL without conditions of their own (it plans any other as a sort of every row).
+ */
+export interface AuditSource {
+  name: string;
+  select: SQL;
+}
+
 function auditRow(req: FastifyRequest, statusCode: number, errorCode: string | null): AuditRow | null {
   if (!(req.routeOptions.config.audit ?? CHANGES.has(req.method))) return null;
   const operation = req.routeOptions.schema?.operationId;
@@ -136,6 +158,7 @@ function auditRow(req: FastifyRequest, statusCode: number, errorCode: string | n
 
 export default fp(
   async function auditPlugin(app) {
+    app.decorate('auditSources', []);
     app.decorateRequest('audit', undefined);
     app.decorateRequest('auditWrittenFor', undefined);
     app.decorateRequest('auditRowFor', function (this: FastifyRequest, statusCode: number) {

@@ -172,11 +172,19 @@ export const licenseAddresses = pgTable(
   (t) => [primaryKey({ columns: [t.licenseId, t.address] })],
 );
 
-/** Each report of where a license runs (its check-in, or an operator's import): the evidence. */
+/**
+ * Each report of where a license runs (its check-in, or an operator's import): the evidence. A
+ * check-in is also its own audit record (R-SEC-7): the request's who, credential, address and id
+ * are kept on its report, and the audit trail (GET /v1/audit-events) shows it beside audit_events'
+ * rows. Its id is drawn from audit_events' sequence, so that one id orders both; the request
+ * columns are null for reports an operator imported in bulk (that request has its own audit row).
+ */
 export const licenseIpReports = pgTable(
   'license_ip_reports',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'number' })
+      .primaryKey()
+      .default(sql`nextval('audit_events_id_seq')`),
     licenseId: uuid('license_id')
       .notNull()
       .references(() => pleskLicenses.id, { onDelete: 'cascade' }),
@@ -185,8 +193,22 @@ export const licenseIpReports = pgTable(
     source: text('source').notNull(),
     seenAt: ts('seen_at').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** The requester's account (null for an operator), as an audit row's account_id. */
+    requestAccountId: uuid('request_account_id'),
+    requestUserId: uuid('request_user_id'),
+    requestCredentialType: text('request_credential_type'),
+    requestCredentialId: text('request_credential_id'),
+    /** The client's address, as an audit row's address. */
+    requestAddress: text('request_address'),
+    requestId: text('request_id'),
   },
-  (t) => [index('license_ip_reports_license_idx').on(t.licenseId, t.id)],
+  (t) => [
+    index('license_ip_reports_license_idx').on(t.licenseId, t.id),
+    // The audit trail of one account, newest first (check-ins only).
+    index('license_ip_reports_audit_idx')
+      .on(t.requestAccountId, t.id)
+      .where(sql`request_id IS NOT NULL`),
+  ],
 );
 
 /** Every transition of a license, with its evidence: shown on the license. */

@@ -21,7 +21,7 @@ export default async function accountsArea(app: FastifyInstance, { config }: Are
   const policy = config.auth;
   const accounts = createAccountService({ db });
   const auth = createAuthService({ db, box: app.secretBox, policy });
-  const audit = createAuditService({ db });
+  const audit = createAuditService({ db, sources: app.auditSources });
 
   await bootstrapOperator(db, config.bootstrapOperator, app.log);
 

@@ -13,7 +13,7 @@ import { createServerService } from './server-service.js';
 import { serverRoutes } from './server-routes.js';
 import { createSpamFilter } from './spam-filter.js';
 import { spamFilterRoutes } from './spam-filter-routes.js';
-import { listPolicies, listProducts } from './store.js';
+import { checkInAuditSource, listPolicies, listProducts } from './store.js';
 import { builtInVendor } from './vendor.js';
 
 export default async function licensesArea(app: FastifyInstance, opts: AreaOptions): Promise<void> {
@@ -41,6 +41,8 @@ export default async function licensesArea(app: FastifyInstance, opts: AreaOptio
     currencyOf,
   };
   const admin = createLicenseAdmin({ ...multiUse, now });
+  // A check-in's report is its own audit record (R-SEC-7): the audit trail reads it from there.
+  app.auditSources.push(checkInAuditSource);
   // R-LIC-2: hourly is soon enough for a ladder counted in days; tests run it at injected times.
   app.jobs.register('license-multi-use', (at) => runMultiUse(multiUse, at), { every: 3_600_000 });
   // Licenses past their expiry: renewed (autorenew) or terminated.

@@ -12,7 +12,7 @@ import {
   servers,
   vendorPolicies,
 } from '../../db/schema/index.js';
-import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
+import { jsonForPostgres, type AuditRow, type AuditSource } from '../../plugins/audit.js';
 import {
   forgetFailuresNamingCte,
   guardChecks,
@@ -280,23 +280,27 @@ const reportStatement = preparedStatement<ReportRow>(
   'license_ip_reports',
   sql`WITH q AS (
         SELECT * FROM jsonb_to_recordset(${sql.placeholder('reports')}::jsonb)
-          AS q(ord integer, id uuid, account uuid, addresses text[], source text, at timestamptz, audit jsonb,
-                ${guardProbeColumns})),
+          AS q(ord integer, id uuid, account uuid, addresses text[], source text, at timestamptz,
+               request_account_id uuid, request_user_id uuid, request_credential_type text,
+               request_credential_id text, request_address text, request_id text, ${guardProbeColumns})),
       g AS MATERIALIZED (${guardChecks('q')}),
       l AS MATERIALIZED (
-        SELECT q.ord, q.addresses, q.source, q.at, q.audit, p.id, p.bound_address, p.status, p.multi_use,
-               p.multi_use_since, p.notice_until,
-               CASE WHEN p.status <> 'terminated' THEN nextval('license_ip_reports_id_seq') END AS report_id
+        SELECT q.ord, q.addresses, q.source, q.at, q.request_account_id, q.request_user_id,
+               q.request_credential_type, q.request_credential_id, q.request_address, q.request_id,
+               p.id, p.bound_address, p.status, p.multi_use, p.multi_use_since, p.notice_until,
+               CASE WHEN p.status <> 'terminated' THEN nextval('audit_events_id_seq') END AS report_id
         -- LATERAL ... LIMIT 1: one primary-key lookup per report; joined plainly, the planner takes
         -- the function's 100-row guess and scans every license. A repeat of a remembered failure
         -- (R-API-2) finds no license: it writes nothing.
         FROM q JOIN g ON g.ord = q.ord AND g.guard_failed_ms IS NULL CROSS JOIN LATERAL (
           SELECT * FROM plesk_licenses p
           WHERE p.id = q.id AND (q.account IS NULL OR p.account_id = q.account) LIMIT 1) p),
-      audited AS (${auditRowsInsert(sql`(SELECT jsonb_agg(audit) FROM l WHERE report_id IS NOT NULL AND audit IS NOT NULL)`)}),
       rep AS (
-        INSERT INTO license_ip_reports (id, license_id, addresses, source, seen_at) OVERRIDING SYSTEM VALUE
-        SELECT report_id, id, addresses, source, at FROM l WHERE report_id IS NOT NULL),
+        INSERT INTO license_ip_reports (id, license_id, addresses, source, seen_at, request_account_id,
+          request_user_id, request_credential_type, request_credential_id, request_address, request_id)
+        SELECT report_id, id, addresses, source, at, request_account_id, request_user_id,
+               request_credential_type, request_credential_id, request_address, request_id
+        FROM l WHERE report_id IS NOT NULL),
       seen AS (
         SELECT l.id AS license_id, a AS address, count(*)::integer AS n, min(l.at) AS first, max(l.at) AS last
         FROM l, unnest(l.addresses) AS a
@@ -333,6 +337,37 @@ export interface ReportInput {
   guard?: GuardProbe | null;
 }
 
+/**
+ * Check-ins in the audit trail (R-SEC-7): a report made through the API is its own audit record
+ * (its request's account, user, credential, address and id are on the report), shown as the
+ * request's row would be; its details give the report itself. A report an operator imported in bulk
+ * has no request columns: that request has its own audit row.
+ */
+export const checkInAuditSource: AuditSource = {
+  name: 'license check-ins',
+  select: sql`
+    SELECT r.id, r.created_at AS at, r.request_account_id AS account_id, r.request_user_id AS user_id,
+           r.request_credential_type AS credential_type, r.request_credential_id AS credential_id,
+           r.request_address AS address, 'reportPleskLicenseAddresses'::text AS operation,
+           'POST'::text AS method, '/v1/licenses/plesk/' || r.license_id::text || '/ip-reports' AS path,
+           'license'::text AS target_type, r.license_id::text AS target_id, 200 AS status_code,
+           'success'::text AS result, NULL::text AS error_code, r.request_id,
+           jsonb_build_object('params', jsonb_build_object('id', r.license_id),
+                              'report', jsonb_build_object('id', r.id, 'addresses', r.addresses,
+                                                           'seen_at', r.seen_at)) AS details
+    FROM license_ip_reports r`,
+};
+
+/** The report's columns that make it the check-in's audit record (R-SEC-7); null without a request. */
+const requestColumns = (a: AuditRow | null | undefined) => ({
+  request_account_id: a?.account_id ?? null,
+  request_user_id: a?.user_id ?? null,
+  request_credential_type: a?.credential_type ?? null,
+  request_credential_id: a?.credential_id ?? null,
+  request_address: a?.address ?? null,
+  request_id: a?.request_id ?? null,
+});
+
 /** Records address reports, the ones made at the same moment in one statement (see above). */
 export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportAnswer> {
   return batched<ReportInput, ReportAnswer>(
@@ -346,7 +381,7 @@ export function reportRecorder(db: Db): (r: ReportInput) => Promise<ReportAnswer
             addresses: r.addresses,
             source: r.source,
             at: r.at.toISOString(),
-            audit: r.audit ?? null,
+            ...requestColumns(r.audit),
             ...(r.guard ?? NO_GUARD_PROBE),
           })),
         ),

@@ -378,6 +378,136 @@ t.test(
 );
 
 t.test(
+  'R-SEC-7: a check-in is its own audit record, shown in the audit trail beside the other changes, in order, paged and filtered',
+  async (t) => {
+    const { app, op, r, server } = await setup(t);
+    const other = await reseller(app, op.token);
+    const lic = await ordered(app, r, server.id, A1);
+    const checkIns: { res: Awaited<ReturnType<typeof report>>; addresses: string[] }[] = [];
+    for (const addresses of [[A1], [A1, OTHER], [OTHER]]) {
+      const res = await report(app, r, lic.id, addresses);
+      t.equal(res.statusCode, 200, res.body);
+      checkIns.push({ res, addresses });
+    }
+    const later = await app.inject({
+      method: 'PATCH',
+      url: `/v1/licenses/plesk/${lic.id}`,
+      headers: bearer(r.token),
+      payload: { autorenew: false },
+    });
+    t.equal(later.statusCode, 200, later.body);
+    // An operator's bulk import is audited once, as its own request: its reports are not check-ins.
+    const imported = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/licenses/ip-reports',
+      headers: bearer(op.token),
+      payload: { reports: [{ license_id: lic.id, addresses: [A1] }] },
+    });
+    t.equal(imported.statusCode, 200, imported.body);
+
+    type Entry = Record<string, any>;
+    const trail = async (token: string, query: string) => {
+      const res = await app.inject({ method: 'GET', url: `/v1/audit-events?${query}`, headers: bearer(token) });
+      t.equal(res.statusCode, 200, res.body);
+      return res.json<{ data: Entry[]; next_cursor: string | null }>();
+    };
+    const all = (await trail(r.token, 'limit=100')).data;
+    const ops = all.map((e) => e.operation);
+    const first = ops.indexOf('updatePleskLicense');
+    t.same(
+      ops.slice(first, first + 5),
+      [
+        'updatePleskLicense',
+        'reportPleskLicenseAddresses',
+        'reportPleskLicenseAddresses',
+        'reportPleskLicenseAddresses',
+        'orderPleskLicense',
+      ],
+      'newest first: the change after the check-ins, the check-ins, the order before them',
+    );
+    t.ok(
+      all.every((e, i) => i === 0 || e.id < all[i - 1]!.id),
+      'one id orders the two tables',
+    );
+    const seen = all.filter((e) => e.operation === 'reportPleskLicenseAddresses').reverse();
+    t.equal(seen.length, 3, 'one record per check-in; the import is not one');
+    seen.forEach((e, i) => {
+      const { res, addresses } = checkIns[i]!;
+      t.match(
+        e,
+        {
+          account_id: r.accountId,
+          user_id: r.ownerId,
+          credential_type: 'session',
+          credential_id: String,
+          address: '127.0.0.1',
+          method: 'POST',
+          path: `/v1/licenses/plesk/${lic.id}/ip-reports`,
+          target_type: 'license',
+          target_id: lic.id,
+          status_code: 200,
+          result: 'success',
+          error_code: null,
+          request_id: res.headers['x-request-id'],
+        },
+        `check-in ${i + 1}: who, which credential, from where, what, result`,
+      );
+      t.same(e.details.report, { id: res.json().report_id, addresses, seen_at: e.details.report.seen_at });
+      t.equal(e.details.params.id, lic.id);
+    });
+    const order = all.find((e) => e.operation === 'orderPleskLicense')!;
+    t.equal(seen[0]!.credential_id, order.credential_id, 'the same credential as the order');
+
+    // Paged two at a time, the trail is the same sequence.
+    const paged: Entry[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await trail(r.token, `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      paged.push(...page.data);
+      cursor = page.next_cursor;
+    } while (cursor);
+    t.same(
+      paged.map((e) => e.id),
+      all.map((e) => e.id),
+      'paging crosses the two tables without loss or repeat',
+    );
+
+    // Filters reach the check-ins as they reach every other row.
+    t.equal((await trail(r.token, 'operation=reportPleskLicenseAddresses')).data.length, 3);
+    t.notOk(
+      (await trail(r.token, 'operation=orderPleskLicense')).data.some((e) => e.operation !== 'orderPleskLicense'),
+    );
+    t.notOk((await trail(r.token, 'result=failure')).data.some((e) => e.result !== 'failure'));
+    t.equal((await trail(r.token, `user_id=${other.ownerId}&operation=reportPleskLicenseAddresses`)).data.length, 0);
+    t.equal((await trail(r.token, `user_id=${r.ownerId}&operation=reportPleskLicenseAddresses`)).data.length, 3);
+    const at = new Date(seen[1]!.at).getTime();
+    const window = `since=${new Date(at).toISOString()}&until=${new Date(at).toISOString()}`;
+    t.ok(
+      (await trail(r.token, `${window}&operation=reportPleskLicenseAddresses`)).data.some((e) => e.id === seen[1]!.id),
+      'since and until include a check-in at their instant',
+    );
+    t.equal(
+      (await trail(r.token, `since=${new Date(Date.now() + 86_400_000).toISOString()}`)).data.length,
+      0,
+      'nothing after tomorrow',
+    );
+    // Another reseller sees none of them (R-SEC-6); an operator sees them under the account.
+    t.equal((await trail(other.token, 'operation=reportPleskLicenseAddresses')).data.length, 0);
+    const opView = await trail(op.token, `account_id=${r.accountId}&operation=reportPleskLicenseAddresses`);
+    t.same(
+      opView.data.map((e) => e.id),
+      seen.map((e) => e.id).reverse(),
+    );
+    t.ok(
+      (await trail(op.token, 'operation=adminImportLicenseReports')).data.some(
+        (e) => e.request_id === imported.headers['x-request-id'],
+      ),
+      'the import has its own row',
+    );
+  },
+);
+
+t.test(
   "R-LIC-2: operators import reports in bulk: each license's in their order, licenses side by side; unknown and terminated ones are listed",
   async (t) => {
     const { app, op, r, server, now } = await setup(t);
@@ -529,8 +659,19 @@ t.test('R-LIC-2: an operator clears a false detection with a note, and waives a 
     payload: { note: 'twice' },
   });
   t.equal(again.statusCode, 409, 'once');
-  const audit = await app.inject({ method: 'GET', url: '/v1/admin/audit-events?limit=100', headers: bearer(op.token) });
-  t.ok(audit.statusCode === 404 || audit.body.includes('license_charge') || audit.statusCode === 200);
+  const audit = await app.inject({
+    method: 'GET',
+    url: '/v1/audit-events?operation=adminWaiveLicenseCharge&limit=100',
+    headers: bearer(op.token),
+  });
+  t.match(
+    audit.json().data,
+    [
+      { result: 'failure', error_code: 'license_state_conflict', target_type: 'license_charge' },
+      { result: 'success', target_type: 'license_charge', target_id: String(charge.id), user_id: op.userId },
+    ],
+    'the waiver and its refused repeat are audited (R-SEC-7)',
+  );
 });
 
 t.test(
