@@ -547,11 +547,12 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         errors: [NotFound],
         response: { 200: UsageAccepted },
       },
-      config: { bulkExempt: true },
+      // The report's statement writes the request's audit row with it (R-SEC-7) and makes its
+      // repeated-failure lookup (R-API-2): the usage report is the hot path.
+      config: { bulkExempt: true, guardInStatement: true },
     },
     async (req) => {
       req.audit = { targetType: 'hosting_subscription', targetId: req.params.id };
-      // The report's statement writes the request's audit row with it (R-SEC-7).
       const result = await subscriptions.reportUsage(
         tenantOf(req.principal),
         req.params.id,
@@ -565,7 +566,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
             largestMailboxBytes: e.largest_mailbox_bytes ?? 0,
           })),
         },
-        req.auditRowFor(200),
+        { audit: req.auditRowFor(200), guard: req.deferredGuard() },
       );
       req.auditWrittenFor = 200;
       return result;

@@ -5,6 +5,13 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import {
+  guardChecks,
+  guardProbeColumns,
+  NO_GUARD_PROBE,
+  type GuardCheckRow,
+  type GuardProbe,
+} from '../../plugins/repeated-failure-guard.js';
+import {
   hostingAddonProducts,
   hostingAddons,
   hostingCustomers,
@@ -207,7 +214,7 @@ export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<
   return { diskBytes: Number(r!.disk), trafficBytes: Number(r!.traffic), trafficMonth: r!.month };
 }
 
-export interface IngestRow extends Record<string, unknown> {
+export interface IngestRow extends GuardCheckRow {
   ord: number | string;
   found: boolean;
   bad_subject: string | null;
@@ -228,7 +235,9 @@ export interface IngestRow extends Record<string, unknown> {
  * stored only if measured later than the one kept, each subscription's totals recomputed from what
  * is kept with this batch's entries (a data-modifying CTE's rows are not visible to the rest of its
  * statement, so the kept rows it replaced are left out and its own added), written on the
- * subscription when something changed, and each stored report's audit row (R-SEC-7). Answers, per
+ * subscription when something changed, and each stored report's audit row (R-SEC-7). A report
+ * that carries the request's R-API-2 lookup writes nothing when it repeats a remembered failure
+ * (the caller settles the lookup first): one statement, no round trip of its own. Answers, per
  * report, the totals, the subscription's suspension and crossed thresholds before the batch, and its
  * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
  * reports of one customer in a batch cannot both update its row: the batch fails and is retried
@@ -240,13 +249,17 @@ const ingestStatement = preparedStatement<IngestRow>(
   'hosting_usage_ingest',
   sql`WITH q AS (
         SELECT * FROM jsonb_to_recordset(${sql.placeholder('reports')}::jsonb)
-          AS q(ord integer, sub uuid, account uuid, at timestamptz, month text, audit jsonb, entries jsonb)),
+          AS q(ord integer, sub uuid, account uuid, at timestamptz, month text, audit jsonb, entries jsonb,
+               ${guardProbeColumns})),
+      gc AS MATERIALIZED (${guardChecks('q')}),
+      -- The reports that go on: not a repeat of a remembered failure (R-API-2).
+      r AS MATERIALIZED (SELECT q.* FROM q JOIN gc ON gc.ord = q.ord WHERE gc.guard_failed_ms IS NULL),
       subs AS (
         SELECT s.id, s.account_id, s.plan_id, s.status, s.suspended_for, s.crossed FROM hosting_subscriptions s
-        WHERE s.id = ANY (ARRAY(SELECT sub FROM q)) ORDER BY s.id FOR UPDATE),
+        WHERE s.id = ANY (ARRAY(SELECT sub FROM r)) ORDER BY s.id FOR UPDATE),
       e AS (
-        SELECT q.ord, q.sub, q.at, q.month, i.* FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account,
-          jsonb_to_recordset(q.entries)
+        SELECT r.ord, r.sub, r.at, r.month, i.* FROM r JOIN subs ON subs.id = r.sub AND subs.account_id = r.account,
+          jsonb_to_recordset(r.entries)
             AS i("subject" text, "diskBytes" bigint, "trafficBytes" bigint, "mailboxes" integer, "largestMailboxBytes" bigint)),
       bad AS (
         SELECT DISTINCT ON (e.ord) e.ord, e."subject" FROM e
@@ -283,15 +296,15 @@ const ingestStatement = preparedStatement<IngestRow>(
         FROM totals t WHERE s.id = t.sub AND s.id = ANY (ARRAY(SELECT subscription_id FROM up))
         RETURNING s.id),
       audited AS (${auditRowsInsert(
-        sql`(SELECT jsonb_agg(q.audit) FROM q JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
-             WHERE q.audit IS NOT NULL AND q.ord NOT IN (SELECT ord FROM bad))`,
+        sql`(SELECT jsonb_agg(r.audit) FROM r JOIN subs ON subs.id = r.sub AND subs.account_id = r.account
+             WHERE r.audit IS NOT NULL AND r.ord NOT IN (SELECT ord FROM bad))`,
       )})
-      SELECT q.ord, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
+      SELECT gc.*, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
              (SELECT count(*) FROM up JOIN good g ON g.sub = up.subscription_id AND g."subject" = up.subject
               WHERE g.ord = q.ord) AS changed,
              coalesce(t.disk, 0) AS disk, coalesce(t.traffic, 0) AS traffic, t.month,
              subs.status, subs.suspended_for, subs.crossed, row_to_json(p) AS plan
-      FROM q LEFT JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
+      FROM q JOIN gc ON gc.ord = q.ord LEFT JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
         LEFT JOIN bad ON bad.ord = q.ord LEFT JOIN totals t ON t.sub = q.sub
         LEFT JOIN hosting_plans p ON p.id = subs.plan_id`,
 );
@@ -330,6 +343,8 @@ function planFromJson(p: Record<string, unknown>): HostingPlanRow {
 }
 
 export interface Ingested {
+  /** The R-API-2 lookup's answer, for the caller to settle before anything else. */
+  guard: GuardCheckRow;
   found: boolean;
   badSubject: string | null;
   changed: number;
@@ -346,6 +361,8 @@ export interface IngestInput {
   measuredAt: Date;
   entries: UsageEntry[];
   audit: AuditRow | null;
+  /** The request's R-API-2 lookup, made by the report's statement. */
+  guard?: GuardProbe | null;
 }
 
 /** Records usage reports, those made at the same moment in one statement (see above). */
@@ -362,6 +379,7 @@ export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested
             month: r.measuredAt.toISOString().slice(0, 7),
             audit: r.audit,
             entries: r.entries,
+            ...(r.guard ?? NO_GUARD_PROBE),
           })),
         ),
       });
@@ -375,6 +393,7 @@ export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested
               ? (JSON.parse(r.plan) as Record<string, unknown>)
               : r.plan;
         return {
+          guard: r,
           found: r.found === true || (r.found as unknown) === 't',
           badSubject: r.bad_subject,
           changed: Number(r.changed),
@@ -387,6 +406,6 @@ export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested
       });
     },
     // A batch that fails (two reports of one customer) is retried report by report.
-    { retryAlone: true, maxItems: 200, concurrency: 2 },
+    { retryAlone: true, maxItems: 200, concurrency: 1 },
   );
 }

@@ -19,6 +19,7 @@ import {
 import type { HostingThreshold } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
 import type { AuditRow } from '../../plugins/audit.js';
+import type { DeferredGuard } from '../../plugins/repeated-failure-guard.js';
 import { addMonths } from '../../lib/months.js';
 import { assertMaxPrice, charge, InsufficientFunds, type Money } from '../billing/api.js';
 import { emitEvent } from '../events/api.js';
@@ -871,7 +872,12 @@ export function createSubscriptionService(deps: HostingDeps) {
       accountId: string,
       id: string,
       input: { measuredAt: Date; entries: (Omit<UsageEntry, 'subject'> & { customerId: string | null })[] },
-      audit: AuditRow | null = null,
+      opts: {
+        /** The request's audit row, written with the report. */
+        audit?: AuditRow | null;
+        /** The request's R-API-2 lookup, made by the report's statement. */
+        guard?: DeferredGuard | null;
+      } = {},
     ) {
       const now = deps.now();
       // A measurement from the future counts as now: it cannot hold back the reports that follow.
@@ -883,7 +889,8 @@ export function createSubscriptionService(deps: HostingDeps) {
         subscriptionId: id,
         accountId,
         measuredAt,
-        audit,
+        audit: opts.audit ?? null,
+        guard: opts.guard?.probe ?? null,
         entries: input.entries.map((e, i) => ({
           subject: subjects[i]!,
           diskBytes: e.diskBytes,
@@ -892,6 +899,8 @@ export function createSubscriptionService(deps: HostingDeps) {
           largestMailboxBytes: e.largestMailboxBytes,
         })),
       });
+      // R-API-2: a repeat of a remembered failure is refused before anything else (nothing was written).
+      await opts.guard?.settle(r.guard);
       if (!r.found || !r.plan) throw new NotFound('No such hosting subscription');
       if (r.badSubject !== null)
         invalid(

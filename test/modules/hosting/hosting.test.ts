@@ -1042,3 +1042,97 @@ t.test(
     t.same(await refund(late.addon.id), { amount: 5_322, currency: 'RUB' }, '10,161 × 11/21 = 5,322.43');
   },
 );
+
+t.test(
+  "R-API-2: a usage report that failed is not repeated unaltered; its lookup is made by the report's own statement",
+  async (t) => {
+    const { app, op, r, now, later } = await setup(t);
+    await plan(app, op.token, 'guarded');
+    const sub = await subscribe(app, r, 'guarded');
+    const customer = (await addCustomer(app, r, sub.id, 'Kept')).json().id as string;
+    const kept = async () =>
+      (
+        await queryRows<{ subject: string; disk_bytes: string }>(
+          app.db,
+          sql`SELECT subject, disk_bytes FROM hosting_usage WHERE subscription_id = ${sub.id} ORDER BY subject`,
+        )
+      ).map((u) => [u.subject, Number(u.disk_bytes)]);
+    const refusals = async () =>
+      Number(
+        (
+          await queryRows<{ n: string }>(
+            app.db,
+            sql`SELECT count(*) AS n FROM audit_events
+                WHERE operation = 'reportHostingUsage' AND error_code = 'repeated_failed_command'`,
+          )
+        )[0]!.n,
+      );
+
+    // A customer of no subscription of ours (422, found by the statement): the identical repeat is
+    // refused, pointing at the first, and writes nothing.
+    const stranger = '00000000-0000-4000-8000-0000000000aa';
+    const at = now();
+    const entries = [
+      { disk_bytes: 3 * GB, traffic_bytes: GB },
+      { customer_id: stranger, disk_bytes: GB, traffic_bytes: 0 },
+    ];
+    const first = await usage(app, r, sub.id, at, entries);
+    t.equal(first.statusCode, 422);
+    t.match(first.json().errors, [{ pointer: '/body/entries/1/customer_id', code: 'unknown_customer' }]);
+    const before = await kept();
+    const refusedBefore = await refusals();
+    const repeat = await usage(app, r, sub.id, at, entries);
+    t.equal(repeat.statusCode, 409);
+    t.equal(repeat.json().code, 'repeated_failed_command');
+    t.equal(repeat.json().first_failure.request_id, first.json().request_id);
+    t.equal(repeat.json().first_failure.status, 422);
+    t.same(await kept(), before, 'the refused repeat stored nothing');
+    t.equal(await refusals(), refusedBefore + 1, 'the refusal is audited');
+
+    // An unknown subscription (404): the same.
+    const missing = '00000000-0000-4000-8000-0000000000bb';
+    t.equal((await usage(app, r, missing, at, [{ disk_bytes: GB, traffic_bytes: 0 }])).statusCode, 404);
+    const missingAgain = await usage(app, r, missing, at, [{ disk_bytes: GB, traffic_bytes: 0 }]);
+    t.equal(missingAgain.json().code, 'repeated_failed_command');
+
+    // Refused before the statement ran (two entries for one customer): the repeat is refused all the same.
+    const twice = [
+      { customer_id: customer, disk_bytes: GB, traffic_bytes: 0 },
+      { customer_id: customer, disk_bytes: 2 * GB, traffic_bytes: 0 },
+    ];
+    const dup = await usage(app, r, sub.id, at, twice);
+    t.match(dup.json().errors, [{ code: 'duplicate_subject' }]);
+    const dupAgain = await usage(app, r, sub.id, at, twice);
+    t.equal(dupAgain.json().code, 'repeated_failed_command');
+    t.equal(dupAgain.json().first_failure.request_id, dup.json().request_id);
+
+    // Reports arriving together share one statement: the repeat among them is refused, the others stored.
+    later(60_000);
+    const together = await Promise.all([
+      usage(app, r, sub.id, at, entries),
+      usage(app, r, sub.id, now(), [{ customer_id: customer, disk_bytes: 5 * GB, traffic_bytes: GB }]),
+      usage(app, r, missing, at, [{ disk_bytes: GB, traffic_bytes: 0 }]),
+    ]);
+    t.same(
+      together.map((res) => [res.statusCode, res.statusCode === 200 ? null : res.json().code]),
+      [
+        [409, 'repeated_failed_command'],
+        [200, null],
+        [409, 'repeated_failed_command'],
+      ],
+    );
+    t.same(await kept(), [[customer, 5 * GB]], 'only the new report stored');
+
+    // An altered command runs; a success on the subscription (a customer added) makes the identical
+    // command new again (it then fails on its own merits, not as a repeat).
+    const altered = await usage(app, r, sub.id, now(), entries);
+    t.match(altered.json().errors, [{ code: 'unknown_customer' }], 'an altered command runs');
+    t.equal((await addCustomer(app, r, sub.id, 'Second')).statusCode, 201);
+    const afterChange = await usage(app, r, sub.id, at, entries);
+    t.match(
+      afterChange.json().errors,
+      [{ code: 'unknown_customer' }],
+      'a change to the subscription makes the command new',
+    );
+  },
+);
