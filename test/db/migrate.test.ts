@@ -149,5 +149,9 @@ t.test(
     );
     t.ok(Number(next[0]!.id) > 1003, 'a new report is numbered after them');
     t.ok(Number(audit[0]!.id) > Number(next[0]!.id), 'from the one sequence the audit trail uses');
+    await t.rejects(
+      store.db.execute(sql`DELETE FROM plesk_licenses WHERE id = ${licenseId}`),
+      'a license with reports is not deleted, and its reports (audit records) with it',
+    );
   },
 );

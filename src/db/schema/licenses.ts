@@ -185,9 +185,10 @@ export const licenseIpReports = pgTable(
     id: bigint('id', { mode: 'number' })
       .primaryKey()
       .default(sql`nextval('audit_events_id_seq')`),
+    // No cascade: a check-in's report is an audit record (R-SEC-7), which nothing deletes.
     licenseId: uuid('license_id')
       .notNull()
-      .references(() => pleskLicenses.id, { onDelete: 'cascade' }),
+      .references(() => pleskLicenses.id),
     addresses: text('addresses').array().notNull(),
     /** 'check_in' | 'operator' */
     source: text('source').notNull(),

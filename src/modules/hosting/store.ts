@@ -240,9 +240,9 @@ export interface IngestRow extends GuardCheckRow {
  * (the caller settles the lookup first): one statement, no round trip of its own. Answers, per
  * report, the totals, the subscription's suspension and crossed thresholds before the batch, and its
  * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
- * reports of one customer in a batch cannot both update its row: the batch fails and is retried
- * report by report. The subscriptions and kept rows are found through `= ANY (ARRAY(...))`: with
- * `IN (SELECT ...)` the planner, expecting a hundred reports from jsonb_to_recordset, read whole
+ * reports of one customer cannot both update its row in one statement: usageRecorder sends them in
+ * statements of their own (ingestRounds). The subscriptions and kept rows are found through
+ * `= ANY (ARRAY(...))`: with `IN (SELECT ...)` the planner, expecting a hundred reports from jsonb_to_recordset, read whole
  * tables (a sequential scan of hosting_usage per batch).
  */
 const ingestStatement = preparedStatement<IngestRow>(
@@ -365,47 +365,76 @@ export interface IngestInput {
   guard?: GuardProbe | null;
 }
 
+/**
+ * The batch in statements that each name a customer (or a reseller's own usage) once: the upsert
+ * cannot change one row twice in a statement, and a batch that failed for it would be retried
+ * report by report while every other account's reports waited. Usually one statement.
+ */
+export function ingestRounds(items: readonly Pick<IngestInput, 'subscriptionId' | 'entries'>[]): number[][] {
+  const out: number[][] = [];
+  const seen = new Map<string, number>();
+  items.forEach((r, i) => {
+    let round = 0;
+    for (const e of r.entries) {
+      round = Math.max(round, seen.get(`${r.subscriptionId} ${e.subject}`) ?? 0);
+    }
+    for (const e of r.entries) seen.set(`${r.subscriptionId} ${e.subject}`, round + 1);
+    (out[round] ??= []).push(i);
+  });
+  return out;
+}
+
 /** Records usage reports, those made at the same moment in one statement (see above). */
 export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested> {
   return batched<IngestInput, Ingested>(
     async (items) => {
-      const rows = await ingestStatement(db, {
-        reports: jsonForPostgres(
-          items.map((r, ord) => ({
-            ord,
-            sub: r.subscriptionId,
-            account: r.accountId,
-            at: r.measuredAt.toISOString(),
-            month: r.measuredAt.toISOString().slice(0, 7),
-            audit: r.audit,
-            entries: r.entries,
-            ...(r.guard ?? NO_GUARD_PROBE),
-          })),
-        ),
-      });
-      const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
-      return items.map((_, ord) => {
-        const r = byOrd.get(ord)!;
-        const plan =
-          r.plan === null
-            ? null
-            : typeof r.plan === 'string'
-              ? (JSON.parse(r.plan) as Record<string, unknown>)
-              : r.plan;
-        return {
-          guard: r,
-          found: r.found === true || (r.found as unknown) === 't',
-          badSubject: r.bad_subject,
-          changed: Number(r.changed),
-          totals: { diskBytes: Number(r.disk), trafficBytes: Number(r.traffic), trafficMonth: r.month },
-          status: r.status ?? 'active',
-          suspendedFor: textArray(r.suspended_for),
-          crossed: textArray(r.crossed),
-          plan: plan ? planFromJson(plan) : null,
-        };
-      });
+      const out: Ingested[] = new Array<Ingested>(items.length);
+      for (const round of ingestRounds(items)) {
+        const answers = await ingest(
+          db,
+          round.map((i) => items[i]!),
+        );
+        round.forEach((i, k) => (out[i] = answers[k]!));
+      }
+      return out;
     },
-    // A batch that fails (two reports of one customer) is retried report by report.
+    // One batch in flight: the reports that arrive meanwhile share the next, larger one (cheaper per
+    // report for the app and PostgreSQL; bench/RESULTS.md, twelfth session). A batch that fails (a
+    // customer deleted meanwhile...) is retried report by report.
     { retryAlone: true, maxItems: 200, concurrency: 1 },
   );
+}
+
+async function ingest(db: Db, items: IngestInput[]): Promise<Ingested[]> {
+  const rows = await ingestStatement(db, {
+    reports: jsonForPostgres(
+      items.map((r, ord) => ({
+        ord,
+        sub: r.subscriptionId,
+        account: r.accountId,
+        at: r.measuredAt.toISOString(),
+        month: r.measuredAt.toISOString().slice(0, 7),
+        audit: r.audit,
+        entries: r.entries,
+        ...(r.guard ?? NO_GUARD_PROBE),
+      })),
+    ),
+  });
+  const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
+  return items.map((_, ord) => {
+    const r = byOrd.get(ord)!;
+    const plan =
+      r.plan === null ? null : typeof r.plan === 'string' ? (JSON.parse(r.plan) as Record<string, unknown>) : r.plan;
+    return {
+      guard: r,
+      found: r.found === true || (r.found as unknown) === 't',
+      badSubject: r.bad_subject,
+      changed: Number(r.changed),
+      totals: { diskBytes: Number(r.disk), trafficBytes: Number(r.traffic), trafficMonth: r.month },
+      status: r.status ?? 'active',
+      suspendedFor: textArray(r.suspended_for),
+      crossed: textArray(r.crossed),
+      plan: plan ? planFromJson(plan) : null,
+    };
+  });
 }
