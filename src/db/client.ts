@@ -397,11 +397,25 @@ export function raisedProblem(err: unknown): string | null {
   return e?.code === 'P0001' && typeof e.message === 'string' ? e.message : null;
 }
 
+/**
+ * A batch on its way this long is stalled (a lock wait, a slow statement): with extraLaneAfterMs set
+ * to it, the next batch starts beside it. Under load a batch takes 1-6 ms (bench/RESULTS.md).
+ */
+export const STALLED_BATCH_MS = 50;
+
 export interface BatchOptions {
   /** Most items in one statement. */
   maxItems?: number;
   /** Batches of this instance on their way to the database at once. */
   concurrency?: number;
+  /**
+   * When every batch in flight has been on its way this long (a lock wait, a slow statement), one
+   * more may start, up to maxConcurrency: the calls queued behind a stalled batch do not wait for it.
+   * Unset: never more than `concurrency`.
+   */
+  extraLaneAfterMs?: number;
+  /** Most batches in flight with the extra lanes (default 4 × concurrency). */
+  maxConcurrency?: number;
   /** When a batch of several fails, run each of its items alone, so one bad item fails only itself. */
   retryAlone?: boolean;
 }
@@ -420,10 +434,20 @@ export interface BatchOptions {
 export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOptions = {}): (item: I) => Promise<O> {
   const maxItems = opts.maxItems ?? 500;
   const concurrency = opts.concurrency ?? 1;
+  const extraAfter = opts.extraLaneAfterMs;
+  const maxConcurrency = Math.max(concurrency, opts.maxConcurrency ?? 4 * concurrency);
   type Waiter = { item: I; resolve: (o: O) => void; reject: (err: unknown) => void };
   let queue: Waiter[] = [];
-  let running = 0;
+  /** When each batch in flight started (performance.now()). */
+  const inFlight = new Set<{ at: number }>();
   let scheduled = false;
+  let laneTimer: ReturnType<typeof setTimeout> | undefined;
+  const laneFree = (now: number): boolean => {
+    if (inFlight.size < concurrency) return true;
+    if (extraAfter === undefined || inFlight.size >= maxConcurrency) return false;
+    for (const b of inFlight) if (now - b.at < extraAfter) return false;
+    return true;
+  };
 
   const runChecked = async (items: I[]): Promise<O[]> => {
     const out = await run(items);
@@ -451,14 +475,29 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
   }
   function pump(): void {
     scheduled = false;
-    while (running < concurrency && queue.length > 0) {
+    const now = performance.now();
+    while (queue.length > 0 && laneFree(now)) {
       const batch = queue.length <= maxItems ? queue : queue.slice(0, maxItems);
       queue = queue.length <= maxItems ? [] : queue.slice(maxItems);
-      running++;
+      const lane = { at: now };
+      inFlight.add(lane);
       void send(batch).finally(() => {
-        running--;
+        inFlight.delete(lane);
         pump();
       });
+    }
+    // Calls left waiting: look again when the youngest batch in flight has taken extraAfter.
+    if (queue.length > 0 && extraAfter !== undefined && inFlight.size < maxConcurrency && !laneTimer) {
+      let youngest = 0;
+      for (const b of inFlight) youngest = Math.max(youngest, b.at);
+      laneTimer = setTimeout(
+        () => {
+          laneTimer = undefined;
+          pump();
+        },
+        Math.max(1, youngest + extraAfter - now),
+      );
+      laneTimer.unref?.();
     }
   }
   return (item) => {
@@ -468,7 +507,7 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
     return new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       // Calls made in the same tick share the first batch too.
-      if (!scheduled && running < concurrency) {
+      if (!scheduled && (inFlight.size < concurrency || (extraAfter !== undefined && !laneTimer))) {
         scheduled = true;
         queueMicrotask(pump);
       }

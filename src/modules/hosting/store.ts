@@ -2,7 +2,7 @@
 // locked for a change, allocations and counts, usage upserted only when newer, and the cascade of a
 // suspension over every customer of a subscription in one statement.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../db/client.js';
+import { batched, preparedStatement, queryRows, STALLED_BATCH_MS, type Db, type Tx } from '../../db/client.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import {
   guardChecks,
@@ -399,9 +399,10 @@ export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested
       return out;
     },
     // One batch in flight: the reports that arrive meanwhile share the next, larger one (cheaper per
-    // report for the app and PostgreSQL; bench/RESULTS.md, twelfth session). A batch that fails (a
+    // report for the app and PostgreSQL; bench/RESULTS.md, twelfth session); another starts beside a
+    // batch that has stalled (a subscription locked by a long change). A batch that fails (a
     // customer deleted meanwhile...) is retried report by report.
-    { retryAlone: true, maxItems: 200, concurrency: 1 },
+    { retryAlone: true, maxItems: 200, concurrency: 1, extraLaneAfterMs: STALLED_BATCH_MS },
   );
 }
 

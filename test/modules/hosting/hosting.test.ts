@@ -2,10 +2,12 @@
 // thresholds and the cascading overuse suspension, add-ons charged pro rata to the second
 // (R-ADD-1..6), renewals at the prices in force with the bundled-WHMCS rule, and plan changes.
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
-import { queryRows } from '../../../src/db/client.js';
+import { createPostgresStore, queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
+import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
 import { balanceOf, credit } from '../../helpers/domains.js';
 import { feedSettled } from '../../helpers/events.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
@@ -1134,5 +1136,47 @@ t.test(
       [{ code: 'unknown_customer' }],
       'a change to the subscription makes the command new',
     );
+  },
+);
+
+t.test(
+  "R-PLAN-2: a usage report held by a locked subscription does not hold back another subscription's (PostgreSQL)",
+  // Without the extra lane the other report waits behind the locked one: the test then fails by its timeout.
+  { skip: !onPostgres && 'PostgreSQL only (set DATABASE_URL): PGlite is one connection', timeout: 60_000 },
+  async (t) => {
+    const url = await postgresTestDatabase(t);
+    const store = createPostgresStore(url, { max: 6 });
+    t.teardown(() => store.close());
+    const { app } = await buildTestApp(t, { store });
+    const op = await operator(app);
+    const r = await reseller(app, op.token, { currency: 'RUB' });
+    await credit(app, op.token, r.accountId, 10_000_000, 'RUB');
+    await plan(app, op.token, 'p-stall');
+    const [held, free] = [await subscribe(app, r, 'p-stall'), await subscribe(app, r, 'p-stall')];
+    // Another session holds the first subscription's row, as a long change would.
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    t.teardown(() => locker.end());
+    await locker.query('BEGIN');
+    await locker.query('SELECT 1 FROM hosting_subscriptions WHERE id = $1 FOR UPDATE', [held.id]);
+    const waiting = usage(app, r, held.id, new Date(), [{ disk_bytes: GB, traffic_bytes: 0 }]);
+    let heldAnswered = false;
+    void waiting.then(() => (heldAnswered = true));
+    // Until the locked report's statement is waiting for the lock (as PostgreSQL sees it).
+    while (
+      (
+        await locker.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+      ).rows[0].n === 0
+    )
+      await new Promise((res) => setTimeout(res, 5));
+    const other = await usage(app, r, free.id, new Date(), [{ disk_bytes: 2 * GB, traffic_bytes: 0 }]);
+    t.equal(other.statusCode, 200, 'the other subscription is answered');
+    t.notOk(heldAnswered, 'while the locked one still waits');
+    await locker.query('COMMIT');
+    t.equal((await waiting).statusCode, 200, 'and the locked one is answered once the lock is gone');
+    t.match(await get(app, r, `/v1/hosting/subscriptions/${held.id}/usage`), { disk: { used_bytes: GB } });
+    t.match(await get(app, r, `/v1/hosting/subscriptions/${free.id}/usage`), { disk: { used_bytes: 2 * GB } });
   },
 );
