@@ -13,6 +13,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
         operationId: 'listAuditEvents',
         tags: ['audit'],
         summary: 'Audit trail of state-changing calls, newest first',
+        description:
+          'R-SEC-7: who (account, user, credential), from which address, what (operation, method, path, target), and the result, for every state-changing call. A license check-in (reportPleskLicenseAddresses) that succeeded is its own record, kept with its report: details.report is the report as stored (addresses normalised, seen_at as kept) instead of the request body.',
         querystring: AuditQuery,
         response: { 200: Page(AuditEvent) },
       },
