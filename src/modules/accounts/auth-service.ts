@@ -22,7 +22,7 @@ import {
   TwoFactorNotEnrolled,
   TwoFactorRequired,
 } from './errors.js';
-import { clearUsernameFailures, recordUsernameFailure, usernameLockedUntil } from './login-lockout.js';
+import { clearUsernameFailures, recordUsernameFailure, usernameKey, usernameLockedUntil } from './login-lockout.js';
 import { burnPasswordCheck, verifyPassword } from './passwords.js';
 import { assertMayActOnUser, refusalToActOnUser } from './operation-permissions.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
@@ -95,7 +95,8 @@ export async function login(
     .select({ user: users, account: accounts })
     .from(users)
     .leftJoin(accounts, eq(accounts.id, users.accountId))
-    .where(sql`lower(${users.username}) = lower(${input.username})`);
+    // The same folding as the lockout's count (usernameKey): a non-ASCII spelling names nobody.
+    .where(sql`lower(${users.username}) = ${usernameKey(input.username)}`);
   const user = found?.user;
   const account = found?.account ?? undefined;
   if (user) onUser(user);

@@ -11,8 +11,14 @@ export interface LockoutPolicy {
   lockoutS: number;
 }
 
-/** The form a username is counted under: logins match usernames case-insensitively. */
-export const usernameKey = (username: string): string => username.toLowerCase();
+/**
+ * The form a username is counted and looked up under (case-insensitive): ASCII letters folded,
+ * nothing else. Usernames are ASCII (their pattern), so a spelling with any other letter names no
+ * user; folding it with Unicode's rules instead (toLowerCase turns U+0130 into "i" and a combining
+ * dot, PostgreSQL's lower() into "i") made "bİllie" a second count for billie's password guesses
+ * that still logged in as billie.
+ */
+export const usernameKey = (username: string): string => username.replace(/[A-Z]+/g, (s) => s.toLowerCase());
 
 /** Until when logins with this username are refused, or null when they are not. */
 export async function usernameLockedUntil(db: Db, username: string, now: Date): Promise<Date | null> {

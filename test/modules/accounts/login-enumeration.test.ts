@@ -107,3 +107,27 @@ t.test(
     t.equal((await login(app, nobody, 'wrong-password-guess')).statusCode, 401);
   },
 );
+
+t.test(
+  'R-API-5: a locked username stays locked under any spelling; a spelling with a non-ASCII letter names nobody',
+  async (t) => {
+    const { app } = await built;
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const user = await addUser(app, r.token, 'technical'); // its name has an "i"
+    // U+0130 (capital I with a dot): JavaScript lower-cases it to "i" and a combining dot, PostgreSQL to "i".
+    const dotted = user.username.replace('i', '\u0130');
+    t.not(dotted, user.username);
+    t.equal(
+      (await login(app, dotted, STRONG_PASSWORD, '203.0.113.1')).statusCode,
+      401,
+      'the right password under it: no user',
+    );
+    for (let i = 0; i < 3; i++) await login(app, user.username, `wrong-guess-${i}`, `203.0.113.${10 + i}`);
+    t.equal((await login(app, user.username.toUpperCase(), STRONG_PASSWORD, '203.0.113.20')).statusCode, 429);
+    for (const spelling of [dotted, user.username.replace(/i/g, '\u0130'), user.username.replace('i', 'I\u0307')]) {
+      const res = await login(app, spelling, STRONG_PASSWORD, '203.0.113.21');
+      t.not(res.statusCode, 200, `${JSON.stringify(spelling)}: no token while the name is locked`);
+    }
+  },
+);
