@@ -173,32 +173,40 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     strict,
   );
 
-  app.post(
-    '/v1/admin/tickets/inbound-email',
-    {
-      bodyLimit: emailBodyLimit,
-      config: { audit: true },
-      schema: {
-        operationId: 'adminReceiveTicketEmail',
-        tags: ['admin'],
-        summary: 'Take one raw e-mail (message/rfc822) for the ticket intake (R-TKT-10)',
-        description:
-          'For an MTA pipe or an inbound-mail service. Accepted only from the contact address of exactly one account: a T-<number> reference in the subject, or In-Reply-To/References naming a message of the ticket, adds to that ticket; otherwise a ticket opens. The answer is the same whether the message was taken or refused (a sender learns nothing about addresses); GET /v1/admin/tickets/inbound-email shows what each became.',
-        consumes: ['message/rfc822'],
-        errors: [UnsupportedMediaType],
-        response: { 202: Type.Object({ id: Uuid, status: Type.Literal('received') }, strict) },
+  // The raw e-mail (message/rfc822) is taken by this route only: every other route takes JSON. Its
+  // bytes are the raw body a signed request's signature covers, as a JSON body's are.
+  await app.register(async (intake) => {
+    intake.addContentTypeParser('message/rfc822', { parseAs: 'buffer' }, (req, body, done) => {
+      req.rawBody = body as Buffer;
+      done(null, body);
+    });
+    intake.post(
+      '/v1/admin/tickets/inbound-email',
+      {
+        bodyLimit: emailBodyLimit,
+        config: { audit: true },
+        schema: {
+          operationId: 'adminReceiveTicketEmail',
+          tags: ['admin'],
+          summary: 'Take one raw e-mail (message/rfc822) for the ticket intake (R-TKT-10)',
+          description:
+            'For an MTA pipe or an inbound-mail service. Accepted only from the contact address of exactly one account: a T-<number> reference in the subject, or In-Reply-To/References naming a message of the ticket, adds to that ticket; otherwise a ticket opens. The answer is the same whether the message was taken or refused (a sender learns nothing about addresses); GET /v1/admin/tickets/inbound-email shows what each became.',
+          consumes: ['message/rfc822'],
+          errors: [UnsupportedMediaType],
+          response: { 202: Type.Object({ id: Uuid, status: Type.Literal('received') }, strict) },
+        },
       },
-    },
-    async (req, reply) => {
-      if (!Buffer.isBuffer(req.body))
-        throw new UnsupportedMediaType('Send the raw message as message/rfc822', {
-          headers: { 'accept-post': 'message/rfc822' },
-        });
-      const { id } = await inbound.receive(req.body);
-      req.audit = { targetType: 'inbound_email', targetId: id };
-      return reply.code(202).send({ id, status: 'received' as const });
-    },
-  );
+      async (req, reply) => {
+        if (!Buffer.isBuffer(req.body))
+          throw new UnsupportedMediaType('Send the raw message as message/rfc822', {
+            headers: { 'accept-post': 'message/rfc822' },
+          });
+        const { id } = await inbound.receive(req.body);
+        req.audit = { targetType: 'inbound_email', targetId: id };
+        return reply.code(202).send({ id, status: 'received' as const });
+      },
+    );
+  });
 
   app.get(
     '/v1/admin/tickets/inbound-email',

@@ -17,8 +17,6 @@ export default async function ticketsArea(app: FastifyInstance, opts: AreaOption
   const inbound = createInboundEmail(app.db, tickets, now);
   // Timers are due at an instant; each run takes every ticket whose earliest timer has come.
   app.jobs.register('ticket-timers', (at) => tickets.runTimers(at), { every: config.timersIntervalMs });
-  // The raw e-mail of the intake, in this area only (everything else is JSON).
-  app.addContentTypeParser('message/rfc822', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const bodyLimit = ticketBodyLimit(config, opts.config.bodyLimit);
   await app.register(ticketRoutes, { tickets, catalogue, bodyLimit });
   await app.register(adminTicketRoutes, {

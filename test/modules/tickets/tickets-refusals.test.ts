@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
 import { buildTestApp } from '../../helpers/app.js';
-import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+import { apiKey, bearer, operator, reseller, signed, type Reseller } from '../../helpers/fixtures.js';
 
 type Json = Record<string, any>;
 
@@ -268,5 +268,46 @@ t.test(
     });
     t.equal(json.statusCode, 415);
     t.match(json.json().detail, /application\/json/);
+  },
+);
+
+t.test(
+  'R-TKT-10: only the e-mail intake takes message/rfc822; a ticket call with an e-mail body is refused (a signature would not cover it)',
+  async (t) => {
+    const { app, op, r } = await setup(t, '2027-01-11T09:00:00Z');
+    const ticket = await open(app, r);
+    const mail = 'From: billing@hosting.test\r\nSubject: x\r\n\r\nforged body';
+    // A reseller's ticket route that takes no body: an e-mail body is refused, not parsed and ignored.
+    const key = await apiKey(app, r.token, ['tickets:write']);
+    for (const path of ['revoke', 'suspend']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/tickets/${ticket.id}/${path}`,
+        headers: { ...signed(key, 'POST', `/v1/tickets/${ticket.id}/${path}`), 'content-type': 'message/rfc822' },
+        payload: mail,
+      });
+      t.equal(res.statusCode, 415, `${path}: ${res.body}`);
+    }
+    const opened = await app.inject({
+      method: 'POST',
+      url: '/v1/tickets',
+      headers: { ...bearer(r.token), 'content-type': 'message/rfc822' },
+      payload: mail,
+    });
+    t.equal(opened.statusCode, 415);
+    t.equal(
+      ((await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).body.ticket as { state: string }).state,
+      'open',
+      'nothing changed',
+    );
+
+    // The intake still takes it.
+    const taken = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/tickets/inbound-email',
+      headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
+      payload: mail,
+    });
+    t.equal(taken.statusCode, 202, taken.body);
   },
 );
