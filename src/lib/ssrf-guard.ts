@@ -68,12 +68,26 @@ function parse(address: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 const inAllowedRange = (addr: ipaddr.IPv4 | ipaddr.IPv6, allowed: ParsedAllowlist): boolean =>
   allowed.some(([range, bits]) => addr.kind() === range.kind() && addr.match(range, bits));
 
+const IPV4_COMPATIBLE: [ipaddr.IPv6, number] = [ipaddr.IPv6.parse('::'), 96];
+
+/**
+ * The range of an address as reachability goes: ipaddr.js's, except that an IPv4-compatible IPv6
+ * address (::/96, deprecated by RFC 4291) is not 'unicast' whatever it embeds: ipaddr.js calls
+ * ::7f00:1 (::127.0.0.1) unicast when written in hex.
+ */
+export function reachRange(addr: ipaddr.IPv4 | ipaddr.IPv6): string {
+  const range = addr.range();
+  if (range === 'unicast' && addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).match(IPV4_COMPATIBLE))
+    return 'ipv4Compatible';
+  return range;
+}
+
 /** Why the address may not be reached (null: it may). */
 export function refusal(address: string, allowed: ParsedAllowlist): string | null {
   const addr = parse(address);
   if (!addr) return `${address} is not an IP address`;
   if (inAllowedRange(addr, allowed)) return null;
-  const range = addr.range();
+  const range = reachRange(addr);
   return range === 'unicast' ? null : `${addr.toString()} is a ${range} address, not a public one`;
 }
 

@@ -1,6 +1,7 @@
 // Addresses as licenses and servers keep them: one canonical text form per address (IPv6
 // compressed, IPv4-mapped IPv6 as IPv4), so a report and a binding compare equal.
 import ipaddr from 'ipaddr.js';
+import { reachRange } from '../../lib/ssrf-guard.js';
 
 /** The canonical form of an IPv4 or IPv6 address, or null when `text` is not one. */
 export function normaliseAddress(text: string): string | null {
@@ -16,5 +17,5 @@ export function normaliseAddress(text: string): string | null {
 
 /** True for an address the Internet can reach (not private, loopback, link-local, reserved...). */
 export function isPublicAddress(canonical: string): boolean {
-  return ipaddr.parse(canonical).range() === 'unicast';
+  return reachRange(ipaddr.parse(canonical)) === 'unicast';
 }

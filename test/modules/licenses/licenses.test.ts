@@ -94,14 +94,17 @@ t.test('R-LIC-3: a license is only ordered attached to a server of your own, on 
     t.equal(res.json().code, 'bundling_required', label);
   }
   t.equal(await balanceOf(app, r), 1_000_000, 'nothing charged');
-  const private10 = await app.inject({
-    method: 'POST',
-    url: '/v1/servers',
-    headers: bearer(r.token),
-    payload: { name: 'lan', addresses: ['10.0.0.5'], provider: 'own' },
-  });
-  t.equal(private10.statusCode, 422, 'a server has public addresses only');
-  t.equal(private10.json().errors[0].code, 'address_not_public');
+  // A private address, and an IPv4-compatible IPv6 one (::/96) that embeds a loopback or a public address.
+  for (const address of ['10.0.0.5', '::7f00:1', '::808:808']) {
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v1/servers',
+      headers: bearer(r.token),
+      payload: { name: 'lan', addresses: [address], provider: 'own' },
+    });
+    t.equal(refused.statusCode, 422, `${address}: a server has public addresses only`);
+    t.equal(refused.json().errors[0].code, 'address_not_public');
+  }
 });
 
 t.test(

@@ -332,6 +332,10 @@ t.test('issue 13 item 6: unsafe URLs are refused with 422 unsafe_webhook_url and
     ['https://100.64.1.1/x', /carrierGradeNat/],
     ['https://[fd00::1]/x', /uniqueLocal/],
     ['https://[::ffff:127.0.0.1]/x', /127\.0\.0\.1 is a loopback/],
+    // IPv4-compatible IPv6 (::/96, deprecated): ipaddr.js calls ::7f00:1 unicast.
+    ['https://[::7f00:1]/x', /::7f00:1 is a ipv4Compatible address/],
+    ['https://[::a9fe:a9fe]/x', /ipv4Compatible/],
+    ['https://[::808:808]/x', /ipv4Compatible/],
     ['https://internal.example.com/x', /internal\.example\.com resolves to 10\.0\.0\.7 is a private/],
     ['https://half.example.com/x', /192\.168\.0\.1 is a private/],
     ['https://metadata.example.com/x', /169\.254\.169\.254 is a linkLocal/],
