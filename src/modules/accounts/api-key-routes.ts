@@ -5,7 +5,7 @@ import { IdParams } from '../../schemas.js';
 import type { AuthService } from './auth-service.js';
 import { ApiKey, ApiKeyWithSecret, apiKeyView, CreateApiKeyBody } from './schemas.js';
 import { NotFound } from '../../errors.js';
-import { InvalidAllowlist, RoleNotAssignable, ScopeNotPermitted } from './errors.js';
+import { ApiKeyExpired, InvalidAllowlist, RoleNotAssignable, ScopeNotPermitted } from './errors.js';
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
   app.get(
@@ -75,7 +75,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = as
         tags: ['api-keys'],
         summary: 'Replace the key and secret; the old ones stop working at once',
         params: IdParams,
-        errors: [NotFound, RoleNotAssignable],
+        errors: [NotFound, RoleNotAssignable, ApiKeyExpired],
         response: { 200: ApiKeyWithSecret },
       },
       config: { sensitive: true },

@@ -5,13 +5,14 @@ import { and, count, desc, eq, gt, isNull, lt, max, sql } from 'drizzle-orm';
 import * as OTPAuth from 'otpauth';
 import type { Db } from '../../db/client.js';
 import { accounts, apiKeys, loginFailures, recoveryCodes, sessions, users } from '../../db/schema/index.js';
-import { NotFound } from '../../errors.js';
+import { invalidField, NotFound } from '../../errors.js';
 import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
 import { newApiKey, newRecoveryCode, newSessionToken } from '../../lib/tokens.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Principal } from './credentials.js';
 import {
   AccountSuspended,
+  ApiKeyExpired,
   AccountTerminated,
   InvalidCredentials,
   InvalidTwoFactorCode,
@@ -353,6 +354,9 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
     });
   }
   const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
+  // A key that has expired already would be handed out with a 201 and refused at its first call.
+  if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
+    invalidField('/body/expires_at', 'expires_in_past', 'An API key expires after it is created: give a time to come');
   const fresh = newApiKey();
   const [row] = await db
     .insert(apiKeys)
@@ -408,6 +412,8 @@ export async function getApiKey(
 export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal, id: string) {
   const current = await getApiKey(db, principal, id, 'rotateApiKey');
   if (current.revokedAt) throw new NotFound('No such API key');
+  if (current.expiresAt && current.expiresAt.getTime() <= Date.now())
+    throw new ApiKeyExpired(`The key expired at ${current.expiresAt.toISOString()}; create a new one`);
   const fresh = newApiKey();
   const [row] = await db
     .update(apiKeys)

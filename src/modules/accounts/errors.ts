@@ -53,6 +53,11 @@ export const ScopeNotPermitted = defineError(
   422,
   'An API key cannot hold permissions its user lacks',
 );
+export const ApiKeyExpired = defineError(
+  'api_key_expired',
+  409,
+  'The API key has expired: a rotation would hand out a secret that works nowhere; create a new key',
+);
 export const InvalidAllowlist = defineError(
   'invalid_allowlist',
   422,

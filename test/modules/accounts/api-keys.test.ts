@@ -58,6 +58,50 @@ t.test('R-SEC-1: a key is limited to its scopes, and scopes are limited to the u
   );
 });
 
+t.test(
+  'R-SEC-5: no key is handed out expired: an expiry in the past is refused, an expired key is not rotated',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const past = await app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: bearer(r.token),
+      payload: { name: 'p', scopes: ['account:read'], expires_at: '2001-01-01T00:00:00Z' },
+    });
+    t.equal(past.statusCode, 422);
+    t.match(past.json().errors, [{ pointer: '/body/expires_at', code: 'expires_in_past' }]);
+    const listed = await app.inject({ method: 'GET', url: '/v1/api-keys', headers: bearer(r.token) });
+    t.equal(listed.json().data.length, 0, 'no key was made');
+
+    const key = await apiKey(app, r.token, ['account:read'], {
+      expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 200);
+    // Its day passes.
+    await app.db
+      .update(apiKeys)
+      .set({ expiresAt: new Date(Date.now() - 1_000) })
+      .where(eq(apiKeys.id, key.id));
+    app.credentialCache.revoke({ credentialId: key.id });
+    const expired = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) });
+    t.equal(expired.json().code, 'token_expired');
+    const rotated = await app.inject({
+      method: 'POST',
+      url: `/v1/api-keys/${key.id}/rotate`,
+      headers: bearer(r.token),
+    });
+    t.equal(rotated.statusCode, 409);
+    t.equal(rotated.json().code, 'api_key_expired');
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).json().code,
+      'token_expired',
+      'the key is unchanged',
+    );
+  },
+);
+
 t.test('R-SEC-5: rotation replaces the key at once; revocation stops it', async (t) => {
   const { app } = await buildTestApp(t);
   const op = await operator(app);
