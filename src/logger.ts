@@ -1,7 +1,7 @@
 // pino options for the app: request ids, redaction of credentials, compact request/response lines.
 import type { FastifyRequest, FastifyReply } from 'fastify';
 import { stdSerializers, type LoggerOptions, type DestinationStream } from 'pino';
-import { REDACTED, redactBody, redactSecrets } from './lib/redact.js';
+import { REDACTED, redactBody, redactSecrets, redactUrl } from './lib/redact.js';
 
 export interface LoggerSetup {
   level: string;
@@ -114,7 +114,7 @@ export function loggerOptions(setup: LoggerSetup): LoggerOptions & { stream?: De
       req(req: FastifyRequest) {
         return {
           method: req.method,
-          url: req.url,
+          url: redactUrl(req.url),
           remote_address: req.ip,
           headers: redactSecrets(pickHeaders(req.headers)),
         };

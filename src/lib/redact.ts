@@ -23,6 +23,25 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/**
+ * A request URL as it may be logged: the value of every query parameter whose name names a secret
+ * is masked (a client that sends `?password=...` by mistake must not leave it in the log).
+ */
+export function redactUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const params = new URLSearchParams(url.slice(at + 1));
+  let masked = false;
+  for (const key of new Set(params.keys())) {
+    if (!isSecretKey(key)) continue;
+    const n = params.getAll(key).length;
+    params.delete(key);
+    for (let i = 0; i < n; i++) params.append(key, REDACTED);
+    masked = true;
+  }
+  return masked ? `${url.slice(0, at)}?${params.toString()}` : url;
+}
+
 /** What stands in for a request body that is not JSON: it is never stored or logged as sent. */
 export const UNPARSED_BODY = '[unparsed body not recorded]';
 

@@ -235,3 +235,20 @@ t.test('hardening-7 / R-SEC-7: a failed statement is logged without its paramete
   t.notOk(/\$argon2id\$/.test(text), 'no argon2 hash in the logged error');
   t.notOk(text.includes('Failing row contains'), 'no row quoted by PostgreSQL');
 });
+
+t.test('R-SEC-7: a secret sent in the query string by mistake does not reach the log', async (t) => {
+  const { app, logs } = await buildTestApp(t, { env: { LOG_LEVEL: 'trace' } });
+  const secret = `query-secret-${randomBytes(6).toString('hex')}`;
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/auth/login?password=${secret}&Api_Key=${secret}&token=${secret}&note=kept`,
+    payload: { username: 'nobody-here', password: 'wrong-password' },
+  });
+  t.equal(res.statusCode, 401, 'a wrong password (the query is not read)');
+  const logText = logs()
+    .map((l) => JSON.stringify(l))
+    .join('\n');
+  t.ok(logText.includes('/v1/auth/login?'), 'the request is logged with its query');
+  t.ok(logText.includes('note=kept'), 'other parameters are kept');
+  t.notOk(logText.includes(secret), 'no secret in the log');
+});
