@@ -16,6 +16,22 @@ const BASE_OPTIONS = {
   useDefaults: true,
 } as const;
 
+type DateTimeFormat = { validate: (s: string) => boolean; compare?: (a: string, b: string) => number | undefined };
+/**
+ * `format: date-time` as RFC 3339 writes it and JavaScript can place: RFC 3339 admits a leap second
+ * (23:59:60), which Date cannot hold, so a handler's `new Date(text)` was Invalid Date and a
+ * `toISOString()` of it a 500. Such a value is refused by the schema (422) instead.
+ */
+function placeableDateTimes(ajv: unknown): void {
+  const a = ajv as { formats: Record<string, unknown>; addFormat(name: string, f: DateTimeFormat): void };
+  const base = a.formats['date-time'] as DateTimeFormat | undefined;
+  if (!base || typeof base.validate !== 'function') return;
+  a.addFormat('date-time', {
+    validate: (s) => base.validate(s) && !Number.isNaN(Date.parse(s)),
+    ...(base.compare ? { compare: base.compare } : {}),
+  });
+}
+
 // Compiled validators and serializers are kept for the life of the process, keyed by the schema's
 // content: an app built again in the same process (the tests build one per test, the benchmark
 // several) reuses them instead of compiling every route's schemas again, which was most of the
@@ -69,7 +85,11 @@ export function buildValidatorFactory(): BuildCompilerFromPool {
     if (!pair) {
       const custom = (options as { customOptions?: object }).customOptions;
       const withCoercion = (coerceTypes: false | 'array') =>
-        ({ ...options, customOptions: { ...custom, ...BASE_OPTIONS, coerceTypes } }) as PoolOptions;
+        ({
+          ...options,
+          customOptions: { ...custom, ...BASE_OPTIONS, coerceTypes },
+          onCreate: placeableDateTimes,
+        }) as PoolOptions;
       pair = {
         strict: validatorPool(externalSchemas, withCoercion(false)),
         coercing: validatorPool(externalSchemas, withCoercion('array')),

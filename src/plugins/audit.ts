@@ -22,7 +22,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * Tables whose rows are audit records of their own, besides audit_events (a check-in's report
-     * keeps its request's who, credential and address: see auditSource). The audit trail reads them
+     * keeps its request's who, credential and address: see AuditSource). The audit trail reads them
      * all, ordered by one id.
      */
     auditSources: AuditSource[];

@@ -203,3 +203,27 @@ t.test("R-SEC-7 / R-API-2: a refused repeat is recorded under its own code, not 
   t.match(byRequest.get(first.json().request_id), { status_code: first.statusCode, error_code: first.json().code });
   t.match(byRequest.get(repeat.json().request_id), { status_code: 409, error_code: 'repeated_failed_command' });
 });
+
+t.test(
+  'a date-time RFC 3339 admits but JavaScript cannot place (a leap second) is refused 422, never a 500',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const leap = '2016-12-31T23:59:60Z';
+    for (const url of [
+      `/v1/audit-events?since=${leap}`,
+      `/v1/audit-events?until=${leap}`,
+      `/v1/admin/tickets/sla-report?from=${leap}&to=2017-01-31T00:00:00Z`,
+    ]) {
+      const res = await app.inject({ method: 'GET', url, headers: bearer(op.token) });
+      t.equal(res.statusCode, 422, url);
+      t.equal(res.json().errors[0].code, 'invalid_format', url);
+    }
+    const fine = await app.inject({
+      method: 'GET',
+      url: '/v1/audit-events?since=2016-12-31T23:59:59Z',
+      headers: bearer(op.token),
+    });
+    t.equal(fine.statusCode, 200);
+  },
+);
