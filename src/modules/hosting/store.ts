@@ -242,8 +242,8 @@ export interface IngestRow extends GuardCheckRow {
  * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
  * reports of one customer cannot both update its row in one statement: usageRecorder sends them in
  * statements of their own (ingestRounds). The subscriptions and kept rows are found through
- * `= ANY (ARRAY(...))`: with `IN (SELECT ...)` the planner, expecting a hundred reports from jsonb_to_recordset, read whole
- * tables (a sequential scan of hosting_usage per batch).
+ * `= ANY (ARRAY(...))`: with `IN (SELECT ...)` the planner, expecting a hundred reports from
+ * jsonb_to_recordset, read whole tables (a sequential scan of hosting_usage per batch).
  */
 const ingestStatement = preparedStatement<IngestRow>(
   'hosting_usage_ingest',
@@ -386,24 +386,42 @@ export function ingestRounds(items: readonly Pick<IngestInput, 'subscriptionId' 
 
 /** Records usage reports, those made at the same moment in one statement (see above). */
 export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested> {
-  return batched<IngestInput, Ingested>(
+  const record = batched<IngestInput, Ingested | { failed: unknown }>(
     async (items) => {
-      const out: Ingested[] = new Array<Ingested>(items.length);
+      const out = new Array<Ingested | { failed: unknown }>(items.length);
       for (const round of ingestRounds(items)) {
-        const answers = await ingest(
-          db,
-          round.map((i) => items[i]!),
-        );
-        round.forEach((i, k) => (out[i] = answers[k]!));
+        try {
+          const answers = await ingest(
+            db,
+            round.map((i) => items[i]!),
+          );
+          round.forEach((i, k) => (out[i] = answers[k]!));
+        } catch (err) {
+          // A statement that fails (a customer deleted meanwhile...) is retried report by report, so
+          // one bad report fails only itself; the rounds already written are not written again.
+          if (round.length === 1) out[round[0]!] = { failed: err };
+          else
+            for (const i of round) {
+              try {
+                out[i] = (await ingest(db, [items[i]!]))[0]!;
+              } catch (e) {
+                out[i] = { failed: e };
+              }
+            }
+        }
       }
       return out;
     },
     // One batch in flight: the reports that arrive meanwhile share the next, larger one (cheaper per
     // report for the app and PostgreSQL; bench/RESULTS.md, twelfth session); another starts beside a
-    // batch that has stalled (a subscription locked by a long change). A batch that fails (a
-    // customer deleted meanwhile...) is retried report by report.
-    { retryAlone: true, maxItems: 200, concurrency: 1, extraLaneAfterMs: STALLED_BATCH_MS },
+    // batch that has stalled (a subscription locked by a long change).
+    { maxItems: 200, concurrency: 1, extraLaneAfterMs: STALLED_BATCH_MS },
   );
+  return async (report) => {
+    const r = await record(report);
+    if ('failed' in r) throw r.failed;
+    return r;
+  };
 }
 
 async function ingest(db: Db, items: IngestInput[]): Promise<Ingested[]> {
