@@ -95,7 +95,8 @@ const COLUMNS = [
   ['request_id', 'text'],
   ['details', 'jsonb'],
 ] as const satisfies readonly (readonly [keyof AuditRow, string])[];
-const columnList = sql.raw(COLUMNS.map(([c]) => c).join(', '));
+/** audit_events' columns an AuditRow fills, in one order (the audit trail's reads list them too). */
+export const auditColumnList = sql.raw(COLUMNS.map(([c]) => c).join(', '));
 const recordType = sql.raw(COLUMNS.map(([c, t]) => `${c} ${t}`).join(', '));
 
 /**
@@ -103,8 +104,8 @@ const recordType = sql.raw(COLUMNS.map(([c, t]) => `${c} ${t}`).join(', '));
  * for a change that writes its request's audit row in its own statement (as a CTE).
  */
 export function auditRowsInsert(rows: SQL): SQL {
-  return sql`INSERT INTO audit_events (${columnList})
-             SELECT ${columnList} FROM jsonb_to_recordset(${rows}) AS r(${recordType})`;
+  return sql`INSERT INTO audit_events (${auditColumnList})
+             SELECT ${auditColumnList} FROM jsonb_to_recordset(${rows}) AS r(${recordType})`;
 }
 
 /**

@@ -3,27 +3,10 @@
 // one id orders them all, and the filters reach into each table's own index.
 import { sql, type SQL } from 'drizzle-orm';
 import { jsonValue, queryRows, type Db } from '../../db/client.js';
-import type { AuditSource } from '../../plugins/audit.js';
+import { auditEvents } from '../../db/schema/index.js';
+import { auditColumnList, type AuditRow, type AuditSource } from '../../plugins/audit.js';
 
-export interface AuditEventRow {
-  id: number;
-  at: Date;
-  accountId: string | null;
-  userId: string | null;
-  credentialType: string | null;
-  credentialId: string | null;
-  address: string;
-  operation: string;
-  method: string;
-  path: string;
-  targetType: string | null;
-  targetId: string | null;
-  statusCode: number;
-  result: string;
-  errorCode: string | null;
-  requestId: string;
-  details: unknown;
-}
+export type AuditEventRow = typeof auditEvents.$inferSelect;
 
 export interface AuditFilter {
   accountId?: string | undefined;
@@ -37,29 +20,15 @@ export interface AuditFilter {
   limit: number;
 }
 
-interface Row extends Record<string, unknown> {
+/** A union row as the driver gives it: audit_events' columns, snake_case. */
+type Row = Omit<AuditRow, 'at' | 'result' | 'details'> & {
   id: string | number;
   at: string | Date;
-  account_id: string | null;
-  user_id: string | null;
-  credential_type: string | null;
-  credential_id: string | null;
-  address: string;
-  operation: string;
-  method: string;
-  path: string;
-  target_type: string | null;
-  target_id: string | null;
-  status_code: number;
   result: string;
-  error_code: string | null;
-  request_id: string;
   details: unknown;
-}
+};
 
-const OWN = sql`SELECT id, at, account_id, user_id, credential_type, credential_id, address, operation, method,
-                       path, target_type, target_id, status_code, result, error_code, request_id, details
-                FROM audit_events`;
+const OWN = sql`SELECT id, ${auditColumnList} FROM audit_events`;
 
 /** Up to limit + 1 events, so the caller knows whether another page follows. */
 export async function listAuditEvents(
@@ -80,7 +49,7 @@ export async function listAuditEvents(
   // One UNION ALL: PostgreSQL pushes the conditions into each table's scan and merges the tables'
   // newest-first index scans, so a page reads about limit rows of each.
   const trail = sql.join([OWN, ...sources.map((s) => s.select)], sql` UNION ALL `);
-  const rows = await queryRows<Row>(
+  const rows = await queryRows<Row & Record<string, unknown>>(
     db,
     sql`SELECT * FROM (${trail}) e
         WHERE ${sql.join(conditions, sql` AND `)}
