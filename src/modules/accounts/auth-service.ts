@@ -315,17 +315,31 @@ export async function disableTwoFactor(
   principal: Principal,
   userId: string,
   code: string | undefined,
-): Promise<void> {
+): Promise<{ sessionsRevoked: boolean }> {
   const user = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, user, 'disableTwoFactor');
   if (user.id === principal.userId && (!code || !(await acceptTotp(db, box, user, code))))
     throw new InvalidTwoFactorCode('Confirm with a current TOTP code');
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     await tx
       .update(users)
       .set({ totpEnabled: false, totpSecret: null, totpLastStep: null, updatedAt: new Date() })
       .where(eq(users.id, user.id));
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
+    // R-SEC-3: in an account that requires 2FA, a user without it keeps no session: the next login
+    // leads to enrolment. Returns whether sessions were signed out (the caller drops cached ones).
+    const [account] = user.accountId
+      ? await tx
+          .select({ requireTwoFactor: accounts.requireTwoFactor })
+          .from(accounts)
+          .where(eq(accounts.id, user.accountId))
+      : [];
+    if (!account?.requireTwoFactor) return { sessionsRevoked: false };
+    await tx
+      .update(sessions)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(sessions.userId, user.id), isNull(sessions.revokedAt)));
+    return { sessionsRevoked: true };
   });
 }
 

@@ -1,7 +1,7 @@
 // Reseller accounts and their users (R-SEC-1, R-SEC-2, R-SEC-4, R-SEC-6). Every function that
 // reads or changes a tenant's object takes the caller's principal and filters by its account:
 // another tenant's object is "not found", never "forbidden".
-import { and, asc, count, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, ne } from 'drizzle-orm';
 import { isUniqueViolation, type Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
@@ -158,8 +158,34 @@ export async function updateOwnAccount(
       .set({ ...fields, updatedAt: at })
       .where(eq(accounts.id, accountId))
       .returning();
+    // R-SEC-3: once the account requires 2FA, no session of a user without it stays open; they log
+    // in again, which takes them to enrolment. API keys are kept (see the README).
+    if (fields.requireTwoFactor === true) await revokeSessionsWithoutTwoFactor(tx, accountId, at);
     return row!;
   });
+}
+
+/** Revokes every open session of the account's users who have no second factor. */
+async function revokeSessionsWithoutTwoFactor(
+  tx: Db | Parameters<Parameters<Db['transaction']>[0]>[0],
+  accountId: string,
+  at: Date,
+): Promise<void> {
+  await tx
+    .update(sessions)
+    .set({ revokedAt: at })
+    .where(
+      and(
+        isNull(sessions.revokedAt),
+        inArray(
+          sessions.userId,
+          tx
+            .select({ id: users.id })
+            .from(users)
+            .where(and(eq(users.accountId, accountId), eq(users.totpEnabled, false))),
+        ),
+      ),
+    );
 }
 
 export async function setAccountStatus(

@@ -2,7 +2,7 @@ import t from 'tap';
 import { eq } from 'drizzle-orm';
 import { users } from '../../../src/db/schema/index.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { addUser, bearer, loginAs, operator, reseller, STRONG_PASSWORD, totp } from '../../helpers/fixtures.js';
+import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD, totp } from '../../helpers/fixtures.js';
 
 async function enrol(app: TestApp['app'], token: string, userId: string) {
   const start = await app.inject({ method: 'POST', url: `/v1/users/${userId}/two-factor`, headers: bearer(token) });
@@ -158,6 +158,77 @@ t.test(
     t.equal(ok.statusCode, 200);
   },
 );
+
+t.test(
+  'R-SEC-3: requiring 2FA signs out the sessions of users without it; their keys and the sessions of users with it stay',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const tech = await addUser(app, r.token, 'technical');
+    const techSession = await loginAs(app, tech.username);
+    const techKey = await apiKey(app, techSession.token, ['domains:read']);
+    const { secret: ownerSecret } = await enrol(app, r.token, r.ownerId);
+    const ownerSecondSession = await login(app, r.ownerUsername, { totp_code: totp(ownerSecret, Date.now() + 30_000) });
+    t.equal(ownerSecondSession.statusCode, 200);
+
+    const me = (token: string) => app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) });
+    t.equal((await me(techSession.token)).statusCode, 200, 'open before the policy (and cached)');
+
+    const set = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: true },
+    });
+    t.equal(set.statusCode, 200);
+    const out = await me(techSession.token);
+    t.equal(out.statusCode, 401, 'the session of a user without 2FA is revoked at once');
+    t.equal((await me(r.token)).statusCode, 200, 'the session of the one with 2FA stays');
+    t.equal((await me(ownerSecondSession.json().token)).statusCode, 200);
+    const withKey = await app.inject({ method: 'GET', url: '/v1/domains', headers: bearer(techKey.key) });
+    t.equal(withKey.statusCode, 200, 'API keys are machine credentials and are kept');
+    const again = await login(app, tech.username);
+    t.equal(again.json().code, 'two_factor_enrolment_required', 'logging in again leads to enrolment');
+  },
+);
+
+t.test("R-SEC-3: under require_two_factor, turning a user's 2FA off signs out that user's sessions", async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const tech = await addUser(app, r.token, 'technical');
+  const techLogin = await loginAs(app, tech.username);
+  const { secret } = await enrol(app, techLogin.token, tech.id);
+  await enrol(app, r.token, r.ownerId);
+  const set = await app.inject({
+    method: 'PATCH',
+    url: '/v1/account',
+    headers: bearer(r.token),
+    payload: { require_two_factor: true },
+  });
+  t.equal(set.statusCode, 200);
+  const techSession = await login(app, tech.username, { totp_code: totp(secret, Date.now() + 30_000) });
+  t.equal(techSession.statusCode, 200);
+  const token = techSession.json().token as string;
+  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) })).statusCode, 200);
+
+  const reset = await app.inject({
+    method: 'DELETE',
+    url: `/v1/users/${tech.id}/two-factor`,
+    headers: bearer(r.token),
+    payload: {},
+  });
+  t.equal(reset.statusCode, 204);
+  const after = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) });
+  t.equal(after.statusCode, 401, 'no session of a user without 2FA in an account that requires it');
+  t.equal((await login(app, tech.username)).json().code, 'two_factor_enrolment_required');
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
+    200,
+    "the admin's own session stays",
+  );
+});
 
 t.test('R-SEC-3: disabling needs a current code for yourself; an admin can reset another user', async (t) => {
   const { app } = await buildTestApp(t);
