@@ -7,17 +7,10 @@ import type { App } from '../../src/app.js';
 import { beginRequestTransaction, createPostgresStore, queryRows } from '../../src/db/client.js';
 import { buildTestApp } from '../helpers/app.js';
 import { onPostgres, postgresTestDatabase } from '../helpers/db.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** Jobs on, polling often; the app's own jobs keep their slow default schedule. */
 const ENABLED = { JOBS_ENABLED: 'true', JOBS_POLL_INTERVAL_MS: '500', JOBS_INTERVAL_MS: '3600000' };
-
-async function eventually(what: string, ok: () => boolean | Promise<boolean>, boundMs = 60_000): Promise<void> {
-  const giveUp = Date.now() + boundMs;
-  while (!(await ok())) {
-    if (Date.now() > giveUp) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const queued = (app: App, job: string) =>
   queryRows<{ state: string; singleton_on: string | null; retry_count: number; retry_backoff: boolean }>(

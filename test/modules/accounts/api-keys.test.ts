@@ -4,6 +4,7 @@ import { apiKeys } from '../../../src/db/schema/index.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { testStore } from '../../helpers/db.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, signed } from '../../helpers/fixtures.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -18,7 +19,12 @@ t.test('R-SEC-5: an API key is shown once, works as a bearer, and is stored hash
   t.equal(res.statusCode, 200);
   const [row] = await store.db.select().from(apiKeys).where(eq(apiKeys.id, key.id));
   t.notOk(JSON.stringify(row).includes(key.secret), 'the secret is not stored in clear');
-  const shown = await app.inject({ method: 'GET', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
+  // The use is recorded beside the request, not before its answer: wait for the write.
+  const show = () => app.inject({ method: 'GET', url: `/v1/api-keys/${key.id}`, headers: bearer(r.token) });
+  await eventually('the key use recorded', async () => (await show()).json().last_used_at !== null, 10_000).catch(
+    () => {},
+  );
+  const shown = await show();
   t.notOk(shown.body.includes(key.secret), 'reading the key never shows the secret');
   t.equal(shown.json().last_used_address, '127.0.0.1', 'last use is recorded');
   t.ok(shown.json().last_used_at);

@@ -9,6 +9,7 @@ import { CUSTOMER } from '../../helpers/domains.js';
 import { apiKey, bearer, operator, reseller, signed } from '../../helpers/fixtures.js';
 import { createPostgresStore } from '../../../src/db/client.js';
 import { startPrivatePostgres, startPrivateRedis } from '../../helpers/private-services.js';
+import { eventually } from '../../helpers/eventually.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
 
@@ -151,7 +152,10 @@ t.test(
       remoteAddress: '198.51.100.7',
     });
     t.equal(genuine.statusCode, 200, 'the nonce was not consumed by the forgery');
-    const [after] = await store.db.select().from(apiKeys).where(eq(apiKeys.id, key.id));
+    // The use is recorded beside the request, not before its answer: wait for the write.
+    const readKey = async () => (await store.db.select().from(apiKeys).where(eq(apiKeys.id, key.id)))[0];
+    await eventually('the key use recorded', async () => (await readKey())?.lastUsedAt != null, 10_000).catch(() => {});
+    const after = await readKey();
     t.ok(after?.lastUsedAt, 'a verified request records its use');
     t.equal(after?.lastUsedAddress, '198.51.100.7');
   },
