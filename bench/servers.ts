@@ -29,6 +29,10 @@ if (mode === 'bare') {
       return r.rows[0];
     },
   );
+  // The framework alone, without the database: what the app's hooks cost is measured against this.
+  app.get('/bare/noop', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({
+    ok: true,
+  }));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ url: address })}\n`);
 } else if (mode === 'app') {
@@ -73,6 +77,18 @@ if (mode === 'bare') {
     '/bench/authed/account',
     { schema: { hide: true, response: { 200: view } }, config: { permission: 'account:read' } },
     async (req) => readAccount(req.principal!.accountId!),
+  );
+  // No database: the app's per-request cost (hooks, auth, limiter, headers) against bare's /bare/noop.
+  const ok = Type.Object({ ok: Type.Boolean() });
+  app.get(
+    '/bench/public/noop',
+    { schema: { hide: true, response: { 200: ok } }, config: { permission: 'public' } },
+    async () => ({ ok: true }),
+  );
+  app.get(
+    '/bench/authed/noop',
+    { schema: { hide: true, response: { 200: ok } }, config: { permission: 'account:read' } },
+    async () => ({ ok: true }),
   );
   // Issue 4: the same authenticated read with the fair-use limiter switched off for this route only.
   app.get(

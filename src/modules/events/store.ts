@@ -235,9 +235,9 @@ export async function purgeEvents(tx: Tx, before: Date, batch = 5_000): Promise<
   const rows = await queryRows<{ n: number }>(
     tx,
     sql`WITH gone AS (
-          DELETE FROM events WHERE id IN (
+          DELETE FROM events WHERE id = ANY (ARRAY(
             SELECT e.id FROM events e WHERE e.created_at < ${before.toISOString()}::timestamptz
-              AND NOT EXISTS (SELECT 1 FROM event_outbox o WHERE o.event_id = e.id) LIMIT ${batch})
+              AND NOT EXISTS (SELECT 1 FROM event_outbox o WHERE o.event_id = e.id) LIMIT ${batch}))
           RETURNING 1)
         SELECT count(*)::int AS n FROM gone`,
   );

@@ -389,8 +389,8 @@ export async function disableFailingEndpoints(tx: Tx, cutoff: Date, at: Date): P
     tx,
     sql`UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'failing', disabled_at = ${iso(at)}::timestamptz,
                updated_at = ${iso(at)}::timestamptz
-        WHERE id IN (SELECT id FROM webhook_endpoints WHERE enabled AND failing_since < ${iso(cutoff)}::timestamptz
-                     LIMIT 500 FOR UPDATE SKIP LOCKED)
+        WHERE id = ANY (ARRAY(SELECT id FROM webhook_endpoints WHERE enabled AND failing_since < ${iso(cutoff)}::timestamptz
+                              LIMIT 500 FOR UPDATE SKIP LOCKED))
         RETURNING id, account_id, url, disabled_reason, disabled_at`,
   );
   return rows.map(disabledRow);
@@ -657,15 +657,15 @@ export async function purgeAttemptBodies(db: Tx, before: Date, batch = 5_000): P
     db,
     sql`WITH a AS (
           UPDATE webhook_attempts SET response_body = NULL
-          WHERE id IN (SELECT id FROM webhook_attempts
-                       WHERE attempted_at < ${iso(before)}::timestamptz AND response_body IS NOT NULL
-                       ORDER BY id LIMIT ${batch})
+          WHERE id = ANY (ARRAY(SELECT id FROM webhook_attempts
+                                WHERE attempted_at < ${iso(before)}::timestamptz AND response_body IS NOT NULL
+                                ORDER BY id LIMIT ${batch}))
           RETURNING 1),
         d AS (
           UPDATE webhook_deliveries SET last_response_body = NULL
-          WHERE id IN (SELECT id FROM webhook_deliveries
-                       WHERE last_attempt_at < ${iso(before)}::timestamptz AND last_response_body IS NOT NULL
-                       LIMIT ${batch})
+          WHERE id = ANY (ARRAY(SELECT id FROM webhook_deliveries
+                                WHERE last_attempt_at < ${iso(before)}::timestamptz AND last_response_body IS NOT NULL
+                                LIMIT ${batch}))
           RETURNING 1)
         SELECT (SELECT count(*) FROM a)::int + (SELECT count(*) FROM d)::int AS n`,
   );
@@ -681,9 +681,9 @@ export async function purgeFinishedDeliveries(db: Tx, before: Date, batch = 5_00
     db,
     sql`WITH gone AS (
           DELETE FROM webhook_deliveries
-          WHERE id IN (SELECT id FROM webhook_deliveries
-                       WHERE status <> 'pending' AND completed_at < ${iso(before)}::timestamptz
-                       LIMIT ${batch})
+          WHERE id = ANY (ARRAY(SELECT id FROM webhook_deliveries
+                                WHERE status <> 'pending' AND completed_at < ${iso(before)}::timestamptz
+                                LIMIT ${batch}))
           RETURNING 1)
         SELECT count(*)::int AS n FROM gone`,
   );
