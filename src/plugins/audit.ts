@@ -100,12 +100,13 @@ export const auditColumnList = sql.raw(COLUMNS.map(([c]) => c).join(', '));
 const recordType = sql.raw(COLUMNS.map(([c, t]) => `${c} ${t}`).join(', '));
 
 /**
- * An INSERT of the audit rows that `rows` (a jsonb array of AuditRow, from jsonForPostgres) holds,
- * for a change that writes its request's audit row in its own statement (as a CTE).
+ * An INSERT of the audit rows that `rows` (a jsonb array of AuditRow, from jsonForPostgres, or a
+ * json one) holds, for a change that writes its request's audit row in its own statement (as a CTE).
  */
-export function auditRowsInsert(rows: SQL): SQL {
+export function auditRowsInsert(rows: SQL, type: 'jsonb' | 'json' = 'jsonb'): SQL {
+  const toRecords = sql.raw(`${type}_to_recordset`);
   return sql`INSERT INTO audit_events (${auditColumnList})
-             SELECT ${auditColumnList} FROM jsonb_to_recordset(${rows}) AS r(${recordType})`;
+             SELECT ${auditColumnList} FROM ${toRecords}(${rows}) AS r(${recordType})`;
 }
 
 /**

@@ -301,6 +301,8 @@ export function guardFound(r: GuardCheckRow | undefined): GuardFound {
 export interface DeferredGuard {
   probe: GuardProbe;
   settle(row: GuardCheckRow | undefined): Promise<void>;
+  /** The lookup on its own (a path of the route whose statement does not carry it), settled. */
+  lookup(): Promise<void>;
 }
 
 /** A CTE that forgets the remembered failures naming any of `subjects`: rows of (account_id, subject). */
@@ -458,7 +460,11 @@ export default fp<{ windowS: number; now?: () => Date }>(
       const st = state.get(this);
       if (!st?.deferred) return null;
       const operation = this.routeOptions.schema?.operationId ?? '';
-      return { probe: probeOf(st), settle: (row) => settle(this, st, operation, guardFound(row)) };
+      return {
+        probe: probeOf(st),
+        settle: (row) => settle(this, st, operation, guardFound(row)),
+        lookup: () => refuseRepeat(this, st, operation),
+      };
     });
 
     // A guardInStatement request that failed before its statement answered: the lookup now, and a

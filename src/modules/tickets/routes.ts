@@ -102,7 +102,8 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/v1/tickets',
     {
-      config: notBulkWork,
+      // The ticket's statement makes the R-API-2 lookup (ticket creation is a hot path).
+      config: { ...notBulkWork, guardInStatement: true },
       bodyLimit,
       schema: {
         operationId: 'createTicket',
@@ -147,6 +148,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
           req.audit = { targetType: 'ticket', targetId: id };
           return req.auditRowFor(201);
         },
+        req.deferredGuard(),
       );
       req.audit = { targetType: 'ticket', targetId: t.ticket.id };
       if (t.audited) req.auditWrittenFor = 201;

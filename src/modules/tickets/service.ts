@@ -30,6 +30,7 @@ import {
 import { defineError, invalidField, NotFound } from '../../errors.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import type { AuditRow } from '../../plugins/audit.js';
+import type { DeferredGuard } from '../../plugins/repeated-failure-guard.js';
 import {
   TicketClosed,
   TicketCreated,
@@ -453,11 +454,15 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       n: NewTicket,
       userId: string | null,
       auditRowFor: ((ticketId: string) => AuditRow | null) | null = null,
+      /** The request's R-API-2 lookup, for the ticket's statement to make (or made here first). */
+      guard: DeferredGuard | null = null,
     ): Promise<{ ticket: TicketView; audited: boolean }> {
       await checkConcerns(db, n.accountId, n.concerns);
       if (n.attachments.length === 0) {
-        const made = await openInOneStatement(n, userId, auditRowFor);
+        const made = await openInOneStatement(n, userId, auditRowFor, guard);
         if (made) return { ticket: made.view, audited: made.audited };
+      } else {
+        await guard?.lookup();
       }
       const ticket = await db.transaction(async (tx) => {
         const at = deps.now();
@@ -991,6 +996,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     n: NewTicket,
     userId: string | null,
     auditRowFor: ((ticketId: string) => AuditRow | null) | null,
+    guard: DeferredGuard | null,
   ): Promise<{ view: TicketView; audited: boolean } | null> {
     const { row: calendarRow, calendar } = await defaultCalendar.get();
     const at = deps.now();
@@ -1018,9 +1024,12 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       calendarVersion: calendarRow.version,
       event: view,
       audit,
+      guard: guard?.probe ?? null,
     });
-    if (!written) defaultCalendar.forget();
-    return written ? { view, audited: audit !== null } : null;
+    // R-API-2: a repeat of a remembered failure is refused here (the statement wrote nothing for it).
+    await guard?.settle(written.guard);
+    if (!written.created) defaultCalendar.forget();
+    return written.created ? { view, audited: audit !== null } : null;
   }
 
   async function closeTicket(tx: Tx, t: TicketRow, reason: string, at: Date): Promise<TicketRow> {

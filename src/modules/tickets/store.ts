@@ -5,6 +5,13 @@ import { batched, preparedStatement, queryRows, type Db, type Tx } from '../../d
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import { eventSequenceKey, eventsCtes } from '../events/api.js';
 import {
+  guardChecks,
+  guardProbeColumns,
+  NO_GUARD_PROBE,
+  type GuardCheckRow,
+  type GuardProbe,
+} from '../../plugins/repeated-failure-guard.js';
+import {
   ticketAttachments,
   ticketCalendars,
   ticketLinks,
@@ -374,20 +381,26 @@ export function defaultCalendarCache(db: Db) {
  * New tickets, each with its priority history, its description, its first period, its
  * ticket.created event and the request's audit row (R-SEC-7), tickets created at the same moment in
  * one statement (one commit). A ticket is written only if the calendar its period was computed on
- * is still the default at that version; `created` says which were.
+ * is still the default at that version, and if its request is not the repeat of a remembered
+ * failure (R-API-2: the statement makes the request's lookup, guardChecks); `created` says which
+ * were, the guard columns what the lookup found (the caller settles it first). The input is json,
+ * not jsonb: json_to_recordset takes the text apart without building jsonb's tree, and the event's
+ * data goes into its json column as sent.
  */
-const createStatement = preparedStatement<{ ord: number | string; created: boolean | string }>(
+const createStatement = preparedStatement<GuardCheckRow & { ord: number | string; created: boolean | string }>(
   'tickets_create',
   sql`WITH q AS (
-        SELECT * FROM jsonb_to_recordset(${sql.placeholder('tickets')}::jsonb) AS q(
+        SELECT * FROM json_to_recordset(${sql.placeholder('tickets')}::json) AS q(
           ord integer, id uuid, number bigint, account uuid, subject text, channel text, concerns_type text,
           concerns_ref text, requested text, at timestamptz, next_timer timestamptz, calendar text,
           calendar_version integer, message uuid, "user" uuid, body text, email_message_id text, period uuid,
-          goal integer, business boolean, deadline timestamptz, warn timestamptz, priorities jsonb, key text,
-          object_id text, data jsonb, audit jsonb)),
+          goal integer, business boolean, deadline timestamptz, warn timestamptz, priorities json, key text,
+          object_id text, data json, audit json, ${guardProbeColumns})),
+      gc AS MATERIALIZED (${guardChecks('q')}),
       ok AS (
         SELECT q.* FROM q JOIN ticket_calendars c
-          ON c.id = q.calendar AND c.version = q.calendar_version AND c.is_default),
+          ON c.id = q.calendar AND c.version = q.calendar_version AND c.is_default
+        JOIN gc ON gc.ord = q.ord AND gc.guard_failed_ms IS NULL),
       t AS (
         INSERT INTO tickets (id, number, account_id, subject, channel, concerns_type, concerns_ref, state, priority,
                              requested_priority, sla_origin_at, next_timer_at, created_at, updated_at)
@@ -398,7 +411,7 @@ const createStatement = preparedStatement<{ ord: number | string; created: boole
       priorities AS (
         INSERT INTO ticket_priority_changes (ticket_id, kind, priority, justification, by_user_id, at)
         SELECT ok.id, r.kind, r.priority, r.justification, r.by_user_id, ok.at
-        FROM ok, ROWS FROM (jsonb_to_recordset(ok.priorities)
+        FROM ok, ROWS FROM (json_to_recordset(ok.priorities)
           AS (kind text, priority text, justification text, by_user_id uuid)) WITH ORDINALITY
           AS r(kind, priority, justification, by_user_id, n)
         ORDER BY ok.ord, r.n),
@@ -412,8 +425,8 @@ const createStatement = preparedStatement<{ ord: number | string; created: boole
                                     deadline_at, warn_at, outcome)
         SELECT period, id, 'registered', at, 'low', goal, business, calendar, deadline, warn, 'running' FROM ok),
       ${eventsCtes('ok', sql.raw(`'${TicketCreated.type}'`), sql.raw(`'${TicketCreated.objectType}'`))},
-      audited AS (${auditRowsInsert(sql`(SELECT jsonb_agg(audit ORDER BY ord) FROM ok WHERE audit IS NOT NULL)`)})
-      SELECT q.ord, EXISTS (SELECT 1 FROM ok WHERE ok.ord = q.ord) AS created FROM q`,
+      audited AS (${auditRowsInsert(sql`(SELECT json_agg(audit ORDER BY ord) FROM ok WHERE audit IS NOT NULL)`, 'json')})
+      SELECT gc.*, EXISTS (SELECT 1 FROM ok WHERE ok.ord = gc.ord) AS created FROM gc`,
 );
 
 export interface NewTicketRows {
@@ -425,11 +438,20 @@ export interface NewTicketRows {
   /** The ticket.created event's data (the ticket as the API shows it). */
   event: unknown;
   audit: AuditRow | null;
+  /** The request's R-API-2 lookup, made by the statement (none: nothing to look up). */
+  guard: GuardProbe | null;
 }
 
-/** Writes new tickets (see createStatement): each call resolves false when the default calendar changed meanwhile. */
-export function ticketWriter(db: Db): (n: NewTicketRows) => Promise<boolean> {
-  return batched<NewTicketRows, boolean>(
+export interface TicketWritten {
+  /** Written; false when the default calendar changed meanwhile or the lookup found a repeat. */
+  created: boolean;
+  /** What the R-API-2 lookup found, for the caller to settle first. */
+  guard: GuardCheckRow;
+}
+
+/** Writes new tickets (see createStatement): each call answers whether it was written, and its R-API-2 lookup. */
+export function ticketWriter(db: Db): (n: NewTicketRows) => Promise<TicketWritten> {
+  return batched<NewTicketRows, TicketWritten>(
     async (items) => {
       const rows = await createStatement(db, {
         tickets: jsonForPostgres(
@@ -466,11 +488,15 @@ export function ticketWriter(db: Db): (n: NewTicketRows) => Promise<boolean> {
             object_id: n.ticket.id,
             data: n.event,
             audit: n.audit,
+            ...(n.guard ?? NO_GUARD_PROBE),
           })),
         ),
       });
-      const created = new Map(rows.map((r) => [Number(r.ord), r.created === true || r.created === 't']));
-      return items.map((_, ord) => created.get(ord) === true);
+      const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+      return items.map((_, ord) => {
+        const r = byOrd.get(ord)!;
+        return { created: r.created === true || r.created === 't', guard: r };
+      });
     },
     // A batch that fails is retried ticket by ticket, so one bad ticket fails only itself.
     { retryAlone: true, maxItems: 200, concurrency: 2 },

@@ -311,3 +311,81 @@ t.test(
     t.equal(taken.statusCode, 202, taken.body);
   },
 );
+
+t.test(
+  "R-API-2, R-TKT-1: a ticket that failed is not opened again unaltered; the lookup is made by the ticket's own statement",
+  async (t) => {
+    const { app, r } = await setup(t, '2027-01-11T09:00:00Z');
+    const tickets = async () =>
+      Number(
+        (await app.db.execute(sql`SELECT count(*) AS n FROM tickets WHERE account_id = ${r.accountId}::uuid`)).rows[0]!
+          .n,
+      );
+    const refusals = async () =>
+      Number(
+        (
+          await app.db.execute(
+            sql`SELECT count(*) AS n FROM audit_events WHERE operation = 'createTicket' AND error_code = 'repeated_failed_command'`,
+          )
+        ).rows[0]!.n,
+      );
+    const about = (name: string, extra: Json = {}) => ({
+      subject: `Mail to ${name} bounces`,
+      description: 'Every message to the domain bounces since the filter was set up',
+      concerns: { type: 'spam_filter_domain', ref: name },
+      ...extra,
+    });
+    const filterDomain = (name: string) =>
+      app.db.execute(
+        sql`INSERT INTO spam_filter_domains (account_id, name, destinations, products, period_anchor)
+            VALUES (${r.accountId}::uuid, ${name}, '[]'::jsonb, '{incoming}', now())`,
+      );
+
+    // Refused before the statement (the domain is not the account's): the repeat is refused as one.
+    const first = await call(app, r.token, 'POST', '/v1/tickets', about('later.test'));
+    t.equal(first.status, 422);
+    t.equal(first.body.errors[0].code, 'unknown_service');
+    // The domain becomes the account's behind the API's back (no success of ours forgets the
+    // failure): the identical command now passes every check up to its statement, which finds the
+    // remembered failure and writes nothing.
+    await filterDomain('later.test');
+    const before = await tickets();
+    const refusedBefore = await refusals();
+    const repeat = await call(app, r.token, 'POST', '/v1/tickets', about('later.test'));
+    t.equal(repeat.status, 409);
+    t.equal(repeat.body.code, 'repeated_failed_command');
+    t.equal(repeat.body.first_failure.request_id, first.body.request_id);
+    t.equal(await tickets(), before, 'the refused repeat opened no ticket');
+    t.equal(await refusals(), refusedBefore + 1, 'the refusal is audited, once');
+
+    // Tickets arriving together share one statement: the repeat among them is refused, the others opened.
+    const together = await Promise.all([
+      call(app, r.token, 'POST', '/v1/tickets', about('later.test')),
+      call(app, r.token, 'POST', '/v1/tickets', about('later.test', { subject: 'Altered: mail bounces' })),
+      call(app, r.token, 'POST', '/v1/tickets', {
+        subject: 'Renewal fails',
+        description: 'Renewing fails since this morning',
+        concerns: { type: 'product', ref: 'domains' },
+      }),
+    ]);
+    t.same(
+      together.map((res) => [res.status, res.status === 201 ? null : res.body.code]),
+      [
+        [409, 'repeated_failed_command'],
+        [201, null],
+        [201, null],
+      ],
+    );
+    t.equal(await tickets(), before + 2);
+
+    // With attachments (the transactional path) the lookup is made first: the repeat is refused too.
+    const withFile = about('other.test', { attachments: [{ filename: 'log.txt', content_base64: 'aGVsbG8K' }] });
+    const failed = await call(app, r.token, 'POST', '/v1/tickets', withFile);
+    t.equal(failed.status, 422);
+    await filterDomain('other.test');
+    const again = await call(app, r.token, 'POST', '/v1/tickets', withFile);
+    t.equal(again.status, 409);
+    t.equal(again.body.code, 'repeated_failed_command');
+    t.equal(await tickets(), before + 2, 'nothing opened');
+  },
+);
