@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
+import { queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { apiKey, bearer, operator, reseller, signed, type Reseller } from '../../helpers/fixtures.js';
 
@@ -316,18 +317,12 @@ t.test(
   "R-API-2, R-TKT-1: a ticket that failed is not opened again unaltered; the lookup is made by the ticket's own statement",
   async (t) => {
     const { app, r } = await setup(t, '2027-01-11T09:00:00Z');
-    const tickets = async () =>
-      Number(
-        (await app.db.execute(sql`SELECT count(*) AS n FROM tickets WHERE account_id = ${r.accountId}::uuid`)).rows[0]!
-          .n,
-      );
-    const refusals = async () =>
-      Number(
-        (
-          await app.db.execute(
-            sql`SELECT count(*) AS n FROM audit_events WHERE operation = 'createTicket' AND error_code = 'repeated_failed_command'`,
-          )
-        ).rows[0]!.n,
+    const count = async (query: ReturnType<typeof sql>) =>
+      Number((await queryRows<{ n: string }>(app.db, query))[0]!.n);
+    const tickets = () => count(sql`SELECT count(*) AS n FROM tickets WHERE account_id = ${r.accountId}::uuid`);
+    const refusals = () =>
+      count(
+        sql`SELECT count(*) AS n FROM audit_events WHERE operation = 'createTicket' AND error_code = 'repeated_failed_command'`,
       );
     const about = (name: string, extra: Json = {}) => ({
       subject: `Mail to ${name} bounces`,
