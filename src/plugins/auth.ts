@@ -144,12 +144,16 @@ export default fp<AuthPluginOptions>(
 
     app.decorate('credentialCache', {
       revoke(match: { userId?: string; credentialId?: string; accountId?: string }) {
+        // Ids as a client sent them (a path parameter) may be upper case; the stored ones are not.
+        const userId = match.userId?.toLowerCase();
+        const credentialId = match.credentialId?.toLowerCase();
+        const accountId = match.accountId?.toLowerCase();
         const doomed: string[] = [];
         for (const [key, r] of cache.entries())
           if (
-            (match.userId !== undefined && r.principal.userId === match.userId) ||
-            (match.credentialId !== undefined && r.principal.credential.id === match.credentialId) ||
-            (match.accountId !== undefined && r.principal.accountId === match.accountId)
+            (userId !== undefined && r.principal.userId === userId) ||
+            (credentialId !== undefined && r.principal.credential.id === credentialId) ||
+            (accountId !== undefined && r.principal.accountId === accountId)
           )
             doomed.push(key);
         for (const key of doomed) cache.delete(key);

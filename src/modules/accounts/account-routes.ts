@@ -44,7 +44,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         lowBalanceThreshold: b.low_balance_threshold,
       });
       // Sessions of users without 2FA were revoked in the change (R-SEC-3): drop the cached ones.
-      if (b.require_two_factor === true) app.credentialCache.revoke({ accountId: row.id });
+      if (row.sessionsRevoked) app.credentialCache.revoke({ accountId: row.id });
       req.audit = { targetType: 'account', targetId: row.id };
       return accountView(row);
     },

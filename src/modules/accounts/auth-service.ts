@@ -315,7 +315,7 @@ export async function disableTwoFactor(
   principal: Principal,
   userId: string,
   code: string | undefined,
-): Promise<{ sessionsRevoked: boolean }> {
+): Promise<{ userId: string; sessionsRevoked: boolean }> {
   const user = await getUserInAccount(db, principal, userId);
   assertMayActOnUser(principal, user, 'disableTwoFactor');
   if (user.id === principal.userId && (!code || !(await acceptTotp(db, box, user, code))))
@@ -334,12 +334,12 @@ export async function disableTwoFactor(
           .from(accounts)
           .where(eq(accounts.id, user.accountId))
       : [];
-    if (!account?.requireTwoFactor) return { sessionsRevoked: false };
+    if (!account?.requireTwoFactor) return { userId: user.id, sessionsRevoked: false };
     await tx
       .update(sessions)
       .set({ revokedAt: new Date() })
       .where(and(eq(sessions.userId, user.id), isNull(sessions.revokedAt)));
-    return { sessionsRevoked: true };
+    return { userId: user.id, sessionsRevoked: true };
   });
 }
 

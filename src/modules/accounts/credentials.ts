@@ -105,6 +105,8 @@ export function createCredentialLookup(db: Db) {
       expiresAt: sessions.expiresAt,
       revokedAt: sessions.revokedAt,
       enrolmentOnly: sessions.enrolmentOnly,
+      totpEnabled: users.totpEnabled,
+      requireTwoFactor: accounts.requireTwoFactor,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
@@ -155,7 +157,10 @@ export function createCredentialLookup(db: Db) {
       return toRecord(row, {
         credential: { type: 'session', id: row.id },
         permissions: ROLE_PERMISSIONS[row.role],
-        enrolmentOnly: row.enrolmentOnly,
+        // R-SEC-3: in an account that requires 2FA, a session of a user without it opens nothing
+        // but enrolment, whenever it was issued (a login that raced the requirement being switched
+        // on, or 2FA turned off meanwhile): decided here, on every lookup, not by revocation alone.
+        enrolmentOnly: row.enrolmentOnly || (row.requireTwoFactor === true && !row.totpEnabled),
         expiresAt: row.expiresAt,
         revokedAt: row.revokedAt,
       });

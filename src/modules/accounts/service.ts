@@ -143,7 +143,7 @@ export async function updateOwnAccount(
     requireTwoFactor?: boolean;
     lowBalanceThreshold?: { amount: number; currency: string } | null;
   },
-): Promise<AccountRow> {
+): Promise<AccountRow & { sessionsRevoked: boolean }> {
   const accountId = tenantOf(principal);
   const { lowBalanceThreshold, ...fields } = patch;
   if (fields.requireTwoFactor === true) {
@@ -153,15 +153,23 @@ export async function updateOwnAccount(
   return db.transaction(async (tx) => {
     const at = new Date();
     if (lowBalanceThreshold !== undefined) await setLowBalanceThreshold(tx, accountId, lowBalanceThreshold, at);
+    const [before] = await tx
+      .select({ requireTwoFactor: accounts.requireTwoFactor })
+      .from(accounts)
+      .where(eq(accounts.id, accountId))
+      .for('update');
     const [row] = await tx
       .update(accounts)
       .set({ ...fields, updatedAt: at })
       .where(eq(accounts.id, accountId))
       .returning();
     // R-SEC-3: once the account requires 2FA, no session of a user without it stays open; they log
-    // in again, which takes them to enrolment. API keys are kept (see the README).
-    if (fields.requireTwoFactor === true) await revokeSessionsWithoutTwoFactor(tx, accountId, at);
-    return row!;
+    // in again, which takes them to enrolment. Only when the requirement is switched on (a form sent
+    // again with it still on signs nobody out), and enrolments under way keep their sessions. API
+    // keys are kept (see the README).
+    const switchedOn = fields.requireTwoFactor === true && before?.requireTwoFactor === false;
+    if (switchedOn) await revokeSessionsWithoutTwoFactor(tx, accountId, at);
+    return Object.assign(row!, { sessionsRevoked: switchedOn });
   });
 }
 
@@ -177,6 +185,7 @@ async function revokeSessionsWithoutTwoFactor(
     .where(
       and(
         isNull(sessions.revokedAt),
+        eq(sessions.enrolmentOnly, false),
         inArray(
           sessions.userId,
           tx

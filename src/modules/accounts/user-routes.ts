@@ -228,8 +228,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService; a
       },
     },
     async (req, reply) => {
-      const { sessionsRevoked } = await auth.disableTwoFactor(req.principal!, req.params.id, req.body.code);
-      if (sessionsRevoked) app.credentialCache.revoke({ userId: req.params.id });
+      const done = await auth.disableTwoFactor(req.principal!, req.params.id, req.body.code);
+      if (done.sessionsRevoked) app.credentialCache.revoke({ userId: done.userId });
       req.audit = { targetType: 'user', targetId: req.params.id };
       return reply.code(204).send(null);
     },

@@ -132,24 +132,31 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{
       if (requested && requested !== 'low' && !b.justification) {
         invalidField('/body/justification', 'justification_required', 'A higher priority needs a justification');
       }
-      const t = await tickets.open(
-        {
-          accountId: tenantOf(req.principal),
-          subject: b.subject,
-          description: b.description,
-          concerns: b.concerns,
-          channel: 'api',
-          requestedPriority: requested ? { priority: requested, justification: b.justification ?? '' } : undefined,
-          attachments: attachmentsOf(b.attachments),
-        },
-        req.principal!.userId,
-        // The statement that writes the ticket writes its audit row too (R-SEC-7).
-        (id) => {
-          req.audit = { targetType: 'ticket', targetId: id };
-          return req.auditRowFor(201);
-        },
-        req.deferredGuard(),
-      );
+      let t: Awaited<ReturnType<TicketService['open']>>;
+      try {
+        t = await tickets.open(
+          {
+            accountId: tenantOf(req.principal),
+            subject: b.subject,
+            description: b.description,
+            concerns: b.concerns,
+            channel: 'api',
+            requestedPriority: requested ? { priority: requested, justification: b.justification ?? '' } : undefined,
+            attachments: attachmentsOf(b.attachments),
+          },
+          req.principal!.userId,
+          // The statement that writes the ticket writes its audit row too (R-SEC-7).
+          (id) => {
+            req.audit = { targetType: 'ticket', targetId: id };
+            return req.auditRowFor(201);
+          },
+          req.deferredGuard(),
+        );
+      } catch (err) {
+        // No ticket was opened: the failure's audit row names none (auditRowFor had set it).
+        req.audit = undefined;
+        throw err;
+      }
       req.audit = { targetType: 'ticket', targetId: t.ticket.id };
       if (t.audited) req.auditWrittenFor = 201;
       return reply.code(201).send(t.ticket);

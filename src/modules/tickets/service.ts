@@ -633,6 +633,10 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
 
     /** A ticket taken by phone or chat (R-TKT-10), registered by an operator for the account. */
     async openOnBehalf(n: NewTicket): Promise<TicketView> {
+      // The account comes from the operator's request body: nothing else checks that it exists.
+      const known = await db.execute(sql`SELECT 1 FROM accounts WHERE id = ${n.accountId}::uuid`);
+      if (!(known as { rows: unknown[] }).rows.length)
+        invalidField('/body/account_id', 'unknown_account', 'No such reseller account');
       await checkConcerns(db, n.accountId, n.concerns);
       return db.transaction(async (tx) => {
         const at = deps.now();

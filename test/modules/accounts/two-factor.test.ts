@@ -1,6 +1,6 @@
 import t from 'tap';
 import { eq } from 'drizzle-orm';
-import { users } from '../../../src/db/schema/index.js';
+import { accounts, users } from '../../../src/db/schema/index.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD, totp } from '../../helpers/fixtures.js';
 
@@ -190,6 +190,48 @@ t.test(
     t.equal(withKey.statusCode, 200, 'API keys are machine credentials and are kept');
     const again = await login(app, tech.username);
     t.equal(again.json().code, 'two_factor_enrolment_required', 'logging in again leads to enrolment');
+
+    // The form sent again with the requirement still on signs nobody out: not the enrolment under
+    // way, and not a session of a user without 2FA that exists by other means.
+    const enrolment = again.json().enrolment_token as string;
+    const resent = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: true, country: 'DE' },
+    });
+    t.equal(resent.statusCode, 200);
+    const started = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${tech.id}/two-factor`,
+      headers: bearer(enrolment),
+    });
+    t.equal(started.statusCode, 200, 'the enrolment token still works');
+  },
+);
+
+t.test(
+  'R-SEC-3: under require_two_factor, a session of a user without 2FA opens nothing but enrolment, however it was made',
+  async (t) => {
+    const { app, store } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const tech = await addUser(app, r.token, 'technical');
+    await enrol(app, r.token, r.ownerId);
+    // A login that raced the requirement being switched on: its session was issued as a full one.
+    const raced = await loginAs(app, tech.username);
+    await store.db.update(accounts).set({ requireTwoFactor: true }).where(eq(accounts.id, r.accountId));
+    app.credentialCache.revoke({ accountId: r.accountId });
+    const denied = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(raced.token) });
+    t.equal(denied.statusCode, 403);
+    t.equal(denied.json().code, 'two_factor_enrolment_required');
+    const { secret } = await enrol(app, raced.token, tech.id);
+    t.ok(secret, 'it can still enrol');
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(raced.token) })).statusCode,
+      200,
+      'and once 2FA is on (a current code confirmed), it opens the rest again',
+    );
   },
 );
 

@@ -340,6 +340,11 @@ t.test(
     const first = await call(app, r.token, 'POST', '/v1/tickets', about('later.test'));
     t.equal(first.status, 422);
     t.equal(first.body.errors[0].code, 'unknown_service');
+    // Still failing before its statement: the lookup is made after the failure (onError).
+    const early = await call(app, r.token, 'POST', '/v1/tickets', about('later.test'));
+    t.equal(early.status, 409);
+    t.equal(early.body.code, 'repeated_failed_command');
+    t.equal(early.body.first_failure.request_id, first.body.request_id);
     // The domain becomes the account's behind the API's back (no success of ours forgets the
     // failure): the identical command now passes every check up to its statement, which finds the
     // remembered failure and writes nothing.
@@ -352,6 +357,11 @@ t.test(
     t.equal(repeat.body.first_failure.request_id, first.body.request_id);
     t.equal(await tickets(), before, 'the refused repeat opened no ticket');
     t.equal(await refusals(), refusedBefore + 1, 'the refusal is audited, once');
+    const [refusal] = await queryRows<{ target_id: string | null; request_id: string }>(
+      app.db,
+      sql`SELECT target_id, request_id FROM audit_events WHERE request_id = ${repeat.body.request_id}`,
+    );
+    t.equal(refusal?.target_id, null, 'and names no ticket, since none was opened');
 
     // Tickets arriving together share one statement: the repeat among them is refused, the others opened.
     const together = await Promise.all([
@@ -384,3 +394,18 @@ t.test(
     t.equal(await tickets(), before + 2, 'nothing opened');
   },
 );
+
+t.test('R-TKT-10: a ticket taken by phone for an account that does not exist is refused', async (t) => {
+  const { app, op } = await setup(t, '2027-01-11T09:00:00Z');
+  const res = await call(app, op.token, 'POST', '/v1/admin/tickets', {
+    account_id: '00000000-0000-4000-8000-00000000abcd',
+    channel: 'phone',
+    subject: 'Caller cannot log in',
+    description: 'The caller cannot log in since this morning',
+    concerns: { type: 'product', ref: 'domains' },
+  });
+  t.equal(res.status, 422);
+  t.match(res.body.errors, [{ pointer: '/body/account_id', code: 'unknown_account' }]);
+  const [row] = await queryRows<{ n: string }>(app.db, sql`SELECT count(*) AS n FROM tickets`);
+  t.equal(Number(row!.n), 0, 'nothing opened');
+});
