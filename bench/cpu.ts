@@ -7,14 +7,13 @@
 // Ratios between runs mean little on a shared machine (the bare noop alone varied 20-30k req/s
 // between two runs); compare cases within one run.
 import autocannon from 'autocannon';
-import { benchDatabase, buildUnlessFromSource, machine, processTicks, start } from './harness.js';
+import { benchDatabase, buildUnlessFromSource, machine, processTicks, start, ticketLoad } from './harness.js';
 
 const database = await benchDatabase('bench_cpu');
 buildUnlessFromSource();
 const app = await start(database.url, ['app'], { BENCH_TICKETS: '1', BENCH_NAMES_PER_ACCOUNT: '0' });
 const bare = await start(database.url, ['bare', app.info.accountId!], {});
 const appPid = app.child.pid!;
-let n = 0;
 const cases: [string, Partial<autocannon.Options>, number][] = [
   ['barenoop', { url: `${bare.info.url}/bare/noop` }, bare.child.pid!],
   ['publicnoop', { url: `${app.info.url}/bench/public/noop` }, appPid],
@@ -24,25 +23,7 @@ const cases: [string, Partial<autocannon.Options>, number][] = [
     appPid,
   ],
   ['bare', { url: `${bare.info.url}/bare/account` }, bare.child.pid!],
-  [
-    'tickets',
-    {
-      url: `${app.info.url}/v1/tickets`,
-      method: 'POST',
-      headers: { authorization: `Bearer ${app.info.ticketKey}`, 'content-type': 'application/json' },
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (req) => ({
-            ...req,
-            path: '/v1/tickets',
-            body: `{"subject":"Renewal fails ${n++}","description":"Renewing example.com answers an error since this morning; the steps are in the attachment of the first ticket.","concerns":{"type":"product","ref":"domains"}}`,
-          }),
-        },
-      ],
-    },
-    appPid,
-  ],
+  ['tickets', ticketLoad(`${app.info.url}/v1/tickets`, app.info.ticketKey!), appPid],
 ];
 const only = (process.env.CASES ?? '').split(',').filter(Boolean);
 const seconds = Number(process.env.D ?? 8);

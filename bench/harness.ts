@@ -1,6 +1,7 @@
 // What the benches against the bare route share: a fresh database next to DATABASE_URL (dropped at
 // the end), the ids bench/servers.ts writes, the production build, and the servers each in a
 // process of its own (`start`), so the load generator never shares their event loop.
+import type autocannon from 'autocannon';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -121,5 +122,28 @@ export function cpuPerRequest(
     loader_us: us(after.loader - before.loader),
     machine_us: us(after.machineBusy - before.machineBusy),
     machine_idle_us: us(after.machineIdle - before.machineIdle),
+  };
+}
+
+/**
+ * POST /v1/tickets as the ticket benchmarks send it: a Low ticket about a product, each with its own
+ * subject (a repeated body would be the same command: R-API-2 counts repeats).
+ */
+let ticketsSent = 0;
+export function ticketLoad(url: string, key: string): Partial<autocannon.Options> {
+  return {
+    url,
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => ({
+          ...req,
+          path: '/v1/tickets',
+          body: `{"subject":"Renewal fails ${ticketsSent++}","description":"Renewing example.com answers an error since this morning; the steps are in the attachment of the first ticket.","concerns":{"type":"product","ref":"domains"}}`,
+        }),
+      },
+    ],
   };
 }

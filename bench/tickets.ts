@@ -8,7 +8,7 @@
 // BENCH_DURATION s (10) each way, 50 connections.
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { benchDatabase, buildUnlessFromSource, machine, start } from './harness.js';
+import { benchDatabase, buildUnlessFromSource, machine, start, ticketLoad } from './harness.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -23,22 +23,7 @@ const bare = await start(url, ['bare', app.info.accountId!], {});
 
 const run = (u: string, opts: Partial<autocannon.Options> = {}) =>
   autocannon({ url: u, connections: CONNECTIONS, duration: DURATION, ...opts });
-let n = 0;
-const ticketOpts = (): Partial<autocannon.Options> => ({
-  method: 'POST',
-  headers: { authorization: `Bearer ${app.info.ticketKey}`, 'content-type': 'application/json' },
-  requests: [
-    {
-      method: 'POST',
-      setupRequest: (req) => ({
-        ...req,
-        path: '/v1/tickets',
-        // Each ticket its own (a repeated body would be the same command, R-API-2 counts repeats).
-        body: `{"subject":"Renewal fails ${n++}","description":"Renewing example.com answers an error since this morning; the steps are in the attachment of the first ticket.","concerns":{"type":"product","ref":"domains"}}`,
-      }),
-    },
-  ],
-});
+const ticketOpts = () => ticketLoad(app.info.url!, app.info.ticketKey!);
 
 const rounds: { bare: number; tickets: number; p99: number; non2xx: number }[] = [];
 try {

@@ -18,6 +18,17 @@ async function enrol(app: TestApp['app'], token: string, userId: string) {
   return { secret, otpauthUri: otpauth_uri as string, recoveryCodes: confirm.json().recovery_codes as string[] };
 }
 
+/** PATCH /v1/account switching require_two_factor on (with other fields, if given). */
+const requireTwoFactor = (app: TestApp['app'], token: string, extra: Record<string, unknown> = {}) =>
+  app.inject({
+    method: 'PATCH',
+    url: '/v1/account',
+    headers: bearer(token),
+    payload: { require_two_factor: true, ...extra },
+  });
+const readAccount = (app: TestApp['app'], token: string) =>
+  app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) });
+
 const login = (app: TestApp['app'], username: string, extra: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/v1/auth/login', payload: { username, password: STRONG_PASSWORD, ...extra } });
 
@@ -114,30 +125,15 @@ t.test(
     const r = await reseller(app, op.token);
     const tech = await addUser(app, r.token, 'technical');
 
-    const early = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: bearer(r.token),
-      payload: { require_two_factor: true },
-    });
+    const early = await requireTwoFactor(app, r.token);
     t.equal(early.statusCode, 409);
     t.equal(early.json().code, 'two_factor_needed_for_policy');
 
     await enrol(app, r.token, r.ownerId);
     // R-API-2: the identical command failed a moment ago, so it is refused unaltered even now.
-    const repeat = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: bearer(r.token),
-      payload: { require_two_factor: true },
-    });
+    const repeat = await requireTwoFactor(app, r.token);
     t.equal(repeat.json().code, 'repeated_failed_command');
-    const set = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: bearer(r.token),
-      payload: { require_two_factor: true, country: 'DE' },
-    });
+    const set = await requireTwoFactor(app, r.token, { country: 'DE' });
     t.equal(set.statusCode, 200);
     t.equal(set.json().require_two_factor, true);
 
@@ -147,12 +143,12 @@ t.test(
     const enrolmentToken = blocked.json().enrolment_token;
     t.match(enrolmentToken, /^rst_/);
 
-    const other = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
+    const other = await readAccount(app, enrolmentToken);
     t.equal(other.statusCode, 403, 'the enrolment token opens nothing else');
     t.equal(other.json().code, 'two_factor_enrolment_required');
 
     const { secret } = await enrol(app, enrolmentToken, tech.id);
-    const afterEnrol = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(enrolmentToken) });
+    const afterEnrol = await readAccount(app, enrolmentToken);
     t.equal(afterEnrol.statusCode, 401, 'the enrolment token is spent once 2FA is on');
     const ok = await login(app, tech.username, { totp_code: totp(secret, Date.now() + 30_000) });
     t.equal(ok.statusCode, 200);
@@ -172,20 +168,14 @@ t.test(
     const ownerSecondSession = await login(app, r.ownerUsername, { totp_code: totp(ownerSecret, Date.now() + 30_000) });
     t.equal(ownerSecondSession.statusCode, 200);
 
-    const me = (token: string) => app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) });
-    t.equal((await me(techSession.token)).statusCode, 200, 'open before the policy (and cached)');
+    t.equal((await readAccount(app, techSession.token)).statusCode, 200, 'open before the policy (and cached)');
 
-    const set = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: bearer(r.token),
-      payload: { require_two_factor: true },
-    });
+    const set = await requireTwoFactor(app, r.token);
     t.equal(set.statusCode, 200);
-    const out = await me(techSession.token);
+    const out = await readAccount(app, techSession.token);
     t.equal(out.statusCode, 401, 'the session of a user without 2FA is revoked at once');
-    t.equal((await me(r.token)).statusCode, 200, 'the session of the one with 2FA stays');
-    t.equal((await me(ownerSecondSession.json().token)).statusCode, 200);
+    t.equal((await readAccount(app, r.token)).statusCode, 200, 'the session of the one with 2FA stays');
+    t.equal((await readAccount(app, ownerSecondSession.json().token)).statusCode, 200);
     const withKey = await app.inject({ method: 'GET', url: '/v1/domains', headers: bearer(techKey.key) });
     t.equal(withKey.statusCode, 200, 'API keys are machine credentials and are kept');
     const again = await login(app, tech.username);
@@ -194,12 +184,7 @@ t.test(
     // The form sent again with the requirement still on signs nobody out: not the enrolment under
     // way, and not a session of a user without 2FA that exists by other means.
     const enrolment = again.json().enrolment_token as string;
-    const resent = await app.inject({
-      method: 'PATCH',
-      url: '/v1/account',
-      headers: bearer(r.token),
-      payload: { require_two_factor: true, country: 'DE' },
-    });
+    const resent = await requireTwoFactor(app, r.token, { country: 'DE' });
     t.equal(resent.statusCode, 200);
     const started = await app.inject({
       method: 'POST',
@@ -222,13 +207,13 @@ t.test(
     const raced = await loginAs(app, tech.username);
     await store.db.update(accounts).set({ requireTwoFactor: true }).where(eq(accounts.id, r.accountId));
     app.credentialCache.revoke({ accountId: r.accountId });
-    const denied = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(raced.token) });
+    const denied = await readAccount(app, raced.token);
     t.equal(denied.statusCode, 403);
     t.equal(denied.json().code, 'two_factor_enrolment_required');
     const { secret } = await enrol(app, raced.token, tech.id);
     t.ok(secret, 'it can still enrol');
     t.equal(
-      (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(raced.token) })).statusCode,
+      (await readAccount(app, raced.token)).statusCode,
       200,
       'and once 2FA is on (a current code confirmed), it opens the rest again',
     );
@@ -243,17 +228,12 @@ t.test("R-SEC-3: under require_two_factor, turning a user's 2FA off signs out th
   const techLogin = await loginAs(app, tech.username);
   const { secret } = await enrol(app, techLogin.token, tech.id);
   await enrol(app, r.token, r.ownerId);
-  const set = await app.inject({
-    method: 'PATCH',
-    url: '/v1/account',
-    headers: bearer(r.token),
-    payload: { require_two_factor: true },
-  });
+  const set = await requireTwoFactor(app, r.token);
   t.equal(set.statusCode, 200);
   const techSession = await login(app, tech.username, { totp_code: totp(secret, Date.now() + 30_000) });
   t.equal(techSession.statusCode, 200);
   const token = techSession.json().token as string;
-  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) })).statusCode, 200);
+  t.equal((await readAccount(app, token)).statusCode, 200);
 
   const reset = await app.inject({
     method: 'DELETE',
@@ -262,14 +242,10 @@ t.test("R-SEC-3: under require_two_factor, turning a user's 2FA off signs out th
     payload: {},
   });
   t.equal(reset.statusCode, 204);
-  const after = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(token) });
+  const after = await readAccount(app, token);
   t.equal(after.statusCode, 401, 'no session of a user without 2FA in an account that requires it');
   t.equal((await login(app, tech.username)).json().code, 'two_factor_enrolment_required');
-  t.equal(
-    (await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(r.token) })).statusCode,
-    200,
-    "the admin's own session stays",
-  );
+  t.equal((await readAccount(app, r.token)).statusCode, 200, "the admin's own session stays");
 });
 
 t.test('R-SEC-3: disabling needs a current code for yourself; an admin can reset another user', async (t) => {
