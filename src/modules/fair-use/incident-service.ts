@@ -1,6 +1,6 @@
 // Incidents, bulk notices, suspensions and the ladder (R-API-3, R-API-4), as resellers and operators
 // read and change them; recording an incident and applying the ladder is incidents.ts.
-import { and, desc, eq, gt, lt, lte } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, lte, sql } from 'drizzle-orm';
 import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
@@ -194,6 +194,9 @@ async function setLadder(d: IncidentDeps, steps: readonly LadderStepInput[]) {
   const errors = ladderErrors(steps, d.periodDays);
   if (errors.length) throw new ValidationFailed('The ladder is not valid', { errors });
   await d.db.transaction(async (tx) => {
+    // Two replacements at the same moment run one after the other: otherwise both delete, and the
+    // second insert fails on a threshold the first just wrote (a 500 where each should succeed).
+    await tx.execute(sql`LOCK TABLE ladder_steps IN SHARE ROW EXCLUSIVE MODE`);
     await tx.delete(ladderSteps);
     if (steps.length) {
       await tx.insert(ladderSteps).values(

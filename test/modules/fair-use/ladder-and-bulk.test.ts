@@ -174,6 +174,32 @@ t.test('R-API-4: the ladder is operator data, and no single incident may suspend
   t.equal(Date.parse(res.json().ends_at), today + 3_600_000, 'for the new length');
 });
 
+t.test('R-API-4: two replacements of the ladder at the same moment both succeed, one after the other', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const ladders = [
+    [{ threshold: 2, action: 'warning' }],
+    [
+      { threshold: 2, action: 'warning' },
+      { threshold: 4, action: 'suspend_api', suspension_hours: 2 },
+    ],
+  ];
+  const answers = await Promise.all(
+    [...ladders, ...ladders].map((steps) =>
+      app.inject({ method: 'PUT', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token), payload: { steps } }),
+    ),
+  );
+  t.same(
+    answers.map((a) => a.statusCode),
+    [200, 200, 200, 200],
+  );
+  const now = (await app.inject({ method: 'GET', url: '/v1/admin/fair-use/ladder', headers: bearer(op.token) })).json();
+  t.ok(
+    ladders.some((l) => l.length === now.steps.length && l.every((s, i) => s.threshold === now.steps[i].threshold)),
+    'the ladder is one of those sent, whole',
+  );
+});
+
 t.test('R-API-4: sustained rate-limit hits are an incident', async (t) => {
   const { app } = await buildTestApp(t, { env: { RATE_LIMIT_INCIDENT_HITS: '3' } });
   const op = await operator(app);
