@@ -354,8 +354,18 @@ export interface NewApiKey {
   expiresAt?: Date;
 }
 
+/**
+ * Whose keys a caller looks among: a reseller, its account's users'; an operator, the operators'
+ * (an operator's key lets an MTA deliver ticket e-mail without a login: R-TKT-10). A key of the
+ * other side answers 404, as another tenant's object does (R-SEC-6).
+ */
+function keyTenant(principal: Principal) {
+  if (principal.role === 'operator') return and(isNull(users.accountId), eq(users.role, 'operator'))!;
+  return eq(users.accountId, tenantOf(principal));
+}
+
 export async function createApiKey(db: Db, box: SecretBox, principal: Principal, input: NewApiKey) {
-  tenantOf(principal);
+  keyTenant(principal);
   const held = principal.credential.type === 'api_key' ? principal.permissions : ROLE_PERMISSIONS[principal.role];
   const excess = input.scopes.filter((s) => !held.has(s));
   if (excess.length > 0) {
@@ -393,31 +403,29 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
  * role that could assign theirs). An admin's list does not show the owners' keys.
  */
 export async function listApiKeys(db: Db, principal: Principal): Promise<ApiKeyRow[]> {
-  const accountId = tenantOf(principal);
   const rows = await db
     .select({ key: apiKeys, ownerRole: users.role })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(and(eq(users.accountId, accountId), isNull(apiKeys.revokedAt)))
+    .where(and(keyTenant(principal), isNull(apiKeys.revokedAt)))
     .orderBy(desc(apiKeys.createdAt));
   return rows
     .filter((r) => refusalToActOnUser(principal, { id: r.key.userId, role: r.ownerRole }, 'listApiKeys') === null)
     .map((r) => r.key);
 }
 
-/** A key of the caller's account (another tenant's: 404), if the caller may act on its user (else 403). */
+/** A key of the caller's side (keyTenant; another's: 404), if the caller may act on its user (else 403). */
 export async function getApiKey(
   db: Db,
   principal: Principal,
   id: string,
   operation: 'getApiKey' | 'rotateApiKey' | 'revokeApiKey' = 'getApiKey',
 ): Promise<ApiKeyRow> {
-  const accountId = tenantOf(principal);
   const [row] = await db
     .select({ key: apiKeys, ownerRole: users.role })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(and(eq(apiKeys.id, id), eq(users.accountId, accountId)));
+    .where(and(eq(apiKeys.id, id), keyTenant(principal)));
   if (!row) throw new NotFound('No such API key');
   assertMayActOnUser(principal, { id: row.key.userId, role: row.ownerRole }, operation);
   return row.key;

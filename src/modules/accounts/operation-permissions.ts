@@ -230,7 +230,7 @@ export const OPERATION_PERMISSIONS = {
   adminTicketQueue: { permission: 'admin:read' },
   adminCreateTicket: { permission: 'admin:write' },
   adminTicketSlaReport: { permission: 'admin:read' },
-  adminReceiveTicketEmail: { permission: 'admin:write' },
+  adminReceiveTicketEmail: { permission: 'inbound_email:write' },
   adminListTicketEmails: { permission: 'admin:read' },
   adminGetTicket: { permission: 'admin:read' },
   adminGetTicketAttachment: { permission: 'admin:read' },

@@ -34,9 +34,13 @@ const PROFILE: Permission[] = ['profile:read', 'profile:write'];
 export const OPERATOR_PERMISSIONS = [
   'profile:read',
   'profile:write',
+  'api_keys:read',
+  'api_keys:write',
   'admin:read',
   'admin:write',
   'audit:read',
+  // The ticket e-mail intake alone (R-TKT-10): what an MTA's key needs, and nothing else.
+  'inbound_email:write',
 ] as const;
 
 export type Permission = (typeof RESELLER_PERMISSIONS)[number] | (typeof OPERATOR_PERMISSIONS)[number];

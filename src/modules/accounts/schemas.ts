@@ -14,7 +14,7 @@ import {
   Uuid,
 } from '../../schemas.js';
 import type { ApiKeyRow } from './auth-service.js';
-import { ALL_PERMISSIONS, RESELLER_PERMISSIONS, RESELLER_ROLES } from './permissions.js';
+import { ALL_PERMISSIONS, RESELLER_ROLES } from './permissions.js';
 import type { AccountRow, UserRow } from './service.js';
 
 const strict = { additionalProperties: false } as const;
@@ -41,7 +41,7 @@ export const AllowlistEntries = Type.Array(Type.String({ maxLength: 64 }), {
   description: 'IPv4/IPv6 addresses or CIDRs; empty = any address',
 });
 export const ResellerRoleSchema = Type.Enum([...RESELLER_ROLES]);
-export const Scope = Type.Enum([...RESELLER_PERMISSIONS]);
+export const Scope = Type.Enum([...ALL_PERMISSIONS]);
 
 // ---- accounts -----------------------------------------------------------------------------
 
@@ -400,7 +400,7 @@ export const ApiKey = named(
       key_id: Type.String({ description: 'Public; the Credential of signed requests' }),
       user_id: Uuid,
       name: Type.String(),
-      scopes: Type.Array(Type.Enum([...ALL_PERMISSIONS])),
+      scopes: Type.Array(Scope),
       ip_allowlist: Type.Array(Type.String()),
       created_at: DateTime,
       rotated_at: Type.Union([DateTime, Type.Null()]),

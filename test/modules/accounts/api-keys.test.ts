@@ -228,3 +228,79 @@ for (const backend of ['postgres', 'redis'] as const) {
     },
   );
 }
+
+t.test(
+  'R-SEC-5 / R-TKT-10: an operator keeps its own keys; a key of inbound_email:write alone delivers ticket e-mail and nothing else',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const other = await operator(app);
+    const r = await reseller(app, op.token);
+    await app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/accounts/${r.accountId}`,
+      headers: bearer(op.token),
+      payload: { contact_email: 'desk@mta.test' },
+    });
+    const mta = await apiKey(app, op.token, ['inbound_email:write']);
+    const mail = (key: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/admin/tickets/inbound-email',
+        headers: { ...bearer(key), 'content-type': 'message/rfc822' },
+        payload: ['From: desk@mta.test', 'Subject: Mail is down', '', 'Since noon.', ''].join('\r\n'),
+      });
+    t.equal((await mail(mta.key)).statusCode, 202, 'the MTA delivers with its key');
+    const tickets = (await app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(r.token) })).json().data;
+    t.same(
+      tickets.map((x: { subject: string; channel: string }) => [x.subject, x.channel]),
+      [['Mail is down', 'email']],
+      'the message opened a ticket of the sender’s account',
+    );
+    for (const [method, url] of [
+      ['GET', '/v1/admin/tickets/inbound-email'],
+      ['GET', '/v1/admin/accounts'],
+      ['POST', '/v1/admin/tickets'],
+      ['GET', '/v1/api-keys'],
+    ] as const) {
+      const res = await app.inject({ method, url, headers: bearer(mta.key), payload: {} });
+      t.equal(res.statusCode, 403, `${method} ${url}: outside the key's one scope`);
+    }
+
+    // Scopes are the holder's: a reseller cannot make an intake key, an operator no reseller one.
+    for (const [token, scope] of [
+      [r.token, 'inbound_email:write'],
+      [r.token, 'admin:read'],
+      [op.token, 'domains:read'],
+    ] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/api-keys',
+        headers: bearer(token),
+        payload: { name: 'x', scopes: [scope] },
+      });
+      t.equal(res.json().code, 'scope_not_permitted', `${scope}`);
+    }
+
+    // Each operator lists and manages its own keys; a reseller's key is on the other side (404).
+    const theirs = await apiKey(app, other.token, ['admin:read']);
+    const resellerKey = await apiKey(app, r.token, ['domains:read']);
+    const listed = (await app.inject({ method: 'GET', url: '/v1/api-keys', headers: bearer(op.token) })).json().data;
+    t.same(
+      listed.map((k: { id: string }) => k.id),
+      [mta.id],
+    );
+    const look = (id: string) => app.inject({ method: 'GET', url: `/v1/api-keys/${id}`, headers: bearer(op.token) });
+    t.equal((await look(theirs.id)).statusCode, 403, 'another operator’s key: not yours to manage');
+    t.equal((await look(resellerKey.id)).statusCode, 404, 'a reseller’s key: not found');
+    t.equal(
+      (await app.inject({ method: 'GET', url: `/v1/api-keys/${mta.id}`, headers: bearer(r.token) })).statusCode,
+      404,
+      'and the operator’s key, to the reseller',
+    );
+
+    const revoked = await app.inject({ method: 'DELETE', url: `/v1/api-keys/${mta.id}`, headers: bearer(op.token) });
+    t.equal(revoked.statusCode, 200);
+    t.equal((await mail(mta.key)).statusCode, 401, 'a revoked key delivers nothing');
+  },
+);

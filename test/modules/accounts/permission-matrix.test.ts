@@ -18,6 +18,7 @@ import {
 import { hashPassword } from '../../../src/modules/accounts/passwords.js';
 import {
   mayAssignRole,
+  OPERATOR_PERMISSIONS,
   RESELLER_PERMISSIONS,
   RESELLER_ROLES,
   ROLE_PERMISSIONS,
@@ -75,6 +76,8 @@ function promised(rule: OperationRule, operationId: string, c: Caller, target: T
   if (!c.holds.has(rule.permission)) return 'denied';
   if (c.role === 'operator' && rule.resellersOnly) return 'not_found';
   if (target === 'self') return 'allowed';
+  // The targets are a reseller's users: to an operator, objects of the other side (R-SEC-6).
+  if (c.role === 'operator') return 'not_found';
   const subject = rule.subject;
   // Sessions are only looked up among the caller's own: another user's is not found.
   if (subject === 'self') return operationId === 'revokeSession' ? 'not_found' : 'denied';
@@ -411,6 +414,19 @@ async function fixtures(app: App) {
     token: op.token,
     holds: ROLE_PERMISSIONS.operator,
   });
+  // An operator's keys, one scope each (an MTA's key holds inbound_email:write alone).
+  for (const scope of OPERATOR_PERMISSIONS) {
+    const k = await apiKey(app, op.token, [scope]);
+    callers.push({
+      label: `operator key[${scope}]`,
+      role: 'operator',
+      userId: op.userId,
+      accountId: null,
+      token: k.key,
+      holds: new Set([scope]),
+      scope,
+    });
+  }
   for (const scope of RESELLER_PERMISSIONS) {
     const k = await apiKey(app, a.token, [scope]);
     callers.push({
@@ -531,6 +547,18 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
   const next = () => `${process.pid}x${++n}`;
   const { a, b, domain } = fx;
   const get = (url: string): Case => ({ call: () => ({ method: 'GET', url }) });
+  /** A cost or guard exemption of an operation id of its own, set by the operator, for one call to remove. */
+  const ownRule = async (kind: 'costs' | 'guard-exemptions', payload: object) => {
+    const operationId = `matrixOp${n++}`;
+    const res = await app.inject({
+      method: 'PUT',
+      url: `/v1/admin/fair-use/${kind}/${operationId}`,
+      headers: bearer(fx.op.token),
+      payload,
+    });
+    if (res.statusCode !== 200) throw new Error(`setting ${kind}/${operationId}: ${res.statusCode} ${res.body}`);
+    return operationId;
+  };
   const freshWebhook = async () =>
     (
       await app.inject({
@@ -745,13 +773,23 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     adminSetOperationCost: {
       call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/costs/getTld', payload: { cost: 1 } }),
     },
-    adminResetOperationCost: { call: () => ({ method: 'DELETE', url: '/v1/admin/fair-use/costs/getTld' }) },
+    // Callers that may remove a cost or an exemption each remove one of their own: two operators'
+    // calls run at the same moment, and the second removal of one object is a 404.
+    adminResetOperationCost: {
+      call: async (_c, _t, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/admin/fair-use/costs/${fresh ? await ownRule('costs', { cost: 2 }) : 'getTld'}`,
+      }),
+    },
     adminListGuardExemptions: get('/v1/admin/fair-use/guard-exemptions'),
     adminSetGuardExemption: {
       call: () => ({ method: 'PUT', url: '/v1/admin/fair-use/guard-exemptions/getTld', payload: { reason: 'matrix' } }),
     },
     adminRemoveGuardExemption: {
-      call: () => ({ method: 'DELETE', url: '/v1/admin/fair-use/guard-exemptions/getTld' }),
+      call: async (_c, _t, fresh) => ({
+        method: 'DELETE',
+        url: `/v1/admin/fair-use/guard-exemptions/${fresh ? await ownRule('guard-exemptions', { reason: 'matrix' }) : 'getTld'}`,
+      }),
     },
     listFairUseIncidents: get('/v1/fair-use/incidents'),
     createBulkNotice: {
