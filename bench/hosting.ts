@@ -9,7 +9,7 @@
 // BENCH_DURATION s (10) each way, 50 connections; BENCH_CASCADES (3) suspend/resume cycles.
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { benchDatabase, buildUnlessFromSource, machine, md5uuid, start } from './harness.js';
+import { benchDatabase, buildUnlessFromSource, cpuPerRequest, cpuTicks, machine, md5uuid, start } from './harness.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -108,14 +108,26 @@ const usageOpts = (): Partial<autocannon.Options> => ({
   ],
 });
 
-const rounds: { bare: number; usage: number; p99: number; non2xx: number }[] = [];
+type Cpu = ReturnType<typeof cpuPerRequest>;
+const rounds: { bare: number; usage: number; p99: number; non2xx: number; bareCpu: Cpu; usageCpu: Cpu }[] = [];
 try {
   await autocannon({ url: `${bare.info.url}/bare/account`, connections: CONNECTIONS, duration: 2 });
   await autocannon({ url: app.info.url!, connections: CONNECTIONS, duration: 2, ...usageOpts() });
   for (let r = 0; r < ROUNDS; r++) {
+    const b0 = cpuTicks(bare.child.pid);
     const b = await run(`${bare.info.url}/bare/account`);
+    const b1 = cpuTicks(bare.child.pid);
+    const a0 = cpuTicks(app.child.pid);
     const a = await run(app.info.url!, usageOpts());
-    rounds.push({ bare: b.requests.average, usage: a.requests.average, p99: a.latency.p99, non2xx: a.non2xx });
+    const a1 = cpuTicks(app.child.pid);
+    rounds.push({
+      bare: b.requests.average,
+      usage: a.requests.average,
+      p99: a.latency.p99,
+      non2xx: a.non2xx,
+      bareCpu: cpuPerRequest(b0, b1, b.requests.total),
+      usageCpu: cpuPerRequest(a0, a1, a.requests.total),
+    });
   }
 } finally {
   const exited = new Promise((resolve) => app.child.once('exit', resolve));
@@ -142,6 +154,7 @@ console.log(
         ratio: `${((r.usage / r.bare) * 100).toFixed(1)}%`,
         usage_p99_ms: r.p99,
         non2xx: r.non2xx,
+        cpu_us_per_request: { bare: r.bareCpu, usage: r.usageCpu },
       })),
       median_ratio: `${(median * 100).toFixed(1)}%`,
       usage_rows_kept: kept,
