@@ -77,3 +77,16 @@ export function addressAllowed(address: string, list: ParsedAllowlist): boolean 
   }
   return list.some(([range, bits]) => addr.kind() === range.kind() && addr.match(range, bits));
 }
+
+/**
+ * True when every address `entry` (a normalised allowlist entry) covers also lies in `outer` (an
+ * empty outer list covers everything): a range lies inside one of outer's ranges of the same family
+ * with a prefix no longer than its own.
+ */
+export function allowlistCovers(outer: readonly string[], entry: string): boolean {
+  if (outer.length === 0) return true;
+  const [addr, bits] = unmapped(ipaddr.parseCIDR(entry));
+  return parseAllowlist(outer).some(
+    ([range, outerBits]) => addr.kind() === range.kind() && bits >= outerBits && addr.match(range, outerBits),
+  );
+}

@@ -6,7 +6,7 @@ import * as OTPAuth from 'otpauth';
 import type { Db } from '../../db/client.js';
 import { accounts, apiKeys, loginFailures, recoveryCodes, sessions, users } from '../../db/schema/index.js';
 import { invalidField, NotFound } from '../../errors.js';
-import { addressAllowed, parseAllowlist } from '../../lib/cidr.js';
+import { addressAllowed, allowlistCovers, parseAllowlist } from '../../lib/cidr.js';
 import { newApiKey, newRecoveryCode, newSessionToken } from '../../lib/tokens.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Principal } from './credentials.js';
@@ -17,6 +17,7 @@ import {
   InvalidCredentials,
   InvalidTwoFactorCode,
   LoginLocked,
+  PermissionDenied,
   ScopeNotPermitted,
   TwoFactorAlreadyEnabled,
   TwoFactorEnrolmentRequired,
@@ -364,6 +365,42 @@ function keyTenant(principal: Principal) {
   return eq(users.accountId, tenantOf(principal));
 }
 
+/**
+ * The key a call is made with, when it is one: its allowlist and expiry bound the keys it makes and
+ * those it rotates or revokes, as its scopes do (R-SEC-8: nobody hands out more than they hold).
+ */
+async function callingKey(db: Db, principal: Principal) {
+  if (principal.credential.type !== 'api_key') return null;
+  const [row] = await db
+    .select({ id: apiKeys.id, ipAllowlist: apiKeys.ipAllowlist, expiresAt: apiKeys.expiresAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, principal.credential.id));
+  return row ?? null;
+}
+
+/**
+ * A key acting on another key (rotating or revoking it) may only when that key holds nothing beyond
+ * it: no scope it lacks, no address outside its allowlist, no time past its expiry. Otherwise a
+ * narrow key could rotate a broad one and take the new secret, or one limited to an address could
+ * take a copy usable from anywhere. A login session acts on keys within its role (assertMayActOnUser).
+ */
+async function assertKeyHoldsNoMore(db: Db, principal: Principal, target: ApiKeyRow): Promise<void> {
+  const caller = await callingKey(db, principal);
+  if (!caller || caller.id === target.id) return;
+  const beyond = [
+    ...target.scopes.filter((s) => !principal.permissions.has(s as Permission)).map((s) => `the ${s} scope`),
+    ...(caller.ipAllowlist.length > 0 &&
+    (target.ipAllowlist.length === 0 || target.ipAllowlist.some((e) => !allowlistCovers(caller.ipAllowlist, e)))
+      ? ['addresses outside this key’s allowlist']
+      : []),
+    ...(caller.expiresAt && (!target.expiresAt || target.expiresAt > caller.expiresAt)
+      ? ['a life past this key’s expiry']
+      : []),
+  ];
+  if (beyond.length > 0)
+    throw new PermissionDenied(`That key holds more than the key you call with: ${beyond.join(', ')}`);
+}
+
 export async function createApiKey(db: Db, box: SecretBox, principal: Principal, input: NewApiKey) {
   keyTenant(principal);
   const held = principal.credential.type === 'api_key' ? principal.permissions : ROLE_PERMISSIONS[principal.role];
@@ -377,10 +414,29 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
       })),
     });
   }
-  const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
+  let ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
   // A key that has expired already would be handed out with a 201 and refused at its first call.
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now())
     invalidField('/body/expires_at', 'expires_in_past', 'An API key expires after it is created: give a time to come');
+  let expiresAt = input.expiresAt ?? null;
+  // A key made with a key is bound as that key is: within its allowlist (its own, when none is
+  // given) and its life (its expiry, when none is given).
+  const caller = await callingKey(db, principal);
+  if (caller && caller.ipAllowlist.length > 0) {
+    if (ipAllowlist.length === 0) ipAllowlist = caller.ipAllowlist;
+    const outside = ipAllowlist.findIndex((e) => !allowlistCovers(caller.ipAllowlist, e));
+    if (outside >= 0)
+      invalidField(
+        `/body/ip_allowlist/${outside}`,
+        'outside_key_allowlist',
+        'A key made with a key stays within that key’s IP allowlist',
+      );
+  }
+  if (caller?.expiresAt) {
+    if (expiresAt && expiresAt > caller.expiresAt)
+      invalidField('/body/expires_at', 'expires_after_key', 'A key made with a key expires no later than that key');
+    expiresAt ??= caller.expiresAt;
+  }
   const fresh = newApiKey();
   const [row] = await db
     .insert(apiKeys)
@@ -392,7 +448,7 @@ export async function createApiKey(db: Db, box: SecretBox, principal: Principal,
       secretSealed: box.seal(fresh.secret),
       scopes: [...new Set(input.scopes)],
       ipAllowlist,
-      expiresAt: input.expiresAt ?? null,
+      expiresAt,
     })
     .returning();
   return { row: row!, key: fresh.key, secret: fresh.secret };
@@ -433,6 +489,7 @@ export async function getApiKey(
 
 export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal, id: string) {
   const current = await getApiKey(db, principal, id, 'rotateApiKey');
+  await assertKeyHoldsNoMore(db, principal, current);
   if (current.revokedAt) throw new NotFound('No such API key');
   if (current.expiresAt && current.expiresAt.getTime() <= Date.now())
     throw new ApiKeyExpired(`The key expired at ${current.expiresAt.toISOString()}; create a new one`);
@@ -452,6 +509,7 @@ export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal,
 
 export async function revokeApiKey(db: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
   const current = await getApiKey(db, principal, id, 'revokeApiKey');
+  await assertKeyHoldsNoMore(db, principal, current);
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: current.revokedAt ?? new Date() })

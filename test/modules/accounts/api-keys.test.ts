@@ -304,3 +304,67 @@ t.test(
     t.equal((await mail(mta.key)).statusCode, 401, 'a revoked key delivers nothing');
   },
 );
+
+t.test(
+  'R-SEC-8: a key acting on keys hands out no more than it holds: scopes, allowlist and expiry bind the keys it makes, rotates and revokes',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const keys = (token: string, method: 'POST' | 'DELETE', url: string, payload?: object) =>
+      app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+
+    // Scopes: a narrow key cannot rotate (and so take over) or revoke a broader one, operator's or reseller's.
+    for (const [token, broadScopes, probe] of [
+      [op.token, ['admin:write', 'admin:read'], '/v1/admin/accounts'],
+      [r.token, ['domains:read', 'api_keys:write'], '/v1/domains'],
+    ] as const) {
+      const broad = await apiKey(app, token, [...broadScopes]);
+      const narrow = await apiKey(app, token, ['api_keys:write']);
+      const rotated = await keys(narrow.key, 'POST', `/v1/api-keys/${broad.id}/rotate`);
+      t.equal(rotated.json().code, 'permission_denied', `${broadScopes[0]}: a narrow key does not rotate a broad one`);
+      t.notOk(rotated.body.includes('secret'), 'and gets no secret');
+      t.equal((await keys(narrow.key, 'DELETE', `/v1/api-keys/${broad.id}`)).statusCode, 403, 'nor revokes it');
+      t.equal(
+        (await app.inject({ method: 'GET', url: probe, headers: bearer(broad.key) })).statusCode,
+        200,
+        'the broad key still works',
+      );
+      const same = await apiKey(app, token, ['api_keys:write']);
+      t.equal((await keys(narrow.key, 'POST', `/v1/api-keys/${same.id}/rotate`)).statusCode, 200, 'an equal key: yes');
+      t.equal((await keys(narrow.key, 'POST', `/v1/api-keys/${narrow.id}/rotate`)).statusCode, 200, 'itself: yes');
+    }
+
+    // Allowlist and expiry: a key limited to an address and an hour makes keys no wider.
+    const hour = new Date(Date.now() + 3_600_000).toISOString();
+    const bound = await apiKey(app, r.token, ['api_keys:write', 'domains:read'], {
+      ip_allowlist: ['127.0.0.1'],
+      expires_at: hour,
+    });
+    const made = await keys(bound.key, 'POST', '/v1/api-keys', { name: 'copy', scopes: ['domains:read'] });
+    t.equal(made.statusCode, 201);
+    t.same(made.json().api_key.ip_allowlist, ['127.0.0.1/32'], 'the new key takes the maker’s allowlist');
+    t.equal(Date.parse(made.json().api_key.expires_at), Date.parse(hour), 'and its expiry');
+    const wider = await keys(bound.key, 'POST', '/v1/api-keys', {
+      name: 'x',
+      scopes: ['domains:read'],
+      ip_allowlist: ['127.0.0.0/8'],
+    });
+    t.match(wider.json(), {
+      status: 422,
+      errors: [{ pointer: '/body/ip_allowlist/0', code: 'outside_key_allowlist' }],
+    });
+    const longer = await keys(bound.key, 'POST', '/v1/api-keys', {
+      name: 'x',
+      scopes: ['domains:read'],
+      expires_at: new Date(Date.now() + 7_200_000).toISOString(),
+    });
+    t.match(longer.json(), { status: 422, errors: [{ pointer: '/body/expires_at', code: 'expires_after_key' }] });
+    const open = await apiKey(app, r.token, ['domains:read']);
+    t.equal(
+      (await keys(bound.key, 'POST', `/v1/api-keys/${open.id}/rotate`)).json().code,
+      'permission_denied',
+      'a key usable from anywhere and forever is not rotated by a bound one',
+    );
+  },
+);
