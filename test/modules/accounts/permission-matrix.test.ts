@@ -499,9 +499,14 @@ async function fixtures(app: App) {
   /** A session of the target user to act on: fresh when the call may revoke it. */
   const sessionToActOn = async (c: Caller, target: Target, fresh: boolean) =>
     (await sharedOr(fresh, `s:${userOf(c, target)}`, () => mintSession(userOf(c, target)))).id;
-  /** A key of the target user to act on: fresh when the call may rotate or revoke it. */
-  const keyToActOn = async (c: Caller, target: Target, fresh: boolean) =>
-    (await sharedOr(fresh, `k:${userOf(c, target)}`, () => mintKey(userOf(c, target), ['domains:read']))).id;
+  /**
+   * A key of the target user to act on: fresh when the call may rotate or revoke it. A key caller's
+   * holds its one scope, no more than the caller (a key acts only on such keys: R-SEC-8).
+   */
+  const keyToActOn = async (c: Caller, target: Target, fresh: boolean) => {
+    const scopes: Permission[] = [c.scope ?? 'domains:read'];
+    return (await sharedOr(fresh, `k:${userOf(c, target)}:${scopes[0]}`, () => mintKey(userOf(c, target), scopes))).id;
+  };
   /** Another user to disable: fresh when the call may disable it. */
   const userToDisable = (target: Exclude<Target, 'self'>, fresh: boolean) =>
     fresh ? mintUser(target, a.accountId) : Promise.resolve(victims[target]);
