@@ -572,10 +572,14 @@ export function createSubscriptionService(deps: HostingDeps) {
 
     async renewalQuote(caller: Caller, id: string) {
       const now = deps.now();
-      const sub = await owned(db, caller.accountId, id);
-      if (sub.paidTermsAhead > 0 && runningTerm(sub, now).ahead > 0)
-        throw new AlreadyRenewed(`The term from ${sub.termEnd.toISOString()} is paid: renew again once it has begun`);
-      const { lines, total, binding } = await renewalLines(db, sub, caller.currency);
+      // The term paid ahead that has begun is made the running one first, as the renewal itself
+      // does: the quote prices (and binds) the term the renewal will see.
+      const { sub, lines, total, binding } = await db.transaction(async (tx) => {
+        const sub = await owned(tx, caller.accountId, id, true);
+        if (sub.paidTermsAhead > 0 && runningTerm(sub, now).ahead > 0)
+          throw new AlreadyRenewed(`The term from ${sub.termEnd.toISOString()} is paid: renew again once it has begun`);
+        return { sub, ...(await renewalLines(tx, sub, caller.currency)) };
+      });
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       const restart = lapsed(sub, now);
       const term = runningTerm(sub, now);
@@ -692,8 +696,11 @@ export function createSubscriptionService(deps: HostingDeps) {
 
     async planChangeQuote(caller: Caller, id: string, planId: string) {
       const now = deps.now();
-      const sub = await owned(db, caller.accountId, id);
-      const r = await priceChange(db, sub, planId, caller.currency, now);
+      // As the change itself does, a term paid ahead that has begun is made the running one first.
+      const { sub, r } = await db.transaction(async (tx) => {
+        const sub = await owned(tx, caller.accountId, id, true);
+        return { sub, r: await priceChange(tx, sub, planId, caller.currency, now) };
+      });
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       return {
         quote_id: signQuote(deps.quotes, {

@@ -842,6 +842,31 @@ t.test(
   },
 );
 
+t.test(
+  'R-ADD-5 / R-PLAN-2: once a term paid ahead has begun, before any write rolled the stored term, its plan change and renewal quotes price it and are redeemed',
+  async (t) => {
+    const { app, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    later(10 * DAY);
+    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead in April');
+    // 10 May: May is the running term; nothing has been written since April.
+    later(39 * DAY);
+    const change = await post(app, r, `${base}/plan/quote`, { plan_id: 'reseller-pro' });
+    t.equal(change.statusCode, 200, change.body);
+    t.match(change.json(), {
+      effective: 'now',
+      proration: { term_start: '2027-05-01T00:00:00.000Z', term_end: '2027-06-01T00:00:00.000Z' },
+    });
+    const renewal = await post(app, r, `${base}/renew/quote`);
+    t.equal(renewal.statusCode, 200, renewal.body);
+    t.equal(renewal.json().term_start, '2027-06-01T00:00:00.000Z', 'the renewal quote prices June');
+    const renewed = await post(app, r, `${base}/renew`, { quote_id: renewal.json().quote_id });
+    t.equal(renewed.statusCode, 200, renewed.body);
+    t.same(renewed.json().charged, renewal.json().price, 'charged exactly the quote');
+  },
+);
+
 t.test('an upgrade is priced against the plan price paid, and a refund against what was charged', async (t) => {
   const { app, op, r, later } = await setup(t, '2027-04-01T00:00:00Z');
   await plan(app, op.token, 'p-paid-a');
