@@ -16,7 +16,7 @@ import { emitEvent } from '../events/api.js';
 import type { HostingBackend } from './backend.js';
 import { AddonPurchased, AddonRemoved } from './events.js';
 import { prorate } from './proration.js';
-import { rollTermForward } from './rollover.js';
+import { addonInTerm, rollTermForward } from './rollover.js';
 import { runningTerm } from './terms.js';
 import { redeemQuote, signQuote, type Signer } from './quotes.js';
 import { addonView, subscriptionView } from './schemas.js';
@@ -148,6 +148,9 @@ export function createAddonService(deps: AddonDeps) {
   /** Add-ons as the API shows them (the key only when asked for), their subscription and products read once. */
   async function views(subscriptionId: string, rows: AddonRow[], withKey: boolean) {
     const sub = (await findSubscription(db, null, subscriptionId))!;
+    // A term paid ahead may have begun since the last write: shown as it is running.
+    const term = runningTerm(sub, deps.now());
+    const rolled = term.index !== sub.termIndex;
     const kinds = new Map<string, string>();
     for (const id of new Set(rows.map((a) => a.productId))) kinds.set(id, (await findAddonProduct(db, id))!.kind);
     return rows.map((a) => {
@@ -158,7 +161,7 @@ export function createAddonService(deps: AddonDeps) {
           : a.status === 'active' && a.licenseKeySealed
             ? deps.open(a.licenseKeySealed)
             : null;
-      return addonView(a, kind, sub.termEnd, key);
+      return addonView(rolled ? addonInTerm(a, term) : a, kind, term.end, key);
     });
   }
 

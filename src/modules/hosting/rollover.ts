@@ -8,8 +8,8 @@ import { emitEvent } from '../events/api.js';
 import { panelPolicy, type HostingBackend } from './backend.js';
 import { SubscriptionPlanChanged } from './events.js';
 import { subscriptionView } from './schemas.js';
-import { findPlan, type SubscriptionRow } from './store.js';
-import { runningTerm } from './terms.js';
+import { findPlan, type AddonRow, type SubscriptionRow } from './store.js';
+import { runningTerm, type Term } from './terms.js';
 
 export async function rollTermForward(
   tx: Tx,
@@ -53,4 +53,13 @@ export async function rollTermForward(
       data: subscriptionView(after),
     });
   return after;
+}
+
+/**
+ * An add-on as a read shows it when `term`, a term paid ahead, has begun but no write has rolled its
+ * subscription forward yet: what the add-ons' UPDATE in rollTermForward will make of it.
+ */
+export function addonInTerm(a: AddonRow, term: Term): AddonRow {
+  if (a.status !== 'active' || (a.coveredFrom !== null && a.coveredFrom >= term.start)) return a;
+  return { ...a, chargedAmount: a.aheadCharge, aheadCharge: 0, coveredFrom: term.start };
 }

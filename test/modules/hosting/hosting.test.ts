@@ -850,8 +850,15 @@ t.test(
     const base = `/v1/hosting/subscriptions/${sub.id}`;
     later(10 * DAY);
     t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead in April');
+    const whmcs = (await post(app, r, `${base}/addons`, { product: 'whmcs' })).json().addon;
+    t.match(whmcs, { charged: { amount: 53_333 }, ends_at: '2027-05-01T00:00:00.000Z' }, 'April’s share');
     // 10 May: May is the running term; nothing has been written since April.
     later(39 * DAY);
+    t.match(
+      await get(app, r, `${base}/addons/${whmcs.id}`),
+      { status: 'active', charged: { amount: 80_000 }, ends_at: '2027-06-01T00:00:00.000Z' },
+      'the add-on shows May, the term running, and what paid for it',
+    );
     const change = await post(app, r, `${base}/plan/quote`, { plan_id: 'reseller-pro' });
     t.equal(change.statusCode, 200, change.body);
     t.match(change.json(), {
