@@ -27,8 +27,10 @@ import {
   findPlan,
   findSubscription,
   priceInForce,
+  priceVersions,
   type AddonProductRow,
   type AddonRow,
+  type PriceInForce,
   type SubscriptionRow,
 } from './store.js';
 import { NotSoldInCurrency, SubscriptionSuspendedError } from './subscriptions.js';
@@ -104,8 +106,15 @@ export function createAddonService(deps: AddonDeps) {
    * The charge for the rest of the running term, with its inputs (R-ADD-2), plus the whole next
    * term when it is paid ahead already (the add-on renews with the package, and that renewal is paid).
    */
-  async function proration(tx: Tx, sub: SubscriptionRow, product: AddonProductRow, currency: string, at: Date) {
-    const price = await priceInForce(tx, 'addon', product.id, currency);
+  async function proration(
+    tx: Tx,
+    sub: SubscriptionRow,
+    product: AddonProductRow,
+    currency: string,
+    at: Date,
+    inForce?: PriceInForce,
+  ) {
+    const price = inForce ?? (await priceInForce(tx, 'addon', product.id, currency));
     if (!price) throw new NotSoldInCurrency(`${product.id} is not sold in ${currency}`);
     const term = runningTerm(sub, at);
     const p = prorate({
@@ -144,6 +153,25 @@ export function createAddonService(deps: AddonDeps) {
       currency: caller.currency,
     };
   };
+
+  /**
+   * What a redeemed quote was computed from: the charge at its second under the price version that
+   * gives its amount (the newest such; none when no version does, which a valid quote cannot be).
+   */
+  async function quotedBasis(
+    tx: Tx,
+    sub: SubscriptionRow,
+    product: AddonProductRow,
+    currency: string,
+    amount: number,
+    quotedAt: Date,
+  ) {
+    for (const price of await priceVersions(tx, 'addon', product.id, currency)) {
+      const r = await proration(tx, sub, product, currency, quotedAt, price);
+      if (r.amount === amount) return r;
+    }
+    return null;
+  }
 
   /** Add-ons as the API shows them (the key only when asked for), their subscription and products read once. */
   async function views(subscriptionId: string, rows: AddonRow[], withKey: boolean) {
@@ -213,10 +241,12 @@ export function createAddonService(deps: AddonDeps) {
           ? redeemQuote(deps.quotes, input.quoteId, quotedOrder(caller, product.id, sub, now), now)
           : null;
         const amount = quote ? quote.amount : current;
-        // The answer and the ledger show the inputs the charge came from: the quote's second (its
-        // price still in force), else this one.
-        const quoted = quote?.quotedAt ? await proration(tx, sub, product, caller.currency, quote.quotedAt) : null;
-        const basis = quoted && quoted.amount === amount ? quoted.proration : p;
+        // The answer, the ledger and the add-on show the inputs the charge came from: the quote's
+        // second and the price it was given at (a quote is honoured after a price change), else this one.
+        const quoted = quote?.quotedAt
+          ? await quotedBasis(tx, sub, product, caller.currency, quote.amount, quote.quotedAt)
+          : null;
+        const basis = quoted?.proration ?? p;
         const total = { amount, currency: caller.currency };
         assertMaxPrice(total, input.maxPrice, 'The add-on');
         if (product.kind === 'license_key') {
@@ -240,7 +270,7 @@ export function createAddonService(deps: AddonDeps) {
             accountId: caller.accountId,
             productId: product.id,
             licenseKeySealed: licenseKey ? deps.seal(licenseKey) : null,
-            priceVersion: version,
+            priceVersion: quoted?.version ?? version,
             // The quote's amount (if any) split as it was computed: the rest of this term, then the next.
             chargedAmount: amount - Math.min(ahead, amount),
             coveredFrom: new Date(Math.ceil(now.getTime() / 1000) * 1000),

@@ -50,6 +50,22 @@ export async function priceInForce(
   return row;
 }
 
+/** Every version of a price, newest first. */
+export function priceVersions(
+  tx: Tx,
+  kind: 'plan' | 'addon',
+  productId: string,
+  currency: string,
+): Promise<PriceInForce[]> {
+  return tx
+    .select({ version: hostingPrices.version, monthlyAmount: hostingPrices.monthlyAmount })
+    .from(hostingPrices)
+    .where(
+      and(eq(hostingPrices.kind, kind), eq(hostingPrices.productId, productId), eq(hostingPrices.currency, currency)),
+    )
+    .orderBy(desc(hostingPrices.version));
+}
+
 /** A price as it was at `version` (what a subscription paid), undefined when there is none. */
 export async function priceOfVersion(
   tx: Tx,

@@ -874,6 +874,38 @@ t.test(
   },
 );
 
+t.test(
+  'R-ADD-2: an add-on quote honoured after a price rise charges the quote and shows the price and second it came from',
+  async (t) => {
+    const { app, op, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    later(15 * DAY);
+    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
+    t.match(quote, { price: { amount: 7_500 }, monthly_price: { amount: 15_000 } }, 'half of April at 150.00');
+    const raised = await app.inject({
+      method: 'PUT',
+      url: '/v1/admin/addon-products/dedicated-ip',
+      headers: bearer(op.token),
+      payload: {
+        kind: 'ip_address',
+        name: 'Dedicated IP address',
+        active: true,
+        prices: [{ currency: 'RUB', monthly_amount: 45_000 }],
+      },
+    });
+    t.equal(raised.statusCode, 200);
+    later(60_000);
+    const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+    t.same(bought.charged, { amount: 7_500, currency: 'RUB' }, 'the quote, not today’s price');
+    t.match(
+      bought.proration,
+      { monthly_price: 15_000, amount: 7_500, seconds_remaining: quote.seconds_remaining },
+      'the inputs of the quote',
+    );
+  },
+);
+
 t.test('an upgrade is priced against the plan price paid, and a refund against what was charged', async (t) => {
   const { app, op, r, later } = await setup(t, '2027-04-01T00:00:00Z');
   await plan(app, op.token, 'p-paid-a');
