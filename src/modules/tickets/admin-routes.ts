@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFound, UnsupportedMediaType } from '../../errors.js';
 import { DateTime, Int32, IdParams, Uuid } from '../../schemas.js';
-import { DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
+import { CalendarInUse, DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
 import type { InboundEmail } from './inbound-email.js';
 import { Attachments, attachmentsOf, BinaryFile, callerOf, sendAttachment } from './routes.js';
 import {
@@ -456,8 +456,10 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'adminRemoveCalendar',
         tags: ['admin'],
         summary: 'Remove a calendar that is not the default and no running period uses',
+        description:
+          'The default calendar answers 409 default_calendar_required; one that running response periods use, 409 calendar_in_use.',
         params: CalendarId,
-        errors: [NotFound, DefaultCalendarRequired],
+        errors: [NotFound, DefaultCalendarRequired, CalendarInUse],
         response: { 204: Type.Null() },
       },
     },

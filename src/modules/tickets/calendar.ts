@@ -228,16 +228,11 @@ export class Calendar {
 
   /**
    * @internal The longest run of local days without business hours that holidays make (weekdays
-   * without hours included), in local terms (a day that loses its hours to a daylight-saving gap is
-   * not counted): null when no holiday closes a whole business day.
+   * without hours included, and days whose only hours fall in a daylight-saving gap, which exist on
+   * no clock): null when no holiday closes a whole business day.
    */
   longestClosedRun(): { from: number; days: number } | null {
-    const weekday = (n: number) => ((((n + 3) % 7) + 7) % 7) + 1;
-    const open = (n: number) => {
-      const hours = this.week[weekday(n)]!;
-      const closed = this.closed.get(n);
-      return hours.length > 0 && (!closed || subtract(hours, closed).length > 0);
-    };
+    const open = (n: number) => this.day(n).total > 0;
     const starts = [...this.closed.keys()].filter((n) => !open(n)).sort((a, b) => a - b);
     if (!this.hasHours) return null;
     let longest: { from: number; days: number } | null = null;

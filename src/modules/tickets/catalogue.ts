@@ -14,6 +14,12 @@ export const DefaultCalendarRequired = defineError(
   'One calendar is always the default: make another one the default first',
 );
 
+export const CalendarInUse = defineError(
+  'calendar_in_use',
+  409,
+  'Response periods still run on this calendar: it is removed once they have ended',
+);
+
 export interface CalendarInput {
   name: string;
   time_zone: string;
@@ -128,7 +134,7 @@ export function createTicketCatalogue(
         .from(ticketPeriods)
         .where(and(eq(ticketPeriods.calendarId, id), isNull(ticketPeriods.endedAt)))
         .limit(1);
-      if (running) throw new DefaultCalendarRequired('Periods still run on this calendar');
+      if (running) throw new CalendarInUse('Periods still run on this calendar');
       await db.delete(ticketCalendars).where(eq(ticketCalendars.id, id));
     },
   };

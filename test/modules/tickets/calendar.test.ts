@@ -501,4 +501,20 @@ t.test('R-TKT-3: validateCalendar refuses what addBusinessTime cannot count on, 
   t.ok(validateCalendar({ ...mondaysOnly, holidays: partDay }).hasHours);
   t.ok(validateCalendar({ ...mondaysOnly, holidays: mondays.slice(0, 51) }).hasHours);
   t.ok(validateCalendar(DEFAULT_CALENDAR).hasHours);
+
+  // Hours only on Sundays 02:00-03:00 in Berlin, and every Sunday a holiday but the two on which
+  // clocks spring forward at 02:00: those hours exist on no clock, so 2.3 years have none.
+  const sundays = Array.from({ length: 120 }, (_, i) => iso(ms('2026-12-06T00:00:00Z') + i * 7 * DAY).slice(0, 10))
+    .filter((d) => d !== '2027-03-28' && d !== '2028-03-26')
+    .map((date) => ({ date }));
+  const gapOnly = {
+    timeZone: 'Europe/Berlin',
+    week: { '7': [{ start: '02:00', end: '03:00' }] },
+    holidays: sundays,
+  };
+  t.throws(() => validateCalendar(gapOnly), { message: /days in a row without business hours/, path: ['holidays'] });
+  t.ok(
+    validateCalendar({ ...gapOnly, week: { '7': [{ start: '02:00', end: '04:00' }] } }).hasHours,
+    'an hour past the gap is business time on those Sundays',
+  );
 });

@@ -353,6 +353,17 @@ t.test('calendars: whole- and part-day holidays and a daylight-saving change mov
     ['berlin'],
     'one default at a time',
   );
+  const remove = (id: string) =>
+    app.inject({ method: 'DELETE', url: `/v1/admin/calendars/${id}`, headers: bearer(op.token) });
+  t.equal((await remove('business')).json().code, 'calendar_in_use', 'the ticket’s period still runs on it');
+  t.equal((await remove('berlin')).json().code, 'default_calendar_required');
+  await call(app, op.token, 'PUT', '/v1/admin/calendars/spare', {
+    name: 'Spare',
+    time_zone: 'UTC',
+    week,
+    holidays: [],
+  });
+  t.equal((await remove('spare')).statusCode, 204, 'an unused calendar that is not the default goes');
 });
 
 t.test('R-TKT-3 in a non-UTC zone: business hours across the spring daylight-saving change', async (t) => {
