@@ -758,6 +758,13 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
         if (await openPause(tx, p.id)) throw new AlreadyPaused('Resume the clock before pausing it again');
         if (reason === 'agreed_time' && (!until || until <= at))
           invalidField('/body/until', 'until_required', 'An agreed time is a future instant');
+        // A vendor's answer has no time set in advance: an `until` would be dropped without a word.
+        if (reason === 'vendor_response' && until)
+          invalidField(
+            '/body/until',
+            'until_not_allowed',
+            'A vendor-wait pause lasts until the answer arrives (unpause): send no until, or pause for an agreed_time',
+          );
         await tx.insert(ticketPauses).values({
           id: randomUUID(),
           periodId: p.id,

@@ -245,6 +245,15 @@ t.test(
     const { app, op, r, at, timers } = await setup(t, '2027-01-11T09:00:00Z');
     const ticket = await open(app, r);
     at('2027-01-11T12:00:00Z');
+    const timed = await admin(
+      app,
+      op.token,
+      ticket.id,
+      'pause',
+      { reason: 'vendor_response', until: '2027-01-12T12:00:00Z' },
+      422,
+    );
+    t.match(timed.errors, [{ pointer: '/body/until', code: 'until_not_allowed' }], 'a vendor wait has no set end');
     const paused = await admin(app, op.token, ticket.id, 'pause', { reason: 'vendor_response', note: 'asked Plesk' });
     t.equal(paused.sla.deadline_at, null, 'no deadline while waiting for the vendor');
     t.equal(paused.sla.current.paused, true);
