@@ -489,8 +489,8 @@ export async function getApiKey(
 
 export async function rotateApiKey(db: Db, box: SecretBox, principal: Principal, id: string) {
   const current = await getApiKey(db, principal, id, 'rotateApiKey');
-  await assertKeyHoldsNoMore(db, principal, current);
   if (current.revokedAt) throw new NotFound('No such API key');
+  await assertKeyHoldsNoMore(db, principal, current);
   if (current.expiresAt && current.expiresAt.getTime() <= Date.now())
     throw new ApiKeyExpired(`The key expired at ${current.expiresAt.toISOString()}; create a new one`);
   const fresh = newApiKey();
