@@ -41,7 +41,7 @@ interface Caller {
   userId: string;
   accountId: string | null;
   token: string;
-  /** What it holds: the role's permissions, or the key's one scope (its user is an owner). */
+  /** What it holds: the role's permissions, or the key's one scope (its user is an owner, or the operator). */
   holds: ReadonlySet<Permission>;
   scope?: Permission;
 }
