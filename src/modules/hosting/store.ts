@@ -32,6 +32,16 @@ export interface PriceInForce {
   monthlyAmount: number;
 }
 
+/** The versions of a plan's or add-on's price in `currency`, newest first. */
+const priceRows = (tx: Tx, kind: 'plan' | 'addon', productId: string, currency: string) =>
+  tx
+    .select({ version: hostingPrices.version, monthlyAmount: hostingPrices.monthlyAmount })
+    .from(hostingPrices)
+    .where(
+      and(eq(hostingPrices.kind, kind), eq(hostingPrices.productId, productId), eq(hostingPrices.currency, currency)),
+    )
+    .orderBy(desc(hostingPrices.version));
+
 /** The newest price of a plan or add-on in `currency` (undefined: not sold in it). */
 export async function priceInForce(
   tx: Tx,
@@ -39,32 +49,17 @@ export async function priceInForce(
   productId: string,
   currency: string,
 ): Promise<PriceInForce | undefined> {
-  const [row] = await tx
-    .select({ version: hostingPrices.version, monthlyAmount: hostingPrices.monthlyAmount })
-    .from(hostingPrices)
-    .where(
-      and(eq(hostingPrices.kind, kind), eq(hostingPrices.productId, productId), eq(hostingPrices.currency, currency)),
-    )
-    .orderBy(desc(hostingPrices.version))
-    .limit(1);
+  const [row] = await priceRows(tx, kind, productId, currency).limit(1);
   return row;
 }
 
 /** Every version of a price, newest first. */
-export function priceVersions(
+export const priceVersions = (
   tx: Tx,
   kind: 'plan' | 'addon',
   productId: string,
   currency: string,
-): Promise<PriceInForce[]> {
-  return tx
-    .select({ version: hostingPrices.version, monthlyAmount: hostingPrices.monthlyAmount })
-    .from(hostingPrices)
-    .where(
-      and(eq(hostingPrices.kind, kind), eq(hostingPrices.productId, productId), eq(hostingPrices.currency, currency)),
-    )
-    .orderBy(desc(hostingPrices.version));
-}
+): Promise<PriceInForce[]> => priceRows(tx, kind, productId, currency);
 
 /** A price as it was at `version` (what a subscription paid), undefined when there is none. */
 export async function priceOfVersion(

@@ -78,6 +78,20 @@ async function subscribe(app: App, r: Reseller, planId: string, termMonths = 1) 
   return res.json().subscription as { id: string; term_start: string; term_end: string; status: string };
 }
 
+/** The operator reprices the dedicated IP address add-on (RUB, minor units a month). */
+const priceIp = (app: App, opToken: string, monthly: number) =>
+  app.inject({
+    method: 'PUT',
+    url: '/v1/admin/addon-products/dedicated-ip',
+    headers: bearer(opToken),
+    payload: {
+      kind: 'ip_address',
+      name: 'Dedicated IP address',
+      active: true,
+      prices: [{ currency: 'RUB', monthly_amount: monthly }],
+    },
+  });
+
 const allocation = (over: Record<string, number> = {}) => ({
   disk_bytes: 10 * GB,
   traffic_bytes: 100 * GB,
@@ -651,17 +665,7 @@ t.test('R-ADD-5: a renewal charges the plan and every add-on at the prices then 
   });
   // Prices change mid-term: the term already paid is not touched, the renewal pays the new ones.
   await plan(app, op.token, 'p-renew', { prices: [{ currency: 'RUB', monthly_amount: 120_000 }] });
-  const setIp = await app.inject({
-    method: 'PUT',
-    url: '/v1/admin/addon-products/dedicated-ip',
-    headers: bearer(op.token),
-    payload: {
-      kind: 'ip_address',
-      name: 'Dedicated IP address',
-      active: true,
-      prices: [{ currency: 'RUB', monthly_amount: 20_000 }],
-    },
-  });
+  const setIp = await priceIp(app, op.token, 20_000);
   t.equal(setIp.statusCode, 200, setIp.body);
   const rekind = await app.inject({
     method: 'PUT',
@@ -883,17 +887,7 @@ t.test(
     later(15 * DAY);
     const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
     t.match(quote, { price: { amount: 7_500 }, monthly_price: { amount: 15_000 } }, 'half of April at 150.00');
-    const raised = await app.inject({
-      method: 'PUT',
-      url: '/v1/admin/addon-products/dedicated-ip',
-      headers: bearer(op.token),
-      payload: {
-        kind: 'ip_address',
-        name: 'Dedicated IP address',
-        active: true,
-        prices: [{ currency: 'RUB', monthly_amount: 45_000 }],
-      },
-    });
+    const raised = await priceIp(app, op.token, 45_000);
     t.equal(raised.statusCode, 200);
     later(60_000);
     const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
@@ -916,17 +910,7 @@ t.test('an upgrade is priced against the plan price paid, and a refund against w
   t.same(ip.charged, { amount: 15_000, currency: 'RUB' });
   // The operator cuts plan a and raises the address after they were paid.
   await plan(app, op.token, 'p-paid-a', { prices: [{ currency: 'RUB', monthly_amount: 10_000 }] });
-  await app.inject({
-    method: 'PUT',
-    url: '/v1/admin/addon-products/dedicated-ip',
-    headers: bearer(op.token),
-    payload: {
-      kind: 'ip_address',
-      name: 'Dedicated IP address',
-      active: true,
-      prices: [{ currency: 'RUB', monthly_amount: 45_000 }],
-    },
-  });
+  await priceIp(app, op.token, 45_000);
   later(15 * DAY);
   // Half of April left: (300,000 − 100,000 paid) × 1/2, not (300,000 − 10,000) × 1/2.
   const quote = (await post(app, r, `${base}/plan/quote`, { plan_id: 'p-paid-b' })).json();
