@@ -454,12 +454,14 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
     if (out.length !== items.length) throw new Error(`batched: ${out.length} results for ${items.length} items`);
     return out;
   };
-  async function send(batch: Waiter[]): Promise<void> {
+  /** Sends a batch; `release` frees its lane (once), before its callers are answered. */
+  async function send(batch: Waiter[], release: () => void): Promise<void> {
+    let out: O[];
     try {
-      const out = await runChecked(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(out[i]!));
+      out = await runChecked(batch.map((w) => w.item));
     } catch (err) {
       if (!opts.retryAlone || batch.length === 1) {
+        release();
         for (const w of batch) w.reject(err);
         return;
       }
@@ -471,7 +473,13 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
           w.reject(e);
         }
       }
+      release();
+      return;
     }
+    // The next batch leaves before this one's callers go on: the database works on it while they
+    // answer their requests, instead of waiting for them all.
+    release();
+    batch.forEach((w, i) => w.resolve(out[i]!));
   }
   function pump(): void {
     scheduled = false;
@@ -481,8 +489,8 @@ export function batched<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOpti
       queue = queue.length <= maxItems ? [] : queue.slice(maxItems);
       const lane = { at: now };
       inFlight.add(lane);
-      void send(batch).finally(() => {
-        inFlight.delete(lane);
+      void send(batch, () => {
+        if (!inFlight.delete(lane)) return;
         pump();
       });
     }

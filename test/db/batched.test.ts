@@ -34,6 +34,25 @@ t.test('calls of one tick share a batch; with one in flight, the next carries al
   t.same(await Promise.all(later), [40, 50]);
 });
 
+t.test("the next batch leaves before the answered batch's callers go on", async (t) => {
+  const { batches, run } = held();
+  const call = batched(run, { concurrency: 1 });
+  const first = call(1);
+  await until(() => batches.length === 1);
+  const queued = call(2);
+  let batchesWhenFirstWentOn = -1;
+  const firstWentOn = first.then((v) => {
+    batchesWhenFirstWentOn = batches.length;
+    return v;
+  });
+  batches[0]!.answer();
+  t.equal(await firstWentOn, 10);
+  t.equal(batchesWhenFirstWentOn, 2, 'the queued call was on its way when the first caller resumed');
+  t.same(batches[1]!.items, [2]);
+  batches[1]!.answer();
+  t.equal(await queued, 20);
+});
+
 t.test('a stalled batch: after extraLaneAfterMs the queued calls start beside it, up to maxConcurrency', async (t) => {
   const { batches, run } = held();
   const call = batched(run, { concurrency: 1, extraLaneAfterMs: 5, maxConcurrency: 2 });
