@@ -28,8 +28,6 @@ export interface OperationRule {
   /** What the caller must hold: a permission of its role, and for an API key the same scope. */
   permission: Permission | 'public';
   subject?: Subject;
-  /** Routes under /v1/users serve reseller users: an operator's credential gets 404 there. */
-  resellersOnly?: true;
 }
 
 export const OPERATION_PERMISSIONS = {
@@ -46,25 +44,22 @@ export const OPERATION_PERMISSIONS = {
   setAccountIpAllowlist: { permission: 'account:write' },
   listUsers: { permission: 'users:read' },
   createUser: { permission: 'users:write' },
-  getUser: { permission: 'profile:read', subject: { others: 'users:read', credentials: false }, resellersOnly: true },
+  getUser: { permission: 'profile:read', subject: { others: 'users:read', credentials: false } },
   updateUser: {
     permission: 'profile:write',
     subject: { others: 'users:write', credentials: true },
-    resellersOnly: true,
   },
   disableUser: { permission: 'users:write', subject: { others: 'users:write', credentials: true } },
   setUserPassword: {
     permission: 'profile:write',
     subject: { others: 'users:write', credentials: true },
-    resellersOnly: true,
   },
-  startTwoFactorEnrolment: { permission: 'profile:write', subject: 'self', resellersOnly: true },
+  startTwoFactorEnrolment: { permission: 'profile:write', subject: 'self' },
   disableTwoFactor: {
     permission: 'profile:write',
     subject: { others: 'users:write', credentials: true },
-    resellersOnly: true,
   },
-  confirmTwoFactor: { permission: 'profile:write', subject: 'self', resellersOnly: true },
+  confirmTwoFactor: { permission: 'profile:write', subject: 'self' },
   listApiKeys: { permission: 'api_keys:read', subject: { others: 'users:read', credentials: true } },
   createApiKey: { permission: 'api_keys:write', subject: 'self' },
   getApiKey: { permission: 'api_keys:read', subject: { others: 'users:read', credentials: true } },
@@ -336,9 +331,7 @@ export function applyOperationPermission(route: RouteOptions): Permission | 'pub
   }
   schema.security = SECURITY_SCHEMES.map((name) => ({ [name]: [rule.permission] }));
   schema['x-permission'] = rule.permission;
-  schema['x-roles'] = ALL_ROLES.filter(
-    (role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly),
-  );
+  schema['x-roles'] = ALL_ROLES.filter((role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission));
   if (rule.subject && rule.subject !== 'self') {
     schema['x-on-other-users'] = { permission: rule.subject.others, role_must_be_assignable: rule.subject.credentials };
   } else if (rule.subject === 'self') {
@@ -354,9 +347,7 @@ export function applyOperationPermission(route: RouteOptions): Permission | 'pub
 /** The description sentence: what the caller needs, in words an SDK user reads. */
 export function permissionSentence(rule: OperationRule): string {
   if (rule.permission === 'public') return 'Public: no credential needed.';
-  const roles = ALL_ROLES.filter(
-    (role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission) && !(role === 'operator' && rule.resellersOnly),
-  );
+  const roles = ALL_ROLES.filter((role) => ROLE_PERMISSIONS[role].has(rule.permission as Permission));
   let s = `Needs the \`${rule.permission}\` permission (an API key: the \`${rule.permission}\` scope); roles: ${roles.join(', ')}.`;
   if (rule.subject === 'self') s += ' Acts on your own user only.';
   else if (rule.subject) {
@@ -374,7 +365,6 @@ export function permissionSentence(rule: OperationRule): string {
 function cell(role: Role, rule: OperationRule): string {
   if (rule.permission === 'public') return 'public';
   if (!ROLE_PERMISSIONS[role].has(rule.permission)) return '-';
-  if (role === 'operator' && rule.resellersOnly) return '404';
   const subject = rule.subject;
   if (!subject) return 'yes';
   if (subject === 'self' || !ROLE_PERMISSIONS[role].has(subject.others)) return 'self';

@@ -238,12 +238,16 @@ export async function setAccountAllowlist(db: Db, principal: Principal, entries:
 
 // ---- users --------------------------------------------------------------------------------
 
+/**
+ * A user of the caller's account; to an operator, only their own user (their profile, password and
+ * second factor: R-SEC-3 is per user), never another operator's nor a reseller's.
+ */
 export async function getUserInAccount(db: Db, principal: Principal, userId: string): Promise<UserRow> {
-  const accountId = tenantOf(principal);
-  const [row] = await db
-    .select()
-    .from(users)
-    .where(and(eq(users.id, userId), eq(users.accountId, accountId)));
+  const where =
+    principal.accountId === null && principal.role === 'operator'
+      ? and(eq(users.id, userId), eq(users.id, principal.userId), isNull(users.accountId))
+      : and(eq(users.id, userId), eq(users.accountId, tenantOf(principal)));
+  const [row] = await db.select().from(users).where(where);
   if (!row) throw new NotFound('No such user');
   return row;
 }

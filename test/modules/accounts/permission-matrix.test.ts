@@ -74,7 +74,6 @@ interface Case {
 function promised(rule: OperationRule, operationId: string, c: Caller, target: Target): Outcome | 'public' {
   if (rule.permission === 'public') return 'public';
   if (!c.holds.has(rule.permission)) return 'denied';
-  if (c.role === 'operator' && rule.resellersOnly) return 'not_found';
   if (target === 'self') return 'allowed';
   // The targets are a reseller's users: to an operator, objects of the other side (R-SEC-6).
   if (c.role === 'operator') return 'not_found';
@@ -203,8 +202,8 @@ t.test("hardening-2: the OpenAPI document shows each operation's permission, as 
         [{ bearerAuth: [rule.permission] }, { hmacSignature: [rule.permission] }],
         `${op.operationId}: the scope in the security requirement`,
       );
-      const roles = (Object.keys(ROLE_PERMISSIONS) as Role[]).filter(
-        (r) => ROLE_PERMISSIONS[r].has(rule.permission as Permission) && !(r === 'operator' && rule.resellersOnly),
+      const roles = (Object.keys(ROLE_PERMISSIONS) as Role[]).filter((r) =>
+        ROLE_PERMISSIONS[r].has(rule.permission as Permission),
       );
       t.same([...(op['x-roles'] ?? [])].sort(), roles.sort(), `${op.operationId}: x-roles`);
       t.match(

@@ -288,3 +288,56 @@ t.test('R-SEC-3: disabling needs a current code for yourself; an admin can reset
   });
   t.equal(notSelf.statusCode, 403, 'nobody enrols a second factor for someone else');
 });
+
+t.test(
+  'R-SEC-3 / R-SEC-2: an operator enrols a second factor, then logs in with it, and changes their own password; never reaches another user',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const other = await operator(app);
+    const r = await reseller(app, op.token);
+
+    const me = await app.inject({ method: 'GET', url: `/v1/users/${op.userId}`, headers: bearer(op.token) });
+    t.equal(me.statusCode, 200, 'an operator reads their own user');
+    t.same([me.json().role, me.json().account_id, me.json().two_factor_enabled], ['operator', null, false]);
+    for (const target of [other.userId, r.ownerId]) {
+      for (const [method, path] of [
+        ['GET', ''],
+        ['POST', '/two-factor'],
+        ['DELETE', '/two-factor'],
+      ] as const) {
+        const res = await app.inject({
+          method,
+          url: `/v1/users/${target}${path}`,
+          headers: bearer(op.token),
+          payload: {},
+        });
+        t.equal(res.statusCode, 404, `${method} /v1/users/{id}${path}: another user is not found`);
+      }
+    }
+
+    const { secret, recoveryCodes } = await enrol(app, op.token, op.userId);
+    t.equal(recoveryCodes.length, 10);
+    const none = await login(app, op.username);
+    t.equal(none.statusCode, 401, 'with 2FA on, the password alone no longer logs the operator in');
+    t.equal(none.json().code, 'two_factor_required');
+    const withCode = await login(app, op.username, { totp_code: totp(secret, Date.now() + 30_000) });
+    t.equal(withCode.statusCode, 200, 'the password and a current code do');
+
+    const changed = await app.inject({
+      method: 'PUT',
+      url: `/v1/users/${op.userId}/password`,
+      headers: bearer(op.token),
+      payload: { current_password: STRONG_PASSWORD, new_password: 'amber-Quarry-falcon-93%ridge' },
+    });
+    t.equal(changed.statusCode, 204, 'the operator changes their own password');
+    const oldPassword = await login(app, op.username, { totp_code: totp(secret, Date.now() - 30_000) });
+    t.equal(oldPassword.statusCode, 401, 'the old password no longer works');
+    const newPassword = await app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      payload: { username: op.username, password: 'amber-Quarry-falcon-93%ridge', recovery_code: recoveryCodes[0]! },
+    });
+    t.equal(newPassword.statusCode, 200, 'the new one does, with a recovery code');
+  },
+);
