@@ -1,6 +1,6 @@
 // The domain transfer as the API shows it (R-DOM-3).
 import { Type } from 'typebox';
-import { DateTime, describedRef, Money, named, Page } from '../../schemas.js';
+import { DateTime, Money, named, Page } from '../../schemas.js';
 import { strict } from './domain-schemas.js';
 import type { TransferRow } from './transfer-service.js';
 
@@ -22,10 +22,16 @@ export const Transfer = named(
       unicode_name: Type.String(),
       status: TransferStatus,
       direction: Type.Enum(['in', 'out'], { description: 'in: you are gaining the domain; out: you are losing it' }),
-      price: describedRef(Money, 'One year, at the price when requested; charged on completion at the price then'),
-      charged: Type.Union([Money, Type.Null()]),
+      price: Type.Union([Money, Type.Null()], {
+        description:
+          "One year, at the price when requested; charged on completion at the price then. Null to anyone but the gaining reseller (R-SEC-6: the losing side and the domain's owner never see what another account pays)",
+      }),
+      charged: Type.Union([Money, Type.Null()], {
+        description: 'What the gaining reseller was charged; null to anyone else',
+      }),
       note: Type.Union([Type.String(), Type.Null()], {
-        description: 'Why an approved transfer has not completed yet, or why it ended',
+        description:
+          "Why an approved transfer has not completed yet, or why it ended. To anyone but the gaining reseller, an approved transfer's reason (such as its funds) is not shown, only that it waits on the gaining side",
       }),
       requested_at: DateTime,
       expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
@@ -63,21 +69,37 @@ export const TransferList = Page(Transfer);
  * (and for the owner's approval answers, accountId null). GET /v1/domain-transfers/{id}, and the
  * transfer.* events' data.
  */
-export const transferView = (accountId: string | null) => (t: TransferRow) => ({
-  id: t.id,
-  name: t.name,
-  unicode_name: t.unicodeName,
-  status: t.status as 'pending_approval',
-  direction:
-    accountId !== null && t.losingAccountId === accountId && t.accountId !== accountId
-      ? ('out' as const)
-      : ('in' as const),
-  price: { amount: t.quotedAmount, currency: t.currency },
-  charged: t.chargedAmount === null ? null : { amount: t.chargedAmount, currency: t.currency },
-  note: t.note,
-  requested_at: t.requestedAt.toISOString(),
-  expires_at: t.expiresAt.toISOString(),
-  decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,
-  completed_at: t.completedAt ? t.completedAt.toISOString() : null,
-  domain_id: t.domainId,
-});
+export const transferView = (accountId: string | null) => (t: TransferRow) => {
+  const gaining = accountId !== null && t.accountId === accountId;
+  return {
+    id: t.id,
+    name: t.name,
+    unicode_name: t.unicodeName,
+    status: t.status as 'pending_approval',
+    direction: accountId !== null && t.losingAccountId === accountId && !gaining ? ('out' as const) : ('in' as const),
+    price: gaining ? { amount: t.quotedAmount, currency: t.currency } : null,
+    charged: gaining && t.chargedAmount !== null ? { amount: t.chargedAmount, currency: t.currency } : null,
+    note: gaining ? t.note : sharedNote(t),
+    requested_at: t.requestedAt.toISOString(),
+    expires_at: t.expiresAt.toISOString(),
+    decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,
+    completed_at: t.completedAt ? t.completedAt.toISOString() : null,
+    domain_id: t.domainId,
+  };
+};
+
+/**
+ * The note as the losing reseller and the domain's owner see it (R-SEC-6): why the owner or the
+ * gaining side ended it, but never why the gaining side has not completed it (its funds, its
+ * limits): only that it waits there.
+ */
+function sharedNote(t: TransferRow): string | null {
+  if (t.status === 'rejected' || t.status === 'cancelled') return t.note;
+  // The domain's own state (locked again by the losing side: TransferProhibited) is everyone's to know.
+  if (t.note?.startsWith('transfer_prohibited:')) return t.note;
+  if (t.status === 'approved')
+    return t.note === null ? null : 'Approved; waiting for the gaining reseller to complete it';
+  if (t.status === 'expired')
+    return t.decidedAt === null ? t.note : 'Approved, but the gaining reseller did not complete it in time';
+  return null;
+}

@@ -90,7 +90,13 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
 
   const approved = await decide(app, transfer.id, 'approve', token);
   t.equal(approved.statusCode, 200);
-  t.match(approved.json(), { status: 'completed', charged: { amount: 1099, currency: 'EUR' } });
+  t.match(approved.json(), { status: 'completed', price: null, charged: null }, "the owner's answer: not the price");
+  t.match(
+    (
+      await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })
+    ).json(),
+    { status: 'completed', charged: { amount: 1099, currency: 'EUR' } },
+  );
   t.equal(await balanceOf(app, gaining), before - 1099, 'charged on completion');
 
   const mine = (
@@ -221,7 +227,18 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
   const approved = await decide(app, transfer.id, 'approve', token);
   t.equal(approved.statusCode, 200);
   t.equal(approved.json().status, 'approved');
-  t.match(approved.json().note, /^insufficient_funds/);
+  t.match(
+    approved.json(),
+    { note: 'Approved; waiting for the gaining reseller to complete it', price: null, charged: null },
+    "the owner's answer says it waits on the gaining side, not why (R-SEC-6)",
+  );
+  const view = async (r: R) =>
+    (await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(r.token) })).json();
+  t.match(await view(gaining), { direction: 'in', note: /^insufficient_funds/, price: { amount: 1099 } });
+  const out = await view(losing);
+  t.match(out, { direction: 'out', price: null, charged: null }, 'R-SEC-6: the losing side never sees the price');
+  t.equal(out.note, 'Approved; waiting for the gaining reseller to complete it');
+  t.notMatch(JSON.stringify(out), /insufficient|available|1099/, "nor the gaining side's funds");
   t.equal(await app.jobs.run('domain-transfers', new Date()), 0, 'still no funds');
   await credit(app, op.token, gaining.accountId, 1000);
   t.equal(await app.jobs.run('domain-transfers', new Date()), 1, 'the job completes it');
@@ -229,6 +246,16 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
     await app.inject({ method: 'GET', url: `/v1/domain-transfers/${transfer.id}`, headers: bearer(gaining.token) })
   ).json();
   t.match(done, { status: 'completed', charged: { amount: 1099 }, note: null });
+  t.match(await view(losing), { status: 'completed', price: null, charged: null, note: null });
+  const losingEvents = (
+    await app.inject({ method: 'GET', url: '/v1/events?type=transfer.completed', headers: bearer(losing.token) })
+  ).json().data;
+  t.equal(losingEvents.length, 1, 'the losing side is told it completed');
+  t.match(
+    losingEvents[0].data,
+    { direction: 'out', price: null, charged: null },
+    'without what it cost the other side',
+  );
   t.equal(await balanceOf(app, gaining), 500 + 1000 - 1099);
 });
 
