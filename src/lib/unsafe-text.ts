@@ -51,3 +51,11 @@ export function findUnsafeText(value: unknown, root: string): UnsafeTextError | 
  * them (nearly all) is never walked.
  */
 export const jsonMayHoldUnsafeText = (text: string): boolean => /\\u(?:0000|[dD][89a-fA-F])/.test(text);
+
+/**
+ * Text from a foreign document (an e-mail) made storable: each NUL or lone surrogate becomes U+FFFD,
+ * as a decoder marks what it could not read. Requests are refused instead (findUnsafeText).
+ */
+// eslint-disable-next-line no-control-regex -- U+0000 is the very character this pattern replaces
+const UNSAFE_ALL = /[\u0000\p{Cs}]/gu;
+export const storableText = (text: string): string => text.replace(UNSAFE_ALL, '\uFFFD');

@@ -11,6 +11,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import type { Db } from '../../db/client.js';
 import { accounts, ticketInboundEmails, ticketMessages, tickets } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
+import { storableText } from '../../lib/unsafe-text.js';
 import type { TicketService } from './service.js';
 
 export type InboundEmail = ReturnType<typeof createInboundEmail>;
@@ -18,9 +19,9 @@ export type InboundEmail = ReturnType<typeof createInboundEmail>;
 const REFERENCE = /\bT-(\d{1,12})\b/i;
 
 function textOf(mail: ParsedMail): string {
-  const text = mail.text?.trim();
+  const text = storableText(mail.text ?? '').trim();
   if (text) return text;
-  const html = typeof mail.html === 'string' ? mail.html : '';
+  const html = typeof mail.html === 'string' ? storableText(mail.html) : '';
   const stripped = html
     .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
     .replace(/<[^>]+>/g, ' ')
@@ -44,9 +45,14 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
       } catch {
         return { id: await record({ size: raw.length, outcome: 'refused', refusal: 'unparseable' }) };
       }
-      const from = mail.from?.value[0]?.address?.trim().toLowerCase() ?? null;
-      const subject = (mail.subject ?? '').trim().slice(0, 300) || '(no subject)';
-      const messageId = mail.messageId ?? null;
+      // A message is a foreign document: what PostgreSQL cannot store (NUL) becomes U+FFFD everywhere.
+      const address = mail.from?.value[0]?.address?.trim().toLowerCase();
+      const from = address ? storableText(address) : null;
+      const subject =
+        storableText(mail.subject ?? '')
+          .trim()
+          .slice(0, 300) || '(no subject)';
+      const messageId = mail.messageId ? storableText(mail.messageId) : null;
       const base = { size: raw.length, fromAddress: from, subject, messageId };
       if (!from) return { id: await record({ ...base, outcome: 'refused', refusal: 'unparseable' }) };
       const owners = await db
@@ -65,7 +71,10 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
       const accountId = owners[0]!.id;
       const attachments = mail.attachments
         .filter((a) => a.contentDisposition !== 'inline' || a.filename)
-        .map((a, i) => ({ filename: (a.filename ?? `attachment-${i + 1}`).slice(0, 255), data: a.content }));
+        .map((a, i) => ({
+          filename: storableText(a.filename ?? `attachment-${i + 1}`).slice(0, 255),
+          data: a.content,
+        }));
       const body = textOf(mail);
       const caller = { accountId, userId: null };
       const ticketId = await ticketFor(db, accountId, subject, mail);

@@ -107,7 +107,7 @@ export const Period = named(
       ),
       outcome: Type.Enum(['running', 'met', 'breached', 'stopped', 'not_applicable'], {
         description:
-          'met or breached: responded in time or not; stopped: ended by the user (suspended, revoked) or by a split or merge before the deadline; not_applicable: the deadline was waived',
+          'met: responded in time; breached: the deadline passed first (also when the period then ended without a response: suspended, revoked, split or merged after its deadline); stopped: ended by the user (suspended, revoked) or by a split or merge before the deadline; not_applicable: the deadline was waived',
       }),
       warned_at: Nullable(DateTime),
       breached_at: Nullable(DateTime),

@@ -129,6 +129,9 @@ const PRIORITY_ORDER: Priority[] = ['emergency', 'high', 'medium', 'low'];
 const LIVE = ['open', 'answered', 'awaiting_user', 'suspended', 'closed'];
 /** States where the user's message or information brings the ticket to the provider's side. */
 const USER_SIDE = ['answered', 'awaiting_user'];
+/** The furthest an agreed-time pause may reach (6.8): a year and a day. */
+const MAX_AGREED_PAUSE_DAYS = 366;
+const DAY_MS = 86_400_000;
 
 function allowed(t: TicketRow, states: string[]): void {
   if (!states.includes(t.state))
@@ -758,6 +761,13 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
         if (await openPause(tx, p.id)) throw new AlreadyPaused('Resume the clock before pausing it again');
         if (reason === 'agreed_time' && (!until || until <= at))
           invalidField('/body/until', 'until_required', 'An agreed time is a future instant');
+        // The deadline moves by the pause: an instant centuries ahead would put it past what a date holds.
+        if (until && until.getTime() - at.getTime() > MAX_AGREED_PAUSE_DAYS * DAY_MS)
+          invalidField(
+            '/body/until',
+            'until_too_far',
+            `An agreed time lies at most ${MAX_AGREED_PAUSE_DAYS} days ahead`,
+          );
         // A vendor's answer has no time set in advance: an `until` would be dropped without a word.
         if (reason === 'vendor_response' && until)
           invalidField(
@@ -811,7 +821,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       return change(operator, id, async (tx, t, at) => {
         allowed(t, ['open', ...USER_SIDE]);
         const moving = await tx
-          .select({ id: ticketMessages.id })
+          .select({ id: ticketMessages.id, internal: ticketMessages.internal })
           .from(ticketMessages)
           .where(and(eq(ticketMessages.ticketId, t.id), inArray(ticketMessages.id, messageIds)));
         if (moving.length !== new Set(messageIds).size) {
@@ -819,12 +829,24 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
           const unknown = messageIds.findIndex((m) => !found.has(m));
           invalidField(`/body/message_ids/${unknown}`, 'unknown_message', 'Every message must be one of this ticket’s');
         }
+        // R-TKT-1: each ticket keeps a message its user sees (an internal note alone is not one).
         const [{ n } = { n: 0 }] = await tx
           .select({ n: sql<number>`count(*)::int` })
           .from(ticketMessages)
-          .where(eq(ticketMessages.ticketId, t.id));
-        if (Number(n) <= moving.length)
-          invalidField('/body/message_ids', 'nothing_left', 'At least one message must stay on the ticket');
+          .where(and(eq(ticketMessages.ticketId, t.id), eq(ticketMessages.internal, false)));
+        const visibleMoving = moving.filter((m) => !m.internal).length;
+        if (Number(n) <= visibleMoving)
+          invalidField(
+            '/body/message_ids',
+            'nothing_left',
+            'At least one message the user sees must stay on the ticket',
+          );
+        if (visibleMoving === 0)
+          invalidField(
+            '/body/message_ids',
+            'nothing_visible',
+            'The new ticket needs a message the user sees, not only notes',
+          );
         const newId = randomUUID();
         const [created] = await tx
           .insert(tickets)
@@ -959,8 +981,12 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
         sql`SELECT priority,
                    count(*) FILTER (WHERE outcome = 'met')::int AS met,
                    count(*) FILTER (WHERE outcome = 'breached')::int AS breached,
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY response_seconds) AS median,
-                   percentile_disc(0.9) WITHIN GROUP (ORDER BY response_seconds) AS p90
+                   -- A response time only where a response ended the period: a breach that a
+                   -- suspension, revocation, split or merge ended later counts, but has no response.
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY response_seconds)
+                     FILTER (WHERE ended_by IN ('reply', 'information_request', 'closed')) AS median,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY response_seconds)
+                     FILTER (WHERE ended_by IN ('reply', 'information_request', 'closed')) AS p90
             FROM ticket_periods
             WHERE ended_at >= ${from} AND ended_at < ${to} AND outcome IN ('met', 'breached')
             GROUP BY priority`,

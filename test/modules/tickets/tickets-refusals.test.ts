@@ -409,3 +409,58 @@ t.test('R-TKT-10: a ticket taken by phone for an account that does not exist is 
   const [row] = await queryRows<{ n: string }>(app.db, sql`SELECT count(*) AS n FROM tickets`);
   t.equal(Number(row!.n), 0, 'nothing opened');
 });
+
+t.test(
+  'R-TKT-10: a NUL anywhere in an e-mail (subject, body, file name) is taken as U+FFFD, never a 500',
+  async (t) => {
+    const { app, op, r } = await setup(t, '2027-01-11T09:00:00Z');
+    const intake = (mail: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/admin/tickets/inbound-email',
+        headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
+        payload: mail,
+      });
+    // "a\0b" as an encoded word: the parser hands the NUL on.
+    const first = await intake(
+      'From: billing@hosting.test\r\nSubject: =?utf-8?B?YQBi?=\r\nMessage-ID: <n1@x>\r\n\r\nBody',
+    );
+    t.equal(first.statusCode, 202, first.body);
+    const list = (await call(app, r.token, 'GET', '/v1/tickets')).body.data as Json[];
+    t.equal(list.length, 1, 'one ticket opened');
+    t.equal(list[0]!.subject, 'a\uFFFDb');
+    const number = list[0]!.reference as string;
+
+    const follow = await intake(
+      `From: billing@hosting.test\r\nSubject: Re: ${number}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nfollow=00up`,
+    );
+    t.equal(follow.statusCode, 202, follow.body);
+    const attached = await intake(
+      [
+        'From: billing@hosting.test',
+        `Subject: Re: ${number}`,
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b"',
+        '',
+        '--b',
+        'Content-Type: text/plain',
+        '',
+        'see the file',
+        '--b',
+        'Content-Type: text/plain',
+        "Content-Disposition: attachment; filename*=utf-8''a%00b.txt",
+        '',
+        'file body',
+        '--b--',
+        '',
+      ].join('\r\n'),
+    );
+    t.equal(attached.statusCode, 202, attached.body);
+    const ticket = (await call(app, r.token, 'GET', `/v1/tickets/${list[0]!.id}`)).body;
+    const bodies = (ticket.messages as Json[]).map((m) => m.body);
+    t.ok(bodies.includes('follow\uFFFDup'), 'the follow-up was added, its NUL replaced');
+    const files = (ticket.messages as Json[]).flatMap((m) => (m.attachments as Json[]).map((a) => a.filename));
+    t.same(files, ['a\uFFFDb.txt'], 'the attachment was kept, its name made storable');
+    t.equal(((await call(app, r.token, 'GET', '/v1/tickets')).body.data as Json[]).length, 1, 'still one ticket');
+  },
+);

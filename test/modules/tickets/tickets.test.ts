@@ -262,6 +262,11 @@ t.test(
     t.equal(unpaused.sla.deadline_at, '2027-01-15T14:00:00.000Z', 'Thursday 14:00 + the 9 paused business hours');
     t.match(unpaused.sla.current.pauses[0], { reason: 'vendor_response', duration_seconds: DAY / 1000 });
 
+    // An agreed time centuries ahead would move the deadline past what a date holds.
+    for (const until of ['9999-12-31T23:59:59Z', '2028-01-14T12:00:00Z']) {
+      const far = await admin(app, op.token, ticket.id, 'pause', { reason: 'agreed_time', until }, 422);
+      t.match(far.errors, [{ pointer: '/body/until', code: 'until_too_far' }], `${until}: more than 366 days ahead`);
+    }
     // Agreed with the user: until Wednesday 15:00; the deadline is known meanwhile.
     const agreed = await admin(app, op.token, ticket.id, 'pause', {
       reason: 'agreed_time',
@@ -306,7 +311,11 @@ t.test('R-TKT-3: a warning before the breach and the breach, each once; a late r
 
   // 6.6: a waived deadline shows that instead of a breach.
   const other = await open(app, r);
+  const late = await open(app, r);
   at('2027-01-25T09:00:00Z');
+  // Suspended by the user after its deadline passed: a breach that no response ended.
+  const suspended = await call(app, r.token, 'POST', `/v1/tickets/${late.id}/suspend`);
+  t.match(suspended.sla.periods[0], { ended_by: 'suspended', outcome: 'breached' });
   const waived = await admin(app, op.token, other.id, 'sla-waiver', { reason: 'changed the DNS without telling us' });
   t.equal(waived.sla.applies, false);
   t.equal(waived.sla.breached, false);
@@ -319,7 +328,8 @@ t.test('R-TKT-3: a warning before the breach and the breach, each once; a late r
   );
   t.match(
     report.priorities.find((p: Json) => p.priority === 'low'),
-    { met: 0, breached: 1, median_response_seconds: 33 * 3600 },
+    { met: 0, breached: 2, median_response_seconds: 33 * 3600, p90_response_seconds: 33 * 3600 },
+    'both breaches count; the response times are those of the responses alone',
   );
 });
 
@@ -399,6 +409,19 @@ t.test('R-TKT-8: split and merge run deadlines from the creation of the most rec
   const detail = await call(app, op.token, 'GET', `/v1/admin/tickets/${first.id}`);
   const invoiceMessage = detail.messages.find((m: Json) => m.body.includes('invoice'));
   at('2027-01-12T09:00:00Z');
+  // R-TKT-1: each ticket keeps a message its user sees; an internal note is not one.
+  await admin(app, op.token, first.id, 'notes', { body: 'two issues in one ticket' });
+  const note = (await call(app, op.token, 'GET', `/v1/admin/tickets/${first.id}`)).messages.find(
+    (m: Json) => m.internal,
+  );
+  const visible = detail.messages.map((m: Json) => m.id);
+  for (const [ids, code] of [
+    [visible, 'nothing_left'],
+    [[note.id], 'nothing_visible'],
+  ] as const) {
+    const refused = await admin(app, op.token, first.id, 'split', { message_ids: ids, subject: 'x' }, 422);
+    t.match(refused.errors, [{ pointer: '/body/message_ids', code }], `${code}: refused`);
+  }
   const split = await admin(app, op.token, first.id, 'split', {
     message_ids: [invoiceMessage.id],
     subject: 'Invoice is wrong',
