@@ -416,7 +416,7 @@ export function createLicenseService(deps: LicenseDeps) {
         const total = { amount: await price(tx, l, currency, true), currency };
         assertMaxPrice(total, maxPrice, 'The renewal');
         await vendor.renew(tx, l.keyNumber);
-        const expiresAt = addMonths(l.expiresAt, l.periodMonths);
+        const expiresAt = renewedUntil(l, now);
         await tx
           .update(pleskLicenses)
           .set({ expiresAt, updatedAt: now })
@@ -527,7 +527,7 @@ export function createLicenseService(deps: LicenseDeps) {
               return 1;
             }
             const total = { amount: await price(tx, l, currency, true), currency };
-            const expiresAt = addMonths(l.expiresAt, l.periodMonths);
+            const expiresAt = renewedUntil(l, now);
             try {
               await tx.transaction((sp) =>
                 charge(sp, {
@@ -584,6 +584,20 @@ export function createLicenseService(deps: LicenseDeps) {
       });
     },
   };
+}
+
+/**
+ * The end of the term a renewal at `now` pays for. Terms are the license's billing periods, each
+ * boundary counted from the anchor (periods.ts), never from the previous expiry: 31 January, 28
+ * February, 31 March. A license in service (active) gets the period that starts at its expiry: it
+ * ran up to then, so the terms follow one another (the job catches up one term per run). A
+ * suspended license whose paid term is over was not in service since: the periods it lapsed are not
+ * charged, and the renewal pays for the period that holds `now`, so it can be resumed at once and
+ * its term stays the billing period that multi-use fees and rebinds are counted in.
+ */
+export function renewedUntil(l: LicenseRow, now: Date): Date {
+  const from = l.status !== 'active' && l.expiresAt <= now ? now : l.expiresAt;
+  return periodAt(l.periodAnchor, l.periodMonths, from).end;
 }
 
 /** The license's status after suspend / resume / terminate, with its transition. */

@@ -123,7 +123,7 @@ export const spamFilterRoutes: FastifyPluginAsyncTypebox<{ spam: SpamFilter }> =
       schema: {
         operationId: 'removeSpamFilterDomain',
         tags: ['licenses'],
-        summary: 'Stop filtering a domain (overage of the current period is not charged)',
+        summary: 'Stop filtering a domain (the overage it ran up and was not charged for yet is charged first)',
         params: NameParams,
         errors: [NotFound],
         response: { 204: Type.Null({ description: 'Removed' }) },
@@ -131,7 +131,7 @@ export const spamFilterRoutes: FastifyPluginAsyncTypebox<{ spam: SpamFilter }> =
     },
     async (req, reply) => {
       req.audit = { targetType: 'spam_filter_domain', targetId: req.params.name };
-      await spam.remove(tenantOf(req.principal), req.params.name);
+      await spam.remove(account(req.principal), req.params.name);
       return reply.code(204).send(null);
     },
   );

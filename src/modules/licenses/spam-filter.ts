@@ -3,8 +3,10 @@
 // as the recipients with a successful delivery in the last 7 days, aliases and lists excluded;
 // operators import those counts. 1,000 mailboxes per domain are included; each one above that is
 // charged per monthly billing period, once per period (the peak count reported in the period), when
-// the period has ended. The reseller sees the count, the included limit and the projected charge
-// before the period closes, and an event when a domain goes over.
+// the period has ended, or when the domain is removed (the ended periods not charged yet, and the
+// running one on its peak so far: removing a domain does not avoid a charge). The reseller sees the
+// count, the included limit and the projected charge before the period closes, and an event when a
+// domain goes over.
 import { and, inArray, ne, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
@@ -211,34 +213,63 @@ export function createSpamFilter(deps: {
     return status;
   }
 
-  /** One ended period's overage of a domain, charged once (0 when another run charged it). */
-  async function chargePeriod(d: DomainRow, ended: Period, peak: number, currency: string, now: Date) {
+  /**
+   * One period's overage of a domain, charged once in `tx` (0 when another run or the removal
+   * charged it: the unique key on domain and period start).
+   */
+  async function chargePeriodIn(tx: Tx, d: DomainRow, period: Period, peak: number, currency: string, now: Date) {
     const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
     if (overage === 0) return 0;
-    return db.transaction(async (tx) => {
-      const unit = (await unitPrice(tx, currency)) ?? 0;
-      const [row] = await tx
-        .insert(spamFilterCharges)
-        .values({
-          domainId: d.id,
-          accountId: d.accountId,
-          domainName: d.name,
-          periodStart: ended.start,
-          periodEnd: ended.end,
-          mailboxes: peak,
-          overage,
-          amount: overage * unit,
-          currency,
-          status: 'unpaid',
-        })
-        .onConflictDoNothing()
-        .returning();
-      if (!row) return 0;
-      await collect(tx, row);
-      const v = await view(tx, d, currency, now);
-      await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
-      return 1;
-    });
+    const unit = (await unitPrice(tx, currency)) ?? 0;
+    const [row] = await tx
+      .insert(spamFilterCharges)
+      .values({
+        domainId: d.id,
+        accountId: d.accountId,
+        domainName: d.name,
+        periodStart: period.start,
+        periodEnd: period.end,
+        mailboxes: peak,
+        overage,
+        amount: overage * unit,
+        currency,
+        status: 'unpaid',
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) return 0;
+    await collect(tx, row);
+    const v = await view(tx, d, currency, now);
+    await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
+    return 1;
+  }
+
+  /** One ended period's overage of a domain, charged once (0 when another run charged it). */
+  async function chargePeriod(d: DomainRow, ended: Period, peak: number, currency: string, now: Date) {
+    if (peak <= INCLUDED_MAILBOXES) return 0;
+    return db.transaction((tx) => chargePeriodIn(tx, d, ended, peak, currency, now));
+  }
+
+  /**
+   * A domain being removed, in its removal's transaction (R-LIC-4): its reports go with it, so what
+   * they would have been charged is charged now. Each ended period not charged yet is charged on its
+   * peak, and the running period on the peak reached so far, as a period that ends at the removal
+   * (the overage is per period, not pro rata: the period-end charge would have been the same). Once
+   * each: a period the job charged meanwhile is not charged again.
+   */
+  async function settle(tx: Tx, d: DomainRow, currency: string, now: Date): Promise<number> {
+    const over = await queryRows<{ reported_at: string | Date; mailboxes: number }>(
+      tx,
+      sql`SELECT reported_at, mailboxes FROM spam_filter_mailbox_reports
+          WHERE domain_id = ${d.id}::uuid AND mailboxes > ${INCLUDED_MAILBOXES}`,
+    );
+    const current = periodAt(d.periodAnchor, 1, now);
+    let charged = 0;
+    for (const { period, peak } of peaksByPeriod(d.periodAnchor, over)) {
+      const upTo = period.index === current.index ? { ...period, end: now } : period;
+      charged += await chargePeriodIn(tx, d, upTo, peak, currency, now);
+    }
+    return charged;
   }
 
   async function view(tx: Tx, d: DomainRow, currency: string, now: Date) {
@@ -416,9 +447,12 @@ export function createSpamFilter(deps: {
         throw err;
       }
     },
-    async remove(accountId: string, name: string) {
+    /** Stops filtering a domain; the overage it ran up and was not charged for is charged first. */
+    async remove(account: { id: string; currency: string }, name: string) {
+      const now = deps.now();
       await db.transaction(async (tx) => {
-        const d = await find(tx, accountId, name, true);
+        const d = await find(tx, account.id, name, true);
+        await settle(tx, d, account.currency, now);
         await tx.delete(spamFilterDomains).where(sql`id = ${d.id}::uuid`);
       });
     },
@@ -485,22 +519,21 @@ export function createSpamFilter(deps: {
         ),
       );
       // Each domain's peak per ended period (the current period is not billed yet).
-      const peaks = new Map<string, Map<number, { period: Period; peak: number }>>();
+      const reports = new Map<string, typeof over>();
       for (const r of over) {
-        const d = domains.get(r.domain_id);
-        if (!d) continue; // removed meanwhile
-        const period = periodAt(d.periodAnchor, 1, new Date(r.reported_at));
-        if (period.index >= periodAt(d.periodAnchor, 1, now).index) continue;
-        const own = peaks.get(d.id) ?? new Map<number, { period: Period; peak: number }>();
-        peaks.set(d.id, own);
-        const seen = own.get(period.index);
-        if (!seen || seen.peak < Number(r.mailboxes)) own.set(period.index, { period, peak: Number(r.mailboxes) });
+        const own = reports.get(r.domain_id) ?? [];
+        reports.set(r.domain_id, own);
+        own.push(r);
       }
       let charged = 0;
-      for (const [domainId, own] of peaks) {
-        const d = domains.get(domainId)!;
+      for (const [domainId, own] of reports) {
+        const d = domains.get(domainId);
+        if (!d) continue; // removed meanwhile (the removal charged what was due)
+        const current = periodAt(d.periodAnchor, 1, now).index;
+        const ended = peaksByPeriod(d.periodAnchor, own).filter((p) => p.period.index < current);
+        if (!ended.length) continue;
         const currency = await deps.currencyOf(d.accountId);
-        for (const { period, peak } of [...own.values()].sort((a, b) => a.period.index - b.period.index)) {
+        for (const { period, peak } of ended) {
           try {
             charged += await chargePeriod(d, period, peak, currency, now);
           } catch (err) {
@@ -533,6 +566,20 @@ export function createSpamFilter(deps: {
       return charged;
     },
   };
+}
+
+/** The peak count of each period that has reports, oldest period first. */
+function peaksByPeriod(
+  anchor: Date,
+  reports: { reported_at: string | Date; mailboxes: number }[],
+): { period: Period; peak: number }[] {
+  const peaks = new Map<number, { period: Period; peak: number }>();
+  for (const r of reports) {
+    const period = periodAt(anchor, 1, new Date(r.reported_at));
+    const seen = peaks.get(period.index);
+    if (!seen || seen.peak < Number(r.mailboxes)) peaks.set(period.index, { period, peak: Number(r.mailboxes) });
+  }
+  return [...peaks.values()].sort((a, b) => a.period.index - b.period.index);
 }
 
 export type SpamFilter = ReturnType<typeof createSpamFilter>;

@@ -971,3 +971,78 @@ t.test(
     t.equal((await rebind()).json().code, 'bundling_required', 'after the check-in the rebind is a new command');
   },
 );
+
+const renewByHand = (app: App, r: Reseller, id: string) =>
+  app.inject({ method: 'POST', url: `/v1/licenses/plesk/${id}/renew`, headers: bearer(r.token), payload: {} });
+
+t.test(
+  'R-LIC-2 billing periods: a term ends on the boundaries counted from the anchor (31 Jan, 28 Feb, 31 Mar, 30 Apr), by autorenewal and by hand',
+  async (t) => {
+    const { app, r, server, at, now } = await setup(t);
+    at(new Date('2027-01-31T12:00:00Z'));
+    const auto = await ordered(app, r, server.id, A1);
+    const byHand = await ordered(app, r, server.id, A2);
+    t.equal((await getLicense(app, r, auto.id)).expires_at, '2027-02-28T12:00:00.000Z', 'the last day of February');
+
+    at(new Date('2027-02-28T12:00:01Z'));
+    t.equal(await app.jobs.run('license-renewals', now()), 2);
+    let l = await getLicense(app, r, auto.id);
+    t.equal(l.expires_at, '2027-03-31T12:00:00.000Z', 'autorenewed to 31 March, not 28 March');
+    t.same(l.current_period, { start: '2027-02-28T12:00:00.000Z', end: '2027-03-31T12:00:00.000Z' });
+    t.equal(l.expires_at, l.current_period.end, 'the term is the billing period');
+    at(new Date('2027-03-31T12:00:01Z'));
+    t.equal(await app.jobs.run('license-renewals', now()), 2);
+    l = await getLicense(app, r, auto.id);
+    t.equal(l.expires_at, '2027-04-30T12:00:00.000Z');
+    t.equal(l.expires_at, l.current_period.end);
+
+    // By hand, ahead of the expiry: each renewal one period further, counted from the anchor.
+    at(new Date('2027-04-01T12:00:00Z'));
+    const first = await renewByHand(app, r, byHand.id);
+    t.equal(first.statusCode, 200);
+    t.equal(first.json().license.expires_at, '2027-05-31T12:00:00.000Z');
+    const second = await renewByHand(app, r, byHand.id);
+    t.equal(second.json().license.expires_at, '2027-06-30T12:00:00.000Z');
+    const third = await renewByHand(app, r, byHand.id);
+    t.equal(third.json().license.expires_at, '2027-07-31T12:00:00.000Z', '31 July again');
+  },
+);
+
+t.test(
+  'R-LIC-2 billing periods: a license suspended unpaid at autorenewal, renewed months later, gets the period that holds the renewal and resumes',
+  async (t) => {
+    const { app, op, at, now } = await setup(t);
+    const poor = await reseller(app, op.token);
+    await credit(app, op.token, poor.accountId, 1_090); // one term, no more
+    const s = await createServer(app, poor, ['185.10.20.40']);
+    const lic = await ordered(app, poor, s.id, '185.10.20.40'); // 2027-01-10 12:00
+    at(new Date('2027-02-10T13:00:00Z'));
+    await app.jobs.run('license-renewals', now());
+    t.equal((await getLicense(app, poor, lic.id)).status, 'suspended', 'unpaid at autorenewal');
+
+    at(new Date('2027-05-20T12:00:00Z'));
+    await credit(app, op.token, poor.accountId, 1_090);
+    const renewed = await renewByHand(app, poor, lic.id);
+    t.equal(renewed.statusCode, 200);
+    t.same(renewed.json().charged, { amount: 1_090, currency: 'EUR' }, 'one term, the lapsed ones not charged');
+    t.equal(await balanceOf(app, poor), 0);
+    const l = renewed.json().license;
+    t.equal(l.expires_at, '2027-06-10T12:00:00.000Z', 'a term that covers now, not 2027-03-10');
+    t.same(l.current_period, { start: '2027-05-10T12:00:00.000Z', end: '2027-06-10T12:00:00.000Z' });
+    const resumed = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${lic.id}/resume`,
+      headers: bearer(poor.token),
+    });
+    t.equal(resumed.statusCode, 200, resumed.body);
+    t.equal(resumed.json().status, 'active');
+    t.equal(await app.jobs.run('license-renewals', now()), 0, 'nothing due: the term is paid');
+
+    // From then on the autorenewal goes on from the anchor's periods.
+    await credit(app, op.token, poor.accountId, 1_090);
+    at(new Date('2027-06-10T13:00:00Z'));
+    t.equal(await app.jobs.run('license-renewals', now()), 1);
+    t.match(await getLicense(app, poor, lic.id), { status: 'active', expires_at: '2027-07-10T12:00:00.000Z' });
+    t.equal(await balanceOf(app, poor), 0, 'charged one term');
+  },
+);

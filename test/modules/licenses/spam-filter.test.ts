@@ -11,13 +11,20 @@ import { bearer, operator, reseller, type Reseller } from '../../helpers/fixture
 const DAY = 86_400_000;
 const UNIT = 5; // EUR cents per mailbox above 1,000 per month (the catalogue's SPAMEXPERTS-MAILBOX-OVERAGE)
 
-async function setup(t: { teardown(fn: () => unknown): void }) {
-  let clock = new Date('2027-02-01T00:00:00Z');
+async function setup(t: { teardown(fn: () => unknown): void }, start = '2027-02-01T00:00:00Z') {
+  let clock = new Date(start);
   const { app } = await buildTestApp(t, { now: () => clock });
   const op = await operator(app);
   const r = await reseller(app, op.token);
   await credit(app, op.token, r.accountId, 1_000_000);
-  return { app, op, r, later: (ms: number) => (clock = new Date(clock.getTime() + ms)), now: () => clock };
+  return {
+    app,
+    op,
+    r,
+    later: (ms: number) => (clock = new Date(clock.getTime() + ms)),
+    at: (iso: string) => (clock = new Date(iso)),
+    now: () => clock,
+  };
 }
 
 const add = (app: App, r: Reseller, name: string, extra: Record<string, unknown> = {}) =>
@@ -202,3 +209,127 @@ t.test('spam-filter domains: update and remove; another account cannot see them'
   const list = await app.inject({ method: 'GET', url: '/v1/spam-filter/domains', headers: bearer(r.token) });
   t.same(list.json().data, []);
 });
+
+const getDomain = async (app: App, r: Reseller, name: string) =>
+  (await app.inject({ method: 'GET', url: `/v1/spam-filter/domains/${name}`, headers: bearer(r.token) })).json();
+
+const removeDomain = (app: App, r: Reseller, name: string) =>
+  app.inject({ method: 'DELETE', url: `/v1/spam-filter/domains/${name}`, headers: bearer(r.token) });
+
+async function chargedEvents(app: App, r: Reseller) {
+  await feedSettled(app);
+  const res = await app.inject({
+    method: 'GET',
+    url: '/v1/events?type=spam_filter.overage_charged',
+    headers: bearer(r.token),
+  });
+  return res.json().data as { data: { name: string; charges: Record<string, any>[] } }[];
+}
+
+t.test(
+  'R-LIC-4: removing a domain after its period ended, before the job charged it, does not avoid the charge (charged once)',
+  async (t) => {
+    const { app, op, r, at, now } = await setup(t, '2027-01-10T12:00:00Z');
+    t.equal((await add(app, r, 'pekarna.test')).statusCode, 201);
+    at('2027-01-20T12:00:00Z');
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_500));
+    t.match((await getDomain(app, r, 'pekarna.test')).mailboxes, {
+      peak_this_period: 1_500,
+      projected_charge: { amount: 500 * UNIT, currency: 'EUR' },
+      period: { start: '2027-01-10T12:00:00.000Z', end: '2027-02-10T12:00:00.000Z' },
+    });
+    const before = await balanceOf(app, r);
+    at('2027-02-10T12:30:00Z'); // the period is over; the hourly job has not run yet
+    t.equal((await removeDomain(app, r, 'pekarna.test')).statusCode, 204);
+    t.equal(await balanceOf(app, r), before - 500 * UNIT, 'the ended period is charged at the removal');
+    at('2027-02-10T13:00:00Z');
+    await app.jobs.run('spam-filter-overage', now());
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before - 500 * UNIT, 'once: the job charges it no second time');
+    const events = await chargedEvents(app, r);
+    t.equal(events.length, 1, 'one spam_filter.overage_charged');
+    t.match(events[0]!.data.charges, [
+      {
+        period_start: '2027-01-10T12:00:00.000Z',
+        period_end: '2027-02-10T12:00:00.000Z',
+        mailboxes: 1_500,
+        overage: 500,
+        amount: { amount: 500 * UNIT, currency: 'EUR' },
+        status: 'charged',
+      },
+    ]);
+    t.equal((await getDomain(app, r, 'pekarna.test')).code, 'not_found', 'and the domain is gone');
+  },
+);
+
+t.test(
+  'R-LIC-4: a domain removed mid-period is charged the peak of the running period so far; added back, it starts a new period',
+  async (t) => {
+    const { app, op, r, at, now } = await setup(t, '2027-01-10T12:00:00Z');
+    t.equal((await add(app, r, 'pekarna.test')).statusCode, 201);
+    const before = await balanceOf(app, r);
+    at('2027-01-20T12:00:00Z');
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_200));
+    at('2027-02-10T13:00:00Z');
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before - 200 * UNIT, 'the first period, by the job');
+    at('2027-02-15T12:00:00Z');
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_500));
+    at('2027-02-18T12:00:00Z');
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_100));
+    at('2027-02-20T12:00:00Z');
+    t.equal((await removeDomain(app, r, 'pekarna.test')).statusCode, 204);
+    t.equal(
+      await balanceOf(app, r),
+      before - 200 * UNIT - 500 * UNIT,
+      'the running period on its peak so far (1,500), at the removal',
+    );
+    const events = await chargedEvents(app, r);
+    t.match(events.at(-1)!.data.charges.at(-1), {
+      period_start: '2027-02-10T12:00:00.000Z',
+      period_end: '2027-02-20T12:00:00.000Z',
+      mailboxes: 1_500,
+      overage: 500,
+      status: 'charged',
+    });
+
+    // Added back: a new domain with its own periods, from the day it was added again.
+    at('2027-02-21T12:00:00Z');
+    t.equal((await add(app, r, 'pekarna.test')).statusCode, 201);
+    t.match((await getDomain(app, r, 'pekarna.test')).mailboxes, {
+      peak_this_period: 0,
+      projected_charge: { amount: 0 },
+      period: { start: '2027-02-21T12:00:00.000Z', end: '2027-03-21T12:00:00.000Z' },
+    });
+    at('2027-02-22T12:00:00Z');
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_050));
+    at('2027-03-10T13:00:00Z'); // the removed domain's period would have ended here
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before - 700 * UNIT, 'the removed period is not charged again');
+    at('2027-03-21T13:00:00Z');
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, r), before - 700 * UNIT - 50 * UNIT, "the new domain's period, at its end");
+    t.match((await getDomain(app, r, 'pekarna.test')).charges, [
+      { period_start: '2027-02-21T12:00:00.000Z', overage: 50, status: 'charged' },
+    ]);
+  },
+);
+
+t.test(
+  'R-LIC-4: an overage charged at the removal that the balance does not cover is kept unpaid (the removal goes through) and collected once it does',
+  async (t) => {
+    const { app, op, now, at } = await setup(t, '2027-01-10T12:00:00Z');
+    const poor = await reseller(app, op.token);
+    await credit(app, op.token, poor.accountId, 100);
+    t.equal((await add(app, poor, 'pekarna.test')).statusCode, 201);
+    await importReport(app, op.token, 'pekarna.test', mailboxes('pekarna.test', 1_300)); // 300 over: 1,500 cents
+    at('2027-01-25T12:00:00Z');
+    t.equal((await removeDomain(app, poor, 'pekarna.test')).statusCode, 204, 'removed');
+    t.equal(await balanceOf(app, poor), 100, 'nothing taken while the balance does not cover it');
+    t.match((await chargedEvents(app, poor))[0]!.data.charges, [{ overage: 300, status: 'unpaid' }]);
+    await credit(app, op.token, poor.accountId, 10_000);
+    await app.jobs.run('spam-filter-overage', now());
+    await app.jobs.run('spam-filter-overage', now());
+    t.equal(await balanceOf(app, poor), 100 + 10_000 - 300 * UNIT, 'collected once');
+  },
+);
