@@ -247,6 +247,8 @@ export function createAddonService(deps: AddonDeps) {
           ? await quotedBasis(tx, sub, product, caller.currency, quote.amount, quote.quotedAt)
           : null;
         const basis = quoted?.proration ?? p;
+        // The next term's part of the charge as it was computed: at the quote's price, else today's.
+        const aheadPart = Math.min(quoted?.ahead ?? ahead, amount);
         const total = { amount, currency: caller.currency };
         assertMaxPrice(total, input.maxPrice, 'The add-on');
         if (product.kind === 'license_key') {
@@ -272,9 +274,9 @@ export function createAddonService(deps: AddonDeps) {
             licenseKeySealed: licenseKey ? deps.seal(licenseKey) : null,
             priceVersion: quoted?.version ?? version,
             // The quote's amount (if any) split as it was computed: the rest of this term, then the next.
-            chargedAmount: amount - Math.min(ahead, amount),
+            chargedAmount: amount - aheadPart,
             coveredFrom: new Date(Math.ceil(now.getTime() / 1000) * 1000),
-            aheadCharge: Math.min(ahead, amount),
+            aheadCharge: aheadPart,
             currency: caller.currency,
             boughtAt: now,
           })

@@ -471,7 +471,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         summary: 'What moving to another plan costs: an upgrade pro rata now, a downgrade nothing (at the renewal)',
         params: IdParams,
         body: Type.Object({ plan_id: PlanId }, strict),
-        errors: [NotFound, PlanNotFound, NotSoldInCurrency, SamePlan, AlreadyRenewed],
+        errors: [NotFound, PlanNotFound, NotSoldInCurrency, SamePlan, AlreadyRenewed, SubscriptionSuspendedError],
         response: { 200: PlanChangeQuote },
       },
       config: { bulkExempt: true, audit: false },
@@ -487,7 +487,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         tags: ['hosting'],
         summary: 'Move to another plan: an upgrade at once (charged pro rata), a downgrade at the renewal',
         description:
-          'A plan with a higher monthly price is an upgrade: charged (new − old) monthly × months × seconds_remaining ÷ term_seconds, its limits apply at once, and an overuse suspension lifts if usage now fits (R-PLAN-2). A suspended subscription may upgrade. A cheaper plan is a downgrade, scheduled for the renewal, and refused with 409 plan_does_not_fit when current usage, customers or allocations do not fit it.',
+          'A plan with a higher monthly price is an upgrade: charged (new − old) monthly × months × seconds_remaining ÷ term_seconds, its limits apply at once, and an overuse suspension lifts if usage now fits (R-PLAN-2). A suspended subscription may upgrade; an expired one, or one whose term has ended, is refused with 409 subscription_suspended (renew it first). A cheaper plan is a downgrade, scheduled for the renewal, and refused with 409 plan_does_not_fit when current usage, customers or allocations do not fit it.',
         params: IdParams,
         body: Type.Object(
           { plan_id: PlanId, quote_id: Type.Optional(QuoteId), max_price: Type.Optional(MaxPrice) },
@@ -499,6 +499,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
           NotSoldInCurrency,
           SamePlan,
           AlreadyRenewed,
+          SubscriptionSuspendedError,
           PlanDoesNotFit,
           QuoteExpired,
           PriceChanged,

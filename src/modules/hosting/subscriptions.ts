@@ -42,6 +42,7 @@ import {
   findPlan,
   findSubscription,
   priceInForce,
+  priceVersions,
   RESOURCES,
   type Resource,
   priceOfVersion,
@@ -492,7 +493,10 @@ export function createSubscriptionService(deps: HostingDeps) {
         const plan = await planOnSale(tx, input.planId, '/body/plan_id');
         const p = await monthly(tx, 'plan', plan.id, caller.currency);
         let amount = p.monthlyAmount * input.termMonths;
-        if (input.quoteId)
+        // The price version the subscription pays (what an upgrade is priced against): today's, or
+        // with a quote the one it was given at (a quote is honoured after a price change).
+        let version = p.version;
+        if (input.quoteId) {
           amount = redeemQuote(
             deps.quotes,
             input.quoteId,
@@ -506,6 +510,12 @@ export function createSubscriptionService(deps: HostingDeps) {
             },
             now,
           ).amount;
+          // The newest version whose price gives the quote's amount (a valid quote always has one).
+          const quoted = (await priceVersions(tx, 'plan', plan.id, caller.currency)).find(
+            (v) => v.monthlyAmount * input.termMonths === amount,
+          );
+          if (quoted) version = quoted.version;
+        }
         const total = { amount, currency: caller.currency };
         assertMaxPrice(total, input.maxPrice, 'The subscription');
         const panelId = await backend.createReseller(tx, panelPolicy(plan));
@@ -515,7 +525,7 @@ export function createSubscriptionService(deps: HostingDeps) {
           .values({
             accountId: caller.accountId,
             planId: plan.id,
-            planPriceVersion: p.version,
+            planPriceVersion: version,
             termMonths: input.termMonths,
             termAnchor: start,
             termStart: start,
@@ -583,7 +593,11 @@ export function createSubscriptionService(deps: HostingDeps) {
       const expiresAt = new Date(now.getTime() + deps.quoteTtlS * 1000);
       const restart = lapsed(sub, now);
       const term = runningTerm(sub, now);
-      const start = restart ? wholeSecond(now) : term.end;
+      // The term the renewal pays, counted from the anchor as every term is (31 January, 28
+      // February, 31 March), or a new term from now when this one lapsed.
+      const next = restart
+        ? termBounds(wholeSecond(now), 0, sub.termMonths)
+        : termBounds(sub.termAnchor, term.index + 1, sub.termMonths);
       const current = lines.filter((l) => !l.note?.startsWith('R-ADD-6')).reduce((sum, l) => sum + l.amount, 0);
       return {
         quote_id: signQuote(deps.quotes, {
@@ -605,8 +619,8 @@ export function createSubscriptionService(deps: HostingDeps) {
           note: l.note,
         })),
         difference_from_current_term: { amount: total - current, currency: caller.currency },
-        term_start: start.toISOString(),
-        term_end: addMonths(start, sub.termMonths).toISOString(),
+        term_start: next.start.toISOString(),
+        term_end: next.end.toISOString(),
         expires_at: expiresAt.toISOString(),
       };
     },
@@ -988,6 +1002,13 @@ export function createSubscriptionService(deps: HostingDeps) {
       (await monthly(tx, 'plan', sub.planId, currency));
     const effective: 'now' | 'at_renewal' | 'cancelled' =
       planId === sub.planId ? 'cancelled' : next.monthlyAmount > paid.monthlyAmount ? 'now' : 'at_renewal';
+    // An upgrade is for the rest of a paid term: once the term has ended (expired, or not yet by the job)
+    // there is none left, and it would change the plan for nothing. Renew first.
+    if (effective === 'now' && lapsed(sub, now))
+      throw new SubscriptionSuspendedError(
+        `The term ended at ${term.end.toISOString()} (the subscription is ${sub.status}): renew it first, then upgrade`,
+        { extensions: { suspended_for: sub.suspendedFor } },
+      );
     const proration: Proration = prorate({
       monthlyPrice: effective === 'now' ? next.monthlyAmount - paid.monthlyAmount : 0,
       months: sub.termMonths,

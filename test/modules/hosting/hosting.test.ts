@@ -1228,3 +1228,146 @@ t.test(
     t.match(await get(app, r, `/v1/hosting/subscriptions/${free.id}/usage`), { disk: { used_bytes: 2 * GB } });
   },
 );
+
+t.test(
+  'R-PLAN-1 (versioned prices): a subscription bought with a quote records the price version quoted; an upgrade is priced against it',
+  async (t) => {
+    const { app, op, r, later } = await setup(t, '2027-04-01T00:00:00Z');
+    await plan(app, op.token, 'p-qv-a', { prices: [{ currency: 'RUB', monthly_amount: 150_000 }] });
+    await plan(app, op.token, 'p-qv-b', { prices: [{ currency: 'RUB', monthly_amount: 350_000 }] });
+    const quote = (await post(app, r, '/v1/hosting/subscriptions/quote', { plan_id: 'p-qv-a', term_months: 1 })).json();
+    t.match(quote, { price: { amount: 150_000 }, price_version: 1 });
+    // The operator cuts the price after the quote: version 2 at 1,000.00.
+    await plan(app, op.token, 'p-qv-a', { prices: [{ currency: 'RUB', monthly_amount: 100_000 }] });
+    const bought = await post(app, r, '/v1/hosting/subscriptions', {
+      plan_id: 'p-qv-a',
+      term_months: 1,
+      quote_id: quote.quote_id,
+    });
+    t.equal(bought.statusCode, 201, bought.body);
+    t.same(bought.json().charged, { amount: 150_000, currency: 'RUB' }, 'charged the quote');
+    t.equal(bought.json().subscription.plan_price_version, 1, 'the version it was charged at, not the newest');
+    // Half of April left: (3,500.00 − 1,500.00 paid) × 1/2, not (3,500.00 − 1,000.00) × 1/2.
+    later(15 * DAY);
+    const base = `/v1/hosting/subscriptions/${bought.json().subscription.id}`;
+    const up = (await post(app, r, `${base}/plan/quote`, { plan_id: 'p-qv-b' })).json();
+    t.match(up, { effective: 'now', price: { amount: 100_000 }, proration: { monthly_price: 200_000 } });
+    // Without a quote the price in force is charged and recorded.
+    const plain = (await post(app, r, '/v1/hosting/subscriptions', { plan_id: 'p-qv-a', term_months: 1 })).json();
+    t.match(plain, { charged: { amount: 100_000 }, subscription: { plan_price_version: 2 } });
+  },
+);
+
+t.test(
+  'R-ADD-5 (terms from the anchor): the renewal quote of a month-end anchor names the term the renewal pays',
+  async (t) => {
+    const { app, r, at } = await setup(t, '2027-01-31T10:00:00Z');
+    const sub = await subscribe(app, r, 'reseller-start');
+    t.equal(sub.term_end, '2027-02-28T10:00:00.000Z');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    const ip = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip' })).json().addon;
+    at('2027-02-10T00:00:00Z');
+    const quote = (await post(app, r, `${base}/renew/quote`)).json();
+    t.equal(quote.term_start, '2027-02-28T10:00:00.000Z');
+    t.equal(quote.term_end, '2027-03-31T10:00:00.000Z', 'counted from 31 January, not 28 February + 1 month');
+    const renewed = await post(app, r, `${base}/renew`, { quote_id: quote.quote_id });
+    t.equal(renewed.statusCode, 200, renewed.body);
+    t.equal(renewed.json().subscription.paid_through, quote.term_end, 'the quote said what the renewal pays');
+    at('2027-03-01T00:00:00Z');
+    t.equal((await get(app, r, `${base}/addons/${ip.id}`)).ends_at, quote.term_end, 'the add-on runs as long');
+  },
+);
+
+t.test(
+  'R-ADD-2: an add-on bought with a quote after a price cut, the next term paid, keeps the quote’s split: removal refunds the term paid ahead',
+  async (t) => {
+    const { app, op, r, at } = await setup(t, '2027-04-01T00:00:00Z');
+    t.equal((await priceIp(app, op.token, 30_000)).statusCode, 200);
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    at('2027-04-16T00:00:00Z');
+    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead');
+    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
+    t.match(quote, { price: { amount: 15_000 + 30_000 }, next_term: { amount: 30_000 } });
+    await priceIp(app, op.token, 10_000);
+    const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+    t.same(bought.charged, { amount: 45_000, currency: 'RUB' });
+    t.same(bought.addon.charged, { amount: 15_000, currency: 'RUB' }, 'what April was charged');
+    // One second into May: May was paid 30,000 ahead, and nearly all of it is left.
+    at('2027-05-01T00:00:01Z');
+    const before = await balanceOf(app, r);
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `${base}/addons/${bought.addon.id}?confirm=true`,
+      headers: bearer(r.token),
+    });
+    t.equal(removed.statusCode, 200, removed.body);
+    // 30,000 × (2,678,400 − 1) ÷ 2,678,400, rounded half up.
+    t.same(removed.json().refunded, { amount: 30_000, currency: 'RUB' }, 'not today’s 10,000');
+    t.equal(await balanceOf(app, r), before + 30_000);
+  },
+);
+
+t.test(
+  'R-ADD-2: an add-on bought with a quote after a price rise, the next term paid, is charged for the running term as quoted; removal refunds from that',
+  async (t) => {
+    const { app, op, r, at } = await setup(t, '2027-04-01T00:00:00Z');
+    t.equal((await priceIp(app, op.token, 10_000)).statusCode, 200);
+    const sub = await subscribe(app, r, 'reseller-start');
+    const base = `/v1/hosting/subscriptions/${sub.id}`;
+    at('2027-04-16T00:00:00Z');
+    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead');
+    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
+    t.match(quote, { price: { amount: 5_000 + 10_000 }, next_term: { amount: 10_000 } });
+    await priceIp(app, op.token, 30_000);
+    const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+    t.same(bought.charged, { amount: 15_000, currency: 'RUB' });
+    t.same(bought.addon.charged, { amount: 5_000, currency: 'RUB' }, 'April’s part of the quote, not 0');
+    // Three quarters of April: half of the 5,000 for the 15 days it covered, and May in full.
+    at('2027-04-23T12:00:00Z');
+    const preview = await app.inject({
+      method: 'DELETE',
+      url: `${base}/addons/${bought.addon.id}`,
+      headers: bearer(r.token),
+    });
+    t.equal(preview.statusCode, 422, preview.body);
+    t.same(preview.json().refund, { amount: 2_500 + 10_000, currency: 'RUB' });
+  },
+);
+
+t.test(
+  'R-ADD-5 (plan changes): an upgrade after the term ended is refused until the subscription is renewed',
+  async (t) => {
+    const { app, op, r, at } = await setup(t);
+    await plan(app, op.token, 'p-exp-a');
+    await plan(app, op.token, 'p-exp-b', { prices: [{ currency: 'RUB', monthly_amount: 300_000 }] });
+    const bought = await post(app, r, '/v1/hosting/subscriptions', {
+      plan_id: 'p-exp-a',
+      term_months: 1,
+      autorenew: false,
+    });
+    const base = `/v1/hosting/subscriptions/${bought.json().subscription.id}`;
+    // The term has ended; the job has not run yet.
+    at('2027-03-01T00:00:00Z');
+    const early = await post(app, r, `${base}/plan`, { plan_id: 'p-exp-b' });
+    t.match(early.json(), { code: 'subscription_suspended' }, early.body);
+    t.equal(early.statusCode, 409);
+    await app.jobs.run('hosting-renewals', new Date('2027-03-01T00:00:00Z'));
+    at('2027-03-02T00:00:00Z');
+    t.match(await get(app, r, base), { status: 'expired' });
+    const before = await balanceOf(app, r);
+    const quote = await post(app, r, `${base}/plan/quote`, { plan_id: 'p-exp-b' });
+    t.equal(quote.statusCode, 409, quote.body);
+    t.match(quote.json(), { code: 'subscription_suspended', detail: /renew/ });
+    const change = await post(app, r, `${base}/plan`, { plan_id: 'p-exp-b' });
+    t.equal(change.statusCode, 409, change.body);
+    t.match(change.json(), { code: 'subscription_suspended', suspended_for: ['expired'] });
+    t.match(await get(app, r, base), { status: 'expired', plan_id: 'p-exp-a' }, 'the plan is not changed');
+    t.equal(await balanceOf(app, r), before, 'nothing charged');
+    // Renewed, it upgrades pro rata as usual.
+    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200);
+    const up = await post(app, r, `${base}/plan`, { plan_id: 'p-exp-b' });
+    t.equal(up.statusCode, 200, up.body);
+    t.match(up.json(), { effective: 'now', charged: { amount: 200_000 }, subscription: { plan_id: 'p-exp-b' } });
+  },
+);
