@@ -109,6 +109,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     routerOptions: { maxParamLength: 1024 },
     // We answer 503 problem+json ourselves while draining (problem-json plugin).
     return503OnClosing: false,
+    // Fastify's default (10 s) stopped an embedded server whose store opened and migrated slowly on
+    // a loaded machine (CI with other work beside). PostgreSQL's own connect and statement timeouts
+    // bound the db plugin; this only bounds what has no deadline of its own.
+    pluginTimeout: 120_000,
     schemaController: {
       compilersFactory: { buildValidator: buildValidatorFactory(), buildSerializer: buildSerializerFactory() },
     },

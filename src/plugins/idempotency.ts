@@ -20,6 +20,8 @@ import { commandFingerprint } from '../lib/command-fingerprint.js';
 import { sweepExpiredRows } from '../db/sweep.js';
 import { beginRequestTransaction, type RequestTransaction } from '../db/client.js';
 import type { Principal } from '../modules/accounts/api.js';
+import { problemCodeOf } from './problem-json.js';
+import { FAIR_USE_REFUSALS } from './repeated-failure-guard.js';
 
 export const IdempotencyKeyInUse = defineError(
   'idempotency_key_in_use',
@@ -202,7 +204,10 @@ export default fp(
         // Only while in flight: a key whose outcome committed is never released.
         const release = () => app.db.delete(idempotencyKeys).where(and(ours, eq(idempotencyKeys.state, 'in_flight')));
         const t = mine.transaction;
-        if (reply.statusCode >= 500) {
+        // A 5xx, or a refusal of the fair-use machinery (the command did not run: a repeat, a rate
+        // or bulk limit): nothing to keep, and the same key runs the command once it may.
+        const code = reply.statusCode >= 400 ? problemCodeOf(payload) : null;
+        if (reply.statusCode >= 500 || (code !== null && FAIR_USE_REFUSALS.has(code))) {
           return (t ? t.rollback() : Promise.resolve())
             .catch((err: unknown) =>
               req.log.warn(

@@ -39,15 +39,26 @@ export const RepeatedFailedCommand = defineError(
 );
 
 const NOT_REMEMBERED = new Set([401, 403, 429]);
-/** Refusals by the fair-use machinery itself are not failures of the command. */
-const OWN_CODES = new Set([
+/**
+ * Refusals by the fair-use machinery itself: the command did not run, so they are not its failures.
+ * Neither remembered here nor kept as an Idempotency-Key's answer (the same key runs it later).
+ */
+export const FAIR_USE_REFUSALS: ReadonlySet<string> = new Set([
   'repeated_failed_command',
-  'idempotency_key_in_use',
-  'idempotency_key_reused',
   'rate_limited',
   'too_many_concurrent_requests',
   'bulk_notice_required',
   'api_suspended',
+]);
+/**
+ * Not failures of the command either: its own key's state, or a state of the subject that ends by
+ * itself (a delivery attempt under way), which the answer tells the caller to wait out.
+ */
+const OWN_CODES = new Set([
+  ...FAIR_USE_REFUSALS,
+  'idempotency_key_in_use',
+  'idempotency_key_reused',
+  'delivery_in_flight',
 ]);
 /** 402 Payment Required: the failure depended on the account's funds, so a credit changes it. */
 const FUNDS_STATUS = 402;

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { failedCommands, idempotencyKeys } from '../../../src/db/schema/index.js';
 import { AppError, NotFound } from '../../../src/errors.js';
 import type { App } from '../../../src/app.js';
+import { DeliveryInFlight } from '../../../src/modules/webhooks/delivery-service.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { onPostgres } from '../../helpers/db.js';
 import { bearer, operator, reseller } from '../../helpers/fixtures.js';
@@ -23,7 +24,7 @@ function testRoutes(app: App) {
         tags: ['test'],
         summary: 'flaky',
         // The codes it is told to fail with that no plugin declares for it.
-        errors: [NotFound],
+        errors: [NotFound, DeliveryInFlight],
         body: Type.Object({ n: Type.Integer() }),
         response: { 200: Type.Object({ calls: Type.Integer() }) },
       },
@@ -277,3 +278,50 @@ t.test('R-API-2: a replayed failure is a replay, not a repeated failure', async 
   t.equal(replay.headers['idempotent-replayed'], 'true');
   t.equal(replay.json().code, 'weak_password', 'the stored failure, not repeated_failed_command');
 });
+
+t.test(
+  'R-API-2 / Idempotency-Key: a refusal of the guard is not the command’s answer; the same key runs it once it may',
+  async (t) => {
+    const { app, store } = await buildTestApp(t, { configure: testRoutes });
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    failWith = { status: 404, code: 'not_found' };
+    const send = (key: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/test-flaky',
+        headers: { ...bearer(r.token), 'idempotency-key': key },
+        payload: { n: 7 },
+      });
+    t.equal((await send('first')).statusCode, 404);
+    const before = calls;
+    const refused = await send('second');
+    t.equal(refused.json().code, 'repeated_failed_command');
+    t.equal(calls, before, 'the repeat did not run');
+    // The failure is over (its window passed; here its row is gone) and the command would now succeed.
+    failWith = null;
+    await store.db.delete(failedCommands).where(eq(failedCommands.accountId, r.accountId));
+    const again = await send('second');
+    t.equal(again.statusCode, 200, 'the same key runs the command: the refusal was not kept as its answer');
+    t.equal(again.headers['idempotent-replayed'], undefined);
+    t.equal(calls, before + 1);
+    const replay = await send('second');
+    t.equal(replay.headers['idempotent-replayed'], 'true', 'and from then on the key answers what it did');
+    t.equal(calls, before + 1);
+  },
+);
+
+t.test(
+  'R-API-2: a delivery attempt under way (409 delivery_in_flight) is not remembered: the repeat runs',
+  async (t) => {
+    const { app } = await buildTestApp(t, { configure: testRoutes });
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    failWith = { status: 409, code: 'delivery_in_flight' };
+    const before = calls;
+    for (let i = 0; i < 2; i++)
+      await app.inject({ method: 'POST', url: '/v1/test-flaky', headers: bearer(r.token), payload: { n: 409 } });
+    t.equal(calls - before, 2, 'the second call ran: the state ends by itself');
+    failWith = null;
+  },
+);
