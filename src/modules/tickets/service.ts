@@ -392,12 +392,28 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     return t;
   }
 
-  /** A change to one ticket in its own transaction, under its row lock. */
-  const change = <R>(caller: Caller, id: string, fn: (tx: Tx, t: TicketRow, at: Date) => Promise<R>) =>
-    db.transaction(async (tx) => {
+  /**
+   * A change to one ticket in its own transaction, under its row lock. Its timers due by now fire
+   * first (the 72 hours, the 5 days, a breach, an agreed time), as the job would: a change that
+   * comes after a window closed sees the ticket as the window left it, not as it was before the
+   * job got to it (R-TKT-6, R-TKT-7).
+   */
+  const change = async <R>(
+    caller: Caller,
+    id: string,
+    fn: (tx: Tx, t: TicketRow, at: Date) => Promise<R>,
+  ): Promise<R> => {
+    const at = deps.now();
+    const first = await db.transaction(async (tx) => {
       const t = await locked(tx, caller, id);
-      return fn(tx, t, deps.now());
+      if (!t.nextTimerAt || t.nextTimerAt > at) return { value: await fn(tx, t, at) };
+      // Committed on their own: a change they make impossible (409) leaves them done all the same.
+      await timersOf(tx, t, at);
+      return null;
     });
+    if (first) return first.value;
+    return db.transaction(async (tx) => fn(tx, await locked(tx, caller, id), at));
+  };
 
   async function recordPriority(
     tx: Tx,

@@ -196,6 +196,42 @@ t.test(
   },
 );
 
+t.test(
+  'R-TKT-6, R-TKT-7: a window that closed before the timer job ran holds all the same (the information, then the objection)',
+  async (t) => {
+    const { app, op, r, at } = await setup(t, '2027-01-11T09:00:00Z');
+    const ticket = await open(app, r);
+    await admin(app, op.token, ticket.id, 'request-information', { body: 'Which registrant?' });
+    // 72 hours and a second later; the job has not run.
+    at('2027-01-14T09:00:01Z');
+    const late = await app.inject({
+      method: 'POST',
+      url: `/v1/tickets/${ticket.id}/provide-information`,
+      headers: bearer(r.token),
+      payload: { body: 'The owner contact' },
+    });
+    t.equal(late.statusCode, 409, 'the information came after the 72 hours');
+    t.equal(late.json().code, 'ticket_state_conflict');
+    const closed = (await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket;
+    t.match(
+      closed,
+      { state: 'closed', close_reason: 'information_not_provided', closed_at: '2027-01-14T09:00:00.000Z' },
+      'closed as the timer would have, at its due instant',
+    );
+    t.equal((await eventsOf(app, r, 'ticket.closed')).length, 1, 'once, with its event');
+
+    // The 5 days to object passed, the job has not run: revoking is not a way around the final state.
+    at('2027-01-19T09:00:01Z');
+    const revoke = await app.inject({
+      method: 'POST',
+      url: `/v1/tickets/${ticket.id}/revoke`,
+      headers: bearer(r.token),
+    });
+    t.equal(revoke.statusCode, 409);
+    t.equal((await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket.state, 'closed_without_comments');
+  },
+);
+
 t.test('R-TKT-3: a reply ends the period; the user message after it starts a full one', async (t) => {
   const { app, op, r, at } = await setup(t, '2027-01-11T09:00:00Z');
   const ticket = await open(app, r);
