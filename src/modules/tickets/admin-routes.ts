@@ -287,7 +287,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     'adminAssignTicket',
     'Assign the ticket to an operator (null: unassign)',
     { assignee_id: Type.Union([Uuid, Type.Null()]) },
-    [],
+    [TicketStateConflict],
     (req) => tickets.assign(req.params.id, (req.body as { assignee_id: string | null }).assignee_id),
   );
   post(
@@ -345,7 +345,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     'adminSetTicketProductTeam',
     'Whether the product team is involved: then periods count business hours whatever the priority (R-TKT-9)',
     { involved: Type.Boolean() },
-    [],
+    [TicketStateConflict],
     (req) => tickets.setProductTeam(operator(req), req.params.id, (req.body as { involved: boolean }).involved),
   );
   post(
@@ -376,7 +376,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     'adminWaiveTicketDeadline',
     'The deadline does not apply: the user changed the product without coordination (6.6)',
     { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
-    [],
+    [TicketStateConflict],
     (req) => tickets.waiveDeadline(operator(req), req.params.id, (req.body as { reason: string }).reason),
   );
   post(

@@ -26,6 +26,7 @@ import {
   ticketPeriods,
   ticketPriorityChanges,
   tickets,
+  users,
 } from '../../db/schema/index.js';
 import { defineError, invalidField, NotFound } from '../../errors.js';
 import { emitEvent, type EventType } from '../events/api.js';
@@ -663,10 +664,19 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
 
+    /** To an active operator (or nobody), on a ticket that is not final. */
     assign(id: string, assigneeId: string | null) {
-      return change({ accountId: null, userId: null }, id, async (tx, t, at) =>
-        done(tx, await update(tx, t, { assigneeId }, at), at, null),
-      );
+      return change({ accountId: null, userId: null }, id, async (tx, t, at) => {
+        allowed(t, LIVE);
+        if (assigneeId !== null) {
+          const [op] = await tx
+            .select({ id: users.id })
+            .from(users)
+            .where(and(eq(users.id, assigneeId), eq(users.role, 'operator'), eq(users.status, 'active')));
+          if (!op) invalidField('/body/assignee_id', 'unknown_operator', 'No active operator has this id');
+        }
+        return done(tx, await update(tx, t, { assigneeId }, at), at, null);
+      });
     },
 
     /** A reply: a response, so the period ends (met or breached); the ticket is the user's turn. */
@@ -752,6 +762,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     /** R-TKT-9: with the product team involved, periods count business hours whatever the priority. */
     setProductTeam(operator: Caller, id: string, involved: boolean) {
       return change(operator, id, async (tx, t, at) => {
+        allowed(t, LIVE);
         const row = await update(tx, t, { productTeam: involved }, at);
         const p = await runningPeriod(tx, t.id);
         if (p) {
@@ -820,6 +831,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     /** 6.6: the user changed the product without coordination: the deadline does not apply. */
     waiveDeadline(operator: Caller, id: string, reason: string) {
       return change(operator, id, async (tx, t, at) => {
+        allowed(t, LIVE);
         const row = await update(tx, t, { slaWaivedReason: reason }, at);
         await tx
           .update(ticketPeriods)

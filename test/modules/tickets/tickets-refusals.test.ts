@@ -464,3 +464,34 @@ t.test(
     t.equal(((await call(app, r.token, 'GET', '/v1/tickets')).body.data as Json[]).length, 1, 'still one ticket');
   },
 );
+
+t.test(
+  'R-TKT-8 (operators): a ticket is assigned to an active operator only, and a final ticket takes no more changes',
+  async (t) => {
+    const { app, op, r } = await setup(t, '2027-01-11T09:00:00Z');
+    const ticket = await open(app, r);
+    const assign = (assignee_id: string | null) =>
+      call(app, op.token, 'POST', `/v1/admin/tickets/${ticket.id}/assign`, { assignee_id });
+    for (const who of ['00000000-0000-4000-8000-000000000000', r.ownerId]) {
+      const refused = await assign(who);
+      t.equal(refused.status, 422);
+      t.match(refused.body.errors, [{ pointer: '/body/assignee_id', code: 'unknown_operator' }], 'not an operator');
+    }
+    const assigned = await assign(op.userId);
+    t.equal(assigned.status, 200);
+    t.equal(assigned.body.assignee_id, op.userId);
+
+    t.equal((await call(app, r.token, 'POST', `/v1/tickets/${ticket.id}/revoke`)).status, 200);
+    for (const [action, body] of [
+      ['assign', { assignee_id: null }],
+      ['product-team', { involved: true }],
+      ['sla-waiver', { reason: 'after the fact' }],
+    ] as const) {
+      const res = await call(app, op.token, 'POST', `/v1/admin/tickets/${ticket.id}/${action}`, body);
+      t.equal(res.status, 409, `${action} on a revoked ticket`);
+      t.equal(res.body.code, 'ticket_state_conflict');
+    }
+    const shown = (await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).body.ticket as Json;
+    t.match(shown, { state: 'revoked', assignee_id: op.userId, sla: { applies: true } }, 'nothing changed');
+  },
+);
