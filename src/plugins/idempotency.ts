@@ -52,6 +52,12 @@ declare module 'fastify' {
      * connection, and a query from outside it would wait for it forever.
      */
     inRequestTransaction<T>(fn: () => Promise<T>): Promise<T>;
+    /**
+     * A later onSend hook changed the answer (the R-API-2 guard's notice on a remembered failure):
+     * the key's stored answer becomes `payload`, so a replay returns what the first call got.
+     * Nothing when this request stored no answer under a key.
+     */
+    amendIdempotentAnswer(payload: unknown): Promise<void>;
   }
 }
 
@@ -70,6 +76,23 @@ export default fp(
   async function idempotencyPlugin(app) {
     app.decorateRequest('idempotentReplay', false);
     const owned = new WeakMap<object, Claim>();
+    /** Requests whose answer is stored under a key, for amendIdempotentAnswer. */
+    const answered = new WeakMap<object, { scope: string; key: string }>();
+    app.decorateRequest('amendIdempotentAnswer', async function (this: FastifyRequest, payload: unknown) {
+      const mine = answered.get(this);
+      if (!mine || typeof payload !== 'string' || payload === '') return;
+      await app.db
+        .update(idempotencyKeys)
+        .set({ responseBody: app.secretBox.seal(payload) })
+        .where(
+          and(
+            eq(idempotencyKeys.scope, mine.scope),
+            eq(idempotencyKeys.key, mine.key),
+            eq(idempotencyKeys.requestId, this.id),
+            eq(idempotencyKeys.state, 'done'),
+          ),
+        );
+    });
     app.decorateRequest('inRequestTransaction', function <T>(this: FastifyRequest, fn: () => Promise<T>): Promise<T> {
       const transaction = owned.get(this)?.transaction;
       return transaction ? transaction.enter(fn) : fn();
@@ -230,6 +253,7 @@ export default fp(
           responseBody: typeof payload === 'string' && payload !== '' ? app.secretBox.seal(payload) : null,
           responseType: String(reply.getHeader('content-type') ?? 'application/json'),
         };
+        answered.set(req, { scope: mine.scope, key: mine.key });
         // Refused before its handler (validation, the guard): nothing to commit with it.
         if (!t) return app.db.update(idempotencyKeys).set(outcome).where(ours);
         return t

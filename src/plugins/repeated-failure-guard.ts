@@ -570,8 +570,10 @@ export default fp<{ windowS: number; now?: () => Date }>(
         const code = problemCodeOf(payload);
         if (code && OWN_CODES.has(code)) return done(null, payload);
         const { expiresAt, write } = remember(req, st, status, code);
-        write.then(
-          () => done(null, announce(payload, expiresAt)),
+        const announced = announce(payload, expiresAt);
+        // A key's stored answer is amended to the announced one: its replay says the same.
+        Promise.all([write, req.amendIdempotentAnswer(announced)]).then(
+          () => done(null, announced),
           (err: Error) => done(err),
         );
       },

@@ -325,3 +325,32 @@ t.test(
     failWith = null;
   },
 );
+
+t.test(
+  'Idempotency-Key / R-API-2: a replayed failure is the first answer as sent, with its repeat notice',
+  async (t) => {
+    const { app } = await buildTestApp(t, { configure: testRoutes });
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    failWith = { status: 404, code: 'not_found' };
+    const send = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/test-flaky',
+        headers: { ...bearer(r.token), 'idempotency-key': 'notice-1' },
+        payload: { n: 404 },
+      });
+    const first = await send();
+    t.equal(first.statusCode, 404);
+    t.match(
+      first.json(),
+      { repeat_refused_until: String, detail: /refused until/ },
+      'the failure says it is remembered',
+    );
+    const replay = await send();
+    t.equal(replay.headers['idempotent-replayed'], 'true');
+    t.equal(replay.statusCode, 404);
+    t.same(replay.json(), first.json(), 'the replay is the stored answer, notice included');
+    failWith = null;
+  },
+);
