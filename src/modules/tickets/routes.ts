@@ -26,9 +26,12 @@ export const Attachments = Type.Optional(
       {
         filename: Type.String({ minLength: 1, maxLength: 255 }),
         content_base64: Type.String({
-          pattern: '^[A-Za-z0-9+/]*={0,2}$',
+          // Whole groups of four, padded as base64 is (RFC 4648): "A" or "AB=" is not a file.
+          pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$',
+          minLength: 4,
           contentEncoding: 'base64',
-          description: 'The file, base64; its content type is sniffed from the bytes',
+          description:
+            'The file (at least one byte), base64 with its padding; its content type is sniffed from the bytes',
           examples: ['aGVsbG8K'],
         }),
       },

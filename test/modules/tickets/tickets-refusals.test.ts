@@ -495,3 +495,21 @@ t.test(
     t.match(shown, { state: 'revoked', assignee_id: op.userId, sla: { applies: true } }, 'nothing changed');
   },
 );
+
+t.test('R-TKT-1: an attachment is base64 as RFC 4648 writes it, and at least one byte', async (t) => {
+  const { app, r } = await setup(t, '2027-01-11T09:00:00Z');
+  const ticket = await open(app, r);
+  for (const content_base64 of ['A', 'AB=', 'ABC', '', 'aGVsbG8']) {
+    const res = await call(app, r.token, 'POST', `/v1/tickets/${ticket.id}/messages`, {
+      body: 'the log',
+      attachments: [{ filename: 'log.txt', content_base64 }],
+    });
+    t.equal(res.status, 422, `${JSON.stringify(content_base64)} refused`);
+    t.match(res.body.errors, [{ pointer: '/body/attachments/0/content_base64' }]);
+  }
+  const ok = await call(app, r.token, 'POST', `/v1/tickets/${ticket.id}/messages`, {
+    body: 'the log',
+    attachments: [{ filename: 'log.txt', content_base64: 'aGVsbG8K' }],
+  });
+  t.equal(ok.status, 200, 'padded whole groups are taken');
+});
