@@ -151,9 +151,12 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 
 function periodView(p: PeriodRow, pauses: PauseRow[], calendar: Calendar, now: Date) {
   const own = pauses.filter((x) => x.periodId === p.id);
-  const clock = clockWith(p, own, calendar);
-  const at = p.endedAt ?? now;
-  const used = elapsed(clock, at.getTime());
+  // An ended period shows the time it used as counted when it ended (stored with it): a calendar
+  // edited or deleted since does not rewrite its history (the SLA report counts the same figure).
+  const used =
+    p.endedAt !== null && p.responseSeconds !== null
+      ? p.responseSeconds * 1000
+      : elapsed(clockWith(p, own, calendar), (p.endedAt ?? now).getTime());
   const paused = own.some((x) => x.endedAt === null);
   const running = p.endedAt === null && p.outcome === 'running';
   return {

@@ -582,3 +582,22 @@ t.test('R-SEC-6: each account sees only its own tickets; operators see every acc
   const queue = (await call(app, op.token, 'GET', '/v1/admin/tickets')).data;
   t.ok(queue.some((x: Json) => x.id === ticket.id));
 });
+
+t.test('R-TKT-3: an ended period keeps the time it used; editing its calendar later does not rewrite it', async (t) => {
+  const { app, op, r, at } = await setup(t, '2027-01-11T09:00:00Z'); // a Monday
+  const ticket = await open(app, r);
+  at('2027-01-11T11:00:00Z');
+  const replied = await admin(app, op.token, ticket.id, 'reply', { body: 'On it' });
+  t.match(replied.sla.periods[0], { outcome: 'met', elapsed_seconds: 2 * 3600 });
+  // Mondays closed from now on: a running period would be counted anew, an ended one is history.
+  const tuesdayToFriday = Object.fromEntries(['2', '3', '4', '5'].map((d) => [d, [{ start: '09:00', end: '18:00' }]]));
+  await call(app, op.token, 'PUT', '/v1/admin/calendars/business', {
+    name: 'Business hours',
+    time_zone: 'UTC',
+    week: tuesdayToFriday,
+    holidays: [],
+    default: true,
+  });
+  const shown = (await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket;
+  t.match(shown.sla.periods[0], { outcome: 'met', elapsed_seconds: 2 * 3600 }, 'still the 2 hours it used');
+});
