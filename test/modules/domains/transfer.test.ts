@@ -5,6 +5,7 @@ import type { App } from '../../../src/app.js';
 import { builtInRegistry } from '../../../src/modules/domains/registry.js';
 import { buildTestApp } from '../../helpers/app.js';
 import { balanceOf, credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
+import { feedSettled } from '../../helpers/events.js';
 import { bearer, type Reseller } from '../../helpers/fixtures.js';
 
 type R = Reseller & { contact: string };
@@ -247,6 +248,7 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
   ).json();
   t.match(done, { status: 'completed', charged: { amount: 1099 }, note: null });
   t.match(await view(losing), { status: 'completed', price: null, charged: null, note: null });
+  await feedSettled(app);
   const losingEvents = (
     await app.inject({ method: 'GET', url: '/v1/events?type=transfer.completed', headers: bearer(losing.token) })
   ).json().data;
