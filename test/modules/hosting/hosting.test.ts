@@ -3,7 +3,7 @@
 // (R-ADD-1..6), renewals at the prices in force with the bundled-WHMCS rule, and plan changes.
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { App } from '../../../src/app.js';
 import { createPostgresStore, queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
@@ -1278,19 +1278,29 @@ t.test(
   },
 );
 
+/**
+ * A dedicated IP quoted at `quoted` a month on a 1-month subscription from 1 April with May paid
+ * ahead (quoted on 16 April: half of April and May in full), repriced to `repriced`, then bought
+ * with the quote.
+ */
+async function quotedIpRepriced(t: Test, quoted: number, repriced: number) {
+  const { app, op, r, at } = await setup(t, '2027-04-01T00:00:00Z');
+  t.equal((await priceIp(app, op.token, quoted)).statusCode, 200);
+  const sub = await subscribe(app, r, 'reseller-start');
+  const base = `/v1/hosting/subscriptions/${sub.id}`;
+  at('2027-04-16T00:00:00Z');
+  t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead');
+  const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
+  t.match(quote, { price: { amount: quoted / 2 + quoted }, next_term: { amount: quoted } });
+  await priceIp(app, op.token, repriced);
+  const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+  return { app, r, at, base, bought };
+}
+
 t.test(
   'R-ADD-2: an add-on bought with a quote after a price cut, the next term paid, keeps the quote’s split: removal refunds the term paid ahead',
   async (t) => {
-    const { app, op, r, at } = await setup(t, '2027-04-01T00:00:00Z');
-    t.equal((await priceIp(app, op.token, 30_000)).statusCode, 200);
-    const sub = await subscribe(app, r, 'reseller-start');
-    const base = `/v1/hosting/subscriptions/${sub.id}`;
-    at('2027-04-16T00:00:00Z');
-    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead');
-    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
-    t.match(quote, { price: { amount: 15_000 + 30_000 }, next_term: { amount: 30_000 } });
-    await priceIp(app, op.token, 10_000);
-    const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+    const { app, r, at, base, bought } = await quotedIpRepriced(t, 30_000, 10_000);
     t.same(bought.charged, { amount: 45_000, currency: 'RUB' });
     t.same(bought.addon.charged, { amount: 15_000, currency: 'RUB' }, 'what April was charged');
     // One second into May: May was paid 30,000 ahead, and nearly all of it is left.
@@ -1311,16 +1321,7 @@ t.test(
 t.test(
   'R-ADD-2: an add-on bought with a quote after a price rise, the next term paid, is charged for the running term as quoted; removal refunds from that',
   async (t) => {
-    const { app, op, r, at } = await setup(t, '2027-04-01T00:00:00Z');
-    t.equal((await priceIp(app, op.token, 10_000)).statusCode, 200);
-    const sub = await subscribe(app, r, 'reseller-start');
-    const base = `/v1/hosting/subscriptions/${sub.id}`;
-    at('2027-04-16T00:00:00Z');
-    t.equal((await post(app, r, `${base}/renew`)).statusCode, 200, 'May paid ahead');
-    const quote = (await post(app, r, `${base}/addons/quote`, { product: 'dedicated-ip' })).json();
-    t.match(quote, { price: { amount: 5_000 + 10_000 }, next_term: { amount: 10_000 } });
-    await priceIp(app, op.token, 30_000);
-    const bought = (await post(app, r, `${base}/addons`, { product: 'dedicated-ip', quote_id: quote.quote_id })).json();
+    const { app, r, at, base, bought } = await quotedIpRepriced(t, 10_000, 30_000);
     t.same(bought.charged, { amount: 15_000, currency: 'RUB' });
     t.same(bought.addon.charged, { amount: 5_000, currency: 'RUB' }, 'April’s part of the quote, not 0');
     // Three quarters of April: half of the 5,000 for the 15 days it covered, and May in full.
