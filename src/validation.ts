@@ -163,7 +163,14 @@ export function emptyBodyAsObject(req: FastifyRequest, _reply: unknown, done: (e
   const schema = req.routeOptions.schema;
   if (schema?.body) {
     if (req.body === undefined) req.body = {};
-  } else if (schema && req.body !== undefined && req.body !== null && isJson(req.headers['content-type'])) {
+  } else if (
+    schema &&
+    req.body !== undefined &&
+    req.body !== null &&
+    isJson(req.headers['content-type']) &&
+    // A route that takes another type (the raw e-mail intake) answers a JSON body itself, with 415.
+    !(schema as { consumes?: string[] }).consumes?.some((type) => !isJson(type))
+  ) {
     // An operation that takes no body (suspend, resume, a renewal quote...) refuses a JSON body
     // with fields, as a body schema refuses unknown fields: a caller who meant them to change
     // something learns that they did not, instead of getting 200 for what was silently ignored.

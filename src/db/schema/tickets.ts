@@ -251,7 +251,7 @@ export const ticketInboundEmails = pgTable(
     size: bigint('size', { mode: 'number' }).notNull(),
     /** 'opened' | 'added' | 'refused' */
     outcome: text('outcome').notNull(),
-    /** Why it was refused: unknown_sender | ambiguous_sender | unparseable | ticket_not_found | ticket_final | too_large */
+    /** Why it was refused: unknown_sender | ambiguous_sender | unparseable | duplicate | an error code of the ticket service */
     refusal: text('refusal'),
     accountId: uuid('account_id'),
     ticketId: uuid('ticket_id'),

@@ -5,7 +5,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFound, UnsupportedMediaType } from '../../errors.js';
-import { DateTime, Int32, IdParams, Uuid } from '../../schemas.js';
+import { pageSize } from '../../plugins/cursors.js';
+import { DateTime, Int32, IdParams, Page, PageQuery, Uuid } from '../../schemas.js';
 import { CalendarInUse, DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
 import type { InboundEmail } from './inbound-email.js';
 import { Attachments, attachmentsOf, BinaryFile, callerOf, sendAttachment } from './routes.js';
@@ -21,6 +22,7 @@ import {
   strict,
   Ticket,
   TicketDetail,
+  TicketList,
   TicketState,
 } from './schemas.js';
 import {
@@ -60,15 +62,18 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
             breached: Type.Optional(
               Type.Boolean({ description: 'Only those past (true) or within (false) a deadline' }),
             ),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            ...PageQuery,
           },
           strict,
         ),
-        response: { 200: Type.Object({ data: Type.Array(Ticket) }, strict) },
+        response: { 200: TicketList },
       },
     },
     async (req) => {
       const q = req.query;
+      const limit = pageSize(q);
+      const cursor = app.listCursor(req);
+      const at = cursor.position({ deadline: 'time', createdAt: 'time', id: 'uuid' });
       const filters = {
         ...(q.state ? { state: q.state } : {}),
         ...(q.priority ? { priority: q.priority } : {}),
@@ -76,7 +81,13 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
         ...(q.account_id ? { accountId: q.account_id } : {}),
         ...(q.breached === undefined ? {} : { breached: q.breached }),
       };
-      return { data: await tickets.queue(filters, q.limit ?? 50) };
+      const rows = await tickets.queue(filters, at, limit);
+      return cursor.page(
+        rows,
+        limit,
+        (r) => ({ deadline: r.deadline, createdAt: new Date(r.view.created_at), id: r.view.id }),
+        (r) => r.view,
+      );
     },
   );
 
@@ -190,7 +201,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
           tags: ['admin'],
           summary: 'Take one raw e-mail (message/rfc822) for the ticket intake (R-TKT-10)',
           description:
-            'For an MTA pipe or an inbound-mail service. Accepted only from the contact address of exactly one account: a T-<number> reference in the subject, or In-Reply-To/References naming a message of the ticket, adds to that ticket; otherwise a ticket opens. The answer is the same whether the message was taken or refused (a sender learns nothing about addresses); GET /v1/admin/tickets/inbound-email shows what each became.',
+            'For an MTA pipe or an inbound-mail service. Accepted only from the contact address of exactly one account: a T-<number> reference in the subject, or In-Reply-To/References naming a message of the ticket, adds to that ticket (to the one it was merged into, if it was); a Message-ID already on one of the account’s tickets is a repeated delivery and changes nothing; otherwise a ticket opens. The answer is the same whether the message was taken or refused (a sender learns nothing about addresses); GET /v1/admin/tickets/inbound-email shows what each became.',
           consumes: ['message/rfc822'],
           errors: [UnsupportedMediaType],
           response: { 202: Type.Object({ id: Uuid, status: Type.Literal('received') }, strict) },
@@ -215,14 +226,22 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'adminListTicketEmails',
         tags: ['admin'],
         summary: 'Inbound e-mails, newest first: the ticket each opened or joined, or why it was refused',
-        querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) },
-          strict,
-        ),
-        response: { 200: Type.Object({ data: Type.Array(InboundRecord) }, strict) },
+        querystring: Type.Object({ ...PageQuery }, strict),
+        response: { 200: Page(InboundRecord) },
       },
     },
-    async (req) => ({ data: await inbound.list(req.query.limit ?? 50) }),
+    async (req) => {
+      const limit = pageSize(req.query);
+      const cursor = app.listCursor(req);
+      const at = cursor.position({ receivedAt: 'time', id: 'uuid' });
+      const rows = await inbound.list(at, limit);
+      return cursor.page(
+        rows,
+        limit,
+        (r) => ({ receivedAt: new Date(r.received_at), id: r.id }),
+        (r) => r,
+      );
+    },
   );
 
   app.get(

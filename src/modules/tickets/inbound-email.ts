@@ -2,11 +2,14 @@
 // to an operator-authenticated endpoint; mailparser reads it. A message is accepted only from the
 // contact address of exactly one account: it adds to that account's ticket named by a reference in
 // its subject (T-000123) or by In-Reply-To/References (a Message-ID already on the ticket), and
-// otherwise opens a ticket (channel email, about "other" until an operator says more). Every message
+// otherwise opens a ticket (channel email, about "other" until an operator says more). A ticket
+// merged into another stands for that one; a Message-ID the account's tickets already hold is a
+// repeated delivery and changes nothing (a retry racing the first delivery's transaction is not
+// caught: MTAs retry after minutes, not milliseconds). Every message
 // is recorded with what it became or why it was refused; the endpoint answers the same either way,
 // so a sender cannot learn through it whether an address is known.
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type { Db } from '../../db/client.js';
 import { accounts, ticketInboundEmails, ticketMessages, tickets } from '../../db/schema/index.js';
@@ -17,6 +20,8 @@ import type { TicketService } from './service.js';
 export type InboundEmail = ReturnType<typeof createInboundEmail>;
 
 const REFERENCE = /\bT-(\d{1,12})\b/i;
+/** More merges in a row than any ticket sees; a longer chain stops at its 20th ticket. */
+const MAX_MERGE_HOPS = 20;
 
 function textOf(mail: ParsedMail): string {
   const text = storableText(mail.text ?? '').trim();
@@ -75,6 +80,10 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
           filename: storableText(a.filename ?? `attachment-${i + 1}`).slice(0, 255),
           data: a.content,
         }));
+      // An MTA that lost our answer delivers the same message again: it is taken once.
+      const seen = messageId ? await ticketWithMessage(db, accountId, [messageId]) : null;
+      if (seen)
+        return { id: await record({ ...base, outcome: 'refused', refusal: 'duplicate', accountId, ticketId: seen }) };
       const body = textOf(mail);
       const caller = { accountId, userId: null };
       const ticketId = await ticketFor(db, accountId, subject, mail);
@@ -104,12 +113,18 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
       }
     },
 
-    async list(limit: number) {
+    /** Newest first; `after` is the last row of the previous page. */
+    async list(after: { receivedAt: Date; id: string } | undefined, limit: number) {
       const rows = await db
         .select()
         .from(ticketInboundEmails)
-        .orderBy(sql`${ticketInboundEmails.receivedAt} DESC`)
-        .limit(limit);
+        .where(
+          after
+            ? sql`(${ticketInboundEmails.receivedAt}, ${ticketInboundEmails.id}) < (${after.receivedAt}, ${after.id}::uuid)`
+            : undefined,
+        )
+        .orderBy(desc(ticketInboundEmails.receivedAt), desc(ticketInboundEmails.id))
+        .limit(limit + 1);
       return rows.map((r) => ({
         id: r.id,
         received_at: r.receivedAt.toISOString(),
@@ -126,25 +141,42 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
   };
 }
 
-/** The account's ticket a message refers to: by T-number in the subject, else by the thread's Message-IDs. */
+/**
+ * The account's ticket a message refers to: by T-number in the subject, else by the thread's
+ * Message-IDs; a ticket merged into another stands for the one it was merged into (R-TKT-8).
+ */
 async function ticketFor(db: Db, accountId: string, subject: string, mail: ParsedMail): Promise<string | null> {
   const ref = REFERENCE.exec(subject);
+  let id: string | null = null;
   if (ref) {
     const [t] = await db
       .select({ id: tickets.id })
       .from(tickets)
       .where(and(eq(tickets.number, Number(ref[1])), eq(tickets.accountId, accountId)));
-    if (t) return t.id;
+    id = t?.id ?? null;
   }
-  const refs = [mail.inReplyTo, ...(Array.isArray(mail.references) ? mail.references : [mail.references])]
-    .filter((x): x is string => typeof x === 'string' && x.length > 0)
-    .slice(0, 50);
-  if (!refs.length) return null;
+  if (!id) {
+    const refs = [mail.inReplyTo, ...(Array.isArray(mail.references) ? mail.references : [mail.references])]
+      .filter((x): x is string => typeof x === 'string' && x.length > 0)
+      .slice(0, 50);
+    if (refs.length) id = await ticketWithMessage(db, accountId, refs);
+  }
+  // Merges form chains (a merged ticket's target may be merged later); each step is one row.
+  for (let hop = 0; id && hop < MAX_MERGE_HOPS; hop++) {
+    const [t] = await db.select({ mergedInto: tickets.mergedInto }).from(tickets).where(eq(tickets.id, id));
+    if (!t?.mergedInto) break;
+    id = t.mergedInto;
+  }
+  return id;
+}
+
+/** The account's ticket holding a message with one of these Message-IDs. */
+async function ticketWithMessage(db: Db, accountId: string, messageIds: string[]): Promise<string | null> {
   const [m] = await db
     .select({ id: tickets.id })
     .from(ticketMessages)
     .innerJoin(tickets, eq(tickets.id, ticketMessages.ticketId))
-    .where(and(inArray(ticketMessages.emailMessageId, refs), eq(tickets.accountId, accountId)))
+    .where(and(inArray(ticketMessages.emailMessageId, messageIds), eq(tickets.accountId, accountId)))
     .limit(1);
   return m?.id ?? null;
 }

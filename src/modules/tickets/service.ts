@@ -132,6 +132,8 @@ const LIVE = ['open', 'answered', 'awaiting_user', 'suspended', 'closed'];
 const USER_SIDE = ['answered', 'awaiting_user'];
 /** The furthest an agreed-time pause may reach (6.8): a year and a day. */
 const MAX_AGREED_PAUSE_DAYS = 366;
+/** Where the queue puts tickets without a running deadline: after every real one (the latest time a cursor holds). */
+const QUEUE_NO_DEADLINE = '9999-12-31T00:00:00.000Z';
 const DAY_MS = 86_400_000;
 
 function allowed(t: TicketRow, states: string[]): void {
@@ -976,15 +978,24 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       return running.length;
     },
 
-    /** The operators' queue: earliest deadline first (tickets without one after), filtered. */
+    /**
+     * The operators' queue: earliest deadline first (tickets without one after, as if their deadline
+     * were QUEUE_NO_DEADLINE), then oldest first, filtered; `after` is the last row of the previous page.
+     */
     async queue(
       filters: { state?: string; priority?: string; assigneeId?: string; breached?: boolean; accountId?: string },
+      after: { deadline: Date; createdAt: Date; id: string } | undefined,
       limit: number,
-    ): Promise<TicketView[]> {
+    ): Promise<Array<{ view: TicketView; deadline: Date }>> {
       const at = deps.now();
       const deadline = sql`(SELECT p.deadline_at FROM ticket_periods p WHERE p.ticket_id = ${tickets.id} AND p.ended_at IS NULL AND p.outcome = 'running')`;
+      // To the millisecond, as a cursor holds it.
+      const sortKey = sql`date_trunc('milliseconds', coalesce(${deadline}, ${QUEUE_NO_DEADLINE}::timestamptz))`;
       const rows = await db
-        .select()
+        .select({
+          ticket: tickets,
+          sortMs: sql<number>`round(extract(epoch from ${sortKey}) * 1000)::float8`.mapWith(Number),
+        })
         .from(tickets)
         .where(
           and(
@@ -994,13 +1005,16 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
             filters.assigneeId ? eq(tickets.assigneeId, filters.assigneeId) : undefined,
             filters.breached === true ? sql`${deadline} < ${at}` : undefined,
             filters.breached === false ? sql`coalesce(${deadline} >= ${at}, true)` : undefined,
+            after
+              ? sql`(${sortKey}, ${tickets.createdAt}, ${tickets.id}) > (${after.deadline}, ${after.createdAt}, ${after.id}::uuid)`
+              : undefined,
           ),
         )
-        .orderBy(sql`${deadline} ASC NULLS LAST`, asc(tickets.createdAt))
-        .limit(limit);
-      const views: TicketView[] = [];
-      for (const r of rows) views.push(await ticketView(db, r, at));
-      return views;
+        .orderBy(sortKey, asc(tickets.createdAt), asc(tickets.id))
+        .limit(limit + 1);
+      const out: Array<{ view: TicketView; deadline: Date }> = [];
+      for (const r of rows) out.push({ view: await ticketView(db, r.ticket, at), deadline: new Date(r.sortMs) });
+      return out;
     },
 
     /** Per priority, the periods that ended in [from, to) with a response: met, breached, median and 90th percentile. */

@@ -141,6 +141,147 @@ t.test('listing is newest first by cursor; the queue is earliest deadline first'
   t.equal(low.priority, 'low');
 });
 
+t.test('the queue and the e-mail log page by cursor, through tickets with and without a deadline', async (t) => {
+  let clock = new Date('2027-01-11T09:00:00Z');
+  const { app } = await buildTestApp(t, { now: () => clock });
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const made: Json[] = [];
+  for (let i = 0; i < 7; i++) {
+    clock = new Date(Date.UTC(2027, 0, 11, 9, i));
+    made.push(await open(app, r, { subject: `t${i}` }));
+  }
+  // Two answered (no deadline), one raised to Emergency (the earliest deadline).
+  await call(app, op.token, 'POST', `/v1/admin/tickets/${made[1]!.id}/reply`, { body: 'answered' });
+  await call(app, op.token, 'POST', `/v1/admin/tickets/${made[4]!.id}/reply`, { body: 'answered' });
+  await call(app, op.token, 'POST', `/v1/admin/tickets/${made[5]!.id}/priority`, { priority: 'emergency' });
+  const whole = (await call(app, op.token, 'GET', `/v1/admin/tickets?account_id=${r.accountId}`)).body;
+  t.equal(whole.next_cursor, null);
+  t.same(
+    whole.data.map((x: Json) => x.subject),
+    ['t5', 't0', 't2', 't3', 't6', 't1', 't4'],
+    'by deadline, then by creation; those without a deadline last',
+  );
+  const paged: string[] = [];
+  let cursor: string | null = '';
+  let pages = 0;
+  while (cursor !== null) {
+    const page: Json = (
+      await call(app, op.token, 'GET', `/v1/admin/tickets?account_id=${r.accountId}&limit=2&cursor=${cursor}`)
+    ).body;
+    paged.push(...page.data.map((x: Json) => x.subject));
+    cursor = page.next_cursor;
+    pages++;
+  }
+  t.same(
+    paged,
+    whole.data.map((x: Json) => x.subject),
+    'pages of two give the same order, each ticket once',
+  );
+  t.equal(pages, 4);
+  const first = (await call(app, op.token, 'GET', `/v1/admin/tickets?account_id=${r.accountId}&limit=2`)).body;
+  const otherFilter = await call(
+    app,
+    op.token,
+    'GET',
+    `/v1/admin/tickets?account_id=${r.accountId}&state=open&limit=2&cursor=${first.next_cursor}`,
+  );
+  t.equal(otherFilter.status, 400, 'a cursor works only with the filters it was issued for');
+  t.equal(otherFilter.body.code, 'invalid_cursor');
+
+  await app.db.execute(sql`UPDATE accounts SET contact_email = 'log@paging.test' WHERE id = ${r.accountId}::uuid`);
+  for (let i = 0; i < 5; i++) {
+    clock = new Date(Date.UTC(2027, 0, 12, 9, 0, i % 2)); // two arrive in the same second, twice
+    await app.inject({
+      method: 'POST',
+      url: '/v1/admin/tickets/inbound-email',
+      headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
+      payload: ['From: log@paging.test', `Subject: mail ${i}`, `Message-ID: <m${i}@paging.test>`, '', 'text', ''].join(
+        '\r\n',
+      ),
+    });
+  }
+  const log: string[] = [];
+  cursor = '';
+  while (cursor !== null) {
+    const page: Json = (await call(app, op.token, 'GET', `/v1/admin/tickets/inbound-email?limit=2&cursor=${cursor}`))
+      .body;
+    log.push(...page.data.map((x: Json) => x.subject));
+    cursor = page.next_cursor;
+  }
+  t.equal(log.length, 5, 'every e-mail once');
+  t.same([...log].sort(), ['mail 0', 'mail 1', 'mail 2', 'mail 3', 'mail 4']);
+});
+
+t.test(
+  'R-TKT-10: the same message delivered twice is taken once; a reply to a merged ticket joins the one it was merged into',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    await app.db.execute(sql`UPDATE accounts SET contact_email = 'twice@thread.test' WHERE id = ${r.accountId}::uuid`);
+    const send = (headers: string[], body: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/admin/tickets/inbound-email',
+        headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
+        payload: [...headers, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'),
+      });
+    const original = ['From: twice@thread.test', 'Subject: Mail is down', 'Message-ID: <once@thread.test>'];
+    t.equal((await send(original, 'No mail since noon')).statusCode, 202);
+    t.equal((await send(original, 'No mail since noon')).statusCode, 202, 'the retry is answered alike');
+    const list = (await call(app, r.token, 'GET', '/v1/tickets')).body.data;
+    t.equal(list.length, 1, 'one ticket, not two');
+    const log = (await call(app, op.token, 'GET', '/v1/admin/tickets/inbound-email')).body.data;
+    t.match(log, [
+      { outcome: 'refused', refusal: 'duplicate', ticket_id: list[0].id },
+      { outcome: 'opened', ticket_id: list[0].id },
+    ]);
+
+    const other = await open(app, r, { subject: 'Mail is down (phone)' });
+    const merged = await call(app, op.token, 'POST', `/v1/admin/tickets/${other.id}/merge`, {
+      ticket_ids: [list[0].id],
+    });
+    t.equal(merged.status, 200);
+    await send(
+      [
+        'From: twice@thread.test',
+        'Subject: Re: Mail is down',
+        'Message-ID: <again@thread.test>',
+        'In-Reply-To: <once@thread.test>',
+      ],
+      'Still down',
+    );
+    await send(
+      ['From: twice@thread.test', `Subject: Re: [${list[0].reference}] Mail is down`, 'Message-ID: <ref@thread.test>'],
+      'And now?',
+    );
+    const log2 = (await call(app, op.token, 'GET', '/v1/admin/tickets/inbound-email?limit=2')).body.data;
+    t.match(log2, [
+      { outcome: 'added', ticket_id: other.id },
+      { outcome: 'added', ticket_id: other.id },
+    ]);
+    const detail = (await call(app, r.token, 'GET', `/v1/tickets/${other.id}`)).body;
+    t.same(
+      detail.messages.slice(-2).map((m: Json) => m.body),
+      ['Still down', 'And now?'],
+    );
+  },
+);
+
+t.test('R-TKT-10: the e-mail intake takes message/rfc822 only (415 for JSON)', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/admin/tickets/inbound-email',
+    headers: bearer(op.token),
+    payload: { from: 'someone@example.test', body: 'hello' },
+  });
+  t.equal(res.statusCode, 415, res.body);
+  t.equal(res.headers['accept-post'], 'message/rfc822');
+});
+
 t.test('R-TKT-2: the criteria of each priority are readable and operator-edited', async (t) => {
   const { app } = await buildTestApp(t);
   const op = await operator(app);
