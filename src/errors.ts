@@ -29,6 +29,13 @@ export const Problem = Type.Object(
     instance: Type.String({ description: 'The request path this problem occurred on' }),
     request_id: Type.String(),
     errors: Type.Optional(Type.Array(Type.Ref('FieldError'))),
+    repeat_refused_until: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          'On a failed command that is remembered (R-API-2): until when sending this exact command again is refused, unless what it names changes first',
+      }),
+    ),
   },
   {
     $id: 'Problem',

@@ -47,6 +47,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ events: EventService }> = 
         ?.split(',')
         .map((t) => t.trim())
         .filter((t) => t !== '');
+      // `type=` or `type=,,` names nothing: an empty filter is a caller's mistake, not "every type".
+      if (types?.length === 0) throw new UnknownEventType('type names no event type; leave it out for every type');
       const unknown = types?.find((t) => t === '*' || !isKnownEventType(t));
       if (unknown !== undefined) throw new UnknownEventType(`${unknown} is not an event type`);
       const limit = pageSize(req.query);

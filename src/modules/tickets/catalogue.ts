@@ -126,16 +126,20 @@ export function createTicketCatalogue(
     },
 
     async removeCalendar(id: string) {
-      const [row] = await db.select().from(ticketCalendars).where(eq(ticketCalendars.id, id));
-      if (!row) throw new NotFound('No such calendar');
-      if (row.isDefault) throw new DefaultCalendarRequired('The default calendar cannot be removed');
-      const [running] = await db
-        .select({ id: ticketPeriods.id })
-        .from(ticketPeriods)
-        .where(and(eq(ticketPeriods.calendarId, id), isNull(ticketPeriods.endedAt)))
-        .limit(1);
-      if (running) throw new CalendarInUse('Periods still run on this calendar');
-      await db.delete(ticketCalendars).where(eq(ticketCalendars.id, id));
+      // Locked, so that a PUT making it the default cannot slip between the check and the delete
+      // (which would leave no default calendar, and no deadline for any new ticket).
+      await db.transaction(async (tx) => {
+        const [row] = await tx.select().from(ticketCalendars).where(eq(ticketCalendars.id, id)).for('update');
+        if (!row) throw new NotFound('No such calendar');
+        if (row.isDefault) throw new DefaultCalendarRequired('The default calendar cannot be removed');
+        const [running] = await tx
+          .select({ id: ticketPeriods.id })
+          .from(ticketPeriods)
+          .where(and(eq(ticketPeriods.calendarId, id), isNull(ticketPeriods.endedAt)))
+          .limit(1);
+        if (running) throw new CalendarInUse('Periods still run on this calendar');
+        await tx.delete(ticketCalendars).where(eq(ticketCalendars.id, id));
+      });
     },
   };
 }

@@ -87,6 +87,11 @@ t.test('the feed: oldest first, per-object sequence, filters, after, cursor, one
   const unknown = await feed(app, a.token, '?type=no.such_type');
   t.equal(unknown.status, 422);
   t.equal(unknown.body.code, 'unknown_event_type');
+  for (const empty of ['?type=', '?type=,,,', '?type=%20,%20']) {
+    const none = await feed(app, a.token, empty);
+    t.equal(none.status, 422, `${empty} filters nothing: refused, not read as every type`);
+    t.equal(none.body.code, 'unknown_event_type');
+  }
 
   const after = (await feed(app, a.token, `?after=${all.data[1].id}`)).body.data;
   t.same(
