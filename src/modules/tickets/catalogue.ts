@@ -92,9 +92,10 @@ export function createTicketCatalogue(
      * before anything is written, and the recomputation is in the same transaction as the save.
      */
     async setCalendar(id: string, input: CalendarInput) {
-      const spec: CalendarSpec = { timeZone: input.time_zone, week: input.week, holidays: input.holidays };
+      let spec: CalendarSpec = { timeZone: input.time_zone, week: input.week, holidays: input.holidays };
       try {
-        validateCalendar(spec);
+        // Stored under the zone's canonical name (europe/berlin is Europe/Berlin).
+        spec = { ...spec, timeZone: validateCalendar(spec).timeZone };
       } catch (err) {
         if (err instanceof CalendarError) invalidField(calendarPointer(err.path), 'invalid_calendar', err.message);
         throw err;

@@ -412,12 +412,13 @@ t.test('calendars: whole- and part-day holidays and a daylight-saving change mov
     app.inject({ method: 'DELETE', url: `/v1/admin/calendars/${id}`, headers: bearer(op.token) });
   t.equal((await remove('business')).json().code, 'calendar_in_use', 'the ticket’s period still runs on it');
   t.equal((await remove('berlin')).json().code, 'default_calendar_required');
-  await call(app, op.token, 'PUT', '/v1/admin/calendars/spare', {
+  const spare = await call(app, op.token, 'PUT', '/v1/admin/calendars/spare', {
     name: 'Spare',
-    time_zone: 'UTC',
+    time_zone: 'europe/LISBON',
     week,
     holidays: [],
   });
+  t.equal(spare.time_zone, 'Europe/Lisbon', 'a zone is kept under its canonical name');
   t.equal((await remove('spare')).statusCode, 204, 'an unused calendar that is not the default goes');
 });
 
