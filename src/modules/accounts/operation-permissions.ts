@@ -9,6 +9,7 @@ import { PermissionDenied, RoleNotAssignable } from './errors.js';
 import {
   ALL_ROLES,
   mayAssignRole,
+  mayGrantRole,
   RESELLER_ROLES,
   ROLE_PERMISSIONS,
   type Permission,
@@ -278,10 +279,18 @@ export function refusalToActOnUser(
   if (!actor.permissions.has(subject.others)) {
     return { code: 'permission_denied', detail: `Doing this to another user needs the ${subject.others} permission` };
   }
-  if (subject.credentials && !mayAssignRole(actor.role, target.role as Role)) {
+  // Changing another user's credentials takes what granting their role takes (a key's scopes
+  // included); reading them takes only a role that could assign theirs.
+  const changes = subject.others.endsWith(':write');
+  if (
+    subject.credentials &&
+    !(changes ? mayGrantRole(actor, target.role as Role) : mayAssignRole(actor.role, target.role as Role))
+  ) {
     return {
       code: 'role_not_assignable',
-      detail: `A ${actor.role} cannot act on the credentials of a ${target.role}, a role it could not assign (R-SEC-8)`,
+      detail: mayAssignRole(actor.role, target.role as Role)
+        ? `This API key's scopes do not hold every permission of a ${target.role}, so it cannot act on their credentials (R-SEC-8)`
+        : `A ${actor.role} cannot act on the credentials of a ${target.role}, a role it could not assign (R-SEC-8)`,
     };
   }
   return null;

@@ -83,6 +83,18 @@ export function mayAssignRole(actor: Role, target: Role): boolean {
   return false;
 }
 
+/**
+ * Whether this credential may grant `target` (or act on the credentials of a user holding it): its
+ * role may assign it, and it holds every permission of that role. A session holds its role's
+ * permissions, so for a session this is `mayAssignRole`; an API key of an owner with only the
+ * users:write scope grants no role at all (nobody hands out more than they hold, keys included).
+ */
+export function mayGrantRole(actor: { role: Role; permissions: ReadonlySet<Permission> }, target: Role): boolean {
+  if (!mayAssignRole(actor.role, target)) return false;
+  for (const p of ROLE_PERMISSIONS[target]) if (!actor.permissions.has(p)) return false;
+  return true;
+}
+
 /** The roles whose users `actor` may act on (R-SEC-8): the roles it could assign. */
 export const rolesWithinReach = (actor: Role): ResellerRole[] => RESELLER_ROLES.filter((r) => mayAssignRole(actor, r));
 

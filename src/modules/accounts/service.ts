@@ -24,7 +24,7 @@ import {
 import { clearUsernameFailures } from './login-lockout.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { assertMayActOnUser } from './operation-permissions.js';
-import { mayAssignRole, type ResellerRole } from './permissions.js';
+import { mayAssignRole, mayGrantRole, type ResellerRole } from './permissions.js';
 
 export type AccountRow = typeof accounts.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
@@ -284,8 +284,12 @@ export interface NewUser {
 
 export async function createUser(db: Db, principal: Principal, input: NewUser): Promise<UserRow> {
   const accountId = tenantOf(principal);
-  if (!mayAssignRole(principal.role, input.role))
-    throw new RoleNotAssignable(`A ${principal.role} cannot create a ${input.role}`);
+  if (!mayGrantRole(principal, input.role))
+    throw new RoleNotAssignable(
+      mayAssignRole(principal.role, input.role)
+        ? `This API key's scopes do not hold every permission of a ${input.role}`
+        : `A ${principal.role} cannot create a ${input.role}`,
+    );
   assertStrongPassword(input.password, [input.username, input.email, input.name]);
   const ipAllowlist = validAllowlist(input.ipAllowlist ?? [], '/body/ip_allowlist');
   const passwordHash = await hashPassword(input.password);
@@ -347,11 +351,12 @@ export async function updateUser(
   const privileged = patch.role !== undefined || patch.status !== undefined || patch.ipAllowlist !== undefined;
   if (privileged && !principal.permissions.has('users:write'))
     throw new PermissionDenied('Changing a role, status or allowlist needs the users:write permission');
-  if (
-    patch.role !== undefined &&
-    (!mayAssignRole(principal.role, patch.role) || !mayAssignRole(principal.role, target.role))
-  ) {
-    throw new RoleNotAssignable(`A ${principal.role} cannot change a ${target.role} into a ${patch.role}`);
+  if (patch.role !== undefined && (!mayGrantRole(principal, patch.role) || !mayGrantRole(principal, target.role))) {
+    throw new RoleNotAssignable(
+      mayAssignRole(principal.role, patch.role) && mayAssignRole(principal.role, target.role)
+        ? `This API key's scopes do not hold every permission of a ${patch.role} and a ${target.role}`
+        : `A ${principal.role} cannot change a ${target.role} into a ${patch.role}`,
+    );
   }
   const ipAllowlist = patch.ipAllowlist ? validAllowlist(patch.ipAllowlist, '/body/ip_allowlist') : undefined;
   return db.transaction(async (tx) => {

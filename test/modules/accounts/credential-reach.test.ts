@@ -153,6 +153,69 @@ t.test(
   },
 );
 
+t.test(
+  "R-SEC-1 / R-SEC-8: an API key grants no role it does not hold every permission of, and changes no such user's credentials",
+  async (t) => {
+    const narrow = await apiKey(app, r.token, ['profile:read', 'profile:write', 'users:read', 'users:write']);
+    const newUser = (role: string, n: string) => ({
+      username: `key-made-${n}`,
+      email: `${n}@hosting.test`,
+      name: n,
+      role,
+      password: OTHER_STRONG_PASSWORD,
+    });
+    for (const role of ['owner', 'admin', 'technical', 'read_only']) {
+      const made = await call(narrow.key, 'POST', '/v1/users', newUser(role, `narrow-${role}`));
+      t.equal(made.statusCode, 403, `a users:write key makes no ${role}`);
+      t.equal(made.json().code, 'role_not_assignable');
+    }
+    const promote = await call(narrow.key, 'PATCH', `/v1/users/${tech.id}`, { role: 'owner' });
+    t.equal(promote.json().code, 'role_not_assignable', 'nor promotes anyone');
+    const password = await call(narrow.key, 'PUT', `/v1/users/${tech.id}/password`, {
+      new_password: OTHER_STRONG_PASSWORD,
+    });
+    t.equal(password.statusCode, 403, "nor sets a technical user's password (then logs in as them)");
+    t.equal(password.json().code, 'role_not_assignable');
+    t.equal(
+      (await call(narrow.key, 'GET', `/v1/users/${tech.id}`)).statusCode,
+      200,
+      'reading users still takes users:read only',
+    );
+
+    // A key holding a technical user's permissions (and users:write) makes one, and nothing more.
+    const techScopes = [
+      'profile:read',
+      'profile:write',
+      'account:read',
+      'users:read',
+      'users:write',
+      'api_keys:read',
+      'api_keys:write',
+      'billing:read',
+      'domains:read',
+      'domains:write',
+      'licenses:read',
+      'licenses:write',
+      'hosting:read',
+      'hosting:write',
+      'tickets:read',
+      'tickets:write',
+      'fair_use:read',
+      'fair_use:write',
+      'events:read',
+      'webhooks:read',
+      'webhooks:write',
+    ];
+    const wide = await apiKey(app, r.token, techScopes);
+    t.equal((await call(wide.key, 'POST', '/v1/users', newUser('technical', 'wide-tech'))).statusCode, 201);
+    t.equal(
+      (await call(wide.key, 'POST', '/v1/users', newUser('admin', 'wide-admin'))).json().code,
+      'role_not_assignable',
+      'an admin holds audit:read and account:write, which this key does not',
+    );
+  },
+);
+
 t.test('hardening-2: an operation takes its permission from the table, never from the route', async (t) => {
   const route = (operationId: string, config: object = {}) =>
     ({ method: 'GET', url: '/x', schema: { operationId }, config, handler: () => {} }) as unknown as Parameters<

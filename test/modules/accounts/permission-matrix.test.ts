@@ -18,6 +18,7 @@ import {
 import { hashPassword } from '../../../src/modules/accounts/passwords.js';
 import {
   mayAssignRole,
+  mayGrantRole,
   OPERATOR_PERMISSIONS,
   RESELLER_PERMISSIONS,
   RESELLER_ROLES,
@@ -70,10 +71,13 @@ interface Case {
   twin?: (target: Target) => boolean;
 }
 
-/** The outcome the matrix promises, worked out from the rule and the role rules (mayAssignRole). */
+/** The outcome the matrix promises, worked out from the rule and the role rules (mayAssignRole, mayGrantRole). */
 function promised(rule: OperationRule, operationId: string, c: Caller, target: Target): Outcome | 'public' {
   if (rule.permission === 'public') return 'public';
   if (!c.holds.has(rule.permission)) return 'denied';
+  // Creating a user grants a role: the caller must hold all of its permissions (the case makes a read_only).
+  if (operationId === 'createUser' && !mayGrantRole({ role: c.role, permissions: c.holds }, 'read_only'))
+    return 'denied';
   if (target === 'self') return 'allowed';
   // The targets are a reseller's users: to an operator, objects of the other side (R-SEC-6).
   if (c.role === 'operator') return 'not_found';
@@ -82,7 +86,10 @@ function promised(rule: OperationRule, operationId: string, c: Caller, target: T
   if (subject === 'self') return operationId === 'revokeSession' ? 'not_found' : 'denied';
   if (!subject) return 'allowed';
   if (!c.holds.has(subject.others)) return 'denied';
-  if (subject.credentials && !mayAssignRole(c.role, target)) return 'denied';
+  // Changing another user's credentials takes all that granting their role takes (a key: its scopes).
+  const grants = subject.others.endsWith(':write');
+  const holder = { role: c.role, permissions: c.holds };
+  if (subject.credentials && !(grants ? mayGrantRole(holder, target) : mayAssignRole(c.role, target))) return 'denied';
   return 'allowed';
 }
 
