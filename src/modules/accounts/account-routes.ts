@@ -30,7 +30,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         tags: ['account'],
         summary: 'Update contact data, the two-factor policy or the low-balance threshold',
         description:
-          "Setting require_two_factor needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy); it signs out the open sessions of users without it (API keys stay). low_balance_threshold is in the account's currency (422 currency_mismatch otherwise); null switches the notice off.",
+          "Setting require_two_factor, or lifting it, needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy); it signs out the open sessions of users without it (API keys stay). low_balance_threshold is in the account's currency (422 currency_mismatch otherwise); null switches the notice off.",
         body: OwnAccountPatch,
         errors: [NotFound, TwoFactorNeededForPolicy, CurrencyMismatch],
         response: { 200: Account },

@@ -146,18 +146,29 @@ export async function updateOwnAccount(
 ): Promise<AccountRow & { sessionsRevoked: boolean }> {
   const accountId = tenantOf(principal);
   const { lowBalanceThreshold, ...fields } = patch;
-  if (fields.requireTwoFactor === true) {
-    const [me] = await db.select({ totpEnabled: users.totpEnabled }).from(users).where(eq(users.id, principal.userId));
-    if (!me?.totpEnabled) throw new TwoFactorNeededForPolicy();
-  }
   return db.transaction(async (tx) => {
     const at = new Date();
-    if (lowBalanceThreshold !== undefined) await setLowBalanceThreshold(tx, accountId, lowBalanceThreshold, at);
     const [before] = await tx
       .select({ requireTwoFactor: accounts.requireTwoFactor })
       .from(accounts)
       .where(eq(accounts.id, accountId))
       .for('update');
+    // R-SEC-3: the requirement is set, and lifted, only by someone with a second factor: otherwise
+    // a user it sends to enrolment could lift it with an API key made before it was switched on.
+    const changes = fields.requireTwoFactor !== undefined && fields.requireTwoFactor !== before?.requireTwoFactor;
+    if (fields.requireTwoFactor === true || changes) {
+      const [me] = await tx
+        .select({ totpEnabled: users.totpEnabled })
+        .from(users)
+        .where(eq(users.id, principal.userId));
+      if (!me?.totpEnabled)
+        throw new TwoFactorNeededForPolicy(
+          fields.requireTwoFactor
+            ? undefined
+            : 'Only a user with two-factor authentication enabled may lift the requirement',
+        );
+    }
+    if (lowBalanceThreshold !== undefined) await setLowBalanceThreshold(tx, accountId, lowBalanceThreshold, at);
     const [row] = await tx
       .update(accounts)
       .set({ ...fields, updatedAt: at })

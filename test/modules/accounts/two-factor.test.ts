@@ -156,6 +156,36 @@ t.test(
 );
 
 t.test(
+  'R-SEC-3: a user held to enrolment cannot lift the requirement with a key made before it was switched on',
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    const r = await reseller(app, op.token);
+    const admin = await addUser(app, r.token, 'admin');
+    const adminKey = await apiKey(app, (await loginAs(app, admin.username)).token, ['account:read', 'account:write']);
+    await enrol(app, r.token, r.ownerId);
+    t.equal((await requireTwoFactor(app, r.token)).statusCode, 200);
+
+    const patch = (payload: object) =>
+      app.inject({ method: 'PATCH', url: '/v1/account', headers: bearer(adminKey.key), payload });
+    const lift = await patch({ require_two_factor: false });
+    t.equal(lift.statusCode, 409);
+    t.equal(lift.json().code, 'two_factor_needed_for_policy');
+    t.equal((await readAccount(app, r.token)).json().require_two_factor, true, 'still required');
+    t.equal((await login(app, admin.username)).json().code, 'two_factor_enrolment_required');
+    t.equal((await patch({ country: 'DE' })).statusCode, 200, 'the key still edits what the policy does not cover');
+    const lifted = await app.inject({
+      method: 'PATCH',
+      url: '/v1/account',
+      headers: bearer(r.token),
+      payload: { require_two_factor: false },
+    });
+    t.equal(lifted.statusCode, 200, 'the owner, who has 2FA, lifts it');
+    t.equal(lifted.json().require_two_factor, false);
+  },
+);
+
+t.test(
   'R-SEC-3: requiring 2FA signs out the sessions of users without it; their keys and the sessions of users with it stay',
   async (t) => {
     const { app } = await buildTestApp(t);
