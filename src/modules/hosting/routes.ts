@@ -740,6 +740,8 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         ],
         response: { 201: Type.Object({ addon: Addon, charged: Money, proration: Proration }, strict) },
       },
+      // The answer holds a WHMCS add-on's license key: never cached.
+      config: { sensitive: true },
     },
     async (req, reply) => {
       const r = await addons.buy(caller(req), req.params.id, {
@@ -783,7 +785,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         errors: [NotFound],
         response: { 200: Addon },
       },
-      config: { audit: true },
+      config: { audit: true, sensitive: true },
     },
     async (req) => addons.get(tenantOf(req.principal), req.params.id, req.params.addon_id),
   );

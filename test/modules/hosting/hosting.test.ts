@@ -578,8 +578,15 @@ t.test(
       ends_at: '2027-03-01T00:00:00.000Z',
       license_key: /^Owned-[0-9a-f]{20}$/,
     });
-    const shown = await get(app, r, `/v1/hosting/subscriptions/${sub.id}/addons/${addon.id}`);
+    t.equal(bought.headers['cache-control'], 'no-store', 'an answer carrying the key is never cached (R-SEC-7)');
+    const shownRes = await app.inject({
+      method: 'GET',
+      url: `/v1/hosting/subscriptions/${sub.id}/addons/${addon.id}`,
+      headers: bearer(r.token),
+    });
+    const shown = shownRes.json();
     t.equal(shown.license_key, addon.license_key, 'the key is readable');
+    t.equal(shownRes.headers['cache-control'], 'no-store');
     const list = await get(app, r, `/v1/hosting/subscriptions/${sub.id}/addons`);
     t.notOk('license_key' in list.data[0], 'lists do not carry the key');
     const twice = await app.inject({
