@@ -36,6 +36,8 @@ export interface Reseller {
   ownerId: string;
   ownerUsername: string;
   token: string;
+  /** The account's contact address: one per account (an address names one account, R-TKT-10). */
+  contactEmail: string;
 }
 
 export async function reseller(
@@ -44,6 +46,7 @@ export async function reseller(
   opts: { currency?: string; creditLimit?: number } = {},
 ): Promise<Reseller> {
   const ownerUsername = unique('owner');
+  const contactEmail = `billing-${ownerUsername}@hosting.test`;
   const res = await app.inject({
     method: 'POST',
     url: '/v1/admin/accounts',
@@ -51,7 +54,7 @@ export async function reseller(
     payload: {
       name: unique('Reseller '),
       company_name: 'Hosting GmbH',
-      contact_email: 'billing@hosting.test',
+      contact_email: contactEmail,
       contact_phone: '+49.3012345678',
       country: 'DE',
       address: 'Hauptstr. 1, 10115 Berlin',
@@ -68,7 +71,7 @@ export async function reseller(
   if (res.statusCode !== 201) throw new Error(`create account failed: ${res.statusCode} ${res.body}`);
   const body = res.json();
   const { token } = await loginAs(app, ownerUsername);
-  return { accountId: body.account.id, ownerId: body.owner.id, ownerUsername, token };
+  return { accountId: body.account.id, ownerId: body.owner.id, ownerUsername, token, contactEmail };
 }
 
 export async function addUser(app: App, token: string, role: string, extra: Record<string, unknown> = {}) {

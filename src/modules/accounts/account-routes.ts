@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Account, accountView, contactFromBody, Allowlist, AllowlistBody, OwnAccountPatch } from './schemas.js';
 import type { AccountService } from './service.js';
 import { tenantOf } from './tenancy.js';
-import { AllowlistWouldLockOut, InvalidAllowlist, TwoFactorNeededForPolicy } from './errors.js';
+import { AllowlistWouldLockOut, ContactEmailInUse, InvalidAllowlist, TwoFactorNeededForPolicy } from './errors.js';
 import { NotFound } from '../../errors.js';
 import { CurrencyMismatch } from '../billing/api.js';
 
@@ -32,7 +32,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
         description:
           "Setting require_two_factor, or lifting it, needs two-factor authentication enabled on your own user first (409 two_factor_needed_for_policy); it signs out the open sessions of users without it (API keys stay). low_balance_threshold is in the account's currency (422 currency_mismatch otherwise); null switches the notice off.",
         body: OwnAccountPatch,
-        errors: [NotFound, TwoFactorNeededForPolicy, CurrencyMismatch],
+        errors: [NotFound, TwoFactorNeededForPolicy, CurrencyMismatch, ContactEmailInUse],
         response: { 200: Account },
       },
     },

@@ -17,7 +17,7 @@ import {
   userView,
 } from './schemas.js';
 import type { AccountService } from './service.js';
-import { AccountNotActive, UsernameTaken, WeakPassword } from './errors.js';
+import { AccountNotActive, ContactEmailInUse, UsernameTaken, WeakPassword } from './errors.js';
 import { CurrencyMismatch } from '../billing/api.js';
 import { NotFound } from '../../errors.js';
 
@@ -36,7 +36,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         tags: ['admin'],
         summary: 'Create a reseller account with its first owner',
         body: CreateAccountBody,
-        errors: [WeakPassword, UsernameTaken],
+        errors: [WeakPassword, UsernameTaken, ContactEmailInUse],
         response: {
           201: Type.Object({ account: Account, owner: User }, { additionalProperties: false }),
         },
@@ -100,7 +100,7 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
         summary: 'Edit an account (contact data, credit limit)',
         params: IdParams,
         body: AdminAccountPatch,
-        errors: [NotFound],
+        errors: [NotFound, ContactEmailInUse],
         response: { 200: Account },
       },
       config: { ...CHANGES_FUNDS },

@@ -79,6 +79,11 @@ export const TwoFactorNeededForPolicy = defineError(
   409,
   'Enable two-factor authentication for yourself before requiring it',
 );
+export const ContactEmailInUse = defineError(
+  'contact_email_in_use',
+  409,
+  'Another account has this contact address: e-mail from it opens that account’s tickets (R-TKT-10)',
+);
 export const LastOwner = defineError('last_owner', 409, 'An account keeps at least one active owner');
 export const AccountNotActive = defineError(
   'account_not_active',

@@ -1,7 +1,7 @@
 // Reseller accounts and their users (R-SEC-1, R-SEC-2, R-SEC-4, R-SEC-6). Every function that
 // reads or changes a tenant's object takes the caller's principal and filters by its account:
 // another tenant's object is "not found", never "forbidden".
-import { and, asc, count, eq, gt, inArray, isNull, ne } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { isUniqueViolation, type Db } from '../../db/client.js';
 import { accounts, apiKeys, sessions, users } from '../../db/schema/index.js';
 import { NotFound } from '../../errors.js';
@@ -13,6 +13,7 @@ import { tenantOf } from './tenancy.js';
 import {
   AccountNotActive,
   AllowlistWouldLockOut,
+  ContactEmailInUse,
   InvalidAllowlist,
   LastOwner,
   PermissionDenied,
@@ -41,6 +42,31 @@ export function validAllowlist(entries: readonly string[], pointer: string): str
 
 // ---- accounts -----------------------------------------------------------------------------
 
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * A contact address belongs to one account at a time (any case), so that e-mail from it names one
+ * account (R-TKT-10): another account could otherwise copy a reseller's address and have its mail
+ * refused as ambiguous. Terminated accounts release theirs. The transaction lock on the address
+ * keeps two accounts from taking it at once.
+ */
+async function assertContactEmailFree(tx: Tx, email: string, accountId: string | null): Promise<void> {
+  const address = email.trim().toLowerCase();
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`contact-email ${address}`}))`);
+  const [other] = await tx
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(
+      and(
+        sql`lower(trim(${accounts.contactEmail})) = ${address}`,
+        ne(accounts.status, 'terminated'),
+        accountId ? ne(accounts.id, accountId) : undefined,
+      ),
+    )
+    .limit(1);
+  if (other) throw new ContactEmailInUse();
+}
+
 export interface NewAccount {
   name: string;
   companyName: string;
@@ -63,6 +89,7 @@ export async function createAccount(db: Db, input: NewAccount): Promise<{ accoun
   const passwordHash = await hashPassword(input.owner.password);
   try {
     return await db.transaction(async (tx) => {
+      await assertContactEmailFree(tx, input.contactEmail, null);
       const [account] = await tx
         .insert(accounts)
         .values({
@@ -123,13 +150,16 @@ export type AccountPatch = Partial<
 >;
 
 export async function updateAccount(db: Db, accountId: string, patch: AccountPatch): Promise<AccountRow> {
-  const [row] = await db
-    .update(accounts)
-    .set({ ...patch, updatedAt: new Date() })
-    .where(eq(accounts.id, accountId))
-    .returning();
-  if (!row) throw new NotFound('No such account');
-  return row;
+  return db.transaction(async (tx) => {
+    if (patch.contactEmail !== undefined) await assertContactEmailFree(tx, patch.contactEmail, accountId);
+    const [row] = await tx
+      .update(accounts)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(accounts.id, accountId))
+      .returning();
+    if (!row) throw new NotFound('No such account');
+    return row;
+  });
 }
 
 /**
@@ -168,6 +198,7 @@ export async function updateOwnAccount(
             : 'Only a user with two-factor authentication enabled may lift the requirement',
         );
     }
+    if (fields.contactEmail !== undefined) await assertContactEmailFree(tx, fields.contactEmail, accountId);
     if (lowBalanceThreshold !== undefined) await setLowBalanceThreshold(tx, accountId, lowBalanceThreshold, at);
     const [row] = await tx
       .update(accounts)

@@ -188,7 +188,7 @@ t.test(
         method: 'POST',
         url: '/v1/contacts',
         headers: bearer(r.token),
-        payload: { ...CUSTOMER, email: 'billing@hosting.test' },
+        payload: { ...CUSTOMER, email: r.contactEmail },
       })
     ).json().handle;
     const warned = await register(app, r, {

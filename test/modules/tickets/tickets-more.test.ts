@@ -269,6 +269,33 @@ t.test(
   },
 );
 
+t.test('R-TKT-10: a contact address names one account: another cannot take it and so block its mail', async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const a = await reseller(app, op.token);
+  const b = await reseller(app, op.token);
+  const copy = await call(app, b.token, 'PATCH', '/v1/account', { contact_email: a.contactEmail.toUpperCase() });
+  t.equal(copy.status, 409);
+  t.equal(copy.body.code, 'contact_email_in_use');
+  const byOperator = await call(app, op.token, 'PATCH', `/v1/admin/accounts/${b.accountId}`, {
+    contact_email: a.contactEmail.replace('billing', 'Billing'),
+  });
+  t.equal(byOperator.body.code, 'contact_email_in_use', 'nor does an operator give it to a second account');
+  t.equal(
+    (await call(app, a.token, 'PATCH', '/v1/account', { contact_email: a.contactEmail.toUpperCase() })).status,
+    200,
+    'the account that has it may send it again (in any case)',
+  );
+  await app.inject({
+    method: 'POST',
+    url: '/v1/admin/tickets/inbound-email',
+    headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
+    payload: [`From: ${a.contactEmail}`, 'Subject: Still mine', '', 'text', ''].join('\r\n'),
+  });
+  const [mail] = (await call(app, op.token, 'GET', '/v1/admin/tickets/inbound-email')).body.data;
+  t.match(mail, { outcome: 'opened', account_id: a.accountId });
+});
+
 t.test('R-TKT-10: the e-mail intake takes message/rfc822 only (415 for JSON)', async (t) => {
   const { app } = await buildTestApp(t);
   const op = await operator(app);

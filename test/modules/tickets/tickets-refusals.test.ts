@@ -277,7 +277,7 @@ t.test(
   async (t) => {
     const { app, op, r } = await setup(t, '2027-01-11T09:00:00Z');
     const ticket = await open(app, r);
-    const mail = 'From: billing@hosting.test\r\nSubject: x\r\n\r\nforged body';
+    const mail = `From: ${r.contactEmail}\r\nSubject: x\r\n\r\nforged body`;
     // A reseller's ticket route that takes no body: an e-mail body is refused, not parsed and ignored.
     const key = await apiKey(app, r.token, ['tickets:write']);
     for (const path of ['revoke', 'suspend']) {
@@ -423,7 +423,7 @@ t.test(
       });
     // "a\0b" as an encoded word: the parser hands the NUL on.
     const first = await intake(
-      'From: billing@hosting.test\r\nSubject: =?utf-8?B?YQBi?=\r\nMessage-ID: <n1@x>\r\n\r\nBody',
+      `From: ${r.contactEmail}\r\nSubject: =?utf-8?B?YQBi?=\r\nMessage-ID: <n1@x>\r\n\r\nBody`,
     );
     t.equal(first.statusCode, 202, first.body);
     const list = (await call(app, r.token, 'GET', '/v1/tickets')).body.data as Json[];
@@ -432,12 +432,12 @@ t.test(
     const number = list[0]!.reference as string;
 
     const follow = await intake(
-      `From: billing@hosting.test\r\nSubject: Re: ${number}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nfollow=00up`,
+      `From: ${r.contactEmail}\r\nSubject: Re: ${number}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nfollow=00up`,
     );
     t.equal(follow.statusCode, 202, follow.body);
     const attached = await intake(
       [
-        'From: billing@hosting.test',
+        `From: ${r.contactEmail}`,
         `Subject: Re: ${number}`,
         'MIME-Version: 1.0',
         'Content-Type: multipart/mixed; boundary="b"',
