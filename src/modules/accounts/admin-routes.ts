@@ -9,6 +9,8 @@ import {
   accountView,
   contactFromBody,
   AdminAccountPatch,
+  Allowlist,
+  AllowlistBody,
   CreateAccountBody,
   CreditBody,
   ListAccountsQuery,
@@ -17,7 +19,7 @@ import {
   userView,
 } from './schemas.js';
 import type { AccountService } from './service.js';
-import { AccountNotActive, ContactEmailInUse, UsernameTaken, WeakPassword } from './errors.js';
+import { AccountNotActive, ContactEmailInUse, InvalidAllowlist, UsernameTaken, WeakPassword } from './errors.js';
 import { CurrencyMismatch } from '../billing/api.js';
 import { NotFound } from '../../errors.js';
 
@@ -144,6 +146,29 @@ export const adminAccountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountSe
       },
     );
   }
+
+  app.put(
+    '/v1/admin/accounts/:id/ip-allowlist',
+    {
+      schema: {
+        operationId: 'adminSetAccountIpAllowlist',
+        tags: ['admin'],
+        summary: 'Replace an account’s IP allowlist (R-SEC-4): the way back for an account that locked itself out',
+        description:
+          'The same list as PUT /v1/account/ip-allowlist (empty = any address); no lock-out check, since the operator calls from elsewhere. Takes effect at once on every credential of the account.',
+        params: IdParams,
+        body: Type.Object({ entries: AllowlistBody.properties.entries }, { additionalProperties: false }),
+        errors: [NotFound, InvalidAllowlist],
+        response: { 200: Allowlist },
+      },
+    },
+    async (req) => {
+      const entries = await accounts.setAccountAllowlist(req.params.id, req.body.entries);
+      app.credentialCache.revoke({ accountId: req.params.id });
+      req.audit = { accountId: req.params.id, targetType: 'account', targetId: req.params.id };
+      return { entries };
+    },
+  );
 
   app.post(
     '/v1/admin/accounts/:id/credit',

@@ -94,6 +94,7 @@ export const OPERATION_PERMISSIONS = {
   adminUpdateAccount: { permission: 'admin:write' },
   adminSuspendAccount: { permission: 'admin:write' },
   adminResumeAccount: { permission: 'admin:write' },
+  adminSetAccountIpAllowlist: { permission: 'admin:write' },
   adminCreditAccount: { permission: 'admin:write' },
   getFairUse: { permission: 'fair_use:read' },
   adminGetFairUseLimits: { permission: 'admin:read' },

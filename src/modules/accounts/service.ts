@@ -268,13 +268,21 @@ export async function replaceAccountAllowlist(
       `${from.address} is not in the new list; send confirm: true to lock yourself out anyway`,
     );
   }
-  return setAccountAllowlist(db, principal, normalised);
+  return setAccountAllowlist(db, tenantOf(principal), normalised);
 }
 
-export async function setAccountAllowlist(db: Db, principal: Principal, entries: string[]): Promise<string[]> {
-  const accountId = tenantOf(principal);
+/**
+ * Sets an account's allowlist. Operators call it directly (`PUT /v1/admin/accounts/{id}/ip-allowlist`):
+ * the way back for an account that locked itself out, which no credential of its own can undo.
+ */
+export async function setAccountAllowlist(db: Db, accountId: string, entries: readonly string[]): Promise<string[]> {
   const list = validAllowlist(entries, '/body/entries');
-  await db.update(accounts).set({ ipAllowlist: list, updatedAt: new Date() }).where(eq(accounts.id, accountId));
+  const [row] = await db
+    .update(accounts)
+    .set({ ipAllowlist: list, updatedAt: new Date() })
+    .where(eq(accounts.id, accountId))
+    .returning({ id: accounts.id });
+  if (!row) throw new NotFound('No such account');
   return list;
 }
 
@@ -544,6 +552,7 @@ export function createAccountService(deps: { db: Db }) {
     updateOwnAccount,
     setAccountStatus,
     replaceAccountAllowlist,
+    setAccountAllowlist,
     creditAccount,
     getUserVisibleTo,
     listUsers,

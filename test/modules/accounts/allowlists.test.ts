@@ -123,6 +123,52 @@ t.test('R-SEC-4: setting a list that excludes the caller needs confirm: true', a
   t.same(cleared.json().entries, [], 'an empty list means any address');
 });
 
+t.test("R-SEC-4: an operator undoes an account's lock-out, which no credential of the account can", async (t) => {
+  const { app } = await buildTestApp(t);
+  const op = await operator(app);
+  const r = await reseller(app, op.token);
+  const locked = await app.inject({
+    method: 'PUT',
+    url: '/v1/account/ip-allowlist',
+    headers: bearer(r.token),
+    payload: { entries: ['192.0.2.0/24'], confirm: true },
+  });
+  t.equal(locked.statusCode, 200);
+  t.equal((await get(app, r.token, '127.0.0.1')).json().code, 'ip_not_allowed', 'locked out');
+  const byReseller = await app.inject({
+    method: 'PUT',
+    url: `/v1/admin/accounts/${r.accountId}/ip-allowlist`,
+    headers: bearer(r.token),
+    payload: { entries: [] },
+    remoteAddress: '192.0.2.1',
+  });
+  t.equal(byReseller.statusCode, 403, "the route is the operators' alone");
+  const bad = await app.inject({
+    method: 'PUT',
+    url: `/v1/admin/accounts/${r.accountId}/ip-allowlist`,
+    headers: bearer(op.token),
+    payload: { entries: ['300.1.2.3'] },
+  });
+  t.equal(bad.statusCode, 422);
+  const reopened = await app.inject({
+    method: 'PUT',
+    url: `/v1/admin/accounts/${r.accountId}/ip-allowlist`,
+    headers: bearer(op.token),
+    payload: { entries: ['127.0.0.0/8'] },
+  });
+  t.equal(reopened.statusCode, 200);
+  t.same(reopened.json().entries, ['127.0.0.0/8']);
+  t.equal((await get(app, r.token, '127.0.0.1')).statusCode, 200, 'in again at once');
+  t.equal((await get(app, r.token, '192.0.2.1')).statusCode, 403, 'and only from the new list');
+  const missing = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/accounts/6f1c1f0e-63a7-4f0a-9a55-0d2b6a1f4e11/ip-allowlist',
+    headers: bearer(op.token),
+    payload: { entries: [] },
+  });
+  t.equal(missing.statusCode, 404);
+});
+
 t.test('R-SEC-4: X-Forwarded-For counts only from a trusted proxy', async (t) => {
   const trusted = await buildTestApp(t, { env: { TRUST_PROXY: '10.0.0.0/8' } });
   const op = await operator(trusted.app);

@@ -765,6 +765,9 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
       call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/suspend`, payload: { reason: 'matrix' } }),
     },
     adminResumeAccount: { call: () => ({ method: 'POST', url: `/v1/admin/accounts/${b.accountId}/resume` }) },
+    adminSetAccountIpAllowlist: {
+      call: () => ({ method: 'PUT', url: `/v1/admin/accounts/${b.accountId}/ip-allowlist`, payload: { entries: [] } }),
+    },
     adminCreditAccount: {
       call: () => ({
         method: 'POST',
