@@ -4,7 +4,7 @@
 // and priority criteria.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NotFound, UnsupportedMediaType } from '../../errors.js';
+import { invalidField, NotFound, UnsupportedMediaType } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
 import { DateTime, Int32, IdParams, Page, PageQuery, Uuid } from '../../schemas.js';
 import { CalendarInUse, DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
@@ -13,7 +13,7 @@ import { Attachments, attachmentsOf, BinaryFile, callerOf, sendAttachment } from
 import {
   Calendar,
   CalendarBody,
-  CloseReason,
+  OperatorCloseReason,
   Concerns,
   PauseReason,
   PriorityInfo,
@@ -164,6 +164,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     async (req) => {
       const from = new Date(req.query.from);
       const to = new Date(req.query.to);
+      if (to <= from) invalidField('/query/to', 'not_after_from', 'to must be later than from');
       return { from: from.toISOString(), to: to.toISOString(), priorities: await tickets.slaReport(from, to) };
     },
   );
@@ -341,7 +342,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     'close',
     'adminCloseTicket',
     'Close with a reason (R-TKT-6); the user is notified and has 5 days to object (R-TKT-7)',
-    { reason: CloseReason, body: Type.Optional(Text('A closing message to the user')) },
+    { reason: OperatorCloseReason, body: Type.Optional(Text('A closing message to the user')) },
     [TicketStateConflict],
     (req) => {
       const b = req.body as { reason: string; body?: string };

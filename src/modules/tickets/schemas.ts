@@ -48,6 +48,14 @@ export const CloseReason = Type.Enum([...CLOSE_REASONS], {
   description:
     'resolved, or closed without resolution for a reason of R-TKT-6: information_not_provided (72 hours, set by the timer), cannot_reproduce, out_of_scope, changed_by_user, answered_earlier, unsupported_use, misconduct, priority_manipulation',
 });
+/** The reasons an operator closes with: information_not_provided is the 72-hour timer's alone (R-TKT-6). */
+export const OperatorCloseReason = Type.Enum(
+  CLOSE_REASONS.filter((r) => r !== 'information_not_provided'),
+  {
+    description:
+      'resolved, or closed without resolution for a reason of R-TKT-6: cannot_reproduce, out_of_scope, changed_by_user, answered_earlier, unsupported_use, misconduct, priority_manipulation (information_not_provided is set by the 72-hour timer only)',
+  },
+);
 export const PauseReason = Type.Enum(['vendor_response', 'agreed_time'], {
   description:
     "The regulations' 6.8: waiting for a third-party vendor's answer (until an operator records it), or until a time agreed with the user for an operation",

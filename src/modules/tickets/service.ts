@@ -562,25 +562,29 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
 
-    /** R-TKT-5: suspended by the user; the period stops. */
+    /**
+     * R-TKT-5: suspended by the user; the period stops. An information request still open stays
+     * recorded (informationRequestedAt), with its 72 hours stopped while the ticket is suspended.
+     */
     suspend(caller: Caller, id: string) {
       return change(caller, id, async (tx, t, at) => {
         allowed(t, ['open', ...USER_SIDE]);
         await endPeriod(tx, t.id, 'suspended', at);
-        return done(
-          tx,
-          await update(tx, t, { state: 'suspended', informationRequestedAt: null }, at),
-          at,
-          TicketSuspended,
-        );
+        return done(tx, await update(tx, t, { state: 'suspended' }, at), at, TicketSuspended);
       });
     },
 
-    /** R-TKT-5: resumed, with the countdown anew. */
+    /**
+     * R-TKT-5: resumed, with the countdown anew: the provider's response period, or, when the
+     * provider was waiting for information (R-TKT-4), the user's 72 hours to provide it, from now.
+     */
     resume(caller: Caller, id: string) {
       return change(caller, id, async (tx, t, at) => {
         allowed(t, ['suspended']);
-        return done(tx, await toProvider(tx, t, 'resumed', at), at, TicketResumed);
+        const row = t.informationRequestedAt
+          ? await update(tx, t, { state: 'awaiting_user', informationRequestedAt: at }, at)
+          : await toProvider(tx, t, 'resumed', at);
+        return done(tx, row, at, TicketResumed);
       });
     },
 
@@ -588,7 +592,12 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       return change(caller, id, async (tx, t, at) => {
         allowed(t, ['open', 'suspended', 'closed', ...USER_SIDE]);
         await endPeriod(tx, t.id, 'revoked', at);
-        return done(tx, await update(tx, t, { state: 'revoked', objectionUntil: null }, at), at, TicketRevoked);
+        return done(
+          tx,
+          await update(tx, t, { state: 'revoked', objectionUntil: null, informationRequestedAt: null }, at),
+          at,
+          TicketRevoked,
+        );
       });
     },
 

@@ -246,9 +246,10 @@ export function viewOf(rows: TicketRows, now: Date) {
     closed_at: iso(t.closedAt),
     objection_until: iso(t.objectionUntil),
     information_requested_at: iso(t.informationRequestedAt),
-    information_due_at: t.informationRequestedAt
-      ? new Date(t.informationRequestedAt.getTime() + INFORMATION_DUE_MS).toISOString()
-      : null,
+    information_due_at:
+      t.informationRequestedAt && t.state === 'awaiting_user'
+        ? new Date(t.informationRequestedAt.getTime() + INFORMATION_DUE_MS).toISOString()
+        : null,
     sla: {
       applies: t.slaWaivedReason === null,
       waived_reason: t.slaWaivedReason,

@@ -252,6 +252,47 @@ t.test('R-TKT-3: a reply ends the period; the user message after it starts a ful
   t.ok(ops.messages.some((m: Json) => m.kind === 'note' && m.internal));
 });
 
+t.test(
+  'R-TKT-4, R-TKT-5, R-TKT-6: a ticket suspended while information is awaited resumes awaiting it, with 72 hours anew',
+  async (t) => {
+    const { app, op, r, at, timers } = await setup(t, '2027-01-18T10:00:00Z');
+    const ticket = await open(app, r);
+    await admin(app, op.token, ticket.id, 'request-information', { body: 'Which registrant?' });
+    at('2027-01-20T11:00:00Z');
+    const suspended = await call(app, r.token, 'POST', `/v1/tickets/${ticket.id}/suspend`);
+    t.equal(suspended.state, 'suspended');
+    t.equal(suspended.information_requested_at, '2027-01-18T10:00:00.000Z', 'the request stays on record');
+    t.equal(suspended.information_due_at, null, 'its 72 hours stop while suspended');
+    at('2027-01-29T11:00:00Z');
+    await timers();
+    t.equal((await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket.state, 'suspended', 'not closed');
+    const resumed = await call(app, r.token, 'POST', `/v1/tickets/${ticket.id}/resume`);
+    t.equal(resumed.state, 'awaiting_user', 'back to the user: the information is still missing');
+    t.equal(resumed.sla.current, null, 'no provider period runs without the information');
+    t.equal(resumed.information_due_at, '2027-02-01T11:00:00.000Z', '72 hours from the resumption');
+    at('2027-02-01T11:00:00Z');
+    t.equal(await timers(), 1);
+    t.match((await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket, {
+      state: 'closed',
+      close_reason: 'information_not_provided',
+    });
+  },
+);
+
+t.test("R-TKT-6: information_not_provided is the 72-hour timer's reason, never an operator's", async (t) => {
+  const { app, op, r } = await setup(t, '2027-01-18T10:00:00Z');
+  const ticket = await open(app, r);
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/admin/tickets/${ticket.id}/close`,
+    headers: bearer(op.token),
+    payload: { reason: 'information_not_provided' },
+  });
+  t.equal(res.statusCode, 422);
+  t.equal(res.json().errors[0].pointer, '/body/reason');
+  t.equal((await call(app, r.token, 'GET', `/v1/tickets/${ticket.id}`)).ticket.state, 'open', 'still open');
+});
+
 t.test('R-TKT-5: suspension stops the period; resuming starts the countdown anew; revoking is final', async (t) => {
   const { app, r, at } = await setup(t, '2027-01-11T09:00:00Z');
   const ticket = await open(app, r);
@@ -367,6 +408,13 @@ t.test('R-TKT-3: a warning before the breach and the breach, each once; a late r
     { met: 0, breached: 2, median_response_seconds: 33 * 3600, p90_response_seconds: 33 * 3600 },
     'both breaches count; the response times are those of the responses alone',
   );
+  const backwards = await app.inject({
+    method: 'GET',
+    url: '/v1/admin/tickets/sla-report?from=2027-02-01T00:00:00Z&to=2027-01-01T00:00:00Z',
+    headers: bearer(op.token),
+  });
+  t.equal(backwards.statusCode, 422, 'a window that ends before it starts is refused, not an empty report');
+  t.equal(backwards.json().errors[0].code, 'not_after_from');
 });
 
 t.test('calendars: whole- and part-day holidays and a daylight-saving change move deadlines', async (t) => {
