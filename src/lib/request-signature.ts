@@ -59,7 +59,8 @@ export interface HmacAuthorization {
 
 /** Parses `HMAC-SHA256 Credential=..., Timestamp=..., Nonce=..., Signature=...`; null if malformed. */
 export function parseHmacAuthorization(header: string): HmacAuthorization | null {
-  if (!header.startsWith(`${SIGNATURE_SCHEME} `)) return null;
+  // The scheme's name is case-insensitive (RFC 9110 11.1); the parameters' names are ours, as sent.
+  if (header.slice(0, SIGNATURE_SCHEME.length + 1).toUpperCase() !== `${SIGNATURE_SCHEME} `) return null;
   const fields = new Map<string, string>();
   for (const part of header.slice(SIGNATURE_SCHEME.length + 1).split(',')) {
     const eq = part.indexOf('=');

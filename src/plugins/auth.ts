@@ -209,7 +209,8 @@ export default fp<AuthPluginOptions>(
           );
         }
 
-        if (header.startsWith('Bearer ')) {
+        // The scheme's name is case-insensitive (RFC 9110 11.1): `bearer` is Bearer.
+        if (header.startsWith('Bearer ') || header.slice(0, 7).toLowerCase() === 'bearer ') {
           const token = header.slice(7).trim();
           let record: CredentialRecord | null | Promise<CredentialRecord | null>;
           if (token.startsWith(SESSION_TOKEN_PREFIX))

@@ -4,7 +4,7 @@
 // every later walk over the body stays shallow) and strings PostgreSQL cannot store (422 with a
 // pointer, see lib/unsafe-text.ts).
 import fp from 'fastify-plugin';
-import { declareErrors, defineError, ValidationFailed } from '../errors.js';
+import { declareErrors, defineError, UnsupportedMediaType, ValidationFailed } from '../errors.js';
 import { findUnsafeText, jsonMayHoldUnsafeText } from '../lib/unsafe-text.js';
 
 /** Deepest nesting of arrays and objects a JSON body may have. No request schema goes past 5. */
@@ -52,6 +52,9 @@ export function nestsDeeperThan(body: Buffer, max: number): boolean {
   return false;
 }
 
+/** The charset parameter of a Content-Type, quoted or not. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+
 export default fp(
   async function jsonBodyPlugin(app) {
     app.decorateRequest('rawBody', undefined);
@@ -64,6 +67,10 @@ export default fp(
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
       const body = raw as Buffer;
       req.rawBody = body;
+      // JSON is UTF-8 (RFC 8259 8.1): a body labelled otherwise would be read as what it is not.
+      const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+        return done(new UnsupportedMediaType(`JSON bodies are UTF-8; this one says charset=${charset}`), undefined);
       // An empty JSON body on a DELETE or a POST without fields is common from HTTP clients.
       if (body.length === 0) return done(null, undefined);
       if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {

@@ -170,7 +170,7 @@ t.test('malformed JSON answers 400 malformed_json', async (t) => {
   assertProblem(t, res, 400, 'malformed_json');
 });
 
-t.test('a body of the wrong content type answers 415', async (t) => {
+t.test('a body of the wrong content type, or JSON in another charset than UTF-8, answers 415', async (t) => {
   const { app } = await buildTestApp(t, { configure: testRoutes });
   const res = await app.inject({
     method: 'POST',
@@ -179,6 +179,24 @@ t.test('a body of the wrong content type answers 415', async (t) => {
     payload: '<name>a</name>',
   });
   assertProblem(t, res, 415, 'unsupported_media_type');
+  for (const type of ['application/json; charset=utf-16', 'application/json;charset="ISO-8859-1"']) {
+    const other = await app.inject({
+      method: 'POST',
+      url: `/v1/test-echo/${ID}`,
+      headers: { 'content-type': type },
+      payload: '{"name": "a", "email": "a@b.co"}',
+    });
+    assertProblem(t, other, 415, 'unsupported_media_type');
+  }
+  for (const type of ['application/json; charset=utf-8', 'application/json; charset=UTF-8', 'application/json']) {
+    const ok = await app.inject({
+      method: 'POST',
+      url: `/v1/test-echo/${ID}`,
+      headers: { 'content-type': type },
+      payload: '{"name": "a", "email": "a@b.co"}',
+    });
+    t.not(ok.statusCode, 415, `${type} is JSON as RFC 8259 has it`);
+  }
 });
 
 t.test('a body over BODY_LIMIT answers 413', async (t) => {

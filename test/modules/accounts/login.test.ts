@@ -28,6 +28,14 @@ t.test('R-SEC-5: login returns an opaque 48 h bearer token that authenticates, s
   const me = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(body.token) });
   t.equal(me.statusCode, 200);
   t.equal(me.json().id, r.accountId);
+  for (const scheme of ['bearer', 'BEARER']) {
+    const any = await app.inject({
+      method: 'GET',
+      url: '/v1/account',
+      headers: { authorization: `${scheme} ${body.token}` },
+    });
+    t.equal(any.statusCode, 200, `the scheme's name is case-insensitive (RFC 9110): ${scheme}`);
+  }
 });
 
 t.test('R-SEC-2: a wrong password and an unknown user answer the same 401', async (t) => {

@@ -102,6 +102,13 @@ t.test(
       200,
       'and from inside its allowlist it works',
     );
+    const lower = signed(fenced, 'GET', '/v1/account');
+    lower.authorization = lower.authorization.replace('HMAC-SHA256 ', 'hmac-sha256 ');
+    t.equal(
+      (await seen(app, 'GET', '/v1/account', lower, undefined, '203.0.113.5')).status,
+      200,
+      "the scheme's name is case-insensitive (RFC 9110)",
+    );
   },
 );
 
