@@ -363,18 +363,18 @@ export async function createUser(db: Db, principal: Principal, input: NewUser): 
   }
 }
 
-async function activeOwners(
-  db: Db | Parameters<Parameters<Db['transaction']>[0]>[0],
-  accountId: string,
-  except: string,
-): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
+/**
+ * The account's other active owners, their rows locked: two owners demoting or disabling each other
+ * at once cannot both see the other still there and leave the account with none.
+ */
+async function activeOwners(tx: Tx, accountId: string, except: string): Promise<number> {
+  const rows = await tx
+    .select({ id: users.id })
     .from(users)
-    .where(
-      and(eq(users.accountId, accountId), eq(users.role, 'owner'), eq(users.status, 'active'), ne(users.id, except)),
-    );
-  return row?.n ?? 0;
+    .where(and(eq(users.accountId, accountId), eq(users.role, 'owner'), eq(users.status, 'active')))
+    .orderBy(asc(users.id))
+    .for('update');
+  return rows.filter((r) => r.id !== except).length;
 }
 
 export interface UserPatch {

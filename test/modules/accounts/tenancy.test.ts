@@ -1,5 +1,6 @@
 import t from 'tap';
 import { buildTestApp } from '../../helpers/app.js';
+import { onPostgres } from '../../helpers/db.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller } from '../../helpers/fixtures.js';
 
 t.test("R-SEC-6: another tenant's objects answer 404, never 403", async (t) => {
@@ -228,3 +229,36 @@ t.test('a suspended account answers 403 account_suspended until resumed', async 
   await app.inject({ method: 'POST', url: `/v1/admin/accounts/${r.accountId}/resume`, headers: bearer(op.token) });
   t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 200);
 });
+
+t.test(
+  'R-SEC-1: two owners stepping down at once leave one owner, never none (PostgreSQL)',
+  { skip: !onPostgres && 'PostgreSQL only (set DATABASE_URL): PGlite runs one transaction at a time' },
+  async (t) => {
+    const { app } = await buildTestApp(t);
+    const op = await operator(app);
+    for (let round = 0; round < 5; round++) {
+      const r = await reseller(app, op.token);
+      const second = await addUser(app, r.token, 'owner');
+      const secondToken = (await loginAs(app, second.username)).token;
+      const answers = await Promise.all([
+        app.inject({
+          method: 'PATCH',
+          url: `/v1/users/${r.ownerId}`,
+          headers: bearer(r.token),
+          payload: { role: 'admin' },
+        }),
+        app.inject({
+          method: 'PATCH',
+          url: `/v1/users/${second.id}`,
+          headers: bearer(secondToken),
+          payload: { role: 'admin' },
+        }),
+      ]);
+      t.same(
+        answers.map((a) => a.statusCode).sort(),
+        [200, 409],
+        `round ${round}: one steps down, the other is refused last_owner`,
+      );
+    }
+  },
+);
