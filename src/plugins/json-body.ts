@@ -4,7 +4,7 @@
 // every later walk over the body stays shallow) and strings PostgreSQL cannot store (422 with a
 // pointer, see lib/unsafe-text.ts).
 import fp from 'fastify-plugin';
-import { declareErrors, defineError, UnsupportedMediaType, ValidationFailed } from '../errors.js';
+import { type AppError, declareErrors, defineError, UnsupportedMediaType, ValidationFailed } from '../errors.js';
 import { findUnsafeText, jsonMayHoldUnsafeText } from '../lib/unsafe-text.js';
 
 /** Deepest nesting of arrays and objects a JSON body may have. No request schema goes past 5. */
@@ -52,6 +52,22 @@ export function nestsDeeperThan(body: Buffer, max: number): boolean {
   return false;
 }
 
+/**
+ * The parser refuses `__proto__` and `constructor.prototype` keys (prototype poisoning) with the
+ * error it gives broken JSON. Valid JSON holding one is told so: 422 with the key, not "malformed".
+ */
+function forbiddenKey(text: string): AppError | null {
+  try {
+    JSON.parse(text);
+  } catch {
+    return null; // broken JSON after all
+  }
+  const message = text.includes('__proto__') ? 'holds a "__proto__" key' : 'holds a "constructor.prototype" key';
+  return new ValidationFailed('The body holds a key this API never takes', {
+    errors: [{ pointer: '/body', code: 'forbidden_key', message }],
+  });
+}
+
 /** The charset parameter of a Content-Type, quoted or not. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
@@ -82,7 +98,7 @@ export default fp(
       const text = body.toString('utf8');
       // Fastify's default JSON parser answers through the callback (its type also allows a promise).
       void parseJson(req, text, (err, value) => {
-        if (err) return done(err, undefined);
+        if (err) return done(forbiddenKey(text) ?? err, undefined);
         if (jsonMayHoldUnsafeText(text)) {
           const unsafe = findUnsafeText(value, '/body');
           if (unsafe)

@@ -170,6 +170,23 @@ t.test('malformed JSON answers 400 malformed_json', async (t) => {
   assertProblem(t, res, 400, 'malformed_json');
 });
 
+t.test('valid JSON with a __proto__ or constructor.prototype key is 422 forbidden_key, not "malformed"', async (t) => {
+  const { app } = await buildTestApp(t, { configure: testRoutes });
+  for (const [payload, message] of [
+    ['{"name": "a", "__proto__": {"admin": true}}', 'holds a "__proto__" key'],
+    ['{"name": "a", "constructor": {"prototype": {"admin": true}}}', 'holds a "constructor.prototype" key'],
+  ] as const) {
+    const res = await app.inject({
+      method: 'POST',
+      url: `/v1/test-echo/${ID}`,
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
+    assertProblem(t, res, 422, 'validation_failed');
+    t.same(res.json().errors, [{ pointer: '/body', code: 'forbidden_key', message }]);
+  }
+});
+
 t.test('a body of the wrong content type, or JSON in another charset than UTF-8, answers 415', async (t) => {
   const { app } = await buildTestApp(t, { configure: testRoutes });
   const res = await app.inject({
