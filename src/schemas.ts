@@ -1,5 +1,6 @@
 // TypeBox schemas shared by every module: money, times, ids, pagination (cursors: plugins/cursors.ts).
 import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
+import { CURRENCY_CODES } from './lib/currencies.js';
 
 const NAMED = new Map<string, TSchema>();
 
@@ -56,7 +57,20 @@ export const MoneyAmount = (opts: IntegerOptions = {}) =>
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
-export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code', examples: ['EUR'] });
+/**
+ * A currency: an ISO 4217 code in current use (lib/currencies.ts), the one check of every currency a
+ * request carries (an account's, prices, credits, max_price...): an unknown code is 422. An `enum`,
+ * so the document lists the codes; typed as a string.
+ */
+export const Currency = named(
+  'Currency',
+  Type.Unsafe<string>({
+    type: 'string',
+    enum: [...CURRENCY_CODES],
+    description: 'ISO 4217 currency code in current use (not a fund, metal, test or withdrawn code)',
+    examples: ['EUR'],
+  }),
+);
 export const Money = named(
   'Money',
   Type.Object(

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { BigIntId, DateTime, documentAs, Int32, iso, MoneyAmount, named, Page } from '../../schemas.js';
+import { BigIntId, Currency, DateTime, documentAs, Int32, iso, MoneyAmount, named, Page } from '../../schemas.js';
 import type { IncidentRow } from './incident-service.js';
 import type { LadderStanding } from './incidents.js';
 
@@ -276,7 +276,8 @@ export const LadderStep = Type.Object(
     suspension_hours: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 8760 }), Type.Null()])),
     fee: Type.Optional(
       Type.Union([
-        Type.Record(Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }), MoneyAmount({ minimum: 1 })),
+        // Keyed by currency: each key an ISO 4217 code (the one Currency check).
+        Type.Record(Type.String(), MoneyAmount({ minimum: 1 }), { propertyNames: Currency }),
         Type.Null(),
       ]),
     ),

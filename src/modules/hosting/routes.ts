@@ -176,7 +176,12 @@ const UsageBody = Type.Object(
       ...DateTime,
       description: 'When it was measured: an older report than the one kept changes nothing',
     },
-    entries: Type.Array(UsageEntry, { minItems: 1, maxItems: 1000 }),
+    entries: Type.Array(UsageEntry, {
+      minItems: 1,
+      maxItems: 1000,
+      description:
+        'Each value is at most 2^53 - 1, and so is each total after the report (disk over your own and all your customers’ entries kept, traffic over those of the newest month): a report that would take a total past it is refused (422 usage_total_too_large)',
+    }),
   },
   strict,
 );
@@ -542,7 +547,7 @@ export const hostingRoutes: FastifyPluginAsyncTypebox<HostingRouteOptions> = asy
         tags: ['hosting'],
         summary: 'Report usage, evaluated at once: thresholds (R-PLAN-3) and the overuse policy (R-PLAN-2)',
         description:
-          'Each entry is one customer’s subscription (customer_id) or your own (no customer_id): disk used now and traffic this month. An entry measured no later than the one kept changes nothing, so reports arriving late or twice are harmless. Totals over all entries are checked against the plan: a threshold reached notifies once (hosting.usage.threshold_crossed) and again only after usage fell below it; under overuse not_allowed, reaching the disk or traffic limit suspends the subscription and every customer in this transaction, and falling back under it resumes exactly those. Mailbox sizes never count (R-PLAN-4).',
+          'Each entry is one customer’s subscription (customer_id) or your own (no customer_id): disk used now and traffic this month. An entry measured no later than the one kept changes nothing, so reports arriving late or twice are harmless. Totals over all entries are checked against the plan: a threshold reached notifies once (hosting.usage.threshold_crossed) and again only after usage fell below it; under overuse not_allowed, reaching the disk or traffic limit suspends the subscription and every customer in this transaction, and falling back under it resumes exactly those. Mailbox sizes never count (R-PLAN-4). A total (disk over your own and your customers’ entries, or their traffic in the newest month) is at most 9007199254740991 bytes (2^53 - 1): a report that would take one past it is refused with 422 validation_failed (code usage_total_too_large at /body/entries) and nothing of it is kept.',
         params: IdParams,
         body: UsageBody,
         errors: [NotFound],

@@ -3,6 +3,7 @@
 // suspension over every customer of a subscription in one statement.
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { batched, preparedStatement, queryRows, STALLED_BATCH_MS, type Db, type Tx } from '../../db/client.js';
+import { ValidationFailed } from '../../errors.js';
 import { auditRowsInsert, jsonForPostgres, type AuditRow } from '../../plugins/audit.js';
 import {
   guardChecks,
@@ -195,6 +196,22 @@ export async function extraCustomerAccounts(tx: Tx, subscriptionId: string): Pro
   return Number(r?.n ?? 0);
 }
 
+/**
+ * The most a usage total (disk, or traffic in a month) of one subscription can be: the sum over its
+ * own and all its customers' entries stays an exact JSON number (2^53 - 1 bytes, about 9 PB). A
+ * report that would take a total past it is refused (ingestStatement), so the totals never lose
+ * precision when they leave PostgreSQL.
+ */
+export const MAX_USAGE_TOTAL = Number.MAX_SAFE_INTEGER;
+
+/** A byte total as PostgreSQL gives it (a numeric sum: text, or a number), exactly, or an error: never rounded. */
+export function exactBytes(v: string | number | bigint | null | undefined): number {
+  const n = Number(v ?? 0);
+  if (!Number.isSafeInteger(n))
+    throw new Error(`usage total ${String(v)} is above ${MAX_USAGE_TOTAL} bytes: it cannot be given exactly`);
+  return n;
+}
+
 export interface UsageEntry {
   subject: string;
   diskBytes: number;
@@ -222,13 +239,16 @@ export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<
         LEFT JOIN hosting_usage u ON u.subscription_id = ${subscriptionId}::uuid
         GROUP BY m.month`,
   );
-  return { diskBytes: Number(r!.disk), trafficBytes: Number(r!.traffic), trafficMonth: r!.month };
+  return { diskBytes: exactBytes(r!.disk), trafficBytes: exactBytes(r!.traffic), trafficMonth: r!.month };
 }
 
 export interface IngestRow extends GuardCheckRow {
   ord: number | string;
   found: boolean;
   bad_subject: string | null;
+  /** The report was refused: with it alone, a total would pass MAX_USAGE_TOTAL (its would-be totals). */
+  over_disk: number | string | null;
+  over_traffic: number | string | null;
   changed: number | string;
   disk: number | string;
   traffic: number | string;
@@ -250,7 +270,11 @@ export interface IngestRow extends GuardCheckRow {
  * that carries the request's R-API-2 lookup writes nothing when it repeats a remembered failure
  * (the caller settles the lookup first): one statement, no round trip of its own. Answers, per
  * report, the totals, the subscription's suspension and crossed thresholds before the batch, and its
- * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. Two
+ * plan: the caller decides whether a threshold or the overuse verdict needs the full evaluation. A
+ * report that, applied alone to what is kept, would take its subscription's disk total or its newest
+ * month's traffic total past MAX_USAGE_TOTAL writes nothing and is answered with those totals
+ * (`over`); should reports of one subscription that each fit pass it together, the statement fails
+ * (`saved`) and usageRecorder sends them one by one, so the one that does not fit is refused. Two
  * reports of one customer cannot both update its row in one statement: usageRecorder sends them in
  * statements of their own (ingestRounds). The subscriptions and kept rows are found through
  * `= ANY (ARRAY(...))`: with `IN (SELECT ...)` the planner, expecting a hundred reports from
@@ -278,7 +302,27 @@ const ingestStatement = preparedStatement<IngestRow>(
           SELECT 1 FROM hosting_customers c
           WHERE c.id = CASE WHEN e."subject" = 'own' THEN NULL ELSE e."subject"::uuid END AND c.subscription_id = e.sub)
         ORDER BY e.ord),
-      good AS (SELECT * FROM e WHERE e.ord NOT IN (SELECT ord FROM bad)),
+      -- Each report's subscription as it would be after that report alone: its entries that are
+      -- new or measured later than the kept row, and the kept rows it does not replace.
+      cur AS (
+        SELECT u.subscription_id, u.subject, u.measured_at, u.disk_bytes, u.traffic_bytes, u.traffic_month
+        FROM hosting_usage u WHERE u.subscription_id = ANY (ARRAY(SELECT id FROM subs))),
+      alone AS (
+        SELECT e.ord, e."diskBytes" AS disk, e."trafficBytes" AS traffic, e.month FROM e
+        LEFT JOIN cur ON cur.subscription_id = e.sub AND cur.subject = e."subject"
+        WHERE cur.subject IS NULL OR cur.measured_at < e.at
+        UNION ALL
+        SELECT rs.ord, cur.disk_bytes, cur.traffic_bytes, cur.traffic_month
+        FROM (SELECT DISTINCT ord, sub, at FROM e) rs JOIN cur ON cur.subscription_id = rs.sub
+        WHERE NOT EXISTS (
+          SELECT 1 FROM e x WHERE x.ord = rs.ord AND x."subject" = cur.subject AND cur.measured_at < x.at)),
+      over AS (
+        SELECT * FROM (
+          SELECT a.ord, sum(a.disk) AS disk, coalesce(sum(a.traffic) FILTER (WHERE a.month = m.month), 0) AS traffic
+          FROM alone a JOIN (SELECT ord, max(month) AS month FROM alone GROUP BY ord) m USING (ord)
+          GROUP BY a.ord) w
+        WHERE w.disk > ${sql.raw(String(MAX_USAGE_TOTAL))} OR w.traffic > ${sql.raw(String(MAX_USAGE_TOTAL))}),
+      good AS (SELECT * FROM e WHERE e.ord NOT IN (SELECT ord FROM bad) AND e.ord NOT IN (SELECT ord FROM over)),
       up AS (
         INSERT INTO hosting_usage AS u (subscription_id, subject, measured_at, disk_bytes, traffic_bytes, traffic_month,
                                         mailboxes, largest_mailbox_bytes)
@@ -303,20 +347,25 @@ const ingestStatement = preparedStatement<IngestRow>(
         GROUP BY k.subscription_id, m.month),
       saved AS (
         UPDATE hosting_subscriptions s
-        SET disk_used = t.disk, traffic_used = t.traffic, traffic_month = t.month, updated_at = now()
+        -- Reports that each fit but together pass the bound: fail the statement (a cast that cannot
+        -- succeed), and usageRecorder sends them one by one.
+        SET disk_used = CASE WHEN t.disk > ${sql.raw(String(MAX_USAGE_TOTAL))} OR t.traffic > ${sql.raw(String(MAX_USAGE_TOTAL))}
+                             THEN ('usage total above 2^53-1 for subscription ' || t.sub)::bigint ELSE t.disk END,
+            traffic_used = t.traffic, traffic_month = t.month, updated_at = now()
         FROM totals t WHERE s.id = t.sub AND s.id = ANY (ARRAY(SELECT subscription_id FROM up))
         RETURNING s.id),
       audited AS (${auditRowsInsert(
         sql`(SELECT jsonb_agg(r.audit) FROM r JOIN subs ON subs.id = r.sub AND subs.account_id = r.account
-             WHERE r.audit IS NOT NULL AND r.ord NOT IN (SELECT ord FROM bad))`,
+             WHERE r.audit IS NOT NULL AND r.ord NOT IN (SELECT ord FROM bad) AND r.ord NOT IN (SELECT ord FROM over))`,
       )})
       SELECT gc.*, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
+             over.disk AS over_disk, over.traffic AS over_traffic,
              (SELECT count(*) FROM up JOIN good g ON g.sub = up.subscription_id AND g."subject" = up.subject
               WHERE g.ord = q.ord) AS changed,
              coalesce(t.disk, 0) AS disk, coalesce(t.traffic, 0) AS traffic, t.month,
              subs.status, subs.suspended_for, subs.crossed, row_to_json(p) AS plan
       FROM q JOIN gc ON gc.ord = q.ord LEFT JOIN subs ON subs.id = q.sub AND subs.account_id = q.account
-        LEFT JOIN bad ON bad.ord = q.ord LEFT JOIN totals t ON t.sub = q.sub
+        LEFT JOIN bad ON bad.ord = q.ord LEFT JOIN over ON over.ord = q.ord LEFT JOIN totals t ON t.sub = q.sub
         LEFT JOIN hosting_plans p ON p.id = subs.plan_id`,
 );
 
@@ -358,6 +407,8 @@ export interface Ingested {
   guard: GuardCheckRow;
   found: boolean;
   badSubject: string | null;
+  /** Refused: with this report, the totals would be these, and one passes MAX_USAGE_TOTAL (nothing was written). */
+  over: { diskBytes: string; trafficBytes: string } | null;
   changed: number;
   totals: Omit<UsageTotals, 'changed'>;
   status: string;
@@ -431,8 +482,26 @@ export function usageRecorder(db: Db): (report: IngestInput) => Promise<Ingested
   return async (report) => {
     const r = await record(report);
     if ('failed' in r) throw r.failed;
+    if (r.found && r.badSubject === null && r.over) refuseOverTotal(r.over);
     return r;
   };
+}
+
+/**
+ * 422 for a report that would take a total past MAX_USAGE_TOTAL (nothing of it was kept). Before
+ * the caller settles the R-API-2 lookup: a report the statement refused as a repeat is never `over`,
+ * and the failure is looked up again on the way out.
+ */
+function refuseOverTotal(over: { diskBytes: string; trafficBytes: string }): never {
+  const errors = (['disk', 'traffic'] as const)
+    .map((resource) => ({ resource, total: resource === 'disk' ? over.diskBytes : over.trafficBytes }))
+    .filter(({ total }) => BigInt(total) > BigInt(MAX_USAGE_TOTAL))
+    .map(({ resource, total }) => ({
+      pointer: '/body/entries',
+      code: 'usage_total_too_large',
+      message: `With this report the subscription's ${resource === 'disk' ? 'disk' : "newest month's traffic"} total (your own and your customers' entries) would be ${total} bytes, above ${MAX_USAGE_TOTAL}, the most a total can be`,
+    }));
+  throw new ValidationFailed(errors[0]!.message, { errors });
 }
 
 async function ingest(db: Db, items: IngestInput[]): Promise<Ingested[]> {
@@ -459,8 +528,12 @@ async function ingest(db: Db, items: IngestInput[]): Promise<Ingested[]> {
       guard: r,
       found: r.found === true || (r.found as unknown) === 't',
       badSubject: r.bad_subject,
+      over:
+        r.over_disk === null || r.over_disk === undefined
+          ? null
+          : { diskBytes: String(r.over_disk), trafficBytes: String(r.over_traffic) },
       changed: Number(r.changed),
-      totals: { diskBytes: Number(r.disk), trafficBytes: Number(r.traffic), trafficMonth: r.month },
+      totals: { diskBytes: exactBytes(r.disk), trafficBytes: exactBytes(r.traffic), trafficMonth: r.month },
       status: r.status ?? 'active',
       suspendedFor: textArray(r.suspended_for),
       crossed: textArray(r.crossed),

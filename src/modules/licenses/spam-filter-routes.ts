@@ -2,7 +2,7 @@
 // limit and projected overage (R-LIC-4); operators import the vendor's mailbox reports.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NotFound } from '../../errors.js';
+import { NotFound, ValidationFailed } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
 import { DateTime, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
@@ -37,8 +37,11 @@ export const spamFilterRoutes: FastifyPluginAsyncTypebox<{ spam: SpamFilter }> =
         operationId: 'addSpamFilterDomain',
         tags: ['licenses'],
         summary: 'Filter a domain (held here or elsewhere): its mail destinations, aliases and products',
+        description:
+          "R-LIC-4: 1,000 mailboxes per domain are included, each one above is charged per monthly period at the catalogue's SPAMEXPERTS-MAILBOX-OVERAGE price in your account's currency. An account whose currency has no such price cannot add a domain: 422 validation_failed with an error of code not_sold_in_currency at /body.",
         body: Type.Object({ name: Type.String({ minLength: 3, maxLength: 253 }), ...fields }, strict),
-        errors: [SpamFilterDomainTaken],
+        // ValidationFailed: besides the schema, not_sold_in_currency (no overage price in the account's currency).
+        errors: [SpamFilterDomainTaken, ValidationFailed],
         response: { 201: SpamFilterDomain },
       },
       config: { guardSubjects: [{ kind: 'domains', at: '/body/name' }] },

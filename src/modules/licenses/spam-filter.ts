@@ -6,7 +6,10 @@
 // the period has ended, or when the domain is removed (the ended periods not charged yet, and the
 // running one on its peak so far: removing a domain does not avoid a charge). The reseller sees the
 // count, the included limit and the projected charge before the period closes, and an event when a
-// domain goes over.
+// domain goes over. A domain is filtered only for an account whose currency has an overage price
+// (422 not_sold_in_currency otherwise); when the operator removes that price later, a period settled
+// meanwhile is recorded `unpriced` (never charged 0) with spam_filter.overage_unpriced, and charged at
+// the catalogue's price by the job once the operator sets one again.
 import { and, inArray, ne, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
@@ -17,7 +20,7 @@ import {
   spamFilterMailboxReports,
   spamFilterNames,
 } from '../../db/schema/index.js';
-import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
+import { defineError, invalidField, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { toAscii } from '../../lib/domain-name.js';
 import { DateTime, Int32, iso, Money, named, Page, Uuid } from '../../schemas.js';
 import { charge, InsufficientFunds } from '../billing/api.js';
@@ -67,9 +70,13 @@ export const SpamFilterDomain = named(
           included: Int32({ minimum: 0 }),
           over: Int32({ minimum: 0, description: 'Mailboxes above the included ones, at the peak' }),
           unit_price: Type.Union([Money, Type.Null()], {
-            description: 'Per mailbox above the included ones, per period',
+            description:
+              "Per mailbox above the included ones, per period (null: the catalogue has no overage price in the account's currency at the moment)",
           }),
-          projected_charge: Money,
+          projected_charge: Type.Union([Money, Type.Null()], {
+            description:
+              'The charge of the current period at its peak so far (null: mailboxes are over but there is no price to charge them at yet)',
+          }),
           period: Type.Object({ start: DateTime, end: DateTime }, strict),
         },
         strict,
@@ -82,7 +89,10 @@ export const SpamFilterDomain = named(
             mailboxes: Int32({ minimum: 0 }),
             overage: Int32({ minimum: 0 }),
             amount: Money,
-            status: Type.Enum(['charged', 'unpaid']),
+            status: Type.Enum(['charged', 'unpaid', 'unpriced'], {
+              description:
+                "unpaid: the balance did not cover it, collected once it does; unpriced: the catalogue had no overage price in the account's currency when the period was settled, nothing is charged (amount 0) until the operator sets one, then it is charged at that price",
+            }),
           },
           strict,
         ),
@@ -108,6 +118,15 @@ export const SpamFilterOverageCharged = defineEventType({
   group: 'licenses',
   objectType: 'spam_filter_domain',
   summary: 'R-LIC-4: the mailboxes above the included ones were charged for a billing period that ended',
+  data: SpamFilterDomain,
+});
+
+export const SpamFilterOverageUnpriced = defineEventType({
+  type: 'spam_filter.overage_unpriced',
+  group: 'licenses',
+  objectType: 'spam_filter_domain',
+  summary:
+    "R-LIC-4: a period's mailboxes above the included ones could not be charged: the catalogue has no overage price in the account's currency (recorded unpriced, charged once a price is set)",
   data: SpamFilterDomain,
 });
 
@@ -215,12 +234,15 @@ export function createSpamFilter(deps: {
 
   /**
    * One period's overage of a domain, charged once in `tx` (0 when another run or the removal
-   * charged it: the unique key on domain and period start).
+   * charged it: the unique key on domain and period start). With no overage price in `currency`
+   * (the operator removed it after the domain was added) nothing is charged, never 0 silently: the
+   * period is recorded `unpriced` with spam_filter.overage_unpriced, and the job prices and charges
+   * it once the catalogue has a price again (chargeUnpriced).
    */
   async function chargePeriodIn(tx: Tx, d: DomainRow, period: Period, peak: number, currency: string, now: Date) {
     const overage = Math.max(0, peak - INCLUDED_MAILBOXES);
     if (overage === 0) return 0;
-    const unit = (await unitPrice(tx, currency)) ?? 0;
+    const unit = await unitPrice(tx, currency);
     const [row] = await tx
       .insert(spamFilterCharges)
       .values({
@@ -231,13 +253,22 @@ export function createSpamFilter(deps: {
         periodEnd: period.end,
         mailboxes: peak,
         overage,
-        amount: overage * unit,
+        amount: unit === null ? 0 : overage * unit,
         currency,
-        status: 'unpaid',
+        status: unit === null ? 'unpriced' : 'unpaid',
       })
       .onConflictDoNothing()
       .returning();
     if (!row) return 0;
+    if (unit === null) {
+      deps.log.error(
+        { domain: d.name, currency, period_start: period.start.toISOString(), overage },
+        `spam-filter overage not charged: ${OVERAGE_PRODUCT} has no price in ${currency} (recorded unpriced)`,
+      );
+      const v = await view(tx, d, currency, now);
+      await emitEvent(tx, SpamFilterOverageUnpriced, { accountId: d.accountId, objectId: d.id, data: v });
+      return 0;
+    }
     await collect(tx, row);
     const v = await view(tx, d, currency, now);
     await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
@@ -272,6 +303,33 @@ export function createSpamFilter(deps: {
     return charged;
   }
 
+  /** An unpriced period's charge priced at the catalogue's price, once it has one, and collected: 1 when charged. */
+  async function priceUnpriced(tx: Tx, id: number, now: Date): Promise<number> {
+    const [c] = await tx
+      .select()
+      .from(spamFilterCharges)
+      .where(sql`id = ${id} AND status = 'unpriced'`)
+      .for('update', { skipLocked: true });
+    if (!c) return 0;
+    const unit = await unitPrice(tx, c.currency);
+    if (unit === null) return 0; // still no price: it waits, recorded unpriced
+    const [row] = await tx
+      .update(spamFilterCharges)
+      .set({ amount: c.overage * unit, status: 'unpaid' })
+      .where(sql`id = ${id}`)
+      .returning();
+    const status = await collect(tx, row!);
+    const [d] = await tx
+      .select()
+      .from(spamFilterDomains)
+      .where(sql`id = ${c.domainId}::uuid`);
+    if (d) {
+      const v = await view(tx, d, c.currency, now);
+      await emitEvent(tx, SpamFilterOverageCharged, { accountId: d.accountId, objectId: d.id, data: v });
+    }
+    return status === 'charged' ? 1 : 0;
+  }
+
   async function view(tx: Tx, d: DomainRow, currency: string, now: Date) {
     const period = periodAt(d.periodAnchor, 1, now);
     const [latest] = await tx
@@ -301,7 +359,8 @@ export function createSpamFilter(deps: {
         included: INCLUDED_MAILBOXES,
         over,
         unit_price: unit === null ? null : { amount: unit, currency },
-        projected_charge: { amount: over * (unit ?? 0), currency },
+        projected_charge:
+          unit !== null ? { amount: over * unit, currency } : over === 0 ? { amount: 0, currency } : null,
         period: { start: period.start.toISOString(), end: period.end.toISOString() },
       },
       charges: charges.map((c) => ({
@@ -310,7 +369,7 @@ export function createSpamFilter(deps: {
         mailboxes: c.mailboxes,
         overage: c.overage,
         amount: { amount: c.amount, currency: c.currency },
-        status: c.status as 'charged' | 'unpaid',
+        status: c.status as 'charged' | 'unpaid' | 'unpriced',
       })),
       policies: (await currentPolicies(tx, 'spamexperts')).map(policyView),
       created_at: d.createdAt.toISOString(),
@@ -375,6 +434,14 @@ export function createSpamFilter(deps: {
       const destinations = checkedDestinations(input.destinations);
       try {
         return await db.transaction(async (tx) => {
+          // R-LIC-4: the overage must be chargeable in the account's currency (as a Plesk quote
+          // refuses an edition with no price in it).
+          if ((await unitPrice(tx, account.currency)) === null)
+            invalidField(
+              '/body',
+              'not_sold_in_currency',
+              `The spam filter is not sold in ${account.currency}: ${OVERAGE_PRODUCT} has no price in it`,
+            );
           await unclaimed(tx, null, [name, ...aliases], name);
           const [row] = await tx
             .insert(spamFilterDomains)
@@ -541,6 +608,20 @@ export function createSpamFilter(deps: {
             deps.log.error({ err, domain: d.name }, 'spam-filter overage charge failed');
             break;
           }
+        }
+      }
+      // Periods settled while the catalogue had no price in their currency (of removed domains too):
+      // priced at the catalogue's price once it has one, and collected (or left unpaid) like any other.
+      const unpriced = await db
+        .select({ id: spamFilterCharges.id })
+        .from(spamFilterCharges)
+        .where(sql`status = 'unpriced'`)
+        .orderBy(spamFilterCharges.id);
+      for (const { id } of unpriced) {
+        try {
+          charged += await db.transaction((tx) => priceUnpriced(tx, id, now));
+        } catch (err) {
+          deps.log.error({ err, charge: id }, 'spam-filter overage pricing failed');
         }
       }
       // Charges the balance did not cover when due (of removed domains too): collected once it does.

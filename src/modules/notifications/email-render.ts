@@ -3,6 +3,7 @@
 // happened, when (UTC), about which object, the event's data as indented "key: value" lines (no
 // JSON), the event id and where to fetch the whole event. Keys come in the order of the type's data
 // schema (the order the API shows), others after them alphabetically. Pure: no I/O.
+import { minorUnits } from '../../lib/currencies.js';
 import { namedSchemas } from '../../schemas.js';
 
 export interface RenderedEvent {
@@ -89,13 +90,9 @@ function money(v: Record<string, unknown>): string | undefined {
   const keys = Object.keys(v);
   if (keys.length !== 2 || typeof v.amount !== 'number' || typeof v.currency !== 'string') return undefined;
   if (!/^[A-Z]{3}$/.test(v.currency) || !Number.isInteger(v.amount)) return undefined;
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency: v.currency }).resolvedOptions()
-      .maximumFractionDigits!;
-  } catch {
-    // An unknown code: two decimals.
-  }
+  // ISO 4217's minor units, as the API counts amounts (not CLDR's display digits); an unknown code
+  // (stored before codes were checked): two decimals.
+  const digits = minorUnits(v.currency) ?? 2;
   const major = (v.amount / 10 ** digits).toFixed(digits);
   return `${major} ${v.currency}`;
 }

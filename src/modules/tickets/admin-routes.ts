@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { invalidField, NotFound, UnsupportedMediaType } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
-import { DateTime, Int32, IdParams, Page, PageQuery, Uuid } from '../../schemas.js';
+import { DateTime, Int32, IdParams, PageQuery, Uuid } from '../../schemas.js';
 import { CalendarInUse, DefaultCalendarRequired, type TicketCatalogue } from './catalogue.js';
 import type { InboundEmail } from './inbound-email.js';
 import { Attachments, attachmentsOf, BinaryFile, callerOf, sendAttachment } from './routes.js';
@@ -22,6 +22,7 @@ import {
   strict,
   Ticket,
   TicketDetail,
+  TicketInboundEmailList,
   TicketList,
   TicketState,
 } from './schemas.js';
@@ -169,22 +170,6 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
     },
   );
 
-  const InboundRecord = Type.Object(
-    {
-      id: Uuid,
-      received_at: DateTime,
-      from_address: Type.Union([Type.String(), Type.Null()]),
-      subject: Type.Union([Type.String(), Type.Null()]),
-      message_id: Type.Union([Type.String(), Type.Null()]),
-      size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-      outcome: Type.Enum(['opened', 'added', 'refused']),
-      refusal: Type.Union([Type.String(), Type.Null()]),
-      account_id: Type.Union([Uuid, Type.Null()]),
-      ticket_id: Type.Union([Uuid, Type.Null()]),
-    },
-    strict,
-  );
-
   // The raw e-mail (message/rfc822) is taken by this route only: every other route takes JSON. Its
   // bytes are the raw body a signed request's signature covers, as a JSON body's are.
   await app.register(async (intake) => {
@@ -228,7 +213,7 @@ export const adminTicketRoutes: FastifyPluginAsyncTypebox<{
         tags: ['admin'],
         summary: 'Inbound e-mails, newest first: the ticket each opened or joined, or why it was refused',
         querystring: Type.Object({ ...PageQuery }, strict),
-        response: { 200: Page(InboundRecord) },
+        response: { 200: TicketInboundEmailList },
       },
     },
     async (req) => {

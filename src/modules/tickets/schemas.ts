@@ -225,6 +225,30 @@ export const Ticket = named(
 );
 export const TicketList = Page(Ticket);
 
+/** One message the e-mail intake took (R-TKT-10): what it became, or why it was refused. */
+export const TicketInboundEmail = named(
+  'TicketInboundEmail',
+  Type.Object(
+    {
+      id: Uuid,
+      received_at: DateTime,
+      from_address: Type.Union([Type.String(), Type.Null()]),
+      subject: Type.Union([Type.String(), Type.Null()]),
+      message_id: Type.Union([Type.String(), Type.Null()]),
+      size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+      outcome: Type.Enum(['opened', 'added', 'refused']),
+      refusal: Type.Union([Type.String(), Type.Null()], {
+        description:
+          'unknown_sender, ambiguous_sender, unparseable, duplicate (a Message-ID already taken), or the ticket service’s refusal such as ticket_state_conflict',
+      }),
+      account_id: Type.Union([Uuid, Type.Null()]),
+      ticket_id: Type.Union([Uuid, Type.Null()]),
+    },
+    strict,
+  ),
+);
+export const TicketInboundEmailList = Page(TicketInboundEmail);
+
 export const TicketDetail = named(
   'TicketDetail',
   Type.Object({ ticket: Ticket, messages: Type.Array(Message) }, strict),
