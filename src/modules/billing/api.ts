@@ -22,6 +22,6 @@ export {
   type StatementWithCharge,
   type Tx,
 } from './ledger.js';
-export { assertMaxPrice, honourQuote, PriceChanged, QuoteExpired } from './price-ceilings.js';
+export { AlreadyRenewed, assertMaxPrice, honourQuote, PriceChanged, QuoteExpired } from './price-ceilings.js';
 // The ledger entry as the API shows it, for routes of other areas that answer one (an operator's credit).
 export { Transaction, transactionView } from './schemas.js';

@@ -1,6 +1,6 @@
 // The ceilings a caller puts on what an order may charge, shared by every area that sells: max_price
-// (409 price_changed above it) and a quote (a quoted price holds while the quote does; a lower
-// current price wins).
+// (409 price_changed above it), a quote (a quoted price holds while the quote does; a lower
+// current price wins), and one term paid ahead at most (409 already_renewed).
 import { Type } from 'typebox';
 import { defineError } from '../../errors.js';
 import { Money as MoneySchema } from '../../schemas.js';
@@ -14,6 +14,16 @@ export const PriceChanged = defineError(
 );
 
 export const QuoteExpired = defineError('quote_expired', 409, 'The quote expired or is for another order');
+
+/**
+ * A renewal is paid one term ahead at most: a second renewal (a retry sent without an
+ * Idempotency-Key, a double click) would charge a term nobody meant to buy.
+ */
+export const AlreadyRenewed = defineError(
+  'already_renewed',
+  409,
+  'The next term is paid already: renew again once it has begun',
+);
 
 /** A quoted price is a ceiling: if the price fell since the quote, the lower one is charged. */
 export const honourQuote = (current: number | undefined, quoted: number): number =>

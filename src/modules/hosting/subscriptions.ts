@@ -21,7 +21,7 @@ import { defineError, invalidField, NotFound } from '../../errors.js';
 import type { AuditRow } from '../../plugins/audit.js';
 import type { DeferredGuard } from '../../plugins/repeated-failure-guard.js';
 import { addMonths } from '../../lib/months.js';
-import { assertMaxPrice, charge, InsufficientFunds, type Money } from '../billing/api.js';
+import { AlreadyRenewed, assertMaxPrice, charge, InsufficientFunds, type Money } from '../billing/api.js';
 import { emitEvent } from '../events/api.js';
 import { panelPolicy, type HostingBackend } from './backend.js';
 import {
@@ -93,11 +93,8 @@ export const PlanDoesNotFit = defineError(
   Type.Object({ misfits: Type.Array(Type.String()) }),
 );
 export const SamePlan = defineError('same_plan', 409, 'The subscription is already on this plan');
-export const AlreadyRenewed = defineError(
-  'already_renewed',
-  409,
-  'The next term is paid already: renew, or change the plan, once it has begun',
-);
+/** One term paid ahead at most (billing's rule, shared with licenses). */
+export { AlreadyRenewed };
 
 export interface HostingDeps {
   db: Db;

@@ -6,7 +6,7 @@ import { NotFound } from '../../errors.js';
 import { pageSize } from '../../plugins/cursors.js';
 import { BigIntId, Currency, DateTime, IdParams, Money, MoneyAmount, PageQuery } from '../../schemas.js';
 import { tenantOf, type Principal } from '../accounts/api.js';
-import { InsufficientFunds, PriceChanged, QuoteExpired } from '../billing/api.js';
+import { AlreadyRenewed, InsufficientFunds, PriceChanged, QuoteExpired } from '../billing/api.js';
 import {
   BundlingRequired,
   ConfirmationRequired,
@@ -307,9 +307,11 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<LicenseRouteOptions> = asy
         operationId: 'renewPleskLicense',
         tags: ['licenses'],
         summary: 'Renew for one more term (charged now; expires_at moves one term on)',
+        description:
+          'One term ahead at most: once the next term is paid, renewing again is 409 already_renewed until it has begun.',
         params: IdParams,
         body: Type.Object({ max_price: Type.Optional(MaxPrice) }, strict),
-        errors: [NotFound, LicenseStateConflict, PriceChanged, InsufficientFunds],
+        errors: [NotFound, LicenseStateConflict, PriceChanged, InsufficientFunds, AlreadyRenewed],
         response: { 200: Charged },
       },
     },

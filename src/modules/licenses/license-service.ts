@@ -11,7 +11,7 @@ import { defineError, invalidField, NotFound } from '../../errors.js';
 import { iso } from '../../schemas.js';
 import type { AuditRow } from '../../plugins/audit.js';
 import type { DeferredGuard } from '../../plugins/repeated-failure-guard.js';
-import { charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
+import { AlreadyRenewed, charge, InsufficientFunds, QuoteExpired, type Money } from '../billing/api.js';
 import { emitEvent, type EventType } from '../events/api.js';
 import { normaliseAddress } from './addresses.js';
 import {
@@ -413,6 +413,12 @@ export function createLicenseService(deps: LicenseDeps) {
       return db.transaction(async (tx) => {
         const l = await locked(tx, accountId, id);
         assertNotTerminated(l);
+        // One term ahead at most: the license runs past the term it is in only if it was renewed already.
+        const term = periodAt(l.periodAnchor, l.periodMonths, now);
+        if (l.expiresAt > term.end)
+          throw new AlreadyRenewed(
+            `The license is paid until ${l.expiresAt.toISOString()}: renew again once the term from ${term.end.toISOString()} has begun`,
+          );
         const total = { amount: await price(tx, l, currency, true), currency };
         assertMaxPrice(total, maxPrice, 'The renewal');
         await vendor.renew(tx, l.keyNumber);

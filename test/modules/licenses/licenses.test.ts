@@ -713,7 +713,7 @@ t.test(
 );
 
 t.test(
-  'renewal: by hand, and at expiry by autorenewal (charged; suspended when unpaid; terminated without autorenew)',
+  'renewal: by hand (one term ahead at most), and at expiry by autorenewal (charged; suspended when unpaid; terminated without autorenew)',
   async (t) => {
     const { app, op, r, server, later, now } = await setup(t);
     const renewing = await ordered(app, r, server.id, A1);
@@ -727,6 +727,15 @@ t.test(
     t.equal(byHand.statusCode, 200);
     t.equal(byHand.json().license.expires_at, '2027-03-10T12:00:00.000Z', 'one more month');
     const before = await balanceOf(app, r);
+    const twice = await app.inject({
+      method: 'POST',
+      url: `/v1/licenses/plesk/${renewing.id}/renew`,
+      headers: bearer(r.token),
+      payload: {},
+    });
+    t.equal(twice.statusCode, 409, 'one term ahead at most: a second renewal is not a second charge');
+    t.equal(twice.json().code, 'already_renewed');
+    t.equal(await balanceOf(app, r), before, 'nothing charged');
     later(32 * DAY); // past the expiry of `ending`, not of `renewing`
     t.equal(await app.jobs.run('license-renewals', now()), 1);
     t.match(await getLicense(app, r, ending.id), {
@@ -996,13 +1005,17 @@ t.test(
     t.equal(l.expires_at, '2027-04-30T12:00:00.000Z');
     t.equal(l.expires_at, l.current_period.end);
 
-    // By hand, ahead of the expiry: each renewal one period further, counted from the anchor.
+    // By hand, ahead of the expiry: each renewal one period further, counted from the anchor (one
+    // term ahead at most: the next renewal once the paid term has begun).
     at(new Date('2027-04-01T12:00:00Z'));
     const first = await renewByHand(app, r, byHand.id);
     t.equal(first.statusCode, 200);
     t.equal(first.json().license.expires_at, '2027-05-31T12:00:00.000Z');
+    t.equal((await renewByHand(app, r, byHand.id)).json().code, 'already_renewed', 'not twice ahead');
+    at(new Date('2027-05-01T12:00:00Z'));
     const second = await renewByHand(app, r, byHand.id);
     t.equal(second.json().license.expires_at, '2027-06-30T12:00:00.000Z');
+    at(new Date('2027-06-01T12:00:00Z'));
     const third = await renewByHand(app, r, byHand.id);
     t.equal(third.json().license.expires_at, '2027-07-31T12:00:00.000Z', '31 July again');
   },
