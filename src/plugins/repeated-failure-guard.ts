@@ -317,21 +317,26 @@ export interface DeferredGuard {
 }
 
 /** A CTE that forgets the remembered failures naming any of `subjects`: rows of (account_id, subject). */
-function forgetFailuresCte(name: string, subjects: SQL): SQL {
-  return sql`${sql.raw(name)} as (delete from failed_commands f using ${subjects} where f.account_id = named.account_id and named.subject = any(f.subjects))`;
+function forgetFailuresCte(name: string, subjects: SQL, operations?: readonly string[]): SQL {
+  // Operation ids are the code's own constants ([A-Za-z]+): written into the statement as they are.
+  if (operations?.some((o) => !/^[A-Za-z]+$/.test(o))) throw new Error(`not an operation id: ${operations.join()}`);
+  const only = operations ? sql.raw(` and f.operation in (${operations.map((o) => `'${o}'`).join(', ')})`) : sql``;
+  return sql`${sql.raw(name)} as (delete from failed_commands f using ${subjects} where f.account_id = named.account_id and named.subject = any(f.subjects)${only})`;
 }
 
 /**
  * R-API-2 for a change that is not a command of its own route: a CTE that forgets the remembered
- * failures naming `kind:<identifier>` for each (account_id, identifier) row of `rows`. An
- * availability check is one: a registration refused with availability_check_required depended on
- * the check, so checking the name makes the identical registration a new command. Written into the
- * caller's own statement, so it costs no round trip.
+ * failures naming `kind:<identifier>` for each (account_id, identifier) row of `rows`, of the
+ * `operations` given (every operation's when none). An availability check is one: a registration
+ * refused with availability_check_required depended on the check, so checking the name makes the
+ * identical registration a new command; a deletion refused for a lock did not, and stays refused.
+ * Written into the caller's own statement, so it costs no round trip.
  */
-export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL): SQL {
+export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL, operations?: readonly string[]): SQL {
   return forgetFailuresCte(
     name,
     sql`(select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) named`,
+    operations,
   );
 }
 

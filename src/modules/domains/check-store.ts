@@ -6,6 +6,9 @@ import { forgetFailuresNamingCte } from '../../plugins/repeated-failure-guard.js
 import type { CheckStatus } from './check-service.js';
 import type { RegistryBackend } from './registry.js';
 
+/** The commands whose failures a check can change (R-API-2): a registration's (not checked, taken, its price). */
+const CHECK_INFORMS = ['registerDomain'] as const;
+
 /** What the catalogue makes of a name before the registry is asked; `unsold`: no price in the account's currency. */
 export type Intended = 'free' | 'premium' | 'reserved' | 'unsold';
 
@@ -78,7 +81,7 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
             case when result <> 'reserved' and ${registry.takenInStatement(sql`input.name`)} then 'taken' else result end as result
           from ${input}),
         recorded as (${upsert} select account_id, name, result, checked_at from looked where result <> 'unsold' ${newest}),
-        ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from looked) named`)}
+        ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from looked) named`, CHECK_INFORMS)}
         select account_id, name, result from looked`,
     );
     const resolve = batched<Lookup, Map<string, Row['result']>>(async (lookups) => {
@@ -98,7 +101,7 @@ export function checkStore(db: Db, registry: RegistryBackend): CheckStore {
   );
   const record = preparedStatement(
     'domain_checks_upsert',
-    sql`with ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from ${input}) named`)}
+    sql`with ${forgetFailuresNamingCte('forgotten', 'domains', sql`(select account_id, name as identifier from ${input}) named`, CHECK_INFORMS)}
         ${upsert} select * from ${input} ${newest}`,
   );
   const store = batched<{ lookup: Lookup; taken: Set<string> }, Map<string, Row['result']>>(async (items) => {

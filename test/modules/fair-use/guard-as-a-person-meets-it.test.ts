@@ -177,6 +177,17 @@ t.test(
       201,
       'the check changed what the failure depended on: the identical order is a new command, and runs',
     );
+
+    // A deletion refused for a lock did not depend on any check: checking the name keeps it refused.
+    const del = () =>
+      app.inject({
+        method: 'DELETE',
+        url: '/v1/domains/check-later.com?confirm=true',
+        headers: bearer(r.token),
+      });
+    t.equal((await del()).json().code, 'domain_locked');
+    await checkNames(app, r, 'check-later.com');
+    t.equal((await del()).json().code, 'repeated_failed_command', 'a check is no change to the lock');
   },
 );
 
