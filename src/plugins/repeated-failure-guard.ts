@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { lt, sql, type SQL } from 'drizzle-orm';
 import { isCommandRoute } from '../modules/fair-use/api.js';
 import { appendPreValidation } from '../route-hooks.js';
-import { batched, preparedStatement } from '../db/client.js';
+import { batched, preparedStatement, type Tx } from '../db/client.js';
 import { failedCommands } from '../db/schema/index.js';
 import { Type } from 'typebox';
 import { declareErrors, defineError } from '../errors.js';
@@ -337,6 +337,17 @@ export function forgetFailuresNamingCte(name: string, kind: string, rows: SQL, o
     name,
     sql`(select distinct account_id, ${sql.raw(`'${kind}:'`)} || identifier as subject from ${rows}) named`,
     operations,
+  );
+}
+
+/**
+ * R-API-2 for money that came back outside a credit route (a refund inside another command): the
+ * account's failures that depended on its funds (402, remembered with the `balance` subject) are
+ * forgotten in the caller's transaction.
+ */
+export async function forgetFundsFailures(tx: Tx, accountId: string): Promise<void> {
+  await tx.execute(
+    sql`delete from failed_commands where account_id = ${accountId}::uuid and ${BALANCE} = any(subjects)`,
   );
 }
 

@@ -25,6 +25,7 @@ import {
 } from './ledger-store.js';
 import { Type } from 'typebox';
 import { Money as MoneySchema } from '../../schemas.js';
+import { forgetFundsFailures } from '../../plugins/repeated-failure-guard.js';
 import { emitEvent } from '../events/api.js';
 import { BalanceLow, CreditAdded } from './events.js';
 import { balanceView, transactionView } from './schemas.js';
@@ -114,7 +115,10 @@ export async function charge(tx: Tx, c: Posting & { kind?: 'charge' | 'fee' }): 
 export async function refund(tx: Tx, r: Posting): Promise<LedgerEntry | null> {
   assertAmount(r.money, true);
   if (r.money.amount === 0) return null;
-  return post(tx, { ...r, type: 'refund' });
+  const entry = await post(tx, { ...r, type: 'refund' });
+  // R-API-2: money came back, as with a credit: a command refused for want of funds is new again.
+  await forgetFundsFailures(tx, r.accountId);
+  return entry;
 }
 
 /**

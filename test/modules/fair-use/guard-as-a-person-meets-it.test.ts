@@ -456,3 +456,31 @@ t.test('hardening-23 / R-API-4: distinct days are ladder data an operator edits'
   });
   t.same(edited.json().steps, [{ threshold: 2, min_days: 2, action: 'suspend_api', suspension_hours: 1, fee: null }]);
 });
+
+t.test('R-API-2: a refund, like a credit, makes an order refused for want of funds a new command', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { r } = await domainSetup(app, 1_500);
+  await registered(app, r, 'paid-first.com');
+  await checkNames(app, r, 'paid-second.com');
+  const order = () =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/domains',
+      headers: bearer(r.token),
+      payload: {
+        name: 'paid-second.com',
+        contacts: { owner: r.contact, admin: r.contact, tech: r.contact },
+        nameservers: [],
+      },
+    });
+  t.equal((await order()).statusCode, 402);
+  t.equal((await order()).json().code, 'repeated_failed_command');
+  await app.inject({ method: 'POST', url: '/v1/domains/paid-first.com/unlock', headers: bearer(r.token) });
+  const released = await app.inject({
+    method: 'DELETE',
+    url: '/v1/domains/paid-first.com?confirm=true',
+    headers: bearer(r.token),
+  });
+  t.equal(released.statusCode, 200, 'released in the add grace period, refunded');
+  t.equal((await order()).statusCode, 201, 'the refund changed what the failure depended on');
+});
