@@ -191,6 +191,25 @@ t.test(
       (await app.inject({ method: 'GET', url: '/v1/domains/oops.com', headers: bearer(r.token) })).statusCode,
       404,
     );
+
+    // A renewal inside the add grace period is refunded with the registration: everything it was charged.
+    const quote = (await checkNames(app, r, 'renewed-soon.com')).json().results[0].quote;
+    const renewedSoon = await registered(app, r, 'renewed-soon.com', { quote_id: quote.id });
+    const renewal = await app.inject({
+      method: 'POST',
+      url: '/v1/domains/renewed-soon.com/renew',
+      headers: bearer(r.token),
+      payload: { period_years: 1, current_expires_at: renewedSoon.expires_at },
+    });
+    t.equal(renewal.statusCode, 200, renewal.body);
+    await app.inject({ method: 'POST', url: '/v1/domains/renewed-soon.com/unlock', headers: bearer(r.token) });
+    const ask = await del('renewed-soon.com', {});
+    t.same(ask.json().refund, { amount: 2 * 1099, currency: 'EUR' }, 'the answer says what comes back');
+    const beforeBoth = await balanceOf(app, r);
+    const both = await del('renewed-soon.com', { confirm: true });
+    t.same(both.json().refunded, { amount: 2 * 1099, currency: 'EUR' });
+    t.equal(await balanceOf(app, r), beforeBoth + 2 * 1099, 'registration and renewal refunded');
+
     const other = await fundedReseller(app, op.token, 0); // R-DOM-4: r checked these names seconds ago
     t.equal(
       (await checkNames(app, other, 'oops.com')).json().results[0].status,
