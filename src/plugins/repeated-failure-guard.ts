@@ -100,7 +100,8 @@ declare module 'fastify' {
 
 /** How identifiers of a kind are compared: the same object must never have two fingerprints. */
 const normaliseDomainName = (name: string): string => {
-  const lower = name.toLowerCase().replace(/\.$/, '');
+  // As the domain services read a name: trimmed, lower case, no trailing dot, A-labels.
+  const lower = name.trim().toLowerCase().replace(/\.$/, '');
   return toAscii(lower) || lower;
 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

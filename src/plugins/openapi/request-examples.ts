@@ -45,7 +45,7 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   registerDomain: {
     name: 'example.com',
     period_years: 1,
-    contacts: { owner: CONTACT, admin: CONTACT },
+    contacts: { owner: CONTACT, admin: CONTACT, tech: CONTACT },
     nameservers: NAMESERVERS,
     quote_id: 'rq_eyJhIjoiOGExZDJjM2IifQ.c2lnbmF0dXJl',
     max_price: { amount: 1299, currency: 'EUR' },
@@ -61,7 +61,7 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   requestDomainTransfer: {
     name: 'example.org',
     auth_code: 'Xy7#pQ2!vL9m',
-    contacts: { owner: CONTACT },
+    contacts: { owner: CONTACT, admin: CONTACT, tech: CONTACT },
     nameservers: NAMESERVERS,
     max_price: { amount: 1099, currency: 'EUR' },
   },

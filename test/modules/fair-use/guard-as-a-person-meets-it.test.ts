@@ -259,6 +259,10 @@ t.test('hardening-22 / R-API-2: identifiers are fingerprinted in normalised form
     subjects,
   );
   t.equal(a.fingerprint, b.fingerprint, 'Unicode and A-label, case, trailing dots: one command');
+  const order = compileSubjects('/v1/domains', [{ kind: 'domains', at: '/body/name' }]);
+  const spaced = identifyCommand('POST', '/v1/domains', { body: { name: ' regtest1.com ' } }, order);
+  const plain = identifyCommand('POST', '/v1/domains', { body: { name: 'regtest1.com' } }, order);
+  t.equal(spaced.fingerprint, plain.fingerprint, 'spaces around a name, which the services trim, do not dodge it');
   t.same(a.subjects, ['domains:xn--bcher-kva.com', 'contacts:RA-ABCDEFGHIJ', 'hosts:ns1.example.net']);
   const otherHandle = identifyCommand(
     'PATCH',
