@@ -250,6 +250,9 @@ function defaultErrors(route: RouteOptions): ErrorClass[] {
   // 503: the database unreachable or stalled, or the instance draining on shutdown (plugins/drain.ts).
   // 422: besides the schema's checks, any query or path holding text PostgreSQL cannot store (%00).
   const errors: ErrorClass[] = [InternalError, ServiceUnavailable, ValidationFailed];
+  // 400 / 414: a path parameter that is not validly percent-encoded, or longer than the limit, is
+  // refused before the route's own checks (a static path with either names no route: 404).
+  if (route.url.includes(':')) errors.push(InvalidUrlEncoding, UriTooLong);
   // Fastify reads a body on these methods whether or not the route takes one.
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   if (methods.some((m) => BODY_METHODS.has(m)))
