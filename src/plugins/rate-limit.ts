@@ -112,7 +112,10 @@ export default fp<{
         if (req.routeOptions.config?.rateLimitExempt) return;
         const scoped = bucketsOf(req);
         const policies = scoped.map((b) => policy.bucket(b.scope));
-        const cost = policy.cost(req.routeOptions.schema?.operationId ?? 'unknown');
+        // A call never costs more than a full bucket: above it, it could never be served and every
+        // Retry-After would be a promise not kept. It then takes a full bucket.
+        let cost = policy.cost(req.routeOptions.schema?.operationId ?? 'unknown');
+        for (const p of policies) if (p.capacity < cost) cost = p.capacity;
         return buckets
           .take(
             scoped.map((b) => b.key),

@@ -3,7 +3,7 @@
 import { asc, desc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { fairUseIncidents, guardExemptions, operationCosts, rateLimitPolicies } from '../../db/schema/index.js';
-import { NotFound } from '../../errors.js';
+import { invalidField, NotFound } from '../../errors.js';
 import type { BucketPolicy } from '../../lib/token-bucket.js';
 import type { AccountReader } from '../accounts/api.js';
 import type { BucketBackend } from './buckets.js';
@@ -69,6 +69,13 @@ async function limitsAndCosts(d: FairUseDeps) {
 // Every change is applied on this instance at once (policy.refresh) and on the others within
 // FAIR_USE_REFRESH_MS.
 
+/**
+ * R-API-1: a call is served only when every bucket it spends holds its cost. A cost above the
+ * capacity of the credential or account bucket is refused when it is set; a bucket made smaller than
+ * a cost later caps that cost at a full bucket when it is spent (plugins/rate-limit.ts).
+ */
+const SPENT_BY_COMMANDS: BucketScope[] = ['credential', 'account'];
+
 async function setLimit(d: FairUseDeps, scope: BucketScope, limit: { capacity: number; refillPerMinute: number }) {
   const [row] = await d.db
     .insert(rateLimitPolicies)
@@ -83,6 +90,13 @@ async function setLimit(d: FairUseDeps, scope: BucketScope, limit: { capacity: n
 }
 
 async function setCost(d: FairUseDeps, operationId: string, cost: number) {
+  const capacity = Math.min(...SPENT_BY_COMMANDS.map((scope) => d.policy.bucket(scope).capacity));
+  if (cost > capacity)
+    invalidField(
+      '/body/cost',
+      'cost_above_capacity',
+      `A call would need ${cost} tokens from a bucket that holds ${capacity}: it could never be served`,
+    );
   const [row] = await d.db
     .insert(operationCosts)
     .values({ operationId, cost })

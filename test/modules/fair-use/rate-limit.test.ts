@@ -224,4 +224,38 @@ t.test('R-API-1: operators change limits through the API; resellers see their bu
       .statusCode,
     404,
   );
+
+  // A cost no bucket could hold would answer 429 forever, each Retry-After a promise never kept.
+  const tooDear = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/costs/restoreDomain',
+    headers: bearer(op.token),
+    payload: { cost: 51 },
+  });
+  t.equal(tooDear.statusCode, 422, 'above the credential bucket of 50');
+  t.equal(tooDear.json().errors[0].code, 'cost_above_capacity');
+  const dear = await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/costs/restoreDomain',
+    headers: bearer(op.token),
+    payload: { cost: 40 },
+  });
+  t.equal(dear.statusCode, 200);
+  // A bucket made smaller than a cost afterwards: the call takes a full bucket, and is served.
+  await setLimit(app, op.token, 'credential', 30, 60);
+  const key = await apiKey(app, r.token, ['account:read']);
+  t.equal((await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(key.key) })).statusCode, 200);
+  await app.inject({
+    method: 'PUT',
+    url: '/v1/admin/fair-use/costs/getAccount',
+    headers: bearer(op.token),
+    payload: { cost: 30 },
+  });
+  await setLimit(app, op.token, 'credential', 20, 60);
+  const fresh = await apiKey(app, r.token, ['account:read']);
+  const full = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(fresh.key) });
+  t.equal(full.statusCode, 200, 'a cost of 30 from a bucket of 20 takes the full bucket');
+  const next = await app.inject({ method: 'GET', url: '/v1/account', headers: bearer(fresh.key) });
+  t.equal(next.statusCode, 429);
+  t.ok(Number(next.headers['retry-after']) <= 20, 'and the wait is for a full bucket, which comes');
 });
