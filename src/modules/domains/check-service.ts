@@ -52,7 +52,7 @@ export async function checkNames(
 
   const valid = [...new Set(results.filter((r) => r.name).map((r) => r.name!))];
   // R-DOM-4 before anything reaches the registry: a name checked too recently refuses the whole call.
-  for (const name of valid) await deps.dropCatch.assertMayCheck(account.id, name);
+  await deps.dropCatch.assertMayCheck(account.id, valid);
 
   // What the catalogue says of each name; the registry only turns a name into `taken`.
   const plans = new Map<string, { intended: Intended; reason: string | null; yearly: number }>();

@@ -74,7 +74,8 @@ export function createDomainService(d: DomainServiceDeps) {
     /** Checks the names, then counts them towards the drop-catch pattern. */
     async check(account: Caller, inputs: string[], requestId: string) {
       const results = await checkNames(checkDeps, account, inputs);
-      await countCheckedNames(account.id, results.filter((r) => r.name).length, requestId);
+      // Distinct names: fifty copies of one name in a call are one name checked.
+      await countCheckedNames(account.id, new Set(results.flatMap((r) => (r.name ? [r.name] : []))).size, requestId);
       return results;
     },
     register: (account: Caller, input: RegisterInput) => registerDomain(registerDeps, account, input),

@@ -357,6 +357,19 @@ t.test('R-DOM-4: the same account may check the same name once per 5 s (injected
   });
   now += 1_000;
   await t.resolves(throttle.assertMayCheck('acc-1', 'example.com'), 'after 5 s it may check again');
+
+  // A check of several names is refused whole, spending none: the fresh name stays unchecked.
+  const both = await throttle.assertMayCheck('acc-1', ['fresh.com', 'example.com']).catch((e: unknown) => e);
+  t.match(
+    both,
+    { statusCode: 429, extensions: { name: 'example.com' } },
+    'the refusal names the name checked too recently',
+  );
+  await t.resolves(throttle.assertMayCheck('acc-1', 'fresh.com'), 'fresh.com was not spent by the refused call');
+  await t.resolves(
+    throttle.assertMayCheck('acc-1', ['twice.com', 'TWICE.com']),
+    'one name written twice in a check is one check',
+  );
 });
 
 t.test(
