@@ -29,7 +29,7 @@ import { transferView, type Transfer } from './transfer-schemas.js';
 import { checkContacts, checkNameservers, type ContactRole } from './domain-validation.js';
 import { lifecycleDates } from './lifecycle-dates.js';
 import { assertMaxPrice, honourQuote, isPremium, labelOf, operationPrice } from './pricing.js';
-import type { RegistryBackend } from './registry.js';
+import { addYears, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
 import { getTransfer, listTransfers, type TransferFilter } from './transfer-store.js';
@@ -303,10 +303,13 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
         amount: honourQuote(operationPrice(entry, labelOf(t.name), 'transfer', t.currency), t.quotedAmount),
         currency: t.currency,
       };
+      // A transfer adds a year, but never past the TLD's maximum registration period from now (as
+      // registries do: a name registered for the maximum keeps its expiry when it moves).
+      const years = addYears(record.expiresAt, 1) > addYears(now, entry.rules.maxPeriodYears) ? 0 : 1;
       await charge(tx, {
         accountId: t.accountId,
         money: price,
-        reason: `Transfer in of ${t.name} (adds 1 year)`,
+        reason: `Transfer in of ${t.name} (${years ? 'adds 1 year' : `already ${entry.rules.maxPeriodYears} years ahead: no year added`})`,
         reference: `domain:${t.name}`,
       });
       const authCode = randomToken(12);
@@ -314,7 +317,7 @@ export async function completeTransfer(deps: TransferDeps, id: string, now = new
         name: t.name,
         fromAccountId: t.losingAccountId,
         toAccountId: t.accountId,
-        years: 1,
+        years,
         authCode,
       });
       if (losing) {

@@ -308,3 +308,24 @@ t.test(
     );
   },
 );
+
+t.test('R-DOM-5: a transfer adds a year, never past the TLD maximum of 10 years ahead', async (t) => {
+  const { app } = await buildTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const { d, code } = await heldElsewhere(app, losing, 'ten-years.com');
+  const renewed = await app.inject({
+    method: 'POST',
+    url: '/v1/domains/ten-years.com/renew',
+    headers: bearer(losing.token),
+    payload: { period_years: 9, current_expires_at: d.expires_at },
+  });
+  t.equal(renewed.statusCode, 200, renewed.body);
+  const expiry = renewed.json().domain.expires_at as string;
+  const asked = await request(app, gaining, { name: 'ten-years.com', auth_code: code });
+  t.equal(asked.statusCode, 201, asked.body);
+  const done = await decide(app, asked.json().transfer.id, 'approve', asked.json().approval_token);
+  t.equal(done.statusCode, 200, done.body);
+  const mine = await app.inject({ method: 'GET', url: '/v1/domains/ten-years.com', headers: bearer(gaining.token) });
+  t.equal(mine.json().expires_at, expiry, 'already 10 years ahead: the expiry stays');
+});
