@@ -126,6 +126,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ contacts: ContactService
         operationId: 'updateContact',
         tags: ['domains'],
         summary: 'Update a contact handle',
+        description:
+          'R-DOM-1: a change that would take a domain the contact owns (or an open transfer in) out of its TLD’s owner rule (e.g. .eu owners in the EU) is 422 with a field error contact_not_eligible at /body/country naming the domains.',
         params: HandleParams,
         body: ContactPatch,
         errors: [NotFound],

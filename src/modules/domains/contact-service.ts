@@ -1,7 +1,7 @@
 // Contact handles (R-DOM-1): complete, valid contact data per handle, owned by one account.
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, gt, inArray, notInArray, or } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { and, asc, eq, gt, inArray, notInArray, or, sql } from 'drizzle-orm';
+import { queryRows, type Db } from '../../db/client.js';
 import { contacts, domains, domainTransfers } from '../../db/schema/index.js';
 import { defineError, NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
 import { isCountryCode } from '../../lib/countries.js';
@@ -108,13 +108,43 @@ export async function updateContact(
   patch: Partial<ContactInput>,
 ): Promise<ContactRow> {
   assertValid(patch);
-  const [row] = await db
-    .update(contacts)
-    .set({ ...patch, updatedAt: new Date() })
-    .where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)))
-    .returning();
-  if (!row) throw new NotFound(`No contact ${handle}`);
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(contacts)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(and(eq(contacts.accountId, accountId), eq(contacts.handle, handle)))
+      .returning();
+    if (!row) throw new NotFound(`No contact ${handle}`);
+    // R-DOM-1: a domain (or an open transfer in) that has this handle as its owner keeps meeting its
+    // TLD's owner rule: a move to a country the TLD does not take is refused, as at registration.
+    if (patch.country !== undefined) {
+      const misfits = await queryRows<{ name: string; tld: string; countries: string[] }>(
+        tx,
+        sql`select d.name, t.tld, t.owner_countries as countries
+            from (select name, tld from domains
+                   where account_id = ${accountId}::uuid and owner_handle = ${handle}
+                     and status not in ('released', 'transferred_out')
+                  union all
+                  select name, tld from domain_transfers
+                   where account_id = ${accountId}::uuid and owner_handle = ${handle}
+                     and status in ('pending_approval', 'approved')) d
+            join tlds t on t.tld = d.tld
+            where cardinality(t.owner_countries) > 0 and not (${row.country} = any(t.owner_countries))
+            order by d.name limit 5`,
+      );
+      if (misfits.length)
+        throw new ValidationFailed('The contact would no longer meet its domains’ owner rules', {
+          errors: [
+            {
+              pointer: '/body/country',
+              code: 'contact_not_eligible',
+              message: `${handle} owns ${misfits.map((m) => m.name).join(', ')}: .${misfits[0]!.tld} owners must be in ${misfits[0]!.countries.join(', ')}`,
+            },
+          ],
+        });
+    }
+    return row;
+  });
 }
 
 export const ContactInUse = defineError('contact_in_use', 409, 'The contact is used by a domain');

@@ -198,6 +198,25 @@ t.test(
     });
     t.equal(warned.statusCode, 201);
     t.match(warned.json().warnings, [{ code: 'reseller_data_as_contact' }]);
+
+    // The owner moving out of the EU afterwards would break the rule the registration met.
+    const moved = await app.inject({
+      method: 'PATCH',
+      url: `/v1/contacts/${own}`,
+      headers: bearer(r.token),
+      payload: { country: 'US' },
+    });
+    t.equal(moved.statusCode, 422, 'R-DOM-1: a contact edit keeps its domains within their TLD rules');
+    t.match(moved.json().errors, [{ pointer: '/body/country', code: 'contact_not_eligible', message: /eu-shop\.eu/ }]);
+    const view = await app.inject({ method: 'GET', url: `/v1/contacts/${own}`, headers: bearer(r.token) });
+    t.equal(view.json().country, 'CZ', 'nothing changed');
+    const within = await app.inject({
+      method: 'PATCH',
+      url: `/v1/contacts/${own}`,
+      headers: bearer(r.token),
+      payload: { country: 'FR' },
+    });
+    t.equal(within.statusCode, 200, 'another EU country is fine');
   },
 );
 
