@@ -468,6 +468,9 @@ export const CreateApiKeyBody = Type.Object(
 
 // ---- audit --------------------------------------------------------------------------------
 
+/** An audited call's outcome: a named schema, so generated clients give it one type (query and record). */
+export const AuditResult = named('AuditResult', Type.Enum(['success', 'failure']));
+
 export const AuditEvent = named(
   'AuditEvent',
   Type.Object(
@@ -485,7 +488,7 @@ export const AuditEvent = named(
       target_type: Type.Union([Type.String(), Type.Null()]),
       target_id: Type.Union([Type.String(), Type.Null()]),
       status_code: Int32(),
-      result: Type.Enum(['success', 'failure']),
+      result: AuditResult,
       error_code: Type.Union([Type.String(), Type.Null()]),
       request_id: Type.String(),
       details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
@@ -524,7 +527,7 @@ export const AuditQuery = Type.Object(
     ...PageQuery,
     operation: Type.Optional(Type.String({ maxLength: 100 })),
     user_id: Type.Optional(Uuid),
-    result: Type.Optional(Type.Enum(['success', 'failure'])),
+    result: Type.Optional(AuditResult),
     since: Type.Optional(DateTime),
     until: Type.Optional(DateTime),
     account_id: Type.Optional(Type.String({ format: 'uuid', description: 'Operators only' })),
