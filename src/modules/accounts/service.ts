@@ -52,6 +52,12 @@ type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  */
 async function assertContactEmailFree(tx: Tx, email: string, accountId: string | null): Promise<void> {
   const address = email.trim().toLowerCase();
+  if (accountId) {
+    // An account keeps the address it has (sent again with a form, in any case), even where
+    // accounts made before this rule share one.
+    const [own] = await tx.select({ email: accounts.contactEmail }).from(accounts).where(eq(accounts.id, accountId));
+    if (own && own.email.trim().toLowerCase() === address) return;
+  }
   await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`contact-email ${address}`}))`);
   const [other] = await tx
     .select({ id: accounts.id })
