@@ -13,6 +13,7 @@ import {
   totp,
 } from '../../helpers/fixtures.js';
 import { applyOperationPermission } from '../../../src/modules/accounts/operation-permissions.js';
+import { ROLE_PERMISSIONS } from '../../../src/modules/accounts/permissions.js';
 
 const { app } = await buildTestApp(t);
 const op = await operator(app);
@@ -183,29 +184,7 @@ t.test(
     );
 
     // A key holding a technical user's permissions (and users:write) makes one, and nothing more.
-    const techScopes = [
-      'profile:read',
-      'profile:write',
-      'account:read',
-      'users:read',
-      'users:write',
-      'api_keys:read',
-      'api_keys:write',
-      'billing:read',
-      'domains:read',
-      'domains:write',
-      'licenses:read',
-      'licenses:write',
-      'hosting:read',
-      'hosting:write',
-      'tickets:read',
-      'tickets:write',
-      'fair_use:read',
-      'fair_use:write',
-      'events:read',
-      'webhooks:read',
-      'webhooks:write',
-    ];
+    const techScopes = [...new Set([...ROLE_PERMISSIONS.technical, 'users:write'])];
     const wide = await apiKey(app, r.token, techScopes);
     t.equal((await call(wide.key, 'POST', '/v1/users', newUser('technical', 'wide-tech'))).statusCode, 201);
     t.equal(

@@ -22,6 +22,15 @@ async function call(app: App, token: string, method: string, url: string, payloa
   return { status: res.statusCode, body: res.body ? res.json() : {} };
 }
 
+/** One plain-text e-mail to the intake, as an MTA delivers it. */
+const sendMail = (app: App, opToken: string, headers: string[], body: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/admin/tickets/inbound-email',
+    headers: { ...bearer(opToken), 'content-type': 'message/rfc822' },
+    payload: [...headers, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'),
+  });
+
 const ticketBody = (over: Json = {}) => ({
   subject: 'Question',
   description: 'How do I move a domain between accounts?',
@@ -220,13 +229,7 @@ t.test(
     const op = await operator(app);
     const r = await reseller(app, op.token);
     await app.db.execute(sql`UPDATE accounts SET contact_email = 'twice@thread.test' WHERE id = ${r.accountId}::uuid`);
-    const send = (headers: string[], body: string) =>
-      app.inject({
-        method: 'POST',
-        url: '/v1/admin/tickets/inbound-email',
-        headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
-        payload: [...headers, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'),
-      });
+    const send = (headers: string[], body: string) => sendMail(app, op.token, headers, body);
     const original = ['From: twice@thread.test', 'Subject: Mail is down', 'Message-ID: <once@thread.test>'];
     t.equal((await send(original, 'No mail since noon')).statusCode, 202);
     t.equal((await send(original, 'No mail since noon')).statusCode, 202, 'the retry is answered alike');
@@ -358,13 +361,7 @@ t.test(
     const op = await operator(app);
     const r = await reseller(app, op.token);
     await app.db.execute(sql`UPDATE accounts SET contact_email = 'help@thread.test' WHERE id = ${r.accountId}::uuid`);
-    const send = (headers: string[], body: string) =>
-      app.inject({
-        method: 'POST',
-        url: '/v1/admin/tickets/inbound-email',
-        headers: { ...bearer(op.token), 'content-type': 'message/rfc822' },
-        payload: [...headers, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'),
-      });
+    const send = (headers: string[], body: string) => sendMail(app, op.token, headers, body);
     await send(
       ['From: help@thread.test', 'Subject: DNS question', 'Message-ID: <first@thread.test>'],
       'Where are my NS?',
