@@ -244,6 +244,8 @@ export async function usageTotals(tx: Tx, subscriptionId: string): Promise<Omit<
 
 export interface IngestRow extends GuardCheckRow {
   ord: number | string;
+  /** A subscription changed while the statement waited for its lock: nothing written, run it again. */
+  stale: boolean | string;
   found: boolean;
   bad_subject: string | null;
   /** The report was refused: with it alone, a total would pass MAX_USAGE_TOTAL (its would-be totals). */
@@ -290,8 +292,15 @@ const ingestStatement = preparedStatement<IngestRow>(
       -- The reports that go on: not a repeat of a remembered failure (R-API-2).
       r AS MATERIALIZED (SELECT q.* FROM q JOIN gc ON gc.ord = q.ord WHERE gc.guard_failed_ms IS NULL),
       subs AS (
-        SELECT s.id, s.account_id, s.plan_id, s.status, s.suspended_for, s.crossed FROM hosting_subscriptions s
+        SELECT s.id, s.account_id, s.plan_id, s.status, s.suspended_for, s.crossed, s.xmin::text AS v
+        FROM hosting_subscriptions s
         WHERE s.id = ANY (ARRAY(SELECT sub FROM r)) ORDER BY s.id FOR UPDATE),
+      -- A subscription another statement changed while this one waited for its lock: the lock gives
+      -- its newest row, but every other read here is of the snapshot taken before the wait (READ
+      -- COMMITTED), without that statement's usage. Nothing is written, and the caller runs it again.
+      stale AS MATERIALIZED (
+        SELECT EXISTS (
+          SELECT 1 FROM subs JOIN hosting_subscriptions s0 ON s0.id = subs.id WHERE s0.xmin::text <> subs.v) AS yes),
       e AS (
         SELECT r.ord, r.sub, r.at, r.month, i.* FROM r JOIN subs ON subs.id = r.sub AND subs.account_id = r.account,
           jsonb_to_recordset(r.entries)
@@ -322,7 +331,9 @@ const ingestStatement = preparedStatement<IngestRow>(
           FROM alone a JOIN (SELECT ord, max(month) AS month FROM alone GROUP BY ord) m USING (ord)
           GROUP BY a.ord) w
         WHERE w.disk > ${sql.raw(String(MAX_USAGE_TOTAL))} OR w.traffic > ${sql.raw(String(MAX_USAGE_TOTAL))}),
-      good AS (SELECT * FROM e WHERE e.ord NOT IN (SELECT ord FROM bad) AND e.ord NOT IN (SELECT ord FROM over)),
+      good AS (
+        SELECT * FROM e WHERE e.ord NOT IN (SELECT ord FROM bad) AND e.ord NOT IN (SELECT ord FROM over)
+          AND NOT (SELECT yes FROM stale)),
       up AS (
         INSERT INTO hosting_usage AS u (subscription_id, subject, measured_at, disk_bytes, traffic_bytes, traffic_month,
                                         mailboxes, largest_mailbox_bytes)
@@ -356,9 +367,10 @@ const ingestStatement = preparedStatement<IngestRow>(
         RETURNING s.id),
       audited AS (${auditRowsInsert(
         sql`(SELECT jsonb_agg(r.audit) FROM r JOIN subs ON subs.id = r.sub AND subs.account_id = r.account
-             WHERE r.audit IS NOT NULL AND r.ord NOT IN (SELECT ord FROM bad) AND r.ord NOT IN (SELECT ord FROM over))`,
+             WHERE r.audit IS NOT NULL AND r.ord NOT IN (SELECT ord FROM bad) AND r.ord NOT IN (SELECT ord FROM over)
+               AND NOT (SELECT yes FROM stale))`,
       )})
-      SELECT gc.*, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
+      SELECT gc.*, (SELECT yes FROM stale) AS stale, subs.id IS NOT NULL AS found, bad."subject" AS bad_subject,
              over.disk AS over_disk, over.traffic AS over_traffic,
              (SELECT count(*) FROM up JOIN good g ON g.sub = up.subscription_id AND g."subject" = up.subject
               WHERE g.ord = q.ord) AS changed,
@@ -504,21 +516,27 @@ function refuseOverTotal(over: { diskBytes: string; trafficBytes: string }): nev
   throw new ValidationFailed(errors[0]!.message, { errors });
 }
 
+/** Runs of a statement that found a subscription changed under it before giving up (each waits only for a lock). */
+const STALE_RUNS = 10;
+
 async function ingest(db: Db, items: IngestInput[]): Promise<Ingested[]> {
-  const rows = await ingestStatement(db, {
-    reports: jsonForPostgres(
-      items.map((r, ord) => ({
-        ord,
-        sub: r.subscriptionId,
-        account: r.accountId,
-        at: r.measuredAt.toISOString(),
-        month: r.measuredAt.toISOString().slice(0, 7),
-        audit: r.audit,
-        entries: r.entries,
-        ...(r.guard ?? NO_GUARD_PROBE),
-      })),
-    ),
-  });
+  const reports = jsonForPostgres(
+    items.map((r, ord) => ({
+      ord,
+      sub: r.subscriptionId,
+      account: r.accountId,
+      at: r.measuredAt.toISOString(),
+      month: r.measuredAt.toISOString().slice(0, 7),
+      audit: r.audit,
+      entries: r.entries,
+      ...(r.guard ?? NO_GUARD_PROBE),
+    })),
+  );
+  let rows = await ingestStatement(db, { reports });
+  for (let run = 1; rows.some((r) => r.stale === true || r.stale === 't'); run++) {
+    if (run >= STALE_RUNS) throw new Error(`usage report: subscriptions changed under ${STALE_RUNS} runs in a row`);
+    rows = await ingestStatement(db, { reports });
+  }
   const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
   return items.map((_, ord) => {
     const r = byOrd.get(ord)!;

@@ -3,10 +3,14 @@
 // number carries exactly. A report that would take one past it is refused (422 at /body/entries)
 // and nothing of it is kept; one that replaces entries is counted with the values it brings.
 import t from 'tap';
+import { sql } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
+import pg from 'pg';
 import { buildTestApp } from '../../helpers/app.js';
+import { onPostgres, TEST_DATABASE_URL } from '../../helpers/db.js';
 import { ValidationFailed } from '../../../src/errors.js';
 import { usageRecorder } from '../../../src/modules/hosting/store.js';
+import { queryRows } from '../../../src/db/client.js';
 import { credit } from '../../helpers/domains.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
 
@@ -14,7 +18,7 @@ const MAX = Number.MAX_SAFE_INTEGER; // 9007199254740991
 
 async function setup(t: Parameters<typeof buildTestApp>[0]) {
   let clock = new Date('2027-02-10T12:00:00Z');
-  const { app } = await buildTestApp(t, { now: () => clock });
+  const { app, store } = await buildTestApp(t, { now: () => clock });
   const op = await operator(app);
   const r = await reseller(app, op.token, { currency: 'RUB' });
   await credit(app, op.token, r.accountId, 10_000_000, 'RUB');
@@ -62,7 +66,7 @@ async function setup(t: Parameters<typeof buildTestApp>[0]) {
     if (res.statusCode !== 201) throw new Error(`customer: ${res.statusCode} ${res.body}`);
     customers.push(res.json().id as string);
   }
-  return { app, r, sub, customers, at: (iso: string) => (clock = new Date(iso)), now: () => clock };
+  return { app, store, r, sub, customers, at: (iso: string) => (clock = new Date(iso)), now: () => clock };
 }
 
 const usage = (app: App, r: Reseller, sub: string, measuredAt: string, entries: Record<string, unknown>[]) =>
@@ -206,5 +210,55 @@ t.test(
       view.subjects.map((x: { customer_id: string }) => x.customer_id),
       [c1],
     );
+  },
+);
+
+t.test(
+  'R-PLAN-2: two instances whose reports of one subscription waited on its lock together count both (PostgreSQL)',
+  { skip: !onPostgres && 'PostgreSQL only (set DATABASE_URL): PGlite is one connection' },
+  async (t) => {
+    const { app, store, r, sub, customers } = await setup(t);
+    const [c1, c2] = customers as [string, string];
+    // A second instance on the same database: its own batches, so the two reports are two statements.
+    const { app: other } = await buildTestApp(t, { store });
+    const url = new URL(TEST_DATABASE_URL!);
+    url.pathname = `/${(await queryRows<{ db: string }>(store.db, sql`select current_database() as db`))[0]!.db}`;
+    const locker = new pg.Client({ connectionString: url.toString() });
+    await locker.connect();
+    t.teardown(() => locker.end());
+    const lockWaits = async () =>
+      (
+        await locker.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+      ).rows[0].n as number;
+
+    // Each time: a session holds the subscription, both reports wait for it, the session lets go.
+    // The statement that gets the lock second read its snapshot before the first one committed.
+    const together = async (at: string, b1: number, b2: number) => {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM hosting_subscriptions WHERE id = $1 FOR UPDATE', [sub]);
+      const sent = [
+        usage(app, r, sub, at, [{ customer_id: c1, disk_bytes: b1, traffic_bytes: 0 }]),
+        usage(other, r, sub, at, [{ customer_id: c2, disk_bytes: b2, traffic_bytes: 0 }]),
+      ];
+      while ((await lockWaits()) < 2) await new Promise((res) => setTimeout(res, 5));
+      await locker.query('COMMIT');
+      return Promise.all(sent);
+    };
+
+    const both = await together('2027-02-10T10:00:00Z', 1000, 2000);
+    t.same(
+      both.map((res) => res.statusCode),
+      [200, 200],
+    );
+    t.equal((await totals(app, r, sub)).disk.used_bytes, 3000, 'the total counts both reports');
+
+    const half = Math.floor(MAX / 2) + 1; // two of them: MAX + 1
+    const sent = await together('2027-02-10T11:00:00Z', half, half);
+    t.same(sent.map((res) => res.statusCode).sort(), [200, 422], sent.map((res) => res.body).join('\n'));
+    const view = await totals(app, r, sub);
+    t.ok(view.disk.used_bytes <= MAX, 'never past 2^53-1');
+    t.equal(view.disk.used_bytes, half + (sent[0]!.statusCode === 200 ? 2000 : 1000), 'exactly what was kept');
   },
 );
