@@ -38,6 +38,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import repeatedFailureGuard from './plugins/repeated-failure-guard.js';
 import redisPlugin from './plugins/redis.js';
 import secretsPlugin from './plugins/secrets.js';
+import mailerPlugin from './plugins/mailer.js';
 import type { RegistryBackend } from './modules/domains/registry.js';
 import type { AreaList } from './modules/area.js';
 import type { Resolver } from './lib/ssrf-guard.js';
@@ -133,6 +134,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(dbPlugin, { ...config, ...(opts.store ? { store: opts.store } : {}) });
   await app.register(redisPlugin, { redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
   await app.register(secretsPlugin, { masterKey: config.masterKey, dataDir: config.dataDir });
+  await app.register(mailerPlugin, { smtpUrl: config.mail.smtpUrl, from: config.mail.from });
   await app.register(cursorsPlugin);
   // auth documents each route's security, which the openapi plugin then checks: auth goes first.
   await app.register(authPlugin, {

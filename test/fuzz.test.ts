@@ -4,6 +4,7 @@
 import t from 'tap';
 import { buildTestApp } from './helpers/app.js';
 import { runFuzz } from './helpers/fuzz.js';
+import { smtpReceiver } from './helpers/smtp.js';
 
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261202;
 const cases = process.env.FUZZ_CASES ? Number(process.env.FUZZ_CASES) : 500;
@@ -11,7 +12,9 @@ const cases = process.env.FUZZ_CASES ? Number(process.env.FUZZ_CASES) : 500;
 t.test(
   `hardening-15: ${cases} bad-input cases over every operation (FUZZ_SEED=${seed}) answer no 5xx and problem+json for every 4xx`,
   async (t) => {
-    const { app } = await buildTestApp(t);
+    // E-mail on (a real SMTP server on loopback): without it a transfer is 503 by design (R-DOM-3).
+    const smtp = await smtpReceiver(t);
+    const { app } = await buildTestApp(t, { env: { SMTP_URL: smtp.url } });
     t.comment(`fuzz seed ${seed} (FUZZ_SEED=${seed} to reproduce)`);
     const summary = await runFuzz(app, { seed, cases });
     t.comment(

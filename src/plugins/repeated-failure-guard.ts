@@ -59,6 +59,7 @@ const OWN_CODES = new Set([
   'idempotency_key_in_use',
   'idempotency_key_reused',
   'delivery_in_flight',
+  'approval_mail_too_soon',
 ]);
 /** 402 Payment Required: the failure depended on the account's funds, so a credit changes it. */
 const FUNDS_STATUS = 402;

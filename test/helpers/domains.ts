@@ -1,5 +1,11 @@
-// Domain test helpers: a funded reseller with a contact, checks, registrations, the balance.
+// Domain test helpers: a funded reseller with a contact, checks, registrations, the balance, and the
+// owner's approval e-mails of transfers.
+import { sql } from 'drizzle-orm';
 import type { App } from '../../src/app.js';
+import { queryRows } from '../../src/db/client.js';
+import { APPROVAL_MAIL_JOB } from '../../src/modules/domains/transfer-approval-mail.js';
+import { buildTestApp } from './app.js';
+import { smtpReceiver, type ReceivedMail, type SmtpReceiver } from './smtp.js';
 import { bearer, operator, reseller, type Reseller } from './fixtures.js';
 
 export const CUSTOMER = {
@@ -65,3 +71,50 @@ export async function registered(
 export const balanceOf = async (app: App, r: Reseller) =>
   (await app.inject({ method: 'GET', url: '/v1/billing/balance', headers: bearer(r.token) })).json().balance
     .amount as number;
+
+/**
+ * R-DOM-3: the approval e-mails queued so far, sent as the worker would (each job once, then gone
+ * from the queue), to the app's SMTP receiver; the approval token in the latest one for the transfer.
+ */
+export async function approvalTokenFor(app: App, transferId: string): Promise<string> {
+  await sendApprovalMails(app);
+  const mail = approvalMailsTo(app, transferId).at(-1);
+  const token = mail && /^Approval token: (rat_\S+)$/m.exec(mail.text)?.[1];
+  if (!token) throw new Error(`no approval e-mail for transfer ${transferId}`);
+  return token;
+}
+
+/** Runs and removes the queued approval-mail jobs; how many e-mails left. */
+export async function sendApprovalMails(app: App, now = new Date()): Promise<number> {
+  const rows = await queryRows<{ data: unknown }>(
+    app.db,
+    sql`delete from pgboss.job where name = 'app-jobs' and data->>'job' = ${APPROVAL_MAIL_JOB} returning data`,
+  );
+  let sent = 0;
+  for (const r of rows) {
+    const data = (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as { payload: unknown };
+    sent += await app.jobs.run(APPROVAL_MAIL_JOB, now, data.payload);
+  }
+  return sent;
+}
+
+const receivers = new WeakMap<App, SmtpReceiver>();
+
+/** The approval e-mails the app's SMTP receiver holds for one transfer, oldest first. */
+export const approvalMailsTo = (app: App, transferId: string): ReceivedMail[] =>
+  (receivers.get(app)?.messages ?? []).filter((m) => m.headers.get('x-reseller-transfer-id') === transferId);
+
+/** A test app with e-mail on (a real SMTP server on loopback): transfers need it (R-DOM-3). */
+export async function mailingTestApp(
+  t: Parameters<typeof smtpReceiver>[0],
+  opts: Parameters<typeof buildTestApp>[1] = {},
+) {
+  const smtp = await smtpReceiver(t);
+  const built = await buildTestApp(t, { ...opts, env: { SMTP_URL: smtp.url, ...opts.env } });
+  receivers.set(built.app, smtp);
+  return { ...built, smtp };
+}
+
+/** The owner's answer to a transfer, with the token from the approval e-mail (no credentials). */
+export const decideTransfer = (app: App, id: string, what: 'approve' | 'reject', token: string) =>
+  app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });

@@ -54,12 +54,8 @@ t.test('hardening-8 / R-SEC-7: responses carrying secrets send Cache-Control: no
       { method: 'POST', url: `/v1/users/${r.ownerId}/two-factor`, headers: bearer(r.token), payload: {} },
       200,
     ],
-    // A failure on such a route is no-store as well (here: no transfer details).
-    [
-      'requestDomainTransfer',
-      { method: 'POST', url: '/v1/domain-transfers', headers: bearer(r.token), payload: {} },
-      422,
-    ],
+    // A failure on such a route is no-store as well (here: no auth code).
+    ['getDomainAuthCode', { method: 'GET', url: '/v1/domains/not-mine.com/auth-code', headers: bearer(r.token) }, 404],
   ];
   let seed = '';
   for (const [name, req, status] of calls) {

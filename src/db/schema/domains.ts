@@ -122,6 +122,11 @@ export const registryNames = pgTable('registry_names', {
   authCodeHash: text('auth_code_hash'),
   /** clientTransferProhibited: the sponsor's lock. */
   transferProhibited: boolean('transfer_prohibited').notNull().default(false),
+  /**
+   * The owner's e-mail of record for a name held at another registrar (R-DOM-3: where a transfer's
+   * approval request goes). Null for names sponsored here: their owner contact's e-mail is used.
+   */
+  registrantEmail: text('registrant_email'),
 });
 
 /** R-DOM-2: the availability checks an account made, and what they found. */
@@ -205,8 +210,16 @@ export const domainTransfers = pgTable(
     losingAccountId: uuid('losing_account_id'),
     /** pending_approval | approved | completed | rejected | cancelled | expired */
     status: text('status').notNull().default('pending_approval'),
-    /** SHA-256 of the approval token the reseller hands to its customer (the token is shown once). */
+    /** SHA-256 of the approval token e-mailed to the owner of record (the gaining reseller never sees it). */
     approvalTokenHash: text('approval_token_hash').notNull(),
+    /** The owner's e-mail of record the approval request went to. */
+    approvalSentTo: text('approval_sent_to'),
+    /** When the latest approval e-mail was queued (the request, or a resend). */
+    approvalQueuedAt: timestamp('approval_queued_at', { withTimezone: true, precision: 3 }),
+    /** When the relay took the latest approval e-mail; null while it is queued. */
+    approvalMailedAt: timestamp('approval_mailed_at', { withTimezone: true, precision: 3 }),
+    /** Approval e-mails asked for: the request's, then each resend. */
+    approvalMails: integer('approval_mails').notNull().default(1),
     ownerHandle: text('owner_handle').notNull(),
     adminHandle: text('admin_handle'),
     techHandle: text('tech_handle'),

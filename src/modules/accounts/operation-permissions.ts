@@ -139,6 +139,7 @@ export const OPERATION_PERMISSIONS = {
   listDomainTransfers: { permission: 'domains:read' },
   getDomainTransfer: { permission: 'domains:read' },
   cancelDomainTransfer: { permission: 'domains:write' },
+  resendDomainTransferApproval: { permission: 'domains:write' },
   approveDomainTransfer: { permission: 'public' },
   rejectDomainTransfer: { permission: 'public' },
   fileAbuseComplaint: { permission: 'public' },

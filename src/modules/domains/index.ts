@@ -19,6 +19,7 @@ import { builtInRegistry } from './registry.js';
 import { tldRoutes } from './tld-routes.js';
 import { createTldService, TldCatalogue } from './tld-service.js';
 import { transferRoutes } from './transfer-routes.js';
+import { APPROVAL_MAIL_JOB, APPROVAL_MAIL_JOB_OPTIONS, sendApprovalMail } from './transfer-approval-mail.js';
 import { createTransferService, runTransferJob, type TransferDeps } from './transfer-service.js';
 
 export default async function domainsArea(app: FastifyInstance, opts: AreaOptions): Promise<void> {
@@ -58,14 +59,46 @@ export default async function domainsArea(app: FastifyInstance, opts: AreaOption
     seal: app.secretBox.seal,
     open: app.secretBox.open,
   });
+  // R-DOM-3: the approval request goes to the owner by e-mail; with e-mail off, transfers are refused.
+  const mailer = app.mailer;
   const transferDeps: TransferDeps = {
     db,
     catalogue,
     registry,
     seal: app.secretBox.seal,
+    queueApprovalMail: mailer ? (tx, payload) => app.jobs.enqueue(APPROVAL_MAIL_JOB, payload, { tx }) : undefined,
     approvalHours: settings.transferApprovalHours,
     log: app.log,
   };
+  if (mailer === null) {
+    // Mail off: approval e-mails queued while it was on are dropped (the reseller may resend once
+    // it is back), not retried into the dead letters.
+    app.jobs.register(
+      APPROVAL_MAIL_JOB,
+      async () => {
+        app.log.warn({ job: APPROVAL_MAIL_JOB }, 'e-mail is off (SMTP_URL unset): approval e-mail dropped');
+        return 0;
+      },
+      APPROVAL_MAIL_JOB_OPTIONS,
+    );
+  } else {
+    const mailDeps = {
+      db,
+      transport: mailer,
+      open: app.secretBox.open,
+      publicUrl: config.publicUrl,
+      accountName: (id: string) =>
+        accounts.getAccount(id).then(
+          (a) => a.name,
+          () => undefined,
+        ),
+    };
+    app.jobs.register(
+      APPROVAL_MAIL_JOB,
+      (now, payload) => sendApprovalMail(mailDeps, payload, now),
+      APPROVAL_MAIL_JOB_OPTIONS,
+    );
+  }
   const transfers = createTransferService(transferDeps);
   const abuse = createAbuseService({ db, responseHours: settings.abuseResponseHours, recordIncident });
 

@@ -6,7 +6,7 @@
 // clientTransferProhibited), delete, RGP restore, and transfer (request, approve).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { preparedStatement, type Tx } from '../../db/client.js';
+import { preparedStatement, queryRows, type Tx } from '../../db/client.js';
 import { registryNames } from '../../db/schema/index.js';
 import { defineError } from '../../errors.js';
 
@@ -20,6 +20,11 @@ export interface RegistryRecord {
   createdAt: Date;
   expiresAt: Date;
   transferProhibited: boolean;
+  /**
+   * The owner's e-mail of record (EPP contact:info of the registrant, or the registrar's RDAP), where
+   * a transfer's approval request goes (R-DOM-3); null when the registry does not disclose one.
+   */
+  registrantEmail: string | null;
 }
 
 export interface RegistryCreate {
@@ -150,15 +155,35 @@ export const builtInRegistry: RegistryBackend = {
     const rows = await takenQuery(tx).execute({ names });
     return new Set(rows.map((r) => r.name));
   },
+  // A name sponsored here: its owner is the owner contact of the live domain row; a name held at
+  // another registrar: the e-mail of record kept with it.
   async info(tx, name) {
-    const [row] = await tx.select().from(registryNames).where(eq(registryNames.name, name));
+    const [row] = await queryRows<{
+      name: string;
+      sponsor_account_id: string | null;
+      created_at: Date | string;
+      expires_at: Date | string;
+      transfer_prohibited: boolean;
+      registrant_email: string | null;
+    }>(
+      tx,
+      sql`select r.name, r.sponsor_account_id, r.created_at, r.expires_at, r.transfer_prohibited,
+                 coalesce(r.registrant_email, (
+                   select c.email from domains d
+                   join contacts c on c.account_id = d.account_id and c.handle = d.owner_handle
+                   where d.name = r.name and d.account_id = r.sponsor_account_id
+                     and d.status not in ('released', 'transferred_out')
+                   limit 1)) as registrant_email
+          from registry_names r where r.name = ${name}`,
+    );
     return row
       ? {
           name: row.name,
-          sponsorAccountId: row.sponsorAccountId,
-          createdAt: row.createdAt,
-          expiresAt: row.expiresAt,
-          transferProhibited: row.transferProhibited,
+          sponsorAccountId: row.sponsor_account_id,
+          createdAt: new Date(row.created_at),
+          expiresAt: new Date(row.expires_at),
+          transferProhibited: row.transfer_prohibited,
+          registrantEmail: row.registrant_email,
         }
       : null;
   },

@@ -1,5 +1,5 @@
-// /v1/domain-transfers (R-DOM-3): request with the auth code, approve or reject with the owner's
-// token (public: the customer has no API credentials), cancel, list, and the expiry job.
+// /v1/domain-transfers (R-DOM-3): request with the auth code, approve or reject with the token
+// e-mailed to the owner (public: the owner has no API credentials), resend it, cancel, list.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { pageSize } from '../../plugins/cursors.js';
@@ -10,8 +10,12 @@ import { Handle, NAMED_BY_ORDER, strict } from './domain-schemas.js';
 import type { TransferService } from './transfer-service.js';
 import {
   AlreadyYours,
+  ApprovalMailLimit,
+  ApprovalMailTooSoon,
   DomainNotRegistered,
   InvalidAuthCode,
+  OwnerEmailUnknown,
+  TransferMailOff,
   TransferNotOpen,
   TransferPending,
   TransferProhibited,
@@ -24,7 +28,7 @@ import { PriceChanged } from './pricing.js';
 const Token = Type.String({
   minLength: 20,
   maxLength: 100,
-  description: 'The approval token from the transfer request, as the reseller handed it to the owner',
+  description: 'The approval token from the approval e-mail the domain’s owner received',
 });
 
 export interface TransferRouteOptions {
@@ -41,7 +45,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'Transfer a domain in: needs its auth code, then the owner’s approval',
         description:
-          'R-DOM-3. The answer carries approval_token once: hand it to the domain’s owner, who approves (or rejects) with POST /v1/domain-transfers/{id}/approve (or /reject). Without approval by expires_at the transfer expires. The transfer is charged (one year added to the expiry) when it completes.',
+          'R-DOM-3. An approval token is e-mailed to the domain’s owner of record (approval_sent_to shows where, masked; approval_mailed_at when it left), never to you: the owner approves (or rejects) with POST /v1/domain-transfers/{id}/approve (or /reject). Without approval by expires_at the transfer expires. The transfer is charged (one year added to the expiry) when it completes. 503 transfer_approval_mail_off when the server has no e-mail; 409 owner_email_unknown when the registry has no address for the owner.',
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 253 }),
@@ -79,25 +83,27 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           InvalidAuthCode,
           TransferPending,
           PriceChanged,
+          OwnerEmailUnknown,
+          TransferMailOff,
         ],
         response: {
-          201: Type.Object({ transfer: Transfer, approval_token: Type.String({ description: 'Shown once' }) }, strict),
+          201: Type.Object({ transfer: Transfer }, strict),
         },
       },
-      config: { guardSubjects: NAMED_BY_ORDER, sensitive: true },
+      config: { guardSubjects: NAMED_BY_ORDER },
     },
     async (req, reply) => {
       const account = await accounts.getAccount(tenantOf(req.principal));
       const b = req.body;
-      const r = await transfers.requestTransfer(account, {
+      const transfer = await transfers.requestTransfer(account, {
         name: b.name,
         authCode: b.auth_code,
         contacts: b.contacts,
         nameservers: b.nameservers,
         maxPrice: b.max_price,
       });
-      req.audit = { targetType: 'domain_transfer', targetId: r.transfer.id, details: { name: r.transfer.name } };
-      return reply.code(201).send({ transfer: view(account.id)(r.transfer), approval_token: r.approvalToken });
+      req.audit = { targetType: 'domain_transfer', targetId: transfer.id, details: { name: transfer.name } };
+      return reply.code(201).send({ transfer: view(account.id)(transfer) });
     },
   );
 
@@ -166,6 +172,35 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
       const me = tenantOf(req.principal);
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
       return view(me)(await transfers.cancelTransfer(me, req.params.id));
+    },
+  );
+
+  app.post(
+    '/v1/domain-transfers/:id/resend-approval',
+    {
+      schema: {
+        operationId: 'resendDomainTransferApproval',
+        tags: ['domains'],
+        summary: 'E-mail the owner a new approval request (the earlier token stops working)',
+        description:
+          'R-DOM-3. To the owner of record as the registry has it now. 409 approval_mail_too_soon within 10 minutes of the last one (retry_after says when), approval_mail_limit after 5 e-mails for the transfer.',
+        params: IdParams,
+        errors: [
+          NotFound,
+          TransferNotOpen,
+          ApprovalMailTooSoon,
+          ApprovalMailLimit,
+          DomainNotRegistered,
+          OwnerEmailUnknown,
+          TransferMailOff,
+        ],
+        response: { 200: Transfer },
+      },
+    },
+    async (req) => {
+      const me = tenantOf(req.principal);
+      req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
+      return view(me)(await transfers.resendApproval(me, req.params.id));
     },
   );
 

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { DateTime, Money, named, Page } from '../../schemas.js';
 import { strict } from './domain-schemas.js';
 import type { TransferRow } from './transfer-service.js';
+import { maskAddress } from './transfer-approval-mail.js';
 
 export const TransferStatus = Type.Enum([
   'pending_approval',
@@ -33,6 +34,13 @@ export const Transfer = named(
         description:
           "Why an approved transfer has not completed yet, or why it ended. To anyone but the gaining reseller, an approved transfer's reason (such as its funds) is not shown, only that it waits on the gaining side",
       }),
+      approval_sent_to: Type.Union([Type.String(), Type.Null()], {
+        description:
+          "Where the approval request was e-mailed: the domain's owner of record, masked (j***@example.com). R-DOM-3: the token goes only to the owner",
+      }),
+      approval_mailed_at: Type.Union([DateTime, Type.Null()], {
+        description: 'When the mail relay took the latest approval e-mail; null while it is queued',
+      }),
       requested_at: DateTime,
       expires_at: Type.String({ format: 'date-time', description: 'Without approval by then, the transfer expires' }),
       decided_at: NullableDateTime,
@@ -52,6 +60,8 @@ export const Transfer = named(
           price: { amount: 1099, currency: 'EUR' },
           charged: null,
           note: null,
+          approval_sent_to: 'j***@example.org',
+          approval_mailed_at: '2026-03-01T08:05:02.000Z',
           requested_at: '2026-03-01T08:05:00.000Z',
           expires_at: '2026-03-06T08:05:00.000Z',
           decided_at: null,
@@ -80,6 +90,8 @@ export const transferView = (accountId: string | null) => (t: TransferRow) => {
     price: gaining ? { amount: t.quotedAmount, currency: t.currency } : null,
     charged: gaining && t.chargedAmount !== null ? { amount: t.chargedAmount, currency: t.currency } : null,
     note: gaining ? t.note : sharedNote(t),
+    approval_sent_to: t.approvalSentTo === null ? null : maskAddress(t.approvalSentTo),
+    approval_mailed_at: t.approvalMailedAt ? t.approvalMailedAt.toISOString() : null,
     requested_at: t.requestedAt.toISOString(),
     expires_at: t.expiresAt.toISOString(),
     decided_at: t.decidedAt ? t.decidedAt.toISOString() : null,

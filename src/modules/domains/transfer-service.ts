@@ -1,8 +1,8 @@
 // Transfers in (R-DOM-3). The gaining reseller asks with the auth code; the transfer then waits for
-// the owner's approval, given with a token the reseller hands to its customer, and expires after the
-// TLD's (or the configured) time. pending_approval -> approved -> completed, or rejected, cancelled,
+// the owner's approval, given with a token e-mailed to the domain's owner of record (never shown to
+// the gaining reseller: transfer-approval-mail.ts), and expires after the TLD's (or the configured) time. pending_approval -> approved -> completed, or rejected, cancelled,
 // expired. The transfer is charged on completion, in the transaction that moves the name.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/client.js';
@@ -32,6 +32,7 @@ import { assertMaxPrice, honourQuote, isPremium, labelOf, operationPrice } from 
 import { addYears, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
+import { approvalTokenHash, type QueueApprovalMail } from './transfer-approval-mail.js';
 import { getTransfer, listTransfers, type TransferFilter } from './transfer-store.js';
 
 export const DomainNotRegistered = defineError(
@@ -54,6 +55,31 @@ export const TransferNotOpen = defineError(
   Type.Object({ transfer_status: Type.Optional(Type.String({ description: 'The transfer’s status now' })) }),
 );
 
+export const TransferMailOff = defineError(
+  'transfer_approval_mail_off',
+  503,
+  'Transfers need e-mail to reach the domain’s owner, and e-mail is off on this server',
+);
+export const OwnerEmailUnknown = defineError(
+  'owner_email_unknown',
+  409,
+  'The registry has no e-mail address for the domain’s owner, so the owner cannot be asked to approve',
+);
+export const ApprovalMailTooSoon = defineError(
+  'approval_mail_too_soon',
+  409,
+  'The last approval e-mail was asked for under 10 minutes ago',
+  Type.Object({ retry_after: Type.String({ format: 'date-time', description: 'When another may be asked for' }) }),
+);
+export const ApprovalMailLimit = defineError(
+  'approval_mail_limit',
+  409,
+  'The transfer has had the most approval e-mails it gets',
+);
+/** Approval e-mails one transfer may get: the first and four resends, at least 10 minutes apart. */
+export const MAX_APPROVAL_MAILS = 5;
+export const APPROVAL_RESEND_GAP_MS = 600_000;
+
 export type TransferRow = typeof domainTransfers.$inferSelect;
 export const OPEN = ['pending_approval', 'approved'];
 const LIVE_ELSEWHERE = new Set(['active', 'grace']);
@@ -64,6 +90,8 @@ export interface TransferDeps {
   catalogue: TldCatalogue;
   registry: RegistryBackend;
   seal(plaintext: string): string;
+  /** Queues the owner's approval e-mail; unset when e-mail is off, and transfers are then refused. */
+  queueApprovalMail?: QueueApprovalMail | undefined;
   /** Overrides the TLD's transfer_approval_days. */
   approvalHours?: number;
   log?: { warn(obj: object, msg: string): void };
@@ -72,7 +100,7 @@ export interface TransferDeps {
 /** Transfers for the routes: the rules below, and the reads of transfer-store.ts. */
 export function createTransferService(deps: TransferDeps) {
   return {
-    ...bindDeps(deps, { requestTransfer, approveTransfer, rejectTransfer }),
+    ...bindDeps(deps, { requestTransfer, approveTransfer, rejectTransfer, resendApproval }),
     cancelTransfer: (accountId: string, id: string) => cancelTransfer(deps.db, accountId, id),
     listTransfers: (accountId: string, f: TransferFilter) => listTransfers(deps.db, accountId, f),
     getTransfer: (accountId: string, id: string) => getTransfer(deps.db, accountId, id),
@@ -94,7 +122,21 @@ async function emitTransfer(tx: Tx, type: EventType<typeof Transfer>, t: Transfe
     });
 }
 
-const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+/** The mail queue, or 503 when e-mail is off: without it no owner can be asked. */
+function mailQueue(deps: TransferDeps): QueueApprovalMail {
+  if (!deps.queueApprovalMail)
+    throw new TransferMailOff('Transfers are off on this server: the operator has not set up e-mail (SMTP_URL)');
+  return deps.queueApprovalMail;
+}
+
+/** The owner's address of record, or 409 when the registry discloses none. */
+function ownerAddress(name: string, record: { registrantEmail: string | null }): string {
+  if (!record.registrantEmail)
+    throw new OwnerEmailUnknown(
+      `The registry has no e-mail address for the owner of ${name}; the owner must add one at the current registrar`,
+    );
+  return record.registrantEmail;
+}
 
 export async function requestTransfer(
   deps: TransferDeps,
@@ -107,7 +149,8 @@ export async function requestTransfer(
     maxPrice?: Money;
   },
   now = new Date(),
-): Promise<{ transfer: TransferRow; approvalToken: string }> {
+): Promise<TransferRow> {
+  const queueMail = mailQueue(deps);
   const tld = tldOf(input.name);
   const entry = deps.catalogue.forCurrency(caller.currency).get(tld);
   const invalid = invalidField;
@@ -149,6 +192,7 @@ export async function requestTransfer(
       throw new TransferProhibited(`${name} is in ${held.status} at its current registrar and cannot be transferred`);
     losingAccountId = held?.accountId ?? record.sponsorAccountId;
   }
+  const owner = ownerAddress(name, record);
   const yearly = operationPrice(entry, labelOf(name), 'transfer', caller.currency);
   assertMaxPrice({ amount: yearly, currency: caller.currency }, input.maxPrice);
 
@@ -165,7 +209,9 @@ export async function requestTransfer(
           unicodeName: parsed.unicode,
           tld,
           losingAccountId,
-          approvalTokenHash: tokenHash(approvalToken),
+          approvalTokenHash: approvalTokenHash(approvalToken),
+          approvalSentTo: owner,
+          approvalQueuedAt: now,
           ownerHandle: input.contacts.owner!,
           adminHandle: input.contacts.admin ?? null,
           techHandle: input.contacts.tech ?? null,
@@ -177,10 +223,11 @@ export async function requestTransfer(
           expiresAt: new Date(now.getTime() + waitMs),
         })
         .returning();
+      await queueMail(tx, { transferId: row!.id, sealedToken: deps.seal(approvalToken) });
       await emitTransfer(tx, TransferRequested, row!);
       return row!;
     });
-    return { transfer, approvalToken };
+    return transfer;
   } catch (err) {
     if (isUniqueViolation(err)) throw new TransferPending(`A transfer of ${name} is already waiting for approval`);
     throw err;
@@ -191,7 +238,7 @@ export async function requestTransfer(
 async function byToken(tx: Tx, id: string, token: string): Promise<TransferRow> {
   const [t] = await tx.select().from(domainTransfers).where(eq(domainTransfers.id, id)).for('update');
   const expected = t ? Buffer.from(t.approvalTokenHash, 'hex') : Buffer.alloc(32);
-  const given = Buffer.from(tokenHash(token), 'hex');
+  const given = Buffer.from(approvalTokenHash(token), 'hex');
   if (!t || !timingSafeEqual(expected, given))
     throw new NotFound('No such transfer, or the token is not its approval token');
   return t;
@@ -248,14 +295,20 @@ export async function rejectTransfer(
   });
 }
 
+/** The gaining account's transfer, locked; 404 for another account's (R-SEC-6). */
+async function gainingTransfer(tx: Tx, accountId: string, id: string): Promise<TransferRow> {
+  const [t] = await tx
+    .select()
+    .from(domainTransfers)
+    .where(and(eq(domainTransfers.id, id), eq(domainTransfers.accountId, accountId)))
+    .for('update');
+  if (!t) throw new NotFound('No such transfer in your account');
+  return t;
+}
+
 export async function cancelTransfer(db: Db, accountId: string, id: string, now = new Date()): Promise<TransferRow> {
   return db.transaction(async (tx) => {
-    const [t] = await tx
-      .select()
-      .from(domainTransfers)
-      .where(and(eq(domainTransfers.id, id), eq(domainTransfers.accountId, accountId)))
-      .for('update');
-    if (!t) throw new NotFound('No such transfer in your account');
+    const t = await gainingTransfer(tx, accountId, id);
     assertOpen(t, OPEN, now);
     const [row] = await tx
       .update(domainTransfers)
@@ -263,6 +316,49 @@ export async function cancelTransfer(db: Db, accountId: string, id: string, now 
       .where(eq(domainTransfers.id, id))
       .returning();
     await emitTransfer(tx, TransferCancelled, row!);
+    return row!;
+  });
+}
+
+/**
+ * A new approval e-mail to the owner of record (read again: the owner may have corrected it), with a
+ * new token: the earlier ones stop working. At least 10 minutes after the last one, and at most
+ * MAX_APPROVAL_MAILS in all, so the owner is never flooded.
+ */
+export async function resendApproval(
+  deps: TransferDeps,
+  accountId: string,
+  id: string,
+  now = new Date(),
+): Promise<TransferRow> {
+  const queueMail = mailQueue(deps);
+  return deps.db.transaction(async (tx) => {
+    const t = await gainingTransfer(tx, accountId, id);
+    assertOpen(t, ['pending_approval'], now);
+    const next = t.approvalQueuedAt ? new Date(t.approvalQueuedAt.getTime() + APPROVAL_RESEND_GAP_MS) : now;
+    if (next > now)
+      throw new ApprovalMailTooSoon(
+        `The last approval e-mail for ${t.name} was asked for at ${t.approvalQueuedAt!.toISOString()}; another from ${next.toISOString()}`,
+        { extensions: { retry_after: next.toISOString() } },
+      );
+    if (t.approvalMails >= MAX_APPROVAL_MAILS)
+      throw new ApprovalMailLimit(`${t.approvalMails} approval e-mails were sent for ${t.name}; no more`);
+    const record = await deps.registry.info(tx, t.name);
+    if (!record) throw new DomainNotRegistered(`${t.name} is no longer registered`);
+    const owner = ownerAddress(t.name, record);
+    const approvalToken = `rat_${randomToken()}`;
+    const [row] = await tx
+      .update(domainTransfers)
+      .set({
+        approvalTokenHash: approvalTokenHash(approvalToken),
+        approvalSentTo: owner,
+        approvalQueuedAt: now,
+        approvalMailedAt: null,
+        approvalMails: t.approvalMails + 1,
+      })
+      .where(eq(domainTransfers.id, id))
+      .returning();
+    await queueMail(tx, { transferId: id, sealedToken: deps.seal(approvalToken) });
     return row!;
   });
 }

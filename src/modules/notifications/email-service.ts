@@ -15,25 +15,14 @@ import type { Db, Tx } from '../../db/client.js';
 import { activeUsersOf, type AccountReader } from '../accounts/api.js';
 import { eventType, findEvent } from '../events/api.js';
 import type { FanoutEvent, EventSink } from '../../plugins/event-fanout.js';
-import { renderEventMail, type RenderedMail } from './email-render.js';
+import { senderDomain, type MailTransport, type OutgoingMail } from '../../plugins/mailer.js';
+import { renderEventMail } from './email-render.js';
 import { recipientsOf, uniqueAddresses } from './recipient-service.js';
 
 export const EMAIL_JOB = 'notifications.email';
 
 /** What one queued e-mail carries: the event and one recipient (a user id, or an address). */
 export type EmailJobPayload = { eventId: string; userId: string } | { eventId: string; address: string };
-
-export interface OutgoingMail extends RenderedMail {
-  from: string;
-  to: string;
-  messageId: string;
-  headers: Record<string, string>;
-}
-
-/** The SMTP relay as this service needs it (nodemailer's transport in index.ts). */
-export interface MailTransport {
-  send(mail: OutgoingMail): Promise<void>;
-}
 
 export interface EmailServiceDeps {
   db: Db;
@@ -43,12 +32,6 @@ export interface EmailServiceDeps {
   publicUrl: string | undefined;
   /** Queues the jobs in the fan-out's transaction. */
   enqueue: (payloads: EmailJobPayload[], tx: Tx) => Promise<unknown>;
-}
-
-/** The domain of the From address (for Message-IDs); a From without one gets a reserved name. */
-export function senderDomain(from: string): string {
-  const m = /@([^\s<>@"]+)\s*>?\s*$/.exec(from.trim());
-  return m?.[1]?.toLowerCase() ?? 'reseller-api.invalid';
 }
 
 function parsePayload(p: unknown): EmailJobPayload {

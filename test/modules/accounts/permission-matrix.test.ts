@@ -27,6 +27,7 @@ import {
   type Role,
 } from '../../../src/modules/accounts/permissions.js';
 import { buildTestApp } from '../../helpers/app.js';
+import { smtpReceiver } from '../../helpers/smtp.js';
 import { CUSTOMER, credit, registered } from '../../helpers/domains.js';
 import { addUser, apiKey, bearer, loginAs, operator, reseller, STRONG_PASSWORD } from '../../helpers/fixtures.js';
 import { deliveriesOf } from '../../helpers/webhooks.js';
@@ -119,7 +120,11 @@ function classify(status: number, code: string | undefined): Outcome | `broken: 
 
 // One app for the file. The guard would refuse the same failing command from the next caller, and
 // one account makes thousands of calls here: neither is under test.
-const { app } = await buildTestApp(t, { env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000' } });
+// E-mail on (a real SMTP server on loopback): a transfer needs it to reach the owner (R-DOM-3).
+const smtp = await smtpReceiver(t);
+const { app } = await buildTestApp(t, {
+  env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000', SMTP_URL: smtp.url },
+});
 type Doc = {
   paths: Record<
     string,
@@ -880,6 +885,9 @@ function buildCases(app: App, fx: Fixtures): Record<string, Case> {
     },
     listDomainTransfers: get('/v1/domain-transfers'),
     getDomainTransfer: get(`/v1/domain-transfers/${fx.transferId}`),
+    resendDomainTransferApproval: {
+      call: () => ({ method: 'POST', url: `/v1/domain-transfers/${fx.transferId}/resend-approval` }),
+    },
     cancelDomainTransfer: { call: () => ({ method: 'POST', url: `/v1/domain-transfers/${fx.transferId}/cancel` }) },
     approveDomainTransfer: {
       call: () => ({

@@ -3,8 +3,16 @@ import { eq } from 'drizzle-orm';
 import { registryNames } from '../../../src/db/schema/index.js';
 import type { App } from '../../../src/app.js';
 import { builtInRegistry } from '../../../src/modules/domains/registry.js';
-import { buildTestApp } from '../../helpers/app.js';
-import { balanceOf, credit, domainSetup, fundedReseller, registered } from '../../helpers/domains.js';
+import {
+  approvalTokenFor,
+  decideTransfer as decide,
+  balanceOf,
+  credit,
+  domainSetup,
+  fundedReseller,
+  mailingTestApp,
+  registered,
+} from '../../helpers/domains.js';
 import { feedSettled } from '../../helpers/events.js';
 import { bearer, type Reseller } from '../../helpers/fixtures.js';
 
@@ -27,11 +35,9 @@ const request = (app: App, r: R, body: Record<string, unknown>) =>
     headers: bearer(r.token),
     payload: { contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, ...body },
   });
-const decide = (app: App, id: string, what: 'approve' | 'reject', token: string) =>
-  app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });
 
 t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it is charged on completion', async (t) => {
-  const { app, store } = await buildTestApp(t);
+  const { app, store } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const d = await registered(app, losing, 'moving.com');
@@ -53,7 +59,8 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
   const before = await balanceOf(app, gaining);
   const asked = await request(app, gaining, { name: 'moving.com', auth_code: code });
   t.equal(asked.statusCode, 201);
-  const { transfer, approval_token: token } = asked.json();
+  const { transfer } = asked.json();
+  const token = await approvalTokenFor(app, transfer.id);
   t.match(transfer, {
     name: 'moving.com',
     status: 'pending_approval',
@@ -137,13 +144,12 @@ t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it i
 });
 
 t.test('R-DOM-3: a transfer the owner does not approve in time expires (injected clock)', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const { code } = await heldElsewhere(app, losing, 'slow-owner.com');
-  const { transfer, approval_token: token } = (
-    await request(app, gaining, { name: 'slow-owner.com', auth_code: code })
-  ).json();
+  const { transfer } = (await request(app, gaining, { name: 'slow-owner.com', auth_code: code })).json();
+  const token = await approvalTokenFor(app, transfer.id);
 
   t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) - 1000)), 0, 'not yet');
   t.equal(await app.jobs.run('domain-transfers', new Date(Date.parse(transfer.expires_at) + 1000)), 1, 'expired');
@@ -164,20 +170,21 @@ t.test('R-DOM-3: a transfer the owner does not approve in time expires (injected
 });
 
 t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const { code } = await heldElsewhere(app, losing, 'stay-put.com');
   const first = (await request(app, gaining, { name: 'stay-put.com', auth_code: code })).json();
-  const rejected = await decide(app, first.transfer.id, 'reject', first.approval_token);
+  const rejected = await decide(app, first.transfer.id, 'reject', await approvalTokenFor(app, first.transfer.id));
   t.match(rejected.json(), { status: 'rejected', note: 'rejected by the owner' });
   t.equal(
-    (await decide(app, first.transfer.id, 'approve', first.approval_token)).json().code,
+    (await decide(app, first.transfer.id, 'approve', await approvalTokenFor(app, first.transfer.id))).json().code,
     'transfer_not_open',
     'no approval after a rejection',
   );
 
   const second = (await request(app, gaining, { name: 'stay-put.com', auth_code: code, nameservers: [] })).json();
+  const secondToken = await approvalTokenFor(app, second.transfer.id);
   const other = await fundedReseller(app, op.token, 0);
   t.equal(
     (
@@ -196,7 +203,7 @@ t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => 
     headers: bearer(gaining.token),
   });
   t.equal(cancelled.json().status, 'cancelled');
-  t.equal((await decide(app, second.transfer.id, 'approve', second.approval_token)).json().code, 'transfer_not_open');
+  t.equal((await decide(app, second.transfer.id, 'approve', secondToken)).json().code, 'transfer_not_open');
   const list = (
     await app.inject({ method: 'GET', url: '/v1/domain-transfers?limit=1', headers: bearer(gaining.token) })
   ).json();
@@ -218,13 +225,12 @@ t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => 
 });
 
 t.test('R-DOM-3: approved without funds, the transfer waits and completes after a top-up', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token, 500);
   const { code } = await heldElsewhere(app, losing, 'pay-later.com');
-  const { transfer, approval_token: token } = (
-    await request(app, gaining, { name: 'pay-later.com', auth_code: code })
-  ).json();
+  const { transfer } = (await request(app, gaining, { name: 'pay-later.com', auth_code: code })).json();
+  const token = await approvalTokenFor(app, transfer.id);
   const approved = await decide(app, transfer.id, 'approve', token);
   t.equal(approved.statusCode, 200);
   t.equal(approved.json().status, 'approved');
@@ -262,7 +268,7 @@ t.test('R-DOM-3: approved without funds, the transfer waits and completes after 
 });
 
 t.test('R-DOM-3: names nobody holds, or the caller holds, are not transferred', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await mailingTestApp(t);
   const { r } = await domainSetup(app);
   const unregistered = await request(app, r, { name: 'nobody-has-this.com', auth_code: 'x' });
   t.equal(unregistered.json().code, 'domain_not_registered');
@@ -275,13 +281,12 @@ t.test('R-DOM-3: names nobody holds, or the caller holds, are not transferred', 
 t.test(
   'R-DOM-3: a domain locked again by its reseller before approval does not move; a transferred name gets no add-grace refund',
   async (t) => {
-    const { app } = await buildTestApp(t);
+    const { app } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
     const { code } = await heldElsewhere(app, losing, 'second-thoughts.com');
-    const { transfer, approval_token: token } = (
-      await request(app, gaining, { name: 'second-thoughts.com', auth_code: code })
-    ).json();
+    const { transfer } = (await request(app, gaining, { name: 'second-thoughts.com', auth_code: code })).json();
+    const token = await approvalTokenFor(app, transfer.id);
     await app.inject({ method: 'POST', url: '/v1/domains/second-thoughts.com/lock', headers: bearer(losing.token) });
     const approved = (await decide(app, transfer.id, 'approve', token)).json();
     t.equal(approved.status, 'approved', 'approved by the owner');
@@ -310,7 +315,7 @@ t.test(
 );
 
 t.test('R-DOM-5: a transfer adds a year, never past the TLD maximum of 10 years ahead', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
   const { d, code } = await heldElsewhere(app, losing, 'ten-years.com');
@@ -324,7 +329,12 @@ t.test('R-DOM-5: a transfer adds a year, never past the TLD maximum of 10 years 
   const expiry = renewed.json().domain.expires_at as string;
   const asked = await request(app, gaining, { name: 'ten-years.com', auth_code: code });
   t.equal(asked.statusCode, 201, asked.body);
-  const done = await decide(app, asked.json().transfer.id, 'approve', asked.json().approval_token);
+  const done = await decide(
+    app,
+    asked.json().transfer.id,
+    'approve',
+    await approvalTokenFor(app, asked.json().transfer.id),
+  );
   t.equal(done.statusCode, 200, done.body);
   const mine = await app.inject({ method: 'GET', url: '/v1/domains/ten-years.com', headers: bearer(gaining.token) });
   t.equal(mine.json().expires_at, expiry, 'already 10 years ahead: the expiry stays');
