@@ -51,7 +51,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentServ
         tags: ['fair-use'],
         summary: 'Announce bulk work for a UTC day, in advance (R-API-3)',
         description:
-          'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many.',
+          'Above the daily threshold of orders and updates, calls are flagged and past the ceiling refused unless a notice for that day announces at least that many. A notice is filed in advance: for today only while today’s count is within the threshold (422 not_in_advance at /body/date otherwise), or for a later day.',
         body: BulkNoticeBody,
         errors: [NotFound],
         response: { 201: BulkNotice },

@@ -5,12 +5,14 @@ import { claimDueRows } from '../../db/claim-due-rows.js';
 import type { Db } from '../../db/client.js';
 import { accounts, bulkNotices, fairUseIncidents, ladderSteps } from '../../db/schema/index.js';
 import { NotFound, ValidationFailed, type FieldErrorBody } from '../../errors.js';
-import { utcDay } from './bulk.js';
+import { commandsOn, utcDay } from './bulk.js';
 import { endApiSuspension, type LadderAction } from './incidents.js';
 
 export interface IncidentDeps {
   db: Db;
   periodDays: number;
+  /** R-API-3's daily threshold: a notice for today filed past it is not in advance. */
+  bulkThreshold: number;
   /** Makes a lifted suspension take effect at once on this instance. */
   revokeCredentials(accountId: string): void;
 }
@@ -49,12 +51,26 @@ export interface NewBulkNotice {
   createdBy: string;
 }
 
-/** R-API-3: a notice is filed in advance, for today or a later UTC day. */
+/**
+ * R-API-3: a notice is filed in advance, for today or a later UTC day. One for today is in advance
+ * only while today's orders and updates are within the threshold: filed once past it (warned, or
+ * refused at the ceiling), it would lift the ceiling after the fact, so it is refused.
+ */
 async function fileBulkNotice(d: IncidentDeps, notice: NewBulkNotice) {
-  if (notice.day < utcDay()) {
+  const today = utcDay();
+  if (notice.day < today) {
     throw new ValidationFailed('A bulk notice is filed in advance: today or a later day', {
-      errors: [{ pointer: '/body/date', code: 'in_the_past', message: `must be ${utcDay()} or later` }],
+      errors: [{ pointer: '/body/date', code: 'in_the_past', message: `must be ${today} or later` }],
     });
+  }
+  if (notice.day === today) {
+    const done = await commandsOn(d.db, notice.accountId, today);
+    if (done > d.bulkThreshold) {
+      const message = `${done} orders and updates today are past the threshold of ${d.bulkThreshold}: a notice for today is no longer in advance; file it for a later day`;
+      throw new ValidationFailed(message, {
+        errors: [{ pointer: '/body/date', code: 'not_in_advance', message }],
+      });
+    }
   }
   const [row] = await d.db.insert(bulkNotices).values(notice).returning();
   return row!;

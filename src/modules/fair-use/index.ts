@@ -23,6 +23,7 @@ export default async function fairUseArea(app: FastifyInstance, { config }: Area
   const incidents = createIncidentService({
     db,
     periodDays: config.incidentPeriodDays,
+    bulkThreshold: config.bulkDailyThreshold,
     revokeCredentials: (accountId) => app.credentialCache.revoke({ accountId }),
   });
   // R-API-4: a suspension past its end is written down and reported (fair_use.api_suspension_lifted).

@@ -267,16 +267,44 @@ t.test(
       payload: { date: '2020-01-01', expected_count: 100, description: 'late' },
     });
     t.equal(past.statusCode, 422, 'a notice is filed in advance');
-    const notice = await app.inject({
+    const late = await app.inject({
       method: 'POST',
       url: '/v1/fair-use/bulk-notices',
       headers: bearer(r.token),
+      payload: { date: today, expected_count: 1_000_000, description: 'refused, so now I announce it' },
+    });
+    t.equal(late.statusCode, 422, 'a notice for today filed past the threshold is not in advance');
+    t.match(late.json().errors, [{ pointer: '/body/date', code: 'not_in_advance' }]);
+    t.equal((await change(8)).json().code, 'bulk_notice_required', 'and it lifts nothing: the ceiling stands');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const ahead = await app.inject({
+      method: 'POST',
+      url: '/v1/fair-use/bulk-notices',
+      headers: bearer(r.token),
+      payload: { date: tomorrow, expected_count: 20, description: 'the rest tomorrow' },
+    });
+    t.equal(ahead.statusCode, 201, 'a later day is still in advance');
+
+    // Another account announces today's work before it passes the threshold: covered.
+    const planned = await reseller(app, op.token);
+    const notice = await app.inject({
+      method: 'POST',
+      url: '/v1/fair-use/bulk-notices',
+      headers: bearer(planned.token),
       payload: { date: today, expected_count: 20, description: 'migrating 20 domains' },
     });
     t.equal(notice.statusCode, 201);
-    const covered = await change(8);
-    t.equal(covered.statusCode, 200, 'a notice that covers the count lets the work through');
-    t.notOk(covered.headers['fair-use-warning']);
+    const answers = [];
+    for (let i = 1; i <= 8; i++) {
+      const res = await app.inject({
+        method: 'PATCH',
+        url: '/v1/account',
+        headers: bearer(planned.token),
+        payload: { address: `Avenue ${i}` },
+      });
+      answers.push([res.statusCode, res.headers['fair-use-warning'] ? 'warn' : '-']);
+    }
+    t.same(answers, Array(8).fill([200, '-']), 'a notice in advance that covers the count lets the work through');
   },
 );
 
