@@ -291,10 +291,13 @@ const reportStatement = preparedStatement<ReportRow>(
                CASE WHEN p.status <> 'terminated' THEN nextval('audit_events_id_seq') END AS report_id
         -- LATERAL ... LIMIT 1: one primary-key lookup per report; joined plainly, the planner takes
         -- the function's 100-row guess and scans every license. A repeat of a remembered failure
-        -- (R-API-2) finds no license: it writes nothing.
+        -- (R-API-2) finds no license: it writes nothing. FOR SHARE: a report that waits for a
+        -- license another transaction holds (a resolution of potential multi-use) reads the row
+        -- that transaction left, not this statement's older snapshot (READ COMMITTED); the address
+        -- rows are then read through the upsert, newest too. Reports do not block one another.
         FROM q JOIN g ON g.ord = q.ord AND g.guard_failed_ms IS NULL CROSS JOIN LATERAL (
           SELECT * FROM plesk_licenses p
-          WHERE p.id = q.id AND (q.account IS NULL OR p.account_id = q.account) LIMIT 1) p),
+          WHERE p.id = q.id AND (q.account IS NULL OR p.account_id = q.account) LIMIT 1 FOR SHARE) p),
       rep AS (
         INSERT INTO license_ip_reports (id, license_id, addresses, source, seen_at, request_account_id,
           request_user_id, request_credential_type, request_credential_id, request_address, request_id)
