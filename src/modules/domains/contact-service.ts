@@ -1,4 +1,5 @@
 // Contact handles (R-DOM-1): complete, valid contact data per handle, owned by one account.
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { randomBytes } from 'node:crypto';
 import { and, asc, eq, gt, inArray, notInArray, or, sql } from 'drizzle-orm';
 import { queryRows, type Db } from '../../db/client.js';
@@ -21,6 +22,18 @@ export function newHandle(): string {
 }
 
 /** Checks a schema cannot express; every problem is reported with its pointer. */
+/**
+ * R-DOM-1: a phone number (+CC.NUMBER, the form the schema checks) whose CC is a country calling
+ * code in use and whose number has a length possible there (libphonenumber's metadata); why not, or null.
+ */
+export function phoneProblem(phone: string): string | null {
+  const [cc = '', national = ''] = phone.slice(1).split('.');
+  const parsed = parsePhoneNumberFromString(`+${cc}${national}`);
+  if (!parsed || parsed.countryCallingCode !== cc) return `+${cc} is not a country calling code`;
+  if (!parsed.isPossible()) return `${phone} is not a possible length for a +${cc} number`;
+  return null;
+}
+
 export function contactProblems(c: Partial<ContactInput>): FieldErrorBody[] {
   const out: FieldErrorBody[] = [];
   if (c.country !== undefined && !isCountryCode(c.country))
@@ -29,6 +42,8 @@ export function contactProblems(c: Partial<ContactInput>): FieldErrorBody[] {
       code: 'invalid_country',
       message: `${c.country} is not an ISO 3166-1 alpha-2 country code`,
     });
+  const phone = c.phone === undefined ? null : phoneProblem(c.phone);
+  if (phone) out.push({ pointer: '/body/phone', code: 'invalid_phone', message: phone });
   if (c.street !== undefined && c.street.every((l) => l.trim() === ''))
     out.push({ pointer: '/body/street', code: 'required', message: 'at least one street line' });
   for (const [field, value] of Object.entries({ name: c.name, city: c.city, postal_code: c.postalCode })) {

@@ -51,6 +51,41 @@ t.test('R-DOM-1: a complete contact gets a handle; every field is validated', as
     payload: { ...CUSTOMER, country: 'YU' },
   });
   t.equal(withdrawn.statusCode, 422, 'a withdrawn code (Yugoslavia) is refused');
+  // The phone's country calling code is one in use, and the number a length possible there.
+  for (const [phone, why] of [
+    ['+999.123456789', 'no country uses +999'],
+    ['+4.9301234567', '+4 alone is no calling code (+49 is)'],
+    ['+1.2345', 'too short for a +1 number'],
+  ] as const) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/contacts',
+      headers: bearer(r.token),
+      payload: { ...CUSTOMER, phone },
+    });
+    t.match(
+      res.json(),
+      { code: 'validation_failed', errors: [{ pointer: '/body/phone', code: 'invalid_phone' }] },
+      why,
+    );
+  }
+  for (const phone of ['+420.601234567', '+1.2025550123', '+44.2071234567', '+49.301234567']) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/contacts',
+      headers: bearer(r.token),
+      payload: { ...CUSTOMER, phone },
+    });
+    t.equal(res.statusCode, 201, `${phone} is a possible number`);
+  }
+  const handle = created.json().handle as string;
+  const patched = await app.inject({
+    method: 'PATCH',
+    url: `/v1/contacts/${handle}`,
+    headers: bearer(r.token),
+    payload: { phone: '+999.123456789' },
+  });
+  t.match(patched.json().errors, [{ pointer: '/body/phone', code: 'invalid_phone' }], 'an edit is checked too');
   const missing = await app.inject({
     method: 'POST',
     url: '/v1/contacts',
