@@ -3,15 +3,18 @@
 // - Registered (any channel), it is Low and on the provider's side: a full period starts (R-TKT-2/3).
 // - A reply or an information request ends the period (a response). The user's next message, or the
 //   information, starts a full new one. A priority change recomputes the running period from its
-//   start; so does involving the product team (business hours whatever the priority, R-TKT-9).
+//   start; so does involving the product team (business hours whatever the priority, R-TKT-9). A
+//   period that has breached keeps its goal and its breach: the change applies from the next one.
 // - Operators pause the clock for a vendor's answer or until an agreed time (6.8), and may waive the
-//   deadline (6.6): the ticket then shows that instead of a breach.
+//   deadline (6.6): the ticket then shows that instead of a breach. A running pause outlives a split
+//   (it stays with the original) and a merge (the merged ticket carries it on).
 // - The user suspends (the period stops; resuming starts a full one, R-TKT-5) or revokes.
 // - 72 hours in awaiting_user close it (information_not_provided, R-TKT-6). A close notifies (an
 //   event); an objection within 5 days reopens it with a new period, otherwise it becomes
 //   closed_without_comments (R-TKT-7).
 // - Split and merge: the resulting tickets' periods run from the creation of the most recent ticket
-//   involved (R-TKT-8); each keeps its history and links to the others.
+//   involved (R-TKT-8); each keeps its history and links to the others. A merge leaves a suspended
+//   ticket suspended, and one on the user's side there unless an open ticket is merged into it.
 import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import { Type } from 'typebox';
@@ -52,6 +55,7 @@ import { PRODUCTS } from './schemas.js';
 import { sniffContentType } from './sniff.js';
 import { deadlineOf, elapsed, instantAt, periodGoal, type Clock, type Priority } from './sla.js';
 import {
+  calendarOf,
   clockOf,
   clockWith,
   defaultCalendarCache,
@@ -69,6 +73,7 @@ import {
   ticketView,
   unusableCalendar,
   viewOf,
+  type PauseRow,
   type PeriodRow,
   type TicketRow,
   type TicketView,
@@ -241,23 +246,58 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     return scheduleOn(await clockOf(tx, p, await pausesOf(tx, [p.id])));
   }
 
-  async function startPeriod(tx: Tx, t: TicketRow, cause: string, at: Date): Promise<void> {
+  /**
+   * A new period of `t` from `at`. `carried` is a pause running on the work it carries on (a split's
+   * original, a merge's result, 6.8): the new period starts paused with the same reason, note and
+   * agreed time, from its start or the pause's, whichever is later, until unpaused.
+   */
+  async function startPeriod(
+    tx: Tx,
+    t: TicketRow,
+    cause: string,
+    at: Date,
+    carried: PauseRow | null = null,
+  ): Promise<void> {
     const business = periodGoal(t.priority as Priority, t.productTeam).business;
     const row = periodRow(t, cause, at, business ? (await defaultCalendarRow(tx)).id : null);
-    Object.assign(row, await schedule(tx, row));
+    const pause: PauseRow | null = carried && {
+      id: randomUUID(),
+      periodId: row.id,
+      ticketId: t.id,
+      reason: carried.reason,
+      note: carried.note,
+      startedAt: new Date(Math.max(at.getTime(), carried.startedAt.getTime())),
+      until: carried.until,
+      endedAt: null,
+    };
+    if (row.outcome !== 'not_applicable')
+      Object.assign(row, scheduleOn(clockWith(row, pause ? [pause] : [], await calendarOf(tx, row))));
     await tx.insert(ticketPeriods).values(row);
+    if (pause) await tx.insert(ticketPauses).values(pause);
   }
 
-  /** Recomputes the running period after a change of priority, team, pause or calendar. */
+  /** The pause running on the ticket's running period at `at`, if any (an agreed time not yet come). */
+  async function runningPause(tx: Tx, ticketId: string, at: Date): Promise<PauseRow | null> {
+    const p = await runningPeriod(tx, ticketId);
+    const pause = p ? await openPause(tx, p.id) : undefined;
+    return pause && !(pause.until && pause.until <= at) ? pause : null;
+  }
+
+  /**
+   * Recomputes the running period after a change of priority, team, pause or calendar. A period
+   * that has breached (its deadline passed, ticket.sla.breached sent) keeps the goal, calendar and
+   * deadline it breached on: a breach that happened stays one (R-TKT-3), and a new priority or team
+   * applies from the next period.
+   */
   async function reschedule(tx: Tx, p: PeriodRow, changes: Partial<PeriodRow> = {}): Promise<void> {
+    if (p.breachedAt !== null) return;
     const next = { ...p, ...changes };
     const s = await schedule(tx, next);
-    // A warning or breach already sent stays sent unless the new deadline moved past it.
+    // A warning already sent stays sent unless the new deadline moved past it.
     const warnedAt = next.warnedAt && s.warnAt && s.warnAt <= next.warnedAt ? next.warnedAt : null;
-    const breachedAt = next.breachedAt && s.deadlineAt && s.deadlineAt <= next.breachedAt ? next.breachedAt : null;
     await tx
       .update(ticketPeriods)
-      .set({ ...changes, ...s, warnedAt, breachedAt })
+      .set({ ...changes, ...s, warnedAt })
       .where(eq(ticketPeriods.id, p.id));
   }
 
@@ -276,7 +316,8 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     const clock = await clockOf(tx, p, await pausesOf(tx, [p.id]));
     const used = elapsed(clock, at.getTime());
     const response = ['reply', 'information_request', 'closed'].includes(by);
-    const late = used > clock.goalMs;
+    // A period whose breach was recorded stays breached, whatever its clock shows now.
+    const late = used > clock.goalMs || p.breachedAt !== null;
     const outcome =
       p.outcome === 'not_applicable' ? 'not_applicable' : late ? 'breached' : response ? 'met' : 'stopped';
     await tx
@@ -749,7 +790,10 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
       });
     },
 
-    /** R-TKT-2: the provider assigns the priority; the running period is recomputed from its start. */
+    /**
+     * R-TKT-2: the provider assigns the priority; the running period is recomputed from its start,
+     * unless it has breached (reschedule: it keeps the goal it breached on; later periods take this one).
+     */
     setPriority(operator: Caller, id: string, priority: Priority, reason: string | null) {
       return change(operator, id, async (tx, t, at) => {
         allowed(t, LIVE);
@@ -855,6 +899,7 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
     /**
      * R-TKT-8: chosen messages move to a new ticket (same account and subject of concern, its own
      * priority); both deadlines run from the new ticket's creation (the most recent ticket involved).
+     * A running pause stays with the original, whose new period starts paused (6.8).
      */
     split(operator: Caller, id: string, messageIds: string[], subject: string, priority: Priority | null) {
       return change(operator, id, async (tx, t, at) => {
@@ -917,8 +962,10 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
         await startPeriod(tx, created!, 'split', at);
         let original = await update(tx, t, { slaOriginAt: at }, at);
         if (t.state === 'open') {
+          // 6.8: a running pause stays with the original (the work it waits for); the new ticket runs.
+          const pause = await runningPause(tx, t.id, at);
           await endPeriod(tx, t.id, 'split', at);
-          await startPeriod(tx, original, 'split', at);
+          await startPeriod(tx, original, 'split', at, pause);
         }
         original = (await findTicket(tx, null, t.id))!;
         const newView = await done(tx, created!, at, TicketSplit);
@@ -929,43 +976,75 @@ export function createTicketService(deps: { db: Db; now: () => Date; config: Con
 
     /**
      * R-TKT-8: the others merge into this one (same account): they become `merged`, keeping their
-     * history; this one is open with a period from the creation of the most recent ticket involved.
+     * history. This one takes a period from the creation of the most recent ticket involved if it is
+     * open, or if it is on the user's side (answered, awaiting_user) and a ticket merged into it is
+     * open (provider-side work comes with it); otherwise it stays as it was: a suspension is the
+     * user's (R-TKT-5), and information still awaited keeps its request and its 72 hours (R-TKT-4).
+     * A running pause (6.8) carries on in the new period: this ticket's own, else the earliest of
+     * the merged ones'. Due timers of the tickets involved fire first, committed on their own, as
+     * for any change.
      */
-    merge(operator: Caller, id: string, otherIds: string[]) {
-      return db.transaction(async (tx) => {
-        const at = deps.now();
-        const ids = [...new Set([id, ...otherIds])].sort();
-        if (ids.length < 2) invalidField('/body/ticket_ids', 'nothing_to_merge', 'Name at least one other ticket');
-        // Locked in id order: two merges never deadlock.
-        const rows: TicketRow[] = [];
-        for (const tid of ids) {
-          const r = await findTicket(tx, null, tid, { lock: true });
-          if (!r) throw new NotFound(`No such ticket: ${tid}`);
-          rows.push(r);
-        }
-        const target = rows.find((r) => r.id === id)!;
-        // The pointer names the first offending entry of the body's ticket_ids, by its index there
-        // (`rows` are in id order with the target among them, so not theirs).
-        for (const [i, other] of otherIds.entries()) {
-          if (rows.find((r) => r.id === other)!.accountId !== target.accountId)
-            invalidField(`/body/ticket_ids/${i}`, 'other_account', 'Only tickets of one account merge');
-        }
-        for (const r of rows) allowed(r, ['open', 'suspended', ...USER_SIDE]);
-        const origin = new Date(Math.max(...rows.map((r) => r.createdAt.getTime())));
-        for (const r of rows.filter((x) => x.id !== id)) {
-          await endPeriod(tx, r.id, 'merged', at);
-          await tx.insert(ticketLinks).values([
-            { ticketId: r.id, otherId: id, kind: 'merged_into', at },
-            { ticketId: id, otherId: r.id, kind: 'merged_from', at },
-          ]);
-          const merged = await update(tx, r, { state: 'merged', mergedInto: id, informationRequestedAt: null }, at);
-          await done(tx, merged, at, TicketMerged);
-        }
-        await endPeriod(tx, id, 'merged', at);
-        const row = await update(tx, target, { state: 'open', informationRequestedAt: null, slaOriginAt: origin }, at);
-        await startPeriod(tx, row, 'merged', origin);
-        return done(tx, row, at, TicketMerged);
-      });
+    async merge(operator: Caller, id: string, otherIds: string[]) {
+      const at = deps.now();
+      const ids = [...new Set([id, ...otherIds])].sort();
+      if (ids.length < 2) invalidField('/body/ticket_ids', 'nothing_to_merge', 'Name at least one other ticket');
+      const attempt = (fireDueTimers: boolean) =>
+        db.transaction(async (tx): Promise<{ view: TicketView } | null> => {
+          // Locked in id order: two merges never deadlock.
+          const rows: TicketRow[] = [];
+          for (const tid of ids) {
+            const r = await findTicket(tx, null, tid, { lock: true });
+            if (!r) throw new NotFound(`No such ticket: ${tid}`);
+            rows.push(r);
+          }
+          const target = rows.find((r) => r.id === id)!;
+          // The pointer names the first offending entry of the body's ticket_ids, by its index there
+          // (`rows` are in id order with the target among them, so not theirs).
+          for (const [i, other] of otherIds.entries()) {
+            if (rows.find((r) => r.id === other)!.accountId !== target.accountId)
+              invalidField(`/body/ticket_ids/${i}`, 'other_account', 'Only tickets of one account merge');
+          }
+          const due = rows.filter((r) => r.nextTimerAt && r.nextTimerAt <= at);
+          if (fireDueTimers && due.length) {
+            for (const r of due) await timersOf(tx, r, at);
+            return null;
+          }
+          for (const r of rows) allowed(r, ['open', 'suspended', ...USER_SIDE]);
+          const origin = new Date(Math.max(...rows.map((r) => r.createdAt.getTime())));
+          const others = rows.filter((x) => x.id !== id);
+          const toProviderSide =
+            target.state === 'open' || (USER_SIDE.includes(target.state) && others.some((r) => r.state === 'open'));
+          let carried = await runningPause(tx, id, at);
+          for (const r of others) {
+            const pause = await runningPause(tx, r.id, at);
+            if (pause && (!carried || (carried.ticketId !== id && pause.startedAt < carried.startedAt)))
+              carried = pause;
+          }
+          for (const r of others) {
+            await endPeriod(tx, r.id, 'merged', at);
+            await tx.insert(ticketLinks).values([
+              { ticketId: r.id, otherId: id, kind: 'merged_into', at },
+              { ticketId: id, otherId: r.id, kind: 'merged_from', at },
+            ]);
+            const merged = await update(tx, r, { state: 'merged', mergedInto: id, informationRequestedAt: null }, at);
+            await done(tx, merged, at, TicketMerged);
+          }
+          if (!toProviderSide) {
+            // Suspended, or the user's turn with nothing for the provider: as it was, no period.
+            const row = await update(tx, target, { slaOriginAt: origin }, at);
+            return { view: await done(tx, row, at, TicketMerged) };
+          }
+          await endPeriod(tx, id, 'merged', at);
+          const row = await update(
+            tx,
+            target,
+            { state: 'open', informationRequestedAt: null, slaOriginAt: origin },
+            at,
+          );
+          await startPeriod(tx, row, 'merged', origin, carried);
+          return { view: await done(tx, row, at, TicketMerged) };
+        });
+      return ((await attempt(true)) ?? (await attempt(false)))!.view;
     },
 
     /**
