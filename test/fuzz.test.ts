@@ -14,7 +14,7 @@ t.test(
   async (t) => {
     // E-mail on (a real SMTP server on loopback): without it a transfer is 503 by design (R-DOM-3).
     const smtp = await smtpReceiver(t);
-    const { app } = await buildTestApp(t, { env: { SMTP_URL: smtp.url } });
+    const { app } = await buildTestApp(t, { env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://api.reseller.test' } });
     t.comment(`fuzz seed ${seed} (FUZZ_SEED=${seed} to reproduce)`);
     const summary = await runFuzz(app, { seed, cases });
     t.comment(

@@ -60,6 +60,8 @@ const OWN_CODES = new Set([
   'idempotency_key_reused',
   'delivery_in_flight',
   'approval_mail_too_soon',
+  // The registry's data on the domain's owner, which the owner corrects at its registrar.
+  'owner_email_unknown',
 ]);
 /** 402 Payment Required: the failure depended on the account's funds, so a credit changes it. */
 const FUNDS_STATUS = 402;

@@ -110,7 +110,10 @@ export async function mailingTestApp(
   opts: Parameters<typeof buildTestApp>[1] = {},
 ) {
   const smtp = await smtpReceiver(t);
-  const built = await buildTestApp(t, { ...opts, env: { SMTP_URL: smtp.url, ...opts.env } });
+  const built = await buildTestApp(t, {
+    ...opts,
+    env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://api.reseller.test', ...opts.env },
+  });
   receivers.set(built.app, smtp);
   return { ...built, smtp };
 }
@@ -118,3 +121,10 @@ export async function mailingTestApp(
 /** The owner's answer to a transfer, with the token from the approval e-mail (no credentials). */
 export const decideTransfer = (app: App, id: string, what: 'approve' | 'reject', token: string) =>
   app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/${what}`, payload: { token } });
+
+/** As if the approval e-mails about `name` had been asked for `minutes` ago (R-DOM-3's 10-minute gap). */
+export const approvalMailsAgo = (app: App, name: string, minutes = 11) =>
+  app.db.execute(
+    sql`update domain_transfers set approval_queued_at = approval_queued_at - make_interval(mins => ${minutes})
+        where name = ${name} and approval_queued_at is not null`,
+  );

@@ -59,14 +59,17 @@ export default async function domainsArea(app: FastifyInstance, opts: AreaOption
     seal: app.secretBox.seal,
     open: app.secretBox.open,
   });
-  // R-DOM-3: the approval request goes to the owner by e-mail; with e-mail off, transfers are refused.
+  // R-DOM-3: the approval request goes to the owner by e-mail; with e-mail off (or no PUBLIC_URL
+  // to answer at), transfers are refused.
   const mailer = app.mailer;
   const transferDeps: TransferDeps = {
     db,
     catalogue,
     registry,
     seal: app.secretBox.seal,
-    queueApprovalMail: mailer ? (tx, payload) => app.jobs.enqueue(APPROVAL_MAIL_JOB, payload, { tx }) : undefined,
+    // The mail tells the owner where to answer: without PUBLIC_URL it could not.
+    queueApprovalMail:
+      mailer && config.publicUrl ? (tx, payload) => app.jobs.enqueue(APPROVAL_MAIL_JOB, payload, { tx }) : undefined,
     approvalHours: settings.transferApprovalHours,
     log: app.log,
   };

@@ -155,8 +155,8 @@ export const builtInRegistry: RegistryBackend = {
     const rows = await takenQuery(tx).execute({ names });
     return new Set(rows.map((r) => r.name));
   },
-  // A name sponsored here: its owner is the owner contact of the live domain row; a name held at
-  // another registrar: the e-mail of record kept with it.
+  // A name sponsored here: its owner is the owner contact of the live domain row (never an address
+  // kept from when it was held elsewhere); a name held at another registrar: the e-mail of record.
   async info(tx, name) {
     const [row] = await queryRows<{
       name: string;
@@ -168,12 +168,12 @@ export const builtInRegistry: RegistryBackend = {
     }>(
       tx,
       sql`select r.name, r.sponsor_account_id, r.created_at, r.expires_at, r.transfer_prohibited,
-                 coalesce(r.registrant_email, (
+                 case when r.sponsor_account_id is null then r.registrant_email else (
                    select c.email from domains d
                    join contacts c on c.account_id = d.account_id and c.handle = d.owner_handle
                    where d.name = r.name and d.account_id = r.sponsor_account_id
                      and d.status not in ('released', 'transferred_out')
-                   limit 1)) as registrant_email
+                   limit 1) end as registrant_email
           from registry_names r where r.name = ${name}`,
     );
     return row
@@ -229,10 +229,17 @@ export const builtInRegistry: RegistryBackend = {
     if (row.sponsorAccountId !== fromAccountId || row.transferProhibited)
       throw new TransferRefused(`${name} changed hands or was locked since the transfer was requested`);
     const expiresAt = addYears(row.expiresAt, years);
-    // The gaining registrar sets a fresh auth code; the name arrives locked.
+    // The gaining registrar sets a fresh auth code; the name arrives locked. Its owner is now the
+    // owner contact here: the e-mail of record from the former registrar is dropped.
     await tx
       .update(registryNames)
-      .set({ sponsorAccountId: toAccountId, expiresAt, authCodeHash: authCodeHash(authCode), transferProhibited: true })
+      .set({
+        sponsorAccountId: toAccountId,
+        expiresAt,
+        authCodeHash: authCodeHash(authCode),
+        transferProhibited: true,
+        registrantEmail: null,
+      })
       .where(eq(registryNames.name, name));
     return { expiresAt };
   },

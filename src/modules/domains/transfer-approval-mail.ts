@@ -25,6 +25,19 @@ export interface ApprovalMailPayload {
 export const approvalTokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /**
+ * A plain address the relay can take (local@domain, no display name, one address): the `email`
+ * format of ajv-formats, which validates our own Email fields, and at most 254 characters.
+ */
+export function isMailAddress(address: string): boolean {
+  return (
+    address.length <= 254 &&
+    /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i.test(
+      address,
+    )
+  );
+}
+
+/**
  * An address as the resellers see it: the first character of the local part and the domain
  * (`j***@pekarna.test`), enough to tell the owner where to look without handing the losing side's
  * customer data to the gaining reseller.
@@ -32,8 +45,18 @@ export const approvalTokenHash = (token: string) => createHash('sha256').update(
 export function maskAddress(address: string): string {
   const at = address.lastIndexOf('@');
   if (at <= 0) return '***';
-  return `${address.slice(0, 1)}***${address.slice(at)}`;
+  return `${Array.from(address.slice(0, at))[0]}***${address.slice(at)}`;
 }
+
+/** An account's name as one short line of the mail: no line breaks to forge text of our own with. */
+const oneLine = (text: string, max = 80) => {
+  const flat = text.replace(/\s+/gu, ' ').trim();
+  return flat.length > max
+    ? `${Array.from(flat)
+        .slice(0, max - 1)
+        .join('')}…`
+    : flat;
+};
 
 const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -56,16 +79,17 @@ export function approvalMail(
 ): OutgoingMail {
   const shown = t.unicodeName === t.name ? t.name : `${t.unicodeName} (${t.name})`;
   const base = `${opts.publicUrl ?? ''}/v1/domain-transfers/${t.id}`;
-  const who = opts.gainingName ? `The reseller "${opts.gainingName}"` : 'A reseller';
+  const who = opts.gainingName ? `The reseller "${oneLine(opts.gainingName)}"` : 'A reseller';
   const text = [
-    `${who} asked on ${utc(t.requestedAt)} to transfer the domain ${shown} to its account with us,`,
-    `giving the domain's auth code. You receive this as the domain's owner of record.`,
+    `${who} asked on ${utc(t.requestedAt)} to transfer the domain ${shown} to its account with us`,
+    `(with the domain's auth code where its registry requires one). You receive this as the domain's`,
+    'owner of record.',
     '',
     `The transfer goes ahead only if you approve it by ${utc(t.expiresAt)}. Without your answer it`,
     'expires and the domain stays where it is.',
     '',
-    'If you did not ask for this transfer, reject it (or let it expire) and ask your current provider',
-    'for a new auth code.',
+    'If you did not ask for this transfer, reject it (or let it expire); if the domain has an auth code,',
+    'ask your current provider for a new one.',
     '',
     `Transfer:       ${t.id}`,
     `Approval token: ${token}`,

@@ -45,7 +45,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
         tags: ['domains'],
         summary: 'Transfer a domain in: needs its auth code, then the owner’s approval',
         description:
-          'R-DOM-3. An approval token is e-mailed to the domain’s owner of record (approval_sent_to shows where, masked; approval_mailed_at when it left), never to you: the owner approves (or rejects) with POST /v1/domain-transfers/{id}/approve (or /reject). Without approval by expires_at the transfer expires. The transfer is charged (one year added to the expiry) when it completes. 503 transfer_approval_mail_off when the server has no e-mail; 409 owner_email_unknown when the registry has no address for the owner.',
+          'R-DOM-3. An approval token is e-mailed to the domain’s owner of record (approval_sent_to shows where, masked; approval_mailed_at when it left), never to you: the owner approves (or rejects) with POST /v1/domain-transfers/{id}/approve (or /reject). Without approval by expires_at the transfer expires. The transfer is charged (one year added to the expiry) when it completes. 503 transfer_approval_mail_off when the server has no e-mail (or no PUBLIC_URL); 409 approval_mail_too_soon or approval_mail_limit when the name’s owner was mailed under 10 minutes ago or 5 times today; 409 owner_email_unknown when the registry has no address for the owner.',
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 253 }),
@@ -84,6 +84,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
           TransferPending,
           PriceChanged,
           OwnerEmailUnknown,
+          ApprovalMailTooSoon,
+          ApprovalMailLimit,
           TransferMailOff,
         ],
         response: {
@@ -204,7 +206,8 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     },
   );
 
-  // The owner's side: no API credentials, the approval token instead. Rate limited per address.
+  // The owner's side: no API credentials, the approval token instead. Rate limited per address. The
+  // audit rows are the operators' only: the owner's address is not the gaining reseller's to see.
   app.post(
     '/v1/domain-transfers/:id/approve',
     {
@@ -231,7 +234,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
       const t = await transfers.approveTransfer(req.params.id, req.body.token);
-      req.audit.accountId = t.accountId;
       return view(null)(t);
     },
   );
@@ -252,7 +254,6 @@ export const transferRoutes: FastifyPluginAsyncTypebox<TransferRouteOptions> = a
     async (req) => {
       req.audit = { targetType: 'domain_transfer', targetId: req.params.id };
       const t = await transfers.rejectTransfer(req.params.id, req.body.token, req.body.reason);
-      req.audit.accountId = t.accountId;
       return view(null)(t);
     },
   );

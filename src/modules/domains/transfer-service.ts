@@ -32,7 +32,7 @@ import { assertMaxPrice, honourQuote, isPremium, labelOf, operationPrice } from 
 import { addYears, type RegistryBackend } from './registry.js';
 import type { TldCatalogue } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
-import { approvalTokenHash, type QueueApprovalMail } from './transfer-approval-mail.js';
+import { approvalTokenHash, isMailAddress, type QueueApprovalMail } from './transfer-approval-mail.js';
 import { getTransfer, listTransfers, type TransferFilter } from './transfer-store.js';
 
 export const DomainNotRegistered = defineError(
@@ -76,7 +76,7 @@ export const ApprovalMailLimit = defineError(
   409,
   'The transfer has had the most approval e-mails it gets',
 );
-/** Approval e-mails one transfer may get: the first and four resends, at least 10 minutes apart. */
+/** Approval e-mails one transfer (and one name, in a day) may get: at least 10 minutes apart. */
 export const MAX_APPROVAL_MAILS = 5;
 export const APPROVAL_RESEND_GAP_MS = 600_000;
 
@@ -125,17 +125,52 @@ async function emitTransfer(tx: Tx, type: EventType<typeof Transfer>, t: Transfe
 /** The mail queue, or 503 when e-mail is off: without it no owner can be asked. */
 function mailQueue(deps: TransferDeps): QueueApprovalMail {
   if (!deps.queueApprovalMail)
-    throw new TransferMailOff('Transfers are off on this server: the operator has not set up e-mail (SMTP_URL)');
+    throw new TransferMailOff(
+      'Transfers are off on this server: the operator has not set up e-mail (SMTP_URL) and the API’s public address (PUBLIC_URL) the owner answers at',
+    );
   return deps.queueApprovalMail;
 }
 
 /** The owner's address of record, or 409 when the registry discloses none. */
 function ownerAddress(name: string, record: { registrantEmail: string | null }): string {
-  if (!record.registrantEmail)
+  if (!record.registrantEmail || !isMailAddress(record.registrantEmail))
     throw new OwnerEmailUnknown(
-      `The registry has no e-mail address for the owner of ${name}; the owner must add one at the current registrar`,
+      `The registry has no usable e-mail address for the owner of ${name}; the owner must add one at the current registrar`,
     );
   return record.registrantEmail;
+}
+
+/**
+ * Approval e-mails to one owner about one name, over all its transfers: at least 10 minutes apart
+ * and at most MAX_APPROVAL_MAILS a day, so cancelling and asking again does not flood the owner.
+ */
+async function assertNameMailable(tx: Tx, name: string, owner: string, now: Date): Promise<void> {
+  const [row] = await tx
+    .select({
+      open: sql<boolean | string>`coalesce(bool_or(${inArray(domainTransfers.status, OPEN)}), false)`,
+      last: sql<Date | string | null>`max(${domainTransfers.approvalQueuedAt})`,
+      mails: sql<number | string>`coalesce(sum(${domainTransfers.approvalMails}), 0)`,
+    })
+    .from(domainTransfers)
+    .where(
+      and(
+        eq(domainTransfers.name, name),
+        eq(domainTransfers.approvalSentTo, owner),
+        gt(domainTransfers.approvalQueuedAt, new Date(now.getTime() - DAY_MS)),
+      ),
+    );
+  // One open transfer per name is the first thing to say (the unique index says it too).
+  if (row?.open === true || row?.open === 't')
+    throw new TransferPending(`A transfer of ${name} is already waiting for approval`);
+  const last = row?.last ? new Date(row.last) : null;
+  const next = last ? new Date(last.getTime() + APPROVAL_RESEND_GAP_MS) : now;
+  if (next > now)
+    throw new ApprovalMailTooSoon(
+      `The owner of ${name} was sent an approval e-mail at ${last!.toISOString()}; another from ${next.toISOString()}`,
+      { extensions: { retry_after: next.toISOString() } },
+    );
+  if (Number(row?.mails ?? 0) >= MAX_APPROVAL_MAILS)
+    throw new ApprovalMailLimit(`The owner of ${name} was sent ${MAX_APPROVAL_MAILS} approval e-mails today; no more`);
 }
 
 export async function requestTransfer(
@@ -201,6 +236,7 @@ export async function requestTransfer(
     deps.approvalHours !== undefined ? deps.approvalHours * 3_600_000 : rules.transferApprovalDays * DAY_MS;
   try {
     const transfer = await deps.db.transaction(async (tx) => {
+      await assertNameMailable(tx, name, owner, now);
       const [row] = await tx
         .insert(domainTransfers)
         .values({
@@ -237,9 +273,10 @@ export async function requestTransfer(
 /** The transfer this token was issued for; 404 for a wrong id or token alike. */
 async function byToken(tx: Tx, id: string, token: string): Promise<TransferRow> {
   const [t] = await tx.select().from(domainTransfers).where(eq(domainTransfers.id, id)).for('update');
+  // A superseded hash (a transfer opened before approvals went by e-mail) matches no token.
   const expected = t ? Buffer.from(t.approvalTokenHash, 'hex') : Buffer.alloc(32);
   const given = Buffer.from(approvalTokenHash(token), 'hex');
-  if (!t || !timingSafeEqual(expected, given))
+  if (!t || expected.length !== given.length || !timingSafeEqual(expected, given))
     throw new NotFound('No such transfer, or the token is not its approval token');
   return t;
 }

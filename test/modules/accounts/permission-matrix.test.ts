@@ -123,7 +123,12 @@ function classify(status: number, code: string | undefined): Outcome | `broken: 
 // E-mail on (a real SMTP server on loopback): a transfer needs it to reach the owner (R-DOM-3).
 const smtp = await smtpReceiver(t);
 const { app } = await buildTestApp(t, {
-  env: { REPEATED_FAILURE_WINDOW_S: '0', MAX_IN_FLIGHT_PER_ACCOUNT: '10000', SMTP_URL: smtp.url },
+  env: {
+    REPEATED_FAILURE_WINDOW_S: '0',
+    MAX_IN_FLIGHT_PER_ACCOUNT: '10000',
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: 'https://api.reseller.test',
+  },
 });
 type Doc = {
   paths: Record<

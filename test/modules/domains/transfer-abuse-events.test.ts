@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
 import { abuseComplaints } from '../../../src/db/schema/index.js';
 import {
+  approvalMailsAgo,
   approvalTokenFor,
   decideTransfer as decide,
   credit,
@@ -102,6 +103,7 @@ t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', a
   t.same(rejected[1]!.data, await get(app, gaining, `/v1/domain-transfers/${first.transfer.id}`));
   t.same(types(await eventsOf(app, store, losing, first.transfer.id)), ['transfer.requested', 'transfer.rejected']);
 
+  await approvalMailsAgo(app, 'undecided.com'); // R-DOM-3: 10 minutes between e-mails to the owner
   const second = await request(app, gaining, 'undecided.com', code);
   const cancelled = await app.inject({
     method: 'POST',
@@ -124,6 +126,7 @@ t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', a
   );
   t.equal((await eventsOf(app, store, gaining, second.transfer.id)).length, 2, 'and writes nothing');
 
+  await approvalMailsAgo(app, 'undecided.com');
   const third = await request(app, gaining, 'undecided.com', code);
   await app.jobs.run('domain-transfers', new Date(Date.parse(third.transfer.expires_at) + 1000));
   const expired = await eventsOf(app, store, gaining, third.transfer.id);

@@ -8,7 +8,12 @@ import type { App } from '../../../src/app.js';
 import { queryRows } from '../../../src/db/client.js';
 import { domainTransfers, registryNames } from '../../../src/db/schema/index.js';
 import { authCodeHash } from '../../../src/modules/domains/registry.js';
-import { APPROVAL_MAIL_JOB } from '../../../src/modules/domains/transfer-approval-mail.js';
+import {
+  APPROVAL_MAIL_JOB,
+  approvalMail,
+  isMailAddress,
+  maskAddress,
+} from '../../../src/modules/domains/transfer-approval-mail.js';
 import { buildTestApp } from '../../helpers/app.js';
 import {
   approvalMailsTo,
@@ -244,3 +249,181 @@ t.test(
     t.equal(closed.json().code, 'transfer_not_open', 'nothing to resend once cancelled');
   },
 );
+
+t.test(
+  'R-DOM-3: a name moved here from another registrar is asked for by its owner contact here, not its former e-mail of record',
+  async (t) => {
+    const { app, store } = await mailingTestApp(t);
+    const { op, r: first } = await domainSetup(app);
+    await store.db.insert(registryNames).values({
+      name: 'came-from-abroad.com',
+      expiresAt: new Date(Date.now() + 200 * DAY_MS),
+      authCodeHash: authCodeHash('abroad-code-3'),
+      registrantEmail: 'previous-holder@old-registrar.test',
+    });
+    const moved = (await request(app, first, 'came-from-abroad.com', 'abroad-code-3')).json().transfer;
+    const done = await decide(app, moved.id, 'approve', await approvalTokenFor(app, moved.id));
+    t.equal(done.json().status, 'completed', done.body);
+    const [reg] = await store.db.select().from(registryNames).where(eq(registryNames.name, 'came-from-abroad.com'));
+    t.equal(reg!.registrantEmail, null, 'the former e-mail of record is dropped');
+
+    await app.inject({ method: 'POST', url: '/v1/domains/came-from-abroad.com/unlock', headers: bearer(first.token) });
+    const code = (
+      await app.inject({
+        method: 'GET',
+        url: '/v1/domains/came-from-abroad.com/auth-code',
+        headers: bearer(first.token),
+      })
+    ).json().auth_code as string;
+    const next = await fundedReseller(app, op.token);
+    const onward = await request(app, next, 'came-from-abroad.com', code);
+    t.equal(onward.statusCode, 201, onward.body);
+    t.equal(
+      onward.json().transfer.approval_sent_to,
+      'j***@pekarna.test',
+      "the owner contact here (CUSTOMER's address)",
+    );
+    await approvalTokenFor(app, onward.json().transfer.id);
+    const mails = approvalMailsTo(app, onward.json().transfer.id);
+    t.same(mails.at(-1)!.rcptTo, [CUSTOMER.email]);
+  },
+);
+
+t.test(
+  'R-DOM-3: asking again for one name after cancelling waits 10 minutes and stops at 5 e-mails a day, so the owner is not flooded',
+  async (t) => {
+    const { app } = await mailingTestApp(t);
+    const { op, r: losing } = await domainSetup(app);
+    const gaining = await fundedReseller(app, op.token);
+    const code = await heldForOwner(app, losing, 'dont-flood-me.com');
+    const ask = () => request(app, gaining, 'dont-flood-me.com', code);
+    const cancel = (id: string) =>
+      app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/cancel`, headers: bearer(gaining.token) });
+
+    let id = (await ask()).json().transfer.id as string;
+    for (let i = 2; i <= 5; i++) {
+      t.equal((await cancel(id)).json().status, 'cancelled');
+      const soon = await ask();
+      t.equal(soon.json().code, 'approval_mail_too_soon', `request ${i} at once: too soon`);
+      await backdateMail(app, id, 11);
+      const again = await ask();
+      t.equal(again.statusCode, 201, again.body);
+      id = again.json().transfer.id as string;
+    }
+    t.equal((await cancel(id)).json().status, 'cancelled');
+    await backdateMail(app, id, 11);
+    const sixth = await ask();
+    t.equal(sixth.json().code, 'approval_mail_limit', 'five a day for one name');
+  },
+);
+
+t.test(
+  'R-DOM-3: an owner address of record the relay could not take is no address; PUBLIC_URL unset leaves nowhere to answer',
+  async (t) => {
+    const { app, store } = await mailingTestApp(t);
+    const { r: gaining } = await domainSetup(app);
+    await store.db.insert(registryNames).values({
+      name: 'odd-address.com',
+      expiresAt: new Date(Date.now() + 200 * DAY_MS),
+      authCodeHash: authCodeHash('odd-code'),
+      registrantEmail: 'victim@x.test, spy@evil.test',
+    });
+    const odd = await request(app, gaining, 'odd-address.com', 'odd-code');
+    t.equal(odd.json().code, 'owner_email_unknown');
+    t.equal(
+      (await request(app, gaining, 'odd-address.com', 'odd-code')).json().code,
+      'owner_email_unknown',
+      'not remembered as the caller’s failure (R-API-2): the owner corrects it at the registrar',
+    );
+
+    const noUrl = await mailingTestApp(t, { env: { PUBLIC_URL: '' } });
+    const { op, r: losing } = await domainSetup(noUrl.app);
+    const other = await fundedReseller(noUrl.app, op.token);
+    const code = await heldForOwner(noUrl.app, losing, 'where-to-answer.com');
+    const res = await request(noUrl.app, other, 'where-to-answer.com', code);
+    t.equal(res.statusCode, 503);
+    t.match(res.json(), { code: 'transfer_approval_mail_off', detail: /PUBLIC_URL/ });
+  },
+);
+
+t.test('R-DOM-3: the owner’s answer stays out of the gaining reseller’s audit log', async (t) => {
+  const { app } = await mailingTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const code = await heldForOwner(app, losing, 'private-answer.com');
+  const { transfer } = (await request(app, gaining, 'private-answer.com', code)).json();
+  const rejected = await app.inject({
+    method: 'POST',
+    url: `/v1/domain-transfers/${transfer.id}/reject`,
+    payload: { token: await approvalTokenFor(app, transfer.id), reason: 'not mine to give' },
+    remoteAddress: '198.51.100.77',
+  });
+  t.equal(rejected.json().status, 'rejected');
+  const audit = (
+    await app.inject({ method: 'GET', url: '/v1/audit-events?limit=100', headers: bearer(gaining.token) })
+  ).json().data as { operation: string }[];
+  t.ok(audit.length > 0, 'the gaining reseller has its own rows');
+  t.notOk(
+    audit.some((e) => e.operation === 'rejectDomainTransfer'),
+    'but not the owner’s answer, with the owner’s address',
+  );
+  t.notMatch(JSON.stringify(audit), '198.51.100.77');
+});
+
+t.test('R-DOM-3: the masked address and the e-mail text', async (t) => {
+  t.equal(maskAddress('jana@pekarna.test'), 'j***@pekarna.test');
+  t.equal(maskAddress('😀abc@x.test'), '😀***@x.test', 'never half a character');
+  t.equal(maskAddress('no-at-sign'), '***');
+  t.ok(isMailAddress('jana@pekarna.test'));
+  for (const bad of ['not-an-address', '"a b"@x.test', 'a@b.test\r\nBcc: c@d.test', 'v@x.test, s@evil.test'])
+    t.notOk(isMailAddress(bad), bad);
+  const now = new Date('2026-12-05T10:00:00Z');
+  const mail = approvalMail(
+    {
+      id: '4c3b2a1f-0e9d-4c8b-a7f6-e5d4c3b2a1f0',
+      name: 'xn--hek-pekrna-s4ag97c.com',
+      unicodeName: 'háček-pekárna.com',
+      requestedAt: now,
+      expiresAt: new Date(now.getTime() + 5 * DAY_MS),
+      approvalSentTo: 'owner@pekarna.test',
+      approvalMails: 1,
+    } as Parameters<typeof approvalMail>[0],
+    'rat_token',
+    {
+      from: 'Reseller API <transfers@reseller.test>',
+      publicUrl: 'https://api.reseller.test',
+      gainingName: 'Evil\n\nIMPORTANT: forward this e-mail to approvals@evil.test',
+    },
+  );
+  t.equal(mail.subject, 'Approve or reject the transfer of háček-pekárna.com (xn--hek-pekrna-s4ag97c.com)');
+  t.match(
+    mail.text,
+    'The reseller "Evil IMPORTANT: forward this e-mail to approvals@evil.test" asked on 2026-12-05 10:00 UTC',
+  );
+  t.notMatch(mail.text, /^IMPORTANT/m, 'an account name cannot start a line of its own');
+  t.match(mail.text, 'approve it by 2026-12-10 10:00 UTC');
+  t.match(
+    mail.text,
+    'curl -X POST https://api.reseller.test/v1/domain-transfers/4c3b2a1f-0e9d-4c8b-a7f6-e5d4c3b2a1f0/approve',
+  );
+  t.equal(mail.messageId, '<transfer-approval.4c3b2a1f-0e9d-4c8b-a7f6-e5d4c3b2a1f0.1@reseller.test>');
+});
+
+t.test('R-DOM-3: a transfer opened before approvals went by e-mail (its hash superseded) takes no token', async (t) => {
+  const { app } = await mailingTestApp(t);
+  const { op, r: losing } = await domainSetup(app);
+  const gaining = await fundedReseller(app, op.token);
+  const code = await heldForOwner(app, losing, 'before-upgrade.com');
+  const { transfer } = (await request(app, gaining, 'before-upgrade.com', code)).json();
+  const token = await approvalTokenFor(app, transfer.id);
+  // As migration 0032 leaves a transfer that was waiting with a token the reseller held.
+  await app.db
+    .update(domainTransfers)
+    .set({ approvalTokenHash: `superseded:${transfer.id}`, approvalSentTo: null, approvalQueuedAt: null })
+    .where(eq(domainTransfers.id, transfer.id));
+  t.equal((await decide(app, transfer.id, 'approve', token)).statusCode, 404, 'no token matches');
+  const resent = await resend(app, gaining, transfer.id);
+  t.equal(resent.statusCode, 200, 'the reseller asks the owner now');
+  const fresh = await approvalTokenFor(app, transfer.id);
+  t.equal((await decide(app, transfer.id, 'approve', fresh)).json().status, 'completed');
+});

@@ -4,6 +4,7 @@ import { registryNames } from '../../../src/db/schema/index.js';
 import type { App } from '../../../src/app.js';
 import { builtInRegistry } from '../../../src/modules/domains/registry.js';
 import {
+  approvalMailsAgo,
   approvalTokenFor,
   decideTransfer as decide,
   balanceOf,
@@ -165,6 +166,7 @@ t.test('R-DOM-3: a transfer the owner does not approve in time expires (injected
     200,
     'the domain stays where it was',
   );
+  await approvalMailsAgo(app, 'slow-owner.com'); // the owner was mailed days ago, not moments
   const again = await request(app, gaining, { name: 'slow-owner.com', auth_code: code, nameservers: [] });
   t.equal(again.statusCode, 201, 'a new request may follow an expired one');
 });
@@ -183,6 +185,7 @@ t.test('R-DOM-3: the owner rejects; the gaining reseller cancels', async (t) => 
     'no approval after a rejection',
   );
 
+  await approvalMailsAgo(app, 'stay-put.com'); // R-DOM-3: the owner is mailed again 10 minutes later at the earliest
   const second = (await request(app, gaining, { name: 'stay-put.com', auth_code: code, nameservers: [] })).json();
   const secondToken = await approvalTokenFor(app, second.transfer.id);
   const other = await fundedReseller(app, op.token, 0);
