@@ -401,14 +401,13 @@ const createStatement = preparedStatement<GuardCheckRow & { ord: number | string
           goal integer, business boolean, deadline timestamptz, warn timestamptz, priorities json, key text,
           object_id text, data json, audit json, ${guardProbeColumns})),
       gc AS MATERIALIZED (${guardChecks('q')}),
-      -- FOR SHARE: a ticket opened while a calendar change is being saved waits for it, then
-      -- checks the version against the saved row (not this statement's older snapshot), so it is
-      -- computed again on the new calendar, and the change's recomputation never misses it.
+      -- No lock on the calendar here: a calendar change takes the tickets table in SHARE mode
+      -- (catalogue.ts), so this statement either committed before the change recomputes, or waits
+      -- for the change before its snapshot is taken and finds the version gone.
       ok AS (
         SELECT q.* FROM q JOIN ticket_calendars c
           ON c.id = q.calendar AND c.version = q.calendar_version AND c.is_default
-        JOIN gc ON gc.ord = q.ord AND gc.guard_failed_ms IS NULL
-        FOR SHARE OF c),
+        JOIN gc ON gc.ord = q.ord AND gc.guard_failed_ms IS NULL),
       t AS (
         INSERT INTO tickets (id, number, account_id, subject, channel, concerns_type, concerns_ref, state, priority,
                              requested_priority, sla_origin_at, next_timer_at, created_at, updated_at)

@@ -1,7 +1,7 @@
 // R-TKT-3: a ticket opened while an operator's calendar change is being saved runs on the calendar
-// as saved. Its statement reads the default calendar FOR SHARE: it waits for the change, then finds
-// the version it computed on gone and is computed again on the new one; the change's recomputation
-// of running periods never misses it.
+// as saved. The change takes the tickets table in SHARE mode: a ticket's statement waits for it and
+// takes its snapshot after, so it finds the version it computed on gone and is computed again on
+// the new one; the change's recomputation of running periods never misses a ticket.
 import t from 'tap';
 import pg from 'pg';
 import { createPostgresStore } from '../../../src/db/client.js';
@@ -25,7 +25,8 @@ t.test(
     t.teardown(() => locker.end());
 
     // The default calendar (09:00-18:00 UTC, Monday to Friday) becomes round the clock, every day,
-    // in a transaction that has not committed yet: as PUT /v1/admin/calendars/{id} saves it.
+    // in a transaction that has not committed yet, locked as PUT /v1/admin/calendars/{id} locks
+    // (the second test shows that it does).
     const allDay = [{ start: '00:00', end: '24:00' }];
     const spec = {
       timeZone: 'UTC',
@@ -33,6 +34,8 @@ t.test(
       holidays: [],
     };
     await locker.query('BEGIN');
+    await locker.query('SELECT 1 FROM ticket_calendars WHERE is_default FOR UPDATE');
+    await locker.query('LOCK TABLE tickets IN SHARE MODE');
     await locker.query('UPDATE ticket_calendars SET spec = $1::jsonb, version = version + 1 WHERE is_default', [
       JSON.stringify(spec),
     ]);
@@ -63,5 +66,49 @@ t.test(
     // Low: 32 business hours. Round the clock that is Tuesday 17:00; on 09:00-18:00 weekdays it
     // would be Thursday 14:00.
     t.equal(res.json().sla.deadline_at, '2027-01-12T17:00:00.000Z', 'the deadline follows the saved calendar');
+  },
+);
+
+t.test(
+  'R-TKT-3: a calendar change waits for tickets being written, so its recomputation sees them (PostgreSQL)',
+  { skip: !onPostgres && 'PostgreSQL only (set DATABASE_URL): PGlite is one connection' },
+  async (t) => {
+    const url = await postgresTestDatabase(t);
+    const store = createPostgresStore(url, { max: 6 });
+    t.teardown(() => store.close());
+    const clock = new Date('2027-01-11T09:00:00Z');
+    const { app } = await buildTestApp(t, { store, now: () => clock });
+    const op = await operator(app);
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    t.teardown(() => locker.end());
+    // A ticket write in flight (as an open ticket's statement holds the table).
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE tickets IN ROW EXCLUSIVE MODE');
+    const allDay = [{ start: '00:00', end: '24:00' }];
+    const saving = app.inject({
+      method: 'PUT',
+      url: '/v1/admin/calendars/business',
+      headers: bearer(op.token),
+      payload: {
+        name: 'Round the clock',
+        time_zone: 'UTC',
+        week: Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((d) => [d, allDay])),
+        holidays: [],
+        default: true,
+      },
+    });
+    let saved = false;
+    void saving.then(() => (saved = true));
+    const lockWaits = async () =>
+      (
+        await locker.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+      ).rows[0].n as number;
+    while (!saved && (await lockWaits()) < 1) await new Promise((res) => setTimeout(res, 5));
+    t.notOk(saved, 'the change waits for the ticket write');
+    await locker.query('COMMIT');
+    t.equal((await saving).statusCode, 200, 'and is saved once it is done');
   },
 );
