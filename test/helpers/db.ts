@@ -315,3 +315,24 @@ async function resetToSnapshot(db: PGlite): Promise<boolean> {
 }
 
 const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * For concurrency tests on PostgreSQL: waits until `n` statements of the client's database wait for
+ * a lock (as pg_stat_activity shows them), or until `settled` settles first (the statement did not
+ * wait at all). True when they wait.
+ */
+export async function untilLockWaits(client: pg.ClientBase, n = 1, settled?: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void settled?.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  while (!done) {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if (rows[0]!.n >= n) return true;
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  return false;
+}

@@ -128,3 +128,32 @@ export const approvalMailsAgo = (app: App, name: string, minutes = 11) =>
     sql`update domain_transfers set approval_queued_at = approval_queued_at - make_interval(mins => ${minutes})
         where name = ${name} and approval_queued_at is not null`,
   );
+
+/**
+ * R-DOM-3: `losing` holds `name` (owned by its own contact, or by a new contact of its customer at
+ * `ownerEmail`), unlocked; the domain and its auth code, as the owner would pass it on.
+ */
+export async function heldElsewhere(
+  app: App,
+  losing: Reseller & { contact: string },
+  name: string,
+  ownerEmail?: string,
+) {
+  let contact = losing.contact;
+  if (ownerEmail) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/contacts',
+      headers: bearer(losing.token),
+      payload: { ...CUSTOMER, email: ownerEmail },
+    });
+    if (res.statusCode !== 201) throw new Error(`contact: ${res.statusCode} ${res.body}`);
+    contact = res.json().handle as string;
+  }
+  const d = await registered(app, { ...losing, contact }, name);
+  await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
+  const code = (
+    await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })
+  ).json().auth_code as string;
+  return { d, code };
+}

@@ -11,6 +11,7 @@ import {
   credit,
   domainSetup,
   fundedReseller,
+  heldElsewhere,
   mailingTestApp,
   registered,
 } from '../../helpers/domains.js';
@@ -28,11 +29,6 @@ async function listedDomain(app: App, r: Reseller, name: string) {
   return list.find((d) => d.name === name);
 }
 
-async function heldElsewhere(app: App, losing: R, name: string) {
-  await registered(app, losing, name);
-  await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
-  return (await get(app, losing, `/v1/domains/${name}/auth-code`)).auth_code as string;
-}
 /** The transfer, and the owner's token from the approval e-mail (sent now; `mail` false: later, by the caller). */
 const request = async (app: App, r: R, name: string, code: string, mail = true) => {
   const res = await app.inject({
@@ -52,7 +48,7 @@ t.test(
     const { app, store } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
-    const code = await heldElsewhere(app, losing, 'moving-events.com');
+    const code = (await heldElsewhere(app, losing, 'moving-events.com')).code;
     // The approval e-mail not sent yet: GET shows what the event showed (approval_mailed_at null).
     const { transfer } = await request(app, gaining, 'moving-events.com', code, false);
 
@@ -94,7 +90,7 @@ t.test('issue 13: transfer.rejected, transfer.cancelled and transfer.expired', a
   const { app, store } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
-  const code = await heldElsewhere(app, losing, 'undecided.com');
+  const code = (await heldElsewhere(app, losing, 'undecided.com')).code;
 
   const first = await request(app, gaining, 'undecided.com', code);
   t.equal((await decide(app, first.transfer.id, 'reject', first.approval_token)).statusCode, 200);
@@ -140,7 +136,7 @@ t.test('issue 13: a completion refused for funds writes no transfer.completed un
   const { app, store } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token, 500);
-  const code = await heldElsewhere(app, losing, 'pay-later-events.com');
+  const code = (await heldElsewhere(app, losing, 'pay-later-events.com')).code;
   const { transfer, approval_token: token } = await request(app, gaining, 'pay-later-events.com', code);
   t.equal((await decide(app, transfer.id, 'approve', token)).json().status, 'approved');
   t.same(types(await eventsOf(app, store, gaining, transfer.id)), ['transfer.requested', 'transfer.approved']);

@@ -22,8 +22,8 @@ import {
   CUSTOMER,
   domainSetup,
   fundedReseller,
+  heldElsewhere,
   mailingTestApp,
-  registered,
   sendApprovalMails,
 } from '../../helpers/domains.js';
 import { eventsOf } from '../../helpers/domain-events.js';
@@ -33,20 +33,6 @@ type R = Reseller & { contact: string };
 const DAY_MS = 86_400_000;
 const OWNER_EMAIL = 'owner@pekarna-owner.test';
 
-/** `losing` holds `name` for its customer (an owner contact with its own address), unlocked; the auth code. */
-async function heldForOwner(app: App, losing: R, name: string, email = OWNER_EMAIL) {
-  const contact = await app.inject({
-    method: 'POST',
-    url: '/v1/contacts',
-    headers: bearer(losing.token),
-    payload: { ...CUSTOMER, email },
-  });
-  await registered(app, { ...losing, contact: contact.json().handle as string }, name);
-  await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
-  return (
-    await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })
-  ).json().auth_code as string;
-}
 const request = (app: App, r: R, name: string, authCode: string) =>
   app.inject({
     method: 'POST',
@@ -79,7 +65,7 @@ t.test(
     const { app, store, smtp } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
-    const code = await heldForOwner(app, losing, 'owners-say.com');
+    const code = (await heldElsewhere(app, losing, 'owners-say.com', OWNER_EMAIL)).code;
 
     const asked = await request(app, gaining, 'owners-say.com', code);
     t.equal(asked.statusCode, 201, asked.body);
@@ -161,7 +147,7 @@ t.test('R-DOM-3: with e-mail off, a transfer is refused (503), since no owner co
   const { app } = await buildTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
-  const code = await heldForOwner(app, losing, 'no-mail-here.com');
+  const code = (await heldElsewhere(app, losing, 'no-mail-here.com', OWNER_EMAIL)).code;
   const res = await request(app, gaining, 'no-mail-here.com', code);
   t.equal(res.statusCode, 503);
   t.equal(res.json().code, 'transfer_approval_mail_off');
@@ -176,7 +162,7 @@ t.test(
     const { app } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
-    const code = await heldForOwner(app, losing, 'lost-my-mail.com');
+    const code = (await heldElsewhere(app, losing, 'lost-my-mail.com', OWNER_EMAIL)).code;
     const { transfer } = (await request(app, gaining, 'lost-my-mail.com', code)).json();
     const first = await approvalTokenFor(app, transfer.id);
 
@@ -224,7 +210,7 @@ t.test(
     const { app, smtp } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
-    const code = await heldForOwner(app, losing, 'relay-trouble.com');
+    const code = (await heldElsewhere(app, losing, 'relay-trouble.com', OWNER_EMAIL)).code;
     const { transfer } = (await request(app, gaining, 'relay-trouble.com', code)).json();
     const [payload] = await queuedPayloads(app);
     smtp.refuse(1, 451);
@@ -234,7 +220,7 @@ t.test(
     t.ok((await getTransfer(app, gaining, transfer.id)).approval_mailed_at);
     t.equal(approvalMailsTo(app, transfer.id).length, 1);
 
-    const code2 = await heldForOwner(app, losing, 'changed-mind.com');
+    const code2 = (await heldElsewhere(app, losing, 'changed-mind.com', OWNER_EMAIL)).code;
     const second = (await request(app, gaining, 'changed-mind.com', code2)).json().transfer;
     await app.inject({
       method: 'POST',
@@ -295,7 +281,7 @@ t.test(
     const { app } = await mailingTestApp(t);
     const { op, r: losing } = await domainSetup(app);
     const gaining = await fundedReseller(app, op.token);
-    const code = await heldForOwner(app, losing, 'dont-flood-me.com');
+    const code = (await heldElsewhere(app, losing, 'dont-flood-me.com', OWNER_EMAIL)).code;
     const ask = () => request(app, gaining, 'dont-flood-me.com', code);
     const cancel = (id: string) =>
       app.inject({ method: 'POST', url: `/v1/domain-transfers/${id}/cancel`, headers: bearer(gaining.token) });
@@ -339,7 +325,7 @@ t.test(
     const noUrl = await mailingTestApp(t, { env: { PUBLIC_URL: '' } });
     const { op, r: losing } = await domainSetup(noUrl.app);
     const other = await fundedReseller(noUrl.app, op.token);
-    const code = await heldForOwner(noUrl.app, losing, 'where-to-answer.com');
+    const code = (await heldElsewhere(noUrl.app, losing, 'where-to-answer.com', OWNER_EMAIL)).code;
     const res = await request(noUrl.app, other, 'where-to-answer.com', code);
     t.equal(res.statusCode, 503);
     t.match(res.json(), { code: 'transfer_approval_mail_off', detail: /PUBLIC_URL/ });
@@ -350,7 +336,7 @@ t.test('R-DOM-3: the owner’s answer stays out of the gaining reseller’s audi
   const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
-  const code = await heldForOwner(app, losing, 'private-answer.com');
+  const code = (await heldElsewhere(app, losing, 'private-answer.com', OWNER_EMAIL)).code;
   const { transfer } = (await request(app, gaining, 'private-answer.com', code)).json();
   const rejected = await app.inject({
     method: 'POST',
@@ -413,7 +399,7 @@ t.test('R-DOM-3: a transfer opened before approvals went by e-mail (its hash sup
   const { app } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
   const gaining = await fundedReseller(app, op.token);
-  const code = await heldForOwner(app, losing, 'before-upgrade.com');
+  const code = (await heldElsewhere(app, losing, 'before-upgrade.com', OWNER_EMAIL)).code;
   const { transfer } = (await request(app, gaining, 'before-upgrade.com', code)).json();
   const token = await approvalTokenFor(app, transfer.id);
   // As migration 0032 leaves a transfer that was waiting with a token the reseller held.

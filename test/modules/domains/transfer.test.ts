@@ -11,6 +11,7 @@ import {
   credit,
   domainSetup,
   fundedReseller,
+  heldElsewhere,
   mailingTestApp,
   registered,
 } from '../../helpers/domains.js';
@@ -20,15 +21,6 @@ import { bearer, type Reseller } from '../../helpers/fixtures.js';
 type R = Reseller & { contact: string };
 const DAY_MS = 86_400_000;
 
-/** The losing reseller holds `name`, unlocked, and tells its customer the auth code. */
-async function heldElsewhere(app: App, losing: R, name: string) {
-  const d = await registered(app, losing, name);
-  await app.inject({ method: 'POST', url: `/v1/domains/${name}/unlock`, headers: bearer(losing.token) });
-  const code = (
-    await app.inject({ method: 'GET', url: `/v1/domains/${name}/auth-code`, headers: bearer(losing.token) })
-  ).json().auth_code as string;
-  return { d, code };
-}
 const request = (app: App, r: R, body: Record<string, unknown>) =>
   app.inject({
     method: 'POST',

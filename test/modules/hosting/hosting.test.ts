@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import type { App } from '../../../src/app.js';
 import { createPostgresStore, queryRows } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
-import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
+import { onPostgres, postgresTestDatabase, untilLockWaits } from '../../helpers/db.js';
 import { balanceOf, credit } from '../../helpers/domains.js';
 import { feedSettled } from '../../helpers/events.js';
 import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
@@ -1218,14 +1218,7 @@ t.test(
     let heldAnswered = false;
     void waiting.then(() => (heldAnswered = true));
     // Until the locked report's statement is waiting for the lock (as PostgreSQL sees it).
-    while (
-      (
-        await locker.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-      ).rows[0].n === 0
-    )
-      await new Promise((res) => setTimeout(res, 5));
+    await untilLockWaits(locker, 1, waiting);
     const other = await usage(app, r, free.id, new Date(), [{ disk_bytes: 2 * GB, traffic_bytes: 0 }]);
     t.equal(other.statusCode, 200, 'the other subscription is answered');
     t.notOk(heldAnswered, 'while the locked one still waits');

@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
 import pg from 'pg';
 import { buildTestApp } from '../../helpers/app.js';
-import { onPostgres, TEST_DATABASE_URL } from '../../helpers/db.js';
+import { onPostgres, TEST_DATABASE_URL, untilLockWaits } from '../../helpers/db.js';
 import { ValidationFailed } from '../../../src/errors.js';
 import { usageRecorder } from '../../../src/modules/hosting/store.js';
 import { queryRows } from '../../../src/db/client.js';
@@ -226,12 +226,6 @@ t.test(
     const locker = new pg.Client({ connectionString: url.toString() });
     await locker.connect();
     t.teardown(() => locker.end());
-    const lockWaits = async () =>
-      (
-        await locker.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-      ).rows[0].n as number;
 
     // Each time: a session holds the subscription, both reports wait for it, the session lets go.
     // The statement that gets the lock second read its snapshot before the first one committed.
@@ -242,7 +236,7 @@ t.test(
         usage(app, r, sub, at, [{ customer_id: c1, disk_bytes: b1, traffic_bytes: 0 }]),
         usage(other, r, sub, at, [{ customer_id: c2, disk_bytes: b2, traffic_bytes: 0 }]),
       ];
-      while ((await lockWaits()) < 2) await new Promise((res) => setTimeout(res, 5));
+      await untilLockWaits(locker, 2, Promise.all(sent));
       await locker.query('COMMIT');
       return Promise.all(sent);
     };

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { createPostgresStore } from '../../../src/db/client.js';
 import { reportRecorder } from '../../../src/modules/licenses/store.js';
 import { buildTestApp } from '../../helpers/app.js';
-import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
+import { onPostgres, postgresTestDatabase, untilLockWaits } from '../../helpers/db.js';
 
 t.test(
   'R-LIC-2: a check-in that waited for a resolution of potential multi-use sees the resolution (PostgreSQL)',
@@ -63,13 +63,7 @@ t.test(
       source: 'check_in',
       at: new Date(),
     });
-    const lockWaits = async () =>
-      (
-        await q(
-          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-        )
-      )[0].n as number;
-    while ((await lockWaits()) < 1) await new Promise((res) => setTimeout(res, 5));
+    await untilLockWaits(admin, 1, report);
     await holder.query('commit');
 
     const { outcome } = await report;

@@ -6,7 +6,7 @@ import t from 'tap';
 import pg from 'pg';
 import { createPostgresStore } from '../../../src/db/client.js';
 import { buildTestApp } from '../../helpers/app.js';
-import { onPostgres, postgresTestDatabase } from '../../helpers/db.js';
+import { onPostgres, postgresTestDatabase, untilLockWaits } from '../../helpers/db.js';
 import { bearer, operator, reseller } from '../../helpers/fixtures.js';
 
 t.test(
@@ -49,16 +49,8 @@ t.test(
         concerns: { type: 'product', ref: 'domains' },
       },
     });
-    const lockWaits = async () =>
-      (
-        await locker.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-      ).rows[0].n as number;
     // Until it waits for the change (or, if it does not wait, has been answered).
-    let answered = false;
-    void opened.then(() => (answered = true));
-    while (!answered && (await lockWaits()) < 1) await new Promise((res) => setTimeout(res, 5));
+    await untilLockWaits(locker, 1, opened);
     await locker.query('COMMIT');
 
     const res = await opened;
@@ -98,16 +90,7 @@ t.test(
         default: true,
       },
     });
-    let saved = false;
-    void saving.then(() => (saved = true));
-    const lockWaits = async () =>
-      (
-        await locker.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-      ).rows[0].n as number;
-    while (!saved && (await lockWaits()) < 1) await new Promise((res) => setTimeout(res, 5));
-    t.notOk(saved, 'the change waits for the ticket write');
+    t.ok(await untilLockWaits(locker, 1, saving), 'the change waits for the ticket write');
     await locker.query('COMMIT');
     t.equal((await saving).statusCode, 200, 'and is saved once it is done');
   },

@@ -5,57 +5,16 @@
 import { sql } from 'drizzle-orm';
 import t from 'tap';
 import type { App } from '../../../src/app.js';
-import { buildTestApp } from '../../helpers/app.js';
 import { feedSettled } from '../../helpers/events.js';
-import { bearer, operator, reseller, type Reseller } from '../../helpers/fixtures.js';
+import { bearer, reseller, type Reseller } from '../../helpers/fixtures.js';
+import { adminAction, call, openTicket, ticketSetup, type Json } from '../../helpers/tickets.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-async function setup(t: Parameters<typeof buildTestApp>[0], start: string) {
-  let clock = new Date(start);
-  const { app } = await buildTestApp(t, { now: () => clock });
-  const op = await operator(app);
-  const r = await reseller(app, op.token);
-  return {
-    app,
-    op,
-    r,
-    at: (d: string) => (clock = new Date(d)),
-    now: () => clock,
-    timers: () => app.jobs.run('ticket-timers', clock),
-  };
-}
-
-type Json = Record<string, any>;
-
-async function call(app: App, token: string, method: string, url: string, payload?: unknown, status = 200) {
-  const res = await app.inject({
-    method: method as 'POST',
-    url,
-    headers: bearer(token),
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-  if (res.statusCode !== status) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
-  return res.statusCode === 204 ? {} : res.json();
-}
-
-const open = (app: App, r: Reseller, over: Json = {}) =>
-  call(
-    app,
-    r.token,
-    'POST',
-    '/v1/tickets',
-    {
-      subject: 'Cannot renew',
-      description: 'Renewing example.com fails with an error since this morning; steps: ...',
-      concerns: { type: 'product', ref: 'domains' },
-      ...over,
-    },
-    201,
-  );
-const admin = (app: App, token: string, id: string, action: string, payload: unknown = {}, status = 200) =>
-  call(app, token, 'POST', `/v1/admin/tickets/${id}/${action}`, payload, status);
+const setup = ticketSetup;
+const open = openTicket;
+const admin = adminAction;
 
 async function eventsOf(app: App, r: Reseller, type: string) {
   await feedSettled(app);
