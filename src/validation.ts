@@ -117,12 +117,39 @@ export function buildSerializerFactory(): SerializerFactory {
     let build = serializerBuilders.get(key);
     if (!build) serializerBuilders.set(key, (build = serializerFactory(externalSchemas, options)));
     const owner = build;
+    const shared = externalSchemas as Record<string, unknown>;
     return (route) =>
       // Problem bodies are built by problem-json (renderProblem), never from handler data: their
       // response schemas (one per code, oneOf by status) are for the document, and JSON.stringify
       // writes them without compiling a serializer per route and status.
-      /^[45]/.test(String(route.httpStatus)) ? JSON.stringify : remembered(owner, route.schema, () => owner(route));
+      /^[45]/.test(String(route.httpStatus))
+        ? JSON.stringify
+        : remembered(owner, route.schema, () =>
+            serializerFactory(referencedSchemas(route.schema, shared), options)(route),
+          );
   };
+}
+
+/**
+ * The shared schemas a schema reaches through `$ref` (transitively), by `$id`. fast-json-stringify
+ * checks every shared schema it is given (depth and meta-schema) at each serializer it builds: given
+ * all 200 of them at each route, that was most of an app's first `ready()` (0.7-1 s of CPU in every
+ * server start and test process); given only those the route uses, it is a few milliseconds.
+ */
+function referencedSchemas(schema: unknown, shared: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const pending: unknown[] = [schema];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') {
+        const id = value.split('#')[0]!;
+        if (id !== '' && !(id in out) && id in shared) pending.push((out[id] = shared[id]));
+      } else if (typeof value === 'object') pending.push(value);
+    }
+  }
+  return out;
 }
 
 type CompiledValidator = ((data: unknown) => unknown) & { errors?: unknown };
