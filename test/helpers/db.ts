@@ -143,16 +143,8 @@ let pgPristine: Promise<Pristine> | undefined;
 /** Databases this process cloned and handed out again (test/db/store-reuse.test.ts reads them). */
 export const postgresDatabases = { created: 0, reused: 0 };
 
-// The spare database is dropped when the test process has nothing left to do (an idle timer, as
-// PGlite's below, would keep every process waiting for a test that may still come).
-process.on('beforeExit', () => {
-  const name = pgSpare;
-  pgSpare = undefined;
-  if (name !== undefined) void dropDatabase(name);
-});
-
 async function releaseDatabase(name: string): Promise<void> {
-  if (pgSpare === undefined && (await resetDatabase(name))) pgSpare = name;
+  if (pgSpare === undefined && (await maySpare()) && (await resetDatabase(name))) pgSpare = name;
   else await dropDatabase(name);
 }
 
@@ -317,12 +309,6 @@ async function readPristine(db: Sql): Promise<Pristine> {
 
 let pristine: Promise<Pristine> | undefined;
 let spare: PGlite | undefined;
-/**
- * An open PGlite keeps the test process from ending, so a spare nobody takes within this time
- * (the next test starts a few milliseconds after the last one ends) is closed.
- */
-const SPARE_IDLE_MS = 1000;
-let idle: NodeJS.Timeout | undefined;
 /** Instances this process made and handed out again (test/db/store-reuse.test.ts reads them). */
 export const pgliteInstances = { created: 0, reused: 0 };
 
@@ -334,7 +320,6 @@ export async function freshPglite(): Promise<PGlite> {
 async function leasePglite(): Promise<PGlite> {
   const reused = spare;
   spare = undefined;
-  clearTimeout(idle);
   if (reused && !reused.closed) {
     pgliteInstances.reused++;
     return reused;
@@ -368,6 +353,7 @@ async function release(client: PGlite, lease: { over: boolean }): Promise<void> 
   if (client.closed) return;
   if (
     spare === undefined &&
+    (await maySpare()) &&
     (await client.exec('rollback').then(
       // a transaction the test left open (a warning when there is none), then the session's settings,
       // advisory locks, prepared statements and temporary tables
@@ -376,12 +362,6 @@ async function release(client: PGlite, lease: { over: boolean }): Promise<void> 
     ))
   ) {
     spare = client;
-    idle = setTimeout(() => {
-      if (spare === client) {
-        spare = undefined;
-        void client.close();
-      }
-    }, SPARE_IDLE_MS);
   } else await client.close();
 }
 
@@ -413,6 +393,25 @@ async function resetToPristine(db: Sql, p: Pristine, setting?: string): Promise<
     return false;
   }
 }
+
+// The spares (a database, an instance) go when the file's last test is over: at the end of tap's
+// root test, which a file's own tests never outlive. (An open PGlite keeps a process from ending,
+// and an idle timer instead kept every test process waiting for a test that might still come.)
+// Outside a tap run (scripts/fuzz.ts, a test file run with plain node) nothing is kept.
+let sparesGo: Promise<boolean> | undefined;
+const maySpare = (): Promise<boolean> =>
+  (sparesGo ??=
+    process.env.TAP === '1'
+      ? import('tap').then(({ default: root }) => {
+          root.teardown(async () => {
+            const [database, instance] = [pgSpare, spare];
+            pgSpare = spare = undefined;
+            if (database !== undefined) await dropDatabase(database);
+            if (instance !== undefined) await instance.close();
+          });
+          return true;
+        })
+      : Promise.resolve(false));
 
 const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
