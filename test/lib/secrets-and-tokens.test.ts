@@ -65,6 +65,22 @@ t.test('R-SEC-2: password strength: length and guessability', async (t) => {
   );
 });
 
+t.test('R-SEC-2: a long password is judged on its first 64 characters', async (t) => {
+  const strong = 'violet-Harbour-lantern-58!quay';
+  const guessableStart = `${'password'.repeat(8)}${strong}`;
+  const refused = checkPasswordStrength(guessableStart);
+  t.equal(refused.ok, false, 'a guessable beginning is refused whatever follows');
+  t.ok(
+    refused.problems.some((p) => p.includes('first 64 characters')),
+    `the answer says what was judged: ${refused.problems.join('; ')}`,
+  );
+  t.equal(checkPasswordStrength(`${strong}${'7'.repeat(200)}`).ok, true, 'a strong beginning with any tail');
+  t.equal(checkPasswordStrength(`${strong}${'x'.repeat(227)}`).ok, false, 'and never more than 256 characters');
+  // l33t spellings of common passwords are still found with the substitutions capped.
+  for (const pw of ['P@55w0rd!P@55w0rd!', 'P@$$w0rd2023', 'W3lc0me12345', 'M0nk3yB4n4n4'])
+    t.equal(checkPasswordStrength(pw).ok, false, pw);
+});
+
 t.test('API keys and recovery codes have the documented shapes', async (t) => {
   const k = newApiKey();
   t.same(splitApiKey(k.key), { keyId: k.keyId, secret: k.secret });
