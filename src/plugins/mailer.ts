@@ -1,8 +1,8 @@
 // Outgoing e-mail through the relay at SMTP_URL (nodemailer's pooled SMTP transport), for every area
 // that sends mail: event notifications, and the approval request that reaches a domain's owner on a
 // transfer (R-DOM-3). `app.mailer` is null when SMTP_URL is unset: e-mail is off.
+// nodemailer is loaded only when e-mail is on.
 import fp from 'fastify-plugin';
-import { createTransport } from 'nodemailer';
 
 /** One plain-text e-mail to one address. */
 export interface OutgoingMail {
@@ -27,7 +27,8 @@ declare module 'fastify' {
 }
 
 /** nodemailer's SMTP transport for SMTP_URL (smtp://user:pass@host:587, smtps://host:465). */
-function smtpTransport(url: string): { send: MailTransport['send']; close(): void } {
+async function smtpTransport(url: string): Promise<{ send: MailTransport['send']; close(): void }> {
+  const { createTransport } = await import('nodemailer');
   const transporter = createTransport({
     url,
     // Connections kept open and reused: a new SMTP connection per e-mail costs ~120 ms on loopback,
@@ -65,7 +66,7 @@ export default fp<{ smtpUrl: string | undefined; from: string }>(
       app.decorate('mailer', null);
       return;
     }
-    const transport = smtpTransport(opts.smtpUrl);
+    const transport = await smtpTransport(opts.smtpUrl);
     app.decorate('mailer', { send: transport.send, from: opts.from });
     app.addHook('onClose', async () => transport.close());
   },

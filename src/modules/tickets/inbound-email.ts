@@ -10,7 +10,7 @@
 // so a sender cannot learn through it whether an address is known.
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import type { Db } from '../../db/client.js';
 import { accounts, ticketInboundEmails, ticketMessages, tickets } from '../../db/schema/index.js';
 import { AppError } from '../../errors.js';
@@ -18,6 +18,10 @@ import { storableText } from '../../lib/unsafe-text.js';
 import type { TicketService } from './service.js';
 
 export type InboundEmail = ReturnType<typeof createInboundEmail>;
+
+/** mailparser, loaded at the first message (0.2 s of every start, for a channel many never use). */
+let parser: Promise<typeof import('mailparser')> | undefined;
+const mailparser = () => (parser ??= import('mailparser'));
 
 const REFERENCE = /\bT-(\d{1,12})\b/i;
 /** More merges in a row than any ticket sees; a longer chain stops at its 20th ticket. */
@@ -46,7 +50,7 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
     async receive(raw: Buffer): Promise<{ id: string }> {
       let mail: ParsedMail;
       try {
-        mail = await simpleParser(raw, { skipHtmlToText: false });
+        mail = await (await mailparser()).simpleParser(raw, { skipHtmlToText: false });
       } catch {
         return { id: await record({ size: raw.length, outcome: 'refused', refusal: 'unparseable' }) };
       }
