@@ -355,6 +355,24 @@ export async function forgetFundsFailures(tx: Tx, accountId: string): Promise<vo
   );
 }
 
+/**
+ * R-API-2 for a change another account waits on: the failures of `operations` naming
+ * `kind:<identifier>` are forgotten in every account, not only the one that made the change (a
+ * transfer another reseller asked for while the domain was locked here is a new command once its
+ * holder unlocks it). In the caller's transaction.
+ */
+export async function forgetEveryAccountsFailuresNaming(
+  tx: Tx,
+  kind: string,
+  identifier: string,
+  operations: readonly string[],
+): Promise<void> {
+  const subject = `${kind}:${identifier}`;
+  await tx.execute(
+    sql`with ${forgetFailuresCte('forgotten', sql`(select distinct f.account_id, ${subject}::text as subject from failed_commands f where ${subject}::text = any(f.subjects)) named`, operations)} select 1`,
+  );
+}
+
 export default fp<{ windowS: number; now?: () => Date }>(
   async function repeatedFailureGuard(app, opts) {
     const now = opts.now ?? (() => new Date());

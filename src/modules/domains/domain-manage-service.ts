@@ -18,6 +18,7 @@ import { addYears, type RegistryBackend } from './registry.js';
 import { assertMaxPrice, labelOf, operationPrice } from './pricing.js';
 import type { TldCatalogue, TldEntry } from './tld-service.js';
 import { bindDeps } from '../../lib/bind-deps.js';
+import { forgetEveryAccountsFailuresNaming } from '../../plugins/repeated-failure-guard.js';
 import { Type } from 'typebox';
 
 export const DomainLocked = defineError('domain_locked', 409, 'The domain is locked; unlock it first');
@@ -297,6 +298,8 @@ export async function setLock(
     requireStatus(d, MANAGEABLE, locked ? 'locking' : 'unlocking');
     await deps.registry.update(tx, { name: d.name, accountId: caller.id, transferProhibited: locked });
     const [row] = await tx.update(domains).set({ locked, updatedAt: now }).where(eq(domains.id, d.id)).returning();
+    // R-API-2: a transfer another reseller asked for while the lock was on depended on it.
+    if (d.locked && !locked) await forgetEveryAccountsFailuresNaming(tx, 'domains', d.name, ['requestDomainTransfer']);
     return row!;
   });
 }

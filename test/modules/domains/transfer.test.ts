@@ -29,6 +29,50 @@ const request = (app: App, r: R, body: Record<string, unknown>) =>
     payload: { contacts: { owner: r.contact, admin: r.contact, tech: r.contact }, ...body },
   });
 
+t.test(
+  'R-API-2 / R-DOM-3: a transfer refused for the lock is a new command once the holder unlocks the domain',
+  async (t) => {
+    const { app } = await mailingTestApp(t);
+    const { op, r: losing } = await domainSetup(app);
+    const gaining = await fundedReseller(app, op.token);
+    const third = await fundedReseller(app, op.token);
+    await registered(app, losing, 'held-here.com');
+    const code = (
+      await app.inject({ method: 'GET', url: '/v1/domains/held-here.com/auth-code', headers: bearer(losing.token) })
+    ).json().auth_code as string;
+
+    const refused = await request(app, gaining, { name: 'held-here.com', auth_code: code });
+    t.equal(refused.json().code, 'transfer_prohibited', 'locked at its holder');
+    const repeated = await request(app, gaining, { name: 'held-here.com', auth_code: code });
+    t.equal(repeated.json().code, 'repeated_failed_command', 'the identical command is refused while nothing changed');
+    t.match(repeated.json().first_failure.depends_on, ['domains:held-here.com']);
+    const otherFailure = await request(app, third, { name: 'held-here.com', auth_code: 'not-the-code' });
+    t.equal(otherFailure.json().code, 'transfer_prohibited');
+
+    // A lock again (no change of the lock: nothing is released), then the unlock.
+    await app.inject({ method: 'POST', url: '/v1/domains/held-here.com/lock', headers: bearer(losing.token) });
+    t.equal(
+      (await request(app, gaining, { name: 'held-here.com', auth_code: code })).json().code,
+      'repeated_failed_command',
+      'locking a locked domain changes nothing',
+    );
+    const unlock = await app.inject({
+      method: 'POST',
+      url: '/v1/domains/held-here.com/unlock',
+      headers: bearer(losing.token),
+    });
+    t.equal(unlock.statusCode, 200);
+
+    const again = await request(app, gaining, { name: 'held-here.com', auth_code: code });
+    t.equal(again.statusCode, 201, "after the holder's unlock the identical transfer runs");
+    t.equal(
+      (await request(app, third, { name: 'held-here.com', auth_code: 'not-the-code' })).json().code,
+      'invalid_auth_code',
+      "another reseller's identical command runs too (and now fails on its wrong auth code)",
+    );
+  },
+);
+
 t.test('R-DOM-3: a transfer needs the auth code and the owner’s approval; it is charged on completion', async (t) => {
   const { app, store } = await mailingTestApp(t);
   const { op, r: losing } = await domainSetup(app);
