@@ -9,7 +9,7 @@ import { users } from '../src/db/schema/index.js';
 import { buildTestApp } from './helpers/app.js';
 import { testStore } from './helpers/db.js';
 import { STRONG_PASSWORD } from './helpers/fixtures.js';
-import { nodeArgsFor, ROOT } from './helpers/server-process.js';
+import { embeddedPass, nodeArgsFor, ROOT } from './helpers/server-process.js';
 
 function cli(args: string[], stdin: string, env: Record<string, string>) {
   const child = spawn(process.execPath, [...nodeArgsFor('src/cli'), ...args], {
@@ -26,7 +26,7 @@ function cli(args: string[], stdin: string, env: Record<string, string>) {
   );
 }
 
-t.test('npm run cli -- create-operator creates an operator who can log in', async (t) => {
+t.test('npm run cli -- create-operator creates an operator who can log in', embeddedPass, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'reseller-api-cli-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent' };

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { TEST_MASTER_KEY } from './helpers/app.js';
 import { TEST_DATABASE_URL } from './helpers/db.js';
 import { freePort } from './helpers/private-services.js';
-import { startServer } from './helpers/server-process.js';
+import { embeddedPass, startServer } from './helpers/server-process.js';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reseller-api-start-'));
@@ -48,7 +48,7 @@ t.test(
   },
 );
 
-t.test('hardening-24: an unreachable PostgreSQL names DATABASE_URL', async (t) => {
+t.test('hardening-24: an unreachable PostgreSQL names DATABASE_URL', embeddedPass, async (t) => {
   const port = await freePort();
   const line = await refusedStart(t, {
     DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/reseller`,
@@ -62,7 +62,7 @@ t.test('hardening-24: an unreachable PostgreSQL names DATABASE_URL', async (t) =
   );
 });
 
-t.test('hardening-24: a weak BOOTSTRAP_OPERATOR_PASSWORD is named', async (t) => {
+t.test('hardening-24: a weak BOOTSTRAP_OPERATOR_PASSWORD is named', embeddedPass, async (t) => {
   const dataDir = join(await tempDir(t), 'data');
   const line = await refusedStart(t, {
     DATA_DIR: dataDir,
@@ -73,7 +73,7 @@ t.test('hardening-24: a weak BOOTSTRAP_OPERATOR_PASSWORD is named', async (t) =>
   t.notOk(existsSync(dataDir), 'refused before the data directory is opened');
 });
 
-t.test('hardening-24: a port in use names PORT, before the data directory is touched', async (t) => {
+t.test('hardening-24: a port in use names PORT, before the data directory is touched', embeddedPass, async (t) => {
   const busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   t.teardown(() => busy.close());
@@ -87,7 +87,7 @@ t.test('hardening-24: a port in use names PORT, before the data directory is tou
   t.notOk(existsSync(dataDir), 'the data directory was neither created nor opened');
 });
 
-t.test('hardening-24: LOG_LEVEL=loud lists the allowed values', async (t) => {
+t.test('hardening-24: LOG_LEVEL=loud lists the allowed values', embeddedPass, async (t) => {
   const err = (() => {
     try {
       loadConfig({ LOG_LEVEL: 'loud' });
@@ -101,17 +101,21 @@ t.test('hardening-24: LOG_LEVEL=loud lists the allowed values', async (t) => {
   ]);
 });
 
-t.test('hardening-25: a .env in the working directory is read, and the environment wins over it', async (t) => {
-  const dir = await tempDir(t);
-  const fromFile = join(dir, 'data-from-env-file');
-  const [filePort, envPort] = [await freePort(), await freePort()];
-  await writeFile(join(dir, '.env'), `# local settings\nDATA_DIR=${fromFile}\nPORT=${filePort}\nLOG_LEVEL=info\n`);
-  const server = startServer({ PORT: String(envPort) }, { cwd: dir });
-  t.teardown(() => server.kill('SIGKILL'));
-  const base = await server.listening;
-  t.equal(base, `http://127.0.0.1:${envPort}`, 'PORT from the environment, not from .env');
-  t.ok(existsSync(join(fromFile, 'PG_VERSION')), 'DATA_DIR from .env');
-  t.equal((await fetch(`${base}/readyz`)).status, 200);
-  server.kill('SIGTERM');
-  t.equal(await server.exited, 0);
-});
+t.test(
+  'hardening-25: a .env in the working directory is read, and the environment wins over it',
+  embeddedPass,
+  async (t) => {
+    const dir = await tempDir(t);
+    const fromFile = join(dir, 'data-from-env-file');
+    const [filePort, envPort] = [await freePort(), await freePort()];
+    await writeFile(join(dir, '.env'), `# local settings\nDATA_DIR=${fromFile}\nPORT=${filePort}\nLOG_LEVEL=info\n`);
+    const server = startServer({ PORT: String(envPort) }, { cwd: dir });
+    t.teardown(() => server.kill('SIGKILL'));
+    const base = await server.listening;
+    t.equal(base, `http://127.0.0.1:${envPort}`, 'PORT from the environment, not from .env');
+    t.ok(existsSync(join(fromFile, 'PG_VERSION')), 'DATA_DIR from .env');
+    t.equal((await fetch(`${base}/readyz`)).status, 200);
+    server.kill('SIGTERM');
+    t.equal(await server.exited, 0);
+  },
+);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DataDirInUse, lockDataDir, type LockHolder } from '../../src/db/data-dir-lock.js';
 import { OTHER_STRONG_PASSWORD, STRONG_PASSWORD } from '../helpers/fixtures.js';
-import { loaderArgs, modulePath, runCli, startServer } from '../helpers/server-process.js';
+import { embeddedPass, loaderArgs, modulePath, runCli, startServer } from '../helpers/server-process.js';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reseller-api-lock-'));
@@ -17,13 +17,6 @@ async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string
 }
 
 const json = { 'content-type': 'application/json' };
-
-// The lock guards the embedded data directory, and every process here runs embedded whatever the
-// suite's DATABASE_URL (server-process.ts passes none on): on the PostgreSQL pass these tests would
-// repeat the PGlite pass exactly, a minute of CI for nothing.
-const embeddedPass = {
-  skip: process.env.DATABASE_URL ? 'embedded data directory only: runs on the pass without DATABASE_URL' : false,
-};
 
 async function login(base: string, username: string, password: string): Promise<string> {
   const res = await fetch(`${base}/v1/auth/login`, {

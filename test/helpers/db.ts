@@ -63,6 +63,7 @@ export async function createEmptyDatabase(t: Teardown, prefix = 'rtest'): Promis
  * process's previous test used, put back as the template left it (see "one database per test process" below).
  */
 export async function postgresTestDatabase(t: Teardown): Promise<string> {
+  await maySpare(); // before this test's teardown is registered, so that it runs after it
   let name: string;
   if (pgSpare !== undefined) {
     name = pgSpare;
@@ -318,6 +319,7 @@ export async function freshPglite(): Promise<PGlite> {
 }
 
 async function leasePglite(): Promise<PGlite> {
+  await maySpare(); // before this test's teardown is registered, so that it runs after it
   const reused = spare;
   spare = undefined;
   if (reused && !reused.closed) {
@@ -397,13 +399,19 @@ async function resetToPristine(db: Sql, p: Pristine, setting?: string): Promise<
 // The spares (a database, an instance) go when the file's last test is over: at the end of tap's
 // root test, which a file's own tests never outlive. (An open PGlite keeps a process from ending,
 // and an idle timer instead kept every test process waiting for a test that might still come.)
-// Outside a tap run (scripts/fuzz.ts, a test file run with plain node) nothing is kept.
+// Registered at the first lease, so that it runs after the teardown of a store a file keeps for
+// all its tests (one made at the top level is released by the root's own teardown). Outside a tap
+// run (scripts/fuzz.ts, a test file run with plain node) nothing is kept.
 let sparesGo: Promise<boolean> | undefined;
-const maySpare = (): Promise<boolean> =>
-  (sparesGo ??=
+/** Set once the spares went: a store released after that (it should not be) is not kept. */
+let sparesGone = false;
+const maySpare = async (): Promise<boolean> =>
+  !sparesGone &&
+  (await (sparesGo ??=
     process.env.TAP === '1'
       ? import('tap').then(({ default: root }) => {
           root.teardown(async () => {
+            sparesGone = true;
             const [database, instance] = [pgSpare, spare];
             pgSpare = spare = undefined;
             if (database !== undefined) await dropDatabase(database);
@@ -411,7 +419,7 @@ const maySpare = (): Promise<boolean> =>
           });
           return true;
         })
-      : Promise.resolve(false));
+      : Promise.resolve(false)));
 
 const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 

@@ -19,6 +19,15 @@ export const modulePath = (module: string): string => (compiled ? `${TREE}${modu
 /** Node's arguments to run that module in a child process. */
 export const nodeArgsFor = (module: string): string[] => [...loaderArgs, modulePath(module)];
 
+/**
+ * For a test whose processes never see the suite's DATABASE_URL (they get a clean environment and
+ * run embedded, or are refused before any store): on CI's PostgreSQL pass it would repeat the
+ * PGlite pass exactly, so it runs on the pass without DATABASE_URL only.
+ */
+export const embeddedPass = {
+  skip: process.env.DATABASE_URL ? 'the same on every pass: runs on the pass without DATABASE_URL' : false,
+};
+
 /** Only what the child needs: the test's own DATABASE_URL, REDIS_URL... must not leak in. */
 const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' });
 
