@@ -19,7 +19,7 @@ const defaults = new ZxcvbnFactory({
 
 const fill = (unit: string, length = 256) => unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
 let seed = 7;
-const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 const symbols = '4@8(6<{[3&1|!0$5+%27l9';
 const inputs: Record<string, string> = {
   'l33t words, 256': fill('p4ssw0rd-l33t-h4x0r-1337!'),
