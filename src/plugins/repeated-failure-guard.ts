@@ -367,7 +367,7 @@ export async function forgetEveryAccountsFailuresNaming(
   identifier: string,
   operations: readonly string[],
 ): Promise<void> {
-  const subject = `${kind}:${identifier}`;
+  const subject = `${kind}:${normaliserOf(kind)(identifier)}`;
   await tx.execute(
     sql`with ${forgetFailuresCte('forgotten', sql`(select distinct f.account_id, ${subject}::text as subject from failed_commands f where ${subject}::text = any(f.subjects)) named`, operations)} select 1`,
   );

@@ -48,9 +48,10 @@ export function createInboundEmail(db: Db, service: TicketService, now: () => Da
 
   return {
     async receive(raw: Buffer): Promise<{ id: string }> {
+      const { simpleParser } = await mailparser();
       let mail: ParsedMail;
       try {
-        mail = await (await mailparser()).simpleParser(raw, { skipHtmlToText: false });
+        mail = await simpleParser(raw, { skipHtmlToText: false });
       } catch {
         return { id: await record({ size: raw.length, outcome: 'refused', refusal: 'unparseable' }) };
       }
