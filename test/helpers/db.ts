@@ -54,7 +54,7 @@ export async function createEmptyDatabase(t: Teardown, prefix = 'rtest'): Promis
   if (!TEST_DATABASE_URL) throw new Error('createEmptyDatabase needs DATABASE_URL');
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await withAdmin((c) => c.query(`create database "${name}"`));
-  t.teardown(() => withAdmin((c) => c.query(`drop database if exists "${name}" with (force)`)));
+  t.teardown(() => dropDatabase(name));
   return urlForDatabase(TEST_DATABASE_URL, name);
 }
 
